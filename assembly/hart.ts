@@ -1,0 +1,45 @@
+/** Accessors for the running hart's state (layout.ts HART_BASE). All inline, constant offsets. */
+import { H_X, H_MSTATUS, H_MIE, H_MIP, H_PRIV } from './layout';
+
+@inline export function getX(r: u32): u64 {
+  return load<u64>(<usize>r << 3, H_X);
+}
+@inline export function setX(r: u32, v: u64): void {
+  store<u64>(<usize>r << 3, v, H_X);
+}
+@inline export function rd64(addr: u32): u64 {
+  return load<u64>(<usize>addr);
+}
+@inline export function wr64(addr: u32, v: u64): void {
+  store<u64>(<usize>addr, v);
+}
+
+// Privilege levels (Priv 1.12 §1.2)
+export const PRV_U: u32 = 0;
+export const PRV_S: u32 = 1;
+export const PRV_M: u32 = 3;
+
+@inline export function priv(): u32 {
+  return <u32>load<u64>(H_PRIV);
+}
+
+// mstatus fields (Priv 1.12 §3.1.6)
+export const MSTATUS_SIE: u64 = 1 << 1;
+export const MSTATUS_MIE: u64 = 1 << 3;
+export const MSTATUS_SPIE: u64 = 1 << 5;
+export const MSTATUS_MPIE: u64 = 1 << 7;
+export const MSTATUS_SPP: u64 = 1 << 8;
+export const MSTATUS_MPP_SHIFT: u64 = 11;
+export const MSTATUS_MPP: u64 = 3 << 11;
+export const MSTATUS_MPRV: u64 = 1 << 17;
+export const MSTATUS_TW: u64 = 1 << 21;
+export const MSTATUS_UXL: u64 = (<u64>3) << 32;
+export const MSTATUS_SXL: u64 = (<u64>3) << 34;
+
+/** Interrupts that are pending and enabled in mie, regardless of global enables (WFI wake-up test). */
+@inline export function pendingEnabled(): u64 {
+  return load<u64>(H_MIP) & load<u64>(H_MIE);
+}
+@inline export function mstatus(): u64 {
+  return load<u64>(H_MSTATUS);
+}

@@ -1,0 +1,162 @@
+/**
+ * The linear-memory datasheet of core.wasm. Every fixed address the core uses is defined here, once,
+ * as a chain of BASE/SIZE constants; scripts/gen.ts turns this file into src/generated/layout.ts so
+ * the TypeScript side reads the same numbers (never copy an offset by hand).
+ *
+ *   0x0000_0000 ┌──────────────────────────────┐
+ *               │ null guard (4 KiB)           │
+ *   HART_BASE   ├──────────────────────────────┤ architectural state of the running hart:
+ *               │ x0..x31, sink x32, pc, priv, │ integer registers, CSRs, counters, LR/SC
+ *               │ CSRs, counters, reservation  │ reservation. One hart runs at a time; SMP
+ *               │                              │ harts are swapped in and out of this block.
+ *   CTL_BASE    ├──────────────────────────────┤ run control shared with the host: deadline,
+ *               │ run control, MMIO mailbox    │ instruction limit, stop reason, MMIO data
+ *   LAT_BASE    ├──────────────────────────────┤ cycles charged per timing class (u8 each)
+ *   CLS_BASE    ├──────────────────────────────┤ retired-instruction count per class (u64)
+ *   TLB_BASE    ├──────────────────────────────┤ host TLB: read / write / fetch arrays,
+ *               │                              │ TLB_ENTRIES × {tag u64, addend u64}
+ *   WATCH_BASE  ├──────────────────────────────┤ watched physical ranges (HTIF tohost...)
+ *   FTAG_BASE   ├──────────────────────────────┤ decoded-frame tags (physical page per frame)
+ *   CODEMAP_BASE├──────────────────────────────┤ one byte per RAM page: has decoded code
+ *   FRAME_BASE  ├──────────────────────────────┤ decoded frames: FRAME_COUNT × 2048 slots × 16 B
+ *   DATA_BASE   ├──────────────────────────────┤ AssemblyScript static data (asconfig memoryBase)
+ *   RAM_OFFSET  ├──────────────────────────────┤ guest RAM (guest-physical RAM_GPA upward),
+ *               │            ...               │ grown at init to the configured size
+ *               └──────────────────────────────┘
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Hart state. Each field is 8 bytes. x32 is the sink the decoder redirects rd = 0 to.
+export const HART_BASE: u32 = 0x1000;
+export const H_X: u32 = HART_BASE; // x0..x32
+export const H_PC: u32 = H_X + 33 * 8;
+export const H_PRIV: u32 = H_PC + 8; // 3 = M, 1 = S, 0 = U
+// Machine-level CSRs (Priv 1.12 ch. 3)
+export const H_MSTATUS: u32 = H_PRIV + 8;
+export const H_MISA: u32 = H_MSTATUS + 8;
+export const H_MEDELEG: u32 = H_MISA + 8;
+export const H_MIDELEG: u32 = H_MEDELEG + 8;
+export const H_MIE: u32 = H_MIDELEG + 8;
+export const H_MIP: u32 = H_MIE + 8;
+export const H_MTVEC: u32 = H_MIP + 8;
+export const H_MSCRATCH: u32 = H_MTVEC + 8;
+export const H_MEPC: u32 = H_MSCRATCH + 8;
+export const H_MCAUSE: u32 = H_MEPC + 8;
+export const H_MTVAL: u32 = H_MCAUSE + 8;
+export const H_MCOUNTEREN: u32 = H_MTVAL + 8;
+export const H_MCOUNTINHIBIT: u32 = H_MCOUNTEREN + 8;
+export const H_MENVCFG: u32 = H_MCOUNTINHIBIT + 8;
+export const H_MHARTID: u32 = H_MENVCFG + 8;
+// Supervisor-level CSRs (Priv 1.12 ch. 4), laid out now for the supervisor issue.
+export const H_STVEC: u32 = H_MHARTID + 8;
+export const H_SSCRATCH: u32 = H_STVEC + 8;
+export const H_SEPC: u32 = H_SSCRATCH + 8;
+export const H_SCAUSE: u32 = H_SEPC + 8;
+export const H_STVAL: u32 = H_SCAUSE + 8;
+export const H_SATP: u32 = H_STVAL + 8;
+export const H_SCOUNTEREN: u32 = H_SATP + 8;
+export const H_SENVCFG: u32 = H_SCOUNTEREN + 8;
+export const H_STIMECMP: u32 = H_SENVCFG + 8;
+// Hypervisor state (H extension): two-stage translation roots, laid out now.
+export const H_HGATP: u32 = H_STIMECMP + 8;
+export const H_VSATP: u32 = H_HGATP + 8;
+export const H_VIRT: u32 = H_VSATP + 8; // V bit: 1 while running VS/VU
+// Counters. mcycle/minstret writes are kept as offsets against the live counts.
+export const H_CYCLES: u32 = H_VIRT + 8; // cycles since reset (live; written back at run exit)
+export const H_INSTRET: u32 = H_CYCLES + 8; // instructions retired since reset
+export const H_MCYCLE_OFS: u32 = H_INSTRET + 8;
+export const H_MINSTRET_OFS: u32 = H_MCYCLE_OFS + 8;
+// Time: mtime = cycles / TIME_DIV + TIME_OFS (the CLINT owns the offset; the core mirrors it).
+export const H_TIME_DIV: u32 = H_MINSTRET_OFS + 8;
+export const H_TIME_OFS: u32 = H_TIME_DIV + 8;
+// LR/SC reservation (Unpriv 8.2): physical address, or all ones when none.
+export const H_RESV: u32 = H_TIME_OFS + 8;
+// Trap counters for the stats.
+export const H_EXCEPTIONS: u32 = H_RESV + 8;
+export const H_INTERRUPTS: u32 = H_EXCEPTIONS + 8;
+export const HART_END: u32 = H_INTERRUPTS + 8;
+export const HART_SIZE: u32 = 0x1000;
+
+// ---------------------------------------------------------------------------------------------
+// Run control, shared with the host between and during run() calls.
+export const CTL_BASE: u32 = HART_BASE + HART_SIZE;
+export const C_DEADLINE: u32 = CTL_BASE; // u64: run() returns at the first block boundary with cycles >= this
+export const C_INSN_LIMIT: u32 = C_DEADLINE + 8; // u64: ... or instret >= this
+export const C_STOP: u32 = C_INSN_LIMIT + 8; // u32: set by the host (from an MMIO callback) to end the run early
+export const C_MMIO_LO: u32 = C_STOP + 8; // u32 data mailbox of the MMIO import
+export const C_MMIO_HI: u32 = C_MMIO_LO + 4;
+export const C_RAM_SIZE: u32 = C_MMIO_HI + 4; // u64 bytes of guest RAM
+export const C_TRACE_LEFT: u32 = C_RAM_SIZE + 8; // u64: instructions left to report through the trace import
+export const C_UNMAPPED: u32 = C_TRACE_LEFT + 8; // u64: accesses that hit neither RAM nor a device
+export const C_WATCH_COUNT: u32 = C_UNMAPPED + 8; // u32: live entries in the watch table
+export const C_FRAME_FILLS: u32 = C_WATCH_COUNT + 8; // u64: decoded-frame allocations (stats)
+export const C_SMC_INVAL: u32 = C_FRAME_FILLS + 8; // u64: decoded slots invalidated by stores (stats)
+export const CTL_SIZE: u32 = 0x100;
+
+// Per-class cycle cost (u8) and retired count (u64), indexed by src/isa/classes.ts ids.
+export const LAT_BASE: u32 = CTL_BASE + CTL_SIZE;
+export const LAT_SIZE: u32 = 32;
+// CLS_BASE holds a dummy counter (index 0) then one u64 per class: a slot's S_CLS byte is class id + 1,
+// so never-retired slots (not yet decoded, illegal, page-end sentinels) count into the dummy.
+export const CLS_BASE: u32 = LAT_BASE + LAT_SIZE;
+export const CLS_SIZE: u32 = 33 * 8;
+export const TIMING_CLASS_BRANCH_TAKEN: u32 = 16;
+export const TIMING_CLASS_TRAP: u32 = 17;
+
+// ---------------------------------------------------------------------------------------------
+// Host TLB (GUIDE §5): direct-mapped, one array per access type. An entry is {tag, addend}:
+// a hit is `tag == (vaddr & ~PAGE_MASK | alignment bits)` and the host address is vaddr + addend.
+// A tag with TLB_INVALID set never matches, so MMIO, watched and code pages take the slow path.
+export const TLB_BITS: u32 = 10;
+export const TLB_ENTRIES: u32 = 1 << TLB_BITS;
+export const TLB_ENTRY: u32 = 16;
+export const TLB_BASE: u32 = 0x4000;
+export const TLB_READ: u32 = TLB_BASE;
+export const TLB_WRITE: u32 = TLB_READ + TLB_ENTRIES * TLB_ENTRY;
+export const TLB_FETCH: u32 = TLB_WRITE + TLB_ENTRIES * TLB_ENTRY;
+export const TLB_END: u32 = TLB_FETCH + TLB_ENTRIES * TLB_ENTRY;
+
+// Watched physical ranges: accesses inside go to the MMIO import even though they are in RAM.
+export const WATCH_BASE: u32 = TLB_END;
+export const WATCH_MAX: u32 = 16;
+export const WATCH_SIZE: u32 = WATCH_MAX * 16; // {base u64, end u64}
+
+// ---------------------------------------------------------------------------------------------
+// Decoded frames: one frame caches the decoded form of one 4 KiB physical page of code, a slot
+// per 2-byte parcel (GUIDE: decode once, page-local fetch). Frames are direct-mapped by page.
+export const FRAME_BITS: u32 = 8;
+export const FRAME_COUNT: u32 = 1 << FRAME_BITS;
+export const FTAG_BASE: u32 = WATCH_BASE + WATCH_SIZE;
+export const FTAG_SIZE: u32 = FRAME_COUNT * 8; // u64 physical page number + 1 (0 = empty)
+export const CODEMAP_BASE: u32 = 0x20000;
+export const CODEMAP_SIZE: u32 = 0x80000; // 2 GiB / 4 KiB pages, one byte each
+export const FRAME_BASE: u32 = 0x100000;
+export const SLOT_SIZE: u32 = 16;
+export const FRAME_SLOTS: u32 = 2048; // one per 2-byte parcel of a 4 KiB page
+export const FRAME_SIZE: u32 = (FRAME_SLOTS + 16) * SLOT_SIZE; // + sentinel slots that end the page
+export const FRAME_END: u32 = FRAME_BASE + FRAME_COUNT * FRAME_SIZE;
+// Scratch slots: an instruction straddling two pages is decoded here each time it runs; the slot two
+// places on is a page-end sentinel, so falling through it leaves the block.
+export const SCRATCH_SLOT: u32 = FRAME_END;
+export const SCRATCH_SIZE: u32 = 4 * SLOT_SIZE;
+
+// Decoded slot fields (byte offsets inside a slot).
+export const S_OP: u32 = 0; // u16 semantic op id (0 = not decoded)
+export const S_RD: u32 = 2; // u8 (0 redirected to 32)
+export const S_RS1: u32 = 3; // u8
+export const S_RS2: u32 = 4; // u8
+export const S_CLS: u32 = 5; // u8 timing class id + 1 (0 = not an instruction)
+export const S_LEN: u32 = 6; // u8 instruction length, 2 or 4
+export const S_LAT: u32 = 7; // u8 cycles charged at retirement
+export const S_IMM: u32 = 8; // i32 immediate
+export const S_RAW: u32 = 12; // u32 instruction bits
+
+// ---------------------------------------------------------------------------------------------
+// AssemblyScript's own static data goes at DATA_BASE (asconfig.json memoryBase must equal it).
+export const DATA_BASE: u32 = 0x1000000;
+// Guest RAM: guest-physical RAM_GPA maps to linear address RAM_OFFSET.
+export const RAM_OFFSET: u32 = 0x1100000;
+export const RAM_GPA: u32 = 0x80000000;
+export const RAM_MAX: u32 = 0x80000000; // 2 GiB
+export const PAGE_SHIFT: u32 = 12;
+export const PAGE_SIZE: u32 = 4096;

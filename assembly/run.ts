@@ -1,0 +1,901 @@
+/**
+ * The run loop: execute until the cycle deadline, the instruction limit, WFI or a host stop.
+ *
+ * Structure (GUIDE: decode once per block, page-local fetch, budget checks at block boundaries):
+ *   outer loop = block boundary: take a pending exception or interrupt, check deadline / stop,
+ *                translate pc, find the decoded frame of its physical page.
+ *   inner loop = straight-line execution inside one page: each step loads the slot's op and
+ *                dispatches through one switch (a wasm br_table). Sequential instructions advance
+ *                `slot` by the instruction length; a taken branch inside the page only recomputes
+ *                `slot` and checks the cycle deadline; anything else (slow-path memory access, CSR,
+ *                trap, leaving the page) breaks out to the outer loop.
+ * Counting: every instruction is charged its slot's latency and class before it executes; an
+ * instruction that traps (or a slot that is not an instruction yet) gives the charge back, so
+ * instret, cycles and per-class counts are exact. `left` counts down the instruction limit on every
+ * instruction, so single-stepping and --max-insns are exact.
+ */
+import {
+  H_PC, H_CYCLES, H_INSTRET, H_PRIV, H_RESV, C_DEADLINE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
+  S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_READ, TLB_WRITE,
+  TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP,
+} from './layout';
+import * as G from './generated/ops';
+import { getX, setX, pendingEnabled, PRV_M } from './hart';
+import {
+  excPending, excCause, excTval, raise, takeTrap, pendingInterrupt, doMret, clearException,
+  CAUSE_ILLEGAL_INSTRUCTION, CAUSE_BREAKPOINT, CAUSE_USER_ECALL, CAUSE_MISALIGNED_LOAD,
+  CAUSE_MISALIGNED_STORE,
+} from './trap';
+import { tlbIndex, loadSlow, storeSlow, fetchPage, fetch16, amoAddress, RAM_ADDEND } from './mmu';
+import { frameFor, fillSlot, OP_PAGE_END } from './frames';
+import { csrAccess, setCurLat } from './csr';
+import { mulh, mulhu, mulhsu, div64, divu64, rem64, remu64, sext32, divw, divuw, remw, remuw } from './alu';
+
+export const RUN_DEADLINE: u32 = 0;
+export const RUN_INSN_LIMIT: u32 = 1;
+export const RUN_WFI: u32 = 2;
+export const RUN_STOP: u32 = 3;
+
+const CLS_TAKEN: u32 = CLS_BASE + (TIMING_CLASS_BRANCH_TAKEN + 1) * 8;
+const CLS_TRAP: u32 = CLS_BASE + (TIMING_CLASS_TRAP + 1) * 8;
+
+// Op ids as plain constants for the switch.
+const OP_NONE = G.OP_NONE, OP_ILLEGAL = G.OP_ILLEGAL;
+const OP_LUI = G.OP_LUI, OP_AUIPC = G.OP_AUIPC, OP_JAL = G.OP_JAL, OP_JALR = G.OP_JALR;
+const OP_BEQ = G.OP_BEQ, OP_BNE = G.OP_BNE, OP_BLT = G.OP_BLT, OP_BGE = G.OP_BGE, OP_BLTU = G.OP_BLTU, OP_BGEU = G.OP_BGEU;
+const OP_LB = G.OP_LB, OP_LH = G.OP_LH, OP_LW = G.OP_LW, OP_LD = G.OP_LD, OP_LBU = G.OP_LBU, OP_LHU = G.OP_LHU, OP_LWU = G.OP_LWU;
+const OP_SB = G.OP_SB, OP_SH = G.OP_SH, OP_SW = G.OP_SW, OP_SD = G.OP_SD;
+const OP_ADDI = G.OP_ADDI, OP_SLTI = G.OP_SLTI, OP_SLTIU = G.OP_SLTIU, OP_XORI = G.OP_XORI, OP_ORI = G.OP_ORI, OP_ANDI = G.OP_ANDI;
+const OP_SLLI = G.OP_SLLI, OP_SRLI = G.OP_SRLI, OP_SRAI = G.OP_SRAI;
+const OP_ADD = G.OP_ADD, OP_SUB = G.OP_SUB, OP_SLL = G.OP_SLL, OP_SLT = G.OP_SLT, OP_SLTU = G.OP_SLTU, OP_XOR = G.OP_XOR;
+const OP_SRL = G.OP_SRL, OP_SRA = G.OP_SRA, OP_OR = G.OP_OR, OP_AND = G.OP_AND;
+const OP_ADDIW = G.OP_ADDIW, OP_SLLIW = G.OP_SLLIW, OP_SRLIW = G.OP_SRLIW, OP_SRAIW = G.OP_SRAIW;
+const OP_ADDW = G.OP_ADDW, OP_SUBW = G.OP_SUBW, OP_SLLW = G.OP_SLLW, OP_SRLW = G.OP_SRLW, OP_SRAW = G.OP_SRAW;
+const OP_FENCE = G.OP_FENCE, OP_FENCE_I = G.OP_FENCE_I, OP_ECALL = G.OP_ECALL, OP_EBREAK = G.OP_EBREAK;
+const OP_MUL = G.OP_MUL, OP_MULH = G.OP_MULH, OP_MULHSU = G.OP_MULHSU, OP_MULHU = G.OP_MULHU;
+const OP_DIV = G.OP_DIV, OP_DIVU = G.OP_DIVU, OP_REM = G.OP_REM, OP_REMU = G.OP_REMU;
+const OP_MULW = G.OP_MULW, OP_DIVW = G.OP_DIVW, OP_DIVUW = G.OP_DIVUW, OP_REMW = G.OP_REMW, OP_REMUW = G.OP_REMUW;
+const OP_LR_W = G.OP_LR_W, OP_SC_W = G.OP_SC_W, OP_LR_D = G.OP_LR_D, OP_SC_D = G.OP_SC_D;
+const OP_AMOSWAP_W = G.OP_AMOSWAP_W, OP_AMOADD_W = G.OP_AMOADD_W, OP_AMOXOR_W = G.OP_AMOXOR_W, OP_AMOAND_W = G.OP_AMOAND_W;
+const OP_AMOOR_W = G.OP_AMOOR_W, OP_AMOMIN_W = G.OP_AMOMIN_W, OP_AMOMAX_W = G.OP_AMOMAX_W, OP_AMOMINU_W = G.OP_AMOMINU_W, OP_AMOMAXU_W = G.OP_AMOMAXU_W;
+const OP_AMOSWAP_D = G.OP_AMOSWAP_D, OP_AMOADD_D = G.OP_AMOADD_D, OP_AMOXOR_D = G.OP_AMOXOR_D, OP_AMOAND_D = G.OP_AMOAND_D;
+const OP_AMOOR_D = G.OP_AMOOR_D, OP_AMOMIN_D = G.OP_AMOMIN_D, OP_AMOMAX_D = G.OP_AMOMAX_D, OP_AMOMINU_D = G.OP_AMOMINU_D, OP_AMOMAXU_D = G.OP_AMOMAXU_D;
+const OP_CSRRW = G.OP_CSRRW, OP_CSRRS = G.OP_CSRRS, OP_CSRRC = G.OP_CSRRC, OP_CSRRWI = G.OP_CSRRWI, OP_CSRRSI = G.OP_CSRRSI, OP_CSRRCI = G.OP_CSRRCI;
+const OP_MRET = G.OP_MRET, OP_SRET = G.OP_SRET, OP_WFI = G.OP_WFI, OP_SFENCE_VMA = G.OP_SFENCE_VMA;
+
+/** Host address for an access hitting the host TLB, or 0 on a miss. `am` = size - 1. */
+@inline function hostAddr(tlb: u32, va: u64, am: u64): usize {
+  const e = tlb + tlbIndex(va);
+  return load<u64>(e) == (va & (0xfffffffffffff000 | am)) ? <usize>(va + load<u64>(e, 8)) : 0;
+}
+
+/** Give back the class count charged to a slot that did not retire. */
+@inline function uncount(slot: u32): void {
+  const c = CLS_BASE + (<u32>load<u8>(slot, S_CLS) << 3);
+  store<u64>(c, load<u64>(c) - 1);
+}
+
+export function run(): u32 {
+  let pc = load<u64>(H_PC);
+  let cycles = load<u64>(H_CYCLES);
+  const instretStart = load<u64>(H_INSTRET);
+  const limit = load<u64>(C_INSN_LIMIT);
+  if (instretStart >= limit) return RUN_INSN_LIMIT;
+  const budget = limit - instretStart;
+  let left = budget;
+  let deadline: u64 = 0;
+  const takenExtra = <u64>load<u8>(LAT_BASE + TIMING_CLASS_BRANCH_TAKEN) - <u64>load<u8>(LAT_BASE + 1);
+  const trapLat = <u64>load<u8>(LAT_BASE + TIMING_CLASS_TRAP);
+  let status = RUN_DEADLINE;
+  let frame: u32 = 0;
+  let pageVa: u64 = 0;
+  let hostPage: u64 = 0;
+  let slot: u32 = 0;
+
+  while (true) {
+    // ---- block boundary
+    if (excPending) {
+      pc = takeTrap(excCause, excTval, pc);
+      clearException();
+      cycles += trapLat;
+      store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
+    }
+    if (status != RUN_DEADLINE) break;
+    deadline = load<u64>(C_DEADLINE);
+    if (cycles >= deadline) break;
+    if (left == 0) { status = RUN_INSN_LIMIT; break; }
+    if (load<u32>(C_STOP) != 0) { store<u32>(C_STOP, 0); status = RUN_STOP; break; }
+    if (pendingEnabled() != 0) {
+      const cause = pendingInterrupt();
+      if (cause != 0) {
+        pc = takeTrap(cause, 0, pc);
+        cycles += trapLat;
+        store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
+        continue;
+      }
+    }
+    // ---- translate pc and find the decoded frame of its page
+    pageVa = pc & ~(<u64>0xfff);
+    const ppage = fetchPage(pc);
+    if (excPending) continue;
+    hostPage = ppage + RAM_ADDEND;
+    frame = frameFor(ppage);
+    slot = frame + (<u32>(pc - pageVa) << 3);
+    if ((pc & 0xfff) == 0xffe) {
+      // A 32-bit instruction in the last parcel straddles two pages: decode it (both halves
+      // fetched through translation) into the scratch slot, never into the frame.
+      const lo = <u32>load<u16>(<usize>hostPage + 0xffe);
+      if ((lo & 3) == 3) {
+        const ppage2 = fetchPage(pc + 2);
+        if (excPending) continue;
+        const hi = fetch16(ppage2);
+        fillSlot(SCRATCH_SLOT, lo | (hi << 16));
+        slot = SCRATCH_SLOT;
+      }
+    }
+
+    // ---- straight-line execution within the page
+    while (true) {
+      if (left == 0) break;
+      left--;
+      const lat = <u64>load<u8>(slot, S_LAT);
+      cycles += lat;
+      const cnt = CLS_BASE + (<u32>load<u8>(slot, S_CLS) << 3);
+      store<u64>(cnt, load<u64>(cnt) + 1);
+      const len = <u32>load<u8>(slot, S_LEN);
+      switch (load<u16>(slot, S_OP)) {
+      case OP_LB: {
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        const h = hostAddr(TLB_READ, va, 0);
+        if (h) {
+          setX(load<u8>(slot, S_RD), <u64><i64>load<i8>(h));
+          pc += <u64>len; slot += len << 3; continue;
+        }
+        store<u64>(H_CYCLES, cycles - lat);
+        const v0 = loadSlow(va, 1);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), <u64><i64><i8>v0);
+        pc += <u64>len; break;
+      }
+      case OP_LH: {
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        const h = hostAddr(TLB_READ, va, 1);
+        if (h) {
+          setX(load<u8>(slot, S_RD), <u64><i64>load<i16>(h));
+          pc += <u64>len; slot += len << 3; continue;
+        }
+        store<u64>(H_CYCLES, cycles - lat);
+        const v0 = loadSlow(va, 2);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), <u64><i64><i16>v0);
+        pc += <u64>len; break;
+      }
+      case OP_LW: {
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        const h = hostAddr(TLB_READ, va, 3);
+        if (h) {
+          setX(load<u8>(slot, S_RD), <u64><i64>load<i32>(h));
+          pc += <u64>len; slot += len << 3; continue;
+        }
+        store<u64>(H_CYCLES, cycles - lat);
+        const v0 = loadSlow(va, 4);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), <u64><i64><i32>v0);
+        pc += <u64>len; break;
+      }
+      case OP_LD: {
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        const h = hostAddr(TLB_READ, va, 7);
+        if (h) {
+          setX(load<u8>(slot, S_RD), load<u64>(h));
+          pc += <u64>len; slot += len << 3; continue;
+        }
+        store<u64>(H_CYCLES, cycles - lat);
+        const v0 = loadSlow(va, 8);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), v0);
+        pc += <u64>len; break;
+      }
+      case OP_LBU: {
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        const h = hostAddr(TLB_READ, va, 0);
+        if (h) {
+          setX(load<u8>(slot, S_RD), <u64>load<u8>(h));
+          pc += <u64>len; slot += len << 3; continue;
+        }
+        store<u64>(H_CYCLES, cycles - lat);
+        const v0 = loadSlow(va, 1);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), v0);
+        pc += <u64>len; break;
+      }
+      case OP_LHU: {
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        const h = hostAddr(TLB_READ, va, 1);
+        if (h) {
+          setX(load<u8>(slot, S_RD), <u64>load<u16>(h));
+          pc += <u64>len; slot += len << 3; continue;
+        }
+        store<u64>(H_CYCLES, cycles - lat);
+        const v0 = loadSlow(va, 2);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), v0);
+        pc += <u64>len; break;
+      }
+      case OP_LWU: {
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        const h = hostAddr(TLB_READ, va, 3);
+        if (h) {
+          setX(load<u8>(slot, S_RD), <u64>load<u32>(h));
+          pc += <u64>len; slot += len << 3; continue;
+        }
+        store<u64>(H_CYCLES, cycles - lat);
+        const v0 = loadSlow(va, 4);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), v0);
+        pc += <u64>len; break;
+      }
+      case OP_SB: {
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        const v = getX(load<u8>(slot, S_RS2));
+        const h = hostAddr(TLB_WRITE, va, 0);
+        if (h) {
+          store<u8>(h, <u8>v);
+          pc += <u64>len; slot += len << 3; continue;
+        }
+        store<u64>(H_CYCLES, cycles - lat);
+        storeSlow(va, 1, v);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        pc += <u64>len; break;
+      }
+      case OP_SH: {
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        const v = getX(load<u8>(slot, S_RS2));
+        const h = hostAddr(TLB_WRITE, va, 1);
+        if (h) {
+          store<u16>(h, <u16>v);
+          pc += <u64>len; slot += len << 3; continue;
+        }
+        store<u64>(H_CYCLES, cycles - lat);
+        storeSlow(va, 2, v);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        pc += <u64>len; break;
+      }
+      case OP_SW: {
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        const v = getX(load<u8>(slot, S_RS2));
+        const h = hostAddr(TLB_WRITE, va, 3);
+        if (h) {
+          store<u32>(h, <u32>v);
+          pc += <u64>len; slot += len << 3; continue;
+        }
+        store<u64>(H_CYCLES, cycles - lat);
+        storeSlow(va, 4, v);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        pc += <u64>len; break;
+      }
+      case OP_SD: {
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        const v = getX(load<u8>(slot, S_RS2));
+        const h = hostAddr(TLB_WRITE, va, 7);
+        if (h) {
+          store<u64>(h, v);
+          pc += <u64>len; slot += len << 3; continue;
+        }
+        store<u64>(H_CYCLES, cycles - lat);
+        storeSlow(va, 8, v);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        pc += <u64>len; break;
+      }
+      case OP_ADD: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), a + b);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SUB: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), a - b);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SLL: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), a << (b & 63));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SLT: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), <u64>(<i64>a < <i64>b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SLTU: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), <u64>(a < b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_XOR: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), a ^ b);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SRL: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), a >> (b & 63));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SRA: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), <u64>(<i64>a >> <i64>(b & 63)));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_OR: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), a | b);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AND: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), a & b);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_ADDW: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), sext32(<u32>a + <u32>b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SUBW: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), sext32(<u32>a - <u32>b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SLLW: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), sext32(<u32>a << (<u32>b & 31)));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SRLW: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), sext32(<u32>a >> (<u32>b & 31)));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SRAW: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), sext32(<u32>(<i32>a >> (<i32>b & 31))));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_MUL: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), a * b);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_MULH: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), mulh(a, b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_MULHSU: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), mulhsu(a, b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_MULHU: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), mulhu(a, b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_DIV: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), div64(a, b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_DIVU: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), divu64(a, b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_REM: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), rem64(a, b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_REMU: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), remu64(a, b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_MULW: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), sext32(<u32>a * <u32>b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_DIVW: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), divw(a, b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_DIVUW: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), divuw(a, b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_REMW: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), remw(a, b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_REMUW: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), remuw(a, b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_ADDI: {
+        const a = getX(load<u8>(slot, S_RS1)), b = <u64><i64>load<i32>(slot, S_IMM);
+        setX(load<u8>(slot, S_RD), a + b);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SLTI: {
+        const a = getX(load<u8>(slot, S_RS1)), b = <u64><i64>load<i32>(slot, S_IMM);
+        setX(load<u8>(slot, S_RD), <u64>(<i64>a < <i64>b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SLTIU: {
+        const a = getX(load<u8>(slot, S_RS1)), b = <u64><i64>load<i32>(slot, S_IMM);
+        setX(load<u8>(slot, S_RD), <u64>(a < b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_XORI: {
+        const a = getX(load<u8>(slot, S_RS1)), b = <u64><i64>load<i32>(slot, S_IMM);
+        setX(load<u8>(slot, S_RD), a ^ b);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_ORI: {
+        const a = getX(load<u8>(slot, S_RS1)), b = <u64><i64>load<i32>(slot, S_IMM);
+        setX(load<u8>(slot, S_RD), a | b);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_ANDI: {
+        const a = getX(load<u8>(slot, S_RS1)), b = <u64><i64>load<i32>(slot, S_IMM);
+        setX(load<u8>(slot, S_RD), a & b);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SLLI: {
+        const a = getX(load<u8>(slot, S_RS1)), b = <u64><i64>load<i32>(slot, S_IMM);
+        setX(load<u8>(slot, S_RD), a << b);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SRLI: {
+        const a = getX(load<u8>(slot, S_RS1)), b = <u64><i64>load<i32>(slot, S_IMM);
+        setX(load<u8>(slot, S_RD), a >> b);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SRAI: {
+        const a = getX(load<u8>(slot, S_RS1)), b = <u64><i64>load<i32>(slot, S_IMM);
+        setX(load<u8>(slot, S_RD), <u64>(<i64>a >> <i64>b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_ADDIW: {
+        const a = getX(load<u8>(slot, S_RS1)), b = <u64><i64>load<i32>(slot, S_IMM);
+        setX(load<u8>(slot, S_RD), sext32(<u32>a + <u32>b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SLLIW: {
+        const a = getX(load<u8>(slot, S_RS1)), b = <u64><i64>load<i32>(slot, S_IMM);
+        setX(load<u8>(slot, S_RD), sext32(<u32>a << <u32>b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SRLIW: {
+        const a = getX(load<u8>(slot, S_RS1)), b = <u64><i64>load<i32>(slot, S_IMM);
+        setX(load<u8>(slot, S_RD), sext32(<u32>a >> <u32>b));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SRAIW: {
+        const a = getX(load<u8>(slot, S_RS1)), b = <u64><i64>load<i32>(slot, S_IMM);
+        setX(load<u8>(slot, S_RD), sext32(<u32>(<i32>a >> <i32>b)));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_BEQ: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        if (a == b) {
+          pc += <u64><i64>load<i32>(slot, S_IMM);
+          cycles += takenExtra;
+          store<u64>(CLS_TAKEN, load<u64>(CLS_TAKEN) + 1);
+          if (pc - pageVa < 4096 && cycles < deadline) { slot = frame + (<u32>(pc - pageVa) << 3); continue; }
+          break;
+        }
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_BNE: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        if (a != b) {
+          pc += <u64><i64>load<i32>(slot, S_IMM);
+          cycles += takenExtra;
+          store<u64>(CLS_TAKEN, load<u64>(CLS_TAKEN) + 1);
+          if (pc - pageVa < 4096 && cycles < deadline) { slot = frame + (<u32>(pc - pageVa) << 3); continue; }
+          break;
+        }
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_BLT: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        if (<i64>a < <i64>b) {
+          pc += <u64><i64>load<i32>(slot, S_IMM);
+          cycles += takenExtra;
+          store<u64>(CLS_TAKEN, load<u64>(CLS_TAKEN) + 1);
+          if (pc - pageVa < 4096 && cycles < deadline) { slot = frame + (<u32>(pc - pageVa) << 3); continue; }
+          break;
+        }
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_BGE: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        if (<i64>a >= <i64>b) {
+          pc += <u64><i64>load<i32>(slot, S_IMM);
+          cycles += takenExtra;
+          store<u64>(CLS_TAKEN, load<u64>(CLS_TAKEN) + 1);
+          if (pc - pageVa < 4096 && cycles < deadline) { slot = frame + (<u32>(pc - pageVa) << 3); continue; }
+          break;
+        }
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_BLTU: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        if (a < b) {
+          pc += <u64><i64>load<i32>(slot, S_IMM);
+          cycles += takenExtra;
+          store<u64>(CLS_TAKEN, load<u64>(CLS_TAKEN) + 1);
+          if (pc - pageVa < 4096 && cycles < deadline) { slot = frame + (<u32>(pc - pageVa) << 3); continue; }
+          break;
+        }
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_BGEU: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        if (a >= b) {
+          pc += <u64><i64>load<i32>(slot, S_IMM);
+          cycles += takenExtra;
+          store<u64>(CLS_TAKEN, load<u64>(CLS_TAKEN) + 1);
+          if (pc - pageVa < 4096 && cycles < deadline) { slot = frame + (<u32>(pc - pageVa) << 3); continue; }
+          break;
+        }
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOSWAP_W: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 4, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = sext32(load<u32>(h)), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = b;
+        store<u32>(h, <u32>(r));
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOSWAP_D: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 8, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = load<u64>(h), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = b;
+        store<u64>(h, r);
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOADD_W: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 4, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = sext32(load<u32>(h)), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = a + b;
+        store<u32>(h, <u32>(r));
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOADD_D: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 8, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = load<u64>(h), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = a + b;
+        store<u64>(h, r);
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOXOR_W: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 4, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = sext32(load<u32>(h)), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = a ^ b;
+        store<u32>(h, <u32>(r));
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOXOR_D: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 8, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = load<u64>(h), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = a ^ b;
+        store<u64>(h, r);
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOAND_W: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 4, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = sext32(load<u32>(h)), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = a & b;
+        store<u32>(h, <u32>(r));
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOAND_D: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 8, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = load<u64>(h), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = a & b;
+        store<u64>(h, r);
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOOR_W: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 4, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = sext32(load<u32>(h)), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = a | b;
+        store<u32>(h, <u32>(r));
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOOR_D: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 8, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = load<u64>(h), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = a | b;
+        store<u64>(h, r);
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOMIN_W: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 4, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = sext32(load<u32>(h)), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = <i32>a < <i32>b ? a : b;
+        store<u32>(h, <u32>(r));
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOMIN_D: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 8, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = load<u64>(h), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = <i64>a < <i64>b ? a : b;
+        store<u64>(h, r);
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOMAX_W: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 4, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = sext32(load<u32>(h)), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = <i32>a > <i32>b ? a : b;
+        store<u32>(h, <u32>(r));
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOMAX_D: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 8, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = load<u64>(h), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = <i64>a > <i64>b ? a : b;
+        store<u64>(h, r);
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOMINU_W: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 4, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = sext32(load<u32>(h)), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = <u32>a < <u32>b ? a : b;
+        store<u32>(h, <u32>(r));
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOMINU_D: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 8, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = load<u64>(h), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = a < b ? a : b;
+        store<u64>(h, r);
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOMAXU_W: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 4, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = sext32(load<u32>(h)), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = <u32>a > <u32>b ? a : b;
+        store<u32>(h, <u32>(r));
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AMOMAXU_D: {
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, 8, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        const a = load<u64>(h), b = getX(load<u8>(slot, S_RS2));
+        const r: u64 = a > b ? a : b;
+        store<u64>(h, r);
+        setX(load<u8>(slot, S_RD), a);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_LUI: {
+        setX(load<u8>(slot, S_RD), <u64><i64>load<i32>(slot, S_IMM));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_AUIPC: {
+        setX(load<u8>(slot, S_RD), pc + <u64><i64>load<i32>(slot, S_IMM));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_JAL: {
+        setX(load<u8>(slot, S_RD), pc + <u64>len);
+        pc += <u64><i64>load<i32>(slot, S_IMM);
+        if (pc - pageVa < 4096 && cycles < deadline) { slot = frame + (<u32>(pc - pageVa) << 3); continue; }
+        break;
+      }
+      case OP_JALR: {
+        // Target computed before rd is written (rd may equal rs1); bit 0 cleared (Unpriv 2.5).
+        const t = (getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM)) & ~(<u64>1);
+        setX(load<u8>(slot, S_RD), pc + <u64>len);
+        pc = t;
+        if (pc - pageVa < 4096 && cycles < deadline) { slot = frame + (<u32>(pc - pageVa) << 3); continue; }
+        break;
+      }
+      // ---- A: LR/SC (Unpriv 8.2). The reservation is the host address of the reserved word.
+      case OP_LR_W: case OP_LR_D: {
+        const size: u32 = load<u16>(slot, S_OP) == OP_LR_W ? 4 : 8;
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & <u64>(size - 1)) != 0) { raise(CAUSE_MISALIGNED_LOAD, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, size, false);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), size == 4 ? sext32(load<u32>(h)) : load<u64>(h));
+        store<u64>(H_RESV, <u64>h);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_SC_W: case OP_SC_D: {
+        const size: u32 = load<u16>(slot, S_OP) == OP_SC_W ? 4 : 8;
+        const va = getX(load<u8>(slot, S_RS1));
+        if ((va & <u64>(size - 1)) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
+        const h = amoAddress(va, size, true);
+        if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
+        // SC succeeds only on the reserved word; either way the reservation is gone (Unpriv 8.2).
+        const ok = load<u64>(H_RESV) == <u64>h;
+        store<u64>(H_RESV, <u64>-1);
+        if (ok) {
+          const v = getX(load<u8>(slot, S_RS2));
+          if (size == 4) store<u32>(h, <u32>v);
+          else store<u64>(h, v);
+        }
+        setX(load<u8>(slot, S_RD), ok ? 0 : 1);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // ---- ordering: one in-order hart with coherent decode (stores invalidate decoded slots),
+      // so FENCE and FENCE.I need no action.
+      case OP_FENCE: case OP_FENCE_I: {
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // ---- system
+      case OP_ECALL: {
+        // Cause 8/9/11 by privilege (Priv 1.12 table 3.6); the ecall does not retire.
+        left++; cycles -= lat; uncount(slot);
+        raise(CAUSE_USER_ECALL + <u64>load<u64>(H_PRIV), 0);
+        break;
+      }
+      case OP_EBREAK: {
+        left++; cycles -= lat; uncount(slot);
+        raise(CAUSE_BREAKPOINT, pc);
+        break;
+      }
+      case OP_CSRRW: case OP_CSRRS: case OP_CSRRC: case OP_CSRRWI: case OP_CSRRSI: case OP_CSRRCI: {
+        const op = load<u16>(slot, S_OP);
+        const rd = load<u8>(slot, S_RD);
+        const rs1 = load<u8>(slot, S_RS1);
+        const imm = op >= OP_CSRRWI;
+        const kind: u32 = imm ? <u32>(op - OP_CSRRWI) : <u32>(op - OP_CSRRW);
+        const src: u64 = imm ? <u64>rs1 : getX(rs1);
+        // CSRRW with rd = x0 does not read; CSRRS/C with rs1 = x0 (or uimm = 0) do not write.
+        const readIt = kind != 0 || rd != 32;
+        const writeIt = kind == 0 || rs1 != 0;
+        // Counters read the values before this instruction (instret excludes it).
+        store<u64>(H_CYCLES, cycles - lat);
+        store<u64>(H_INSTRET, instretStart + (budget - left) - 1);
+        setCurLat(lat);
+        const v = csrAccess(kind, <u32>load<i32>(slot, S_IMM), src, readIt, writeIt, load<u32>(slot, S_RAW));
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        setX(rd, v);
+        pc += <u64>len;
+        break; // a CSR write may enable an interrupt or change translation: end the block
+      }
+      case OP_MRET: {
+        if (<u32>load<u64>(H_PRIV) != PRV_M) {
+          raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
+          left++; cycles -= lat; uncount(slot);
+          break;
+        }
+        pc = doMret();
+        break;
+      }
+      case OP_WFI: {
+        // Priv 1.12 §3.3.3: WFI completes as soon as an enabled interrupt is pending (even with the
+        // global enable off); otherwise the hart sleeps: the host skips to the next event.
+        pc += <u64>len;
+        if (pendingEnabled() == 0) status = RUN_WFI;
+        break;
+      }
+      case OP_SRET: case OP_SFENCE_VMA: {
+        // No S-mode on this machine yet (supervisor issue): these are illegal instructions.
+        raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
+        left++; cycles -= lat; uncount(slot);
+        break;
+      }
+      case OP_ILLEGAL: {
+        raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
+        left++; cycles -= lat; uncount(slot);
+        break;
+      }
+      case OP_NONE: {
+        // Not decoded yet: decode from the page (charge given back: lat and class are 0 here).
+        left++;
+        const off = <u32>(pc - pageVa);
+        const lo = <u32>load<u16>(<usize>(hostPage + <u64>off));
+        if ((lo & 3) == 3 && off == 0xffe) break; // straddles the page end: outer loop handles it
+        const insn = (lo & 3) == 3 ? lo | (<u32>load<u16>(<usize>(hostPage + <u64>off + 2)) << 16) : lo;
+        fillSlot(slot, insn);
+        continue;
+      }
+      case OP_PAGE_END: {
+        left++;
+        break;
+      }
+      default: {
+        // Unreachable: every op id has a case. Treat as illegal rather than misbehave.
+        raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
+        left++; cycles -= lat; uncount(slot);
+        break;
+      }
+      }
+      break;
+    }
+  }
+  store<u64>(H_PC, pc);
+  store<u64>(H_CYCLES, cycles);
+  store<u64>(H_INSTRET, instretStart + (budget - left));
+  return status;
+}

@@ -1,0 +1,254 @@
+/**
+ * The TypeScript face of core.wasm: instantiation, the MMIO import bridge, and typed access to the
+ * hart state through the generated layout (src/generated/layout.ts, from assembly/layout.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as L from './generated/layout.js';
+import { TIMING_CLASSES, TIMING_CLASS_COUNT, type TimingClass } from './isa/classes.js';
+import type { AccessSize } from './bus/types.js';
+
+export const enum RunStatus {
+  Deadline = 0,
+  InsnLimit = 1,
+  Wfi = 2,
+  Stop = 3,
+}
+
+/** What the core calls for every access outside plain RAM (the board's bus). */
+export interface MmioPort {
+  /** Returns 0 (ok) with the value in dataLo/dataHi, or 1 (access fault). */
+  read(addr: number, size: AccessSize): number;
+  write(addr: number, size: AccessSize, lo: number, hi: number): number;
+  dataLo: number;
+  dataHi: number;
+}
+
+interface CoreExports {
+  memory: WebAssembly.Memory;
+  init(ramBytes: number): number;
+  reset(): void;
+  run(): number;
+  setLatency(cls: number, cycles: number): void;
+  addWatch(base: bigint, end: bigint): number;
+  invalidatePhys(pa: bigint, len: bigint): void;
+  flushTlb(): void;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** build/core.wasm, found from src/ (tsx, vitest) or dist/src/ (compiled). */
+export function defaultWasmPath(debug = false): string {
+  const name = debug ? 'core.debug.wasm' : 'core.wasm';
+  for (const p of [join(here, '..', 'build', name), join(here, '..', '..', 'build', name)]) {
+    try {
+      readFileSync(p, { flag: 'r' }).length;
+      return p;
+    } catch {
+      /* try next */
+    }
+  }
+  throw new Error(`core.wasm not found (looked in build/ next to the sources): run \`npm run build\``);
+}
+
+const moduleCache = new Map<string, WebAssembly.Module>();
+function compile(path: string): WebAssembly.Module {
+  let m = moduleCache.get(path);
+  if (!m) {
+    m = new WebAssembly.Module(readFileSync(path));
+    moduleCache.set(path, m);
+  }
+  return m;
+}
+
+/** Guest-physical address where RAM begins on the virt board. */
+export const RAM_BASE = L.RAM_GPA;
+
+export interface CoreOptions {
+  ramBytes: number;
+  mmio: MmioPort;
+  wasmPath?: string;
+}
+
+export class Core {
+  readonly ex: CoreExports;
+  readonly ramBytes: number;
+  private u8!: Uint8Array;
+  private u32!: Uint32Array;
+  private dv!: DataView;
+  /** Guest RAM as bytes; index 0 is guest-physical RAM_BASE. */
+  ram!: Uint8Array;
+
+  constructor(opts: CoreOptions) {
+    const mmio = opts.mmio;
+    let u32: Uint32Array;
+    const imports = {
+      env: {
+        mmio_read: (lo: number, hi: number, size: number): number => {
+          const st = mmio.read(hi * 0x1_0000_0000 + (lo >>> 0), size as AccessSize);
+          if (st === 0) {
+            u32[L.C_MMIO_LO >>> 2] = mmio.dataLo;
+            u32[L.C_MMIO_HI >>> 2] = mmio.dataHi;
+          }
+          return st;
+        },
+        mmio_write: (lo: number, hi: number, size: number, vlo: number, vhi: number): number =>
+          mmio.write(hi * 0x1_0000_0000 + (lo >>> 0), size as AccessSize, vlo >>> 0, vhi >>> 0),
+      },
+    };
+    const inst = new WebAssembly.Instance(compile(opts.wasmPath ?? defaultWasmPath()), imports);
+    this.ex = inst.exports as unknown as CoreExports;
+    this.ramBytes = opts.ramBytes;
+    const st = this.ex.init(opts.ramBytes);
+    if (st !== 0) throw new Error(`core: cannot allocate ${opts.ramBytes} bytes of guest RAM`);
+    this.views();
+    u32 = this.u32;
+  }
+
+  private views(): void {
+    const buf = this.ex.memory.buffer;
+    this.u8 = new Uint8Array(buf);
+    this.u32 = new Uint32Array(buf);
+    this.dv = new DataView(buf);
+    this.ram = new Uint8Array(buf, L.RAM_OFFSET, this.ramBytes);
+  }
+
+  reset(): void {
+    this.ex.reset();
+  }
+
+  run(): RunStatus {
+    return this.ex.run() as RunStatus;
+  }
+
+  // --- 64-bit fields
+  get64(addr: number): bigint {
+    return this.dv.getBigUint64(addr, true);
+  }
+  set64(addr: number, v: bigint): void {
+    this.dv.setBigUint64(addr, BigInt.asUintN(64, v), true);
+  }
+  /** A 64-bit field as a number (exact below 2^53: cycle and instruction counts). */
+  getNum(addr: number): number {
+    return this.dv.getUint32(addr, true) + this.dv.getUint32(addr + 4, true) * 0x1_0000_0000;
+  }
+  setNum(addr: number, v: number): void {
+    if (v >= 2 ** 64 || !Number.isFinite(v)) {
+      this.dv.setUint32(addr, 0xffffffff, true);
+      this.dv.setUint32(addr + 4, 0xffffffff, true);
+      return;
+    }
+    this.dv.setUint32(addr, v % 0x1_0000_0000, true);
+    this.dv.setUint32(addr + 4, Math.floor(v / 0x1_0000_0000), true);
+  }
+
+  x(r: number): bigint {
+    return this.get64(L.H_X + r * 8);
+  }
+  setX(r: number, v: bigint): void {
+    if (r !== 0) this.set64(L.H_X + r * 8, v);
+  }
+  get pc(): bigint {
+    return this.get64(L.H_PC);
+  }
+  set pc(v: bigint) {
+    this.set64(L.H_PC, v);
+  }
+  get priv(): number {
+    return this.dv.getUint32(L.H_PRIV, true);
+  }
+  get cycles(): number {
+    return this.getNum(L.H_CYCLES);
+  }
+  set cycles(v: number) {
+    this.setNum(L.H_CYCLES, v);
+  }
+  get instret(): number {
+    return this.getNum(L.H_INSTRET);
+  }
+  /** Run until at most this cycle (checked at block boundaries). Infinity = no deadline. */
+  set deadline(c: number) {
+    this.setNum(L.C_DEADLINE, c);
+  }
+  get deadline(): number {
+    return this.getNum(L.C_DEADLINE);
+  }
+  /** Stop when instret reaches this absolute count. Infinity = no limit. */
+  set insnLimit(n: number) {
+    this.setNum(L.C_INSN_LIMIT, n);
+  }
+  /** Ask the running core to return at the next block boundary (safe from inside an MMIO callback). */
+  requestStop(): void {
+    this.u32[L.C_STOP >>> 2] = 1;
+  }
+
+  /** Drive an mip bit (CLINT, PLIC). Takes effect at the next block boundary. */
+  setMip(bit: number, level: boolean): void {
+    const i = L.H_MIP >>> 2;
+    if (level) this.u32[i] |= 1 << bit;
+    else this.u32[i] &= ~(1 << bit);
+  }
+  get mip(): number {
+    return this.u32[L.H_MIP >>> 2];
+  }
+  get mie(): number {
+    return this.u32[L.H_MIE >>> 2];
+  }
+  /** Cycles per mtime tick and the CLINT's mtime offset, mirrored for the `time` CSR. */
+  setTimebase(cyclesPerTick: number, offsetTicks: bigint): void {
+    this.setNum(L.H_TIME_DIV, cyclesPerTick);
+    this.set64(L.H_TIME_OFS, offsetTicks);
+  }
+  setLatencies(lat: ArrayLike<number>): void {
+    for (let i = 0; i < TIMING_CLASS_COUNT; i++) this.ex.setLatency(i, lat[i] ?? 0);
+  }
+  addWatch(base: number, end: number): void {
+    if (this.ex.addWatch(BigInt(base), BigInt(end)) !== 0) throw new Error('core: too many watched ranges');
+  }
+
+  /** Retired instructions per timing class (branchTaken and trap count events, not instructions). */
+  classCounts(): Record<TimingClass, number> {
+    const out = {} as Record<TimingClass, number>;
+    TIMING_CLASSES.forEach((c, i) => (out[c] = this.getNum(L.CLS_BASE + (i + 1) * 8)));
+    return out;
+  }
+  get exceptions(): number {
+    return this.getNum(L.H_EXCEPTIONS);
+  }
+  get interrupts(): number {
+    return this.getNum(L.H_INTERRUPTS);
+  }
+  get unmappedAccesses(): number {
+    return this.getNum(L.C_UNMAPPED);
+  }
+  get frameFills(): number {
+    return this.getNum(L.C_FRAME_FILLS);
+  }
+  get smcInvalidations(): number {
+    return this.getNum(L.C_SMC_INVAL);
+  }
+
+  // --- guest memory
+  inRam(pa: number, len: number): boolean {
+    return pa >= RAM_BASE && pa + len <= RAM_BASE + this.ramBytes;
+  }
+  /** Copy bytes into guest RAM at physical `pa` (forgets decoded code there). */
+  writePhys(pa: number, data: Uint8Array): void {
+    if (!this.inRam(pa, data.length)) throw new Error(`write of ${data.length} bytes at 0x${pa.toString(16)} is outside RAM`);
+    this.ram.set(data, pa - RAM_BASE);
+    this.ex.invalidatePhys(BigInt(pa), BigInt(data.length));
+  }
+  readPhys(pa: number, len: number): Uint8Array {
+    if (!this.inRam(pa, len)) throw new Error(`read of ${len} bytes at 0x${pa.toString(16)} is outside RAM`);
+    return this.ram.slice(pa - RAM_BASE, pa - RAM_BASE + len);
+  }
+  /** Zero guest RAM [pa, pa+len). */
+  zeroPhys(pa: number, len: number): void {
+    if (!this.inRam(pa, len)) throw new Error(`zero of ${len} bytes at 0x${pa.toString(16)} is outside RAM`);
+    this.ram.fill(0, pa - RAM_BASE, pa - RAM_BASE + len);
+    this.ex.invalidatePhys(BigInt(pa), BigInt(len));
+  }
+  u8view(): Uint8Array {
+    return this.u8;
+  }
+}

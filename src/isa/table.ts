@@ -1,0 +1,373 @@
+/**
+ * THE instruction table. One row per instruction encoding; it drives
+ *   - the core's decoder (scripts/gen.ts generates assembly/generated/decode.ts from it),
+ *   - the disassembler (src/isa/disasm.ts interprets the rows at run time),
+ *   - the encoder the tests use to build instruction words (src/isa/encode.ts),
+ *   - the overlap test (test/isa-table.test.ts), like Spike's check-opcode-overlap.
+ *
+ * A row says: the mnemonic, the fixed bits (match/mask), the operand format (which instruction bits
+ * hold which register and immediate bits: the same description is used to decode and to encode),
+ * the semantic op it executes (compressed rows expand to the base op: c.addi executes `addi`),
+ * the extension and the timing class. Immediates are described as bit segments
+ * [insnHi, insnLo, immLo]: instruction bits insnHi..insnLo land at immediate bit immLo upward.
+ *
+ * Spec references: RISC-V Unprivileged ISA 20191213 ch. 2 (RV32I), 5 (RV64I), 7 (M), 8 (A), 9
+ * (Zicsr), 16 (C, tables 16.5-16.7); Privileged ISA 1.12 §3.3 (mret, wfi), §4.2.1 (sfence.vma).
+ */
+import type { TimingClass } from './classes.js';
+
+export type Ext = 'I' | 'M' | 'A' | 'C' | 'Zicsr' | 'Zifencei' | 'Priv';
+
+/** A register operand: bits [hi:lo] of the instruction, plus `add` (8 for the compressed x8..x15 forms). */
+export interface RegField {
+  hi: number;
+  lo: number;
+  add?: number;
+}
+/** A register operand fixed by the encoding (c.addi4spn's rs1 = sp). */
+export interface FixedReg {
+  fixed: number;
+}
+export type RegSpec = RegField | FixedReg;
+
+export interface ImmSpec {
+  segs: ReadonlyArray<readonly [number, number, number]>;
+  signed: boolean;
+}
+
+/**
+ * Operand format. `rs1` doubling as a 5-bit unsigned immediate (csrrwi) is just a register field
+ * whose value the semantics read as a number.
+ */
+export interface Format {
+  name: string;
+  rd?: RegSpec;
+  rs1?: RegSpec;
+  rs2?: RegSpec;
+  imm?: ImmSpec;
+  /** How the disassembler prints operands; tokens: rd rs1 rs2 imm csr uimm off(rs1) target. */
+  asm: string;
+}
+
+/** A field value an encoding forbids (reserved or belonging to another row), e.g. c.jr with rs1 = 0. */
+export interface Constraint {
+  field: 'rd' | 'rs1' | 'rs2' | 'imm';
+  not: readonly number[];
+}
+
+export interface InsnRow {
+  name: string;
+  /** 16 for compressed rows, 32 otherwise. */
+  width: 16 | 32;
+  match: number;
+  mask: number;
+  format: Format;
+  /** Semantic op executed; base rows use their own name. */
+  op: string;
+  ext: Ext;
+  cls: TimingClass;
+  /** Only valid on RV64 (all rows are valid on our RV64 core; kept for the disassembler's sake). */
+  rv64?: boolean;
+  constraints?: readonly Constraint[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Register and immediate fields
+const RD: RegField = { hi: 11, lo: 7 };
+const RS1: RegField = { hi: 19, lo: 15 };
+const RS2: RegField = { hi: 24, lo: 20 };
+// Compressed: full 5-bit fields and the 3-bit x8..x15 ("prime") fields (Unpriv 16.2).
+const C_RD: RegField = { hi: 11, lo: 7 };
+const C_RS2: RegField = { hi: 6, lo: 2 };
+const C_RDP: RegField = { hi: 4, lo: 2, add: 8 };
+const C_RS1P: RegField = { hi: 9, lo: 7, add: 8 };
+const C_RS2P: RegField = { hi: 4, lo: 2, add: 8 };
+const X0: FixedReg = { fixed: 0 };
+const RA: FixedReg = { fixed: 1 };
+const SP: FixedReg = { fixed: 2 };
+
+const imm = (signed: boolean, ...segs: Array<[number, number, number]>): ImmSpec => ({ segs, signed });
+
+// ---------------------------------------------------------------------------------------------
+// Formats (Unpriv figure 2.3 / 2.4 for the base, table 16.1 for compressed)
+export const FORMATS = {
+  R: { name: 'R', rd: RD, rs1: RS1, rs2: RS2, asm: 'rd, rs1, rs2' },
+  I: { name: 'I', rd: RD, rs1: RS1, imm: imm(true, [31, 20, 0]), asm: 'rd, rs1, imm' },
+  I_LOAD: { name: 'I_LOAD', rd: RD, rs1: RS1, imm: imm(true, [31, 20, 0]), asm: 'rd, off(rs1)' },
+  I_JALR: { name: 'I_JALR', rd: RD, rs1: RS1, imm: imm(true, [31, 20, 0]), asm: 'rd, off(rs1)' },
+  I_SH64: { name: 'I_SH64', rd: RD, rs1: RS1, imm: imm(false, [25, 20, 0]), asm: 'rd, rs1, imm' },
+  I_SH32: { name: 'I_SH32', rd: RD, rs1: RS1, imm: imm(false, [24, 20, 0]), asm: 'rd, rs1, imm' },
+  S: { name: 'S', rs1: RS1, rs2: RS2, imm: imm(true, [31, 25, 5], [11, 7, 0]), asm: 'rs2, off(rs1)' },
+  B: {
+    name: 'B',
+    rs1: RS1,
+    rs2: RS2,
+    imm: imm(true, [31, 31, 12], [7, 7, 11], [30, 25, 5], [11, 8, 1]),
+    asm: 'rs1, rs2, target',
+  },
+  U: { name: 'U', rd: RD, imm: imm(true, [31, 12, 12]), asm: 'rd, uimm20' },
+  J: {
+    name: 'J',
+    rd: RD,
+    imm: imm(true, [31, 31, 20], [19, 12, 12], [20, 20, 11], [30, 21, 1]),
+    asm: 'rd, target',
+  },
+  CSR: { name: 'CSR', rd: RD, rs1: RS1, imm: imm(false, [31, 20, 0]), asm: 'rd, csr, rs1' },
+  CSRI: { name: 'CSRI', rd: RD, rs1: RS1, imm: imm(false, [31, 20, 0]), asm: 'rd, csr, uimm' },
+  AMO: { name: 'AMO', rd: RD, rs1: RS1, rs2: RS2, asm: 'rd, rs2, (rs1)' },
+  LR: { name: 'LR', rd: RD, rs1: RS1, asm: 'rd, (rs1)' },
+  NONE: { name: 'NONE', asm: '' },
+  SFENCE: { name: 'SFENCE', rs1: RS1, rs2: RS2, asm: 'rs1, rs2' },
+
+  // --- compressed (quadrant 0)
+  CIW_ADDI4SPN: {
+    name: 'CIW_ADDI4SPN',
+    rd: C_RDP,
+    rs1: SP,
+    imm: imm(false, [12, 11, 4], [10, 7, 6], [6, 6, 2], [5, 5, 3]),
+    asm: 'rd, rs1, imm',
+  },
+  CL_W: { name: 'CL_W', rd: C_RDP, rs1: C_RS1P, imm: imm(false, [12, 10, 3], [6, 6, 2], [5, 5, 6]), asm: 'rd, off(rs1)' },
+  CL_D: { name: 'CL_D', rd: C_RDP, rs1: C_RS1P, imm: imm(false, [12, 10, 3], [6, 5, 6]), asm: 'rd, off(rs1)' },
+  CS_W: { name: 'CS_W', rs1: C_RS1P, rs2: C_RS2P, imm: imm(false, [12, 10, 3], [6, 6, 2], [5, 5, 6]), asm: 'rs2, off(rs1)' },
+  CS_D: { name: 'CS_D', rs1: C_RS1P, rs2: C_RS2P, imm: imm(false, [12, 10, 3], [6, 5, 6]), asm: 'rs2, off(rs1)' },
+  // --- quadrant 1
+  CI: { name: 'CI', rd: C_RD, rs1: C_RD, imm: imm(true, [12, 12, 5], [6, 2, 0]), asm: 'rd, imm' },
+  CI_LI: { name: 'CI_LI', rd: C_RD, rs1: X0, imm: imm(true, [12, 12, 5], [6, 2, 0]), asm: 'rd, imm' },
+  CI_LUI: { name: 'CI_LUI', rd: C_RD, imm: imm(true, [12, 12, 17], [6, 2, 12]), asm: 'rd, uimm20' },
+  CI_ADDI16SP: {
+    name: 'CI_ADDI16SP',
+    rd: SP,
+    rs1: SP,
+    imm: imm(true, [12, 12, 9], [6, 6, 4], [5, 5, 6], [4, 3, 7], [2, 2, 5]),
+    asm: 'rd, imm',
+  },
+  CB_SH: { name: 'CB_SH', rd: C_RS1P, rs1: C_RS1P, imm: imm(false, [12, 12, 5], [6, 2, 0]), asm: 'rd, imm' },
+  CB_ANDI: { name: 'CB_ANDI', rd: C_RS1P, rs1: C_RS1P, imm: imm(true, [12, 12, 5], [6, 2, 0]), asm: 'rd, imm' },
+  CA: { name: 'CA', rd: C_RS1P, rs1: C_RS1P, rs2: C_RS2P, asm: 'rd, rs2' },
+  CJ: {
+    name: 'CJ',
+    rd: X0,
+    imm: imm(true, [12, 12, 11], [11, 11, 4], [10, 9, 8], [8, 8, 10], [7, 7, 6], [6, 6, 7], [5, 3, 1], [2, 2, 5]),
+    asm: 'target',
+  },
+  CB: {
+    name: 'CB',
+    rs1: C_RS1P,
+    rs2: X0,
+    imm: imm(true, [12, 12, 8], [11, 10, 3], [6, 5, 6], [4, 3, 1], [2, 2, 5]),
+    asm: 'rs1, target',
+  },
+  // --- quadrant 2
+  CI_SLLI: { name: 'CI_SLLI', rd: C_RD, rs1: C_RD, imm: imm(false, [12, 12, 5], [6, 2, 0]), asm: 'rd, imm' },
+  CI_LWSP: { name: 'CI_LWSP', rd: C_RD, rs1: SP, imm: imm(false, [12, 12, 5], [6, 4, 2], [3, 2, 6]), asm: 'rd, off(rs1)' },
+  CI_LDSP: { name: 'CI_LDSP', rd: C_RD, rs1: SP, imm: imm(false, [12, 12, 5], [6, 5, 3], [4, 2, 6]), asm: 'rd, off(rs1)' },
+  CSS_SWSP: { name: 'CSS_SWSP', rs1: SP, rs2: C_RS2, imm: imm(false, [12, 9, 2], [8, 7, 6]), asm: 'rs2, off(rs1)' },
+  CSS_SDSP: { name: 'CSS_SDSP', rs1: SP, rs2: C_RS2, imm: imm(false, [12, 10, 3], [9, 7, 6]), asm: 'rs2, off(rs1)' },
+  CR_JR: { name: 'CR_JR', rd: X0, rs1: C_RD, asm: 'rs1' },
+  CR_JALR: { name: 'CR_JALR', rd: RA, rs1: C_RD, asm: 'rs1' },
+  CR_MV: { name: 'CR_MV', rd: C_RD, rs1: X0, rs2: C_RS2, asm: 'rd, rs2' },
+  CR_ADD: { name: 'CR_ADD', rd: C_RD, rs1: C_RD, rs2: C_RS2, asm: 'rd, rs2' },
+} as const satisfies Record<string, Format>;
+
+// ---------------------------------------------------------------------------------------------
+// Match/mask builders
+/** Build match/mask from [hi, lo, value] bit fields. */
+function bits(...fields: Array<[number, number, number]>): { match: number; mask: number } {
+  let match = 0;
+  let mask = 0;
+  for (const [hi, lo, value] of fields) {
+    const width = hi - lo + 1;
+    const m = (width >= 32 ? 0xffffffff : (1 << width) - 1) >>> 0;
+    if ((value >>> 0) > m) throw new Error(`field value ${value} does not fit bits ${hi}:${lo}`);
+    mask = (mask | (m << lo)) >>> 0;
+    match = (match | ((value & m) << lo)) >>> 0;
+  }
+  return { match, mask };
+}
+
+const rows: InsnRow[] = [];
+
+function row(
+  name: string,
+  enc: { match: number; mask: number },
+  format: Format,
+  ext: Ext,
+  cls: TimingClass,
+  extra: Partial<Pick<InsnRow, 'op' | 'rv64' | 'constraints'>> = {},
+): void {
+  const width = (enc.match & 3) === 3 && (enc.mask & 3) === 3 ? 32 : 16;
+  rows.push({ name, width, match: enc.match, mask: enc.mask, format, op: extra.op ?? name, ext, cls, ...extra });
+}
+
+const F = FORMATS;
+/** 32-bit major opcode + funct3 (+ funct7). */
+const op3 = (opcode: number, f3: number) => bits([6, 0, opcode], [14, 12, f3]);
+const op37 = (opcode: number, f3: number, f7: number) => bits([6, 0, opcode], [14, 12, f3], [31, 25, f7]);
+/** Compressed quadrant + funct3. */
+const cq = (quadrant: number, f3: number, ...more: Array<[number, number, number]>) =>
+  bits([1, 0, quadrant], [15, 13, f3], ...more);
+
+// --- RV64I (Unpriv ch. 2 and 5)
+row('lui', bits([6, 0, 0x37]), F.U, 'I', 'alu');
+row('auipc', bits([6, 0, 0x17]), F.U, 'I', 'alu');
+row('jal', bits([6, 0, 0x6f]), F.J, 'I', 'jump');
+row('jalr', op3(0x67, 0), F.I_JALR, 'I', 'jump');
+for (const [name, f3] of [['beq', 0], ['bne', 1], ['blt', 4], ['bge', 5], ['bltu', 6], ['bgeu', 7]] as const)
+  row(name, op3(0x63, f3), F.B, 'I', 'branch');
+for (const [name, f3] of [['lb', 0], ['lh', 1], ['lw', 2], ['ld', 3], ['lbu', 4], ['lhu', 5], ['lwu', 6]] as const)
+  row(name, op3(0x03, f3), F.I_LOAD, 'I', 'load');
+for (const [name, f3] of [['sb', 0], ['sh', 1], ['sw', 2], ['sd', 3]] as const) row(name, op3(0x23, f3), F.S, 'I', 'store');
+for (const [name, f3] of [['addi', 0], ['slti', 2], ['sltiu', 3], ['xori', 4], ['ori', 6], ['andi', 7]] as const)
+  row(name, op3(0x13, f3), F.I, 'I', 'alu');
+row('slli', bits([6, 0, 0x13], [14, 12, 1], [31, 26, 0]), F.I_SH64, 'I', 'alu');
+row('srli', bits([6, 0, 0x13], [14, 12, 5], [31, 26, 0]), F.I_SH64, 'I', 'alu');
+row('srai', bits([6, 0, 0x13], [14, 12, 5], [31, 26, 0x10]), F.I_SH64, 'I', 'alu');
+for (const [name, f3, f7] of [
+  ['add', 0, 0], ['sub', 0, 0x20], ['sll', 1, 0], ['slt', 2, 0], ['sltu', 3, 0],
+  ['xor', 4, 0], ['srl', 5, 0], ['sra', 5, 0x20], ['or', 6, 0], ['and', 7, 0],
+] as const)
+  row(name, op37(0x33, f3, f7), F.R, 'I', 'alu');
+row('addiw', op3(0x1b, 0), F.I, 'I', 'alu', { rv64: true });
+row('slliw', op37(0x1b, 1, 0), F.I_SH32, 'I', 'alu', { rv64: true });
+row('srliw', op37(0x1b, 5, 0), F.I_SH32, 'I', 'alu', { rv64: true });
+row('sraiw', op37(0x1b, 5, 0x20), F.I_SH32, 'I', 'alu', { rv64: true });
+for (const [name, f3, f7] of [['addw', 0, 0], ['subw', 0, 0x20], ['sllw', 1, 0], ['srlw', 5, 0], ['sraw', 5, 0x20]] as const)
+  row(name, op37(0x3b, f3, f7), F.R, 'I', 'alu', { rv64: true });
+// FENCE: fm/pred/succ/rs1/rd are hints or reserved; every encoding executes as a full fence (Unpriv 2.7).
+row('fence', op3(0x0f, 0), F.NONE, 'I', 'fence');
+row('fence.i', op3(0x0f, 1), F.NONE, 'Zifencei', 'fence');
+row('ecall', bits([31, 0, 0x00000073]), F.NONE, 'I', 'system');
+row('ebreak', bits([31, 0, 0x00100073]), F.NONE, 'I', 'system');
+
+// --- M (Unpriv ch. 7)
+for (const [name, f3, cls] of [
+  ['mul', 0, 'mul'], ['mulh', 1, 'mul'], ['mulhsu', 2, 'mul'], ['mulhu', 3, 'mul'],
+  ['div', 4, 'div'], ['divu', 5, 'div'], ['rem', 6, 'div'], ['remu', 7, 'div'],
+] as const)
+  row(name, op37(0x33, f3, 1), F.R, 'M', cls);
+for (const [name, f3, cls] of [['mulw', 0, 'mul'], ['divw', 4, 'divw'], ['divuw', 5, 'divw'], ['remw', 6, 'divw'], ['remuw', 7, 'divw']] as const)
+  row(name, op37(0x3b, f3, 1), F.R, 'M', cls, { rv64: true });
+
+// --- A (Unpriv ch. 8): funct5 in [31:27]; aq/rl [26:25] do not change semantics on a single in-order hart.
+for (const [width, f3] of [['w', 2], ['d', 3]] as const) {
+  const rv64 = width === 'd';
+  row(`lr.${width}`, bits([6, 0, 0x2f], [14, 12, f3], [31, 27, 0x02], [24, 20, 0]), F.LR, 'A', 'amo', { rv64 });
+  row(`sc.${width}`, bits([6, 0, 0x2f], [14, 12, f3], [31, 27, 0x03]), F.AMO, 'A', 'amo', { rv64 });
+  for (const [name, f5] of [
+    ['amoswap', 0x01], ['amoadd', 0x00], ['amoxor', 0x04], ['amoand', 0x0c], ['amoor', 0x08],
+    ['amomin', 0x10], ['amomax', 0x14], ['amominu', 0x18], ['amomaxu', 0x1c],
+  ] as const)
+    row(`${name}.${width}`, bits([6, 0, 0x2f], [14, 12, f3], [31, 27, f5]), F.AMO, 'A', 'amo', { rv64 });
+}
+
+// --- Zicsr (Unpriv ch. 9)
+for (const [name, f3] of [['csrrw', 1], ['csrrs', 2], ['csrrc', 3]] as const) row(name, op3(0x73, f3), F.CSR, 'Zicsr', 'csr');
+for (const [name, f3] of [['csrrwi', 5], ['csrrsi', 6], ['csrrci', 7]] as const) row(name, op3(0x73, f3), F.CSRI, 'Zicsr', 'csr');
+
+// --- Privileged (Priv 1.12 §3.3.2, §3.3.3, §4.2.1)
+row('mret', bits([31, 0, 0x30200073]), F.NONE, 'Priv', 'system');
+row('sret', bits([31, 0, 0x10200073]), F.NONE, 'Priv', 'system');
+row('wfi', bits([31, 0, 0x10500073]), F.NONE, 'Priv', 'system');
+row('sfence.vma', bits([6, 0, 0x73], [14, 7, 0], [31, 25, 0x09]), F.SFENCE, 'Priv', 'fence');
+
+// --- C (Unpriv ch. 16, tables 16.5-16.7). Each row expands to the base op it names.
+// Quadrant 0. The all-zero halfword is illegal: c.addi4spn with nzuimm = 0 is reserved.
+row('c.addi4spn', cq(0, 0), F.CIW_ADDI4SPN, 'C', 'alu', { op: 'addi', constraints: [{ field: 'imm', not: [0] }] });
+row('c.lw', cq(0, 2), F.CL_W, 'C', 'load', { op: 'lw' });
+row('c.ld', cq(0, 3), F.CL_D, 'C', 'load', { op: 'ld', rv64: true });
+row('c.sw', cq(0, 6), F.CS_W, 'C', 'store', { op: 'sw' });
+row('c.sd', cq(0, 7), F.CS_D, 'C', 'store', { op: 'sd', rv64: true });
+// Quadrant 1. c.addi with rd = 0 is c.nop/HINT: it executes as addi x0, which writes nothing.
+row('c.addi', cq(1, 0), F.CI, 'C', 'alu', { op: 'addi' });
+row('c.addiw', cq(1, 1), F.CI, 'C', 'alu', { op: 'addiw', rv64: true, constraints: [{ field: 'rd', not: [0] }] });
+row('c.li', cq(1, 2), F.CI_LI, 'C', 'alu', { op: 'addi' });
+row('c.addi16sp', cq(1, 3, [11, 7, 2]), F.CI_ADDI16SP, 'C', 'alu', { op: 'addi', constraints: [{ field: 'imm', not: [0] }] });
+row('c.lui', cq(1, 3), F.CI_LUI, 'C', 'alu', {
+  op: 'lui',
+  constraints: [{ field: 'rd', not: [2] }, { field: 'imm', not: [0] }],
+});
+row('c.srli', cq(1, 4, [11, 10, 0]), F.CB_SH, 'C', 'alu', { op: 'srli' });
+row('c.srai', cq(1, 4, [11, 10, 1]), F.CB_SH, 'C', 'alu', { op: 'srai' });
+row('c.andi', cq(1, 4, [11, 10, 2]), F.CB_ANDI, 'C', 'alu', { op: 'andi' });
+for (const [name, b12, f2, op] of [
+  ['c.sub', 0, 0, 'sub'], ['c.xor', 0, 1, 'xor'], ['c.or', 0, 2, 'or'], ['c.and', 0, 3, 'and'],
+  ['c.subw', 1, 0, 'subw'], ['c.addw', 1, 1, 'addw'],
+] as const)
+  row(name, cq(1, 4, [12, 12, b12], [11, 10, 3], [6, 5, f2]), F.CA, 'C', 'alu', { op, rv64: b12 === 1 });
+row('c.j', cq(1, 5), F.CJ, 'C', 'jump', { op: 'jal' });
+row('c.beqz', cq(1, 6), F.CB, 'C', 'branch', { op: 'beq' });
+row('c.bnez', cq(1, 7), F.CB, 'C', 'branch', { op: 'bne' });
+// Quadrant 2
+row('c.slli', cq(2, 0), F.CI_SLLI, 'C', 'alu', { op: 'slli' });
+row('c.lwsp', cq(2, 2), F.CI_LWSP, 'C', 'load', { op: 'lw', constraints: [{ field: 'rd', not: [0] }] });
+row('c.ldsp', cq(2, 3), F.CI_LDSP, 'C', 'load', { op: 'ld', rv64: true, constraints: [{ field: 'rd', not: [0] }] });
+row('c.jr', cq(2, 4, [12, 12, 0], [6, 2, 0]), F.CR_JR, 'C', 'jump', { op: 'jalr', constraints: [{ field: 'rs1', not: [0] }] });
+row('c.mv', cq(2, 4, [12, 12, 0]), F.CR_MV, 'C', 'alu', { op: 'add', constraints: [{ field: 'rs2', not: [0] }] });
+row('c.ebreak', cq(2, 4, [12, 2, 0x400]), F.NONE, 'C', 'system', { op: 'ebreak' });
+row('c.jalr', cq(2, 4, [12, 12, 1], [6, 2, 0]), F.CR_JALR, 'C', 'jump', { op: 'jalr', constraints: [{ field: 'rs1', not: [0] }] });
+row('c.add', cq(2, 4, [12, 12, 1]), F.CR_ADD, 'C', 'alu', { op: 'add', constraints: [{ field: 'rs2', not: [0] }] });
+row('c.swsp', cq(2, 6), F.CSS_SWSP, 'C', 'store', { op: 'sw' });
+row('c.sdsp', cq(2, 7), F.CSS_SDSP, 'C', 'store', { op: 'sd', rv64: true });
+
+export const INSN_TABLE: readonly InsnRow[] = rows;
+
+/**
+ * Semantic ops in a fixed order: their index + FIRST_OP is the op id the core switches on.
+ * Op id 0 means "slot not decoded yet"; ILLEGAL is the decoded form of an invalid encoding.
+ */
+export const SPECIAL_OPS = ['none', 'illegal'] as const;
+export const SEMANTIC_OPS: readonly string[] = [
+  ...SPECIAL_OPS,
+  ...Array.from(new Set(rows.filter((r) => r.width === 32).map((r) => r.op))),
+];
+for (const r of rows) {
+  if (!SEMANTIC_OPS.includes(r.op)) throw new Error(`row ${r.name} expands to unknown op ${r.op}`);
+}
+export const OP_ID: Readonly<Record<string, number>> = Object.fromEntries(SEMANTIC_OPS.map((o, i) => [o, i]));
+
+/** Extract a register field's value from an instruction word. */
+export function regValue(spec: RegSpec, insn: number): number {
+  if ('fixed' in spec) return spec.fixed;
+  return ((insn >>> spec.lo) & ((1 << (spec.hi - spec.lo + 1)) - 1)) + (spec.add ?? 0);
+}
+
+/** Extract an immediate from an instruction word (as a JS number, sign-extended when signed). */
+export function immValue(spec: ImmSpec, insn: number): number {
+  let v = 0;
+  let top = 0;
+  for (const [hi, lo, at] of spec.segs) {
+    const w = hi - lo + 1;
+    v |= ((insn >>> lo) & ((1 << w) - 1)) << at;
+    top = Math.max(top, at + w);
+  }
+  v >>>= 0;
+  if (spec.signed && top < 32 && v & (1 << (top - 1))) v -= 2 ** top;
+  if (spec.signed && top === 32) v |= 0;
+  return v;
+}
+
+/** Immediate bit width (highest bit + 1) described by a spec. */
+export function immWidth(spec: ImmSpec): number {
+  return Math.max(...spec.segs.map(([hi, lo, at]) => at + hi - lo + 1));
+}
+
+/** Does `insn` decode as `row` (fixed bits and constraints)? */
+export function rowMatches(row: InsnRow, insn: number): boolean {
+  if (((insn & row.mask) >>> 0) !== row.match) return false;
+  for (const c of row.constraints ?? []) {
+    const f = c.field === 'imm' ? row.format.imm : row.format[c.field];
+    if (!f) continue;
+    const v = c.field === 'imm' ? immValue(f as ImmSpec, insn) : regValue(f as RegSpec, insn);
+    if (c.not.includes(v)) return false;
+  }
+  return true;
+}
+
+/** Find the row an instruction word decodes to (slow reference decoder for tools and tests). */
+export function lookup(insn: number): InsnRow | undefined {
+  const width = (insn & 3) === 3 ? 32 : 16;
+  const w = width === 16 ? insn & 0xffff : insn >>> 0;
+  for (const r of rows) if (r.width === width && rowMatches(r, w)) return r;
+  return undefined;
+}

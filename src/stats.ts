@@ -1,0 +1,194 @@
+/**
+ * The end-of-run summary: a one-screen text table (`--stats text`) or stable, pretty JSON
+ * (`--stats json`).
+ */
+import { TIMING_CLASSES, type TimingClass } from './isa/classes.js';
+
+export type ExitReason = 'exit' | 'max-insns' | 'interrupted' | 'error';
+
+export interface RunStats {
+  /** Guest name (ELF path or "demo"). */
+  guest: string;
+  exit: { reason: ExitReason; code: number };
+  /** Retired instructions. */
+  instret: number;
+  cycles: number;
+  /** Wall-clock seconds the host spent running the guest. */
+  hostSeconds: number;
+  /**
+   * Retired instructions per timing class. `branchTaken` counts taken conditional branches and
+   * `trap` counts trap entries (they are not instruction rows but share the class ids).
+   */
+  classCounts: Record<TimingClass, number>;
+  traps: { exceptions: number; interrupts: number };
+  /** Per-device event counters, e.g. { uart0: { txBytes: 12 } }. */
+  devices: Record<string, Record<string, number>>;
+  bus: { unmappedReads: number; unmappedWrites: number };
+  scheduler: { fired: number };
+  cpuHz: number;
+}
+
+/** The text summary never exceeds this many lines. */
+export const MAX_TEXT_LINES = 24;
+const LABEL = 16;
+const WIDTH = 78;
+
+/** 1234567 -> "1,234,567" (locale-independent). */
+export function groupDigits(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const neg = n < 0;
+  const s = Math.trunc(Math.abs(n)).toString();
+  const out = s.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return neg ? `-${out}` : out;
+}
+
+/** Seconds with an SI prefix and 3 significant-ish decimals: 0.0012345 -> "1.235 ms". */
+export function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '-';
+  if (s === 0) return '0 s';
+  const a = Math.abs(s);
+  if (a >= 1) return `${s.toFixed(3)} s`;
+  if (a >= 1e-3) return `${(s * 1e3).toFixed(3)} ms`;
+  if (a >= 1e-6) return `${(s * 1e6).toFixed(3)} µs`;
+  return `${(s * 1e9).toFixed(3)} ns`;
+}
+
+function formatHz(hz: number): string {
+  if (hz >= 1e9) return `${+(hz / 1e9).toFixed(3)} GHz`;
+  if (hz >= 1e6) return `${+(hz / 1e6).toFixed(3)} MHz`;
+  if (hz >= 1e3) return `${+(hz / 1e3).toFixed(3)} kHz`;
+  return `${hz} Hz`;
+}
+
+function plural(n: number, word: string): string {
+  return `${groupDigits(n)} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** Derived figures, shared by the text and JSON forms. Null where undefined (division by zero). */
+export function derived(s: RunStats): { ipc: number | null; simSeconds: number | null; mips: number | null } {
+  return {
+    ipc: s.cycles > 0 ? s.instret / s.cycles : null,
+    simSeconds: s.cpuHz > 0 ? s.cycles / s.cpuHz : null,
+    mips: s.hostSeconds > 0 ? s.instret / s.hostSeconds / 1e6 : null,
+  };
+}
+
+function exitLine(s: RunStats): string {
+  switch (s.exit.reason) {
+    case 'exit':
+      return `guest exited with code ${s.exit.code}`;
+    case 'max-insns':
+      return `stopped after --max-insns instructions (exit code ${s.exit.code})`;
+    case 'interrupted':
+      return `interrupted (exit code ${s.exit.code})`;
+    case 'error':
+      return `stopped by an error (exit code ${s.exit.code})`;
+  }
+}
+
+/** Word-wraps `tokens` (joined by spaces) into lines of at most `width` characters. */
+function wrap(tokens: string[], first: string, cont: string, width: number): string[] {
+  const lines: string[] = [];
+  let cur = first;
+  let empty = true;
+  for (const tok of tokens) {
+    if (!empty && cur.length + 1 + tok.length > width) {
+      lines.push(cur);
+      cur = cont + tok;
+    } else {
+      cur += (empty ? '' : ' ') + tok;
+    }
+    empty = false;
+  }
+  if (!empty) lines.push(cur);
+  return lines;
+}
+
+/**
+ * A one-screen summary (at most MAX_TEXT_LINES lines, ending with a newline): counts, cycles, IPC,
+ * simulated and host time, instruction mix (zero classes left out), traps, device events, unmapped
+ * accesses and the exit reason.
+ */
+export function formatText(s: RunStats): string {
+  const d = derived(s);
+  const row = (label: string, value: string) => `  ${label.padEnd(LABEL)}${value}`;
+  const lines: string[] = [];
+  lines.push(`cyclevisor: ${s.guest}: ${exitLine(s)}`);
+  lines.push(row('instructions', groupDigits(s.instret)));
+  lines.push(row('cycles', `${groupDigits(s.cycles)}  (IPC ${d.ipc === null ? '-' : d.ipc.toFixed(3)})`));
+  lines.push(row('simulated time', `${d.simSeconds === null ? '-' : formatSeconds(d.simSeconds)} at ${formatHz(s.cpuHz)}`));
+  lines.push(row('host time', `${formatSeconds(s.hostSeconds)}  (${d.mips === null ? '-' : d.mips.toFixed(2)} MIPS)`));
+
+  // Instruction mix, two columns, column-major, largest first; `trap` is reported with the traps.
+  const mix = TIMING_CLASSES.filter((c) => c !== 'trap' && s.classCounts[c] > 0)
+    .map((c, i) => ({ c, n: s.classCounts[c], i }))
+    .sort((a, b) => b.n - a.n || a.i - b.i);
+  if (mix.length > 0) {
+    const numW = Math.max(...mix.map((m) => groupDigits(m.n).length));
+    const cell = (m: { c: string; n: number }) => {
+      const pct = s.instret > 0 ? `${((100 * m.n) / s.instret).toFixed(1)}%` : '-';
+      return `${m.c.padEnd(12)}${groupDigits(m.n).padStart(numW)} ${pct.padStart(6)}`;
+    };
+    const rows = Math.ceil(mix.length / 2);
+    const cells = mix.map(cell);
+    const colW = Math.max(...cells.slice(0, rows).map((c) => c.length)) + 4;
+    for (let r = 0; r < rows; r++) {
+      const left = cells[r]!;
+      const right = cells[r + rows];
+      const label = r === 0 ? 'mix' : '';
+      lines.push(row(label, right === undefined ? left : left.padEnd(colW) + right));
+    }
+  }
+
+  const trapTotal = s.traps.exceptions + s.traps.interrupts;
+  lines.push(row('traps', `${groupDigits(trapTotal)}  (${plural(s.traps.exceptions, 'exception')}, ${plural(s.traps.interrupts, 'interrupt')})`));
+  lines.push(row('unmapped', `${plural(s.bus.unmappedReads, 'read')}, ${plural(s.bus.unmappedWrites, 'write')}`));
+  lines.push(row('scheduler', `${plural(s.scheduler.fired, 'event')} fired`));
+
+  // Device events: one device per line ("name: key=n key=n", zero counters left out), wrapped
+  // if long, within the lines the budget leaves.
+  const indent = ' '.repeat(2 + LABEL);
+  const devLines: string[] = [];
+  for (const name of Object.keys(s.devices).sort()) {
+    const counters = Object.entries(s.devices[name]!)
+      .filter(([, v]) => v !== 0)
+      .map(([k, v]) => `${k}=${groupDigits(v)}`);
+    if (counters.length === 0) continue;
+    const first = devLines.length === 0 ? row('devices', '') : indent;
+    devLines.push(...wrap([`${name}:`, ...counters], first, `${indent}  `, WIDTH));
+  }
+  const budget = MAX_TEXT_LINES - lines.length;
+  if (devLines.length > budget) {
+    devLines.length = Math.max(0, budget - 1);
+    devLines.push(row('', '… (more device counters in --stats json)'));
+  }
+  lines.push(...devLines);
+  return lines.join('\n') + '\n';
+}
+
+/** Pretty JSON with a fixed key order (class counts in TIMING_CLASSES order, devices sorted). */
+export function formatJson(s: RunStats): string {
+  const classCounts: Record<string, number> = {};
+  for (const c of TIMING_CLASSES) classCounts[c] = s.classCounts[c] ?? 0;
+  const devices: Record<string, Record<string, number>> = {};
+  for (const name of Object.keys(s.devices).sort()) {
+    const counters: Record<string, number> = {};
+    for (const k of Object.keys(s.devices[name]!).sort()) counters[k] = s.devices[name]![k]!;
+    devices[name] = counters;
+  }
+  const out = {
+    guest: s.guest,
+    exit: { reason: s.exit.reason, code: s.exit.code },
+    instret: s.instret,
+    cycles: s.cycles,
+    hostSeconds: s.hostSeconds,
+    cpuHz: s.cpuHz,
+    classCounts,
+    traps: { exceptions: s.traps.exceptions, interrupts: s.traps.interrupts },
+    devices,
+    bus: { unmappedReads: s.bus.unmappedReads, unmappedWrites: s.bus.unmappedWrites },
+    scheduler: { fired: s.scheduler.fired },
+    derived: derived(s),
+  };
+  return JSON.stringify(out, null, 2) + '\n';
+}

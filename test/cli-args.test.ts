@@ -1,0 +1,231 @@
+import { describe, expect, it } from 'vitest';
+import { UserError } from '../src/errors.js';
+import {
+  DEFAULT_RAM,
+  USAGE,
+  defaultRunSettings,
+  parseArgs,
+  parseCount,
+  parseRamSize,
+  parseSize,
+  type RunCommand,
+} from '../src/cli/args.js';
+
+const K = 1024;
+const M = 1024 * K;
+const G = 1024 * M;
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(UserError);
+    expect((e as UserError).code).toBe(2);
+    const msg = (e as Error).message;
+    expect(msg).not.toContain('\n');
+    return msg;
+  }
+  throw new Error('expected a UserError, nothing was thrown');
+}
+
+function run(...argv: string[]): RunCommand {
+  const c = parseArgs(argv);
+  if (c.command !== 'run') throw new Error(`expected run, got ${c.command}`);
+  return c;
+}
+
+describe('parseSize', () => {
+  it.each([
+    ['4096', 4096],
+    ['65_536', 65536],
+    ['1K', K],
+    ['1k', K],
+    ['64KiB', 64 * K],
+    ['64kb', 64 * K],
+    ['128M', 128 * M],
+    ['128m', 128 * M],
+    ['128MiB', 128 * M],
+    ['128mib', 128 * M],
+    ['128MB', 128 * M],
+    ['1G', G],
+    ['2GiB', 2 * G],
+    ['1.5G', 1.5 * G],
+    ['0.5M', 512 * K],
+    ['16 M', 16 * M],
+    ['100B', 100],
+    ['1T', 1024 * G],
+  ])('%s -> %d', (text, bytes) => {
+    expect(parseSize(text)).toBe(bytes);
+  });
+
+  it.each(['', 'abc', '12Q', 'M', '-1M', '1.5', '1e3', '4096iB', '0x1000', '1 GiBs', '1__0'])('rejects %j', (text) => {
+    const msg = errorOf(() => parseSize(text, '--ram'));
+    expect(msg).toMatch(/size '.*' for --ram/);
+  });
+
+  it('rejects fractional byte counts and explains', () => {
+    expect(errorOf(() => parseSize('1.0000001K'))).toBe("invalid size '1.0000001K': not a whole number of bytes");
+    expect(errorOf(() => parseSize('abc'))).toBe(
+      "invalid size 'abc' (expected bytes or a number with K, M or G, e.g. 128M or 1GiB)",
+    );
+  });
+});
+
+describe('parseRamSize', () => {
+  it('accepts the limits', () => {
+    expect(parseRamSize('1M')).toBe(M);
+    expect(parseRamSize('2G')).toBe(2 * G);
+    expect(parseRamSize('1052672')).toBe(M + 4 * K);
+  });
+  it('says the limits', () => {
+    expect(errorOf(() => parseRamSize('512K'))).toBe('--ram 512K (512 KiB) is too small: RAM must be between 1 MiB and 2 GiB');
+    expect(errorOf(() => parseRamSize('3G'))).toBe('--ram 3G (3 GiB) is too large: RAM must be between 1 MiB and 2 GiB');
+    expect(errorOf(() => parseRamSize('2049M'))).toContain('is too large');
+    expect(errorOf(() => parseRamSize('0'))).toContain('is too small');
+  });
+  it('requires a multiple of 4 KiB', () => {
+    expect(errorOf(() => parseRamSize('1050000'))).toBe(
+      '--ram 1050000 (1050000 bytes) is not a multiple of 4 KiB (pages); try 1028 KiB',
+    );
+    expect(errorOf(() => parseRamSize('1026K'))).toBe('--ram 1026K (1050624 bytes) is not a multiple of 4 KiB (pages); try 1028 KiB');
+  });
+});
+
+describe('parseCount', () => {
+  it.each([
+    ['1', 1],
+    ['1000000', 1_000_000],
+    ['1_000_000', 1_000_000],
+    ['1e9', 1e9],
+    ['1E3', 1000],
+    ['1e+3', 1000],
+    ['2.5e3', 2500],
+    ['1.000e3', 1000],
+    ['9007199254740991', Number.MAX_SAFE_INTEGER],
+  ])('%s -> %d', (text, n) => {
+    expect(parseCount(text, '--max-insns', 1)).toBe(n);
+  });
+
+  it('rejects fractions, negatives, zero (when positive), junk and huge values', () => {
+    expect(errorOf(() => parseCount('1.5', '--max-insns', 1))).toBe("--max-insns must be a whole number, got '1.5'");
+    expect(errorOf(() => parseCount('1.25e1', '--max-insns', 1))).toBe("--max-insns must be a whole number, got '1.25e1'");
+    expect(errorOf(() => parseCount('-5', '--max-insns', 1))).toBe("--max-insns must be a positive whole number, got '-5'");
+    expect(errorOf(() => parseCount('0', '--max-insns', 1))).toBe("--max-insns must be a positive whole number, got '0'");
+    expect(errorOf(() => parseCount('ten', '--max-insns', 1))).toBe(
+      "--max-insns expects a positive whole number like 1000000, 1_000_000 or 1e6; got 'ten'",
+    );
+    expect(errorOf(() => parseCount('1e-3', '--max-insns', 1))).toContain('expects a positive whole number');
+    expect(errorOf(() => parseCount('1e20', '--max-insns', 1))).toBe('--max-insns 1e20 is too large (maximum 9007199254740991)');
+    expect(errorOf(() => parseCount('1e400', '--max-insns', 1))).toContain('is too large');
+    expect(errorOf(() => parseCount('1__0', '--max-insns', 1))).toContain('expects');
+    expect(errorOf(() => parseCount('_1', '--max-insns', 1))).toContain('expects');
+  });
+
+  it('allows zero for non-negative counts', () => {
+    expect(parseCount('0', '--trace', 0)).toBe(0);
+    expect(errorOf(() => parseCount('-1', '--trace', 0))).toBe("--trace must be a whole number (0 or more), got '-1'");
+  });
+});
+
+describe('parseArgs', () => {
+  it('run with defaults', () => {
+    expect(parseArgs(['run', 'prog.elf'])).toEqual({ command: 'run', elf: 'prog.elf', ...defaultRunSettings() });
+    expect(defaultRunSettings()).toEqual({
+      ramBytes: DEFAULT_RAM,
+      maxInsns: null,
+      timingFile: null,
+      stats: 'text',
+      statsFile: null,
+      trace: 0,
+    });
+    expect(DEFAULT_RAM).toBe(128 * M);
+  });
+
+  it('run with every option, both --flag value and --flag=value', () => {
+    const a = run('run', 'p.elf', '--ram', '64M', '--max-insns', '1e6', '--timing', 't.json', '--stats', 'json', '--stats-file', 's.json', '--trace', '20');
+    const b = run('run', '--ram=64M', '--max-insns=1e6', '--timing=t.json', '--stats=json', '--stats-file=s.json', '--trace=20', 'p.elf');
+    const expected = { command: 'run', elf: 'p.elf', ramBytes: 64 * M, maxInsns: 1e6, timingFile: 't.json', stats: 'json', statsFile: 's.json', trace: 20 };
+    expect(a).toEqual(expected);
+    expect(b).toEqual(expected);
+  });
+
+  it('options before the command, values containing "=", --stats case-insensitive', () => {
+    expect(run('--ram', '2M', 'run', 'x.elf').ramBytes).toBe(2 * M);
+    expect(run('run', 'x.elf', '--stats-file=out=1.json').statsFile).toBe('out=1.json');
+    expect(run('run', 'x.elf', '--stats', 'JSON').stats).toBe('json');
+  });
+
+  it('-- ends options; a lone - is a positional', () => {
+    expect(run('run', '--ram', '4M', '--', '--weird.elf').elf).toBe('--weird.elf');
+    expect(run('run', '-').elf).toBe('-');
+  });
+
+  it('demo takes the same options and no positionals', () => {
+    expect(parseArgs(['demo'])).toEqual({ command: 'demo', ...defaultRunSettings() });
+    expect(parseArgs(['demo', '--stats', 'json', '--max-insns', '5_000'])).toMatchObject({ command: 'demo', stats: 'json', maxInsns: 5000 });
+    expect(errorOf(() => parseArgs(['demo', 'x.elf']))).toBe("unexpected argument 'x.elf': demo takes no arguments");
+  });
+
+  it('help and version', () => {
+    expect(parseArgs(['help'])).toEqual({ command: 'help' });
+    expect(parseArgs(['help', 'run'])).toEqual({ command: 'help' });
+    expect(parseArgs(['--help'])).toEqual({ command: 'help' });
+    expect(parseArgs(['-h'])).toEqual({ command: 'help' });
+    expect(parseArgs(['run', 'x.elf', '--bogus', '--help'])).toEqual({ command: 'help' });
+    expect(parseArgs(['--version'])).toEqual({ command: 'version' });
+    expect(parseArgs(['-V'])).toEqual({ command: 'version' });
+    // After `--`, --help is a file name.
+    expect(run('run', '--', '--help').elf).toBe('--help');
+    expect(errorOf(() => parseArgs(['run', 'x', '--version=2']))).toBe('option --version does not take a value');
+  });
+
+  it('unknown option suggests the closest known one', () => {
+    expect(errorOf(() => parseArgs(['run', 'x.elf', '--max-insn', '5']))).toBe("unknown option '--max-insn'; did you mean '--max-insns'?");
+    expect(errorOf(() => parseArgs(['run', 'x.elf', '--tarce=5']))).toBe("unknown option '--tarce'; did you mean '--trace'?");
+    expect(errorOf(() => parseArgs(['run', 'x.elf', '--stat', 'json']))).toBe("unknown option '--stat'; did you mean '--stats'?");
+    expect(errorOf(() => parseArgs(['run', 'x.elf', '--statsfile', 'a']))).toBe("unknown option '--statsfile'; did you mean '--stats-file'?");
+    expect(errorOf(() => parseArgs(['run', 'x.elf', '--memory', '1G']))).toBe("unknown option '--memory' (see cyclevisor --help)");
+    expect(errorOf(() => parseArgs(['run', 'x.elf', '-q']))).toBe("unknown option '-q' (see cyclevisor --help)");
+  });
+
+  it('missing values', () => {
+    expect(errorOf(() => parseArgs(['run', 'x.elf', '--ram']))).toBe('option --ram needs a value (e.g. --ram 128M)');
+    expect(errorOf(() => parseArgs(['run', 'x.elf', '--ram=']))).toBe('option --ram needs a value (e.g. --ram 128M)');
+    expect(errorOf(() => parseArgs(['run', 'x.elf', '--timing', '--trace', '3']))).toBe(
+      'option --timing needs a value (e.g. --timing u74.json)',
+    );
+    expect(errorOf(() => parseArgs(['run', 'x.elf', '--trace', '']))).toBe('option --trace needs a value (e.g. --trace 100)');
+  });
+
+  it('bad values are reported with the flag', () => {
+    expect(errorOf(() => parseArgs(['run', 'x.elf', '--stats', 'xml']))).toBe("--stats must be 'text' or 'json', got 'xml'");
+    expect(errorOf(() => parseArgs(['run', 'x.elf', '--ram', '100K']))).toContain('--ram 100K (100 KiB) is too small');
+    expect(errorOf(() => parseArgs(['run', 'x.elf', '--max-insns', '-3']))).toBe("--max-insns must be a positive whole number, got '-3'");
+    expect(errorOf(() => parseArgs(['run', 'x.elf', '--trace', '2.5']))).toBe("--trace must be a whole number, got '2.5'");
+    expect(errorOf(() => parseArgs(['run', 'x.elf', '--ram', '64M', '--ram', '32M']))).toBe('option --ram given more than once');
+  });
+
+  it('commands and positionals', () => {
+    expect(errorOf(() => parseArgs([]))).toBe(
+      'no command given (usage: cyclevisor run <elf> [options] | cyclevisor demo | cyclevisor --help)',
+    );
+    expect(errorOf(() => parseArgs(['rnu', 'x.elf']))).toBe("unknown command 'rnu'; did you mean 'run'?");
+    expect(errorOf(() => parseArgs(['deom']))).toBe("unknown command 'deom'; did you mean 'demo'?");
+    expect(errorOf(() => parseArgs(['prog.elf']))).toBe("unknown command 'prog.elf'; to run a program: cyclevisor run prog.elf");
+    expect(errorOf(() => parseArgs(['launch']))).toBe("unknown command 'launch' (commands: run, demo, help) (see cyclevisor --help)");
+    expect(errorOf(() => parseArgs(['run']))).toBe('missing ELF file (usage: cyclevisor run <elf> [options])');
+    expect(errorOf(() => parseArgs(['run', '--ram', '4M']))).toBe('missing ELF file (usage: cyclevisor run <elf> [options])');
+    expect(errorOf(() => parseArgs(['run', 'a.elf', 'b.elf']))).toBe(
+      "unexpected argument 'b.elf': run takes one ELF file (options start with --)",
+    );
+  });
+
+  it('USAGE is concise and mentions every option', () => {
+    for (const flag of ['--ram', '--max-insns', '--timing', '--stats', '--stats-file', '--trace', '--help', '--version']) {
+      expect(USAGE).toContain(flag);
+    }
+    expect(USAGE).toMatch(/^Usage: cyclevisor run <elf>/);
+    expect(USAGE.split('\n').length).toBeLessThanOrEqual(24);
+    expect(Math.max(...USAGE.split('\n').map((l) => l.length))).toBeLessThanOrEqual(80);
+  });
+});

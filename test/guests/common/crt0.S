@@ -1,0 +1,51 @@
+/*
+ * crt0.S - reset entry shared by the UART guest programs.
+ *
+ * The program is entered in M-mode at 0x8000_0000 (the ELF entry, which the
+ * linker script puts at the start of RAM) with nothing set up: QEMU's reset
+ * ROM passes a0 = hartid and a1 = device-tree address, which we ignore. A
+ * machine must therefore only provide: pc = entry, M-mode, a readable mhartid.
+ */
+	.section .text.init, "ax", @progbits
+	.globl _start
+_start:
+	/* gp must be set with relaxation off, or the assembler would try to
+	 * compute gp relative to gp itself. */
+	.option push
+	.option norelax
+	la	gp, __global_pointer$
+	.option pop
+
+	/* Single-hart programs: any other hart parks forever. */
+	csrr	t0, mhartid
+	bnez	t0, park
+
+	la	sp, __stack_top
+
+	/* Known state: interrupts globally off, no interrupt enabled. Writing
+	 * mstatus = 0 also leaves MPP = U (or M if U is not implemented);
+	 * only the trap tests mret outside a handler and they set MPP first. */
+	csrw	mstatus, zero
+	csrw	mie, zero
+
+	/* Direct-mode mtvec: any trap before a program installs its own
+	 * expectations is reported by trap_handler() and ends the run. */
+	la	t0, trap_entry
+	csrw	mtvec, t0
+
+	/* Zero .sbss/.bss (8-byte stores; the linker script aligns both ends).
+	 * The ELF loader should already have done it; this makes the programs
+	 * independent of that. */
+	la	t0, __bss_start
+	la	t1, __bss_end
+1:	bgeu	t0, t1, 2f
+	sd	zero, 0(t0)
+	addi	t0, t0, 8
+	j	1b
+2:
+	call	main
+	/* main's return value is the exit code */
+	call	exit
+park:
+	wfi
+	j	park

@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { TIMING_CLASSES, type TimingClass } from '../src/isa/classes.js';
+import { MAX_TEXT_LINES, formatJson, formatSeconds, formatText, groupDigits, type RunStats } from '../src/stats.js';
+
+function counts(partial: Partial<Record<TimingClass, number>>): Record<TimingClass, number> {
+  const c = Object.fromEntries(TIMING_CLASSES.map((k) => [k, 0])) as Record<TimingClass, number>;
+  return Object.assign(c, partial);
+}
+
+function sample(over: Partial<RunStats> = {}): RunStats {
+  return {
+    guest: 'hello.elf',
+    exit: { reason: 'exit', code: 0 },
+    instret: 1_000_000,
+    cycles: 1_600_000,
+    hostSeconds: 0.5,
+    classCounts: counts({ alu: 600_000, load: 200_000, store: 100_000, branch: 50_000, branchTaken: 40_000, jump: 10_000, trap: 3 }),
+    traps: { exceptions: 2, interrupts: 1 },
+    devices: { uart0: { txBytes: 13, rxBytes: 0 }, clint: { timerIrqs: 1 } },
+    bus: { unmappedReads: 0, unmappedWrites: 1 },
+    scheduler: { fired: 4 },
+    cpuHz: 1_000_000_000,
+    ...over,
+  };
+}
+
+describe('helpers', () => {
+  it('groupDigits', () => {
+    expect(groupDigits(0)).toBe('0');
+    expect(groupDigits(999)).toBe('999');
+    expect(groupDigits(1000)).toBe('1,000');
+    expect(groupDigits(1234567)).toBe('1,234,567');
+    expect(groupDigits(-1234)).toBe('-1,234');
+  });
+  it('formatSeconds', () => {
+    expect(formatSeconds(2.5)).toBe('2.500 s');
+    expect(formatSeconds(0.0016)).toBe('1.600 ms');
+    expect(formatSeconds(42e-6)).toBe('42.000 µs');
+    expect(formatSeconds(5e-9)).toBe('5.000 ns');
+    expect(formatSeconds(0)).toBe('0 s');
+  });
+});
+
+describe('formatText', () => {
+  const text = formatText(sample());
+  const lines = text.trimEnd().split('\n');
+
+  it('is one screen and ends with a newline', () => {
+    expect(text.endsWith('\n')).toBe(true);
+    expect(lines.length).toBeLessThanOrEqual(MAX_TEXT_LINES);
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(80);
+  });
+
+  it('reports the headline numbers', () => {
+    expect(lines[0]).toBe('cyclevisor: hello.elf: guest exited with code 0');
+    expect(text).toMatch(/^ {2}instructions {4}1,000,000$/m);
+    expect(text).toMatch(/^ {2}cycles {10}1,600,000 {2}\(IPC 0\.625\)$/m);
+    expect(text).toMatch(/^ {2}simulated time {2}1\.600 ms at 1 GHz$/m);
+    expect(text).toMatch(/^ {2}host time {7}500\.000 ms {2}\(2\.00 MIPS\)$/m);
+    expect(text).toMatch(/^ {2}traps {11}3 {2}\(2 exceptions, 1 interrupt\)$/m);
+    expect(text).toMatch(/^ {2}unmapped {8}0 reads, 1 write$/m);
+    expect(text).toMatch(/^ {2}scheduler {7}4 events fired$/m);
+  });
+
+  it('instruction mix: percentages of instret, largest first, zero rows and trap left out', () => {
+    const mix = lines.filter((l) => /\d%/.test(l));
+    expect(mix).toHaveLength(3); // 6 non-zero classes in two columns
+    expect(mix[0]).toMatch(/^ {2}mix {13}alu {9}600,000 {2}60\.0% {4}branch {7}50,000 {3}5\.0%$/);
+    expect(text).toMatch(/load {8}200,000 {2}20\.0%/);
+    expect(text).toMatch(/branchTaken {2}40,000 {3}4\.0%/);
+    expect(text).toMatch(/jump {9}10,000 {3}1\.0%/);
+    expect(text).not.toMatch(/\bmul\b|\bdiv\b|\bfpu\b|\btrap\b +\d/);
+    // Columns are aligned: every percentage in the left column ends at the same position.
+    const ends = mix.map((l) => l.indexOf('%'));
+    expect(new Set(ends).size).toBe(1);
+  });
+
+  it('device counters (zero counters left out, devices sorted)', () => {
+    expect(text).toMatch(/^ {2}devices {9}clint: timerIrqs=1\n {18}uart0: txBytes=13$/m);
+    expect(text).not.toContain('rxBytes');
+  });
+
+  it('exit reasons', () => {
+    expect(formatText(sample({ exit: { reason: 'max-insns', code: 0 } })).split('\n')[0]).toBe(
+      'cyclevisor: hello.elf: stopped after --max-insns instructions (exit code 0)',
+    );
+    expect(formatText(sample({ exit: { reason: 'interrupted', code: 130 } })).split('\n')[0]).toContain('interrupted (exit code 130)');
+    expect(formatText(sample({ exit: { reason: 'error', code: 1 } })).split('\n')[0]).toContain('stopped by an error (exit code 1)');
+    expect(formatText(sample({ exit: { reason: 'exit', code: 3 } })).split('\n')[0]).toContain('guest exited with code 3');
+  });
+
+  it('no division by zero on an empty run', () => {
+    const t = formatText(sample({ instret: 0, cycles: 0, hostSeconds: 0, classCounts: counts({}), devices: {} }));
+    expect(t).toContain('(IPC -)');
+    expect(t).toContain('(- MIPS)');
+    expect(t).not.toMatch(/NaN|Infinity/);
+    expect(t).not.toContain('mix');
+    expect(t).not.toContain('devices');
+  });
+
+  it('stays within 24 lines with every class non-zero and many devices', () => {
+    const all = counts(Object.fromEntries(TIMING_CLASSES.map((c, i) => [c, 1000 * (i + 1)])));
+    const devices: RunStats['devices'] = {};
+    for (let i = 0; i < 40; i++) devices[`virtio-device-${i}`] = { notifications: 1000 + i, interrupts: 7, bytes: 123456 };
+    const t = formatText(sample({ classCounts: all, devices, instret: 171_000 }));
+    const ls = t.trimEnd().split('\n');
+    expect(ls.length).toBe(MAX_TEXT_LINES);
+    expect(ls[ls.length - 1]).toContain('more device counters in --stats json');
+    expect(ls.filter((l) => /\d%/.test(l))).toHaveLength(9); // 17 classes (trap excluded) in 2 columns
+    for (const l of ls) expect(l.length).toBeLessThanOrEqual(80);
+  });
+});
+
+describe('formatJson', () => {
+  it('round-trips the input, plus derived figures', () => {
+    const s = sample();
+    const parsed = JSON.parse(formatJson(s));
+    const { derived, ...rest } = parsed;
+    expect(rest).toEqual(s);
+    expect(derived).toEqual({ ipc: 0.625, simSeconds: 0.0016, mips: 2 });
+  });
+
+  it('has a stable key order regardless of input order', () => {
+    const a = sample();
+    const b: RunStats = {
+      cpuHz: a.cpuHz,
+      scheduler: a.scheduler,
+      bus: { unmappedWrites: 1, unmappedReads: 0 },
+      devices: { uart0: { rxBytes: 0, txBytes: 13 }, clint: { timerIrqs: 1 } },
+      traps: { interrupts: 1, exceptions: 2 },
+      classCounts: counts({ jump: 10_000, trap: 3, branchTaken: 40_000, branch: 50_000, store: 100_000, load: 200_000, alu: 600_000 }),
+      hostSeconds: a.hostSeconds,
+      cycles: a.cycles,
+      instret: a.instret,
+      exit: { code: 0, reason: 'exit' },
+      guest: a.guest,
+    };
+    const ja = formatJson(a);
+    expect(formatJson(b)).toBe(ja);
+    const parsed = JSON.parse(ja);
+    expect(Object.keys(parsed)).toEqual([
+      'guest', 'exit', 'instret', 'cycles', 'hostSeconds', 'cpuHz', 'classCounts', 'traps', 'devices', 'bus', 'scheduler', 'derived',
+    ]);
+    expect(Object.keys(parsed.classCounts)).toEqual([...TIMING_CLASSES]);
+    expect(Object.keys(parsed.devices)).toEqual(['clint', 'uart0']);
+    expect(Object.keys(parsed.devices.uart0)).toEqual(['rxBytes', 'txBytes']);
+    expect(ja).toContain('\n  "instret": 1000000,\n');
+    expect(ja.endsWith('}\n')).toBe(true);
+  });
+
+  it('derived figures are null instead of NaN/Infinity', () => {
+    const j = JSON.parse(formatJson(sample({ cycles: 0, hostSeconds: 0 })));
+    expect(j.derived).toEqual({ ipc: null, simSeconds: 0, mips: null });
+  });
+});

@@ -1,0 +1,191 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TIMING_CLASSES, TIMING_CLASS_ID } from '../src/isa/classes.js';
+import { UserError } from '../src/errors.js';
+import {
+  DEFAULT_CPU_HZ,
+  DEFAULT_LATENCY,
+  DEFAULT_TIMEBASE_HZ,
+  U74_MISPREDICT_PENALTY,
+  cyclesPerTick,
+  defaultTiming,
+  latencyArray,
+  loadTimingFile,
+  timingFromJson,
+} from '../src/timing.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cyclevisor-timing-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+function file(content: string): string {
+  const p = join(dir, `t${n++}.json`);
+  writeFileSync(p, content);
+  return p;
+}
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(UserError);
+    const msg = (e as Error).message;
+    expect(msg).not.toContain('\n');
+    return msg;
+  }
+  throw new Error('expected a UserError, nothing was thrown');
+}
+
+describe('defaults (SiFive U74 via LLVM RISCVSchedSiFive7.td)', () => {
+  it('has exactly one value per timing class', () => {
+    expect(Object.keys(DEFAULT_LATENCY).sort()).toEqual([...TIMING_CLASSES].sort());
+  });
+
+  it('uses the documented numbers', () => {
+    expect(DEFAULT_LATENCY).toEqual({
+      alu: 1,
+      branch: 1,
+      jump: 1,
+      load: 3,
+      store: 1,
+      mul: 1,
+      div: 65,
+      divw: 33,
+      csr: 1,
+      amo: 3,
+      fence: 4,
+      system: 4,
+      fpu: 1,
+      fdiv: 55,
+      fload: 3,
+      fstore: 1,
+      branchTaken: 4,
+      trap: 3,
+    });
+    expect(DEFAULT_LATENCY.branchTaken).toBe(1 + U74_MISPREDICT_PENALTY);
+    expect(DEFAULT_LATENCY.trap).toBe(U74_MISPREDICT_PENALTY);
+  });
+
+  it('clocks: 1 GHz core, 10 MHz timebase, 100 cycles per mtime tick', () => {
+    const cfg = defaultTiming();
+    expect(cfg.cpuHz).toBe(1_000_000_000);
+    expect(cfg.timebaseHz).toBe(10_000_000);
+    expect(DEFAULT_CPU_HZ % DEFAULT_TIMEBASE_HZ).toBe(0);
+    expect(cyclesPerTick(cfg)).toBe(100);
+  });
+
+  it('defaultTiming returns a fresh, mutable copy', () => {
+    const a = defaultTiming();
+    a.latency.alu = 7;
+    expect(defaultTiming().latency.alu).toBe(1);
+    expect(Object.isFrozen(DEFAULT_LATENCY)).toBe(true);
+  });
+
+  it('docs/TIMING.md lists every class with its default value', () => {
+    const md = readFileSync(new URL('../docs/TIMING.md', import.meta.url), 'utf8');
+    const rows = new Map<string, number>();
+    for (const m of md.matchAll(/^\|\s*`(\w+)`\s*\|\s*(\d+)\s*\|/gm)) rows.set(m[1]!, Number(m[2]));
+    expect(Object.fromEntries(rows)).toEqual({ ...DEFAULT_LATENCY });
+  });
+});
+
+describe('latencyArray', () => {
+  it('is a Uint16Array in TIMING_CLASSES order', () => {
+    const cfg = defaultTiming();
+    cfg.latency.divw = 40;
+    cfg.latency.trap = 0;
+    const a = latencyArray(cfg);
+    expect(a).toBeInstanceOf(Uint16Array);
+    expect(a.length).toBe(TIMING_CLASSES.length);
+    expect(a[TIMING_CLASS_ID.divw]).toBe(40);
+    expect(a[TIMING_CLASS_ID.trap]).toBe(0);
+    expect(a[TIMING_CLASS_ID.div]).toBe(65);
+    expect(Array.from(a)).toEqual(TIMING_CLASSES.map((c) => cfg.latency[c]));
+  });
+});
+
+describe('loadTimingFile', () => {
+  it('overrides only the keys given', () => {
+    const cfg = loadTimingFile(file(JSON.stringify({ cpuHz: 1_500_000_000, timebaseHz: 4_000_000, latency: { div: 16, branchTaken: 1, alu: 0, fdiv: 65535 } })));
+    expect(cfg.cpuHz).toBe(1_500_000_000);
+    expect(cfg.timebaseHz).toBe(4_000_000);
+    expect(cyclesPerTick(cfg)).toBe(375);
+    expect(cfg.latency).toEqual({ ...DEFAULT_LATENCY, div: 16, branchTaken: 1, alu: 0, fdiv: 65535 });
+  });
+
+  it('an empty object gives the defaults', () => {
+    expect(loadTimingFile(file('{}'))).toEqual(defaultTiming());
+    expect(loadTimingFile(file('{"latency": {}}'))).toEqual(defaultTiming());
+  });
+
+  it('file errors', () => {
+    const missing = join(dir, 'missing.json');
+    expect(errorOf(() => loadTimingFile(missing))).toBe(`${missing}: no such file`);
+    expect(errorOf(() => loadTimingFile(dir))).toBe(`${dir}: is a directory, not a timing file`);
+  });
+
+  it('invalid JSON names the file', () => {
+    const p = file('{ "latency": { "div": 3, } }');
+    expect(errorOf(() => loadTimingFile(p))).toMatch(new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: invalid JSON \\(.+\\)$`));
+    const empty = file('');
+    expect(errorOf(() => loadTimingFile(empty))).toContain(`${empty}: invalid JSON`);
+  });
+
+  it('wrong document shapes', () => {
+    const p = file('[1, 2]');
+    expect(errorOf(() => loadTimingFile(p))).toBe(`${p}: expected a JSON object like {"latency": {"div": 40}}, got an array`);
+    const q = file('{"latency": 3}');
+    expect(errorOf(() => loadTimingFile(q))).toBe(`${q}: "latency" must be an object mapping timing classes to cycles, got 3`);
+  });
+
+  it('unknown keys and classes are named, with a suggestion', () => {
+    const p = file('{"latencies": {}}');
+    expect(errorOf(() => loadTimingFile(p))).toBe(`${p}: unknown key "latencies" (allowed: cpuHz, timebaseHz, latency); did you mean "latency"?`);
+    const q = file('{"latency": {"branch_taken": 2}}');
+    expect(errorOf(() => loadTimingFile(q))).toBe(
+      `${q}: unknown timing class "latency.branch_taken"; did you mean "branchTaken"? (classes: ${TIMING_CLASSES.join(', ')})`,
+    );
+    const r = file('{"latency": {"vector": 2}}');
+    expect(errorOf(() => loadTimingFile(r))).toBe(`${r}: unknown timing class "latency.vector" (classes: ${TIMING_CLASSES.join(', ')})`);
+  });
+
+  it('latency values: integers in 0..65535', () => {
+    const cases: Array<[string, string]> = [
+      ['1.5', '"latency.div" must be an integer number of cycles, got 1.5'],
+      ['"3"', '"latency.div" must be an integer number of cycles, got the string "3"'],
+      ['null', '"latency.div" must be an integer number of cycles, got null'],
+      ['true', '"latency.div" must be an integer number of cycles, got true'],
+      ['-1', '"latency.div" is -1; it must be between 0 and 65535'],
+      ['65536', '"latency.div" is 65536; it must be between 0 and 65535'],
+    ];
+    for (const [v, msg] of cases) {
+      const p = file(`{"latency": {"div": ${v}}}`);
+      expect(errorOf(() => loadTimingFile(p))).toBe(`${p}: ${msg}`);
+    }
+  });
+
+  it('clock validation', () => {
+    const p = file('{"cpuHz": 1000000000, "timebaseHz": 3000000}');
+    expect(errorOf(() => loadTimingFile(p))).toBe(`${p}: "cpuHz" (1000000000) must be a multiple of "timebaseHz" (3000000)`);
+    const q = file('{"cpuHz": 0}');
+    expect(errorOf(() => loadTimingFile(q))).toBe(`${q}: "cpuHz" must be a positive integer number of Hz, got 0`);
+    const r = file('{"timebaseHz": 1e6, "cpuHz": 2.5e8}');
+    expect(loadTimingFile(r)).toMatchObject({ cpuHz: 250_000_000, timebaseHz: 1_000_000 });
+    const s = file('{"timebaseHz": "10MHz"}');
+    expect(errorOf(() => loadTimingFile(s))).toBe(`${s}: "timebaseHz" must be a positive integer number of Hz, got the string "10MHz"`);
+  });
+
+  it('the example in docs/TIMING.md is valid', () => {
+    const md = readFileSync(new URL('../docs/TIMING.md', import.meta.url), 'utf8');
+    const m = /```json\n([\s\S]*?)```/.exec(md);
+    expect(m).not.toBeNull();
+    const cfg = timingFromJson(JSON.parse(m![1]!), 'docs/TIMING.md');
+    expect(cfg.cpuHz).toBe(1_500_000_000);
+    expect(cfg.latency.branchTaken).toBe(1);
+  });
+
+  it('timingFromJson uses the given source name', () => {
+    expect(errorOf(() => timingFromJson(null, 'inline'))).toBe('inline: expected a JSON object like {"latency": {"div": 40}}, got null');
+  });
+});
