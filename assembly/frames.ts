@@ -17,8 +17,8 @@ import {
 import { decodeInto } from './generated/decode';
 import { tlbFlushWrite } from './mmu';
 
-/** Special op ids beyond the table's semantic ops (see scripts/gen.ts: 0 = none, 1 = illegal). */
-export const OP_PAGE_END: u16 = 0xfffe;
+import { OP_PAGE_END } from './generated/ops';
+export { OP_PAGE_END };
 
 function initSentinels(frame: u32): void {
   for (let i: u32 = FRAME_SLOTS; i < FRAME_SLOTS + 4; i++) {

@@ -25,49 +25,49 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
-            if (true) { op = 12; cls = 3; break; } // lb
+            if (true) { op = 13; cls = 3; break; } // lb
           }
           if ((insn & 0x707f) == 0x1003) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
-            if (true) { op = 13; cls = 3; break; } // lh
+            if (true) { op = 14; cls = 3; break; } // lh
           }
           if ((insn & 0x707f) == 0x2003) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
-            if (true) { op = 14; cls = 3; break; } // lw
+            if (true) { op = 15; cls = 3; break; } // lw
           }
           if ((insn & 0x707f) == 0x3003) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
-            if (true) { op = 15; cls = 3; break; } // ld
+            if (true) { op = 16; cls = 3; break; } // ld
           }
           if ((insn & 0x707f) == 0x4003) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
-            if (true) { op = 16; cls = 3; break; } // lbu
+            if (true) { op = 17; cls = 3; break; } // lbu
           }
           if ((insn & 0x707f) == 0x5003) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
-            if (true) { op = 17; cls = 3; break; } // lhu
+            if (true) { op = 18; cls = 3; break; } // lhu
           }
           if ((insn & 0x707f) == 0x6003) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
-            if (true) { op = 18; cls = 3; break; } // lwu
+            if (true) { op = 19; cls = 3; break; } // lwu
           }
           break;
         }
@@ -77,14 +77,14 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = 0;
             rs2 = 0;
             imm = 0;
-            if (true) { op = 51; cls = 10; break; } // fence
+            if (true) { op = 52; cls = 10; break; } // fence
           }
           if ((insn & 0x707f) == 0x100f) {
             rd = 0;
             rs1 = 0;
             rs2 = 0;
             imm = 0;
-            if (true) { op = 52; cls = 10; break; } // fence.i
+            if (true) { op = 53; cls = 10; break; } // fence.i
           }
           break;
         }
@@ -94,63 +94,63 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
-            if (true) { op = 23; cls = 0; break; } // addi
+            if (true) { op = 24; cls = 0; break; } // addi
           }
           if ((insn & 0x707f) == 0x2013) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
-            if (true) { op = 24; cls = 0; break; } // slti
+            if (true) { op = 25; cls = 0; break; } // slti
           }
           if ((insn & 0x707f) == 0x3013) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
-            if (true) { op = 25; cls = 0; break; } // sltiu
+            if (true) { op = 26; cls = 0; break; } // sltiu
           }
           if ((insn & 0x707f) == 0x4013) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
-            if (true) { op = 26; cls = 0; break; } // xori
+            if (true) { op = 27; cls = 0; break; } // xori
           }
           if ((insn & 0x707f) == 0x6013) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
-            if (true) { op = 27; cls = 0; break; } // ori
+            if (true) { op = 28; cls = 0; break; } // ori
           }
           if ((insn & 0x707f) == 0x7013) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
-            if (true) { op = 28; cls = 0; break; } // andi
+            if (true) { op = 29; cls = 0; break; } // andi
           }
           if ((insn & 0xfc00707f) == 0x1013) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 63));
-            if (true) { op = 29; cls = 0; break; } // slli
+            if (true) { op = 30; cls = 0; break; } // slli
           }
           if ((insn & 0xfc00707f) == 0x5013) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 63));
-            if (true) { op = 30; cls = 0; break; } // srli
+            if (true) { op = 31; cls = 0; break; } // srli
           }
           if ((insn & 0xfc00707f) == 0x40005013) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 63));
-            if (true) { op = 31; cls = 0; break; } // srai
+            if (true) { op = 32; cls = 0; break; } // srai
           }
           break;
         }
@@ -160,7 +160,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = 0;
             rs2 = 0;
             imm = <i32>((((insn >> 12) & 1048575) << 12));
-            if (true) { op = 3; cls = 0; break; } // auipc
+            if (true) { op = 4; cls = 0; break; } // auipc
           }
           break;
         }
@@ -170,28 +170,28 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
-            if (true) { op = 42; cls = 0; break; } // addiw
+            if (true) { op = 43; cls = 0; break; } // addiw
           }
           if ((insn & 0xfe00707f) == 0x101b) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 31));
-            if (true) { op = 43; cls = 0; break; } // slliw
+            if (true) { op = 44; cls = 0; break; } // slliw
           }
           if ((insn & 0xfe00707f) == 0x501b) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 31));
-            if (true) { op = 44; cls = 0; break; } // srliw
+            if (true) { op = 45; cls = 0; break; } // srliw
           }
           if ((insn & 0xfe00707f) == 0x4000501b) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 31));
-            if (true) { op = 45; cls = 0; break; } // sraiw
+            if (true) { op = 46; cls = 0; break; } // sraiw
           }
           break;
         }
@@ -201,28 +201,28 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = (<i32>(((((insn >> 25) & 127) << 5) | ((insn >> 7) & 31)) << 20) >> 20);
-            if (true) { op = 19; cls = 4; break; } // sb
+            if (true) { op = 20; cls = 4; break; } // sb
           }
           if ((insn & 0x707f) == 0x1023) {
             rd = 0;
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = (<i32>(((((insn >> 25) & 127) << 5) | ((insn >> 7) & 31)) << 20) >> 20);
-            if (true) { op = 20; cls = 4; break; } // sh
+            if (true) { op = 21; cls = 4; break; } // sh
           }
           if ((insn & 0x707f) == 0x2023) {
             rd = 0;
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = (<i32>(((((insn >> 25) & 127) << 5) | ((insn >> 7) & 31)) << 20) >> 20);
-            if (true) { op = 21; cls = 4; break; } // sw
+            if (true) { op = 22; cls = 4; break; } // sw
           }
           if ((insn & 0x707f) == 0x3023) {
             rd = 0;
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = (<i32>(((((insn >> 25) & 127) << 5) | ((insn >> 7) & 31)) << 20) >> 20);
-            if (true) { op = 22; cls = 4; break; } // sd
+            if (true) { op = 23; cls = 4; break; } // sd
           }
           break;
         }
@@ -232,154 +232,154 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = 0;
-            if (true) { op = 68; cls = 9; break; } // lr.w
+            if (true) { op = 69; cls = 9; break; } // lr.w
           }
           if ((insn & 0xf800707f) == 0x1800202f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 69; cls = 9; break; } // sc.w
+            if (true) { op = 70; cls = 9; break; } // sc.w
           }
           if ((insn & 0xf800707f) == 0x800202f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 70; cls = 9; break; } // amoswap.w
+            if (true) { op = 71; cls = 9; break; } // amoswap.w
           }
           if ((insn & 0xf800707f) == 0x202f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 71; cls = 9; break; } // amoadd.w
+            if (true) { op = 72; cls = 9; break; } // amoadd.w
           }
           if ((insn & 0xf800707f) == 0x2000202f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 72; cls = 9; break; } // amoxor.w
+            if (true) { op = 73; cls = 9; break; } // amoxor.w
           }
           if ((insn & 0xf800707f) == 0x6000202f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 73; cls = 9; break; } // amoand.w
+            if (true) { op = 74; cls = 9; break; } // amoand.w
           }
           if ((insn & 0xf800707f) == 0x4000202f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 74; cls = 9; break; } // amoor.w
+            if (true) { op = 75; cls = 9; break; } // amoor.w
           }
           if ((insn & 0xf800707f) == 0x8000202f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 75; cls = 9; break; } // amomin.w
+            if (true) { op = 76; cls = 9; break; } // amomin.w
           }
           if ((insn & 0xf800707f) == 0xa000202f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 76; cls = 9; break; } // amomax.w
+            if (true) { op = 77; cls = 9; break; } // amomax.w
           }
           if ((insn & 0xf800707f) == 0xc000202f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 77; cls = 9; break; } // amominu.w
+            if (true) { op = 78; cls = 9; break; } // amominu.w
           }
           if ((insn & 0xf800707f) == 0xe000202f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 78; cls = 9; break; } // amomaxu.w
+            if (true) { op = 79; cls = 9; break; } // amomaxu.w
           }
           if ((insn & 0xf9f0707f) == 0x1000302f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = 0;
-            if (true) { op = 79; cls = 9; break; } // lr.d
+            if (true) { op = 80; cls = 9; break; } // lr.d
           }
           if ((insn & 0xf800707f) == 0x1800302f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 80; cls = 9; break; } // sc.d
+            if (true) { op = 81; cls = 9; break; } // sc.d
           }
           if ((insn & 0xf800707f) == 0x800302f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 81; cls = 9; break; } // amoswap.d
+            if (true) { op = 82; cls = 9; break; } // amoswap.d
           }
           if ((insn & 0xf800707f) == 0x302f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 82; cls = 9; break; } // amoadd.d
+            if (true) { op = 83; cls = 9; break; } // amoadd.d
           }
           if ((insn & 0xf800707f) == 0x2000302f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 83; cls = 9; break; } // amoxor.d
+            if (true) { op = 84; cls = 9; break; } // amoxor.d
           }
           if ((insn & 0xf800707f) == 0x6000302f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 84; cls = 9; break; } // amoand.d
+            if (true) { op = 85; cls = 9; break; } // amoand.d
           }
           if ((insn & 0xf800707f) == 0x4000302f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 85; cls = 9; break; } // amoor.d
+            if (true) { op = 86; cls = 9; break; } // amoor.d
           }
           if ((insn & 0xf800707f) == 0x8000302f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 86; cls = 9; break; } // amomin.d
+            if (true) { op = 87; cls = 9; break; } // amomin.d
           }
           if ((insn & 0xf800707f) == 0xa000302f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 87; cls = 9; break; } // amomax.d
+            if (true) { op = 88; cls = 9; break; } // amomax.d
           }
           if ((insn & 0xf800707f) == 0xc000302f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 88; cls = 9; break; } // amominu.d
+            if (true) { op = 89; cls = 9; break; } // amominu.d
           }
           if ((insn & 0xf800707f) == 0xe000302f) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 89; cls = 9; break; } // amomaxu.d
+            if (true) { op = 90; cls = 9; break; } // amomaxu.d
           }
           break;
         }
@@ -389,126 +389,126 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 32; cls = 0; break; } // add
+            if (true) { op = 33; cls = 0; break; } // add
           }
           if ((insn & 0xfe00707f) == 0x40000033) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 33; cls = 0; break; } // sub
+            if (true) { op = 34; cls = 0; break; } // sub
           }
           if ((insn & 0xfe00707f) == 0x1033) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 34; cls = 0; break; } // sll
+            if (true) { op = 35; cls = 0; break; } // sll
           }
           if ((insn & 0xfe00707f) == 0x2033) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 35; cls = 0; break; } // slt
+            if (true) { op = 36; cls = 0; break; } // slt
           }
           if ((insn & 0xfe00707f) == 0x3033) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 36; cls = 0; break; } // sltu
+            if (true) { op = 37; cls = 0; break; } // sltu
           }
           if ((insn & 0xfe00707f) == 0x4033) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 37; cls = 0; break; } // xor
+            if (true) { op = 38; cls = 0; break; } // xor
           }
           if ((insn & 0xfe00707f) == 0x5033) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 38; cls = 0; break; } // srl
+            if (true) { op = 39; cls = 0; break; } // srl
           }
           if ((insn & 0xfe00707f) == 0x40005033) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 39; cls = 0; break; } // sra
+            if (true) { op = 40; cls = 0; break; } // sra
           }
           if ((insn & 0xfe00707f) == 0x6033) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 40; cls = 0; break; } // or
+            if (true) { op = 41; cls = 0; break; } // or
           }
           if ((insn & 0xfe00707f) == 0x7033) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 41; cls = 0; break; } // and
+            if (true) { op = 42; cls = 0; break; } // and
           }
           if ((insn & 0xfe00707f) == 0x2000033) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 55; cls = 5; break; } // mul
+            if (true) { op = 56; cls = 5; break; } // mul
           }
           if ((insn & 0xfe00707f) == 0x2001033) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 56; cls = 5; break; } // mulh
+            if (true) { op = 57; cls = 5; break; } // mulh
           }
           if ((insn & 0xfe00707f) == 0x2002033) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 57; cls = 5; break; } // mulhsu
+            if (true) { op = 58; cls = 5; break; } // mulhsu
           }
           if ((insn & 0xfe00707f) == 0x2003033) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 58; cls = 5; break; } // mulhu
+            if (true) { op = 59; cls = 5; break; } // mulhu
           }
           if ((insn & 0xfe00707f) == 0x2004033) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 59; cls = 6; break; } // div
+            if (true) { op = 60; cls = 6; break; } // div
           }
           if ((insn & 0xfe00707f) == 0x2005033) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 60; cls = 6; break; } // divu
+            if (true) { op = 61; cls = 6; break; } // divu
           }
           if ((insn & 0xfe00707f) == 0x2006033) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 61; cls = 6; break; } // rem
+            if (true) { op = 62; cls = 6; break; } // rem
           }
           if ((insn & 0xfe00707f) == 0x2007033) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 62; cls = 6; break; } // remu
+            if (true) { op = 63; cls = 6; break; } // remu
           }
           break;
         }
@@ -518,7 +518,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = 0;
             rs2 = 0;
             imm = <i32>((((insn >> 12) & 1048575) << 12));
-            if (true) { op = 2; cls = 0; break; } // lui
+            if (true) { op = 3; cls = 0; break; } // lui
           }
           break;
         }
@@ -528,70 +528,70 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 46; cls = 0; break; } // addw
+            if (true) { op = 47; cls = 0; break; } // addw
           }
           if ((insn & 0xfe00707f) == 0x4000003b) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 47; cls = 0; break; } // subw
+            if (true) { op = 48; cls = 0; break; } // subw
           }
           if ((insn & 0xfe00707f) == 0x103b) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 48; cls = 0; break; } // sllw
+            if (true) { op = 49; cls = 0; break; } // sllw
           }
           if ((insn & 0xfe00707f) == 0x503b) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 49; cls = 0; break; } // srlw
+            if (true) { op = 50; cls = 0; break; } // srlw
           }
           if ((insn & 0xfe00707f) == 0x4000503b) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 50; cls = 0; break; } // sraw
+            if (true) { op = 51; cls = 0; break; } // sraw
           }
           if ((insn & 0xfe00707f) == 0x200003b) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 63; cls = 5; break; } // mulw
+            if (true) { op = 64; cls = 5; break; } // mulw
           }
           if ((insn & 0xfe00707f) == 0x200403b) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 64; cls = 7; break; } // divw
+            if (true) { op = 65; cls = 7; break; } // divw
           }
           if ((insn & 0xfe00707f) == 0x200503b) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 65; cls = 7; break; } // divuw
+            if (true) { op = 66; cls = 7; break; } // divuw
           }
           if ((insn & 0xfe00707f) == 0x200603b) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 66; cls = 7; break; } // remw
+            if (true) { op = 67; cls = 7; break; } // remw
           }
           if ((insn & 0xfe00707f) == 0x200703b) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 67; cls = 7; break; } // remuw
+            if (true) { op = 68; cls = 7; break; } // remuw
           }
           break;
         }
@@ -601,42 +601,42 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = (<i32>(((((insn >> 31) & 1) << 12) | (((insn >> 7) & 1) << 11) | (((insn >> 25) & 63) << 5) | (((insn >> 8) & 15) << 1)) << 19) >> 19);
-            if (true) { op = 6; cls = 1; break; } // beq
+            if (true) { op = 7; cls = 1; break; } // beq
           }
           if ((insn & 0x707f) == 0x1063) {
             rd = 0;
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = (<i32>(((((insn >> 31) & 1) << 12) | (((insn >> 7) & 1) << 11) | (((insn >> 25) & 63) << 5) | (((insn >> 8) & 15) << 1)) << 19) >> 19);
-            if (true) { op = 7; cls = 1; break; } // bne
+            if (true) { op = 8; cls = 1; break; } // bne
           }
           if ((insn & 0x707f) == 0x4063) {
             rd = 0;
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = (<i32>(((((insn >> 31) & 1) << 12) | (((insn >> 7) & 1) << 11) | (((insn >> 25) & 63) << 5) | (((insn >> 8) & 15) << 1)) << 19) >> 19);
-            if (true) { op = 8; cls = 1; break; } // blt
+            if (true) { op = 9; cls = 1; break; } // blt
           }
           if ((insn & 0x707f) == 0x5063) {
             rd = 0;
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = (<i32>(((((insn >> 31) & 1) << 12) | (((insn >> 7) & 1) << 11) | (((insn >> 25) & 63) << 5) | (((insn >> 8) & 15) << 1)) << 19) >> 19);
-            if (true) { op = 9; cls = 1; break; } // bge
+            if (true) { op = 10; cls = 1; break; } // bge
           }
           if ((insn & 0x707f) == 0x6063) {
             rd = 0;
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = (<i32>(((((insn >> 31) & 1) << 12) | (((insn >> 7) & 1) << 11) | (((insn >> 25) & 63) << 5) | (((insn >> 8) & 15) << 1)) << 19) >> 19);
-            if (true) { op = 10; cls = 1; break; } // bltu
+            if (true) { op = 11; cls = 1; break; } // bltu
           }
           if ((insn & 0x707f) == 0x7063) {
             rd = 0;
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = (<i32>(((((insn >> 31) & 1) << 12) | (((insn >> 7) & 1) << 11) | (((insn >> 25) & 63) << 5) | (((insn >> 8) & 15) << 1)) << 19) >> 19);
-            if (true) { op = 11; cls = 1; break; } // bgeu
+            if (true) { op = 12; cls = 1; break; } // bgeu
           }
           break;
         }
@@ -646,7 +646,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
-            if (true) { op = 5; cls = 2; break; } // jalr
+            if (true) { op = 6; cls = 2; break; } // jalr
           }
           break;
         }
@@ -656,7 +656,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = 0;
             rs2 = 0;
             imm = (<i32>(((((insn >> 31) & 1) << 20) | (((insn >> 12) & 255) << 12) | (((insn >> 20) & 1) << 11) | (((insn >> 21) & 1023) << 1)) << 11) >> 11);
-            if (true) { op = 4; cls = 2; break; } // jal
+            if (true) { op = 5; cls = 2; break; } // jal
           }
           break;
         }
@@ -666,84 +666,84 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = 0;
             rs2 = 0;
             imm = 0;
-            if (true) { op = 53; cls = 11; break; } // ecall
+            if (true) { op = 54; cls = 11; break; } // ecall
           }
           if ((insn & 0xffffffff) == 0x100073) {
             rd = 0;
             rs1 = 0;
             rs2 = 0;
             imm = 0;
-            if (true) { op = 54; cls = 11; break; } // ebreak
+            if (true) { op = 55; cls = 11; break; } // ebreak
           }
           if ((insn & 0x707f) == 0x1073) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 4095));
-            if (true) { op = 90; cls = 8; break; } // csrrw
+            if (true) { op = 91; cls = 8; break; } // csrrw
           }
           if ((insn & 0x707f) == 0x2073) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 4095));
-            if (true) { op = 91; cls = 8; break; } // csrrs
+            if (true) { op = 92; cls = 8; break; } // csrrs
           }
           if ((insn & 0x707f) == 0x3073) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 4095));
-            if (true) { op = 92; cls = 8; break; } // csrrc
+            if (true) { op = 93; cls = 8; break; } // csrrc
           }
           if ((insn & 0x707f) == 0x5073) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 4095));
-            if (true) { op = 93; cls = 8; break; } // csrrwi
+            if (true) { op = 94; cls = 8; break; } // csrrwi
           }
           if ((insn & 0x707f) == 0x6073) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 4095));
-            if (true) { op = 94; cls = 8; break; } // csrrsi
+            if (true) { op = 95; cls = 8; break; } // csrrsi
           }
           if ((insn & 0x707f) == 0x7073) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 4095));
-            if (true) { op = 95; cls = 8; break; } // csrrci
+            if (true) { op = 96; cls = 8; break; } // csrrci
           }
           if ((insn & 0xffffffff) == 0x30200073) {
             rd = 0;
             rs1 = 0;
             rs2 = 0;
             imm = 0;
-            if (true) { op = 96; cls = 11; break; } // mret
+            if (true) { op = 97; cls = 11; break; } // mret
           }
           if ((insn & 0xffffffff) == 0x10200073) {
             rd = 0;
             rs1 = 0;
             rs2 = 0;
             imm = 0;
-            if (true) { op = 97; cls = 11; break; } // sret
+            if (true) { op = 98; cls = 11; break; } // sret
           }
           if ((insn & 0xffffffff) == 0x10500073) {
             rd = 0;
             rs1 = 0;
             rs2 = 0;
             imm = 0;
-            if (true) { op = 98; cls = 11; break; } // wfi
+            if (true) { op = 99; cls = 11; break; } // wfi
           }
           if ((insn & 0xfe007fff) == 0x12000073) {
             rd = 0;
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 99; cls = 10; break; } // sfence.vma
+            if (true) { op = 100; cls = 10; break; } // sfence.vma
           }
           break;
         }
@@ -756,7 +756,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = 2;
             rs2 = 0;
             imm = <i32>((((insn >> 11) & 3) << 4) | (((insn >> 7) & 15) << 6) | (((insn >> 6) & 1) << 2) | (((insn >> 5) & 1) << 3));
-            if (imm != 0) { op = 23; cls = 0; break; } // c.addi4spn -> addi
+            if (imm != 0) { op = 24; cls = 0; break; } // c.addi4spn -> addi
           }
           break;
         }
@@ -766,7 +766,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = (((insn >> 7) & 7) + 8);
             rs2 = 0;
             imm = <i32>((((insn >> 10) & 7) << 3) | (((insn >> 6) & 1) << 2) | (((insn >> 5) & 1) << 6));
-            if (true) { op = 14; cls = 3; break; } // c.lw -> lw
+            if (true) { op = 15; cls = 3; break; } // c.lw -> lw
           }
           break;
         }
@@ -776,7 +776,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = (((insn >> 7) & 7) + 8);
             rs2 = 0;
             imm = <i32>((((insn >> 10) & 7) << 3) | (((insn >> 5) & 3) << 6));
-            if (true) { op = 15; cls = 3; break; } // c.ld -> ld
+            if (true) { op = 16; cls = 3; break; } // c.ld -> ld
           }
           break;
         }
@@ -786,7 +786,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = (((insn >> 7) & 7) + 8);
             rs2 = (((insn >> 2) & 7) + 8);
             imm = <i32>((((insn >> 10) & 7) << 3) | (((insn >> 6) & 1) << 2) | (((insn >> 5) & 1) << 6));
-            if (true) { op = 21; cls = 4; break; } // c.sw -> sw
+            if (true) { op = 22; cls = 4; break; } // c.sw -> sw
           }
           break;
         }
@@ -796,7 +796,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = (((insn >> 7) & 7) + 8);
             rs2 = (((insn >> 2) & 7) + 8);
             imm = <i32>((((insn >> 10) & 7) << 3) | (((insn >> 5) & 3) << 6));
-            if (true) { op = 22; cls = 4; break; } // c.sd -> sd
+            if (true) { op = 23; cls = 4; break; } // c.sd -> sd
           }
           break;
         }
@@ -806,7 +806,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = ((insn >> 7) & 31);
             rs2 = 0;
             imm = (<i32>(((((insn >> 12) & 1) << 5) | ((insn >> 2) & 31)) << 26) >> 26);
-            if (true) { op = 23; cls = 0; break; } // c.addi -> addi
+            if (true) { op = 24; cls = 0; break; } // c.addi -> addi
           }
           break;
         }
@@ -816,7 +816,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = ((insn >> 7) & 31);
             rs2 = 0;
             imm = (<i32>(((((insn >> 12) & 1) << 5) | ((insn >> 2) & 31)) << 26) >> 26);
-            if (rd != 0) { op = 42; cls = 0; break; } // c.addiw -> addiw
+            if (rd != 0) { op = 43; cls = 0; break; } // c.addiw -> addiw
           }
           break;
         }
@@ -826,7 +826,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = 0;
             rs2 = 0;
             imm = (<i32>(((((insn >> 12) & 1) << 5) | ((insn >> 2) & 31)) << 26) >> 26);
-            if (true) { op = 23; cls = 0; break; } // c.li -> addi
+            if (true) { op = 24; cls = 0; break; } // c.li -> addi
           }
           break;
         }
@@ -836,14 +836,14 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = 2;
             rs2 = 0;
             imm = (<i32>(((((insn >> 12) & 1) << 9) | (((insn >> 6) & 1) << 4) | (((insn >> 5) & 1) << 6) | (((insn >> 3) & 3) << 7) | (((insn >> 2) & 1) << 5)) << 22) >> 22);
-            if (imm != 0) { op = 23; cls = 0; break; } // c.addi16sp -> addi
+            if (imm != 0) { op = 24; cls = 0; break; } // c.addi16sp -> addi
           }
           if ((insn & 0xe003) == 0x6001) {
             rd = ((insn >> 7) & 31);
             rs1 = 0;
             rs2 = 0;
             imm = (<i32>(((((insn >> 12) & 1) << 17) | (((insn >> 2) & 31) << 12)) << 14) >> 14);
-            if (rd != 2 && imm != 0) { op = 2; cls = 0; break; } // c.lui -> lui
+            if (rd != 2 && imm != 0) { op = 3; cls = 0; break; } // c.lui -> lui
           }
           break;
         }
@@ -853,63 +853,63 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = (((insn >> 7) & 7) + 8);
             rs2 = 0;
             imm = <i32>((((insn >> 12) & 1) << 5) | ((insn >> 2) & 31));
-            if (true) { op = 30; cls = 0; break; } // c.srli -> srli
+            if (true) { op = 31; cls = 0; break; } // c.srli -> srli
           }
           if ((insn & 0xec03) == 0x8401) {
             rd = (((insn >> 7) & 7) + 8);
             rs1 = (((insn >> 7) & 7) + 8);
             rs2 = 0;
             imm = <i32>((((insn >> 12) & 1) << 5) | ((insn >> 2) & 31));
-            if (true) { op = 31; cls = 0; break; } // c.srai -> srai
+            if (true) { op = 32; cls = 0; break; } // c.srai -> srai
           }
           if ((insn & 0xec03) == 0x8801) {
             rd = (((insn >> 7) & 7) + 8);
             rs1 = (((insn >> 7) & 7) + 8);
             rs2 = 0;
             imm = (<i32>(((((insn >> 12) & 1) << 5) | ((insn >> 2) & 31)) << 26) >> 26);
-            if (true) { op = 28; cls = 0; break; } // c.andi -> andi
+            if (true) { op = 29; cls = 0; break; } // c.andi -> andi
           }
           if ((insn & 0xfc63) == 0x8c01) {
             rd = (((insn >> 7) & 7) + 8);
             rs1 = (((insn >> 7) & 7) + 8);
             rs2 = (((insn >> 2) & 7) + 8);
             imm = 0;
-            if (true) { op = 33; cls = 0; break; } // c.sub -> sub
+            if (true) { op = 34; cls = 0; break; } // c.sub -> sub
           }
           if ((insn & 0xfc63) == 0x8c21) {
             rd = (((insn >> 7) & 7) + 8);
             rs1 = (((insn >> 7) & 7) + 8);
             rs2 = (((insn >> 2) & 7) + 8);
             imm = 0;
-            if (true) { op = 37; cls = 0; break; } // c.xor -> xor
+            if (true) { op = 38; cls = 0; break; } // c.xor -> xor
           }
           if ((insn & 0xfc63) == 0x8c41) {
             rd = (((insn >> 7) & 7) + 8);
             rs1 = (((insn >> 7) & 7) + 8);
             rs2 = (((insn >> 2) & 7) + 8);
             imm = 0;
-            if (true) { op = 40; cls = 0; break; } // c.or -> or
+            if (true) { op = 41; cls = 0; break; } // c.or -> or
           }
           if ((insn & 0xfc63) == 0x8c61) {
             rd = (((insn >> 7) & 7) + 8);
             rs1 = (((insn >> 7) & 7) + 8);
             rs2 = (((insn >> 2) & 7) + 8);
             imm = 0;
-            if (true) { op = 41; cls = 0; break; } // c.and -> and
+            if (true) { op = 42; cls = 0; break; } // c.and -> and
           }
           if ((insn & 0xfc63) == 0x9c01) {
             rd = (((insn >> 7) & 7) + 8);
             rs1 = (((insn >> 7) & 7) + 8);
             rs2 = (((insn >> 2) & 7) + 8);
             imm = 0;
-            if (true) { op = 47; cls = 0; break; } // c.subw -> subw
+            if (true) { op = 48; cls = 0; break; } // c.subw -> subw
           }
           if ((insn & 0xfc63) == 0x9c21) {
             rd = (((insn >> 7) & 7) + 8);
             rs1 = (((insn >> 7) & 7) + 8);
             rs2 = (((insn >> 2) & 7) + 8);
             imm = 0;
-            if (true) { op = 46; cls = 0; break; } // c.addw -> addw
+            if (true) { op = 47; cls = 0; break; } // c.addw -> addw
           }
           break;
         }
@@ -919,7 +919,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = 0;
             rs2 = 0;
             imm = (<i32>(((((insn >> 12) & 1) << 11) | (((insn >> 11) & 1) << 4) | (((insn >> 9) & 3) << 8) | (((insn >> 8) & 1) << 10) | (((insn >> 7) & 1) << 6) | (((insn >> 6) & 1) << 7) | (((insn >> 3) & 7) << 1) | (((insn >> 2) & 1) << 5)) << 20) >> 20);
-            if (true) { op = 4; cls = 2; break; } // c.j -> jal
+            if (true) { op = 5; cls = 2; break; } // c.j -> jal
           }
           break;
         }
@@ -929,7 +929,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = (((insn >> 7) & 7) + 8);
             rs2 = 0;
             imm = (<i32>(((((insn >> 12) & 1) << 8) | (((insn >> 10) & 3) << 3) | (((insn >> 5) & 3) << 6) | (((insn >> 3) & 3) << 1) | (((insn >> 2) & 1) << 5)) << 23) >> 23);
-            if (true) { op = 6; cls = 1; break; } // c.beqz -> beq
+            if (true) { op = 7; cls = 1; break; } // c.beqz -> beq
           }
           break;
         }
@@ -939,7 +939,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = (((insn >> 7) & 7) + 8);
             rs2 = 0;
             imm = (<i32>(((((insn >> 12) & 1) << 8) | (((insn >> 10) & 3) << 3) | (((insn >> 5) & 3) << 6) | (((insn >> 3) & 3) << 1) | (((insn >> 2) & 1) << 5)) << 23) >> 23);
-            if (true) { op = 7; cls = 1; break; } // c.bnez -> bne
+            if (true) { op = 8; cls = 1; break; } // c.bnez -> bne
           }
           break;
         }
@@ -949,7 +949,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = ((insn >> 7) & 31);
             rs2 = 0;
             imm = <i32>((((insn >> 12) & 1) << 5) | ((insn >> 2) & 31));
-            if (true) { op = 29; cls = 0; break; } // c.slli -> slli
+            if (true) { op = 30; cls = 0; break; } // c.slli -> slli
           }
           break;
         }
@@ -959,7 +959,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = 2;
             rs2 = 0;
             imm = <i32>((((insn >> 12) & 1) << 5) | (((insn >> 4) & 7) << 2) | (((insn >> 2) & 3) << 6));
-            if (rd != 0) { op = 14; cls = 3; break; } // c.lwsp -> lw
+            if (rd != 0) { op = 15; cls = 3; break; } // c.lwsp -> lw
           }
           break;
         }
@@ -969,7 +969,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = 2;
             rs2 = 0;
             imm = <i32>((((insn >> 12) & 1) << 5) | (((insn >> 5) & 3) << 3) | (((insn >> 2) & 7) << 6));
-            if (rd != 0) { op = 15; cls = 3; break; } // c.ldsp -> ld
+            if (rd != 0) { op = 16; cls = 3; break; } // c.ldsp -> ld
           }
           break;
         }
@@ -979,35 +979,35 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = ((insn >> 7) & 31);
             rs2 = 0;
             imm = 0;
-            if (rs1 != 0) { op = 5; cls = 2; break; } // c.jr -> jalr
+            if (rs1 != 0) { op = 6; cls = 2; break; } // c.jr -> jalr
           }
           if ((insn & 0xf003) == 0x8002) {
             rd = ((insn >> 7) & 31);
             rs1 = 0;
             rs2 = ((insn >> 2) & 31);
             imm = 0;
-            if (rs2 != 0) { op = 32; cls = 0; break; } // c.mv -> add
+            if (rs2 != 0) { op = 33; cls = 0; break; } // c.mv -> add
           }
           if ((insn & 0xffff) == 0x9002) {
             rd = 0;
             rs1 = 0;
             rs2 = 0;
             imm = 0;
-            if (true) { op = 54; cls = 11; break; } // c.ebreak -> ebreak
+            if (true) { op = 55; cls = 11; break; } // c.ebreak -> ebreak
           }
           if ((insn & 0xf07f) == 0x9002) {
             rd = 1;
             rs1 = ((insn >> 7) & 31);
             rs2 = 0;
             imm = 0;
-            if (rs1 != 0) { op = 5; cls = 2; break; } // c.jalr -> jalr
+            if (rs1 != 0) { op = 6; cls = 2; break; } // c.jalr -> jalr
           }
           if ((insn & 0xf003) == 0x9002) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 7) & 31);
             rs2 = ((insn >> 2) & 31);
             imm = 0;
-            if (rs2 != 0) { op = 32; cls = 0; break; } // c.add -> add
+            if (rs2 != 0) { op = 33; cls = 0; break; } // c.add -> add
           }
           break;
         }
@@ -1017,7 +1017,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = 2;
             rs2 = ((insn >> 2) & 31);
             imm = <i32>((((insn >> 9) & 15) << 2) | (((insn >> 7) & 3) << 6));
-            if (true) { op = 21; cls = 4; break; } // c.swsp -> sw
+            if (true) { op = 22; cls = 4; break; } // c.swsp -> sw
           }
           break;
         }
@@ -1027,7 +1027,7 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = 2;
             rs2 = ((insn >> 2) & 31);
             imm = <i32>((((insn >> 10) & 7) << 3) | (((insn >> 7) & 7) << 6));
-            if (true) { op = 22; cls = 4; break; } // c.sdsp -> sd
+            if (true) { op = 23; cls = 4; break; } // c.sdsp -> sd
           }
           break;
         }

@@ -314,9 +314,10 @@ export const INSN_TABLE: readonly InsnRow[] = rows;
 
 /**
  * Semantic ops in a fixed order: their index + FIRST_OP is the op id the core switches on.
- * Op id 0 means "slot not decoded yet"; ILLEGAL is the decoded form of an invalid encoding.
+ * Op id 0 means "slot not decoded yet"; ILLEGAL is the decoded form of an invalid encoding;
+ * PAGE_END marks the sentinel slots after the last parcel of a decoded frame.
  */
-export const SPECIAL_OPS = ['none', 'illegal'] as const;
+export const SPECIAL_OPS = ['none', 'illegal', 'page_end'] as const;
 export const SEMANTIC_OPS: readonly string[] = [
   ...SPECIAL_OPS,
   ...Array.from(new Set(rows.filter((r) => r.width === 32).map((r) => r.op))),
