@@ -3,6 +3,7 @@
  * hart state through the generated layout (src/generated/layout.ts, from assembly/layout.ts).
  */
 import { readFileSync } from 'node:fs';
+import v8 from 'node:v8';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as L from './generated/layout.js';
@@ -49,6 +50,17 @@ export function defaultWasmPath(debug = false): string {
     }
   }
   throw new Error(`core.wasm not found (looked in build/ next to the sources): run \`npm run build\``);
+}
+
+/**
+ * V8 compiles wasm first with its baseline compiler (Liftoff) and tiers up to TurboFan in the
+ * background, but a function already running never switches tier (no on-stack replacement for
+ * wasm). The run loop is one long-running function, so ask for TurboFan from the start: 2-3x the
+ * guest MIPS (bench/). Process-wide V8 flag; call before the first Core is created. The CLI and the
+ * benchmarks call it; embedders may choose not to.
+ */
+export function useOptimizingCompiler(): void {
+  if (moduleCache.size === 0) v8.setFlagsFromString('--no-liftoff');
 }
 
 const moduleCache = new Map<string, WebAssembly.Module>();
