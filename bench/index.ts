@@ -1,0 +1,122 @@
+/**
+ * `npm run bench`: the performance figures, measured with tinybench in one process so ratios are
+ * comparable on a noisy machine. Prints a table:
+ *   - guest MIPS on the compute benchmark (test/guests/bin/cmark.elf, ~286 M instructions),
+ *   - the MMIO round trip: a guest load from a TypeScript device register and back, in ns
+ *     (a loop of UART LSR loads minus the same loop loading from RAM, per access),
+ *   - event scheduler operations per second (schedule + fire, and reschedule).
+ * Set BENCH_QUICK=1 for a shorter run (fewer iterations; same measurements).
+ */
+import { Bench } from 'tinybench';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { useOptimizingCompiler } from '../src/core.js';
+import { VirtMachine } from '../src/board/virt.js';
+import { EventScheduler } from '../src/scheduler.js';
+import { encode } from '../src/isa/encode.js';
+
+useOptimizingCompiler();
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const quick = process.env.BENCH_QUICK === '1';
+const cmark = readFileSync(join(root, 'test/guests/bin/cmark.elf'));
+
+// ------------------------------------------------------------------------------------------------
+// Guest MIPS on the compute benchmark.
+let cmarkInsns = 0;
+function runCmark(): void {
+  const m = new VirtMachine({ ramBytes: 16 << 20 });
+  m.loadElf(cmark, 'cmark.elf');
+  const r = m.runSync();
+  if (r.code !== 0 || !m.outputText().includes('checksum=0xc1ad')) throw new Error(`cmark failed: ${m.outputText()}`);
+  cmarkInsns = m.core.instret;
+}
+
+// ------------------------------------------------------------------------------------------------
+// MMIO round trip: the same 3-instruction loop, loading from the UART's LSR or from RAM.
+const MMIO_LOOPS = 200_000;
+function loopProgram(addrHi20: number, addrLo12: number): Uint8Array {
+  const words = [
+    encode('lui', { rd: 10, imm: addrHi20 }),
+    encode('addi', { rd: 10, rs1: 10, imm: addrLo12 }),
+    encode('lui', { rd: 11, imm: (MMIO_LOOPS >>> 12) << 12 }),
+    encode('addi', { rd: 11, rs1: 11, imm: MMIO_LOOPS & 0xfff }),
+    encode('lbu', { rd: 5, rs1: 10, imm: 5 }), // loop: load
+    encode('addi', { rd: 11, rs1: 11, imm: -1 }),
+    encode('bne', { rs1: 11, rs2: 0, imm: -8 }),
+    // finisher: *(u32*)0x100000 = 0x5555
+    encode('lui', { rd: 6, imm: 0x100000 }),
+    encode('lui', { rd: 7, imm: 0x5000 }),
+    encode('addi', { rd: 7, rs1: 7, imm: 0x555 }),
+    encode('sw', { rs1: 6, rs2: 7, imm: 0 }),
+  ];
+  const b = new Uint8Array(words.length * 4);
+  words.forEach((w, i) => new DataView(b.buffer).setUint32(i * 4, w, true));
+  return b;
+}
+const mmioProg = loopProgram(0x10000000, 0);
+const ramProg = loopProgram(0x80010000, 0);
+function runLoop(prog: Uint8Array): void {
+  const m = new VirtMachine({ ramBytes: 1 << 20 });
+  m.core.writePhys(0x80000000, prog);
+  m.core.pc = 0x80000000n;
+  const r = m.runSync();
+  if (r.code !== 0) throw new Error('loop program failed');
+}
+
+// ------------------------------------------------------------------------------------------------
+// Scheduler: schedule N events at pseudo-random cycles, then fire them all; and reschedule churn.
+const SCHED_N = 10_000;
+function schedFire(): void {
+  const s = new EventScheduler();
+  let fired = 0;
+  const evs = Array.from({ length: 64 }, (_, i) => s.createEvent(`e${i}`, () => fired++, i & 3));
+  let x = 12345;
+  let now = 0;
+  for (let i = 0; i < SCHED_N; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    const ev = evs[i & 63];
+    s.reschedule(ev, now + (x & 0xffff));
+    if ((i & 63) === 63) {
+      now += 0x8000;
+      s.runDue(now);
+    }
+  }
+  s.runDue(Infinity);
+  if (fired === 0) throw new Error('no events fired');
+}
+
+async function main(): Promise<void> {
+  const bench = new Bench({ iterations: quick ? 2 : 5, warmupIterations: 1, time: 0, warmupTime: 0 });
+  bench
+    .add('cmark (compute benchmark)', runCmark)
+    .add('MMIO loop (UART LSR loads)', () => runLoop(mmioProg))
+    .add('RAM loop (same loop, RAM loads)', () => runLoop(ramProg))
+    .add(`scheduler (${SCHED_N} reschedules + fires)`, schedFire);
+  await bench.run();
+
+  const mean = (name: string): number => {
+    const t = bench.tasks.find((x) => x.name.startsWith(name));
+    const r = t?.result as { latency?: { mean: number } } | undefined;
+    if (!r?.latency) throw new Error(`no result for ${name}`);
+    return r.latency.mean; // ms
+  };
+  const cmarkMs = mean('cmark');
+  const mips = cmarkInsns / (cmarkMs / 1000) / 1e6;
+  const mmioNs = ((mean('MMIO loop') - mean('RAM loop')) * 1e6) / MMIO_LOOPS;
+  const schedOps = (SCHED_N * 2) / (mean('scheduler') / 1000);
+
+  console.table(
+    bench.tasks.map((t) => {
+      const r = t.result as { latency?: { mean: number; rme: number } } | undefined;
+      return { task: t.name, 'mean ms': r?.latency?.mean.toFixed(2), '± %': r?.latency?.rme.toFixed(1) };
+    }),
+  );
+  console.table([
+    { figure: 'guest MIPS (cmark)', value: mips.toFixed(1), bar: '>= 250' },
+    { figure: 'MMIO round trip (ns)', value: mmioNs.toFixed(1), bar: '< 200' },
+    { figure: 'scheduler ops/s (M)', value: (schedOps / 1e6).toFixed(2), bar: '' },
+  ]);
+}
+
+await main();
