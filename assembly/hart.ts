@@ -31,10 +31,17 @@ export const MSTATUS_MPIE: u64 = 1 << 7;
 export const MSTATUS_SPP: u64 = 1 << 8;
 export const MSTATUS_MPP_SHIFT: u64 = 11;
 export const MSTATUS_MPP: u64 = 3 << 11;
+export const MSTATUS_FS: u64 = 3 << 13;
 export const MSTATUS_MPRV: u64 = 1 << 17;
+export const MSTATUS_SUM: u64 = 1 << 18;
+export const MSTATUS_MXR: u64 = 1 << 19;
+export const MSTATUS_TVM: u64 = 1 << 20;
 export const MSTATUS_TW: u64 = 1 << 21;
-export const MSTATUS_UXL: u64 = (<u64>3) << 32;
-export const MSTATUS_SXL: u64 = (<u64>3) << 34;
+export const MSTATUS_TSR: u64 = 1 << 22;
+export const MSTATUS_SD: u64 = (<u64>1) << 63;
+/** UXL = SXL = 2 (XLEN 64), read-only. */
+export const MSTATUS_UXL: u64 = (<u64>2) << 32;
+export const MSTATUS_SXL: u64 = (<u64>2) << 34;
 
 /** Interrupts that are pending and enabled in mie, regardless of global enables (WFI wake-up test). */
 @inline export function pendingEnabled(): u64 {

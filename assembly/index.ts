@@ -4,15 +4,17 @@
  * that are due, and calls run() again.
  */
 import {
-  H_X, H_PC, H_PRIV, H_MSTATUS, H_MISA, H_MTVEC, H_RESV, H_TIME_DIV, HART_BASE, HART_SIZE, C_RAM_SIZE,
+  H_X, H_PC, H_PRIV, H_MSTATUS, H_MISA, H_MTVEC, H_RESV, H_TIME_DIV, H_SATP_MODES, H_AD_UPDATE,
+  H_STIMECMP_CYCLE, H_MHARTID, HART_BASE, HART_SIZE, C_RAM_SIZE,
   C_DEADLINE, C_INSN_LIMIT, RAM_OFFSET, RAM_GPA, RAM_MAX, LAT_BASE, CLS_BASE, CLS_SIZE, WATCH_BASE,
   WATCH_MAX, C_WATCH_COUNT, CTL_BASE, CTL_SIZE, S_LAT,
 } from './layout';
-import { PRV_M, MSTATUS_MPP } from './hart';
-import { MISA_RV64IMAC } from './csr';
+import { PRV_M, MSTATUS_MPP, MSTATUS_UXL, MSTATUS_SXL } from './hart';
+import { MISA_VALUE, updateStimecmp } from './csr';
 import { tlbFlushAll } from './mmu';
 import { invalidateAllFrames, invalidatePhys as invPhys } from './frames';
 import { clearException } from './trap';
+import { tmReset } from './tlbmodel';
 
 export { run } from './run';
 
@@ -35,8 +37,11 @@ export function reset(): void {
   store<u64>(C_RAM_SIZE, ram);
   memory.fill(CLS_BASE, 0, CLS_SIZE);
   store<u64>(H_PRIV, PRV_M);
-  store<u64>(H_MISA, MISA_RV64IMAC);
-  store<u64>(H_MSTATUS, MSTATUS_MPP);
+  store<u64>(H_MISA, MISA_VALUE);
+  store<u64>(H_MSTATUS, MSTATUS_MPP | MSTATUS_UXL | MSTATUS_SXL);
+  store<u64>(H_SATP_MODES, (1 << 8) | (1 << 9) | (1 << 10)); // Sv39, Sv48, Sv57
+  store<u64>(H_AD_UPDATE, 1);
+  store<u64>(H_STIMECMP_CYCLE, <u64>-1);
   store<u64>(H_MTVEC, 0);
   store<u64>(H_RESV, <u64>-1);
   store<u64>(H_TIME_DIV, 100);
@@ -71,7 +76,32 @@ export function invalidatePhys(pa: u64, len: u64): void {
   invPhys(pa, len);
 }
 
-/** The host changed mip/mie/mstatus or the privilege: nothing cached depends on them today. */
+/** Flush every host TLB set (the host changed translation state directly). */
 export function flushTlb(): void {
   tlbFlushAll();
+}
+
+/** The host changed the time base (H_TIME_DIV / H_TIME_OFS): recompute the Sstc deadline. */
+export function timebaseChanged(): void {
+  updateStimecmp();
+}
+
+/**
+ * Board configuration of the MMU: accepted satp modes (bitmask of MODE values: bit 8 Sv39,
+ * bit 9 Sv48, bit 10 Sv57) and whether hardware updates PTE A/D bits (1, Svadu) or raises a page
+ * fault when they are clear (0, Svade).
+ */
+export function configureMmu(satpModes: u32, adUpdate: u32): void {
+  store<u64>(H_SATP_MODES, <u64>(satpModes & 0x700));
+  store<u64>(H_AD_UPDATE, adUpdate != 0 ? 1 : 0);
+  tlbFlushAll();
+}
+
+/** Timing mode: (re)start the modeled TLB with the configuration words at TM_CFG. */
+export function tlbModelReset(): void {
+  tmReset();
+}
+
+export function setHartId(id: u32): void {
+  store<u64>(H_MHARTID, id);
 }

@@ -13,11 +13,11 @@
  *               │ run control, MMIO mailbox    │ instruction limit, stop reason, MMIO data
  *   LAT_BASE    ├──────────────────────────────┤ cycles charged per timing class (u8 each)
  *   CLS_BASE    ├──────────────────────────────┤ retired-instruction count per class (u64)
- *   TLB_BASE    ├──────────────────────────────┤ host TLB: read / write / fetch arrays,
- *               │                              │ TLB_ENTRIES × {tag u64, addend u64}
+ *   CODEMAP_BASE├──────────────────────────────┤ one byte per RAM page: has decoded code
+ *   TLB_BASE    ├──────────────────────────────┤ host TLB: per regime (M, S, U) read / write /
+ *               │                              │ fetch arrays, TLB_ENTRIES × {tag, addend}
  *   WATCH_BASE  ├──────────────────────────────┤ watched physical ranges (HTIF tohost...)
  *   FTAG_BASE   ├──────────────────────────────┤ decoded-frame tags (physical page per frame)
- *   CODEMAP_BASE├──────────────────────────────┤ one byte per RAM page: has decoded code
  *   FRAME_BASE  ├──────────────────────────────┤ decoded frames: FRAME_COUNT × 2048 slots × 16 B
  *   DATA_BASE   ├──────────────────────────────┤ AssemblyScript static data (asconfig memoryBase)
  *   RAM_OFFSET  ├──────────────────────────────┤ guest RAM (guest-physical RAM_GPA upward),
@@ -72,7 +72,15 @@ export const H_TIME_OFS: u32 = H_TIME_DIV + 8;
 // LR/SC reservation (Unpriv 8.2): physical address, or all ones when none.
 export const H_RESV: u32 = H_TIME_OFS + 8;
 // Trap counters for the stats.
-export const H_EXCEPTIONS: u32 = H_RESV + 8;
+// PMP (Priv 1.12 §3.7): 16 entries; cfg bytes packed as pmpcfg0/pmpcfg2 (RV64), addresses.
+export const H_PMPCFG: u32 = H_RESV + 8; // 16 bytes: cfg of entry i at H_PMPCFG + i
+export const H_PMPADDR: u32 = H_PMPCFG + 16; // 16 × u64
+export const H_PMP_ACTIVE: u32 = H_PMPADDR + 16 * 8; // u64: 1 when any entry is enabled
+// Behaviour switches (set by the host from the board config).
+export const H_AD_UPDATE: u32 = H_PMP_ACTIVE + 8; // 1 = hardware sets PTE A/D (Svadu); 0 = page fault (Svade)
+export const H_SATP_MODES: u32 = H_AD_UPDATE + 8; // bitmask of accepted satp MODE values (bit 8 Sv39, 9 Sv48, 10 Sv57)
+export const H_STIMECMP_CYCLE: u32 = H_SATP_MODES + 8; // cycle at which time >= stimecmp (Sstc), or all ones
+export const H_EXCEPTIONS: u32 = H_STIMECMP_CYCLE + 8;
 export const H_INTERRUPTS: u32 = H_EXCEPTIONS + 8;
 export const HART_END: u32 = H_INTERRUPTS + 8;
 export const HART_SIZE: u32 = 0x1000;
@@ -104,17 +112,21 @@ export const TIMING_CLASS_BRANCH_TAKEN: u32 = 16;
 export const TIMING_CLASS_TRAP: u32 = 17;
 
 // ---------------------------------------------------------------------------------------------
-// Host TLB (GUIDE §5): direct-mapped, one array per access type. An entry is {tag, addend}:
+// Host TLB (GUIDE §5): direct-mapped, one array per access type and one set of arrays per
+// translation regime (0: M-mode/bare, 1: S-mode, 2: U-mode), so traps and returns between modes
+// need no flush. An entry is {tag, addend}:
 // a hit is `tag == (vaddr & ~PAGE_MASK | alignment bits)` and the host address is vaddr + addend.
 // A tag with TLB_INVALID set never matches, so MMIO, watched and code pages take the slow path.
 export const TLB_BITS: u32 = 10;
 export const TLB_ENTRIES: u32 = 1 << TLB_BITS;
 export const TLB_ENTRY: u32 = 16;
-export const TLB_BASE: u32 = 0x4000;
-export const TLB_READ: u32 = TLB_BASE;
+export const TLB_BASE: u32 = 0xa0000;
+export const TLB_READ: u32 = TLB_BASE; // offsets inside a set
 export const TLB_WRITE: u32 = TLB_READ + TLB_ENTRIES * TLB_ENTRY;
 export const TLB_FETCH: u32 = TLB_WRITE + TLB_ENTRIES * TLB_ENTRY;
-export const TLB_END: u32 = TLB_FETCH + TLB_ENTRIES * TLB_ENTRY;
+export const TLB_SET_SIZE: u32 = 3 * TLB_ENTRIES * TLB_ENTRY;
+export const TLB_SETS: u32 = 3;
+export const TLB_END: u32 = TLB_BASE + TLB_SETS * TLB_SET_SIZE;
 
 // Watched physical ranges: accesses inside go to the MMIO import even though they are in RAM.
 export const WATCH_BASE: u32 = TLB_END;
@@ -128,6 +140,19 @@ export const FRAME_BITS: u32 = 8;
 export const FRAME_COUNT: u32 = 1 << FRAME_BITS;
 export const FTAG_BASE: u32 = WATCH_BASE + WATCH_SIZE;
 export const FTAG_SIZE: u32 = FRAME_COUNT * 8; // u64 physical page number + 1 (0 = empty)
+// ---------------------------------------------------------------------------------------------
+// Modeled TLB (timing mode, tlbmodel.ts): configuration, exact counters, and the entry arrays of
+// the L1 instruction/data (or unified) TLBs, the L2 TLB and the page-walk cache.
+export const TM_BASE: u32 = 0xc8000;
+export const TM_CFG: u32 = TM_BASE; // 32 × u32 configuration words (TMC_* indices in tlbmodel.ts)
+export const TM_CNT: u32 = TM_CFG + 128; // 64 × u64 counters (TMS_* indices in tlbmodel.ts)
+export const TM_PLRU: u32 = TM_CNT + 512; // tree-PLRU bits: u16 per set, 3 TLBs × 1024 sets
+export const TM_ENTRY: u32 = 32; // {tag u64, stamp u64, asid u16, vmid u16, level u8, global u8, virt u8}
+export const TM_L1I: u32 = TM_PLRU + 3 * 1024 * 2;
+export const TM_L1D: u32 = TM_L1I + 1024 * TM_ENTRY;
+export const TM_L2: u32 = TM_L1D + 1024 * TM_ENTRY;
+export const TM_PWC: u32 = TM_L2 + 4096 * TM_ENTRY;
+export const TM_END: u32 = TM_PWC + 64 * TM_ENTRY;
 export const CODEMAP_BASE: u32 = 0x20000;
 export const CODEMAP_SIZE: u32 = 0x80000; // 2 GiB / 4 KiB pages, one byte each
 export const FRAME_BASE: u32 = 0x100000;

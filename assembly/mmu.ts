@@ -4,24 +4,35 @@
  *   vaddr ─▶ host TLB hit? ─yes─▶ host address = vaddr + addend ─▶ RAM in linear memory
  *              │ no
  *              ▼
- *   translate(vaddr, access)   (identity while satp is Bare / in M-mode; the Sv39/48/57 walker and
- *              │                the G-stage plug in here: they produce the same physical address)
+ *   translate(vaddr, access)  M-mode (no MPRV) or satp = Bare: identity; otherwise the Sv39/48/57
+ *              │              walker (Priv 1.12 §4.3.2). PMP checks every physical access of S/U
+ *              │              (and locked entries for M), including the walker's PTE reads.
  *              ▼
- *   physical: RAM and not watched ─▶ fill the TLB entry (unless a code page, for writes) ─▶ RAM
+ *   physical: RAM and not watched ─▶ fill the TLB entry (page-uniform PMP, not a code page for
+ *                                    writes, PTE.D set for writes) ─▶ RAM
  *             otherwise            ─▶ mmio_read / mmio_write import (devices, watched ranges)
  *
- * The TLB tag holds the page address; the compare value carries the access's low alignment bits
- * (vaddr & (size-1)), so a misaligned access always misses and takes the slow path (QEMU's trick).
- * Misaligned RAM accesses are performed (as on QEMU and most Linux-class cores); misaligned MMIO
- * accesses are access faults; misaligned LR/SC/AMOs raise address-misaligned (checked by callers).
+ * The host TLB has one set of read/write/fetch arrays per regime (M, S, U; layout.ts), chosen at
+ * block boundaries, so mode switches need no flush. The tag holds the page address; the compare
+ * value carries the access's low alignment bits, so a misaligned access always misses (QEMU's
+ * trick). Misaligned RAM accesses are performed (as on QEMU and most Linux-class cores); misaligned
+ * MMIO accesses are access faults; misaligned LR/SC/AMOs raise address-misaligned (callers check).
+ *
+ * Nested translation (H extension) plugs in at gstage(): the VS-stage walker calls it for every
+ * PTE address and for the final address (GUIDE §6). Today it is the identity.
  */
 import {
-  TLB_READ, TLB_WRITE, TLB_FETCH, TLB_ENTRIES, TLB_ENTRY, TLB_BITS, RAM_OFFSET, RAM_GPA, C_RAM_SIZE,
-  C_MMIO_LO, C_MMIO_HI, WATCH_BASE, C_WATCH_COUNT, CODEMAP_BASE, C_UNMAPPED, PAGE_SHIFT,
+  TLB_BASE, TLB_READ, TLB_WRITE, TLB_FETCH, TLB_ENTRIES, TLB_ENTRY, TLB_SET_SIZE, TLB_SETS, RAM_OFFSET,
+  RAM_GPA, C_RAM_SIZE, C_MMIO_LO, C_MMIO_HI, WATCH_BASE, C_WATCH_COUNT, CODEMAP_BASE, C_UNMAPPED,
+  PAGE_SHIFT, H_PRIV, H_MSTATUS, H_SATP, H_PMPCFG, H_PMPADDR, H_PMP_ACTIVE, H_AD_UPDATE,
 } from './layout';
 import { mmio_read, mmio_write } from './host';
-import { raise, CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, CAUSE_FETCH_ACCESS } from './trap';
+import {
+  raise, excPending, CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, CAUSE_FETCH_ACCESS, CAUSE_LOAD_PAGE_FAULT,
+  CAUSE_STORE_PAGE_FAULT, CAUSE_FETCH_PAGE_FAULT,
+} from './trap';
 import { invalidateCode } from './frames';
+import { PRV_M, PRV_S, PRV_U, MSTATUS_MPRV, MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_SUM, MSTATUS_MXR } from './hart';
 
 export const ACCESS_READ: u32 = 0;
 export const ACCESS_WRITE: u32 = 1;
@@ -36,13 +47,34 @@ export const RAM_ADDEND: u64 = <u64>RAM_OFFSET - <u64>RAM_GPA;
 @inline export function tlbIndex(va: u64): u32 {
   return (<u32>(va >> PAGE_SHIFT) & TLB_MASK) << 4;
 }
-
-/** Flush the whole host TLB (satp writes, sfence.vma, privilege/MPRV changes, new code pages). */
-export function tlbFlushAll(): void {
-  memory.fill(TLB_READ, 0xff, TLB_ENTRIES * TLB_ENTRY * 3);
+/** Host TLB set for a privilege level: M 0, S 1, U 2. */
+@inline export function tlbSet(p: u32): u32 {
+  return TLB_BASE + (p == PRV_M ? 0 : p == PRV_S ? TLB_SET_SIZE : 2 * TLB_SET_SIZE);
 }
+
+/** Flush every host TLB set (PMP change, watch change). */
+export function tlbFlushAll(): void {
+  memory.fill(TLB_BASE, 0xff, TLB_SETS * TLB_SET_SIZE);
+}
+/** Flush the translated regimes (satp write, sfence.vma, SUM/MXR change). */
+export function tlbFlushVirtual(): void {
+  memory.fill(TLB_BASE + TLB_SET_SIZE, 0xff, 2 * TLB_SET_SIZE);
+}
+/** sfence.vma with rs1 = vaddr: drop the entries that could map that page. */
+export function tlbFlushVaddr(va: u64): void {
+  const i = tlbIndex(va);
+  for (let s: u32 = 1; s < TLB_SETS; s++) {
+    const base = TLB_BASE + s * TLB_SET_SIZE;
+    store<u64>(base + (TLB_READ - TLB_BASE) + i, TLB_INVALID);
+    store<u64>(base + (TLB_WRITE - TLB_BASE) + i, TLB_INVALID);
+    store<u64>(base + (TLB_FETCH - TLB_BASE) + i, TLB_INVALID);
+  }
+}
+/** Writes to a page that now holds decoded code must take the slow path: drop write mappings. */
 export function tlbFlushWrite(): void {
-  memory.fill(TLB_WRITE, 0xff, TLB_ENTRIES * TLB_ENTRY);
+  for (let s: u32 = 0; s < TLB_SETS; s++) {
+    memory.fill(TLB_BASE + s * TLB_SET_SIZE + (TLB_WRITE - TLB_BASE), 0xff, TLB_ENTRIES * TLB_ENTRY);
+  }
 }
 
 @inline export function ramSize(): u64 {
@@ -62,29 +94,207 @@ export function isWatched(pa: u64, size: u32): bool {
   }
   return false;
 }
-/** Does the 4 KiB page holding pa contain a watched range? */
-function pageWatched(pa: u64): bool {
-  const n = load<u32>(C_WATCH_COUNT);
-  const pb = pa & ~(<u64>0xfff);
-  for (let i: u32 = 0; i < n; i++) {
-    const b = load<u64>(WATCH_BASE + i * 16);
-    const e = load<u64>(WATCH_BASE + i * 16 + 8);
-    if (pb + 4096 > b && pb < e) return true;
-  }
-  return false;
-}
 
 @inline export function codePage(pa: u64): bool {
   return load<u8>(CODEMAP_BASE + <u32>((pa - <u64>RAM_GPA) >> PAGE_SHIFT)) != 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Privilege of an access
+
+/** Effective privilege for loads/stores: MPRV makes M-mode data accesses use MPP (Priv §3.1.6.3). */
+export function dataPriv(): u32 {
+  const p = <u32>load<u64>(H_PRIV);
+  if (p == PRV_M) {
+    const ms = load<u64>(H_MSTATUS);
+    if ((ms & MSTATUS_MPRV) != 0) return <u32>((ms & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT);
+  }
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PMP (Priv 1.12 §3.7)
+
+const PMP_R: u8 = 1, PMP_W: u8 = 2, PMP_X: u8 = 4, PMP_A: u8 = 0x18, PMP_L: u8 = 0x80;
+const PMP_TOR: u8 = 0x08, PMP_NA4: u8 = 0x10, PMP_NAPOT: u8 = 0x18;
+
+/** Bounds [lo, hi) of PMP entry i (hi = 0 when OFF). */
+let pmpLo: u64 = 0;
+let pmpHi: u64 = 0;
+function pmpRange(i: u32): void {
+  const cfg = load<u8>(H_PMPCFG + i);
+  const a = cfg & PMP_A;
+  const addr = load<u64>(H_PMPADDR + i * 8);
+  if (a == PMP_TOR) {
+    pmpLo = i == 0 ? 0 : load<u64>(H_PMPADDR + (i - 1) * 8) << 2;
+    pmpHi = addr << 2;
+  } else if (a == PMP_NA4) {
+    pmpLo = addr << 2;
+    pmpHi = pmpLo + 4;
+  } else if (a == PMP_NAPOT) {
+    // pmpaddr = base/4 with trailing ones: size = 2^(ones + 3).
+    const ones = <u64>ctz(~addr);
+    if (ones >= 54) {
+      pmpLo = 0;
+      pmpHi = <u64>-1;
+    } else {
+      const size = (<u64>1) << (ones + 3);
+      pmpLo = (addr << 2) & ~(size - 1);
+      pmpHi = pmpLo + size;
+    }
+  } else {
+    pmpLo = 0;
+    pmpHi = 0;
+  }
+}
+
+/** Permission bits PMP grants privilege p for physical [pa, pa+size); 0 when denied. */
+export function pmpPerm(pa: u64, size: u32, p: u32): u8 {
+  if (load<u64>(H_PMP_ACTIVE) == 0) return p == PRV_M ? 7 : 0;
+  const end = pa + <u64>size;
+  for (let i: u32 = 0; i < 16; i++) {
+    const cfg = load<u8>(H_PMPCFG + i);
+    if ((cfg & PMP_A) == 0) continue;
+    pmpRange(i);
+    if (end <= pmpLo || pa >= pmpHi) continue;
+    // The first matching entry decides; it must cover every byte (Priv §3.7.1).
+    if (pa < pmpLo || end > pmpHi) return 0;
+    if (p == PRV_M && (cfg & PMP_L) == 0) return 7;
+    return cfg & 7;
+  }
+  // No match: M-mode succeeds, S/U fail (we implement 16 entries).
+  return p == PRV_M ? 7 : 0;
+}
+
+/** Does one PMP decision cover the whole 4 KiB page at `page` for privilege p? */
+function pmpPageUniform(page: u64, p: u32): bool {
+  if (load<u64>(H_PMP_ACTIVE) == 0) return true;
+  const end = page + 4096;
+  for (let i: u32 = 0; i < 16; i++) {
+    const cfg = load<u8>(H_PMPCFG + i);
+    if ((cfg & PMP_A) == 0) continue;
+    pmpRange(i);
+    if (end <= pmpLo || page >= pmpHi) continue;
+    return page >= pmpLo && end <= pmpHi;
+  }
+  return true;
+}
+
+@inline function pmpAllows(pa: u64, size: u32, p: u32, access: u32): bool {
+  const perm = pmpPerm(pa, size, p);
+  const need: u8 = access == ACCESS_WRITE ? PMP_W : access == ACCESS_FETCH ? PMP_X : PMP_R;
+  return (perm & need) != 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page-table walk (Priv 1.12 §4.3.2, §4.4, §4.5, §4.6)
+
+const PTE_V: u64 = 1, PTE_R: u64 = 2, PTE_W: u64 = 4, PTE_X: u64 = 8, PTE_U: u64 = 16;
+const PTE_A: u64 = 64, PTE_D: u64 = 128;
+const PTE_PPN_MASK: u64 = 0x003ffffffffffc00; // bits 53:10
+const PTE_RESERVED: u64 = 0xffc0000000000000; // bits 63:54 (N, PBMT, reserved): must be zero
+
+/** PTE bits of the last successful walk (used to decide TLB fills). */
+export let walkPte: u64 = 0;
+
+@inline function accessFault(access: u32): u64 {
+  return access == ACCESS_WRITE ? CAUSE_STORE_ACCESS : access == ACCESS_FETCH ? CAUSE_FETCH_ACCESS : CAUSE_LOAD_ACCESS;
+}
+@inline function pageFault(access: u32): u64 {
+  return access == ACCESS_WRITE ? CAUSE_STORE_PAGE_FAULT : access == ACCESS_FETCH ? CAUSE_FETCH_PAGE_FAULT : CAUSE_LOAD_PAGE_FAULT;
+}
+
+/** G-stage translation of a guest-physical address (H extension hook). Identity today. */
+@inline function gstage(gpa: u64): u64 {
+  return gpa;
+}
+
 /**
- * Address translation for data and fetch. M-mode without MPRV, and satp = Bare, use the identity;
- * the supervisor issue adds the Sv39/48/57 walker here (and the G-stage under it). On a fault it
- * raises the exception and returns the all-ones address.
+ * Translate `va` for `access` at privilege `p`. Returns the physical address, or all ones after
+ * raising a page fault or access fault (mtval/stval = va).
  */
-@inline export function translate(va: u64, access: u32): u64 {
-  return va;
+export function translate(va: u64, access: u32, p: u32): u64 {
+  const satp = load<u64>(H_SATP);
+  const mode = <u32>(satp >> 60);
+  if (p == PRV_M || mode == 0) {
+    walkPte = PTE_R | PTE_W | PTE_X | PTE_A | PTE_D;
+    if (!pmpAllows(va, 1, p, access)) {
+      raise(accessFault(access), va);
+      return <u64>-1;
+    }
+    return va;
+  }
+  // Sv39 = 8, Sv48 = 9, Sv57 = 10: levels 3, 4, 5 of 9 VPN bits.
+  const levels: u32 = mode - 5;
+  const vaBits: u64 = 12 + 9 * <u64>levels;
+  // The va must be the sign extension of its top translated bit (§4.4.1).
+  const top = <i64>va >> <i64>(vaBits - 1);
+  if (top != 0 && top != -1) {
+    raise(pageFault(access), va);
+    return <u64>-1;
+  }
+  const ms = load<u64>(H_MSTATUS);
+  let a = (satp & 0xfffffffffff) << 12;
+  let i = <i32>levels - 1;
+  let pte: u64 = 0;
+  let pteAddr: u64 = 0;
+  while (true) {
+    pteAddr = gstage(a + (((va >> (12 + 9 * <u64>i)) & 0x1ff) << 3));
+    // Implicit PTE reads are S-mode accesses for PMP and must hit RAM (else access fault).
+    if (!inRam(pteAddr, 8) || !pmpAllows(pteAddr, 8, PRV_S, ACCESS_READ)) {
+      raise(accessFault(access), va);
+      return <u64>-1;
+    }
+    pte = load<u64>(<usize>(pteAddr + RAM_ADDEND));
+    if ((pte & PTE_V) == 0 || ((pte & PTE_R) == 0 && (pte & PTE_W) != 0) || (pte & PTE_RESERVED) != 0) {
+      raise(pageFault(access), va);
+      return <u64>-1;
+    }
+    if ((pte & (PTE_R | PTE_X)) != 0) break; // leaf
+    // Non-leaf: A, D, U must be zero (reserved for future use; §4.3.2 step 4).
+    if ((pte & (PTE_A | PTE_D | PTE_U)) != 0 || i == 0) {
+      raise(pageFault(access), va);
+      return <u64>-1;
+    }
+    i--;
+    a = (pte & PTE_PPN_MASK) << 2;
+  }
+  // Permission checks (§4.3.2 step 5).
+  if (p == PRV_U) {
+    if ((pte & PTE_U) == 0) { raise(pageFault(access), va); return <u64>-1; }
+  } else if ((pte & PTE_U) != 0) {
+    // S-mode may load/store U pages only with SUM, and never execute them.
+    if (access == ACCESS_FETCH || (ms & MSTATUS_SUM) == 0) { raise(pageFault(access), va); return <u64>-1; }
+  }
+  let ok: bool;
+  if (access == ACCESS_FETCH) ok = (pte & PTE_X) != 0;
+  else if (access == ACCESS_WRITE) ok = (pte & PTE_W) != 0;
+  else ok = (pte & PTE_R) != 0 || ((ms & MSTATUS_MXR) != 0 && (pte & PTE_X) != 0);
+  if (!ok) { raise(pageFault(access), va); return <u64>-1; }
+  // Misaligned superpage (§4.3.2 step 6): the low PPN fields of a superpage leaf must be zero.
+  if (i > 0) {
+    const lowMask: u64 = ((<u64>1) << (9 * <u64>i)) - 1;
+    if (((pte >> 10) & lowMask) != 0) { raise(pageFault(access), va); return <u64>-1; }
+  }
+  // A/D (§4.3.2 step 7): Svade faults when A (or D on a store) is clear; Svadu sets them.
+  const need = access == ACCESS_WRITE ? PTE_A | PTE_D : PTE_A;
+  if ((pte & need) != need) {
+    if (load<u64>(H_AD_UPDATE) == 0 || !pmpAllows(pteAddr, 8, PRV_S, ACCESS_WRITE)) {
+      raise(pageFault(access), va);
+      return <u64>-1;
+    }
+    pte |= need;
+    if (codePage(pteAddr)) invalidateCode(pteAddr, 8);
+    store<u64>(<usize>(pteAddr + RAM_ADDEND), pte);
+  }
+  walkPte = pte;
+  const offMask: u64 = ((<u64>1) << (12 + 9 * <u64>i)) - 1;
+  const pa = gstage((((pte & PTE_PPN_MASK) << 2) & ~offMask) | (va & offMask));
+  if (!pmpAllows(pa, 1, p, access)) {
+    raise(accessFault(access), va);
+    return <u64>-1;
+  }
+  return pa;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -105,15 +315,14 @@ function ramStore(pa: u64, size: u32, v: u64): void {
   else store<u8>(h, <u8>v);
 }
 
-/** Load `size` bytes at physical `pa` (naturally aligned or not, within one page). */
-function physLoad(pa: u64, size: u32, cause: u64, va: u64): u64 {
+function physLoad(pa: u64, size: u32, va: u64): u64 {
   if (inRam(pa, size) && !isWatched(pa, size)) return ramLoad(pa, size);
   if ((pa & <u64>(size - 1)) == 0 && mmio_read(<u32>pa, <u32>(pa >> 32), size) == 0) {
     const lo = <u64>load<u32>(C_MMIO_LO);
     return size == 8 ? lo | (<u64>load<u32>(C_MMIO_HI) << 32) : lo;
   }
   store<u64>(C_UNMAPPED, load<u64>(C_UNMAPPED) + 1);
-  raise(cause, va);
+  raise(CAUSE_LOAD_ACCESS, va);
   return 0;
 }
 
@@ -128,39 +337,49 @@ function physStore(pa: u64, size: u32, v: u64, va: u64): void {
   raise(CAUSE_STORE_ACCESS, va);
 }
 
-/** Fill the host TLB entry for va's page if that page is plain RAM. */
-function tlbFill(base: u32, va: u64, pa: u64, access: u32): void {
-  if (!inRam(pa & ~(<u64>0xfff), 4096) || pageWatched(pa)) return;
+/** Page of pa holds a watched range? */
+function pageWatched(pa: u64): bool {
+  return isWatched(pa & ~(<u64>0xfff), 4096);
+}
+
+/** Fill the host TLB entry for va's page in regime p if that page is plain, uniformly permitted RAM. */
+function tlbFill(arr: u32, va: u64, pa: u64, access: u32, p: u32): void {
+  const page = pa & ~(<u64>0xfff);
+  if (!inRam(page, 4096) || pageWatched(pa) || !pmpPageUniform(page, p)) return;
   if (access == ACCESS_WRITE && codePage(pa)) return;
-  const e = base + tlbIndex(va);
+  const e = tlbSet(p) + (arr - TLB_BASE) + tlbIndex(va);
   store<u64>(e, va & ~(<u64>0xfff));
-  store<u64>(e, (pa & ~(<u64>0xfff)) + RAM_ADDEND - (va & ~(<u64>0xfff)), 8);
+  store<u64>(e, page + RAM_ADDEND - (va & ~(<u64>0xfff)), 8);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Slow paths called by the run loop on a TLB miss. On a fault they raise() and return 0.
+// Slow paths called by the run loop on a host TLB miss. On a fault they raise() and return 0.
 
 export function loadSlow(va: u64, size: u32): u64 {
   if ((va & 0xfff) + <u64>size > 4096) {
-    // Misaligned access crossing a page: byte by byte (each byte translated; RAM only).
+    // Misaligned access crossing a page: byte by byte (each byte translated).
     let v: u64 = 0;
     for (let i: u32 = 0; i < size; i++) {
       const b = loadSlow(va + i, 1);
-      if (excPendingNow()) return 0;
+      if (excPending != 0) return 0;
       v |= b << (<u64>i * 8);
     }
     return v;
   }
-  const pa = translate(va, ACCESS_READ);
-  if ((va & <u64>(size - 1)) == 0) tlbFill(TLB_READ, va, pa, ACCESS_READ);
-  return physLoad(pa, size, CAUSE_LOAD_ACCESS, va);
+  const p = dataPriv();
+  const pa = translate(va, ACCESS_READ, p);
+  if (excPending != 0) return 0;
+  if ((va & <u64>(size - 1)) == 0) tlbFill(TLB_READ, va, pa, ACCESS_READ, p);
+  return physLoad(pa, size, va);
 }
 
 export function storeSlow(va: u64, size: u32, v: u64): void {
+  const p = dataPriv();
   if ((va & 0xfff) + <u64>size > 4096) {
-    // Check every byte is storable before writing any, so a fault leaves memory unchanged.
+    // Translate and check every byte before writing any, so a fault leaves memory unchanged.
     for (let i: u32 = 0; i < size; i++) {
-      const pa = translate(va + i, ACCESS_WRITE);
+      const pa = translate(va + i, ACCESS_WRITE, p);
+      if (excPending != 0) return;
       if (!inRam(pa, 1) || isWatched(pa, 1)) {
         store<u64>(C_UNMAPPED, load<u64>(C_UNMAPPED) + 1);
         raise(CAUSE_STORE_ACCESS, va);
@@ -170,27 +389,28 @@ export function storeSlow(va: u64, size: u32, v: u64): void {
     for (let i: u32 = 0; i < size; i++) storeSlow(va + i, 1, v >> (<u64>i * 8));
     return;
   }
-  const pa = translate(va, ACCESS_WRITE);
-  if ((va & <u64>(size - 1)) == 0) tlbFill(TLB_WRITE, va, pa, ACCESS_WRITE);
+  const pa = translate(va, ACCESS_WRITE, p);
+  if (excPending != 0) return;
+  if ((va & <u64>(size - 1)) == 0) tlbFill(TLB_WRITE, va, pa, ACCESS_WRITE, p);
   physStore(pa, size, v, va);
 }
 
-import { excPending } from './trap';
-@inline function excPendingNow(): bool {
-  return excPending != 0;
-}
-
 /**
- * Physical address of the RAM page holding instruction address `va`, or all ones after raising an
- * instruction access fault (fetch from a device or unmapped space).
+ * Physical address of the RAM page holding instruction address `va` (current privilege), or all
+ * ones after raising a fetch page fault or access fault (fetch from a device or unmapped space).
  */
 export function fetchPage(va: u64): u64 {
-  const pa = translate(va, ACCESS_FETCH);
+  const p = <u32>load<u64>(H_PRIV);
+  const e = tlbSet(p) + (TLB_FETCH - TLB_BASE) + tlbIndex(va);
+  if (load<u64>(e) == (va & ~(<u64>0xfff))) return (va & ~(<u64>0xfff)) + load<u64>(e, 8) - RAM_ADDEND;
+  const pa = translate(va, ACCESS_FETCH, p);
+  if (excPending != 0) return <u64>-1;
   if (!inRam(pa, 2)) {
     store<u64>(C_UNMAPPED, load<u64>(C_UNMAPPED) + 1);
     raise(CAUSE_FETCH_ACCESS, va);
     return <u64>-1;
   }
+  tlbFill(TLB_FETCH, va, pa, ACCESS_FETCH, p);
   return pa & ~(<u64>0xfff);
 }
 
@@ -199,9 +419,13 @@ export function fetchPage(va: u64): u64 {
   return <u32>load<u16>(<usize>(pa + RAM_ADDEND));
 }
 
-/** Host address for an aligned AMO/LR/SC at va, or 0 after raising (access fault outside RAM). */
+/** Host address for an aligned AMO/LR/SC at va, or 0 after raising (fault, or outside RAM). */
 export function amoAddress(va: u64, size: u32, write: bool): usize {
-  const pa = translate(va, write ? ACCESS_WRITE : ACCESS_READ);
+  const p = dataPriv();
+  // AMOs need read and write permission; LR needs read (Unpriv 8.4, Priv §4.3.2).
+  const pa = translate(va, write ? ACCESS_WRITE : ACCESS_READ, p);
+  if (excPending != 0) return 0;
+  // An AMO also reads: W without R is a reserved PTE encoding, so write permission implies read.
   if (!inRam(pa, size) || isWatched(pa, size)) {
     store<u64>(C_UNMAPPED, load<u64>(C_UNMAPPED) + 1);
     raise(write ? CAUSE_STORE_ACCESS : CAUSE_LOAD_ACCESS, va);
@@ -211,4 +435,4 @@ export function amoAddress(va: u64, size: u32, write: bool): usize {
   return <usize>(pa + RAM_ADDEND);
 }
 
-export { TLB_FETCH, TLB_BITS };
+export { TLB_FETCH, TLB_READ, TLB_WRITE };

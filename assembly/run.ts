@@ -15,19 +15,23 @@
  * instruction, so single-stepping and --max-insns are exact.
  */
 import {
-  H_PC, H_CYCLES, H_INSTRET, H_PRIV, H_RESV, C_DEADLINE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
-  S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_READ, TLB_WRITE,
+  H_PC, H_CYCLES, H_INSTRET, H_PRIV, H_RESV, H_MSTATUS, H_MIP, H_STIMECMP_CYCLE, H_SATP, C_DEADLINE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
+  S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE,
   TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP,
 } from './layout';
 import * as G from './generated/ops';
-import { getX, setX, pendingEnabled, PRV_M } from './hart';
+import { getX, setX, pendingEnabled, PRV_M, PRV_S, PRV_U, MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM } from './hart';
 import {
-  excPending, excCause, excTval, raise, takeTrap, pendingInterrupt, doMret, clearException,
+  excPending, excCause, excTval, raise, takeTrap, pendingInterrupt, doMret, doSret, clearException,
   CAUSE_ILLEGAL_INSTRUCTION, CAUSE_BREAKPOINT, CAUSE_USER_ECALL, CAUSE_MISALIGNED_LOAD,
   CAUSE_MISALIGNED_STORE,
 } from './trap';
-import { tlbIndex, loadSlow, storeSlow, fetchPage, fetch16, amoAddress, RAM_ADDEND } from './mmu';
+import {
+  tlbIndex, tlbSet, dataPriv, loadSlow, storeSlow, fetchPage, fetch16, amoAddress, RAM_ADDEND,
+  tlbFlushVaddr, tlbFlushVirtual,
+} from './mmu';
 import { frameFor, fillSlot, OP_PAGE_END } from './frames';
+import { tmEnabled, tmAccess, tmSfence } from './tlbmodel';
 import { csrAccess, setCurLat } from './csr';
 import { mulh, mulhu, mulhsu, div64, divu64, rem64, remu64, sext32, divw, divuw, remw, remuw } from './alu';
 
@@ -91,6 +95,11 @@ export function run(): u32 {
   let pageVa: u64 = 0;
   let hostPage: u64 = 0;
   let slot: u32 = 0;
+  let tlbR: u32 = 0;
+  let tlbW: u32 = 0;
+  // Timing mode: consult the modeled TLB on translated data accesses / fetch blocks.
+  let tmData = false;
+  let tmFetch = false;
 
   while (true) {
     // ---- block boundary
@@ -102,7 +111,11 @@ export function run(): u32 {
     }
     if (status != RUN_DEADLINE) break;
     deadline = load<u64>(C_DEADLINE);
-    if (cycles >= deadline) break;
+    // Sstc: the core's own timer deadline (time >= stimecmp raises STIP without a host event).
+    const stc = load<u64>(H_STIMECMP_CYCLE);
+    if (cycles >= stc) store<u64>(H_MIP, load<u64>(H_MIP) | (1 << 5));
+    else if (stc < deadline) deadline = stc;
+    if (cycles >= load<u64>(C_DEADLINE)) break;
     if (left == 0) { status = RUN_INSN_LIMIT; break; }
     if (load<u32>(C_STOP) != 0) { store<u32>(C_STOP, 0); status = RUN_STOP; break; }
     if (pendingEnabled() != 0) {
@@ -114,6 +127,14 @@ export function run(): u32 {
         continue;
       }
     }
+    // ---- host TLB arrays of the data regime (MPRV may make M-mode loads/stores use MPP's)
+    const dp = dataPriv();
+    tlbR = tlbSet(dp);
+    tlbW = tlbR + (TLB_WRITE - TLB_BASE);
+    const translating = (load<u64>(H_SATP) >> 60) != 0;
+    tmData = tmEnabled() && translating && dp != PRV_M;
+    tmFetch = tmEnabled() && translating && <u32>load<u64>(H_PRIV) != PRV_M;
+    if (tmFetch) cycles += tmAccess(pc, true);
     // ---- translate pc and find the decoded frame of its page
     pageVa = pc & ~(<u64>0xfff);
     const ppage = fetchPage(pc);
@@ -146,7 +167,8 @@ export function run(): u32 {
       switch (load<u16>(slot, S_OP)) {
       case OP_LB: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        const h = hostAddr(TLB_READ, va, 0);
+        if (tmData) cycles += tmAccess(va, false);
+        const h = hostAddr(tlbR, va, 0);
         if (h) {
           setX(load<u8>(slot, S_RD), <u64><i64>load<i8>(h));
           pc += <u64>len; slot += len << 3; continue;
@@ -159,7 +181,8 @@ export function run(): u32 {
       }
       case OP_LH: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        const h = hostAddr(TLB_READ, va, 1);
+        if (tmData) cycles += tmAccess(va, false);
+        const h = hostAddr(tlbR, va, 1);
         if (h) {
           setX(load<u8>(slot, S_RD), <u64><i64>load<i16>(h));
           pc += <u64>len; slot += len << 3; continue;
@@ -172,7 +195,8 @@ export function run(): u32 {
       }
       case OP_LW: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        const h = hostAddr(TLB_READ, va, 3);
+        if (tmData) cycles += tmAccess(va, false);
+        const h = hostAddr(tlbR, va, 3);
         if (h) {
           setX(load<u8>(slot, S_RD), <u64><i64>load<i32>(h));
           pc += <u64>len; slot += len << 3; continue;
@@ -185,7 +209,8 @@ export function run(): u32 {
       }
       case OP_LD: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        const h = hostAddr(TLB_READ, va, 7);
+        if (tmData) cycles += tmAccess(va, false);
+        const h = hostAddr(tlbR, va, 7);
         if (h) {
           setX(load<u8>(slot, S_RD), load<u64>(h));
           pc += <u64>len; slot += len << 3; continue;
@@ -198,7 +223,8 @@ export function run(): u32 {
       }
       case OP_LBU: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        const h = hostAddr(TLB_READ, va, 0);
+        if (tmData) cycles += tmAccess(va, false);
+        const h = hostAddr(tlbR, va, 0);
         if (h) {
           setX(load<u8>(slot, S_RD), <u64>load<u8>(h));
           pc += <u64>len; slot += len << 3; continue;
@@ -211,7 +237,8 @@ export function run(): u32 {
       }
       case OP_LHU: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        const h = hostAddr(TLB_READ, va, 1);
+        if (tmData) cycles += tmAccess(va, false);
+        const h = hostAddr(tlbR, va, 1);
         if (h) {
           setX(load<u8>(slot, S_RD), <u64>load<u16>(h));
           pc += <u64>len; slot += len << 3; continue;
@@ -224,7 +251,8 @@ export function run(): u32 {
       }
       case OP_LWU: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        const h = hostAddr(TLB_READ, va, 3);
+        if (tmData) cycles += tmAccess(va, false);
+        const h = hostAddr(tlbR, va, 3);
         if (h) {
           setX(load<u8>(slot, S_RD), <u64>load<u32>(h));
           pc += <u64>len; slot += len << 3; continue;
@@ -237,8 +265,9 @@ export function run(): u32 {
       }
       case OP_SB: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        if (tmData) cycles += tmAccess(va, false);
         const v = getX(load<u8>(slot, S_RS2));
-        const h = hostAddr(TLB_WRITE, va, 0);
+        const h = hostAddr(tlbW, va, 0);
         if (h) {
           store<u8>(h, <u8>v);
           pc += <u64>len; slot += len << 3; continue;
@@ -250,8 +279,9 @@ export function run(): u32 {
       }
       case OP_SH: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        if (tmData) cycles += tmAccess(va, false);
         const v = getX(load<u8>(slot, S_RS2));
-        const h = hostAddr(TLB_WRITE, va, 1);
+        const h = hostAddr(tlbW, va, 1);
         if (h) {
           store<u16>(h, <u16>v);
           pc += <u64>len; slot += len << 3; continue;
@@ -263,8 +293,9 @@ export function run(): u32 {
       }
       case OP_SW: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        if (tmData) cycles += tmAccess(va, false);
         const v = getX(load<u8>(slot, S_RS2));
-        const h = hostAddr(TLB_WRITE, va, 3);
+        const h = hostAddr(tlbW, va, 3);
         if (h) {
           store<u32>(h, <u32>v);
           pc += <u64>len; slot += len << 3; continue;
@@ -276,8 +307,9 @@ export function run(): u32 {
       }
       case OP_SD: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        if (tmData) cycles += tmAccess(va, false);
         const v = getX(load<u8>(slot, S_RS2));
-        const h = hostAddr(TLB_WRITE, va, 7);
+        const h = hostAddr(tlbW, va, 7);
         if (h) {
           store<u64>(h, v);
           pc += <u64>len; slot += len << 3; continue;
@@ -498,7 +530,10 @@ export function run(): u32 {
           pc += <u64><i64>load<i32>(slot, S_IMM);
           cycles += takenExtra;
           store<u64>(CLS_TAKEN, load<u64>(CLS_TAKEN) + 1);
-          if (pc - pageVa < 4096 && cycles < deadline) { slot = frame + (<u32>(pc - pageVa) << 3); continue; }
+          if (pc - pageVa < 4096 && cycles < deadline) {
+            if (tmFetch) cycles += tmAccess(pc, true);
+            slot = frame + (<u32>(pc - pageVa) << 3); continue;
+          }
           break;
         }
         pc += <u64>len; slot += len << 3; continue;
@@ -509,7 +544,10 @@ export function run(): u32 {
           pc += <u64><i64>load<i32>(slot, S_IMM);
           cycles += takenExtra;
           store<u64>(CLS_TAKEN, load<u64>(CLS_TAKEN) + 1);
-          if (pc - pageVa < 4096 && cycles < deadline) { slot = frame + (<u32>(pc - pageVa) << 3); continue; }
+          if (pc - pageVa < 4096 && cycles < deadline) {
+            if (tmFetch) cycles += tmAccess(pc, true);
+            slot = frame + (<u32>(pc - pageVa) << 3); continue;
+          }
           break;
         }
         pc += <u64>len; slot += len << 3; continue;
@@ -520,7 +558,10 @@ export function run(): u32 {
           pc += <u64><i64>load<i32>(slot, S_IMM);
           cycles += takenExtra;
           store<u64>(CLS_TAKEN, load<u64>(CLS_TAKEN) + 1);
-          if (pc - pageVa < 4096 && cycles < deadline) { slot = frame + (<u32>(pc - pageVa) << 3); continue; }
+          if (pc - pageVa < 4096 && cycles < deadline) {
+            if (tmFetch) cycles += tmAccess(pc, true);
+            slot = frame + (<u32>(pc - pageVa) << 3); continue;
+          }
           break;
         }
         pc += <u64>len; slot += len << 3; continue;
@@ -531,7 +572,10 @@ export function run(): u32 {
           pc += <u64><i64>load<i32>(slot, S_IMM);
           cycles += takenExtra;
           store<u64>(CLS_TAKEN, load<u64>(CLS_TAKEN) + 1);
-          if (pc - pageVa < 4096 && cycles < deadline) { slot = frame + (<u32>(pc - pageVa) << 3); continue; }
+          if (pc - pageVa < 4096 && cycles < deadline) {
+            if (tmFetch) cycles += tmAccess(pc, true);
+            slot = frame + (<u32>(pc - pageVa) << 3); continue;
+          }
           break;
         }
         pc += <u64>len; slot += len << 3; continue;
@@ -542,7 +586,10 @@ export function run(): u32 {
           pc += <u64><i64>load<i32>(slot, S_IMM);
           cycles += takenExtra;
           store<u64>(CLS_TAKEN, load<u64>(CLS_TAKEN) + 1);
-          if (pc - pageVa < 4096 && cycles < deadline) { slot = frame + (<u32>(pc - pageVa) << 3); continue; }
+          if (pc - pageVa < 4096 && cycles < deadline) {
+            if (tmFetch) cycles += tmAccess(pc, true);
+            slot = frame + (<u32>(pc - pageVa) << 3); continue;
+          }
           break;
         }
         pc += <u64>len; slot += len << 3; continue;
@@ -553,13 +600,17 @@ export function run(): u32 {
           pc += <u64><i64>load<i32>(slot, S_IMM);
           cycles += takenExtra;
           store<u64>(CLS_TAKEN, load<u64>(CLS_TAKEN) + 1);
-          if (pc - pageVa < 4096 && cycles < deadline) { slot = frame + (<u32>(pc - pageVa) << 3); continue; }
+          if (pc - pageVa < 4096 && cycles < deadline) {
+            if (tmFetch) cycles += tmAccess(pc, true);
+            slot = frame + (<u32>(pc - pageVa) << 3); continue;
+          }
           break;
         }
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_AMOSWAP_W: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -571,6 +622,7 @@ export function run(): u32 {
       }
       case OP_AMOSWAP_D: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -582,6 +634,7 @@ export function run(): u32 {
       }
       case OP_AMOADD_W: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -593,6 +646,7 @@ export function run(): u32 {
       }
       case OP_AMOADD_D: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -604,6 +658,7 @@ export function run(): u32 {
       }
       case OP_AMOXOR_W: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -615,6 +670,7 @@ export function run(): u32 {
       }
       case OP_AMOXOR_D: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -626,6 +682,7 @@ export function run(): u32 {
       }
       case OP_AMOAND_W: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -637,6 +694,7 @@ export function run(): u32 {
       }
       case OP_AMOAND_D: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -648,6 +706,7 @@ export function run(): u32 {
       }
       case OP_AMOOR_W: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -659,6 +718,7 @@ export function run(): u32 {
       }
       case OP_AMOOR_D: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -670,6 +730,7 @@ export function run(): u32 {
       }
       case OP_AMOMIN_W: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -681,6 +742,7 @@ export function run(): u32 {
       }
       case OP_AMOMIN_D: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -692,6 +754,7 @@ export function run(): u32 {
       }
       case OP_AMOMAX_W: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -703,6 +766,7 @@ export function run(): u32 {
       }
       case OP_AMOMAX_D: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -714,6 +778,7 @@ export function run(): u32 {
       }
       case OP_AMOMINU_W: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -725,6 +790,7 @@ export function run(): u32 {
       }
       case OP_AMOMINU_D: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -736,6 +802,7 @@ export function run(): u32 {
       }
       case OP_AMOMAXU_W: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -747,6 +814,7 @@ export function run(): u32 {
       }
       case OP_AMOMAXU_D: {
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -767,7 +835,10 @@ export function run(): u32 {
       case OP_JAL: {
         setX(load<u8>(slot, S_RD), pc + <u64>len);
         pc += <u64><i64>load<i32>(slot, S_IMM);
-        if (pc - pageVa < 4096 && cycles < deadline) { slot = frame + (<u32>(pc - pageVa) << 3); continue; }
+        if (pc - pageVa < 4096 && cycles < deadline) {
+            if (tmFetch) cycles += tmAccess(pc, true);
+            slot = frame + (<u32>(pc - pageVa) << 3); continue;
+          }
         break;
       }
       case OP_JALR: {
@@ -775,13 +846,17 @@ export function run(): u32 {
         const t = (getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM)) & ~(<u64>1);
         setX(load<u8>(slot, S_RD), pc + <u64>len);
         pc = t;
-        if (pc - pageVa < 4096 && cycles < deadline) { slot = frame + (<u32>(pc - pageVa) << 3); continue; }
+        if (pc - pageVa < 4096 && cycles < deadline) {
+            if (tmFetch) cycles += tmAccess(pc, true);
+            slot = frame + (<u32>(pc - pageVa) << 3); continue;
+          }
         break;
       }
       // ---- A: LR/SC (Unpriv 8.2). The reservation is the host address of the reserved word.
       case OP_LR_W: case OP_LR_D: {
         const size: u32 = load<u16>(slot, S_OP) == OP_LR_W ? 4 : 8;
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & <u64>(size - 1)) != 0) { raise(CAUSE_MISALIGNED_LOAD, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, size, false);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -792,6 +867,7 @@ export function run(): u32 {
       case OP_SC_W: case OP_SC_D: {
         const size: u32 = load<u16>(slot, S_OP) == OP_SC_W ? 4 : 8;
         const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false);
         if ((va & <u64>(size - 1)) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, size, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -852,17 +928,47 @@ export function run(): u32 {
         pc = doMret();
         break;
       }
+      case OP_SRET: {
+        // Illegal in U-mode, and in S-mode when mstatus.TSR = 1 (Priv 1.12 §3.1.6.5).
+        const p = <u32>load<u64>(H_PRIV);
+        if (p == PRV_U || (p == PRV_S && (load<u64>(H_MSTATUS) & MSTATUS_TSR) != 0)) {
+          raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
+          left++; cycles -= lat; uncount(slot);
+          break;
+        }
+        pc = doSret();
+        break;
+      }
       case OP_WFI: {
-        // Priv 1.12 §3.3.3: WFI completes as soon as an enabled interrupt is pending (even with the
-        // global enable off); otherwise the hart sleeps: the host skips to the next event.
+        // Priv 1.12 §3.3.3: illegal in U-mode, and below M when TW = 1 (our time limit is 0).
+        // It completes as soon as an enabled interrupt is pending (even with the global enable
+        // off); otherwise the hart sleeps: the host skips to the next event.
+        const p = <u32>load<u64>(H_PRIV);
+        if (p == PRV_U || (p < PRV_M && (load<u64>(H_MSTATUS) & MSTATUS_TW) != 0)) {
+          raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
+          left++; cycles -= lat; uncount(slot);
+          break;
+        }
         pc += <u64>len;
         if (pendingEnabled() == 0) status = RUN_WFI;
         break;
       }
-      case OP_SRET: case OP_SFENCE_VMA: {
-        // No S-mode on this machine yet (supervisor issue): these are illegal instructions.
-        raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
-        left++; cycles -= lat; uncount(slot);
+      case OP_SFENCE_VMA: {
+        // Illegal in U-mode, and in S-mode when mstatus.TVM = 1 (Priv 1.12 §4.2.1, §3.1.6.5).
+        const p = <u32>load<u64>(H_PRIV);
+        if (p == PRV_U || (p == PRV_S && (load<u64>(H_MSTATUS) & MSTATUS_TVM) != 0)) {
+          raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
+          left++; cycles -= lat; uncount(slot);
+          break;
+        }
+        // The host TLB is not ASID-tagged: an ASID-specific fence flushes every translation; an
+        // address-specific one drops only that page's entries.
+        const rs1 = load<u8>(slot, S_RS1);
+        const rs2 = load<u8>(slot, S_RS2);
+        if (rs1 != 0) tlbFlushVaddr(getX(rs1));
+        else tlbFlushVirtual();
+        tmSfence(rs1 != 0, getX(rs1), rs2 != 0, <u32>getX(rs2) & 0xffff);
+        pc += <u64>len;
         break;
       }
       case OP_ILLEGAL: {

@@ -8,9 +8,10 @@ import {
   H_STVEC, H_SEPC, H_SCAUSE, H_STVAL, H_MIP, H_MIE, H_EXCEPTIONS, H_INTERRUPTS, H_RESV,
 } from './layout';
 import {
-  PRV_M, PRV_S, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_SIE,
-  MSTATUS_SPIE, MSTATUS_SPP,
+  PRV_M, PRV_S, PRV_U, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_SIE,
+  MSTATUS_SPIE, MSTATUS_SPP, MSTATUS_MPRV,
 } from './hart';
+import { H_SEPC as _H_SEPC } from './layout';
 
 // Exception causes (Priv 1.12 table 3.6)
 export const CAUSE_MISALIGNED_FETCH: u64 = 0;
@@ -111,16 +112,29 @@ export function pendingInterrupt(): u64 {
   return 0;
 }
 
-/** mret (Priv 1.12 §3.3.2): MIE <- MPIE, MPIE <- 1, priv <- MPP, MPP <- least privileged mode. */
+/**
+ * mret (Priv 1.12 §3.3.2): MIE <- MPIE, MPIE <- 1, priv <- MPP, MPP <- U (the least privileged
+ * mode); returning to a mode below M clears MPRV.
+ */
 export function doMret(): u64 {
   let ms = load<u64>(H_MSTATUS);
   const mpp = <u32>((ms & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT);
   ms = (ms & ~(MSTATUS_MIE | MSTATUS_MPP)) | ((ms & MSTATUS_MPIE) != 0 ? MSTATUS_MIE : 0) | MSTATUS_MPIE;
-  // MPP <- U if U-mode is implemented, else M. This machine is M-only until the supervisor issue.
-  ms |= <u64>PRV_M << MSTATUS_MPP_SHIFT;
+  ms |= <u64>PRV_U << MSTATUS_MPP_SHIFT;
+  if (mpp != PRV_M) ms &= ~MSTATUS_MPRV;
   store<u64>(H_MSTATUS, ms);
   store<u64>(H_PRIV, mpp);
   return load<u64>(H_MEPC);
+}
+
+/** sret (Priv 1.12 §3.3.2): SIE <- SPIE, SPIE <- 1, priv <- SPP, SPP <- U; clears MPRV. */
+export function doSret(): u64 {
+  let ms = load<u64>(H_MSTATUS);
+  const spp: u32 = (ms & MSTATUS_SPP) != 0 ? PRV_S : PRV_U;
+  ms = (ms & ~(MSTATUS_SIE | MSTATUS_SPP | MSTATUS_MPRV)) | ((ms & MSTATUS_SPIE) != 0 ? MSTATUS_SIE : 0) | MSTATUS_SPIE;
+  store<u64>(H_MSTATUS, ms);
+  store<u64>(H_PRIV, spp);
+  return load<u64>(_H_SEPC);
 }
 
 export function clearException(): void {

@@ -35,6 +35,10 @@ interface CoreExports {
   addWatch(base: bigint, end: bigint): number;
   invalidatePhys(pa: bigint, len: bigint): void;
   flushTlb(): void;
+  timebaseChanged(): void;
+  configureMmu(satpModes: number, adUpdate: number): void;
+  setHartId(id: number): void;
+  tlbModelReset(): void;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -210,6 +214,7 @@ export class Core {
   setTimebase(cyclesPerTick: number, offsetTicks: bigint): void {
     this.setNum(L.H_TIME_DIV, cyclesPerTick);
     this.set64(L.H_TIME_OFS, offsetTicks);
+    this.ex.timebaseChanged();
   }
   setLatencies(lat: ArrayLike<number>): void {
     for (let i = 0; i < TIMING_CLASS_COUNT; i++) this.ex.setLatency(i, lat[i] ?? 0);
