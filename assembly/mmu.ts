@@ -356,17 +356,24 @@ function tlbFill(arr: u32, va: u64, pa: u64, access: u32, p: u32): void {
 // Slow paths called by the run loop on a host TLB miss. On a fault they raise() and return 0.
 
 export function loadSlow(va: u64, size: u32): u64 {
+  const p = dataPriv();
   if ((va & 0xfff) + <u64>size > 4096) {
-    // Misaligned access crossing a page: byte by byte (each byte translated).
-    let v: u64 = 0;
+    // Misaligned access crossing a page: translate and check every byte first (RAM only: a
+    // misaligned access never reaches a device), then read byte by byte. A fault reports the
+    // address of the first byte that failed (Priv 1.12 §3.1.16).
     for (let i: u32 = 0; i < size; i++) {
-      const b = loadSlow(va + i, 1);
+      const pa = translate(va + i, ACCESS_READ, p);
       if (excPending != 0) return 0;
-      v |= b << (<u64>i * 8);
+      if (!inRam(pa, 1) || isWatched(pa, 1)) {
+        store<u64>(C_UNMAPPED, load<u64>(C_UNMAPPED) + 1);
+        raise(CAUSE_LOAD_ACCESS, va + i);
+        return 0;
+      }
     }
+    let v: u64 = 0;
+    for (let i: u32 = 0; i < size; i++) v |= ramLoad(translate(va + i, ACCESS_READ, p), 1) << (<u64>i * 8);
     return v;
   }
-  const p = dataPriv();
   const pa = translate(va, ACCESS_READ, p);
   if (excPending != 0) return 0;
   if ((va & <u64>(size - 1)) == 0) tlbFill(TLB_READ, va, pa, ACCESS_READ, p);
@@ -382,7 +389,7 @@ export function storeSlow(va: u64, size: u32, v: u64): void {
       if (excPending != 0) return;
       if (!inRam(pa, 1) || isWatched(pa, 1)) {
         store<u64>(C_UNMAPPED, load<u64>(C_UNMAPPED) + 1);
-        raise(CAUSE_STORE_ACCESS, va);
+        raise(CAUSE_STORE_ACCESS, va + i);
         return;
       }
     }

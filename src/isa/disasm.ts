@@ -39,7 +39,7 @@ function format(row: InsnRow, insn: number, pc: bigint): string {
       case 'imm': return String(imm);
       case 'uimm20': return hex((imm >>> 12) & 0xfffff);
       case 'off(rs1)': return `${imm}(${reg(f.rs1)})`;
-      case 'target': return hex(Number(BigInt.asUintN(64, pc + BigInt(imm))));
+      case 'target': return `0x${BigInt.asUintN(64, pc + BigInt(imm)).toString(16)}`;
       case 'csr': return CSR_NAMES[imm] ?? hex(imm);
       case 'uimm': return String(f.rs1 ? regValue(f.rs1, insn) : 0);
       default: return tok;
