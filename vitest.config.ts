@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     pool: 'forks',
+    // Builds build/core.wasm and dist/ once when missing or older than their sources.
+    globalSetup: ['test/global-setup.ts'],
   },
 });

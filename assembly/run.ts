@@ -16,7 +16,7 @@
  */
 import {
   H_PC, H_CYCLES, H_INSTRET, H_PRIV, H_RESV, H_MSTATUS, H_MIP, H_STIMECMP_CYCLE, H_SATP, C_DEADLINE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
-  S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE,
+  S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST,
   TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP,
 } from './layout';
 import * as G from './generated/ops';
@@ -39,6 +39,8 @@ export const RUN_DEADLINE: u32 = 0;
 export const RUN_INSN_LIMIT: u32 = 1;
 export const RUN_WFI: u32 = 2;
 export const RUN_STOP: u32 = 3;
+/** An S-mode ecall with a host SBI installed: pc is at the ecall; the host completes it. */
+export const RUN_SBI: u32 = 4;
 
 const CLS_TAKEN: u32 = CLS_BASE + (TIMING_CLASS_BRANCH_TAKEN + 1) * 8;
 const CLS_TRAP: u32 = CLS_BASE + (TIMING_CLASS_TRAP + 1) * 8;
@@ -889,6 +891,12 @@ export function run(): u32 {
       }
       // ---- system
       case OP_ECALL: {
+        // With a host SBI (--bios builtin) an S-mode ecall is an SBI call the host performs as
+        // M-mode firmware would: it retires here and the host advances pc past it.
+        if (<u32>load<u64>(H_PRIV) == PRV_S && load<u32>(C_SBI_HOST) != 0) {
+          status = RUN_SBI;
+          break;
+        }
         // Cause 8/9/11 by privilege (Priv 1.12 table 3.6); the ecall does not retire.
         left++; cycles -= lat; uncount(slot);
         raise(CAUSE_USER_ECALL + <u64>load<u64>(H_PRIV), 0);

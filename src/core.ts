@@ -15,6 +15,8 @@ export const enum RunStatus {
   InsnLimit = 1,
   Wfi = 2,
   Stop = 3,
+  /** S-mode ecall with a host SBI installed (see setHostSbi); pc is at the ecall. */
+  Sbi = 4,
 }
 
 /** What the core calls for every access outside plain RAM (the board's bus). */
@@ -196,6 +198,22 @@ export class Core {
   /** Ask the running core to return at the next block boundary (safe from inside an MMIO callback). */
   requestStop(): void {
     this.u32[L.C_STOP >>> 2] = 1;
+  }
+
+  /** Route S-mode ecalls to the host (RunStatus.Sbi) instead of trapping to M-mode. */
+  setHostSbi(on: boolean): void {
+    this.u32[L.C_SBI_HOST >>> 2] = on ? 1 : 0;
+  }
+  set priv(p: number) {
+    this.set64(L.H_PRIV, BigInt(p));
+    this.ex.flushTlb();
+  }
+  /** Raw CSR state by layout offset (hart block), for firmware set-up and tests. */
+  getCsr(addr: number): bigint {
+    return this.get64(addr);
+  }
+  setCsr(addr: number, v: bigint): void {
+    this.set64(addr, v);
   }
 
   /** Drive an mip bit (CLINT, PLIC). Takes effect at the next block boundary. */

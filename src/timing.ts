@@ -36,7 +36,7 @@ export interface TimingConfig {
   cpuHz: number;
   /** mtime frequency in Hz (the devicetree's timebase-frequency). cpuHz must be a multiple of it. */
   timebaseHz: number;
-  /** Cycles charged per retired instruction of each class. Integers in 0..65535. */
+  /** Cycles charged per retired instruction of each class. Integers in 0..255 (the core keeps one byte per class). */
   latency: Record<TimingClass, number>;
 }
 
@@ -70,7 +70,8 @@ export const DEFAULT_LATENCY: Readonly<Record<TimingClass, number>> = Object.fre
 
 export const DEFAULT_CPU_HZ = 1_000_000_000;
 export const DEFAULT_TIMEBASE_HZ = 10_000_000;
-export const MAX_LATENCY = 0xffff;
+/** The core stores one byte per class (assembly/layout.ts LAT_BASE), so a class costs at most 255 cycles. */
+export const MAX_LATENCY = 0xff;
 
 export function defaultTiming(): TimingConfig {
   return { cpuHz: DEFAULT_CPU_HZ, timebaseHz: DEFAULT_TIMEBASE_HZ, latency: { ...DEFAULT_LATENCY } };
@@ -81,9 +82,9 @@ export function cyclesPerTick(cfg: TimingConfig): number {
   return cfg.cpuHz / cfg.timebaseHz;
 }
 
-/** The latency table in TIMING_CLASSES order (the layout the core reads from linear memory). */
-export function latencyArray(cfg: TimingConfig): Uint16Array {
-  const a = new Uint16Array(TIMING_CLASSES.length);
+/** The latency table in TIMING_CLASSES order (the layout the core reads from linear memory: one byte each). */
+export function latencyArray(cfg: TimingConfig): Uint8Array {
+  const a = new Uint8Array(TIMING_CLASSES.length);
   TIMING_CLASSES.forEach((c, i) => {
     a[i] = cfg.latency[c];
   });

@@ -134,7 +134,7 @@ describe('parseArgs', () => {
       ramBytes: DEFAULT_RAM,
       maxInsns: null,
       timingFile: null,
-      stats: 'text',
+      stats: null,
       statsFile: null,
       trace: 0,
     });

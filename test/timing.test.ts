@@ -91,12 +91,12 @@ describe('defaults (SiFive U74 via LLVM RISCVSchedSiFive7.td)', () => {
 });
 
 describe('latencyArray', () => {
-  it('is a Uint16Array in TIMING_CLASSES order', () => {
+  it('is a Uint8Array (one byte per class, as the core stores it) in TIMING_CLASSES order', () => {
     const cfg = defaultTiming();
     cfg.latency.divw = 40;
     cfg.latency.trap = 0;
     const a = latencyArray(cfg);
-    expect(a).toBeInstanceOf(Uint16Array);
+    expect(a).toBeInstanceOf(Uint8Array);
     expect(a.length).toBe(TIMING_CLASSES.length);
     expect(a[TIMING_CLASS_ID.divw]).toBe(40);
     expect(a[TIMING_CLASS_ID.trap]).toBe(0);
@@ -107,11 +107,11 @@ describe('latencyArray', () => {
 
 describe('loadTimingFile', () => {
   it('overrides only the keys given', () => {
-    const cfg = loadTimingFile(file(JSON.stringify({ cpuHz: 1_500_000_000, timebaseHz: 4_000_000, latency: { div: 16, branchTaken: 1, alu: 0, fdiv: 65535 } })));
+    const cfg = loadTimingFile(file(JSON.stringify({ cpuHz: 1_500_000_000, timebaseHz: 4_000_000, latency: { div: 16, branchTaken: 1, alu: 0, fdiv: 255 } })));
     expect(cfg.cpuHz).toBe(1_500_000_000);
     expect(cfg.timebaseHz).toBe(4_000_000);
     expect(cyclesPerTick(cfg)).toBe(375);
-    expect(cfg.latency).toEqual({ ...DEFAULT_LATENCY, div: 16, branchTaken: 1, alu: 0, fdiv: 65535 });
+    expect(cfg.latency).toEqual({ ...DEFAULT_LATENCY, div: 16, branchTaken: 1, alu: 0, fdiv: 255 });
   });
 
   it('an empty object gives the defaults', () => {
@@ -150,14 +150,15 @@ describe('loadTimingFile', () => {
     expect(errorOf(() => loadTimingFile(r))).toBe(`${r}: unknown timing class "latency.vector" (classes: ${TIMING_CLASSES.join(', ')})`);
   });
 
-  it('latency values: integers in 0..65535', () => {
+  it('latency values: integers in 0..255 (one byte per class in the core)', () => {
     const cases: Array<[string, string]> = [
       ['1.5', '"latency.div" must be an integer number of cycles, got 1.5'],
       ['"3"', '"latency.div" must be an integer number of cycles, got the string "3"'],
       ['null', '"latency.div" must be an integer number of cycles, got null'],
       ['true', '"latency.div" must be an integer number of cycles, got true'],
-      ['-1', '"latency.div" is -1; it must be between 0 and 65535'],
-      ['65536', '"latency.div" is 65536; it must be between 0 and 65535'],
+      ['-1', '"latency.div" is -1; it must be between 0 and 255'],
+      ['256', '"latency.div" is 256; it must be between 0 and 255'],
+      ['65535', '"latency.div" is 65535; it must be between 0 and 255'],
     ];
     for (const [v, msg] of cases) {
       const p = file(`{"latency": {"div": ${v}}}`);

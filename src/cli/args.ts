@@ -18,14 +18,15 @@ Options:
   --ram SIZE          guest RAM, 1M..2G in 4K steps (default 128M)
   --max-insns N       stop after N instructions (e.g. 5000000, 5_000_000, 1e9)
   --timing FILE       cycle-model overrides as JSON (see docs/TIMING.md)
-  --stats text|json   format of the end-of-run summary (default text)
-  --stats-file PATH   write the summary to PATH instead of stderr
-  --trace N           print the first N executed instructions
+  --stats text|json   print a summary at the end (run: on stderr; demo: stdout)
+  --stats-file PATH   write the summary to PATH instead (format from --stats)
+  --trace N           print the first N executed instructions on stderr
   -h, --help          show this help
   -V, --version       show the version
 
 Sizes take K, M or G (powers of 1024; KiB/KB/k also accepted).
-Bad usage exits with status 2.
+stdout carries only the guest's console output. Exit status: the guest's code,
+124 when --max-insns ran out, 130 on Ctrl-C, 2 for bad usage or input.
 `;
 
 export type StatsFormat = 'text' | 'json';
@@ -38,8 +39,12 @@ export interface RunSettings {
   maxInsns: number | null;
   /** Path of a timing JSON file, or null for the defaults. */
   timingFile: string | null;
-  stats: StatsFormat;
-  /** Where the summary goes; null = stderr. */
+  /**
+   * Summary format, or null when --stats was not given. `run` prints a summary only when asked
+   * (--stats or --stats-file); `demo` always prints one (text unless --stats json).
+   */
+  stats: StatsFormat | null;
+  /** Write the summary to this file instead of the terminal; null = no file. */
   statsFile: string | null;
   /** Print the first N executed instructions (0 = no trace). */
   trace: number;
@@ -79,7 +84,7 @@ const ALL_OPTIONS = [...Object.keys(VALUE_OPTIONS), '--help', '--version'];
 const SEE_HELP = '(see cyclevisor --help)';
 
 export function defaultRunSettings(): RunSettings {
-  return { ramBytes: DEFAULT_RAM, maxInsns: null, timingFile: null, stats: 'text', statsFile: null, trace: 0 };
+  return { ramBytes: DEFAULT_RAM, maxInsns: null, timingFile: null, stats: null, statsFile: null, trace: 0 };
 }
 
 // ---------------------------------------------------------------------------------------------

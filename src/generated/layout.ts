@@ -60,6 +60,7 @@ export const C_UNMAPPED = 0x2030;
 export const C_WATCH_COUNT = 0x2038;
 export const C_FRAME_FILLS = 0x2040;
 export const C_SMC_INVAL = 0x2048;
+export const C_SBI_HOST = 0x2050;
 export const CTL_SIZE = 0x100;
 export const LAT_BASE = 0x2100;
 export const LAT_SIZE = 0x20;

@@ -232,11 +232,28 @@ const CSR_FIELDS = {
   mcause: L.H_MCAUSE,
   mtval: L.H_MTVAL,
   mie: L.H_MIE,
+  mip: L.H_MIP,
   mscratch: L.H_MSCRATCH,
+  medeleg: L.H_MEDELEG,
+  mideleg: L.H_MIDELEG,
+  mcounteren: L.H_MCOUNTEREN,
+  menvcfg: L.H_MENVCFG,
+  stvec: L.H_STVEC,
+  sscratch: L.H_SSCRATCH,
+  sepc: L.H_SEPC,
+  scause: L.H_SCAUSE,
+  stval: L.H_STVAL,
+  satp: L.H_SATP,
+  scounteren: L.H_SCOUNTEREN,
+  stimecmp: L.H_STIMECMP,
 } as const;
 export type DirectCsr = keyof typeof CSR_FIELDS;
 
-/** Read a machine CSR straight from the hart state block (no instruction executed). */
+/**
+ * Read a CSR straight from the hart state block (no instruction executed). setCsrDirect bypasses
+ * the CSR's WARL rules and side effects (TLB flushes, Sstc): use it only for plain registers
+ * (trap vectors, scratch, epc/cause/tval) or before the first run.
+ */
 export function csrOf(core: Core, name: DirectCsr): bigint {
   return core.get64(CSR_FIELDS[name]);
 }
@@ -370,4 +387,137 @@ export function runBatch(snippets: Insn[][], reg = 7, opts: ExecOptions = {}): b
   prog.push(WFI);
   const core = run(prog, { maxInsns: 1_000_000, ...opts });
   return snippets.map((_, i) => readLE(core, DATA + 8 * i, 8));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Privileged architecture (M/S/U hart, Priv 1.12): CSR numbers, CSR instruction shorthands,
+// mode switches, PMP and page tables.
+
+/** Privilege levels as the core encodes them (core.priv). */
+export const PRV_U = 0, PRV_S = 1, PRV_M = 3;
+export type Priv = typeof PRV_U | typeof PRV_S | typeof PRV_M;
+
+/** CSR numbers (Priv 1.12 tables 2.2-2.5). */
+export const CSR = {
+  sstatus: 0x100, sie: 0x104, stvec: 0x105, scounteren: 0x106, senvcfg: 0x10a, sscratch: 0x140, sepc: 0x141,
+  scause: 0x142, stval: 0x143, sip: 0x144, stimecmp: 0x14d, satp: 0x180,
+  mstatus: 0x300, misa: 0x301, medeleg: 0x302, mideleg: 0x303, mie: 0x304, mtvec: 0x305, mcounteren: 0x306,
+  menvcfg: 0x30a, mscratch: 0x340, mepc: 0x341, mcause: 0x342, mtval: 0x343, mip: 0x344,
+  pmpcfg0: 0x3a0, pmpcfg2: 0x3a2, pmpaddr0: 0x3b0,
+  mcycle: 0xb00, minstret: 0xb02, cycle: 0xc00, time: 0xc01, instret: 0xc02, hpmcounter3: 0xc03, mhartid: 0xf14,
+} as const;
+
+/** mstatus fields (Priv 1.12 §3.1.6). */
+export const MS = {
+  SIE: 1n << 1n, MIE: 1n << 3n, SPIE: 1n << 5n, MPIE: 1n << 7n, SPP: 1n << 8n, MPP: 3n << 11n,
+  MPRV: 1n << 17n, SUM: 1n << 18n, MXR: 1n << 19n, TVM: 1n << 20n, TW: 1n << 21n, TSR: 1n << 22n,
+  /** UXL = SXL = 2 (64-bit), read-only: always set. */
+  XL: (2n << 32n) | (2n << 34n),
+} as const;
+/** mstatus.MPP = p as a field value. */
+export const mpp = (p: Priv): bigint => BigInt(p) << 11n;
+
+/** Interrupt numbers (mip/mie bit positions, cause codes). */
+export const IRQ = { SSI: 1, MSI: 3, STI: 5, MTI: 7, SEI: 9, MEI: 11 } as const;
+/** Bit 63 of mcause/scause: interrupt. */
+export const INTERRUPT = 1n << 63n;
+
+export const csrr = (rd: number, csr: number): Insn => ['csrrs', { rd, rs1: 0, imm: csr }];
+export const csrw = (csr: number, rs1: number): Insn => ['csrrw', { rd: 0, rs1, imm: csr }];
+export const csrs = (csr: number, rs1: number): Insn => ['csrrs', { rd: 0, rs1, imm: csr }];
+export const csrc = (csr: number, rs1: number): Insn => ['csrrc', { rd: 0, rs1, imm: csr }];
+/** csr = value (any 64-bit constant) through register `tmp`. */
+export const csrwi64 = (csr: number, value: bigint, tmp = 5): Insn[] => [...li(tmp, value), csrw(csr, tmp)];
+/** csr |= value through `tmp`. */
+export const csrsi64 = (csr: number, value: bigint, tmp = 5): Insn[] => [...li(tmp, value), csrs(csr, tmp)];
+/** csr &= ~value through `tmp`. */
+export const csrci64 = (csr: number, value: bigint, tmp = 5): Insn[] => [...li(tmp, value), csrc(csr, tmp)];
+
+/** PMP configuration bits (Priv 1.12 §3.7.1). */
+export const PMP = { R: 1, W: 2, X: 4, OFF: 0, TOR: 0x08, NA4: 0x10, NAPOT: 0x18, L: 0x80 } as const;
+/** pmpaddr value of a NAPOT region [base, base + size) (size a power of two >= 8, base aligned). */
+export const napot = (base: bigint, size: bigint): bigint => (base >> 2n) | ((size >> 3n) - 1n);
+/** pmpaddr that makes a NAPOT entry cover the whole 56-bit physical address space. */
+export const PMPADDR_ALL = (1n << 54n) - 1n;
+
+/**
+ * M-mode prologue: PMP entry 0 = NAPOT over all memory, RWX. S/U accesses that match no PMP entry
+ * fail on this hart (16 entries implemented), so every program that runs S/U code needs it.
+ */
+export function pmpAllowAll(tmp = 5): Insn[] {
+  return [...csrwi64(CSR.pmpaddr0, PMPADDR_ALL, tmp), ...csrwi64(CSR.pmpcfg0, BigInt(PMP.NAPOT | PMP.R | PMP.W | PMP.X), tmp)];
+}
+
+/**
+ * M-mode sequence that continues at the next instruction in privilege `mode`: MPP = mode,
+ * mepc = the address after the mret, mret. Clobbers `tmp`, mepc and (as mret does) MIE <- MPIE,
+ * MPIE <- 1, and MPRV when `mode` is below M.
+ */
+export function enterMode(mode: Priv, tmp = 5): Insn[] {
+  const out: Insn[] = [...csrci64(CSR.mstatus, MS.MPP, tmp)];
+  if (mode !== PRV_U) out.push(...csrsi64(CSR.mstatus, mpp(mode), tmp));
+  // auipc, addi, csrw, mret: the next instruction is 16 bytes after the auipc.
+  out.push(['auipc', { rd: tmp, imm: 0 }], ['addi', { rd: tmp, rs1: tmp, imm: 16 }], csrw(CSR.mepc, tmp), ['mret']);
+  return out;
+}
+
+/** Page-table entry bits (Priv 1.12 §4.3.1). */
+export const PTE = { V: 1n, R: 2n, W: 4n, X: 8n, U: 16n, G: 32n, A: 64n, D: 128n } as const;
+/** satp MODE values. */
+export const SATP_MODE = { Bare: 0, Sv39: 8, Sv48: 9, Sv57: 10 } as const;
+
+export interface PageMap {
+  va: bigint;
+  pa: bigint;
+  flags: bigint;
+  /** Leaf level: 0 = 4 KiB page, 1 = 2 MiB megapage, ... (default 0). */
+  level?: number;
+}
+
+/**
+ * Write Sv39/Sv48/Sv57 page tables for `maps` into guest RAM, allocating 4 KiB tables from
+ * `tableBase` upward (the same scheme as test/core/mmu.test.ts). Returns the satp value (ASID 0).
+ * Non-leaf PTEs are V only; leaves are written exactly with `flags`.
+ */
+export function buildPageTables(core: Core, mode: 8 | 9 | 10, maps: PageMap[], tableBase = RAM_BASE + 0xc0000): bigint {
+  const levels = mode - 5;
+  let next = BigInt(tableBase);
+  const alloc = (): bigint => {
+    const p = next;
+    next += 4096n;
+    core.zeroPhys(Number(p), 4096);
+    return p;
+  };
+  const root = alloc();
+  const rd = (pa: bigint): bigint => readLE(core, Number(pa), 8);
+  const wr = (pa: bigint, v: bigint): void => writeLE(core, Number(pa), 8, v);
+  for (const m of maps) {
+    const leafLevel = m.level ?? 0;
+    let table = root;
+    for (let lvl = levels - 1; lvl >= leafLevel; lvl--) {
+      const pteAddr = table + ((m.va >> BigInt(12 + 9 * lvl)) & 0x1ffn) * 8n;
+      if (lvl === leafLevel) {
+        wr(pteAddr, ((m.pa >> 12n) << 10n) | m.flags);
+      } else {
+        let pte = rd(pteAddr);
+        if ((pte & PTE.V) === 0n) {
+          pte = ((alloc() >> 12n) << 10n) | PTE.V;
+          wr(pteAddr, pte);
+        }
+        table = (pte >> 10n) << 12n;
+      }
+    }
+  }
+  return (BigInt(mode) << 60n) | (root >> 12n);
+}
+
+/** Physical address of the PTE that maps `va` at `level` in the tables of `satp` (tables must exist). */
+export function pteAddress(core: Core, satp: bigint, va: bigint, level = 0): bigint {
+  const levels = Number(satp >> 60n) - 5;
+  let table = (satp & 0xfff_ffff_ffffn) << 12n;
+  for (let lvl = levels - 1; ; lvl--) {
+    const addr = table + ((va >> BigInt(12 + 9 * lvl)) & 0x1ffn) * 8n;
+    if (lvl === level) return addr;
+    table = (readLE(core, Number(addr), 8) >> 10n) << 12n;
+  }
 }

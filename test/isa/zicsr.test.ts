@@ -1,7 +1,8 @@
 /**
- * Zicsr (Unprivileged ISA 20191213 ch. 9) and the machine CSRs of this M-only hart (Privileged
- * ISA 1.12 ch. 2-3): read/set/clear semantics, the rd = x0 and rs1 = x0 rules, read-only and
- * nonexistent CSRs (illegal instruction, mtval = instruction bits), counters and WARL fields.
+ * Zicsr (Unprivileged ISA 20191213 ch. 9) and the machine CSRs of this M/S/U hart (Privileged
+ * ISA 1.12 ch. 2-3), accessed from M-mode: read/set/clear semantics, the rd = x0 and rs1 = x0
+ * rules, read-only and nonexistent CSRs (illegal instruction, mtval = instruction bits), counters
+ * and WARL fields. The supervisor CSRs and access from S/U are covered by priv.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { TIMING_CLASS_COUNT, TIMING_CLASS_ID } from '../../src/isa/classes.js';
@@ -98,20 +99,21 @@ describe('read-only CSRs (csr[11:10] = 3)', () => {
 });
 
 describe('nonexistent CSRs', () => {
-  // Custom (0x7c0, 0x5c0, 0xbc0), debug-mode only (dcsr 0x7b0), S-mode (no S on this hart:
-  // sstatus, satp, stvec), F (fflags, fcsr: no F), RV32-only (mstatush, mcycleh, cycleh), CSRs
-  // that must not exist without S/U (medeleg, mideleg, mcounteren, menvcfg: Priv 1.12 §3.1.8,
-  // §3.1.11, §3.1.18), and unassigned numbers.
+  // Custom (0x7c0, 0x5c0, 0xbc0), debug-mode only (dcsr 0x7b0), trigger module (tselect 0x7a0:
+  // no triggers), Smepmp (mseccfg 0x747), F (fflags, frm, fcsr: no F), H (hstatus: no H),
+  // Sdtrig scontext (0x5a8), V (vstart: no V), RV32-only (mstatush, menvcfgh, stimecmph, mcycleh,
+  // cycleh, and the odd pmpcfg1: Priv 1.12 §3.7.1), and unassigned numbers.
   const NX = [
-    0x7c0, 0x5c0, 0xbc0, 0x7b0, 0x100, 0x180, 0x105, 0x001, 0x003, 0x310, 0xb80, 0xc80, 0x302, 0x303, 0x306, 0x30a, 0xfff,
+    0x7c0, 0x5c0, 0xbc0, 0x7b0, 0x7a0, 0x747, 0x001, 0x002, 0x003, 0x600, 0x5a8, 0x008, 0x310, 0x31a, 0x15d, 0x3a1,
+    0xb80, 0xc80, 0xfff,
   ];
   const forms: Array<[string, (csr: number) => Insn]> = [
     ['csrrs (read only)', (csr) => ['csrrs', { rd: 6, rs1: 0, imm: csr }]],
     ['csrrw x0 (write only)', (csr) => ['csrrw', { rd: 0, rs1: 5, imm: csr }]],
     ['csrrci', (csr) => ['csrrci', { rd: 6, rs1: 3, imm: csr }]],
   ];
-  const cases = NX.flatMap((csr) => forms.map(([what, mk]) => [csr, what, mk] as const));
-  it.each(cases)('0x%s %s raises illegal instruction with mtval = instruction bits', (csr, _w, mk) => {
+  const cases = NX.flatMap((csr) => forms.map(([what, mk]) => [hex(csr), what, csr, mk] as const));
+  it.each(cases)('%s %s raises illegal instruction with mtval = instruction bits', (_name, _w, csr, mk) => {
     const pre: Insn[] = [...li(5, 7n), ...li(6, 0x77n)];
     const insn = mk(csr);
     const r = exec([...pre, insn, WFI]);
@@ -121,11 +123,11 @@ describe('nonexistent CSRs', () => {
 });
 
 describe('machine information and status registers', () => {
-  it('misa = RV64IMAC with MXL = 2; writes are ignored', () => {
+  it('misa = RV64IMAC + S + U with MXL = 2; writes are ignored', () => {
     const core = run([csrr(5, MISA), ...li(6, 0n), csrw(MISA, 6), csrr(7, MISA), WFI]);
-    const want = (2n << 62n) | (1n << 0n) | (1n << 2n) | (1n << 8n) | (1n << 12n); // A C I M
+    const want = (2n << 62n) | (1n << 0n) | (1n << 2n) | (1n << 8n) | (1n << 12n) | (1n << 18n) | (1n << 20n); // A C I M S U
     expect(hex(core.x(5))).toBe(hex(want));
-    expect(hex(core.x(5))).toBe('0x8000000000001105');
+    expect(hex(core.x(5))).toBe('0x8000000000141105');
     expect(core.x(7)).toBe(core.x(5));
   });
 
@@ -134,11 +136,27 @@ describe('machine information and status registers', () => {
     expect([core.x(5), core.x(6), core.x(7), core.x(8)]).toEqual([0n, 0n, 0n, 0n]);
   });
 
-  it('mstatus: MPP reads 3 (M-only), only MIE/MPIE are writable', () => {
+  it('mstatus: resets with MPP = 3 and UXL = SXL = 2 (read-only); which fields are writable', () => {
     const core = run([csrr(5, MSTATUS), ...li(6, -1n), csrw(MSTATUS, 6), csrr(7, MSTATUS), csrw(MSTATUS, 0), csrr(8, MSTATUS), WFI]);
-    expect(hex(core.x(5))).toBe('0x1800');
-    expect(hex(core.x(7))).toBe('0x1888');
-    expect(hex(core.x(8))).toBe('0x1800');
+    // UXL (bits 33:32) = SXL (bits 35:34) = 2: XLEN 64 in S and U, not writable (Priv 1.12 §3.1.6.2).
+    expect(hex(core.x(5))).toBe('0xa00001800');
+    // Writable: SIE MIE SPIE MPIE SPP MPP MPRV SUM MXR TVM TW TSR. FS/XS/SD stay 0 (no F/V, no
+    // custom state), UBE/SBE/MBE stay 0 (little-endian only).
+    expect(hex(core.x(7))).toBe('0xa007e19aa');
+    expect(hex(core.x(8))).toBe('0xa00000000');
+  });
+
+  it('mstatus.MPP is WARL: U, S and M are kept, the reserved value 2 leaves the field unchanged', () => {
+    const mppOf = (v: bigint) => (v >> 11n) & 3n;
+    const core = run([
+      ...li(6, 1n << 11n), csrw(MSTATUS, 6), csrr(10, MSTATUS), // S
+      ...li(6, 2n << 11n), csrw(MSTATUS, 6), csrr(11, MSTATUS), // reserved: stays S
+      ...li(6, 0n), csrw(MSTATUS, 6), csrr(12, MSTATUS), // U
+      ...li(6, 2n << 11n), ['csrrs', { rd: 0, rs1: 6, imm: MSTATUS }], csrr(13, MSTATUS), // U | 2 = 2: stays U
+      ...li(6, 3n << 11n), csrw(MSTATUS, 6), csrr(14, MSTATUS), // M
+      WFI,
+    ]);
+    expect([10, 11, 12, 13, 14].map((r) => mppOf(core.x(r)))).toEqual([1n, 1n, 0n, 0n, 3n]);
   });
 
   it('mip shows the bits the host drives (CLINT/PLIC) and guest writes do not clear them', () => {
@@ -152,10 +170,13 @@ describe('machine information and status registers', () => {
     expect(hex(core.x(7))).toBe('0x880');
   });
 
-  it('mie keeps MSIE/MTIE/MEIE; mip ignores writes', () => {
-    const core = run([...li(6, -1n), csrw(MIE, 6), csrr(5, MIE), csrw(MIP, 6), csrr(7, MIP), WFI]);
-    expect(hex(core.x(5))).toBe('0x888');
-    expect(core.x(7)).toBe(0n);
+  it('mie keeps the S and M enables (SSIE STIE SEIE MSIE MTIE MEIE); M-mode writes only SSIP/STIP/SEIP of mip', () => {
+    const core = run([...li(6, -1n), csrw(MIE, 6), csrr(5, MIE), csrw(MIP, 6), csrr(7, MIP), csrw(MIP, 0), csrr(8, MIP), csrw(MIE, 0), WFI]);
+    expect(hex(core.x(5))).toBe('0xaaa');
+    // MSIP/MTIP/MEIP are read-only (driven by the CLINT/PLIC); STIP is writable while Sstc is off
+    // (menvcfg.STCE = 0) (Priv 1.12 §3.1.9).
+    expect(hex(core.x(7))).toBe('0x222');
+    expect(core.x(8)).toBe(0n);
   });
 
   it.each([

@@ -1,0 +1,72 @@
+/**
+ * The guest programs of test/guests (programs.tsv): names, machines, expected exit codes, stdin.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const GUESTS = join(ROOT, 'test', 'guests');
+
+export interface GuestProgram {
+  name: string;
+  machine: 'virt' | 'spike';
+  exit: number;
+  /** Bytes for the console input (decoded from the printf(1) format), or null for none. */
+  stdin: Uint8Array | null;
+  elf: string;
+  expected: string;
+}
+
+/** Decodes the printf(1) escapes programs.tsv uses (\n \r \t \\ \xHH \NNN octal, %% ). */
+export function printfBytes(format: string): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < format.length; i++) {
+    const c = format[i]!;
+    if (c === '%' && format[i + 1] === '%') {
+      out.push(0x25);
+      i++;
+      continue;
+    }
+    if (c !== '\\') {
+      out.push(...new TextEncoder().encode(c));
+      continue;
+    }
+    const n = format[++i];
+    const simple: Record<string, number> = { n: 10, r: 13, t: 9, '\\': 92, a: 7, b: 8, f: 12, v: 11, '"': 34 };
+    if (n !== undefined && n in simple) out.push(simple[n]!);
+    else if (n === 'x') {
+      const m = /^[0-9a-fA-F]{1,2}/.exec(format.slice(i + 1))![0];
+      out.push(parseInt(m, 16));
+      i += m.length;
+    } else if (n !== undefined && /[0-7]/.test(n)) {
+      const m = /^[0-7]{1,3}/.exec(format.slice(i))![0];
+      out.push(parseInt(m, 8) & 0xff);
+      i += m.length - 1;
+    } else {
+      throw new Error(`programs.tsv: unsupported escape \\${n}`);
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+export function guestPrograms(): GuestProgram[] {
+  const text = readFileSync(join(GUESTS, 'programs.tsv'), 'utf8');
+  const out: GuestProgram[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const [name, machine, exit, stdin] = line.split('\t');
+    if (!name || (machine !== 'virt' && machine !== 'spike') || exit === undefined || stdin === undefined) {
+      throw new Error(`programs.tsv: bad line '${line}'`);
+    }
+    out.push({
+      name,
+      machine,
+      exit: Number(exit),
+      stdin: stdin === '-' ? null : printfBytes(stdin),
+      elf: join(GUESTS, 'bin', `${name}.elf`),
+      expected: join(GUESTS, 'expected', `${name}.out`),
+    });
+  }
+  return out;
+}
