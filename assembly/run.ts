@@ -91,7 +91,9 @@ export function run(): u32 {
   let left = budget;
   let deadline: u64 = 0;
   const takenExtra = <u64>load<u8>(LAT_BASE + TIMING_CLASS_BRANCH_TAKEN) - <u64>load<u8>(LAT_BASE + 1);
-  const trapLat = <u64>load<u8>(LAT_BASE + TIMING_CLASS_TRAP);
+  // A trap entry costs at least one cycle, so a guest stuck in a trap loop (which retires nothing)
+  // still reaches the cycle deadline and the host keeps control (events, Ctrl-C).
+  const trapLat = max<u64>(1, <u64>load<u8>(LAT_BASE + TIMING_CLASS_TRAP));
   let status = RUN_DEADLINE;
   let frame: u32 = 0;
   let pageVa: u64 = 0;
