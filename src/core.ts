@@ -208,6 +208,11 @@ export class Core {
     this.set64(L.H_PRIV, BigInt(p));
     this.ex.flushTlb();
   }
+  /** Cycle at which the Sstc timer fires (time >= stimecmp), or Infinity when it is off. */
+  get sstcDeadline(): number {
+    const v = this.get64(L.H_STIMECMP_CYCLE);
+    return v >= 0xffffffffffffffffn ? Infinity : Number(v);
+  }
   /** Raw CSR state by layout offset (hart block), for firmware set-up and tests. */
   getCsr(addr: number): bigint {
     return this.get64(addr);

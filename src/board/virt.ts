@@ -34,6 +34,11 @@ import { Plic } from '../../devices/plic.js';
 import { Uart16550 } from '../../devices/uart16550.js';
 import { TestFinisher } from '../../devices/test-finisher.js';
 import { Htif } from '../../devices/htif.js';
+import { GoldfishRtc } from '../../devices/goldfish-rtc.js';
+import { VirtioMmio } from '../../devices/virtio-mmio.js';
+import { VirtioBlk, FileBlockBackend } from '../../devices/virtio-blk.js';
+import { VirtioRng } from '../../devices/virtio-rng.js';
+import { handleSbiCall, type SbiHost } from './sbi.js';
 import { checkSegmentsFit, loadFile, parseElf, PF_X, type ElfImage } from '../elf.js';
 import { UserError, formatSize, hex } from '../errors.js';
 import { defaultTiming, latencyArray, type TimingConfig } from '../timing.js';
@@ -70,7 +75,8 @@ export const VIRT_MAP = {
   pciePio: { name: 'pcie-pio', base: 0x0300_0000, size: 0x1_0000, compatible: 'pci-host-ecam-generic', status: 'present' },
   plic: { name: 'plic', base: 0x0c00_0000, size: 0x60_0000, compatible: 'sifive,plic-1.0.0\0riscv,plic0', status: 'present' },
   uart0: { name: 'serial', base: 0x1000_0000, size: 0x100, compatible: 'ns16550a', irq: 10, status: 'present' },
-  virtio: { name: 'virtio_mmio', base: 0x1000_1000, size: 0x1000, count: 8, compatible: 'virtio,mmio', irq: 1, status: 'reserved' },
+  rtc: { name: 'rtc', base: 0x0010_1000, size: 0x1000, compatible: 'google,goldfish-rtc', irq: 11, status: 'present' },
+  virtio: { name: 'virtio_mmio', base: 0x1000_1000, size: 0x1000, count: 8, compatible: 'virtio,mmio', irq: 1, status: 'present' },
   dram: { name: 'memory', base: RAM_BASE, size: 0, compatible: '', status: 'present' },
 } as const satisfies Record<string, MapEntry>;
 
@@ -121,6 +127,10 @@ export interface VirtOptions {
   onOutput?: (chunk: Uint8Array) => void;
   /** A different core.wasm (e.g. the debug build). */
   wasmPath?: string;
+  /** Raw disk images for virtio-blk (first = /dev/vda). */
+  drives?: Array<{ path: string; readOnly: boolean }>;
+  /** Guest-visible RTC start time in ns since the epoch (default: the devices' fixed default). */
+  rtcEpochNs?: bigint;
 }
 
 /** What the run loop does next after a piece of work. */
@@ -260,6 +270,62 @@ export class VirtMachine {
       irq: this.plic.irqLine(M.uart0.irq),
       tx: (b) => this.putByte(b),
     });
+    this.memory = {
+      read: (pa, len) => core.readPhys(pa, len),
+      write: (pa, data) => core.writePhys(pa, data),
+    };
+    this.rtc = new GoldfishRtc({
+      bus: this.bus,
+      base: M.rtc.base,
+      irq: this.plic.irqLine(M.rtc.irq),
+      clock,
+      scheduler: this.scheduler,
+      ...(opts.rtcEpochNs !== undefined ? { epochNs: opts.rtcEpochNs } : {}),
+    });
+    // virtio-mmio slots: Linux probes the device tree from the highest address down, so the first
+    // drive goes in the top slot and becomes /dev/vda (as on QEMU); then virtio-rng.
+    const devs: Array<VirtioBlk | VirtioRng> = [];
+    for (const d of opts.drives ?? []) {
+      const backend = new FileBlockBackend(d.path, { readOnly: d.readOnly });
+      this.blockBackends.push(backend);
+      devs.push(new VirtioBlk({ backend, scheduler: this.scheduler, clock }));
+    }
+    devs.push(new VirtioRng({}));
+    for (let i = 0; i < (M.virtio.count ?? 8); i++) {
+      const slot = (M.virtio.count ?? 8) - 1 - i;
+      const dev = devs[i];
+      this.virtio.push(
+        new VirtioMmio({
+          bus: this.bus,
+          base: M.virtio.base + slot * M.virtio.size,
+          irq: this.plic.irqLine(M.virtio.irq + slot),
+          memory: this.memory,
+          ...(dev ? { device: dev } : {}),
+        }),
+      );
+    }
+  }
+
+  readonly memory: GuestMemory;
+  readonly rtc: GoldfishRtc;
+  readonly virtio: VirtioMmio[] = [];
+  readonly blockBackends: FileBlockBackend[] = [];
+  /** Set by bootLinux() for --bios builtin. */
+  sbi: SbiHost | null = null;
+
+  /** Console output from firmware services (the builtin SBI's putchar). */
+  consoleOut(b: number): void {
+    this.putByte(b);
+  }
+  /** End the run with this result (used by the builtin SBI: shutdown, reboot). */
+  requestExit(r: RunResult): void {
+    this.outcome ??= r;
+    this.core.requestStop();
+  }
+
+  /** Flush and close disk images (every acknowledged write reaches the file). */
+  close(): void {
+    for (const b of this.blockBackends) b.close();
   }
 
   // ------------------------------------------------------------------------------------------- loading
@@ -518,8 +584,12 @@ export class VirtMachine {
       case RunStatus.Stop:
         // Only exit()/reset() request a stop, and they set the outcome first.
         return 'continue';
+      case RunStatus.Sbi:
+        if (!this.sbi) throw new Error('core returned an SBI call but no host SBI is installed');
+        handleSbiCall(this.sbi, 0);
+        this.core.pc = this.core.pc + 4n;
+        return this.outcome ?? 'continue';
       default:
-        // RunStatus.Sbi comes only with core.setHostSbi(true), which this board does not use.
         throw new Error(`core.run() returned status ${status as number}, which the virt board does not handle`);
     }
   }
@@ -535,9 +605,12 @@ export class VirtMachine {
         this.sleeping = false;
         return 'continue';
       }
-      const next = this.scheduler.nextDeadline();
+      // The core's own Sstc timer (stimecmp) is an event too.
+      const sstc = core.sstcDeadline;
+      const next = Math.min(this.scheduler.nextDeadline(), sstc);
       if (next !== Infinity) {
         if (next > core.cycles) core.cycles = next;
+        if (core.cycles >= sstc) core.setMip(5, true);
         this.scheduler.runDue(core.cycles);
         if (this.outcome) return this.outcome;
         // Still asleep unless that woke it; back to the caller between events, so a run of

@@ -1,0 +1,234 @@
+/**
+ * Booting firmware and Linux on the virt board, placed the way QEMU 7.2 places them
+ * (hw/riscv/boot.c), so the same images behave the same:
+ *
+ *   0x8000_0000  firmware (--bios FILE, e.g. OpenSBI fw_dynamic), entered in M-mode with
+ *                a0 = hartid, a1 = DTB, a2 = &fw_dynamic_info (in the mask ROM at 0x1000)
+ *   0x8020_0000  kernel Image (RISC-V Image header checked), next stage in S-mode
+ *   kernel + min(RAM/2, 128 MiB)   initrd
+ *   align_down(min(RAM end, 3 GiB) - DTB size, 2 MiB)   DTB (free RAM after it for OpenSBI's edits)
+ *
+ * --bios builtin: no firmware; the hart starts in S-mode at the kernel with the CSRs OpenSBI
+ * would leave (delegation, counters, PMP open, Sstc enabled) and cyclevisor answers SBI calls.
+ * --bios none: the kernel (or program) is entered in M-mode at 0x8000_0000 with a0/a1 set.
+ */
+import { readFileSync } from 'node:fs';
+import * as L from '../generated/layout.js';
+import { RAM_BASE } from '../core.js';
+import { UserError, formatSize, hex, fileReadError } from '../errors.js';
+import { buildVirtDtb, qemuVirtDtConfig } from './devicetree.js';
+import { HSM_STARTED, type SbiHost } from './sbi.js';
+import type { VirtMachine } from './virt.js';
+import type { MmioRegion } from '../bus/types.js';
+
+export interface BootOptions {
+  /** 'builtin' (cyclevisor's SBI), 'none', or a raw firmware image path. */
+  bios: string;
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+}
+
+/** The ISA string we report: exactly what the core implements. */
+export const ISA_STRING = 'rv64imac_zicsr_zifencei_zihintpause_sstc';
+export const MMU_TYPE = 'riscv,sv57' as const;
+
+const MiB = 1024 * 1024;
+const KERNEL_OFFSET = 0x20_0000;
+const MROM_BASE = 0x1000;
+const MROM_SIZE = 0xf000;
+const FW_DYNAMIC_INFO_OFFSET = 0x40;
+const FW_DYNAMIC_INFO_MAGIC = 0x4942534fn; // "OSBI"
+
+function readImage(path: string, what: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw fileReadError(path, e, what);
+  }
+}
+
+/** Check a RISC-V Linux Image header (Documentation/riscv/boot-image-header.rst). */
+export function checkKernelImage(img: Uint8Array, path: string): { imageSize: number } {
+  if (img.length < 64) throw new UserError(`${path}: too small to be a RISC-V kernel Image (${img.length} bytes)`);
+  const dv = new DataView(img.buffer, img.byteOffset, img.byteLength);
+  const magic2 = dv.getUint32(0x38, true);
+  if (magic2 !== 0x05435352) {
+    throw new UserError(`${path}: not a RISC-V kernel Image (no "RSC\\x05" magic at offset 0x38)`);
+  }
+  const imageSize = Number(dv.getBigUint64(0x10, true));
+  return { imageSize: Math.max(imageSize, img.length) };
+}
+
+/** A read-only memory-mapped byte array (QEMU's mask ROM at 0x1000 holds fw_dynamic_info). */
+function romRegion(name: string, base: number, bytes: Uint8Array): MmioRegion {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return {
+    name,
+    base,
+    size: bytes.length,
+    valid: { min: 1, max: 8 },
+    impl: { min: 1, max: 4 },
+    read: (off, size) => (size === 4 ? dv.getUint32(off, true) : size === 2 ? dv.getUint16(off, true) : dv.getUint8(off)),
+    write: () => {},
+  };
+}
+
+interface Placement {
+  base: number;
+  size: number;
+  what: string;
+}
+
+function checkFits(m: VirtMachine, p: Placement): void {
+  const end = RAM_BASE + m.ramBytes;
+  if (p.base < RAM_BASE || p.base + p.size > end) {
+    throw new UserError(
+      `RAM too small: the ${p.what} (${formatSize(p.size)}) needs ${hex(p.base)}-${hex(p.base + p.size - 1)} but RAM is ${formatSize(m.ramBytes)} (${hex(RAM_BASE)}-${hex(end - 1)}); use a larger --ram`,
+    );
+  }
+}
+function checkDisjoint(a: Placement, b: Placement): void {
+  if (a.base < b.base + b.size && b.base < a.base + a.size) {
+    throw new UserError(`RAM too small: the ${a.what} and the ${b.what} overlap at ${hex(Math.max(a.base, b.base))}; use a larger --ram`);
+  }
+}
+
+/** Load firmware, kernel, initrd and DTB into `m` and set the boot hart's state. */
+export function bootLinux(m: VirtMachine, o: BootOptions): { dtbAddr: number; kernelAddr: number | null } {
+  const core = m.core;
+  const placed: Placement[] = [];
+  const bios = o.bios;
+  const firmware = bios !== 'builtin' && bios !== 'none' ? readImage(bios, 'the firmware (--bios)') : null;
+  if (firmware && firmware.length === 0) throw new UserError(`${bios}: the firmware image is empty`);
+
+  let kernelAddr: number | null = null;
+  let kernelEnd = RAM_BASE;
+  if (firmware) {
+    const p = { base: RAM_BASE, size: firmware.length, what: 'firmware' };
+    checkFits(m, p);
+    core.writePhys(RAM_BASE, firmware);
+    placed.push(p);
+    kernelEnd = RAM_BASE + firmware.length;
+  }
+  if (o.kernel) {
+    const k = readImage(o.kernel, 'the kernel (--kernel)');
+    const { imageSize } = checkKernelImage(k, o.kernel);
+    kernelAddr = bios === 'none' ? RAM_BASE : RAM_BASE + KERNEL_OFFSET;
+    const p = { base: kernelAddr, size: imageSize, what: 'kernel' };
+    checkFits(m, p);
+    for (const q of placed) checkDisjoint(p, q);
+    core.writePhys(kernelAddr, k);
+    placed.push(p);
+    kernelEnd = kernelAddr + imageSize;
+  } else if (bios === 'builtin') {
+    throw new UserError('--bios builtin needs a --kernel to boot');
+  }
+
+  let initrd: { start: bigint; end: bigint } | undefined;
+  if (o.initrd) {
+    if (!o.kernel) throw new UserError('--initrd needs a --kernel');
+    const rd = readImage(o.initrd, 'the initrd (--initrd)');
+    // QEMU: far enough that the kernel does not clobber it, but within lowmem.
+    const start = (kernelAddr ?? RAM_BASE) + Math.min(m.ramBytes / 2, 128 * MiB);
+    const p = { base: start, size: rd.length, what: 'initrd' };
+    checkFits(m, p);
+    for (const q of placed) checkDisjoint(p, q);
+    core.writePhys(start, rd);
+    placed.push(p);
+    initrd = { start: BigInt(start), end: BigInt(start + rd.length) };
+  }
+
+  const dtb = buildVirtDtb(
+    qemuVirtDtConfig({
+      harts: 1,
+      isa: ISA_STRING,
+      mmuType: MMU_TYPE,
+      ramBase: BigInt(RAM_BASE),
+      ramSize: BigInt(m.ramBytes),
+      timebaseHz: m.timing.timebaseHz,
+      ...(o.append !== undefined ? { bootargs: o.append } : {}),
+      ...(initrd ? { initrd } : {}),
+    }),
+  );
+  const top = Math.min(RAM_BASE + m.ramBytes, 3 * 1024 * MiB);
+  const dtbAddr = Math.floor((top - dtb.length) / (2 * MiB)) * 2 * MiB;
+  const pd = { base: dtbAddr, size: dtb.length, what: 'device tree' };
+  checkFits(m, pd);
+  for (const q of placed) checkDisjoint(pd, q);
+  core.writePhys(dtbAddr, dtb);
+  void kernelEnd;
+
+  // Boot hart registers (QEMU's reset vector: a0 = mhartid, a1 = fdt, a2 = fw_dynamic_info).
+  core.setX(10, 0n);
+  core.setX(11, BigInt(dtbAddr));
+  if (firmware) {
+    const rom = new Uint8Array(MROM_SIZE);
+    const dv = new DataView(rom.buffer);
+    const info = FW_DYNAMIC_INFO_OFFSET;
+    dv.setBigUint64(info + 0, FW_DYNAMIC_INFO_MAGIC, true);
+    dv.setBigUint64(info + 8, 2n, true); // version
+    dv.setBigUint64(info + 16, BigInt(kernelAddr ?? 0), true); // next_addr
+    dv.setBigUint64(info + 24, 1n, true); // next_mode: S
+    dv.setBigUint64(info + 32, 0n, true); // options
+    dv.setBigUint64(info + 40, 0n, true); // boot_hart
+    m.bus.addMmio(romRegion('mrom', MROM_BASE, rom));
+    core.setX(12, BigInt(MROM_BASE + info));
+    core.pc = BigInt(RAM_BASE);
+  } else if (bios === 'none') {
+    core.pc = BigInt(kernelAddr ?? RAM_BASE);
+  } else {
+    enterBuiltinSbi(m, kernelAddr!);
+  }
+  m.guestName = o.kernel ?? bios;
+  return { dtbAddr, kernelAddr };
+}
+
+/** Hart state as OpenSBI leaves it when it enters the kernel, and the host SBI. */
+function enterBuiltinSbi(m: VirtMachine, entry: number): void {
+  const core = m.core;
+  // Delegate what OpenSBI delegates: misaligned fetch, breakpoint, U-ecall, page faults; and the
+  // three S-level interrupts.
+  const medeleg = (1n << 0n) | (1n << 3n) | (1n << 8n) | (1n << 12n) | (1n << 13n) | (1n << 15n);
+  core.setCsr(L.H_MEDELEG, medeleg);
+  core.setCsr(L.H_MIDELEG, (1n << 1n) | (1n << 5n) | (1n << 9n));
+  core.setCsr(L.H_MCOUNTEREN, 0xffffffffn);
+  core.setCsr(L.H_MENVCFG, 1n << 63n); // Sstc: S-mode owns stimecmp
+  core.setCsr(L.H_STIMECMP, 0xffffffffffffffffn);
+  // PMP: one NAPOT entry over everything, RWX (the last entry OpenSBI installs).
+  core.setCsr(L.H_PMPADDR, (1n << 54n) - 1n);
+  core.setCsr(L.H_PMPCFG, 0x1fn);
+  core.setCsr(L.H_PMP_ACTIVE, 1n);
+  core.ex.timebaseChanged();
+  core.setHostSbi(true);
+  core.priv = 1;
+  core.pc = BigInt(entry);
+
+  const stopped = new Set<number>();
+  m.sbi = {
+    harts: 1,
+    reg: (r) => core.x(r),
+    setReg: (r, v) => core.setX(r, v),
+    setTimer: (_hart, t) => {
+      core.setCsr(L.H_STIMECMP, t);
+      core.ex.timebaseChanged();
+    },
+    sendIpi: () => core.setMip(1, true),
+    remoteFence: () => core.ex.flushTlb(),
+    console: (b) => m.consoleOut(b),
+    consoleRead: () => -1,
+    hartStart: () => false,
+    hartStop: () => {
+      stopped.add(0);
+      m.requestExit({ reason: 'error', code: 1, message: 'the only hart stopped itself (SBI HSM hart_stop)' });
+    },
+    hartStatus: () => HSM_STARTED,
+    reset: (type) => {
+      if (type === 0) m.requestExit({ reason: 'exit', code: 0 });
+      else m.requestExit({ reason: 'error', code: 1, message: 'the guest asked for a reboot (SBI SRST), which cyclevisor does not support yet' });
+    },
+    mvendorid: 0n,
+    marchid: 0n,
+    mimpid: 0n,
+  } satisfies SbiHost;
+}
