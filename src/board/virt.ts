@@ -127,6 +127,10 @@ export interface VirtOptions {
   onOutput?: (chunk: Uint8Array) => void;
   /** A different core.wasm (e.g. the debug build). */
   wasmPath?: string;
+  /** Harts (1..8). */
+  harts?: number;
+  /** 'fast': host TLB only; 'timing': also the modeled TLB (timing file `tlb` section). */
+  mode?: 'fast' | 'timing';
   /** Raw disk images for virtio-blk (first = /dev/vda). */
   drives?: Array<{ path: string; readOnly: boolean }>;
   /** Guest-visible RTC start time in ns since the epoch (default: the devices' fixed default). */
