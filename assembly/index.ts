@@ -7,14 +7,15 @@ import {
   H_X, H_PC, H_PRIV, H_MSTATUS, H_MISA, H_MTVEC, H_RESV, H_TIME_DIV, H_SATP_MODES, H_AD_UPDATE,
   H_STIMECMP_CYCLE, H_MHARTID, HART_BASE, HART_SIZE, C_RAM_SIZE,
   C_DEADLINE, C_INSN_LIMIT, RAM_OFFSET, RAM_GPA, RAM_MAX, LAT_BASE, CLS_BASE, CLS_SIZE, WATCH_BASE,
-  WATCH_MAX, C_WATCH_COUNT, CTL_BASE, CTL_SIZE, S_LAT,
+  WATCH_MAX, C_WATCH_COUNT, CTL_BASE, CTL_SIZE, S_LAT, C_HART, C_HARTS, HART_SAVE_BASE, MAX_HARTS,
+  TM_BASE, TM_END, TM_SAVE_BASE, TM_SAVE_SIZE, H_INSTRET, H_CYCLES,
 } from './layout';
 import { PRV_M, MSTATUS_MPP, MSTATUS_UXL, MSTATUS_SXL } from './hart';
 import { MISA_VALUE, updateStimecmp } from './csr';
-import { tlbFlushAll } from './mmu';
+import { tlbFlushAll, tlbFlushAllHarts, tlbFlushHart, setTlbHart } from './mmu';
 import { invalidateAllFrames, invalidatePhys as invPhys } from './frames';
 import { clearException } from './trap';
-import { tmReset } from './tlbmodel';
+import { tmReset, tmEnabled } from './tlbmodel';
 
 export { run } from './run';
 
@@ -31,10 +32,26 @@ export function init(ramBytes: u32): u32 {
 
 /** Architectural reset (Priv 1.12 §3.4): M-mode, MIE = 0, mtvec = 0 (the host sets pc). RAM is kept. */
 export function reset(): void {
-  memory.fill(HART_BASE, 0, HART_SIZE);
   const ram = load<u64>(C_RAM_SIZE);
+  const harts = max<u32>(1, load<u32>(C_HARTS));
   memory.fill(CTL_BASE, 0, CTL_SIZE);
   store<u64>(C_RAM_SIZE, ram);
+  store<u32>(C_HARTS, harts);
+  // Every hart gets the reset state (with its own mhartid) in its save slot; hart 0 is loaded.
+  for (let h: u32 = 0; h < harts; h++) {
+    resetHartState();
+    store<u64>(H_MHARTID, h);
+    memory.copy(HART_SAVE_BASE + h * HART_SIZE, HART_BASE, HART_SIZE);
+  }
+  memory.copy(HART_BASE, HART_SAVE_BASE, HART_SIZE);
+  store<u32>(C_HART, 0);
+  setTlbHart(0);
+  tlbFlushAllHarts();
+  memory.fill(TM_SAVE_BASE, 0, MAX_HARTS * TM_SAVE_SIZE);
+}
+
+function resetHartState(): void {
+  memory.fill(HART_BASE, 0, HART_SIZE);
   memory.fill(CLS_BASE, 0, CLS_SIZE);
   store<u64>(H_PRIV, PRV_M);
   store<u64>(H_MISA, MISA_VALUE);
@@ -49,8 +66,43 @@ export function reset(): void {
   store<u64>(C_DEADLINE, <u64>-1);
   store<u64>(C_INSN_LIMIT, <u64>-1);
   clearException();
-  tlbFlushAll();
   invalidateAllFrames();
+}
+
+/** Number of harts (1..8); resets the machine state of every hart. */
+export function setHarts(n: u32): u32 {
+  if (n == 0 || n > MAX_HARTS) return 1;
+  store<u32>(C_HARTS, n);
+  reset();
+  return 0;
+}
+
+/** Copy the running hart's state (and, in timing mode, its modeled TLB) to its save slot. */
+export function saveHart(): void {
+  const h = load<u32>(C_HART);
+  memory.copy(HART_SAVE_BASE + h * HART_SIZE, HART_BASE, HART_SIZE);
+  if (tmEnabled()) memory.copy(TM_SAVE_BASE + h * TM_SAVE_SIZE, TM_BASE, TM_END - TM_BASE);
+}
+
+/**
+ * Make hart `h` the running hart. The outgoing hart's LR/SC reservation is dropped (Unpriv 8.2
+ * lets an SC fail spuriously), so an LR/SC sequence interrupted by a switch cannot succeed after
+ * another hart wrote the word.
+ */
+export function switchHart(h: u32): void {
+  const cur = load<u32>(C_HART);
+  if (h == cur || h >= load<u32>(C_HARTS)) return;
+  store<u64>(H_RESV, <u64>-1);
+  saveHart();
+  memory.copy(HART_BASE, HART_SAVE_BASE + h * HART_SIZE, HART_SIZE);
+  if (tmEnabled()) memory.copy(TM_BASE, TM_SAVE_BASE + h * TM_SAVE_SIZE, TM_END - TM_BASE);
+  store<u32>(C_HART, h);
+  setTlbHart(h);
+}
+
+/** A remote fence for hart h (SBI RFENCE): drop its host TLB. */
+export function flushHartTlb(h: u32): void {
+  if (h < MAX_HARTS) tlbFlushHart(h);
 }
 
 /** Set the cycle cost of timing class `cls`; drops decoded frames (they cache the cost). */
@@ -67,7 +119,7 @@ export function addWatch(base: u64, end: u64): u32 {
   store<u64>(WATCH_BASE + n * 16, base);
   store<u64>(WATCH_BASE + n * 16 + 8, end);
   store<u32>(C_WATCH_COUNT, n + 1);
-  tlbFlushAll();
+  tlbFlushAllHarts();
   return 0;
 }
 

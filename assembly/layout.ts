@@ -13,12 +13,15 @@
  *               │ run control, MMIO mailbox    │ instruction limit, stop reason, MMIO data
  *   LAT_BASE    ├──────────────────────────────┤ cycles charged per timing class (u8 each)
  *   CLS_BASE    ├──────────────────────────────┤ retired-instruction count per class (u64)
+ *   HART_SAVE   ├──────────────────────────────┤ saved state of every hart (8 × 4 KiB)
  *   CODEMAP_BASE├──────────────────────────────┤ one byte per RAM page: has decoded code
- *   TLB_BASE    ├──────────────────────────────┤ host TLB: per regime (M, S, U) read / write /
- *               │                              │ fetch arrays, TLB_ENTRIES × {tag, addend}
  *   WATCH_BASE  ├──────────────────────────────┤ watched physical ranges (HTIF tohost...)
  *   FTAG_BASE   ├──────────────────────────────┤ decoded-frame tags (physical page per frame)
+ *   TM_BASE     ├──────────────────────────────┤ modeled TLB (timing mode) of the running hart
  *   FRAME_BASE  ├──────────────────────────────┤ decoded frames: FRAME_COUNT × 2048 slots × 16 B
+ *   TLB_BASE    ├──────────────────────────────┤ host TLB per hart: per regime (M, S, U) read /
+ *               │                              │ write / fetch arrays of {tag, addend}
+ *   TM_SAVE_BASE├──────────────────────────────┤ modeled TLB of each hart that is not running
  *   DATA_BASE   ├──────────────────────────────┤ AssemblyScript static data (asconfig memoryBase)
  *   RAM_OFFSET  ├──────────────────────────────┤ guest RAM (guest-physical RAM_GPA upward),
  *               │            ...               │ grown at init to the configured size
@@ -84,6 +87,8 @@ export const H_EXCEPTIONS: u32 = H_STIMECMP_CYCLE + 8;
 export const H_INTERRUPTS: u32 = H_EXCEPTIONS + 8;
 export const HART_END: u32 = H_INTERRUPTS + 8;
 export const HART_SIZE: u32 = 0x1000;
+// Saved state of every hart (the running one's copy is stale until saveHart()).
+export const HART_SAVE_BASE: u32 = 0x8000;
 
 // ---------------------------------------------------------------------------------------------
 // Run control, shared with the host between and during run() calls.
@@ -99,7 +104,9 @@ export const C_UNMAPPED: u32 = C_TRACE_LEFT + 8; // u64: accesses that hit neith
 export const C_WATCH_COUNT: u32 = C_UNMAPPED + 8; // u32: live entries in the watch table
 export const C_FRAME_FILLS: u32 = C_WATCH_COUNT + 8; // u64: decoded-frame allocations (stats)
 export const C_SMC_INVAL: u32 = C_FRAME_FILLS + 8; // u64: decoded slots invalidated by stores (stats)
-export const C_SBI_HOST: u32 = C_SMC_INVAL + 8; // u32: 1 = an S-mode ecall returns RUN_SBI to the host (--bios builtin)
+export const C_SBI_HOST: u32 = C_SMC_INVAL + 8;
+export const C_HART: u32 = C_SBI_HOST + 4; // u32: id of the hart in the active block
+export const C_HARTS: u32 = C_HART + 4; // u32: number of harts // u32: 1 = an S-mode ecall returns RUN_SBI to the host (--bios builtin)
 export const CTL_SIZE: u32 = 0x100;
 
 // Per-class cycle cost (u8) and retired count (u64), indexed by src/isa/classes.ts ids.
@@ -121,16 +128,23 @@ export const TIMING_CLASS_TRAP: u32 = 17;
 export const TLB_BITS: u32 = 10;
 export const TLB_ENTRIES: u32 = 1 << TLB_BITS;
 export const TLB_ENTRY: u32 = 16;
-export const TLB_BASE: u32 = 0xa0000;
+// Each hart has its own region of TLB_HART_SIZE bytes (harts run one at a time; see HART_SAVE).
+export const TLB_BASE: u32 = 0x920000;
 export const TLB_READ: u32 = TLB_BASE; // offsets inside a set
 export const TLB_WRITE: u32 = TLB_READ + TLB_ENTRIES * TLB_ENTRY;
 export const TLB_FETCH: u32 = TLB_WRITE + TLB_ENTRIES * TLB_ENTRY;
 export const TLB_SET_SIZE: u32 = 3 * TLB_ENTRIES * TLB_ENTRY;
 export const TLB_SETS: u32 = 3;
-export const TLB_END: u32 = TLB_BASE + TLB_SETS * TLB_SET_SIZE;
+export const TLB_HART_SIZE: u32 = TLB_SETS * TLB_SET_SIZE;
+export const MAX_HARTS: u32 = 8;
+export const TLB_END: u32 = TLB_BASE + MAX_HARTS * TLB_HART_SIZE;
+// The modeled TLB of harts that are not running (timing mode): TM_BASE..TM_END saved per hart.
+export const TM_SAVE_BASE: u32 = 0xa40000;
+export const TM_SAVE_SIZE: u32 = 0x33000;
+export const TM_SAVE_END: u32 = TM_SAVE_BASE + MAX_HARTS * TM_SAVE_SIZE;
 
 // Watched physical ranges: accesses inside go to the MMIO import even though they are in RAM.
-export const WATCH_BASE: u32 = TLB_END;
+export const WATCH_BASE: u32 = 0xa0000;
 export const WATCH_MAX: u32 = 16;
 export const WATCH_SIZE: u32 = WATCH_MAX * 16; // {base u64, end u64}
 

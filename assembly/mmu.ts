@@ -23,6 +23,7 @@
  */
 import {
   TLB_BASE, TLB_READ, TLB_WRITE, TLB_FETCH, TLB_ENTRIES, TLB_ENTRY, TLB_SET_SIZE, TLB_SETS, RAM_OFFSET,
+  TLB_HART_SIZE, MAX_HARTS, C_HARTS,
   RAM_GPA, C_RAM_SIZE, C_MMIO_LO, C_MMIO_HI, WATCH_BASE, C_WATCH_COUNT, CODEMAP_BASE, C_UNMAPPED,
   PAGE_SHIFT, H_PRIV, H_MSTATUS, H_SATP, H_PMPCFG, H_PMPADDR, H_PMP_ACTIVE, H_AD_UPDATE,
 } from './layout';
@@ -47,33 +48,50 @@ export const RAM_ADDEND: u64 = <u64>RAM_OFFSET - <u64>RAM_GPA;
 @inline export function tlbIndex(va: u64): u32 {
   return (<u32>(va >> PAGE_SHIFT) & TLB_MASK) << 4;
 }
-/** Host TLB set for a privilege level: M 0, S 1, U 2. */
-@inline export function tlbSet(p: u32): u32 {
-  return TLB_BASE + (p == PRV_M ? 0 : p == PRV_S ? TLB_SET_SIZE : 2 * TLB_SET_SIZE);
+/** Base of the running hart's host TLB region (layout.ts: one region per hart). */
+let tlbHart: u32 = TLB_BASE;
+export function setTlbHart(hart: u32): void {
+  tlbHart = TLB_BASE + hart * TLB_HART_SIZE;
 }
 
-/** Flush every host TLB set (PMP change, watch change). */
+/** Host TLB set for a privilege level: M 0, S 1, U 2. */
+@inline export function tlbSet(p: u32): u32 {
+  return tlbHart + (p == PRV_M ? 0 : p == PRV_S ? TLB_SET_SIZE : 2 * TLB_SET_SIZE);
+}
+
+/** Flush every host TLB set of the running hart (PMP change). */
 export function tlbFlushAll(): void {
-  memory.fill(TLB_BASE, 0xff, TLB_SETS * TLB_SET_SIZE);
+  memory.fill(tlbHart, 0xff, TLB_HART_SIZE);
+}
+/** Flush every hart's host TLB (watched ranges changed, reset). */
+export function tlbFlushAllHarts(): void {
+  memory.fill(TLB_BASE, 0xff, MAX_HARTS * TLB_HART_SIZE);
+}
+/** Flush hart h's host TLB (a remote fence). */
+export function tlbFlushHart(h: u32): void {
+  memory.fill(TLB_BASE + h * TLB_HART_SIZE, 0xff, TLB_HART_SIZE);
 }
 /** Flush the translated regimes (satp write, sfence.vma, SUM/MXR change). */
 export function tlbFlushVirtual(): void {
-  memory.fill(TLB_BASE + TLB_SET_SIZE, 0xff, 2 * TLB_SET_SIZE);
+  memory.fill(tlbHart + TLB_SET_SIZE, 0xff, 2 * TLB_SET_SIZE);
 }
 /** sfence.vma with rs1 = vaddr: drop the entries that could map that page. */
 export function tlbFlushVaddr(va: u64): void {
   const i = tlbIndex(va);
   for (let s: u32 = 1; s < TLB_SETS; s++) {
-    const base = TLB_BASE + s * TLB_SET_SIZE;
+    const base = tlbHart + s * TLB_SET_SIZE;
     store<u64>(base + (TLB_READ - TLB_BASE) + i, TLB_INVALID);
     store<u64>(base + (TLB_WRITE - TLB_BASE) + i, TLB_INVALID);
     store<u64>(base + (TLB_FETCH - TLB_BASE) + i, TLB_INVALID);
   }
 }
-/** Writes to a page that now holds decoded code must take the slow path: drop write mappings. */
+/** Writes to a page that now holds decoded code must take the slow path: drop write mappings (every hart). */
 export function tlbFlushWrite(): void {
-  for (let s: u32 = 0; s < TLB_SETS; s++) {
-    memory.fill(TLB_BASE + s * TLB_SET_SIZE + (TLB_WRITE - TLB_BASE), 0xff, TLB_ENTRIES * TLB_ENTRY);
+  const harts = max<u32>(1, load<u32>(C_HARTS));
+  for (let h: u32 = 0; h < harts; h++) {
+    for (let s: u32 = 0; s < TLB_SETS; s++) {
+      memory.fill(TLB_BASE + h * TLB_HART_SIZE + s * TLB_SET_SIZE + (TLB_WRITE - TLB_BASE), 0xff, TLB_ENTRIES * TLB_ENTRY);
+    }
   }
 }
 

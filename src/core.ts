@@ -41,6 +41,10 @@ interface CoreExports {
   configureMmu(satpModes: number, adUpdate: number): void;
   setHartId(id: number): void;
   tlbModelReset(): void;
+  setHarts(n: number): number;
+  saveHart(): void;
+  switchHart(h: number): void;
+  flushHartTlb(h: number): void;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -221,6 +225,48 @@ export class Core {
     this.set64(addr, v);
   }
 
+  // --- harts. One hart runs at a time in the active block; the others wait in save slots.
+  /** Set the number of harts (1..8): resets every hart. */
+  setHarts(n: number): void {
+    if (this.ex.setHarts(n) !== 0) throw new Error(`core: cannot run ${n} harts (1..${L.MAX_HARTS})`);
+  }
+  get hartCount(): number {
+    return this.u32[L.C_HARTS >>> 2];
+  }
+  get activeHart(): number {
+    return this.u32[L.C_HART >>> 2];
+  }
+  switchHart(h: number): void {
+    this.ex.switchHart(h);
+  }
+  /** Address of a hart-state field (a layout H_* offset) for hart h, wherever it lives now. */
+  hartField(h: number, addr: number): number {
+    return h === this.activeHart ? addr : L.HART_SAVE_BASE + h * L.HART_SIZE + (addr - L.HART_BASE);
+  }
+  /** Drive mip bit `bit` of hart h (CLINT, PLIC, IPIs). Takes effect at its next block boundary. */
+  setMipOf(h: number, bit: number, level: boolean): void {
+    const i = this.hartField(h, L.H_MIP) >>> 2;
+    if (level) this.u32[i] |= 1 << bit;
+    else this.u32[i] &= ~(1 << bit);
+  }
+  /** mip & mie of hart h: interrupts that wake it from WFI. */
+  wakeBits(h: number): number {
+    return this.u32[this.hartField(h, L.H_MIP) >>> 2] & this.u32[this.hartField(h, L.H_MIE) >>> 2];
+  }
+  /** A 64-bit hart-state field of hart h as a number (cycles, instret). */
+  hartNum(h: number, addr: number): number {
+    return this.getNum(this.hartField(h, addr));
+  }
+  setHartNum(h: number, addr: number, v: number): void {
+    this.setNum(this.hartField(h, addr), v);
+  }
+  hart64(h: number, addr: number): bigint {
+    return this.get64(this.hartField(h, addr));
+  }
+  setHart64(h: number, addr: number, v: bigint): void {
+    this.set64(this.hartField(h, addr), v);
+  }
+
   /** Drive an mip bit (CLINT, PLIC). Takes effect at the next block boundary. */
   setMip(bit: number, level: boolean): void {
     const i = L.H_MIP >>> 2;
@@ -235,8 +281,11 @@ export class Core {
   }
   /** Cycles per mtime tick and the CLINT's mtime offset, mirrored for the `time` CSR. */
   setTimebase(cyclesPerTick: number, offsetTicks: bigint): void {
-    this.setNum(L.H_TIME_DIV, cyclesPerTick);
-    this.set64(L.H_TIME_OFS, offsetTicks);
+    // Time is machine-wide: every hart's copy of the time base changes together.
+    for (let h = 0; h < Math.max(1, this.hartCount); h++) {
+      this.setNum(this.hartField(h, L.H_TIME_DIV), cyclesPerTick);
+      this.set64(this.hartField(h, L.H_TIME_OFS), offsetTicks);
+    }
     this.ex.timebaseChanged();
   }
   setLatencies(lat: ArrayLike<number>): void {

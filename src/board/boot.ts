@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import * as L from '../generated/layout.js';
 import { RAM_BASE } from '../core.js';
 import { UserError, formatSize, hex, fileReadError } from '../errors.js';
-import { buildVirtDtb, qemuVirtDtConfig } from './devicetree.js';
+import { buildVirtDtb, qemuVirtDtConfig, type DtConfig } from './devicetree.js';
 import { HSM_STARTED, type SbiHost } from './sbi.js';
 import type { VirtMachine } from './virt.js';
 import type { MmioRegion } from '../bus/types.js';
@@ -80,7 +80,7 @@ interface Placement {
   what: string;
 }
 
-function checkFits(m: VirtMachine, p: Placement): void {
+function checkFits(m: { readonly ramBytes: number }, p: Placement): void {
   const end = RAM_BASE + m.ramBytes;
   if (p.base < RAM_BASE || p.base + p.size > end) {
     throw new UserError(
@@ -92,6 +92,54 @@ function checkDisjoint(a: Placement, b: Placement): void {
   if (a.base < b.base + b.size && b.base < a.base + a.size) {
     throw new UserError(`RAM too small: the ${a.what} and the ${b.what} overlap at ${hex(Math.max(a.base, b.base))}; use a larger --ram`);
   }
+}
+
+/** What the device tree says about the machine: a `VirtMachine`, or the `dtb` command's settings. */
+export interface DtMachine {
+  readonly ramBytes: number;
+  readonly timing: { readonly timebaseHz: number };
+  /** Harts (hart IDs 0..harts-1); 1 when the board does not say. */
+  readonly harts?: number;
+}
+
+/** What the device tree says about the boot: kernel command line and where the initrd lies. */
+export interface DtBootInfo {
+  append?: string;
+  initrd?: { start: bigint; end: bigint };
+}
+
+/**
+ * The virt board's `DtConfig` (QEMU 7.2 virt, with our ISA and MMU strings): what bootLinux hands
+ * to firmware and kernel, and what `cyclevisor dtb` writes.
+ */
+export function virtDtConfig(m: DtMachine, o: DtBootInfo = {}): DtConfig {
+  return qemuVirtDtConfig({
+    harts: m.harts ?? 1,
+    isa: ISA_STRING,
+    mmuType: MMU_TYPE,
+    ramBase: BigInt(RAM_BASE),
+    ramSize: BigInt(m.ramBytes),
+    timebaseHz: m.timing.timebaseHz,
+    ...(o.append !== undefined ? { bootargs: o.append } : {}),
+    ...(o.initrd ? { initrd: o.initrd } : {}),
+  });
+}
+
+/** Where the kernel goes: 0x8020_0000 after firmware (or the builtin SBI), 0x8000_0000 with --bios none. */
+export function kernelAddress(bios: string): number {
+  return bios === 'none' ? RAM_BASE : RAM_BASE + KERNEL_OFFSET;
+}
+
+/** Where the initrd goes (QEMU): far enough that the kernel does not clobber it, but within lowmem. */
+export function initrdAddress(ramBytes: number, kernelAddr: number): number {
+  return kernelAddr + Math.min(ramBytes / 2, 128 * MiB);
+}
+
+/** The initrd's range for a given RAM size and initrd size; a UserError when it does not fit. */
+export function initrdRange(ramBytes: number, kernelAddr: number, size: number): { start: bigint; end: bigint } {
+  const start = initrdAddress(ramBytes, kernelAddr);
+  checkFits({ ramBytes }, { base: start, size, what: 'initrd' });
+  return { start: BigInt(start), end: BigInt(start + size) };
 }
 
 /** Load firmware, kernel, initrd and DTB into `m` and set the boot hart's state. */
@@ -114,7 +162,7 @@ export function bootLinux(m: VirtMachine, o: BootOptions): { dtbAddr: number; ke
   if (o.kernel) {
     const k = readImage(o.kernel, 'the kernel (--kernel)');
     const { imageSize } = checkKernelImage(k, o.kernel);
-    kernelAddr = bios === 'none' ? RAM_BASE : RAM_BASE + KERNEL_OFFSET;
+    kernelAddr = kernelAddress(bios);
     const p = { base: kernelAddr, size: imageSize, what: 'kernel' };
     checkFits(m, p);
     for (const q of placed) checkDisjoint(p, q);
@@ -129,8 +177,7 @@ export function bootLinux(m: VirtMachine, o: BootOptions): { dtbAddr: number; ke
   if (o.initrd) {
     if (!o.kernel) throw new UserError('--initrd needs a --kernel');
     const rd = readImage(o.initrd, 'the initrd (--initrd)');
-    // QEMU: far enough that the kernel does not clobber it, but within lowmem.
-    const start = (kernelAddr ?? RAM_BASE) + Math.min(m.ramBytes / 2, 128 * MiB);
+    const start = initrdAddress(m.ramBytes, kernelAddr ?? RAM_BASE);
     const p = { base: start, size: rd.length, what: 'initrd' };
     checkFits(m, p);
     for (const q of placed) checkDisjoint(p, q);
@@ -139,18 +186,7 @@ export function bootLinux(m: VirtMachine, o: BootOptions): { dtbAddr: number; ke
     initrd = { start: BigInt(start), end: BigInt(start + rd.length) };
   }
 
-  const dtb = buildVirtDtb(
-    qemuVirtDtConfig({
-      harts: 1,
-      isa: ISA_STRING,
-      mmuType: MMU_TYPE,
-      ramBase: BigInt(RAM_BASE),
-      ramSize: BigInt(m.ramBytes),
-      timebaseHz: m.timing.timebaseHz,
-      ...(o.append !== undefined ? { bootargs: o.append } : {}),
-      ...(initrd ? { initrd } : {}),
-    }),
-  );
+  const dtb = buildVirtDtb(virtDtConfig(m, { ...(o.append !== undefined ? { append: o.append } : {}), ...(initrd ? { initrd } : {}) }));
   const top = Math.min(RAM_BASE + m.ramBytes, 3 * 1024 * MiB);
   const dtbAddr = Math.floor((top - dtb.length) / (2 * MiB)) * 2 * MiB;
   const pd = { base: dtbAddr, size: dtb.length, what: 'device tree' };
@@ -159,9 +195,12 @@ export function bootLinux(m: VirtMachine, o: BootOptions): { dtbAddr: number; ke
   core.writePhys(dtbAddr, dtb);
   void kernelEnd;
 
-  // Boot hart registers (QEMU's reset vector: a0 = mhartid, a1 = fdt, a2 = fw_dynamic_info).
-  core.setX(10, 0n);
-  core.setX(11, BigInt(dtbAddr));
+  // Hart registers (QEMU's reset vector: a0 = mhartid, a1 = fdt, a2 = fw_dynamic_info). With
+  // firmware (or none) every hart starts; the firmware picks the boot hart.
+  forEachHart(m, (h) => {
+    core.setX(10, BigInt(h));
+    core.setX(11, BigInt(dtbAddr));
+  });
   if (firmware) {
     const rom = new Uint8Array(MROM_SIZE);
     const dv = new DataView(rom.buffer);
@@ -173,10 +212,16 @@ export function bootLinux(m: VirtMachine, o: BootOptions): { dtbAddr: number; ke
     dv.setBigUint64(info + 32, 0n, true); // options
     dv.setBigUint64(info + 40, 0n, true); // boot_hart
     m.bus.addMmio(romRegion('mrom', MROM_BASE, rom));
-    core.setX(12, BigInt(MROM_BASE + info));
-    core.pc = BigInt(RAM_BASE);
+    forEachHart(m, () => {
+      core.setX(12, BigInt(MROM_BASE + info));
+      core.pc = BigInt(RAM_BASE);
+    });
+    m.started.fill(true);
   } else if (bios === 'none') {
-    core.pc = BigInt(kernelAddr ?? RAM_BASE);
+    forEachHart(m, () => {
+      core.pc = BigInt(kernelAddr ?? RAM_BASE);
+    });
+    m.started.fill(true);
   } else {
     enterBuiltinSbi(m, kernelAddr!);
   }
@@ -185,44 +230,74 @@ export function bootLinux(m: VirtMachine, o: BootOptions): { dtbAddr: number; ke
 }
 
 /** Hart state as OpenSBI leaves it when it enters the kernel, and the host SBI. */
+/** Run `fn(h)` with each hart in turn made the running hart; hart 0 is running afterwards. */
+function forEachHart(m: VirtMachine, fn: (h: number) => void): void {
+  for (let h = m.harts - 1; h >= 0; h--) {
+    m.core.switchHart(h);
+    fn(h);
+  }
+}
+
 function enterBuiltinSbi(m: VirtMachine, entry: number): void {
   const core = m.core;
-  // Delegate what OpenSBI delegates: misaligned fetch, breakpoint, U-ecall, page faults; and the
-  // three S-level interrupts.
-  const medeleg = (1n << 0n) | (1n << 3n) | (1n << 8n) | (1n << 12n) | (1n << 13n) | (1n << 15n);
-  core.setCsr(L.H_MEDELEG, medeleg);
-  core.setCsr(L.H_MIDELEG, (1n << 1n) | (1n << 5n) | (1n << 9n));
-  core.setCsr(L.H_MCOUNTEREN, 0xffffffffn);
-  core.setCsr(L.H_MENVCFG, 1n << 63n); // Sstc: S-mode owns stimecmp
-  core.setCsr(L.H_STIMECMP, 0xffffffffffffffffn);
-  // PMP: one NAPOT entry over everything, RWX (the last entry OpenSBI installs).
-  core.setCsr(L.H_PMPADDR, (1n << 54n) - 1n);
-  core.setCsr(L.H_PMPCFG, 0x1fn);
-  core.setCsr(L.H_PMP_ACTIVE, 1n);
-  core.ex.timebaseChanged();
+  forEachHart(m, () => {
+    // Delegate what OpenSBI delegates: misaligned fetch, breakpoint, U-ecall, page faults; and
+    // the three S-level interrupts.
+    const medeleg = (1n << 0n) | (1n << 3n) | (1n << 8n) | (1n << 12n) | (1n << 13n) | (1n << 15n);
+    core.setCsr(L.H_MEDELEG, medeleg);
+    core.setCsr(L.H_MIDELEG, (1n << 1n) | (1n << 5n) | (1n << 9n));
+    core.setCsr(L.H_MCOUNTEREN, 0xffffffffn);
+    core.setCsr(L.H_MENVCFG, 1n << 63n); // Sstc: S-mode owns stimecmp
+    core.setCsr(L.H_STIMECMP, 0xffffffffffffffffn);
+    // PMP: one NAPOT entry over everything, RWX (the last entry OpenSBI installs).
+    core.setCsr(L.H_PMPADDR, (1n << 54n) - 1n);
+    core.setCsr(L.H_PMPCFG, 0x1fn);
+    core.setCsr(L.H_PMP_ACTIVE, 1n);
+    core.ex.timebaseChanged();
+    core.priv = 1;
+    core.pc = BigInt(entry);
+  });
   core.setHostSbi(true);
-  core.priv = 1;
-  core.pc = BigInt(entry);
+  // Only the boot hart runs; the others wait for SBI HSM hart_start (Linux brings them online).
+  m.started.fill(false);
+  m.started[0] = true;
 
-  const stopped = new Set<number>();
   m.sbi = {
-    harts: 1,
+    harts: m.harts,
     reg: (r) => core.x(r),
     setReg: (r, v) => core.setX(r, v),
     setTimer: (_hart, t) => {
+      // Called by the running hart for itself.
       core.setCsr(L.H_STIMECMP, t);
       core.ex.timebaseChanged();
     },
-    sendIpi: () => core.setMip(1, true),
-    remoteFence: () => core.ex.flushTlb(),
+    sendIpi: (h) => core.setMipOf(h, 1, true),
+    remoteFence: (h) => core.ex.flushHartTlb(h),
     console: (b) => m.consoleOut(b),
     consoleRead: () => -1,
-    hartStart: () => false,
-    hartStop: () => {
-      stopped.add(0);
-      m.requestExit({ reason: 'error', code: 1, message: 'the only hart stopped itself (SBI HSM hart_stop)' });
+    hartStart: (h, addr, opaque) => {
+      if (m.started[h]) return false;
+      // SBI HSM §9.1: the hart starts in S-mode at addr with a0 = hartid, a1 = opaque, satp = 0,
+      // sstatus.SIE = 0.
+      const cur = core.activeHart;
+      const now = core.cycles;
+      core.switchHart(h);
+      core.cycles = now; // a stopped hart's clock has followed machine time
+      core.setX(10, BigInt(h));
+      core.setX(11, opaque);
+      core.pc = addr;
+      core.setCsr(L.H_SATP, 0n);
+      core.setCsr(L.H_MSTATUS, core.getCsr(L.H_MSTATUS) & ~2n);
+      core.priv = 1;
+      core.switchHart(cur);
+      m.started[h] = true;
+      return true;
     },
-    hartStatus: () => HSM_STARTED,
+    hartStop: () => {
+      m.started[core.activeHart] = false;
+      if (!m.started.some(Boolean)) m.requestExit({ reason: 'error', code: 1, message: 'every hart stopped itself (SBI HSM hart_stop)' });
+    },
+    hartStatus: (h) => (m.started[h] ? HSM_STARTED : 1),
     reset: (type) => {
       if (type === 0) m.requestExit({ reason: 'exit', code: 0 });
       else m.requestExit({ reason: 'error', code: 1, message: 'the guest asked for a reboot (SBI SRST), which cyclevisor does not support yet' });

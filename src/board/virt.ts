@@ -143,6 +143,8 @@ type Step = RunResult | 'continue' | 'wait-input' | 'yield';
 const OUT_CHUNK = 64 * 1024;
 /** Target host time per core.run() call in async mode (slices are sized from the measured speed). */
 const SLICE_TARGET_MS = 5;
+/** SMP round length in cycles: how long one hart runs before the next one gets the host. */
+const SMP_QUANTUM = 10_000;
 
 /** Growable byte buffer for guest console output. */
 class OutputBuffer {
@@ -229,12 +231,18 @@ export class VirtMachine {
       if (d < core.deadline) core.deadline = d;
     };
 
+    const nHarts = opts.harts ?? 1;
+    if (!(Number.isInteger(nHarts) && nHarts >= 1 && nHarts <= 8)) {
+      throw new UserError(`cannot run ${nHarts} harts: --smp takes 1 to 8`);
+    }
+    this.harts = nHarts;
+    if (nHarts > 1) core.setHarts(nHarts);
+    this.started = Array.from({ length: nHarts }, (_, h) => h === 0);
+    this.asleep = new Array<boolean>(nHarts).fill(false);
     const clock: Clock = { now: () => core.cycles, cpuHz: this.timing.cpuHz };
-    // One hart: every line lands in hart 0's mip.
+    // Interrupt lines land in the mip of their hart, running or not.
     const harts: HartIrqSink = {
-      setPending: (hart, bit, level) => {
-        if (hart === 0) core.setMip(bit, level);
-      },
+      setPending: (hart, bit, level) => core.setMipOf(hart, bit, level),
     };
     const control: MachineControl = {
       exit: (code) => {
@@ -256,7 +264,7 @@ export class VirtMachine {
     this.clint = new Clint({
       bus: this.bus,
       base: M.clint.base,
-      harts: 1,
+      harts: nHarts,
       clock,
       scheduler: this.scheduler,
       irq: harts,
@@ -266,7 +274,7 @@ export class VirtMachine {
     clint.onTimeChange = () => core.setTimebase(clint.cyclesPerTick, clint.offsetTicks());
     core.setTimebase(clint.cyclesPerTick, clint.offsetTicks());
     this.bus.addPioWindow(M.pciePio.base, M.pciePio.size);
-    this.plic = new Plic({ bus: this.bus, base: M.plic.base, harts: 1, irq: harts, numSources: VIRT_PLIC_SOURCES });
+    this.plic = new Plic({ bus: this.bus, base: M.plic.base, harts: nHarts, irq: harts, numSources: VIRT_PLIC_SOURCES });
     this.uart = new Uart16550({
       bus: this.bus,
       base: M.uart0.base,
@@ -312,6 +320,14 @@ export class VirtMachine {
 
   readonly memory: GuestMemory;
   readonly rtc: GoldfishRtc;
+  /** Number of harts; with more than one they run round-robin in quanta of SMP_QUANTUM cycles. */
+  readonly harts: number;
+  /** Harts that are running (SBI HSM: secondary harts start stopped under --bios builtin). */
+  readonly started: boolean[];
+  /** Harts sleeping in WFI (SMP). */
+  private readonly asleep: boolean[];
+  /** Machine time at the last SMP round boundary. */
+  private smpTime = 0;
   readonly virtio: VirtioMmio[] = [];
   readonly blockBackends: FileBlockBackend[] = [];
   /** Set by bootLinux() for --bios builtin. */
@@ -549,6 +565,7 @@ export class VirtMachine {
       if (this.outcome) r = this.outcome;
       else if (this.sleeping) r = this.idle();
       else if (this.core.instret < traceEnd) r = this.traceStep(maxInsns, opts.traceSink);
+      else if (this.harts > 1) r = this.stepSmp(maxInsns);
       else r = this.step(maxInsns, budgetMs === Infinity ? Infinity : this.core.cycles + this.sliceCycles);
       if (r !== 'continue') return r;
       if (budgetMs !== Infinity && performance.now() - t0 >= budgetMs) return 'yield';
@@ -566,6 +583,84 @@ export class VirtMachine {
     this.scheduler.runDue(core.cycles);
     if (sliceEnd !== Infinity) this.adaptSlice(core.cycles - c0, performance.now() - t0);
     return this.afterRun(status, maxInsns);
+  }
+
+  /** Instructions retired by all harts. */
+  totalInstret(): number {
+    return this.sumHarts(L.H_INSTRET);
+  }
+  /** A per-hart counter (layout H_* offset) summed over the harts. */
+  sumHarts(field: number): number {
+    let n = 0;
+    for (let h = 0; h < this.harts; h++) n += this.core.hartNum(h, field);
+    return n;
+  }
+
+  /**
+   * SMP: one round. Every started hart runs until the round boundary — the next event, the next
+   * Sstc deadline of a sleeping hart, or SMP_QUANTUM cycles on — in hart order, then the due events
+   * fire. Deterministic: the interleaving depends only on cycles. A hart in WFI sleeps through
+   * rounds (its cycle count follows machine time) until an enabled interrupt is pending for it.
+   */
+  private stepSmp(maxInsns: number): Step {
+    const core = this.core;
+    let boundary = Math.min(this.scheduler.nextDeadline(), this.smpTime + SMP_QUANTUM);
+    let anyAwake = false;
+    for (let h = 0; h < this.harts; h++) {
+      if (!this.started[h]) continue;
+      if (this.asleep[h] && core.wakeBits(h) !== 0) this.asleep[h] = false;
+      if (this.asleep[h]) {
+        core.switchHart(h);
+        boundary = Math.min(boundary, core.sstcDeadline);
+      } else anyAwake = true;
+    }
+    if (!anyAwake) {
+      // Every running hart sleeps: jump to the next event or Sstc deadline.
+      if (boundary === Infinity) {
+        if (this.inputOpen) return 'wait-input';
+        return { reason: 'error', code: EXIT_GUEST_ERROR, message: 'all harts are waiting in WFI with nothing left to wake them' };
+      }
+    }
+    for (let h = 0; h < this.harts; h++) {
+      if (!this.started[h]) continue;
+      core.switchHart(h);
+      if (this.asleep[h] || core.cycles >= boundary) {
+        if (core.cycles < boundary) core.cycles = boundary;
+        if (core.cycles >= core.sstcDeadline) core.setMip(5, true);
+        continue;
+      }
+      for (;;) {
+        const left = maxInsns - this.totalInstret();
+        if (left <= 0) return { reason: 'max-insns', code: EXIT_MAX_INSNS, message: `stopped after ${maxInsns} instructions (--max-insns)` };
+        core.deadline = boundary;
+        core.insnLimit = core.instret + left;
+        const status = core.run();
+        if (this.outcome) return this.outcome;
+        if (status === RunStatus.Sbi) {
+          if (!this.sbi) throw new Error('core returned an SBI call but no host SBI is installed');
+          handleSbiCall(this.sbi, h);
+          core.pc = core.pc + 4n;
+          if (this.outcome) return this.outcome;
+          if (!this.started[h]) break; // hart_stop
+          continue;
+        }
+        if (status === RunStatus.Wfi) {
+          if (core.wakeBits(h) === 0) {
+            this.asleep[h] = true;
+            if (core.cycles < boundary) core.cycles = boundary;
+            break;
+          }
+          continue;
+        }
+        if (status === RunStatus.InsnLimit) {
+          return { reason: 'max-insns', code: EXIT_MAX_INSNS, message: `stopped after ${maxInsns} instructions (--max-insns)` };
+        }
+        break; // deadline (or a stop request with no outcome)
+      }
+    }
+    this.smpTime = boundary;
+    this.scheduler.runDue(boundary);
+    return this.outcome ?? 'continue';
   }
 
   private afterRun(status: RunStatus, maxInsns: number): Step {
@@ -725,11 +820,11 @@ export class VirtMachine {
     return {
       guest: this.guestName,
       exit: { reason: result.reason, code: result.code },
-      instret: core.instret,
+      instret: this.totalInstret(),
       cycles: core.cycles,
       hostSeconds: this.hostMs / 1000,
       classCounts: core.classCounts(),
-      traps: { exceptions: core.exceptions, interrupts: core.interrupts },
+      traps: { exceptions: this.sumHarts(L.H_EXCEPTIONS), interrupts: this.sumHarts(L.H_INTERRUPTS) },
       devices,
       bus: { unmappedReads: bus.unmappedReads, unmappedWrites: bus.unmappedWrites },
       scheduler: { fired: this.scheduler.stats().fired },
