@@ -22,6 +22,9 @@ import {
   hex,
   label,
   li,
+  enterMode,
+  pmpAllowAll,
+  PRV_U,
   prepare,
   regs,
   run,
@@ -172,12 +175,24 @@ describe('programs that trap', () => {
     ['illegal word', [...li(5, 1n), 0xffffffff] as Insn[]],
     ['ebreak', [...li(5, 1n), ['ebreak']] as Insn[]],
     ['c.ebreak', [...li(5, 1n), encode('c.ebreak')] as Insn[]],
-    ['sret', [...li(5, 1n), ['sret']] as Insn[]],
-  ])('%s: only the prologue and the handler retire', (_n, prog) => {
+    // sret is legal in M-mode: run it in U-mode, where it is illegal (see 'U-mode prologue' below).
+    ['sret (U-mode)', [...li(5, 1n), ['sret']] as Insn[], true],
+    ['sfence.vma (U-mode)', [...li(5, 1n), ['sfence.vma', { rs1: 5, rs2: 0 }]] as Insn[], true],
+    ['wfi (U-mode)', [...li(5, 1n), ['wfi']] as Insn[], true],
+  ])('%s: only the prologue and the handler retire', (_n, prog, user = false) => {
     const lat = primeArray();
-    const { core } = exec([...prog, WFI], { latencies: lat });
+    // U-mode prologue (PMP entry, MPP = U, mret): li/auipc/addi are alu, csrr* csr, mret system.
+    const pre: Insn[] = user ? [...pmpAllowAll(), ...enterMode(PRV_U)] : [];
+    const nameOf = (i: Insn) => (typeof i === 'number' ? '' : i[0]);
+    const preCsr = pre.filter((i) => nameOf(i).startsWith('csrr')).length;
+    const preSystem = pre.filter((i) => nameOf(i) === 'mret').length;
+    const { core } = exec([...pre, ...prog, WFI], { latencies: lat });
     expect(core.exceptions).toBe(1);
-    checkAccounting(core, counts({ alu: prog.length - 1, system: 1, trap: 1 }), lat);
+    checkAccounting(
+      core,
+      counts({ alu: pre.length - preCsr - preSystem + prog.length - 1, csr: preCsr, system: 1 + preSystem, trap: 1 }),
+      lat,
+    );
   });
 
   it('repeated traps inside a loop (handler returns with mret)', () => {

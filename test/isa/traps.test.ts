@@ -1,7 +1,8 @@
 /**
- * Traps on the M-only hart (Privileged ISA 1.12 §3.1.6-3.1.16, §3.3): ecall/ebreak/illegal causes,
- * mtvec direct and vectored modes, mepc/mcause/mtval, the MIE/MPIE stack and mret, instruction and
- * data access faults, and MMIO accesses of every width through the host port (FakeMmio).
+ * M-mode traps on the M/S/U hart (Privileged ISA 1.12 §3.1.6-3.1.16, §3.3): ecall/ebreak/illegal
+ * causes, mtvec direct and vectored modes, mepc/mcause/mtval, the MIE/MPIE stack and mret, instruction
+ * and data access faults, and MMIO accesses of every width through the host port (FakeMmio).
+ * Traps from and into S/U (delegation, sret, the S interrupt rules) are in priv.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
@@ -21,6 +22,10 @@ import {
   hex,
   label,
   li,
+  MS,
+  PRV_U,
+  enterMode,
+  pmpAllowAll,
   run,
   runFor,
   prepare,
@@ -62,8 +67,10 @@ describe('synchronous exceptions', () => {
     [0x0000007f, 'opcode 0x7f'],
     [0x0000005b, 'reserved major opcode (custom-2)'],
     [0x00000007, 'FLW-space load (no F)'],
-    [0x10200073, 'sret (no S-mode)'],
-    [0x12000073 | (5 << 15) | (6 << 20), 'sfence.vma t0, t1 (no S-mode)'],
+    [0x10200073 | (5 << 15), 'sret with rs1 != 0 (reserved encoding)'],
+    [0x12000073 | (1 << 7) | (5 << 15) | (6 << 20), 'sfence.vma with rd != 0 (reserved encoding)'],
+    [0x22000073 | (5 << 15), 'hfence.vvma (no H)'],
+    [0x16000073 | (5 << 15), 'sinval.vma (no Svinval)'],
     [0x00200073, 'uret/other SYSTEM funct12 (0x002)'],
     [0x7b200073, 'dret outside debug mode'],
     [0x0200101b | (5 << 7) | (5 << 15), 'slliw with shamt[5] set'],
@@ -75,13 +82,46 @@ describe('synchronous exceptions', () => {
     expect(r.core.x(5)).toBe(7n);
   });
 
-  it('sfence.vma and sret do not retire or change anything', () => {
-    const pre = [...li(5, 1n), ...li(6, 2n)];
+  it('sfence.vma and sret in U-mode (illegal) do not retire or change anything', () => {
+    // U-mode needs PMP permission to run at all; then drop to U right before the instruction.
+    const pre = [...pmpAllowAll(), ...enterMode(PRV_U), ...li(5, 1n), ...li(6, 2n)];
     const r = exec([...pre, ['sret'], WFI]);
     expectTrap(r, { cause: 2, tval: encode('sret'), epc: at(pre) });
+    expect(r.core.classCounts().system).toBe(2); // the prologue's mret and the handler's wfi
+    expect(r.core.x(5)).toBe(1n);
+    expect(csrOf(r.core, 'mstatus') & MS.MPP).toBe(0n); // trapped from U
     const r2 = exec([...pre, ['sfence.vma', { rs1: 5, rs2: 6 }], WFI]);
     expectTrap(r2, { cause: 2, tval: encode('sfence.vma', { rs1: 5, rs2: 6 }), epc: at(pre) });
     expect(r2.core.classCounts().fence).toBe(0);
+  });
+
+  it('sfence.vma in M-mode is legal and retires as fence', () => {
+    const r = run([...li(5, 1n), ...li(6, 2n), ['sfence.vma', { rs1: 5, rs2: 6 }], ['sfence.vma', { rs1: 0, rs2: 0 }], WFI]);
+    expect(r.classCounts().fence).toBe(2);
+    expect(r.priv).toBe(3);
+  });
+
+  it('sret in M-mode is legal: SPP = 0 returns to U at sepc with SIE <- SPIE, SPIE <- 1, SPP <- U', () => {
+    // sret from M (Priv 1.12 §3.3.2). sepc points at an ecall, which traps back to M with cause 8.
+    const p = asm([
+      ...pmpAllowAll(),
+      ...li(6, MS.SPIE), // SPIE = 1, SIE = 0, SPP = 0
+      csrw(0x100, 6),
+      ['auipc', { rd: 7, imm: 0 }],
+      ['addi', { rd: 7, rs1: 7, imm: 16 }],
+      csrw(0x141, 7), // sepc = the ecall below
+      ['sret'],
+      label('u'),
+      ['ecall'],
+    ]);
+    const r = exec(p);
+    expectTrap(r, { cause: 8, epc: p.at('u') });
+    const ms = csrOf(r.core, 'mstatus');
+    expect(ms & MS.SIE).toBe(MS.SIE);
+    expect(ms & MS.SPIE).toBe(MS.SPIE);
+    expect(ms & MS.SPP).toBe(0n);
+    expect(ms & MS.MPP).toBe(0n); // the ecall came from U
+    expect(r.core.classCounts().system).toBe(2); // sret and the handler's wfi
   });
 
   it('traps count exceptions, not interrupts', () => {
@@ -100,27 +140,29 @@ describe('synchronous exceptions', () => {
 
 describe('mstatus stack and mret', () => {
   const H = RAM_BASE + 0x4000;
-  it('with MIE = 1: trap sets MPIE = 1, MIE = 0, MPP = 3; mret restores MIE = 1, MPIE = 1', () => {
+  it('with MIE = 1: trap sets MPIE = 1, MIE = 0, MPP = 3; mret restores MIE = 1, MPIE = 1, MPP <- U', () => {
     const h = skipHandler(H, [csrr(10, MSTATUS), csrr(11, 0x342)]);
     const r = exec(
       [...li(5, BigInt(H)), csrw(MTVEC, 5), ['csrrsi', { rd: 0, rs1: 8, imm: MSTATUS }], ['ecall'], csrr(12, MSTATUS), WFI],
       { handler: false, setup: (c) => c.writePhys(H, h.bytes) },
     );
     expect(r.status).toBe(RunStatus.Wfi);
-    expect(hex(r.core.x(10))).toBe('0x1880'); // MPP=3, MPIE=1, MIE=0
+    expect(hex(r.core.x(10))).toBe('0xa00001880'); // UXL=SXL=2, MPP=3, MPIE=1, MIE=0
     expect(r.core.x(11)).toBe(11n);
-    expect(hex(r.core.x(12))).toBe('0x1888'); // MIE restored, MPIE=1
+    // MIE restored, MPIE=1; mret sets MPP to the least-privileged mode, U (Priv 1.12 §3.1.6.1).
+    expect(hex(r.core.x(12))).toBe('0xa00000088');
+    expect(r.core.priv).toBe(3);
   });
 
-  it('with MIE = 0: trap sets MPIE = 0; mret leaves MIE = 0 and sets MPIE = 1', () => {
+  it('with MIE = 0: trap sets MPIE = 0; mret leaves MIE = 0, sets MPIE = 1 and MPP = U', () => {
     const h = skipHandler(H, [csrr(10, MSTATUS)]);
     const r = exec([...li(5, BigInt(H)), csrw(MTVEC, 5), ['ecall'], csrr(12, MSTATUS), WFI], {
       handler: false,
       setup: (c) => c.writePhys(H, h.bytes),
     });
     expect(r.status).toBe(RunStatus.Wfi);
-    expect(hex(r.core.x(10))).toBe('0x1800');
-    expect(hex(r.core.x(12))).toBe('0x1880');
+    expect(hex(r.core.x(10))).toBe('0xa00001800');
+    expect(hex(r.core.x(12))).toBe('0xa00000080');
     expect(r.core.priv).toBe(3);
   });
 
@@ -142,9 +184,37 @@ describe('mstatus stack and mret', () => {
     expect(core.classCounts().system).toBe(2); // mret + wfi
   });
 
-  it('mstatus.MPP stays 3 through trap and mret', () => {
-    const { core } = exec([['ecall']]);
+  it('a trap from M-mode sets mstatus.MPP = 3 (from U after an earlier mret)', () => {
+    const { core } = exec([csrw(MSTATUS, 0), ['ecall']]);
     expect(csrOf(core, 'mstatus') & (3n << 11n)).toBe(3n << 11n);
+    expect(csrOf(core, 'mcause')).toBe(11n);
+  });
+
+  it('mret with MPP = M keeps MPRV; mret to a lower mode clears it', () => {
+    // Priv 1.12 §3.1.6.3: an MRET or SRET that changes the privilege mode to a mode less
+    // privileged than M also sets MPRV = 0.
+    const p = asm([
+      ...pmpAllowAll(),
+      ...li(6, MS.MPRV | (3n << 11n)),
+      csrw(MSTATUS, 6),
+      ['auipc', { rd: 7, imm: 0 }],
+      ['addi', { rd: 7, rs1: 7, imm: 16 }],
+      csrw(MEPC, 7),
+      ['mret'], // to M: MPRV stays, MPP <- U
+      csrr(10, MSTATUS),
+      ...li(6, MS.MPRV | (1n << 11n)),
+      csrw(MSTATUS, 6),
+      ['auipc', { rd: 7, imm: 0 }],
+      ['addi', { rd: 7, rs1: 7, imm: 16 }],
+      csrw(MEPC, 7),
+      ['mret'], // to S: MPRV cleared
+      ['ecall'],
+    ]);
+    const r = exec(p);
+    expect(r.core.x(10) & MS.MPRV).toBe(MS.MPRV);
+    expect(r.core.x(10) & MS.MPP).toBe(0n);
+    expectTrap(r, { cause: 9 });
+    expect(csrOf(r.core, 'mstatus') & MS.MPRV).toBe(0n);
   });
 });
 
@@ -195,7 +265,7 @@ describe('mtvec modes and interrupt vectoring', () => {
     expect(r.core.interrupts).toBe(1);
     expect(r.core.exceptions).toBe(0);
     expect(r.core.classCounts().trap).toBe(1);
-    expect(hex(csrOf(r.core, 'mstatus'))).toBe('0x1880');
+    expect(hex(csrOf(r.core, 'mstatus'))).toBe('0xa00001880');
   });
 
   it('direct: interrupts enter BASE', () => {
