@@ -9,7 +9,7 @@ import {
   H_CYCLES, H_INSTRET, H_MCYCLE_OFS, H_MINSTRET_OFS, H_TIME_DIV, H_TIME_OFS, H_PRIV, H_MEDELEG,
   H_MIDELEG, H_MCOUNTEREN, H_MENVCFG, H_STVEC, H_SSCRATCH, H_SEPC, H_SCAUSE, H_STVAL, H_SATP,
   H_SCOUNTEREN, H_SENVCFG, H_STIMECMP, H_STIMECMP_CYCLE, H_PMPCFG, H_PMPADDR, H_PMP_ACTIVE,
-  H_SATP_MODES,
+  H_SATP_MODES, H_SEIP_SW, H_SEIP_LINE,
 } from './layout';
 import { raise, CAUSE_ILLEGAL_INSTRUCTION } from './trap';
 import {
@@ -235,10 +235,14 @@ function writeCsr(csr: u32, v: u64): void {
     case 0x342: store<u64>(H_MCAUSE, v); return;
     case 0x343: store<u64>(H_MTVAL, v); return;
     case 0x344: {
-      // SSIP and SEIP are writable by M-mode; STIP too unless Sstc drives it (Priv §3.1.9).
-      let wm: u64 = (1 << 1) | (1 << 9);
+      // SSIP is writable by M-mode; STIP too unless Sstc drives it; SEIP's software bit is ORed
+      // with the external line (Priv §3.1.9).
+      let wm: u64 = 1 << 1;
       if ((load<u64>(H_MENVCFG) & MENVCFG_STCE) == 0) wm |= 1 << 5;
-      store<u64>(H_MIP, (load<u64>(H_MIP) & ~wm) | (v & wm));
+      const sw = (v >> 9) & 1;
+      store<u64>(H_SEIP_SW, sw);
+      const seip = (sw | load<u64>(H_SEIP_LINE)) << 9;
+      store<u64>(H_MIP, (load<u64>(H_MIP) & ~(wm | (1 << 9))) | (v & wm) | seip);
       return;
     }
     case 0x3a0: writePmpcfg(0, v); return;
@@ -276,7 +280,9 @@ export function csrAccess(kind: u32, csr: u32, src: u64, readIt: bool, writeIt: 
     return 0;
   }
   if (writeIt) {
-    const nv = kind == 0 ? src : kind == 1 ? old | src : old & ~src;
+    // For mip, only the software SEIP bit takes part in a read-modify-write (Priv §3.1.9).
+    const base = csr == 0x344 ? (old & ~(<u64>1 << 9)) | (load<u64>(H_SEIP_SW) << 9) : old;
+    const nv = kind == 0 ? src : kind == 1 ? base | src : base & ~src;
     writeCsr(csr, nv);
     if (!csrOk) {
       raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>insn);

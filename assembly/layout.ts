@@ -83,7 +83,11 @@ export const H_PMP_ACTIVE: u32 = H_PMPADDR + 16 * 8; // u64: 1 when any entry is
 export const H_AD_UPDATE: u32 = H_PMP_ACTIVE + 8; // 1 = hardware sets PTE A/D (Svadu); 0 = page fault (Svade)
 export const H_SATP_MODES: u32 = H_AD_UPDATE + 8; // bitmask of accepted satp MODE values (bit 8 Sv39, 9 Sv48, 10 Sv57)
 export const H_STIMECMP_CYCLE: u32 = H_SATP_MODES + 8; // cycle at which time >= stimecmp (Sstc), or all ones
-export const H_EXCEPTIONS: u32 = H_STIMECMP_CYCLE + 8;
+// mip.SEIP is the OR of a software-writable bit and the PLIC's line (Priv 1.12 §3.1.9); H_MIP
+// holds the OR, these hold the two sources.
+export const H_SEIP_SW: u32 = H_STIMECMP_CYCLE + 8;
+export const H_SEIP_LINE: u32 = H_SEIP_SW + 8;
+export const H_EXCEPTIONS: u32 = H_SEIP_LINE + 8;
 export const H_INTERRUPTS: u32 = H_EXCEPTIONS + 8;
 export const HART_END: u32 = H_INTERRUPTS + 8;
 export const HART_SIZE: u32 = 0x1000;

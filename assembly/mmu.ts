@@ -231,12 +231,12 @@ export let walkPte: u64 = 0;
  * Translate `va` for `access` at privilege `p`. Returns the physical address, or all ones after
  * raising a page fault or access fault (mtval/stval = va).
  */
-export function translate(va: u64, access: u32, p: u32): u64 {
+export function translate(va: u64, access: u32, p: u32, size: u32 = 1): u64 {
   const satp = load<u64>(H_SATP);
   const mode = <u32>(satp >> 60);
   if (p == PRV_M || mode == 0) {
     walkPte = PTE_R | PTE_W | PTE_X | PTE_A | PTE_D;
-    if (!pmpAllows(va, 1, p, access)) {
+    if (!pmpAllows(va, size, p, access)) {
       raise(accessFault(access), va);
       return <u64>-1;
     }
@@ -297,8 +297,13 @@ export function translate(va: u64, access: u32, p: u32): u64 {
   // A/D (§4.3.2 step 7): Svade faults when A (or D on a store) is clear; Svadu sets them.
   const need = access == ACCESS_WRITE ? PTE_A | PTE_D : PTE_A;
   if ((pte & need) != need) {
-    if (load<u64>(H_AD_UPDATE) == 0 || !pmpAllows(pteAddr, 8, PRV_S, ACCESS_WRITE)) {
+    if (load<u64>(H_AD_UPDATE) == 0) {
       raise(pageFault(access), va);
+      return <u64>-1;
+    }
+    // The PTE update is an implicit S-mode store: PMP denying it is an access fault (§4.3.2 step 7).
+    if (!pmpAllows(pteAddr, 8, PRV_S, ACCESS_WRITE)) {
+      raise(accessFault(access), va);
       return <u64>-1;
     }
     pte |= need;
@@ -308,7 +313,8 @@ export function translate(va: u64, access: u32, p: u32): u64 {
   walkPte = pte;
   const offMask: u64 = ((<u64>1) << (12 + 9 * <u64>i)) - 1;
   const pa = gstage((((pte & PTE_PPN_MASK) << 2) & ~offMask) | (va & offMask));
-  if (!pmpAllows(pa, 1, p, access)) {
+  // PMP: the first entry matching any byte decides and must cover all of them (Priv §3.7.1).
+  if (!pmpAllows(pa, size, p, access)) {
     raise(accessFault(access), va);
     return <u64>-1;
   }
@@ -392,7 +398,7 @@ export function loadSlow(va: u64, size: u32): u64 {
     for (let i: u32 = 0; i < size; i++) v |= ramLoad(translate(va + i, ACCESS_READ, p), 1) << (<u64>i * 8);
     return v;
   }
-  const pa = translate(va, ACCESS_READ, p);
+  const pa = translate(va, ACCESS_READ, p, size);
   if (excPending != 0) return 0;
   if ((va & <u64>(size - 1)) == 0) tlbFill(TLB_READ, va, pa, ACCESS_READ, p);
   return physLoad(pa, size, va);
@@ -414,7 +420,7 @@ export function storeSlow(va: u64, size: u32, v: u64): void {
     for (let i: u32 = 0; i < size; i++) storeSlow(va + i, 1, v >> (<u64>i * 8));
     return;
   }
-  const pa = translate(va, ACCESS_WRITE, p);
+  const pa = translate(va, ACCESS_WRITE, p, size);
   if (excPending != 0) return;
   if ((va & <u64>(size - 1)) == 0) tlbFill(TLB_WRITE, va, pa, ACCESS_WRITE, p);
   physStore(pa, size, v, va);
@@ -428,7 +434,7 @@ export function fetchPage(va: u64): u64 {
   const p = <u32>load<u64>(H_PRIV);
   const e = tlbSet(p) + (TLB_FETCH - TLB_BASE) + tlbIndex(va);
   if (load<u64>(e) == (va & ~(<u64>0xfff))) return (va & ~(<u64>0xfff)) + load<u64>(e, 8) - RAM_ADDEND;
-  const pa = translate(va, ACCESS_FETCH, p);
+  const pa = translate(va, ACCESS_FETCH, p, 2);
   if (excPending != 0) return <u64>-1;
   if (!inRam(pa, 2)) {
     store<u64>(C_UNMAPPED, load<u64>(C_UNMAPPED) + 1);
@@ -448,7 +454,7 @@ export function fetchPage(va: u64): u64 {
 export function amoAddress(va: u64, size: u32, write: bool): usize {
   const p = dataPriv();
   // AMOs need read and write permission; LR needs read (Unpriv 8.4, Priv §4.3.2).
-  const pa = translate(va, write ? ACCESS_WRITE : ACCESS_READ, p);
+  const pa = translate(va, write ? ACCESS_WRITE : ACCESS_READ, p, size);
   if (excPending != 0) return 0;
   // An AMO also reads: W without R is a reserved PTE encoding, so write permission implies read.
   if (!inRam(pa, size) || isWatched(pa, size)) {

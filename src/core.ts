@@ -246,6 +246,11 @@ export class Core {
   /** Drive mip bit `bit` of hart h (CLINT, PLIC, IPIs). Takes effect at its next block boundary. */
   setMipOf(h: number, bit: number, level: boolean): void {
     const i = this.hartField(h, L.H_MIP) >>> 2;
+    if (bit === 9) {
+      // SEIP = the PLIC's line OR the software-writable bit.
+      this.u32[this.hartField(h, L.H_SEIP_LINE) >>> 2] = level ? 1 : 0;
+      level = level || this.u32[this.hartField(h, L.H_SEIP_SW) >>> 2] !== 0;
+    }
     if (level) this.u32[i] |= 1 << bit;
     else this.u32[i] &= ~(1 << bit);
   }
@@ -269,9 +274,7 @@ export class Core {
 
   /** Drive an mip bit (CLINT, PLIC). Takes effect at the next block boundary. */
   setMip(bit: number, level: boolean): void {
-    const i = L.H_MIP >>> 2;
-    if (level) this.u32[i] |= 1 << bit;
-    else this.u32[i] &= ~(1 << bit);
+    this.setMipOf(this.activeHart, bit, level);
   }
   get mip(): number {
     return this.u32[L.H_MIP >>> 2];

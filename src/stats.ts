@@ -3,6 +3,7 @@
  * (`--stats json`).
  */
 import { TIMING_CLASSES, type TimingClass } from './isa/classes.js';
+import type { TlbCounters, TlbStats } from './tlbmodel.js';
 
 export type ExitReason = 'exit' | 'max-insns' | 'interrupted' | 'error';
 
@@ -26,6 +27,8 @@ export interface RunStats {
   bus: { unmappedReads: number; unmappedWrites: number };
   scheduler: { fired: number };
   cpuHz: number;
+  /** Modeled-TLB counters; present in timing mode only. */
+  tlb?: TlbStats;
 }
 
 /** The text summary never exceeds this many lines. */
@@ -107,7 +110,8 @@ function wrap(tokens: string[], first: string, cont: string, width: number): str
 /**
  * A one-screen summary (at most MAX_TEXT_LINES lines, ending with a newline): counts, cycles, IPC,
  * simulated and host time, instruction mix (zero classes left out), traps, device events, unmapped
- * accesses and the exit reason.
+ * accesses, the exit reason and, in timing mode, the modeled TLB (at most 5 lines; the device lines
+ * give way first, so the summary still fits: 1 + 4 + 9 mix + 3 + 5 = 22 lines before devices).
  */
 export function formatText(s: RunStats): string {
   const d = derived(s);
@@ -145,6 +149,10 @@ export function formatText(s: RunStats): string {
   lines.push(row('unmapped', `${plural(s.bus.unmappedReads, 'read')}, ${plural(s.bus.unmappedWrites, 'write')}`));
   lines.push(row('scheduler', `${plural(s.scheduler.fired, 'event')} fired`));
 
+  // The TLB block leaves at least one line for the device block (or its "more" line).
+  const tlbBudget = MAX_TEXT_LINES - lines.length - (Object.keys(s.devices).length > 0 ? 1 : 0);
+  lines.push(...tlbLines(s.tlb, row, tlbBudget));
+
   // Device events: one device per line ("name: key=n key=n", zero counters left out), wrapped
   // if long, within the lines the budget leaves.
   const indent = ' '.repeat(2 + LABEL);
@@ -166,7 +174,60 @@ export function formatText(s: RunStats): string {
   return lines.join('\n') + '\n';
 }
 
-/** Pretty JSON with a fixed key order (class counts in TIMING_CLASSES order, devices sorted). */
+/**
+ * The modeled-TLB block of the text summary (at most 5 lines): hit rate and misses per TLB, then
+ * walks, then flushes. A TLB with no accesses (the I-TLB of a unified L1) and flush causes with a
+ * zero count are left out, and so is the flush line when nothing was flushed.
+ */
+function tlbLines(t: TlbStats | undefined, row: (label: string, value: string) => string, budget: number): string[] {
+  if (t === undefined) return [];
+  const indent = ' '.repeat(2 + LABEL);
+  const out: string[] = [];
+  const add = (tokens: string[]) => out.push(...wrap(tokens, out.length === 0 ? row('tlb', '') : indent, `${indent}  `, WIDTH));
+  const pct = (n: number, d: number) => (d > 0 ? `${((100 * n) / d).toFixed(2)}%` : '-');
+  const tlbs: Array<[string, TlbCounters | null]> = [['itlb', t.itlb], ['dtlb', t.dtlb], ['l2', t.l2]];
+  for (const [name, c] of tlbs) {
+    if (c === null || c.accesses === 0) continue;
+    add([`${name.padEnd(4)} ${pct(c.hits, c.accesses).padStart(7)} hit,`, `${groupDigits(c.misses)} miss${c.misses === 1 ? '' : 'es'}`, `of ${groupDigits(c.accesses)}`]);
+  }
+  const pwcTotal = t.pwc.hits + t.pwc.misses;
+  add([
+    `${plural(t.walks, 'walk')},`,
+    `${t.walks > 0 ? (t.walkRefs / t.walks).toFixed(2) : '-'} refs/walk,`,
+    `${plural(t.walkCycles, 'cycle')}${t.pwc.hits > 0 ? ',' : ''}`,
+    ...(t.pwc.hits > 0 ? [`pwc ${pct(t.pwc.hits, pwcTotal)} hit`] : []),
+  ]);
+  const f = t.flushes;
+  const causes: Array<[string, number]> = [['all', f.all], ['asid', f.asid], ['vaddr', f.vaddr], ['vaddr+asid', f.vaddrAsid], ['satp', f.satp]];
+  const nz = causes.filter(([, n]) => n > 0).map(([k, n]) => `${k}=${groupDigits(n)}`);
+  if (nz.length > 0) add(['flushes', ...nz]);
+  if (out.length > budget) {
+    out.length = Math.max(0, budget - 1);
+    out.push(row(out.length === 0 ? 'tlb' : '', '… (more TLB counters in --stats json)'));
+  }
+  return out;
+}
+
+function tlbJson(t: TlbStats): TlbStats {
+  const c = (x: TlbCounters): TlbCounters => ({ accesses: x.accesses, hits: x.hits, misses: x.misses, evictions: x.evictions });
+  return {
+    itlb: c(t.itlb),
+    dtlb: c(t.dtlb),
+    l2: t.l2 === null ? null : c(t.l2),
+    walks: t.walks,
+    walkRefs: t.walkRefs,
+    walkCycles: t.walkCycles,
+    refsHistogram: [...t.refsHistogram],
+    pwc: { hits: t.pwc.hits, misses: t.pwc.misses },
+    flushes: { all: t.flushes.all, asid: t.flushes.asid, vaddr: t.flushes.vaddr, vaddrAsid: t.flushes.vaddrAsid, satp: t.flushes.satp },
+    faultWalks: t.faultWalks,
+  };
+}
+
+/**
+ * Pretty JSON with a fixed key order (class counts in TIMING_CLASSES order, devices sorted; `tlb`
+ * after `scheduler`, only in timing mode).
+ */
 export function formatJson(s: RunStats): string {
   const classCounts: Record<string, number> = {};
   for (const c of TIMING_CLASSES) classCounts[c] = s.classCounts[c] ?? 0;
@@ -188,6 +249,7 @@ export function formatJson(s: RunStats): string {
     devices,
     bus: { unmappedReads: s.bus.unmappedReads, unmappedWrites: s.bus.unmappedWrites },
     scheduler: { fired: s.scheduler.fired },
+    ...(s.tlb === undefined ? {} : { tlb: tlbJson(s.tlb) }),
     derived: derived(s),
   };
   return JSON.stringify(out, null, 2) + '\n';

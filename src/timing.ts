@@ -4,7 +4,9 @@
  *
  * The model is a simple in-order CPI model: each retired instruction adds the cost of its class to
  * the cycle counter (a taken conditional branch adds `branchTaken` instead of `branch`, and every
- * trap entry adds `trap`). There is no dependency tracking, no caches and no branch predictor.
+ * trap entry adds `trap`). There is no dependency tracking, no caches and no branch predictor. In
+ * timing mode (`--mode timing`) a modeled TLB (`tlb`, src/tlbmodel.ts) adds the cycles of TLB misses:
+ * L2 TLB latency and page-walk memory references.
  *
  * Default costs come from the SiFive U74 (HiFive Unmatched, VisionFive 2) as LLVM describes it in
  * llvm/lib/Target/RISCV/RISCVSchedSiFive7.td (SiFive7Model, used by -mcpu=sifive-u74). Mapping
@@ -30,6 +32,7 @@
 import { readFileSync } from 'node:fs';
 import { TIMING_CLASSES, type TimingClass } from './isa/classes.js';
 import { UserError, closest, fileReadError } from './errors.js';
+import { TLB_REPLACEMENTS, defaultTlbModel, tlbConfigProblem, type TlbModelConfig, type TlbReplacement } from './tlbmodel.js';
 
 export interface TimingConfig {
   /** Core clock in Hz: converts cycles to simulated seconds. */
@@ -38,6 +41,8 @@ export interface TimingConfig {
   timebaseHz: number;
   /** Cycles charged per retired instruction of each class. Integers in 0..255 (the core keeps one byte per class). */
   latency: Record<TimingClass, number>;
+  /** The modeled TLB consulted in timing mode (`--mode timing`); see src/tlbmodel.ts and docs/TIMING.md. */
+  tlb: TlbModelConfig;
 }
 
 /** SiFive7Model: MispredictPenalty = 3. */
@@ -74,7 +79,7 @@ export const DEFAULT_TIMEBASE_HZ = 10_000_000;
 export const MAX_LATENCY = 0xff;
 
 export function defaultTiming(): TimingConfig {
-  return { cpuHz: DEFAULT_CPU_HZ, timebaseHz: DEFAULT_TIMEBASE_HZ, latency: { ...DEFAULT_LATENCY } };
+  return { cpuHz: DEFAULT_CPU_HZ, timebaseHz: DEFAULT_TIMEBASE_HZ, latency: { ...DEFAULT_LATENCY }, tlb: defaultTlbModel() };
 }
 
 /** Core cycles per mtime tick: mtime = cycles / cyclesPerTick(cfg). */
@@ -104,7 +109,10 @@ function describe(v: unknown): string {
   return String(v);
 }
 
-const TOP_KEYS = ['cpuHz', 'timebaseHz', 'latency'] as const;
+const TOP_KEYS = ['cpuHz', 'timebaseHz', 'latency', 'tlb'] as const;
+const TLB_KEYS = ['l1', 'l2', 'replacement', 'seed', 'asidTagging', 'pwcEntries', 'walkLatency'] as const;
+const TLB_L1_KEYS = ['split', 'entries', 'ways'] as const;
+const TLB_L2_KEYS = ['entries', 'ways', 'latency'] as const;
 
 /**
  * Applies a parsed timing document (`{ cpuHz?, timebaseHz?, latency?: { class: n } }`) to the
@@ -154,6 +162,68 @@ export function timingFromJson(doc: unknown, source: string): TimingConfig {
       cfg.latency[cls as TimingClass] = n;
     }
   }
+  if (obj['tlb'] !== undefined) cfg.tlb = tlbFromJson(obj['tlb'], fail);
+  return cfg;
+}
+
+/**
+ * The `tlb` section: every key optional, merged over the defaults (inside `l1` and `l2` too);
+ * `"l2": null` removes the L2 TLB. The merged configuration must be one the core can model.
+ */
+function tlbFromJson(v: unknown, fail: (msg: string) => never): TlbModelConfig {
+  const cfg = defaultTlbModel();
+  const object = (x: unknown, key: string, like: string): Record<string, unknown> => {
+    if (typeof x !== 'object' || x === null || Array.isArray(x)) fail(`"${key}" must be an object like ${like}, got ${describe(x)}`);
+    return x as Record<string, unknown>;
+  };
+  const keys = (o: Record<string, unknown>, prefix: string, allowed: readonly string[]): void => {
+    for (const k of Object.keys(o)) {
+      if (!allowed.includes(k)) fail(`unknown key "${prefix}.${k}" (allowed: ${allowed.join(', ')})${suggest(k, allowed)}`);
+    }
+  };
+  const int = (x: unknown, key: string): number => {
+    if (typeof x !== 'number' || !Number.isInteger(x)) fail(`"${key}" must be an integer, got ${describe(x)}`);
+    return x as number;
+  };
+  const bool = (x: unknown, key: string): boolean => {
+    if (typeof x !== 'boolean') fail(`"${key}" must be true or false, got ${describe(x)}`);
+    return x as boolean;
+  };
+  const t = object(v, 'tlb', '{"l1": {"entries": 32, "ways": 4}}');
+  keys(t, 'tlb', TLB_KEYS);
+  if (t['l1'] !== undefined) {
+    const l1 = object(t['l1'], 'tlb.l1', '{"split": true, "entries": 32, "ways": 4}');
+    keys(l1, 'tlb.l1', TLB_L1_KEYS);
+    if (l1['split'] !== undefined) cfg.l1.split = bool(l1['split'], 'tlb.l1.split');
+    if (l1['entries'] !== undefined) cfg.l1.entries = int(l1['entries'], 'tlb.l1.entries');
+    if (l1['ways'] !== undefined) cfg.l1.ways = int(l1['ways'], 'tlb.l1.ways');
+  }
+  if (t['l2'] === null) {
+    cfg.l2 = null;
+  } else if (t['l2'] !== undefined) {
+    const l2 = object(t['l2'], 'tlb.l2', '{"entries": 512, "ways": 1, "latency": 2} (or null: no L2 TLB)');
+    keys(l2, 'tlb.l2', TLB_L2_KEYS);
+    const base = cfg.l2 ?? { entries: 512, ways: 1, latency: 2 };
+    cfg.l2 = {
+      entries: l2['entries'] !== undefined ? int(l2['entries'], 'tlb.l2.entries') : base.entries,
+      ways: l2['ways'] !== undefined ? int(l2['ways'], 'tlb.l2.ways') : base.ways,
+      latency: l2['latency'] !== undefined ? int(l2['latency'], 'tlb.l2.latency') : base.latency,
+    };
+  }
+  const r = t['replacement'];
+  if (r !== undefined) {
+    if (typeof r !== 'string' || !(TLB_REPLACEMENTS as readonly string[]).includes(r)) {
+      const hint = typeof r === 'string' ? suggest(r, TLB_REPLACEMENTS) : '';
+      fail(`"tlb.replacement" must be one of ${TLB_REPLACEMENTS.join(', ')}, got ${describe(r)}${hint}`);
+    }
+    cfg.replacement = r as TlbReplacement;
+  }
+  if (t['seed'] !== undefined) cfg.seed = int(t['seed'], 'tlb.seed');
+  if (t['asidTagging'] !== undefined) cfg.asidTagging = bool(t['asidTagging'], 'tlb.asidTagging');
+  if (t['pwcEntries'] !== undefined) cfg.pwcEntries = int(t['pwcEntries'], 'tlb.pwcEntries');
+  if (t['walkLatency'] !== undefined) cfg.walkLatency = int(t['walkLatency'], 'tlb.walkLatency');
+  const problem = tlbConfigProblem(cfg);
+  if (problem !== null) fail(problem);
   return cfg;
 }
 

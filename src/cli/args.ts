@@ -3,18 +3,23 @@
  * typed command, and throws a one-line `UserError` for every bad input.
  *
  *   cyclevisor run <elf> [options]      cyclevisor demo [options]
- *   cyclevisor help | --help | -h       cyclevisor --version | -V
+ *   cyclevisor boot --kernel IMAGE [--bios FILE|builtin|none] [--initrd FILE] [--append CMDLINE] ...
+ *   cyclevisor dtb [-o FILE | --dts] [--smp N] [--ram SIZE] [--append CMDLINE] [--initrd FILE]
+ *   cyclevisor help [boot|dtb] | --help | -h       cyclevisor --version | -V
  *
  * Options may appear anywhere after (or before) the command; `--flag=value` and `--flag value` are
- * equivalent; `--` ends option parsing (for ELF files whose name starts with a dash).
+ * equivalent; `--` ends option parsing (for ELF files whose name starts with a dash). `boot` follows
+ * qemu-system-riscv64 -M virt's option names (-bios, -kernel, -initrd, -append, -m, -smp, -drive).
  */
 import { UserError, closest, formatSize } from '../errors.js';
 
 export const USAGE = `Usage: cyclevisor run <elf> [options]   run a bare-metal RV64 ELF program
+       cyclevisor boot --kernel IMAGE [options]   boot Linux (see: help boot)
+       cyclevisor dtb [options]          write the board's device tree (help dtb)
        cyclevisor demo [options]         run the built-in demo guest
-       cyclevisor help | --help | --version
+       cyclevisor help [boot|dtb] | --help | --version
 
-Options:
+Options (run, demo):
   --ram SIZE          guest RAM, 1M..2G in 4K steps (default 128M)
   --max-insns N       stop after N instructions (e.g. 5000000, 5_000_000, 1e9)
   --timing FILE       cycle-model overrides as JSON (see docs/TIMING.md)
@@ -27,11 +32,52 @@ Options:
 Sizes take K, M or G (powers of 1024; KiB/KB/k also accepted).
 stdout carries only the guest's console output. Exit status: the guest's code,
 124 when --max-insns ran out, 130 on Ctrl-C, 2 for bad usage or input.
+On a terminal, Ctrl-A x quits and Ctrl-A h lists the other console keys.
+`;
+
+export const BOOT_USAGE = `Usage: cyclevisor boot --kernel IMAGE [options]
+Boots firmware and a Linux kernel on the virt board, placed as
+  qemu-system-riscv64 -M virt -nographic -bios FILE -kernel IMAGE ... does.
+
+  --bios FILE|builtin|none  what runs first. builtin (the default): no firmware,
+                      cyclevisor answers the kernel's SBI calls itself; FILE: a
+                      raw firmware image at 0x80000000 (e.g. OpenSBI
+                      fw_dynamic.bin); none: the kernel starts in M-mode
+  --kernel IMAGE      RISC-V Linux Image (arch/riscv/boot/Image), at 0x80200000
+  --initrd FILE       initramfs, placed after the kernel as QEMU places it
+  --append CMDLINE    kernel command line, e.g. --append "console=ttyS0"
+  --ram SIZE          guest RAM (default 256M, the size QEMU's examples use)
+  --smp N             harts, 1..8 (default 1)
+  --mode fast|timing  fast (default), or timing: also model the TLB
+  --drive file=PATH[,readonly]  a raw disk image on virtio-blk; may repeat
+                      (the first is /dev/vda, the next /dev/vdb, ...)
+  --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
+  --timing FILE, --max-insns N, --stats text|json, --stats-file PATH,
+  --trace N           as for run (see cyclevisor --help)
+
+Console: on a terminal every key goes to the guest (Ctrl-C too) except Ctrl-A:
+Ctrl-A x quits, Ctrl-A s prints statistics, Ctrl-A h lists the keys and
+Ctrl-A Ctrl-A sends one Ctrl-A. Exit status: 0 when the guest powers off,
+124 when --max-insns ran out, 2 for bad usage or input.
+`;
+
+export const DTB_USAGE = `Usage: cyclevisor dtb [options]
+Writes the device tree blob that cyclevisor boot hands to firmware and kernel
+(like qemu-system-riscv64 -M virt,dumpdtb=FILE).
+
+  -o, --output FILE   where to write it (default cyclevisor.dtb; - for stdout)
+  --dts               write it as DTS text instead (to stdout, or to -o FILE)
+  --smp N             harts, 1..8 (default 1)
+  --ram SIZE          guest RAM (default 256M, as for boot)
+  --append CMDLINE    kernel command line (/chosen/bootargs)
+  --initrd FILE       record where boot would place this initrd (kernel at
+                      0x80200000, as with --bios builtin or a firmware file)
+  --timing FILE       cycle-model overrides (the timebase frequency)
 `;
 
 export type StatsFormat = 'text' | 'json';
 
-/** Settings shared by `run` and `demo`. */
+/** Settings shared by `run`, `demo` and `boot`. */
 export interface RunSettings {
   /** Guest RAM in bytes: a multiple of 4 KiB in [1 MiB, 2 GiB]. */
   ramBytes: number;
@@ -40,8 +86,8 @@ export interface RunSettings {
   /** Path of a timing JSON file, or null for the defaults. */
   timingFile: string | null;
   /**
-   * Summary format, or null when --stats was not given. `run` prints a summary only when asked
-   * (--stats or --stats-file); `demo` always prints one (text unless --stats json).
+   * Summary format, or null when --stats was not given. `run` and `boot` print a summary only when
+   * asked (--stats or --stats-file); `demo` always prints one (text unless --stats json).
    */
   stats: StatsFormat | null;
   /** Write the summary to this file instead of the terminal; null = no file. */
@@ -57,29 +103,109 @@ export interface RunCommand extends RunSettings {
 export interface DemoCommand extends RunSettings {
   command: 'demo';
 }
-export type CliCommand = RunCommand | DemoCommand | { command: 'help' } | { command: 'version' };
+
+/** A `--drive file=PATH[,readonly]`: a raw image for virtio-blk. */
+export interface DriveSpec {
+  path: string;
+  readOnly: boolean;
+}
+
+export type MachineMode = 'fast' | 'timing';
+
+export interface BootCommand extends RunSettings {
+  command: 'boot';
+  /** 'builtin' (cyclevisor's SBI), 'none', or the path of a raw firmware image. */
+  bios: string;
+  /** Kernel Image path; null only with a firmware file (which then runs alone). */
+  kernel: string | null;
+  initrd: string | null;
+  /** Kernel command line; null = no /chosen/bootargs (as QEMU without -append). */
+  append: string | null;
+  /** Harts, 1..MAX_SMP. */
+  harts: number;
+  mode: MachineMode;
+  drives: DriveSpec[];
+  /** RTC start: 'now', seconds since the epoch, or null for the device's fixed default. */
+  rtcEpoch: 'now' | number | null;
+}
+
+export interface DtbCommand {
+  command: 'dtb';
+  ramBytes: number;
+  harts: number;
+  append: string | null;
+  initrd: string | null;
+  timingFile: string | null;
+  /** Output path ('-' = stdout); null = the default (cyclevisor.dtb, or stdout with --dts). */
+  output: string | null;
+  /** Write DTS text instead of the binary blob. */
+  dts: boolean;
+}
+
+export type HelpTopic = 'boot' | 'dtb';
+export interface HelpCommand {
+  command: 'help';
+  /** Command-specific help (`boot --help`, `help dtb`); absent for the general usage. */
+  topic?: HelpTopic;
+}
+
+export type CliCommand = RunCommand | DemoCommand | BootCommand | DtbCommand | HelpCommand | { command: 'version' };
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 export const GiB = 1024 * MiB;
 export const DEFAULT_RAM = 128 * MiB;
+/**
+ * `boot` and `dtb` default to 256 MiB: the size QEMU's Linux examples use (`-m 256M`, also in
+ * /work/shared/guests/README.md), so the same kernel and initrd see the same memory. (QEMU's own
+ * default for -M virt is 128 MiB; a Debian-style initramfs plus page cache is tight there.)
+ */
+export const BOOT_DEFAULT_RAM = 256 * MiB;
 export const MIN_RAM = 1 * MiB;
 export const MAX_RAM = 2 * GiB;
 export const RAM_ALIGN = 4 * KiB;
+/** Harts the virt board models (--smp). */
+export const MAX_SMP = 8;
+/** virtio-mmio slots on the board, one of which holds virtio-rng. */
+export const MAX_DRIVES = 7;
+export const DEFAULT_DTB_FILE = 'cyclevisor.dtb';
 
-export const COMMANDS = ['run', 'demo', 'help'] as const;
+export const COMMANDS = ['run', 'boot', 'dtb', 'demo', 'help'] as const;
+type CommandName = 'run' | 'demo' | 'boot' | 'dtb';
 
-/** Options that take a value, with an example for "missing value" messages. */
-const VALUE_OPTIONS: Readonly<Record<string, string>> = {
-  '--ram': '--ram 128M',
-  '--max-insns': '--max-insns 1e9',
-  '--timing': '--timing u74.json',
-  '--stats': '--stats json',
-  '--stats-file': '--stats-file stats.json',
-  '--trace': '--trace 100',
+interface OptionSpec {
+  /** Example for "needs a value" messages; absent for flags without a value. */
+  example?: string;
+  /** May be given more than once (values are collected in order). */
+  repeat?: boolean;
+  /** An empty value is meaningful (`--append ""`). */
+  allowEmpty?: boolean;
+  /** The commands that take it. */
+  commands: readonly CommandName[];
+}
+
+const RUNLIKE: readonly CommandName[] = ['run', 'demo', 'boot'];
+const OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  '--ram': { example: '--ram 128M', commands: ['run', 'demo', 'boot', 'dtb'] },
+  '--max-insns': { example: '--max-insns 1e9', commands: RUNLIKE },
+  '--timing': { example: '--timing u74.json', commands: ['run', 'demo', 'boot', 'dtb'] },
+  '--stats': { example: '--stats json', commands: RUNLIKE },
+  '--stats-file': { example: '--stats-file stats.json', commands: RUNLIKE },
+  '--trace': { example: '--trace 100', commands: RUNLIKE },
+  '--bios': { example: '--bios fw_dynamic.bin', commands: ['boot'] },
+  '--kernel': { example: '--kernel Image', commands: ['boot'] },
+  '--initrd': { example: '--initrd initramfs.cpio.gz', commands: ['boot', 'dtb'] },
+  '--append': { example: '--append "console=ttyS0"', allowEmpty: true, commands: ['boot', 'dtb'] },
+  '--smp': { example: '--smp 2', commands: ['boot', 'dtb'] },
+  '--mode': { example: '--mode timing', commands: ['boot'] },
+  '--drive': { example: '--drive file=disk.img', repeat: true, commands: ['boot'] },
+  '--rtc-epoch': { example: '--rtc-epoch now', commands: ['boot'] },
+  '--output': { example: '-o board.dtb', commands: ['dtb'] },
+  '--dts': { commands: ['dtb'] },
 };
-const FLAG_OPTIONS = ['--help', '-h', '--version', '-V'] as const;
-const ALL_OPTIONS = [...Object.keys(VALUE_OPTIONS), '--help', '--version'];
+/** Short spellings. */
+const ALIASES: Readonly<Record<string, string>> = { '-o': '--output' };
+const ALL_OPTIONS = [...Object.keys(OPTIONS), '--help', '--version'];
 
 const SEE_HELP = '(see cyclevisor --help)';
 
@@ -169,6 +295,107 @@ export function parseCount(text: string, flag: string, min: 0 | 1): number {
 }
 
 // ---------------------------------------------------------------------------------------------
+// boot values
+// ---------------------------------------------------------------------------------------------
+
+/** --smp: a hart count from 1 to MAX_SMP. */
+export function parseSmp(text: string): number {
+  const bad = () => new UserError(`--smp expects a number of harts from 1 to ${MAX_SMP}, got '${text}'`);
+  let n: number;
+  try {
+    n = parseCount(text, '--smp', 0);
+  } catch {
+    throw bad();
+  }
+  if (n < 1 || n > MAX_SMP) throw bad();
+  return n;
+}
+
+export function parseMode(text: string): MachineMode {
+  const v = text.trim().toLowerCase();
+  if (v !== 'fast' && v !== 'timing') throw new UserError(`--mode must be 'fast' or 'timing', got '${text}'`);
+  return v;
+}
+
+/** --rtc-epoch: 'now' or whole seconds since 1970-01-01 UTC. */
+export function parseRtcEpoch(text: string): 'now' | number {
+  if (text.trim().toLowerCase() === 'now') return 'now';
+  try {
+    return parseCount(text, '--rtc-epoch', 0);
+  } catch {
+    throw new UserError(`--rtc-epoch expects 'now' or seconds since 1970 (e.g. 1700000000), got '${text}'`);
+  }
+}
+
+const ON = ['on', 'yes', 'true', '1'];
+const OFF = ['off', 'no', 'false', '0'];
+
+/**
+ * Parses a --drive value the way QEMU's -drive reads its option string: comma-separated `key=value`
+ * items, `,,` for a comma inside a value. Keys: `file=PATH` (required), `readonly` or
+ * `readonly=on|off`, and for QEMU command lines `format=raw` and `if=virtio` (the only ones we
+ * model).
+ */
+export function parseDrive(text: string): DriveSpec {
+  const usage = 'expected file=PATH[,readonly]';
+  const items: string[] = [];
+  let cur = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === ',' && text[i + 1] === ',') {
+      cur += ',';
+      i++;
+    } else if (c === ',') {
+      items.push(cur);
+      cur = '';
+    } else {
+      cur += c;
+    }
+  }
+  items.push(cur);
+  let path: string | null = null;
+  let readOnly = false;
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    const key = (eq < 0 ? item : item.slice(0, eq)).trim().toLowerCase();
+    const value = eq < 0 ? null : item.slice(eq + 1);
+    switch (key) {
+      case 'file':
+        if (value === null || value === '') throw new UserError(`--drive ${text}: file= needs a path (${usage})`);
+        if (path !== null) throw new UserError(`--drive ${text}: file= given twice`);
+        path = value;
+        break;
+      case 'readonly': {
+        const v = value?.trim().toLowerCase();
+        if (v === undefined || ON.includes(v)) readOnly = true;
+        else if (OFF.includes(v)) readOnly = false;
+        else throw new UserError(`--drive ${text}: readonly must be on or off, got '${value}'`);
+        break;
+      }
+      case 'format':
+        if (value?.trim().toLowerCase() !== 'raw') {
+          throw new UserError(`--drive ${text}: only raw images are supported (format=raw), got format=${value ?? ''}`);
+        }
+        break;
+      case 'if':
+        if (value?.trim().toLowerCase() !== 'virtio') {
+          throw new UserError(`--drive ${text}: drives attach as virtio-blk (if=virtio), got if=${value ?? ''}`);
+        }
+        break;
+      case '':
+        throw new UserError(`--drive ${text}: empty item (${usage}; write ,, for a comma in a path)`);
+      default:
+        if (value === null && path === null && items.length === 1) {
+          throw new UserError(`--drive ${text}: ${usage} (e.g. --drive file=${text})`);
+        }
+        throw new UserError(`--drive ${text}: unknown item '${item}' (${usage})`);
+    }
+  }
+  if (path === null) throw new UserError(`--drive ${text}: no file= given (${usage})`);
+  return { path, readOnly };
+}
+
+// ---------------------------------------------------------------------------------------------
 // argv
 // ---------------------------------------------------------------------------------------------
 
@@ -187,16 +414,41 @@ function unknownCommand(word: string): UserError {
   return new UserError(`unknown command '${word}' (commands: ${COMMANDS.join(', ')}) ${SEE_HELP}`);
 }
 
+function canonical(name: string): string {
+  return ALIASES[name] ?? name;
+}
+
+/** The command word (first positional), skipping option values; for `boot --help`. */
+function commandWord(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return argv[i + 1];
+    if (a === '-' || !a.startsWith('-')) return a;
+    const spec = OPTIONS[canonical(a)];
+    if (spec?.example !== undefined) i++; // `--flag value`
+  }
+  return undefined;
+}
+
+function helpFor(word: string | undefined): HelpCommand {
+  return word === 'boot' || word === 'dtb' ? { command: 'help', topic: word } : { command: 'help' };
+}
+
+function listCommands(cs: readonly CommandName[]): string {
+  const q = cs.map((c) => `'${c}'`);
+  return q.length === 1 ? q[0]! : `${q.slice(0, -1).join(', ')} or ${q[q.length - 1]!}`;
+}
+
 /** Parses argv (process.argv.slice(2)) into a command. Throws `UserError` on any bad input. */
 export function parseArgs(argv: readonly string[]): CliCommand {
   // --help / --version anywhere before `--` win over everything else (as in most tools).
   const endOfOptions = argv.indexOf('--');
   const optionPart = endOfOptions < 0 ? argv : argv.slice(0, endOfOptions);
-  if (optionPart.some((a) => a === '--help' || a === '-h')) return { command: 'help' };
+  if (optionPart.some((a) => a === '--help' || a === '-h')) return helpFor(commandWord(argv));
   if (optionPart.some((a) => a === '--version' || a === '-V')) return { command: 'version' };
 
   const positionals: string[] = [];
-  const values = new Map<string, string>();
+  const values = new Map<string, string[]>();
   let onlyPositionals = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -209,37 +461,52 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       continue;
     }
     const eq = arg.indexOf('=');
-    const name = eq >= 0 && arg.startsWith('--') ? arg.slice(0, eq) : arg;
-    if ((FLAG_OPTIONS as readonly string[]).includes(name)) {
-      throw new UserError(`option ${name} does not take a value`);
-    }
-    const example = VALUE_OPTIONS[name];
-    if (example === undefined) throw unknownOption(name);
+    const given = eq >= 0 && arg.startsWith('--') ? arg.slice(0, eq) : arg;
+    if (given === '--help' || given === '--version') throw new UserError(`option ${given} does not take a value`);
+    const name = canonical(given);
+    const spec = OPTIONS[name];
+    if (spec === undefined) throw unknownOption(given);
     let value: string;
-    if (name !== arg) {
+    if (spec.example === undefined) {
+      if (given !== arg) throw new UserError(`option ${given} does not take a value`);
+      value = '';
+    } else if (given !== arg) {
       value = arg.slice(eq + 1);
-      if (value === '') throw new UserError(`option ${name} needs a value (e.g. ${example})`);
+      if (value === '' && !spec.allowEmpty) throw new UserError(`option ${given} needs a value (e.g. ${spec.example})`);
     } else {
       const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--') || next === '') {
-        throw new UserError(`option ${name} needs a value (e.g. ${example})`);
+      if (next === undefined || next.startsWith('--') || (next === '' && !spec.allowEmpty)) {
+        throw new UserError(`option ${given} needs a value (e.g. ${spec.example})`);
       }
       value = next;
       i++;
     }
-    if (values.has(name)) throw new UserError(`option ${name} given more than once`);
-    values.set(name, value);
+    const list = values.get(name);
+    if (list && !spec.repeat) throw new UserError(`option ${given} given more than once`);
+    if (list) list.push(value);
+    else values.set(name, [value]);
   }
 
   const [command, ...rest] = positionals;
   if (command === undefined) {
-    throw new UserError(`no command given (usage: cyclevisor run <elf> [options] | cyclevisor demo | cyclevisor --help)`);
+    throw new UserError(`no command given (usage: cyclevisor run <elf> [options] | cyclevisor boot --kernel IMAGE | cyclevisor --help)`);
   }
-  if (command === 'help') return { command: 'help' };
-  if (command !== 'run' && command !== 'demo') throw unknownCommand(command);
+  if (command === 'help') return helpFor(rest[0]);
+  if (command !== 'run' && command !== 'demo' && command !== 'boot' && command !== 'dtb') throw unknownCommand(command);
+
+  for (const name of values.keys()) {
+    const spec = OPTIONS[name]!;
+    if (!spec.commands.includes(command)) {
+      const shown = name === '--output' ? '-o/--output' : name;
+      throw new UserError(`option ${shown} is for ${listCommands(spec.commands)}, not '${command}' ${SEE_HELP}`);
+    }
+  }
+  const one = (name: string): string | undefined => values.get(name)?.[0];
 
   const settings = defaultRunSettings();
-  for (const [name, value] of values) {
+  if (command === 'boot' || command === 'dtb') settings.ramBytes = BOOT_DEFAULT_RAM;
+  for (const [name, list] of values) {
+    const value = list[0]!;
     switch (name) {
       case '--ram':
         settings.ramBytes = parseRamSize(value);
@@ -271,6 +538,59 @@ export function parseArgs(argv: readonly string[]): CliCommand {
     if (rest.length > 0) throw new UserError(`unexpected argument '${rest[0]}': demo takes no arguments`);
     return { command: 'demo', ...settings };
   }
+
+  if (command === 'boot' || command === 'dtb') {
+    if (rest.length > 0) {
+      const hint = command === 'boot' ? ` (options start with --; the kernel is --kernel ${rest[0]})` : ' (options start with -)';
+      throw new UserError(`unexpected argument '${rest[0]}': ${command} takes no arguments${hint}`);
+    }
+    const smp = one('--smp');
+    const harts = smp === undefined ? 1 : parseSmp(smp);
+    const append = one('--append') ?? null;
+    const initrd = one('--initrd') ?? null;
+    if (command === 'dtb') {
+      return {
+        command: 'dtb',
+        ramBytes: settings.ramBytes,
+        harts,
+        append,
+        initrd,
+        timingFile: settings.timingFile,
+        output: one('--output') ?? null,
+        dts: values.has('--dts'),
+      };
+    }
+    const bios = one('--bios') ?? 'builtin';
+    const kernel = one('--kernel') ?? null;
+    if (kernel === null && (bios === 'builtin' || bios === 'none')) {
+      throw new UserError(`missing --kernel IMAGE (usage: cyclevisor boot --kernel IMAGE [--initrd FILE] [--append CMDLINE])`);
+    }
+    if (initrd !== null && kernel === null) throw new UserError('--initrd needs a --kernel');
+    const drives = (values.get('--drive') ?? []).map(parseDrive);
+    if (drives.length > MAX_DRIVES) {
+      throw new UserError(`${drives.length} --drive options: the board has room for ${MAX_DRIVES} (8 virtio-mmio slots, one holds virtio-rng)`);
+    }
+    const seen = new Set<string>();
+    for (const d of drives) {
+      if (seen.has(d.path)) throw new UserError(`--drive file=${d.path} given twice (one image, one drive)`);
+      seen.add(d.path);
+    }
+    const mode = one('--mode');
+    const epoch = one('--rtc-epoch');
+    return {
+      command: 'boot',
+      ...settings,
+      bios,
+      kernel,
+      initrd,
+      append,
+      harts,
+      mode: mode === undefined ? 'fast' : parseMode(mode),
+      drives,
+      rtcEpoch: epoch === undefined ? null : parseRtcEpoch(epoch),
+    };
+  }
+
   const [elf, extra] = rest;
   if (elf === undefined) throw new UserError('missing ELF file (usage: cyclevisor run <elf> [options])');
   if (extra !== undefined) {

@@ -5,18 +5,50 @@
  *   guest exit code (finisher / HTIF) | 124 --max-insns ran out | 130 Ctrl-C | 1 guest stuck or
  *   unsupported request | 2 bad usage or input (`cyclevisor: <message>`) | 70 internal error
  *
- * stdout carries only the guest's console output (and, for `demo`, a header and the summary).
+ * stdout carries only the guest's console output (and, for `demo`, a header and the summary;
+ * for `dtb`, the blob or DTS when asked). Commands: run, demo, boot (firmware + Linux, the QEMU
+ * -M virt command line shape), dtb (the board's device tree). The console (stdin, Ctrl-A escapes)
+ * is src/cli/console.ts.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync, writeSync, type Stats } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, USAGE, type DemoCommand, type RunCommand, type StatsFormat } from './args.js';
-import { UserError, isUserError } from '../errors.js';
-import { defaultTiming, loadTimingFile } from '../timing.js';
+import {
+  BOOT_USAGE,
+  DEFAULT_DTB_FILE,
+  DTB_USAGE,
+  parseArgs,
+  USAGE,
+  type BootCommand,
+  type DemoCommand,
+  type DriveSpec,
+  type DtbCommand,
+  type RunCommand,
+  type StatsFormat,
+} from './args.js';
+import { attachProcessStdin, type ConsoleControl, type InputSink } from './console.js';
+import { UserError, fileReadError, isUserError } from '../errors.js';
+import { defaultTiming, loadTimingFile, type TimingConfig } from '../timing.js';
 import { VirtMachine, type RunResult } from '../board/virt.js';
+import { bootLinux, initrdRange, kernelAddress, virtDtConfig } from '../board/boot.js';
+import { buildVirtDtb, dtbToDts } from '../board/devicetree.js';
 import { formatJson, formatText } from '../stats.js';
 import { loadFile } from '../elf.js';
 import { useOptimizingCompiler } from '../core.js';
+
+export { attachProcessStdin } from './console.js';
+export type { ConsoleControl, InputSink } from './console.js';
 
 export const EXIT_USAGE = 2;
 export const EXIT_INTERNAL = 70;
@@ -25,19 +57,14 @@ export interface OutputStream {
   write(chunk: string | Uint8Array): unknown;
 }
 
-/** Where host input goes: the machine's console receive side. */
-export interface InputSink {
-  /** Input may still arrive (TTY, pipe): a guest sleeping in WFI waits for it. */
-  open(): void;
-  push(bytes: Uint8Array): void;
-  end(): void;
-}
-
 export interface CliIo {
   stdout: OutputStream;
   stderr: OutputStream;
-  /** Connect the host's input to the guest; returns a function that disconnects it. */
-  attachInput(sink: InputSink): () => void;
+  /**
+   * Connect the host's input to the guest; returns a function that disconnects it. `control`
+   * carries out the console escapes (Ctrl-A x, Ctrl-A s) when the input is a terminal.
+   */
+  attachInput(sink: InputSink, control?: ConsoleControl): () => void;
   /** Call `handler` on Ctrl-C; returns a function that removes it. */
   onInterrupt(handler: () => void): () => void;
 }
@@ -76,61 +103,6 @@ function version(): string {
 // ---------------------------------------------------------------------------------------------
 // Process I/O
 // ---------------------------------------------------------------------------------------------
-
-function sameDevice(a: Stats, path: string): boolean {
-  try {
-    const b = statSync(path);
-    return b.isCharacterDevice() && a.rdev === b.rdev;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * stdin → guest:
- *   - a regular file or /dev/null: read fully before the run starts (deterministic: the guest sees
- *     all of it at once, so output does not depend on host timing);
- *   - a TTY: cooked mode (line-buffered by the terminal; raw mode comes later), chunks as typed;
- *   - a pipe, socket or anything else: read as it arrives; its end closes the input.
- *   - no stdin at all (fd 0 closed): no input.
- */
-export function attachProcessStdin(sink: InputSink): () => void {
-  let st: Stats;
-  try {
-    st = fstatSync(0);
-  } catch {
-    sink.end();
-    return () => {};
-  }
-  if (st.isFile() || sameDevice(st, '/dev/null')) {
-    let data: Buffer;
-    try {
-      data = readFileSync(0);
-    } catch (e) {
-      throw new UserError(`cannot read stdin (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-    }
-    sink.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    sink.end();
-    return () => {};
-  }
-  const stdin = process.stdin;
-  sink.open();
-  const onData = (chunk: Buffer | string) => {
-    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    sink.push(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
-  };
-  const onEnd = () => sink.end();
-  stdin.on('data', onData);
-  stdin.on('end', onEnd);
-  stdin.on('error', onEnd);
-  return () => {
-    stdin.off('data', onData);
-    stdin.off('end', onEnd);
-    stdin.off('error', onEnd);
-    stdin.pause();
-    stdin.destroy();
-  };
-}
 
 /**
  * A reader that goes away (`cyclevisor run x | head -1`) makes our writes fail with EPIPE: end at
@@ -190,7 +162,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     const cmd = parseArgs(argv);
     switch (cmd.command) {
       case 'help':
-        io.stdout.write(USAGE);
+        io.stdout.write(cmd.topic === 'boot' ? BOOT_USAGE : cmd.topic === 'dtb' ? DTB_USAGE : USAGE);
         return 0;
       case 'version':
         io.stdout.write(`cyclevisor ${version()}\n`);
@@ -198,6 +170,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       case 'run':
       case 'demo':
         return await runCommand(cmd, io);
+      case 'boot':
+        return await bootCommand(cmd, io);
+      case 'dtb':
+        return dtbCommand(cmd, io);
     }
   } catch (e) {
     if (isUserError(e)) {
@@ -212,19 +188,103 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
 }
 
 /** An output file opened before the run, so a bad path fails before any guest work is done. */
-function openStatsFile(path: string): number {
+function openOutputFile(path: string, flag: string): number {
   try {
     return openSync(path, 'w');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
       code === 'ENOENT' ? 'no such directory' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : code;
-    throw new UserError(`--stats-file ${path}: cannot write (${why})`);
+    throw new UserError(`${flag} ${path}: cannot write (${why})`);
   }
 }
 
+function openStatsFile(path: string): number {
+  return openOutputFile(path, '--stats-file');
+}
+
+function loadTiming(file: string | null): TimingConfig {
+  return file !== null ? loadTimingFile(file) : defaultTiming();
+}
+
+/**
+ * Runs a loaded machine with the console and Ctrl-C connected, then reports: the run's message,
+ * the summary (when asked, on Ctrl-C, or always for demo). Resolves to the exit code.
+ */
+async function runAndReport(machine: VirtMachine, cmd: RunCommand | DemoCommand | BootCommand, io: CliIo, statsFd: number | null): Promise<number> {
+  let quitByEscape = false;
+  const t0 = performance.now();
+  const control: ConsoleControl = {
+    quit: () => {
+      quitByEscape = true;
+      machine.interrupt();
+    },
+    stats: () => io.stderr.write(liveSummary(machine, (performance.now() - t0) / 1000)),
+  };
+  const detachInput = io.attachInput(
+    {
+      open: () => machine.openInput(),
+      push: (b) => machine.pushInput(b),
+      end: () => machine.endInput(),
+    },
+    control,
+  );
+  let detachInterrupt = () => {};
+  let result: RunResult;
+  try {
+    detachInterrupt = io.onInterrupt(() => machine.interrupt());
+    result = await machine.runAsync({
+      maxInsns: cmd.maxInsns,
+      trace: cmd.trace,
+      traceSink: (line) => io.stderr.write(line + '\n'),
+    });
+  } finally {
+    detachInterrupt();
+    detachInput();
+  }
+
+  // Ctrl-A x ends the run as QEMU's does: exit status 0, a note on stderr.
+  const quit = quitByEscape && result.reason === 'interrupted';
+  if (quit) {
+    result = { reason: 'interrupted', code: 0 };
+    io.stderr.write('cyclevisor: terminated by Ctrl-A x\n');
+  }
+  if (result.message) io.stderr.write(`cyclevisor: ${result.message}\n`);
+
+  const stats = machine.stats(result);
+  const render = (f: StatsFormat) => (f === 'json' ? formatJson(stats) : formatText(stats));
+  try {
+    if (cmd.command === 'demo') {
+      io.stdout.write(render(cmd.stats ?? 'text'));
+      if (statsFd !== null) writeSync(statsFd, render(cmd.stats ?? 'text'));
+    } else {
+      // Ctrl-C always reports where the guest was; otherwise only when asked.
+      const wanted = cmd.stats !== null || statsFd !== null || (result.reason === 'interrupted' && !quit);
+      if (wanted) {
+        const text = render(cmd.stats ?? 'text');
+        if (statsFd !== null) writeSync(statsFd, text);
+        else io.stderr.write(text);
+      }
+    }
+  } finally {
+    if (statsFd !== null) closeSync(statsFd);
+  }
+  return result.code;
+}
+
+/**
+ * The text summary in the middle of a run (Ctrl-A s). The machine adds its host time up when a run
+ * returns, so the wall time since the run started stands in for it (it includes any time the guest
+ * spent waiting for input).
+ */
+export function liveSummary(machine: VirtMachine, wallSeconds: number): string {
+  const s = machine.stats({ reason: 'interrupted', code: 0 });
+  const text = formatText({ ...s, hostSeconds: Math.max(s.hostSeconds, wallSeconds) });
+  return text.replace(/^[^\n]*/, `cyclevisor: ${s.guest}: running (statistics so far; Ctrl-A x quits)`);
+}
+
 async function runCommand(cmd: RunCommand | DemoCommand, io: CliIo): Promise<number> {
-  const timing = cmd.timingFile !== null ? loadTimingFile(cmd.timingFile) : defaultTiming();
+  const timing = loadTiming(cmd.timingFile);
   const elfPath = cmd.command === 'demo' ? demoElfPath() : cmd.elf;
   // The run loop is one long-running wasm function: have V8 compile it with TurboFan from the start.
   useOptimizingCompiler();
@@ -242,44 +302,162 @@ async function runCommand(cmd: RunCommand | DemoCommand, io: CliIo): Promise<num
   if (cmd.command === 'demo') {
     io.stdout.write(`cyclevisor demo: running ${shown} (CoreMark-like integer benchmark, ~286M instructions)\n`);
   }
+  return runAndReport(machine, cmd, io, statsFd);
+}
 
-  const detachInput = io.attachInput({
-    open: () => machine.openInput(),
-    push: (b) => machine.pushInput(b),
-    end: () => machine.endInput(),
+// ---------------------------------------------------------------------------------------------
+// boot and dtb
+// ---------------------------------------------------------------------------------------------
+
+/** A file given with `flag` must exist and be a regular file: one line naming the option if not. */
+function checkInputFile(path: string, flag: string, what: string): Stats {
+  let st: Stats;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const err = fileReadError(path, e, what);
+    if (isUserError(err)) throw new UserError(`${flag} ${err.message}`);
+    throw err;
+  }
+  if (st.isDirectory()) throw new UserError(`${flag} ${path}: is a directory, not ${what}`);
+  if (!st.isFile()) throw new UserError(`${flag} ${path}: not a regular file (${what} is needed)`);
+  return st;
+}
+
+const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
+
+/** --kernel: a regular file, and not an ELF (a common mix-up: vmlinux instead of Image). */
+function checkKernelFile(path: string): void {
+  checkInputFile(path, '--kernel', 'a RISC-V kernel Image');
+  const head = new Uint8Array(4);
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, 'r');
+    readSync(fd, head, 0, 4, 0);
+  } catch (e) {
+    const err = fileReadError(path, e, 'a RISC-V kernel Image');
+    if (isUserError(err)) throw new UserError(`--kernel ${err.message}`);
+    throw err;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+  if (ELF_MAGIC.every((b, i) => head[i] === b)) {
+    throw new UserError(
+      `--kernel ${path}: an ELF file (vmlinux?), not a RISC-V kernel Image: use arch/riscv/boot/Image (bare-metal ELF programs: cyclevisor run)`,
+    );
+  }
+}
+
+/** --drive: an existing regular file, readable, and writable unless readonly. */
+function checkDriveFile(d: DriveSpec): void {
+  const flag = `--drive file=${d.path}:`;
+  let st: Stats;
+  try {
+    st = statSync(d.path);
+  } catch (e) {
+    const err = fileReadError(d.path, e, 'a disk image');
+    if (isUserError(err)) throw new UserError(`--drive file=${err.message}`);
+    throw err;
+  }
+  if (!st.isFile()) {
+    throw new UserError(`${flag} ${st.isDirectory() ? 'is a directory' : 'not a regular file'}, not a raw disk image`);
+  }
+  try {
+    accessSync(d.path, d.readOnly ? fsConstants.R_OK : fsConstants.R_OK | fsConstants.W_OK);
+  } catch {
+    throw new UserError(
+      d.readOnly ? `${flag} permission denied (cannot read it)` : `${flag} permission denied (not writable; add ,readonly to attach it read-only)`,
+    );
+  }
+}
+
+function rtcEpochNs(e: BootCommand['rtcEpoch']): bigint | undefined {
+  if (e === null) return undefined;
+  if (e === 'now') return BigInt(Date.now()) * 1_000_000n;
+  return BigInt(e) * 1_000_000_000n;
+}
+
+/** Disk images are flushed and closed on every way out of a boot: nothing acknowledged is lost. */
+function closeMachine(machine: VirtMachine): void {
+  try {
+    machine.close();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
+    throw new UserError(`cannot flush and close the disk images (${code})`, 1);
+  }
+}
+
+async function bootCommand(cmd: BootCommand, io: CliIo): Promise<number> {
+  const timing = loadTiming(cmd.timingFile);
+  // Check the files first, naming the option (bootLinux reads them and keeps its own checks).
+  if (cmd.bios !== 'builtin' && cmd.bios !== 'none') checkInputFile(cmd.bios, '--bios', 'a firmware image');
+  if (cmd.kernel !== null) checkKernelFile(cmd.kernel);
+  if (cmd.initrd !== null) checkInputFile(cmd.initrd, '--initrd', 'an initramfs');
+  for (const d of cmd.drives) checkDriveFile(d);
+
+  useOptimizingCompiler();
+  const epoch = rtcEpochNs(cmd.rtcEpoch);
+  const machine = new VirtMachine({
+    ramBytes: cmd.ramBytes,
+    timing,
+    onOutput: (chunk) => io.stdout.write(chunk),
+    harts: cmd.harts,
+    mode: cmd.mode,
+    drives: cmd.drives,
+    ...(epoch !== undefined ? { rtcEpochNs: epoch } : {}),
   });
-  const detachInterrupt = io.onInterrupt(() => machine.interrupt());
-  let result: RunResult;
+  let code: number;
   try {
-    result = await machine.runAsync({
-      maxInsns: cmd.maxInsns,
-      trace: cmd.trace,
-      traceSink: (line) => io.stderr.write(line + '\n'),
-    });
-  } finally {
-    detachInterrupt();
-    detachInput();
-  }
-
-  if (result.message) io.stderr.write(`cyclevisor: ${result.message}\n`);
-
-  const stats = machine.stats(result);
-  const render = (f: StatsFormat) => (f === 'json' ? formatJson(stats) : formatText(stats));
-  try {
-    if (cmd.command === 'demo') {
-      io.stdout.write(render(cmd.stats ?? 'text'));
-      if (statsFd !== null) writeSync(statsFd, render(cmd.stats ?? 'text'));
-    } else {
-      // Ctrl-C always reports where the guest was; otherwise only when asked.
-      const wanted = cmd.stats !== null || statsFd !== null || result.reason === 'interrupted';
-      if (wanted) {
-        const text = render(cmd.stats ?? 'text');
-        if (statsFd !== null) writeSync(statsFd, text);
-        else io.stderr.write(text);
-      }
+    // A board that takes the option but not yet the harts (SMP in progress) must not boot a
+    // single-hart machine under a multi-hart command line.
+    const boardHarts = (machine as { harts?: unknown }).harts ?? 1;
+    if (boardHarts !== cmd.harts) {
+      throw new UserError(`--smp ${cmd.harts}: this build's virt board runs ${String(boardHarts)} hart(s) only`);
     }
-  } finally {
-    if (statsFd !== null) closeSync(statsFd);
+    bootLinux(machine, {
+      bios: cmd.bios,
+      ...(cmd.kernel !== null ? { kernel: cmd.kernel } : {}),
+      ...(cmd.initrd !== null ? { initrd: cmd.initrd } : {}),
+      ...(cmd.append !== null ? { append: cmd.append } : {}),
+    });
+    const statsFd = cmd.statsFile !== null ? openStatsFile(cmd.statsFile) : null;
+    code = await runAndReport(machine, cmd, io, statsFd);
+  } catch (e) {
+    try {
+      machine.close();
+    } catch {
+      /* the first error is the one to report */
+    }
+    throw e;
   }
-  return result.code;
+  closeMachine(machine);
+  return code;
+}
+
+function dtbCommand(cmd: DtbCommand, io: CliIo): number {
+  const timing = loadTiming(cmd.timingFile);
+  let initrd: { start: bigint; end: bigint } | undefined;
+  if (cmd.initrd !== null) {
+    const st = checkInputFile(cmd.initrd, '--initrd', 'an initramfs');
+    initrd = initrdRange(cmd.ramBytes, kernelAddress('builtin'), st.size);
+  }
+  const dtb = buildVirtDtb(
+    virtDtConfig(
+      { ramBytes: cmd.ramBytes, timing, harts: cmd.harts },
+      { ...(cmd.append !== null ? { append: cmd.append } : {}), ...(initrd ? { initrd } : {}) },
+    ),
+  );
+  const data: string | Uint8Array = cmd.dts ? dtbToDts(dtb) : dtb;
+  const out = cmd.output ?? (cmd.dts ? '-' : DEFAULT_DTB_FILE);
+  if (out === '-') {
+    io.stdout.write(data);
+    return 0;
+  }
+  const fd = openOutputFile(out, '-o');
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+  } finally {
+    closeSync(fd);
+  }
+  return 0;
 }

@@ -582,7 +582,7 @@ describe('sstatus, sie and sip are views of mstatus, mie and mip', () => {
   // both the host (Core.setMip, the PLIC line) and M-mode writes drive, so an M-mode write of
   // SEIP = 0 drops the PLIC's pending external interrupt (and a PLIC de-assert would drop the
   // software-set bit).
-  it.fails('mip.SEIP reads as software bit OR external line: clearing the software bit keeps the line visible', () => {
+  it('mip.SEIP reads as software bit OR external line: clearing the software bit keeps the line visible', () => {
     const r = runP([...csrci64(CSR.mip, bit(IRQ.SEI)), csrr(10, CSR.mip), WFI], { setup: (c) => c.setMip(IRQ.SEI, true) });
     expectClean(r);
     expect(hex(r.core.x(10) & bit(IRQ.SEI))).toBe(hex(bit(IRQ.SEI)));
@@ -1166,11 +1166,11 @@ describe('PMP (Priv 1.12 §3.7)', () => {
     // assembly/mmu.ts translate() checks PMP for one byte only (pmpAllows(pa, 1, ...)), so an access
     // that only partly overlaps the first matching entry is judged by whichever entry matches its
     // first byte.
-    it.fails('an 8-byte load that only partly overlaps the first matching entry (NA4, R) fails', () => {
+    it('an 8-byte load that only partly overlaps the first matching entry (NA4, R) fails', () => {
       const e: Insn[] = [...fallback15, ...csrwi64(CSR.pmpaddr0, BigInt(DATA) >> 2n), ...csrwi64(CSR.pmpcfg0, BigInt(PMP.NA4 | PMP.R))];
       expectFault(probe(e, 'ld', DATA), 'ld', DATA);
     });
-    it.fails('an 8-byte load whose upper half hits a denying NA4 entry fails (entry 0 matches a byte)', () => {
+    it('an 8-byte load whose upper half hits a denying NA4 entry fails (entry 0 matches a byte)', () => {
       const e: Insn[] = [...fallback15, ...csrwi64(CSR.pmpaddr0, BigInt(DATA + 4) >> 2n), ...csrwi64(CSR.pmpcfg0, BigInt(PMP.NA4))];
       expectFault(probe(e, 'ld', DATA), 'ld', DATA);
     });
@@ -1330,7 +1330,7 @@ describe('PMP (Priv 1.12 §3.7)', () => {
     // violate a PMA or PMP check, raise an access-fault exception corresponding to the original
     // access type". assembly/mmu.ts translate() raises a page fault instead when the PTE is not
     // PMP-writable (it updates A/D otherwise, H_AD_UPDATE = 1 by default).
-    it.fails('hardware A/D update of a PTE in a read-only PMP region is an access fault, not a page fault', () => {
+    it('hardware A/D update of a PTE in a read-only PMP region is an access fault, not a page fault', () => {
       const { maps } = vm([{ va: DATA_VA, pa: BigInt(DATA), flags: PTE.V | PTE.R | PTE.W }]); // A = D = 0
       const r = runP([...walkEntries(PMP.R), ...li(6, DATA_VA), ...enterMode(PRV_S), label('x'), ['ld', { rd: 7, rs1: 6, imm: 0 }], ECALL], { setup: vmSetup(maps) });
       expectM(r, { cause: 5, epc: r.p.at('x'), tval: DATA_VA, from: PRV_S });

@@ -502,7 +502,7 @@ describe('stores', () => {
   // causes an access-fault or page-fault exception, then mtval will contain the virtual address of
   // the portion of the access that caused the fault." The faulting portion starts at the end of RAM
   // (as for loads above, and as Spike reports); assembly/mmu.ts storeSlow raises with the start.
-  it.fails('misaligned store crossing the end of RAM reports the faulting portion in mtval', () => {
+  it('misaligned store crossing the end of RAM reports the faulting portion in mtval', () => {
     const ramEnd = RAM_BASE + (1 << 20);
     const r = exec([...li(5, BigInt(ramEnd - 4)), ['sd', { rs1: 5, rs2: 0, imm: 0 }], WFI]);
     expectTrap(r, { cause: 7n, tval: BigInt(ramEnd) });

@@ -494,7 +494,7 @@ describe('MMIO accesses through the host port', () => {
   // path says "(each byte translated; RAM only)". But loadSlow splits a page-crossing load into
   // 1-byte loadSlow calls, each aligned, so physLoad sends 8 one-byte reads to the device (device
   // reads have side effects: FIFOs pop) and the load succeeds. storeSlow checks RAM first.
-  it.fails('a misaligned load crossing a page inside a device faults without reaching it', () => {
+  it('a misaligned load crossing a page inside a device faults without reaching it', () => {
     const { mmio } = device();
     mmio.regions[0].size = 0x2000;
     const pre = li(5, BigInt(MMIO + 0xffc));
