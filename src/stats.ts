@@ -175,7 +175,8 @@ export function formatText(s: RunStats): string {
 }
 
 /**
- * The modeled-TLB block of the text summary (at most 5 lines): hit rate and misses per TLB, then
+ * The modeled-TLB block of the text summary (5 lines; more only when huge counters wrap, and never
+ * more than `budget`, the rest said to be in the JSON): hit rate and misses per TLB, then
  * walks, then flushes. A TLB with no accesses (the I-TLB of a unified L1) and flush causes with a
  * zero count are left out, and so is the flush line when nothing was flushed.
  */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TIMING_CLASSES, type TimingClass } from '../src/isa/classes.js';
 import { MAX_TEXT_LINES, formatJson, formatSeconds, formatText, groupDigits, type RunStats } from '../src/stats.js';
+import type { TlbStats } from '../src/tlbmodel.js';
 
 function counts(partial: Partial<Record<TimingClass, number>>): Record<TimingClass, number> {
   const c = Object.fromEntries(TIMING_CLASSES.map((k) => [k, 0])) as Record<TimingClass, number>;
@@ -153,3 +154,104 @@ describe('formatJson', () => {
     expect(j.derived).toEqual({ ipc: null, simSeconds: 0, mips: null });
   });
 });
+
+function tlbSample(over: Partial<TlbStats> = {}): TlbStats {
+  return {
+    itlb: { accesses: 200_000, hits: 199_000, misses: 1_000, evictions: 960 },
+    dtlb: { accesses: 400_000, hits: 396_000, misses: 4_000, evictions: 3_960 },
+    l2: { accesses: 5_000, hits: 3_000, misses: 2_000, evictions: 1_488 },
+    walks: 2_000,
+    walkRefs: 4_600,
+    walkCycles: 13_800,
+    refsHistogram: [0, 1_000, 0, 1_000, 0, 0, 0, 0],
+    pwc: { hits: 1_200, misses: 800 },
+    flushes: { all: 3, asid: 0, vaddr: 120, vaddrAsid: 0, satp: 0 },
+    faultWalks: 12,
+    ...over,
+  };
+}
+
+describe('modeled TLB (timing mode)', () => {
+  it('text: a compact tlb block after the scheduler line', () => {
+    const t = formatText(sample({ tlb: tlbSample() }));
+    const ls = t.trimEnd().split('\n');
+    const i = ls.findIndex((l) => l.startsWith('  tlb '));
+    expect(ls[i - 1]).toMatch(/^ {2}scheduler/);
+    expect(ls.slice(i, i + 5)).toEqual([
+      '  tlb             itlb  99.50% hit, 1,000 misses of 200,000',
+      '                  dtlb  99.00% hit, 4,000 misses of 400,000',
+      '                  l2    60.00% hit, 2,000 misses of 5,000',
+      '                  2,000 walks, 2.30 refs/walk, 13,800 cycles, pwc 60.00% hit',
+      '                  flushes all=3 vaddr=120',
+    ]);
+    expect(ls[i + 5]).toMatch(/^ {2}devices/);
+  });
+
+  it('text: TLBs without accesses, zero flush causes and an unused page-walk cache are left out', () => {
+    const t = formatText(
+      sample({
+        tlb: tlbSample({
+          itlb: { accesses: 0, hits: 0, misses: 0, evictions: 0 },
+          l2: null,
+          pwc: { hits: 0, misses: 5 },
+          walks: 5,
+          walkRefs: 15,
+          walkCycles: 45,
+          flushes: { all: 0, asid: 0, vaddr: 0, vaddrAsid: 0, satp: 0 },
+        }),
+      }),
+    );
+    expect(t).toMatch(/^ {2}tlb {13}dtlb {2}99\.00% hit, 4,000 misses of 400,000\n {18}5 walks, 3\.00 refs\/walk, 45 cycles\n {2}devices/m);
+    expect(t).not.toMatch(/itlb|l2 |flushes|pwc/);
+  });
+
+  it('text: no tlb block without timing mode; no NaN with zero walks', () => {
+    expect(formatText(sample())).not.toMatch(/^ {2}tlb/m);
+    const t = formatText(sample({ tlb: tlbSample({ walks: 0, walkRefs: 0, walkCycles: 0, pwc: { hits: 0, misses: 0 } }) }));
+    expect(t).toContain('0 walks, - refs/walk, 0 cycles');
+    expect(t).not.toMatch(/NaN|Infinity/);
+  });
+
+  it('text: still at most 24 lines of at most 80 columns with every class, many devices and huge counters', () => {
+    const all = counts(Object.fromEntries(TIMING_CLASSES.map((c, i) => [c, 1000 * (i + 1)])));
+    const devices: RunStats['devices'] = {};
+    for (let i = 0; i < 40; i++) devices[`virtio-device-${i}`] = { notifications: 1000 + i };
+    const huge = 123_456_789_012_345;
+    const c = { accesses: huge, hits: huge - 1, misses: huge, evictions: huge };
+    const tlb = tlbSample({
+      itlb: c,
+      dtlb: c,
+      l2: c,
+      walks: huge,
+      walkRefs: 3 * huge,
+      walkCycles: 9 * huge,
+      pwc: { hits: huge, misses: huge },
+      flushes: { all: huge, asid: huge, vaddr: huge, vaddrAsid: huge, satp: huge },
+    });
+    for (const devs of [devices, {}]) {
+      const ls = formatText(sample({ classCounts: all, devices: devs, instret: 171_000, tlb })).trimEnd().split('\n');
+      expect(ls.length).toBeLessThanOrEqual(MAX_TEXT_LINES);
+      for (const l of ls) expect(l.length).toBeLessThanOrEqual(80);
+      expect(ls.filter((l) => /\d%/.test(l) && !/hit/.test(l))).toHaveLength(9); // the mix is never dropped
+      expect(ls.some((l) => l.startsWith('  tlb '))).toBe(true);
+    }
+    // A realistic block with every class and many devices: the TLB block is whole, devices give way.
+    const ls = formatText(sample({ classCounts: all, devices, instret: 171_000, tlb: tlbSample() })).trimEnd().split('\n');
+    expect(ls.length).toBe(MAX_TEXT_LINES);
+    expect(ls.filter((l) => l.startsWith('                  flushes'))).toHaveLength(1);
+    expect(ls[ls.length - 1]).toContain('more device counters in --stats json');
+  });
+
+  it('json: a tlb key after scheduler, round-tripping the counters', () => {
+    const s = sample({ tlb: tlbSample() });
+    const parsed = JSON.parse(formatJson(s));
+    expect(Object.keys(parsed)).toEqual([
+      'guest', 'exit', 'instret', 'cycles', 'hostSeconds', 'cpuHz', 'classCounts', 'traps', 'devices', 'bus', 'scheduler', 'tlb', 'derived',
+    ]);
+    const { derived: _d, ...rest } = parsed;
+    expect(rest).toEqual(s);
+    expect(Object.keys(parsed.tlb)).toEqual(['itlb', 'dtlb', 'l2', 'walks', 'walkRefs', 'walkCycles', 'refsHistogram', 'pwc', 'flushes', 'faultWalks']);
+    expect(JSON.parse(formatJson(sample({ tlb: tlbSample({ l2: null }) }))).tlb.l2).toBeNull();
+  });
+});
+

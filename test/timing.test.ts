@@ -15,6 +15,7 @@ import {
   loadTimingFile,
   timingFromJson,
 } from '../src/timing.js';
+import { DEFAULT_TLB_MODEL, defaultTlbModel } from '../src/tlbmodel.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cyclevisor-timing-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -78,7 +79,9 @@ describe('defaults (SiFive U74 via LLVM RISCVSchedSiFive7.td)', () => {
   it('defaultTiming returns a fresh, mutable copy', () => {
     const a = defaultTiming();
     a.latency.alu = 7;
+    a.tlb.l1.entries = 8;
     expect(defaultTiming().latency.alu).toBe(1);
+    expect(defaultTiming().tlb).toEqual(DEFAULT_TLB_MODEL);
     expect(Object.isFrozen(DEFAULT_LATENCY)).toBe(true);
   });
 
@@ -141,7 +144,7 @@ describe('loadTimingFile', () => {
 
   it('unknown keys and classes are named, with a suggestion', () => {
     const p = file('{"latencies": {}}');
-    expect(errorOf(() => loadTimingFile(p))).toBe(`${p}: unknown key "latencies" (allowed: cpuHz, timebaseHz, latency); did you mean "latency"?`);
+    expect(errorOf(() => loadTimingFile(p))).toBe(`${p}: unknown key "latencies" (allowed: cpuHz, timebaseHz, latency, tlb); did you mean "latency"?`);
     const q = file('{"latency": {"branch_taken": 2}}');
     expect(errorOf(() => loadTimingFile(q))).toBe(
       `${q}: unknown timing class "latency.branch_taken"; did you mean "branchTaken"? (classes: ${TIMING_CLASSES.join(', ')})`,
@@ -188,5 +191,81 @@ describe('loadTimingFile', () => {
 
   it('timingFromJson uses the given source name', () => {
     expect(errorOf(() => timingFromJson(null, 'inline'))).toBe('inline: expected a JSON object like {"latency": {"div": 40}}, got null');
+  });
+});
+
+describe('the tlb section', () => {
+  const load = (tlb: unknown) => loadTimingFile(file(JSON.stringify({ tlb })));
+
+  it('defaults to the U74-like model; keys merge over it (inside l1 and l2 too)', () => {
+    expect(loadTimingFile(file('{}')).tlb).toEqual(defaultTlbModel());
+    expect(load({}).tlb).toEqual(defaultTlbModel());
+    const cfg = load({ l1: { entries: 32, ways: 4 }, l2: { latency: 6 }, replacement: 'plru', seed: 99, asidTagging: false, pwcEntries: 0, walkLatency: 20 });
+    expect(cfg.tlb).toEqual({
+      l1: { split: true, entries: 32, ways: 4 },
+      l2: { entries: 512, ways: 1, latency: 6 },
+      replacement: 'plru',
+      seed: 99,
+      asidTagging: false,
+      pwcEntries: 0,
+      walkLatency: 20,
+    });
+    expect(cfg.latency).toEqual(DEFAULT_LATENCY);
+    expect(load({ l2: null, l1: { split: false } }).tlb).toMatchObject({ l1: { split: false, entries: 40, ways: 40 }, l2: null });
+  });
+
+  it('unknown keys are errors, with a suggestion', () => {
+    const p = file('{"tlb": {"replacment": "lru"}}');
+    expect(errorOf(() => loadTimingFile(p))).toBe(
+      `${p}: unknown key "tlb.replacment" (allowed: l1, l2, replacement, seed, asidTagging, pwcEntries, walkLatency); did you mean "replacement"?`,
+    );
+    const q = file('{"tlb": {"l1": {"sets": 4}}}');
+    expect(errorOf(() => loadTimingFile(q))).toBe(`${q}: unknown key "tlb.l1.sets" (allowed: split, entries, ways)`);
+    const r = file('{"tlb": {"l2": {"latncy": 4}}}');
+    expect(errorOf(() => loadTimingFile(r))).toBe(`${r}: unknown key "tlb.l2.latncy" (allowed: entries, ways, latency); did you mean "latency"?`);
+  });
+
+  it('types are checked and named', () => {
+    const cases: Array<[unknown, string]> = [
+      [3, '"tlb" must be an object like {"l1": {"entries": 32, "ways": 4}}, got 3'],
+      [{ l1: [] }, '"tlb.l1" must be an object like {"split": true, "entries": 32, "ways": 4}, got an array'],
+      [{ l2: 'none' }, '"tlb.l2" must be an object like {"entries": 512, "ways": 1, "latency": 2} (or null: no L2 TLB), got the string "none"'],
+      [{ l1: { split: 1 } }, '"tlb.l1.split" must be true or false, got 1'],
+      [{ l1: { entries: '32' } }, '"tlb.l1.entries" must be an integer, got the string "32"'],
+      [{ walkLatency: 2.5 }, '"tlb.walkLatency" must be an integer, got 2.5'],
+      [{ asidTagging: 'yes' }, '"tlb.asidTagging" must be true or false, got the string "yes"'],
+      [{ replacement: 'LRU' }, '"tlb.replacement" must be one of lru, plru, fifo, random, got the string "LRU"; did you mean "lru"?'],
+      [{ replacement: 1 }, '"tlb.replacement" must be one of lru, plru, fifo, random, got 1'],
+    ];
+    for (const [tlb, msg] of cases) {
+      const p = file(JSON.stringify({ tlb }));
+      expect(errorOf(() => loadTimingFile(p))).toBe(`${p}: ${msg}`);
+    }
+  });
+
+  it('geometry the core cannot model is an error naming the key', () => {
+    const cases: Array<[unknown, string]> = [
+      [{ l1: { entries: 48, ways: 16 } }, '"tlb.l1.entries" / "tlb.l1.ways" (48 / 16 = 3 sets) must be a power of two'],
+      [{ replacement: 'plru' }, '"tlb.l1.ways" is 40; "plru" replacement needs a power of two up to 16'],
+      [{ l1: { entries: 2048, ways: 2 } }, '"tlb.l1.entries" is 2048; it must be between 1 and 1024'],
+      [{ l2: { entries: 8192 } }, '"tlb.l2.entries" is 8192; it must be between 1 and 4096'],
+      [{ l2: { entries: 4096, ways: 2 }, l1: { entries: 32, ways: 8 }, replacement: 'plru' }, '"tlb.l2" has 2048 sets; "plru" replacement supports at most 1024'],
+      [{ pwcEntries: 128 }, '"tlb.pwcEntries" is 128; it must be between 0 and 64'],
+      [{ seed: -1 }, '"tlb.seed" is -1; it must be between 0 and 4294967295'],
+    ];
+    for (const [tlb, msg] of cases) {
+      const p = file(JSON.stringify({ tlb }));
+      expect(errorOf(() => loadTimingFile(p))).toBe(`${p}: ${msg}`);
+    }
+  });
+
+  it('the tlb example in docs/TIMING.md is valid', () => {
+    const md = readFileSync(new URL('../docs/TIMING.md', import.meta.url), 'utf8');
+    const blocks = [...md.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]!) as Record<string, unknown>);
+    const withTlb = blocks.filter((b) => b['tlb'] !== undefined);
+    expect(withTlb).toHaveLength(1);
+    const cfg = timingFromJson(withTlb[0], 'docs/TIMING.md');
+    expect(cfg.tlb.replacement).toBe('plru');
+    expect(cfg.tlb.l1).toEqual({ split: true, entries: 32, ways: 8 });
   });
 });
