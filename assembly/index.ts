@@ -8,7 +8,7 @@ import {
   H_STIMECMP_CYCLE, H_MHARTID, HART_BASE, HART_SIZE, C_RAM_SIZE,
   C_DEADLINE, C_INSN_LIMIT, RAM_OFFSET, RAM_GPA, RAM_MAX, LAT_BASE, CLS_BASE, CLS_SIZE, WATCH_BASE,
   WATCH_MAX, C_WATCH_COUNT, CTL_BASE, CTL_SIZE, S_LAT, C_HART, C_HARTS, HART_SAVE_BASE, MAX_HARTS,
-  TM_BASE, TM_END, TM_SAVE_BASE, TM_SAVE_SIZE, H_INSTRET, H_CYCLES,
+  TM_BASE, TM_CNT, TM_END, TM_SAVE_BASE, TM_SAVE_SIZE, H_INSTRET, H_CYCLES,
 } from './layout';
 import { PRV_M, MSTATUS_MPP, MSTATUS_UXL, MSTATUS_SXL } from './hart';
 import { MISA_VALUE, updateStimecmp } from './csr';
@@ -81,7 +81,8 @@ export function setHarts(n: u32): u32 {
 export function saveHart(): void {
   const h = load<u32>(C_HART);
   memory.copy(HART_SAVE_BASE + h * HART_SIZE, HART_BASE, HART_SIZE);
-  if (tmEnabled()) memory.copy(TM_SAVE_BASE + h * TM_SAVE_SIZE, TM_BASE, TM_END - TM_BASE);
+  // The model's configuration (TM_CFG) is machine-wide; its counters and entries are per hart.
+  if (tmEnabled()) memory.copy(TM_SAVE_BASE + h * TM_SAVE_SIZE, TM_CNT, TM_END - TM_CNT);
 }
 
 /**
@@ -95,7 +96,7 @@ export function switchHart(h: u32): void {
   store<u64>(H_RESV, <u64>-1);
   saveHart();
   memory.copy(HART_BASE, HART_SAVE_BASE + h * HART_SIZE, HART_SIZE);
-  if (tmEnabled()) memory.copy(TM_BASE, TM_SAVE_BASE + h * TM_SAVE_SIZE, TM_END - TM_BASE);
+  if (tmEnabled()) memory.copy(TM_CNT, TM_SAVE_BASE + h * TM_SAVE_SIZE, TM_END - TM_CNT);
   store<u32>(C_HART, h);
   setTlbHart(h);
 }

@@ -33,6 +33,7 @@ import {
   CAUSE_STORE_PAGE_FAULT, CAUSE_FETCH_PAGE_FAULT,
 } from './trap';
 import { invalidateCode } from './frames';
+import { tmEnabled, tmAccessSecondPage } from './tlbmodel';
 import { PRV_M, PRV_S, PRV_U, MSTATUS_MPRV, MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_SUM, MSTATUS_MXR } from './hart';
 
 export const ACCESS_READ: u32 = 0;
@@ -376,12 +377,18 @@ function tlbFill(arr: u32, va: u64, pa: u64, access: u32, p: u32): void {
   store<u64>(e, page + RAM_ADDEND - (va & ~(<u64>0xfff)), 8);
 }
 
+/** Does the modeled TLB see data accesses at privilege p (timing mode, translated regime)? */
+@inline function tmCounts(p: u32): bool {
+  return tmEnabled() && p != PRV_M && (load<u64>(H_SATP) >> 60) != 0;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Slow paths called by the run loop on a host TLB miss. On a fault they raise() and return 0.
 
 export function loadSlow(va: u64, size: u32): u64 {
   const p = dataPriv();
   if ((va & 0xfff) + <u64>size > 4096) {
+    if (tmCounts(p)) tmAccessSecondPage(va + <u64>size - 1);
     // Misaligned access crossing a page: translate and check every byte first (RAM only: a
     // misaligned access never reaches a device), then read byte by byte. A fault reports the
     // address of the first byte that failed (Priv 1.12 §3.1.16).
@@ -407,6 +414,7 @@ export function loadSlow(va: u64, size: u32): u64 {
 export function storeSlow(va: u64, size: u32, v: u64): void {
   const p = dataPriv();
   if ((va & 0xfff) + <u64>size > 4096) {
+    if (tmCounts(p)) tmAccessSecondPage(va + <u64>size - 1);
     // Translate and check every byte before writing any, so a fault leaves memory unchanged.
     for (let i: u32 = 0; i < size; i++) {
       const pa = translate(va + i, ACCESS_WRITE, p);

@@ -31,7 +31,7 @@ import {
   tlbFlushVaddr, tlbFlushVirtual,
 } from './mmu';
 import { frameFor, fillSlot, OP_PAGE_END } from './frames';
-import { tmEnabled, tmAccess, tmSfence } from './tlbmodel';
+import { tmEnabled, tmAccess, tmSfence, tmTakeExtra } from './tlbmodel';
 import { csrAccess, setCurLat } from './csr';
 import { mulh, mulhu, mulhsu, div64, divu64, rem64, remu64, sext32, divw, divuw, remw, remuw } from './alu';
 
@@ -81,6 +81,13 @@ const OP_MRET = G.OP_MRET, OP_SRET = G.OP_SRET, OP_WFI = G.OP_WFI, OP_SFENCE_VMA
   store<u64>(c, load<u64>(c) - 1);
 }
 
+/**
+ * The last block ended only because an instruction took a slow path (or the run slice ended
+ * there); execution continues at the next instruction, which is not a new fetch block for the
+ * modeled I-TLB. Kept across run() calls so slicing does not change the counts.
+ */
+let seqBreak = false;
+
 export function run(): u32 {
   let pc = load<u64>(H_PC);
   let cycles = load<u64>(H_CYCLES);
@@ -110,6 +117,7 @@ export function run(): u32 {
     if (excPending) {
       pc = takeTrap(excCause, excTval, pc);
       clearException();
+      seqBreak = false;
       cycles += trapLat;
       store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
     }
@@ -125,6 +133,7 @@ export function run(): u32 {
     if (pendingEnabled() != 0) {
       const cause = pendingInterrupt();
       if (cause != 0) {
+        seqBreak = false;
         pc = takeTrap(cause, 0, pc);
         cycles += trapLat;
         store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
@@ -138,7 +147,10 @@ export function run(): u32 {
     const translating = (load<u64>(H_SATP) >> 60) != 0;
     tmData = tmEnabled() && translating && dp != PRV_M;
     tmFetch = tmEnabled() && translating && <u32>load<u64>(H_PRIV) != PRV_M;
-    if (tmFetch) cycles += tmAccess(pc, true);
+    if (tmFetch && !(seqBreak && (pc & ~(<u64>0xfff)) == pageVa)) cycles += tmAccess(pc, true);
+    seqBreak = false;
+    // Modeled-TLB cycles a slow path charged (the second page of a page-crossing access).
+    cycles += tmTakeExtra();
     // ---- translate pc and find the decoded frame of its page
     pageVa = pc & ~(<u64>0xfff);
     const ppage = fetchPage(pc);
@@ -181,7 +193,7 @@ export function run(): u32 {
         const v0 = loadSlow(va, 1);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
         setX(load<u8>(slot, S_RD), <u64><i64><i8>v0);
-        pc += <u64>len; break;
+        pc += <u64>len; seqBreak = true; break;
       }
       case OP_LH: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -195,7 +207,7 @@ export function run(): u32 {
         const v0 = loadSlow(va, 2);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
         setX(load<u8>(slot, S_RD), <u64><i64><i16>v0);
-        pc += <u64>len; break;
+        pc += <u64>len; seqBreak = true; break;
       }
       case OP_LW: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -209,7 +221,7 @@ export function run(): u32 {
         const v0 = loadSlow(va, 4);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
         setX(load<u8>(slot, S_RD), <u64><i64><i32>v0);
-        pc += <u64>len; break;
+        pc += <u64>len; seqBreak = true; break;
       }
       case OP_LD: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -223,7 +235,7 @@ export function run(): u32 {
         const v0 = loadSlow(va, 8);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
         setX(load<u8>(slot, S_RD), v0);
-        pc += <u64>len; break;
+        pc += <u64>len; seqBreak = true; break;
       }
       case OP_LBU: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -237,7 +249,7 @@ export function run(): u32 {
         const v0 = loadSlow(va, 1);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
         setX(load<u8>(slot, S_RD), v0);
-        pc += <u64>len; break;
+        pc += <u64>len; seqBreak = true; break;
       }
       case OP_LHU: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -251,7 +263,7 @@ export function run(): u32 {
         const v0 = loadSlow(va, 2);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
         setX(load<u8>(slot, S_RD), v0);
-        pc += <u64>len; break;
+        pc += <u64>len; seqBreak = true; break;
       }
       case OP_LWU: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -265,7 +277,7 @@ export function run(): u32 {
         const v0 = loadSlow(va, 4);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
         setX(load<u8>(slot, S_RD), v0);
-        pc += <u64>len; break;
+        pc += <u64>len; seqBreak = true; break;
       }
       case OP_SB: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -279,7 +291,7 @@ export function run(): u32 {
         store<u64>(H_CYCLES, cycles - lat);
         storeSlow(va, 1, v);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
-        pc += <u64>len; break;
+        pc += <u64>len; seqBreak = true; break;
       }
       case OP_SH: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -293,7 +305,7 @@ export function run(): u32 {
         store<u64>(H_CYCLES, cycles - lat);
         storeSlow(va, 2, v);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
-        pc += <u64>len; break;
+        pc += <u64>len; seqBreak = true; break;
       }
       case OP_SW: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -307,7 +319,7 @@ export function run(): u32 {
         store<u64>(H_CYCLES, cycles - lat);
         storeSlow(va, 4, v);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
-        pc += <u64>len; break;
+        pc += <u64>len; seqBreak = true; break;
       }
       case OP_SD: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -321,7 +333,7 @@ export function run(): u32 {
         store<u64>(H_CYCLES, cycles - lat);
         storeSlow(va, 8, v);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
-        pc += <u64>len; break;
+        pc += <u64>len; seqBreak = true; break;
       }
       case OP_ADD: {
         const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
@@ -927,6 +939,8 @@ export function run(): u32 {
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
         setX(rd, v);
         pc += <u64>len;
+        // A satp write changes translation: the next fetch is a new fetch block.
+        seqBreak = <u32>load<i32>(slot, S_IMM) != 0x180;
         break; // a CSR write may enable an interrupt or change translation: end the block
       }
       case OP_MRET: {

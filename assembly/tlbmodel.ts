@@ -78,17 +78,29 @@ export const TMS_COUNT: u32 = 32;
 }
 
 let stamp: u64 = 0;
+/** Cycles charged by model accesses made inside slow paths; the run loop collects them. */
+let extraCycles: u64 = 0;
+export function tmTakeExtra(): u64 {
+  const c = extraCycles;
+  extraCycles = 0;
+  return c;
+}
+/** A slow path's second translation of a page-crossing access (counted as its own access). */
+export function tmAccessSecondPage(va: u64): void {
+  extraCycles += tmAccess(va, false);
+}
 let rng: u32 = 0x9e3779b9;
 
 export function tmReset(): void {
   memory.fill(TM_CNT, 0, TMS_COUNT * 8);
   tmFlushAllEntries();
   stamp = 0;
-  rng = cfg(TMC_SEED) | 1;
+  // xorshift32 must not start at 0; every other seed is used as given.
+  rng = cfg(TMC_SEED) == 0 ? 0x9e3779b9 : cfg(TMC_SEED);
 }
 
 function tmFlushAllEntries(): void {
-  memory.fill(TM_PLRU, 0, 3 * 1024 * 2);
+  memory.fill(TM_PLRU, 0, 6144 * 2);
   memory.fill(TM_L1I, 0, (TM_PWC + 64 * TM_ENTRY) - TM_L1I);
 }
 
@@ -113,7 +125,7 @@ function tmFlushAllEntries(): void {
 
 /** Index into the PLRU bit array for (tlb, set). */
 @inline function plruAddr(tlb: u32, set: u32): u32 {
-  return TM_PLRU + (tlb * 1024 + set) * 2;
+  return TM_PLRU + (tlb * 1024 + set) * 2; // L2 (tlb 2) starts at 2048 and has 4096 sets
 }
 
 /** Tree-PLRU: mark `way` most recently used (ways is a power of two ≤ 16). */
@@ -253,7 +265,7 @@ function modelWalk(va: u64): u32 {
   for (let l: i32 = 1; l < <i32>levels; l++) {
     if (pwcLookup(<u32>l, va >> (12 + 9 * <u64>l))) { start = l - 1; bump(TMS_PWC_HIT); break; }
   }
-  if (start == i && levels > 1) bump(TMS_PWC_MISS);
+  if (start == i && levels > 1 && cfg(TMC_PWC) != 0) bump(TMS_PWC_MISS);
   // The references below `start` are still made; walk from the top to find the table pointer
   // for `start` (those reads are the ones the cache saved, so they are not counted).
   let refs: u32 = 0;
@@ -304,13 +316,16 @@ export function tmAccess(va: u64, fetch: bool): u64 {
     const set = <u32>vpn & (l2sets - 1);
     const first = TM_L2 + set * l2ways * TM_ENTRY;
     let hitE: u32 = 0;
+    let hitW: u32 = 0;
     for (let w: u32 = 0; w < l2ways; w++) {
       const e = first + w * TM_ENTRY;
-      if (matches(e, vpn, asid)) { hitE = e; break; }
+      if (matches(e, vpn, asid)) { hitE = e; hitW = w; break; }
     }
     if (hitE != 0) {
       bump(TMS_L2_HIT);
-      if (cfg(TMC_REPL) == 0) store<u64>(hitE, ++stamp, 8);
+      const repl = cfg(TMC_REPL);
+      if (repl == 0) store<u64>(hitE, ++stamp, 8);
+      else if (repl == 1) plruTouch(2, set, hitW, l2ways);
       if (insertIn(tlb, base, sets, ways, vpn, asid, eLevel(hitE), eGlobal(hitE))) bump(cA + 3);
       return cost;
     }
@@ -367,9 +382,14 @@ function flushRange(base: u32, n: u32, hasVa: bool, vpn: u64, hasAsid: bool, asi
   }
 }
 
-/** satp was written: without ASID tags the model must drop non-global translations. */
+/**
+ * satp was written. The page-walk cache holds table pointers keyed by VA only, so it never
+ * survives a change of address space; without ASID tags the TLBs must drop non-global entries too.
+ */
 export function tmSatpWrite(): void {
-  if (cfg(TMC_ENABLED) == 0 || cfg(TMC_ASID) != 0) return;
+  if (cfg(TMC_ENABLED) == 0) return;
+  memory.fill(TM_PWC, 0, 64 * TM_ENTRY);
+  if (cfg(TMC_ASID) != 0) return;
   bump(TMS_FLUSH_SATP);
   flushRange(TM_L1I, 1024, false, 0, true, 0, false);
   flushRange(TM_L1D, 1024, false, 0, true, 0, false);

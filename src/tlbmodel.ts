@@ -260,15 +260,16 @@ export interface TlbStats {
 }
 
 /**
- * Reads every counter of the model (exact below 2^53). The model's state, counters included, is per
- * hart: by default this reads the running hart's (the live region at TM_BASE); `regionBase` reads a
- * copy of that region elsewhere (a non-running hart's save slot), to be summed with addTlbStats.
+ * Reads every counter of the model (exact below 2^53). The configuration is machine-wide; the
+ * counters and entries are per hart: by default this reads the running hart's (the live counters at
+ * TM_CNT); `cntBase` reads a non-running hart's copy (its save slot begins with the counters,
+ * TM_SAVE_BASE + hart * TM_SAVE_SIZE), to be summed with addTlbStats.
  */
-export function readTlbStats(view: DataView, regionBase: number = L.TM_BASE): TlbStats {
-  const cnt = regionBase + (L.TM_CNT - L.TM_BASE);
+export function readTlbStats(view: DataView, cntBase: number = L.TM_CNT): TlbStats {
+  const cnt = cntBase;
   const c = (i: number): number => view.getUint32(cnt + 8 * i, true) + view.getUint32(cnt + 8 * i + 4, true) * 0x1_0000_0000;
   const tlb = (base: number): TlbCounters => ({ accesses: c(base), hits: c(base + 1), misses: c(base + 2), evictions: c(base + 3) });
-  const hasL2 = view.getUint32(regionBase + (L.TM_CFG - L.TM_BASE) + 4 * TMC.L2_SETS, true) !== 0;
+  const hasL2 = view.getUint32(L.TM_CFG + 4 * TMC.L2_SETS, true) !== 0;
   return {
     itlb: tlb(TMS.I_ACCESS),
     dtlb: tlb(TMS.D_ACCESS),

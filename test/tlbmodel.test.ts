@@ -153,22 +153,22 @@ describe('configuration words and counters', () => {
     expect(readTlbStats(view).l2).toBeNull();
   });
 
-  it('readTlbStats of a copied region (a hart save slot) and addTlbStats', () => {
-    const size = L.TM_END - L.TM_BASE;
-    const buf = new Uint8Array(L.TM_END + size);
+  it('readTlbStats of a hart save slot (counters only; the configuration is machine-wide) and addTlbStats', () => {
+    const buf = new Uint8Array(L.TM_END + 0x1000);
     const view = new DataView(buf.buffer);
+    const slot = L.TM_END; // a save slot begins with the counters
     view.setBigUint64(L.TM_CNT + 8 * TMS.D_MISS, 5n, true);
     view.setBigUint64(L.TM_CNT + 8 * (TMS.HIST + 3), 2n, true);
-    buf.copyWithin(L.TM_END, L.TM_BASE, L.TM_END);
-    view.setBigUint64(L.TM_END + (L.TM_CNT - L.TM_BASE) + 8 * TMS.D_MISS, 7n, true);
-    view.setUint32(L.TM_END + (L.TM_CFG - L.TM_BASE) + 4 * TMC.L2_SETS, 1, true);
+    view.setBigUint64(slot + 8 * TMS.D_MISS, 7n, true);
+    view.setBigUint64(slot + 8 * (TMS.HIST + 3), 2n, true);
     const live = readTlbStats(view);
-    const copy = readTlbStats(view, L.TM_END);
-    expect([live.dtlb.misses, copy.dtlb.misses, live.l2, copy.l2?.misses]).toEqual([5, 7, null, 0]);
+    const copy = readTlbStats(view, slot);
+    expect([live.dtlb.misses, copy.dtlb.misses, live.l2, copy.l2]).toEqual([5, 7, null, null]);
     const sum = addTlbStats(live, copy);
     expect(sum.dtlb.misses).toBe(12);
     expect(sum.refsHistogram).toEqual(hist({ 3: 4 }));
-    expect(sum.l2).toEqual({ accesses: 0, hits: 0, misses: 0, evictions: 0 });
+    view.setUint32(L.TM_CFG + 4 * TMC.L2_SETS, 1, true); // an L2 is configured: both report it
+    expect(readTlbStats(view, slot).l2).toEqual({ accesses: 0, hits: 0, misses: 0, evictions: 0 });
     expect(addTlbStats(live, live).l2).toBeNull();
   });
 
@@ -329,13 +329,13 @@ describe('replacement policies', () => {
     });
   }
 
-  it('random: the same seed reproduces the run; the victim is xorshift32(seed | 1) mod ways', () => {
+  it('random: the same seed reproduces the run; the victim is xorshift32(seed) mod ways (seed 0 -> 0x9e3779b9)', () => {
     const order = [0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7];
     const go = (seed: number) =>
       run({ cfg: small({ l1: { split: true, entries: 4, ways: 4 }, replacement: 'random', seed }), code: [...touch(order), ['ecall']] }).stats;
     // Reference model of one 4-way set (invalid ways first, then the core's xorshift32).
     const predict = (seed: number) => {
-      let rng = (seed | 1) >>> 0;
+      let rng = (seed === 0 ? 0x9e3779b9 : seed) >>> 0;
       const ways: Array<number | null> = [null, null, null, null];
       let misses = 0;
       for (const p of order) {
@@ -589,7 +589,7 @@ describe('regressions (bugs found in the model)', () => {
   // also stops counting the refetch after a satp write, so the I-TLB is not consulted again until
   // the next redirect although the code page's entry was dropped (tagging off) or belongs to
   // another ASID (tagging on). Flip to `it` when the core counts a fetch after satp writes.
-  it.fails('a satp write that drops the code page\'s entry is followed by a fetch that misses', () => {
+  it('a satp write that drops the code page\'s entry is followed by a fetch that misses', () => {
     const { stats } = run({ cfg: small({ asidTagging: false }), asid: 1, code: asidProgram });
     expect(stats.itlb.misses).toBe(3);
   });

@@ -39,6 +39,7 @@ import { VirtioMmio } from '../../devices/virtio-mmio.js';
 import { VirtioBlk, FileBlockBackend } from '../../devices/virtio-blk.js';
 import { VirtioRng } from '../../devices/virtio-rng.js';
 import { handleSbiCall, type SbiHost } from './sbi.js';
+import { applyTlbModel, readTlbStats, addTlbStats, type TlbStats } from '../tlbmodel.js';
 import { checkSegmentsFit, loadFile, parseElf, PF_X, type ElfImage } from '../elf.js';
 import { UserError, formatSize, hex } from '../errors.js';
 import { defaultTiming, latencyArray, type TimingConfig } from '../timing.js';
@@ -237,6 +238,9 @@ export class VirtMachine {
     }
     this.harts = nHarts;
     if (nHarts > 1) core.setHarts(nHarts);
+    this.mode = opts.mode ?? 'fast';
+    // Timing mode: every translated access also goes through the modeled TLB (timing file `tlb`).
+    if (this.mode === 'timing') applyTlbModel(core, this.timing.tlb, true);
     this.started = Array.from({ length: nHarts }, (_, h) => h === 0);
     this.asleep = new Array<boolean>(nHarts).fill(false);
     const clock: Clock = { now: () => core.cycles, cpuHz: this.timing.cpuHz };
@@ -322,6 +326,7 @@ export class VirtMachine {
   readonly rtc: GoldfishRtc;
   /** Number of harts; with more than one they run round-robin in quanta of SMP_QUANTUM cycles. */
   readonly harts: number;
+  readonly mode: 'fast' | 'timing';
   /** Harts that are running (SBI HSM: secondary harts start stopped under --bios builtin). */
   readonly started: boolean[];
   /** Harts sleeping in WFI (SMP). */
@@ -589,6 +594,17 @@ export class VirtMachine {
   totalInstret(): number {
     return this.sumHarts(L.H_INSTRET);
   }
+  /** Modeled-TLB counters summed over the harts (timing mode). */
+  tlbStats(): TlbStats {
+    const view = new DataView(this.core.ex.memory.buffer);
+    this.core.ex.saveHart();
+    let total: TlbStats | null = null;
+    for (let h = 0; h < this.harts; h++) {
+      const s = h === this.core.activeHart ? readTlbStats(view) : readTlbStats(view, L.TM_SAVE_BASE + h * L.TM_SAVE_SIZE);
+      total = total ? addTlbStats(total, s) : s;
+    }
+    return total!;
+  }
   /** A per-hart counter (layout H_* offset) summed over the harts. */
   sumHarts(field: number): number {
     let n = 0;
@@ -825,6 +841,7 @@ export class VirtMachine {
       hostSeconds: this.hostMs / 1000,
       classCounts: core.classCounts(),
       traps: { exceptions: this.sumHarts(L.H_EXCEPTIONS), interrupts: this.sumHarts(L.H_INTERRUPTS) },
+      ...(this.mode === 'timing' ? { tlb: this.tlbStats() } : {}),
       devices,
       bus: { unmappedReads: bus.unmappedReads, unmappedWrites: bus.unmappedWrites },
       scheduler: { fired: this.scheduler.stats().fired },
