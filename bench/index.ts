@@ -34,13 +34,14 @@ function runCmark(): void {
 
 // ------------------------------------------------------------------------------------------------
 // MMIO round trip: the same 3-instruction loop, loading from the UART's LSR or from RAM.
-const MMIO_LOOPS = 200_000;
-function loopProgram(addrHi20: number, addrLo12: number): Uint8Array {
+const MMIO_LOOPS = 0x100000; // 1,048,576 (a lui-loadable count)
+function loopProgram(base: number): Uint8Array {
   const words = [
-    encode('lui', { rd: 10, imm: addrHi20 }),
-    encode('addi', { rd: 10, rs1: 10, imm: addrLo12 }),
-    encode('lui', { rd: 11, imm: (MMIO_LOOPS >>> 12) << 12 }),
-    encode('addi', { rd: 11, rs1: 11, imm: MMIO_LOOPS & 0xfff }),
+    // a0 = the load address: the UART via lui, RAM via auipc (lui would sign-extend 0x8...).
+    base >= 0x8000_0000 ? encode('auipc', { rd: 10, imm: base - 0x8000_0000 }) : encode('lui', { rd: 10, imm: base }),
+    encode('addi', { rd: 0, rs1: 0, imm: 0 }),
+    encode('lui', { rd: 11, imm: MMIO_LOOPS }),
+    encode('addi', { rd: 0, rs1: 0, imm: 0 }),
     encode('lbu', { rd: 5, rs1: 10, imm: 5 }), // loop: load
     encode('addi', { rd: 11, rs1: 11, imm: -1 }),
     encode('bne', { rs1: 11, rs2: 0, imm: -8 }),
@@ -54,8 +55,8 @@ function loopProgram(addrHi20: number, addrLo12: number): Uint8Array {
   words.forEach((w, i) => new DataView(b.buffer).setUint32(i * 4, w, true));
   return b;
 }
-const mmioProg = loopProgram(0x10000000, 0);
-const ramProg = loopProgram(0x80010000, 0);
+const mmioProg = loopProgram(0x1000_0000);
+const ramProg = loopProgram(0x8001_0000);
 function runLoop(prog: Uint8Array): void {
   const m = new VirtMachine({ ramBytes: 1 << 20 });
   m.core.writePhys(0x80000000, prog);
@@ -66,7 +67,7 @@ function runLoop(prog: Uint8Array): void {
 
 // ------------------------------------------------------------------------------------------------
 // Scheduler: schedule N events at pseudo-random cycles, then fire them all; and reschedule churn.
-const SCHED_N = 10_000;
+const SCHED_N = 100_000;
 function schedFire(): void {
   const s = new EventScheduler();
   let fired = 0;
