@@ -50,8 +50,13 @@ export function printfBytes(format: string): Uint8Array {
   return Uint8Array.from(out);
 }
 
+/** The programs of test/guests/programs.tsv and of the S/U paging suite test/guests/vm/programs.tsv. */
 export function guestPrograms(): GuestProgram[] {
-  const text = readFileSync(join(GUESTS, 'programs.tsv'), 'utf8');
+  return [...programsIn(GUESTS), ...programsIn(join(GUESTS, 'vm'))];
+}
+
+function programsIn(dir: string): GuestProgram[] {
+  const text = readFileSync(join(dir, 'programs.tsv'), 'utf8');
   const out: GuestProgram[] = [];
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
@@ -65,7 +70,7 @@ export function guestPrograms(): GuestProgram[] {
       exit: Number(exit),
       stdin: stdin === '-' ? null : printfBytes(stdin),
       elf: join(GUESTS, 'bin', `${name}.elf`),
-      expected: join(GUESTS, 'expected', `${name}.out`),
+      expected: join(dir, 'expected', `${name}.out`),
     });
   }
   return out;
