@@ -70,7 +70,9 @@ describe('guest programs (programs.tsv) on the virt board', () => {
       expect(m.outputText()).toBe(expected.toString('utf8'));
       expect(Buffer.from(m.output()).equals(expected)).toBe(true);
       expect(r).toEqual({ reason: 'exit', code: p.exit });
-      expect(m.htif !== null).toBe(p.machine === 'spike');
+      // HTIF programs must find their mailbox; virt programs may carry a tohost symbol too (the
+      // vm-* suite reports through both the finisher and HTIF).
+      if (p.machine === 'spike') expect(m.htif).not.toBeNull();
     });
   }
 });
