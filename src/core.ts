@@ -170,6 +170,20 @@ export class Core {
   setX(r: number, v: bigint): void {
     if (r !== 0) this.set64(L.H_X + r * 8, v);
   }
+  /** Floating-point register f0..f31 as raw 64 bits (a single is NaN-boxed in the low half). */
+  f(r: number): bigint {
+    return this.get64(L.H_F + r * 8);
+  }
+  setF(r: number, v: bigint): void {
+    this.set64(L.H_F + r * 8, v);
+  }
+  /** fcsr: fflags in bits 4:0, frm in bits 7:5. */
+  get fcsr(): number {
+    return Number(this.get64(L.H_FCSR));
+  }
+  set fcsr(v: number) {
+    this.set64(L.H_FCSR, BigInt(v & 0xff));
+  }
   get pc(): bigint {
     return this.get64(L.H_PC);
   }
@@ -214,8 +228,12 @@ export class Core {
   }
   /** Cycle at which the Sstc timer fires (time >= stimecmp), or Infinity when it is off. */
   get sstcDeadline(): number {
-    const v = this.get64(L.H_STIMECMP_CYCLE);
-    return v >= 0xffffffffffffffffn ? Infinity : Number(v);
+    return this.sstcDeadlineOf(this.activeHart);
+  }
+  sstcDeadlineOf(h: number): number {
+    const a = this.hartField(h, L.H_STIMECMP_CYCLE);
+    if (this.dv.getUint32(a + 4, true) === 0xffffffff) return Infinity;
+    return this.getNum(a);
   }
   /** Raw CSR state by layout offset (hart block), for firmware set-up and tests. */
   getCsr(addr: number): bigint {

@@ -626,8 +626,10 @@ export class VirtMachine {
       if (!this.started[h]) continue;
       if (this.asleep[h] && core.wakeBits(h) !== 0) this.asleep[h] = false;
       if (this.asleep[h]) {
-        core.switchHart(h);
-        boundary = Math.min(boundary, core.sstcDeadline);
+        // A sleeping hart's Sstc deadline ends the round, if it is still ahead (a passed one
+        // has already set STIP, which wakes the hart only if enabled).
+        const stc = core.sstcDeadlineOf(h);
+        if (stc > this.smpTime) boundary = Math.min(boundary, stc);
       } else anyAwake = true;
     }
     if (!anyAwake) {
@@ -639,12 +641,14 @@ export class VirtMachine {
     }
     for (let h = 0; h < this.harts; h++) {
       if (!this.started[h]) continue;
-      core.switchHart(h);
-      if (this.asleep[h] || core.cycles >= boundary) {
-        if (core.cycles < boundary) core.cycles = boundary;
-        if (core.cycles >= core.sstcDeadline) core.setMip(5, true);
+      // Sleeping harts (and harts already at the boundary) are updated in place, not switched in.
+      const hc = core.hartNum(h, L.H_CYCLES);
+      if (this.asleep[h] || hc >= boundary) {
+        if (hc < boundary) core.setHartNum(h, L.H_CYCLES, boundary);
+        if (Math.max(hc, boundary) >= core.sstcDeadlineOf(h)) core.setMipOf(h, 5, true);
         continue;
       }
+      core.switchHart(h);
       for (;;) {
         const left = maxInsns - this.totalInstret();
         if (left <= 0) return { reason: 'max-insns', code: EXIT_MAX_INSNS, message: `stopped after ${maxInsns} instructions (--max-insns)` };
@@ -720,9 +724,10 @@ export class VirtMachine {
         this.sleeping = false;
         return 'continue';
       }
-      // The core's own Sstc timer (stimecmp) is an event too.
+      // The core's own Sstc timer (stimecmp) is an event too, while it is ahead of us.
       const sstc = core.sstcDeadline;
-      const next = Math.min(this.scheduler.nextDeadline(), sstc);
+      if (core.cycles >= sstc) core.setMip(5, true);
+      const next = Math.min(this.scheduler.nextDeadline(), sstc > core.cycles ? sstc : Infinity);
       if (next !== Infinity) {
         if (next > core.cycles) core.cycles = next;
         if (core.cycles >= sstc) core.setMip(5, true);
