@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../src/errors.js';
 import {
+  BOOT_DEFAULT_RAM,
+  BOOT_USAGE,
   DEFAULT_RAM,
+  DTB_USAGE,
   USAGE,
   defaultRunSettings,
   parseArgs,
   parseCount,
+  parseDrive,
   parseRamSize,
   parseSize,
+  type BootCommand,
+  type DtbCommand,
   type RunCommand,
 } from '../src/cli/args.js';
 
@@ -207,12 +213,12 @@ describe('parseArgs', () => {
 
   it('commands and positionals', () => {
     expect(errorOf(() => parseArgs([]))).toBe(
-      'no command given (usage: cyclevisor run <elf> [options] | cyclevisor demo | cyclevisor --help)',
+      'no command given (usage: cyclevisor run <elf> [options] | cyclevisor boot --kernel IMAGE | cyclevisor --help)',
     );
     expect(errorOf(() => parseArgs(['rnu', 'x.elf']))).toBe("unknown command 'rnu'; did you mean 'run'?");
     expect(errorOf(() => parseArgs(['deom']))).toBe("unknown command 'deom'; did you mean 'demo'?");
     expect(errorOf(() => parseArgs(['prog.elf']))).toBe("unknown command 'prog.elf'; to run a program: cyclevisor run prog.elf");
-    expect(errorOf(() => parseArgs(['launch']))).toBe("unknown command 'launch' (commands: run, demo, help) (see cyclevisor --help)");
+    expect(errorOf(() => parseArgs(['launch']))).toBe("unknown command 'launch' (commands: run, boot, dtb, demo, help) (see cyclevisor --help)");
     expect(errorOf(() => parseArgs(['run']))).toBe('missing ELF file (usage: cyclevisor run <elf> [options])');
     expect(errorOf(() => parseArgs(['run', '--ram', '4M']))).toBe('missing ELF file (usage: cyclevisor run <elf> [options])');
     expect(errorOf(() => parseArgs(['run', 'a.elf', 'b.elf']))).toBe(
@@ -227,5 +233,170 @@ describe('parseArgs', () => {
     expect(USAGE).toMatch(/^Usage: cyclevisor run <elf>/);
     expect(USAGE.split('\n').length).toBeLessThanOrEqual(24);
     expect(Math.max(...USAGE.split('\n').map((l) => l.length))).toBeLessThanOrEqual(80);
+  });
+});
+
+function boot(...argv: string[]): BootCommand {
+  const c = parseArgs(argv);
+  if (c.command !== 'boot') throw new Error(`expected boot, got ${c.command}`);
+  return c;
+}
+function dtb(...argv: string[]): DtbCommand {
+  const c = parseArgs(argv);
+  if (c.command !== 'dtb') throw new Error(`expected dtb, got ${c.command}`);
+  return c;
+}
+
+describe('parseArgs: boot', () => {
+  it('defaults: --bios builtin, 256 MiB, one hart, fast mode, no drives, fixed RTC', () => {
+    expect(boot('boot', '--kernel', 'Image')).toEqual({
+      command: 'boot',
+      ...defaultRunSettings(),
+      ramBytes: BOOT_DEFAULT_RAM,
+      bios: 'builtin',
+      kernel: 'Image',
+      initrd: null,
+      append: null,
+      harts: 1,
+      mode: 'fast',
+      drives: [],
+      rtcEpoch: null,
+    });
+    expect(BOOT_DEFAULT_RAM).toBe(256 * M);
+  });
+
+  it('every option, QEMU-style', () => {
+    const b = boot(
+      'boot', '--bios', 'fw_dynamic.bin', '--kernel=Image', '--initrd', 'rd.cpio.gz', '--append', 'console=ttyS0 root=/dev/vda',
+      '--ram', '512M', '--smp', '4', '--mode', 'Timing', '--drive', 'file=a.img', '--drive', 'file=b,,c.img,readonly',
+      '--timing', 't.json', '--max-insns', '1e9', '--stats', 'json', '--stats-file', 's.json', '--rtc-epoch', '1700000000',
+    );
+    expect(b).toMatchObject({
+      bios: 'fw_dynamic.bin',
+      kernel: 'Image',
+      initrd: 'rd.cpio.gz',
+      append: 'console=ttyS0 root=/dev/vda',
+      ramBytes: 512 * M,
+      harts: 4,
+      mode: 'timing',
+      drives: [
+        { path: 'a.img', readOnly: false },
+        { path: 'b,c.img', readOnly: true },
+      ],
+      timingFile: 't.json',
+      maxInsns: 1e9,
+      stats: 'json',
+      statsFile: 's.json',
+      rtcEpoch: 1700000000,
+    });
+    expect(boot('boot', '--kernel', 'I', '--rtc-epoch', 'now').rtcEpoch).toBe('now');
+    expect(boot('boot', '--kernel', 'I', '--append', '').append).toBe('');
+    expect(boot('boot', '--kernel', 'I', '--append=').append).toBe('');
+    expect(boot('boot', '--bios', 'none', '--kernel', 'I').bios).toBe('none');
+    // A firmware file may run alone (as qemu -bios without -kernel).
+    expect(boot('boot', '--bios', 'fw.bin')).toMatchObject({ bios: 'fw.bin', kernel: null });
+  });
+
+  it('parseDrive: file=PATH, readonly[=on|off], QEMU format=raw / if=virtio, ,, escapes a comma', () => {
+    expect(parseDrive('file=disk.img')).toEqual({ path: 'disk.img', readOnly: false });
+    expect(parseDrive('file=disk.img,readonly')).toEqual({ path: 'disk.img', readOnly: true });
+    expect(parseDrive('readonly=on,file=d')).toEqual({ path: 'd', readOnly: true });
+    expect(parseDrive('file=d,readonly=off')).toEqual({ path: 'd', readOnly: false });
+    expect(parseDrive('file=d,format=raw,if=virtio')).toEqual({ path: 'd', readOnly: false });
+    expect(parseDrive('file=a=b,,c')).toEqual({ path: 'a=b,c', readOnly: false });
+    expect(errorOf(() => parseDrive('disk.img'))).toBe('--drive disk.img: expected file=PATH[,readonly] (e.g. --drive file=disk.img)');
+    expect(errorOf(() => parseDrive('file='))).toBe('--drive file=: file= needs a path (expected file=PATH[,readonly])');
+    expect(errorOf(() => parseDrive('readonly'))).toBe('--drive readonly: no file= given (expected file=PATH[,readonly])');
+    expect(errorOf(() => parseDrive('file=d,cache=none'))).toBe("--drive file=d,cache=none: unknown item 'cache=none' (expected file=PATH[,readonly])");
+    expect(errorOf(() => parseDrive('file=d,readonly=maybe'))).toBe("--drive file=d,readonly=maybe: readonly must be on or off, got 'maybe'");
+    expect(errorOf(() => parseDrive('file=d,format=qcow2'))).toContain('only raw images are supported');
+    expect(errorOf(() => parseDrive('file=d,if=ide'))).toContain('drives attach as virtio-blk');
+    expect(errorOf(() => parseDrive('file=a,file=b'))).toBe('--drive file=a,file=b: file= given twice');
+    expect(errorOf(() => parseDrive('file=a,'))).toContain('empty item');
+  });
+
+  it('bad boot input: one line each', () => {
+    expect(errorOf(() => parseArgs(['boot']))).toBe(
+      'missing --kernel IMAGE (usage: cyclevisor boot --kernel IMAGE [--initrd FILE] [--append CMDLINE])',
+    );
+    expect(errorOf(() => parseArgs(['boot', '--bios', 'none']))).toContain('missing --kernel IMAGE');
+    expect(errorOf(() => parseArgs(['boot', '--bios', 'fw.bin', '--initrd', 'rd']))).toBe('--initrd needs a --kernel');
+    for (const n of ['0', '9', 'two', '-1', '1.5', '2,cores=2']) {
+      expect(errorOf(() => parseArgs(['boot', '--kernel', 'I', '--smp', n]))).toBe(`--smp expects a number of harts from 1 to 8, got '${n}'`);
+    }
+    expect(errorOf(() => parseArgs(['boot', '--kernel', 'I', '--mode', 'turbo']))).toBe("--mode must be 'fast' or 'timing', got 'turbo'");
+    expect(errorOf(() => parseArgs(['boot', '--kernel', 'I', '--rtc-epoch', 'yesterday']))).toBe(
+      "--rtc-epoch expects 'now' or seconds since 1970 (e.g. 1700000000), got 'yesterday'",
+    );
+    expect(errorOf(() => parseArgs(['boot', '--kernel', 'I', '--drive', 'file=a', '--drive', 'file=a']))).toBe(
+      '--drive file=a given twice (one image, one drive)',
+    );
+    const eight = Array.from({ length: 8 }, (_, i) => ['--drive', `file=d${i}`]).flat();
+    expect(errorOf(() => parseArgs(['boot', '--kernel', 'I', ...eight]))).toBe(
+      '8 --drive options: the board has room for 7 (8 virtio-mmio slots, one holds virtio-rng)',
+    );
+    expect(errorOf(() => parseArgs(['boot', 'Image']))).toBe(
+      "unexpected argument 'Image': boot takes no arguments (options start with --; the kernel is --kernel Image)",
+    );
+    expect(errorOf(() => parseArgs(['boot', '--kernel', 'a', '--kernel', 'b']))).toBe('option --kernel given more than once');
+    expect(errorOf(() => parseArgs(['boot', '--kernel']))).toBe('option --kernel needs a value (e.g. --kernel Image)');
+    expect(errorOf(() => parseArgs(['boot', '--kernel', 'I', '--kernal', 'x']))).toBe("unknown option '--kernal'; did you mean '--kernel'?");
+  });
+
+  it('options of another command are named as such', () => {
+    expect(errorOf(() => parseArgs(['run', 'x.elf', '--kernel', 'k']))).toBe("option --kernel is for 'boot', not 'run' (see cyclevisor --help)");
+    expect(errorOf(() => parseArgs(['demo', '--smp', '2']))).toBe("option --smp is for 'boot' or 'dtb', not 'demo' (see cyclevisor --help)");
+    expect(errorOf(() => parseArgs(['boot', '--kernel', 'k', '-o', 'x']))).toBe("option -o/--output is for 'dtb', not 'boot' (see cyclevisor --help)");
+    expect(errorOf(() => parseArgs(['dtb', '--stats', 'json']))).toBe("option --stats is for 'run', 'demo' or 'boot', not 'dtb' (see cyclevisor --help)");
+  });
+});
+
+describe('parseArgs: dtb', () => {
+  it('defaults and options', () => {
+    expect(dtb('dtb')).toEqual({
+      command: 'dtb',
+      ramBytes: BOOT_DEFAULT_RAM,
+      harts: 1,
+      append: null,
+      initrd: null,
+      timingFile: null,
+      output: null,
+      dts: false,
+    });
+    expect(dtb('dtb', '-o', 'b.dtb', '--smp', '2', '--ram', '1G', '--append', 'console=ttyS0', '--initrd', 'rd')).toMatchObject({
+      output: 'b.dtb',
+      harts: 2,
+      ramBytes: 1024 * M,
+      append: 'console=ttyS0',
+      initrd: 'rd',
+    });
+    expect(dtb('dtb', '--output=-', '--dts')).toMatchObject({ output: '-', dts: true });
+    expect(errorOf(() => parseArgs(['dtb', '--dts=yes']))).toBe('option --dts does not take a value');
+    expect(errorOf(() => parseArgs(['dtb', 'out.dtb']))).toBe("unexpected argument 'out.dtb': dtb takes no arguments (options start with -)");
+  });
+});
+
+describe('help topics', () => {
+  it('boot --help, help boot, dtb -h, help dtb; other commands get the general usage', () => {
+    expect(parseArgs(['boot', '--help'])).toEqual({ command: 'help', topic: 'boot' });
+    expect(parseArgs(['boot', '--kernel', 'Image', '-h'])).toEqual({ command: 'help', topic: 'boot' });
+    expect(parseArgs(['--kernel', 'boot', 'dtb', '--help'])).toEqual({ command: 'help', topic: 'dtb' });
+    expect(parseArgs(['help', 'boot'])).toEqual({ command: 'help', topic: 'boot' });
+    expect(parseArgs(['dtb', '-h'])).toEqual({ command: 'help', topic: 'dtb' });
+    expect(parseArgs(['help', 'dtb'])).toEqual({ command: 'help', topic: 'dtb' });
+    expect(parseArgs(['run', 'x', '--help'])).toEqual({ command: 'help' });
+  });
+
+  it('boot and dtb usages fit a terminal and mention their options', () => {
+    for (const flag of ['--bios', '--kernel', '--initrd', '--append', '--ram', '--smp', '--mode', '--drive', '--rtc-epoch', '--timing', '--max-insns', '--stats', '--stats-file', 'Ctrl-A x']) {
+      expect(BOOT_USAGE).toContain(flag);
+    }
+    for (const flag of ['-o, --output', '--dts', '--smp', '--ram', '--append', '--initrd']) expect(DTB_USAGE).toContain(flag);
+    for (const u of [USAGE, BOOT_USAGE, DTB_USAGE]) {
+      expect(u.split('\n').length).toBeLessThanOrEqual(26);
+      expect(Math.max(...u.split('\n').map((l) => l.length))).toBeLessThanOrEqual(80);
+    }
+    expect(USAGE).toContain('cyclevisor boot --kernel IMAGE');
+    expect(USAGE).toContain('cyclevisor dtb');
   });
 });

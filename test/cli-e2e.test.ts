@@ -3,11 +3,11 @@
  * Exit codes, what goes to stdout (guest console only) and stderr (one-line errors, trace, stats).
  */
 import { spawn, type StdioOptions } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { USAGE } from '../src/cli/args.js';
+import { BOOT_USAGE, DTB_USAGE, USAGE } from '../src/cli/args.js';
 import { main, type CliIo, type InputSink } from '../src/cli/main.js';
 import { EHDR, patched, phdrField } from './helpers/elf-writer.js';
 import { ROOT, GUESTS } from './helpers/guests.js';
@@ -223,6 +223,38 @@ describe.concurrent('bad input: exit 2, one line on stderr, no stack trace', () 
     expectUserError(await cli(['run', elf('hello'), '--stats-file', join(tmp, 'no', 'dir.json')]), /--stats-file .*: cannot write \(no such directory\)$/);
     expectUserError(await cli([]), /no command given/);
   });
+});
+
+/** Guest images for the Linux boot (CI: next to the repository; see test/boot.test.ts). */
+const IMAGES = resolve(ROOT, '..', 'shared', 'guests');
+const HAVE_IMAGES = ['linux-6.1-rv64.Image', 'initramfs-nolibc.cpio.gz'].every((f) => existsSync(join(IMAGES, f)));
+
+describe.concurrent('cyclevisor boot', () => {
+  it('boot --help and help dtb print their usage on stdout, exit 0', async () => {
+    expect(await cli(['boot', '--help'])).toMatchObject({ code: 0, stdout: BOOT_USAGE, stderr: '' });
+    expect(await cli(['help', 'dtb'])).toMatchObject({ code: 0, stdout: DTB_USAGE, stderr: '' });
+  });
+
+  it('bad boot input: one line, exit 2', async () => {
+    expectUserError(await cli(['boot', '--kernel', elf('hello')]), /--kernel .*hello\.elf: an ELF file \(vmlinux\?\), not a RISC-V kernel Image/);
+    expectUserError(await cli(['boot', '--kernel', 'x', '--smp', '9']), /--smp expects a number of harts from 1 to 8, got '9'/);
+  });
+
+  it.skipIf(!HAVE_IMAGES)(
+    `Linux + nolibc initramfs with the builtin SBI: /init's lines, power-off, exit 0${HAVE_IMAGES ? '' : ` (skipped: no guest images at ${IMAGES})`}`,
+    async () => {
+      const r = await cli(
+        ['boot', '--kernel', join(IMAGES, 'linux-6.1-rv64.Image'), '--initrd', join(IMAGES, 'initramfs-nolibc.cpio.gz'), '--append', 'console=ttyS0'],
+        { timeoutMs: 50_000 },
+      );
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const out = r.stdout.replace(/\r\n/g, '\n');
+      expect(out).toContain('\ninit: hello from userspace\n');
+      expect(out).toContain('\ninit: loop done 7abae2d0a1937501\ninit: powering off\n');
+      expect(out).toMatch(/\] reboot: Power down\n$/);
+    },
+  );
 });
 
 describe.concurrent('help, version, demo', () => {

@@ -14,8 +14,8 @@
 import { UserError, closest, formatSize } from '../errors.js';
 
 export const USAGE = `Usage: cyclevisor run <elf> [options]   run a bare-metal RV64 ELF program
-       cyclevisor boot --kernel IMAGE [options]   boot Linux (see: help boot)
-       cyclevisor dtb [options]          write the board's device tree (help dtb)
+       cyclevisor boot --kernel IMAGE [options]   boot Linux (help boot)
+       cyclevisor dtb [options]          write the board's devicetree (help dtb)
        cyclevisor demo [options]         run the built-in demo guest
        cyclevisor help [boot|dtb] | --help | --version
 
@@ -39,9 +39,9 @@ export const BOOT_USAGE = `Usage: cyclevisor boot --kernel IMAGE [options]
 Boots firmware and a Linux kernel on the virt board, placed as
   qemu-system-riscv64 -M virt -nographic -bios FILE -kernel IMAGE ... does.
 
-  --bios FILE|builtin|none  what runs first. builtin (the default): no firmware,
-                      cyclevisor answers the kernel's SBI calls itself; FILE: a
-                      raw firmware image at 0x80000000 (e.g. OpenSBI
+  --bios FILE|builtin|none  what runs first. builtin (default): no firmware,
+                      cyclevisor answers the kernel's SBI calls itself; FILE:
+                      a raw firmware image at 0x80000000 (e.g. OpenSBI
                       fw_dynamic.bin); none: the kernel starts in M-mode
   --kernel IMAGE      RISC-V Linux Image (arch/riscv/boot/Image), at 0x80200000
   --initrd FILE       initramfs, placed after the kernel as QEMU places it

@@ -360,7 +360,7 @@ function checkDriveFile(d: DriveSpec): void {
     throw err;
   }
   if (!st.isFile()) {
-    throw new UserError(`${flag} ${st.isDirectory() ? 'is a directory' : 'not a regular file'}, not a raw disk image`);
+    throw new UserError(`${flag} ${st.isDirectory() ? 'is a directory' : 'not a regular file'} (a raw disk image is needed)`);
   }
   try {
     accessSync(d.path, d.readOnly ? fsConstants.R_OK : fsConstants.R_OK | fsConstants.W_OK);
