@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { VirtMachine } from '../src/board/virt.js';
 import { guestPrograms } from './helpers/guests.js';
+import * as L from '../src/generated/layout.js';
 
 const programs = guestPrograms().filter((p) => p.name.startsWith('vm-') || p.name === 'cmark-small' || p.name === 'traps');
 
@@ -40,4 +41,17 @@ describe('fast and timing mode agree architecturally', () => {
       }
     });
   }
+});
+
+describe('A/D update is selectable (Svadu hardware update, or Svade page faults)', () => {
+  // The behaviour itself is tested on the core (test/core/mmu.test.ts: a clear A or D page-faults
+  // and leaves the PTE untouched). Here: the board option reaches every hart.
+  it.each([
+    [undefined, 1],
+    [true, 1],
+    [false, 0],
+  ] as const)('adUpdate %s -> H_AD_UPDATE = %i on every hart', (adUpdate, want) => {
+    const m = new VirtMachine({ harts: 3, ...(adUpdate === undefined ? {} : { adUpdate }) });
+    for (let h = 0; h < 3; h++) expect(m.core.hartNum(h, L.H_AD_UPDATE)).toBe(want);
+  });
 });

@@ -132,6 +132,8 @@ export interface VirtOptions {
   harts?: number;
   /** 'fast': host TLB only; 'timing': also the modeled TLB (timing file `tlb` section). */
   mode?: 'fast' | 'timing';
+  /** PTE A/D: hardware updates them (Svadu, default, as QEMU) or a clear bit page-faults (Svade). */
+  adUpdate?: boolean;
   /** Raw disk images for virtio-blk (first = /dev/vda). */
   drives?: Array<{ path: string; readOnly: boolean }>;
   /** Guest-visible RTC start time in ns since the epoch (default: the devices' fixed default). */
@@ -239,6 +241,12 @@ export class VirtMachine {
     this.harts = nHarts;
     if (nHarts > 1) core.setHarts(nHarts);
     this.mode = opts.mode ?? 'fast';
+    if (opts.adUpdate === false) {
+      for (let h = nHarts - 1; h >= 0; h--) {
+        core.switchHart(h);
+        core.ex.configureMmu(0x700, 0);
+      }
+    }
     // Timing mode: every translated access also goes through the modeled TLB (timing file `tlb`).
     if (this.mode === 'timing') applyTlbModel(core, this.timing.tlb, true);
     this.started = Array.from({ length: nHarts }, (_, h) => h === 0);

@@ -49,6 +49,8 @@ Boots firmware and a Linux kernel on the virt board, placed as
   --ram SIZE          guest RAM (default 256M, the size QEMU's examples use)
   --smp N             harts, 1..8 (default 1)
   --mode fast|timing  fast (default), or timing: also model the TLB
+  --ad hardware|fault PTE A/D bits: set by hardware (default, as QEMU) or a page
+                      fault when clear (the Svade behaviour)
   --drive file=PATH[,readonly]  a raw disk image on virtio-blk; may repeat
                       (the first is /dev/vda, the next /dev/vdb, ...)
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
@@ -124,6 +126,8 @@ export interface BootCommand extends RunSettings {
   /** Harts, 1..MAX_SMP. */
   harts: number;
   mode: MachineMode;
+  /** PTE A/D bits: set by hardware (Svadu, QEMU's behaviour) or a page fault when clear (Svade). */
+  ad: 'hardware' | 'fault';
   drives: DriveSpec[];
   /** RTC start: 'now', seconds since the epoch, or null for the device's fixed default. */
   rtcEpoch: 'now' | number | null;
@@ -198,6 +202,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--append': { example: '--append "console=ttyS0"', allowEmpty: true, commands: ['boot', 'dtb'] },
   '--smp': { example: '--smp 2', commands: ['boot', 'dtb'] },
   '--mode': { example: '--mode timing', commands: ['boot'] },
+  '--ad': { example: '--ad fault', commands: ['boot'] },
   '--drive': { example: '--drive file=disk.img', repeat: true, commands: ['boot'] },
   '--rtc-epoch': { example: '--rtc-epoch now', commands: ['boot'] },
   '--output': { example: '-o board.dtb', commands: ['dtb'] },
@@ -576,6 +581,8 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       seen.add(d.path);
     }
     const mode = one('--mode');
+    const ad = one('--ad');
+    if (ad !== undefined && ad !== 'hardware' && ad !== 'fault') throw new UserError(`--ad must be 'hardware' or 'fault', got '${ad}'`);
     const epoch = one('--rtc-epoch');
     return {
       command: 'boot',
@@ -586,6 +593,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       append,
       harts,
       mode: mode === undefined ? 'fast' : parseMode(mode),
+      ad: ad ?? 'hardware',
       drives,
       rtcEpoch: epoch === undefined ? null : parseRtcEpoch(epoch),
     };

@@ -403,6 +403,7 @@ async function bootCommand(cmd: BootCommand, io: CliIo): Promise<number> {
     onOutput: (chunk) => io.stdout.write(chunk),
     harts: cmd.harts,
     mode: cmd.mode,
+    adUpdate: cmd.ad === 'hardware',
     drives: cmd.drives,
     ...(epoch !== undefined ? { rtcEpochNs: epoch } : {}),
   });
