@@ -7,7 +7,8 @@
  *               │ null guard (4 KiB)           │
  *   HART_BASE   ├──────────────────────────────┤ architectural state of the running hart:
  *               │ x0..x31, sink x32, pc, priv, │ integer registers, CSRs, counters, LR/SC
- *               │ CSRs, counters, reservation  │ reservation. One hart runs at a time; SMP
+ *               │ CSRs, counters, reservation, │ reservation, f0..f31 and fcsr. One hart
+ *               │ f0..f31, fcsr                │ runs at a time; SMP
  *               │                              │ harts are swapped in and out of this block.
  *   CTL_BASE    ├──────────────────────────────┤ run control shared with the host: deadline,
  *               │ run control, MMIO mailbox    │ instruction limit, stop reason, MMIO data
@@ -89,7 +90,11 @@ export const H_SEIP_SW: u32 = H_STIMECMP_CYCLE + 8;
 export const H_SEIP_LINE: u32 = H_SEIP_SW + 8;
 export const H_EXCEPTIONS: u32 = H_SEIP_LINE + 8;
 export const H_INTERRUPTS: u32 = H_EXCEPTIONS + 8;
-export const HART_END: u32 = H_INTERRUPTS + 8;
+// F/D state (Unpriv ch. 11, 12): f0..f31, 64 bits each (a single is NaN-boxed: upper 32 bits all
+// ones), and fcsr (bits 4:0 fflags, bits 7:5 frm; the CSRs fflags/frm/fcsr are views of it).
+export const H_F: u32 = H_INTERRUPTS + 8;
+export const H_FCSR: u32 = H_F + 32 * 8;
+export const HART_END: u32 = H_FCSR + 8;
 export const HART_SIZE: u32 = 0x1000;
 // Saved state of every hart (the running one's copy is stale until saveHart()).
 export const HART_SAVE_BASE: u32 = 0x8000;
@@ -193,6 +198,9 @@ export const S_CLS: u32 = 5; // u8 timing class id + 1 (0 = not an instruction)
 export const S_LEN: u32 = 6; // u8 instruction length, 2 or 4
 export const S_LAT: u32 = 7; // u8 cycles charged at retirement
 export const S_IMM: u32 = 8; // i32 immediate
+// Formats without an immediate may carry rs3 and rm in its bytes (F/D: R4 and OP-FP rows).
+export const S_RS3: u32 = 8; // u8 third source register (R4)
+export const S_RM: u32 = 9; // u8 rounding mode field (0..4, 7 = dyn)
 export const S_RAW: u32 = 12; // u32 instruction bits
 
 // ---------------------------------------------------------------------------------------------
