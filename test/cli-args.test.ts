@@ -248,7 +248,7 @@ function dtb(...argv: string[]): DtbCommand {
 }
 
 describe('parseArgs: boot', () => {
-  it('defaults: --bios builtin, 256 MiB, one hart, fast mode, no drives, fixed RTC', () => {
+  it('defaults: --bios builtin, 256 MiB, one hart, fast mode, hardware A/D, no drives, fixed RTC', () => {
     expect(boot('boot', '--kernel', 'Image')).toEqual({
       command: 'boot',
       ...defaultRunSettings(),
@@ -259,10 +259,18 @@ describe('parseArgs: boot', () => {
       append: null,
       harts: 1,
       mode: 'fast',
+      ad: 'hardware',
       drives: [],
       rtcEpoch: null,
     });
     expect(BOOT_DEFAULT_RAM).toBe(256 * M);
+  });
+
+  it('--ad-bits hardware|fault, anything else is one clear line', () => {
+    expect(boot('boot', '--kernel', 'Image', '--ad-bits', 'fault').ad).toBe('fault');
+    expect(errorOf(() => parseArgs(['boot', '--kernel', 'Image', '--ad-bits', 'maybe']))).toBe(
+      "--ad-bits must be 'hardware' or 'fault', got 'maybe'",
+    );
   });
 
   it('every option, QEMU-style', () => {

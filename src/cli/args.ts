@@ -49,8 +49,7 @@ Boots firmware and a Linux kernel on the virt board, placed as
   --ram SIZE          guest RAM (default 256M, the size QEMU's examples use)
   --smp N             harts, 1..8 (default 1)
   --mode fast|timing  fast (default), or timing: also model the TLB
-  --ad hardware|fault PTE A/D bits: set by hardware (default, as QEMU) or a page
-                      fault when clear (the Svade behaviour)
+  --ad-bits hardware|fault  PTE A/D: set by hardware (default) or page faults
   --drive file=PATH[,readonly]  a raw disk image on virtio-blk; may repeat
                       (the first is /dev/vda, the next /dev/vdb, ...)
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
@@ -202,7 +201,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--append': { example: '--append "console=ttyS0"', allowEmpty: true, commands: ['boot', 'dtb'] },
   '--smp': { example: '--smp 2', commands: ['boot', 'dtb'] },
   '--mode': { example: '--mode timing', commands: ['boot'] },
-  '--ad': { example: '--ad fault', commands: ['boot'] },
+  '--ad-bits': { example: '--ad-bits fault', commands: ['boot'] },
   '--drive': { example: '--drive file=disk.img', repeat: true, commands: ['boot'] },
   '--rtc-epoch': { example: '--rtc-epoch now', commands: ['boot'] },
   '--output': { example: '-o board.dtb', commands: ['dtb'] },
@@ -581,8 +580,8 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       seen.add(d.path);
     }
     const mode = one('--mode');
-    const ad = one('--ad');
-    if (ad !== undefined && ad !== 'hardware' && ad !== 'fault') throw new UserError(`--ad must be 'hardware' or 'fault', got '${ad}'`);
+    const ad = one('--ad-bits');
+    if (ad !== undefined && ad !== 'hardware' && ad !== 'fault') throw new UserError(`--ad-bits must be 'hardware' or 'fault', got '${ad}'`);
     const epoch = one('--rtc-epoch');
     return {
       command: 'boot',
