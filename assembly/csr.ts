@@ -9,26 +9,28 @@ import {
   H_CYCLES, H_INSTRET, H_MCYCLE_OFS, H_MINSTRET_OFS, H_TIME_DIV, H_TIME_OFS, H_PRIV, H_MEDELEG,
   H_MIDELEG, H_MCOUNTEREN, H_MENVCFG, H_STVEC, H_SSCRATCH, H_SEPC, H_SCAUSE, H_STVAL, H_SATP,
   H_SCOUNTEREN, H_SENVCFG, H_STIMECMP, H_STIMECMP_CYCLE, H_PMPCFG, H_PMPADDR, H_PMP_ACTIVE,
-  H_SATP_MODES, H_SEIP_SW, H_SEIP_LINE,
+  H_SATP_MODES, H_SEIP_SW, H_SEIP_LINE, H_FCSR,
 } from './layout';
 import { raise, CAUSE_ILLEGAL_INSTRUCTION } from './trap';
 import {
   PRV_M, PRV_S, PRV_U, MSTATUS_SIE, MSTATUS_MIE, MSTATUS_SPIE, MSTATUS_MPIE, MSTATUS_SPP, MSTATUS_MPP,
   MSTATUS_MPP_SHIFT, MSTATUS_MPRV, MSTATUS_SUM, MSTATUS_MXR, MSTATUS_TVM, MSTATUS_TW, MSTATUS_TSR,
-  MSTATUS_UXL, MSTATUS_SXL, MSTATUS_FS, MSTATUS_SD,
+  MSTATUS_UXL, MSTATUS_SXL, MSTATUS_FS, MSTATUS_SD, MSTATUS_FS_DIRTY,
 } from './hart';
 import { tlbFlushAll, tlbFlushVirtual } from './mmu';
 import { tmSatpWrite } from './tlbmodel';
 
-// misa (Priv 1.12 §3.1.1): MXL = 2 (64-bit); A C I M S U.
-export const MISA_VALUE: u64 = ((<u64>2) << 62) | (1 << 0) | (1 << 2) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20);
+// misa (Priv 1.12 §3.1.1): MXL = 2 (64-bit); A C D F I M S U.
+export const MISA_VALUE: u64 = ((<u64>2) << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) |
+  (1 << 18) | (1 << 20);
 
+// FS is writable (WARL, all four values legal); SD is read-only and summarises it (XS = VS = 0).
 const MSTATUS_WMASK: u64 = MSTATUS_SIE | MSTATUS_MIE | MSTATUS_SPIE | MSTATUS_MPIE | MSTATUS_SPP |
-  MSTATUS_MPP | MSTATUS_MPRV | MSTATUS_SUM | MSTATUS_MXR | MSTATUS_TVM | MSTATUS_TW | MSTATUS_TSR;
+  MSTATUS_MPP | MSTATUS_FS | MSTATUS_MPRV | MSTATUS_SUM | MSTATUS_MXR | MSTATUS_TVM | MSTATUS_TW | MSTATUS_TSR;
 // sstatus is a view of mstatus (Priv 1.12 §4.1.1).
 const SSTATUS_MASK: u64 = MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR |
   MSTATUS_UXL | MSTATUS_SD;
-const SSTATUS_WMASK: u64 = MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_SUM | MSTATUS_MXR;
+const SSTATUS_WMASK: u64 = MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR;
 // Interrupt bits: S-level SSIP(1) STIP(5) SEIP(9); M-level MSIP(3) MTIP(7) MEIP(11).
 const S_INTS: u64 = (1 << 1) | (1 << 5) | (1 << 9);
 const M_INTS: u64 = (1 << 3) | (1 << 7) | (1 << 11);
@@ -78,8 +80,22 @@ function counterAllowed(idx: u32): bool {
   return true;
 }
 
+/** Priv 1.12 §3.1.6.6: with mstatus.FS = Off, FP instructions and the FP CSRs are illegal. */
+@inline function fsOff(): bool {
+  return (load<u64>(H_MSTATUS) & MSTATUS_FS) == 0;
+}
+
+/** An FP CSR write modified the FP state: FS = Dirty, and SD with it. */
+function fpStateDirty(): void {
+  store<u64>(H_MSTATUS, load<u64>(H_MSTATUS) | MSTATUS_FS_DIRTY | MSTATUS_SD);
+}
+
 function readCsr(csr: u32): u64 {
   switch (csr) {
+    // --- floating point (Unpriv 11.2): fflags and frm are views of fcsr
+    case 0x001: if (fsOff()) break; return load<u64>(H_FCSR) & 0x1f;
+    case 0x002: if (fsOff()) break; return (load<u64>(H_FCSR) >> 5) & 7;
+    case 0x003: if (fsOff()) break; return load<u64>(H_FCSR) & 0xff;
     // --- unprivileged counters (Zicntr): values before this instruction retires
     case 0xc00: if (!counterAllowed(0)) break; return cyclesNow() + load<u64>(H_MCYCLE_OFS);
     case 0xc01: if (!counterAllowed(1)) break; return timeNow();
@@ -147,6 +163,8 @@ function writeMstatus(v: u64): void {
   // MPP is WARL: the reserved value 2 keeps the old field.
   if (((nv & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT) == 2) nv = (nv & ~MSTATUS_MPP) | (old & MSTATUS_MPP);
   nv |= MSTATUS_UXL | MSTATUS_SXL; // UXL = SXL = 64-bit, read-only
+  // SD = (FS == Dirty) || XS == Dirty || VS == Dirty; XS and VS are always Off here.
+  nv = (nv & ~MSTATUS_SD) | ((nv & MSTATUS_FS) == MSTATUS_FS_DIRTY ? MSTATUS_SD : 0);
   store<u64>(H_MSTATUS, nv);
   // SUM/MXR change what S/U mappings permit; MPRV/MPP change the data regime (chosen per block).
   if (((old ^ nv) & (MSTATUS_SUM | MSTATUS_MXR)) != 0) tlbFlushVirtual();
@@ -185,6 +203,11 @@ function writePmpaddr(i: u32, v: u64): void {
 
 function writeCsr(csr: u32, v: u64): void {
   switch (csr) {
+    // --- floating point: frm may hold the reserved values 5..7 (an instruction using it as the
+    // dynamic rounding mode is illegal then); bits above 7 of fcsr are reserved zero.
+    case 0x001: store<u64>(H_FCSR, (load<u64>(H_FCSR) & ~(<u64>0x1f)) | (v & 0x1f)); fpStateDirty(); return;
+    case 0x002: store<u64>(H_FCSR, (load<u64>(H_FCSR) & 0x1f) | ((v & 7) << 5)); fpStateDirty(); return;
+    case 0x003: store<u64>(H_FCSR, v & 0xff); fpStateDirty(); return;
     // --- supervisor
     case 0x100: {
       const ms = load<u64>(H_MSTATUS);

@@ -1,5 +1,5 @@
 /** Accessors for the running hart's state (layout.ts HART_BASE). All inline, constant offsets. */
-import { H_X, H_MSTATUS, H_MIE, H_MIP, H_PRIV } from './layout';
+import { H_X, H_F, H_FCSR, H_MSTATUS, H_MIE, H_MIP, H_PRIV } from './layout';
 
 @inline export function getX(r: u32): u64 {
   return load<u64>(<usize>r << 3, H_X);
@@ -12,6 +12,33 @@ import { H_X, H_MSTATUS, H_MIE, H_MIP, H_PRIV } from './layout';
 }
 @inline export function wr64(addr: u32, v: u64): void {
   store<u64>(<usize>addr, v);
+}
+
+// Floating-point registers (Unpriv ch. 11, 12). FLEN = 64: a single-precision value lives in the
+// low 32 bits with the upper 32 bits all ones ("NaN-boxed", Unpriv 12.2).
+@inline export function getF(r: u32): u64 {
+  return load<u64>(<usize>r << 3, H_F);
+}
+@inline export function setF(r: u32, v: u64): void {
+  store<u64>(<usize>r << 3, v, H_F);
+}
+export const NAN_BOX: u64 = 0xffffffff00000000;
+/** The canonical single-precision NaN (Unpriv 11.3). */
+export const F32_CANONICAL_NAN: u32 = 0x7fc00000;
+/**
+ * A single-precision operand. Unpriv 12.2: "if the input value is not properly NaN-boxed, it is
+ * treated as if it were the canonical NaN".
+ */
+@inline export function getF32(r: u32): u32 {
+  const v = getF(r);
+  return (v >> 32) == 0xffffffff ? <u32>v : F32_CANONICAL_NAN;
+}
+/** Write a single-precision result NaN-boxed. */
+@inline export function setF32(r: u32, v: u32): void {
+  setF(r, NAN_BOX | <u64>v);
+}
+@inline export function fcsr(): u32 {
+  return <u32>load<u64>(H_FCSR);
 }
 
 // Privilege levels (Priv 1.12 §1.2)
@@ -31,7 +58,8 @@ export const MSTATUS_MPIE: u64 = 1 << 7;
 export const MSTATUS_SPP: u64 = 1 << 8;
 export const MSTATUS_MPP_SHIFT: u64 = 11;
 export const MSTATUS_MPP: u64 = 3 << 11;
-export const MSTATUS_FS: u64 = 3 << 13;
+export const MSTATUS_FS: u64 = 3 << 13; // Off 0, Initial 1, Clean 2, Dirty 3 (Priv 1.12 §3.1.6.6)
+export const MSTATUS_FS_DIRTY: u64 = 3 << 13;
 export const MSTATUS_MPRV: u64 = 1 << 17;
 export const MSTATUS_SUM: u64 = 1 << 18;
 export const MSTATUS_MXR: u64 = 1 << 19;

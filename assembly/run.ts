@@ -17,10 +17,13 @@
 import {
   H_PC, H_CYCLES, H_INSTRET, H_PRIV, H_RESV, H_MSTATUS, H_MIP, H_STIMECMP_CYCLE, H_SATP, C_DEADLINE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
   S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST,
-  TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP,
+  TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR,
 } from './layout';
 import * as G from './generated/ops';
-import { getX, setX, pendingEnabled, PRV_M, PRV_S, PRV_U, MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM } from './hart';
+import {
+  getX, setX, pendingEnabled, PRV_M, PRV_S, PRV_U, MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM, MSTATUS_FS, MSTATUS_FS_DIRTY,
+  MSTATUS_SD, getF, setF, getF32, setF32, fcsr,
+} from './hart';
 import {
   excPending, excCause, excTval, raise, takeTrap, pendingInterrupt, doMret, doSret, clearException,
   CAUSE_ILLEGAL_INSTRUCTION, CAUSE_BREAKPOINT, CAUSE_USER_ECALL, CAUSE_MISALIGNED_LOAD,
@@ -34,6 +37,12 @@ import { frameFor, fillSlot, OP_PAGE_END } from './frames';
 import { tmEnabled, tmAccess, tmSfence, tmTakeExtra } from './tlbmodel';
 import { csrAccess, setCurLat } from './csr';
 import { mulh, mulhu, mulhsu, div64, divu64, rem64, remu64, sext32, divw, divuw, remw, remuw } from './alu';
+import {
+  fpFlags, f32_add, f32_sub, f32_mul, f32_div, f64_add, f64_sub, f64_mul, f64_div, f32_sqrt, f64_sqrt, f32_fma, f64_fma,
+  f32_min, f32_max, f64_min, f64_max, f32_eq, f32_lt, f32_le, f64_eq, f64_lt, f64_le, f32_classify, f64_classify,
+  f32_to_f64, f64_to_f32, f32_to_i32, f32_to_u32, f32_to_i64, f32_to_u64, f64_to_i32, f64_to_u32, f64_to_i64, f64_to_u64,
+  i32_to_f32, u32_to_f32, i64_to_f32, u64_to_f32, i32_to_f64, u32_to_f64, i64_to_f64, u64_to_f64,
+} from './fpu';
 
 export const RUN_DEADLINE: u32 = 0;
 export const RUN_INSN_LIMIT: u32 = 1;
@@ -68,6 +77,20 @@ const OP_AMOSWAP_D = G.OP_AMOSWAP_D, OP_AMOADD_D = G.OP_AMOADD_D, OP_AMOXOR_D = 
 const OP_AMOOR_D = G.OP_AMOOR_D, OP_AMOMIN_D = G.OP_AMOMIN_D, OP_AMOMAX_D = G.OP_AMOMAX_D, OP_AMOMINU_D = G.OP_AMOMINU_D, OP_AMOMAXU_D = G.OP_AMOMAXU_D;
 const OP_CSRRW = G.OP_CSRRW, OP_CSRRS = G.OP_CSRRS, OP_CSRRC = G.OP_CSRRC, OP_CSRRWI = G.OP_CSRRWI, OP_CSRRSI = G.OP_CSRRSI, OP_CSRRCI = G.OP_CSRRCI;
 const OP_MRET = G.OP_MRET, OP_SRET = G.OP_SRET, OP_WFI = G.OP_WFI, OP_SFENCE_VMA = G.OP_SFENCE_VMA;
+const OP_FLW = G.OP_FLW, OP_FSW = G.OP_FSW, OP_FLD = G.OP_FLD, OP_FSD = G.OP_FSD;
+const OP_FMADD_S = G.OP_FMADD_S, OP_FMSUB_S = G.OP_FMSUB_S, OP_FNMSUB_S = G.OP_FNMSUB_S, OP_FNMADD_S = G.OP_FNMADD_S;
+const OP_FADD_S = G.OP_FADD_S, OP_FSUB_S = G.OP_FSUB_S, OP_FMUL_S = G.OP_FMUL_S, OP_FDIV_S = G.OP_FDIV_S, OP_FSQRT_S = G.OP_FSQRT_S;
+const OP_FSGNJ_S = G.OP_FSGNJ_S, OP_FSGNJN_S = G.OP_FSGNJN_S, OP_FSGNJX_S = G.OP_FSGNJX_S, OP_FMIN_S = G.OP_FMIN_S, OP_FMAX_S = G.OP_FMAX_S;
+const OP_FCVT_W_S = G.OP_FCVT_W_S, OP_FCVT_WU_S = G.OP_FCVT_WU_S, OP_FCVT_L_S = G.OP_FCVT_L_S, OP_FCVT_LU_S = G.OP_FCVT_LU_S;
+const OP_FMV_X_W = G.OP_FMV_X_W, OP_FCLASS_S = G.OP_FCLASS_S, OP_FEQ_S = G.OP_FEQ_S, OP_FLT_S = G.OP_FLT_S, OP_FLE_S = G.OP_FLE_S;
+const OP_FCVT_S_W = G.OP_FCVT_S_W, OP_FCVT_S_WU = G.OP_FCVT_S_WU, OP_FCVT_S_L = G.OP_FCVT_S_L, OP_FCVT_S_LU = G.OP_FCVT_S_LU, OP_FMV_W_X = G.OP_FMV_W_X;
+const OP_FMADD_D = G.OP_FMADD_D, OP_FMSUB_D = G.OP_FMSUB_D, OP_FNMSUB_D = G.OP_FNMSUB_D, OP_FNMADD_D = G.OP_FNMADD_D;
+const OP_FADD_D = G.OP_FADD_D, OP_FSUB_D = G.OP_FSUB_D, OP_FMUL_D = G.OP_FMUL_D, OP_FDIV_D = G.OP_FDIV_D, OP_FSQRT_D = G.OP_FSQRT_D;
+const OP_FSGNJ_D = G.OP_FSGNJ_D, OP_FSGNJN_D = G.OP_FSGNJN_D, OP_FSGNJX_D = G.OP_FSGNJX_D, OP_FMIN_D = G.OP_FMIN_D, OP_FMAX_D = G.OP_FMAX_D;
+const OP_FCVT_W_D = G.OP_FCVT_W_D, OP_FCVT_WU_D = G.OP_FCVT_WU_D, OP_FCVT_L_D = G.OP_FCVT_L_D, OP_FCVT_LU_D = G.OP_FCVT_LU_D;
+const OP_FMV_X_D = G.OP_FMV_X_D, OP_FCLASS_D = G.OP_FCLASS_D, OP_FEQ_D = G.OP_FEQ_D, OP_FLT_D = G.OP_FLT_D, OP_FLE_D = G.OP_FLE_D;
+const OP_FCVT_D_W = G.OP_FCVT_D_W, OP_FCVT_D_WU = G.OP_FCVT_D_WU, OP_FCVT_D_L = G.OP_FCVT_D_L, OP_FCVT_D_LU = G.OP_FCVT_D_LU, OP_FMV_D_X = G.OP_FMV_D_X;
+const OP_FCVT_S_D = G.OP_FCVT_S_D, OP_FCVT_D_S = G.OP_FCVT_D_S;
 
 /** Host address for an access hitting the host TLB, or 0 on a miss. `am` = size - 1. */
 @inline function hostAddr(tlb: u32, va: u64, am: u64): usize {
@@ -79,6 +102,36 @@ const OP_MRET = G.OP_MRET, OP_SRET = G.OP_SRET, OP_WFI = G.OP_WFI, OP_SFENCE_VMA
 @inline function uncount(slot: u32): void {
   const c = CLS_BASE + (<u32>load<u8>(slot, S_CLS) << 3);
   store<u64>(c, load<u64>(c) - 1);
+}
+
+// ---- F/D helpers (Unpriv ch. 11, 12; Priv 1.12 §3.1.6.6)
+/** mstatus.FS = Off: every FP instruction and FP CSR access is an illegal instruction. */
+@inline function fpOff(): bool {
+  return (load<u64>(H_MSTATUS) & MSTATUS_FS) == 0;
+}
+/**
+ * Rounding mode of an FP instruction with an rm field (Unpriv 11.2): the static rm, or frm when
+ * rm = 7 (dyn). A result above 4 means illegal: FS = Off (8), or dyn with frm = 5, 6 or 7. The
+ * static values 5 and 6 never get here: the decoder treats them as illegal encodings.
+ */
+@inline function fpRm(slot: u32): u32 {
+  if (fpOff()) return 8;
+  const rm = <u32>load<u8>(slot, S_RM);
+  return rm != 7 ? rm : (fcsr() >> 5) & 7;
+}
+/** The FP state changed (an f register or fflags was written): FS = Dirty, and so SD = 1. */
+@inline function fpDirty(): void {
+  store<u64>(H_MSTATUS, load<u64>(H_MSTATUS) | MSTATUS_FS_DIRTY | MSTATUS_SD);
+}
+/** After an FP operation that wrote an f register: accrue its exception flags into fflags. */
+@inline function fpWrote(): void {
+  store<u64>(H_FCSR, load<u64>(H_FCSR) | <u64>fpFlags);
+  fpFlags = 0;
+  fpDirty();
+}
+/** After an FP operation that wrote only an x register: fflags (and FS) change only if it raised a flag. */
+@inline function fpAccrue(): void {
+  if (fpFlags != 0) fpWrote();
 }
 
 /**
@@ -896,6 +949,441 @@ export function run(): u32 {
           else store<u64>(h, v);
         }
         setX(load<u8>(slot, S_RD), ok ? 0 : 1);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // ---- F/D loads and stores (Unpriv 11.5, 12.3): the integer loads' host-TLB fast path and
+      // slow path (misaligned accesses as for ld/sd). flw NaN-boxes the loaded single; fsw stores the
+      // low 32 bits as they are (transfers do not check NaN-boxing, Unpriv 12.2).
+      case OP_FLW: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        if (tmData) cycles += tmAccess(va, false);
+        const h = hostAddr(tlbR, va, 3);
+        if (h) {
+          setF32(load<u8>(slot, S_RD), load<u32>(h));
+          fpDirty();
+          pc += <u64>len; slot += len << 3; continue;
+        }
+        store<u64>(H_CYCLES, cycles - lat);
+        const v0 = loadSlow(va, 4);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), <u32>v0);
+        fpDirty();
+        pc += <u64>len; seqBreak = true; break;
+      }
+      case OP_FLD: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        if (tmData) cycles += tmAccess(va, false);
+        const h = hostAddr(tlbR, va, 7);
+        if (h) {
+          setF(load<u8>(slot, S_RD), load<u64>(h));
+          fpDirty();
+          pc += <u64>len; slot += len << 3; continue;
+        }
+        store<u64>(H_CYCLES, cycles - lat);
+        const v0 = loadSlow(va, 8);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), v0);
+        fpDirty();
+        pc += <u64>len; seqBreak = true; break;
+      }
+      case OP_FSW: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        if (tmData) cycles += tmAccess(va, false);
+        const v = getF(load<u8>(slot, S_RS2));
+        const h = hostAddr(tlbW, va, 3);
+        if (h) {
+          store<u32>(h, <u32>v);
+          pc += <u64>len; slot += len << 3; continue;
+        }
+        store<u64>(H_CYCLES, cycles - lat);
+        storeSlow(va, 4, v);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        pc += <u64>len; seqBreak = true; break;
+      }
+      case OP_FSD: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        if (tmData) cycles += tmAccess(va, false);
+        const v = getF(load<u8>(slot, S_RS2));
+        const h = hostAddr(tlbW, va, 7);
+        if (h) {
+          store<u64>(h, v);
+          pc += <u64>len; slot += len << 3; continue;
+        }
+        store<u64>(H_CYCLES, cycles - lat);
+        storeSlow(va, 8, v);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        pc += <u64>len; seqBreak = true; break;
+      }
+      // ---- F/D computation (Unpriv 11.6-11.9, 12.4-12.6). `fpRm` gives the rounding mode, or a
+      // value > 4 when the instruction is illegal (FS = Off, or rm = dyn with frm = 5..7). Results
+      // that are singles are NaN-boxed; single operands that are not read as the canonical NaN.
+      // Every instruction that writes an f register, or raises a flag into fflags, leaves
+      // mstatus.FS = Dirty (Priv 1.12 §3.1.6.6).
+      case OP_FADD_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), f32_add(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FSUB_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), f32_sub(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FMUL_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), f32_mul(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FDIV_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), f32_div(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FSQRT_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), f32_sqrt(getF32(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // rs1×rs2 + rs3
+      case OP_FMADD_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), f32_fma(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), getF32(load<u8>(slot, S_RS3)), false, false, rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // rs1×rs2 − rs3
+      case OP_FMSUB_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), f32_fma(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), getF32(load<u8>(slot, S_RS3)), false, true, rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // −(rs1×rs2) + rs3
+      case OP_FNMSUB_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), f32_fma(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), getF32(load<u8>(slot, S_RS3)), true, false, rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // −(rs1×rs2) − rs3
+      case OP_FNMADD_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), f32_fma(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), getF32(load<u8>(slot, S_RS3)), true, true, rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // sign injection: rs1's magnitude with rs2's sign (fsgnj), its inverse (fsgnjn), or the XOR of both signs (fsgnjx); never raises a flag
+      case OP_FSGNJ_S: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const a = getF32(load<u8>(slot, S_RS1)), b = getF32(load<u8>(slot, S_RS2));
+        setF32(load<u8>(slot, S_RD), (a & 0x7fffffff) | (b & 0x80000000));
+        fpDirty();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FSGNJN_S: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const a = getF32(load<u8>(slot, S_RS1)), b = getF32(load<u8>(slot, S_RS2));
+        setF32(load<u8>(slot, S_RD), (a & 0x7fffffff) | (~b & 0x80000000));
+        fpDirty();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FSGNJX_S: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const a = getF32(load<u8>(slot, S_RS1)), b = getF32(load<u8>(slot, S_RS2));
+        setF32(load<u8>(slot, S_RD), a ^ (b & 0x80000000));
+        fpDirty();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FMIN_S: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), f32_min(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2))));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FMAX_S: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), f32_max(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2))));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // to integer: the W forms are sign-extended to 64 bits (fpu.ts does it)
+      case OP_FCVT_W_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), f32_to_i32(getF32(load<u8>(slot, S_RS1)), rm));
+        fpAccrue();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_WU_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), f32_to_u32(getF32(load<u8>(slot, S_RS1)), rm));
+        fpAccrue();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_L_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), f32_to_i64(getF32(load<u8>(slot, S_RS1)), rm));
+        fpAccrue();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_LU_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), f32_to_u64(getF32(load<u8>(slot, S_RS1)), rm));
+        fpAccrue();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // fmv.x.w: the low 32 bits, sign-extended, whatever the upper bits hold (a transfer)
+      case OP_FMV_X_W: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), sext32(<u32>getF(load<u8>(slot, S_RS1))));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCLASS_S: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), <u64>f32_classify(getF32(load<u8>(slot, S_RS1))));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FEQ_S: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), <u64>f32_eq(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2))));
+        fpAccrue();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FLT_S: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), <u64>f32_lt(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2))));
+        fpAccrue();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FLE_S: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), <u64>f32_le(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2))));
+        fpAccrue();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_S_W: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), i32_to_f32(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_S_WU: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), u32_to_f32(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_S_L: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), i64_to_f32(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_S_LU: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), u64_to_f32(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // fmv.w.x: the low 32 bits of rs1, NaN-boxed
+      case OP_FMV_W_X: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), <u32>getX(load<u8>(slot, S_RS1)));
+        fpDirty();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FADD_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), f64_add(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FSUB_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), f64_sub(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FMUL_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), f64_mul(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FDIV_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), f64_div(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FSQRT_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), f64_sqrt(getF(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // rs1×rs2 + rs3
+      case OP_FMADD_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), f64_fma(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), getF(load<u8>(slot, S_RS3)), false, false, rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // rs1×rs2 − rs3
+      case OP_FMSUB_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), f64_fma(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), getF(load<u8>(slot, S_RS3)), false, true, rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // −(rs1×rs2) + rs3
+      case OP_FNMSUB_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), f64_fma(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), getF(load<u8>(slot, S_RS3)), true, false, rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // −(rs1×rs2) − rs3
+      case OP_FNMADD_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), f64_fma(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), getF(load<u8>(slot, S_RS3)), true, true, rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FSGNJ_D: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const a = getF(load<u8>(slot, S_RS1)), b = getF(load<u8>(slot, S_RS2));
+        setF(load<u8>(slot, S_RD), (a & 0x7fffffffffffffff) | (b & 0x8000000000000000));
+        fpDirty();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FSGNJN_D: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const a = getF(load<u8>(slot, S_RS1)), b = getF(load<u8>(slot, S_RS2));
+        setF(load<u8>(slot, S_RD), (a & 0x7fffffffffffffff) | (~b & 0x8000000000000000));
+        fpDirty();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FSGNJX_D: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const a = getF(load<u8>(slot, S_RS1)), b = getF(load<u8>(slot, S_RS2));
+        setF(load<u8>(slot, S_RD), a ^ (b & 0x8000000000000000));
+        fpDirty();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FMIN_D: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), f64_min(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2))));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FMAX_D: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), f64_max(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2))));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_W_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), f64_to_i32(getF(load<u8>(slot, S_RS1)), rm));
+        fpAccrue();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_WU_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), f64_to_u32(getF(load<u8>(slot, S_RS1)), rm));
+        fpAccrue();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_L_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), f64_to_i64(getF(load<u8>(slot, S_RS1)), rm));
+        fpAccrue();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_LU_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), f64_to_u64(getF(load<u8>(slot, S_RS1)), rm));
+        fpAccrue();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FMV_X_D: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), getF(load<u8>(slot, S_RS1)));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCLASS_D: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), <u64>f64_classify(getF(load<u8>(slot, S_RS1))));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FEQ_D: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), <u64>f64_eq(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2))));
+        fpAccrue();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FLT_D: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), <u64>f64_lt(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2))));
+        fpAccrue();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FLE_D: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), <u64>f64_le(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2))));
+        fpAccrue();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_D_W: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), i32_to_f64(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_D_WU: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), u32_to_f64(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_D_L: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), i64_to_f64(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_D_LU: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), u64_to_f64(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FMV_D_X: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), getX(load<u8>(slot, S_RS1)));
+        fpDirty();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // between formats (Unpriv 12.5); fcvt.d.s is exact but its rm is still checked
+      case OP_FCVT_S_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), f64_to_f32(getF(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_D_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), f32_to_f64(getF32(load<u8>(slot, S_RS1))));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       // ---- ordering: one in-order hart with coherent decode (stores invalidate decoded slots),

@@ -78,8 +78,21 @@ function fieldsCode(f: Format): string[] {
   c.push(`rd = ${f.rd ? regExpr(f.rd) : '0'};`);
   c.push(`rs1 = ${f.rs1 ? regExpr(f.rs1) : '0'};`);
   c.push(`rs2 = ${f.rs2 ? regExpr(f.rs2) : '0'};`);
-  c.push(`imm = ${f.imm ? immExpr(f.imm) : '0'};`);
+  if (f.rs3 || f.rm) {
+    // rs3 and rm travel in the immediate's bytes (layout.ts S_RS3 / S_RM alias S_IMM).
+    if (f.imm) throw new Error(`format ${f.name}: rs3/rm share the slot with the immediate`);
+    c.push(`rs3 = ${f.rs3 ? regExpr(f.rs3) : '0'};`);
+    c.push(`rm = ${f.rm ? regExpr(f.rm) : '0'};`);
+    c.push(`imm = <i32>(rs3 | (rm << 8));`);
+  } else {
+    c.push(`imm = ${f.imm ? immExpr(f.imm) : '0'};`);
+  }
   return c;
+}
+
+/** Is the format's rd a floating-point register (f0 is real: no redirect to the x0 sink)? */
+function fpRd(f: Format): boolean {
+  return !!f.rd && !('fixed' in f.rd) && f.rd.f === true;
 }
 
 function constraintCode(r: InsnRow): string {
@@ -95,7 +108,7 @@ function rowCode(r: InsnRow, indent: string): string {
   const cls = TIMING_CLASS_ID[r.cls];
   const body = [
     ...fieldsCode(r.format),
-    `if (${constraintCode(r)}) { op = ${OP_ID[r.op]}; cls = ${cls}; break; } // ${r.name}${r.op !== r.name ? ' -> ' + r.op : ''}`,
+    `if (${constraintCode(r)}) { op = ${OP_ID[r.op]}; cls = ${cls};${fpRd(r.format) ? ' frd = true;' : ''} break; } // ${r.name}${r.op !== r.name ? ' -> ' + r.op : ''}`,
   ];
   return `${indent}if ((insn & 0x${r.mask.toString(16)}) == 0x${r.match.toString(16)}) {\n${body
     .map((l) => indent + '  ' + l)
@@ -123,8 +136,9 @@ function genDecode(): string {
   out.push('');
   out.push('/**');
   out.push(' * Decode one instruction into a decoded-slot (layout.ts "decoded slot"). Writes op 1 (illegal)');
-  out.push(' * when no row matches. rd = 0 is redirected to the sink register x32 so that no handler');
-  out.push(' * needs a "rd != 0" test: x0 is never written and always reads 0.');
+  out.push(' * when no row matches. An integer rd = 0 is redirected to the sink register x32 so that no');
+  out.push(' * handler needs a "rd != 0" test: x0 is never written and always reads 0 (f0 is a real');
+  out.push(' * register: an FP rd is kept). Formats with rs3/rm carry them in the immediate bytes.');
   out.push(' */');
   out.push('export function decodeInto(insn: u32, slot: usize): void {');
   out.push('  let op: u32 = 1;');
@@ -132,7 +146,10 @@ function genDecode(): string {
   out.push('  let rd: u32 = 0;');
   out.push('  let rs1: u32 = 0;');
   out.push('  let rs2: u32 = 0;');
+  out.push('  let rs3: u32 = 0;');
+  out.push('  let rm: u32 = 0;');
   out.push('  let imm: i32 = 0;');
+  out.push('  let frd = false;');
   out.push('  const len: u32 = (insn & 3) == 3 ? 4 : 2;');
   out.push('  if (len == 2) insn &= 0xffff;');
   out.push('  do {');
@@ -156,8 +173,8 @@ function genDecode(): string {
   out.push('      }');
   out.push('    }');
   out.push('  } while (false);');
-  out.push('  if (op == 1) { rd = 0; rs1 = 0; rs2 = 0; imm = 0; cls = 0; }');
-  out.push('  if (rd == 0) rd = 32;');
+  out.push('  if (op == 1) { rd = 0; rs1 = 0; rs2 = 0; imm = 0; cls = 0; frd = false; }');
+  out.push('  if (rd == 0 && !frd) rd = 32;');
   out.push('  store<u16>(slot, <u16>op, S_OP);');
   out.push('  store<u8>(slot, <u8>rd, S_RD);');
   out.push('  store<u8>(slot, <u8>rs1, S_RS1);');

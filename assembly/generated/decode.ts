@@ -4,8 +4,9 @@ import { S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_IMM, S_RAW } from '../layout'
 
 /**
  * Decode one instruction into a decoded-slot (layout.ts "decoded slot"). Writes op 1 (illegal)
- * when no row matches. rd = 0 is redirected to the sink register x32 so that no handler
- * needs a "rd != 0" test: x0 is never written and always reads 0.
+ * when no row matches. An integer rd = 0 is redirected to the sink register x32 so that no
+ * handler needs a "rd != 0" test: x0 is never written and always reads 0 (f0 is a real
+ * register: an FP rd is kept). Formats with rs3/rm carry them in the immediate bytes.
  */
 export function decodeInto(insn: u32, slot: usize): void {
   let op: u32 = 1;
@@ -13,7 +14,10 @@ export function decodeInto(insn: u32, slot: usize): void {
   let rd: u32 = 0;
   let rs1: u32 = 0;
   let rs2: u32 = 0;
+  let rs3: u32 = 0;
+  let rm: u32 = 0;
   let imm: i32 = 0;
+  let frd = false;
   const len: u32 = (insn & 3) == 3 ? 4 : 2;
   if (len == 2) insn &= 0xffff;
   do {
@@ -68,6 +72,23 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs2 = 0;
             imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
             if (true) { op = 19; cls = 3; break; } // lwu
+          }
+          break;
+        }
+        case 0x7: {
+          if ((insn & 0x707f) == 0x2007) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
+            if (true) { op = 91; cls = 14; frd = true; break; } // flw
+          }
+          if ((insn & 0x707f) == 0x3007) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
+            if (true) { op = 121; cls = 14; frd = true; break; } // fld
           }
           break;
         }
@@ -223,6 +244,23 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs2 = ((insn >> 20) & 31);
             imm = (<i32>(((((insn >> 25) & 127) << 5) | ((insn >> 7) & 31)) << 20) >> 20);
             if (true) { op = 23; cls = 4; break; } // sd
+          }
+          break;
+        }
+        case 0x27: {
+          if ((insn & 0x707f) == 0x2027) {
+            rd = 0;
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = (<i32>(((((insn >> 25) & 127) << 5) | ((insn >> 7) & 31)) << 20) >> 20);
+            if (true) { op = 92; cls = 15; break; } // fsw
+          }
+          if ((insn & 0x707f) == 0x3027) {
+            rd = 0;
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = (<i32>(((((insn >> 25) & 127) << 5) | ((insn >> 7) & 31)) << 20) >> 20);
+            if (true) { op = 122; cls = 15; break; } // fsd
           }
           break;
         }
@@ -595,6 +633,499 @@ export function decodeInto(insn: u32, slot: usize): void {
           }
           break;
         }
+        case 0x43: {
+          if ((insn & 0x600007f) == 0x43) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = ((insn >> 27) & 31);
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 93; cls = 12; frd = true; break; } // fmadd.s
+          }
+          if ((insn & 0x600007f) == 0x2000043) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = ((insn >> 27) & 31);
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 123; cls = 12; frd = true; break; } // fmadd.d
+          }
+          break;
+        }
+        case 0x47: {
+          if ((insn & 0x600007f) == 0x47) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = ((insn >> 27) & 31);
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 94; cls = 12; frd = true; break; } // fmsub.s
+          }
+          if ((insn & 0x600007f) == 0x2000047) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = ((insn >> 27) & 31);
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 124; cls = 12; frd = true; break; } // fmsub.d
+          }
+          break;
+        }
+        case 0x4b: {
+          if ((insn & 0x600007f) == 0x4b) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = ((insn >> 27) & 31);
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 95; cls = 12; frd = true; break; } // fnmsub.s
+          }
+          if ((insn & 0x600007f) == 0x200004b) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = ((insn >> 27) & 31);
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 125; cls = 12; frd = true; break; } // fnmsub.d
+          }
+          break;
+        }
+        case 0x4f: {
+          if ((insn & 0x600007f) == 0x4f) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = ((insn >> 27) & 31);
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 96; cls = 12; frd = true; break; } // fnmadd.s
+          }
+          if ((insn & 0x600007f) == 0x200004f) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = ((insn >> 27) & 31);
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 126; cls = 12; frd = true; break; } // fnmadd.d
+          }
+          break;
+        }
+        case 0x53: {
+          if ((insn & 0xfe00007f) == 0x53) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 97; cls = 12; frd = true; break; } // fadd.s
+          }
+          if ((insn & 0xfe00007f) == 0x8000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 98; cls = 12; frd = true; break; } // fsub.s
+          }
+          if ((insn & 0xfe00007f) == 0x10000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 99; cls = 12; frd = true; break; } // fmul.s
+          }
+          if ((insn & 0xfe00007f) == 0x18000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 100; cls = 13; frd = true; break; } // fdiv.s
+          }
+          if ((insn & 0xfff0007f) == 0x58000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 101; cls = 13; frd = true; break; } // fsqrt.s
+          }
+          if ((insn & 0xfe00707f) == 0x20000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 102; cls = 12; frd = true; break; } // fsgnj.s
+          }
+          if ((insn & 0xfe00707f) == 0x20001053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 103; cls = 12; frd = true; break; } // fsgnjn.s
+          }
+          if ((insn & 0xfe00707f) == 0x20002053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 104; cls = 12; frd = true; break; } // fsgnjx.s
+          }
+          if ((insn & 0xfe00707f) == 0x28000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 105; cls = 12; frd = true; break; } // fmin.s
+          }
+          if ((insn & 0xfe00707f) == 0x28001053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 106; cls = 12; frd = true; break; } // fmax.s
+          }
+          if ((insn & 0xfff0007f) == 0xc0000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 107; cls = 12; break; } // fcvt.w.s
+          }
+          if ((insn & 0xfff0007f) == 0xc0100053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 108; cls = 12; break; } // fcvt.wu.s
+          }
+          if ((insn & 0xfff0007f) == 0xc0200053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 109; cls = 12; break; } // fcvt.l.s
+          }
+          if ((insn & 0xfff0007f) == 0xc0300053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 110; cls = 12; break; } // fcvt.lu.s
+          }
+          if ((insn & 0xfff0707f) == 0xe0000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if (true) { op = 111; cls = 12; break; } // fmv.x.w
+          }
+          if ((insn & 0xfff0707f) == 0xe0001053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if (true) { op = 112; cls = 12; break; } // fclass.s
+          }
+          if ((insn & 0xfe00707f) == 0xa0002053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 113; cls = 12; break; } // feq.s
+          }
+          if ((insn & 0xfe00707f) == 0xa0001053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 114; cls = 12; break; } // flt.s
+          }
+          if ((insn & 0xfe00707f) == 0xa0000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 115; cls = 12; break; } // fle.s
+          }
+          if ((insn & 0xfff0007f) == 0xd0000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 116; cls = 12; frd = true; break; } // fcvt.s.w
+          }
+          if ((insn & 0xfff0007f) == 0xd0100053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 117; cls = 12; frd = true; break; } // fcvt.s.wu
+          }
+          if ((insn & 0xfff0007f) == 0xd0200053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 118; cls = 12; frd = true; break; } // fcvt.s.l
+          }
+          if ((insn & 0xfff0007f) == 0xd0300053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 119; cls = 12; frd = true; break; } // fcvt.s.lu
+          }
+          if ((insn & 0xfff0707f) == 0xf0000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if (true) { op = 120; cls = 12; frd = true; break; } // fmv.w.x
+          }
+          if ((insn & 0xfe00007f) == 0x2000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 127; cls = 12; frd = true; break; } // fadd.d
+          }
+          if ((insn & 0xfe00007f) == 0xa000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 128; cls = 12; frd = true; break; } // fsub.d
+          }
+          if ((insn & 0xfe00007f) == 0x12000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 129; cls = 12; frd = true; break; } // fmul.d
+          }
+          if ((insn & 0xfe00007f) == 0x1a000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 130; cls = 13; frd = true; break; } // fdiv.d
+          }
+          if ((insn & 0xfff0007f) == 0x5a000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 131; cls = 13; frd = true; break; } // fsqrt.d
+          }
+          if ((insn & 0xfe00707f) == 0x22000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 132; cls = 12; frd = true; break; } // fsgnj.d
+          }
+          if ((insn & 0xfe00707f) == 0x22001053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 133; cls = 12; frd = true; break; } // fsgnjn.d
+          }
+          if ((insn & 0xfe00707f) == 0x22002053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 134; cls = 12; frd = true; break; } // fsgnjx.d
+          }
+          if ((insn & 0xfe00707f) == 0x2a000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 135; cls = 12; frd = true; break; } // fmin.d
+          }
+          if ((insn & 0xfe00707f) == 0x2a001053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 136; cls = 12; frd = true; break; } // fmax.d
+          }
+          if ((insn & 0xfff0007f) == 0xc2000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 137; cls = 12; break; } // fcvt.w.d
+          }
+          if ((insn & 0xfff0007f) == 0xc2100053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 138; cls = 12; break; } // fcvt.wu.d
+          }
+          if ((insn & 0xfff0007f) == 0xc2200053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 139; cls = 12; break; } // fcvt.l.d
+          }
+          if ((insn & 0xfff0007f) == 0xc2300053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 140; cls = 12; break; } // fcvt.lu.d
+          }
+          if ((insn & 0xfff0707f) == 0xe2000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if (true) { op = 141; cls = 12; break; } // fmv.x.d
+          }
+          if ((insn & 0xfff0707f) == 0xe2001053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if (true) { op = 142; cls = 12; break; } // fclass.d
+          }
+          if ((insn & 0xfe00707f) == 0xa2002053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 143; cls = 12; break; } // feq.d
+          }
+          if ((insn & 0xfe00707f) == 0xa2001053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 144; cls = 12; break; } // flt.d
+          }
+          if ((insn & 0xfe00707f) == 0xa2000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 145; cls = 12; break; } // fle.d
+          }
+          if ((insn & 0xfff0007f) == 0xd2000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 146; cls = 12; frd = true; break; } // fcvt.d.w
+          }
+          if ((insn & 0xfff0007f) == 0xd2100053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 147; cls = 12; frd = true; break; } // fcvt.d.wu
+          }
+          if ((insn & 0xfff0007f) == 0xd2200053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 148; cls = 12; frd = true; break; } // fcvt.d.l
+          }
+          if ((insn & 0xfff0007f) == 0xd2300053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 149; cls = 12; frd = true; break; } // fcvt.d.lu
+          }
+          if ((insn & 0xfff0707f) == 0xf2000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if (true) { op = 150; cls = 12; frd = true; break; } // fmv.d.x
+          }
+          if ((insn & 0xfff0007f) == 0x40100053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 151; cls = 12; frd = true; break; } // fcvt.s.d
+          }
+          if ((insn & 0xfff0007f) == 0x42000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if (rm != 5 && rm != 6) { op = 152; cls = 12; frd = true; break; } // fcvt.d.s
+          }
+          break;
+        }
         case 0x63: {
           if ((insn & 0x707f) == 0x63) {
             rd = 0;
@@ -680,70 +1211,70 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 4095));
-            if (true) { op = 91; cls = 8; break; } // csrrw
+            if (true) { op = 153; cls = 8; break; } // csrrw
           }
           if ((insn & 0x707f) == 0x2073) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 4095));
-            if (true) { op = 92; cls = 8; break; } // csrrs
+            if (true) { op = 154; cls = 8; break; } // csrrs
           }
           if ((insn & 0x707f) == 0x3073) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 4095));
-            if (true) { op = 93; cls = 8; break; } // csrrc
+            if (true) { op = 155; cls = 8; break; } // csrrc
           }
           if ((insn & 0x707f) == 0x5073) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 4095));
-            if (true) { op = 94; cls = 8; break; } // csrrwi
+            if (true) { op = 156; cls = 8; break; } // csrrwi
           }
           if ((insn & 0x707f) == 0x6073) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 4095));
-            if (true) { op = 95; cls = 8; break; } // csrrsi
+            if (true) { op = 157; cls = 8; break; } // csrrsi
           }
           if ((insn & 0x707f) == 0x7073) {
             rd = ((insn >> 7) & 31);
             rs1 = ((insn >> 15) & 31);
             rs2 = 0;
             imm = <i32>(((insn >> 20) & 4095));
-            if (true) { op = 96; cls = 8; break; } // csrrci
+            if (true) { op = 158; cls = 8; break; } // csrrci
           }
           if ((insn & 0xffffffff) == 0x30200073) {
             rd = 0;
             rs1 = 0;
             rs2 = 0;
             imm = 0;
-            if (true) { op = 97; cls = 11; break; } // mret
+            if (true) { op = 159; cls = 11; break; } // mret
           }
           if ((insn & 0xffffffff) == 0x10200073) {
             rd = 0;
             rs1 = 0;
             rs2 = 0;
             imm = 0;
-            if (true) { op = 98; cls = 11; break; } // sret
+            if (true) { op = 160; cls = 11; break; } // sret
           }
           if ((insn & 0xffffffff) == 0x10500073) {
             rd = 0;
             rs1 = 0;
             rs2 = 0;
             imm = 0;
-            if (true) { op = 99; cls = 11; break; } // wfi
+            if (true) { op = 161; cls = 11; break; } // wfi
           }
           if ((insn & 0xfe007fff) == 0x12000073) {
             rd = 0;
             rs1 = ((insn >> 15) & 31);
             rs2 = ((insn >> 20) & 31);
             imm = 0;
-            if (true) { op = 100; cls = 10; break; } // sfence.vma
+            if (true) { op = 162; cls = 10; break; } // sfence.vma
           }
           break;
         }
@@ -757,6 +1288,16 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs2 = 0;
             imm = <i32>((((insn >> 11) & 3) << 4) | (((insn >> 7) & 15) << 6) | (((insn >> 6) & 1) << 2) | (((insn >> 5) & 1) << 3));
             if (imm != 0) { op = 24; cls = 0; break; } // c.addi4spn -> addi
+          }
+          break;
+        }
+        case 1: {
+          if ((insn & 0xe003) == 0x2000) {
+            rd = (((insn >> 2) & 7) + 8);
+            rs1 = (((insn >> 7) & 7) + 8);
+            rs2 = 0;
+            imm = <i32>((((insn >> 10) & 7) << 3) | (((insn >> 5) & 3) << 6));
+            if (true) { op = 121; cls = 14; frd = true; break; } // c.fld -> fld
           }
           break;
         }
@@ -777,6 +1318,16 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs2 = 0;
             imm = <i32>((((insn >> 10) & 7) << 3) | (((insn >> 5) & 3) << 6));
             if (true) { op = 16; cls = 3; break; } // c.ld -> ld
+          }
+          break;
+        }
+        case 5: {
+          if ((insn & 0xe003) == 0xa000) {
+            rd = 0;
+            rs1 = (((insn >> 7) & 7) + 8);
+            rs2 = (((insn >> 2) & 7) + 8);
+            imm = <i32>((((insn >> 10) & 7) << 3) | (((insn >> 5) & 3) << 6));
+            if (true) { op = 122; cls = 15; break; } // c.fsd -> fsd
           }
           break;
         }
@@ -953,6 +1504,16 @@ export function decodeInto(insn: u32, slot: usize): void {
           }
           break;
         }
+        case 17: {
+          if ((insn & 0xe003) == 0x2002) {
+            rd = ((insn >> 7) & 31);
+            rs1 = 2;
+            rs2 = 0;
+            imm = <i32>((((insn >> 12) & 1) << 5) | (((insn >> 5) & 3) << 3) | (((insn >> 2) & 7) << 6));
+            if (true) { op = 121; cls = 14; frd = true; break; } // c.fldsp -> fld
+          }
+          break;
+        }
         case 18: {
           if ((insn & 0xe003) == 0x4002) {
             rd = ((insn >> 7) & 31);
@@ -1011,6 +1572,16 @@ export function decodeInto(insn: u32, slot: usize): void {
           }
           break;
         }
+        case 21: {
+          if ((insn & 0xe003) == 0xa002) {
+            rd = 0;
+            rs1 = 2;
+            rs2 = ((insn >> 2) & 31);
+            imm = <i32>((((insn >> 10) & 7) << 3) | (((insn >> 7) & 7) << 6));
+            if (true) { op = 122; cls = 15; break; } // c.fsdsp -> fsd
+          }
+          break;
+        }
         case 22: {
           if ((insn & 0xe003) == 0xc002) {
             rd = 0;
@@ -1034,8 +1605,8 @@ export function decodeInto(insn: u32, slot: usize): void {
       }
     }
   } while (false);
-  if (op == 1) { rd = 0; rs1 = 0; rs2 = 0; imm = 0; cls = 0; }
-  if (rd == 0) rd = 32;
+  if (op == 1) { rd = 0; rs1 = 0; rs2 = 0; imm = 0; cls = 0; frd = false; }
+  if (rd == 0 && !frd) rd = 32;
   store<u16>(slot, <u16>op, S_OP);
   store<u8>(slot, <u8>rd, S_RD);
   store<u8>(slot, <u8>rs1, S_RS1);

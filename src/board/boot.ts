@@ -30,7 +30,7 @@ export interface BootOptions {
 }
 
 /** The ISA string we report: exactly what the core implements. */
-export const ISA_STRING = 'rv64imac_zicsr_zifencei_zihintpause_sstc';
+export const ISA_STRING = 'rv64imafdc_zicsr_zifencei_zihintpause_sstc';
 export const MMU_TYPE = 'riscv,sv57' as const;
 
 const MiB = 1024 * 1024;
@@ -253,6 +253,9 @@ function enterBuiltinSbi(m: VirtMachine, entry: number): void {
     core.setCsr(L.H_PMPADDR, (1n << 54n) - 1n);
     core.setCsr(L.H_PMPCFG, 0x1fn);
     core.setCsr(L.H_PMP_ACTIVE, 1n);
+    // FPU on, as OpenSBI's mstatus_init leaves it (it writes FS = Dirty, so SD reads 1); fcsr = 0.
+    core.setCsr(L.H_MSTATUS, core.getCsr(L.H_MSTATUS) | (3n << 13n) | (1n << 63n));
+    core.setCsr(L.H_FCSR, 0n);
     core.ex.timebaseChanged();
     core.priv = 1;
     core.pc = BigInt(entry);

@@ -6,7 +6,17 @@ export const ABI_NAMES = [
   'a6', 'a7', 's2', 's3', 's4', 's5', 's6', 's7', 's8', 's9', 's10', 's11', 't3', 't4', 't5', 't6',
 ];
 
+/** Floating-point register ABI names (psABI: ft0-7, fs0-1, fa0-7, fs2-11, ft8-11). */
+export const FP_ABI_NAMES = [
+  'ft0', 'ft1', 'ft2', 'ft3', 'ft4', 'ft5', 'ft6', 'ft7', 'fs0', 'fs1', 'fa0', 'fa1', 'fa2', 'fa3', 'fa4', 'fa5',
+  'fa6', 'fa7', 'fs2', 'fs3', 'fs4', 'fs5', 'fs6', 'fs7', 'fs8', 'fs9', 'fs10', 'fs11', 'ft8', 'ft9', 'ft10', 'ft11',
+];
+
+/** Rounding-mode names (Unpriv table 11.1); 5 and 6 are reserved, 7 is dyn (printed as nothing). */
+export const RM_NAMES = ['rne', 'rtz', 'rdn', 'rup', 'rmm', 'rm5', 'rm6', 'dyn'];
+
 const CSR_NAMES: Record<number, string> = {
+  0x001: 'fflags', 0x002: 'frm', 0x003: 'fcsr',
   0x300: 'mstatus', 0x301: 'misa', 0x302: 'medeleg', 0x303: 'mideleg', 0x304: 'mie', 0x305: 'mtvec',
   0x306: 'mcounteren', 0x30a: 'menvcfg', 0x320: 'mcountinhibit', 0x340: 'mscratch', 0x341: 'mepc',
   0x342: 'mcause', 0x343: 'mtval', 0x344: 'mip', 0xb00: 'mcycle', 0xb02: 'minstret', 0xc00: 'cycle',
@@ -28,14 +38,20 @@ export function disassemble(insn: number, pc: bigint = 0n): string {
 
 function format(row: InsnRow, insn: number, pc: bigint): string {
   const f = row.format;
-  const reg = (spec: typeof f.rd) => (spec ? ABI_NAMES[regValue(spec, insn)] : '?');
+  const reg = (spec: typeof f.rd) =>
+    spec ? ('f' in spec && spec.f ? FP_ABI_NAMES : ABI_NAMES)[regValue(spec, insn)] : '?';
   const imm = f.imm ? immValue(f.imm, insn) : 0;
   if (!f.asm) return row.name;
-  const text = f.asm.replace(/off\(rs1\)|uimm20|target|uimm|csr|rd|rs1|rs2|imm/g, (tok) => {
+  const text = f.asm.replace(/, rm|off\(rs1\)|uimm20|target|uimm|csr|rd|rs1|rs2|rs3|imm/g, (tok) => {
     switch (tok) {
+      case ', rm': {
+        const rm = f.rm ? regValue(f.rm, insn) : 7;
+        return rm === 7 ? '' : `, ${RM_NAMES[rm]}`;
+      }
       case 'rd': return reg(f.rd);
       case 'rs1': return reg(f.rs1);
       case 'rs2': return reg(f.rs2);
+      case 'rs3': return reg(f.rs3);
       case 'imm': return String(imm);
       case 'uimm20': return hex((imm >>> 12) & 0xfffff);
       case 'off(rs1)': return `${imm}(${reg(f.rs1)})`;

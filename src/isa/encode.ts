@@ -1,6 +1,7 @@
 /**
  * Instruction encoder driven by the same table rows the decoder is generated from. Tests use it to
- * build instruction words; `encode('addi', {rd: 1, rs1: 0, imm: 5})`.
+ * build instruction words; `encode('addi', {rd: 1, rs1: 0, imm: 5})`. Register numbers are the
+ * plain 0..31 of whichever file the field names (x or f); an rm left out is 7 (dyn), as assemblers do.
  */
 import { INSN_TABLE, immWidth, rowMatches, type InsnRow, type RegSpec, type ImmSpec } from './table.js';
 
@@ -8,6 +9,9 @@ export interface Operands {
   rd?: number;
   rs1?: number;
   rs2?: number;
+  rs3?: number;
+  /** Rounding mode 0..7 (Unpriv table 11.1); default 7 = dyn. */
+  rm?: number;
   imm?: number;
 }
 
@@ -69,6 +73,8 @@ export function encode(name: string, ops: Operands = {}): number {
     w |= putReg(f.rs1, ops.rs1, 'rs1', name);
   }
   w |= putReg(f.rs2, ops.rs2, 'rs2', name);
+  w |= putReg(f.rs3, ops.rs3, 'rs3', name);
+  w |= putReg(f.rm, f.rm ? (ops.rm ?? 7) : ops.rm, 'rm', name);
   w |= putImm(f.imm, ops.imm, name);
   w >>>= 0;
   if (((w & r.mask) >>> 0) !== r.match) throw new Error(`${name}: operands collide with fixed bits`);

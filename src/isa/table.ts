@@ -12,17 +12,23 @@
  * [insnHi, insnLo, immLo]: instruction bits insnHi..insnLo land at immediate bit immLo upward.
  *
  * Spec references: RISC-V Unprivileged ISA 20191213 ch. 2 (RV32I), 5 (RV64I), 7 (M), 8 (A), 9
- * (Zicsr), 16 (C, tables 16.5-16.7); Privileged ISA 1.12 §3.3 (mret, wfi), §4.2.1 (sfence.vma).
+ * (Zicsr), 11 (F), 12 (D), 16 (C, tables 16.5-16.7); Privileged ISA 1.12 §3.3 (mret, wfi),
+ * §4.2.1 (sfence.vma).
  */
 import type { TimingClass } from './classes.js';
 
-export type Ext = 'I' | 'M' | 'A' | 'C' | 'Zicsr' | 'Zifencei' | 'Priv';
+export type Ext = 'I' | 'M' | 'A' | 'F' | 'D' | 'C' | 'Zicsr' | 'Zifencei' | 'Priv';
 
-/** A register operand: bits [hi:lo] of the instruction, plus `add` (8 for the compressed x8..x15 forms). */
+/**
+ * A register operand: bits [hi:lo] of the instruction, plus `add` (8 for the compressed x8..x15 forms).
+ * `f` marks a floating-point register f0..f31: the decoder does not redirect an f rd = 0 to the
+ * x0 sink (f0 is a real register), and the disassembler prints FP ABI names.
+ */
 export interface RegField {
   hi: number;
   lo: number;
   add?: number;
+  f?: boolean;
 }
 /** A register operand fixed by the encoding (c.addi4spn's rs1 = sp). */
 export interface FixedReg {
@@ -44,14 +50,23 @@ export interface Format {
   rd?: RegSpec;
   rs1?: RegSpec;
   rs2?: RegSpec;
+  /** Third source register (R4 format of the fused multiply-adds, bits 31:27). */
+  rs3?: RegField;
+  /** Rounding-mode field (bits 14:12 of OP-FP / FMADD..., Unpriv 11.2). */
+  rm?: RegField;
   imm?: ImmSpec;
-  /** How the disassembler prints operands; tokens: rd rs1 rs2 imm csr uimm off(rs1) target. */
+  /**
+   * How the disassembler prints operands; tokens: rd rs1 rs2 rs3 imm csr uimm off(rs1) target, and
+   * `, rm` (the rounding-mode suffix, left out when rm = dyn).
+   */
   asm: string;
 }
 
+export type FieldName = 'rd' | 'rs1' | 'rs2' | 'rs3' | 'rm' | 'imm';
+
 /** A field value an encoding forbids (reserved or belonging to another row), e.g. c.jr with rs1 = 0. */
 export interface Constraint {
-  field: 'rd' | 'rs1' | 'rs2' | 'imm';
+  field: FieldName;
   not: readonly number[];
 }
 
@@ -82,6 +97,16 @@ const C_RS2: RegField = { hi: 6, lo: 2 };
 const C_RDP: RegField = { hi: 4, lo: 2, add: 8 };
 const C_RS1P: RegField = { hi: 9, lo: 7, add: 8 };
 const C_RS2P: RegField = { hi: 4, lo: 2, add: 8 };
+// Floating-point register fields (Unpriv ch. 11) and the rounding mode.
+const FRD: RegField = { hi: 11, lo: 7, f: true };
+const FRS1: RegField = { hi: 19, lo: 15, f: true };
+const FRS2: RegField = { hi: 24, lo: 20, f: true };
+const FRS3: RegField = { hi: 31, lo: 27, f: true };
+const RM: RegField = { hi: 14, lo: 12 };
+const C_FRDP: RegField = { hi: 4, lo: 2, add: 8, f: true };
+const C_FRS2P: RegField = { hi: 4, lo: 2, add: 8, f: true };
+const C_FRD: RegField = { hi: 11, lo: 7, f: true };
+const C_FRS2: RegField = { hi: 6, lo: 2, f: true };
 const X0: FixedReg = { fixed: 0 };
 const RA: FixedReg = { fixed: 1 };
 const SP: FixedReg = { fixed: 2 };
@@ -118,6 +143,18 @@ export const FORMATS = {
   LR: { name: 'LR', rd: RD, rs1: RS1, asm: 'rd, (rs1)' },
   NONE: { name: 'NONE', asm: '' },
   SFENCE: { name: 'SFENCE', rs1: RS1, rs2: RS2, asm: 'rs1, rs2' },
+  // --- F/D (Unpriv ch. 11, 12). rd/rs are f registers unless the name says X.
+  FLOAD: { name: 'FLOAD', rd: FRD, rs1: RS1, imm: imm(true, [31, 20, 0]), asm: 'rd, off(rs1)' },
+  FSTORE: { name: 'FSTORE', rs1: RS1, rs2: FRS2, imm: imm(true, [31, 25, 5], [11, 7, 0]), asm: 'rs2, off(rs1)' },
+  R4: { name: 'R4', rd: FRD, rs1: FRS1, rs2: FRS2, rs3: FRS3, rm: RM, asm: 'rd, rs1, rs2, rs3, rm' },
+  FR_RM: { name: 'FR_RM', rd: FRD, rs1: FRS1, rs2: FRS2, rm: RM, asm: 'rd, rs1, rs2, rm' },
+  FR: { name: 'FR', rd: FRD, rs1: FRS1, rs2: FRS2, asm: 'rd, rs1, rs2' },
+  FR1_RM: { name: 'FR1_RM', rd: FRD, rs1: FRS1, rm: RM, asm: 'rd, rs1, rm' },
+  FCMP: { name: 'FCMP', rd: RD, rs1: FRS1, rs2: FRS2, asm: 'rd, rs1, rs2' },
+  F2X_RM: { name: 'F2X_RM', rd: RD, rs1: FRS1, rm: RM, asm: 'rd, rs1, rm' },
+  F2X: { name: 'F2X', rd: RD, rs1: FRS1, asm: 'rd, rs1' },
+  X2F_RM: { name: 'X2F_RM', rd: FRD, rs1: RS1, rm: RM, asm: 'rd, rs1, rm' },
+  X2F: { name: 'X2F', rd: FRD, rs1: RS1, asm: 'rd, rs1' },
 
   // --- compressed (quadrant 0)
   CIW_ADDI4SPN: {
@@ -131,6 +168,8 @@ export const FORMATS = {
   CL_D: { name: 'CL_D', rd: C_RDP, rs1: C_RS1P, imm: imm(false, [12, 10, 3], [6, 5, 6]), asm: 'rd, off(rs1)' },
   CS_W: { name: 'CS_W', rs1: C_RS1P, rs2: C_RS2P, imm: imm(false, [12, 10, 3], [6, 6, 2], [5, 5, 6]), asm: 'rs2, off(rs1)' },
   CS_D: { name: 'CS_D', rs1: C_RS1P, rs2: C_RS2P, imm: imm(false, [12, 10, 3], [6, 5, 6]), asm: 'rs2, off(rs1)' },
+  CL_FD: { name: 'CL_FD', rd: C_FRDP, rs1: C_RS1P, imm: imm(false, [12, 10, 3], [6, 5, 6]), asm: 'rd, off(rs1)' },
+  CS_FD: { name: 'CS_FD', rs1: C_RS1P, rs2: C_FRS2P, imm: imm(false, [12, 10, 3], [6, 5, 6]), asm: 'rs2, off(rs1)' },
   // --- quadrant 1
   CI: { name: 'CI', rd: C_RD, rs1: C_RD, imm: imm(true, [12, 12, 5], [6, 2, 0]), asm: 'rd, imm' },
   CI_LI: { name: 'CI_LI', rd: C_RD, rs1: X0, imm: imm(true, [12, 12, 5], [6, 2, 0]), asm: 'rd, imm' },
@@ -164,6 +203,8 @@ export const FORMATS = {
   CI_LDSP: { name: 'CI_LDSP', rd: C_RD, rs1: SP, imm: imm(false, [12, 12, 5], [6, 5, 3], [4, 2, 6]), asm: 'rd, off(rs1)' },
   CSS_SWSP: { name: 'CSS_SWSP', rs1: SP, rs2: C_RS2, imm: imm(false, [12, 9, 2], [8, 7, 6]), asm: 'rs2, off(rs1)' },
   CSS_SDSP: { name: 'CSS_SDSP', rs1: SP, rs2: C_RS2, imm: imm(false, [12, 10, 3], [9, 7, 6]), asm: 'rs2, off(rs1)' },
+  CI_FLDSP: { name: 'CI_FLDSP', rd: C_FRD, rs1: SP, imm: imm(false, [12, 12, 5], [6, 5, 3], [4, 2, 6]), asm: 'rd, off(rs1)' },
+  CSS_FSDSP: { name: 'CSS_FSDSP', rs1: SP, rs2: C_FRS2, imm: imm(false, [12, 10, 3], [9, 7, 6]), asm: 'rs2, off(rs1)' },
   CR_JR: { name: 'CR_JR', rd: X0, rs1: C_RD, asm: 'rs1' },
   CR_JALR: { name: 'CR_JALR', rd: RA, rs1: C_RD, asm: 'rs1' },
   CR_MV: { name: 'CR_MV', rd: C_RD, rs1: X0, rs2: C_RS2, asm: 'rd, rs2' },
@@ -261,6 +302,49 @@ for (const [width, f3] of [['w', 2], ['d', 3]] as const) {
     row(`${name}.${width}`, bits([6, 0, 0x2f], [14, 12, f3], [31, 27, f5]), F.AMO, 'A', 'amo', { rv64 });
 }
 
+// --- F and D (Unpriv ch. 11, 12). `fmt` (bits 26:25 of OP-FP and the R4 opcodes): 0 = S, 1 = D.
+// Rows with an rm field take rm 0..4 and 7 (dyn); rm 5 and 6 are reserved (Unpriv 11.2) and decode
+// as illegal instructions. A dynamic rm is checked against frm when the instruction executes (frm
+// 5..7 is illegal then). fcvt.d.s and fcvt.d.w(u) are exact but still carry (and check) an rm,
+// as Spike and QEMU do.
+const RM_VALID: readonly Constraint[] = [{ field: 'rm', not: [5, 6] }];
+for (const [p, fmt, ext, mem] of [['s', 0, 'F', 'w'], ['d', 1, 'D', 'd']] as const) {
+  const rm = { constraints: RM_VALID };
+  row(`fl${mem}`, op3(0x07, fmt + 2), F.FLOAD, ext, 'fload');
+  row(`fs${mem}`, op3(0x27, fmt + 2), F.FSTORE, ext, 'fstore');
+  for (const [name, opcode] of [['fmadd', 0x43], ['fmsub', 0x47], ['fnmsub', 0x4b], ['fnmadd', 0x4f]] as const)
+    row(`${name}.${p}`, bits([6, 0, opcode], [26, 25, fmt]), F.R4, ext, 'fpu', rm);
+  /** OP-FP with funct5 (bits 31:27) and more fixed fields. */
+  const opfp = (f5: number, ...more: Array<[number, number, number]>) => bits([6, 0, 0x53], [26, 25, fmt], [31, 27, f5], ...more);
+  row(`fadd.${p}`, opfp(0x00), F.FR_RM, ext, 'fpu', rm);
+  row(`fsub.${p}`, opfp(0x01), F.FR_RM, ext, 'fpu', rm);
+  row(`fmul.${p}`, opfp(0x02), F.FR_RM, ext, 'fpu', rm);
+  row(`fdiv.${p}`, opfp(0x03), F.FR_RM, ext, 'fdiv', rm);
+  row(`fsqrt.${p}`, opfp(0x0b, [24, 20, 0]), F.FR1_RM, ext, 'fdiv', rm);
+  row(`fsgnj.${p}`, opfp(0x04, [14, 12, 0]), F.FR, ext, 'fpu');
+  row(`fsgnjn.${p}`, opfp(0x04, [14, 12, 1]), F.FR, ext, 'fpu');
+  row(`fsgnjx.${p}`, opfp(0x04, [14, 12, 2]), F.FR, ext, 'fpu');
+  row(`fmin.${p}`, opfp(0x05, [14, 12, 0]), F.FR, ext, 'fpu');
+  row(`fmax.${p}`, opfp(0x05, [14, 12, 1]), F.FR, ext, 'fpu');
+  row(`fcvt.w.${p}`, opfp(0x18, [24, 20, 0]), F.F2X_RM, ext, 'fpu', rm);
+  row(`fcvt.wu.${p}`, opfp(0x18, [24, 20, 1]), F.F2X_RM, ext, 'fpu', rm);
+  row(`fcvt.l.${p}`, opfp(0x18, [24, 20, 2]), F.F2X_RM, ext, 'fpu', { ...rm, rv64: true });
+  row(`fcvt.lu.${p}`, opfp(0x18, [24, 20, 3]), F.F2X_RM, ext, 'fpu', { ...rm, rv64: true });
+  row(`fmv.x.${mem}`, opfp(0x1c, [24, 20, 0], [14, 12, 0]), F.F2X, ext, 'fpu', { rv64: p === 'd' });
+  row(`fclass.${p}`, opfp(0x1c, [24, 20, 0], [14, 12, 1]), F.F2X, ext, 'fpu');
+  row(`feq.${p}`, opfp(0x14, [14, 12, 2]), F.FCMP, ext, 'fpu');
+  row(`flt.${p}`, opfp(0x14, [14, 12, 1]), F.FCMP, ext, 'fpu');
+  row(`fle.${p}`, opfp(0x14, [14, 12, 0]), F.FCMP, ext, 'fpu');
+  row(`fcvt.${p}.w`, opfp(0x1a, [24, 20, 0]), F.X2F_RM, ext, 'fpu', rm);
+  row(`fcvt.${p}.wu`, opfp(0x1a, [24, 20, 1]), F.X2F_RM, ext, 'fpu', rm);
+  row(`fcvt.${p}.l`, opfp(0x1a, [24, 20, 2]), F.X2F_RM, ext, 'fpu', { ...rm, rv64: true });
+  row(`fcvt.${p}.lu`, opfp(0x1a, [24, 20, 3]), F.X2F_RM, ext, 'fpu', { ...rm, rv64: true });
+  row(`fmv.${mem}.x`, opfp(0x1e, [24, 20, 0], [14, 12, 0]), F.X2F, ext, 'fpu', { rv64: p === 'd' });
+}
+// Conversions between the formats (Unpriv 12.5): funct5 = 0x08, fmt = destination, rs2 = source.
+row('fcvt.s.d', bits([6, 0, 0x53], [31, 27, 0x08], [26, 25, 0], [24, 20, 1]), F.FR1_RM, 'D', 'fpu', { constraints: RM_VALID });
+row('fcvt.d.s', bits([6, 0, 0x53], [31, 27, 0x08], [26, 25, 1], [24, 20, 0]), F.FR1_RM, 'D', 'fpu', { constraints: RM_VALID });
+
 // --- Zicsr (Unpriv ch. 9)
 for (const [name, f3] of [['csrrw', 1], ['csrrs', 2], ['csrrc', 3]] as const) row(name, op3(0x73, f3), F.CSR, 'Zicsr', 'csr');
 for (const [name, f3] of [['csrrwi', 5], ['csrrsi', 6], ['csrrci', 7]] as const) row(name, op3(0x73, f3), F.CSRI, 'Zicsr', 'csr');
@@ -274,8 +358,10 @@ row('sfence.vma', bits([6, 0, 0x73], [14, 7, 0], [31, 25, 0x09]), F.SFENCE, 'Pri
 // --- C (Unpriv ch. 16, tables 16.5-16.7). Each row expands to the base op it names.
 // Quadrant 0. The all-zero halfword is illegal: c.addi4spn with nzuimm = 0 is reserved.
 row('c.addi4spn', cq(0, 0), F.CIW_ADDI4SPN, 'C', 'alu', { op: 'addi', constraints: [{ field: 'imm', not: [0] }] });
+row('c.fld', cq(0, 1), F.CL_FD, 'C', 'fload', { op: 'fld' });
 row('c.lw', cq(0, 2), F.CL_W, 'C', 'load', { op: 'lw' });
 row('c.ld', cq(0, 3), F.CL_D, 'C', 'load', { op: 'ld', rv64: true });
+row('c.fsd', cq(0, 5), F.CS_FD, 'C', 'fstore', { op: 'fsd' });
 row('c.sw', cq(0, 6), F.CS_W, 'C', 'store', { op: 'sw' });
 row('c.sd', cq(0, 7), F.CS_D, 'C', 'store', { op: 'sd', rv64: true });
 // Quadrant 1. c.addi with rd = 0 is c.nop/HINT: it executes as addi x0, which writes nothing.
@@ -300,6 +386,7 @@ row('c.beqz', cq(1, 6), F.CB, 'C', 'branch', { op: 'beq' });
 row('c.bnez', cq(1, 7), F.CB, 'C', 'branch', { op: 'bne' });
 // Quadrant 2
 row('c.slli', cq(2, 0), F.CI_SLLI, 'C', 'alu', { op: 'slli' });
+row('c.fldsp', cq(2, 1), F.CI_FLDSP, 'C', 'fload', { op: 'fld' });
 row('c.lwsp', cq(2, 2), F.CI_LWSP, 'C', 'load', { op: 'lw', constraints: [{ field: 'rd', not: [0] }] });
 row('c.ldsp', cq(2, 3), F.CI_LDSP, 'C', 'load', { op: 'ld', rv64: true, constraints: [{ field: 'rd', not: [0] }] });
 row('c.jr', cq(2, 4, [12, 12, 0], [6, 2, 0]), F.CR_JR, 'C', 'jump', { op: 'jalr', constraints: [{ field: 'rs1', not: [0] }] });
@@ -307,6 +394,7 @@ row('c.mv', cq(2, 4, [12, 12, 0]), F.CR_MV, 'C', 'alu', { op: 'add', constraints
 row('c.ebreak', cq(2, 4, [12, 2, 0x400]), F.NONE, 'C', 'system', { op: 'ebreak' });
 row('c.jalr', cq(2, 4, [12, 12, 1], [6, 2, 0]), F.CR_JALR, 'C', 'jump', { op: 'jalr', constraints: [{ field: 'rs1', not: [0] }] });
 row('c.add', cq(2, 4, [12, 12, 1]), F.CR_ADD, 'C', 'alu', { op: 'add', constraints: [{ field: 'rs2', not: [0] }] });
+row('c.fsdsp', cq(2, 5), F.CSS_FSDSP, 'C', 'fstore', { op: 'fsd' });
 row('c.swsp', cq(2, 6), F.CSS_SWSP, 'C', 'store', { op: 'sw' });
 row('c.sdsp', cq(2, 7), F.CSS_SDSP, 'C', 'store', { op: 'sd', rv64: true });
 

@@ -4,7 +4,7 @@
  * operand order of the format's `asm` string; encodings were checked against GNU objdump output.
  */
 import { describe, expect, it } from 'vitest';
-import { disassemble, ABI_NAMES } from '../../src/isa/disasm.js';
+import { disassemble, ABI_NAMES, FP_ABI_NAMES, RM_NAMES } from '../../src/isa/disasm.js';
 import { encode, type Operands } from '../../src/isa/encode.js';
 import { INSN_TABLE, rowMatches } from '../../src/isa/table.js';
 import { Rng } from '../helpers/isa.js';
@@ -55,6 +55,23 @@ const BASE: Case[] = [
   ['sret', {}, 0n, 'sret', 0x10200073],
   ['wfi', {}, 0n, 'wfi', 0x10500073],
   ['sfence.vma', { rs1: 10, rs2: 11 }, 0n, 'sfence.vma a0, a1'],
+  // F/D: f registers by FP ABI name, the rounding mode printed unless it is dyn (GNU objdump style)
+  ['flw', { rd: 8, rs1: 2, imm: -4 }, 0n, 'flw fs0, -4(sp)', 0xffc12407],
+  ['fsd', { rs1: 10, rs2: 9, imm: 16 }, 0n, 'fsd fs1, 16(a0)', 0x00953827],
+  ['fadd.s', { rd: 10, rs1: 11, rs2: 12 }, 0n, 'fadd.s fa0, fa1, fa2', 0x00c5f553],
+  ['fadd.d', { rd: 0, rs1: 1, rs2: 2, rm: 1 }, 0n, 'fadd.d ft0, ft1, ft2, rtz', 0x02209053],
+  ['fmadd.d', { rd: 1, rs1: 2, rs2: 3, rs3: 31, rm: 0 }, 0n, 'fmadd.d ft1, ft2, ft3, ft11, rne', 0xfa3100c3],
+  ['fnmsub.s', { rd: 18, rs1: 19, rs2: 20, rs3: 27 }, 0n, 'fnmsub.s fs2, fs3, fs4, fs11'],
+  ['fsqrt.s', { rd: 1, rs1: 2, rm: 4 }, 0n, 'fsqrt.s ft1, ft2, rmm'],
+  ['fsgnjx.d', { rd: 28, rs1: 29, rs2: 30 }, 0n, 'fsgnjx.d ft8, ft9, ft10'],
+  ['fcvt.w.s', { rd: 10, rs1: 10, rm: 1 }, 0n, 'fcvt.w.s a0, fa0, rtz', 0xc0051553],
+  ['fcvt.d.lu', { rd: 17, rs1: 17, rm: 2 }, 0n, 'fcvt.d.lu fa7, a7, rdn'],
+  ['fcvt.s.d', { rd: 0, rs1: 0, rm: 3 }, 0n, 'fcvt.s.d ft0, ft0, rup'],
+  ['feq.d', { rd: 5, rs1: 0, rs2: 1 }, 0n, 'feq.d t0, ft0, ft1'],
+  ['fclass.s', { rd: 10, rs1: 10 }, 0n, 'fclass.s a0, fa0'],
+  ['fmv.x.w', { rd: 1, rs1: 2 }, 0n, 'fmv.x.w ra, ft2', 0xe00100d3],
+  ['fmv.d.x', { rd: 31, rs1: 0 }, 0n, 'fmv.d.x ft11, zero'],
+  ['csrrs', { rd: 10, rs1: 0, imm: 0x003 }, 0n, 'csrrs a0, fcsr, zero'],
 ];
 
 const COMPRESSED: Case[] = [
@@ -93,6 +110,10 @@ const COMPRESSED: Case[] = [
   ['c.add', { rd: 10, rs2: 10 }, 0n, 'c.add a0, a0', 0x952a],
   ['c.swsp', { rs2: 10, imm: 4 }, 0n, 'c.swsp a0, 4(sp)'],
   ['c.sdsp', { rs2: 1, imm: 8 }, 0n, 'c.sdsp ra, 8(sp)', 0xe406],
+  ['c.fld', { rd: 8, rs1: 9, imm: 8 }, 0n, 'c.fld fs0, 8(s1)', 0x2480],
+  ['c.fsd', { rs1: 15, rs2: 15, imm: 248 }, 0n, 'c.fsd fa5, 248(a5)'],
+  ['c.fldsp', { rd: 0, imm: 504 }, 0n, 'c.fldsp ft0, 504(sp)'],
+  ['c.fsdsp', { rs2: 31, imm: 504 }, 0n, 'c.fsdsp ft11, 504(sp)', 0xbffe],
 ];
 
 describe('disassemble', () => {
@@ -127,7 +148,10 @@ describe('disassemble', () => {
     [0x6281, 'unknown 0x6281'], // c.lui t0, 0: reserved
     [0x6101, 'unknown 0x6101'], // c.addi16sp 0: reserved
     [0x9c41, 'unknown 0x9c41'], // reserved c.subw/c.addw slot (funct2 = 2, bit 12 = 1)
-    [0x2000, 'unknown 0x2000'], // c.fld: no F/D on this core
+    [0x8000, 'unknown 0x8000'], // quadrant 0 funct3 = 4: reserved
+    [0x00b5d553, 'unknown 0x00b5d553'], // fadd.s with rm = 5: reserved
+    [0x00b5e553, 'unknown 0x00b5e553'], // fadd.s with rm = 6: reserved
+    [0x20b5b553, 'unknown 0x20b5b553'], // fsgnj.s with funct3 = 3: no row
     [0xffffffff, 'unknown 0xffffffff'],
     [0x0000007f, 'unknown 0x0000007f'], // major opcode 0x7f: no row
     [0x0200101b, 'unknown 0x0200101b'], // slliw with shamt[5] = 1: reserved on RV64
@@ -168,9 +192,9 @@ describe('disassemble', () => {
         if (!rowMatches(r, w)) continue; // a reserved value of a constrained field
         const text = disassemble(w, 0x80000000n);
         expect(text.split(' ')[0]).toBe(r.name);
-        expect(text).not.toMatch(/undefined|NaN|\?|rd|rs1|rs2|imm|target/);
+        expect(text).not.toMatch(/undefined|NaN|\?|\b(rd|rs1|rs2|rs3|rm|imm|target)\b|rm5|rm6|dyn/);
         for (const reg of text.replace(/^\S+\s*/, '').split(/[ ,()]+/).filter((t) => /^[a-z]/.test(t) && !/^0x/.test(t)))
-          expect([...ABI_NAMES, 'mstatus', 'misa', 'mie', 'mtvec', 'mscratch', 'mepc', 'mcause', 'mtval', 'mip', 'mcycle', 'minstret', 'cycle', 'time', 'instret', 'mvendorid', 'marchid', 'mimpid', 'mhartid', 'medeleg', 'mideleg', 'mcounteren', 'menvcfg', 'mcountinhibit', 'sstatus', 'sie', 'stvec', 'sscratch', 'sepc', 'scause', 'stval', 'sip', 'satp']).toContain(reg);
+          expect([...ABI_NAMES, ...FP_ABI_NAMES, ...RM_NAMES.slice(0, 5), 'fflags', 'frm', 'fcsr', 'mstatus', 'misa', 'mie', 'mtvec', 'mscratch', 'mepc', 'mcause', 'mtval', 'mip', 'mcycle', 'minstret', 'cycle', 'time', 'instret', 'mvendorid', 'marchid', 'mimpid', 'mhartid', 'medeleg', 'mideleg', 'mcounteren', 'menvcfg', 'mcountinhibit', 'sstatus', 'sie', 'stvec', 'sscratch', 'sepc', 'scause', 'stval', 'sip', 'satp']).toContain(reg);
       }
     }
   });

@@ -471,8 +471,9 @@ describe('interrupts: delegation, global enables and priority (Priv 1.12 §3.1.9
 
 // =============================================================================================
 describe('sstatus, sie and sip are views of mstatus, mie and mip', () => {
-  it('sstatus shows SIE SPIE SPP SUM MXR UXL (and FS, SD: 0) and writes only SIE SPIE SPP SUM MXR', () => {
-    const S_BITS = MS.SIE | MS.SPIE | MS.SPP | MS.SUM | MS.MXR;
+  it('sstatus shows SIE SPIE SPP FS SUM MXR UXL SD and writes only SIE SPIE SPP FS SUM MXR', () => {
+    // FS = Dirty (3 << 13) makes the read-only SD (bit 63) read 1.
+    const S_BITS = MS.SIE | MS.SPIE | MS.SPP | (3n << 13n) | MS.SUM | MS.MXR | (1n << 63n);
     const r = runP([
       ...li(6, -1n),
       csrw(CSR.mstatus, 6),

@@ -123,11 +123,12 @@ describe('nonexistent CSRs', () => {
 });
 
 describe('machine information and status registers', () => {
-  it('misa = RV64IMAC + S + U with MXL = 2; writes are ignored', () => {
+  it('misa = RV64IMAFDC + S + U with MXL = 2; writes are ignored', () => {
     const core = run([csrr(5, MISA), ...li(6, 0n), csrw(MISA, 6), csrr(7, MISA), WFI]);
-    const want = (2n << 62n) | (1n << 0n) | (1n << 2n) | (1n << 8n) | (1n << 12n) | (1n << 18n) | (1n << 20n); // A C I M S U
+    // A C D F I M S U
+    const want = (2n << 62n) | (1n << 0n) | (1n << 2n) | (1n << 3n) | (1n << 5n) | (1n << 8n) | (1n << 12n) | (1n << 18n) | (1n << 20n);
     expect(hex(core.x(5))).toBe(hex(want));
-    expect(hex(core.x(5))).toBe('0x8000000000141105');
+    expect(hex(core.x(5))).toBe('0x800000000014112d');
     expect(core.x(7)).toBe(core.x(5));
   });
 
@@ -140,9 +141,10 @@ describe('machine information and status registers', () => {
     const core = run([csrr(5, MSTATUS), ...li(6, -1n), csrw(MSTATUS, 6), csrr(7, MSTATUS), csrw(MSTATUS, 0), csrr(8, MSTATUS), WFI]);
     // UXL (bits 33:32) = SXL (bits 35:34) = 2: XLEN 64 in S and U, not writable (Priv 1.12 §3.1.6.2).
     expect(hex(core.x(5))).toBe('0xa00001800');
-    // Writable: SIE MIE SPIE MPIE SPP MPP MPRV SUM MXR TVM TW TSR. FS/XS/SD stay 0 (no F/V, no
-    // custom state), UBE/SBE/MBE stay 0 (little-endian only).
-    expect(hex(core.x(7))).toBe('0xa007e19aa');
+    // Writable: SIE MIE SPIE MPIE SPP MPP FS MPRV SUM MXR TVM TW TSR; SD (bit 63) is read-only and
+    // follows FS = Dirty. XS/VS stay 0 (no custom or vector state), UBE/SBE/MBE stay 0
+    // (little-endian only). FS resets to Off.
+    expect(hex(core.x(7))).toBe('0x8000000a007e79aa');
     expect(hex(core.x(8))).toBe('0xa00000000');
   });
 
