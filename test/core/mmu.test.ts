@@ -3,106 +3,14 @@
  * writes page tables into RAM, sets CSRs with a short M-mode prologue, and enters S-mode with mret.
  */
 import { describe, it, expect } from 'vitest';
-import { makeCore, assemble, type Insn } from '../helpers/core-harness.js';
+import { type Insn } from '../helpers/core-harness.js';
+import { bootS, li, V, R, W, X, U, A, D } from '../helpers/paging.js';
 import { RAM_BASE } from '../../src/core.js';
 import * as L from '../../src/generated/layout.js';
 
-const V = 1n, R = 2n, W = 4n, X = 8n, U = 16n, G = 32n, A = 64n, D = 128n;
-const PAGE = 4096;
-
-/** li rd, value (any 64-bit) as lui/addi/slli sequences. */
-function li(rd: number, value: bigint): Insn[] {
-  const v = BigInt.asIntN(64, value);
-  if (v >= -2048n && v < 2048n) return [['addi', { rd, rs1: 0, imm: Number(v) }]];
-  if (v >= -(2n ** 31n) && v < 2n ** 31n) {
-    const lo = Number(BigInt.asIntN(12, v));
-    const hi = Number(BigInt.asIntN(32, v - BigInt(lo)));
-    const out: Insn[] = [['lui', { rd, imm: hi }]];
-    if (lo) out.push(['addiw', { rd, rs1: rd, imm: lo }]);
-    return out;
-  }
-  const lo = Number(BigInt.asIntN(12, v));
-  const rest = (v - BigInt(lo)) >> 12n;
-  return [...li(rd, rest), ['slli', { rd, rs1: rd, imm: 12 }], ...(lo ? [['addi', { rd, rs1: rd, imm: lo }] as Insn] : [])];
-}
-const csrw = (csr: number, rs1: number): Insn => ['csrrw', { rd: 0, rs1, imm: csr }];
-
-interface Setup {
-  mode: 8 | 9 | 10;
-  /** va -> {pa, flags, level} leaves to map */
-  maps: Array<{ va: bigint; pa: bigint; flags: bigint; level?: number }>;
-  sCode: Insn[];
-  sCodeVa: bigint;
-  sCodePa: bigint;
-  mstatusExtra?: bigint;
-  /** Hardware A/D update (default true). */
-  adUpdate?: boolean;
-}
-
-/** Build page tables at RAM_BASE + 0x100000 upward; returns satp. */
-function buildTables(core: ReturnType<typeof makeCore>['core'], s: Setup): bigint {
-  const levels = s.mode - 5;
-  let next = BigInt(RAM_BASE + 0x100000);
-  const alloc = () => {
-    const p = next;
-    next += BigInt(PAGE);
-    core.zeroPhys(Number(p), PAGE);
-    return p;
-  };
-  const root = alloc();
-  const rd = (pa: bigint) => core.get64(L.RAM_OFFSET + Number(pa) - RAM_BASE);
-  const wr = (pa: bigint, v: bigint) => core.set64(L.RAM_OFFSET + Number(pa) - RAM_BASE, v);
-  for (const m of s.maps) {
-    const leafLevel = m.level ?? 0;
-    let table = root;
-    for (let lvl = levels - 1; lvl >= leafLevel; lvl--) {
-      const idx = (m.va >> BigInt(12 + 9 * lvl)) & 0x1ffn;
-      const pteAddr = table + idx * 8n;
-      if (lvl === leafLevel) {
-        wr(pteAddr, ((m.pa >> 12n) << 10n) | m.flags);
-      } else {
-        let pte = rd(pteAddr);
-        if ((pte & V) === 0n) {
-          const t = alloc();
-          pte = ((t >> 12n) << 10n) | V;
-          wr(pteAddr, pte);
-        }
-        table = (pte >> 10n) << 12n;
-      }
-    }
-  }
-  return (BigInt(s.mode) << 60n) | (root >> 12n);
-}
-
-const MTVEC_OFF = 0x800; // M-mode trap handler: records mcause/mtval in x28/x29 and stops (ebreak loop)
-
-function boot(s: Setup, maxInsns = 1000) {
-  const { core } = makeCore(4 << 20);
-  if (s.adUpdate === false) core.ex.configureMmu(0x700, 0);
-  const satp = buildTables(core, s);
-  core.writePhys(Number(s.sCodePa), assemble(s.sCode));
-  // M-mode trap handler at RAM_BASE + MTVEC_OFF: x28 = mcause, x29 = mtval, x30 = mepc, then spin.
-  const handler: Insn[] = [
-    ['csrrs', { rd: 28, rs1: 0, imm: 0x342 }], ['csrrs', { rd: 29, rs1: 0, imm: 0x343 }],
-    ['csrrs', { rd: 30, rs1: 0, imm: 0x341 }], ['jal', { rd: 0, imm: 0 }],
-  ];
-  core.writePhys(RAM_BASE + MTVEC_OFF, assemble(handler));
-  const pmpaddrAll = (1n << 54n) - 1n;
-  const prologue: Insn[] = [
-    ...li(5, BigInt(RAM_BASE + MTVEC_OFF)), csrw(0x305, 5),
-    ...li(5, pmpaddrAll), csrw(0x3b0, 5), ...li(5, 0x1fn), csrw(0x3a0, 5), // pmp0 = NAPOT RWX all
-    ...li(5, satp), csrw(0x180, 5),
-    ...li(5, (1n << 11n) | (s.mstatusExtra ?? 0n)), csrw(0x300, 5), // MPP = S
-    ...li(5, s.sCodeVa), csrw(0x341, 5),
-    ['mret'],
-  ];
-  core.writePhys(RAM_BASE, assemble(prologue));
-  core.pc = BigInt(RAM_BASE);
-  core.insnLimit = maxInsns;
-  core.deadline = Infinity;
-  core.run();
-  return core;
-}
+// Page-table building and the M-mode prologue that enters S-mode are shared with the modeled-TLB
+// tests (test/helpers/paging.ts).
+const boot = bootS;
 
 const CODE_VA = 0x4000_0000n;
 const CODE_PA = BigInt(RAM_BASE + 0x20000);
