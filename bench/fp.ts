@@ -1,0 +1,111 @@
+/**
+ * `npm run bench:fp`: floating-point performance, measured with tinybench in one process so the
+ * ratios are comparable on a noisy machine. Prints two tables:
+ *   - guest MIPS on the double-precision benchmark (test/guests/bin/fp-bench.elf: matrix multiply and
+ *     n-body, ~204 M instructions) next to the integer benchmark (cmark.elf, ~286 M) in the same run;
+ *   - the host cost of one FP instruction relative to one integer instruction, from tight guest
+ *     loops (test/guests/fp/fploop.S): 2^20 iterations of 32 copies of one instruction plus
+ *     addi/bnez. With T(x) the time of one loop iteration of instruction x,
+ *         cost(add) = T(add) / 34,   cost(x) = (T(x) - T(add)) / 32 + cost(add),
+ *     i.e. the loop overhead is charged at the integer rate. The bar (issue): cost(fp) <= 3 x cost(add).
+ * Only the guest run is timed (machine creation and ELF loading are not).
+ * Set BENCH_QUICK=1 for a shorter run (fewer iterations; same measurements).
+ */
+import { Bench } from 'tinybench';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { useOptimizingCompiler } from '../src/core.js';
+import { VirtMachine } from '../src/board/virt.js';
+
+useOptimizingCompiler();
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const quick = process.env.BENCH_QUICK === '1';
+const guest = (name: string): Uint8Array => readFileSync(join(root, 'test/guests/bin', `${name}.elf`));
+
+interface Guest {
+  name: string;
+  elf: Uint8Array;
+  /** Checks the output; throws if wrong. */
+  check(out: string): void;
+  instret: number;
+}
+
+function mkGuest(name: string, check: (out: string) => void): Guest {
+  return { name, elf: guest(name), check, instret: 0 };
+}
+
+/** Runs a guest to completion; returns the duration of the run alone (ms), for tinybench. */
+function run(g: Guest): { overriddenDuration: number } {
+  const m = new VirtMachine({ ramBytes: 16 << 20 });
+  m.loadElf(g.elf, `${g.name}.elf`);
+  const t0 = performance.now();
+  const r = m.runSync();
+  const ms = performance.now() - t0;
+  if (r.reason !== 'exit' || r.code !== 0) throw new Error(`${g.name}: ${JSON.stringify(r)} ${m.outputText()}`);
+  g.check(m.outputText());
+  g.instret = Number(m.core.instret);
+  return { overriddenDuration: ms };
+}
+
+const fpbenchExpected = readFileSync(join(root, 'test/guests/fp/expected/fp-bench.out'), 'utf8');
+const cmark = mkGuest('cmark', (out) => {
+  if (!out.includes('checksum=0xc1ad')) throw new Error(`cmark: ${out}`);
+});
+const fpbench = mkGuest('fp-bench', (out) => {
+  if (out !== fpbenchExpected) throw new Error(`fp-bench: ${out} (expected ${fpbenchExpected})`);
+});
+const LOOP_ITERS = 0x100000;
+const UNROLL = 32;
+const loops = ['add', 'fadd-d', 'fadd-s', 'fmul-d', 'fmadd-d', 'fdiv-d'].map((n) => mkGuest(`fp-loop-${n}`, () => {}));
+const loopInsn: Record<string, string> = {
+  'fp-loop-add': 'add',
+  'fp-loop-fadd-d': 'fadd.d',
+  'fp-loop-fadd-s': 'fadd.s',
+  'fp-loop-fmul-d': 'fmul.d',
+  'fp-loop-fmadd-d': 'fmadd.d',
+  'fp-loop-fdiv-d': 'fdiv.d',
+};
+
+async function main(): Promise<void> {
+  const bench = new Bench({ iterations: quick ? 2 : 5, warmupIterations: 1, time: 0, warmupTime: 0 });
+  bench.add('cmark (integer benchmark)', () => run(cmark));
+  bench.add('fp-bench (double: matmul + n-body)', () => run(fpbench));
+  for (const g of loops) bench.add(`loop: 32 x ${loopInsn[g.name]} + addi/bnez`, () => run(g));
+  await bench.run();
+
+  const mean = (prefix: string): number => {
+    const t = bench.tasks.find((x) => x.name.startsWith(prefix));
+    const r = t?.result as { latency?: { mean: number } } | undefined;
+    if (!r?.latency) throw new Error(`no result for ${prefix}`);
+    return r.latency.mean; // ms
+  };
+  console.table(
+    bench.tasks.map((t) => {
+      const r = t.result as { latency?: { mean: number; rme: number } } | undefined;
+      return { task: t.name, 'mean ms': r?.latency?.mean.toFixed(2), '± %': r?.latency?.rme.toFixed(1) };
+    }),
+  );
+
+  const mips = (g: Guest, ms: number): number => g.instret / (ms / 1000) / 1e6;
+  const cmarkMips = mips(cmark, mean('cmark'));
+  const fpMips = mips(fpbench, mean('fp-bench'));
+  // per loop iteration, ns
+  const iterNs = (g: Guest): number => (mean(`loop: 32 x ${loopInsn[g.name]} `) * 1e6) / LOOP_ITERS;
+  const addIter = iterNs(loops[0]!);
+  const costAdd = addIter / (UNROLL + 2);
+  const rows: Array<Record<string, string>> = [
+    { figure: 'guest MIPS, cmark (integer)', value: cmarkMips.toFixed(1), bar: '' },
+    { figure: 'guest MIPS, fp-bench (double)', value: fpMips.toFixed(1), bar: '' },
+    { figure: 'fp-bench MIPS / cmark MIPS', value: (fpMips / cmarkMips).toFixed(2), bar: '' },
+    { figure: 'host ns per add (integer loop)', value: costAdd.toFixed(2), bar: '' },
+  ];
+  for (const g of loops.slice(1)) {
+    const cost = (iterNs(g) - addIter) / UNROLL + costAdd;
+    rows.push({ figure: `host ns per ${loopInsn[g.name]}`, value: cost.toFixed(2), bar: '' });
+    rows.push({ figure: `  ${loopInsn[g.name]} cost / add cost`, value: (cost / costAdd).toFixed(2), bar: '<= 3' });
+  }
+  console.table(rows);
+}
+
+await main();
