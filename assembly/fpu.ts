@@ -198,10 +198,11 @@ function shiftRightJam128(hi: u64, lo: u64, d: i32): u64 {
  * IEEE 754 §4.3: RNE ties to even, RMM ties away from zero, RDN/RUP toward -inf/+inf, RTZ truncates.
  */
 @inline function roundIncrement(rm: u32, negative: bool, lsb: u64, rem: u64): bool {
-  if (rm == RM_RNE) return rem > HALF || (rem == HALF && lsb != 0);
+  // Bitwise rather than short-circuit operators: the outcome is data-dependent, a branch mispredicts.
+  if (rm == RM_RNE) return (rem > HALF) | ((rem == HALF) & (lsb != 0));
   if (rm == RM_RTZ) return false;
-  if (rm == RM_RDN) return negative && rem != 0;
-  if (rm == RM_RUP) return !negative && rem != 0;
+  if (rm == RM_RDN) return negative & (rem != 0);
+  if (rm == RM_RUP) return !negative & (rem != 0);
   return rem >= HALF; // RMM
 }
 
@@ -240,12 +241,10 @@ function shiftRightJam128(hi: u64, lo: u64, d: i32): u64 {
     kept = 0;
     rem = sh == 64 ? m : 1; // beyond the guard position: a nonzero tail below one half
   }
-  if (roundIncrement(rm, negative, kept & 1, rem)) {
-    kept++;
-    if ((kept >> <u64>P) != 0) {
-      kept >>= 1;
-      q++;
-    }
+  kept += <u64>roundIncrement(rm, negative, kept & 1, rem);
+  if ((kept >> <u64>P) != 0) { // the increment carried into a new binade
+    kept >>= 1;
+    q++;
   }
   const field = q - QMIN + 1; // biased exponent when kept is normal
   if (field >= EXPMAX) {
@@ -255,7 +254,7 @@ function shiftRightJam128(hi: u64, lo: u64, d: i32): u64 {
     const inf = <u64>EXPMAX << <u64>(P - 1);
     return signBit | (toInf ? inf : inf - 1);
   }
-  if (rem != 0) fpFlags |= tiny ? FLAG_NX | FLAG_UF : FLAG_NX;
+  fpFlags |= <u32>(rem != 0) * (tiny ? FLAG_NX | FLAG_UF : FLAG_NX);
   // kept < 2^(P-1) only when q == QMIN (subnormal or zero): the exponent field is then 0.
   return signBit | ((<u64>(q - QMIN) << <u64>(P - 1)) + kept);
 }
