@@ -24,7 +24,8 @@
  *      sqrt      exact iff the odd part of the root's significand squared is the odd part of a's
  *    The fast path is taken only when the native result is finite and clearly normal (|r| > smallest
  *    normal), where OF and UF cannot occur; anything else falls through to the soft path.
- *    binary32 fast paths compute in binary64 and round once more to binary32: for +, -, *, /, sqrt
+ *    binary32 add/sub computes natively in binary32 (TwoSum in binary32); the other binary32 fast
+ *    paths compute in binary64 and round once more to binary32: for *, /, sqrt
  *    that double rounding is innocuous because 53 >= 2*24 + 2 (Figueroa, "When is double rounding
  *    innocuous?", SIGNUM 1995); a binary32 product is even exact in binary64 (24+24 <= 53 bits).
  *  - sqrt, every mode: the native RNE root plus the exact sign of a - r^2 (roots are never ties, never
@@ -374,15 +375,15 @@ export function f64_sub(a: u64, b: u64, rm: u32): u64 {
 
 export function f32_add(a: u32, b: u32, rm: u32): u32 {
   if (rm == RM_RNE) {
-    const x = <f64>reinterpret<f32>(a), y = <f64>reinterpret<f32>(b);
+    // The native binary32 sum and its TwoSum error, computed in binary32: the argument of f64_add
+    // holds for any binary format (no conversions, no double rounding).
+    const x = reinterpret<f32>(a), y = reinterpret<f32>(b);
     const s = x + y;
-    const r32 = <f32>s; // double rounding innocuous (53 >= 2*24+2)
-    const r = reinterpret<u32>(r32);
+    const r = reinterpret<u32>(s);
     if ((r & ABS32) < INF32) {
-      // Exact iff the binary64 sum is exact (TwoSum) and representable in binary32.
       const yv = s - x;
       const xv = s - yv;
-      fpFlags |= <u32>(((x - xv) + (y - yv) != 0) | (<f64>r32 != s)); // FLAG_NX
+      fpFlags |= <u32>((x - xv) + (y - yv) != 0); // FLAG_NX
       return r;
     }
   }
