@@ -315,4 +315,3 @@ export function csrAccess(kind: u32, csr: u32, src: u64, readIt: bool, writeIt: 
   return readIt ? old : 0;
 }
 
-export { PRV_S };

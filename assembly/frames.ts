@@ -105,4 +105,3 @@ export function invalidateAllFrames(): void {
   store<u16>(SCRATCH_SLOT + 3 * SLOT_SIZE, OP_PAGE_END, S_OP);
 }
 
-export { S_LEN };

@@ -213,9 +213,6 @@ const PTE_A: u64 = 64, PTE_D: u64 = 128;
 const PTE_PPN_MASK: u64 = 0x003ffffffffffc00; // bits 53:10
 const PTE_RESERVED: u64 = 0xffc0000000000000; // bits 63:54 (N, PBMT, reserved): must be zero
 
-/** PTE bits of the last successful walk (used to decide TLB fills). */
-export let walkPte: u64 = 0;
-
 @inline function accessFault(access: u32): u64 {
   return access == ACCESS_WRITE ? CAUSE_STORE_ACCESS : access == ACCESS_FETCH ? CAUSE_FETCH_ACCESS : CAUSE_LOAD_ACCESS;
 }
@@ -236,7 +233,6 @@ export function translate(va: u64, access: u32, p: u32, size: u32 = 1): u64 {
   const satp = load<u64>(H_SATP);
   const mode = <u32>(satp >> 60);
   if (p == PRV_M || mode == 0) {
-    walkPte = PTE_R | PTE_W | PTE_X | PTE_A | PTE_D;
     if (!pmpAllows(va, size, p, access)) {
       raise(accessFault(access), va);
       return <u64>-1;
@@ -311,7 +307,6 @@ export function translate(va: u64, access: u32, p: u32, size: u32 = 1): u64 {
     if (codePage(pteAddr)) invalidateCode(pteAddr, 8);
     store<u64>(<usize>(pteAddr + RAM_ADDEND), pte);
   }
-  walkPte = pte;
   const offMask: u64 = ((<u64>1) << (12 + 9 * <u64>i)) - 1;
   const pa = gstage((((pte & PTE_PPN_MASK) << 2) & ~offMask) | (va & offMask));
   // PMP: the first entry matching any byte decides and must cover all of them (Priv §3.7.1).
@@ -474,4 +469,3 @@ export function amoAddress(va: u64, size: u32, write: bool): usize {
   return <usize>(pa + RAM_ADDEND);
 }
 
-export { TLB_FETCH, TLB_READ, TLB_WRITE };

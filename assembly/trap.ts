@@ -11,7 +11,6 @@ import {
   PRV_M, PRV_S, PRV_U, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_SIE,
   MSTATUS_SPIE, MSTATUS_SPP, MSTATUS_MPRV,
 } from './hart';
-import { H_SEPC as _H_SEPC } from './layout';
 
 // Exception causes (Priv 1.12 table 3.6)
 export const CAUSE_MISALIGNED_FETCH: u64 = 0;
@@ -134,7 +133,7 @@ export function doSret(): u64 {
   ms = (ms & ~(MSTATUS_SIE | MSTATUS_SPP | MSTATUS_MPRV)) | ((ms & MSTATUS_SPIE) != 0 ? MSTATUS_SIE : 0) | MSTATUS_SPIE;
   store<u64>(H_MSTATUS, ms);
   store<u64>(H_PRIV, spp);
-  return load<u64>(_H_SEPC);
+  return load<u64>(H_SEPC);
 }
 
 export function clearException(): void {

@@ -151,13 +151,11 @@ export function bootLinux(m: VirtMachine, o: BootOptions): { dtbAddr: number; ke
   if (firmware && firmware.length === 0) throw new UserError(`${bios}: the firmware image is empty`);
 
   let kernelAddr: number | null = null;
-  let kernelEnd = RAM_BASE;
   if (firmware) {
     const p = { base: RAM_BASE, size: firmware.length, what: 'firmware' };
     checkFits(m, p);
     core.writePhys(RAM_BASE, firmware);
     placed.push(p);
-    kernelEnd = RAM_BASE + firmware.length;
   }
   if (o.kernel) {
     const k = readImage(o.kernel, 'the kernel (--kernel)');
@@ -168,7 +166,6 @@ export function bootLinux(m: VirtMachine, o: BootOptions): { dtbAddr: number; ke
     for (const q of placed) checkDisjoint(p, q);
     core.writePhys(kernelAddr, k);
     placed.push(p);
-    kernelEnd = kernelAddr + imageSize;
   } else if (bios === 'builtin') {
     throw new UserError('--bios builtin needs a --kernel to boot');
   }
@@ -193,7 +190,6 @@ export function bootLinux(m: VirtMachine, o: BootOptions): { dtbAddr: number; ke
   checkFits(m, pd);
   for (const q of placed) checkDisjoint(pd, q);
   core.writePhys(dtbAddr, dtb);
-  void kernelEnd;
 
   // Hart registers (QEMU's reset vector: a0 = mhartid, a1 = fdt, a2 = fw_dynamic_info). With
   // firmware (or none) every hart starts; the firmware picks the boot hart.
