@@ -206,25 +206,34 @@ export class Bus {
   // ---------------------------------------------------------------- hot path
 
   /** Guest read of `size` bytes at `addr`. On Ok the value is in dataLo/dataHi. */
-  read(addr: number, size: AccessSize): BusStatus {
+  /**
+   * The region a guest access of `size` bytes at `addr` may use, or null: unmapped, a refused or
+   * non-power-of-two width, misaligned (addr & (size-1) keeps the low bits of any integer < 2^53
+   * because ToInt32 is modulo 2^32), or running past the region end.
+   */
+  private accessible(addr: number, size: AccessSize): MmioEntry | null {
     let e = this.last;
     if (e === null || !(addr >= e.base && addr < e.end)) {
       e = this.lookup(addr);
-      if (e === null) return this.readFault();
+      if (e === null) return null;
       this.last = e;
     }
-    const off = addr - e.base;
-    // Refused width, non-power-of-two width, misaligned (addr & (size-1) keeps the low bits of
-    // any integer < 2^53 because ToInt32 is modulo 2^32), or running past the region end.
     if (
       size < e.validMin ||
       size > e.validMax ||
       (size & (size - 1)) !== 0 ||
       (addr & (size - 1)) !== 0 ||
-      off + size > e.size
+      addr - e.base + size > e.size
     ) {
-      return this.readFault();
+      return null;
     }
+    return e;
+  }
+
+  read(addr: number, size: AccessSize): BusStatus {
+    const e = this.accessible(addr, size);
+    if (e === null) return this.readFault();
+    const off = addr - e.base;
     const r = e.region;
     let lo = 0;
     let hi = 0;
@@ -259,22 +268,9 @@ export class Bus {
 
   /** Guest write of `size` bytes at `addr`; `lo`/`hi` are the low and high 32 bits. */
   write(addr: number, size: AccessSize, lo: number, hi: number): BusStatus {
-    let e = this.last;
-    if (e === null || !(addr >= e.base && addr < e.end)) {
-      e = this.lookup(addr);
-      if (e === null) return this.writeFault();
-      this.last = e;
-    }
+    const e = this.accessible(addr, size);
+    if (e === null) return this.writeFault();
     const off = addr - e.base;
-    if (
-      size < e.validMin ||
-      size > e.validMax ||
-      (size & (size - 1)) !== 0 ||
-      (addr & (size - 1)) !== 0 ||
-      off + size > e.size
-    ) {
-      return this.writeFault();
-    }
     const r = e.region;
     if (size > e.implMax) {
       const m = e.implMax;
