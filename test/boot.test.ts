@@ -7,6 +7,7 @@
  * header stands in where one is needed).
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { fakeIo, type FakeIo } from './helpers/cli-io.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,27 +38,7 @@ useOptimizingCompiler();
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-type FakeIo = CliIo & { out(): string; err(): string; outBytes(): Buffer };
 
-/** An in-memory CliIo; stdin is empty unless `attachInput` is overridden. */
-function fakeIo(overrides: Partial<CliIo> = {}): FakeIo {
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  const sink = (to: Buffer[]) => ({ write: (c: string | Uint8Array) => to.push(Buffer.from(c)) });
-  return {
-    stdout: sink(out),
-    stderr: sink(err),
-    attachInput: (s: InputSink) => {
-      s.end();
-      return () => {};
-    },
-    onInterrupt: () => () => {},
-    ...overrides,
-    out: () => Buffer.concat(out).toString('utf8'),
-    err: () => Buffer.concat(err).toString('utf8'),
-    outBytes: () => Buffer.concat(out),
-  };
-}
 
 async function cli(argv: string[], overrides: Partial<CliIo> = {}): Promise<{ code: number; out: string; err: string; io: FakeIo }> {
   const io = fakeIo(overrides);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../src/errors.js';
+import { errorOf } from './helpers/errors.js';
 import {
   BOOT_DEFAULT_RAM,
   BOOT_USAGE,
@@ -21,18 +21,6 @@ const K = 1024;
 const M = 1024 * K;
 const G = 1024 * M;
 
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UserError);
-    expect((e as UserError).code).toBe(2);
-    const msg = (e as Error).message;
-    expect(msg).not.toContain('\n');
-    return msg;
-  }
-  throw new Error('expected a UserError, nothing was thrown');
-}
 
 function run(...argv: string[]): RunCommand {
   const c = parseArgs(argv);

@@ -3,6 +3,7 @@
  * Exit codes, what goes to stdout (guest console only) and stderr (one-line errors, trace, stats).
  */
 import { spawn, type StdioOptions } from 'node:child_process';
+import { fakeIo, type FakeIo } from './helpers/cli-io.js';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -279,24 +280,6 @@ describe.concurrent('help, version, demo', () => {
   });
 });
 
-/** An in-memory CliIo for calling main() in this process. */
-function fakeIo(overrides: Partial<CliIo> = {}): CliIo & { out(): string; err(): string } {
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  const sink = (to: Buffer[]) => ({ write: (c: string | Uint8Array) => to.push(Buffer.from(c)) });
-  return {
-    stdout: sink(out),
-    stderr: sink(err),
-    attachInput: (s: InputSink) => {
-      s.end();
-      return () => {};
-    },
-    onInterrupt: () => () => {},
-    ...overrides,
-    out: () => Buffer.concat(out).toString('utf8'),
-    err: () => Buffer.concat(err).toString('utf8'),
-  };
-}
 
 describe('main() in-process (the CliIo seam)', () => {
   it('an unexpected exception is one line "internal error", exit 70', async () => {

@@ -1,4 +1,5 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { userErrorOf as errorOf } from './helpers/errors.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,18 +10,6 @@ import { EHDR, buildElf, patched, phdrField } from './helpers/elf-writer.js';
 const RAM_BASE = 0x8000_0000n;
 const MiB = 1n << 20n;
 
-function errorOf(fn: () => unknown): UserError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UserError);
-    const u = e as UserError;
-    expect(u.message).not.toContain('\n');
-    expect(u.code).toBe(2);
-    return u;
-  }
-  throw new Error('expected a UserError, nothing was thrown');
-}
 
 const text = new Uint8Array(64).map((_, i) => i);
 const data = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);

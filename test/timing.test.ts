@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { errorOf } from './helpers/errors.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TIMING_CLASSES, TIMING_CLASS_ID } from '../src/isa/classes.js';
-import { UserError } from '../src/errors.js';
 import {
   DEFAULT_CPU_HZ,
   DEFAULT_LATENCY,
@@ -26,17 +26,6 @@ function file(content: string): string {
   return p;
 }
 
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UserError);
-    const msg = (e as Error).message;
-    expect(msg).not.toContain('\n');
-    return msg;
-  }
-  throw new Error('expected a UserError, nothing was thrown');
-}
 
 describe('defaults (SiFive U74 via LLVM RISCVSchedSiFive7.td)', () => {
   it('has exactly one value per timing class', () => {

@@ -10,6 +10,7 @@
  * totals below are "data walks + 1".
  */
 import { describe, expect, it } from 'vitest';
+import { errorOf } from './helpers/errors.js';
 import { RAM_BASE, type Core } from '../src/core.js';
 import * as L from '../src/generated/layout.js';
 import { UserError } from '../src/errors.js';
@@ -86,17 +87,6 @@ function run(r: Run): { core: Core; stats: TlbStats } {
 }
 const hist = (entries: Record<number, number>): number[] => Array.from({ length: 8 }, (_, i) => entries[i] ?? 0);
 
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UserError);
-    const msg = (e as Error).message;
-    expect(msg).not.toContain('\n');
-    return msg;
-  }
-  throw new Error('expected a UserError');
-}
 
 // ------------------------------------------------------------------------------------------------
 describe('configuration words and counters', () => {
