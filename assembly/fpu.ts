@@ -748,67 +748,63 @@ function fmaCore(sp: u64, pHi: u64, pLo: u64, eP: i32, sc: u64, cSig: u64, eC: i
 }
 
 /**
- * RNE fast path for binary64 FMA, without a native fused multiply-add (Boldo & Melquiond, "Emulation
- * of FMA and correctly rounded sums: proved algorithms using rounding to odd", IEEE TC 57(4), 2008):
- *   uh + ul = a*b            exactly (Dekker's product with Veltkamp's split)
- *   th + tl = c + uh         exactly (TwoSum)
- *   v = RO(tl + ul)          round to odd (TwoSum, then step to the odd neighbour toward the error)
- *   z = RN(th + v)           == RN(a*b + c)
- * Why z is correctly rounded: if c + uh is exact (tl = 0, e.g. Sterbenz cancellation) then v = ul and
- * z is the single rounding of the exact sum. Otherwise |th| >= |uh|/2, so with u = ulp(th),
- * |tl + ul| <= 1.5u; every rounding boundary of the result (a float or a midpoint; the result's ulp is
- * >= u/2) lies at th + k*u/4, and the round-to-odd interval around v, of width 2 ulp(v) <= u/8, holds
- * none of them, so th + v and th + (tl + ul) round alike. NX: an inexact v implies an inexact sum
- * (the exact sum would otherwise be th + k*u/2, making tl + ul representable); an exact v leaves the
- * error of the last addition.
- * Preconditions, checked by the caller: a and b normal with |a|, |b| < 2^994 (the split cannot
- * overflow), exponent sum in [-900, 1020] (the product error is representable, no product overflow),
- * c finite; the result must be finite with |z| >= 2^-1017 (no OF/UF, and ulp(th) >= 2^-1070 keeps the
- * round-to-odd interval below the u/4 spacing even when v is subnormal). Anything else returns 0
+ * RNE fast path for binary64 FMA, without a native fused multiply-add. The exact value is split into
+ * three floats and rounded once:
+ *   uh + ul = a*b        exactly: uh = RN(a*b) natively; the error ul is an integer of at most 53 bits
+ *                        times 2^(ea+eb-2150), taken from the low 64 bits of the significand product
+ *                        (one i64.mul: the true difference is that small, so arithmetic mod 2^64 is exact)
+ *   th + tl = c + uh     exactly (TwoSum)
+ *   s = RN(tl + ul),  z = RN(th + s),  d = s - (z - th)   (Fast2Sum: d is the exact error of z)
+ * Why z = RN(a*b + c): if s is exact, z is the single rounding of the exact sum. If s is inexact then
+ * tl != 0, so c + uh was not a Sterbenz cancellation and |th| >= |uh|/2, giving |s| <= 1.5 ulp(th);
+ * the exact value is z + d + e with e = tl + ul - s, |e| <= ulp(s)/2. Every rounding boundary next to
+ * z is z +- h with h a power of two far above ulp(s), and d is a multiple of ulp(s), so |d| < h means
+ * |d| <= h - ulp(s) and z + d + e stays on z's side: z is right unless the last addition was a tie
+ * (|d| = h). Ties, and conservatively every d that is a power of two, go to the exact path. NX: d != 0
+ * means inexact (if tl + ul were z - th, a float, s would equal it and d would be 0); d == 0 leaves only
+ * the error of s, computed then with TwoSum (Boldo & Melquiond, IEEE TC 57(4) 2008, prove the related
+ * round-to-odd form; this one trades that second TwoSum on the hot path for the tie test).
+ * Preconditions, checked by the caller: a and b normal, exponent sum ea+eb-2046 in [-900, 1020] (the
+ * error scale is a normal float, no product overflow), c finite; the result must be finite with
+ * |z| >= 2^-1017 (no OF/UF, all of th, s, d far from the subnormal range). Anything else returns 0
  * (never a valid fast-path result) and the caller takes the exact integer path.
  */
 @inline function fmaFast64(a: u64, b: u64, c: u64): u64 {
+  const ea = (a >> 52) & 0x7ff, eb = (b >> 52) & 0x7ff;
+  if (ea == 0 || eb == 0 || ea + eb - 1146 >= 1920) return 0; // zero/subnormal factor; exponent sum
   const x = reinterpret<f64>(a), y = reinterpret<f64>(b), w = reinterpret<f64>(c);
-  const SPLIT: f64 = 134217729.0; // 2^27 + 1
-  const tx = SPLIT * x;
-  const xh = tx - (tx - x);
-  const xl = x - xh;
-  const ty = SPLIT * y;
-  const yh = ty - (ty - y);
-  const yl = y - yh;
   const uh = x * y;
-  const ul = ((xh * yh - uh) + xh * yl + xl * yh) + xl * yl;
+  const ub = reinterpret<u64>(uh);
+  // uh = mu * 2^(eu-1075) and a*b = ma*mb * 2^(ea+eb-2150): ul = (ma*mb - mu << k) * 2^(ea+eb-2150)
+  // with k = eu + 1075 - ea - eb in {52, 53, 54}; |ma*mb - mu << k| <= 2^(k-1) <= 2^53.
+  const k = ((ub >> 52) & 0x7ff) + 1075 - ea - eb;
+  const diff = ((a & FRAC64) | HIDDEN64) * ((b & FRAC64) | HIDDEN64) - (((ub & FRAC64) | HIDDEN64) << k);
+  const ul = <f64><i64>diff * reinterpret<f64>((((ea + eb - 1127) << 52)) | ((a ^ b) & SIGN64));
   const th = w + uh;
   const bv = th - w;
   const tl = (w - (th - bv)) + (uh - bv);
   const s = tl + ul;
-  const sv = s - tl;
-  const e = (tl - (s - sv)) + (ul - sv);
-  let vb = reinterpret<u64>(s);
-  if (e != 0 && (vb & 1) == 0) {
-    // Round to odd: the odd neighbour of s on the side of the exact value (s != 0 here).
-    vb = ((reinterpret<u64>(e) ^ vb) & SIGN64) == 0 ? vb + 1 : vb - 1;
-  }
-  const v = reinterpret<f64>(vb);
-  const z = th + v;
+  const z = th + s;
   const zb = reinterpret<u64>(z);
   if (((zb >> 52) & 0x7ff) - 6 >= 0x7ff - 6) return 0; // inf/NaN or |z| < 2^-1017
-  const zv = z - th;
-  fpFlags |= <u32>((e != 0) | ((th - (z - zv)) + (v - zv) != 0)); // FLAG_NX
+  const d = s - (z - th);
+  if (d != 0) {
+    if ((reinterpret<u64>(d) & FRAC64) == 0) return 0; // maybe a tie after rounding s: exact path
+    fpFlags |= FLAG_NX;
+  } else {
+    const sv = s - tl;
+    fpFlags |= <u32>((tl - (s - sv)) + (ul - sv) != 0); // FLAG_NX
+  }
   return zb;
 }
 
-export function f64_fma(a: u64, b: u64, c: u64, negProduct: bool, negAddend: bool, rm: u32): u64 {
+@inline export function f64_fma(a: u64, b: u64, c: u64, negProduct: bool, negAddend: bool, rm: u32): u64 {
   // The four forms negate operands (as SoftFloat/Spike do); NaN-ness and sNaN-ness are unaffected.
   if (negProduct) a ^= SIGN64;
   if (negAddend) c ^= SIGN64;
   if (rm == RM_RNE) {
-    const ea = <u32>((a >> 52) & 0x7ff), eb = <u32>((b >> 52) & 0x7ff);
-    const es = <i32>(ea + eb) - 2046;
-    if (ea - 1 < 2016 && eb - 1 < 2016 && es >= -900 && es <= 1020 && (c & INF64) != INF64) {
-      const r = fmaFast64(a, b, c);
-      if (r != 0) return r;
-    }
+    const r = fmaFast64(a, b, c);
+    if (r != 0) return r;
   }
   return fmaSlow64(a, b, c, rm);
 }
