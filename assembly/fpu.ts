@@ -771,15 +771,28 @@ function fmaCore(sp: u64, pHi: u64, pLo: u64, eP: i32, sc: u64, cSig: u64, eC: i
  */
 @inline function fmaFast64(a: u64, b: u64, c: u64): u64 {
   const ea = (a >> 52) & 0x7ff, eb = (b >> 52) & 0x7ff;
-  if (ea == 0 || eb == 0 || ea + eb - 1146 >= 1920) return 0; // zero/subnormal factor; exponent sum
+  const eab = ea + eb;
+  // zero/subnormal factor, or exponent sum outside [-900, 1020] (infinite/NaN factors pass here and
+  // are caught by the check of z below)
+  if (<u32>(ea == 0) | <u32>(eb == 0) | <u32>(eab - 1146 >= 1920)) return 0;
   const x = reinterpret<f64>(a), y = reinterpret<f64>(b), w = reinterpret<f64>(c);
   const uh = x * y;
   const ub = reinterpret<u64>(uh);
-  // uh = mu * 2^(eu-1075) and a*b = ma*mb * 2^(ea+eb-2150): ul = (ma*mb - mu << k) * 2^(ea+eb-2150)
-  // with k = eu + 1075 - ea - eb in {52, 53, 54}; |ma*mb - mu << k| <= 2^(k-1) <= 2^53.
-  const k = ((ub >> 52) & 0x7ff) + 1075 - ea - eb;
-  const diff = ((a & FRAC64) | HIDDEN64) * ((b & FRAC64) | HIDDEN64) - (((ub & FRAC64) | HIDDEN64) << k);
-  const ul = <f64><i64>diff * reinterpret<f64>((((ea + eb - 1127) << 52)) | ((a ^ b) & SIGN64));
+  // a*b = ma*mb * 2^(eab-2150) and uh = mu << k at the same scale, k = 52 if uh's biased exponent is
+  // eab - 1023 (ma*mb < 2^105 after rounding), else 53 (or 54 when rounding reaches 2^106).
+  // ul = diff * 2^(eab-2150) with diff = ma*mb - mu << k, |diff| <= 2^(k-1) (and <= 2^51 for k = 52,
+  // <= 2^52 for k >= 53).
+  // The low 64 bits of the error, scaled by 2^11 so that only diff mod 2^53 is needed:
+  //   diff * 2^11 = (ma*mb << 11) - (mu << (k + 11)) (mod 2^64), where
+  //   ma*mb mod 2^53 = (a | HIDDEN) * (b | HIDDEN) mod 2^53 (the bits above 52 only add multiples
+  //   of 2^53), and mu << 63 = ub << 63 for k = 52 (subtracting 2^63 mod 2^64 flips bit 63), while
+  //   mu << 64 = 0 for k >= 53.
+  // diff in [-2^52, 2^52) is then exact as an i64 D; D = -2^63 is ambiguous (diff = +-2^52, a*b a
+  // midpoint of uh's neighbours) and goes to the exact path.
+  const c52 = (ub & ABS64) < ((eab - 1022) << 52);
+  const D = ((a | HIDDEN64) * (b | HIDDEN64)) << 11 ^ (c52 ? ub << 63 : 0);
+  if (D == SIGN64) return 0;
+  const ul = <f64><i64>D * reinterpret<f64>(((eab - 1138) << 52) | (ub & SIGN64));
   const th = w + uh;
   const bv = th - w;
   const tl = (w - (th - bv)) + (uh - bv);
@@ -787,9 +800,9 @@ function fmaCore(sp: u64, pHi: u64, pLo: u64, eP: i32, sc: u64, cSig: u64, eC: i
   const z = th + s;
   const zb = reinterpret<u64>(z);
   if (((zb >> 52) & 0x7ff) - 6 >= 0x7ff - 6) return 0; // inf/NaN or |z| < 2^-1017
-  const d = s - (z - th);
-  if (d != 0) {
-    if ((reinterpret<u64>(d) & FRAC64) == 0) return 0; // maybe a tie after rounding s: exact path
+  const db = reinterpret<u64>(s - (z - th));
+  if ((db << 1) != 0) {
+    if ((db & FRAC64) == 0) return 0; // maybe a tie after rounding s: exact path
     fpFlags |= FLAG_NX;
   } else {
     const sv = s - tl;
