@@ -871,36 +871,46 @@ function fmaSlow64(a: u64, b: u64, c: u64, rm: u32): u64 {
 
 /**
  * binary32 FMA through binary64, every rounding mode: the product of two binary32 values is exact in
- * binary64 (48 bits, exponent in range), the sum p + c is computed with TwoSum and rounded to odd, and
- * a binary64 round-to-odd result (53 >= 24 + 2 bits) rounds to binary32 exactly as the exact sum would
- * (Boldo & Melquiond 2008, Theorem "RO then RN"; for the directed modes the odd last bit is a sticky
- * bit). p is a multiple of 2^-298, so a nonzero sum is a normal binary64 and TwoSum is exact.
+ * binary64 (48 bits, exponent in range), and p is a multiple of 2^-298, so a nonzero sum s = RN64(p +
+ * c) is a normal binary64 whose TwoSum error is exact.
+ *  - RNE: RN32(s) == RN32(p + c) unless s is exactly a binary32 midpoint: every midpoint m is a
+ *    binary64 value, so by monotonicity p + c < m implies s <= m, and s != m then gives s < m (and
+ *    likewise above). A midpoint s goes to the exact path. NX: r != s implies p + c != r; r == s
+ *    leaves the TwoSum error of s.
+ *  - other modes: s rounded to odd (TwoSum, then the odd neighbour toward the error) rounds to
+ *    binary32 exactly as the exact sum would (Boldo & Melquiond 2008, "RO then round"; 53 >= 24 + 2
+ *    bits, and for the directed modes the odd last bit acts as a sticky bit).
  * Operands must be finite. Returns 0xffffffff (a NaN, never produced here) to request the slow path:
- * a tiny or overflowing inexact RNE result, or an exact zero sum in a directed mode (its sign).
+ * a midpoint, a tiny or overflowing inexact RNE result, or an exact zero sum in a directed mode (its
+ * sign).
  */
 @inline function fmaFast32(a: u32, b: u32, c: u32, rm: u32): u32 {
   const p = <f64>reinterpret<f32>(a) * <f64>reinterpret<f32>(b);
   const w = <f64>reinterpret<f32>(c);
   const s = p + w;
-  const sv = s - p;
-  const e = (p - (s - sv)) + (w - sv);
   let sb = reinterpret<u64>(s);
-  if (e != 0 && (sb & 1) == 0) sb = ((reinterpret<u64>(e) ^ sb) & SIGN64) == 0 ? sb + 1 : sb - 1;
   if (rm == RM_RNE) {
-    const r32 = <f32>reinterpret<f64>(sb);
+    if ((sb & 0x1fffffff) == 0x10000000) return 0xffffffff; // a binary32 midpoint
+    const r32 = <f32>s;
     const r = reinterpret<u32>(r32);
     if ((r & ABS32) >= INF32) return 0xffffffff;
-    if (e == 0 && <f64>r32 == s) return r; // exact (zeros included: native RNE zero signs are IEEE's)
+    if (<f64>r32 == s) {
+      const sv = s - p;
+      if ((p - (s - sv)) + (w - sv) == 0) return r; // exact (zeros included: native RNE zero signs are IEEE's)
+    }
     if (!clearlyNormal32(r)) return 0xffffffff;
     fpFlags |= FLAG_NX;
     return r;
   }
+  const sv = s - p;
+  const e = (p - (s - sv)) + (w - sv);
+  if (e != 0 && (sb & 1) == 0) sb = ((reinterpret<u64>(e) ^ sb) & SIGN64) == 0 ? sb + 1 : sb - 1;
   if ((sb & ABS64) == 0) return 0xffffffff;
   unpack64(sb);
   return pack32(<u32>(sb >> 32) & SIGN32, uExp, uSig, rm);
 }
 
-export function f32_fma(a: u32, b: u32, c: u32, negProduct: bool, negAddend: bool, rm: u32): u32 {
+@inline export function f32_fma(a: u32, b: u32, c: u32, negProduct: bool, negAddend: bool, rm: u32): u32 {
   if (negProduct) a ^= SIGN32;
   if (negAddend) c ^= SIGN32;
   if ((a & INF32) != INF32 && (b & INF32) != INF32 && (c & INF32) != INF32) {
@@ -1152,7 +1162,43 @@ function toInt(neg: bool, sig: u64, e: i32, rm: u32, kind: i32): u64 {
   return kind == KIND_U32 ? <u64><i64><i32><u32>v : v;
 }
 
-function f64ToInt(a: u64, rm: u32, kind: i32): u64 {
+/** Finite x rounded to an integral value by rm (NaN stays NaN, +-inf stays inf). */
+@inline function roundIntegral(x: f64, rm: u32): f64 {
+  if (rm == RM_RNE) return nearest(x);
+  if (rm == RM_RTZ) return trunc(x);
+  if (rm == RM_RDN) return floor(x);
+  if (rm == RM_RUP) return ceil(x);
+  const t = trunc(x); // RMM: x - t is exact
+  return abs(x - t) >= 0.5 ? t + copysign(1.0, x) : t;
+}
+/** r (integral or NaN/inf) fits the integer kind: NaN and inf fail every comparison or bound. */
+@inline function fitsKind(r: f64, kind: i32): bool {
+  if (kind == KIND_I64) return r >= -9223372036854775808.0 && r < 9223372036854775808.0;
+  if (kind == KIND_U64) return r >= 0 && r < 18446744073709551616.0; // -0 (a negative value rounded to 0) fits
+  if (kind == KIND_I32) return r >= -2147483648.0 && r <= 2147483647.0;
+  return r >= 0 && r <= 4294967295.0;
+}
+@inline function intOfKind(r: f64, kind: i32): u64 {
+  if (kind == KIND_U64) return <u64>r;
+  if (kind == KIND_U32) return <u64><i64><i32><u32><i64>r;
+  return <u64><i64>r;
+}
+
+/**
+ * Float -> integer. Native path: the value rounded to an integral f64 by rm (exact: nearest, trunc,
+ * floor, ceil), converted when it fits the kind, NX when it differs from the operand. Out of range,
+ * inf and NaN take the soft path (saturation, NV).
+ */
+@inline function f64ToInt(a: u64, rm: u32, kind: i32): u64 {
+  const x = reinterpret<f64>(a);
+  const r = roundIntegral(x, rm);
+  if (fitsKind(r, kind)) {
+    fpFlags |= <u32>(r != x); // FLAG_NX
+    return intOfKind(r, kind);
+  }
+  return f64ToIntSlow(a, rm, kind);
+}
+function f64ToIntSlow(a: u64, rm: u32, kind: i32): u64 {
   const ef = <i32>((a >> 52) & 0x7ff);
   if (ef == 0x7ff) {
     fpFlags |= FLAG_NV;
@@ -1160,7 +1206,17 @@ function f64ToInt(a: u64, rm: u32, kind: i32): u64 {
   }
   return toInt((a & SIGN64) != 0, rawSig64(a), (ef == 0 ? 1 : ef) - 1075, rm, kind);
 }
-function f32ToInt(a: u32, rm: u32, kind: i32): u64 {
+/** binary32 -> integer: the same native path on the exact binary64 value of the operand. */
+@inline function f32ToInt(a: u32, rm: u32, kind: i32): u64 {
+  const x = <f64>reinterpret<f32>(a);
+  const r = roundIntegral(x, rm);
+  if (fitsKind(r, kind)) {
+    fpFlags |= <u32>(r != x); // FLAG_NX
+    return intOfKind(r, kind);
+  }
+  return f32ToIntSlow(a, rm, kind);
+}
+function f32ToIntSlow(a: u32, rm: u32, kind: i32): u64 {
   const ef = <i32>((a >> 23) & 0xff);
   if (ef == 0xff) {
     fpFlags |= FLAG_NV;
@@ -1169,49 +1225,53 @@ function f32ToInt(a: u32, rm: u32, kind: i32): u64 {
   return toInt((a & SIGN32) != 0, <u64>rawSig32(a), (ef == 0 ? 1 : ef) - 150, rm, kind);
 }
 
-export function f32_to_i32(a: u32, rm: u32): u64 { return f32ToInt(a, rm, KIND_I32); }
-export function f32_to_u32(a: u32, rm: u32): u64 { return f32ToInt(a, rm, KIND_U32); }
-export function f32_to_i64(a: u32, rm: u32): u64 { return f32ToInt(a, rm, KIND_I64); }
-export function f32_to_u64(a: u32, rm: u32): u64 { return f32ToInt(a, rm, KIND_U64); }
-export function f64_to_i32(a: u64, rm: u32): u64 { return f64ToInt(a, rm, KIND_I32); }
-export function f64_to_u32(a: u64, rm: u32): u64 { return f64ToInt(a, rm, KIND_U32); }
-export function f64_to_i64(a: u64, rm: u32): u64 { return f64ToInt(a, rm, KIND_I64); }
-export function f64_to_u64(a: u64, rm: u32): u64 { return f64ToInt(a, rm, KIND_U64); }
+@inline export function f32_to_i32(a: u32, rm: u32): u64 { return f32ToInt(a, rm, KIND_I32); }
+@inline export function f32_to_u32(a: u32, rm: u32): u64 { return f32ToInt(a, rm, KIND_U32); }
+@inline export function f32_to_i64(a: u32, rm: u32): u64 { return f32ToInt(a, rm, KIND_I64); }
+@inline export function f32_to_u64(a: u32, rm: u32): u64 { return f32ToInt(a, rm, KIND_U64); }
+@inline export function f64_to_i32(a: u64, rm: u32): u64 { return f64ToInt(a, rm, KIND_I32); }
+@inline export function f64_to_u32(a: u64, rm: u32): u64 { return f64ToInt(a, rm, KIND_U32); }
+@inline export function f64_to_i64(a: u64, rm: u32): u64 { return f64ToInt(a, rm, KIND_I64); }
+@inline export function f64_to_u64(a: u64, rm: u32): u64 { return f64ToInt(a, rm, KIND_U64); }
 
 // ---------------------------------------------------------------------------------------------------
 // Integer -> float (Unpriv §11.7): rounded by rm; only NX can be raised. 0 gives +0.
 // The W forms use the low 32 bits of the source (signed or unsigned).
 
-export function i32_to_f32(a: u64, rm: u32): u32 {
+// Native fast paths: an integer of at most 24 (binary32) or 53 (binary64) significant bits converts
+// exactly, so the native conversion is the result in every mode; larger ones round in pack32/pack64.
+@inline export function i32_to_f32(a: u64, rm: u32): u32 {
   const v = <i32>a;
-  if (v == 0) return 0;
+  if (<u32>(v + (1 << 24)) <= (1 << 25)) return reinterpret<u32>(<f32>v); // |v| <= 2^24
   const neg = v < 0;
-  const mag = neg ? <u64>(0 - <i64>v) : <u64>v;
-  return pack32(neg ? SIGN32 : 0, 0, mag, rm);
+  return pack32(neg ? SIGN32 : 0, 0, neg ? <u64>(0 - <i64>v) : <u64>v, rm);
 }
-export function u32_to_f32(a: u64, rm: u32): u32 {
+@inline export function u32_to_f32(a: u64, rm: u32): u32 {
   const v = a & 0xffffffff;
-  return v == 0 ? 0 : pack32(0, 0, v, rm);
+  if (v <= (1 << 24)) return reinterpret<u32>(<f32>v);
+  return pack32(0, 0, v, rm);
 }
-export function i64_to_f32(a: u64, rm: u32): u32 {
-  if (a == 0) return 0;
+@inline export function i64_to_f32(a: u64, rm: u32): u32 {
+  if (a + (1 << 24) <= (1 << 25)) return reinterpret<u32>(<f32><i64>a);
   const neg = <i64>a < 0;
   return pack32(neg ? SIGN32 : 0, 0, neg ? 0 - a : a, rm);
 }
-export function u64_to_f32(a: u64, rm: u32): u32 {
-  return a == 0 ? 0 : pack32(0, 0, a, rm);
+@inline export function u64_to_f32(a: u64, rm: u32): u32 {
+  if (a <= (1 << 24)) return reinterpret<u32>(<f32>a);
+  return pack32(0, 0, a, rm);
 }
-export function i32_to_f64(a: u64, rm: u32): u64 {
+@inline export function i32_to_f64(a: u64, rm: u32): u64 {
   return reinterpret<u64>(<f64><i32>a); // always exact
 }
-export function u32_to_f64(a: u64, rm: u32): u64 {
+@inline export function u32_to_f64(a: u64, rm: u32): u64 {
   return reinterpret<u64>(<f64><u32>a); // always exact
 }
-export function i64_to_f64(a: u64, rm: u32): u64 {
-  if (a == 0) return 0;
+@inline export function i64_to_f64(a: u64, rm: u32): u64 {
+  if (a + (<u64>1 << 53) <= (<u64>1 << 54)) return reinterpret<u64>(<f64><i64>a); // |a| <= 2^53
   const neg = <i64>a < 0;
   return pack64(neg ? SIGN64 : 0, 0, neg ? 0 - a : a, rm);
 }
-export function u64_to_f64(a: u64, rm: u32): u64 {
-  return a == 0 ? 0 : pack64(0, 0, a, rm);
+@inline export function u64_to_f64(a: u64, rm: u32): u64 {
+  if (a <= (<u64>1 << 53)) return reinterpret<u64>(<f64>a);
+  return pack64(0, 0, a, rm);
 }
