@@ -30,8 +30,11 @@
  *    innocuous?", SIGNUM 1995); a binary32 product is even exact in binary64 (24+24 <= 53 bits).
  *  - sqrt, every mode: the native RNE root plus the exact sign of a - r^2 (roots are never ties, never
  *    overflow or underflow), so the directed modes are one step away from the native result.
- *  - FMA: binary64 RNE uses Dekker's exact product, TwoSum and rounding to odd (see fmaFast64);
- *    binary32 in every mode computes in binary64 with rounding to odd (see fmaFast32).
+ *  - FMA: binary64 RNE splits a*b + c exactly into native floats (the product's error from one i64.mul,
+ *    TwoSum) and rounds once, sending possible ties to the exact path (see fmaFast64); binary32
+ *    computes in binary64: RNE with a midpoint test, the other modes with rounding to odd (fmaFast32).
+ *  - float <-> integer conversions: native rounding to an integral value (nearest/trunc/floor/ceil)
+ *    when the result fits; integers of at most 24/53 significant bits convert natively.
  *  - Soft paths (directed modes, and whatever a fast path declines: specials, tiny or overflowing
  *    results): exact integer arithmetic on (sign, exponent, significand) with sticky ("jam") bits and
  *    one rounding routine (`roundPack`) for both formats and all five modes. binary64 products and
@@ -764,17 +767,18 @@ function fmaCore(sp: u64, pHi: u64, pLo: u64, eP: i32, sc: u64, cSig: u64, eC: i
  * means inexact (if tl + ul were z - th, a float, s would equal it and d would be 0); d == 0 leaves only
  * the error of s, computed then with TwoSum (Boldo & Melquiond, IEEE TC 57(4) 2008, prove the related
  * round-to-odd form; this one trades that second TwoSum on the hot path for the tie test).
- * Preconditions, checked by the caller: a and b normal, exponent sum ea+eb-2046 in [-900, 1020] (the
- * error scale is a normal float, no product overflow), c finite; the result must be finite with
- * |z| >= 2^-1017 (no OF/UF, all of th, s, d far from the subnormal range). Anything else returns 0
- * (never a valid fast-path result) and the caller takes the exact integer path.
+ * Conditions, checked here: a and b normal, exponent sum ea+eb-2046 in [-900, 1019] (the error scale
+ * is a normal float, no product overflow); a*b not a midpoint of uh's neighbours (see D); the result
+ * finite with |z| >= 2^-1017 (no OF/UF, all of th, s, d far from the subnormal range; an infinite or
+ * NaN operand makes z infinite or NaN). Anything else returns 0 (never a valid fast-path result) and
+ * the caller takes the exact integer path.
  */
 @inline function fmaFast64(a: u64, b: u64, c: u64): u64 {
   const ea = (a >> 52) & 0x7ff, eb = (b >> 52) & 0x7ff;
   const eab = ea + eb;
-  // zero/subnormal factor, or exponent sum outside [-900, 1020] (infinite/NaN factors pass here and
-  // are caught by the check of z below)
-  if (<u32>(ea == 0) | <u32>(eb == 0) | <u32>(eab - 1146 >= 1920)) return 0;
+  // zero/subnormal factor, or exponent sum eab - 2046 outside [-900, 1019] (one sign test: each term
+  // is negative when out of range; infinite/NaN factors pass here and are caught by the check of z)
+  if (<i64>((ea - 1) | (eb - 1) | (eab - 1146) | (3065 - eab)) < 0) return 0;
   const x = reinterpret<f64>(a), y = reinterpret<f64>(b), w = reinterpret<f64>(c);
   const uh = x * y;
   const ub = reinterpret<u64>(uh);
@@ -789,7 +793,7 @@ function fmaCore(sp: u64, pHi: u64, pLo: u64, eP: i32, sc: u64, cSig: u64, eC: i
   //   mu << 64 = 0 for k >= 53.
   // diff in [-2^52, 2^52) is then exact as an i64 D; D = -2^63 is ambiguous (diff = +-2^52, a*b a
   // midpoint of uh's neighbours) and goes to the exact path.
-  const c52 = (ub & ABS64) < ((eab - 1022) << 52);
+  const c52 = (ub << 1) < ((eab - 1022) << 53);
   const D = ((a | HIDDEN64) * (b | HIDDEN64)) << 11 ^ (c52 ? ub << 63 : 0);
   if (D == SIGN64) return 0;
   const ul = <f64><i64>D * reinterpret<f64>(((eab - 1138) << 52) | (ub & SIGN64));
@@ -801,25 +805,26 @@ function fmaCore(sp: u64, pHi: u64, pLo: u64, eP: i32, sc: u64, cSig: u64, eC: i
   const zb = reinterpret<u64>(z);
   if (((zb >> 52) & 0x7ff) - 6 >= 0x7ff - 6) return 0; // inf/NaN or |z| < 2^-1017
   const db = reinterpret<u64>(s - (z - th));
-  if ((db << 1) != 0) {
-    if ((db & FRAC64) == 0) return 0; // maybe a tie after rounding s: exact path
+  if ((db << 12) != 0) { // d is neither 0 nor a power of two: inexact, and not a tie
     fpFlags |= FLAG_NX;
-  } else {
-    const sv = s - tl;
-    fpFlags |= <u32>((tl - (s - sv)) + (ul - sv) != 0); // FLAG_NX
+    return zb;
   }
+  if ((db << 1) != 0) return 0; // d a power of two: maybe a tie after rounding s, exact path
+  const sv = s - tl; // d == 0: z = th + s exactly; inexact iff s is
+  fpFlags |= <u32>((tl - (s - sv)) + (ul - sv) != 0); // FLAG_NX
   return zb;
 }
 
 @inline export function f64_fma(a: u64, b: u64, c: u64, negProduct: bool, negAddend: bool, rm: u32): u64 {
-  // The four forms negate operands (as SoftFloat/Spike do); NaN-ness and sNaN-ness are unaffected.
-  if (negProduct) a ^= SIGN64;
-  if (negAddend) c ^= SIGN64;
   if (rm == RM_RNE) {
-    const r = fmaFast64(a, b, c);
-    if (r != 0) return r;
+    // -(a*b) + c = -(a*b - c) and -(a*b) - c = -(a*b + c): the product's negation moves to the result
+    // (RNE is symmetric, flags are alike, and the fast path never returns a zero, whose sign would
+    // differ), so each form negates at most one value.
+    const r = fmaFast64(a, b, negProduct != negAddend ? c ^ SIGN64 : c);
+    if (r != 0) return negProduct ? r ^ SIGN64 : r;
   }
-  return fmaSlow64(a, b, c, rm);
+  // The four forms negate operands (as SoftFloat/Spike do); NaN-ness and sNaN-ness are unaffected.
+  return fmaSlow64(negProduct ? a ^ SIGN64 : a, b, negAddend ? c ^ SIGN64 : c, rm);
 }
 
 function fmaSlow64(a: u64, b: u64, c: u64, rm: u32): u64 {
