@@ -7,7 +7,8 @@
  *  - f32 values travel as u32 bit patterns, f64 values as u64 bit patterns.
  *  - rm is a static rounding mode 0..4 (RNE, RTZ, RDN, RUP, RMM); the caller resolves DYN from frm and
  *    rejects the reserved encodings before calling (Unpriv §11.2).
- *  - Flags are OR-ed into `fpFlags` in the fcsr.fflags layout; the caller reads and clears it.
+ *  - Exception flags are OR-ed straight into the current hart's fcsr.fflags (raiseFlags); the caller
+ *    compares fcsr before and after when it needs to know whether fflags changed.
  *  - Unpriv §11.3: every NaN result is the canonical NaN (0x7fc00000 / 0x7ff8000000000000); payloads are
  *    never propagated. Only signaling-NaN inputs (and the invalid operations of IEEE 754 §7.2) set NV.
  *  - Unpriv §11.2 / IEEE 754 §7.5: tininess is detected AFTER rounding (as if the exponent range were
@@ -41,6 +42,8 @@
  *    the FMA use 128-bit intermediates held in pairs of u64.
  */
 
+import { H_FCSR } from './layout';
+
 // ---------------------------------------------------------------------------------------------------
 // Flags, rounding modes, constants
 
@@ -56,8 +59,14 @@ export const RM_RDN: u32 = 2;
 export const RM_RUP: u32 = 3;
 export const RM_RMM: u32 = 4;
 
-/** Accumulated exception flags (fcsr.fflags layout). Functions only OR bits into it. */
-export let fpFlags: u32 = 0;
+/**
+ * Raise exception flags: OR-ed straight into the current hart's fcsr (fflags are its bits 0..4), which
+ * is where the instruction would put them; a 64-bit read-modify-write, like every other fcsr access,
+ * so a following 64-bit load of fcsr is store-forwarded.
+ */
+@inline function raiseFlags(f: u32): void {
+  store<u64>(H_FCSR, load<u64>(H_FCSR) | <u64>f);
+}
 
 export const CANON32: u32 = 0x7fc00000;
 export const CANON64: u64 = 0x7ff8000000000000;
@@ -253,12 +262,12 @@ function shiftRightJam128(hi: u64, lo: u64, d: i32): u64 {
   const field = q - QMIN + 1; // biased exponent when kept is normal
   if (field >= EXPMAX) {
     // IEEE 754 §7.4: overflow gives inf or the largest finite number, by mode and sign.
-    fpFlags |= FLAG_OF | FLAG_NX;
+    raiseFlags(FLAG_OF | FLAG_NX);
     const toInf = rm == RM_RNE || rm == RM_RMM || (rm == RM_RUP && !negative) || (rm == RM_RDN && negative);
     const inf = <u64>EXPMAX << <u64>(P - 1);
     return signBit | (toInf ? inf : inf - 1);
   }
-  fpFlags |= <u32>(rem != 0) * (tiny ? FLAG_NX | FLAG_UF : FLAG_NX);
+  raiseFlags(<u32>(rem != 0) * (tiny ? FLAG_NX | FLAG_UF : FLAG_NX));
   // kept < 2^(P-1) only when q == QMIN (subnormal or zero): the exponent field is then 0.
   return signBit | ((<u64>(q - QMIN) << <u64>(P - 1)) + kept);
 }
@@ -306,11 +315,11 @@ function addSlow64(a: u64, b: u64, rm: u32): u64 {
   const infA = (a & INF64) == INF64, infB = (b & INF64) == INF64;
   if (infA || infB) {
     if (isNaN64(a) || isNaN64(b)) {
-      if (isSNaN64(a) || isSNaN64(b)) fpFlags |= FLAG_NV;
+      if (isSNaN64(a) || isSNaN64(b)) raiseFlags(FLAG_NV);
       return CANON64;
     }
     if (infA && infB && ((a ^ b) & SIGN64) != 0) { // inf - inf (IEEE 754 §7.2 d)
-      fpFlags |= FLAG_NV;
+      raiseFlags(FLAG_NV);
       return CANON64;
     }
     return infA ? a : b;
@@ -330,11 +339,11 @@ function addSlow32(a: u32, b: u32, rm: u32): u32 {
   const infA = (a & INF32) == INF32, infB = (b & INF32) == INF32;
   if (infA || infB) {
     if (isNaN32(a) || isNaN32(b)) {
-      if (isSNaN32(a) || isSNaN32(b)) fpFlags |= FLAG_NV;
+      if (isSNaN32(a) || isSNaN32(b)) raiseFlags(FLAG_NV);
       return CANON32;
     }
     if (infA && infB && ((a ^ b) & SIGN32) != 0) {
-      fpFlags |= FLAG_NV;
+      raiseFlags(FLAG_NV);
       return CANON32;
     }
     return infA ? a : b;
@@ -363,7 +372,7 @@ export function f64_add(a: u64, b: u64, rm: u32): u64 {
     if ((r & ABS64) < INF64) {
       const yv = s - x;
       const xv = s - yv;
-      fpFlags |= <u32>((x - xv) + (y - yv) != 0); // FLAG_NX, branch-free
+      raiseFlags(<u32>((x - xv) + (y - yv) != 0)); // FLAG_NX, branch-free
       return r;
     }
   }
@@ -386,7 +395,7 @@ export function f32_add(a: u32, b: u32, rm: u32): u32 {
     if ((r & ABS32) < INF32) {
       const yv = s - x;
       const xv = s - yv;
-      fpFlags |= <u32>((x - xv) + (y - yv) != 0); // FLAG_NX
+      raiseFlags(<u32>((x - xv) + (y - yv) != 0)); // FLAG_NX
       return r;
     }
   }
@@ -413,11 +422,11 @@ function mulSlow64(a: u64, b: u64, rm: u32): u64 {
   const sign = (a ^ b) & SIGN64;
   if (((a & INF64) == INF64) || ((b & INF64) == INF64)) {
     if (isNaN64(a) || isNaN64(b)) {
-      if (isSNaN64(a) || isSNaN64(b)) fpFlags |= FLAG_NV;
+      if (isSNaN64(a) || isSNaN64(b)) raiseFlags(FLAG_NV);
       return CANON64;
     }
     if (isZero64(a) || isZero64(b)) { // 0 * inf (IEEE 754 §7.2 b)
-      fpFlags |= FLAG_NV;
+      raiseFlags(FLAG_NV);
       return CANON64;
     }
     return sign | INF64;
@@ -438,11 +447,11 @@ function mulSlow32(a: u32, b: u32, rm: u32): u32 {
   const sign = (a ^ b) & SIGN32;
   if (((a & INF32) == INF32) || ((b & INF32) == INF32)) {
     if (isNaN32(a) || isNaN32(b)) {
-      if (isSNaN32(a) || isSNaN32(b)) fpFlags |= FLAG_NV;
+      if (isSNaN32(a) || isSNaN32(b)) raiseFlags(FLAG_NV);
       return CANON32;
     }
     if (isZero32(a) || isZero32(b)) {
-      fpFlags |= FLAG_NV;
+      raiseFlags(FLAG_NV);
       return CANON32;
     }
     return sign | INF32;
@@ -458,7 +467,7 @@ export function f64_mul(a: u64, b: u64, rm: u32): u64 {
   if (rm == RM_RNE) {
     const r = reinterpret<u64>(reinterpret<f64>(a) * reinterpret<f64>(b));
     if (clearlyNormal64(r)) {
-      fpFlags |= <u32>mulInexact64(a, b); // FLAG_NX
+      raiseFlags(<u32>mulInexact64(a, b)); // FLAG_NX
       return r;
     }
   }
@@ -474,7 +483,7 @@ export function f32_mul(a: u32, b: u32, rm: u32): u32 {
       const inexact = <f64>r32 != p;
       // A tiny inexact result needs the tininess-after-rounding test of the soft path.
       if (!inexact || clearlyNormal32(r)) {
-        fpFlags |= <u32>inexact; // FLAG_NX
+        raiseFlags(<u32>inexact); // FLAG_NX
         return r;
       }
     }
@@ -502,21 +511,21 @@ function divSlow64(a: u64, b: u64, rm: u32): u64 {
   const infA = (a & INF64) == INF64, infB = (b & INF64) == INF64;
   if (infA || infB) {
     if (isNaN64(a) || isNaN64(b)) {
-      if (isSNaN64(a) || isSNaN64(b)) fpFlags |= FLAG_NV;
+      if (isSNaN64(a) || isSNaN64(b)) raiseFlags(FLAG_NV);
       return CANON64;
     }
     if (infA && infB) { // inf / inf
-      fpFlags |= FLAG_NV;
+      raiseFlags(FLAG_NV);
       return CANON64;
     }
     return infA ? sign | INF64 : sign; // inf / x = inf (no DZ, even for x = 0); x / inf = 0
   }
   if (isZero64(b)) {
     if (isZero64(a)) { // 0 / 0
-      fpFlags |= FLAG_NV;
+      raiseFlags(FLAG_NV);
       return CANON64;
     }
-    fpFlags |= FLAG_DZ; // finite nonzero / 0 (IEEE 754 §7.3)
+    raiseFlags(FLAG_DZ); // finite nonzero / 0 (IEEE 754 §7.3)
     return sign | INF64;
   }
   if (isZero64(a)) return sign;
@@ -546,21 +555,21 @@ function divSlow32(a: u32, b: u32, rm: u32): u32 {
   const infA = (a & INF32) == INF32, infB = (b & INF32) == INF32;
   if (infA || infB) {
     if (isNaN32(a) || isNaN32(b)) {
-      if (isSNaN32(a) || isSNaN32(b)) fpFlags |= FLAG_NV;
+      if (isSNaN32(a) || isSNaN32(b)) raiseFlags(FLAG_NV);
       return CANON32;
     }
     if (infA && infB) {
-      fpFlags |= FLAG_NV;
+      raiseFlags(FLAG_NV);
       return CANON32;
     }
     return infA ? sign | INF32 : sign;
   }
   if (isZero32(b)) {
     if (isZero32(a)) {
-      fpFlags |= FLAG_NV;
+      raiseFlags(FLAG_NV);
       return CANON32;
     }
-    fpFlags |= FLAG_DZ;
+    raiseFlags(FLAG_DZ);
     return sign | INF32;
   }
   if (isZero32(a)) return sign;
@@ -578,7 +587,7 @@ export function f64_div(a: u64, b: u64, rm: u32): u64 {
     const r = reinterpret<u64>(reinterpret<f64>(a) / reinterpret<f64>(b));
     if (clearlyNormal64(r)) {
       // Here a and b are finite and nonzero, and r is normal: exact iff r * b == a.
-      fpFlags |= <u32>divInexact64(a, b, r); // FLAG_NX
+      raiseFlags(<u32>divInexact64(a, b, r)); // FLAG_NX
       return r;
     }
   }
@@ -591,7 +600,7 @@ export function f32_div(a: u32, b: u32, rm: u32): u32 {
     const r32 = <f32>(x / y); // double rounding innocuous (53 >= 2*24+2)
     const r = reinterpret<u32>(r32);
     if (clearlyNormal32(r)) {
-      fpFlags |= <u32>(<f64>r32 * y != x); // FLAG_NX; r32 * y has <= 48 bits: exact in binary64
+      raiseFlags(<u32>(<f64>r32 * y != x)); // FLAG_NX; r32 * y has <= 48 bits: exact in binary64
       return r;
     }
   }
@@ -633,23 +642,23 @@ function sqrtResidualSign64(a: u64, r: u64): i32 {
 export function f64_sqrt(a: u64, rm: u32): u64 {
   if (a - 1 >= INF64 - 1) { // not positive finite nonzero
     if (isNaN64(a)) {
-      if (isSNaN64(a)) fpFlags |= FLAG_NV;
+      if (isSNaN64(a)) raiseFlags(FLAG_NV);
       return CANON64;
     }
     if (isZero64(a) || a == INF64) return a; // sqrt(-0) = -0, sqrt(+inf) = +inf
-    fpFlags |= FLAG_NV; // negative (IEEE 754 §7.2 g)
+    raiseFlags(FLAG_NV); // negative (IEEE 754 §7.2 g)
     return CANON64;
   }
   let r = reinterpret<u64>(sqrt<f64>(reinterpret<f64>(a)));
   if (rm == RM_RNE || rm == RM_RMM) {
     // Exact iff the odd part of r's significand squared is the odd part of a's significand.
     const orr = oddPart((r & FRAC64) | HIDDEN64);
-    fpFlags |= <u32>!(orr < (<u64>1 << 27) && orr * orr == oddPart(rawSig64(a))); // FLAG_NX
+    raiseFlags(<u32>!(orr < (<u64>1 << 27) && orr * orr == oddPart(rawSig64(a)))); // FLAG_NX
     return r;
   }
   const d = sqrtResidualSign64(a, r);
   if (d == 0) return r;
-  fpFlags |= FLAG_NX;
+  raiseFlags(FLAG_NX);
   if (d < 0 && rm != RM_RUP) r--; // RTZ, RDN: the root is below r
   else if (d > 0 && rm == RM_RUP) r++;
   return r;
@@ -658,11 +667,11 @@ export function f64_sqrt(a: u64, rm: u32): u64 {
 export function f32_sqrt(a: u32, rm: u32): u32 {
   if (a - 1 >= INF32 - 1) {
     if (isNaN32(a)) {
-      if (isSNaN32(a)) fpFlags |= FLAG_NV;
+      if (isSNaN32(a)) raiseFlags(FLAG_NV);
       return CANON32;
     }
     if (isZero32(a) || a == INF32) return a;
-    fpFlags |= FLAG_NV;
+    raiseFlags(FLAG_NV);
     return CANON32;
   }
   const x = <f64>reinterpret<f32>(a);
@@ -670,7 +679,7 @@ export function f32_sqrt(a: u32, rm: u32): u32 {
   let r = reinterpret<u32>(r32);
   const rr = <f64>r32 * <f64>r32; // <= 48 bits: exact
   if (rr == x) return r;
-  fpFlags |= FLAG_NX;
+  raiseFlags(FLAG_NX);
   if (rm == RM_RNE || rm == RM_RMM) return r;
   if (rr > x && rm != RM_RUP) r--;
   else if (rr < x && rm == RM_RUP) r++;
@@ -806,12 +815,12 @@ function fmaCore(sp: u64, pHi: u64, pLo: u64, eP: i32, sc: u64, cSig: u64, eC: i
   if (((zb >> 52) & 0x7ff) - 6 >= 0x7ff - 6) return 0; // inf/NaN or |z| < 2^-1017
   const db = reinterpret<u64>(s - (z - th));
   if ((db << 12) != 0) { // d is neither 0 nor a power of two: inexact, and not a tie
-    fpFlags |= FLAG_NX;
+    raiseFlags(FLAG_NX);
     return zb;
   }
   if ((db << 1) != 0) return 0; // d a power of two: maybe a tie after rounding s, exact path
   const sv = s - tl; // d == 0: z = th + s exactly; inexact iff s is
-  fpFlags |= <u32>((tl - (s - sv)) + (ul - sv) != 0); // FLAG_NX
+  raiseFlags(<u32>((tl - (s - sv)) + (ul - sv) != 0)); // FLAG_NX
   return zb;
 }
 
@@ -837,16 +846,16 @@ function fmaSlow64(a: u64, b: u64, c: u64, rm: u32): u64 {
     // flag when the multiplicands are inf and zero, even when the addend is a quiet NaN."
     const prodInvalid = (isInf64(a) && zB) || (zA && isInf64(b));
     if (isNaN64(a) || isNaN64(b) || isNaN64(c)) {
-      if (prodInvalid || isSNaN64(a) || isSNaN64(b) || isSNaN64(c)) fpFlags |= FLAG_NV;
+      if (prodInvalid || isSNaN64(a) || isSNaN64(b) || isSNaN64(c)) raiseFlags(FLAG_NV);
       return CANON64;
     }
     if (prodInvalid) {
-      fpFlags |= FLAG_NV;
+      raiseFlags(FLAG_NV);
       return CANON64;
     }
     if (infA || infB) {
       if (infC && sc != sp) { // inf - inf
-        fpFlags |= FLAG_NV;
+        raiseFlags(FLAG_NV);
         return CANON64;
       }
       return sp | INF64;
@@ -904,7 +913,7 @@ function fmaSlow64(a: u64, b: u64, c: u64, rm: u32): u64 {
       if ((p - (s - sv)) + (w - sv) == 0) return r; // exact (zeros included: native RNE zero signs are IEEE's)
     }
     if (!clearlyNormal32(r)) return 0xffffffff;
-    fpFlags |= FLAG_NX;
+    raiseFlags(FLAG_NX);
     return r;
   }
   const sv = s - p;
@@ -933,16 +942,16 @@ function fmaSlow32(a: u32, b: u32, c: u32, rm: u32): u32 {
   if (infA || infB || infC) {
     const prodInvalid = (isInf32(a) && zB) || (zA && isInf32(b));
     if (isNaN32(a) || isNaN32(b) || isNaN32(c)) {
-      if (prodInvalid || isSNaN32(a) || isSNaN32(b) || isSNaN32(c)) fpFlags |= FLAG_NV;
+      if (prodInvalid || isSNaN32(a) || isSNaN32(b) || isSNaN32(c)) raiseFlags(FLAG_NV);
       return CANON32;
     }
     if (prodInvalid) {
-      fpFlags |= FLAG_NV;
+      raiseFlags(FLAG_NV);
       return CANON32;
     }
     if (infA || infB) {
       if (infC && sc != sp) {
-        fpFlags |= FLAG_NV;
+        raiseFlags(FLAG_NV);
         return CANON32;
       }
       return sp | INF32;
@@ -976,7 +985,7 @@ function fmaSlow32(a: u32, b: u32, c: u32, rm: u32): u32 {
 export function f64_min(a: u64, b: u64): u64 {
   const nA = isNaN64(a), nB = isNaN64(b);
   if (nA || nB) {
-    if (isSNaN64(a) || isSNaN64(b)) fpFlags |= FLAG_NV;
+    if (isSNaN64(a) || isSNaN64(b)) raiseFlags(FLAG_NV);
     return nA && nB ? CANON64 : nA ? b : a;
   }
   return key64(a) < key64(b) ? a : b;
@@ -984,7 +993,7 @@ export function f64_min(a: u64, b: u64): u64 {
 export function f64_max(a: u64, b: u64): u64 {
   const nA = isNaN64(a), nB = isNaN64(b);
   if (nA || nB) {
-    if (isSNaN64(a) || isSNaN64(b)) fpFlags |= FLAG_NV;
+    if (isSNaN64(a) || isSNaN64(b)) raiseFlags(FLAG_NV);
     return nA && nB ? CANON64 : nA ? b : a;
   }
   return key64(a) > key64(b) ? a : b;
@@ -992,7 +1001,7 @@ export function f64_max(a: u64, b: u64): u64 {
 export function f32_min(a: u32, b: u32): u32 {
   const nA = isNaN32(a), nB = isNaN32(b);
   if (nA || nB) {
-    if (isSNaN32(a) || isSNaN32(b)) fpFlags |= FLAG_NV;
+    if (isSNaN32(a) || isSNaN32(b)) raiseFlags(FLAG_NV);
     return nA && nB ? CANON32 : nA ? b : a;
   }
   return key32(a) < key32(b) ? a : b;
@@ -1000,7 +1009,7 @@ export function f32_min(a: u32, b: u32): u32 {
 export function f32_max(a: u32, b: u32): u32 {
   const nA = isNaN32(a), nB = isNaN32(b);
   if (nA || nB) {
-    if (isSNaN32(a) || isSNaN32(b)) fpFlags |= FLAG_NV;
+    if (isSNaN32(a) || isSNaN32(b)) raiseFlags(FLAG_NV);
     return nA && nB ? CANON32 : nA ? b : a;
   }
   return key32(a) > key32(b) ? a : b;
@@ -1012,42 +1021,42 @@ export function f32_max(a: u32, b: u32): u32 {
 
 export function f64_eq(a: u64, b: u64): u32 {
   if (isNaN64(a) || isNaN64(b)) {
-    if (isSNaN64(a) || isSNaN64(b)) fpFlags |= FLAG_NV;
+    if (isSNaN64(a) || isSNaN64(b)) raiseFlags(FLAG_NV);
     return 0;
   }
   return a == b || ((a | b) & ABS64) == 0 ? 1 : 0;
 }
 export function f64_lt(a: u64, b: u64): u32 {
   if (isNaN64(a) || isNaN64(b)) {
-    fpFlags |= FLAG_NV;
+    raiseFlags(FLAG_NV);
     return 0;
   }
   return key64(a) < key64(b) && ((a | b) & ABS64) != 0 ? 1 : 0;
 }
 export function f64_le(a: u64, b: u64): u32 {
   if (isNaN64(a) || isNaN64(b)) {
-    fpFlags |= FLAG_NV;
+    raiseFlags(FLAG_NV);
     return 0;
   }
   return key64(a) <= key64(b) || ((a | b) & ABS64) == 0 ? 1 : 0;
 }
 export function f32_eq(a: u32, b: u32): u32 {
   if (isNaN32(a) || isNaN32(b)) {
-    if (isSNaN32(a) || isSNaN32(b)) fpFlags |= FLAG_NV;
+    if (isSNaN32(a) || isSNaN32(b)) raiseFlags(FLAG_NV);
     return 0;
   }
   return a == b || ((a | b) & ABS32) == 0 ? 1 : 0;
 }
 export function f32_lt(a: u32, b: u32): u32 {
   if (isNaN32(a) || isNaN32(b)) {
-    fpFlags |= FLAG_NV;
+    raiseFlags(FLAG_NV);
     return 0;
   }
   return key32(a) < key32(b) && ((a | b) & ABS32) != 0 ? 1 : 0;
 }
 export function f32_le(a: u32, b: u32): u32 {
   if (isNaN32(a) || isNaN32(b)) {
-    fpFlags |= FLAG_NV;
+    raiseFlags(FLAG_NV);
     return 0;
   }
   return key32(a) <= key32(b) || ((a | b) & ABS32) == 0 ? 1 : 0;
@@ -1091,7 +1100,7 @@ export function f32_classify(a: u32): u32 {
 
 export function f32_to_f64(a: u32): u64 {
   if (isNaN32(a)) {
-    if (isSNaN32(a)) fpFlags |= FLAG_NV;
+    if (isSNaN32(a)) raiseFlags(FLAG_NV);
     return CANON64;
   }
   return reinterpret<u64>(<f64>reinterpret<f32>(a)); // exact, subnormals included
@@ -1103,14 +1112,14 @@ export function f64_to_f32(a: u64, rm: u32): u32 {
     const r32 = <f32>x;
     const r = reinterpret<u32>(r32);
     if (clearlyNormal32(r)) {
-      fpFlags |= <u32>(<f64>r32 != x); // FLAG_NX
+      raiseFlags(<u32>(<f64>r32 != x)); // FLAG_NX
       return r;
     }
   }
   const sign = <u32>(a >> 32) & SIGN32;
   if ((a & INF64) == INF64) {
     if (isNaN64(a)) {
-      if (isSNaN64(a)) fpFlags |= FLAG_NV;
+      if (isSNaN64(a)) raiseFlags(FLAG_NV);
       return CANON32;
     }
     return sign | INF32;
@@ -1159,10 +1168,10 @@ function toInt(neg: bool, sig: u64, e: i32, rm: u32, kind: i32): u64 {
   const maxPos: u64 = kind == KIND_I32 ? 0x7fffffff : kind == KIND_U32 ? 0xffffffff : kind == KIND_I64 ? 0x7fffffffffffffff : <u64>-1;
   const maxNeg: u64 = kind == KIND_I32 ? 0x80000000 : kind == KIND_I64 ? SIGN64 : 0;
   if (big || (neg ? mag > maxNeg : mag > maxPos)) {
-    fpFlags |= FLAG_NV;
+    raiseFlags(FLAG_NV);
     return neg ? satNeg(kind) : satPos(kind);
   }
-  if (rem != 0) fpFlags |= FLAG_NX;
+  if (rem != 0) raiseFlags(FLAG_NX);
   const v = neg ? 0 - mag : mag;
   return kind == KIND_U32 ? <u64><i64><i32><u32>v : v;
 }
@@ -1198,7 +1207,7 @@ function toInt(neg: bool, sig: u64, e: i32, rm: u32, kind: i32): u64 {
   const x = reinterpret<f64>(a);
   const r = roundIntegral(x, rm);
   if (fitsKind(r, kind)) {
-    fpFlags |= <u32>(r != x); // FLAG_NX
+    raiseFlags(<u32>(r != x)); // FLAG_NX
     return intOfKind(r, kind);
   }
   return f64ToIntSlow(a, rm, kind);
@@ -1206,7 +1215,7 @@ function toInt(neg: bool, sig: u64, e: i32, rm: u32, kind: i32): u64 {
 function f64ToIntSlow(a: u64, rm: u32, kind: i32): u64 {
   const ef = <i32>((a >> 52) & 0x7ff);
   if (ef == 0x7ff) {
-    fpFlags |= FLAG_NV;
+    raiseFlags(FLAG_NV);
     return (a & FRAC64) != 0 || (a & SIGN64) == 0 ? satPos(kind) : satNeg(kind);
   }
   return toInt((a & SIGN64) != 0, rawSig64(a), (ef == 0 ? 1 : ef) - 1075, rm, kind);
@@ -1216,7 +1225,7 @@ function f64ToIntSlow(a: u64, rm: u32, kind: i32): u64 {
   const x = <f64>reinterpret<f32>(a);
   const r = roundIntegral(x, rm);
   if (fitsKind(r, kind)) {
-    fpFlags |= <u32>(r != x); // FLAG_NX
+    raiseFlags(<u32>(r != x)); // FLAG_NX
     return intOfKind(r, kind);
   }
   return f32ToIntSlow(a, rm, kind);
@@ -1224,7 +1233,7 @@ function f64ToIntSlow(a: u64, rm: u32, kind: i32): u64 {
 function f32ToIntSlow(a: u32, rm: u32, kind: i32): u64 {
   const ef = <i32>((a >> 23) & 0xff);
   if (ef == 0xff) {
-    fpFlags |= FLAG_NV;
+    raiseFlags(FLAG_NV);
     return (a & FRAC32) != 0 || (a & SIGN32) == 0 ? satPos(kind) : satNeg(kind);
   }
   return toInt((a & SIGN32) != 0, <u64>rawSig32(a), (ef == 0 ? 1 : ef) - 150, rm, kind);

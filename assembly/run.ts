@@ -38,7 +38,7 @@ import { tmEnabled, tmAccess, tmSfence, tmTakeExtra } from './tlbmodel';
 import { csrAccess, setCurLat } from './csr';
 import { mulh, mulhu, mulhsu, div64, divu64, rem64, remu64, sext32, divw, divuw, remw, remuw } from './alu';
 import {
-  fpFlags, f32_add, f32_sub, f32_mul, f32_div, f64_add, f64_sub, f64_mul, f64_div, f32_sqrt, f64_sqrt, f32_fma, f64_fma,
+  f32_add, f32_sub, f32_mul, f32_div, f64_add, f64_sub, f64_mul, f64_div, f32_sqrt, f64_sqrt, f32_fma, f64_fma,
   f32_min, f32_max, f64_min, f64_max, f32_eq, f32_lt, f32_le, f64_eq, f64_lt, f64_le, f32_classify, f64_classify,
   f32_to_f64, f64_to_f32, f32_to_i32, f32_to_u32, f32_to_i64, f32_to_u64, f64_to_i32, f64_to_u32, f64_to_i64, f64_to_u64,
   i32_to_f32, u32_to_f32, i64_to_f32, u64_to_f32, i32_to_f64, u32_to_f64, i64_to_f64, u64_to_f64,
@@ -123,15 +123,16 @@ const OP_FCVT_S_D = G.OP_FCVT_S_D, OP_FCVT_D_S = G.OP_FCVT_D_S;
 @inline function fpDirty(): void {
   store<u64>(H_MSTATUS, load<u64>(H_MSTATUS) | MSTATUS_FS_DIRTY | MSTATUS_SD);
 }
-/** After an FP operation that wrote an f register: accrue its exception flags into fflags. */
+/** After an FP operation that wrote an f register (fpu.ts has OR-ed its flags into fflags already). */
 @inline function fpWrote(): void {
-  store<u64>(H_FCSR, load<u64>(H_FCSR) | <u64>fpFlags);
-  fpFlags = 0;
   fpDirty();
 }
-/** After an FP operation that wrote only an x register: fflags (and FS) change only if it raised a flag. */
-@inline function fpAccrue(): void {
-  if (fpFlags != 0) fpWrote();
+/**
+ * After an FP operation that wrote only an x register: FS becomes Dirty only if fflags changed, i.e.
+ * the operation raised a flag that was not already set (`f0`: fcsr before the operation).
+ */
+@inline function fpAccrue(f0: u64): void {
+  if (load<u64>(H_FCSR) != f0) fpDirty();
 }
 
 /**
@@ -1118,26 +1119,30 @@ export function run(): u32 {
       // to integer: the W forms are sign-extended to 64 bits (fpu.ts does it)
       case OP_FCVT_W_S: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
         setX(load<u8>(slot, S_RD), f32_to_i32(getF32(load<u8>(slot, S_RS1)), rm));
-        fpAccrue();
+        fpAccrue(f0);
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_WU_S: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
         setX(load<u8>(slot, S_RD), f32_to_u32(getF32(load<u8>(slot, S_RS1)), rm));
-        fpAccrue();
+        fpAccrue(f0);
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_L_S: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
         setX(load<u8>(slot, S_RD), f32_to_i64(getF32(load<u8>(slot, S_RS1)), rm));
-        fpAccrue();
+        fpAccrue(f0);
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_LU_S: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
         setX(load<u8>(slot, S_RD), f32_to_u64(getF32(load<u8>(slot, S_RS1)), rm));
-        fpAccrue();
+        fpAccrue(f0);
         pc += <u64>len; slot += len << 3; continue;
       }
       // fmv.x.w: the low 32 bits, sign-extended, whatever the upper bits hold (a transfer)
@@ -1153,20 +1158,23 @@ export function run(): u32 {
       }
       case OP_FEQ_S: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
         setX(load<u8>(slot, S_RD), <u64>f32_eq(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2))));
-        fpAccrue();
+        fpAccrue(f0);
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FLT_S: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
         setX(load<u8>(slot, S_RD), <u64>f32_lt(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2))));
-        fpAccrue();
+        fpAccrue(f0);
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FLE_S: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
         setX(load<u8>(slot, S_RD), <u64>f32_le(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2))));
-        fpAccrue();
+        fpAccrue(f0);
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_S_W: {
@@ -1293,26 +1301,30 @@ export function run(): u32 {
       }
       case OP_FCVT_W_D: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
         setX(load<u8>(slot, S_RD), f64_to_i32(getF(load<u8>(slot, S_RS1)), rm));
-        fpAccrue();
+        fpAccrue(f0);
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_WU_D: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
         setX(load<u8>(slot, S_RD), f64_to_u32(getF(load<u8>(slot, S_RS1)), rm));
-        fpAccrue();
+        fpAccrue(f0);
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_L_D: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
         setX(load<u8>(slot, S_RD), f64_to_i64(getF(load<u8>(slot, S_RS1)), rm));
-        fpAccrue();
+        fpAccrue(f0);
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_LU_D: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
         setX(load<u8>(slot, S_RD), f64_to_u64(getF(load<u8>(slot, S_RS1)), rm));
-        fpAccrue();
+        fpAccrue(f0);
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FMV_X_D: {
@@ -1327,20 +1339,23 @@ export function run(): u32 {
       }
       case OP_FEQ_D: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
         setX(load<u8>(slot, S_RD), <u64>f64_eq(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2))));
-        fpAccrue();
+        fpAccrue(f0);
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FLT_D: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
         setX(load<u8>(slot, S_RD), <u64>f64_lt(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2))));
-        fpAccrue();
+        fpAccrue(f0);
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FLE_D: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
         setX(load<u8>(slot, S_RD), <u64>f64_le(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2))));
-        fpAccrue();
+        fpAccrue(f0);
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_D_W: {

@@ -417,7 +417,7 @@ export function cvtIF(x: bigint, k: IntKind, f: Fmt, rm: number): Result {
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WASM = join(root, 'build', 'fpu-test.wasm');
-const SOURCES = [join(root, 'assembly', 'fpu.ts'), join(root, 'assembly', 'fpu-test.ts')];
+const SOURCES = [join(root, 'assembly', 'fpu.ts'), join(root, 'assembly', 'fpu-test.ts'), join(root, 'assembly', 'layout.ts')];
 
 /** Build build/fpu-test.wasm from assembly/fpu-test.ts when it is missing or older than its sources. */
 export function ensureFpuWasm(): string {
@@ -427,7 +427,10 @@ export function ensureFpuWasm(): string {
   const asc = join(root, 'node_modules', '.bin', 'asc');
   const r = spawnSync(
     asc,
-    ['assembly/fpu-test.ts', '--outFile', tmp, '-O3', '--runtime', 'stub', '--noAssert', '--use', 'abort='],
+    // fpu.ts raises flags into the hart block's fcsr (assembly/layout.ts, below 64 KiB): the module's
+    // own data starts above it, as in core.wasm.
+    ['assembly/fpu-test.ts', '--outFile', tmp, '-O3', '--runtime', 'stub', '--noAssert', '--use', 'abort=',
+      '--memoryBase', '65536', '--initialMemory', '2'],
     { cwd: root, encoding: 'utf8' },
   );
   if (r.status !== 0) {
