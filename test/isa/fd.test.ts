@@ -237,6 +237,15 @@ describe('FS becomes Dirty when FP state changes, and only then', () => {
     expect(fsAfter(body, FS.Initial)).toBe(FS.Initial);
   });
 
+  it('an x-writing FP op that raises only flags already set leaves FS Clean (fflags unchanged)', () => {
+    // fflags.NX set first, then FS = Clean: fcvt.w.d of 1.5 raises NX again, so fflags does not change.
+    const body: Insn[] = [...fld64(1, d(1.5)), ...li(7, 1n), csrw(FFLAGS, 7), ...setFs(FS.Clean), ['fcvt.w.d', { rd: 10, rs1: 1, rm: RNE }]];
+    expect(fsAfter(body)).toBe(FS.Clean);
+    // ... while one that raises a new flag (NV from a NaN, with NX set) makes it Dirty.
+    const nan: Insn[] = [...fld64(1, 0x7ff8000000000000n), ...li(7, 1n), csrw(FFLAGS, 7), ...setFs(FS.Clean), ['fcvt.w.d', { rd: 10, rs1: 1, rm: RNE }]];
+    expect(fsAfter(nan)).toBe(FS.Dirty);
+  });
+
   it('a faulting FP load changes neither the register nor FS', () => {
     const r = exec([...setFs(FS.Clean), ...fld64(1, 0x55n), ...setFs(FS.Clean), ...li(6, BigInt(MMIO)), ['fld', { rd: 1, rs1: 6, imm: 0 }], WFI]);
     expectTrap(r, { cause: 5, tval: MMIO });
