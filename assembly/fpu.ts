@@ -894,9 +894,9 @@ function fmaSlow64(a: u64, b: u64, c: u64, rm: u32): u64 {
  *  - other modes: s rounded to odd (TwoSum, then the odd neighbour toward the error) rounds to
  *    binary32 exactly as the exact sum would (Boldo & Melquiond 2008, "RO then round"; 53 >= 24 + 2
  *    bits, and for the directed modes the odd last bit acts as a sticky bit).
- * Operands must be finite. Returns 0xffffffff (a NaN, never produced here) to request the slow path:
- * a midpoint, a tiny or overflowing inexact RNE result, or an exact zero sum in a directed mode (its
- * sign).
+ * Operands must be finite except in RNE. Returns 0xffffffff (a NaN, never produced here) to request
+ * the slow path: a midpoint, an infinite, NaN, tiny or overflowing inexact RNE result, or an exact zero
+ * sum in a directed mode (its sign).
  */
 @inline function fmaFast32(a: u32, b: u32, c: u32, rm: u32): u32 {
   const p = <f64>reinterpret<f32>(a) * <f64>reinterpret<f32>(b);
@@ -904,10 +904,11 @@ function fmaSlow64(a: u64, b: u64, c: u64, rm: u32): u64 {
   const s = p + w;
   let sb = reinterpret<u64>(s);
   if (rm == RM_RNE) {
+    // Infinite or NaN operands need no test of their own: s, and so r, is then infinite or NaN, which
+    // is neither an exact match of s (the TwoSum error of an infinite s is NaN) nor clearly normal.
     if ((sb & 0x1fffffff) == 0x10000000) return 0xffffffff; // a binary32 midpoint
     const r32 = <f32>s;
     const r = reinterpret<u32>(r32);
-    if ((r & ABS32) >= INF32) return 0xffffffff;
     if (<f64>r32 == s) {
       const sv = s - p;
       if ((p - (s - sv)) + (w - sv) == 0) return r; // exact (zeros included: native RNE zero signs are IEEE's)
@@ -927,7 +928,9 @@ function fmaSlow64(a: u64, b: u64, c: u64, rm: u32): u64 {
 @inline export function f32_fma(a: u32, b: u32, c: u32, negProduct: bool, negAddend: bool, rm: u32): u32 {
   if (negProduct) a ^= SIGN32;
   if (negAddend) c ^= SIGN32;
-  if ((a & INF32) != INF32 && (b & INF32) != INF32 && (c & INF32) != INF32) {
+  // The RNE path copes with infinite and NaN operands itself (it declines them); rounding to odd
+  // needs finite ones.
+  if (rm == RM_RNE || ((a & INF32) != INF32 && (b & INF32) != INF32 && (c & INF32) != INF32)) {
     const r = fmaFast32(a, b, c, rm);
     if (r != 0xffffffff) return r;
   }
