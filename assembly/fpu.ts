@@ -1202,18 +1202,24 @@ function toInt(neg: bool, sig: u64, e: i32, rm: u32, kind: i32): u64 {
 }
 
 /**
- * Float -> integer. Native path: the value rounded to an integral f64 by rm (exact: nearest, trunc,
- * floor, ceil), converted when it fits the kind, NX when it differs from the operand. Out of range,
- * inf and NaN take the soft path (saturation, NV).
+ * Float -> integer, x being the operand's exact binary64 value (`a` its bits, binary64 when `is64`).
+ * Native path: x rounded to an integral f64 by rm (exact: nearest, trunc, floor, ceil), converted when
+ * it fits the kind, NX when it differs from x. Out of range, inf and NaN take the soft path
+ * (saturation, NV).
  */
-@inline function f64ToInt(a: u64, rm: u32, kind: i32): u64 {
-  const x = reinterpret<f64>(a);
+@inline function floatToInt(x: f64, a: u64, is64: bool, rm: u32, kind: i32): u64 {
   const r = roundIntegral(x, rm);
   if (fitsKind(r, kind)) {
     raiseFlags(<u32>(r != x)); // FLAG_NX
     return intOfKind(r, kind);
   }
-  return f64ToIntSlow(a, rm, kind);
+  return is64 ? f64ToIntSlow(a, rm, kind) : f32ToIntSlow(<u32>a, rm, kind);
+}
+@inline function f64ToInt(a: u64, rm: u32, kind: i32): u64 {
+  return floatToInt(reinterpret<f64>(a), a, true, rm, kind);
+}
+@inline function f32ToInt(a: u32, rm: u32, kind: i32): u64 {
+  return floatToInt(<f64>reinterpret<f32>(a), <u64>a, false, rm, kind);
 }
 function f64ToIntSlow(a: u64, rm: u32, kind: i32): u64 {
   const ef = <i32>((a >> 52) & 0x7ff);
@@ -1222,16 +1228,6 @@ function f64ToIntSlow(a: u64, rm: u32, kind: i32): u64 {
     return (a & FRAC64) != 0 || (a & SIGN64) == 0 ? satPos(kind) : satNeg(kind);
   }
   return toInt((a & SIGN64) != 0, rawSig64(a), (ef == 0 ? 1 : ef) - 1075, rm, kind);
-}
-/** binary32 -> integer: the same native path on the exact binary64 value of the operand. */
-@inline function f32ToInt(a: u32, rm: u32, kind: i32): u64 {
-  const x = <f64>reinterpret<f32>(a);
-  const r = roundIntegral(x, rm);
-  if (fitsKind(r, kind)) {
-    raiseFlags(<u32>(r != x)); // FLAG_NX
-    return intOfKind(r, kind);
-  }
-  return f32ToIntSlow(a, rm, kind);
 }
 function f32ToIntSlow(a: u32, rm: u32, kind: i32): u64 {
   const ef = <i32>((a >> 23) & 0xff);
