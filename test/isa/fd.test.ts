@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
 import { encode, type Operands } from '../../src/isa/encode.js';
 import { INSN_TABLE, lookup } from '../../src/isa/table.js';
-import { FakeMmio } from '../helpers/core-harness.js';
+import { FakeMmio, makeCore, runProgram } from '../helpers/core-harness.js';
+import * as L from '../../src/generated/layout.js';
 import {
   CSR,
   DATA,
@@ -244,6 +245,27 @@ describe('FS becomes Dirty when FP state changes, and only then', () => {
     // ... while one that raises a new flag (NV from a NaN, with NX set) makes it Dirty.
     const nan: Insn[] = [...fld64(1, 0x7ff8000000000000n), ...li(7, 1n), csrw(FFLAGS, 7), ...setFs(FS.Clean), ['fcvt.w.d', { rd: 10, rs1: 1, rm: RNE }]];
     expect(fsAfter(nan)).toBe(FS.Dirty);
+  });
+
+  it('mstatus.FS and frm written by the host between runs take effect at once (the F/D gate is resynced)', () => {
+    const { core } = makeCore();
+    const FS_MASK = 3n << FS_SHIFT;
+    core.setCsr(L.H_MSTATUS, core.getCsr(L.H_MSTATUS) | FS_MASK); // FS = Dirty
+    core.setF(1, d(1));
+    core.setF(2, d(3));
+    const prog: Insn[] = [['fdiv.d', { rd: 3, rs1: 1, rs2: 2, rm: DYN }], WFI];
+    runProgram(core, prog);
+    expect(hex(core.f(3))).toBe(hex(0x3fd5555555555555n)); // 1/3, frm = RNE
+    core.fcsr = RUP << 5;
+    runProgram(core, prog);
+    expect(hex(core.f(3))).toBe(hex(0x3fd5555555555556n)); // 1/3 rounded up
+    core.setCsr(L.H_MCAUSE, 0n);
+    core.setCsr(L.H_MTVEC, BigInt(RAM_BASE + 4)); // the trap lands on the WFI
+    core.setCsr(L.H_MSTATUS, core.getCsr(L.H_MSTATUS) & ~FS_MASK); // FS = Off
+    core.setF(3, 0n);
+    runProgram(core, prog);
+    expect(core.getCsr(L.H_MCAUSE)).toBe(2n); // illegal instruction
+    expect(core.f(3)).toBe(0n);
   });
 
   it('a faulting FP load changes neither the register nor FS', () => {
