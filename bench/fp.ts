@@ -10,11 +10,13 @@
  *     loads and stores for reference). With T(x) the time of one loop iteration of instruction x,
  *         cost(add) = T(add) / 34,   cost(x) = (T(x) - T(add)) / 32 + cost(add),
  *     i.e. the loop overhead is charged at the integer rate. The bar (issue): cost(fp) <= 3 x cost(add).
- * Only the guest run is timed (machine creation and ELF loading are not).
+ * The loops run in three fresh processes and the report gives, per instruction, the median process
+ * and the range (see PROCESSES). Only the guest run is timed (machine creation and ELF loading are not).
  * Set BENCH_QUICK=1 for a shorter run (fewer iterations; same measurements).
  */
 import { Bench } from 'tinybench';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useOptimizingCompiler } from '../src/core.js';
@@ -71,48 +73,132 @@ const loopInsn: Record<string, string> = {
 };
 const loops = Object.keys(loopInsn).map((n) => ({ ...mkGuest(`fp-loop-${n}`, () => {}), insn: loopInsn[n]! }));
 
+/** Median of a non-empty list. */
+function med(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** tinybench median (p50, ms) of the task whose name starts with `prefix`. */
+function taskMedian(bench: Bench, prefix: string): number {
+  const t = bench.tasks.find((x) => x.name.startsWith(prefix));
+  const r = t?.result as { latency?: { p50: number } } | undefined;
+  if (!r?.latency) throw new Error(`no result for ${prefix}`);
+  return r.latency.p50; // the median: one slow outlier on a shared machine does not move it
+}
+
+interface LoopCosts {
+  addNs: number;
+  /** host ns per instruction, by mnemonic */
+  ns: Record<string, number>;
+  /** cost / add cost, by mnemonic (the median of per-pair ratios) */
+  ratio: Record<string, number>;
+}
+
+/**
+ * The loop measurements of one process: per instruction, host ns and the cost ratio to add. Each
+ * timed iteration runs the add loop and then the instruction's loop, and the ratio is taken within
+ * that pair, so a slow phase of the (shared, frequency-scaling) machine moves both alike; the figure
+ * per instruction is the median over the iterations.
+ */
+async function measureLoops(): Promise<LoopCosts> {
+  const add = loops[0]!;
+  const samples = new Map<string, { addNs: number[]; ns: number[]; ratio: number[] }>();
+  const iterations = quick ? 3 : 7;
+  const bench = new Bench({ iterations, warmupIterations: 1, time: 0, warmupTime: 0 });
+  for (const g of loops.slice(1)) {
+    const s = { addNs: [] as number[], ns: [] as number[], ratio: [] as number[] };
+    samples.set(g.insn, s);
+    bench.add(`add loop, then 32 x ${g.insn} + addi/bnez`, () => {
+      const tAdd = run(add).overriddenDuration;
+      const r = run(g);
+      // per loop iteration (ns): cost(add) = T(add)/34, cost(x) = (T(x) - T(add))/32 + cost(add)
+      const addIter = (tAdd * 1e6) / LOOP_ITERS;
+      const addNs = addIter / (UNROLL + 2);
+      const ns = ((r.overriddenDuration * 1e6) / LOOP_ITERS - addIter) / UNROLL + addNs;
+      s.addNs.push(addNs);
+      s.ns.push(ns);
+      s.ratio.push(ns / addNs);
+      return r;
+    });
+  }
+  await bench.run();
+  // tinybench also calls the function for its warmup: keep the timed iterations, the last ones.
+  const all: number[] = [];
+  const ns: Record<string, number> = {};
+  const ratio: Record<string, number> = {};
+  for (const [insn, s] of samples) {
+    ns[insn] = med(s.ns.slice(-iterations));
+    ratio[insn] = med(s.ratio.slice(-iterations));
+    all.push(...s.addNs.slice(-iterations));
+  }
+  return { addNs: med(all), ns, ratio };
+}
+
+/**
+ * The loops run in PROCESSES fresh processes (3; 1 with BENCH_QUICK=1), each giving its own ratios,
+ * and the report takes the median process per instruction: V8 lays the run loop's machine code out
+ * anew in each process, and one tight loop's cost moves by up to about 30 % with that layout, more
+ * than anything a single process can average out.
+ */
+const PROCESSES = quick ? 1 : 3;
+
 async function main(): Promise<void> {
+  if (process.env.FP_BENCH_LOOPS_CHILD === '1') {
+    console.log(JSON.stringify(await measureLoops()));
+    return;
+  }
   const bench = new Bench({ iterations: quick ? 3 : 7, warmupIterations: 1, time: 0, warmupTime: 0 });
   bench.add('cmark (integer benchmark)', () => run(cmark));
   bench.add('fp-bench (double: matmul + n-body)', () => run(fpbench));
-  for (const g of loops) bench.add(`loop: 32 x ${g.insn} + addi/bnez`, () => run(g));
   await bench.run();
-
-  const median = (prefix: string): number => {
-    const t = bench.tasks.find((x) => x.name.startsWith(prefix));
-    const r = t?.result as { latency?: { p50: number } } | undefined;
-    if (!r?.latency) throw new Error(`no result for ${prefix}`);
-    return r.latency.p50; // ms; the median: one slow outlier on a shared machine does not move it
-  };
   console.table(
     bench.tasks.map((t) => {
       const r = t.result as { latency?: { p50: number; mean: number; rme: number } } | undefined;
       return { task: t.name, 'median ms': r?.latency?.p50.toFixed(2), 'mean ms': r?.latency?.mean.toFixed(2), '± %': r?.latency?.rme.toFixed(1) };
     }),
   );
-
   const mips = (g: Guest, ms: number): number => g.instret / (ms / 1000) / 1e6;
-  const cmarkMips = mips(cmark, median('cmark'));
-  const fpMips = mips(fpbench, median('fp-bench'));
-  // per loop iteration, ns
-  const iterNs = (g: { insn: string }): number => (median(`loop: 32 x ${g.insn} `) * 1e6) / LOOP_ITERS;
-  const addIter = iterNs(loops[0]!);
-  const costAdd = addIter / (UNROLL + 2);
+  const cmarkMips = mips(cmark, taskMedian(bench, 'cmark'));
+  const fpMips = mips(fpbench, taskMedian(bench, 'fp-bench'));
+
+  const runs: LoopCosts[] = [];
+  for (let i = 0; i < PROCESSES; i++) {
+    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+      env: { ...process.env, FP_BENCH_LOOPS_CHILD: '1' },
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    });
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    if (r.status !== 0 || !line.startsWith('{')) throw new Error(`loop process ${i + 1} failed: ${r.stderr}`);
+    runs.push(JSON.parse(line) as LoopCosts);
+  }
+
   const rows: Array<Record<string, string>> = [
-    { figure: 'guest MIPS, cmark (integer)', value: cmarkMips.toFixed(1), bar: '' },
-    { figure: 'guest MIPS, fp-bench (double)', value: fpMips.toFixed(1), bar: '' },
-    { figure: 'fp-bench MIPS / cmark MIPS', value: (fpMips / cmarkMips).toFixed(2), bar: '' },
-    { figure: 'host ns per add (integer loop)', value: costAdd.toFixed(2), bar: '' },
+    { figure: 'guest MIPS, cmark (integer)', value: cmarkMips.toFixed(1), range: '', bar: '' },
+    { figure: 'guest MIPS, fp-bench (double)', value: fpMips.toFixed(1), range: '', bar: '' },
+    { figure: 'fp-bench MIPS / cmark MIPS', value: (fpMips / cmarkMips).toFixed(2), range: '', bar: '' },
+    {
+      figure: 'host ns per add (integer loop)',
+      value: med(runs.map((r) => r.addNs)).toFixed(2),
+      range: `${Math.min(...runs.map((r) => r.addNs)).toFixed(2)}-${Math.max(...runs.map((r) => r.addNs)).toFixed(2)}`,
+      bar: '',
+    },
   ];
   let worst = { insn: '', ratio: 0 };
   for (const g of loops.slice(1)) {
-    const cost = (iterNs(g) - addIter) / UNROLL + costAdd;
-    const ratio = cost / costAdd;
+    const ratios = runs.map((r) => r.ratio[g.insn]!);
+    const ratio = med(ratios);
     if (g.insn !== 'ld' && ratio > worst.ratio) worst = { insn: g.insn, ratio };
-    rows.push({ figure: `host ns per ${g.insn}`, value: cost.toFixed(2), bar: '' });
-    rows.push({ figure: `  ${g.insn} cost / add cost`, value: ratio.toFixed(2), bar: g.insn === 'ld' ? '' : '<= 3' });
+    rows.push({
+      figure: `${g.insn}: host ns (cost / add cost)`,
+      value: `${med(runs.map((r) => r.ns[g.insn]!)).toFixed(2)} (${ratio.toFixed(2)})`,
+      range: `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}`,
+      bar: g.insn === 'ld' ? '' : '<= 3',
+    });
   }
-  rows.push({ figure: `costliest FP instruction: ${worst.insn}`, value: worst.ratio.toFixed(2), bar: '<= 3' });
+  rows.push({ figure: `costliest FP instruction: ${worst.insn}`, value: worst.ratio.toFixed(2), range: '', bar: '<= 3' });
+  console.log(`loop costs: median of ${PROCESSES} process(es); range = min-max of the per-process cost ratios`);
   console.table(rows);
 }
 
