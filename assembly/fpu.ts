@@ -792,14 +792,14 @@ function fmaCore(sp: u64, pHi: u64, pLo: u64, eP: i32, sc: u64, cSig: u64, eC: i
   const uh = x * y;
   const ub = reinterpret<u64>(uh);
   // a*b = ma*mb * 2^(eab-2150) and uh = mu << k at the same scale, k = 52 if uh's biased exponent is
-  // eab - 1023 (ma*mb < 2^105 after rounding), else 53 (or 54 when rounding reaches 2^106).
-  // ul = diff * 2^(eab-2150) with diff = ma*mb - mu << k, |diff| <= 2^(k-1) (and <= 2^51 for k = 52,
-  // <= 2^52 for k >= 53).
+  // eab - 1023 (ma*mb < 2^105 after rounding), else 53 (rounding never reaches 2^106: ma*mb <=
+  // (2^53 - 1)^2 < 2^106 - 2^52). ul = diff * 2^(eab-2150) with diff = ma*mb - mu << k, |diff| <=
+  // 2^(k-1): <= 2^51 for k = 52, <= 2^52 for k = 53.
   // The low 64 bits of the error, scaled by 2^11 so that only diff mod 2^53 is needed:
   //   diff * 2^11 = (ma*mb << 11) - (mu << (k + 11)) (mod 2^64), where
   //   ma*mb mod 2^53 = (a | HIDDEN) * (b | HIDDEN) mod 2^53 (the bits above 52 only add multiples
   //   of 2^53), and mu << 63 = ub << 63 for k = 52 (subtracting 2^63 mod 2^64 flips bit 63), while
-  //   mu << 64 = 0 for k >= 53.
+  //   mu << 64 = 0 for k = 53.
   // diff in [-2^52, 2^52) is then exact as an i64 D; D = -2^63 is ambiguous (diff = +-2^52, a*b a
   // midpoint of uh's neighbours) and goes to the exact path.
   const c52 = (ub << 1) < ((eab - 1022) << 53);
