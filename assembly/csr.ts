@@ -16,7 +16,6 @@ import {
   PRV_M, PRV_S, PRV_U, MSTATUS_SIE, MSTATUS_MIE, MSTATUS_SPIE, MSTATUS_MPIE, MSTATUS_SPP, MSTATUS_MPP,
   MSTATUS_MPP_SHIFT, MSTATUS_MPRV, MSTATUS_SUM, MSTATUS_MXR, MSTATUS_TVM, MSTATUS_TW, MSTATUS_TSR,
   MSTATUS_UXL, MSTATUS_SXL, MSTATUS_FS, MSTATUS_SD, MSTATUS_FS_DIRTY,
-  fpGateSync,
 } from './hart';
 import { tlbFlushAll, tlbFlushVirtual } from './mmu';
 import { tmSatpWrite } from './tlbmodel';
@@ -89,7 +88,6 @@ function counterAllowed(idx: u32): bool {
 /** An FP CSR write modified the FP state: FS = Dirty, and SD with it. */
 function fpStateDirty(): void {
   store<u64>(H_MSTATUS, load<u64>(H_MSTATUS) | MSTATUS_FS_DIRTY | MSTATUS_SD);
-  fpGateSync(); // FS and (for frm/fcsr writes) frm changed
 }
 
 function readCsr(csr: u32): u64 {
@@ -168,7 +166,6 @@ function writeMstatus(v: u64): void {
   // SD = (FS == Dirty) || XS == Dirty || VS == Dirty; XS and VS are always Off here.
   nv = (nv & ~MSTATUS_SD) | ((nv & MSTATUS_FS) == MSTATUS_FS_DIRTY ? MSTATUS_SD : 0);
   store<u64>(H_MSTATUS, nv);
-  fpGateSync(); // FS may have changed
   // SUM/MXR change what S/U mappings permit; MPRV/MPP change the data regime (chosen per block).
   if (((old ^ nv) & (MSTATUS_SUM | MSTATUS_MXR)) != 0) tlbFlushVirtual();
 }

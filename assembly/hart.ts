@@ -1,5 +1,5 @@
 /** Accessors for the running hart's state (layout.ts HART_BASE). All inline, constant offsets. */
-import { H_X, H_F, H_FCSR, H_MSTATUS, H_MIE, H_MIP, H_PRIV, C_FPGATE } from './layout';
+import { H_X, H_F, H_FCSR, H_MSTATUS, H_MIE, H_MIP, H_PRIV } from './layout';
 
 @inline export function getX(r: u32): u64 {
   return load<u64>(<usize>r << 3, H_X);
@@ -39,20 +39,6 @@ export const F32_CANONICAL_NAN: u32 = 0x7fc00000;
 }
 @inline export function fcsr(): u32 {
   return <u32>load<u64>(H_FCSR);
-}
-/**
- * The F/D gate (C_FPGATE): frm while mstatus.FS = Dirty, else 0xff. An FP instruction that writes an
- * f register reads this one word instead of mstatus and fcsr, and needs no FS update afterwards;
- * 0xff sends it to the full check (FS Off: illegal; Initial/Clean: becomes Dirty). Recomputed
- * whenever FS or frm may change: at run() entry (the host may have written either between runs),
- * on every CSR write of mstatus, sstatus, fflags, frm or fcsr, and when an instruction sets FS =
- * Dirty through that full check. A stale 0xff is harmless (the full check runs); the other stale
- * direction cannot arise, since nothing else in the core writes FS or frm (trap entry and xRET
- * leave FS alone).
- */
-@inline export function fpGateSync(): void {
-  const ms = load<u64>(H_MSTATUS);
-  store<u32>(C_FPGATE, (ms & MSTATUS_FS) == MSTATUS_FS ? (fcsr() >> 5) & 7 : 0xff);
 }
 
 // Privilege levels (Priv 1.12 §1.2)

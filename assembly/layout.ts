@@ -116,7 +116,6 @@ export const C_SMC_INVAL: u32 = C_FRAME_FILLS + 8; // u64: decoded slots invalid
 export const C_SBI_HOST: u32 = C_SMC_INVAL + 8; // u32: 1 = an S-mode ecall returns RUN_SBI to the host (--bios builtin)
 export const C_HART: u32 = C_SBI_HOST + 4; // u32: id of the hart in the active block
 export const C_HARTS: u32 = C_HART + 4; // u32: number of harts
-export const C_FPGATE: u32 = C_HARTS + 4; // u32: frm while mstatus.FS = Dirty, else 0xff (hart.ts fpGateSync)
 export const CTL_SIZE: u32 = 0x100;
 
 // Per-class cycle cost (u8) and retired count (u64), indexed by src/isa/classes.ts ids.

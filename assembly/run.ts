@@ -17,11 +17,11 @@
 import {
   H_PC, H_CYCLES, H_INSTRET, H_PRIV, H_RESV, H_MSTATUS, H_MIP, H_STIMECMP_CYCLE, H_SATP, C_DEADLINE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
   S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST,
-  TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR, C_FPGATE,
+  TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR,
 } from './layout';
 import * as G from './generated/ops';
 import {
-  getX, setX, pendingEnabled, fpGateSync, PRV_M, PRV_S, PRV_U, MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM, MSTATUS_FS, MSTATUS_FS_DIRTY,
+  getX, setX, pendingEnabled, PRV_M, PRV_S, PRV_U, MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM, MSTATUS_FS, MSTATUS_FS_DIRTY,
   MSTATUS_SD, getF, setF, getF32, setF32, fcsr,
 } from './hart';
 import {
@@ -119,25 +119,6 @@ const OP_FCVT_S_D = G.OP_FCVT_S_D, OP_FCVT_D_S = G.OP_FCVT_D_S;
   const rm = <u32>load<u8>(slot, S_RM);
   return rm != 7 ? rm : (fcsr() >> 5) & 7;
 }
-/**
- * Rounding mode of an F/D instruction that writes an f register, through the gate (hart.ts
- * fpGateSync): with FS = Dirty one word gives frm, and FS needs no update afterwards. Otherwise the
- * full check (fpRm): FS = Off gives 8 (illegal); a legal instruction sets FS = Dirty here, before it
- * executes, since it cannot fail after this point and will write an f register.
- */
-@inline function fpRmW(slot: u32): u32 {
-  const g = load<u32>(C_FPGATE);
-  const rm = <u32>load<u8>(slot, S_RM);
-  if (g == 0xff) {
-    const r = fpRm(slot);
-    if (r <= 4) {
-      fpDirty();
-      fpGateSync();
-    }
-    return r;
-  }
-  return rm != 7 ? rm : g;
-}
 /** The FP state changed (an f register or fflags was written): FS = Dirty, and so SD = 1. */
 @inline function fpDirty(): void {
   store<u64>(H_MSTATUS, load<u64>(H_MSTATUS) | MSTATUS_FS_DIRTY | MSTATUS_SD);
@@ -162,7 +143,6 @@ const OP_FCVT_S_D = G.OP_FCVT_S_D, OP_FCVT_D_S = G.OP_FCVT_D_S;
 let seqBreak = false;
 
 export function run(): u32 {
-  fpGateSync(); // the host may have changed mstatus.FS or frm since the last run
   let pc = load<u64>(H_PC);
   let cycles = load<u64>(H_CYCLES);
   const instretStart = load<u64>(H_INSTRET);
@@ -1045,52 +1025,61 @@ export function run(): u32 {
       // Every instruction that writes an f register, or raises a flag into fflags, leaves
       // mstatus.FS = Dirty (Priv 1.12 §3.1.6.6).
       case OP_FADD_S: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_add(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FSUB_S: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_sub(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FMUL_S: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_mul(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FDIV_S: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_div(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FSQRT_S: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_sqrt(getF32(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       // rs1×rs2 + rs3
       case OP_FMADD_S: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_fma(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), getF32(load<u8>(slot, S_RS3)), false, false, rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       // rs1×rs2 − rs3
       case OP_FMSUB_S: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_fma(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), getF32(load<u8>(slot, S_RS3)), false, true, rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       // −(rs1×rs2) + rs3
       case OP_FNMSUB_S: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_fma(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), getF32(load<u8>(slot, S_RS3)), true, false, rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       // −(rs1×rs2) − rs3
       case OP_FNMADD_S: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_fma(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), getF32(load<u8>(slot, S_RS3)), true, true, rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       // sign injection: rs1's magnitude with rs2's sign (fsgnj), its inverse (fsgnjn), or the XOR of both signs (fsgnjx); never raises a flag
@@ -1189,23 +1178,27 @@ export function run(): u32 {
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_S_W: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), i32_to_f32(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_S_WU: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), u32_to_f32(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_S_L: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), i64_to_f32(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_S_LU: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), u64_to_f32(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       // fmv.w.x: the low 32 bits of rs1, NaN-boxed
@@ -1216,52 +1209,61 @@ export function run(): u32 {
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FADD_D: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_add(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FSUB_D: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_sub(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FMUL_D: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_mul(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FDIV_D: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_div(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FSQRT_D: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_sqrt(getF(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       // rs1×rs2 + rs3
       case OP_FMADD_D: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_fma(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), getF(load<u8>(slot, S_RS3)), false, false, rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       // rs1×rs2 − rs3
       case OP_FMSUB_D: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_fma(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), getF(load<u8>(slot, S_RS3)), false, true, rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       // −(rs1×rs2) + rs3
       case OP_FNMSUB_D: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_fma(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), getF(load<u8>(slot, S_RS3)), true, false, rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       // −(rs1×rs2) − rs3
       case OP_FNMADD_D: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_fma(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), getF(load<u8>(slot, S_RS3)), true, true, rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FSGNJ_D: {
@@ -1357,23 +1359,27 @@ export function run(): u32 {
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_D_W: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), i32_to_f64(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_D_WU: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), u32_to_f64(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_D_L: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), i64_to_f64(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_D_LU: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), u64_to_f64(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FMV_D_X: {
@@ -1384,13 +1390,15 @@ export function run(): u32 {
       }
       // between formats (Unpriv 12.5); fcvt.d.s is exact but its rm is still checked
       case OP_FCVT_S_D: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f64_to_f32(getF(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_D_S: {
-        const rm = fpRmW(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f32_to_f64(getF32(load<u8>(slot, S_RS1))));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       // ---- ordering: one in-order hart with coherent decode (stores invalidate decoded slots),

@@ -68,7 +68,6 @@ export const C_SMC_INVAL = 0x2048;
 export const C_SBI_HOST = 0x2050;
 export const C_HART = 0x2054;
 export const C_HARTS = 0x2058;
-export const C_FPGATE = 0x205c;
 export const CTL_SIZE = 0x100;
 export const LAT_BASE = 0x2100;
 export const LAT_SIZE = 0x20;
