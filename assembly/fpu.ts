@@ -43,6 +43,7 @@
  */
 
 import { H_FCSR } from './layout';
+import { mulhu } from './alu';
 
 // ---------------------------------------------------------------------------------------------------
 // Flags, rounding modes, constants
@@ -163,17 +164,10 @@ function unpack32(a: u32): void {
 
 let hi128: u64 = 0;
 
-/** Full 64x64 -> 128 product: returns the low half, sets hi128. */
+/** Full 64x64 -> 128 product: returns the low half (wasm's i64.mul), sets hi128 (alu.ts mulhu). */
 @inline function mul128(a: u64, b: u64): u64 {
-  const aLo = a & 0xffffffff, aHi = a >> 32;
-  const bLo = b & 0xffffffff, bHi = b >> 32;
-  const ll = aLo * bLo;
-  const lh = aLo * bHi;
-  const hl = aHi * bLo;
-  const hh = aHi * bHi;
-  const mid = (ll >> 32) + (lh & 0xffffffff) + (hl & 0xffffffff);
-  hi128 = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
-  return (mid << 32) | (ll & 0xffffffff);
+  hi128 = mulhu(a, b);
+  return a * b;
 }
 
 /** (hi:lo) >> d with every shifted-out 1 OR-ed into bit 0 ("jamming"): returns lo, sets hi128. */

@@ -417,7 +417,7 @@ export function cvtIF(x: bigint, k: IntKind, f: Fmt, rm: number): Result {
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WASM = join(root, 'build', 'fpu-test.wasm');
-const SOURCES = [join(root, 'assembly', 'fpu.ts'), join(root, 'assembly', 'fpu-test.ts'), join(root, 'assembly', 'layout.ts')];
+const SOURCES = ['fpu.ts', 'fpu-test.ts', 'layout.ts', 'alu.ts'].map((f) => join(root, 'assembly', f));
 
 /** Build build/fpu-test.wasm from assembly/fpu-test.ts when it is missing or older than its sources. */
 export function ensureFpuWasm(): string {
