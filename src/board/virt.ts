@@ -149,6 +149,11 @@ const SLICE_TARGET_MS = 5;
 /** SMP round length in cycles: how long one hart runs before the next one gets the host. */
 const SMP_QUANTUM = 10_000;
 
+/** The run's end when --max-insns ran out. */
+function maxInsnsResult(maxInsns: number): RunResult {
+  return { reason: 'max-insns', code: EXIT_MAX_INSNS, message: `stopped after ${maxInsns} instructions (--max-insns)` };
+}
+
 /** Growable byte buffer for guest console output. */
 class OutputBuffer {
   private buf = new Uint8Array(4096);
@@ -659,7 +664,7 @@ export class VirtMachine {
       core.switchHart(h);
       for (;;) {
         const left = maxInsns - this.totalInstret();
-        if (left <= 0) return { reason: 'max-insns', code: EXIT_MAX_INSNS, message: `stopped after ${maxInsns} instructions (--max-insns)` };
+        if (left <= 0) return maxInsnsResult(maxInsns);
         core.deadline = boundary;
         core.insnLimit = core.instret + left;
         const status = core.run();
@@ -681,7 +686,7 @@ export class VirtMachine {
           continue;
         }
         if (status === RunStatus.InsnLimit) {
-          return { reason: 'max-insns', code: EXIT_MAX_INSNS, message: `stopped after ${maxInsns} instructions (--max-insns)` };
+          return maxInsnsResult(maxInsns);
         }
         break; // deadline (or a stop request with no outcome)
       }
@@ -697,13 +702,7 @@ export class VirtMachine {
       case RunStatus.Deadline:
         return 'continue';
       case RunStatus.InsnLimit:
-        if (this.core.instret >= maxInsns) {
-          return {
-            reason: 'max-insns',
-            code: EXIT_MAX_INSNS,
-            message: `stopped after ${maxInsns} instructions (--max-insns)`,
-          };
-        }
+        if (this.core.instret >= maxInsns) return maxInsnsResult(maxInsns);
         return 'continue'; // a trace step
       case RunStatus.Wfi:
         this.sleeping = true;
