@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { fakeIo, type FakeIo } from './helpers/cli-io.js';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, type CliIo, type InputSink } from '../src/cli/main.js';
 import type { ConsoleControl } from '../src/cli/console.js';
@@ -18,14 +18,12 @@ import { parseFdt } from '../src/board/fdt.js';
 import { VirtMachine } from '../src/board/virt.js';
 import { bootLinux } from '../src/board/boot.js';
 import { useOptimizingCompiler } from '../src/core.js';
-import { ROOT, GUESTS } from './helpers/guests.js';
+import { ROOT, GUESTS, IMAGES, haveImages, image } from './helpers/guests.js';
 
-/** CI keeps the guest images next to the repository. */
-const IMAGES = resolve(ROOT, '..', 'shared', 'guests');
-const KERNEL = join(IMAGES, 'linux-6.1-rv64.Image');
-const NOLIBC = join(IMAGES, 'initramfs-nolibc.cpio.gz');
-const OPENSBI = join(IMAGES, 'opensbi-fw_dynamic.bin');
-const HAVE_IMAGES = [KERNEL, NOLIBC, OPENSBI].every((p) => existsSync(p));
+const KERNEL = image('linux-6.1-rv64.Image');
+const NOLIBC = image('initramfs-nolibc.cpio.gz');
+const OPENSBI = image('opensbi-fw_dynamic.bin');
+const HAVE_IMAGES = haveImages('linux-6.1-rv64.Image', 'initramfs-nolibc.cpio.gz', 'opensbi-fw_dynamic.bin');
 const SKIP_REASON = `skipped: no guest images at ${IMAGES} (see /work/shared/guests/README.md)`;
 if (!HAVE_IMAGES) console.warn(`test/boot.test.ts: Linux boot tests ${SKIP_REASON}`);
 

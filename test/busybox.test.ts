@@ -2,15 +2,12 @@
  * The glibc/busybox userland (lp64d: needs F and D) on Linux 6.1, with the image's `autotest`
  * script: the lines ../shared/guests/README.md lists, then power-off — in fast and timing mode.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VirtMachine } from '../src/board/virt.js';
 import { bootLinux } from '../src/board/boot.js';
-import { ROOT } from './helpers/guests.js';
+import { haveImages, image } from './helpers/guests.js';
 
-const G = join(ROOT, '..', 'shared', 'guests');
-const have = existsSync(join(G, 'initramfs-busybox.cpio.gz'));
+const have = haveImages('linux-6.1-rv64.Image', 'initramfs-busybox.cpio.gz', 'opensbi-fw_dynamic.bin');
 
 describe.skipIf(!have)('busybox autotest (needs ../shared/guests)', () => {
   it.each([
@@ -19,9 +16,9 @@ describe.skipIf(!have)('busybox autotest (needs ../shared/guests)', () => {
   ] as const)('--bios %s --mode %s: every autotest line, then power off', (bios, mode) => {
     const m = new VirtMachine({ ramBytes: 256 << 20, mode });
     bootLinux(m, {
-      bios: bios === 'builtin' ? bios : join(G, bios),
-      kernel: join(G, 'linux-6.1-rv64.Image'),
-      initrd: join(G, 'initramfs-busybox.cpio.gz'),
+      bios: bios === 'builtin' ? bios : image(bios),
+      kernel: image('linux-6.1-rv64.Image'),
+      initrd: image('initramfs-busybox.cpio.gz'),
       append: 'console=ttyS0 autotest',
     });
     const r = m.runSync({ maxInsns: 1_000_000_000 });

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOOT_USAGE, DTB_USAGE, USAGE } from '../src/cli/args.js';
 import { main, type CliIo, type InputSink } from '../src/cli/main.js';
 import { EHDR, patched, phdrField } from './helpers/elf-writer.js';
-import { ROOT, GUESTS } from './helpers/guests.js';
+import { ROOT, GUESTS, IMAGES, haveImages, image } from './helpers/guests.js';
 
 const BIN = join(ROOT, 'bin', 'cyclevisor.js');
 const elf = (name: string) => join(GUESTS, 'bin', `${name}.elf`);
@@ -226,9 +226,7 @@ describe.concurrent('bad input: exit 2, one line on stderr, no stack trace', () 
   });
 });
 
-/** Guest images for the Linux boot (CI: next to the repository; see test/boot.test.ts). */
-const IMAGES = resolve(ROOT, '..', 'shared', 'guests');
-const HAVE_IMAGES = ['linux-6.1-rv64.Image', 'initramfs-nolibc.cpio.gz'].every((f) => existsSync(join(IMAGES, f)));
+const HAVE_IMAGES = haveImages('linux-6.1-rv64.Image', 'initramfs-nolibc.cpio.gz');
 
 describe.concurrent('cyclevisor boot', () => {
   it('boot --help and help dtb print their usage on stdout, exit 0', async () => {
@@ -245,7 +243,7 @@ describe.concurrent('cyclevisor boot', () => {
     `Linux + nolibc initramfs with the builtin SBI: /init's lines, power-off, exit 0${HAVE_IMAGES ? '' : ` (skipped: no guest images at ${IMAGES})`}`,
     async () => {
       const r = await cli(
-        ['boot', '--kernel', join(IMAGES, 'linux-6.1-rv64.Image'), '--initrd', join(IMAGES, 'initramfs-nolibc.cpio.gz'), '--append', 'console=ttyS0'],
+        ['boot', '--kernel', image('linux-6.1-rv64.Image'), '--initrd', image('initramfs-nolibc.cpio.gz'), '--append', 'console=ttyS0'],
         { timeoutMs: 50_000 },
       );
       expect(r.stderr).toBe('');

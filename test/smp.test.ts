@@ -3,22 +3,19 @@
  * OpenSBI (all harts enter the firmware, which releases the secondaries), and SMP runs are as
  * deterministic as single-hart ones (round-robin by cycles, no host timing involved).
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VirtMachine } from '../src/board/virt.js';
 import { bootLinux } from '../src/board/boot.js';
-import { ROOT } from './helpers/guests.js';
+import { haveImages, image } from './helpers/guests.js';
 
-const G = join(ROOT, '..', 'shared', 'guests');
-const have = existsSync(join(G, 'linux-6.1-rv64.Image'));
+const have = haveImages('linux-6.1-rv64.Image', 'initramfs-nolibc.cpio.gz', 'opensbi-fw_dynamic.bin');
 
 function boot(bios: string, harts: number) {
   const m = new VirtMachine({ ramBytes: 256 << 20, harts });
   bootLinux(m, {
-    bios: bios === 'builtin' ? bios : join(G, bios),
-    kernel: join(G, 'linux-6.1-rv64.Image'),
-    initrd: join(G, 'initramfs-nolibc.cpio.gz'),
+    bios: bios === 'builtin' ? bios : image(bios),
+    kernel: image('linux-6.1-rv64.Image'),
+    initrd: image('initramfs-nolibc.cpio.gz'),
     append: 'console=ttyS0',
   });
   const r = m.runSync({ maxInsns: 600_000_000 });

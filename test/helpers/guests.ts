@@ -1,12 +1,20 @@
 /**
- * The guest programs of test/guests (programs.tsv): names, machines, expected exit codes, stdin.
+ * The guest programs of test/guests (programs.tsv): names, machines, expected exit codes, stdin;
+ * and where the Linux/firmware images of /work/shared/guests are found.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const GUESTS = join(ROOT, 'test', 'guests');
+
+/** The Linux, initramfs and firmware images (shared/guests/README.md); CI keeps them next to the repository. */
+export const IMAGES = join(ROOT, '..', 'shared', 'guests');
+/** Path of one image in IMAGES. */
+export const image = (name: string): string => join(IMAGES, name);
+/** Whether every named image is there (the Linux tests skip, and say so, when one is not). */
+export const haveImages = (...names: string[]): boolean => names.every((n) => existsSync(image(n)));
 
 export interface GuestProgram {
   name: string;
