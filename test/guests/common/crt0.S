@@ -1,5 +1,6 @@
 /*
- * crt0.S - reset entry shared by the UART guest programs.
+ * crt0.S - reset entry shared by the UART guest programs (and, with
+ * -DFP_ENABLE, by the FP programs of ../fp).
  *
  * The program is entered in M-mode at 0x8000_0000 (the ELF entry, which the
  * linker script puts at the start of RAM) with nothing set up: QEMU's reset
@@ -24,9 +25,21 @@ _start:
 
 	/* Known state: interrupts globally off, no interrupt enabled. Writing
 	 * mstatus = 0 also leaves MPP = U (or M if U is not implemented);
-	 * only the trap tests mret outside a handler and they set MPP first. */
+	 * only the trap tests mret outside a handler and they set MPP first.
+	 * FP programs (built with -DFP_ENABLE, ../fp/Makefile) start with
+	 * mstatus.FS = Initial (bits 14:13 = 01), so that F/D instructions and
+	 * the fcsr CSRs do not trap (Priv 3.1.6.6: with FS = Off they must),
+	 * and fcsr = 0 (RNE, no flags). */
+#ifdef FP_ENABLE
+	li	t0, 1 << 13
+	csrw	mstatus, t0
+#else
 	csrw	mstatus, zero
+#endif
 	csrw	mie, zero
+#ifdef FP_ENABLE
+	csrw	fcsr, zero
+#endif
 
 	/* Direct-mode mtvec: any trap before a program installs its own
 	 * expectations is reported by trap_handler() and ends the run. */
