@@ -422,6 +422,13 @@ export const IRQ = { SSI: 1, MSI: 3, STI: 5, MTI: 7, SEI: 9, MEI: 11 } as const;
 /** Bit 63 of mcause/scause: interrupt. */
 export const INTERRUPT = 1n << 63n;
 
+/** An M-mode trap handler that skips the trapping 4-byte instruction: mepc += 4 (via x28), mret. */
+export const skipAndReturn = (): Insn[] => [
+  ['csrrs', { rd: 28, rs1: 0, imm: 0x341 }],
+  ['addi', { rd: 28, rs1: 28, imm: 4 }],
+  ['csrrw', { rd: 0, rs1: 28, imm: 0x341 }],
+  ['mret'],
+];
 export const csrr = (rd: number, csr: number): Insn => ['csrrs', { rd, rs1: 0, imm: csr }];
 export const csrw = (csr: number, rs1: number): Insn => ['csrrw', { rd: 0, rs1, imm: csr }];
 export const csrs = (csr: number, rs1: number): Insn => ['csrrs', { rd: 0, rs1, imm: csr }];

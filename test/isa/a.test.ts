@@ -25,6 +25,7 @@ import {
   writeLE,
   WFI,
   type Insn,
+  skipAndReturn,
 } from '../helpers/isa.js';
 
 const MEM = DATA + 0x8000;
@@ -229,15 +230,7 @@ describe('LR/SC', () => {
   it('a trap between lr and sc breaks the reservation (trap.ts takeTrap)', () => {
     // Handler: skip the ecall and return.
     const H = RAM_BASE + 0x4000;
-    const handler = asm(
-      [
-        ['csrrs', { rd: 28, rs1: 0, imm: 0x341 }],
-        ['addi', { rd: 28, rs1: 28, imm: 4 }],
-        ['csrrw', { rd: 0, rs1: 28, imm: 0x341 }],
-        ['mret'],
-      ],
-      H,
-    );
+    const handler = asm(skipAndReturn(), H);
     const { core, status } = exec(
       [...base, ...li(29, BigInt(H)), ['csrrw', { rd: 0, rs1: 29, imm: 0x305 }], ['lr.d', { rd: 10, rs1: 5 }], ['ecall'], ['sc.d', { rd: 11, rs1: 5, rs2: 7 }], WFI],
       {

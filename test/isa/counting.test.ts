@@ -33,6 +33,7 @@ import {
   WFI,
   type Assembled,
   type Insn,
+  skipAndReturn,
 } from '../helpers/isa.js';
 
 type Counts = Record<TimingClass, number>;
@@ -197,15 +198,7 @@ describe('programs that trap', () => {
 
   it('repeated traps inside a loop (handler returns with mret)', () => {
     const H = RAM_BASE + 0x4000;
-    const handler = asm(
-      [
-        ['csrrs', { rd: 28, rs1: 0, imm: 0x341 }],
-        ['addi', { rd: 28, rs1: 28, imm: 4 }],
-        ['csrrw', { rd: 0, rs1: 28, imm: 0x341 }],
-        ['mret'],
-      ],
-      H,
-    );
+    const handler = asm(skipAndReturn(), H);
     const N = 5;
     const p = asm([
       ...li(29, BigInt(H)),
