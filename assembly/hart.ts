@@ -7,12 +7,6 @@ import { H_X, H_F, H_FCSR, H_MSTATUS, H_MIE, H_MIP, H_PRIV } from './layout';
 @inline export function setX(r: u32, v: u64): void {
   store<u64>(<usize>r << 3, v, H_X);
 }
-@inline export function rd64(addr: u32): u64 {
-  return load<u64>(<usize>addr);
-}
-@inline export function wr64(addr: u32, v: u64): void {
-  store<u64>(<usize>addr, v);
-}
 
 // Floating-point registers (Unpriv ch. 11, 12). FLEN = 64: a single-precision value lives in the
 // low 32 bits with the upper 32 bits all ones ("NaN-boxed", Unpriv 12.2).
