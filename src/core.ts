@@ -2,7 +2,7 @@
  * The TypeScript face of core.wasm: instantiation, the MMIO import bridge, and typed access to the
  * hart state through the generated layout (src/generated/layout.ts, from assembly/layout.ts).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,12 +52,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export function defaultWasmPath(debug = false): string {
   const name = debug ? 'core.debug.wasm' : 'core.wasm';
   for (const p of [join(here, '..', 'build', name), join(here, '..', '..', 'build', name)]) {
-    try {
-      readFileSync(p, { flag: 'r' }).length;
-      return p;
-    } catch {
-      /* try next */
-    }
+    if (existsSync(p)) return p;
   }
   throw new Error(`core.wasm not found (looked in build/ next to the sources): run \`npm run build\``);
 }
