@@ -28,6 +28,8 @@
 import * as fs from 'node:fs';
 import type { Clock, Scheduler, SimEvent } from '../src/bus/types.js';
 import { configReadLE, type Chain, type VirtioDevice, type VirtioTransport, type VirtQueue } from './virtio-mmio.js';
+import { checkImage } from './image-format.js';
+import { lockImage, type ImageLock } from './image-lock.js';
 
 export const VIRTIO_ID_BLOCK = 2;
 
@@ -99,21 +101,52 @@ export class MemoryBlockBackend implements BlockBackend {
 }
 
 /**
- * A raw image file, written through (writeSync at each guest write, fsync at FLUSH and close()).
- * The file's size is fixed when it is opened.
+ * A disk image file, written through (writeSync at each guest write, fsync at FLUSH and close()).
+ *
+ * Opening probes the format (devices/image-format.ts): a qcow2, VMDK, VDI, ... file is refused
+ * (ImageFormatError), as is a raw image whose size is not a multiple of 512, unless `forceRaw`
+ * (format=raw) skips the format probe. The size is fixed when the file is opened.
+ *
+ * lock() takes the image lock (devices/image-lock.ts; exclusive for read-write, shared for
+ * read-only, QEMU's lock bytes too); the CLI calls it before the guest runs.
+ *
+ * Before every request the file is checked (one fstat): an image deleted (no link left) or
+ * truncated below its size under a running guest fails the request (the device answers IOERR, as
+ * QEMU's default rerror/werror=report does) and `onHostError` gets one line, once per problem;
+ * nothing is written past the end of a truncated file or into a deleted one.
  */
 export class FileBlockBackend implements BlockBackend {
   readonly size: number;
   readonly readOnly: boolean;
+  /** 'raw' (the only format opened today). */
+  readonly format: string;
+  /** Called once per distinct host-side problem (deleted, truncated, an errno), without a newline. */
+  onHostError: ((message: string) => void) | null = null;
   private fd: number;
+  private lockHandle: ImageLock | null = null;
+  private readonly reported = new Set<string>();
 
   constructor(
     readonly path: string,
-    opts: { readOnly?: boolean } = {},
+    opts: { readOnly?: boolean; forceRaw?: boolean } = {},
   ) {
     this.readOnly = opts.readOnly ?? false;
     this.fd = fs.openSync(path, this.readOnly ? 'r' : 'r+');
-    this.size = fs.fstatSync(this.fd).size;
+    try {
+      const check = checkImage(this.fd, path, { forceRaw: opts.forceRaw ?? false });
+      this.size = check.size;
+      this.format = check.format;
+    } catch (e) {
+      fs.closeSync(this.fd);
+      this.fd = -1;
+      throw e;
+    }
+  }
+
+  /** Takes the image lock (throws ImageLockError with one line if another process uses it). */
+  async lock(): Promise<void> {
+    if (this.lockHandle !== null) return;
+    this.lockHandle = await lockImage(this.checkOpen(), this.path, this.readOnly);
   }
 
   private checkOpen(): number {
@@ -121,39 +154,84 @@ export class FileBlockBackend implements BlockBackend {
     return this.fd;
   }
 
-  read(offset: number, buf: Uint8Array): void {
+  /** The descriptor, after checking that the file is still there and still as long as it was. */
+  private usable(): number {
     const fd = this.checkOpen();
+    const st = fs.fstatSync(fd);
+    if (st.nlink === 0) this.fail('the image file was deleted while the guest was using it; requests fail with an I/O error');
+    if (st.size < this.size) {
+      this.fail(`the image file was truncated to ${st.size} bytes (from ${this.size}) while the guest was using it; requests fail with an I/O error`);
+    }
+    return fd;
+  }
+
+  private fail(message: string): never {
+    this.report(message);
+    throw new Error(`${this.path}: ${message}`);
+  }
+
+  private report(message: string): void {
+    if (this.reported.has(message)) return;
+    this.reported.add(message);
+    this.onHostError?.(message);
+  }
+
+  private hostError(e: unknown, what: string): never {
+    const code = (e as NodeJS.ErrnoException | null)?.code;
+    if (code !== undefined) this.report(`${what} failed (${code}); the guest gets an I/O error`);
+    throw e;
+  }
+
+  read(offset: number, buf: Uint8Array): void {
+    const fd = this.usable();
     let done = 0;
-    while (done < buf.length) {
-      const n = fs.readSync(fd, buf, done, buf.length - done, offset + done);
-      if (n === 0) {
-        buf.fill(0, done); // past EOF (a size that is not a sector multiple)
-        return;
+    try {
+      while (done < buf.length) {
+        const n = fs.readSync(fd, buf, done, buf.length - done, offset + done);
+        if (n === 0) {
+          buf.fill(0, done); // past EOF (only a direct caller reads there: the device checks ranges)
+          return;
+        }
+        done += n;
       }
-      done += n;
+    } catch (e) {
+      this.hostError(e, 'reading the image');
     }
   }
 
   write(offset: number, buf: Uint8Array): void {
-    const fd = this.checkOpen();
+    const fd = this.usable();
     if (this.readOnly) throw new Error(`${this.path}: read-only`);
+    if (offset + buf.length > this.size) throw new RangeError(`${this.path}: write past the end of the image`);
     let done = 0;
-    while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, offset + done);
+    try {
+      while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, offset + done);
+    } catch (e) {
+      this.hostError(e, 'writing the image');
+    }
   }
 
   flush(): void {
     const fd = this.checkOpen();
-    if (!this.readOnly) fs.fsyncSync(fd);
+    if (this.readOnly) return;
+    this.usable();
+    try {
+      fs.fsyncSync(fd);
+    } catch (e) {
+      this.hostError(e, 'flushing the image');
+    }
   }
 
-  /** fsync (when writable) and close; later calls are no-ops. */
+  /** fsync (when writable), close, drop the lock; later calls are no-ops. */
   close(): void {
     if (this.fd < 0) return;
     try {
-      this.flush();
+      if (!this.readOnly) fs.fsyncSync(this.fd);
     } finally {
       fs.closeSync(this.fd);
       this.fd = -1;
+      this.lockHandle?.release();
+      this.lockHandle = null;
     }
   }
 }

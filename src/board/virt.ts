@@ -135,7 +135,8 @@ export interface VirtOptions {
   /** PTE A/D: hardware updates them (Svadu, default, as QEMU) or a clear bit page-faults (Svade). */
   adUpdate?: boolean;
   /** Raw disk images for virtio-blk (first = /dev/vda). */
-  drives?: Array<{ path: string; readOnly: boolean }>;
+  /** Disk images; `format: 'raw'` skips the format probe (QEMU's format=raw). */
+  drives?: Array<{ path: string; readOnly: boolean; format?: 'raw' }>;
   /** Guest-visible RTC start time in ns since the epoch (default: the devices' fixed default). */
   rtcEpochNs?: bigint;
 }
@@ -315,7 +316,13 @@ export class VirtMachine {
     // drive goes in the top slot and becomes /dev/vda (as on QEMU); then virtio-rng.
     const devs: Array<VirtioBlk | VirtioRng> = [];
     for (const d of opts.drives ?? []) {
-      const backend = new FileBlockBackend(d.path, { readOnly: d.readOnly });
+      let backend: FileBlockBackend;
+      try {
+        backend = new FileBlockBackend(d.path, { readOnly: d.readOnly, forceRaw: d.format === 'raw' });
+      } catch (e) {
+        for (const b of this.blockBackends) b.close(); // the ones opened before this one
+        throw e;
+      }
       this.blockBackends.push(backend);
       devs.push(new VirtioBlk({ backend, scheduler: this.scheduler, clock }));
     }

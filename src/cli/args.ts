@@ -50,8 +50,10 @@ Boots firmware and a Linux kernel on the virt board, placed as
   --smp N             harts, 1..8 (default 1)
   --mode fast|timing  fast (default), or timing: also model the TLB
   --ad-bits hardware|fault  PTE A/D: set by hardware (default) or page faults
-  --drive file=PATH[,readonly]  a raw disk image on virtio-blk; may repeat
-                      (the first is /dev/vda, the next /dev/vdb, ...)
+  --drive file=PATH[,readonly][,format=raw]  a raw disk image on virtio-blk;
+                      may repeat (the first is /dev/vda, the next /dev/vdb, ...).
+                      Locked while in use; qcow2, VMDK, ... files are refused
+                      (format=raw: skip that probe, as QEMU does)
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
   --timing FILE, --max-insns N, --stats text|json, --stats-file PATH,
   --trace N           as for run (see cyclevisor --help)
@@ -105,10 +107,16 @@ export interface DemoCommand extends RunSettings {
   command: 'demo';
 }
 
-/** A `--drive file=PATH[,readonly]`: a raw image for virtio-blk. */
+/** A `--drive file=PATH[,readonly][,format=raw]`: a raw image for virtio-blk. */
 export interface DriveSpec {
   path: string;
   readOnly: boolean;
+  /**
+   * 'raw' when given as format=raw: the image's format is not probed (QEMU's behaviour), so a raw
+   * disk whose first bytes happen to look like a qcow2 header is still used as raw. Absent: probed,
+   * and a known non-raw format (qcow2, VMDK, VDI, VHD(X), QED, LUKS, ...) is refused.
+   */
+  format?: 'raw';
 }
 
 export type MachineMode = 'fast' | 'timing';
@@ -359,6 +367,7 @@ export function parseDrive(text: string): DriveSpec {
   items.push(cur);
   let path: string | null = null;
   let readOnly = false;
+  let raw = false;
   for (const item of items) {
     const eq = item.indexOf('=');
     const key = (eq < 0 ? item : item.slice(0, eq)).trim().toLowerCase();
@@ -380,6 +389,7 @@ export function parseDrive(text: string): DriveSpec {
         if (value?.trim().toLowerCase() !== 'raw') {
           throw new UserError(`--drive ${text}: only raw images are supported (format=raw), got format=${value ?? ''}`);
         }
+        raw = true;
         break;
       case 'if':
         if (value?.trim().toLowerCase() !== 'virtio') {
@@ -396,7 +406,7 @@ export function parseDrive(text: string): DriveSpec {
     }
   }
   if (path === null) throw new UserError(`--drive ${text}: no file= given (${usage})`);
-  return { path, readOnly };
+  return raw ? { path, readOnly, format: 'raw' } : { path, readOnly };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ import { buildVirtDtb, dtbToDts } from '../board/devicetree.js';
 import { formatJson, formatText } from '../stats.js';
 import { loadFile } from '../elf.js';
 import { useOptimizingCompiler } from '../core.js';
+import { checkImage, ImageFormatError } from '../../devices/image-format.js';
+import { checkNotHeldHere, ImageLockError } from '../../devices/image-lock.js';
 
 export { attachProcessStdin } from './console.js';
 export type { ConsoleControl, InputSink } from './console.js';
@@ -203,6 +205,56 @@ function openStatsFile(path: string): number {
   return openOutputFile(path, '--stats-file');
 }
 
+/** A file the run reads, named as the user gave it (for the message). */
+export interface RunInput {
+  /** How the command line names it: `--kernel`, `--drive file=`, `the ELF file`, ... */
+  what: string;
+  path: string;
+}
+
+/**
+ * An output path (`--stats-file`, `dtb -o`) must not be one of the run's inputs: opening it for
+ * writing would truncate the ELF, the kernel or a disk image before the run reads it. "Same file"
+ * is the same device and inode (fs.statSync follows symlinks, and a hard link has the inode), so
+ * `./k`, `k`, a symlink to it and a second hard link are all caught. An output that does not exist
+ * yet cannot be an input; an input that cannot be stat'ed is reported by its own check later.
+ * Called before anything is opened for writing.
+ */
+export function refuseInputAsOutput(output: string, flag: string, inputs: readonly RunInput[]): void {
+  let out: Stats;
+  try {
+    out = statSync(output);
+  } catch {
+    return; // does not exist (or cannot be reached): the open reports what is wrong
+  }
+  for (const input of inputs) {
+    let st: Stats;
+    try {
+      st = statSync(input.path);
+    } catch {
+      continue;
+    }
+    if (st.dev === out.dev && st.ino === out.ino) {
+      const named = input.what.endsWith('=') ? `${input.what}${input.path}` : `${input.what} ${input.path}`;
+      throw new UserError(`${flag} ${output}: is ${named}, an input of this run; refusing to overwrite it`);
+    }
+  }
+}
+
+/** The files a run/demo/boot reads (the --stats-file check). */
+function runInputs(cmd: RunCommand | DemoCommand | BootCommand, elfPath: string | null): RunInput[] {
+  const inputs: RunInput[] = [];
+  if (elfPath !== null) inputs.push({ what: cmd.command === 'demo' ? 'the demo program' : 'the ELF file', path: elfPath });
+  if (cmd.timingFile !== null) inputs.push({ what: '--timing', path: cmd.timingFile });
+  if (cmd.command === 'boot') {
+    if (cmd.bios !== 'builtin' && cmd.bios !== 'none') inputs.push({ what: '--bios', path: cmd.bios });
+    if (cmd.kernel !== null) inputs.push({ what: '--kernel', path: cmd.kernel });
+    if (cmd.initrd !== null) inputs.push({ what: '--initrd', path: cmd.initrd });
+    for (const d of cmd.drives) inputs.push({ what: '--drive file=', path: d.path });
+  }
+  return inputs;
+}
+
 function loadTiming(file: string | null): TimingConfig {
   return file !== null ? loadTimingFile(file) : defaultTiming();
 }
@@ -284,8 +336,9 @@ export function liveSummary(machine: VirtMachine, wallSeconds: number): string {
 }
 
 async function runCommand(cmd: RunCommand | DemoCommand, io: CliIo): Promise<number> {
-  const timing = loadTiming(cmd.timingFile);
   const elfPath = cmd.command === 'demo' ? demoElfPath() : cmd.elf;
+  if (cmd.statsFile !== null) refuseInputAsOutput(cmd.statsFile, '--stats-file', runInputs(cmd, elfPath));
+  const timing = loadTiming(cmd.timingFile);
   // The run loop is one long-running wasm function: have V8 compile it with TurboFan from the start.
   useOptimizingCompiler();
   const machine = new VirtMachine({
@@ -348,8 +401,12 @@ function checkKernelFile(path: string): void {
   }
 }
 
-/** --drive: an existing regular file, readable, and writable unless readonly. */
-function checkDriveFile(d: DriveSpec): void {
+/**
+ * --drive: an existing regular file, readable, and writable unless readonly; not already used by
+ * this process; a raw image (unless format=raw, its header must not be a known other format) of
+ * whole 512-byte sectors. Returns its stat (the caller refuses one file given twice through links).
+ */
+function checkDriveFile(d: DriveSpec): Stats {
   const flag = `--drive file=${d.path}:`;
   let st: Stats;
   try {
@@ -368,6 +425,55 @@ function checkDriveFile(d: DriveSpec): void {
     throw new UserError(
       d.readOnly ? `${flag} permission denied (cannot read it)` : `${flag} permission denied (not writable; add ,readonly to attach it read-only)`,
     );
+  }
+  // Before opening it here: a descriptor closed in this process would drop its record locks.
+  try {
+    checkNotHeldHere(d.path, d.readOnly);
+  } catch (e) {
+    if (e instanceof ImageLockError) throw new UserError(`${flag} ${e.message}`);
+    throw e;
+  }
+  let fd: number | null = null;
+  try {
+    fd = openSync(d.path, 'r');
+    checkImage(fd, d.path, { forceRaw: d.format === 'raw' });
+  } catch (e) {
+    if (e instanceof ImageFormatError) throw new UserError(`${flag} ${e.message}`);
+    const err = fileReadError(d.path, e, 'a disk image');
+    if (isUserError(err)) throw new UserError(`--drive file=${err.message}`);
+    throw err;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+  return st;
+}
+
+/** Every drive checked, and no file attached twice (`a.img` and a link to it are one image). */
+function checkDrives(drives: readonly DriveSpec[]): void {
+  const seen = new Map<string, string>();
+  for (const d of drives) {
+    const st = checkDriveFile(d);
+    const key = `${st.dev}:${st.ino}`;
+    const first = seen.get(key);
+    if (first !== undefined) throw new UserError(`--drive file=${d.path}: same file as --drive file=${first} (one image, one drive)`);
+    seen.set(key, d.path);
+  }
+}
+
+/**
+ * Locks every disk image before the guest runs (exclusive for read-write, shared for read-only;
+ * against another cyclevisor and QEMU) and routes each image's host-side problems (deleted,
+ * truncated, an I/O error) to one stderr line each.
+ */
+async function lockDrives(machine: VirtMachine, io: CliIo): Promise<void> {
+  for (const b of machine.blockBackends) {
+    b.onHostError = (m) => io.stderr.write(`cyclevisor: --drive file=${b.path}: ${m}\n`);
+    try {
+      await b.lock();
+    } catch (e) {
+      if (e instanceof ImageLockError) throw new UserError(`--drive file=${b.path}: ${e.message}`);
+      throw e;
+    }
   }
 }
 
@@ -388,12 +494,13 @@ function closeMachine(machine: VirtMachine): void {
 }
 
 async function bootCommand(cmd: BootCommand, io: CliIo): Promise<number> {
+  if (cmd.statsFile !== null) refuseInputAsOutput(cmd.statsFile, '--stats-file', runInputs(cmd, null));
   const timing = loadTiming(cmd.timingFile);
   // Check the files first, naming the option (bootLinux reads them and keeps its own checks).
   if (cmd.bios !== 'builtin' && cmd.bios !== 'none') checkInputFile(cmd.bios, '--bios', 'a firmware image');
   if (cmd.kernel !== null) checkKernelFile(cmd.kernel);
   if (cmd.initrd !== null) checkInputFile(cmd.initrd, '--initrd', 'an initramfs');
-  for (const d of cmd.drives) checkDriveFile(d);
+  checkDrives(cmd.drives);
 
   useOptimizingCompiler();
   const epoch = rtcEpochNs(cmd.rtcEpoch);
@@ -415,6 +522,7 @@ async function bootCommand(cmd: BootCommand, io: CliIo): Promise<number> {
     if (boardHarts !== cmd.harts) {
       throw new UserError(`--smp ${cmd.harts}: this build's virt board runs ${String(boardHarts)} hart(s) only`);
     }
+    await lockDrives(machine, io);
     bootLinux(machine, {
       bios: cmd.bios,
       ...(cmd.kernel !== null ? { kernel: cmd.kernel } : {}),
@@ -436,6 +544,13 @@ async function bootCommand(cmd: BootCommand, io: CliIo): Promise<number> {
 }
 
 function dtbCommand(cmd: DtbCommand, io: CliIo): number {
+  const out = cmd.output ?? (cmd.dts ? '-' : DEFAULT_DTB_FILE);
+  if (out !== '-') {
+    const inputs: RunInput[] = [];
+    if (cmd.initrd !== null) inputs.push({ what: '--initrd', path: cmd.initrd });
+    if (cmd.timingFile !== null) inputs.push({ what: '--timing', path: cmd.timingFile });
+    refuseInputAsOutput(out, '-o', inputs);
+  }
   const timing = loadTiming(cmd.timingFile);
   let initrd: { start: bigint; end: bigint } | undefined;
   if (cmd.initrd !== null) {
@@ -449,7 +564,6 @@ function dtbCommand(cmd: DtbCommand, io: CliIo): number {
     ),
   );
   const data: string | Uint8Array = cmd.dts ? dtbToDts(dtb) : dtb;
-  const out = cmd.output ?? (cmd.dts ? '-' : DEFAULT_DTB_FILE);
   if (out === '-') {
     io.stdout.write(data);
     return 0;
