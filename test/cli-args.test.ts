@@ -298,7 +298,9 @@ describe('parseArgs: boot', () => {
     expect(parseDrive('file=disk.img,readonly')).toEqual({ path: 'disk.img', readOnly: true });
     expect(parseDrive('readonly=on,file=d')).toEqual({ path: 'd', readOnly: true });
     expect(parseDrive('file=d,readonly=off')).toEqual({ path: 'd', readOnly: false });
-    expect(parseDrive('file=d,format=raw,if=virtio')).toEqual({ path: 'd', readOnly: false });
+    // format=raw is kept: it skips the image format probe (QEMU's behaviour; issue 8 item 5).
+    expect(parseDrive('file=d,format=raw,if=virtio')).toStrictEqual({ path: 'd', readOnly: false, format: 'raw' });
+    expect(parseDrive('file=d')).toStrictEqual({ path: 'd', readOnly: false });
     expect(parseDrive('file=a=b,,c')).toEqual({ path: 'a=b,c', readOnly: false });
     expect(errorOf(() => parseDrive('disk.img'))).toBe('--drive disk.img: expected file=PATH[,readonly] (e.g. --drive file=disk.img)');
     expect(errorOf(() => parseDrive('file='))).toBe('--drive file=: file= needs a path (expected file=PATH[,readonly])');

@@ -50,10 +50,8 @@ Boots firmware and a Linux kernel on the virt board, placed as
   --smp N             harts, 1..8 (default 1)
   --mode fast|timing  fast (default), or timing: also model the TLB
   --ad-bits hardware|fault  PTE A/D: set by hardware (default) or page faults
-  --drive file=PATH[,readonly][,format=raw]  a raw disk image on virtio-blk;
-                      may repeat (the first is /dev/vda, the next /dev/vdb, ...).
-                      Locked while in use; qcow2, VMDK, ... files are refused
-                      (format=raw: skip that probe, as QEMU does)
+  --drive file=PATH[,readonly][,format=raw]  a raw disk image on virtio-blk,
+                      locked while in use; may repeat (vda, vdb, ...)
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
   --timing FILE, --max-insns N, --stats text|json, --stats-file PATH,
   --trace N           as for run (see cyclevisor --help)

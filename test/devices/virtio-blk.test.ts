@@ -525,19 +525,34 @@ describe('FileBlockBackend', () => {
     backend.close();
   });
 
-  it('an image that is not a sector multiple: the tail is not addressable, reads near the end work', () => {
+  it('an image that is not a sector multiple is refused when opened (issue 8: QEMU 7.2 rounds up and grows it)', () => {
     const file = tempImage(new Uint8Array(2 * SECTOR + 10).fill(7));
+    expect(() => new FileBlockBackend(file)).toThrow(/size 1034 bytes is not a multiple of 512/);
+    expect(() => new FileBlockBackend(file, { forceRaw: true })).toThrow(/not a multiple of 512/);
+  });
+
+  it('a qcow2 header is refused unless forceRaw (format=raw)', () => {
+    const file = tempImage(Uint8Array.from([0x51, 0x46, 0x49, 0xfb, 0, 0, 0, 3, ...new Array(504).fill(0)]));
+    expect(() => new FileBlockBackend(file)).toThrow(/^qcow2 image: not supported yet/);
+    const b = new FileBlockBackend(file, { forceRaw: true });
+    expect(b.size).toBe(SECTOR);
+    b.close();
+  });
+
+  it('a host-side failure is an IOERR for the guest and one report for the user', () => {
+    const file = tempImage(patternDisk(4));
     const backend = new FileBlockBackend(file);
+    const reports: string[] = [];
+    backend.onHostError = (m) => reports.push(m);
     const m = ready(backend);
-    expect(m.blk.capacity).toBe(2);
-    const r = request(m.q, T_IN, 1, { inLen: SECTOR });
-    const bad = request(m.q, T_IN, 2, { inLen: SECTOR });
+    fs.truncateSync(file, SECTOR);
+    const w = request(m.q, T_OUT, 3, { data: new Uint8Array(SECTOR).fill(1) });
+    const r = request(m.q, T_IN, 0, { inLen: SECTOR });
     roundTrip(m);
-    expect([statusOf(m.q, r), statusOf(m.q, bad)]).toEqual([S_OK, S_IOERR]);
-    // Direct backend read past EOF zero-fills.
-    const buf = new Uint8Array(20).fill(0xff);
-    backend.read(2 * SECTOR, buf);
-    expect([...buf]).toEqual([...new Array(10).fill(7), ...new Array(10).fill(0)]);
+    expect([statusOf(m.q, w), statusOf(m.q, r)]).toEqual([S_IOERR, S_IOERR]);
+    expect(m.blk.stats.ioErrors).toBe(2);
+    expect(fs.statSync(file).size).toBe(SECTOR); // the write did not grow it back
+    expect(reports).toHaveLength(1);
     backend.close();
   });
 });
