@@ -38,10 +38,12 @@ export interface ImageFormat {
   /** True when the probe sees this format. */
   detect(p: ImageProbe): boolean;
   /**
-   * Opens the image as a block device. Absent: recognised but not supported yet (refused).
-   * The hook a later format (qcow2) fills in.
+   * The format layer over the file layer (as QEMU stacks its qcow2 driver on file-posix): given
+   * the image file as bytes (`file`: a FileBlockBackend, which keeps the descriptor, the lock and
+   * the deleted/truncated checks), returns the disk the guest sees. Absent: recognised but not
+   * supported yet, and refused. The hook a later format (qcow2) fills in.
    */
-  open?: (fd: number, path: string, opts: { readOnly: boolean; size: number }) => BlockBackend;
+  open?: (file: BlockBackend) => BlockBackend;
 }
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -136,8 +138,8 @@ function readFully(fd: number, buf: Uint8Array, pos: number): void {
 }
 
 /** The first known format the probe sees, or null for raw. */
-export function detectFormat(p: ImageProbe): ImageFormat | null {
-  for (const f of IMAGE_FORMATS) if (f.detect(p)) return f;
+export function detectFormat(p: ImageProbe, formats: readonly ImageFormat[] = IMAGE_FORMATS): ImageFormat | null {
+  for (const f of formats) if (f.detect(p)) return f;
   return null;
 }
 
@@ -167,10 +169,14 @@ export interface ImageCheck {
  * the file and that a write extends the file for; we would rather say so than change the image's
  * size behind the user's back: `truncate -s %512 FILE` pads it the same way.)
  */
-export function checkImage(fd: number, path: string, opts: { forceRaw?: boolean } = {}): ImageCheck {
+export function checkImage(
+  fd: number,
+  path: string,
+  opts: { forceRaw?: boolean; formats?: readonly ImageFormat[] } = {},
+): ImageCheck {
   const probe = readProbe(fd);
   if (!opts.forceRaw) {
-    const f = detectFormat(probe);
+    const f = detectFormat(probe, opts.formats);
     if (f !== null) {
       if (f.open) return { format: f.name, size: probe.size, driver: f };
       throw new ImageFormatError(

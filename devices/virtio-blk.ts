@@ -28,7 +28,7 @@
 import * as fs from 'node:fs';
 import type { Clock, Scheduler, SimEvent } from '../src/bus/types.js';
 import { configReadLE, type Chain, type VirtioDevice, type VirtioTransport, type VirtQueue } from './virtio-mmio.js';
-import { checkImage } from './image-format.js';
+import { checkImage, type ImageFormat } from './image-format.js';
 import { lockImage, type ImageLock } from './image-lock.js';
 
 export const VIRTIO_ID_BLOCK = 2;
@@ -118,8 +118,13 @@ export class MemoryBlockBackend implements BlockBackend {
 export class FileBlockBackend implements BlockBackend {
   readonly size: number;
   readonly readOnly: boolean;
-  /** 'raw' (the only format opened today). */
+  /** 'raw', or the name of a supported format (none yet) whose `driver` is layered on this file. */
   readonly format: string;
+  /**
+   * The format layer to put over this file (`driver.open(this)`), or null for raw, where the file
+   * is the disk. The board does that; no format has a driver yet.
+   */
+  readonly driver: ImageFormat | null;
   /** Called once per distinct host-side problem (deleted, truncated, an errno), without a newline. */
   onHostError: ((message: string) => void) | null = null;
   private fd: number;
@@ -128,14 +133,15 @@ export class FileBlockBackend implements BlockBackend {
 
   constructor(
     readonly path: string,
-    opts: { readOnly?: boolean; forceRaw?: boolean } = {},
+    opts: { readOnly?: boolean; forceRaw?: boolean; formats?: readonly ImageFormat[] } = {},
   ) {
     this.readOnly = opts.readOnly ?? false;
     this.fd = fs.openSync(path, this.readOnly ? 'r' : 'r+');
     try {
-      const check = checkImage(this.fd, path, { forceRaw: opts.forceRaw ?? false });
+      const check = checkImage(this.fd, path, { forceRaw: opts.forceRaw ?? false, ...(opts.formats ? { formats: opts.formats } : {}) });
       this.size = check.size;
       this.format = check.format;
+      this.driver = check.driver ?? null;
     } catch (e) {
       fs.closeSync(this.fd);
       this.fd = -1;

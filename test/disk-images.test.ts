@@ -30,7 +30,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { fakeIo } from './helpers/cli-io.js';
 import { ROOT, GUESTS, haveImages, image } from './helpers/guests.js';
-import { checkImage, detectFormat, IMAGE_FORMATS, ImageFormatError, readProbe } from '../devices/image-format.js';
+import { checkImage, detectFormat, IMAGE_FORMATS, ImageFormatError, readProbe, type ImageFormat } from '../devices/image-format.js';
 import { FileBlockBackend, SECTOR_SIZE } from '../devices/virtio-blk.js';
 import { closeSync, openSync } from 'node:fs';
 
@@ -224,6 +224,35 @@ describe('image formats: known non-raw formats are refused by their header', () 
     h.set([0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe, 0x00, 0x01]); // "LUKS\xba\xbe", version 1
     writeFileSync(T('hand.luks'), h);
     expect(() => checkImage(openSync(T('hand.luks'), 'r'), T('hand.luks'))).toThrow(/^LUKS encrypted image: not supported yet/);
+  });
+
+  it('a format is plugged in by giving its entry an open(): layered over the file, no size rule of raw', () => {
+    // A made-up format: an 8-byte magic, then a 504-byte header, then the disk (an offset view).
+    const fake: ImageFormat = {
+      name: 'offset',
+      description: 'offset test image',
+      detect: (p) => new TextDecoder().decode(p.head.subarray(0, 8)) === 'OFFSET!!',
+      open: (file) => ({
+        size: file.size - 512,
+        readOnly: file.readOnly,
+        read: (off, buf) => file.read(off + 512, buf),
+        write: (off, buf) => file.write(off + 512, buf),
+        flush: () => file.flush(),
+      }),
+    };
+    const data = new Uint8Array(512 + 2 * SECTOR_SIZE + 7); // not a sector multiple as a file
+    data.set(new TextEncoder().encode('OFFSET!!'));
+    data[512] = 42;
+    writeFileSync(T('plug.img'), data);
+    const file = new FileBlockBackend(T('plug.img'), { formats: [fake, ...IMAGE_FORMATS] });
+    expect([file.format, file.driver?.name]).toEqual(['offset', 'offset']);
+    const disk = file.driver!.open!(file);
+    const buf = new Uint8Array(1);
+    disk.read(0, buf);
+    expect(buf[0]).toBe(42);
+    file.close();
+    // Without the entry the same file is raw, and its size is refused.
+    expect(() => new FileBlockBackend(T('plug.img'))).toThrow(/not a multiple of 512/);
   });
 
   it('the probe table names each format once', () => {

@@ -324,7 +324,9 @@ export class VirtMachine {
         throw e;
       }
       this.blockBackends.push(backend);
-      devs.push(new VirtioBlk({ backend, scheduler: this.scheduler, clock }));
+      // A non-raw format's driver is layered over the file (none is supported yet: refused).
+      const disk = backend.driver?.open?.(backend) ?? backend;
+      devs.push(new VirtioBlk({ backend: disk, scheduler: this.scheduler, clock }));
     }
     devs.push(new VirtioRng({}));
     for (let i = 0; i < (M.virtio.count ?? 8); i++) {
