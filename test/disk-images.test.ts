@@ -501,4 +501,38 @@ describe.skipIf(!HAVE_LINUX || !HAVE_PROC_LOCKS)('image locking between processe
       await stop(q);
     }
   }, 120_000);
+
+  it.skipIf(!HAVE_QEMU)('QEMU interop, read-only: readers share (both ways), a writer is refused', async () => {
+    const img = T('qemu-ro.img');
+    writeFileSync(img, new Uint8Array(1 << 20));
+    const qemuArgs = (ro: boolean) => [
+      '-M', 'virt', '-m', '64M', '-nographic', '-bios', 'none', '-monitor', 'none', '-serial', 'none',
+      '-drive', `file=${img},format=raw,if=none,id=d0${ro ? ',readonly=on' : ''}`, '-device', 'virtio-blk-device,drive=d0',
+    ];
+    // A read-only QEMU first: a read-only cyclevisor opens the image, a read-write one does not.
+    const q = spawn('qemu-system-riscv64', qemuArgs(true), { stdio: 'ignore' });
+    try {
+      await waitFor(() => locksOn(img).some((l) => /OFDLCK.* 100 100$/.test(l)), 20_000, 'QEMU to lock the image');
+      expect((await second(img, ',readonly')).stderr).toMatch(/RAM too small/);
+      const rw = await second(img);
+      expect(rw.code).toBe(2);
+      expect(rw.stderr).toMatch(/in use by another process/);
+    } finally {
+      await stop(q);
+    }
+    // A read-only cyclevisor first: a read-only QEMU starts (still running after 2 s), a
+    // read-write QEMU is refused.
+    const first = await holder(img, true);
+    try {
+      const qro = spawn('qemu-system-riscv64', qemuArgs(true), { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(qro.exitCode).toBeNull();
+      await stop(qro);
+      const qrw = await run('qemu-system-riscv64', qemuArgs(false), 20_000);
+      expect(qrw.code).toBe(1);
+      expect(qrw.stderr).toMatch(/Failed to get "write" lock/);
+    } finally {
+      await stop(first);
+    }
+  }, 120_000);
 });
