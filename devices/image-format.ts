@@ -147,7 +147,10 @@ export function detectFormat(p: ImageProbe, formats: readonly ImageFormat[] = IM
 export class ImageFormatError extends Error {
   constructor(
     message: string,
+    /** The format found, or null for a size problem. */
     readonly format: string | null,
+    /** The image's path, as given. */
+    readonly path: string,
   ) {
     super(message);
     this.name = 'ImageFormatError';
@@ -182,6 +185,7 @@ export function checkImage(
       throw new ImageFormatError(
         `${f.description}: not supported yet (use raw; qemu-img convert -O raw ${path} ${rawName(path)})`,
         f.name,
+        path,
       );
     }
   }
@@ -191,6 +195,7 @@ export function checkImage(
       `size ${probe.size} bytes is not a multiple of 512 (${sectors} sector${sectors === 1 ? '' : 's'} and ${probe.size % SECTOR_BYTES} bytes over); ` +
         `pad it to whole sectors: truncate -s %512 ${path}`,
       null,
+      path,
     );
   }
   return { format: 'raw', size: probe.size };

@@ -477,6 +477,24 @@ async function lockDrives(machine: VirtMachine, io: CliIo): Promise<void> {
   }
 }
 
+/**
+ * The board opens each image again (and probes it again: it may have changed since checkDrives
+ * looked); a refusal then is still one line naming the drive.
+ */
+function newMachineChecked(opts: ConstructorParameters<typeof VirtMachine>[0]): VirtMachine {
+  try {
+    return new VirtMachine(opts);
+  } catch (e) {
+    if (e instanceof ImageFormatError) throw new UserError(`--drive file=${e.path}: ${e.message}`);
+    const path = (e as NodeJS.ErrnoException).path;
+    if (path !== undefined) {
+      const err = fileReadError(path, e, 'a disk image');
+      if (isUserError(err)) throw new UserError(`--drive file=${err.message}`);
+    }
+    throw e;
+  }
+}
+
 function rtcEpochNs(e: BootCommand['rtcEpoch']): bigint | undefined {
   if (e === null) return undefined;
   if (e === 'now') return BigInt(Date.now()) * 1_000_000n;
@@ -504,7 +522,7 @@ async function bootCommand(cmd: BootCommand, io: CliIo): Promise<number> {
 
   useOptimizingCompiler();
   const epoch = rtcEpochNs(cmd.rtcEpoch);
-  const machine = new VirtMachine({
+  const machine = newMachineChecked({
     ramBytes: cmd.ramBytes,
     timing,
     onOutput: (chunk) => io.stdout.write(chunk),
