@@ -23,11 +23,14 @@ import {
   unlinkSync,
   writeFileSync,
   copyFileSync,
+  readdirSync,
+  readlinkSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
+import { VirtMachine } from '../src/board/virt.js';
 import { fakeIo } from './helpers/cli-io.js';
 import { ROOT, GUESTS, haveImages, image } from './helpers/guests.js';
 import { checkImage, detectFormat, IMAGE_FORMATS, ImageFormatError, readProbe, type ImageFormat } from '../devices/image-format.js';
@@ -259,6 +262,29 @@ describe('image formats: known non-raw formats are refused by their header', () 
     const names = IMAGE_FORMATS.map((f) => f.name);
     expect(new Set(names).size).toBe(names.length);
     expect(names).toEqual(expect.arrayContaining(['qcow2', 'qcow', 'qed', 'vmdk', 'vdi', 'vhdx', 'vpc', 'luks']));
+  });
+});
+
+describe('the board opens the images itself', () => {
+  it('a refused second image: ImageFormatError naming it, and the first image is closed again', () => {
+    writeFileSync(T('good.img'), new Uint8Array(4096));
+    copyFileSync(FIXTURE_QCOW2, T('second.qcow2'));
+    let err: unknown;
+    try {
+      new VirtMachine({ ramBytes: 16 << 20, drives: [{ path: T('good.img'), readOnly: false }, { path: T('second.qcow2'), readOnly: false }] });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ImageFormatError);
+    expect((err as ImageFormatError).path).toBe(T('second.qcow2'));
+    const fds = readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(join('/proc/self/fd', fd)) === T('good.img');
+      } catch {
+        return false;
+      }
+    });
+    expect(fds).toEqual([]);
   });
 });
 
