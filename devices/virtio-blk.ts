@@ -13,7 +13,8 @@
  *   other        VIRTIO_BLK_S_UNSUPP
  *
  * IOERR: data length not a multiple of 512, a range past the capacity, OUT on a read-only disk
- * (VIRTIO_BLK_F_RO offered), or a host I/O error. A request without a 16-byte header or without a
+ * (VIRTIO_BLK_F_RO offered), or a host I/O error (FileBlockBackend: also an image file deleted or
+ * truncated under the guest, reported once through its onHostError). A request without a 16-byte header or without a
  * status byte is a protocol error (QEMU "virtio-blk missing headers"): DEVICE_NEEDS_RESET.
  *
  * Timing is deterministic: every chain popped at a kick completes `latencyCycles` later, in one
