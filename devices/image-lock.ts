@@ -73,7 +73,7 @@ function key(st: fs.Stats): string {
 }
 
 /** Throws if this process already uses the file (record locks never conflict within a process). */
-export function checkNotHeldHere(path: string, readOnly: boolean): void {
+export function checkNotHeldHere(path: string): void {
   let st: fs.Stats;
   try {
     st = fs.statSync(path);
@@ -83,7 +83,6 @@ export function checkNotHeldHere(path: string, readOnly: boolean): void {
   const h = held.get(key(st));
   // Even two readers are refused: closing either one's descriptor would drop the other's locks.
   if (h) throw new ImageLockError(`in use by this process (${h.path}, ${h.readOnly ? 'read-only' : 'read-write'})`);
-  void readOnly;
 }
 
 function busy(e: unknown): boolean {
@@ -130,6 +129,25 @@ export async function lockImage(fd: number, path: string, readOnly: boolean): Pr
   const k = key(st);
   const here = held.get(k);
   if (here) throw new ImageLockError(`in use by this process (${here.path}, ${here.readOnly ? 'read-only' : 'read-write'})`);
+  // Claimed here before the first await, so two lockImage calls in this process cannot interleave.
+  held.set(k, { readOnly, path });
+  try {
+    await takeLocks(fd, path, readOnly, st);
+  } catch (e) {
+    held.delete(k);
+    throw e;
+  }
+  let released = false;
+  return {
+    release() {
+      if (released) return;
+      released = true;
+      if (held.get(k)?.path === path) held.delete(k);
+    },
+  };
+}
+
+async function takeLocks(fd: number, path: string, readOnly: boolean, st: fs.Stats): Promise<void> {
   const perms = readOnly ? [PERM_CONSISTENT_READ] : [PERM_CONSISTENT_READ, PERM_WRITE];
   const unshared = [PERM_WRITE, PERM_RESIZE];
 
@@ -176,13 +194,4 @@ export async function lockImage(fd: number, path: string, readOnly: boolean): Pr
   for (const p of unshared) {
     if (!(await tryLock(fd, SHARED_BASE + p, false))) throw new ImageLockError(`in use by another process (byte ${SHARED_BASE + p} is write-locked)`);
   }
-  held.set(k, { readOnly, path });
-  let released = false;
-  return {
-    release() {
-      if (released) return;
-      released = true;
-      if (held.get(k)?.path === path) held.delete(k);
-    },
-  };
 }

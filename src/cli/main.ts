@@ -428,7 +428,7 @@ function checkDriveFile(d: DriveSpec): Stats {
   }
   // Before opening it here: a descriptor closed in this process would drop its record locks.
   try {
-    checkNotHeldHere(d.path, d.readOnly);
+    checkNotHeldHere(d.path);
   } catch (e) {
     if (e instanceof ImageLockError) throw new UserError(`${flag} ${e.message}`);
     throw e;
