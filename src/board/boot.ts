@@ -165,6 +165,12 @@ export function bootLinux(m: VirtMachine, o: BootOptions): { dtbAddr: number; ke
     const { imageSize } = checkKernelImage(k, o.kernel);
     kernelAddr = kernelAddress(bios);
     const p = { base: kernelAddr, size: imageSize, what: 'kernel' };
+    if (firmware && RAM_BASE + firmware.length > kernelAddr) {
+      // Not a RAM size problem: QEMU's fixed placement leaves the firmware the 2 MiB below the kernel.
+      throw new UserError(
+        `${bios}: the firmware (${formatSize(firmware.length)}) is loaded at ${hex(RAM_BASE)} and overlaps the kernel address ${hex(kernelAddr)}; firmware for --kernel must be at most ${formatSize(kernelAddr - RAM_BASE)}`,
+      );
+    }
     checkFits(m, p);
     for (const q of placed) checkDisjoint(p, q);
     core.writePhys(kernelAddr, k);
