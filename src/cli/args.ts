@@ -59,7 +59,7 @@ Boots firmware and a Linux kernel on the virt board, placed as
 Console: on a terminal every key goes to the guest (Ctrl-C too) except Ctrl-A:
 Ctrl-A x quits, Ctrl-A s prints statistics, Ctrl-A h lists the keys and
 Ctrl-A Ctrl-A sends one Ctrl-A. Exit: 0 guest powered off, 124 --max-insns ran
-out, 2 bad usage or input, 1 guest cannot go on (e.g. unhandled M trap), 3 stuck.
+out, 2 bad usage or input, 1 guest cannot go on (unhandled M trap), 3 stuck.
 `;
 
 export const DTB_USAGE = `Usage: cyclevisor dtb [options]
