@@ -242,6 +242,15 @@ describe('--bios builtin through the CLI', () => {
     expect(r.err).toBe('cyclevisor: hart 0 stuck: cause 2 at pc 0x80200000, xtvec 0x80200000\n');
   });
 
+  it('--trace shows a trap that went to the builtin firmware, then the next instruction', async () => {
+    const k = join(tmp, 'trace.Image');
+    writeFileSync(k, kernelImage([...li(T1, 5n), csrw(HTIMEDELTA, T1), ['ecall']]));
+    const r = await cli(['boot', '--kernel', k, '--trace', '3', '--max-insns', '3']);
+    expect(r.code).toBe(124);
+    const insn = encode('csrrw', { rd: 0, rs1: T1, imm: HTIMEDELTA }).toString(16).padStart(8, '0');
+    expect(r.err).toMatch(new RegExp(`^ +- +80200044 +${insn} +csrrw zero, 0x605, t1\n +trap: exception 2 to the builtin firmware, tval 0x${insn.replace(/^0+/, '')}\n +2 +80200048 `, 'm'));
+  });
+
   it('a 5 MB garbage --bios overlaps the kernel address: said so, exit 2 (not "RAM too small")', async () => {
     const fw = join(tmp, 'garbage.bin');
     const bytes = new Uint8Array(5_000_000);

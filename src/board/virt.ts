@@ -802,7 +802,13 @@ export class VirtMachine {
       const exc = core.exceptions - exc0;
       const intr = core.interrupts - int0;
       let retiredPc = pc0;
-      if (exc + intr > 0) {
+      if (status === RunStatus.MTrap) {
+        // A trap into M-mode went to the host firmware (--bios builtin): nothing retired yet.
+        const cause = core.mtrapCause;
+        const isIrq = cause >> 63n === 1n;
+        if (!isIrq) sink(traceLine('-', pc0, this.fetchForTrace(pc0)));
+        sink(`${''.padStart(10)}  trap: ${isIrq ? 'interrupt' : 'exception'} ${cause & ((1n << 63n) - 1n)} to the builtin firmware, tval ${hex(core.mtrapTval)}`);
+      } else if (exc + intr > 0) {
         // The instruction at pc0 faulted, or an interrupt was taken before it: say so, and the
         // instruction that retired (if any) is the first one of the handler.
         const cause = core.get64(L.H_MCAUSE);
