@@ -43,8 +43,8 @@ export let excTval: u64 = 0;
 
 /**
  * Does this trap go to M-mode? Not when the hart is below M-mode and medeleg/mideleg delegate the
- * cause (Priv 1.12 §3.1.8): then S-mode takes it. The one delegation test (takeTrap and the host
- * M-mode switch C_MTRAP_HOST both use it).
+ * cause (Priv 1.12 §3.1.8): then S-mode takes it. The same test as takeTrap's, for the host M-mode
+ * switch C_MTRAP_HOST (with the H extension too: hedeleg only chooses between HS and VS).
  */
 export function trapEntersM(cause: u64): bool {
   const isInt = (cause & INTERRUPT_BIT) != 0;
@@ -105,22 +105,31 @@ export function takeTrap(cause: u64, tval: u64, epc: u64): u64 {
   const cur = <u32>load<u64>(H_PRIV);
   if (isInt) store<u64>(H_INTERRUPTS, load<u64>(H_INTERRUPTS) + 1);
   else store<u64>(H_EXCEPTIONS, load<u64>(H_EXCEPTIONS) + 1);
+  const deleg = isInt ? load<u64>(H_MIDELEG) : load<u64>(H_MEDELEG);
+  let ms = load<u64>(H_MSTATUS);
   let tvec: u64;
-  if (!trapEntersM(cause)) {
+  if (cur <= PRV_S && code < 64 && ((deleg >> code) & 1) != 0) {
     // Supervisor trap (Priv 1.12 §4.1.1): SPIE <- SIE, SIE <- 0, SPP <- previous privilege.
-    tvec = enterSupervisor(cause, tval, epc, cur);
+    store<u64>(H_SEPC, epc);
+    store<u64>(H_SCAUSE, cause);
+    store<u64>(H_STVAL, tval);
+    ms = (ms & ~(MSTATUS_SPIE | MSTATUS_SIE | MSTATUS_SPP)) |
+      ((ms & MSTATUS_SIE) != 0 ? MSTATUS_SPIE : 0) |
+      (cur == PRV_S ? MSTATUS_SPP : 0);
+    store<u64>(H_PRIV, PRV_S);
+    tvec = load<u64>(H_STVEC);
   } else {
     // Machine trap (Priv 1.12 §3.1.6.1): MPIE <- MIE, MIE <- 0, MPP <- previous privilege.
     store<u64>(H_MEPC, epc);
     store<u64>(H_MCAUSE, cause);
     store<u64>(H_MTVAL, tval);
-    const ms = load<u64>(H_MSTATUS);
-    store<u64>(H_MSTATUS, (ms & ~(MSTATUS_MPIE | MSTATUS_MIE | MSTATUS_MPP)) |
+    ms = (ms & ~(MSTATUS_MPIE | MSTATUS_MIE | MSTATUS_MPP)) |
       ((ms & MSTATUS_MIE) != 0 ? MSTATUS_MPIE : 0) |
-      (<u64>cur << MSTATUS_MPP_SHIFT));
+      (<u64>cur << MSTATUS_MPP_SHIFT);
     store<u64>(H_PRIV, PRV_M);
     tvec = load<u64>(H_MTVEC);
   }
+  store<u64>(H_MSTATUS, ms);
   // A trap breaks any LR/SC sequence (Unpriv 8.3 allows an SC to fail after a trap).
   store<u64>(H_RESV, <u64>-1);
   // xtvec MODE (Priv 1.12 §3.1.7): 1 = vectored, interrupts go to BASE + 4*cause.
