@@ -21,7 +21,7 @@ import { main } from '../src/cli/main.js';
 import { fakeIo } from './helpers/cli-io.js';
 import { haveImages, image } from './helpers/guests.js';
 import { asm, label, li, org, csrr, csrw, csrc, CSR, type AsmItem, type Insn } from './helpers/isa.js';
-import { diffDumps, runToKernelEntry, stateDump } from './helpers/firmware-state.js';
+import { diffDumps, runToKernelEntry, runUntilFirst, stateDump } from './helpers/firmware-state.js';
 
 useOptimizingCompiler();
 
@@ -268,7 +268,7 @@ describe('--bios builtin through the CLI', () => {
   });
 });
 
-const HAVE = haveImages('linux-6.1-rv64.Image', 'opensbi-fw_dynamic.bin', 'initramfs-busybox.cpio.gz');
+const HAVE = haveImages('linux-6.1-rv64.Image', 'opensbi-fw_dynamic.bin', 'initramfs-busybox.cpio.gz', 'initramfs-nolibc.cpio.gz');
 if (!HAVE) console.warn('test/firmware.test.ts: the OpenSBI and busybox tests are skipped: no ../shared/guests images');
 
 /**
@@ -314,6 +314,30 @@ describe.skipIf(!HAVE)('--bios builtin against OpenSBI 1.1 (needs ../shared/gues
       expect(osbi.core.getCsr(row.field) & mask, row.csr).toBe(row.value(BigInt(KERNEL_ENTRY)) & mask);
     }
     expect(a.get('scounteren')).toBe(7n); // the value whose absence made dd hang
+  });
+
+  it('SMP: a secondary hart started by SBI HSM gets the same CSRs as under OpenSBI', () => {
+    // hart 1's first S-mode instruction (Linux's secondary_start_sbi, via HSM hart_start).
+    const make = (bios: string) => () => {
+      const m = new VirtMachine({ ramBytes: 256 << 20, harts: 2 });
+      bootLinux(m, { bios, kernel: image('linux-6.1-rv64.Image'), initrd: image('initramfs-nolibc.cpio.gz'), append: 'console=ttyS0' });
+      return m;
+    };
+    const secondaryInS = (m: VirtMachine) => m.started[1] === true && m.core.hart64(1, L.H_PRIV) === 1n;
+    const osbi = runUntilFirst(make(image('opensbi-fw_dynamic.bin')), secondaryInS, 'hart 1 in S-mode', 200_000);
+    const builtin = runUntilFirst(make('builtin'), secondaryInS, 'hart 1 in S-mode', 200_000);
+    osbi.core.switchHart(1);
+    builtin.core.switchHart(1);
+    const diff = diffDumps(stateDump(osbi.core), stateDump(builtin.core));
+    const allowed: Record<string, string> = {
+      ...ALLOWED_DIFFERENCES,
+      // a1 = the opaque argument Linux passes to hart_start (a pointer into its own data); its
+      // memory is laid out a little differently when OpenSBI's DT reserves 0x80000000-0x8007ffff.
+      x11: "the kernel's own pointer",
+    };
+    const unexplained = [...diff].filter(([k]) => !(k in allowed)).map(([k, [x, y]]) => `${k}: OpenSBI 0x${x.toString(16)}, builtin 0x${y.toString(16)}`);
+    expect(unexplained).toEqual([]);
+    for (const k of ['pc', 'priv', 'x10', 'stvec', 'mepc', 'mie', 'mip', 'scounteren', 'medeleg', 'mideleg', 'satp']) expect(diff.has(k), k).toBe(false);
   });
 
   it('busybox shell: `dd if=/dev/zero of=/dev/null bs=512 count=1` returns, then poweroff -f', async () => {

@@ -18,7 +18,7 @@ import { RAM_BASE } from '../core.js';
 import { UserError, formatSize, hex, fileReadError } from '../errors.js';
 import { buildVirtDtb, qemuVirtDtConfig, type DtConfig } from './devicetree.js';
 import { HSM_STARTED, type SbiHost } from './sbi.js';
-import { BuiltinFirmware, applyEntryState } from './firmware.js';
+import { BuiltinFirmware, applyEntryState, stvecValue } from './firmware.js';
 import type { VirtMachine } from './virt.js';
 import type { MmioRegion } from '../bus/types.js';
 
@@ -291,7 +291,7 @@ function enterBuiltinSbi(m: VirtMachine, entry: number): void {
       core.pc = addr;
       // OpenSBI's sbi_hart_switch_mode: stvec = the start address, sscratch = 0, sie = 0, satp = 0;
       // the mret leaves MPIE = 1, MPP = U; mepc = the start address.
-      core.setCsr(L.H_STVEC, addr);
+      core.setCsr(L.H_STVEC, stvecValue(addr));
       core.setCsr(L.H_SSCRATCH, 0n);
       core.setCsr(L.H_MIE, core.getCsr(L.H_MIE) & ~core.getCsr(L.H_MIDELEG));
       core.setCsr(L.H_SATP, 0n);

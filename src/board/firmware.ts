@@ -66,6 +66,15 @@ const PMP_NAPOT_RWX = 0x1fn;
 const CLINT_BASE = 0x0200_0000n;
 const CLINT_SIZE = 0x1_0000n;
 
+/**
+ * What stvec reads after firmware writes `v` to it: BASE is 4-byte aligned, MODE 0 (direct) or 1
+ * (vectored) (Priv 1.12 §4.1.2, the core's WARL in assembly/csr.ts). A 2-byte-aligned start address
+ * (Linux's secondary_start_sbi with the C extension) loses bit 1, as on OpenSBI.
+ */
+export function stvecValue(v: bigint): bigint {
+  return (v & 1n) !== 0n ? v & ~2n : v & ~3n;
+}
+
 export interface EntryCsr {
   /** The CSR, by its name in the privileged spec. */
   readonly csr: string;
@@ -97,7 +106,7 @@ export const OPENSBI_ENTRY_STATE: readonly EntryCsr[] = [
   { csr: 'menvcfg', field: L.H_MENVCFG, value: () => 1n << 63n, source: 'sbi_hart.c mstatus_init (STCE: the hart has Sstc)' },
   { csr: 'stimecmp', field: L.H_STIMECMP, value: () => 0n, source: 'reset value (OpenSBI writes it only on the first set_timer)' },
   { csr: 'satp', field: L.H_SATP, value: () => 0n, source: 'sbi_hart.c mstatus_init, sbi_hart_switch_mode' },
-  { csr: 'stvec', field: L.H_STVEC, value: (entry) => entry, source: 'sbi_hart.c sbi_hart_switch_mode (stvec = next address)' },
+  { csr: 'stvec', field: L.H_STVEC, value: (entry) => stvecValue(entry), source: 'sbi_hart.c sbi_hart_switch_mode (stvec = next address)' },
   { csr: 'sscratch', field: L.H_SSCRATCH, value: () => 0n, source: 'sbi_hart.c sbi_hart_switch_mode' },
   { csr: 'mepc', field: L.H_MEPC, value: (entry) => entry, source: 'sbi_hart.c sbi_hart_switch_mode (the mret target)' },
   // PMP (sbi_hart.c sbi_hart_pmp_configure, one entry per domain region, in region order):

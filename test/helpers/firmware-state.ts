@@ -62,28 +62,42 @@ export function diffDumps(a: Map<string, bigint>, b: Map<string, bigint>): Map<s
 }
 
 /**
- * Run a freshly booted firmware until hart 0 is at `entry` in S-mode for the first time, exactly
- * at that instruction (nothing of the kernel has executed). Firmware runs in M-mode until its
- * mret to the kernel, so: pass 1 runs in chunks of `chunk` instructions until the hart has left
- * M-mode; pass 2 (a new machine from `make`, deterministic) runs to the start of that chunk in one
- * go and single-steps from there.
+ * Run a freshly booted machine until `reached(m)` holds for the first time, stopping exactly at
+ * that instruction boundary. Two passes (runs are deterministic): pass 1 runs in chunks of `chunk`
+ * instructions (all harts together) until `happened(m)` — a condition that stays true once
+ * `reached` has been — holds; pass 2, on a new machine from `make`, runs to the start of that chunk
+ * in one go and single-steps from there until `reached`.
  */
-export function runToKernelEntry(make: () => VirtMachine, entry: bigint, chunk = 500_000): VirtMachine {
+export function runUntilFirst(
+  make: () => VirtMachine,
+  reached: (m: VirtMachine) => boolean,
+  what: string,
+  chunk = 500_000,
+  happened: (m: VirtMachine) => boolean = reached,
+): VirtMachine {
   let m = make();
   let start = 0;
-  for (;;) {
-    if (m.core.priv !== 3) break;
-    start = m.core.instret;
+  while (!happened(m)) {
+    start = m.totalInstret();
     const r = m.runSync({ maxInsns: start + chunk });
-    if (r.reason !== 'max-insns') throw new Error(`firmware ended before the kernel: ${r.reason} ${r.message ?? ''}`);
-    if (start > 100_000_000) throw new Error('firmware did not enter the kernel in 10^8 instructions');
+    if (r.reason !== 'max-insns') throw new Error(`the run ended before ${what}: ${r.reason} ${r.message ?? ''}`);
+    if (start > 200_000_000) throw new Error(`no ${what} in 2*10^8 instructions`);
   }
   m.close();
   m = make();
   if (start > 0) m.runSync({ maxInsns: start });
-  while (!(m.core.pc === entry && m.core.priv === 1)) {
-    if (m.core.instret > start + chunk) throw new Error(`no S-mode entry at 0x${entry.toString(16)} (pc 0x${m.core.pc.toString(16)})`);
-    m.runSync({ maxInsns: m.core.instret + 1 });
+  while (!reached(m)) {
+    if (m.totalInstret() > start + chunk) throw new Error(`pass 2 did not reach ${what} (runs differ?)`);
+    m.runSync({ maxInsns: m.totalInstret() + 1 });
   }
   return m;
+}
+
+/**
+ * Run a freshly booted firmware until hart 0 is at `entry` in S-mode for the first time, exactly
+ * at that instruction (nothing of the kernel has executed). Firmware runs in M-mode until its
+ * mret to the kernel.
+ */
+export function runToKernelEntry(make: () => VirtMachine, entry: bigint): VirtMachine {
+  return runUntilFirst(make, (m) => m.core.priv === 1 && m.core.pc === entry, `S-mode entry at 0x${entry.toString(16)}`, 500_000, (m) => m.core.priv !== 3);
 }
