@@ -724,7 +724,7 @@ export class VirtMachine {
         this.core.pc = this.core.pc + 4n;
         return this.outcome ?? 'continue';
       case RunStatus.MTrap:
-        return this.machineTrap(0) ?? 'continue';
+        return this.machineTrap(this.core.activeHart) ?? 'continue';
       default:
         throw new Error(`core.run() returned status ${status as number}, which the virt board does not handle`);
     }
