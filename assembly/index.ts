@@ -14,7 +14,7 @@ import { PRV_M, MSTATUS_MPP, MSTATUS_UXL, MSTATUS_SXL } from './hart';
 import { MISA_VALUE, updateStimecmp } from './csr';
 import { tlbFlushAll, tlbFlushAllHarts, tlbFlushHart, setTlbHart } from './mmu';
 import { invalidateAllFrames, invalidatePhys as invPhys } from './frames';
-import { clearException } from './trap';
+import { clearException, redirectToSupervisor } from './trap';
 import { tmReset, tmEnabled } from './tlbmodel';
 
 export { run } from './run';
@@ -157,4 +157,12 @@ export function tlbModelReset(): void {
 
 export function setHartId(id: u32): void {
   store<u64>(H_MHARTID, id);
+}
+
+/**
+ * Host firmware (--bios builtin, after RUN_MTRAP): deliver exception (cause, tval) of the hart at
+ * pc to S-mode's trap handler, as OpenSBI's sbi_trap_redirect does. The hart is in S- or U-mode.
+ */
+export function redirectTrap(cause: u64, tval: u64): void {
+  redirectToSupervisor(cause, tval);
 }

@@ -116,6 +116,12 @@ export const C_SMC_INVAL: u32 = C_FRAME_FILLS + 8; // u64: decoded slots invalid
 export const C_SBI_HOST: u32 = C_SMC_INVAL + 8; // u32: 1 = an S-mode ecall returns RUN_SBI to the host (--bios builtin)
 export const C_HART: u32 = C_SBI_HOST + 4; // u32: id of the hart in the active block
 export const C_HARTS: u32 = C_HART + 4; // u32: number of harts
+// Host M-mode (--bios builtin): with C_MTRAP_HOST = 1 a trap that would enter M-mode does not; run()
+// returns RUN_MTRAP with pc still at the trapping instruction (or the interrupted one), the trap's
+// cause and tval here, and the host firmware emulates, redirects to S-mode or ends the run.
+export const C_MTRAP_HOST: u32 = C_HARTS + 4; // u32: 1 = traps into M-mode go to the host
+export const C_MTRAP_CAUSE: u32 = C_MTRAP_HOST + 4; // u64: mcause the trap would have written
+export const C_MTRAP_TVAL: u32 = C_MTRAP_CAUSE + 8; // u64: mtval the trap would have written
 export const CTL_SIZE: u32 = 0x100;
 
 // Per-class cycle cost (u8) and retired count (u64), indexed by src/isa/classes.ts ids.

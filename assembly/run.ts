@@ -16,7 +16,7 @@
  */
 import {
   H_PC, H_CYCLES, H_INSTRET, H_PRIV, H_RESV, H_MSTATUS, H_MIP, H_STIMECMP_CYCLE, H_SATP, C_DEADLINE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
-  S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST,
+  S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST, C_MTRAP_HOST,
   TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR,
 } from './layout';
 import * as G from './generated/ops';
@@ -25,7 +25,7 @@ import {
   MSTATUS_SD, getF, setF, getF32, setF32, fcsr,
 } from './hart';
 import {
-  excPending, excCause, excTval, raise, takeTrap, pendingInterrupt, doMret, doSret, clearException,
+  excPending, excCause, excTval, raise, takeTrap, trapEntersM, trapToHost, pendingInterrupt, doMret, doSret, clearException,
   CAUSE_ILLEGAL_INSTRUCTION, CAUSE_BREAKPOINT, CAUSE_USER_ECALL, CAUSE_MISALIGNED_LOAD,
   CAUSE_MISALIGNED_STORE,
 } from './trap';
@@ -50,6 +50,11 @@ export const RUN_WFI: u32 = 2;
 export const RUN_STOP: u32 = 3;
 /** An S-mode ecall with a host SBI installed: pc is at the ecall; the host completes it. */
 export const RUN_SBI: u32 = 4;
+/**
+ * A trap would have entered M-mode while C_MTRAP_HOST is set: pc is at the trapping (or
+ * interrupted) instruction, privilege and CSRs are unchanged, C_MTRAP_CAUSE/TVAL say what it was.
+ */
+export const RUN_MTRAP: u32 = 5;
 
 const CLS_TAKEN: u32 = CLS_BASE + (TIMING_CLASS_BRANCH_TAKEN + 1) * 8;
 const CLS_TRAP: u32 = CLS_BASE + (TIMING_CLASS_TRAP + 1) * 8;
@@ -169,7 +174,11 @@ export function run(): u32 {
   while (true) {
     // ---- block boundary
     if (excPending) {
-      pc = takeTrap(excCause, excTval, pc);
+      if (load<u32>(C_MTRAP_HOST) != 0 && trapEntersM(excCause)) {
+        // Host M-mode (--bios builtin): the host firmware handles it; pc stays at the instruction.
+        trapToHost(excCause, excTval);
+        status = RUN_MTRAP;
+      } else pc = takeTrap(excCause, excTval, pc);
       clearException();
       seqBreak = false;
       cycles += trapLat;
@@ -188,6 +197,13 @@ export function run(): u32 {
       const cause = pendingInterrupt();
       if (cause != 0) {
         seqBreak = false;
+        if (load<u32>(C_MTRAP_HOST) != 0 && trapEntersM(cause)) {
+          trapToHost(cause, 0);
+          cycles += trapLat;
+          store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
+          status = RUN_MTRAP;
+          break;
+        }
         pc = takeTrap(cause, 0, pc);
         cycles += trapLat;
         store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);

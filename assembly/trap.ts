@@ -6,6 +6,7 @@
 import {
   H_PC, H_PRIV, H_MSTATUS, H_MEDELEG, H_MIDELEG, H_MTVEC, H_MEPC, H_MCAUSE, H_MTVAL,
   H_STVEC, H_SEPC, H_SCAUSE, H_STVAL, H_MIP, H_MIE, H_EXCEPTIONS, H_INTERRUPTS, H_RESV,
+  C_MTRAP_CAUSE, C_MTRAP_TVAL,
 } from './layout';
 import {
   PRV_M, PRV_S, PRV_U, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_SIE,
@@ -38,6 +39,59 @@ export let excTval: u64 = 0;
   excPending = 1;
   excCause = cause;
   excTval = tval;
+}
+
+/**
+ * Does this trap go to M-mode? Not when the hart is below M-mode and medeleg/mideleg delegate the
+ * cause (Priv 1.12 §3.1.8): then S-mode takes it. The same test as takeTrap's, for the host M-mode
+ * switch C_MTRAP_HOST (with the H extension too: hedeleg only chooses between HS and VS).
+ */
+export function trapEntersM(cause: u64): bool {
+  const isInt = (cause & INTERRUPT_BIT) != 0;
+  const code = cause & ~INTERRUPT_BIT;
+  const deleg = isInt ? load<u64>(H_MIDELEG) : load<u64>(H_MEDELEG);
+  return !(<u32>load<u64>(H_PRIV) <= PRV_S && code < 64 && ((deleg >> code) & 1) != 0);
+}
+
+/**
+ * The trap goes to the host instead of M-mode (C_MTRAP_HOST, run() returns RUN_MTRAP): record it
+ * as the trap it architecturally is (counted, LR/SC reservation dropped) without touching any
+ * M-mode CSR, pc or privilege; the host firmware decides what happens next.
+ */
+export function trapToHost(cause: u64, tval: u64): void {
+  if ((cause & INTERRUPT_BIT) != 0) store<u64>(H_INTERRUPTS, load<u64>(H_INTERRUPTS) + 1);
+  else store<u64>(H_EXCEPTIONS, load<u64>(H_EXCEPTIONS) + 1);
+  store<u64>(C_MTRAP_CAUSE, cause);
+  store<u64>(C_MTRAP_TVAL, tval);
+  store<u64>(H_RESV, <u64>-1);
+}
+
+/**
+ * Supervisor trap entry (Priv 1.12 §4.1.1) from privilege `cur` (S or U): sepc/scause/stval,
+ * SPIE <- SIE, SIE <- 0, SPP <- cur, priv <- S. Returns stvec (the caller applies the vectored mode).
+ */
+function enterSupervisor(cause: u64, tval: u64, epc: u64, cur: u32): u64 {
+  store<u64>(H_SEPC, epc);
+  store<u64>(H_SCAUSE, cause);
+  store<u64>(H_STVAL, tval);
+  const ms = load<u64>(H_MSTATUS);
+  store<u64>(H_MSTATUS, (ms & ~(MSTATUS_SPIE | MSTATUS_SIE | MSTATUS_SPP)) |
+    ((ms & MSTATUS_SIE) != 0 ? MSTATUS_SPIE : 0) |
+    (cur == PRV_S ? MSTATUS_SPP : 0));
+  store<u64>(H_PRIV, PRV_S);
+  return load<u64>(H_STVEC);
+}
+
+/**
+ * Host firmware's trap redirection (OpenSBI sbi_trap_redirect): deliver the exception (cause,
+ * tval) the hart at pc took to S-mode's handler as if medeleg had delegated it — S-mode trap
+ * entry from the current privilege, pc <- stvec BASE (exceptions are never vectored). The hart
+ * must be in S- or U-mode.
+ */
+export function redirectToSupervisor(cause: u64, tval: u64): void {
+  const tvec = enterSupervisor(cause, tval, load<u64>(H_PC), <u32>load<u64>(H_PRIV));
+  store<u64>(H_RESV, <u64>-1);
+  store<u64>(H_PC, tvec & ~(<u64>3));
 }
 
 /**

@@ -17,6 +17,11 @@ export const enum RunStatus {
   Stop = 3,
   /** S-mode ecall with a host SBI installed (see setHostSbi); pc is at the ecall. */
   Sbi = 4,
+  /**
+   * A trap would have entered M-mode with host M-mode on (see setHostMTrap): pc is at the trapping
+   * (or interrupted) instruction, nothing else changed; `mtrapCause`/`mtrapTval` say what it was.
+   */
+  MTrap = 5,
 }
 
 /** What the core calls for every access outside plain RAM (the board's bus). */
@@ -45,6 +50,7 @@ interface CoreExports {
   saveHart(): void;
   switchHart(h: number): void;
   flushHartTlb(h: number): void;
+  redirectTrap(cause: bigint, tval: bigint): void;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -216,6 +222,28 @@ export class Core {
   /** Route S-mode ecalls to the host (RunStatus.Sbi) instead of trapping to M-mode. */
   setHostSbi(on: boolean): void {
     this.u32[L.C_SBI_HOST >>> 2] = on ? 1 : 0;
+  }
+  /**
+   * Host M-mode: a trap that would enter M-mode returns RunStatus.MTrap instead, and the host acts
+   * as the M-mode firmware (--bios builtin: src/board/firmware.ts).
+   */
+  setHostMTrap(on: boolean): void {
+    this.u32[L.C_MTRAP_HOST >>> 2] = on ? 1 : 0;
+  }
+  /** The cause (bit 63: interrupt) of the trap that returned RunStatus.MTrap. */
+  get mtrapCause(): bigint {
+    return this.get64(L.C_MTRAP_CAUSE);
+  }
+  /** Its tval (faulting address, instruction bits, or 0). */
+  get mtrapTval(): bigint {
+    return this.get64(L.C_MTRAP_TVAL);
+  }
+  /**
+   * Deliver exception (cause, tval) of the running hart at pc to its S-mode trap handler, as
+   * firmware's trap redirection does (OpenSBI sbi_trap_redirect). The hart must be in S- or U-mode.
+   */
+  redirectTrap(cause: bigint, tval: bigint): void {
+    this.ex.redirectTrap(BigInt.asUintN(64, cause), BigInt.asUintN(64, tval));
   }
   set priv(p: number) {
     this.set64(L.H_PRIV, BigInt(p));

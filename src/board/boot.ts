@@ -18,6 +18,7 @@ import { RAM_BASE } from '../core.js';
 import { UserError, formatSize, hex, fileReadError } from '../errors.js';
 import { buildVirtDtb, qemuVirtDtConfig, type DtConfig } from './devicetree.js';
 import { HSM_STARTED, type SbiHost } from './sbi.js';
+import { BuiltinFirmware, applyEntryState, stvecValue } from './firmware.js';
 import type { VirtMachine } from './virt.js';
 import type { MmioRegion } from '../bus/types.js';
 
@@ -39,6 +40,8 @@ const MROM_BASE = 0x1000;
 const MROM_SIZE = 0xf000;
 const FW_DYNAMIC_INFO_OFFSET = 0x40;
 const FW_DYNAMIC_INFO_MAGIC = 0x4942534fn; // "OSBI"
+/** ACLINT MSWI msip registers (the CLINT at 0x0200_0000 on virt). */
+const CLINT_MSIP = 0x0200_0000;
 
 function readImage(path: string, what: string): Uint8Array {
   try {
@@ -162,6 +165,12 @@ export function bootLinux(m: VirtMachine, o: BootOptions): { dtbAddr: number; ke
     const { imageSize } = checkKernelImage(k, o.kernel);
     kernelAddr = kernelAddress(bios);
     const p = { base: kernelAddr, size: imageSize, what: 'kernel' };
+    if (firmware && RAM_BASE + firmware.length > kernelAddr) {
+      // Not a RAM size problem: QEMU's fixed placement leaves the firmware the 2 MiB below the kernel.
+      throw new UserError(
+        `${bios}: the firmware (${formatSize(firmware.length)}) is loaded at ${hex(RAM_BASE)} and overlaps the kernel address ${hex(kernelAddr)}; firmware for --kernel must be at most ${formatSize(kernelAddr - RAM_BASE)}`,
+      );
+    }
     checkFits(m, p);
     for (const q of placed) checkDisjoint(p, q);
     core.writePhys(kernelAddr, k);
@@ -236,27 +245,22 @@ function forEachHart(m: VirtMachine, fn: (h: number) => void): void {
 
 function enterBuiltinSbi(m: VirtMachine, entry: number): void {
   const core = m.core;
-  forEachHart(m, () => {
-    // Delegate what OpenSBI delegates: misaligned fetch, breakpoint, U-ecall, page faults; and
-    // the three S-level interrupts.
-    const medeleg = (1n << 0n) | (1n << 3n) | (1n << 8n) | (1n << 12n) | (1n << 13n) | (1n << 15n);
-    core.setCsr(L.H_MEDELEG, medeleg);
-    core.setCsr(L.H_MIDELEG, (1n << 1n) | (1n << 5n) | (1n << 9n));
-    core.setCsr(L.H_MCOUNTEREN, 0xffffffffn);
-    core.setCsr(L.H_MENVCFG, 1n << 63n); // Sstc: S-mode owns stimecmp
-    core.setCsr(L.H_STIMECMP, 0xffffffffffffffffn);
-    // PMP: one NAPOT entry over everything, RWX (the last entry OpenSBI installs).
-    core.setCsr(L.H_PMPADDR, (1n << 54n) - 1n);
-    core.setCsr(L.H_PMPCFG, 0x1fn);
-    core.setCsr(L.H_PMP_ACTIVE, 1n);
-    // FPU on, as OpenSBI's mstatus_init leaves it (it writes FS = Dirty, so SD reads 1); fcsr = 0.
-    core.setCsr(L.H_MSTATUS, core.getCsr(L.H_MSTATUS) | (3n << 13n) | (1n << 63n));
-    core.setCsr(L.H_FCSR, 0n);
-    core.ex.timebaseChanged();
-    core.priv = 1;
-    core.pc = BigInt(entry);
-  });
+  // Every hart gets the state OpenSBI 1.1 leaves at kernel entry (firmware.ts OPENSBI_ENTRY_STATE:
+  // delegation, counter enables, Sstc, PMP, FPU on).
+  forEachHart(m, () => applyEntryState(core, BigInt(entry)));
+  // S-mode ecalls are SBI calls the host performs (sbi.ts); traps that would enter M-mode go to
+  // the host firmware (firmware.ts): emulation, redirection to S-mode, or one line.
   core.setHostSbi(true);
+  core.setHostMTrap(true);
+  m.firmware = new BuiltinFirmware(
+    {
+      core,
+      clearMsip: (h) => {
+        m.bus.write(CLINT_MSIP + 4 * h, 4, 0, 0);
+      },
+    },
+    m.harts,
+  );
   // Only the boot hart runs; the others wait for SBI HSM hart_start (Linux brings them online).
   m.started.fill(false);
   m.started[0] = true;
@@ -285,7 +289,13 @@ function enterBuiltinSbi(m: VirtMachine, entry: number): void {
       core.setX(10, BigInt(h));
       core.setX(11, opaque);
       core.pc = addr;
+      // OpenSBI's sbi_hart_switch_mode: stvec = the start address, sscratch = 0, sie = 0, satp = 0;
+      // the mret leaves MPIE = 1, MPP = U; mepc = the start address.
+      core.setCsr(L.H_STVEC, stvecValue(addr));
+      core.setCsr(L.H_SSCRATCH, 0n);
+      core.setCsr(L.H_MIE, core.getCsr(L.H_MIE) & ~core.getCsr(L.H_MIDELEG));
       core.setCsr(L.H_SATP, 0n);
+      core.setCsr(L.H_MEPC, addr);
       core.setCsr(L.H_MSTATUS, core.getCsr(L.H_MSTATUS) & ~2n);
       core.priv = 1;
       core.switchHart(cur);

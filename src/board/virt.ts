@@ -39,6 +39,7 @@ import { VirtioMmio } from '../../devices/virtio-mmio.js';
 import { VirtioBlk, FileBlockBackend } from '../../devices/virtio-blk.js';
 import { VirtioRng } from '../../devices/virtio-rng.js';
 import { handleSbiCall, type SbiHost } from './sbi.js';
+import type { BuiltinFirmware } from './firmware.js';
 import { applyTlbModel, readTlbStats, addTlbStats, type TlbStats } from '../tlbmodel.js';
 import { checkSegmentsFit, loadFile, parseElf, PF_X, type ElfImage } from '../elf.js';
 import { UserError, formatSize, hex } from '../errors.js';
@@ -359,6 +360,8 @@ export class VirtMachine {
   readonly blockBackends: FileBlockBackend[] = [];
   /** Set by bootLinux() for --bios builtin. */
   sbi: SbiHost | null = null;
+  /** Set by bootLinux() for --bios builtin: handles traps into M-mode (the core's host M-mode). */
+  firmware: BuiltinFirmware | null = null;
 
   /** Console output from firmware services (the builtin SBI's putchar). */
   consoleOut(b: number): void {
@@ -686,6 +689,11 @@ export class VirtMachine {
           if (!this.started[h]) break; // hart_stop
           continue;
         }
+        if (status === RunStatus.MTrap) {
+          const r = this.machineTrap(h);
+          if (r) return r;
+          continue;
+        }
         if (status === RunStatus.Wfi) {
           if (core.wakeBits(h) === 0) {
             this.asleep[h] = true;
@@ -724,9 +732,20 @@ export class VirtMachine {
         handleSbiCall(this.sbi, 0);
         this.core.pc = this.core.pc + 4n;
         return this.outcome ?? 'continue';
+      case RunStatus.MTrap:
+        return this.machineTrap(this.core.activeHart) ?? 'continue';
       default:
         throw new Error(`core.run() returned status ${status as number}, which the virt board does not handle`);
     }
+  }
+
+  /** A trap into M-mode went to the host firmware (--bios builtin): handled, or the run's end. */
+  private machineTrap(hart: number): RunResult | null {
+    if (!this.firmware) throw new Error('core returned a machine-mode trap but no host firmware is installed');
+    const r = this.firmware.handle(hart);
+    if (r.kind !== 'unhandled') return null;
+    this.outcome ??= { reason: 'error', code: r.code, message: r.message };
+    return this.outcome;
   }
 
   /**
@@ -792,7 +811,13 @@ export class VirtMachine {
       const exc = core.exceptions - exc0;
       const intr = core.interrupts - int0;
       let retiredPc = pc0;
-      if (exc + intr > 0) {
+      if (status === RunStatus.MTrap) {
+        // A trap into M-mode went to the host firmware (--bios builtin): nothing retired yet.
+        const cause = core.mtrapCause;
+        const isIrq = cause >> 63n === 1n;
+        if (!isIrq) sink(traceLine('-', pc0, this.fetchForTrace(pc0)));
+        sink(`${''.padStart(10)}  trap: ${isIrq ? 'interrupt' : 'exception'} ${cause & ((1n << 63n) - 1n)} to the builtin firmware, tval ${hex(core.mtrapTval)}`);
+      } else if (exc + intr > 0) {
         // The instruction at pc0 faulted, or an interrupt was taken before it: say so, and the
         // instruction that retired (if any) is the first one of the handler.
         const cause = core.get64(L.H_MCAUSE);

@@ -39,10 +39,10 @@ export const BOOT_USAGE = `Usage: cyclevisor boot --kernel IMAGE [options]
 Boots firmware and a Linux kernel on the virt board, placed as
   qemu-system-riscv64 -M virt -nographic -bios FILE -kernel IMAGE ... does.
 
-  --bios FILE|builtin|none  what runs first. builtin (default): no firmware,
-                      cyclevisor answers the kernel's SBI calls itself; FILE:
-                      a raw firmware image at 0x80000000 (e.g. OpenSBI
-                      fw_dynamic.bin); none: the kernel starts in M-mode
+  --bios FILE|builtin|none  what runs first. builtin (default): cyclevisor
+                      plays OpenSBI 1.1 (SBI, CSR emulation, trap redirect);
+                      FILE: a raw firmware image at 0x80000000, at most 2 MiB
+                      (e.g. OpenSBI fw_dynamic.bin); none: kernel in M-mode
   --kernel IMAGE      RISC-V Linux Image (arch/riscv/boot/Image), at 0x80200000
   --initrd FILE       initramfs, placed after the kernel as QEMU places it
   --append CMDLINE    kernel command line, e.g. --append "console=ttyS0"
@@ -58,8 +58,8 @@ Boots firmware and a Linux kernel on the virt board, placed as
 
 Console: on a terminal every key goes to the guest (Ctrl-C too) except Ctrl-A:
 Ctrl-A x quits, Ctrl-A s prints statistics, Ctrl-A h lists the keys and
-Ctrl-A Ctrl-A sends one Ctrl-A. Exit status: 0 when the guest powers off,
-124 when --max-insns ran out, 2 for bad usage or input.
+Ctrl-A Ctrl-A sends one Ctrl-A. Exit: 0 guest powered off, 124 --max-insns ran
+out, 2 bad usage or input, 1 guest cannot go on (unhandled M trap), 3 stuck.
 `;
 
 export const DTB_USAGE = `Usage: cyclevisor dtb [options]
