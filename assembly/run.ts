@@ -25,7 +25,7 @@ import {
   MSTATUS_SD, getF, setF, getF32, setF32, fcsr,
 } from './hart';
 import {
-  excPending, excCause, excTval, raise, takeTrap, pendingInterrupt, doMret, doSret, clearException,
+  excPending, excCause, excTval, raise, takeTrap, pendingInterrupt, doMret, doSret, clearException, noteTrap,
   CAUSE_ILLEGAL_INSTRUCTION, CAUSE_BREAKPOINT, CAUSE_USER_ECALL, CAUSE_MISALIGNED_LOAD,
   CAUSE_MISALIGNED_STORE,
 } from './trap';
@@ -50,6 +50,11 @@ export const RUN_WFI: u32 = 2;
 export const RUN_STOP: u32 = 3;
 /** An S-mode ecall with a host SBI installed: pc is at the ecall; the host completes it. */
 export const RUN_SBI: u32 = 4;
+/**
+ * The hart took C_STUCK_LIMIT traps in a row without retiring an instruction (trap.ts noteTrap);
+ * the last trap has been taken (pc is at its handler) and C_STUCK_CAUSE/PC/TVEC describe it.
+ */
+export const RUN_STUCK: u32 = 5;
 
 const CLS_TAKEN: u32 = CLS_BASE + (TIMING_CLASS_BRANCH_TAKEN + 1) * 8;
 const CLS_TRAP: u32 = CLS_BASE + (TIMING_CLASS_TRAP + 1) * 8;
@@ -169,11 +174,13 @@ export function run(): u32 {
   while (true) {
     // ---- block boundary
     if (excPending) {
+      const epc = pc;
       pc = takeTrap(excCause, excTval, pc);
       clearException();
       seqBreak = false;
       cycles += trapLat;
       store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
+      if (noteTrap(excCause, epc, instretStart + (budget - left))) status = RUN_STUCK;
     }
     if (status != RUN_DEADLINE) break;
     deadline = load<u64>(C_DEADLINE);
@@ -188,9 +195,11 @@ export function run(): u32 {
       const cause = pendingInterrupt();
       if (cause != 0) {
         seqBreak = false;
+        const epc = pc;
         pc = takeTrap(cause, 0, pc);
         cycles += trapLat;
         store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
+        if (noteTrap(cause, epc, instretStart + (budget - left))) { status = RUN_STUCK; break; }
         continue;
       }
     }

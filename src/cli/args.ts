@@ -22,6 +22,10 @@ export const USAGE = `Usage: cyclevisor run <elf> [options]   run a bare-metal R
 Options (run, demo):
   --ram SIZE          guest RAM, 1M..2G in 4K steps (default 128M)
   --max-insns N       stop after N instructions (e.g. 5000000, 5_000_000, 1e9)
+  --max-cycles N      stop after N virtual cycles (exit status 124, as --max-insns)
+  --pace on|off       idle pacing: while the guest waits (WFI), sleep until the
+                      wall clock reaches its next timer, so its clock never runs
+                      ahead of real time (default: on when stdin is a terminal)
   --timing FILE       cycle-model overrides as JSON (see docs/TIMING.md)
   --stats text|json   print a summary at the end (run: on stderr; demo: stdout)
   --stats-file PATH   write the summary to PATH instead (format from --stats)
@@ -31,7 +35,9 @@ Options (run, demo):
 
 Sizes take K, M or G (powers of 1024; KiB/KB/k also accepted).
 stdout carries only the guest's console output. Exit status: the guest's code,
-124 when --max-insns ran out, 130 on Ctrl-C, 2 for bad usage or input.
+124 when --max-insns or --max-cycles ran out, 130 on Ctrl-C, 2 for bad usage
+or input, 3 when a hart is stuck (1000 traps in a row without retiring an
+instruction; one line on stderr: hart H stuck: cause C at pc P, xtvec T).
 On a terminal, Ctrl-A x quits and Ctrl-A h lists the other console keys.
 `;
 
@@ -53,13 +59,17 @@ Boots firmware and a Linux kernel on the virt board, placed as
   --drive file=PATH[,readonly]  a raw disk image on virtio-blk; may repeat
                       (the first is /dev/vda, the next /dev/vdb, ...)
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
-  --timing FILE, --max-insns N, --stats text|json, --stats-file PATH,
-  --trace N           as for run (see cyclevisor --help)
+  --pace on|off       idle pacing (default: on when stdin is a terminal or a host
+                      socket is attached): an idle guest's clock follows the
+                      wall clock instead of racing ahead
+  --timing FILE, --max-insns N, --max-cycles N, --stats text|json,
+  --stats-file PATH, --trace N   as for run (see cyclevisor --help)
 
 Console: on a terminal every key goes to the guest (Ctrl-C too) except Ctrl-A:
 Ctrl-A x quits, Ctrl-A s prints statistics, Ctrl-A h lists the keys and
 Ctrl-A Ctrl-A sends one Ctrl-A. Exit status: 0 when the guest powers off,
-124 when --max-insns ran out, 2 for bad usage or input.
+124 when --max-insns or --max-cycles ran out, 2 for bad usage or input,
+3 when a hart is stuck in a trap loop (hart H stuck: cause C at pc P, xtvec T).
 `;
 
 export const DTB_USAGE = `Usage: cyclevisor dtb [options]
@@ -84,6 +94,10 @@ export interface RunSettings {
   ramBytes: number;
   /** Stop after this many retired instructions; null = no limit. */
   maxInsns: number | null;
+  /** Stop when machine time reaches this many cycles; null = no limit. */
+  maxCycles: number | null;
+  /** Idle pacing (--pace on|off); null = the default (on for a terminal or a host socket). */
+  pace: boolean | null;
   /** Path of a timing JSON file, or null for the defaults. */
   timingFile: string | null;
   /**
@@ -191,6 +205,8 @@ const RUNLIKE: readonly CommandName[] = ['run', 'demo', 'boot'];
 const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--ram': { example: '--ram 128M', commands: ['run', 'demo', 'boot', 'dtb'] },
   '--max-insns': { example: '--max-insns 1e9', commands: RUNLIKE },
+  '--max-cycles': { example: '--max-cycles 1e9', commands: RUNLIKE },
+  '--pace': { example: '--pace on', commands: RUNLIKE },
   '--timing': { example: '--timing u74.json', commands: ['run', 'demo', 'boot', 'dtb'] },
   '--stats': { example: '--stats json', commands: RUNLIKE },
   '--stats-file': { example: '--stats-file stats.json', commands: RUNLIKE },
@@ -214,7 +230,7 @@ const ALL_OPTIONS = [...Object.keys(OPTIONS), '--help', '--version'];
 const SEE_HELP = '(see cyclevisor --help)';
 
 export function defaultRunSettings(): RunSettings {
-  return { ramBytes: DEFAULT_RAM, maxInsns: null, timingFile: null, stats: null, statsFile: null, trace: 0 };
+  return { ramBytes: DEFAULT_RAM, maxInsns: null, maxCycles: null, pace: null, timingFile: null, stats: null, statsFile: null, trace: 0 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,6 +349,14 @@ export function parseRtcEpoch(text: string): 'now' | number {
 
 const ON = ['on', 'yes', 'true', '1'];
 const OFF = ['off', 'no', 'false', '0'];
+
+/** --pace: on or off (yes/no, true/false, 1/0 accepted too). */
+export function parsePace(text: string): boolean {
+  const v = text.trim().toLowerCase();
+  if (ON.includes(v)) return true;
+  if (OFF.includes(v)) return false;
+  throw new UserError(`--pace must be 'on' or 'off', got '${text}'`);
+}
 
 /**
  * Parses a --drive value the way QEMU's -drive reads its option string: comma-separated `key=value`
@@ -517,6 +541,12 @@ export function parseArgs(argv: readonly string[]): CliCommand {
         break;
       case '--max-insns':
         settings.maxInsns = parseCount(value, '--max-insns', 1);
+        break;
+      case '--max-cycles':
+        settings.maxCycles = parseCount(value, '--max-cycles', 1);
+        break;
+      case '--pace':
+        settings.pace = parsePace(value);
         break;
       case '--trace':
         settings.trace = parseCount(value, '--trace', 0);
