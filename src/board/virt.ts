@@ -191,6 +191,12 @@ const PACE_MIN_MS = 1;
  * guest neither catches up the lost wall time nor sees its clock jump.
  */
 const PACE_PAUSE_MS = 250;
+/**
+ * Idle pacing: virtual time may fall behind the wall clock while the guest computes (the model
+ * runs slower than the CPU it models). Idle time makes up a lag up to this long, so the guest's
+ * clock keeps pace over time; a longer lag is dropped instead of fast-forwarded through.
+ */
+const PACE_MAX_LAG_MS = 1000;
 
 /** The run's end when --max-insns ran out. */
 function maxInsnsResult(maxInsns: number): RunResult {
@@ -599,10 +605,18 @@ export class VirtMachine {
    * until, if that is still ahead; null to go on (jump to wakeAt) now.
    */
   private paceWait(wakeAt: number): PaceWait | null {
-    const a = this.paceAnchor;
-    if (a === null || wakeAt === Infinity) return null;
-    const due = a.wall + ((wakeAt - a.cycles) / this.timing.cpuHz) * 1000;
-    return due - performance.now() >= PACE_MIN_MS ? { paceUntil: due } : null;
+    if (this.paceAnchor === null || wakeAt === Infinity) return null;
+    const now = performance.now();
+    const dueAt = (a: { wall: number; cycles: number }) => a.wall + ((wakeAt - a.cycles) / this.timing.cpuHz) * 1000;
+    let due = dueAt(this.paceAnchor);
+    // Virtual time fell far behind the wall clock (a pause, or a long computation the model ran
+    // slower than the CPU it models): drop the lag rather than fast-forward through it. A small
+    // lag (a late timer, a short burst of work) is made up, so the guest's clock keeps pace.
+    if (now - due > PACE_MAX_LAG_MS) {
+      this.paceReanchor();
+      due = dueAt(this.paceAnchor);
+    }
+    return due - now >= PACE_MIN_MS ? { paceUntil: due } : null;
   }
   /** Wait until wall time `until` (a timer), or until host input or an interrupt request comes. */
   private async paceSleep(until: number): Promise<void> {
