@@ -22,7 +22,8 @@
  * which already ends a block, or through events, which fire only between runs, at the first
  * boundary at or after their due cycle in either case). So runSync, runAsync (which yields to the
  * event loop every ~20 ms) and --trace all produce the same output and counters, given the same
- * program, configuration and input.
+ * program, configuration and input. Idle pacing (runAsync pace) only delays when the next slice
+ * runs while every hart waits; it reads the wall clock but never changes what the guest computes.
  */
 import { Core, RAM_BASE, RunStatus } from '../core.js';
 import * as L from '../generated/layout.js';
@@ -91,7 +92,10 @@ export const DEFAULT_RAM_BYTES = 128 * 1024 * 1024;
 
 export interface RunResult {
   reason: ExitReason;
-  /** Process exit code: the guest's, 124 for --max-insns, 130 for an interrupt, 1 for an error. */
+  /**
+   * Process exit code: the guest's, 124 for --max-insns or --max-cycles, 130 for an interrupt,
+   * 3 for a stuck hart, 1 for an error.
+   */
   code: number;
   /** One line for the user when the run ended for a reason the guest did not choose. */
   message?: string;
