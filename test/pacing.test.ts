@@ -17,6 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { VirtMachine, type AsyncRunOptions } from '../src/board/virt.js';
 import { main } from '../src/cli/main.js';
 import { fakeIo } from './helpers/cli-io.js';
+import * as L from '../src/generated/layout.js';
 import { ROOT } from './helpers/guests.js';
 
 const IDLE = readFileSync(join(ROOT, 'test', 'guests', 'bin', 'idle.elf'));
@@ -36,10 +37,11 @@ interface Line {
 }
 
 /** Runs idle.elf with runAsync and records when each console line arrived. */
-async function runIdle(opts: AsyncRunOptions, onLine?: (l: Line) => void) {
+async function runIdle(opts: AsyncRunOptions, onLine?: (l: Line) => void, harts = 1) {
   const lines: Line[] = [];
   let partial = '';
   const m: VirtMachine = new VirtMachine({
+    harts,
     onOutput: (chunk) => {
       partial += Buffer.from(chunk).toString('utf8');
       let nl: number;
@@ -121,6 +123,24 @@ describe('idle pacing (--pace on)', () => {
       // Tick n comes (n - 2) * 100 ms after the pause ended, not earlier.
       expect(tickLine(lines, n).wall - t2end, `tick ${n}`).toBeGreaterThanOrEqual((n - 2) * TICK_MS - TIMER_SLACK_MS - 5);
     }
+  });
+
+  it('SMP (the round-robin loop): paced when every hart waits, with the results of an unpaced run', async () => {
+    // `run` starts hart 0 only; the board still runs the SMP loop (stepSmp) with two harts.
+    const paced = await runIdle({ pace: true }, undefined, 2);
+    expect(paced.result).toEqual({ reason: 'exit', code: 0 });
+    for (let n = 1; n <= TICKS; n++) {
+      expect(tickLine(paced.lines, n).wall - paced.t0, `tick ${n}`).toBeGreaterThanOrEqual(n * TICK_MS - TIMER_SLACK_MS);
+    }
+    const a = tickLine(paced.lines, 1);
+    const b = tickLine(paced.lines, TICKS);
+    expect((b.cpu - a.cpu) / 1000 / (b.wall - a.wall)).toBeLessThan(0.25);
+    const sync = new VirtMachine({ harts: 2 });
+    sync.loadElf(IDLE, 'idle.elf');
+    expect(sync.runSync()).toEqual(paced.result);
+    const facts = (m: VirtMachine) => [m.totalInstret(), m.core.cycles, m.sumHarts(L.H_EXCEPTIONS), m.scheduler.stats().fired];
+    expect(facts(paced.m)).toEqual(facts(sync));
+    expect(paced.lines.map((l) => l.text + '\n').join('')).toBe(sync.outputText());
   });
 
   it('runSync is never paced', () => {

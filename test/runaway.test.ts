@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { VirtMachine } from '../src/board/virt.js';
+import * as L from '../src/generated/layout.js';
 import { useOptimizingCompiler } from '../src/core.js';
 import { fakeIo } from './helpers/cli-io.js';
 import { buildElf } from './helpers/elf-writer.js';
@@ -95,6 +96,18 @@ describe('a hart stuck in a trap loop ends the run (exit 3, one line)', () => {
     off.loadElf(elf, 'trap-loop.elf');
     expect(off.runSync({ maxInsns: 1000, maxCycles: 1_000_000 })).toMatchObject({ reason: 'max-cycles', code: 124 });
     expect(off.core.exceptions).toBeGreaterThan(100_000);
+  });
+
+  it('SMP: the stuck hart is named (hart 1 loops on faults while hart 0 spins in a retiring loop)', () => {
+    // Code at 0x80000000: `j .` (hart 0); at 0x80000004: an all-zero (illegal) parcel (hart 1).
+    const code = new Uint8Array([0x6f, 0x00, 0x00, 0x00, 0, 0, 0, 0]);
+    const m = new VirtMachine({ harts: 2 });
+    m.loadElf(buildElf({ entry: 0x8000_0000n, segments: [{ paddr: 0x8000_0000n, data: code }] }), 'smp.elf');
+    m.started[1] = true;
+    m.core.setHart64(1, L.H_PC, 0x8000_0004n);
+    expect(m.runSync({ maxInsns: 10_000_000 })).toEqual({ reason: 'stuck', code: 3, message: 'hart 1 stuck: cause 1 at pc 0x0, xtvec 0x0' });
+    expect(m.core.hartNum(1, L.H_EXCEPTIONS)).toBe(1000);
+    expect(m.core.hartNum(0, L.H_EXCEPTIONS)).toBe(0);
   });
 });
 
