@@ -11,6 +11,7 @@
  * The guest is test/guests/idle.c: 8 timer deadlines 100 ms of guest time apart, sleeping in WFI
  * in between (0.8 s of guest time, ~1,400 instructions). These tests take ~1 s of wall time each.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -141,6 +142,38 @@ describe('idle pacing (--pace on)', () => {
     const facts = (m: VirtMachine) => [m.totalInstret(), m.core.cycles, m.sumHarts(L.H_EXCEPTIONS), m.scheduler.stats().fired];
     expect(facts(paced.m)).toEqual(facts(sync));
     expect(paced.lines.map((l) => l.text + '\n').join('')).toBe(sync.outputText());
+  });
+
+  it('a real pause: the CLI process stopped (SIGSTOP) for 600 ms, then continued, does not catch up', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'cyclevisor.js'), 'run', join(ROOT, 'test', 'guests', 'bin', 'idle.elf'), '--pace', 'on'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const seen: Array<{ text: string; wall: number }> = [];
+    let resumed = 0;
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const text = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        seen.push({ text, wall: performance.now() });
+        if (text === 'idle: tick 2') {
+          child.kill('SIGSTOP');
+          setTimeout(() => {
+            resumed = performance.now();
+            child.kill('SIGCONT');
+          }, 600);
+        }
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(0);
+    expect(seen.map((l) => l.text).at(-1)).toBe('idle ok');
+    for (let n = 3; n <= TICKS; n++) {
+      const l = seen.find((x) => x.text === `idle: tick ${n}`)!;
+      expect(l.wall - resumed, `tick ${n}`).toBeGreaterThanOrEqual((n - 2) * TICK_MS - TIMER_SLACK_MS - 10);
+    }
   });
 
   it('runSync is never paced', () => {
