@@ -6,13 +6,15 @@
 //   node scripts/idle-pacing.mjs [seconds] [extra cyclevisor boot options, e.g. --pace on]
 //
 // Needs ../shared/guests (kernel, OpenSBI, busybox initramfs) and a build (npm run build).
+// CYCLEVISOR_ROOT=DIR measures the cyclevisor checkout in DIR instead (e.g. an older build).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const guests = join(root, '..', 'shared', 'guests');
+const here = join(dirname(fileURLToPath(import.meta.url)), '..');
+const root = process.env.CYCLEVISOR_ROOT ?? here;
+const guests = join(here, '..', 'shared', 'guests');
 const seconds = Number(process.argv[2] ?? 5);
 const extra = process.argv.slice(3);
 const args = [

@@ -18,6 +18,8 @@ import { describe, expect, it } from 'vitest';
 import { VirtMachine, type AsyncRunOptions } from '../src/board/virt.js';
 import { main } from '../src/cli/main.js';
 import { fakeIo } from './helpers/cli-io.js';
+import { buildElf } from './helpers/elf-writer.js';
+import { asm, jal, label, li } from './helpers/isa.js';
 import * as L from '../src/generated/layout.js';
 import { ROOT } from './helpers/guests.js';
 
@@ -174,6 +176,42 @@ describe('idle pacing (--pace on)', () => {
       const l = seen.find((x) => x.text === `idle: tick ${n}`)!;
       expect(l.wall - resumed, `tick ${n}`).toBeGreaterThanOrEqual((n - 2) * TICK_MS - TIMER_SLACK_MS - 10);
     }
+  });
+
+  it('input that ends a paced sleep early: the guest sees it at the wall time it came, not at its next timer', async () => {
+    // The guest arms a timer 10 s ahead, enables the UART receive interrupt (PLIC source 10,
+    // context 0 = hart 0 M-mode) and sleeps in WFI with MIE = 0; when it wakes it reads mtime
+    // into a0 and exits. Input arrives 200 ms (wall) into the sleep.
+    const MTIME = 0x0200_bff8n;
+    const prog = asm([
+      ...li(5, 0x0c00_0000n + 4n * 10n), ...li(6, 1n), ['sw', { rs1: 5, rs2: 6, imm: 0 }],
+      ...li(5, 0x0c00_2000n), ...li(6, 1n << 10n), ['sw', { rs1: 5, rs2: 6, imm: 0 }],
+      ...li(5, 0x0c20_0000n), ['sw', { rs1: 5, rs2: 0, imm: 0 }],
+      ...li(5, 0x1000_0001n), ...li(6, 1n), ['sb', { rs1: 5, rs2: 6, imm: 0 }],
+      ...li(5, MTIME), ['ld', { rd: 7, rs1: 5, imm: 0 }],
+      ...li(6, 100_000_000n), ['add', { rd: 7, rs1: 7, rs2: 6 }],
+      ...li(5, 0x0200_4000n), ['sd', { rs1: 5, rs2: 7, imm: 0 }],
+      ...li(6, (1n << 11n) | (1n << 7n)), ['csrrw', { rd: 0, rs1: 6, imm: 0x304 }],
+      ['wfi'],
+      ...li(5, MTIME), ['ld', { rd: 10, rs1: 5, imm: 0 }],
+      ...li(5, 0x10_0000n), ...li(6, 0x5555n), ['sw', { rs1: 5, rs2: 6, imm: 0 }],
+      label('end'), jal(0, 'end'),
+    ]);
+    const elf = buildElf({ entry: BigInt(prog.base), segments: [{ paddr: BigInt(prog.base), data: prog.bytes }] });
+    const wokeAt = async (pace: boolean): Promise<number> => {
+      const m = new VirtMachine();
+      m.loadElf(elf, 'wake.elf');
+      m.openInput();
+      const t = setTimeout(() => m.pushInput([0x78]), 200);
+      expect(await m.runAsync({ pace })).toEqual({ reason: 'exit', code: 0 });
+      clearTimeout(t);
+      return Number(m.core.x(10)) / 10_000_000; // mtime at 10 MHz, in seconds
+    };
+    // Unpaced, the sleep skips to the timer (10 s); paced, the input wakes it ~0.2 s in.
+    expect(await wokeAt(false)).toBeCloseTo(10, 2);
+    const t = await wokeAt(true);
+    expect(t).toBeGreaterThanOrEqual(0.2 - 0.005);
+    expect(t).toBeLessThan(1.5);
   });
 
   it('runSync is never paced', () => {

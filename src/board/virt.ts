@@ -622,20 +622,21 @@ export class VirtMachine {
     }
     return due - now >= PACE_MIN_MS ? { paceUntil: due } : null;
   }
-  /** Wait until wall time `until` (a timer), or until host input or an interrupt request comes. */
-  private async paceSleep(until: number): Promise<void> {
+  /**
+   * Wait until wall time `until` (a timer), or until host input or an interrupt request comes.
+   * Resolves to the wall time of such an early wake-up, or null when the timer ran out.
+   */
+  private async paceSleep(until: number): Promise<number | null> {
     const ms = until - performance.now();
-    if (ms <= 0) return;
+    if (ms <= 0) return null;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await new Promise<void>((resolve) => {
-      this.wake = () => {
-        this.pacedWakeWall = performance.now();
-        resolve();
-      };
-      timer = setTimeout(resolve, ms);
+    const early = await new Promise<number | null>((resolve) => {
+      this.wake = () => resolve(performance.now());
+      timer = setTimeout(() => resolve(null), ms);
     });
     clearTimeout(timer);
     this.wake = null;
+    return early;
   }
 
   // ------------------------------------------------------------------------------------------- running
@@ -699,11 +700,13 @@ export class VirtMachine {
         } else if (isPaceWait(r)) {
           // Idle pacing: a real timer wait, also out of the host time.
           const w0 = performance.now();
-          await this.paceSleep(r.paceUntil);
+          const early = await this.paceSleep(r.paceUntil);
           const now = performance.now();
           this.hostMs -= now - w0;
+          // Input came first: one hart moves its clock to when it came (idle(), paceInputWake).
+          if (early !== null) this.pacedWakeWall = this.harts === 1 ? early : null;
           // Woken much later than asked (stopped, suspended): a pause, not time to catch up.
-          if (this.pacedWakeWall === null && now - r.paceUntil > PACE_PAUSE_MS) this.paceReanchor();
+          else if (now - r.paceUntil > PACE_PAUSE_MS) this.paceReanchor();
         } else {
           return r;
         }
