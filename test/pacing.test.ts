@@ -214,6 +214,13 @@ describe('idle pacing (--pace on)', () => {
     expect(t).toBeLessThan(1.5);
   });
 
+  it('--max-cycles while the guest sleeps: paced up to the limit too', async () => {
+    const r = await runIdle({ pace: true, maxCycles: 250_000_000 });
+    expect(r.result).toMatchObject({ reason: 'max-cycles', code: 124 });
+    expect(r.m.core.cycles).toBe(250_000_000);
+    expect(r.t1 - r.t0).toBeGreaterThanOrEqual(250 - TIMER_SLACK_MS);
+  });
+
   it('runSync is never paced', () => {
     const m = new VirtMachine();
     m.loadElf(IDLE, 'idle.elf');

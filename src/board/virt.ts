@@ -931,13 +931,13 @@ export class VirtMachine {
       this.pacedWakeWall = null;
       if (core.cycles >= sstc) core.setMip(5, true);
       if (next !== Infinity) {
+        const wait = this.paceWait(Math.min(next, this.maxCycles));
+        if (wait) return wait;
         if (next > this.maxCycles) {
           // --max-cycles runs out while the hart sleeps.
           if (this.maxCycles > core.cycles) core.cycles = this.maxCycles;
           return maxCyclesResult(this.maxCycles);
         }
-        const wait = this.paceWait(next);
-        if (wait) return wait;
         if (next > core.cycles) core.cycles = next;
         if (core.cycles >= sstc) core.setMip(5, true);
         this.scheduler.runDue(core.cycles);
