@@ -90,9 +90,10 @@ export const H_SEIP_SW: u32 = H_STIMECMP_CYCLE + 8;
 export const H_SEIP_LINE: u32 = H_SEIP_SW + 8;
 export const H_EXCEPTIONS: u32 = H_SEIP_LINE + 8;
 export const H_INTERRUPTS: u32 = H_EXCEPTIONS + 8;
-// Runaway-guest detector (trap.ts noteTrap, called by run.ts after each trap entry): traps taken in a row without an instruction retiring
-// between them, and the instret value at the last trap (a trap that finds instret unchanged since
-// the previous one extends the streak; any retirement starts a new one).
+// Runaway-guest detector (trap.ts noteTrap, called by run.ts after each trap entry): traps taken
+// in a row without an instruction retiring between them, and the instret value at the last trap
+// (a trap that finds instret unchanged since the previous one extends the streak; any retirement
+// starts a new one).
 export const H_TRAP_STREAK: u32 = H_INTERRUPTS + 8;
 export const H_TRAP_INSTRET: u32 = H_TRAP_STREAK + 8;
 // F/D state (Unpriv ch. 11, 12): f0..f31, 64 bits each (a single is NaN-boxed: upper 32 bits all
