@@ -8,7 +8,7 @@ import {
   H_STIMECMP_CYCLE, H_MHARTID, HART_BASE, HART_SIZE, C_RAM_SIZE,
   C_DEADLINE, C_INSN_LIMIT, RAM_OFFSET, RAM_GPA, RAM_MAX, LAT_BASE, CLS_BASE, CLS_SIZE, WATCH_BASE,
   WATCH_MAX, C_WATCH_COUNT, CTL_BASE, CTL_SIZE, S_LAT, C_HART, C_HARTS, HART_SAVE_BASE, MAX_HARTS,
-  TM_BASE, TM_CNT, TM_END, TM_SAVE_BASE, TM_SAVE_SIZE, H_INSTRET, H_CYCLES,
+  TM_BASE, TM_CNT, TM_END, TM_SAVE_BASE, TM_SAVE_SIZE, H_INSTRET, H_CYCLES, C_STUCK_LIMIT,
 } from './layout';
 import { PRV_M, MSTATUS_MPP, MSTATUS_UXL, MSTATUS_SXL } from './hart';
 import { MISA_VALUE, updateStimecmp } from './csr';
@@ -26,16 +26,30 @@ export function init(ramBytes: u32): u32 {
   const have = <u64>memory.size();
   if (need > have && memory.grow(<i32>(need - have)) < 0) return 2;
   store<u64>(C_RAM_SIZE, <u64>ramBytes);
+  store<u32>(C_STUCK_LIMIT, STUCK_TRAPS_DEFAULT);
   reset();
   return 0;
+}
+
+/**
+ * Traps in a row without a retired instruction after which run() returns RUN_STUCK (issue 8: a
+ * guest whose trap handler itself faults spins forever otherwise). The host may change it
+ * (setStuckLimit; 0 = never).
+ */
+export const STUCK_TRAPS_DEFAULT: u32 = 1000;
+
+export function setStuckLimit(traps: u32): void {
+  store<u32>(C_STUCK_LIMIT, traps);
 }
 
 /** Architectural reset (Priv 1.12 §3.4): M-mode, MIE = 0, mtvec = 0 (the host sets pc). RAM is kept. */
 export function reset(): void {
   const ram = load<u64>(C_RAM_SIZE);
   const harts = max<u32>(1, load<u32>(C_HARTS));
+  const stuckLimit = load<u32>(C_STUCK_LIMIT);
   memory.fill(CTL_BASE, 0, CTL_SIZE);
   store<u64>(C_RAM_SIZE, ram);
+  store<u32>(C_STUCK_LIMIT, stuckLimit);
   store<u32>(C_HARTS, harts);
   // Every hart gets the reset state (with its own mhartid) in its save slot; hart 0 is loaded.
   for (let h: u32 = 0; h < harts; h++) {

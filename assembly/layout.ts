@@ -90,9 +90,15 @@ export const H_SEIP_SW: u32 = H_STIMECMP_CYCLE + 8;
 export const H_SEIP_LINE: u32 = H_SEIP_SW + 8;
 export const H_EXCEPTIONS: u32 = H_SEIP_LINE + 8;
 export const H_INTERRUPTS: u32 = H_EXCEPTIONS + 8;
+// Runaway-guest detector (trap.ts noteTrap, called by run.ts after each trap entry): traps taken
+// in a row without an instruction retiring between them, and the instret value at the last trap
+// (a trap that finds instret unchanged since the previous one extends the streak; any retirement
+// starts a new one).
+export const H_TRAP_STREAK: u32 = H_INTERRUPTS + 8;
+export const H_TRAP_INSTRET: u32 = H_TRAP_STREAK + 8;
 // F/D state (Unpriv ch. 11, 12): f0..f31, 64 bits each (a single is NaN-boxed: upper 32 bits all
 // ones), and fcsr (bits 4:0 fflags, bits 7:5 frm; the CSRs fflags/frm/fcsr are views of it).
-export const H_F: u32 = H_INTERRUPTS + 8;
+export const H_F: u32 = H_TRAP_INSTRET + 8;
 export const H_FCSR: u32 = H_F + 32 * 8;
 export const HART_END: u32 = H_FCSR + 8;
 export const HART_SIZE: u32 = 0x1000;
@@ -122,6 +128,12 @@ export const C_HARTS: u32 = C_HART + 4; // u32: number of harts
 export const C_MTRAP_HOST: u32 = C_HARTS + 4; // u32: 1 = traps into M-mode go to the host
 export const C_MTRAP_CAUSE: u32 = C_MTRAP_HOST + 4; // u64: mcause the trap would have written
 export const C_MTRAP_TVAL: u32 = C_MTRAP_CAUSE + 8; // u64: mtval the trap would have written
+// A hart that takes C_STUCK_LIMIT traps in a row without retiring an instruction is stuck: run()
+// returns RUN_STUCK with the last trap's cause, pc (xepc) and the xtvec it went through here.
+export const C_STUCK_LIMIT: u32 = C_MTRAP_TVAL + 8; // u32: 0 = never stuck (kept across reset)
+export const C_STUCK_CAUSE: u32 = C_STUCK_LIMIT + 4; // u64 xcause of the last trap
+export const C_STUCK_PC: u32 = C_STUCK_CAUSE + 8; // u64 pc of the trapping instruction (xepc)
+export const C_STUCK_TVEC: u32 = C_STUCK_PC + 8; // u64 xtvec of the mode the trap went to
 export const CTL_SIZE: u32 = 0x100;
 
 // Per-class cycle cost (u8) and retired count (u64), indexed by src/isa/classes.ts ids.

@@ -26,6 +26,7 @@ import {
 } from './hart';
 import {
   excPending, excCause, excTval, raise, takeTrap, trapEntersM, trapToHost, pendingInterrupt, doMret, doSret, clearException,
+  noteTrap,
   CAUSE_ILLEGAL_INSTRUCTION, CAUSE_BREAKPOINT, CAUSE_USER_ECALL, CAUSE_MISALIGNED_LOAD,
   CAUSE_MISALIGNED_STORE,
 } from './trap';
@@ -55,6 +56,11 @@ export const RUN_SBI: u32 = 4;
  * interrupted) instruction, privilege and CSRs are unchanged, C_MTRAP_CAUSE/TVAL say what it was.
  */
 export const RUN_MTRAP: u32 = 5;
+/**
+ * The hart took C_STUCK_LIMIT traps in a row without retiring an instruction (trap.ts noteTrap);
+ * the last trap has been taken (pc is at its handler) and C_STUCK_CAUSE/PC/TVEC describe it.
+ */
+export const RUN_STUCK: u32 = 6;
 
 const CLS_TAKEN: u32 = CLS_BASE + (TIMING_CLASS_BRANCH_TAKEN + 1) * 8;
 const CLS_TRAP: u32 = CLS_BASE + (TIMING_CLASS_TRAP + 1) * 8;
@@ -174,6 +180,7 @@ export function run(): u32 {
   while (true) {
     // ---- block boundary
     if (excPending) {
+      const epc = pc;
       if (load<u32>(C_MTRAP_HOST) != 0 && trapEntersM(excCause)) {
         // Host M-mode (--bios builtin): the host firmware handles it; pc stays at the instruction.
         trapToHost(excCause, excTval);
@@ -183,6 +190,7 @@ export function run(): u32 {
       seqBreak = false;
       cycles += trapLat;
       store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
+      if (status != RUN_MTRAP && noteTrap(excCause, epc, instretStart + (budget - left))) status = RUN_STUCK;
     }
     if (status != RUN_DEADLINE) break;
     deadline = load<u64>(C_DEADLINE);
@@ -204,9 +212,11 @@ export function run(): u32 {
           status = RUN_MTRAP;
           break;
         }
+        const epc = pc;
         pc = takeTrap(cause, 0, pc);
         cycles += trapLat;
         store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
+        if (noteTrap(cause, epc, instretStart + (budget - left))) { status = RUN_STUCK; break; }
         continue;
       }
     }

@@ -7,6 +7,7 @@ import {
   H_PC, H_PRIV, H_MSTATUS, H_MEDELEG, H_MIDELEG, H_MTVEC, H_MEPC, H_MCAUSE, H_MTVAL,
   H_STVEC, H_SEPC, H_SCAUSE, H_STVAL, H_MIP, H_MIE, H_EXCEPTIONS, H_INTERRUPTS, H_RESV,
   C_MTRAP_CAUSE, C_MTRAP_TVAL,
+  H_TRAP_STREAK, H_TRAP_INSTRET, C_STUCK_LIMIT, C_STUCK_CAUSE, C_STUCK_PC, C_STUCK_TVEC,
 } from './layout';
 import {
   PRV_M, PRV_S, PRV_U, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_SIE,
@@ -34,6 +35,8 @@ export const INTERRUPT_BIT: u64 = (<u64>1) << 63;
 export let excPending: u32 = 0;
 export let excCause: u64 = 0;
 export let excTval: u64 = 0;
+/** The xtvec value the last takeTrap() went through (of the mode the trap went to). */
+export let trapTvec: u64 = 0;
 
 @inline export function raise(cause: u64, tval: u64): void {
   excPending = 1;
@@ -130,6 +133,7 @@ export function takeTrap(cause: u64, tval: u64, epc: u64): u64 {
     tvec = load<u64>(H_MTVEC);
   }
   store<u64>(H_MSTATUS, ms);
+  trapTvec = tvec;
   // A trap breaks any LR/SC sequence (Unpriv 8.3 allows an SC to fail after a trap).
   store<u64>(H_RESV, <u64>-1);
   // xtvec MODE (Priv 1.12 §3.1.7): 1 = vectored, interrupts go to BASE + 4*cause.
@@ -188,6 +192,31 @@ export function doSret(): u64 {
   store<u64>(H_MSTATUS, ms);
   store<u64>(H_PRIV, spp);
   return load<u64>(H_SEPC);
+}
+
+/**
+ * Runaway-guest detector, called after every trap entry (exception or interrupt) with the hart's
+ * instret at that moment. A trap that finds instret unchanged since the previous trap extends the
+ * streak; otherwise a new streak starts. Interrupts count like exceptions: a hart whose handlers
+ * retire anything (even one instruction between two traps, as an interrupt storm's handler does)
+ * never builds a streak, while one that traps again before its handler's first instruction retires
+ * (a handler address that faults, an interrupt re-taken at once) is going nowhere. At C_STUCK_LIMIT
+ * (0 = off) the trap's cause, pc and xtvec are recorded for the host and true is returned: the run
+ * loop then returns RUN_STUCK. Trap path only: the hot loop already counts retirement.
+ */
+export function noteTrap(cause: u64, epc: u64, instret: u64): bool {
+  let streak = load<u64>(H_TRAP_STREAK) + 1;
+  if (load<u64>(H_TRAP_INSTRET) != instret) {
+    streak = 1;
+    store<u64>(H_TRAP_INSTRET, instret);
+  }
+  store<u64>(H_TRAP_STREAK, streak);
+  const limit = <u64>load<u32>(C_STUCK_LIMIT);
+  if (limit == 0 || streak < limit) return false;
+  store<u64>(C_STUCK_CAUSE, cause);
+  store<u64>(C_STUCK_PC, epc);
+  store<u64>(C_STUCK_TVEC, trapTvec);
+  return true;
 }
 
 export function clearException(): void {

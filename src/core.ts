@@ -22,6 +22,21 @@ export const enum RunStatus {
    * (or interrupted) instruction, nothing else changed; `mtrapCause`/`mtrapTval` say what it was.
    */
   MTrap = 5,
+  /**
+   * The hart took `stuckLimit` traps in a row without retiring an instruction (a runaway guest,
+   * e.g. a trap handler address that itself faults); `stuckTrap()` describes the last trap.
+   */
+  Stuck = 6,
+}
+
+/** The last trap of a stuck hart (RunStatus.Stuck). */
+export interface StuckTrap {
+  /** xcause of the trap (bit 63 set for an interrupt). */
+  cause: bigint;
+  /** pc of the trapping instruction (the xepc the trap wrote). */
+  pc: bigint;
+  /** xtvec of the privilege mode the trap went to. */
+  tvec: bigint;
 }
 
 /** What the core calls for every access outside plain RAM (the board's bus). */
@@ -51,6 +66,7 @@ interface CoreExports {
   switchHart(h: number): void;
   flushHartTlb(h: number): void;
   redirectTrap(cause: bigint, tval: bigint): void;
+  setStuckLimit(traps: number): void;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -217,6 +233,22 @@ export class Core {
   /** Ask the running core to return at the next block boundary (safe from inside an MMIO callback). */
   requestStop(): void {
     this.u32[L.C_STOP >>> 2] = 1;
+  }
+
+  /**
+   * Traps in a row without a retired instruction after which run() returns RunStatus.Stuck
+   * (default 1000; 0 = never). Machine-wide; each hart keeps its own streak.
+   */
+  set stuckLimit(traps: number) {
+    if (!(Number.isInteger(traps) && traps >= 0 && traps <= 0xffffffff)) throw new Error(`stuckLimit must be a whole number below 2^32, got ${traps}`);
+    this.ex.setStuckLimit(traps);
+  }
+  get stuckLimit(): number {
+    return this.u32[L.C_STUCK_LIMIT >>> 2];
+  }
+  /** The trap that made run() return RunStatus.Stuck. */
+  stuckTrap(): StuckTrap {
+    return { cause: this.get64(L.C_STUCK_CAUSE), pc: this.get64(L.C_STUCK_PC), tvec: this.get64(L.C_STUCK_TVEC) };
   }
 
   /** Route S-mode ecalls to the host (RunStatus.Sbi) instead of trapping to M-mode. */

@@ -5,7 +5,7 @@
 import { TIMING_CLASSES, type TimingClass } from './isa/classes.js';
 import type { TlbCounters, TlbStats } from './tlbmodel.js';
 
-export type ExitReason = 'exit' | 'max-insns' | 'interrupted' | 'error';
+export type ExitReason = 'exit' | 'max-insns' | 'max-cycles' | 'stuck' | 'interrupted' | 'error';
 
 export interface RunStats {
   /** Guest name (ELF path or "demo"). */
@@ -82,6 +82,10 @@ function exitLine(s: RunStats): string {
       return `guest exited with code ${s.exit.code}`;
     case 'max-insns':
       return `stopped after --max-insns instructions (exit code ${s.exit.code})`;
+    case 'max-cycles':
+      return `stopped after --max-cycles cycles (exit code ${s.exit.code})`;
+    case 'stuck':
+      return `a hart is stuck in a trap loop (exit code ${s.exit.code})`;
     case 'interrupted':
       return `interrupted (exit code ${s.exit.code})`;
     case 'error':

@@ -127,6 +127,8 @@ describe('parseArgs', () => {
     expect(defaultRunSettings()).toEqual({
       ramBytes: DEFAULT_RAM,
       maxInsns: null,
+      maxCycles: null,
+      pace: null,
       timingFile: null,
       stats: null,
       statsFile: null,
@@ -135,10 +137,34 @@ describe('parseArgs', () => {
     expect(DEFAULT_RAM).toBe(128 * M);
   });
 
+  it('--max-cycles and --pace (issue 8): run, demo and boot take them', () => {
+    expect(run('run', 'p.elf', '--max-cycles', '1e9', '--pace', 'on')).toMatchObject({ maxCycles: 1e9, pace: true, maxInsns: null });
+    expect(run('run', 'p.elf', '--max-cycles=5_000', '--pace=off')).toMatchObject({ maxCycles: 5000, pace: false });
+    expect(parseArgs(['demo', '--pace', 'OFF'])).toMatchObject({ command: 'demo', pace: false });
+    expect(parseArgs(['boot', '--kernel', 'I', '--max-cycles', '2e6', '--pace', 'on'])).toMatchObject({
+      command: 'boot',
+      maxCycles: 2e6,
+      pace: true,
+    });
+    expect(errorOf(() => parseArgs(['run', 'p.elf', '--pace', 'sometimes']))).toBe("--pace must be 'on' or 'off', got 'sometimes'");
+    expect(errorOf(() => parseArgs(['run', 'p.elf', '--pace']))).toBe('option --pace needs a value (e.g. --pace on)');
+    expect(errorOf(() => parseArgs(['run', 'p.elf', '--max-cycles', '0']))).toBe("--max-cycles must be a positive whole number, got '0'");
+    expect(errorOf(() => parseArgs(['run', 'p.elf', '--max-cycles', 'x']))).toContain('--max-cycles expects a positive whole number');
+    expect(errorOf(() => parseArgs(['dtb', '--pace', 'on']))).toBe("option --pace is for 'run', 'demo' or 'boot', not 'dtb' (see cyclevisor --help)");
+  });
+
+  it('help documents --pace, --max-cycles and the stuck exit status', () => {
+    for (const text of [USAGE, BOOT_USAGE]) {
+      expect(text).toContain('--pace on|off');
+      expect(text).toContain('--max-cycles N');
+      expect(text).toContain('hart H stuck: cause C at pc P, xtvec T');
+    }
+  });
+
   it('run with every option, both --flag value and --flag=value', () => {
     const a = run('run', 'p.elf', '--ram', '64M', '--max-insns', '1e6', '--timing', 't.json', '--stats', 'json', '--stats-file', 's.json', '--trace', '20');
     const b = run('run', '--ram=64M', '--max-insns=1e6', '--timing=t.json', '--stats=json', '--stats-file=s.json', '--trace=20', 'p.elf');
-    const expected = { command: 'run', elf: 'p.elf', ramBytes: 64 * M, maxInsns: 1e6, timingFile: 't.json', stats: 'json', statsFile: 's.json', trace: 20 };
+    const expected = { command: 'run', elf: 'p.elf', ramBytes: 64 * M, maxInsns: 1e6, maxCycles: null, pace: null, timingFile: 't.json', stats: 'json', statsFile: 's.json', trace: 20 };
     expect(a).toEqual(expected);
     expect(b).toEqual(expected);
   });

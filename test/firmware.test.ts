@@ -243,7 +243,7 @@ describe('--bios builtin through the CLI', () => {
     writeFileSync(path, b);
     const r = await cli(['boot', '--kernel', path, '--bios', 'builtin', '--ram', '64M']);
     expect(r.code).toBe(3);
-    expect(r.err).toBe('cyclevisor: hart 0 stuck: cause 2 at pc 0x80200000, xtvec 0x80200000\n');
+    expect(r.err).toBe('hart 0 stuck: cause 2 at pc 0x80200000, xtvec 0x80200000\n');
   });
 
   it('--trace shows a trap that went to the builtin firmware, then the next instruction', async () => {

@@ -146,17 +146,15 @@ export interface MachineTrapHost {
   clearMsip(hart: number): void;
 }
 
-/** Host M-mode traps in a row without an instruction retired that mean the hart is stuck. */
-export const STUCK_TRAPS = 1000;
-/** Exit code for a stuck hart (a hart that only traps). */
-export const EXIT_STUCK = 3;
 
 /** How a trap into M-mode was dealt with. */
 export type MachineTrapResult =
   | { kind: 'emulated' }
   | { kind: 'redirected' }
-  /** The run ends: exit code 1 (nothing can handle the trap) or EXIT_STUCK, and one line. */
-  | { kind: 'unhandled'; code: number; message: string };
+  /** The run ends: exit code 1 (nothing can handle the trap), and one line. */
+  | { kind: 'unhandled'; code: number; message: string }
+  /** The run ends like a hart the core found stuck (exit 3, the `hart H stuck: ...` line). */
+  | { kind: 'stuck'; message: string };
 
 /** Exit code for a trap into M-mode that nothing handles (the CLI's "guest stuck" code). */
 export const EXIT_UNHANDLED_TRAP = 1;
@@ -193,10 +191,11 @@ export class BuiltinFirmware {
         this.lastInstret[hart] = core.instret;
         this.trapsInRow[hart] = 0;
       }
-      if (++this.trapsInRow[hart]! >= STUCK_TRAPS) {
+      // Redirected traps count against the core's own stuck threshold (Core.stuckLimit, 0 = off).
+      const limit = core.stuckLimit;
+      if (++this.trapsInRow[hart]! >= limit && limit !== 0) {
         return {
-          kind: 'unhandled',
-          code: EXIT_STUCK,
+          kind: 'stuck',
           message: `hart ${hart} stuck: cause ${cause} at pc ${hex(core.getCsr(L.H_SEPC))}, xtvec ${hex(core.getCsr(L.H_STVEC))}`,
         };
       }

@@ -22,7 +22,8 @@
  * which already ends a block, or through events, which fire only between runs, at the first
  * boundary at or after their due cycle in either case). So runSync, runAsync (which yields to the
  * event loop every ~20 ms) and --trace all produce the same output and counters, given the same
- * program, configuration and input.
+ * program, configuration and input. Idle pacing (runAsync pace) only delays when the next slice
+ * runs while every hart waits; it reads the wall clock but never changes what the guest computes.
  */
 import { Core, RAM_BASE, RunStatus } from '../core.js';
 import * as L from '../generated/layout.js';
@@ -92,19 +93,32 @@ export const DEFAULT_RAM_BYTES = 128 * 1024 * 1024;
 
 export interface RunResult {
   reason: ExitReason;
-  /** Process exit code: the guest's, 124 for --max-insns, 130 for an interrupt, 1 for an error. */
+  /**
+   * Process exit code: the guest's, 124 for --max-insns or --max-cycles, 130 for an interrupt,
+   * 3 for a stuck hart, 1 for an error.
+   */
   code: number;
   /** One line for the user when the run ended for a reason the guest did not choose. */
   message?: string;
 }
 
 export const EXIT_MAX_INSNS = 124;
+/** --max-cycles ran out: the same code as --max-insns. */
+export const EXIT_MAX_CYCLES = 124;
 export const EXIT_INTERRUPTED = 130;
 export const EXIT_GUEST_ERROR = 1;
+/** A hart took the stuck threshold's traps in a row without retiring an instruction. */
+export const EXIT_STUCK = 3;
 
 export interface RunOptions {
   /** Stop when this many instructions have retired (absolute count since reset); exit code 124. */
   maxInsns?: number | null;
+  /**
+   * Stop when machine time reaches this many cycles (absolute, since reset); exit code 124. With
+   * one hart the run stops at the first instruction boundary at or after that cycle; with more, at
+   * the end of the round that reaches it.
+   */
+  maxCycles?: number | null;
   /** Single-step and print the first N retired instructions (absolute count since reset). */
   trace?: number;
   /** Where trace lines go (without newline); default: discarded. */
@@ -119,6 +133,13 @@ export interface AsyncRunOptions extends RunOptions {
    * for tests that prove slicing does not change results.
    */
   sliceCycles?: number;
+  /**
+   * Pace an idle guest against the wall clock (QEMU `-icount sleep=on`): when every hart waits in
+   * WFI, sleep (a timer, not a spin) until the wall clock reaches the next event's virtual time,
+   * so virtual time never runs ahead of real time while idle. Guest-visible results of a
+   * deterministic run do not change. Default off (see paceByDefault for the CLI's default).
+   */
+  pace?: boolean;
 }
 
 export interface VirtOptions {
@@ -140,20 +161,57 @@ export interface VirtOptions {
   drives?: Array<{ path: string; readOnly: boolean; format?: 'raw' }>;
   /** Guest-visible RTC start time in ns since the epoch (default: the devices' fixed default). */
   rtcEpochNs?: bigint;
+  /**
+   * Traps a hart may take in a row without retiring an instruction before the run ends as stuck
+   * (exit code 3). Default 1000; 0 = never.
+   */
+  stuckTraps?: number;
 }
 
+/** Idle pacing: every hart waits; sleep until this wall time (performance.now() ms). */
+interface PaceWait {
+  paceUntil: number;
+}
 /** What the run loop does next after a piece of work. */
-type Step = RunResult | 'continue' | 'wait-input' | 'yield';
+type Step = RunResult | PaceWait | 'continue' | 'wait-input' | 'yield';
+
+function isPaceWait(r: unknown): r is PaceWait {
+  return typeof r === 'object' && r !== null && 'paceUntil' in r;
+}
 
 const OUT_CHUNK = 64 * 1024;
 /** Target host time per core.run() call in async mode (slices are sized from the measured speed). */
 const SLICE_TARGET_MS = 5;
 /** SMP round length in cycles: how long one hart runs before the next one gets the host. */
 const SMP_QUANTUM = 10_000;
+/**
+ * --max-cycles: the last this-many cycles run one instruction per core.run(), so the run stops at
+ * the first instruction boundary at or after the limit (as --max-insns stops exactly).
+ */
+const MAX_CYCLES_FINE = 4096;
+/** Idle pacing: shorter waits than this are not worth a timer (virtual time jumps instead). */
+const PACE_MIN_MS = 1;
+/**
+ * Idle pacing: the host loop came back this much later than planned (a stopped debugger, a
+ * suspended process, a swamped host): a pause. The virtual/wall anchor is reset after it, so the
+ * guest neither catches up the lost wall time nor sees its clock jump.
+ */
+const PACE_PAUSE_MS = 250;
+/**
+ * Idle pacing: virtual time may fall behind the wall clock while the guest computes (the model
+ * runs slower than the CPU it models). Idle time makes up a lag up to this long, so the guest's
+ * clock keeps pace over time; a longer lag is dropped instead of fast-forwarded through.
+ */
+const PACE_MAX_LAG_MS = 1000;
 
 /** The run's end when --max-insns ran out. */
 function maxInsnsResult(maxInsns: number): RunResult {
   return { reason: 'max-insns', code: EXIT_MAX_INSNS, message: `stopped after ${maxInsns} instructions (--max-insns)` };
+}
+
+/** The run's end when --max-cycles ran out. */
+function maxCyclesResult(maxCycles: number): RunResult {
+  return { reason: 'max-cycles', code: EXIT_MAX_CYCLES, message: `stopped after ${maxCycles} cycles (--max-cycles)` };
 }
 
 /** Growable byte buffer for guest console output. */
@@ -217,6 +275,21 @@ export class VirtMachine {
   /** Cycles per core.run() call in async mode; adapted to the measured speed. */
   private sliceCycles = 1 << 20;
   private fixedSlice = false;
+  /** --max-cycles of the current run (Infinity = none). */
+  private maxCycles = Infinity;
+  /**
+   * Idle pacing (runAsync pace): the anchor pairing a wall time (performance.now() ms) with a
+   * machine time in cycles; null when not pacing. Virtual time `c` is due at wall
+   * `wall + (c - cycles) / cpuHz`. Reset after any pause.
+   */
+  private paceAnchor: { wall: number; cycles: number } | null = null;
+  /** Wall time at which host input ended a paced sleep early (null: none pending). */
+  private pacedWakeWall: number | null = null;
+  /**
+   * Host sockets attached to guest devices (networking, later). Each one makes pacing the
+   * default (paceByDefault): a peer on the network expects the guest's clock to follow its own.
+   */
+  private hostSockets = 0;
 
   constructor(opts: VirtOptions = {}) {
     this.timing = opts.timing ?? defaultTiming();
@@ -247,6 +320,7 @@ export class VirtMachine {
     }
     this.harts = nHarts;
     if (nHarts > 1) core.setHarts(nHarts);
+    if (opts.stuckTraps !== undefined) core.stuckLimit = opts.stuckTraps;
     this.mode = opts.mode ?? 'fast';
     if (opts.adUpdate === false) {
       for (let h = nHarts - 1; h >= 0; h--) {
@@ -521,9 +595,65 @@ export class VirtMachine {
     w?.();
   }
 
+  // ------------------------------------------------------------------------------------------- pacing
+
+  /**
+   * A host socket (a network backend, later) is attached to a guest device: pacing becomes the
+   * default, as for an interactive console. The hook for the networking work; nothing calls it yet.
+   */
+  attachHostSocket(): void {
+    this.hostSockets++;
+  }
+  /** Whether idle pacing should be on when not chosen explicitly (--pace): an interactive console or a host socket. */
+  paceByDefault(interactiveConsole: boolean): boolean {
+    return interactiveConsole || this.hostSockets > 0;
+  }
+  /** Machine time in cycles: the hart's count, or the last SMP round boundary. */
+  private machineCycles(): number {
+    return this.harts > 1 ? this.smpTime : this.core.cycles;
+  }
+  /** (Re)start pacing from now: virtual time `machineCycles()` pairs with the wall clock's now. */
+  private paceReanchor(): void {
+    this.paceAnchor = { wall: performance.now(), cycles: this.machineCycles() };
+  }
+  /**
+   * Every hart waits until virtual time `wakeAt` (cycles): when pacing, the wall time to sleep
+   * until, if that is still ahead; null to go on (jump to wakeAt) now.
+   */
+  private paceWait(wakeAt: number): PaceWait | null {
+    if (this.paceAnchor === null || wakeAt === Infinity) return null;
+    const now = performance.now();
+    const dueAt = (a: { wall: number; cycles: number }) => a.wall + ((wakeAt - a.cycles) / this.timing.cpuHz) * 1000;
+    let due = dueAt(this.paceAnchor);
+    // Virtual time fell far behind the wall clock (a pause, or a long computation the model ran
+    // slower than the CPU it models): drop the lag rather than fast-forward through it. A small
+    // lag (a late timer, a short burst of work) is made up, so the guest's clock keeps pace.
+    if (now - due > PACE_MAX_LAG_MS) {
+      this.paceReanchor();
+      due = dueAt(this.paceAnchor);
+    }
+    return due - now >= PACE_MIN_MS ? { paceUntil: due } : null;
+  }
+  /**
+   * Wait until wall time `until` (a timer), or until host input or an interrupt request comes.
+   * Resolves to the wall time of such an early wake-up, or null when the timer ran out.
+   */
+  private async paceSleep(until: number): Promise<number | null> {
+    const ms = until - performance.now();
+    if (ms <= 0) return null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const early = await new Promise<number | null>((resolve) => {
+      this.wake = () => resolve(performance.now());
+      timer = setTimeout(() => resolve(null), ms);
+    });
+    clearTimeout(timer);
+    this.wake = null;
+    return early;
+  }
+
   // ------------------------------------------------------------------------------------------- running
 
-  /** Run to completion without yielding (tests, benchmarks). Cannot wait for input. */
+  /** Run to completion without yielding (tests, benchmarks). Cannot wait for input; never paced. */
   runSync(opts: RunOptions = {}): RunResult {
     const t0 = performance.now();
     try {
@@ -536,7 +666,8 @@ export class VirtMachine {
             message: 'guest is waiting in WFI for input, which runSync cannot wait for',
           };
         }
-        if (r !== 'yield') return r;
+        if (r === 'yield' || isPaceWait(r)) continue;
+        return r;
       }
     } finally {
       this.hostMs += performance.now() - t0;
@@ -546,7 +677,8 @@ export class VirtMachine {
 
   /**
    * Run to completion, yielding to the Node event loop every `yieldMs` of wall time (stdin data,
-   * signals) and waiting (without spinning) while the guest sleeps in WFI for input.
+   * signals) and waiting (without spinning) while the guest sleeps in WFI for input. With `pace`,
+   * an idle guest's virtual time follows the wall clock (see AsyncRunOptions.pace).
    */
   async runAsync(opts: AsyncRunOptions = {}): Promise<RunResult> {
     const yieldMs = opts.yieldMs ?? 20;
@@ -556,12 +688,18 @@ export class VirtMachine {
       this.fixedSlice = true;
     }
     const t0 = performance.now();
+    if (opts.pace) this.paceReanchor();
     try {
       for (;;) {
+        const a0 = performance.now();
         const r = this.advance(opts, yieldMs);
         this.flushOutput();
+        // advance() returns within about yieldMs: much later means the process was stopped.
+        if (this.paceAnchor && performance.now() - a0 > yieldMs + PACE_PAUSE_MS) this.paceReanchor();
         if (r === 'yield') {
+          const y0 = performance.now();
           await new Promise<void>((resolve) => setImmediate(resolve));
+          if (this.paceAnchor && performance.now() - y0 > PACE_PAUSE_MS) this.paceReanchor();
         } else if (r === 'wait-input') {
           // Sleeping for input is not simulation work: keep it out of the host time (and MIPS).
           const w0 = performance.now();
@@ -569,23 +707,39 @@ export class VirtMachine {
             this.wake = resolve;
           });
           this.hostMs -= performance.now() - w0;
+          // Virtual time stood still while nothing was due: pace on from here, no catching up.
+          if (this.paceAnchor) this.paceReanchor();
+        } else if (isPaceWait(r)) {
+          // Idle pacing: a real timer wait, also out of the host time.
+          const w0 = performance.now();
+          const early = await this.paceSleep(r.paceUntil);
+          const now = performance.now();
+          this.hostMs -= now - w0;
+          // Input came first: one hart moves its clock to when it came (idle(), paceInputWake).
+          if (early !== null) this.pacedWakeWall = this.harts === 1 ? early : null;
+          // Woken much later than asked (stopped, suspended): a pause, not time to catch up.
+          else if (now - r.paceUntil > PACE_PAUSE_MS) this.paceReanchor();
         } else {
           return r;
         }
       }
     } finally {
+      this.paceAnchor = null;
+      this.pacedWakeWall = null;
       this.hostMs += performance.now() - t0;
       this.flushOutput();
     }
   }
 
   /**
-   * Run until the result is known, the guest waits for input, or `budgetMs` of wall time passed
-   * (then 'yield'; the next call continues exactly where this one stopped).
+   * Run until the result is known, the guest waits for input (or, pacing, for the wall clock), or
+   * `budgetMs` of wall time passed (then 'yield'; the next call continues exactly where this one
+   * stopped).
    */
-  private advance(opts: RunOptions, budgetMs: number): RunResult | 'wait-input' | 'yield' {
+  private advance(opts: RunOptions, budgetMs: number): RunResult | PaceWait | 'wait-input' | 'yield' {
     const t0 = performance.now();
     const maxInsns = opts.maxInsns ?? Infinity;
+    const maxCycles = (this.maxCycles = opts.maxCycles ?? Infinity);
     const traceEnd = Math.min(opts.trace ?? 0, maxInsns);
     for (;;) {
       if (this.interruptRequested) {
@@ -593,10 +747,15 @@ export class VirtMachine {
       }
       let r: Step;
       if (this.outcome) r = this.outcome;
+      else if (this.machineCycles() >= maxCycles) r = maxCyclesResult(maxCycles);
       else if (this.sleeping) r = this.idle();
       else if (this.core.instret < traceEnd) r = this.traceStep(maxInsns, opts.traceSink);
       else if (this.harts > 1) r = this.stepSmp(maxInsns);
-      else r = this.step(maxInsns, budgetMs === Infinity ? Infinity : this.core.cycles + this.sliceCycles);
+      else if (maxCycles - this.core.cycles <= MAX_CYCLES_FINE) r = this.fineStep(maxInsns);
+      else {
+        const sliceEnd = budgetMs === Infinity ? Infinity : this.core.cycles + this.sliceCycles;
+        r = this.step(maxInsns, Math.min(sliceEnd, maxCycles - MAX_CYCLES_FINE));
+      }
       if (r !== 'continue') return r;
       if (budgetMs !== Infinity && performance.now() - t0 >= budgetMs) return 'yield';
     }
@@ -612,6 +771,19 @@ export class VirtMachine {
     const status = core.run();
     this.scheduler.runDue(core.cycles);
     if (sliceEnd !== Infinity) this.adaptSlice(core.cycles - c0, performance.now() - t0);
+    return this.afterRun(status, maxInsns);
+  }
+
+  /**
+   * Near --max-cycles: one instruction per core.run() (as --trace steps), so the run stops at the
+   * first instruction boundary at or after the limit. Same results as bigger slices.
+   */
+  private fineStep(maxInsns: number): Step {
+    const core = this.core;
+    core.deadline = Math.min(this.scheduler.nextDeadline(), this.maxCycles);
+    core.insnLimit = Math.min(core.instret + 1, maxInsns);
+    const status = core.run();
+    this.scheduler.runDue(core.cycles);
     return this.afterRun(status, maxInsns);
   }
 
@@ -637,15 +809,27 @@ export class VirtMachine {
     return n;
   }
 
+  /** The end of a run whose hart `h` (the active one) returned RunStatus.Stuck. */
+  private stuckResult(h: number): RunResult {
+    const t = this.core.stuckTrap();
+    return {
+      reason: 'stuck',
+      code: EXIT_STUCK,
+      message: `hart ${h} stuck: cause ${t.cause} at pc ${hex(t.pc)}, xtvec ${hex(t.tvec)}`,
+    };
+  }
+
   /**
    * SMP: one round. Every started hart runs until the round boundary — the next event, the next
    * Sstc deadline of a sleeping hart, or SMP_QUANTUM cycles on — in hart order, then the due events
    * fire. Deterministic: the interleaving depends only on cycles. A hart in WFI sleeps through
    * rounds (its cycle count follows machine time) until an enabled interrupt is pending for it.
+   * When every hart sleeps, the round goes straight to the next event or Sstc deadline: the rounds
+   * in between would change nothing.
    */
   private stepSmp(maxInsns: number): Step {
     const core = this.core;
-    let boundary = Math.min(this.scheduler.nextDeadline(), this.smpTime + SMP_QUANTUM);
+    let wakeAt = Math.min(this.scheduler.nextDeadline(), this.maxCycles);
     let anyAwake = false;
     for (let h = 0; h < this.harts; h++) {
       if (!this.started[h]) continue;
@@ -654,15 +838,20 @@ export class VirtMachine {
         // A sleeping hart's Sstc deadline ends the round, if it is still ahead (a passed one
         // has already set STIP, which wakes the hart only if enabled).
         const stc = core.sstcDeadlineOf(h);
-        if (stc > this.smpTime) boundary = Math.min(boundary, stc);
+        if (stc > this.smpTime) wakeAt = Math.min(wakeAt, stc);
       } else anyAwake = true;
     }
-    if (!anyAwake) {
-      // Every running hart sleeps: jump to the next event or Sstc deadline.
-      if (boundary === Infinity) {
+    let boundary = wakeAt;
+    if (anyAwake) boundary = Math.min(boundary, this.smpTime + SMP_QUANTUM);
+    else {
+      // Every running hart sleeps: jump to the next event or Sstc deadline (pacing: not before
+      // the wall clock reaches it).
+      if (wakeAt === Infinity) {
         if (this.inputOpen) return 'wait-input';
         return { reason: 'error', code: EXIT_GUEST_ERROR, message: 'all harts are waiting in WFI with nothing left to wake them' };
       }
+      const wait = this.paceWait(wakeAt);
+      if (wait) return wait;
     }
     for (let h = 0; h < this.harts; h++) {
       if (!this.started[h]) continue;
@@ -705,6 +894,7 @@ export class VirtMachine {
         if (status === RunStatus.InsnLimit) {
           return maxInsnsResult(maxInsns);
         }
+        if (status === RunStatus.Stuck) return this.stuckResult(h);
         break; // deadline (or a stop request with no outcome)
       }
     }
@@ -734,6 +924,8 @@ export class VirtMachine {
         return this.outcome ?? 'continue';
       case RunStatus.MTrap:
         return this.machineTrap(this.core.activeHart) ?? 'continue';
+      case RunStatus.Stuck:
+        return this.stuckResult(0);
       default:
         throw new Error(`core.run() returned status ${status as number}, which the virt board does not handle`);
     }
@@ -743,27 +935,38 @@ export class VirtMachine {
   private machineTrap(hart: number): RunResult | null {
     if (!this.firmware) throw new Error('core returned a machine-mode trap but no host firmware is installed');
     const r = this.firmware.handle(hart);
-    if (r.kind !== 'unhandled') return null;
-    this.outcome ??= { reason: 'error', code: r.code, message: r.message };
+    if (r.kind === 'stuck') this.outcome ??= { reason: 'stuck', code: EXIT_STUCK, message: r.message };
+    else if (r.kind === 'unhandled') this.outcome ??= { reason: 'error', code: r.code, message: r.message };
+    else return null;
     return this.outcome;
   }
 
   /**
    * The hart sleeps in WFI (Priv 1.12 §3.3.3) until an interrupt is pending and enabled in mie
-   * (whatever mstatus.MIE says). Time jumps to the next event instead of being spun through.
+   * (whatever mstatus.MIE says). Time jumps to the next event instead of being spun through;
+   * when pacing, not before the wall clock reaches the event's virtual time.
    */
   private idle(): Step {
     const core = this.core;
     for (;;) {
-      if ((core.mip & core.mie) !== 0) {
-        this.sleeping = false;
-        return 'continue';
-      }
       // The core's own Sstc timer (stimecmp) is an event too, while it is ahead of us.
       const sstc = core.sstcDeadline;
-      if (core.cycles >= sstc) core.setMip(5, true);
       const next = Math.min(this.scheduler.nextDeadline(), sstc > core.cycles ? sstc : Infinity);
+      if ((core.mip & core.mie) !== 0) {
+        this.sleeping = false;
+        this.paceInputWake(next);
+        return 'continue';
+      }
+      this.pacedWakeWall = null;
+      if (core.cycles >= sstc) core.setMip(5, true);
       if (next !== Infinity) {
+        const wait = this.paceWait(Math.min(next, this.maxCycles));
+        if (wait) return wait;
+        if (next > this.maxCycles) {
+          // --max-cycles runs out while the hart sleeps.
+          if (this.maxCycles > core.cycles) core.cycles = this.maxCycles;
+          return maxCyclesResult(this.maxCycles);
+        }
         if (next > core.cycles) core.cycles = next;
         if (core.cycles >= sstc) core.setMip(5, true);
         this.scheduler.runDue(core.cycles);
@@ -781,6 +984,20 @@ export class VirtMachine {
         message: `guest is waiting in WFI with nothing left to wake it (pc ${hex(core.pc)}, mie ${hex(core.mie)})`,
       };
     }
+  }
+
+  /**
+   * Host input woke a paced sleep early: the guest's clock moves to the wall time the input came
+   * (never past `next`, the first event still due), so it sees the input when the host did. Only
+   * live input does this, so deterministic runs never get here.
+   */
+  private paceInputWake(next: number): void {
+    const wall = this.pacedWakeWall;
+    this.pacedWakeWall = null;
+    const a = this.paceAnchor;
+    if (wall === null || a === null) return;
+    const c = Math.floor(Math.min(a.cycles + ((wall - a.wall) / 1000) * this.timing.cpuHz, next, this.maxCycles));
+    if (c > this.core.cycles) this.core.cycles = c;
   }
 
   /** Keep one core.run() near SLICE_TARGET_MS of host time (does not affect guest-visible results). */

@@ -22,17 +22,20 @@ export const USAGE = `Usage: cyclevisor run <elf> [options]   run a bare-metal R
 Options (run, demo):
   --ram SIZE          guest RAM, 1M..2G in 4K steps (default 128M)
   --max-insns N       stop after N instructions (e.g. 5000000, 5_000_000, 1e9)
+  --max-cycles N      stop after N virtual cycles (exit status 124 too)
+  --pace on|off       sleep while the guest idles (default: on for a terminal)
   --timing FILE       cycle-model overrides as JSON (see docs/TIMING.md)
   --stats text|json   print a summary at the end (run: on stderr; demo: stdout)
   --stats-file PATH   write the summary to PATH instead (format from --stats)
   --trace N           print the first N executed instructions on stderr
-  -h, --help          show this help
-  -V, --version       show the version
+  -h, --help | -V, --version   show this help | the version
 
-Sizes take K, M or G (powers of 1024; KiB/KB/k also accepted).
-stdout carries only the guest's console output. Exit status: the guest's code,
-124 when --max-insns ran out, 130 on Ctrl-C, 2 for bad usage or input.
-On a terminal, Ctrl-A x quits and Ctrl-A h lists the other console keys.
+Sizes take K, M or G (powers of 1024; KiB/KB/k also accepted). stdout carries
+only the guest's console output. Exit status: the guest's code, 124 when
+--max-insns or --max-cycles ran out, 130 on Ctrl-C, 2 for bad usage or input,
+3 when a hart took 1000 traps in a row without retiring an instruction (one
+line: hart H stuck: cause C at pc P, xtvec T). On a terminal, Ctrl-A x quits
+and Ctrl-A h lists the other console keys.
 `;
 
 export const BOOT_USAGE = `Usage: cyclevisor boot --kernel IMAGE [options]
@@ -50,16 +53,16 @@ Boots firmware and a Linux kernel on the virt board, placed as
   --smp N             harts, 1..8 (default 1)
   --mode fast|timing  fast (default), or timing: also model the TLB
   --ad-bits hardware|fault  PTE A/D: set by hardware (default) or page faults
-  --drive file=PATH[,readonly][,format=raw]  a raw disk image on virtio-blk,
-                      locked while in use; may repeat (vda, vdb, ...)
+  --drive file=PATH[,readonly][,format=raw]  raw image, locked (vda, vdb, ...)
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
-  --timing FILE, --max-insns N, --stats text|json, --stats-file PATH,
-  --trace N           as for run (see cyclevisor --help)
+  --pace on|off, --timing FILE, --max-insns N, --max-cycles N,
+  --stats text|json, --stats-file PATH, --trace N  as for run (see --help)
 
 Console: on a terminal every key goes to the guest (Ctrl-C too) except Ctrl-A:
 Ctrl-A x quits, Ctrl-A s prints statistics, Ctrl-A h lists the keys and
-Ctrl-A Ctrl-A sends one Ctrl-A. Exit: 0 guest powered off, 124 --max-insns ran
-out, 2 bad usage or input, 1 guest cannot go on (unhandled M trap), 3 stuck.
+Ctrl-A Ctrl-A sends one Ctrl-A. Exit: 0 guest powered off, 124 --max-insns or
+--max-cycles ran out, 2 bad usage or input, 1 unhandled M-mode trap, 3 stuck
+hart (one line: hart H stuck: cause C at pc P, xtvec T).
 `;
 
 export const DTB_USAGE = `Usage: cyclevisor dtb [options]
@@ -84,6 +87,10 @@ export interface RunSettings {
   ramBytes: number;
   /** Stop after this many retired instructions; null = no limit. */
   maxInsns: number | null;
+  /** Stop when machine time reaches this many cycles; null = no limit. */
+  maxCycles: number | null;
+  /** Idle pacing (--pace on|off); null = the default (on for a terminal or a host socket). */
+  pace: boolean | null;
   /** Path of a timing JSON file, or null for the defaults. */
   timingFile: string | null;
   /**
@@ -201,6 +208,9 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--stats': { example: '--stats json', commands: RUNLIKE },
   '--stats-file': { example: '--stats-file stats.json', commands: RUNLIKE },
   '--trace': { example: '--trace 100', commands: RUNLIKE },
+  // After the older options: a typo equally close to two names suggests the older one.
+  '--max-cycles': { example: '--max-cycles 1e9', commands: RUNLIKE },
+  '--pace': { example: '--pace on', commands: RUNLIKE },
   '--bios': { example: '--bios fw_dynamic.bin', commands: ['boot'] },
   '--kernel': { example: '--kernel Image', commands: ['boot'] },
   '--initrd': { example: '--initrd initramfs.cpio.gz', commands: ['boot', 'dtb'] },
@@ -220,7 +230,7 @@ const ALL_OPTIONS = [...Object.keys(OPTIONS), '--help', '--version'];
 const SEE_HELP = '(see cyclevisor --help)';
 
 export function defaultRunSettings(): RunSettings {
-  return { ramBytes: DEFAULT_RAM, maxInsns: null, timingFile: null, stats: null, statsFile: null, trace: 0 };
+  return { ramBytes: DEFAULT_RAM, maxInsns: null, maxCycles: null, pace: null, timingFile: null, stats: null, statsFile: null, trace: 0 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -339,6 +349,14 @@ export function parseRtcEpoch(text: string): 'now' | number {
 
 const ON = ['on', 'yes', 'true', '1'];
 const OFF = ['off', 'no', 'false', '0'];
+
+/** --pace: on or off (yes/no, true/false, 1/0 accepted too). */
+export function parsePace(text: string): boolean {
+  const v = text.trim().toLowerCase();
+  if (ON.includes(v)) return true;
+  if (OFF.includes(v)) return false;
+  throw new UserError(`--pace must be 'on' or 'off', got '${text}'`);
+}
 
 /**
  * Parses a --drive value the way QEMU's -drive reads its option string: comma-separated `key=value`
@@ -525,6 +543,12 @@ export function parseArgs(argv: readonly string[]): CliCommand {
         break;
       case '--max-insns':
         settings.maxInsns = parseCount(value, '--max-insns', 1);
+        break;
+      case '--max-cycles':
+        settings.maxCycles = parseCount(value, '--max-cycles', 1);
+        break;
+      case '--pace':
+        settings.pace = parsePace(value);
         break;
       case '--trace':
         settings.trace = parseCount(value, '--trace', 0);

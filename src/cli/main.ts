@@ -2,8 +2,10 @@
  * The `cyclevisor` command: parse arguments, build the virt board, connect stdin and Ctrl-C, run,
  * print the summary. Returns the process exit code; never throws and never prints a stack trace:
  *
- *   guest exit code (finisher / HTIF) | 124 --max-insns ran out | 130 Ctrl-C | 1 guest stuck or
- *   unsupported request | 2 bad usage or input (`cyclevisor: <message>`) | 70 internal error
+ *   guest exit code (finisher / HTIF) | 124 --max-insns or --max-cycles ran out | 130 Ctrl-C |
+ *   1 guest waiting for nothing, or an unsupported request | 2 bad usage or input
+ *   (`cyclevisor: <message>`) | 3 a hart stuck in a trap loop (the one line
+ *   `hart H stuck: cause C at pc P, xtvec T`) | 70 internal error
  *
  * stdout carries only the guest's console output (and, for `demo`, a header and the summary;
  * for `dtb`, the blob or DTS when asked). Commands: run, demo, boot (firmware + Linux, the QEMU
@@ -69,6 +71,8 @@ export interface CliIo {
   attachInput(sink: InputSink, control?: ConsoleControl): () => void;
   /** Call `handler` on Ctrl-C; returns a function that removes it. */
   onInterrupt(handler: () => void): () => void;
+  /** The console is interactive (stdin is a terminal): idle pacing is on by default. */
+  interactive?: boolean;
 }
 
 /** The package root (where package.json lives), from src/cli (tsx) or dist/src/cli (compiled). */
@@ -139,6 +143,7 @@ export function processIo(): CliIo {
     stdout: process.stdout,
     stderr: process.stderr,
     attachInput: attachProcessStdin,
+    interactive: process.stdin.isTTY === true,
     onInterrupt(handler) {
       let count = 0;
       const h = () => {
@@ -287,6 +292,8 @@ async function runAndReport(machine: VirtMachine, cmd: RunCommand | DemoCommand 
     detachInterrupt = io.onInterrupt(() => machine.interrupt());
     result = await machine.runAsync({
       maxInsns: cmd.maxInsns,
+      maxCycles: cmd.maxCycles,
+      pace: cmd.pace ?? machine.paceByDefault(io.interactive === true),
       trace: cmd.trace,
       traceSink: (line) => io.stderr.write(line + '\n'),
     });
@@ -301,7 +308,8 @@ async function runAndReport(machine: VirtMachine, cmd: RunCommand | DemoCommand 
     result = { reason: 'interrupted', code: 0 };
     io.stderr.write('cyclevisor: terminated by Ctrl-A x\n');
   }
-  if (result.message) io.stderr.write(`cyclevisor: ${result.message}\n`);
+  // A stuck hart's line is printed exactly as documented (`hart H stuck: ...`), without prefix.
+  if (result.message) io.stderr.write(result.reason === 'stuck' ? `${result.message}\n` : `cyclevisor: ${result.message}\n`);
 
   const stats = machine.stats(result);
   const render = (f: StatsFormat) => (f === 'json' ? formatJson(stats) : formatText(stats));
