@@ -296,7 +296,8 @@ async function runCommand(cmd: RunCommand | DemoCommand, io: CliIo): Promise<num
   // The demo names its guest relative to the current directory (it is found from the package root).
   const rel = relative(process.cwd(), elfPath);
   const shown = cmd.command === 'demo' && rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : elfPath;
-  machine.loadElf(loadFile(elfPath), shown);
+  const img = machine.loadElf(loadFile(elfPath), shown);
+  for (const w of img.warnings) io.stderr.write(`cyclevisor: warning: ${w}\n`);
   const statsFd = cmd.statsFile !== null ? openStatsFile(cmd.statsFile) : null;
 
   if (cmd.command === 'demo') {
