@@ -30,6 +30,25 @@ export interface RunStats {
   cpuHz: number;
   /** Modeled-TLB counters; present in timing mode only. */
   tlb?: TlbStats;
+  /** Per-hart breakdown (JSON only); absent when the producer does not know the harts. */
+  harts?: HartStats[];
+}
+
+/** One hart's share of a run (`--stats json`, key `harts`). */
+export interface HartStats {
+  hart: number;
+  /** 'stopped' (never started or stopped by SBI HSM), 'wfi' (sleeping) or 'running' at the end. */
+  state: 'running' | 'wfi' | 'stopped';
+  instret: number;
+  /** This hart's cycle counter (every hart's follows machine time). */
+  cycles: number;
+  traps: { exceptions: number; interrupts: number };
+  /** pc at the end of the run, hex. */
+  pc: string;
+  /** Privilege mode at the end: M, S or U. */
+  priv: string;
+  /** This hart's modeled-TLB counters (timing mode). */
+  tlb?: TlbStats;
 }
 
 /** The text summary never exceeds this many lines. */
@@ -273,6 +292,20 @@ export function formatJson(s: RunStats): string {
     bus: { unmappedReads: s.bus.unmappedReads, unmappedWrites: s.bus.unmappedWrites },
     scheduler: { fired: s.scheduler.fired },
     ...(s.tlb === undefined ? {} : { tlb: tlbJson(s.tlb) }),
+    ...(s.harts === undefined
+      ? {}
+      : {
+          harts: s.harts.map((h) => ({
+            hart: h.hart,
+            state: h.state,
+            instret: h.instret,
+            cycles: h.cycles,
+            traps: { exceptions: h.traps.exceptions, interrupts: h.traps.interrupts },
+            pc: h.pc,
+            priv: h.priv,
+            ...(h.tlb === undefined ? {} : { tlb: tlbJson(h.tlb) }),
+          })),
+        }),
     derived: derived(s),
   };
   return JSON.stringify(out, null, 2) + '\n';

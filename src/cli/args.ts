@@ -26,6 +26,8 @@ Options (run, demo):
   --stats text|json   print a summary at the end (run: on stderr; demo: stdout)
   --stats-file PATH   write the summary to PATH instead (format from --stats)
   --trace N           print the first N executed instructions on stderr
+  --trace-regs        with --trace: also the registers written, privilege mode
+  --mode fast|timing  timing: also model the TLB (timing file) and report it
   -h, --help          show this help
   -V, --version       show the version
 
@@ -54,7 +56,7 @@ Boots firmware and a Linux kernel on the virt board, placed as
                       (the first is /dev/vda, the next /dev/vdb, ...)
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
   --timing FILE, --max-insns N, --stats text|json, --stats-file PATH,
-  --trace N           as for run (see cyclevisor --help)
+  --trace N, --trace-regs  as for run (see cyclevisor --help)
 
 Console: on a terminal every key goes to the guest (Ctrl-C too) except Ctrl-A:
 Ctrl-A x quits, Ctrl-A s prints statistics, Ctrl-A h lists the keys and
@@ -95,6 +97,10 @@ export interface RunSettings {
   statsFile: string | null;
   /** Print the first N executed instructions (0 = no trace). */
   trace: number;
+  /** With a trace: also print the registers each instruction wrote and the privilege mode. */
+  traceRegs: boolean;
+  /** 'timing' adds the modeled TLB (timing file `tlb` section) and its statistics. */
+  mode: MachineMode;
 }
 
 export interface RunCommand extends RunSettings {
@@ -124,7 +130,6 @@ export interface BootCommand extends RunSettings {
   append: string | null;
   /** Harts, 1..MAX_SMP. */
   harts: number;
-  mode: MachineMode;
   /** PTE A/D bits: set by hardware (Svadu, QEMU's behaviour) or a page fault when clear (Svade). */
   ad: 'hardware' | 'fault';
   drives: DriveSpec[];
@@ -200,7 +205,8 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--initrd': { example: '--initrd initramfs.cpio.gz', commands: ['boot', 'dtb'] },
   '--append': { example: '--append "console=ttyS0"', allowEmpty: true, commands: ['boot', 'dtb'] },
   '--smp': { example: '--smp 2', commands: ['boot', 'dtb'] },
-  '--mode': { example: '--mode timing', commands: ['boot'] },
+  '--mode': { example: '--mode timing', commands: RUNLIKE },
+  '--trace-regs': { commands: RUNLIKE },
   '--ad-bits': { example: '--ad-bits fault', commands: ['boot'] },
   '--drive': { example: '--drive file=disk.img', repeat: true, commands: ['boot'] },
   '--rtc-epoch': { example: '--rtc-epoch now', commands: ['boot'] },
@@ -214,7 +220,7 @@ const ALL_OPTIONS = [...Object.keys(OPTIONS), '--help', '--version'];
 const SEE_HELP = '(see cyclevisor --help)';
 
 export function defaultRunSettings(): RunSettings {
-  return { ramBytes: DEFAULT_RAM, maxInsns: null, timingFile: null, stats: null, statsFile: null, trace: 0 };
+  return { ramBytes: DEFAULT_RAM, maxInsns: null, timingFile: null, stats: null, statsFile: null, trace: 0, traceRegs: false, mode: 'fast' };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -524,6 +530,12 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       case '--timing':
         settings.timingFile = value;
         break;
+      case '--mode':
+        settings.mode = parseMode(value);
+        break;
+      case '--trace-regs':
+        settings.traceRegs = true;
+        break;
       case '--stats-file':
         settings.statsFile = value;
         break;
@@ -536,6 +548,10 @@ export function parseArgs(argv: readonly string[]): CliCommand {
         break;
       }
     }
+  }
+
+  if (settings.traceRegs && settings.trace === 0) {
+    throw new UserError('--trace-regs needs --trace N (the number of instructions to print)');
   }
 
   if (command === 'demo') {
@@ -579,7 +595,6 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       if (seen.has(d.path)) throw new UserError(`--drive file=${d.path} given twice (one image, one drive)`);
       seen.add(d.path);
     }
-    const mode = one('--mode');
     const ad = one('--ad-bits');
     if (ad !== undefined && ad !== 'hardware' && ad !== 'fault') throw new UserError(`--ad-bits must be 'hardware' or 'fault', got '${ad}'`);
     const epoch = one('--rtc-epoch');
@@ -591,7 +606,6 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       initrd,
       append,
       harts,
-      mode: mode === undefined ? 'fast' : parseMode(mode),
       ad: ad ?? 'hardware',
       drives,
       rtcEpoch: epoch === undefined ? null : parseRtcEpoch(epoch),
