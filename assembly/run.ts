@@ -17,8 +17,9 @@
 import {
   H_PC, H_CYCLES, H_INSTRET, H_PRIV, H_RESV, H_MSTATUS, H_MIP, H_STIMECMP_CYCLE, H_SATP, C_DEADLINE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
   S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST,
-  TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR,
+  TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR, H_TRIG_ARMED,
 } from './layout';
+import { trigBeforeInsn, trigRetired, trigOnTrap, TRIG_ARMED_STEP } from './trigger';
 import * as G from './generated/ops';
 import {
   getX, setX, pendingEnabled, PRV_M, PRV_S, PRV_U, MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM, MSTATUS_FS, MSTATUS_FS_DIRTY,
@@ -165,10 +166,15 @@ export function run(): u32 {
   // Timing mode: consult the modeled TLB on translated data accesses / fetch blocks.
   let tmData = false;
   let tmFetch = false;
+  // Sdtrig execute/icount triggers armed (trigger.ts): this block is one instruction, checked
+  // before it runs; `stepLeft` is the instruction budget the block's `left` = 1 stands in for.
+  let stepping = false;
+  let stepLeft: u64 = 0;
 
   while (true) {
     // ---- block boundary
     if (excPending) {
+      if (load<u64>(H_TRIG_ARMED) != 0) trigOnTrap();
       pc = takeTrap(excCause, excTval, pc);
       clearException();
       seqBreak = false;
@@ -188,6 +194,7 @@ export function run(): u32 {
       const cause = pendingInterrupt();
       if (cause != 0) {
         seqBreak = false;
+        if (load<u64>(H_TRIG_ARMED) != 0) trigOnTrap();
         pc = takeTrap(cause, 0, pc);
         cycles += trapLat;
         store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
@@ -205,6 +212,11 @@ export function run(): u32 {
     seqBreak = false;
     // Modeled-TLB cycles a slow path charged (the second page of a page-crossing access).
     cycles += tmTakeExtra();
+    // ---- execute address / icount triggers: before the fetch (they outrank its faults)
+    if ((load<u64>(H_TRIG_ARMED) & TRIG_ARMED_STEP) != 0) {
+      if (trigBeforeInsn(pc)) continue;
+      stepping = true;
+    }
     // ---- translate pc and find the decoded frame of its page
     pageVa = pc & ~(<u64>0xfff);
     const ppage = fetchPage(pc);
@@ -225,9 +237,19 @@ export function run(): u32 {
       }
     }
 
+    if (stepping) {
+      stepLeft = left;
+      left = 1;
+    }
+
     // ---- straight-line execution within the page
     while (true) {
-      if (left == 0) break;
+      if (left == 0) {
+        // One stepped instruction done and execution goes on in sequence (or by an in-page
+        // branch, whose fetch block is charged already): not a new fetch block.
+        if (stepping) seqBreak = true;
+        break;
+      }
       left--;
       const lat = <u64>load<u8>(slot, S_LAT);
       cycles += lat;
@@ -1525,6 +1547,12 @@ export function run(): u32 {
       }
       }
       break;
+    }
+    if (stepping) {
+      const used = 1 - left;
+      left = stepLeft - used;
+      stepping = false;
+      if (used != 0 && !excPending) trigRetired();
     }
   }
   store<u64>(H_PC, pc);
