@@ -246,8 +246,10 @@ export function run(): u32 {
     while (true) {
       if (left == 0) {
         // One stepped instruction done and execution goes on in sequence (or by an in-page
-        // branch, whose fetch block is charged already): not a new fetch block.
-        if (stepping) seqBreak = true;
+        // branch, whose fetch block is charged already): not a new fetch block — except where
+        // straight-line execution would also end the block: at a 32-bit instruction that
+        // straddles the page end (see OP_NONE), so the modeled I-TLB counts the same either way.
+        if (stepping) seqBreak = (pc & 0xfff) != 0xffe || (<u32>load<u16>(<usize>hostPage + 0xffe) & 3) != 3 || pc - pageVa >= 4096;
         break;
       }
       left--;

@@ -41,7 +41,12 @@
  *                    takes the slow path, which calls trigData(); arming it flushes the host TLB.
  *   TRIG_ARMED_STEP: the run loop runs one instruction per block and calls trigBeforeInsn()
  *                    before it and trigRetired() after it (execute and icount triggers).
- * The run loop tests the summary once per block boundary.
+ * The run loop tests the summary once per block boundary. Armed triggers that never match change
+ * no guest-visible result and no count (instret, cycles, classes; in timing mode the modeled TLB
+ * too — trigger.test.ts checks it), with one known exception in timing mode: straight-line code
+ * charges the modeled I-TLB a second time for a 32-bit instruction straddling a page end; with a
+ * data trigger armed, a load or store just before such an instruction takes the slow path, which
+ * ends the block without that second charge.
  */
 import { H_TSELECT, H_TRIG_ARMED, H_TDATA1, H_TDATA2, TRIG_COUNT, H_PRIV, H_MSTATUS, H_MEDELEG } from './layout';
 import { raise, CAUSE_BREAKPOINT } from './trap';

@@ -347,3 +347,27 @@ describe('armed but silent triggers change nothing', () => {
     expect(counts(a.core)).toEqual(counts(b.core));
   });
 });
+
+describe('armed but silent triggers in timing mode (modeled TLB)', () => {
+  it('vm-sv39 (S/U code under paging): same cycles and TLB counters with an execute or data trigger armed', async () => {
+    const { VirtMachine } = await import('../../src/board/virt.js');
+    const { join } = await import('node:path');
+    const { GUESTS } = await import('../helpers/guests.js');
+    const runVm = (arm?: { t1: bigint; armed: bigint }) => {
+      const m = new VirtMachine({ mode: 'timing' });
+      m.loadElfFile(join(GUESTS, 'bin', 'vm-sv39.elf'));
+      if (arm) {
+        // A trigger on an address nothing touches, enabled in every mode.
+        m.core.set64(L.H_TDATA1, arm.t1);
+        m.core.set64(L.H_TDATA2, 0x10n);
+        m.core.set64(L.H_TRIG_ARMED, arm.armed);
+      }
+      const r = m.runSync({ maxInsns: 5_000_000 });
+      return { r, out: m.outputText(), instret: m.core.instret, cycles: m.core.cycles, tlb: m.tlbStats() };
+    };
+    const base = runVm();
+    expect(base.r.code).toBe(0);
+    expect(runVm({ t1: type(6) | MC6.M | MC6.S | MC6.U | MC6.EXEC, armed: 2n })).toEqual(base);
+    expect(runVm({ t1: type(6) | MC6.M | MC6.S | MC6.U | MC6.LOAD | MC6.STORE, armed: 1n })).toEqual(base);
+  });
+});
