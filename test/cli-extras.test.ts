@@ -12,6 +12,7 @@ import { main } from '../src/cli/main.js';
 import { parseArgs } from '../src/cli/args.js';
 import { parseElf } from '../src/elf.js';
 import { VirtMachine } from '../src/board/virt.js';
+import * as L from '../src/generated/layout.js';
 import { formatJson } from '../src/stats.js';
 import { fakeIo } from './helpers/cli-io.js';
 import { GUESTS } from './helpers/guests.js';
@@ -111,6 +112,23 @@ describe('--stats json: per-hart breakdown', () => {
     expect(j.harts[0]).toMatchObject({ hart: 0, state: 'running', instret: j.instret, priv: 'M' });
     expect(j.harts[1]).toMatchObject({ hart: 1, state: 'stopped', instret: 0, traps: { exceptions: 0, interrupts: 0 } });
     expect(Object.keys(j.harts[0]!)).toEqual(['hart', 'state', 'instret', 'cycles', 'traps', 'pc', 'priv']);
+  });
+
+  it('two running harts: each hart its own counts (the second parks in wfi), summing to the totals', () => {
+    const m = new VirtMachine({ harts: 2, mode: 'timing' });
+    m.loadElfFile(elf('cmark-small')); // long enough for hart 1 to get its rounds
+    // Start hart 1 at the entry too: crt0 parks every hart but 0 in a wfi loop.
+    m.started[1] = true;
+    m.core.setHart64(1, L.H_PC, m.core.pc);
+    const s = m.stats(m.runSync());
+    const h = s.harts!;
+    expect(h.map((x) => x.state)).toEqual(['running', 'wfi']);
+    expect(h[1]!.instret).toBeGreaterThan(0);
+    expect(h[1]!.instret).toBeLessThan(20);
+    expect(h[0]!.instret + h[1]!.instret).toBe(s.instret);
+    expect(h[0]!.tlb).toBeDefined();
+    const j = JSON.parse(formatJson(s)) as { harts: Array<{ tlb?: unknown }> };
+    expect(j.harts[1]!.tlb).toBeDefined();
   });
 });
 
