@@ -19,7 +19,7 @@ import {
   S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST,
   TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR, H_TRIG_ARMED,
 } from './layout';
-import { trigBeforeInsn, trigRetired, trigOnTrap, TRIG_ARMED_STEP } from './trigger';
+import { trigBeforeInsn, trigRetired, trigOnTrap, TRIG_ARMED_STEP, TRIG_FIRED, TRIG_STEP } from './trigger';
 import * as G from './generated/ops';
 import {
   getX, setX, pendingEnabled, PRV_M, PRV_S, PRV_U, MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM, MSTATUS_FS, MSTATUS_FS_DIRTY,
@@ -166,8 +166,8 @@ export function run(): u32 {
   // Timing mode: consult the modeled TLB on translated data accesses / fetch blocks.
   let tmData = false;
   let tmFetch = false;
-  // Sdtrig execute/icount triggers armed (trigger.ts): this block is one instruction, checked
-  // before it runs; `stepLeft` is the instruction budget the block's `left` = 1 stands in for.
+  // Sdtrig execute/icount triggers that could match in this block (trigger.ts): the block is one
+  // instruction, checked before it runs; `stepLeft` is the budget the block's `left` = 1 stands in for.
   let stepping = false;
   let stepLeft: u64 = 0;
 
@@ -213,9 +213,11 @@ export function run(): u32 {
     // Modeled-TLB cycles a slow path charged (the second page of a page-crossing access).
     cycles += tmTakeExtra();
     // ---- execute address / icount triggers: before the fetch (they outrank its faults)
+    stepping = false;
     if ((load<u64>(H_TRIG_ARMED) & TRIG_ARMED_STEP) != 0) {
-      if (trigBeforeInsn(pc)) continue;
-      stepping = true;
+      const tr = trigBeforeInsn(pc);
+      if (tr == TRIG_FIRED) continue;
+      stepping = tr == TRIG_STEP;
     }
     // ---- translate pc and find the decoded frame of its page
     pageVa = pc & ~(<u64>0xfff);

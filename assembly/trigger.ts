@@ -39,8 +39,9 @@
  * Cost when nothing is armed: nothing on the fast paths. H_TRIG_ARMED summarises the triggers:
  *   TRIG_ARMED_DATA: the host TLB refuses read/write fills (tlbFill), so every load and store
  *                    takes the slow path, which calls trigData(); arming it flushes the host TLB.
- *   TRIG_ARMED_STEP: the run loop runs one instruction per block and calls trigBeforeInsn()
- *                    before it and trigRetired() after it (execute and icount triggers).
+ *   TRIG_ARMED_STEP: the run loop calls trigBeforeInsn() at each block boundary (execute and
+ *                    icount triggers); where a trigger could match in the block's page and mode
+ *                    it runs the block one instruction at a time, with trigRetired() after it.
  * The run loop tests the summary once per block boundary. Armed triggers that never match change
  * no guest-visible result and no count (instret, cycles, classes; in timing mode the modeled TLB
  * too — trigger.test.ts checks it), with one known exception in timing mode: straight-line code
@@ -255,11 +256,21 @@ export function trigData(va: u64, size: u32, kind: u32): bool {
   return fired;
 }
 
+/** trigBeforeInsn results. */
+export const TRIG_NONE: u32 = 0;
+/** A breakpoint was raised (pending exception): take it. */
+export const TRIG_FIRED: u32 = 1;
+/** Run this block one instruction at a time (and call trigRetired after it). */
+export const TRIG_STEP: u32 = 2;
+
 /**
- * Before an instruction at pc (TRIG_ARMED_STEP): a pending icount trigger fires (tval 0), else an
- * execute address trigger (tval = pc). Returns true when a breakpoint was raised.
+ * At a block boundary with pc (TRIG_ARMED_STEP): a pending icount trigger fires (tval 0), else an
+ * execute address trigger on pc (tval = pc). Otherwise says whether the block must be stepped:
+ * only if an icount trigger counts in the current mode, or an execute trigger enabled in it could
+ * match an address of pc's page (a block never leaves its page, and privilege, MIE and SIE change
+ * only at block ends) — so a breakpoint elsewhere costs little.
  */
-export function trigBeforeInsn(pc: u64): bool {
+export function trigBeforeInsn(pc: u64): u32 {
   const p = <u32>load<u64>(H_PRIV);
   fetchPriv = p;
   let fired = false;
@@ -274,7 +285,7 @@ export function trigBeforeInsn(pc: u64): bool {
     recomputeArmed();
     raise(CAUSE_BREAKPOINT, 0);
     trigFired = true;
-    return true;
+    return TRIG_FIRED;
   }
   for (let i: u32 = 0; i < TRIG_COUNT; i++) {
     const t = load<u64>(tdata1Addr(i));
@@ -287,8 +298,20 @@ export function trigBeforeInsn(pc: u64): bool {
   if (fired) {
     raise(CAUSE_BREAKPOINT, pc);
     trigFired = true;
+    return TRIG_FIRED;
   }
-  return fired;
+  const lo = pc & ~(<u64>0xfff);
+  for (let i: u32 = 0; i < TRIG_COUNT; i++) {
+    const t = load<u64>(tdata1Addr(i));
+    const type = typeOf(t);
+    if (type == TYPE_ICOUNT) {
+      if ((t & IC_COUNT) != 0 && modeMatches(t, IC_M, IC_S, IC_U, p)) return TRIG_STEP;
+    } else if (type == TYPE_MCONTROL6 && (t & MC6_EXECUTE) != 0 && modeMatches(t, MC6_M, MC6_S, MC6_U, p)) {
+      // Could any address of the page match? (A negated match almost always can.)
+      if (((t & MC6_MATCH) >> MC6_MATCH_SHIFT) >= 8 || addressMatches(t, load<u64>(tdata2Addr(i)), lo, lo + 0xfff)) return TRIG_STEP;
+    }
+  }
+  return TRIG_NONE;
 }
 
 /** icount: one match (an instruction retired, or a trap was taken) in privilege p. */

@@ -300,8 +300,12 @@ describe('icount', () => {
 
 // =============================================================================================
 describe('armed but silent triggers change nothing', () => {
-  /** A counting loop with loads and stores: 200 iterations. */
+  /**
+   * A counting loop with loads and stores: 200 iterations, in M-mode with mstatus.MIE = 1 (mie = 0,
+   * so no interrupt), since with MIE = 0 no M-mode trigger can match and nothing would be stepped.
+   */
   const loop: AsmItem[] = [
+    ...csrsi64(CSR.mstatus, MS.MIE),
     ...li(7, BigInt(DATA)),
     ...li(8, 200n),
     label('top'),
@@ -314,12 +318,16 @@ describe('armed but silent triggers change nothing', () => {
   ];
   const counts = (c: Core) => ({ instret: c.instret, cycles: c.cycles, classes: c.classCounts(), x6: c.x(6), pc: c.pc });
 
+  // An execute trigger on an odd address in the code's page: that page's blocks are stepped (the
+  // trigger could match there), yet no instruction (always at an even address) ever matches.
+  const ODD_IN_CODE_PAGE = BigInt(CODE + 1);
+
   it('execute, load/store and icount triggers that never match: same instructions, cycles and classes', () => {
     const p = asm(loop);
     const base = prepare(p);
     runFor(base.core, 100_000);
     for (const [t1, t2] of [
-      [type(6) | MC6.M | MC6.EXEC, 0x1234n],
+      [type(6) | MC6.M | MC6.EXEC, ODD_IN_CODE_PAGE],
       [type(6) | MC6.M | MC6.LOAD | MC6.STORE, 0x1234n],
       [type(3) | IC.count(0x3fff) | IC.U, 0n],
     ] as const) {
@@ -338,7 +346,7 @@ describe('armed but silent triggers change nothing', () => {
     const p = asm(loop);
     const a = prepare(p);
     a.core.set64(L.H_TDATA1, type(6) | MC6.M | MC6.EXEC);
-    a.core.set64(L.H_TDATA2, 0x1234n);
+    a.core.set64(L.H_TDATA2, ODD_IN_CODE_PAGE);
     a.core.set64(L.H_TRIG_ARMED, 2n);
     expect(runFor(a.core, 333)).toBe(RunStatus.InsnLimit);
     expect(a.core.instret).toBe(333);
@@ -357,9 +365,16 @@ describe('armed but silent triggers in timing mode (modeled TLB)', () => {
       const m = new VirtMachine({ mode: 'timing' });
       m.loadElfFile(join(GUESTS, 'bin', 'vm-sv39.elf'));
       if (arm) {
-        // A trigger on an address nothing touches, enabled in every mode.
-        m.core.set64(L.H_TDATA1, arm.t1);
-        m.core.set64(L.H_TDATA2, 0x10n);
+        // Four triggers enabled in every mode. Execute: on odd addresses (no instruction is at
+        // one, so nothing matches) in two pages of the kernel (identity-mapped at 0x8000_0000)
+        // and two of the user program (0x8020_0000), whose blocks are then stepped; 0x8000_1000
+        // and 0x8020_3000 end with a 32-bit instruction straddling into the next page.
+        // Load/store: on an address nothing touches.
+        const pages = [0x8000_0000n, 0x8000_1000n, 0x8020_0000n, 0x8020_3000n];
+        for (let i = 0; i < 4; i++) {
+          m.core.set64(L.H_TDATA1 + 8 * i, arm.t1);
+          m.core.set64(L.H_TDATA2 + 8 * i, (arm.armed & 2n) !== 0n ? pages[i]! + 1n : 0x10n);
+        }
         m.core.set64(L.H_TRIG_ARMED, arm.armed);
       }
       const r = m.runSync({ maxInsns: 5_000_000 });
