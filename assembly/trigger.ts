@@ -186,6 +186,9 @@ function recomputeArmed(): void {
   }
   const old = load<u64>(H_TRIG_ARMED);
   store<u64>(H_TRIG_ARMED, armed);
+  // The run loop calls trigOnTrap only while something is armed: a flag left by the breakpoint of
+  // an icount trigger that disarmed itself must not swallow the next trap once re-armed.
+  if (old == 0 && armed != 0) trigFired = false;
   // Loads and stores that hit the host TLB never see a trigger: from now on they must miss.
   if ((armed & ~old & TRIG_ARMED_DATA) != 0) tlbFlushAll();
 }
