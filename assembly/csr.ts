@@ -19,6 +19,7 @@ import {
 } from './hart';
 import { tlbFlushAll, tlbFlushVirtual } from './mmu';
 import { tmSatpWrite } from './tlbmodel';
+import { isTriggerCsr, trigCsrRead, trigCsrWrite } from './trigger';
 
 // misa (Priv 1.12 §3.1.1): MXL = 2 (64-bit); A C D F I M S U.
 export const MISA_VALUE: u64 = ((<u64>2) << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) |
@@ -142,6 +143,7 @@ function readCsr(csr: u32): u64 {
       // hpmcounter3..31 (gated like the others), mhpmcounter3..31, mhpmevent3..31: zero.
       if (csr >= 0xc03 && csr <= 0xc1f) { if (!counterAllowed(csr - 0xc00)) break; return 0; }
       if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0x323 && csr <= 0x33f)) return 0;
+      if (isTriggerCsr(csr)) return trigCsrRead(csr); // Sdtrig (trigger.ts)
     }
   }
   csrOk = false;
@@ -279,6 +281,7 @@ function writeCsr(csr: u32, v: u64): void {
       if (csr >= 0x3c0 && csr <= 0x3ef) return;
       if (csr >= 0x3a4 && csr <= 0x3ae && (csr & 1) == 0) return;
       if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0x323 && csr <= 0x33f)) return;
+      if (isTriggerCsr(csr)) { trigCsrWrite(csr, v); return; } // Sdtrig (trigger.ts)
     }
   }
   csrOk = false;

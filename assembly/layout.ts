@@ -100,7 +100,15 @@ export const H_TRAP_INSTRET: u32 = H_TRAP_STREAK + 8;
 // ones), and fcsr (bits 4:0 fflags, bits 7:5 frm; the CSRs fflags/frm/fcsr are views of it).
 export const H_F: u32 = H_TRAP_INSTRET + 8;
 export const H_FCSR: u32 = H_F + 32 * 8;
-export const HART_END: u32 = H_FCSR + 8;
+// Sdtrig debug triggers (Debug spec 1.0 ch. 5; assembly/trigger.ts): tselect, tdata1/tdata2 of
+// each trigger (tdata1 = 0 stands for a disabled trigger, read as type 15), and a summary of what
+// is armed (TRIG_ARMED_* bits) that the run loop and the memory slow paths test.
+export const TRIG_COUNT: u32 = 4;
+export const H_TSELECT: u32 = H_FCSR + 8;
+export const H_TRIG_ARMED: u32 = H_TSELECT + 8;
+export const H_TDATA1: u32 = H_TRIG_ARMED + 8; // TRIG_COUNT × u64
+export const H_TDATA2: u32 = H_TDATA1 + TRIG_COUNT * 8; // TRIG_COUNT × u64
+export const HART_END: u32 = H_TDATA2 + TRIG_COUNT * 8;
 export const HART_SIZE: u32 = 0x1000;
 // Saved state of every hart (the running one's copy is stale until saveHart()).
 export const HART_SAVE_BASE: u32 = 0x8000;

@@ -25,8 +25,9 @@ import {
   TLB_BASE, TLB_READ, TLB_WRITE, TLB_FETCH, TLB_ENTRIES, TLB_ENTRY, TLB_SET_SIZE, TLB_SETS, RAM_OFFSET,
   TLB_HART_SIZE, MAX_HARTS, C_HARTS,
   RAM_GPA, C_RAM_SIZE, C_MMIO_LO, C_MMIO_HI, WATCH_BASE, C_WATCH_COUNT, CODEMAP_BASE, C_UNMAPPED,
-  PAGE_SHIFT, H_PRIV, H_MSTATUS, H_SATP, H_PMPCFG, H_PMPADDR, H_PMP_ACTIVE, H_AD_UPDATE,
+  PAGE_SHIFT, H_PRIV, H_MSTATUS, H_SATP, H_PMPCFG, H_PMPADDR, H_PMP_ACTIVE, H_AD_UPDATE, H_TRIG_ARMED,
 } from './layout';
+import { trigData, TRIG_ARMED_DATA, TRIG_LOAD, TRIG_STORE, TRIG_AMO } from './trigger';
 import { mmio_read, mmio_write } from './host';
 import {
   raise, excPending, CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, CAUSE_FETCH_ACCESS, CAUSE_LOAD_PAGE_FAULT,
@@ -367,6 +368,8 @@ function tlbFill(arr: u32, va: u64, pa: u64, access: u32, p: u32): void {
   const page = pa & ~(<u64>0xfff);
   if (!inRam(page, 4096) || pageWatched(pa) || !pmpPageUniform(page, p)) return;
   if (access == ACCESS_WRITE && codePage(pa)) return;
+  // Armed load/store triggers (trigger.ts): every data access must take the slow path.
+  if (access != ACCESS_FETCH && (load<u64>(H_TRIG_ARMED) & TRIG_ARMED_DATA) != 0) return;
   const e = tlbSet(p) + (arr - TLB_BASE) + tlbIndex(va);
   store<u64>(e, va & ~(<u64>0xfff));
   store<u64>(e, page + RAM_ADDEND - (va & ~(<u64>0xfff)), 8);
@@ -381,6 +384,8 @@ function tlbFill(arr: u32, va: u64, pa: u64, access: u32, p: u32): void {
 // Slow paths called by the run loop on a host TLB miss. On a fault they raise() and return 0.
 
 export function loadSlow(va: u64, size: u32): u64 {
+  // Load address triggers fire before the access and before its faults (Sdtrig priority table).
+  if ((load<u64>(H_TRIG_ARMED) & TRIG_ARMED_DATA) != 0 && trigData(va, size, TRIG_LOAD)) return 0;
   const p = dataPriv();
   if ((va & 0xfff) + <u64>size > 4096) {
     if (tmCounts(p)) tmAccessSecondPage(va + <u64>size - 1);
@@ -406,7 +411,11 @@ export function loadSlow(va: u64, size: u32): u64 {
   return physLoad(pa, size, va);
 }
 
+/** storeSlow is writing the bytes of one page-crossing store one by one. */
+let splitting = false;
+
 export function storeSlow(va: u64, size: u32, v: u64): void {
+  if ((load<u64>(H_TRIG_ARMED) & TRIG_ARMED_DATA) != 0 && !splitting && trigData(va, size, TRIG_STORE)) return;
   const p = dataPriv();
   if ((va & 0xfff) + <u64>size > 4096) {
     if (tmCounts(p)) tmAccessSecondPage(va + <u64>size - 1);
@@ -420,7 +429,9 @@ export function storeSlow(va: u64, size: u32, v: u64): void {
         return;
       }
     }
+    splitting = true; // the bytes are one access: triggers were checked for all of it above
     for (let i: u32 = 0; i < size; i++) storeSlow(va + i, 1, v >> (<u64>i * 8));
+    splitting = false;
     return;
   }
   const pa = translate(va, ACCESS_WRITE, p, size);
@@ -455,6 +466,8 @@ export function fetchPage(va: u64): u64 {
 
 /** Host address for an aligned AMO/LR/SC at va, or 0 after raising (fault, or outside RAM). */
 export function amoAddress(va: u64, size: u32, write: bool): usize {
+  // LR is a load; SC and the AMOs are matched as loads and stores (an AMO is both).
+  if ((load<u64>(H_TRIG_ARMED) & TRIG_ARMED_DATA) != 0 && trigData(va, size, write ? TRIG_AMO : TRIG_LOAD)) return 0;
   const p = dataPriv();
   // AMOs need read and write permission; LR needs read (Unpriv 8.4, Priv §4.3.2).
   const pa = translate(va, write ? ACCESS_WRITE : ACCESS_READ, p, size);

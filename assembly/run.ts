@@ -17,8 +17,9 @@
 import {
   H_PC, H_CYCLES, H_INSTRET, H_PRIV, H_RESV, H_MSTATUS, H_MIP, H_STIMECMP_CYCLE, H_SATP, C_DEADLINE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
   S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST, C_MTRAP_HOST,
-  TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR,
+  TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR, H_TRIG_ARMED,
 } from './layout';
+import { trigBeforeInsn, trigRetired, trigOnTrap, TRIG_ARMED_STEP, TRIG_FIRED, TRIG_STEP } from './trigger';
 import * as G from './generated/ops';
 import {
   getX, setX, pendingEnabled, PRV_M, PRV_S, PRV_U, MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM, MSTATUS_FS, MSTATUS_FS_DIRTY,
@@ -176,11 +177,16 @@ export function run(): u32 {
   // Timing mode: consult the modeled TLB on translated data accesses / fetch blocks.
   let tmData = false;
   let tmFetch = false;
+  // Sdtrig execute/icount triggers that could match in this block (trigger.ts): the block is one
+  // instruction, checked before it runs; `stepLeft` is the budget the block's `left` = 1 stands in for.
+  let stepping = false;
+  let stepLeft: u64 = 0;
 
   while (true) {
     // ---- block boundary
     if (excPending) {
       const epc = pc;
+      if (load<u64>(H_TRIG_ARMED) != 0) trigOnTrap();
       if (load<u32>(C_MTRAP_HOST) != 0 && trapEntersM(excCause)) {
         // Host M-mode (--bios builtin): the host firmware handles it; pc stays at the instruction.
         trapToHost(excCause, excTval);
@@ -205,6 +211,7 @@ export function run(): u32 {
       const cause = pendingInterrupt();
       if (cause != 0) {
         seqBreak = false;
+        if (load<u64>(H_TRIG_ARMED) != 0) trigOnTrap();
         if (load<u32>(C_MTRAP_HOST) != 0 && trapEntersM(cause)) {
           trapToHost(cause, 0);
           cycles += trapLat;
@@ -231,6 +238,13 @@ export function run(): u32 {
     seqBreak = false;
     // Modeled-TLB cycles a slow path charged (the second page of a page-crossing access).
     cycles += tmTakeExtra();
+    // ---- execute address / icount triggers: before the fetch (they outrank its faults)
+    stepping = false;
+    if ((load<u64>(H_TRIG_ARMED) & TRIG_ARMED_STEP) != 0) {
+      const tr = trigBeforeInsn(pc);
+      if (tr == TRIG_FIRED) continue;
+      stepping = tr == TRIG_STEP;
+    }
     // ---- translate pc and find the decoded frame of its page
     pageVa = pc & ~(<u64>0xfff);
     const ppage = fetchPage(pc);
@@ -251,9 +265,21 @@ export function run(): u32 {
       }
     }
 
+    if (stepping) {
+      stepLeft = left;
+      left = 1;
+    }
+
     // ---- straight-line execution within the page
     while (true) {
-      if (left == 0) break;
+      if (left == 0) {
+        // One stepped instruction done and execution goes on in sequence (or by an in-page
+        // branch, whose fetch block is charged already): not a new fetch block — except where
+        // straight-line execution would also end the block: at a 32-bit instruction that
+        // straddles the page end (see OP_NONE), so the modeled I-TLB counts the same either way.
+        if (stepping) seqBreak = (pc & 0xfff) != 0xffe || (<u32>load<u16>(<usize>hostPage + 0xffe) & 3) != 3 || pc - pageVa >= 4096;
+        break;
+      }
       left--;
       const lat = <u64>load<u8>(slot, S_LAT);
       cycles += lat;
@@ -1551,6 +1577,12 @@ export function run(): u32 {
       }
       }
       break;
+    }
+    if (stepping) {
+      const used = 1 - left;
+      left = stepLeft - used;
+      stepping = false;
+      if (used != 0 && !excPending) trigRetired();
     }
   }
   store<u64>(H_PC, pc);

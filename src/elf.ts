@@ -85,6 +85,11 @@ export interface ElfImage {
   symbols: Map<string, bigint>;
   /** Section names in section-header order (empty names left out). */
   sectionNames: string[];
+  /**
+   * Problems that did not stop loading, each one line starting with the file name: today a cut-off
+   * or malformed section header table or symbol table, whose sections and symbols are then ignored.
+   */
+  warnings: string[];
 }
 
 const utf8 = new TextDecoder('utf-8');
@@ -163,21 +168,44 @@ export function parseElf(bytes: Uint8Array, name: string): ElfImage {
   };
 
   // --- section header table (read first: extended phnum/shnum/shstrndx live in section 0) -----
-  let sh = 0;
-  if (shoff !== 0n) {
-    if (shentsize !== SHDR_SIZE) fail(`bad e_shentsize ${shentsize} (expected ${SHDR_SIZE})`);
-    sh = inFile(shoff, BigInt(SHDR_SIZE), 'section header table');
-    if (shnum === 0) {
-      const real = u64(sh + 32); // sh_size of section 0
-      if (real > 0xffffffn) fail(`implausible section count ${real}`);
-      shnum = Number(real);
+  // Section headers are optional for loading (gABI: "a loader needs only the program headers"; QEMU's
+  // load_elf reads them only for symbols). A section header table that is cut off or malformed is
+  // reported as a warning and ignored — no section names, no symbols — as long as the program
+  // headers and every PT_LOAD segment are intact. Only PN_XNUM needs section 0 to load at all.
+  const warnings: string[] = [];
+  /** Thrown (and caught below) for a problem that only affects section data. */
+  class SectionProblem extends Error {}
+  const sectionFail = (msg: string): never => {
+    throw new SectionProblem(msg);
+  };
+  const inFileSections = (off: bigint, size: bigint, what: string): number => {
+    if (off + size > BigInt(len)) {
+      sectionFail(`truncated: ${what} (${size} bytes at offset ${hex(off)}) extends past the end of the file (${len} bytes)`);
     }
-    if (shstrndx === SHN_XINDEX) shstrndx = u32(sh + 40); // sh_link of section 0
-    if (phnum === PN_XNUM) phnum = u32(sh + 44); // sh_info of section 0
-    inFile(shoff, BigInt(shnum) * BigInt(SHDR_SIZE), 'section header table');
-  } else {
-    shnum = 0;
+    return Number(off);
+  };
+  let sh = 0;
+  let sectionsOk = shoff !== 0n;
+  if (shoff !== 0n) {
+    try {
+      if (shentsize !== SHDR_SIZE) sectionFail(`bad e_shentsize ${shentsize} (expected ${SHDR_SIZE})`);
+      sh = inFileSections(shoff, BigInt(SHDR_SIZE), 'section header table');
+      if (shnum === 0) {
+        const real = u64(sh + 32); // sh_size of section 0
+        if (real > 0xffffffn) sectionFail(`implausible section count ${real}`);
+        shnum = Number(real);
+      }
+      if (shstrndx === SHN_XINDEX) shstrndx = u32(sh + 40); // sh_link of section 0
+      if (phnum === PN_XNUM) phnum = u32(sh + 44); // sh_info of section 0
+      inFileSections(shoff, BigInt(shnum) * BigInt(SHDR_SIZE), 'section header table');
+    } catch (e) {
+      if (!(e instanceof SectionProblem)) throw e;
+      if (phnum === PN_XNUM) fail(`${e.message}; the program header count (PN_XNUM) lives there`);
+      warnings.push(`${name}: ${e.message}; section headers ignored (no symbols)`);
+      sectionsOk = false;
+    }
   }
+  if (!sectionsOk) shnum = 0;
 
   // --- program headers -----------------------------------------------------------------------
   if (phnum > 0 && phentsize !== PHDR_SIZE) fail(`bad e_phentsize ${phentsize} (expected ${PHDR_SIZE})`);
@@ -219,71 +247,77 @@ export function parseElf(bytes: Uint8Array, name: string): ElfImage {
   }
 
   // --- sections: names and symbols -------------------------------------------------------------
-  const sectionNames: string[] = [];
-  const symbols = new Map<string, bigint>();
+  let sectionNames: string[] = [];
+  let symbols = new Map<string, bigint>();
   if (shnum > 0) {
-    interface Shdr {
-      name: number;
-      type: number;
-      offset: bigint;
-      size: bigint;
-      link: number;
-      entsize: bigint;
-    }
-    const shdr = (i: number): Shdr => {
-      const o = sh + i * SHDR_SIZE;
-      return { name: u32(o), type: u32(o + 4), offset: u64(o + 24), size: u64(o + 32), link: u32(o + 40), entsize: u64(o + 56) };
-    };
-    const sectionBytes = (s: Shdr, what: string): Uint8Array => {
-      if (s.type === SHT_NOBITS) return new Uint8Array(0);
-      const off = inFile(s.offset, s.size, what);
-      return bytes.subarray(off, off + Number(s.size));
-    };
+    try {
+      interface Shdr {
+        name: number;
+        type: number;
+        offset: bigint;
+        size: bigint;
+        link: number;
+        entsize: bigint;
+      }
+      const shdr = (i: number): Shdr => {
+        const o = sh + i * SHDR_SIZE;
+        return { name: u32(o), type: u32(o + 4), offset: u64(o + 24), size: u64(o + 32), link: u32(o + 40), entsize: u64(o + 56) };
+      };
+      const sectionBytes = (s: Shdr, what: string): Uint8Array => {
+        if (s.type === SHT_NOBITS) return new Uint8Array(0);
+        const off = inFileSections(s.offset, s.size, what);
+        return bytes.subarray(off, off + Number(s.size));
+      };
 
-    let names: Uint8Array | null = null;
-    if (shstrndx !== SHN_UNDEF) {
-      if (shstrndx >= shnum) fail(`section name table index ${shstrndx} is out of range (${shnum} sections)`);
-      names = sectionBytes(shdr(shstrndx), 'section name table');
-    }
-    const nameOf = (s: Shdr): string => (names && s.name < names.length ? cstring(names, s.name, names.length) : '');
-    for (let i = 0; i < shnum; i++) {
-      const n = nameOf(shdr(i));
-      if (n !== '') sectionNames.push(n);
-    }
+      let names: Uint8Array | null = null;
+      if (shstrndx !== SHN_UNDEF) {
+        if (shstrndx >= shnum) sectionFail(`section name table index ${shstrndx} is out of range (${shnum} sections)`);
+        names = sectionBytes(shdr(shstrndx), 'section name table');
+      }
+      const nameOf = (s: Shdr): string => (names && s.name < names.length ? cstring(names, s.name, names.length) : '');
+      for (let i = 0; i < shnum; i++) {
+        const n = nameOf(shdr(i));
+        if (n !== '') sectionNames.push(n);
+      }
 
-    for (let i = 0; i < shnum; i++) {
-      const s = shdr(i);
-      if (s.type !== SHT_SYMTAB) continue;
-      const label = nameOf(s) || `section ${i}`;
-      if (s.entsize !== BigInt(SYM_SIZE)) fail(`${label}: bad symbol entry size ${s.entsize} (expected ${SYM_SIZE})`);
-      if (s.link === 0 || s.link >= shnum) fail(`${label}: string table index ${s.link} is out of range`);
-      const syms = sectionBytes(s, label);
-      const strs = sectionBytes(shdr(s.link), `${label} string table`);
-      const strongBind = new Set<string>();
-      const base = syms.byteOffset - bytes.byteOffset;
-      for (let o = 0; o + SYM_SIZE <= syms.length; o += SYM_SIZE) {
-        const stName = u32(base + o);
-        const info = bytes[base + o + 4]!;
-        const shndx = u16(base + o + 6);
-        const value = u64(base + o + 8);
-        const type = info & 0xf;
-        const bind = info >> 4;
-        if (stName === 0 || shndx === SHN_UNDEF) continue;
-        if (type !== STT_NOTYPE && type !== STT_OBJECT && type !== STT_FUNC) continue;
-        if (bind !== STB_LOCAL && bind !== STB_GLOBAL && bind !== STB_WEAK) continue;
-        if (stName >= strs.length) fail(`${label}: symbol name offset ${stName} is outside the string table`);
-        const symName = cstring(strs, stName, strs.length);
-        if (symName === '') continue;
-        const strong = bind !== STB_LOCAL;
-        if (!symbols.has(symName) || (strong && !strongBind.has(symName))) {
-          symbols.set(symName, value);
-          if (strong) strongBind.add(symName);
+      for (let i = 0; i < shnum; i++) {
+        const s = shdr(i);
+        if (s.type !== SHT_SYMTAB) continue;
+        const label = nameOf(s) || `section ${i}`;
+        if (s.entsize !== BigInt(SYM_SIZE)) sectionFail(`${label}: bad symbol entry size ${s.entsize} (expected ${SYM_SIZE})`);
+        if (s.link === 0 || s.link >= shnum) sectionFail(`${label}: string table index ${s.link} is out of range`);
+        const syms = sectionBytes(s, label);
+        const strs = sectionBytes(shdr(s.link), `${label} string table`);
+        const strongBind = new Set<string>();
+        const base = syms.byteOffset - bytes.byteOffset;
+        for (let o = 0; o + SYM_SIZE <= syms.length; o += SYM_SIZE) {
+          const stName = u32(base + o);
+          const info = bytes[base + o + 4]!;
+          const shndx = u16(base + o + 6);
+          const value = u64(base + o + 8);
+          const type = info & 0xf;
+          const bind = info >> 4;
+          if (stName === 0 || shndx === SHN_UNDEF) continue;
+          if (type !== STT_NOTYPE && type !== STT_OBJECT && type !== STT_FUNC) continue;
+          if (bind !== STB_LOCAL && bind !== STB_GLOBAL && bind !== STB_WEAK) continue;
+          if (stName >= strs.length) sectionFail(`${label}: symbol name offset ${stName} is outside the string table`);
+          const symName = cstring(strs, stName, strs.length);
+          if (symName === '') continue;
+          const strong = bind !== STB_LOCAL;
+          if (!symbols.has(symName) || (strong && !strongBind.has(symName))) {
+            symbols.set(symName, value);
+            if (strong) strongBind.add(symName);
+          }
         }
       }
+    } catch (e) {
+      if (!(e instanceof SectionProblem)) throw e;
+      warnings.push(`${name}: ${e.message}; section headers ignored (no symbols)`);
+      sectionNames = [];
+      symbols = new Map();
     }
   }
-
-  return { name, entry, type: eType === ET_EXEC ? 'exec' : 'dyn', eflags, segments, symbols, sectionNames };
+  return { name, entry, type: eType === ET_EXEC ? 'exec' : 'dyn', eflags, segments, symbols, sectionNames, warnings };
 }
 
 function segRange(s: ElfSegment): string {

@@ -17,8 +17,9 @@ export interface RunStats {
   /** Wall-clock seconds the host spent running the guest. */
   hostSeconds: number;
   /**
-   * Retired instructions per timing class. `branchTaken` counts taken conditional branches and
-   * `trap` counts trap entries (they are not instruction rows but share the class ids).
+   * Retired instructions per timing class. `branch` counts every conditional branch and
+   * `branchTaken` the taken ones among them (a subset, shown as a sub-row of `branch`); `trap`
+   * counts trap entries (they are not instruction rows but share the class ids).
    */
   classCounts: Record<TimingClass, number>;
   traps: { exceptions: number; interrupts: number };
@@ -28,6 +29,25 @@ export interface RunStats {
   scheduler: { fired: number };
   cpuHz: number;
   /** Modeled-TLB counters; present in timing mode only. */
+  tlb?: TlbStats;
+  /** Per-hart breakdown (JSON only); absent when the producer does not know the harts. */
+  harts?: HartStats[];
+}
+
+/** One hart's share of a run (`--stats json`, key `harts`). */
+export interface HartStats {
+  hart: number;
+  /** 'stopped' (never started or stopped by SBI HSM), 'wfi' (sleeping) or 'running' at the end. */
+  state: 'running' | 'wfi' | 'stopped';
+  instret: number;
+  /** This hart's cycle counter (every hart's follows machine time). */
+  cycles: number;
+  traps: { exceptions: number; interrupts: number };
+  /** pc at the end of the run, hex. */
+  pc: string;
+  /** Privilege mode at the end: M, S or U. */
+  priv: string;
+  /** This hart's modeled-TLB counters (timing mode). */
   tlb?: TlbStats;
 }
 
@@ -128,23 +148,44 @@ export function formatText(s: RunStats): string {
   lines.push(row('host time', `${formatSeconds(s.hostSeconds)}  (${d.mips === null ? '-' : d.mips.toFixed(2)} MIPS)`));
 
   // Instruction mix, two columns, column-major, largest first; `trap` is reported with the traps.
-  const mix = TIMING_CLASSES.filter((c) => c !== 'trap' && s.classCounts[c] > 0)
-    .map((c, i) => ({ c, n: s.classCounts[c], i }))
+  // The rows add up to 100 % of instret. `branchTaken` is a subset of `branch` (every conditional
+  // branch counts in `branch`; the taken ones also in `branchTaken`), so it is not a row of its own:
+  // it is shown as the indented sub-row `  taken` right below `branch`, in the same column.
+  const mix = TIMING_CLASSES.filter((c) => c !== 'trap' && c !== 'branchTaken' && s.classCounts[c] > 0)
+    .map((c, i) => ({ c: c as string, n: s.classCounts[c], i }))
     .sort((a, b) => b.n - a.n || a.i - b.i);
   if (mix.length > 0) {
-    const numW = Math.max(...mix.map((m) => groupDigits(m.n).length));
+    const taken = s.classCounts.branchTaken ?? 0;
+    const numW = Math.max(...mix.map((m) => groupDigits(m.n).length), groupDigits(taken).length);
     const cell = (m: { c: string; n: number }) => {
       const pct = s.instret > 0 ? `${((100 * m.n) / s.instret).toFixed(1)}%` : '-';
       return `${m.c.padEnd(12)}${groupDigits(m.n).padStart(numW)} ${pct.padStart(6)}`;
     };
-    const rows = Math.ceil(mix.length / 2);
-    const cells = mix.map(cell);
-    const colW = Math.max(...cells.slice(0, rows).map((c) => c.length)) + 4;
+    // Units that must stay together in one column: [branch, taken] or a single class.
+    const units: string[][] = mix.map((m) =>
+      m.c === 'branch' && taken > 0 ? [cell(m), cell({ c: '  taken', n: taken })] : [cell(m)],
+    );
+    const total = units.reduce((a, u) => a + u.length, 0);
+    let rows = Math.ceil(total / 2);
+    let left: string[] = [];
+    let right: string[] = [];
+    for (;;) {
+      left = [];
+      right = [];
+      let k = 0;
+      while (k < units.length && left.length + units[k]!.length <= rows) left.push(...units[k++]!);
+      // A unit that does not fit in what is left of the first column starts the second one; the
+      // slot it leaves stays empty.
+      while (k < units.length) right.push(...units[k++]!);
+      if (right.length <= rows) break;
+      rows++;
+    }
+    const colW = Math.max(...left.map((c) => c.length)) + 4;
     for (let r = 0; r < rows; r++) {
-      const left = cells[r]!;
-      const right = cells[r + rows];
+      const l = left[r] ?? '';
+      const rt = right[r];
       const label = r === 0 ? 'mix' : '';
-      lines.push(row(label, right === undefined ? left : left.padEnd(colW) + right));
+      lines.push(row(label, rt === undefined ? l : l.padEnd(colW) + rt));
     }
   }
 
@@ -255,6 +296,20 @@ export function formatJson(s: RunStats): string {
     bus: { unmappedReads: s.bus.unmappedReads, unmappedWrites: s.bus.unmappedWrites },
     scheduler: { fired: s.scheduler.fired },
     ...(s.tlb === undefined ? {} : { tlb: tlbJson(s.tlb) }),
+    ...(s.harts === undefined
+      ? {}
+      : {
+          harts: s.harts.map((h) => ({
+            hart: h.hart,
+            state: h.state,
+            instret: h.instret,
+            cycles: h.cycles,
+            traps: { exceptions: h.traps.exceptions, interrupts: h.traps.interrupts },
+            pc: h.pc,
+            priv: h.priv,
+            ...(h.tlb === undefined ? {} : { tlb: tlbJson(h.tlb) }),
+          })),
+        }),
     derived: derived(s),
   };
   return JSON.stringify(out, null, 2) + '\n';

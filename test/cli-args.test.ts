@@ -133,6 +133,8 @@ describe('parseArgs', () => {
       stats: null,
       statsFile: null,
       trace: 0,
+      traceRegs: false,
+      mode: 'fast',
     });
     expect(DEFAULT_RAM).toBe(128 * M);
   });
@@ -164,7 +166,7 @@ describe('parseArgs', () => {
   it('run with every option, both --flag value and --flag=value', () => {
     const a = run('run', 'p.elf', '--ram', '64M', '--max-insns', '1e6', '--timing', 't.json', '--stats', 'json', '--stats-file', 's.json', '--trace', '20');
     const b = run('run', '--ram=64M', '--max-insns=1e6', '--timing=t.json', '--stats=json', '--stats-file=s.json', '--trace=20', 'p.elf');
-    const expected = { command: 'run', elf: 'p.elf', ramBytes: 64 * M, maxInsns: 1e6, maxCycles: null, pace: null, timingFile: 't.json', stats: 'json', statsFile: 's.json', trace: 20 };
+    const expected = { command: 'run', elf: 'p.elf', ramBytes: 64 * M, maxInsns: 1e6, maxCycles: null, pace: null, timingFile: 't.json', stats: 'json', statsFile: 's.json', trace: 20, traceRegs: false, mode: 'fast' };
     expect(a).toEqual(expected);
     expect(b).toEqual(expected);
   });
@@ -241,7 +243,7 @@ describe('parseArgs', () => {
   });
 
   it('USAGE is concise and mentions every option', () => {
-    for (const flag of ['--ram', '--max-insns', '--timing', '--stats', '--stats-file', '--trace', '--help', '--version']) {
+    for (const flag of ['--ram', '--max-insns', '--timing', '--stats', '--stats-file', '--trace', '--trace-regs', '--mode', '--help', '--version']) {
       expect(USAGE).toContain(flag);
     }
     expect(USAGE).toMatch(/^Usage: cyclevisor run <elf>/);

@@ -46,7 +46,9 @@ import { checkSegmentsFit, loadFile, parseElf, PF_X, type ElfImage } from '../el
 import { UserError, formatSize, hex } from '../errors.js';
 import { defaultTiming, latencyArray, type TimingConfig } from '../timing.js';
 import { disassemble } from '../isa/disasm.js';
-import type { ExitReason, RunStats } from '../stats.js';
+import type { ExitReason, HartStats, RunStats } from '../stats.js';
+import { lookup } from '../isa/table.js';
+import { ABI_NAMES, FP_ABI_NAMES } from '../isa/disasm.js';
 
 // ---------------------------------------------------------------------------------------------
 // Memory map
@@ -123,6 +125,11 @@ export interface RunOptions {
   trace?: number;
   /** Where trace lines go (without newline); default: discarded. */
   traceSink?: (line: string) => void;
+  /**
+   * With a trace: append to each retired instruction's line the privilege mode it ran in and the
+   * registers it wrote (`--trace-regs`).
+   */
+  traceRegs?: boolean;
 }
 
 export interface AsyncRunOptions extends RunOptions {
@@ -749,7 +756,7 @@ export class VirtMachine {
       if (this.outcome) r = this.outcome;
       else if (this.machineCycles() >= maxCycles) r = maxCyclesResult(maxCycles);
       else if (this.sleeping) r = this.idle();
-      else if (this.core.instret < traceEnd) r = this.traceStep(maxInsns, opts.traceSink);
+      else if (this.core.instret < traceEnd) r = this.traceStep(maxInsns, opts.traceSink, opts.traceRegs ?? false);
       else if (this.harts > 1) r = this.stepSmp(maxInsns);
       else if (maxCycles - this.core.cycles <= MAX_CYCLES_FINE) r = this.fineStep(maxInsns);
       else {
@@ -802,6 +809,30 @@ export class VirtMachine {
     }
     return total!;
   }
+  /** Per-hart counters for the JSON summary (issue 8 item 6): what each hart did, and its TLB. */
+  hartStats(): HartStats[] {
+    const core = this.core;
+    const view = new DataView(core.ex.memory.buffer);
+    if (this.mode === 'timing') core.ex.saveHart();
+    const out: HartStats[] = [];
+    for (let h = 0; h < this.harts; h++) {
+      const state: HartStats['state'] = !this.started[h] ? 'stopped' : (this.harts > 1 ? this.asleep[h] : this.sleeping) ? 'wfi' : 'running';
+      out.push({
+        hart: h,
+        state,
+        instret: core.hartNum(h, L.H_INSTRET),
+        cycles: core.hartNum(h, L.H_CYCLES),
+        traps: { exceptions: core.hartNum(h, L.H_EXCEPTIONS), interrupts: core.hartNum(h, L.H_INTERRUPTS) },
+        pc: `0x${core.hart64(h, L.H_PC).toString(16)}`,
+        priv: PRIV_LETTER[Number(core.hart64(h, L.H_PRIV))] ?? '?',
+        ...(this.mode === 'timing'
+          ? { tlb: h === core.activeHart ? readTlbStats(view) : readTlbStats(view, L.TM_SAVE_BASE + h * L.TM_SAVE_SIZE) }
+          : {}),
+      });
+    }
+    return out;
+  }
+
   /** A per-hart counter (layout H_* offset) summed over the harts. */
   sumHarts(field: number): number {
     let n = 0;
@@ -1014,9 +1045,10 @@ export class VirtMachine {
   // ------------------------------------------------------------------------------------------- trace
 
   /** Execute exactly one instruction (plus any trap entry before it) and print it. */
-  private traceStep(maxInsns: number, sink: ((line: string) => void) | undefined): Step {
+  private traceStep(maxInsns: number, sink: ((line: string) => void) | undefined, regs: boolean): Step {
     const core = this.core;
     const pc0 = core.pc;
+    const before = regs && sink ? snapshotRegs(core) : null;
     const i0 = core.instret;
     const exc0 = core.exceptions;
     const int0 = core.interrupts;
@@ -1045,7 +1077,21 @@ export class VirtMachine {
         const mtvec = core.get64(L.H_MTVEC);
         retiredPc = (mtvec & ~3n) + ((mtvec & 3n) === 1n && isIrq ? 4n * code : 0n);
       }
-      if (core.instret > i0) sink(traceLine(String(i0), retiredPc, this.fetchForTrace(retiredPc)));
+      if (core.instret > i0) {
+        const insn = this.fetchForTrace(retiredPc);
+        let line = traceLine(String(i0), retiredPc, insn);
+        if (before) {
+          // The mode the retired instruction ran in: the mode before the step, or after a trap
+          // entry the handler's (an xRET as the handler's first instruction ran in M or S).
+          let mode = before.priv;
+          if (exc + intr > 0) {
+            const row = insn === null ? undefined : lookup(insn);
+            mode = row?.op === 'mret' ? 3 : row?.op === 'sret' ? 1 : core.priv;
+          }
+          line = `${line.padEnd(TRACE_REGS_COLUMN)}  ${PRIV_LETTER[mode] ?? '?'}${writtenRegs(core, before, insn)}`;
+        }
+        sink(line);
+      }
     }
     return this.afterRun(status, maxInsns);
   }
@@ -1105,6 +1151,7 @@ export class VirtMachine {
       classCounts: core.classCounts(),
       traps: { exceptions: this.sumHarts(L.H_EXCEPTIONS), interrupts: this.sumHarts(L.H_INTERRUPTS) },
       ...(this.mode === 'timing' ? { tlb: this.tlbStats() } : {}),
+      harts: this.hartStats(),
       devices,
       bus: { unmappedReads: bus.unmappedReads, unmappedWrites: bus.unmappedWrites },
       scheduler: { fired: this.scheduler.stats().fired },
@@ -1120,4 +1167,53 @@ function traceLine(instret: string, pc: bigint, insn: number | null): string {
   const width = (insn & 3) === 3 ? 8 : 4;
   const insnText = insn.toString(16).padStart(width, '0').padEnd(8);
   return `${instret.padStart(10)}  ${pcText}  ${insnText}  ${disassemble(insn, pc)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// --trace-regs: registers written, found on the host by diffing the state around one step (trace
+// mode single-steps anyway), plus the instruction's own rd so a write of an unchanged value shows.
+
+const PRIV_LETTER: Readonly<Record<number, string>> = { 0: 'U', 1: 'S', 3: 'M' };
+/** Column where the mode and the written registers start (after the disassembly). */
+const TRACE_REGS_COLUMN = 60;
+
+interface RegSnapshot {
+  priv: number;
+  x: bigint[];
+  f: bigint[];
+  fcsr: number;
+}
+
+function snapshotRegs(core: Core): RegSnapshot {
+  const x: bigint[] = [];
+  const f: bigint[] = [];
+  for (let r = 0; r < 32; r++) {
+    x.push(core.x(r));
+    f.push(core.f(r));
+  }
+  return { priv: core.priv, x, f, fcsr: core.fcsr };
+}
+
+/** `  a0=0x... fa0=0x... fcsr=0x..`: rd of the instruction first, then any other change. */
+function writtenRegs(core: Core, before: RegSnapshot, insn: number | null): string {
+  const parts: string[] = [];
+  const seen = new Set<string>();
+  const hex64 = (v: bigint) => `0x${v.toString(16).padStart(16, '0')}`;
+  const add = (kind: 'x' | 'f', r: number) => {
+    const key = `${kind}${r}`;
+    if (seen.has(key) || (kind === 'x' && r === 0)) return;
+    seen.add(key);
+    parts.push(`${kind === 'x' ? ABI_NAMES[r] : FP_ABI_NAMES[r]}=${hex64(kind === 'x' ? core.x(r) : core.f(r))}`);
+  };
+  const row = insn === null ? undefined : lookup(insn);
+  const rd = row?.format.rd;
+  if (row && rd && !('fixed' in rd && rd.fixed === 0)) {
+    const w = row.width === 16 ? insn! & 0xffff : insn! >>> 0;
+    const n = 'fixed' in rd ? rd.fixed : ((w >>> rd.lo) & ((1 << (rd.hi - rd.lo + 1)) - 1)) + (rd.add ?? 0);
+    add('fixed' in rd ? 'x' : rd.f ? 'f' : 'x', n);
+  }
+  for (let r = 1; r < 32; r++) if (core.x(r) !== before.x[r]) add('x', r);
+  for (let r = 0; r < 32; r++) if (core.f(r) !== before.f[r]) add('f', r);
+  if (core.fcsr !== before.fcsr) parts.push(`fcsr=0x${core.fcsr.toString(16).padStart(2, '0')}`);
+  return parts.length === 0 ? '' : `  ${parts.join(' ')}`;
 }

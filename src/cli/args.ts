@@ -28,14 +28,14 @@ Options (run, demo):
   --stats text|json   print a summary at the end (run: on stderr; demo: stdout)
   --stats-file PATH   write the summary to PATH instead (format from --stats)
   --trace N           print the first N executed instructions on stderr
+  --trace-regs        with --trace: also the registers written, privilege mode
+  --mode fast|timing  timing: also model the TLB (timing file) and report it
   -h, --help | -V, --version   show this help | the version
 
-Sizes take K, M or G (powers of 1024; KiB/KB/k also accepted). stdout carries
-only the guest's console output. Exit status: the guest's code, 124 when
---max-insns or --max-cycles ran out, 130 on Ctrl-C, 2 for bad usage or input,
-3 when a hart took 1000 traps in a row without retiring an instruction (one
-line: hart H stuck: cause C at pc P, xtvec T). On a terminal, Ctrl-A x quits
-and Ctrl-A h lists the other console keys.
+Sizes take K, M or G (powers of 1024). stdout carries only the guest's console.
+Exit: the guest's code; 124 --max-insns/--max-cycles ran out; 130 Ctrl-C; 2 bad
+usage or input; 3 a stuck hart (hart H stuck: cause C at pc P, xtvec T).
+On a terminal, Ctrl-A x quits and Ctrl-A h lists the other console keys.
 `;
 
 export const BOOT_USAGE = `Usage: cyclevisor boot --kernel IMAGE [options]
@@ -55,8 +55,8 @@ Boots firmware and a Linux kernel on the virt board, placed as
   --ad-bits hardware|fault  PTE A/D: set by hardware (default) or page faults
   --drive file=PATH[,readonly][,format=raw]  raw image, locked (vda, vdb, ...)
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
-  --pace on|off, --timing FILE, --max-insns N, --max-cycles N,
-  --stats text|json, --stats-file PATH, --trace N  as for run (see --help)
+  --pace on|off, --timing FILE, --max-insns N, --max-cycles N, --stats FMT,
+  --stats-file PATH, --trace N, --trace-regs  as for run (see --help)
 
 Console: on a terminal every key goes to the guest (Ctrl-C too) except Ctrl-A:
 Ctrl-A x quits, Ctrl-A s prints statistics, Ctrl-A h lists the keys and
@@ -102,6 +102,10 @@ export interface RunSettings {
   statsFile: string | null;
   /** Print the first N executed instructions (0 = no trace). */
   trace: number;
+  /** With a trace: also print the registers each instruction wrote and the privilege mode. */
+  traceRegs: boolean;
+  /** 'timing' adds the modeled TLB (timing file `tlb` section) and its statistics. */
+  mode: MachineMode;
 }
 
 export interface RunCommand extends RunSettings {
@@ -137,7 +141,6 @@ export interface BootCommand extends RunSettings {
   append: string | null;
   /** Harts, 1..MAX_SMP. */
   harts: number;
-  mode: MachineMode;
   /** PTE A/D bits: set by hardware (Svadu, QEMU's behaviour) or a page fault when clear (Svade). */
   ad: 'hardware' | 'fault';
   drives: DriveSpec[];
@@ -216,7 +219,8 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--initrd': { example: '--initrd initramfs.cpio.gz', commands: ['boot', 'dtb'] },
   '--append': { example: '--append "console=ttyS0"', allowEmpty: true, commands: ['boot', 'dtb'] },
   '--smp': { example: '--smp 2', commands: ['boot', 'dtb'] },
-  '--mode': { example: '--mode timing', commands: ['boot'] },
+  '--mode': { example: '--mode timing', commands: RUNLIKE },
+  '--trace-regs': { commands: RUNLIKE },
   '--ad-bits': { example: '--ad-bits fault', commands: ['boot'] },
   '--drive': { example: '--drive file=disk.img', repeat: true, commands: ['boot'] },
   '--rtc-epoch': { example: '--rtc-epoch now', commands: ['boot'] },
@@ -230,7 +234,7 @@ const ALL_OPTIONS = [...Object.keys(OPTIONS), '--help', '--version'];
 const SEE_HELP = '(see cyclevisor --help)';
 
 export function defaultRunSettings(): RunSettings {
-  return { ramBytes: DEFAULT_RAM, maxInsns: null, maxCycles: null, pace: null, timingFile: null, stats: null, statsFile: null, trace: 0 };
+  return { ramBytes: DEFAULT_RAM, maxInsns: null, maxCycles: null, pace: null, timingFile: null, stats: null, statsFile: null, trace: 0, traceRegs: false, mode: 'fast' };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -556,6 +560,12 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       case '--timing':
         settings.timingFile = value;
         break;
+      case '--mode':
+        settings.mode = parseMode(value);
+        break;
+      case '--trace-regs':
+        settings.traceRegs = true;
+        break;
       case '--stats-file':
         settings.statsFile = value;
         break;
@@ -568,6 +578,10 @@ export function parseArgs(argv: readonly string[]): CliCommand {
         break;
       }
     }
+  }
+
+  if (settings.traceRegs && settings.trace === 0) {
+    throw new UserError('--trace-regs needs --trace N (the number of instructions to print)');
   }
 
   if (command === 'demo') {
@@ -611,7 +625,6 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       if (seen.has(d.path)) throw new UserError(`--drive file=${d.path} given twice (one image, one drive)`);
       seen.add(d.path);
     }
-    const mode = one('--mode');
     const ad = one('--ad-bits');
     if (ad !== undefined && ad !== 'hardware' && ad !== 'fault') throw new UserError(`--ad-bits must be 'hardware' or 'fault', got '${ad}'`);
     const epoch = one('--rtc-epoch');
@@ -623,7 +636,6 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       initrd,
       append,
       harts,
-      mode: mode === undefined ? 'fast' : parseMode(mode),
       ad: ad ?? 'hardware',
       drives,
       rtcEpoch: epoch === undefined ? null : parseRtcEpoch(epoch),

@@ -3,12 +3,14 @@
  * when an instruction of that class retires. The numeric ids are the index into the latency array
  * the core holds in linear memory (assembly/layout.ts LATENCY_BASE), so the order here is the ABI.
  *
- * `branchTaken` is charged instead of `branch` when a conditional branch is taken; `trap` is added
- * on every trap entry (exception or interrupt). They are not row classes but live in the same array.
+ * `branchTaken` is charged instead of `branch` when a conditional branch is taken (cycles); in the
+ * retired-instruction counts every conditional branch counts in `branch` and a taken one also in
+ * `branchTaken`. `trap` is added on every trap entry (exception or interrupt). They are not row
+ * classes but live in the same array.
  */
 export const TIMING_CLASSES = [
   'alu', // integer ALU, lui/auipc, shifts, compares
-  'branch', // conditional branch, not taken
+  'branch', // conditional branch (cost when not taken; count: every conditional branch)
   'jump', // jal/jalr
   'load', // integer loads
   'store', // integer stores

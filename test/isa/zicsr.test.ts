@@ -99,12 +99,12 @@ describe('read-only CSRs (csr[11:10] = 3)', () => {
 });
 
 describe('nonexistent CSRs', () => {
-  // Custom (0x7c0, 0x5c0, 0xbc0), debug-mode only (dcsr 0x7b0), trigger module (tselect 0x7a0:
-  // no triggers), Smepmp (mseccfg 0x747), F (fflags, frm, fcsr: no F), H (hstatus: no H),
+  // Custom (0x7c0, 0x5c0, 0xbc0), debug-mode only (dcsr 0x7b0), trigger module tcontrol (0x7a5:
+  // optional, not implemented; tselect..tinfo exist, see trigger.test.ts), Smepmp (mseccfg 0x747), F (fflags, frm, fcsr: no F), H (hstatus: no H),
   // Sdtrig scontext (0x5a8), V (vstart: no V), RV32-only (mstatush, menvcfgh, stimecmph, mcycleh,
   // cycleh, and the odd pmpcfg1: Priv 1.12 §3.7.1), and unassigned numbers.
   const NX = [
-    0x7c0, 0x5c0, 0xbc0, 0x7b0, 0x7a0, 0x747, 0x001, 0x002, 0x003, 0x600, 0x5a8, 0x008, 0x310, 0x31a, 0x15d, 0x3a1,
+    0x7c0, 0x5c0, 0xbc0, 0x7b0, 0x7a5, 0x747, 0x001, 0x002, 0x003, 0x600, 0x5a8, 0x008, 0x310, 0x31a, 0x15d, 0x3a1,
     0xb80, 0xc80, 0xfff,
   ];
   const forms: Array<[string, (csr: number) => Insn]> = [
