@@ -159,6 +159,8 @@ static uint8_t page_a[4096] __attribute__((aligned(4096)));
 static uint64_t page_b[512] __attribute__((aligned(4096)));
 static uint8_t page_c[4096] __attribute__((aligned(4096)));
 static uint64_t vs_root[512] __attribute__((aligned(4096)));
+static uint64_t g48_root[2048] __attribute__((aligned(16384)));  /* Sv48x4 root */
+static uint64_t g48_l2[512] __attribute__((aligned(4096)));
 static uint64_t vs_l1[512] __attribute__((aligned(4096)));
 static uint64_t vs_l0[512] __attribute__((aligned(4096)));
 
@@ -217,6 +219,15 @@ static void g_fmv(long arg) { (void)arg; __asm__ volatile(".word 0xf0000053" :::
 static void g_hfence_vvma(long arg) { (void)arg; __asm__ volatile(".word 0x22000073" ::: "memory"); EXIT(7); }
 static void g_rdtime(long arg) { (void)arg; EXIT(csr_read(time)); }
 static void g_write_remap(long arg) { *(volatile uint64_t *)GPA_A = (uint64_t)arg; EXIT(*(volatile uint64_t *)GPA_A); }
+/* VS-mode: read GVA_A, point its VS PTE at GPA_B, sfence.vma, read again */
+static void g_remap_self(long arg)
+{
+	(void)arg;
+	uint64_t v1 = *(volatile uint64_t *)GVA_A;
+	vs_l0[0] = PTE(GPA_B, PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);
+	__asm__ volatile("sfence.vma" ::: "memory");
+	EXIT(v1 + *(volatile uint64_t *)GVA_A);
+}
 /* hsv.d a0 -> (a1); hlv.d a0 <- (a1); hlvx.wu a0 <- (a1); hlv.w */
 static void h_hsv_hlv(long arg)
 {
@@ -474,6 +485,37 @@ int main(void)
 	csr_write(mstatus, 1UL << 13);
 	run(g_fmv, MODE_VS, 0);
 	check("fs-off-vs-illegal", R.cause == 2);
+	reset_h();
+
+	/* 41. hfence.gvma makes a changed G-stage PTE visible (any host TLB of the composed
+	 * translation must go): GPA_A remapped from page_a to page_c */
+	*(volatile uint64_t *)page_a = 0xaaaa;
+	*(volatile uint64_t *)page_c = 0xcccc;
+	long a1 = run(g_load, MODE_VS, GPA_A);
+	g_l0[0] = PTE(page_c, PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D);
+	__asm__ volatile(".insn r 0x73, 0, 0x31, x0, x0, x0" ::: "memory");   /* hfence.gvma x0, x0 */
+	long a2 = run(g_load, MODE_VS, GPA_A);
+	g_l0[0] = PTE(page_a, PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D);
+	__asm__ volatile(".insn r 0x73, 0, 0x31, x0, x0, x0" ::: "memory");
+	check("hfence-gvma-remap", a1 == 0xaaaa && a2 == 0xcccc && R.count == 0);
+	/* 42. sfence.vma in VS after the guest changes its own PTE (GVA_A: GPA_A -> GPA_B) */
+	csrw_n(CSR_VSATP, vsatp_sv39());
+	page_b[0] = 0xbbbb;
+	v = run(g_remap_self, MODE_VS, 0);
+	check_val("vs-sfence-remap", v == 0xaaaa + 0xbbbb && R.count == 0, v);
+	/* 43. hfence.vvma (from M) after the hypervisor changes a VS PTE back */
+	vs_l0[0] = PTE(GPA_A, PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);
+	__asm__ volatile(".insn r 0x73, 0, 0x11, x0, x0, x0" ::: "memory");   /* hfence.vvma x0, x0 */
+	v = run(g_load, MODE_VS, GVA_A);
+	check("hfence-vvma-remap", v == 0xaaaa && R.count == 0);
+	/* 44. Sv48x4: a 4-level G stage with the same leaves */
+	g48_root[0] = PTE(g48_l2, PTE_V);
+	for (int i = 0; i < 4; i++) g48_l2[i] = groot[i];
+	csrw_n(CSR_HGATP, (9UL << 60) | ((uint64_t)g48_root >> 12));
+	int sv48 = (csrr_n(CSR_HGATP) >> 60) == 9;
+	__asm__ volatile(".insn r 0x73, 0, 0x31, x0, x0, x0" ::: "memory");
+	v = sv48 ? run(g_load, MODE_VS, GVA_A) : 0;
+	check("sv48x4", !sv48 || (v == 0xaaaa && R.count == 0));
 	reset_h();
 
 	int f = first_failure();
