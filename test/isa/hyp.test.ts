@@ -66,6 +66,55 @@ function identityG39(c: Core): void {
   write64(c, G_ROOT + 2n * 8n, pte(0x8000_0000n, LEAF));
 }
 
+describe('H CSRs: WARL (written with all ones from M-mode, read back)', () => {
+  // H ext. CSR descriptions: hie/hvip have only the VS bits (SGEIE/SGEIP read zero: GEILEN = 0);
+  // hip only VSSIP writable; hgeie/hgeip read zero; vsstatus is the sstatus layout (UXL = 64);
+  // vsie/vsip bits exist only where hideleg delegates; vstvec/vsepc as stvec/sepc.
+  it.each([
+    ['hie', 0x604, '0x444'],
+    ['hip (only VSSIP is writable)', 0x644, '0x4'],
+    ['hvip', 0x645, '0x444'],
+    ['hcounteren', 0x606, '0xffffffff'],
+    ['htimedelta', 0x605, '0xffffffffffffffff'],
+    ['hgeie (GEILEN = 0)', 0x607, '0x0'],
+    ['henvcfg (STCE only with menvcfg.STCE)', 0x60a, '0x0'],
+    ['htval', 0x643, '0xffffffffffffffff'],
+    ['htinst', 0x64a, '0xffffffffffffffff'],
+    ['mtval2', 0x34b, '0xffffffffffffffff'],
+    ['mtinst', 0x34a, '0xffffffffffffffff'],
+    ['vsstatus', 0x200, '0x80000002000c6122'],
+    ['vsie (hideleg = 0)', 0x204, '0x0'],
+    ['vstvec', 0x205, '0xfffffffffffffffd'],
+    ['vsscratch', 0x240, '0xffffffffffffffff'],
+    ['vsepc', 0x241, '0xfffffffffffffffe'],
+    ['vscause', 0x242, '0xffffffffffffffff'],
+    ['vstval', 0x243, '0xffffffffffffffff'],
+  ])('%s', (_n, csr, want) => {
+    const r = exec([...li(6, -1n), csrw(csr, 6), csrr(10, csr), WFI]);
+    expect(r.status).toBe(RunStatus.Wfi);
+    expect(hex(r.core.x(10))).toBe(want);
+  });
+
+  it('vsie/vsip follow hideleg: with VS interrupts delegated, vsie = hie >> 1 and vsip.SSIP writes hvip.VSSIP', () => {
+    const r = exec([...csrwi64(0x603, 0x444n), ...li(6, -1n), csrw(0x204, 6), csrr(10, 0x204), csrr(11, 0x604), csrw(0x244, 6), csrr(12, 0x645), WFI]);
+    expect(hex(r.core.x(10))).toBe('0x222');
+    expect(hex(r.core.x(11))).toBe('0x444');
+    expect(hex(r.core.x(12))).toBe('0x4');
+  });
+
+  it('henvcfg.STCE is writable once menvcfg.STCE = 1; hgeip is read-only (a write is illegal)', () => {
+    const r = exec([...csrwi64(0x30a, 1n << 63n), ...li(6, -1n), csrw(0x60a, 6), csrr(10, 0x60a), csrw(0xe12, 6), WFI]);
+    expect(hex(r.core.x(10))).toBe('0x8000000000000000');
+    expectTrap(r, { cause: 2 });
+  });
+
+  it('vsatp: a write with an unsupported MODE has no effect (as satp); Sv39 reads back', () => {
+    const sv39 = (8n << 60n) | 0x12345n;
+    const r = exec([...csrwi64(VSATP, sv39), ...csrwi64(VSATP, (3n << 60n) | 1n), csrr(10, VSATP), WFI]);
+    expect(hex(r.core.x(10))).toBe(hex(sv39));
+  });
+});
+
 describe('misa.H off (Core.setHypervisor(false))', () => {
   const off = (c: Core): void => c.setHypervisor(false);
 
