@@ -108,6 +108,11 @@ describe('H CSRs: WARL (written with all ones from M-mode, read back)', () => {
     expectTrap(r, { cause: 2 });
   });
 
+  it('mideleg bits 2, 6, 10 read one even after the host wrote the raw field (firmware set-up via setCsr)', () => {
+    const r = exec([csrr(10, CSR.mideleg), WFI], { setup: (c) => c.setCsr(L.H_MIDELEG, 0x222n) });
+    expect(hex(r.core.x(10))).toBe('0x666');
+  });
+
   it('vsatp: a write with an unsupported MODE has no effect (as satp); Sv39 reads back', () => {
     const sv39 = (8n << 60n) | 0x12345n;
     const r = exec([...csrwi64(VSATP, sv39), ...csrwi64(VSATP, (3n << 60n) | 1n), csrr(10, VSATP), WFI]);
