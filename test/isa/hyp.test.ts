@@ -290,3 +290,83 @@ describe('ecall and timers with V = 1', () => {
     expect((r.core.getCsr(L.H_HSTATUS) >> 7n) & 1n).toBe(0n); // sret cleared SPV
   });
 });
+
+describe('interrupt virtualization (hvip, hideleg, priorities)', () => {
+  const VS_HANDLER = RAM_BASE + 0xf4000;
+  /** M-mode: delegate VS interrupts to VS (hideleg), vstvec -> a wfi, vsstatus.SIE, then spin in VS. */
+  const prog = (hvip: bigint, vsie: bigint, extra: Insn[] = []): Insn[] => [
+    ...pmpAllowAll(),
+    ...csrwi64(HGATP, 0n),
+    ...csrwi64(0x603, 0x444n), // hideleg
+    ...csrwi64(0x205, BigInt(VS_HANDLER)), // vstvec
+    ...csrwi64(0x200, 2n), // vsstatus.SIE
+    ...csrwi64(0x204, vsie), // vsie
+    ...extra,
+    ...csrwi64(0x645, hvip), // hvip
+    ...enterVS(),
+    ['addi', { rd: 7, rs1: 7, imm: 1 }],
+    ['jal', { rd: 0, imm: -4 }],
+  ];
+  // The handlers clear their interrupt enables first: a WFI completes at once while an enabled
+  // interrupt is pending (Priv §3.3.3), so only then does it end the run.
+  const setup = (c: Core): void => c.writePhys(VS_HANDLER, assemble([csrw(CSR.sie, 0), WFI]));
+  const vscause = (c: Core): string => hex(c.getCsr(L.H_VSCAUSE));
+
+  it.each([
+    ['VSSIP', 1n << 2n, 1n << 1n, '0x8000000000000001'],
+    ['VSTIP', 1n << 6n, 1n << 5n, '0x8000000000000005'],
+    ['VSEIP', 1n << 10n, 1n << 9n, '0x8000000000000009'],
+  ])('%s in hvip reaches VS-mode as the S-level interrupt (vscause)', (_n, hvip, vsie, want) => {
+    const r = exec(prog(hvip, vsie), { setup });
+    expect(r.status).toBe(RunStatus.Wfi);
+    expect(r.core.pc).toBe(BigInt(VS_HANDLER + 8));
+    expect(vscause(r.core)).toBe(want);
+    expect(r.core.getCsr(L.H_VIRT)).toBe(1n);
+    expect((r.core.getCsr(L.H_VSSTATUS) >> 8n) & 1n).toBe(1n); // SPP = VS
+  });
+
+  it('priority among VS interrupts: VSEI, then VSSI, then VSTI', () => {
+    const r = exec(prog(0x444n, 0x222n), { setup });
+    expect(vscause(r.core)).toBe('0x8000000000000009');
+    const r2 = exec(prog(0x044n, 0x222n), { setup });
+    expect(vscause(r2.core)).toBe('0x8000000000000001');
+  });
+
+  it('vsstatus.SIE = 0 masks VS interrupts in VS-mode; an HS-level interrupt (SSIP, mideleg) is still taken while V = 1', () => {
+    const HS_HANDLER = RAM_BASE + 0xf8000;
+    const r = exec(
+      prog(1n << 2n, 1n << 1n, [
+        ...csrwi64(0x200, 0n), // vsstatus.SIE = 0
+        ...csrwi64(CSR.mideleg, 1n << 1n),
+        ...csrwi64(CSR.mie, 1n << 1n),
+        ...csrwi64(CSR.mip, 1n << 1n), // SSIP
+        ...csrwi64(CSR.stvec, BigInt(HS_HANDLER)),
+      ]),
+      { setup: (c) => { setup(c); c.writePhys(HS_HANDLER, assemble([csrw(CSR.sie, 0), csrw(0x604, 0), WFI])); } },
+    );
+    expect(r.core.pc).toBe(BigInt(HS_HANDLER + 12));
+    expect(hex(csrOf(r.core, 'scause'))).toBe('0x8000000000000001');
+    expect(r.core.getCsr(L.H_VIRT)).toBe(0n);
+    expect((r.core.getCsr(L.H_HSTATUS) >> 7n) & 1n).toBe(1n); // SPV
+  });
+});
+
+describe('hfence operand forms', () => {
+  it.each([
+    ['hfence.vvma', 0, 0], ['hfence.vvma', 5, 0], ['hfence.vvma', 0, 6], ['hfence.vvma', 5, 6],
+    ['hfence.gvma', 0, 0], ['hfence.gvma', 5, 0], ['hfence.gvma', 0, 6], ['hfence.gvma', 5, 6],
+  ])('%s rs1=x%i rs2=x%i is legal in M-mode and retires as a fence', (name, rs1, rs2) => {
+    const r = exec([...li(5, 0x2000_0000n), ...li(6, 7n), [name, { rs1, rs2 }] as Insn, WFI]);
+    expect(r.status).toBe(RunStatus.Wfi);
+    expect(r.core.exceptions).toBe(0);
+    expect(r.core.classCounts().fence).toBe(1);
+  });
+
+  it('hfence.gvma in HS-mode with mstatus.TVM = 1 is illegal; hfence.vvma is not affected by TVM', () => {
+    const pre = [...pmpAllowAll(), ...csrsi64(CSR.mstatus, 1n << 20n)];
+    const toHS = [...csrci64(CSR.mstatus, MS.MPP), ...csrsi64(CSR.mstatus, mpp(PRV_S)), ['auipc', { rd: 5, imm: 0 }] as Insn, ['addi', { rd: 5, rs1: 5, imm: 16 }] as Insn, csrw(CSR.mepc, 5), ['mret'] as Insn];
+    const r = exec([...pre, ...toHS, ['hfence.vvma', { rs1: 0, rs2: 0 }], ['hfence.gvma', { rs1: 0, rs2: 0 }], WFI]);
+    expectTrap(r, { cause: 2 });
+    expect(r.core.classCounts().fence).toBe(1);
+  });
+});
