@@ -389,3 +389,22 @@ describe('hfence operand forms', () => {
     expect(r.core.classCounts().fence).toBe(1);
   });
 });
+
+describe('setHypervisor on every hart; survives reset', () => {
+  it('applies to all harts, and reset() keeps the setting', async () => {
+    const { makeCore } = await import('../helpers/core-harness.js');
+    const { core } = makeCore();
+    core.setHarts(3);
+    for (let h = 0; h < 3; h++) expect((core.hart64(h, L.H_MISA) >> 7n) & 1n).toBe(1n);
+    core.setHypervisor(false);
+    for (let h = 0; h < 3; h++) {
+      expect((core.hart64(h, L.H_MISA) >> 7n) & 1n).toBe(0n);
+      expect(core.hart64(h, L.H_MIDELEG) & 0x444n).toBe(0n);
+    }
+    core.ex.reset();
+    for (let h = 0; h < 3; h++) expect((core.hart64(h, L.H_MISA) >> 7n) & 1n).toBe(0n);
+    core.setHypervisor(true);
+    core.ex.reset();
+    for (let h = 0; h < 3; h++) expect((core.hart64(h, L.H_MISA) >> 7n) & 1n).toBe(1n);
+  });
+});
