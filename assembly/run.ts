@@ -1576,6 +1576,8 @@ export function run(): u32 {
             left++; cycles -= lat; uncount(slot);
             break;
           }
+          // Every form flushes all guest entries: the host TLB splinters superpages into 4 KiB
+          // entries, so an address-specific fence could leave other pages of a changed superpage.
           tlbFlushGuest();
           pc += <u64>len;
           break;
