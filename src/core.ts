@@ -67,6 +67,8 @@ interface CoreExports {
   flushHartTlb(h: number): void;
   redirectTrap(cause: bigint, tval: bigint): void;
   setStuckLimit(traps: number): void;
+  setHypervisor(on: number): void;
+  hfenceHart(h: number): void;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -251,7 +253,18 @@ export class Core {
     return { cause: this.get64(L.C_STUCK_CAUSE), pc: this.get64(L.C_STUCK_PC), tvec: this.get64(L.C_STUCK_TVEC) };
   }
 
-  /** Route S-mode ecalls to the host (RunStatus.Sbi) instead of trapping to M-mode. */
+  /**
+   * The H extension (misa.H) on every hart, on by default. Off makes the hypervisor and VS CSRs and
+   * the hypervisor instructions illegal. Survives reset.
+   */
+  setHypervisor(on: boolean): void {
+    this.ex.setHypervisor(on ? 1 : 0);
+  }
+  /** hfence.gvma / hfence.vvma on hart h for the host SBI (any VMID, ASID or address). */
+  hfenceHart(h: number): void {
+    this.ex.hfenceHart(h);
+  }
+  /** Route HS-mode (V = 0) ecalls to the host (RunStatus.Sbi) instead of trapping to M-mode. */
   setHostSbi(on: boolean): void {
     this.u32[L.C_SBI_HOST >>> 2] = on ? 1 : 0;
   }
@@ -286,9 +299,15 @@ export class Core {
     return this.sstcDeadlineOf(this.activeHart);
   }
   sstcDeadlineOf(h: number): number {
-    const a = this.hartField(h, L.H_STIMECMP_CYCLE);
-    if (this.dv.getUint32(a + 4, true) === 0xffffffff) return Infinity;
-    return this.getNum(a);
+    // The earlier of the HS timer (stimecmp) and the VS timer (vstimecmp, H extension): either
+    // raises an interrupt without a host event, so a WFI must not sleep past it.
+    let best = Infinity;
+    for (const f of [L.H_STIMECMP_CYCLE, L.H_VSTIMECMP_CYCLE]) {
+      const a = this.hartField(h, f);
+      if (this.dv.getUint32(a + 4, true) === 0xffffffff) continue;
+      best = Math.min(best, this.getNum(a));
+    }
+    return best;
   }
   /** Raw CSR state by layout offset (hart block), for firmware set-up and tests. */
   getCsr(addr: number): bigint {
