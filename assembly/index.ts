@@ -8,14 +8,14 @@ import {
   H_STIMECMP_CYCLE, H_MHARTID, HART_BASE, HART_SIZE, C_RAM_SIZE,
   C_DEADLINE, C_INSN_LIMIT, RAM_OFFSET, RAM_GPA, RAM_MAX, LAT_BASE, CLS_BASE, CLS_SIZE, WATCH_BASE,
   WATCH_MAX, C_WATCH_COUNT, CTL_BASE, CTL_SIZE, S_LAT, C_HART, C_HARTS, HART_SAVE_BASE, MAX_HARTS,
-  TM_BASE, TM_CNT, TM_END, TM_SAVE_BASE, TM_SAVE_SIZE, H_INSTRET, H_CYCLES,
+  TM_BASE, TM_CNT, TM_END, TM_SAVE_BASE, TM_SAVE_SIZE, H_INSTRET, H_CYCLES, H_HGATP,
 } from './layout';
 import { PRV_M, MSTATUS_MPP, MSTATUS_UXL, MSTATUS_SXL } from './hart';
 import { MISA_VALUE, updateStimecmp } from './csr';
 import { tlbFlushAll, tlbFlushAllHarts, tlbFlushHart, setTlbHart } from './mmu';
 import { invalidateAllFrames, invalidatePhys as invPhys } from './frames';
 import { clearException } from './trap';
-import { tmReset, tmEnabled } from './tlbmodel';
+import { tmReset, tmEnabled, tmAccess, tmHfenceGvma, tmHfenceVvma } from './tlbmodel';
 
 export { run } from './run';
 
@@ -153,6 +153,22 @@ export function configureMmu(satpModes: u32, adUpdate: u32): void {
 /** Timing mode: (re)start the modeled TLB with the configuration words at TM_CFG. */
 export function tlbModelReset(): void {
   tmReset();
+}
+
+/**
+ * Timing mode, for tests and tools: count one access at `va` in the modeled TLB exactly as the run
+ * loop would (fetch / store flags), in the translation context the hart state holds now (priv,
+ * satp, or V with vsatp and hgatp), and return the cycles it costs. The architectural state is not
+ * changed (the model reads page tables without side effects). Callers check tmTranslates first.
+ */
+export function tlbModelAccess(va: u64, fetch: u32, isStore: u32): u64 {
+  return tmAccess(va, fetch != 0, isStore != 0);
+}
+
+/** hfence.gvma / hfence.vvma as the modeled TLB sees them (the H extension's fences call these). */
+export function tlbModelHfence(gvma: u32, hasAddr: u32, addr: u64, hasId: u32, id: u32): void {
+  if (gvma != 0) tmHfenceGvma(hasAddr != 0, addr, hasId != 0, id);
+  else tmHfenceVvma(hasAddr != 0, addr, hasId != 0, id, <u32>(load<u64>(H_HGATP) >> 44) & 0x3fff);
 }
 
 export function setHartId(id: u32): void {

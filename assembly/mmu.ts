@@ -33,7 +33,7 @@ import {
   CAUSE_STORE_PAGE_FAULT, CAUSE_FETCH_PAGE_FAULT,
 } from './trap';
 import { invalidateCode } from './frames';
-import { tmEnabled, tmAccessSecondPage } from './tlbmodel';
+import { tmEnabled, tmTranslates, tmAccessSecondPage } from './tlbmodel';
 import { PRV_M, PRV_S, PRV_U, MSTATUS_MPRV, MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_SUM, MSTATUS_MXR } from './hart';
 
 export const ACCESS_READ: u32 = 0;
@@ -374,7 +374,7 @@ function tlbFill(arr: u32, va: u64, pa: u64, access: u32, p: u32): void {
 
 /** Does the modeled TLB see data accesses at privilege p (timing mode, translated regime)? */
 @inline function tmCounts(p: u32): bool {
-  return tmEnabled() && p != PRV_M && (load<u64>(H_SATP) >> 60) != 0;
+  return tmEnabled() && tmTranslates(p);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -409,7 +409,7 @@ export function loadSlow(va: u64, size: u32): u64 {
 export function storeSlow(va: u64, size: u32, v: u64): void {
   const p = dataPriv();
   if ((va & 0xfff) + <u64>size > 4096) {
-    if (tmCounts(p)) tmAccessSecondPage(va + <u64>size - 1);
+    if (tmCounts(p)) tmAccessSecondPage(va + <u64>size - 1, true);
     // Translate and check every byte before writing any, so a fault leaves memory unchanged.
     for (let i: u32 = 0; i < size; i++) {
       const pa = translate(va + i, ACCESS_WRITE, p);

@@ -34,7 +34,7 @@ import {
   tlbFlushVaddr, tlbFlushVirtual,
 } from './mmu';
 import { frameFor, fillSlot, OP_PAGE_END } from './frames';
-import { tmEnabled, tmAccess, tmSfence, tmTakeExtra } from './tlbmodel';
+import { tmEnabled, tmTranslates, tmAccess, tmSfence, tmTakeExtra } from './tlbmodel';
 import { csrAccess, setCurLat } from './csr';
 import { mulh, mulhu, mulhsu, div64, divu64, rem64, remu64, sext32, divw, divuw, remw, remuw } from './alu';
 import {
@@ -198,9 +198,8 @@ export function run(): u32 {
     const dp = dataPriv();
     tlbR = tlbSet(dp);
     tlbW = tlbR + (TLB_WRITE - TLB_BASE);
-    const translating = (load<u64>(H_SATP) >> 60) != 0;
-    tmData = tmEnabled() && translating && dp != PRV_M;
-    tmFetch = tmEnabled() && translating && <u32>load<u64>(H_PRIV) != PRV_M;
+    tmData = tmEnabled() && tmTranslates(dp);
+    tmFetch = tmEnabled() && tmTranslates(<u32>load<u64>(H_PRIV));
     if (tmFetch && !(seqBreak && (pc & ~(<u64>0xfff)) == pageVa)) cycles += tmAccess(pc, true);
     seqBreak = false;
     // Modeled-TLB cycles a slow path charged (the second page of a page-crossing access).
@@ -335,7 +334,7 @@ export function run(): u32 {
       }
       case OP_SB: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         const v = getX(load<u8>(slot, S_RS2));
         const h = hostAddr(tlbW, va, 0);
         if (h) {
@@ -349,7 +348,7 @@ export function run(): u32 {
       }
       case OP_SH: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         const v = getX(load<u8>(slot, S_RS2));
         const h = hostAddr(tlbW, va, 1);
         if (h) {
@@ -363,7 +362,7 @@ export function run(): u32 {
       }
       case OP_SW: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         const v = getX(load<u8>(slot, S_RS2));
         const h = hostAddr(tlbW, va, 3);
         if (h) {
@@ -377,7 +376,7 @@ export function run(): u32 {
       }
       case OP_SD: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         const v = getX(load<u8>(slot, S_RS2));
         const h = hostAddr(tlbW, va, 7);
         if (h) {
@@ -680,7 +679,7 @@ export function run(): u32 {
       }
       case OP_AMOSWAP_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -692,7 +691,7 @@ export function run(): u32 {
       }
       case OP_AMOSWAP_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -704,7 +703,7 @@ export function run(): u32 {
       }
       case OP_AMOADD_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -716,7 +715,7 @@ export function run(): u32 {
       }
       case OP_AMOADD_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -728,7 +727,7 @@ export function run(): u32 {
       }
       case OP_AMOXOR_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -740,7 +739,7 @@ export function run(): u32 {
       }
       case OP_AMOXOR_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -752,7 +751,7 @@ export function run(): u32 {
       }
       case OP_AMOAND_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -764,7 +763,7 @@ export function run(): u32 {
       }
       case OP_AMOAND_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -776,7 +775,7 @@ export function run(): u32 {
       }
       case OP_AMOOR_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -788,7 +787,7 @@ export function run(): u32 {
       }
       case OP_AMOOR_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -800,7 +799,7 @@ export function run(): u32 {
       }
       case OP_AMOMIN_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -812,7 +811,7 @@ export function run(): u32 {
       }
       case OP_AMOMIN_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -824,7 +823,7 @@ export function run(): u32 {
       }
       case OP_AMOMAX_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -836,7 +835,7 @@ export function run(): u32 {
       }
       case OP_AMOMAX_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -848,7 +847,7 @@ export function run(): u32 {
       }
       case OP_AMOMINU_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -860,7 +859,7 @@ export function run(): u32 {
       }
       case OP_AMOMINU_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -872,7 +871,7 @@ export function run(): u32 {
       }
       case OP_AMOMAXU_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -884,7 +883,7 @@ export function run(): u32 {
       }
       case OP_AMOMAXU_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -937,7 +936,7 @@ export function run(): u32 {
       case OP_SC_W: case OP_SC_D: {
         const size: u32 = load<u16>(slot, S_OP) == OP_SC_W ? 4 : 8;
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & <u64>(size - 1)) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, size, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -992,7 +991,7 @@ export function run(): u32 {
       case OP_FSW: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         const v = getF(load<u8>(slot, S_RS2));
         const h = hostAddr(tlbW, va, 3);
         if (h) {
@@ -1007,7 +1006,7 @@ export function run(): u32 {
       case OP_FSD: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         const v = getF(load<u8>(slot, S_RS2));
         const h = hostAddr(tlbW, va, 7);
         if (h) {

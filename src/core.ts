@@ -41,6 +41,8 @@ interface CoreExports {
   configureMmu(satpModes: number, adUpdate: number): void;
   setHartId(id: number): void;
   tlbModelReset(): void;
+  tlbModelAccess(va: bigint, fetch: number, isStore: number): bigint;
+  tlbModelHfence(gvma: number, hasAddr: number, addr: bigint, hasId: number, id: number): void;
   setHarts(n: number): number;
   saveHart(): void;
   switchHart(h: number): void;
