@@ -110,7 +110,7 @@ function describe(v: unknown): string {
 }
 
 const TOP_KEYS = ['cpuHz', 'timebaseHz', 'latency', 'tlb'] as const;
-const TLB_KEYS = ['l1', 'l2', 'replacement', 'seed', 'asidTagging', 'pwcEntries', 'walkLatency'] as const;
+const TLB_KEYS = ['l1', 'l2', 'replacement', 'seed', 'asidTagging', 'pwcEntries', 'walkLatency', 'nestedTlbEntries'] as const;
 const TLB_L1_KEYS = ['split', 'entries', 'ways'] as const;
 const TLB_L2_KEYS = ['entries', 'ways', 'latency'] as const;
 
@@ -222,6 +222,7 @@ function tlbFromJson(v: unknown, fail: (msg: string) => never): TlbModelConfig {
   if (t['asidTagging'] !== undefined) cfg.asidTagging = bool(t['asidTagging'], 'tlb.asidTagging');
   if (t['pwcEntries'] !== undefined) cfg.pwcEntries = int(t['pwcEntries'], 'tlb.pwcEntries');
   if (t['walkLatency'] !== undefined) cfg.walkLatency = int(t['walkLatency'], 'tlb.walkLatency');
+  if (t['nestedTlbEntries'] !== undefined) cfg.nestedTlbEntries = int(t['nestedTlbEntries'], 'tlb.nestedTlbEntries');
   const problem = tlbConfigProblem(cfg);
   if (problem !== null) fail(problem);
   return cfg;

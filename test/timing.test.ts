@@ -198,15 +198,22 @@ describe('the tlb section', () => {
       asidTagging: false,
       pwcEntries: 0,
       walkLatency: 20,
+      nestedTlbEntries: 0,
     });
     expect(cfg.latency).toEqual(DEFAULT_LATENCY);
     expect(load({ l2: null, l1: { split: false } }).tlb).toMatchObject({ l1: { split: false, entries: 40, ways: 40 }, l2: null });
+    // The nested TLB (H extension): off by default, 0..64 entries.
+    expect(load({ nestedTlbEntries: 16 }).tlb.nestedTlbEntries).toBe(16);
+    const big = file(JSON.stringify({ tlb: { nestedTlbEntries: 65 } }));
+    expect(errorOf(() => loadTimingFile(big))).toBe(`${big}: "tlb.nestedTlbEntries" is 65; it must be between 0 and 64`);
+    const frac = file(JSON.stringify({ tlb: { nestedTlbEntries: 1.5 } }));
+    expect(errorOf(() => loadTimingFile(frac))).toBe(`${frac}: "tlb.nestedTlbEntries" must be an integer, got 1.5`);
   });
 
   it('unknown keys are errors, with a suggestion', () => {
     const p = file('{"tlb": {"replacment": "lru"}}');
     expect(errorOf(() => loadTimingFile(p))).toBe(
-      `${p}: unknown key "tlb.replacment" (allowed: l1, l2, replacement, seed, asidTagging, pwcEntries, walkLatency); did you mean "replacement"?`,
+      `${p}: unknown key "tlb.replacment" (allowed: l1, l2, replacement, seed, asidTagging, pwcEntries, walkLatency, nestedTlbEntries); did you mean "replacement"?`,
     );
     const q = file('{"tlb": {"l1": {"sets": 4}}}');
     expect(errorOf(() => loadTimingFile(q))).toBe(`${q}: unknown key "tlb.l1.sets" (allowed: split, entries, ways)`);
