@@ -105,6 +105,7 @@ export const TMS_COUNT: u32 = 128;
 const TMST_VSATP: u32 = 0; // vsatp seen by the last V=1 walk
 const TMST_HGATP: u32 = 1; // hgatp seen by the last V=1 walk
 const TMST_VIRT_USED: u32 = 2; // 1 = a V=1 entry may be in a TLB (since the last full flush)
+const TMST_ROOTS_SEEN: u32 = 3; // 1 = TMST_VSATP / TMST_HGATP hold what a V=1 walk saw
 
 @inline function cfg(i: u32): u32 {
   return load<u32>(TM_CFG + i * 4);
@@ -554,11 +555,13 @@ function noticeGuestRoots(): void {
   if (vsatp != st(TMST_VSATP)) {
     memory.fill(TM_PWC, 0, 64 * TM_ENTRY);
     setSt(TMST_VSATP, vsatp);
-    if (cfg(TMC_ASID) == 0) {
+    // (The first V=1 walk after a reset has nothing to compare with, and no guest entry to drop.)
+    if (cfg(TMC_ASID) == 0 && st(TMST_ROOTS_SEEN) != 0) {
       bump(TMS_FLUSH_VSATP);
       flushAll3(false, 0, true, 0, false, 1, true, curVmid);
     }
   }
+  setSt(TMST_ROOTS_SEEN, 1);
 }
 
 /**
