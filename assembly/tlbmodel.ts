@@ -33,7 +33,8 @@
  * Counting rules (documented in docs/TIMING.md): data accesses are counted once per load/store/AMO
  * (twice for a misaligned access that crosses a page); instruction fetch is counted once per fetch
  * block — each time execution enters a page or is redirected (taken branch, jump, trap, return);
- * M-mode accesses without MPRV, and any access while satp is Bare, bypass the TLB and are not counted.
+ * M-mode accesses without MPRV, V=0 accesses while satp is Bare, and V=1 accesses while vsatp and
+ * hgatp are both Bare bypass the TLB and are not counted (tmTranslates).
  */
 import {
   TM_CFG, TM_CNT, TM_STATE, TM_PLRU, TM_ENTRY, TM_L1I, TM_L1D, TM_L2, TM_PWC, TM_NTLB, H_SATP,
