@@ -34,7 +34,7 @@
  * (twice for a misaligned access that crosses a page); instruction fetch is counted once per fetch
  * block — each time execution enters a page or is redirected (taken branch, jump, trap, return);
  * M-mode accesses without MPRV, V=0 accesses while satp is Bare, and V=1 accesses while vsatp and
- * hgatp are both Bare bypass the TLB and are not counted (tmTranslates).
+ * hgatp are both Bare bypass the TLB and are not counted (mmu.ts translating(regime)).
  */
 import {
   TM_CFG, TM_CNT, TM_STATE, TM_PLRU, TM_ENTRY, TM_L1I, TM_L1D, TM_L2, TM_PWC, TM_NTLB, H_SATP,
@@ -566,12 +566,22 @@ function noticeGuestRoots(): void {
 }
 
 /**
+ * Whether data accesses are made with V=1: the data regime's V (mstatus.MPRV with MPV, and
+ * HLV/HSV, make V=0 code access guest memory), set by the run loop at each block boundary and
+ * around HLV/HSV. Fetches use the V bit itself.
+ */
+let dataVirt: u32 = 0;
+export function tmDataRegime(virt: bool): void {
+  dataVirt = virt ? 1 : 0;
+}
+
+/**
  * Count one translated access at va (fetch = instruction side; isStore: a store, AMO or SC, which
  * needs the D bit) and return the cycles it costs. Called only in timing mode and only for
- * accesses that translate (tmTranslates()).
+ * accesses that translate (mmu.ts translating(regime)).
  */
 export function tmAccess(va: u64, fetch: bool, isStore: bool = false): u64 {
-  const virt = <u32>load<u64>(H_VIRT) & 1;
+  const virt = fetch ? <u32>load<u64>(H_VIRT) & 1 : dataVirt;
   curVirt = virt;
   let asid: u32;
   if (virt != 0) {
@@ -650,16 +660,6 @@ export function tmAccess(va: u64, fetch: bool, isStore: bool = false): u64 {
   if (l2sets != 0 && insertIn(2, TM_L2, l2sets, l2ways, vpn, asid, level, global)) bump(TMS_L2_EVICT);
   if (insertIn(tlb, base, sets, ways, vpn, asid, level, global)) bump(cA + 3);
   return cost;
-}
-
-/**
- * Does the model see an access at effective privilege p (3 = M)? M-mode never translates; V=1
- * accesses translate unless both vsatp and hgatp are Bare; V=0 ones unless satp is Bare.
- */
-@inline export function tmTranslates(p: u32): bool {
-  if (p == 3) return false;
-  if (load<u64>(H_VIRT) != 0) return ((load<u64>(H_VSATP) | load<u64>(H_HGATP)) >> 60) != 0;
-  return (load<u64>(H_SATP) >> 60) != 0;
 }
 
 /**

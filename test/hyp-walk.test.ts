@@ -24,7 +24,7 @@ import { defaultTiming } from '../src/timing.js';
 import * as L from '../src/generated/layout.js';
 
 const dir = join(import.meta.dirname, 'guests');
-const MISA_H = 1 << 7;
+const MISA_H = 1n << 7n; // misa.H (the running hart 0 block)
 
 function machine(mode: 'fast' | 'timing'): VirtMachine {
   const timing = defaultTiming();
@@ -39,7 +39,7 @@ function machine(mode: 'fast' | 'timing'): VirtMachine {
   return new VirtMachine({ mode, timing });
 }
 
-const hasH = (Number(new VirtMachine().core.hartNum(0, L.H_MISA)) & MISA_H) !== 0;
+const hasH = (new VirtMachine().core.get64(L.H_MISA) & MISA_H) !== 0n;
 
 const cases = [
   { sv: 39, native: 3, vs: 3, g: 12, nested: 15 },
