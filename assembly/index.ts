@@ -9,6 +9,7 @@ import {
   C_DEADLINE, C_INSN_LIMIT, RAM_OFFSET, RAM_GPA, RAM_MAX, LAT_BASE, CLS_BASE, CLS_SIZE, WATCH_BASE,
   WATCH_MAX, C_WATCH_COUNT, CTL_BASE, CTL_SIZE, S_LAT, C_HART, C_HARTS, HART_SAVE_BASE, MAX_HARTS,
   TM_BASE, TM_CNT, TM_END, TM_SAVE_BASE, TM_SAVE_SIZE, H_INSTRET, H_CYCLES, H_VSTIMECMP_CYCLE, H_HGATP, H_VIRT,
+  C_VMM, C_VMX_EXIT_CYCLES,
 } from './layout';
 import { PRV_M, MSTATUS_MPP, MSTATUS_UXL, MSTATUS_SXL } from './hart';
 import { MISA_VALUE, updateStimecmp, updateVstimecmp, applyHypervisor } from './csr';
@@ -18,6 +19,16 @@ import { clearException } from './trap';
 import { tmReset, tmEnabled, tmAccess, tmHfenceGvma, tmHfenceVvma, tmDataRegime } from './tlbmodel';
 
 export { run } from './run';
+export { injectVS, vcpuLoaded, hostHfenceGvma, gpaToHpa, gvaToHpa } from './vmexit';
+
+/**
+ * Host-VMM mode on or off (vmexit.ts): with it, a V=1 trap that is not delegated to VS ends run()
+ * with RUN_VMEXIT; `exitCycles` are charged per exit. Survives reset.
+ */
+export function setVmm(on: u32, exitCycles: u32): void {
+  store<u32>(C_VMM, on != 0 ? 1 : 0);
+  store<u32>(C_VMX_EXIT_CYCLES, exitCycles);
+}
 
 /** Grow memory for `ramBytes` of guest RAM (a multiple of 4 KiB, at most 2 GiB). 0 = ok. */
 export function init(ramBytes: u32): u32 {
@@ -34,9 +45,14 @@ export function init(ramBytes: u32): u32 {
 export function reset(): void {
   const ram = load<u64>(C_RAM_SIZE);
   const harts = max<u32>(1, load<u32>(C_HARTS));
+  const vmm = load<u32>(C_VMM);
+  const exitCycles = load<u32>(C_VMX_EXIT_CYCLES);
   memory.fill(CTL_BASE, 0, CTL_SIZE);
   store<u64>(C_RAM_SIZE, ram);
   store<u32>(C_HARTS, harts);
+  // Host-VMM mode is configuration, like the RAM size: it survives reset.
+  store<u32>(C_VMM, vmm);
+  store<u32>(C_VMX_EXIT_CYCLES, exitCycles);
   // Every hart gets the reset state (with its own mhartid) in its save slot; hart 0 is loaded.
   for (let h: u32 = 0; h < harts; h++) {
     resetHartState();

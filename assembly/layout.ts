@@ -140,6 +140,20 @@ export const C_SMC_INVAL: u32 = C_FRAME_FILLS + 8; // u64: decoded slots invalid
 export const C_SBI_HOST: u32 = C_SMC_INVAL + 8; // u32: 1 = an S-mode ecall returns RUN_SBI to the host (--bios builtin)
 export const C_HART: u32 = C_SBI_HOST + 4; // u32: id of the hart in the active block
 export const C_HARTS: u32 = C_HART + 4; // u32: number of harts
+// Host-VMM mode (vmexit.ts): a V=1 trap that is not delegated to VS ends run() with RUN_VMEXIT and
+// this exit record instead of entering HS/M (there is no firmware; the host is the hypervisor).
+export const C_VMM: u32 = C_HARTS + 4; // u32: 1 = host-VMM mode on
+export const C_VMX_PENDING: u32 = C_VMM + 4; // u32: an exit was recorded; run() returns RUN_VMEXIT
+export const C_VMX_CAUSE: u32 = C_VMX_PENDING + 8; // u64 (8-aligned): cause (bit 63: interrupt)
+export const C_VMX_TVAL: u32 = C_VMX_CAUSE + 8; // u64: what stval would hold
+export const C_VMX_HTVAL: u32 = C_VMX_TVAL + 8; // u64: what htval would hold (guest-page fault: GPA >> 2)
+export const C_VMX_HTINST: u32 = C_VMX_HTVAL + 8; // u64: what htinst would hold
+export const C_VMX_GVA: u32 = C_VMX_HTINST + 8; // u64: 1 = tval is a guest virtual address (hstatus.GVA)
+export const C_VMX_PC: u32 = C_VMX_GVA + 8; // u64: pc of the trapping instruction (V and pc unchanged)
+export const C_VMX_INSN: u32 = C_VMX_PC + 8; // u64: raw bits of the instruction at pc (0 if unreadable / interrupt)
+export const C_VMX_LEN: u32 = C_VMX_INSN + 8; // u32: its length, 2 or 4 (0 when INSN is 0)
+export const C_VMX_EXIT_CYCLES: u32 = C_VMX_LEN + 4; // u32: cycles charged per VM exit (timing file vmm.exitCycles)
+export const C_VMX_EXITS: u32 = C_VMX_EXIT_CYCLES + 4; // u64: VM exits taken (stats)
 export const CTL_SIZE: u32 = 0x100;
 
 // Per-class cycle cost (u8) and retired count (u64), indexed by src/isa/classes.ts ids.

@@ -16,7 +16,7 @@
  */
 import {
   H_PC, H_CYCLES, H_INSTRET, H_PRIV, H_RESV, H_MSTATUS, H_MIP, H_STIMECMP_CYCLE, H_SATP, C_DEADLINE,
-  H_VIRT, H_HGATP, H_VSSTATUS, H_HSTATUS, H_VSTIMECMP_CYCLE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
+  H_VIRT, H_HGATP, C_VMX_EXIT_CYCLES, H_VSSTATUS, H_HSTATUS, H_VSTIMECMP_CYCLE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
   S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST,
   TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR,
 } from './layout';
@@ -36,6 +36,7 @@ import {
   tlbFlushVaddr, tlbFlushVirtual, tlbFlushGuest, translating, hypLoad, hypStore, REGIME_V, curRegime,
 } from './mmu';
 import { frameFor, fillSlot, OP_PAGE_END } from './frames';
+import { vmExitTaken } from './vmexit';
 import { tmEnabled, tmAccess, tmSfence, tmTakeExtra, tmDataRegime, tmHfenceVvma, tmHfenceGvma } from './tlbmodel';
 import { csrAccess, setCurLat, hypOn } from './csr';
 import { mulh, mulhu, mulhsu, div64, divu64, rem64, remu64, sext32, divw, divuw, remw, remuw } from './alu';
@@ -52,6 +53,8 @@ export const RUN_WFI: u32 = 2;
 export const RUN_STOP: u32 = 3;
 /** An S-mode ecall with a host SBI installed: pc is at the ecall; the host completes it. */
 export const RUN_SBI: u32 = 4;
+/** Host-VMM mode: a guest trap the host must handle; the exit record is in the control block. */
+export const RUN_VMEXIT: u32 = 5;
 
 const CLS_TAKEN: u32 = CLS_BASE + (TIMING_CLASS_BRANCH_TAKEN + 1) * 8;
 const CLS_TRAP: u32 = CLS_BASE + (TIMING_CLASS_TRAP + 1) * 8;
@@ -186,6 +189,8 @@ export function run(): u32 {
       cycles += trapLat;
       store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
     }
+    // Host-VMM mode: a trap (above, or an interrupt below, which loops back here) became a VM exit.
+    if (vmExitTaken()) { status = RUN_VMEXIT; cycles += <u64>load<u32>(C_VMX_EXIT_CYCLES); }
     if (status != RUN_DEADLINE) break;
     deadline = load<u64>(C_DEADLINE);
     // Sstc: the core's own timer deadline (time >= stimecmp raises STIP without a host event).

@@ -707,9 +707,9 @@ export function tmHfenceVvma(hasVa: bool, va: u64, hasAsid: bool, asid: u32, vmi
  * remember their GPA, so every entry of the VMID goes (the spec allows flushing more); the nested
  * TLB drops only the GPA's page when one is given.
  */
-export function tmHfenceGvma(hasGpa: bool, gpa: u64, hasVmid: bool, vmid: u32): void {
+export function tmHfenceGvma(hasGpa: bool, gpa: u64, hasVmid: bool, vmid: u32, count: bool = true): void {
   if (cfg(TMC_ENABLED) == 0) return;
-  bump(TMS_FLUSH_GVMA);
+  if (count) bump(TMS_FLUSH_GVMA);
   flushAll3(false, 0, false, 0, false, 1, hasVmid, vmid);
   const n: u32 = 64;
   for (let i: u32 = 0; i < n; i++) {
