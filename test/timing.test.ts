@@ -133,7 +133,7 @@ describe('loadTimingFile', () => {
 
   it('unknown keys and classes are named, with a suggestion', () => {
     const p = file('{"latencies": {}}');
-    expect(errorOf(() => loadTimingFile(p))).toBe(`${p}: unknown key "latencies" (allowed: cpuHz, timebaseHz, latency, tlb); did you mean "latency"?`);
+    expect(errorOf(() => loadTimingFile(p))).toBe(`${p}: unknown key "latencies" (allowed: cpuHz, timebaseHz, latency, tlb, vmm); did you mean "latency"?`);
     const q = file('{"latency": {"branch_taken": 2}}');
     expect(errorOf(() => loadTimingFile(q))).toBe(
       `${q}: unknown timing class "latency.branch_taken"; did you mean "branchTaken"? (classes: ${TIMING_CLASSES.join(', ')})`,
@@ -263,5 +263,24 @@ describe('the tlb section', () => {
     const cfg = timingFromJson(withTlb[0], 'docs/TIMING.md');
     expect(cfg.tlb.replacement).toBe('plru');
     expect(cfg.tlb.l1).toEqual({ split: true, entries: 32, ways: 8 });
+  });
+});
+
+describe('the vmm section (host-VMM mode costs)', () => {
+  it('defaults from the KVM world switch; keys override; errors name the key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cyclevisor-vmm-'));
+    const f = (doc: unknown) => {
+      const p = join(dir, `v${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(p, JSON.stringify(doc));
+      return p;
+    };
+    expect(defaultTiming().vmm).toEqual({ exitCycles: 90, entryCycles: 120 });
+    expect(loadTimingFile(f({ vmm: { exitCycles: 500 } })).vmm).toEqual({ exitCycles: 500, entryCycles: 120 });
+    const bad = f({ vmm: { exitCycle: 1 } });
+    expect(errorOf(() => loadTimingFile(bad))).toBe(`${bad}: unknown key "vmm.exitCycle" (allowed: exitCycles, entryCycles); did you mean "exitCycles"?`);
+    const neg = f({ vmm: { entryCycles: -1 } });
+    expect(errorOf(() => loadTimingFile(neg))).toBe(`${neg}: "vmm.entryCycles" is -1; it must be between 0 and 1000000`);
+    const arr = f({ vmm: [] });
+    expect(errorOf(() => loadTimingFile(arr))).toBe(`${arr}: "vmm" must be an object like {"exitCycles": 90, "entryCycles": 120}, got an array`);
   });
 });
