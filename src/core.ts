@@ -389,7 +389,7 @@ export class Core {
    * entering HS/M (there is no firmware). Turning it on also sets up the delegation a hypervisor
    * has under OpenSBI: medeleg delegates everything delegatable to HS (so hedeleg alone decides what
    * the guest handles), hedeleg = KVM's (misaligned fetch, breakpoint, U-mode ecall, page faults),
-   * hideleg = the VS interrupts. `costs` are charged per exit (by the core) and per entry
+   * hideleg = the VS interrupts, and PMP entry 0 opens all memory if no entry is set. `costs` are charged per exit (by the core) and per entry
    * (loadVcpu / resumeVcpu). Survives reset.
    */
   setVmmMode(on: boolean, costs: VmmCosts = { exitCycles: 0, entryCycles: 0 }): void {
@@ -397,6 +397,14 @@ export class Core {
     this.vmmEntryCycles = costs.entryCycles;
     if (!on) return;
     this.set64(L.H_MEDELEG, 0xf0b7ffn); // causes 0-10, 12, 13, 15, 20-23 (11: M ecall, never)
+    // PMP as a firmware leaves it for S-mode when none is configured: one NAPOT entry over all
+    // memory, RWX (without any entry, S/U/VS/VU accesses fail; Priv 1.12 §3.7.1).
+    if (this.get64(L.H_PMP_ACTIVE) === 0n) {
+      this.set64(L.H_PMPADDR, (1n << 54n) - 1n);
+      this.u8[L.H_PMPCFG] = 0x1f;
+      this.set64(L.H_PMP_ACTIVE, 1n);
+      this.ex.flushTlb();
+    }
     this.set64(L.H_HEDELEG, (1n << 0n) | (1n << 3n) | (1n << 8n) | (1n << 12n) | (1n << 13n) | (1n << 15n));
     this.set64(L.H_HIDELEG, VS_INTS);
   }
