@@ -208,6 +208,19 @@ describe('injectVS, contexts, guest memory, fences, costs', () => {
     expect(c.get64(L.H_SCAUSE)).toBe(0n); // HS saw nothing
   });
 
+  it('injectVS leaves exactly the state a hardware-delegated trap leaves (ebreak via hedeleg)', () => {
+    const ctx = { vstvec: GUEST_GPA + 0x100n, vsstatus: 1n << 1n, priv: 1 as const };
+    const hw = vm([['ebreak']], { ctx });
+    hw.core.insnLimit = hw.core.instret + 1; // the ebreak traps into vstvec; nothing else runs
+    hw.core.deadline = hw.core.cycles + 1000;
+    hw.core.run();
+    const inj = vm([['ebreak']], { ctx });
+    inj.core.injectVS(3, hw.core.get64(L.H_VSTVAL));
+    const a = hw.core.saveVcpu(), b = inj.core.saveVcpu();
+    expect(b).toEqual(a);
+    expect([a.pc, a.vsepc, a.vscause]).toEqual([GUEST_GPA + 0x100n, GUEST_GPA, 3n]);
+  });
+
   it('vCPU contexts: many guests on one hart, registers, FP, CSRs and pc survive; the reservation is dropped', () => {
     // Guest code: lr.d sets a reservation; the host preempts the vCPU right after it (instruction
     // limit: not a trap, so the reservation is live); after other vCPUs ran, sc.d must fail.
