@@ -495,8 +495,9 @@ function writeCsr(csr: u32, v: u64): void {
 export function csrAccess(kind: u32, csr: u32, src: u64, readIt: bool, writeIt: bool, insn: u32): u64 {
   const cur = <u32>load<u64>(H_PRIV);
   const lvl = (csr >> 8) & 3;
-  // csr[11:10] == 3 means read-only: writing it is illegal at every level.
-  if (writeIt && (csr >> 10) == 3) {
+  // csr[11:10] == 3 means read-only: writing it is illegal at every level. Without the H
+  // extension its CSRs (hypervisor and VS: csr[9:8] = 2; mtval2, mtinst) do not exist.
+  if ((writeIt && (csr >> 10) == 3) || (!hypOn() && (lvl == 2 || csr == 0x34a || csr == 0x34b))) {
     raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>insn);
     return 0;
   }
