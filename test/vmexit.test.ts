@@ -18,6 +18,8 @@ import { RAM_BASE, RunStatus, type Core } from '../src/core.js';
 import * as L from '../src/generated/layout.js';
 import { newVcpuContext, type VcpuContext } from '../src/vcpu.js';
 import { assemble, makeCore, type Insn } from './helpers/core-harness.js';
+import { buildElf } from './helpers/elf-writer.js';
+import { VirtMachine } from '../src/board/virt.js';
 import { A, D, R, U, V, W, X, li } from './helpers/paging.js';
 
 const PAGE = 4096n;
@@ -337,5 +339,29 @@ describe('injectVS, contexts, guest memory, fences, costs', () => {
     expect(m.run()).toBe(RunStatus.InsnLimit);
     expect(m.core.pc).toBe(BigInt(RAM_BASE) + 0x3000n);
     expect([m.core.get64(L.H_VIRT), m.core.get64(L.H_SCAUSE)]).toEqual([0n, 10n]);
+  });
+});
+
+describe("the board's scheduler and the guest timer", () => {
+  it('a hart in WFI wakes at vstimecmp with VSTIP (mip bit 6), not STIP (bit 5)', () => {
+    // M-mode: Sstc on for HS and VS (menvcfg/henvcfg.STCE), stimecmp far away, vstimecmp at time
+    // 200, VSTIE in mie (hie), wfi; then exit with code (mip >> 5) & 3: 2 = VSTIP alone.
+    const prog: Insn[] = [
+      ...li(5, 1n << 63n), csrw(0x30a, 5), csrw(0x60a, 5),
+      ...li(5, -1n), csrw(0x14d, 5),
+      ...li(5, 200n), csrw(0x24d, 5),
+      ...li(5, 1n << 6n), csrw(0x304, 5),
+      ['wfi'],
+      csrr(10, 0x344),
+      ['srli', { rd: 10, rs1: 10, imm: 5 }], ['andi', { rd: 10, rs1: 10, imm: 3 }],
+      ['slli', { rd: 10, rs1: 10, imm: 16 }], ...li(6, 0x3333n), ['or', { rd: 10, rs1: 10, rs2: 6 }],
+      ...li(6, 0x10_0000n), ['sw', { rs1: 6, rs2: 10, imm: 0 }],
+      ['jal', { rd: 0, imm: 0 }],
+    ];
+    const m = new VirtMachine();
+    m.loadElf(buildElf({ entry: BigInt(RAM_BASE), segments: [{ paddr: BigInt(RAM_BASE), data: assemble(prog), section: '.text' }] }), 'vst.elf');
+    const r = m.runSync({ maxInsns: 10_000 });
+    expect(r).toEqual({ reason: 'exit', code: 2 });
+    expect(m.core.cycles).toBeGreaterThanOrEqual(200 * m.core.getNum(L.H_TIME_DIV));
   });
 });
