@@ -188,9 +188,9 @@ export function run(): u32 {
       seqBreak = false;
       cycles += trapLat;
       store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
+      // Host-VMM mode (vmexit.ts): the trap became a VM exit; the host takes it from here.
+      if (vmExitTaken()) { status = RUN_VMEXIT; cycles += <u64>load<u32>(C_VMX_EXIT_CYCLES); }
     }
-    // Host-VMM mode: a trap (above, or an interrupt below, which loops back here) became a VM exit.
-    if (vmExitTaken()) { status = RUN_VMEXIT; cycles += <u64>load<u32>(C_VMX_EXIT_CYCLES); }
     if (status != RUN_DEADLINE) break;
     deadline = load<u64>(C_DEADLINE);
     // Sstc: the core's own timer deadline (time >= stimecmp raises STIP without a host event).
@@ -211,6 +211,7 @@ export function run(): u32 {
         pc = takeTrap(cause, 0, pc);
         cycles += trapLat;
         store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
+        if (vmExitTaken()) { status = RUN_VMEXIT; cycles += <u64>load<u32>(C_VMX_EXIT_CYCLES); break; }
         continue;
       }
     }

@@ -93,6 +93,33 @@ describe.skipIf(!hasH)('two-dimensional walk counts from guest programs (needs t
   }
 });
 
+describe.skipIf(!hasH)('the modeled TLB never changes what a hypervisor program computes', () => {
+  // test/guests/hyp (the H-extension checks: VS/VU entry, guest-page faults, HLV/HSV, MPRV with
+  // MPV, hfences) under the default U74-like model: same output, exit, instret and class counts as
+  // fast mode; timing adds exactly the walk cycles and L2 latencies; and it made nested walks,
+  // some ending in guest-page faults.
+  it('hyp: fast and timing mode agree; nested walks and guest-page faults are counted', () => {
+    const run = (mode: 'fast' | 'timing') => {
+      const m = new VirtMachine({ mode });
+      m.loadElfFile(join(dir, 'bin', 'hyp.elf'));
+      return { m, r: m.runSync({ maxInsns: 50_000_000 }) };
+    };
+    const fast = run('fast');
+    const timing = run('timing');
+    expect(timing.r).toEqual(fast.r);
+    expect(timing.m.outputText()).toBe(fast.m.outputText());
+    expect(timing.m.core.instret).toBe(fast.m.core.instret);
+    expect(timing.m.core.classCounts()).toEqual(fast.m.core.classCounts());
+    const t = timing.m.tlbStats();
+    const l2 = t.l2 ? t.l2.accesses * timing.m.timing.tlb.l2!.latency : 0;
+    expect(timing.m.core.cycles - fast.m.core.cycles).toBe(t.walkCycles + l2);
+    expect(t.nested.walks).toBeGreaterThan(0);
+    expect(t.nested.guestPageFaults).toBeGreaterThan(0);
+    expect(t.nested.refs).toBe(t.nested.vsRefs + t.nested.gRefs);
+    expect(t.nested.totalHistogram.reduce((a, b) => a + b, 0)).toBe(t.nested.walks);
+  });
+});
+
 describe('hyp-walk guests are built and their expected output recorded', () => {
   it('binaries and QEMU 7.2 outputs are committed', () => {
     for (const c of cases) {
