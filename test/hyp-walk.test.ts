@@ -75,6 +75,8 @@ describe.skipIf(!hasH)('two-dimensional walk counts from guest programs (needs t
       expect(t.nested.guestPageFaults).toBe(0);
       expect(t.nested.adWrites).toEqual({ vs: 0, g: 0 }); // A and D preset everywhere
       expect([t.adWrites, t.itlb.misses, t.dtlb.misses]).toEqual([0, 2, 3]);
+      // The program's one hfence.gvma and one hfence.vvma reach the model (run.ts hooks).
+      expect(t.nested.flushes).toEqual({ vvma: 1, gvma: 1, vsatp: 0 });
     });
 
     it(`${name}: fast and timing mode agree architecturally; timing adds exactly the walk cycles`, () => {
