@@ -391,7 +391,8 @@ export class Core {
    * entering HS/M (there is no firmware). Turning it on also sets up the delegation a hypervisor
    * has under OpenSBI: medeleg delegates everything delegatable to HS (so hedeleg alone decides what
    * the guest handles), hedeleg = KVM's (misaligned fetch, breakpoint, U-mode ecall, page faults),
-   * hideleg = the VS interrupts, and PMP entry 0 opens all memory if no entry is set. `costs` are charged per exit (by the core) and per entry
+   * hideleg = the VS interrupts, and PMP entry 0 opens all memory if no entry is set (those CSRs
+   * on the running hart: with several harts, call it once per hart after switchHart). `costs` are charged per exit (by the core) and per entry
    * (loadVcpu / resumeVcpu). Survives reset.
    */
   setVmmMode(on: boolean, costs: VmmCosts = { exitCycles: 0, entryCycles: 0 }): void {

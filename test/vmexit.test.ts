@@ -305,6 +305,38 @@ describe('injectVS, contexts, guest memory, fences, costs', () => {
     expect(core.x(10)).toBe(0x22n);
   });
 
+  it('host hfence.gvma reaches every hart (a guest that ran on hart 0 while the host was on hart 1)', () => {
+    const { core } = makeCore(16 << 20);
+    core.setHarts(2);
+    const g = new GTables(core, 64);
+    const data = GUEST_GPA + 0x5000n;
+    core.writePhys(Number(hpaOf(GUEST_GPA)), assemble([...li(6, data), ['ld', { rd: 10, rs1: 6, imm: 0 }], ['ecall'], ['jal', { rd: 0, imm: -8 }]]));
+    core.writePhys(Number(hpaOf(data)), Uint8Array.from([0x11]));
+    const other = BigInt(RAM_BASE) + 0xa0_0000n;
+    core.writePhys(Number(other), Uint8Array.from([0x22]));
+    const go = () => {
+      core.insnLimit = core.instret + 1000;
+      core.deadline = core.cycles + 1_000_000;
+      return core.run();
+    };
+    for (const h of [0, 1]) {
+      core.switchHart(h);
+      core.setVmmMode(true); // per-hart delegation and PMP
+      core.loadVcpu(newVcpuContext(GUEST_GPA, { hgatp: g.hgatp(), hstatus: HSTATUS_VTW }));
+      expect(go()).toBe(RunStatus.VmExit);
+      expect(core.x(10)).toBe(0x11n); // both harts' host TLBs now map the page
+    }
+    g.map(data, other);
+    core.hfenceGvma(1, { gpa: data, len: 8n }); // issued while hart 1 is the running one
+    for (const h of [1, 0]) {
+      core.switchHart(h);
+      core.pc += 4n;
+      core.resumeVcpu();
+      expect(go()).toBe(RunStatus.VmExit);
+      expect(core.x(10)).toBe(0x22n);
+    }
+  });
+
   it('modeled costs: exitCycles per exit, entryCycles per entry', () => {
     const prog: Insn[] = [['ecall'], ['ecall'], ['ecall']];
     const cycles = (costs: { exitCycles: number; entryCycles: number }) => {
