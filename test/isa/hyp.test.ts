@@ -34,6 +34,7 @@ import {
   type Insn,
 } from '../helpers/isa.js';
 import { assemble } from '../helpers/core-harness.js';
+import { encode } from '../../src/isa/encode.js';
 
 const HSTATUS = 0x600, HGATP = 0x680, VSATP = 0x280, HENVCFG = 0x60a, VSTIMECMP = 0x24d;
 const MPV = 1n << 39n, GVA = 1n << 38n;
@@ -108,6 +109,11 @@ describe('H CSRs: WARL (written with all ones from M-mode, read back)', () => {
     expectTrap(r, { cause: 2 });
   });
 
+  it('mideleg bits 2, 6, 10 read one even after the host wrote the raw field (firmware set-up via setCsr)', () => {
+    const r = exec([csrr(10, CSR.mideleg), WFI], { setup: (c) => c.setCsr(L.H_MIDELEG, 0x222n) });
+    expect(hex(r.core.x(10))).toBe('0x666');
+  });
+
   it('vsatp: a write with an unsupported MODE has no effect (as satp); Sv39 reads back', () => {
     const sv39 = (8n << 60n) | 0x12345n;
     const r = exec([...csrwi64(VSATP, sv39), ...csrwi64(VSATP, (3n << 60n) | 1n), csrr(10, VSATP), WFI]);
@@ -174,13 +180,31 @@ describe('G stage (hgatp)', () => {
     const r = exec(vsLoad(gpa, sv39), { setup: identityG39 });
     expectTrap(r, { cause: 21, tval: gpa });
     expect(r.core.getCsr(L.H_MTVAL2)).toBe(gpa >> 2n);
-    expect(r.core.getCsr(L.H_MTINST)).toBe(0n);
+    expect(hex(r.core.getCsr(L.H_MTINST))).toBe(hex(BigInt(encode('ld', { rd: 6, rs1: 7, imm: 0 }) & 0x7fff)));
     expect(csrOf(r.core, 'mstatus') & (GVA | MPV)).toBe(GVA | MPV);
   });
 
   // The program runs from GPA 0x8000_0000 (root entry 2); the data under test is at GPA
   // 0xC008_0000 through root entry 3.
   const GPA3 = 0xc008_0000n;
+  it('an explicit load guest-page fault reports the transformed instruction in mtinst (32-bit and compressed)', () => {
+    const gpa = 0xc000_0000n; // root entry 3 is empty
+    const ld: Insn = ['ld', { rd: 6, rs1: 7, imm: 8 }];
+    const r = exec([...pmpAllowAll(), ...csrwi64(HGATP, sv39), ...li(7, gpa), ...enterVS(), ld, WFI], { setup: identityG39 });
+    expectTrap(r, { cause: 21, tval: gpa + 8n });
+    // imm and rs1 zeroed: funct3, rd, opcode stay
+    expect(hex(r.core.getCsr(L.H_MTINST))).toBe(hex(BigInt(encode('ld', { rd: 6, rs1: 7, imm: 8 }) & 0x7fff)));
+    const cld: Insn = ['c.ld', { rd: 9, rs1: 8, imm: 8 }];
+    const r2 = exec([...pmpAllowAll(), ...csrwi64(HGATP, sv39), ...li(8, gpa), ...enterVS(), cld, WFI], { setup: identityG39 });
+    expectTrap(r2, { cause: 21, tval: gpa + 8n });
+    // expanded to ld x9, 0(x0) with bit 1 clear: (3 << 12) | (9 << 7) | 0x03 & ~2
+    expect(hex(r2.core.getCsr(L.H_MTINST))).toBe('0x3481');
+    const sd: Insn = ['sd', { rs1: 7, rs2: 6, imm: -16 }];
+    const r3 = exec([...pmpAllowAll(), ...csrwi64(HGATP, sv39), ...li(7, gpa + 16n), ...enterVS(), sd, WFI], { setup: identityG39 });
+    expectTrap(r3, { cause: 23, tval: gpa });
+    expect(hex(r3.core.getCsr(L.H_MTINST))).toBe(hex(BigInt((6 << 20) | (3 << 12) | 0x23)));
+  });
+
   it('a misaligned G-stage gigapage leaf (PPN[1:0] != 0) is a guest-page fault', () => {
     const r = exec(vsLoad(GPA3, sv39), {
       setup: (c) => { identityG39(c); write64(c, G_ROOT + 24n, pte(0x8000_0000n + 0x20_0000n, LEAF)); },
@@ -283,5 +307,104 @@ describe('ecall and timers with V = 1', () => {
     expect((r.core.x(20) >> 7n) & 3n).toBe(3n); // SPV = 1, SPVP = 1
     expect(r.core.getCsr(L.H_VIRT)).toBe(1n); // back in VS (the final wfi ran there)
     expect((r.core.getCsr(L.H_HSTATUS) >> 7n) & 1n).toBe(0n); // sret cleared SPV
+  });
+});
+
+describe('interrupt virtualization (hvip, hideleg, priorities)', () => {
+  const VS_HANDLER = RAM_BASE + 0xf4000;
+  /** M-mode: delegate VS interrupts to VS (hideleg), vstvec -> a wfi, vsstatus.SIE, then spin in VS. */
+  const prog = (hvip: bigint, vsie: bigint, extra: Insn[] = []): Insn[] => [
+    ...pmpAllowAll(),
+    ...csrwi64(HGATP, 0n),
+    ...csrwi64(0x603, 0x444n), // hideleg
+    ...csrwi64(0x205, BigInt(VS_HANDLER)), // vstvec
+    ...csrwi64(0x200, 2n), // vsstatus.SIE
+    ...csrwi64(0x204, vsie), // vsie
+    ...extra,
+    ...csrwi64(0x645, hvip), // hvip
+    ...enterVS(),
+    ['addi', { rd: 7, rs1: 7, imm: 1 }],
+    ['jal', { rd: 0, imm: -4 }],
+  ];
+  // The handlers clear their interrupt enables first: a WFI completes at once while an enabled
+  // interrupt is pending (Priv §3.3.3), so only then does it end the run.
+  const setup = (c: Core): void => c.writePhys(VS_HANDLER, assemble([csrw(CSR.sie, 0), WFI]));
+  const vscause = (c: Core): string => hex(c.getCsr(L.H_VSCAUSE));
+
+  it.each([
+    ['VSSIP', 1n << 2n, 1n << 1n, '0x8000000000000001'],
+    ['VSTIP', 1n << 6n, 1n << 5n, '0x8000000000000005'],
+    ['VSEIP', 1n << 10n, 1n << 9n, '0x8000000000000009'],
+  ])('%s in hvip reaches VS-mode as the S-level interrupt (vscause)', (_n, hvip, vsie, want) => {
+    const r = exec(prog(hvip, vsie), { setup });
+    expect(r.status).toBe(RunStatus.Wfi);
+    expect(r.core.pc).toBe(BigInt(VS_HANDLER + 8));
+    expect(vscause(r.core)).toBe(want);
+    expect(r.core.getCsr(L.H_VIRT)).toBe(1n);
+    expect((r.core.getCsr(L.H_VSSTATUS) >> 8n) & 1n).toBe(1n); // SPP = VS
+  });
+
+  it('priority among VS interrupts: VSEI, then VSSI, then VSTI', () => {
+    const r = exec(prog(0x444n, 0x222n), { setup });
+    expect(vscause(r.core)).toBe('0x8000000000000009');
+    const r2 = exec(prog(0x044n, 0x222n), { setup });
+    expect(vscause(r2.core)).toBe('0x8000000000000001');
+  });
+
+  it('vsstatus.SIE = 0 masks VS interrupts in VS-mode; an HS-level interrupt (SSIP, mideleg) is still taken while V = 1', () => {
+    const HS_HANDLER = RAM_BASE + 0xf8000;
+    const r = exec(
+      prog(1n << 2n, 1n << 1n, [
+        ...csrwi64(0x200, 0n), // vsstatus.SIE = 0
+        ...csrwi64(CSR.mideleg, 1n << 1n),
+        ...csrwi64(CSR.mie, 1n << 1n),
+        ...csrwi64(CSR.mip, 1n << 1n), // SSIP
+        ...csrwi64(CSR.stvec, BigInt(HS_HANDLER)),
+      ]),
+      { setup: (c) => { setup(c); c.writePhys(HS_HANDLER, assemble([csrw(CSR.sie, 0), csrw(0x604, 0), WFI])); } },
+    );
+    expect(r.core.pc).toBe(BigInt(HS_HANDLER + 12));
+    expect(hex(csrOf(r.core, 'scause'))).toBe('0x8000000000000001');
+    expect(r.core.getCsr(L.H_VIRT)).toBe(0n);
+    expect((r.core.getCsr(L.H_HSTATUS) >> 7n) & 1n).toBe(1n); // SPV
+  });
+});
+
+describe('hfence operand forms', () => {
+  it.each([
+    ['hfence.vvma', 0, 0], ['hfence.vvma', 5, 0], ['hfence.vvma', 0, 6], ['hfence.vvma', 5, 6],
+    ['hfence.gvma', 0, 0], ['hfence.gvma', 5, 0], ['hfence.gvma', 0, 6], ['hfence.gvma', 5, 6],
+  ])('%s rs1=x%i rs2=x%i is legal in M-mode and retires as a fence', (name, rs1, rs2) => {
+    const r = exec([...li(5, 0x2000_0000n), ...li(6, 7n), [name, { rs1, rs2 }] as Insn, WFI]);
+    expect(r.status).toBe(RunStatus.Wfi);
+    expect(r.core.exceptions).toBe(0);
+    expect(r.core.classCounts().fence).toBe(1);
+  });
+
+  it('hfence.gvma in HS-mode with mstatus.TVM = 1 is illegal; hfence.vvma is not affected by TVM', () => {
+    const pre = [...pmpAllowAll(), ...csrsi64(CSR.mstatus, 1n << 20n)];
+    const toHS = [...csrci64(CSR.mstatus, MS.MPP), ...csrsi64(CSR.mstatus, mpp(PRV_S)), ['auipc', { rd: 5, imm: 0 }] as Insn, ['addi', { rd: 5, rs1: 5, imm: 16 }] as Insn, csrw(CSR.mepc, 5), ['mret'] as Insn];
+    const r = exec([...pre, ...toHS, ['hfence.vvma', { rs1: 0, rs2: 0 }], ['hfence.gvma', { rs1: 0, rs2: 0 }], WFI]);
+    expectTrap(r, { cause: 2 });
+    expect(r.core.classCounts().fence).toBe(1);
+  });
+});
+
+describe('setHypervisor on every hart; survives reset', () => {
+  it('applies to all harts, and reset() keeps the setting', async () => {
+    const { makeCore } = await import('../helpers/core-harness.js');
+    const { core } = makeCore();
+    core.setHarts(3);
+    for (let h = 0; h < 3; h++) expect((core.hart64(h, L.H_MISA) >> 7n) & 1n).toBe(1n);
+    core.setHypervisor(false);
+    for (let h = 0; h < 3; h++) {
+      expect((core.hart64(h, L.H_MISA) >> 7n) & 1n).toBe(0n);
+      expect(core.hart64(h, L.H_MIDELEG) & 0x444n).toBe(0n);
+    }
+    core.ex.reset();
+    for (let h = 0; h < 3; h++) expect((core.hart64(h, L.H_MISA) >> 7n) & 1n).toBe(0n);
+    core.setHypervisor(true);
+    core.ex.reset();
+    for (let h = 0; h < 3; h++) expect((core.hart64(h, L.H_MISA) >> 7n) & 1n).toBe(1n);
   });
 });
