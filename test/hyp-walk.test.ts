@@ -11,7 +11,7 @@
  *
  * The pages walked: native, the guest-code page (fetch) and one data page (load); V=1, the
  * guest-code page (fetch), page A (load) and page B (store). The console output and exit code
- * are QEMU 7.2's (`-cpu rv64,h=true`; test/guests/hyp-walk/expected/).
+ * are QEMU 7.2's (`-cpu rv64,h=true`; test/guests/expected/, rows of programs.tsv).
  *
  * These programs need the H extension in the core (V bit, hgatp/vsatp, HS→VS entry, delegation of
  * the VS ecall). On a core without it (misa.H = 0) they are skipped, saying why.
@@ -53,7 +53,7 @@ describe.skipIf(!hasH)('two-dimensional walk counts from guest programs (needs t
       const m = machine('timing');
       m.loadElfFile(join(dir, 'bin', `${name}.elf`));
       const r = m.runSync({ maxInsns: 5_000_000 });
-      expect(m.outputText()).toBe(readFileSync(join(dir, 'hyp-walk', 'expected', `${name}.out`), 'utf8'));
+      expect(m.outputText()).toBe(readFileSync(join(dir, 'expected', `${name}.out`), 'utf8'));
       expect(r).toEqual({ reason: 'exit', code: 0 });
       const t = m.tlbStats();
       const hist8 = Array.from({ length: 8 }, () => 0);
@@ -127,7 +127,7 @@ describe('hyp-walk guests are built and their expected output recorded', () => {
     for (const c of cases) {
       const name = `hyp-walk-sv${c.sv}`;
       expect(readFileSync(join(dir, 'bin', `${name}.elf`)).subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
-      expect(readFileSync(join(dir, 'hyp-walk', 'expected', `${name}.out`), 'utf8')).toMatch(/all passed\n$/);
+      expect(readFileSync(join(dir, 'expected', `${name}.out`), 'utf8')).toMatch(/all passed\n$/);
     }
   });
 });
