@@ -132,6 +132,9 @@ describe('VM exits: the host sees each exit record and resumes', () => {
     e = core.vmExit();
     expect(e).toMatchObject({ cause: 21, interrupt: false, stval: MMIO_GPA + 8n, htval: (MMIO_GPA + 8n) >> 2n, gva: true, pc: GUEST_GPA + 8n, length: 4 });
     expect(e.insn).toBe(0x0083_3283); // ld x5, 8(x6)
+    // htinst: the transformed instruction (H ext. "Transformed Instruction or Pseudoinstruction for
+    // mtinst or htinst"): the load with imm = 0 and rs1 = the address offset (0 here).
+    expect(e.htinst).toBe(0x3283n);
     core.setX(5, 0x1122_3344_5566_7788n); // the emulated device's answer
     core.pc += BigInt(e.length);
     core.resumeVcpu();
