@@ -9,16 +9,26 @@ import {
   C_DEADLINE, C_INSN_LIMIT, RAM_OFFSET, RAM_GPA, RAM_MAX, LAT_BASE, CLS_BASE, CLS_SIZE, WATCH_BASE,
   WATCH_MAX, C_WATCH_COUNT, CTL_BASE, CTL_SIZE, S_LAT, C_HART, C_HARTS, HART_SAVE_BASE, MAX_HARTS,
   TM_BASE, TM_CNT, TM_END, TM_SAVE_BASE, TM_SAVE_SIZE, H_INSTRET, H_CYCLES, C_STUCK_LIMIT,
-  H_VSTIMECMP_CYCLE,
+  H_VSTIMECMP_CYCLE, H_HGATP, H_VIRT, C_VMM, C_VMX_EXIT_CYCLES,
 } from './layout';
 import { PRV_M, MSTATUS_MPP, MSTATUS_UXL, MSTATUS_SXL } from './hart';
 import { MISA_VALUE, updateStimecmp, updateVstimecmp, applyHypervisor } from './csr';
 import { tlbFlushAll, tlbFlushAllHarts, tlbFlushHart, setTlbHart, tlbFlushGuestHart } from './mmu';
 import { invalidateAllFrames, invalidatePhys as invPhys } from './frames';
 import { clearException, redirectToSupervisor } from './trap';
-import { tmReset, tmEnabled } from './tlbmodel';
+import { tmReset, tmEnabled, tmAccess, tmHfenceGvma, tmHfenceVvma, tmDataRegime } from './tlbmodel';
 
 export { run } from './run';
+export { injectVS, vcpuLoaded, hostHfenceGvma, gpaToHpa, gvaToHpa } from './vmexit';
+
+/**
+ * Host-VMM mode on or off (vmexit.ts): with it, a V=1 trap that is not delegated to VS ends run()
+ * with RUN_VMEXIT; `exitCycles` are charged per exit. Survives reset.
+ */
+export function setVmm(on: u32, exitCycles: u32): void {
+  store<u32>(C_VMM, on != 0 ? 1 : 0);
+  store<u32>(C_VMX_EXIT_CYCLES, exitCycles);
+}
 
 /** Grow memory for `ramBytes` of guest RAM (a multiple of 4 KiB, at most 2 GiB). 0 = ok. */
 export function init(ramBytes: u32): u32 {
@@ -48,10 +58,15 @@ export function reset(): void {
   const ram = load<u64>(C_RAM_SIZE);
   const harts = max<u32>(1, load<u32>(C_HARTS));
   const stuckLimit = load<u32>(C_STUCK_LIMIT);
+  const vmm = load<u32>(C_VMM);
+  const exitCycles = load<u32>(C_VMX_EXIT_CYCLES);
   memory.fill(CTL_BASE, 0, CTL_SIZE);
   store<u64>(C_RAM_SIZE, ram);
   store<u32>(C_STUCK_LIMIT, stuckLimit);
   store<u32>(C_HARTS, harts);
+  // Host-VMM mode is configuration, like the RAM size: it survives reset.
+  store<u32>(C_VMM, vmm);
+  store<u32>(C_VMX_EXIT_CYCLES, exitCycles);
   // Every hart gets the reset state (with its own mhartid) in its save slot; hart 0 is loaded.
   for (let h: u32 = 0; h < harts; h++) {
     resetHartState();
@@ -202,6 +217,23 @@ export function configureMmu(satpModes: u32, adUpdate: u32): void {
 /** Timing mode: (re)start the modeled TLB with the configuration words at TM_CFG. */
 export function tlbModelReset(): void {
   tmReset();
+}
+
+/**
+ * Timing mode, for tests and tools: count one access at `va` in the modeled TLB exactly as the run
+ * loop would (fetch / store flags), in the translation context the hart state holds now (priv,
+ * satp, or V with vsatp and hgatp), and return the cycles it costs. The architectural state is not
+ * changed (the model reads page tables without side effects). Callers check tmTranslates first.
+ */
+export function tlbModelAccess(va: u64, fetch: u32, isStore: u32): u64 {
+  tmDataRegime(load<u64>(H_VIRT) != 0);
+  return tmAccess(va, fetch != 0, isStore != 0);
+}
+
+/** hfence.gvma / hfence.vvma as the modeled TLB sees them (the H extension's fences call these). */
+export function tlbModelHfence(gvma: u32, hasAddr: u32, addr: u64, hasId: u32, id: u32): void {
+  if (gvma != 0) tmHfenceGvma(hasAddr != 0, addr, hasId != 0, id);
+  else tmHfenceVvma(hasAddr != 0, addr, hasId != 0, id, <u32>(load<u64>(H_HGATP) >> 44) & 0x3fff);
 }
 
 export function setHartId(id: u32): void {

@@ -166,6 +166,20 @@ export const C_STUCK_LIMIT: u32 = C_MTRAP_TVAL + 8; // u32: 0 = never stuck (kep
 export const C_STUCK_CAUSE: u32 = C_STUCK_LIMIT + 4; // u64 xcause of the last trap
 export const C_STUCK_PC: u32 = C_STUCK_CAUSE + 8; // u64 pc of the trapping instruction (xepc)
 export const C_STUCK_TVEC: u32 = C_STUCK_PC + 8; // u64 xtvec of the mode the trap went to
+// Host-VMM mode (vmexit.ts): a V=1 trap that is not delegated to VS ends run() with RUN_VMEXIT and
+// this exit record instead of entering HS/M (there is no firmware; the host is the hypervisor).
+export const C_VMM: u32 = C_STUCK_TVEC + 8; // u32: 1 = host-VMM mode on
+export const C_VMX_PENDING: u32 = C_VMM + 4; // u32: an exit was recorded; run() returns RUN_VMEXIT
+export const C_VMX_CAUSE: u32 = C_VMX_PENDING + 8; // u64 (8-aligned): cause (bit 63: interrupt)
+export const C_VMX_TVAL: u32 = C_VMX_CAUSE + 8; // u64: what stval would hold
+export const C_VMX_HTVAL: u32 = C_VMX_TVAL + 8; // u64: what htval would hold (guest-page fault: GPA >> 2)
+export const C_VMX_HTINST: u32 = C_VMX_HTVAL + 8; // u64: what htinst would hold
+export const C_VMX_GVA: u32 = C_VMX_HTINST + 8; // u64: 1 = tval is a guest virtual address (hstatus.GVA)
+export const C_VMX_PC: u32 = C_VMX_GVA + 8; // u64: pc of the trapping instruction (V and pc unchanged)
+export const C_VMX_INSN: u32 = C_VMX_PC + 8; // u64: raw bits of the instruction at pc (0 if unreadable / interrupt)
+export const C_VMX_LEN: u32 = C_VMX_INSN + 8; // u32: its length, 2 or 4 (0 when INSN is 0)
+export const C_VMX_EXIT_CYCLES: u32 = C_VMX_LEN + 4; // u32: cycles charged per VM exit (timing file vmm.exitCycles)
+export const C_VMX_EXITS: u32 = C_VMX_EXIT_CYCLES + 4; // u64: VM exits taken (stats)
 export const CTL_SIZE: u32 = 0x100;
 
 // Per-class cycle cost (u8) and retired count (u64), indexed by src/isa/classes.ts ids.
@@ -200,7 +214,7 @@ export const MAX_HARTS: u32 = 8;
 export const TLB_END: u32 = TLB_BASE + MAX_HARTS * TLB_HART_SIZE;
 // The modeled TLB of harts that are not running (timing mode): TM_BASE..TM_END saved per hart.
 export const TM_SAVE_BASE: u32 = TLB_END; // 0xb00000 with 5 TLB sets
-export const TM_SAVE_SIZE: u32 = 0x34000;
+export const TM_SAVE_SIZE: u32 = 0x36000;
 export const TM_SAVE_END: u32 = TM_SAVE_BASE + MAX_HARTS * TM_SAVE_SIZE;
 
 // Watched physical ranges: accesses inside go to the MMIO import even though they are in RAM.
@@ -220,14 +234,21 @@ export const FTAG_SIZE: u32 = FRAME_COUNT * 8; // u64 physical page number + 1 (
 // the L1 instruction/data (or unified) TLBs, the L2 TLB and the page-walk cache.
 export const TM_BASE: u32 = 0xc8000;
 export const TM_CFG: u32 = TM_BASE; // 32 × u32 configuration words (TMC_* indices in tlbmodel.ts)
-export const TM_CNT: u32 = TM_CFG + 128; // 64 × u64 counters (TMS_* indices in tlbmodel.ts)
-export const TM_PLRU: u32 = TM_CNT + 512; // tree-PLRU bits: u16 per set: L1 I 1024, L1 D 1024, L2 4096 sets
+export const TM_CNT: u32 = TM_CFG + 128; // 128 × u64 counters (TMS_* indices in tlbmodel.ts)
+// Model state that is per hart but not a counter: the vsatp / hgatp values the last two-dimensional
+// walk saw (a change empties the walk caches that are not tagged with them), and whether any V=1
+// entry was inserted since the last full flush. 8 × u64.
+export const TM_STATE: u32 = TM_CNT + 1024;
+export const TM_PLRU: u32 = TM_STATE + 64; // tree-PLRU bits: u16 per set: L1 I 1024, L1 D 1024, L2 4096 sets
 export const TM_ENTRY: u32 = 32; // {tag u64, stamp u64, asid u16, vmid u16, level u8, global u8, virt u8}
 export const TM_L1I: u32 = TM_PLRU + 6144 * 2;
 export const TM_L1D: u32 = TM_L1I + 1024 * TM_ENTRY;
 export const TM_L2: u32 = TM_L1D + 1024 * TM_ENTRY;
 export const TM_PWC: u32 = TM_L2 + 4096 * TM_ENTRY;
-export const TM_END: u32 = TM_PWC + 64 * TM_ENTRY;
+// Nested TLB (H extension, timing mode): G-stage translations of guest page-table pages, 64 entries
+// of {tag u64 = (GPA page << 1) | valid, stamp u64, vmid u16}.
+export const TM_NTLB: u32 = TM_PWC + 64 * TM_ENTRY;
+export const TM_END: u32 = TM_NTLB + 64 * TM_ENTRY;
 export const CODEMAP_BASE: u32 = 0x20000;
 export const CODEMAP_SIZE: u32 = 0x80000; // 2 GiB / 4 KiB pages, one byte each
 export const FRAME_BASE: u32 = 0x100000;

@@ -605,8 +605,7 @@ function tlbFill(arr: u32, va: u64, pa: u64, access: u32, p: u32): void {
 
 /** Does the modeled TLB see data accesses at privilege p (timing mode, translated regime)? */
 @inline function tmCounts(p: u32): bool {
-  // Guest regimes are left out until the modeled TLB walks vsatp/hgatp (see run.ts).
-  return tmEnabled() && p != PRV_M && (p & REGIME_V) == 0 && translating(p);
+  return tmEnabled() && p != PRV_M && translating(p);
 }
 /** Does regime r translate addresses (satp, or vsatp / hgatp for a guest regime)? */
 export function translating(r: u32): bool {
@@ -655,7 +654,7 @@ export function storeSlow(va: u64, size: u32, v: u64): void {
 // The bytes of a page-crossing store are one access: triggers were checked for all of it (storeSlow).
 export function storeSlowIn(va: u64, size: u32, v: u64, p: u32): void {
   if ((va & 0xfff) + <u64>size > 4096) {
-    if (tmCounts(p)) tmAccessSecondPage(va + <u64>size - 1);
+    if (tmCounts(p)) tmAccessSecondPage(va + <u64>size - 1, true);
     // Translate and check every byte before writing any, so a fault leaves memory unchanged.
     for (let i: u32 = 0; i < size; i++) {
       const pa = translate(va + i, ACCESS_WRITE, p);

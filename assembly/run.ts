@@ -16,7 +16,7 @@
  */
 import {
   H_PC, H_CYCLES, H_INSTRET, H_PRIV, H_RESV, H_MSTATUS, H_MIP, H_STIMECMP_CYCLE, H_SATP, C_DEADLINE,
-  H_VIRT, H_VSSTATUS, H_HSTATUS, H_VSTIMECMP_CYCLE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
+  H_VIRT, H_HGATP, C_VMX_EXIT_CYCLES, H_VSSTATUS, H_HSTATUS, H_VSTIMECMP_CYCLE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
   S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST, C_MTRAP_HOST,
   TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR, H_TRIG_ARMED,
 } from './layout';
@@ -39,7 +39,8 @@ import {
   tlbFlushVaddr, tlbFlushVirtual, tlbFlushGuest, translating, hypLoad, hypStore, REGIME_V, curRegime,
 } from './mmu';
 import { frameFor, fillSlot, OP_PAGE_END } from './frames';
-import { tmEnabled, tmAccess, tmSfence, tmTakeExtra } from './tlbmodel';
+import { vmExitTaken } from './vmexit';
+import { tmEnabled, tmAccess, tmSfence, tmTakeExtra, tmDataRegime, tmHfenceVvma, tmHfenceGvma } from './tlbmodel';
 import { csrAccess, setCurLat, hypOn } from './csr';
 import { mulh, mulhu, mulhsu, div64, divu64, rem64, remu64, sext32, divw, divuw, remw, remuw } from './alu';
 import {
@@ -65,6 +66,8 @@ export const RUN_MTRAP: u32 = 5;
  * the last trap has been taken (pc is at its handler) and C_STUCK_CAUSE/PC/TVEC describe it.
  */
 export const RUN_STUCK: u32 = 6;
+/** Host-VMM mode: a guest trap the host must handle; the exit record is in the control block. */
+export const RUN_VMEXIT: u32 = 7;
 
 const CLS_TAKEN: u32 = CLS_BASE + (TIMING_CLASS_BRANCH_TAKEN + 1) * 8;
 const CLS_TRAP: u32 = CLS_BASE + (TIMING_CLASS_TRAP + 1) * 8;
@@ -248,7 +251,9 @@ export function run(): u32 {
       seqBreak = false;
       cycles += trapLat;
       store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
-      if (status != RUN_MTRAP && noteTrap(excCause, epc, instretStart + (budget - left))) status = RUN_STUCK;
+      // Host-VMM mode (vmexit.ts): the trap became a VM exit; the host takes it from here.
+      if (vmExitTaken()) { status = RUN_VMEXIT; cycles += <u64>load<u32>(C_VMX_EXIT_CYCLES); }
+      else if (status != RUN_MTRAP && noteTrap(excCause, epc, instretStart + (budget - left))) status = RUN_STUCK;
     }
     if (status != RUN_DEADLINE) break;
     deadline = load<u64>(C_DEADLINE);
@@ -279,6 +284,7 @@ export function run(): u32 {
         pc = takeTrap(cause, 0, pc);
         cycles += trapLat;
         store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
+        if (vmExitTaken()) { status = RUN_VMEXIT; cycles += <u64>load<u32>(C_VMX_EXIT_CYCLES); break; }
         if (noteTrap(cause, epc, instretStart + (budget - left))) { status = RUN_STUCK; break; }
         continue;
       }
@@ -288,11 +294,10 @@ export function run(): u32 {
     tlbR = tlbSet(dp);
     tlbW = tlbR + (TLB_WRITE - TLB_BASE);
     if (tmEnabled()) {
-      // The modeled TLB walks satp only: guest regimes (V = 1) are not counted until it walks
-      // vsatp/hgatp itself (htlb: tlbmodel.ts reads H_VSATP, H_HGATP, H_VIRT).
+      tmData = dp != PRV_M && translating(dp);
+      tmDataRegime((dp & REGIME_V) != 0);
       const fr = curRegime();
-      tmData = dp != PRV_M && (dp & REGIME_V) == 0 && translating(dp);
-      tmFetch = fr != PRV_M && (fr & REGIME_V) == 0 && translating(fr);
+      tmFetch = fr != PRV_M && translating(fr);
     } else {
       tmData = false;
       tmFetch = false;
@@ -450,7 +455,7 @@ export function run(): u32 {
       }
       case OP_SB: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         const v = getX(load<u8>(slot, S_RS2));
         const h = hostAddr(tlbW, va, 0);
         if (h) {
@@ -464,7 +469,7 @@ export function run(): u32 {
       }
       case OP_SH: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         const v = getX(load<u8>(slot, S_RS2));
         const h = hostAddr(tlbW, va, 1);
         if (h) {
@@ -478,7 +483,7 @@ export function run(): u32 {
       }
       case OP_SW: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         const v = getX(load<u8>(slot, S_RS2));
         const h = hostAddr(tlbW, va, 3);
         if (h) {
@@ -492,7 +497,7 @@ export function run(): u32 {
       }
       case OP_SD: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         const v = getX(load<u8>(slot, S_RS2));
         const h = hostAddr(tlbW, va, 7);
         if (h) {
@@ -795,7 +800,7 @@ export function run(): u32 {
       }
       case OP_AMOSWAP_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -807,7 +812,7 @@ export function run(): u32 {
       }
       case OP_AMOSWAP_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -819,7 +824,7 @@ export function run(): u32 {
       }
       case OP_AMOADD_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -831,7 +836,7 @@ export function run(): u32 {
       }
       case OP_AMOADD_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -843,7 +848,7 @@ export function run(): u32 {
       }
       case OP_AMOXOR_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -855,7 +860,7 @@ export function run(): u32 {
       }
       case OP_AMOXOR_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -867,7 +872,7 @@ export function run(): u32 {
       }
       case OP_AMOAND_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -879,7 +884,7 @@ export function run(): u32 {
       }
       case OP_AMOAND_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -891,7 +896,7 @@ export function run(): u32 {
       }
       case OP_AMOOR_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -903,7 +908,7 @@ export function run(): u32 {
       }
       case OP_AMOOR_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -915,7 +920,7 @@ export function run(): u32 {
       }
       case OP_AMOMIN_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -927,7 +932,7 @@ export function run(): u32 {
       }
       case OP_AMOMIN_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -939,7 +944,7 @@ export function run(): u32 {
       }
       case OP_AMOMAX_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -951,7 +956,7 @@ export function run(): u32 {
       }
       case OP_AMOMAX_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -963,7 +968,7 @@ export function run(): u32 {
       }
       case OP_AMOMINU_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -975,7 +980,7 @@ export function run(): u32 {
       }
       case OP_AMOMINU_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -987,7 +992,7 @@ export function run(): u32 {
       }
       case OP_AMOMAXU_W: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 3) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 4, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -999,7 +1004,7 @@ export function run(): u32 {
       }
       case OP_AMOMAXU_D: {
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & 7) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, 8, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -1052,7 +1057,7 @@ export function run(): u32 {
       case OP_SC_W: case OP_SC_D: {
         const size: u32 = load<u16>(slot, S_OP) == OP_SC_W ? 4 : 8;
         const va = getX(load<u8>(slot, S_RS1));
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         if ((va & <u64>(size - 1)) != 0) { raise(CAUSE_MISALIGNED_STORE, va); left++; cycles -= lat; uncount(slot); break; }
         const h = amoAddress(va, size, true);
         if (h == 0) { left++; cycles -= lat; uncount(slot); break; }
@@ -1107,7 +1112,7 @@ export function run(): u32 {
       case OP_FSW: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         const v = getF(load<u8>(slot, S_RS2));
         const h = hostAddr(tlbW, va, 3);
         if (h) {
@@ -1122,7 +1127,7 @@ export function run(): u32 {
       case OP_FSD: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
-        if (tmData) cycles += tmAccess(va, false);
+        if (tmData) cycles += tmAccess(va, false, true);
         const v = getF(load<u8>(slot, S_RS2));
         const h = hostAddr(tlbW, va, 7);
         if (h) {
@@ -1631,6 +1636,7 @@ export function run(): u32 {
           // Every form flushes all guest entries: the host TLB splinters superpages into 4 KiB
           // entries, so an address-specific fence could leave other pages of a changed superpage.
           tlbFlushGuest();
+          tmSfence(rs1 != 0, getX(rs1), rs2 != 0, <u32>getX(rs2) & 0xffff); // counted as hfence.vvma
           pc += <u64>len;
           break;
         }
@@ -1667,6 +1673,11 @@ export function run(): u32 {
           break;
         }
         tlbFlushGuest();
+        // The modeled TLB keeps VMID/ASID tags and honours the operands (hfence.gvma rs1 = GPA >> 2).
+        const hr1 = load<u8>(slot, S_RS1);
+        const hr2 = load<u8>(slot, S_RS2);
+        if (op == OP_HFENCE_GVMA) tmHfenceGvma(hr1 != 0, getX(hr1) << 2, hr2 != 0, <u32>getX(hr2) & 0x3fff);
+        else tmHfenceVvma(hr1 != 0, getX(hr1), hr2 != 0, <u32>getX(hr2) & 0xffff, <u32>(load<u64>(H_HGATP) >> 44) & 0x3fff);
         pc += <u64>len;
         break;
       }
@@ -1690,6 +1701,9 @@ export function run(): u32 {
         }
         const r: u32 = REGIME_V | ((hs & HSTATUS_SPVP) != 0 ? PRV_S : PRV_U);
         const va = getX(load<u8>(slot, S_RS1));
+        // The modeled TLB sees the access in the guest's context (V=1, vsatp / hgatp).
+        const tmHyp = tmEnabled() && translating(r);
+        if (tmHyp) { tmDataRegime(true); cycles += tmAccess(va, false, op >= OP_HSV_B); }
         store<u64>(H_CYCLES, cycles - lat);
         if (op >= OP_HSV_B) {
           const size: u32 = 1 << <u32>(op - OP_HSV_B);
@@ -1708,6 +1722,7 @@ export function run(): u32 {
             setX(load<u8>(slot, S_RD), v);
           }
         }
+        if (tmHyp) tmDataRegime((dp & REGIME_V) != 0);
         // Every fault of these accesses reports a guest virtual address (GVA = 1).
         if (excPending) { setExcGva(); left++; cycles -= lat; uncount(slot); break; }
         pc += <u64>len; seqBreak = true; break;

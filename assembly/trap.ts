@@ -16,6 +16,7 @@ import {
   MSTATUS_SPIE, MSTATUS_SPP, MSTATUS_MPRV, MSTATUS_GVA, MSTATUS_MPV, HSTATUS_GVA, HSTATUS_SPV,
   HSTATUS_SPVP, VS_INTS,
 } from './hart';
+import { vmmTakes, vmExit } from './vmexit';
 
 // Exception causes (Priv 1.12 table 3.6; H extension: table "hcauses")
 export const CAUSE_MISALIGNED_FETCH: u64 = 0;
@@ -160,6 +161,8 @@ export function takeTrap(cause: u64, tval: u64, epc: u64, redirect: bool = false
   let vcode = code;
   // A trap breaks any LR/SC sequence (Unpriv 8.3 allows an SC to fail after a trap).
   store<u64>(H_RESV, <u64>-1);
+  // Host-VMM mode (vmexit.ts): a V=1 trap not delegated to VS ends run() (RUN_VMEXIT) instead.
+  if (vmmTakes(isInt, code, cur, deleg)) return vmExit(cause, tval, epc, isInt ? 0 : excTval2, isInt ? 0 : excTinst, gva);
   if (cur <= PRV_S && code < 64 && ((deleg >> code) & 1) != 0) {
     const hdeleg = isInt ? load<u64>(H_HIDELEG) : load<u64>(H_HEDELEG);
     if (v != 0 && ((hdeleg >> code) & 1) != 0) {

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import * as L from './generated/layout.js';
 import { TIMING_CLASSES, TIMING_CLASS_COUNT, type TimingClass } from './isa/classes.js';
 import type { AccessSize } from './bus/types.js';
+import { VCPU_CSR_FIELDS, VS_INTS, type VcpuContext, type VmExit, type VmmCosts } from './vcpu.js';
 
 export const enum RunStatus {
   Deadline = 0,
@@ -27,6 +28,8 @@ export const enum RunStatus {
    * e.g. a trap handler address that itself faults); `stuckTrap()` describes the last trap.
    */
   Stuck = 6,
+  /** Host-VMM mode (setVmmMode): a guest trap for the host; see vmExit(). V = 1, pc at the trap. */
+  VmExit = 7,
 }
 
 /** The last trap of a stuck hart (RunStatus.Stuck). */
@@ -61,6 +64,8 @@ interface CoreExports {
   configureMmu(satpModes: number, adUpdate: number): void;
   setHartId(id: number): void;
   tlbModelReset(): void;
+  tlbModelAccess(va: bigint, fetch: number, isStore: number): bigint;
+  tlbModelHfence(gvma: number, hasAddr: number, addr: bigint, hasId: number, id: number): void;
   setHarts(n: number): number;
   saveHart(): void;
   switchHart(h: number): void;
@@ -69,6 +74,12 @@ interface CoreExports {
   setStuckLimit(traps: number): void;
   setHypervisor(on: number): void;
   hfenceHart(h: number): void;
+  setVmm(on: number, exitCycles: number): void;
+  injectVS(cause: bigint, tval: bigint): number;
+  vcpuLoaded(): void;
+  hostHfenceGvma(vmid: number, allVmids: number, hasRange: number, gpa: bigint, len: bigint): void;
+  gpaToHpa(gpa: bigint): bigint;
+  gvaToHpa(gva: bigint): bigint;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -299,15 +310,11 @@ export class Core {
     return this.sstcDeadlineOf(this.activeHart);
   }
   sstcDeadlineOf(h: number): number {
-    // The earlier of the HS timer (stimecmp) and the VS timer (vstimecmp, H extension): either
-    // raises an interrupt without a host event, so a WFI must not sleep past it.
-    let best = Infinity;
-    for (const f of [L.H_STIMECMP_CYCLE, L.H_VSTIMECMP_CYCLE]) {
-      const a = this.hartField(h, f);
-      if (this.dv.getUint32(a + 4, true) === 0xffffffff) continue;
-      best = Math.min(best, this.getNum(a));
-    }
-    return best;
+    // HS's stimecmp only: reaching it sets STIP (mip bit 5). The VS timer (vstimecmp) sets VSTIP
+    // (bit 6) and has its own deadline, vstimecmpDeadlineOf; the board waits for both.
+    const a = this.hartField(h, L.H_STIMECMP_CYCLE);
+    if (this.dv.getUint32(a + 4, true) === 0xffffffff) return Infinity;
+    return this.getNum(a);
   }
   /** Raw CSR state by layout offset (hart block), for firmware set-up and tests. */
   getCsr(addr: number): bigint {
@@ -434,5 +441,159 @@ export class Core {
   }
   u8view(): Uint8Array {
     return this.u8;
+  }
+
+  // --- host-VMM mode (assembly/vmexit.ts, src/vcpu.ts; docs/ARCHITECTURE.md §7)
+  private vmmEntryCycles = 0;
+  /**
+   * Host-VMM mode: from now on a trap from V = 1 that hedeleg/hideleg does not delegate to VS, and
+   * every HS/M interrupt taken at V = 1, ends run() with RunStatus.VmExit (see vmExit()) instead of
+   * entering HS/M (there is no firmware). Turning it on also sets up the delegation a hypervisor
+   * has under OpenSBI: medeleg delegates everything delegatable to HS (so hedeleg alone decides what
+   * the guest handles), hedeleg = KVM's (misaligned fetch, breakpoint, U-mode ecall, page faults),
+   * hideleg = the VS interrupts, and PMP entry 0 opens all memory if no entry is set (those CSRs
+   * on the running hart: with several harts, call it once per hart after switchHart). `costs` are charged per exit (by the core) and per entry
+   * (loadVcpu / resumeVcpu). Survives reset.
+   */
+  setVmmMode(on: boolean, costs: VmmCosts = { exitCycles: 0, entryCycles: 0 }): void {
+    this.ex.setVmm(on ? 1 : 0, costs.exitCycles);
+    this.vmmEntryCycles = costs.entryCycles;
+    if (!on) return;
+    this.set64(L.H_MEDELEG, 0xf0b7ffn); // causes 0-10, 12, 13, 15, 20-23 (11: M ecall, never)
+    // PMP as a firmware leaves it for S-mode when none is configured: one NAPOT entry over all
+    // memory, RWX (without any entry, S/U/VS/VU accesses fail; Priv 1.12 §3.7.1).
+    if (this.get64(L.H_PMP_ACTIVE) === 0n) {
+      this.set64(L.H_PMPADDR, (1n << 54n) - 1n);
+      this.u8[L.H_PMPCFG] = 0x1f;
+      this.set64(L.H_PMP_ACTIVE, 1n);
+      this.ex.flushTlb();
+    }
+    this.set64(L.H_HEDELEG, (1n << 0n) | (1n << 3n) | (1n << 8n) | (1n << 12n) | (1n << 13n) | (1n << 15n));
+    this.set64(L.H_HIDELEG, VS_INTS);
+  }
+  get vmmMode(): boolean {
+    return this.u32[L.C_VMM >>> 2] !== 0;
+  }
+  /** The record of the last VM exit (valid after run() returned RunStatus.VmExit). */
+  vmExit(): VmExit {
+    const cause = this.get64(L.C_VMX_CAUSE);
+    const len = this.u32[L.C_VMX_LEN >>> 2]!;
+    return {
+      cause: Number(cause & ((1n << 63n) - 1n)),
+      interrupt: (cause >> 63n) !== 0n,
+      stval: this.get64(L.C_VMX_TVAL),
+      htval: this.get64(L.C_VMX_HTVAL),
+      htinst: this.get64(L.C_VMX_HTINST),
+      gva: this.get64(L.C_VMX_GVA) !== 0n,
+      pc: this.get64(L.C_VMX_PC),
+      insn: Number(this.get64(L.C_VMX_INSN) & 0xffffffffn),
+      length: len,
+    };
+  }
+  /** VM exits taken since reset. */
+  get vmExits(): number {
+    return this.getNum(L.C_VMX_EXITS);
+  }
+  /**
+   * Load a vCPU context into the running hart (V = 1, the guest's privilege and pc): the LR/SC
+   * reservation is dropped, the guest host-TLB sets are flushed, vstimecmp's deadline and VSTIP
+   * recomputed; charges the entry cost.
+   */
+  loadVcpu(c: VcpuContext): void {
+    for (let r = 1; r < 32; r++) this.setX(r, c.x[r] ?? 0n);
+    for (let r = 0; r < 32; r++) this.setF(r, c.f[r] ?? 0n);
+    this.fcsr = c.fcsr;
+    for (const [k, addr] of VCPU_CSR_FIELDS) this.set64(addr, c[k] as bigint);
+    this.set64(L.H_MIE, (this.get64(L.H_MIE) & ~VS_INTS) | (c.hie & VS_INTS));
+    this.set64(L.H_PRIV, BigInt(c.priv));
+    this.set64(L.H_VIRT, 1n);
+    this.pc = c.pc;
+    this.ex.vcpuLoaded();
+    this.cycles += this.vmmEntryCycles;
+  }
+  /** Copy the running guest's context out (after a VM exit, or any time V = 1). */
+  saveVcpu(): VcpuContext {
+    const c = {
+      x: Array.from({ length: 32 }, (_, r) => (r === 0 ? 0n : this.x(r))),
+      f: Array.from({ length: 32 }, (_, r) => this.f(r)),
+      fcsr: this.fcsr,
+      pc: this.pc,
+      priv: (this.priv === 0 ? 0 : 1) as 0 | 1,
+      hie: this.get64(L.H_MIE) & VS_INTS,
+    } as VcpuContext;
+    for (const [k, addr] of VCPU_CSR_FIELDS) (c as unknown as Record<string, bigint>)[k] = this.get64(addr);
+    return c;
+  }
+  /** Re-enter the guest that exited (same context, state as the host left it): charges the entry cost. */
+  resumeVcpu(): void {
+    this.cycles += this.vmmEntryCycles;
+  }
+  /**
+   * Deliver exception `cause` with `tval` to the running guest's vstvec, exactly as a VS-mode trap
+   * entry does (vsepc = pc, vscause, vstval, vsstatus.SPP/SPIE/SIE, VS-mode); the next run()
+   * starts the guest's handler.
+   */
+  injectVS(cause: number | bigint, tval: bigint): void {
+    if (this.ex.injectVS(BigInt(cause), tval) !== 0) throw new Error('core: injectVS needs a running guest (V = 1)');
+  }
+  /** Host-physical address of a guest-physical one (hgatp of the running hart), or null. */
+  gpaToHpa(gpa: bigint): bigint | null {
+    const a = this.ex.gpaToHpa(gpa);
+    return a === 0xffffffffffffffffn || a === -1n ? null : BigInt.asUintN(64, a);
+  }
+  /** Host-physical address of a guest-virtual one (vsatp, then hgatp), or null. */
+  gvaToHpa(gva: bigint): bigint | null {
+    const a = this.ex.gvaToHpa(gva);
+    return a === 0xffffffffffffffffn || a === -1n ? null : BigInt.asUintN(64, a);
+  }
+  /**
+   * Read `len` bytes of guest memory by guest-physical (`'gpa'`) or guest-virtual (`'gva'`) address,
+   * page by page through the running guest's translation, without side effects (no A/D update, no
+   * trap); null when any page does not translate to RAM.
+   */
+  readGuest(kind: 'gpa' | 'gva', addr: bigint, len: number): Uint8Array | null {
+    const out = new Uint8Array(len);
+    let done = 0;
+    while (done < len) {
+      const a = addr + BigInt(done);
+      const n = Math.min(len - done, 4096 - Number(a & 0xfffn));
+      const hpa = kind === 'gpa' ? this.gpaToHpa(a) : this.gvaToHpa(a);
+      if (hpa === null || !this.inRam(Number(hpa), n)) return null;
+      out.set(this.ram.subarray(Number(hpa) - RAM_BASE, Number(hpa) - RAM_BASE + n), done);
+      done += n;
+    }
+    return out;
+  }
+  /** Write guest memory like readGuest reads it (decoded code there is forgotten); false if unmapped. */
+  writeGuest(kind: 'gpa' | 'gva', addr: bigint, data: Uint8Array): boolean {
+    const pieces: Array<[number, number, number]> = [];
+    let done = 0;
+    while (done < data.length) {
+      const a = addr + BigInt(done);
+      const n = Math.min(data.length - done, 4096 - Number(a & 0xfffn));
+      const hpa = kind === 'gpa' ? this.gpaToHpa(a) : this.gvaToHpa(a);
+      if (hpa === null || !this.inRam(Number(hpa), n)) return false;
+      pieces.push([Number(hpa), done, n]);
+      done += n;
+    }
+    // Every page translated: only now write (all or nothing).
+    for (const [hpa, off, n] of pieces) this.writePhys(hpa, data.subarray(off, off + n));
+    return true;
+  }
+  /**
+   * Host-side hfence.gvma on every hart: VMID `vmid` (undefined: all VMIDs), optionally only the
+   * guest-physical range [gpa, gpa + len).
+   */
+  hfenceGvma(vmid?: number, range?: { gpa: bigint; len: bigint }): void {
+    this.ex.hostHfenceGvma(vmid ?? 0, vmid === undefined ? 1 : 0, range ? 1 : 0, range?.gpa ?? 0n, range?.len ?? 0n);
+  }
+  /** Cycle at which hart h's vstimecmp fires (time + htimedelta >= vstimecmp), or Infinity when off. */
+  vstimecmpDeadlineOf(h: number): number {
+    const a = this.hartField(h, L.H_VSTIMECMP_CYCLE);
+    if (this.dv.getUint32(a + 4, true) === 0xffffffff) return Infinity;
+    return this.getNum(a);
+  }
+  get vstimecmpDeadline(): number {
+    return this.vstimecmpDeadlineOf(this.activeHart);
   }
 }

@@ -134,8 +134,9 @@ function wrap(tokens: string[], first: string, cont: string, width: number): str
 /**
  * A one-screen summary (at most MAX_TEXT_LINES lines, ending with a newline): counts, cycles, IPC,
  * simulated and host time, instruction mix (zero classes left out), traps, device events, unmapped
- * accesses, the exit reason and, in timing mode, the modeled TLB (at most 5 lines; the device lines
- * give way first, so the summary still fits: 1 + 4 + 9 mix + 3 + 5 = 22 lines before devices).
+ * accesses, the exit reason and, in timing mode, the modeled TLB (at most 5 lines, 6 after V=1
+ * code made two-dimensional walks; the device lines give way first, so the summary still fits:
+ * 1 + 4 + 9 mix + 3 + 5 = 22 lines before devices).
  */
 export function formatText(s: RunStats): string {
   const d = derived(s);
@@ -220,9 +221,9 @@ export function formatText(s: RunStats): string {
 }
 
 /**
- * The modeled-TLB block of the text summary (5 lines; more only when huge counters wrap, and never
- * more than `budget`, the rest said to be in the JSON): hit rate and misses per TLB, then
- * walks, then flushes. A TLB with no accesses (the I-TLB of a unified L1) and flush causes with a
+ * The modeled-TLB block of the text summary (5 lines, a 6th for two-dimensional walks when V=1 code
+ * made any; more only when huge counters wrap, and never more than `budget`, the rest said to be in
+ * the JSON): hit rate and misses per TLB, then walks (then the nested walks), then flushes. A TLB with no accesses (the I-TLB of a unified L1) and flush causes with a
  * zero count are left out, and so is the flush line when nothing was flushed.
  */
 function tlbLines(t: TlbStats | undefined, row: (label: string, value: string) => string, budget: number): string[] {
@@ -243,8 +244,23 @@ function tlbLines(t: TlbStats | undefined, row: (label: string, value: string) =
     `${plural(t.walkCycles, 'cycle')}${t.pwc.hits > 0 ? ',' : ''}`,
     ...(t.pwc.hits > 0 ? [`pwc ${pct(t.pwc.hits, pwcTotal)} hit`] : []),
   ]);
+  // Two-dimensional walks (V=1), only when there were any: average references per stage.
+  const n = t.nested;
+  if (n.walks > 0) {
+    const avg = (x: number) => (x / n.walks).toFixed(2);
+    const ntlbTotal = n.ntlb.hits + n.ntlb.misses;
+    add([
+      `of which ${plural(n.walks, 'nested walk')}:`,
+      `${avg(n.vsRefs)} VS + ${avg(n.gRefs)} G refs/walk${n.guestPageFaults > 0 || ntlbTotal > 0 ? ',' : ''}`,
+      ...(n.guestPageFaults > 0 ? [`${plural(n.guestPageFaults, 'guest-page fault')}${ntlbTotal > 0 ? ',' : ''}`] : []),
+      ...(ntlbTotal > 0 ? [`ntlb ${pct(n.ntlb.hits, ntlbTotal)} hit`] : []),
+    ]);
+  }
   const f = t.flushes;
-  const causes: Array<[string, number]> = [['all', f.all], ['asid', f.asid], ['vaddr', f.vaddr], ['vaddr+asid', f.vaddrAsid], ['satp', f.satp]];
+  const causes: Array<[string, number]> = [
+    ['all', f.all], ['asid', f.asid], ['vaddr', f.vaddr], ['vaddr+asid', f.vaddrAsid], ['satp', f.satp],
+    ['hfence.vvma', n.flushes.vvma], ['hfence.gvma', n.flushes.gvma], ['vsatp', n.flushes.vsatp],
+  ];
   const nz = causes.filter(([, n]) => n > 0).map(([k, n]) => `${k}=${groupDigits(n)}`);
   if (nz.length > 0) add(['flushes', ...nz]);
   if (out.length > budget) {
@@ -267,6 +283,20 @@ function tlbJson(t: TlbStats): TlbStats {
     pwc: { hits: t.pwc.hits, misses: t.pwc.misses },
     flushes: { all: t.flushes.all, asid: t.flushes.asid, vaddr: t.flushes.vaddr, vaddrAsid: t.flushes.vaddrAsid, satp: t.flushes.satp },
     faultWalks: t.faultWalks,
+    adWrites: t.adWrites,
+    nested: {
+      walks: t.nested.walks,
+      vsRefs: t.nested.vsRefs,
+      gRefs: t.nested.gRefs,
+      refs: t.nested.refs,
+      vsHistogram: [...t.nested.vsHistogram],
+      gHistogram: [...t.nested.gHistogram],
+      totalHistogram: [...t.nested.totalHistogram],
+      adWrites: { vs: t.nested.adWrites.vs, g: t.nested.adWrites.g },
+      guestPageFaults: t.nested.guestPageFaults,
+      ntlb: { hits: t.nested.ntlb.hits, misses: t.nested.ntlb.misses },
+      flushes: { vvma: t.nested.flushes.vvma, gvma: t.nested.flushes.gvma, vsatp: t.nested.flushes.vsatp },
+    },
   };
 }
 

@@ -32,6 +32,7 @@
 import { readFileSync } from 'node:fs';
 import { TIMING_CLASSES, type TimingClass } from './isa/classes.js';
 import { UserError, closest, fileReadError } from './errors.js';
+import type { VmmCosts } from './vcpu.js';
 import { TLB_REPLACEMENTS, defaultTlbModel, tlbConfigProblem, type TlbModelConfig, type TlbReplacement } from './tlbmodel.js';
 
 export interface TimingConfig {
@@ -43,7 +44,20 @@ export interface TimingConfig {
   latency: Record<TimingClass, number>;
   /** The modeled TLB consulted in timing mode (`--mode timing`); see src/tlbmodel.ts and docs/TIMING.md. */
   tlb: TlbModelConfig;
+  /** Host-VMM mode (Core.setVmmMode): cycles charged per VM exit and per entry; docs/TIMING.md. */
+  vmm: VmmCosts;
 }
+
+/**
+ * Defaults of the `vmm` section: the instructions of KVM's RISC-V world switch
+ * (arch/riscv/kvm/vcpu_switch.S, `__kvm_riscv_switch_to` and `__kvm_riscv_switch_to_return`),
+ * costed with the U74 classes above (assumption: the switch only, not KVM's C exit handling).
+ * Entry: 14 host GPR stores (1) + ~12 CSR swaps (1) + 31 guest GPR loads (3) + sret (4) ≈ 123 → 120.
+ * Exit: 31 guest GPR stores + ~12 CSR swaps + 14 host GPR loads (3) + the trap (3) ≈ 88 → 90.
+ */
+export const DEFAULT_VMM_COSTS: Readonly<VmmCosts> = Object.freeze({ exitCycles: 90, entryCycles: 120 });
+/** Largest per-exit / per-entry cost accepted (the core keeps a u32; a sane bound for one event). */
+export const MAX_VMM_CYCLES = 1_000_000;
 
 /** SiFive7Model: MispredictPenalty = 3. */
 export const U74_MISPREDICT_PENALTY = 3;
@@ -79,7 +93,13 @@ export const DEFAULT_TIMEBASE_HZ = 10_000_000;
 export const MAX_LATENCY = 0xff;
 
 export function defaultTiming(): TimingConfig {
-  return { cpuHz: DEFAULT_CPU_HZ, timebaseHz: DEFAULT_TIMEBASE_HZ, latency: { ...DEFAULT_LATENCY }, tlb: defaultTlbModel() };
+  return {
+    cpuHz: DEFAULT_CPU_HZ,
+    timebaseHz: DEFAULT_TIMEBASE_HZ,
+    latency: { ...DEFAULT_LATENCY },
+    tlb: defaultTlbModel(),
+    vmm: { ...DEFAULT_VMM_COSTS },
+  };
 }
 
 /** Core cycles per mtime tick: mtime = cycles / cyclesPerTick(cfg). */
@@ -109,8 +129,9 @@ function describe(v: unknown): string {
   return String(v);
 }
 
-const TOP_KEYS = ['cpuHz', 'timebaseHz', 'latency', 'tlb'] as const;
-const TLB_KEYS = ['l1', 'l2', 'replacement', 'seed', 'asidTagging', 'pwcEntries', 'walkLatency'] as const;
+const TOP_KEYS = ['cpuHz', 'timebaseHz', 'latency', 'tlb', 'vmm'] as const;
+const VMM_KEYS = ['exitCycles', 'entryCycles'] as const;
+const TLB_KEYS = ['l1', 'l2', 'replacement', 'seed', 'asidTagging', 'pwcEntries', 'walkLatency', 'nestedTlbEntries'] as const;
 const TLB_L1_KEYS = ['split', 'entries', 'ways'] as const;
 const TLB_L2_KEYS = ['entries', 'ways', 'latency'] as const;
 
@@ -163,6 +184,19 @@ export function timingFromJson(doc: unknown, source: string): TimingConfig {
     }
   }
   if (obj['tlb'] !== undefined) cfg.tlb = tlbFromJson(obj['tlb'], fail);
+  const vmm = obj['vmm'];
+  if (vmm !== undefined) {
+    if (typeof vmm !== 'object' || vmm === null || Array.isArray(vmm)) {
+      fail(`"vmm" must be an object like {"exitCycles": 90, "entryCycles": 120}, got ${describe(vmm)}`);
+    }
+    for (const [k, v] of Object.entries(vmm as Record<string, unknown>)) {
+      if (!(VMM_KEYS as readonly string[]).includes(k)) fail(`unknown key "vmm.${k}" (allowed: ${VMM_KEYS.join(', ')})${suggest(k, VMM_KEYS)}`);
+      if (typeof v !== 'number' || !Number.isInteger(v)) fail(`"vmm.${k}" must be an integer number of cycles, got ${describe(v)}`);
+      const n = v as number;
+      if (n < 0 || n > MAX_VMM_CYCLES) fail(`"vmm.${k}" is ${n}; it must be between 0 and ${MAX_VMM_CYCLES}`);
+      cfg.vmm[k as keyof VmmCosts] = n;
+    }
+  }
   return cfg;
 }
 
@@ -222,6 +256,7 @@ function tlbFromJson(v: unknown, fail: (msg: string) => never): TlbModelConfig {
   if (t['asidTagging'] !== undefined) cfg.asidTagging = bool(t['asidTagging'], 'tlb.asidTagging');
   if (t['pwcEntries'] !== undefined) cfg.pwcEntries = int(t['pwcEntries'], 'tlb.pwcEntries');
   if (t['walkLatency'] !== undefined) cfg.walkLatency = int(t['walkLatency'], 'tlb.walkLatency');
+  if (t['nestedTlbEntries'] !== undefined) cfg.nestedTlbEntries = int(t['nestedTlbEntries'], 'tlb.nestedTlbEntries');
   const problem = tlbConfigProblem(cfg);
   if (problem !== null) fail(problem);
   return cfg;

@@ -32,6 +32,11 @@ export interface TlbModelConfig {
   pwcEntries: number;
   /** Cycles per page-walk memory reference. */
   walkLatency: number;
+  /**
+   * Nested TLB entries, 0..64 (0 = none): G-stage translations of guest page-table pages, used by
+   * the two-dimensional walks of V=1 accesses (H extension) beside the page-walk cache.
+   */
+  nestedTlbEntries: number;
 }
 
 /** Limits of the core's arrays (assembly/layout.ts TM_*). */
@@ -42,6 +47,7 @@ export const TLB_LIMITS = Object.freeze({
   plruWays: 16,
   plruSets: 1024,
   pwcEntries: 64,
+  nestedTlbEntries: 64,
   /** Latencies are u32 words in the core; a sane upper bound for a per-event cost. */
   latency: 65535,
   seed: 0xffffffff,
@@ -66,6 +72,7 @@ export const TLB_LIMITS = Object.freeze({
  *    whose load latency is 3 (LLVM SiFive7Model `LoadLatency = 3`, as for the `load` class).
  *  - ASID tagging on: the core implements 16 writable satp.ASID bits, so Linux switches address
  *    spaces without fences and a tagged TLB is the consistent model.
+ *  - Nested TLB: none (the U74 has no H extension); an option for studying two-dimensional walks.
  */
 export const DEFAULT_TLB_MODEL: Readonly<TlbModelConfig> = Object.freeze({
   l1: Object.freeze({ split: true, entries: 40, ways: 40 }),
@@ -75,6 +82,7 @@ export const DEFAULT_TLB_MODEL: Readonly<TlbModelConfig> = Object.freeze({
   asidTagging: true,
   pwcEntries: 8,
   walkLatency: 3,
+  nestedTlbEntries: 0,
 }) as Readonly<TlbModelConfig>;
 
 /** A fresh, mutable copy of the defaults. */
@@ -88,6 +96,7 @@ export function defaultTlbModel(): TlbModelConfig {
     asidTagging: d.asidTagging,
     pwcEntries: d.pwcEntries,
     walkLatency: d.walkLatency,
+    nestedTlbEntries: d.nestedTlbEntries,
   };
 }
 
@@ -131,6 +140,7 @@ export function tlbConfigProblem(cfg: TlbModelConfig): string | null {
       ? null
       : geometry('l2', cfg.l2.entries, cfg.l2.ways, TLB_LIMITS.l2Entries) ?? int('l2.latency', cfg.l2.latency, 0, TLB_LIMITS.latency)) ??
     int('pwcEntries', cfg.pwcEntries, 0, TLB_LIMITS.pwcEntries) ??
+    int('nestedTlbEntries', cfg.nestedTlbEntries, 0, TLB_LIMITS.nestedTlbEntries) ??
     int('walkLatency', cfg.walkLatency, 0, TLB_LIMITS.latency) ??
     int('seed', cfg.seed, 0, TLB_LIMITS.seed)
   );
@@ -156,6 +166,7 @@ export const TMC = Object.freeze({
   WALK_LAT: 9,
   L2_LAT: 10,
   SEED: 11,
+  NTLB: 12,
 });
 
 // Counter indices (assembly/tlbmodel.ts TMS_*), u64 at TM_CNT + 8*i.
@@ -185,7 +196,23 @@ export const TMS = Object.freeze({
   FAULT_WALKS: 22,
   GSTAGE_REFS: 23,
   HIST: 24,
-  COUNT: 32,
+  V_WALKS: 32,
+  V_VS_REFS: 33,
+  V_GPF: 34,
+  V_AD_VS: 35,
+  V_AD_G: 36,
+  AD_WRITES: 37,
+  NTLB_HIT: 38,
+  NTLB_MISS: 39,
+  FLUSH_VVMA: 40,
+  FLUSH_GVMA: 41,
+  FLUSH_VSATP: 42,
+  V_HIST_VS: 48,
+  V_HIST_G: 56,
+  V_HIST_TOTAL: 92,
+  /** Buckets of the G-stage and total histograms of two-dimensional walks (0..35). */
+  V_HIST_N: 36,
+  COUNT: 128,
 });
 
 const REPL_CODE: Record<TlbReplacement, number> = { lru: 0, plru: 1, fifo: 2, random: 3 };
@@ -211,6 +238,7 @@ export function writeTlbModelConfig(view: DataView, cfg: TlbModelConfig, enabled
   w(TMC.WALK_LAT, cfg.walkLatency);
   w(TMC.L2_LAT, cfg.l2 === null ? 0 : cfg.l2.latency);
   w(TMC.SEED, cfg.seed);
+  w(TMC.NTLB, cfg.nestedTlbEntries);
 }
 
 /** Something with core.wasm's exports (a `Core`). */
@@ -255,8 +283,34 @@ export interface TlbStats {
   pwc: { hits: number; misses: number };
   /** TLB flushes by cause: sfence.vma forms (x0/x0, x0/asid, va/x0, va/asid) and satp writes. */
   flushes: { all: number; asid: number; vaddr: number; vaddrAsid: number; satp: number };
-  /** Walks that ended in a page fault (nothing is cached for them). */
+  /** Walks that ended in a page fault or a guest-page fault (nothing is cached for them). */
   faultWalks: number;
+  /** A/D updates made by V=0 walks (PTE writes, not counted as references). */
+  adWrites: number;
+  /** The two-dimensional walks of V=1 accesses (H extension), also counted in the totals above. */
+  nested: NestedWalkStats;
+}
+
+export interface NestedWalkStats {
+  /** Walks made with V=1. */
+  walks: number;
+  /** VS-stage PTE reads, G-stage PTE reads (of VS-stage PTE addresses and final GPAs), their sum. */
+  vsRefs: number;
+  gRefs: number;
+  refs: number;
+  /** Walks by VS-stage references (0..7, the last bucket 7 or more). */
+  vsHistogram: number[];
+  /** Walks by G-stage references and by total references (0..35; Sv57 on Sv57x4 makes at most 35). */
+  gHistogram: number[];
+  totalHistogram: number[];
+  /** A/D updates (PTE writes, not counted as references): VS-stage PTEs, G-stage PTEs. */
+  adWrites: { vs: number; g: number };
+  /** Walks that ended in a guest-page fault (a G-stage fault; cause 20, 21 or 23). */
+  guestPageFaults: number;
+  /** Nested TLB: guest page-table pages whose G-stage walk it saved / did not (0 without one). */
+  ntlb: { hits: number; misses: number };
+  /** Flushes of guest entries: hfence.vvma (and sfence.vma with V=1), hfence.gvma, vsatp changes (untagged). */
+  flushes: { vvma: number; gvma: number; vsatp: number };
 }
 
 /**
@@ -287,6 +341,20 @@ export function readTlbStats(view: DataView, cntBase: number = L.TM_CNT): TlbSta
       satp: c(TMS.FLUSH_SATP),
     },
     faultWalks: c(TMS.FAULT_WALKS),
+    adWrites: c(TMS.AD_WRITES),
+    nested: {
+      walks: c(TMS.V_WALKS),
+      vsRefs: c(TMS.V_VS_REFS),
+      gRefs: c(TMS.GSTAGE_REFS),
+      refs: c(TMS.V_VS_REFS) + c(TMS.GSTAGE_REFS),
+      vsHistogram: Array.from({ length: 8 }, (_, i) => c(TMS.V_HIST_VS + i)),
+      gHistogram: Array.from({ length: TMS.V_HIST_N }, (_, i) => c(TMS.V_HIST_G + i)),
+      totalHistogram: Array.from({ length: TMS.V_HIST_N }, (_, i) => c(TMS.V_HIST_TOTAL + i)),
+      adWrites: { vs: c(TMS.V_AD_VS), g: c(TMS.V_AD_G) },
+      guestPageFaults: c(TMS.V_GPF),
+      ntlb: { hits: c(TMS.NTLB_HIT), misses: c(TMS.NTLB_MISS) },
+      flushes: { vvma: c(TMS.FLUSH_VVMA), gvma: c(TMS.FLUSH_GVMA), vsatp: c(TMS.FLUSH_VSATP) },
+    },
   };
 }
 
@@ -316,5 +384,24 @@ export function addTlbStats(a: TlbStats, b: TlbStats): TlbStats {
       satp: a.flushes.satp + b.flushes.satp,
     },
     faultWalks: a.faultWalks + b.faultWalks,
+    adWrites: a.adWrites + b.adWrites,
+    nested: addNested(a.nested, b.nested),
+  };
+}
+
+function addNested(a: NestedWalkStats, b: NestedWalkStats): NestedWalkStats {
+  const h = (x: number[], y: number[]) => x.map((n, i) => n + (y[i] ?? 0));
+  return {
+    walks: a.walks + b.walks,
+    vsRefs: a.vsRefs + b.vsRefs,
+    gRefs: a.gRefs + b.gRefs,
+    refs: a.refs + b.refs,
+    vsHistogram: h(a.vsHistogram, b.vsHistogram),
+    gHistogram: h(a.gHistogram, b.gHistogram),
+    totalHistogram: h(a.totalHistogram, b.totalHistogram),
+    adWrites: { vs: a.adWrites.vs + b.adWrites.vs, g: a.adWrites.g + b.adWrites.g },
+    guestPageFaults: a.guestPageFaults + b.guestPageFaults,
+    ntlb: { hits: a.ntlb.hits + b.ntlb.hits, misses: a.ntlb.misses + b.ntlb.misses },
+    flushes: { vvma: a.flushes.vvma + b.flushes.vvma, gvma: a.flushes.gvma + b.flushes.gvma, vsatp: a.flushes.vsatp + b.flushes.vsatp },
   };
 }

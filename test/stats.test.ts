@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TIMING_CLASSES, type TimingClass } from '../src/isa/classes.js';
 import { MAX_TEXT_LINES, formatJson, formatSeconds, formatText, groupDigits, type RunStats } from '../src/stats.js';
-import type { TlbStats } from '../src/tlbmodel.js';
+import type { NestedWalkStats, TlbStats } from '../src/tlbmodel.js';
 
 function counts(partial: Partial<Record<TimingClass, number>>): Record<TimingClass, number> {
   const c = Object.fromEntries(TIMING_CLASSES.map((k) => [k, 0])) as Record<TimingClass, number>;
@@ -183,6 +183,24 @@ function tlbSample(over: Partial<TlbStats> = {}): TlbStats {
     pwc: { hits: 1_200, misses: 800 },
     flushes: { all: 3, asid: 0, vaddr: 120, vaddrAsid: 0, satp: 0 },
     faultWalks: 12,
+    adWrites: 7,
+    nested: noNested(),
+    ...over,
+  };
+}
+function noNested(over: Partial<NestedWalkStats> = {}): NestedWalkStats {
+  return {
+    walks: 0,
+    vsRefs: 0,
+    gRefs: 0,
+    refs: 0,
+    vsHistogram: new Array(8).fill(0),
+    gHistogram: new Array(36).fill(0),
+    totalHistogram: new Array(36).fill(0),
+    adWrites: { vs: 0, g: 0 },
+    guestPageFaults: 0,
+    ntlb: { hits: 0, misses: 0 },
+    flushes: { vvma: 0, gvma: 0, vsatp: 0 },
     ...over,
   };
 }
@@ -266,8 +284,24 @@ describe('modeled TLB (timing mode)', () => {
     ]);
     const { derived: _d, ...rest } = parsed;
     expect(rest).toEqual(s);
-    expect(Object.keys(parsed.tlb)).toEqual(['itlb', 'dtlb', 'l2', 'walks', 'walkRefs', 'walkCycles', 'refsHistogram', 'pwc', 'flushes', 'faultWalks']);
+    expect(Object.keys(parsed.tlb)).toEqual([
+      'itlb', 'dtlb', 'l2', 'walks', 'walkRefs', 'walkCycles', 'refsHistogram', 'pwc', 'flushes', 'faultWalks', 'adWrites', 'nested',
+    ]);
+    expect(Object.keys(parsed.tlb.nested)).toEqual([
+      'walks', 'vsRefs', 'gRefs', 'refs', 'vsHistogram', 'gHistogram', 'totalHistogram', 'adWrites', 'guestPageFaults', 'ntlb', 'flushes',
+    ]);
     expect(JSON.parse(formatJson(sample({ tlb: tlbSample({ l2: null }) }))).tlb.l2).toBeNull();
+  });
+
+  it('text: a nested-walk line (per-stage references per walk) only after V=1 code walked', () => {
+    // 4 Sv39-on-Sv39x4 walks of 3 VS + 12 G references, 2 of them saved 3 G refs each in the nested TLB.
+    const nested = noNested({ walks: 4, vsRefs: 12, gRefs: 42, refs: 54, guestPageFaults: 1, ntlb: { hits: 2, misses: 10 }, flushes: { vvma: 2, gvma: 1, vsatp: 0 } });
+    const ls = formatText(sample({ tlb: tlbSample({ nested }) })).trimEnd().split('\n');
+    const i = ls.findIndex((l) => l.includes('refs/walk'));
+    expect(ls[i + 1]).toBe('                  of which 4 nested walks: 3.00 VS + 10.50 G refs/walk,');
+    expect(ls[i + 2]).toBe('                    1 guest-page fault, ntlb 16.67% hit');
+    expect(ls[i + 3]).toBe('                  flushes all=3 vaddr=120 hfence.vvma=2 hfence.gvma=1');
+    expect(formatText(sample({ tlb: tlbSample() }))).not.toMatch(/nested|hfence/);
   });
 });
 

@@ -133,7 +133,7 @@ describe('loadTimingFile', () => {
 
   it('unknown keys and classes are named, with a suggestion', () => {
     const p = file('{"latencies": {}}');
-    expect(errorOf(() => loadTimingFile(p))).toBe(`${p}: unknown key "latencies" (allowed: cpuHz, timebaseHz, latency, tlb); did you mean "latency"?`);
+    expect(errorOf(() => loadTimingFile(p))).toBe(`${p}: unknown key "latencies" (allowed: cpuHz, timebaseHz, latency, tlb, vmm); did you mean "latency"?`);
     const q = file('{"latency": {"branch_taken": 2}}');
     expect(errorOf(() => loadTimingFile(q))).toBe(
       `${q}: unknown timing class "latency.branch_taken"; did you mean "branchTaken"? (classes: ${TIMING_CLASSES.join(', ')})`,
@@ -198,15 +198,22 @@ describe('the tlb section', () => {
       asidTagging: false,
       pwcEntries: 0,
       walkLatency: 20,
+      nestedTlbEntries: 0,
     });
     expect(cfg.latency).toEqual(DEFAULT_LATENCY);
     expect(load({ l2: null, l1: { split: false } }).tlb).toMatchObject({ l1: { split: false, entries: 40, ways: 40 }, l2: null });
+    // The nested TLB (H extension): off by default, 0..64 entries.
+    expect(load({ nestedTlbEntries: 16 }).tlb.nestedTlbEntries).toBe(16);
+    const big = file(JSON.stringify({ tlb: { nestedTlbEntries: 65 } }));
+    expect(errorOf(() => loadTimingFile(big))).toBe(`${big}: "tlb.nestedTlbEntries" is 65; it must be between 0 and 64`);
+    const frac = file(JSON.stringify({ tlb: { nestedTlbEntries: 1.5 } }));
+    expect(errorOf(() => loadTimingFile(frac))).toBe(`${frac}: "tlb.nestedTlbEntries" must be an integer, got 1.5`);
   });
 
   it('unknown keys are errors, with a suggestion', () => {
     const p = file('{"tlb": {"replacment": "lru"}}');
     expect(errorOf(() => loadTimingFile(p))).toBe(
-      `${p}: unknown key "tlb.replacment" (allowed: l1, l2, replacement, seed, asidTagging, pwcEntries, walkLatency); did you mean "replacement"?`,
+      `${p}: unknown key "tlb.replacment" (allowed: l1, l2, replacement, seed, asidTagging, pwcEntries, walkLatency, nestedTlbEntries); did you mean "replacement"?`,
     );
     const q = file('{"tlb": {"l1": {"sets": 4}}}');
     expect(errorOf(() => loadTimingFile(q))).toBe(`${q}: unknown key "tlb.l1.sets" (allowed: split, entries, ways)`);
@@ -256,5 +263,24 @@ describe('the tlb section', () => {
     const cfg = timingFromJson(withTlb[0], 'docs/TIMING.md');
     expect(cfg.tlb.replacement).toBe('plru');
     expect(cfg.tlb.l1).toEqual({ split: true, entries: 32, ways: 8 });
+  });
+});
+
+describe('the vmm section (host-VMM mode costs)', () => {
+  it('defaults from the KVM world switch; keys override; errors name the key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cyclevisor-vmm-'));
+    const f = (doc: unknown) => {
+      const p = join(dir, `v${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(p, JSON.stringify(doc));
+      return p;
+    };
+    expect(defaultTiming().vmm).toEqual({ exitCycles: 90, entryCycles: 120 });
+    expect(loadTimingFile(f({ vmm: { exitCycles: 500 } })).vmm).toEqual({ exitCycles: 500, entryCycles: 120 });
+    const bad = f({ vmm: { exitCycle: 1 } });
+    expect(errorOf(() => loadTimingFile(bad))).toBe(`${bad}: unknown key "vmm.exitCycle" (allowed: exitCycles, entryCycles); did you mean "exitCycles"?`);
+    const neg = f({ vmm: { entryCycles: -1 } });
+    expect(errorOf(() => loadTimingFile(neg))).toBe(`${neg}: "vmm.entryCycles" is -1; it must be between 0 and 1000000`);
+    const arr = f({ vmm: [] });
+    expect(errorOf(() => loadTimingFile(arr))).toBe(`${arr}: "vmm" must be an object like {"exitCycles": 90, "entryCycles": 120}, got an array`);
   });
 });

@@ -48,6 +48,7 @@ function small(over: Partial<TlbModelConfig> = {}): TlbModelConfig {
     asidTagging: true,
     pwcEntries: 0,
     walkLatency: 10,
+    nestedTlbEntries: 0,
     ...over,
   };
 }
@@ -99,6 +100,7 @@ describe('configuration words and counters', () => {
       asidTagging: true,
       pwcEntries: 8,
       walkLatency: 3,
+      nestedTlbEntries: 0,
     });
     expect(tlbConfigProblem(defaultTlbModel())).toBeNull();
     const a = defaultTlbModel();
@@ -138,7 +140,22 @@ describe('configuration words and counters', () => {
       flushes: { all: 117, asid: 118, vaddr: 119, vaddrAsid: 120, satp: 121 },
       faultWalks: 122,
       refsHistogram: [124, 125, 126, 127, 128, 129, 130, 131],
+      adWrites: 137,
+      nested: {
+        walks: 132,
+        vsRefs: 133,
+        gRefs: 123, // TMS_GSTAGE_REFS (index 23)
+        refs: 133 + 123,
+        guestPageFaults: 134,
+        adWrites: { vs: 135, g: 136 },
+        ntlb: { hits: 138, misses: 139 },
+        flushes: { vvma: 140, gvma: 141, vsatp: 142 },
+        vsHistogram: Array.from({ length: 8 }, (_, i) => 148 + i),
+        gHistogram: Array.from({ length: 36 }, (_, i) => 156 + i),
+        totalHistogram: Array.from({ length: 36 }, (_, i) => 192 + i),
+      },
     });
+    expect(TMS.V_HIST_TOTAL + TMS.V_HIST_N).toBe(TMS.COUNT);
     view.setUint32(L.TM_CFG + 4 * TMC.L2_SETS, 0, true);
     expect(readTlbStats(view).l2).toBeNull();
   });

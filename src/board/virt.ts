@@ -867,9 +867,12 @@ export class VirtMachine {
       if (this.asleep[h] && core.wakeBits(h) !== 0) this.asleep[h] = false;
       if (this.asleep[h]) {
         // A sleeping hart's Sstc deadline ends the round, if it is still ahead (a passed one
-        // has already set STIP, which wakes the hart only if enabled).
+        // has already set STIP, which wakes the hart only if enabled); so does a guest's
+        // vstimecmp (H extension: VSTIP).
         const stc = core.sstcDeadlineOf(h);
         if (stc > this.smpTime) wakeAt = Math.min(wakeAt, stc);
+        const vstc = core.vstimecmpDeadlineOf(h);
+        if (vstc > this.smpTime) wakeAt = Math.min(wakeAt, vstc);
       } else anyAwake = true;
     }
     let boundary = wakeAt;
@@ -891,6 +894,7 @@ export class VirtMachine {
       if (this.asleep[h] || hc >= boundary) {
         if (hc < boundary) core.setHartNum(h, L.H_CYCLES, boundary);
         if (Math.max(hc, boundary) >= core.sstcDeadlineOf(h)) core.setMipOf(h, 5, true);
+        if (Math.max(hc, boundary) >= core.vstimecmpDeadlineOf(h)) core.setMipOf(h, 6, true);
         continue;
       }
       core.switchHart(h);
@@ -982,7 +986,9 @@ export class VirtMachine {
     for (;;) {
       // The core's own Sstc timer (stimecmp) is an event too, while it is ahead of us.
       const sstc = core.sstcDeadline;
-      const next = Math.min(this.scheduler.nextDeadline(), sstc > core.cycles ? sstc : Infinity);
+      // ... and a guest's vstimecmp (H extension: VSTIP, mip bit 6).
+      const vstc = core.vstimecmpDeadline;
+      const next = Math.min(this.scheduler.nextDeadline(), sstc > core.cycles ? sstc : Infinity, vstc > core.cycles ? vstc : Infinity);
       if ((core.mip & core.mie) !== 0) {
         this.sleeping = false;
         this.paceInputWake(next);
@@ -990,6 +996,7 @@ export class VirtMachine {
       }
       this.pacedWakeWall = null;
       if (core.cycles >= sstc) core.setMip(5, true);
+      if (core.cycles >= vstc) core.setMip(6, true);
       if (next !== Infinity) {
         const wait = this.paceWait(Math.min(next, this.maxCycles));
         if (wait) return wait;
@@ -1000,6 +1007,7 @@ export class VirtMachine {
         }
         if (next > core.cycles) core.cycles = next;
         if (core.cycles >= sstc) core.setMip(5, true);
+        if (core.cycles >= vstc) core.setMip(6, true);
         this.scheduler.runDue(core.cycles);
         if (this.outcome) return this.outcome;
         // Still asleep unless that woke it; back to the caller between events, so a run of
