@@ -18,6 +18,7 @@ import { RAM_BASE } from '../core.js';
 import { UserError, formatSize, hex, fileReadError } from '../errors.js';
 import { buildVirtDtb, qemuVirtDtConfig, type DtConfig } from './devicetree.js';
 import { HSM_STARTED, type SbiHost } from './sbi.js';
+import { hasHypervisor, isaString, type CpuFeatures } from './cpu.js';
 import type { VirtMachine } from './virt.js';
 import type { MmioRegion } from '../bus/types.js';
 
@@ -29,8 +30,8 @@ export interface BootOptions {
   append?: string;
 }
 
-/** The ISA string we report: exactly what the core implements. */
-export const ISA_STRING = 'rv64imafdc_zicsr_zifencei_zihintpause_sstc';
+/** The ISA string we report without the H extension (`--cpu rv64,h=off`); see cpu.ts isaString. */
+export const ISA_STRING = isaString({ h: false });
 export const MMU_TYPE = 'riscv,sv57' as const;
 
 const MiB = 1024 * 1024;
@@ -100,6 +101,8 @@ export interface DtMachine {
   readonly timing: { readonly timebaseHz: number };
   /** Harts (hart IDs 0..harts-1); 1 when the board does not say. */
   readonly harts?: number;
+  /** ISA features (riscv,isa); no H extension when the board does not say. */
+  readonly cpu?: CpuFeatures;
 }
 
 /** What the device tree says about the boot: kernel command line and where the initrd lies. */
@@ -115,7 +118,7 @@ export interface DtBootInfo {
 export function virtDtConfig(m: DtMachine, o: DtBootInfo = {}): DtConfig {
   return qemuVirtDtConfig({
     harts: m.harts ?? 1,
-    isa: ISA_STRING,
+    isa: isaString(m.cpu ?? { h: false }),
     mmuType: MMU_TYPE,
     ramBase: BigInt(RAM_BASE),
     ramSize: BigInt(m.ramBytes),
@@ -234,14 +237,34 @@ function forEachHart(m: VirtMachine, fn: (h: number) => void): void {
   }
 }
 
+/**
+ * With the H extension, OpenSBI 1.1 (lib/sbi/sbi_hart.c delegate_traps) also hands HS-mode the
+ * ecalls from VS-mode (10) and the guest-page faults and virtual-instruction exceptions (20, 21,
+ * 22, 23): only HS-mode's own ecalls stay in M-mode. QEMU 7.2 -cpu rv64,h=true with OpenSBI 1.1
+ * prints "MEDELEG : 0x0000000000f0b509" = the six bits above | these five.
+ */
+export const H_MEDELEG_BITS = (1n << 10n) | (1n << 20n) | (1n << 21n) | (1n << 22n) | (1n << 23n);
+/**
+ * mideleg's VS-level interrupt bits (VSSIP 2, VSTIP 6, VSEIP 10) are read-only one when H is
+ * present (Priv spec, "Hypervisor Extension": mideleg); SGEIP (12) too only when GEILEN > 0, and
+ * our GEILEN is 0. OpenSBI writes only the S bits; the hardware forces these, so the builtin
+ * firmware's value must include them (QEMU, whose GEILEN is not 0, reads back 0x1666).
+ */
+export const H_MIDELEG_BITS = (1n << 2n) | (1n << 6n) | (1n << 10n);
+
 function enterBuiltinSbi(m: VirtMachine, entry: number): void {
   const core = m.core;
   forEachHart(m, () => {
     // Delegate what OpenSBI delegates: misaligned fetch, breakpoint, U-ecall, page faults; and
     // the three S-level interrupts.
-    const medeleg = (1n << 0n) | (1n << 3n) | (1n << 8n) | (1n << 12n) | (1n << 13n) | (1n << 15n);
+    let medeleg = (1n << 0n) | (1n << 3n) | (1n << 8n) | (1n << 12n) | (1n << 13n) | (1n << 15n);
+    let mideleg = (1n << 1n) | (1n << 5n) | (1n << 9n);
+    if (hasHypervisor(core)) {
+      medeleg |= H_MEDELEG_BITS;
+      mideleg |= H_MIDELEG_BITS;
+    }
     core.setCsr(L.H_MEDELEG, medeleg);
-    core.setCsr(L.H_MIDELEG, (1n << 1n) | (1n << 5n) | (1n << 9n));
+    core.setCsr(L.H_MIDELEG, mideleg);
     core.setCsr(L.H_MCOUNTEREN, 0xffffffffn);
     core.setCsr(L.H_MENVCFG, 1n << 63n); // Sstc: S-mode owns stimecmp
     core.setCsr(L.H_STIMECMP, 0xffffffffffffffffn);
@@ -272,6 +295,16 @@ function enterBuiltinSbi(m: VirtMachine, entry: number): void {
     },
     sendIpi: (h) => core.setMipOf(h, 1, true),
     remoteFence: (h) => core.ex.flushHartTlb(h),
+    // SBI RFENCE 3-6 (hfence.gvma/vvma, by VMID/ASID, on a range): we flush every translation
+    // of the hart, VS/VU regimes included — more than asked, which the SBI spec permits (a remote
+    // fence may flush more, never less).
+    hypervisor: hasHypervisor(core),
+    remoteHfence: (h) => {
+      // The core's guest-regime flush (VS/VU host TLB sets) when it has one, else everything.
+      const ex = core.ex as unknown as { hfenceHart?: (h: number) => void };
+      if (typeof ex.hfenceHart === 'function') ex.hfenceHart(h);
+      else core.ex.flushHartTlb(h);
+    },
     console: (b) => m.consoleOut(b),
     consoleRead: () => -1,
     hartStart: (h, addr, opaque) => {

@@ -39,6 +39,7 @@ import { VirtioMmio } from '../../devices/virtio-mmio.js';
 import { VirtioBlk, FileBlockBackend } from '../../devices/virtio-blk.js';
 import { VirtioRng } from '../../devices/virtio-rng.js';
 import { handleSbiCall, type SbiHost } from './sbi.js';
+import { applyCpu, resolveCpu, type CpuFeatures, type CpuOptions } from './cpu.js';
 import { applyTlbModel, readTlbStats, addTlbStats, type TlbStats } from '../tlbmodel.js';
 import { checkSegmentsFit, loadFile, parseElf, PF_X, type ElfImage } from '../elf.js';
 import { UserError, formatSize, hex } from '../errors.js';
@@ -138,6 +139,8 @@ export interface VirtOptions {
   drives?: Array<{ path: string; readOnly: boolean }>;
   /** Guest-visible RTC start time in ns since the epoch (default: the devices' fixed default). */
   rtcEpochNs?: bigint;
+  /** ISA choices (`--cpu`); absent keys take their defaults (src/board/cpu.ts). */
+  cpu?: CpuOptions;
 }
 
 /** What the run loop does next after a piece of work. */
@@ -245,6 +248,9 @@ export class VirtMachine {
     }
     this.harts = nHarts;
     if (nHarts > 1) core.setHarts(nHarts);
+    // --cpu: misa.H on every hart (when the core implements H); what the device tree reports.
+    const canH = typeof (core.ex as unknown as { setHypervisor?: unknown }).setHypervisor === 'function';
+    this.cpu = applyCpu(core, resolveCpu(opts.cpu ?? {}, canH));
     this.mode = opts.mode ?? 'fast';
     if (opts.adUpdate === false) {
       for (let h = nHarts - 1; h >= 0; h--) {
@@ -340,6 +346,8 @@ export class VirtMachine {
   /** Number of harts; with more than one they run round-robin in quanta of SMP_QUANTUM cycles. */
   readonly harts: number;
   readonly mode: 'fast' | 'timing';
+  /** The ISA features the harts have (misa read back after --cpu was applied). */
+  readonly cpu: CpuFeatures;
   /** Harts that are running (SBI HSM: secondary harts start stopped under --bios builtin). */
   readonly started: boolean[];
   /** Harts sleeping in WFI (SMP). */

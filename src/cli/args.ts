@@ -12,6 +12,7 @@
  * qemu-system-riscv64 -M virt's option names (-bios, -kernel, -initrd, -append, -m, -smp, -drive).
  */
 import { UserError, closest, formatSize } from '../errors.js';
+import { parseCpu, type CpuOptions } from '../board/cpu.js';
 
 export const USAGE = `Usage: cyclevisor run <elf> [options]   run a bare-metal RV64 ELF program
        cyclevisor boot --kernel IMAGE [options]   boot Linux (help boot)
@@ -26,6 +27,7 @@ Options (run, demo):
   --stats text|json   print a summary at the end (run: on stderr; demo: stdout)
   --stats-file PATH   write the summary to PATH instead (format from --stats)
   --trace N           print the first N executed instructions on stderr
+  --cpu rv64[,h=off]  ISA choices, QEMU -cpu syntax (default: H extension on)
   -h, --help          show this help
   -V, --version       show the version
 
@@ -50,9 +52,9 @@ Boots firmware and a Linux kernel on the virt board, placed as
   --smp N             harts, 1..8 (default 1)
   --mode fast|timing  fast (default), or timing: also model the TLB
   --ad-bits hardware|fault  PTE A/D: set by hardware (default) or page faults
-  --drive file=PATH[,readonly]  a raw disk image on virtio-blk; may repeat
-                      (the first is /dev/vda, the next /dev/vdb, ...)
+  --drive file=PATH[,readonly]  raw disk on virtio-blk (vda, vdb...); repeat
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
+  --cpu rv64[,h=off]  ISA choices, QEMU -cpu syntax (default: H extension on)
   --timing FILE, --max-insns N, --stats text|json, --stats-file PATH,
   --trace N           as for run (see cyclevisor --help)
 
@@ -74,6 +76,7 @@ Writes the device tree blob that cyclevisor boot hands to firmware and kernel
   --initrd FILE       record where boot would place this initrd (kernel at
                       0x80200000, as with --bios builtin or a firmware file)
   --timing FILE       cycle-model overrides (the timebase frequency)
+  --cpu rv64[,h=off]  ISA choices, as for boot (riscv,isa says h when on)
 `;
 
 export type StatsFormat = 'text' | 'json';
@@ -95,6 +98,8 @@ export interface RunSettings {
   statsFile: string | null;
   /** Print the first N executed instructions (0 = no trace). */
   trace: number;
+  /** `--cpu rv64[,key=value]...`: ISA choices; an absent key takes its default. */
+  cpu: CpuOptions;
 }
 
 export interface RunCommand extends RunSettings {
@@ -143,6 +148,8 @@ export interface DtbCommand {
   output: string | null;
   /** Write DTS text instead of the binary blob. */
   dts: boolean;
+  /** `--cpu`: ISA choices (what riscv,isa says). */
+  cpu: CpuOptions;
 }
 
 export type HelpTopic = 'boot' | 'dtb';
@@ -195,6 +202,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--stats': { example: '--stats json', commands: RUNLIKE },
   '--stats-file': { example: '--stats-file stats.json', commands: RUNLIKE },
   '--trace': { example: '--trace 100', commands: RUNLIKE },
+  '--cpu': { example: '--cpu rv64,h=off', commands: ['run', 'boot', 'dtb'] },
   '--bios': { example: '--bios fw_dynamic.bin', commands: ['boot'] },
   '--kernel': { example: '--kernel Image', commands: ['boot'] },
   '--initrd': { example: '--initrd initramfs.cpio.gz', commands: ['boot', 'dtb'] },
@@ -214,7 +222,7 @@ const ALL_OPTIONS = [...Object.keys(OPTIONS), '--help', '--version'];
 const SEE_HELP = '(see cyclevisor --help)';
 
 export function defaultRunSettings(): RunSettings {
-  return { ramBytes: DEFAULT_RAM, maxInsns: null, timingFile: null, stats: null, statsFile: null, trace: 0 };
+  return { ramBytes: DEFAULT_RAM, maxInsns: null, timingFile: null, stats: null, statsFile: null, trace: 0, cpu: {} };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -527,6 +535,9 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       case '--stats-file':
         settings.statsFile = value;
         break;
+      case '--cpu':
+        settings.cpu = parseCpu(value);
+        break;
       case '--stats': {
         const v = value.toLowerCase();
         if (v !== 'text' && v !== 'json') {
@@ -562,6 +573,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
         timingFile: settings.timingFile,
         output: one('--output') ?? null,
         dts: values.has('--dts'),
+        cpu: settings.cpu,
       };
     }
     const bios = one('--bios') ?? 'builtin';
