@@ -1,5 +1,5 @@
 /** Accessors for the running hart's state (layout.ts HART_BASE). All inline, constant offsets. */
-import { H_X, H_F, H_FCSR, H_MSTATUS, H_MIE, H_MIP, H_PRIV } from './layout';
+import { H_X, H_F, H_FCSR, H_MSTATUS, H_MIE, H_MIP, H_PRIV, H_VIRT } from './layout';
 
 @inline export function getX(r: u32): u64 {
   return load<u64>(<usize>r << 3, H_X);
@@ -71,4 +71,25 @@ export const MSTATUS_SXL: u64 = (<u64>2) << 34;
 }
 @inline export function mstatus(): u64 {
   return load<u64>(H_MSTATUS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hypervisor extension (Priv spec, "Hypervisor Extension"; RV64 layouts).
+export const MSTATUS_GVA: u64 = (<u64>1) << 38; // a trap into M wrote a guest virtual address to mtval
+export const MSTATUS_MPV: u64 = (<u64>1) << 39; // V before the last trap into M
+export const HSTATUS_VSBE: u64 = 1 << 5;
+export const HSTATUS_GVA: u64 = 1 << 6;
+export const HSTATUS_SPV: u64 = 1 << 7;
+export const HSTATUS_SPVP: u64 = 1 << 8;
+export const HSTATUS_HU: u64 = 1 << 9;
+export const HSTATUS_VTVM: u64 = 1 << 20;
+export const HSTATUS_VTW: u64 = 1 << 21;
+export const HSTATUS_VTSR: u64 = 1 << 22;
+export const HSTATUS_VSXL: u64 = (<u64>2) << 32; // VS-mode XLEN = 64, read-only
+/** VS-level interrupts: VSSIP (2), VSTIP (6), VSEIP (10). */
+export const VS_INTS: u64 = (1 << 2) | (1 << 6) | (1 << 10);
+
+/** Virtualization mode V (1 while in VS or VU mode). */
+@inline export function virt(): u64 {
+  return load<u64>(H_VIRT);
 }

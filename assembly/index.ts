@@ -8,11 +8,11 @@ import {
   H_STIMECMP_CYCLE, H_MHARTID, HART_BASE, HART_SIZE, C_RAM_SIZE,
   C_DEADLINE, C_INSN_LIMIT, RAM_OFFSET, RAM_GPA, RAM_MAX, LAT_BASE, CLS_BASE, CLS_SIZE, WATCH_BASE,
   WATCH_MAX, C_WATCH_COUNT, CTL_BASE, CTL_SIZE, S_LAT, C_HART, C_HARTS, HART_SAVE_BASE, MAX_HARTS,
-  TM_BASE, TM_CNT, TM_END, TM_SAVE_BASE, TM_SAVE_SIZE, H_INSTRET, H_CYCLES,
+  TM_BASE, TM_CNT, TM_END, TM_SAVE_BASE, TM_SAVE_SIZE, H_INSTRET, H_CYCLES, H_VSTIMECMP_CYCLE,
 } from './layout';
 import { PRV_M, MSTATUS_MPP, MSTATUS_UXL, MSTATUS_SXL } from './hart';
-import { MISA_VALUE, updateStimecmp } from './csr';
-import { tlbFlushAll, tlbFlushAllHarts, tlbFlushHart, setTlbHart } from './mmu';
+import { MISA_VALUE, updateStimecmp, updateVstimecmp, applyHypervisor } from './csr';
+import { tlbFlushAll, tlbFlushAllHarts, tlbFlushHart, setTlbHart, tlbFlushGuestHart } from './mmu';
 import { invalidateAllFrames, invalidatePhys as invPhys } from './frames';
 import { clearException } from './trap';
 import { tmReset, tmEnabled } from './tlbmodel';
@@ -59,6 +59,8 @@ function resetHartState(): void {
   store<u64>(H_SATP_MODES, (1 << 8) | (1 << 9) | (1 << 10)); // Sv39, Sv48, Sv57
   store<u64>(H_AD_UPDATE, 1);
   store<u64>(H_STIMECMP_CYCLE, <u64>-1);
+  store<u64>(H_VSTIMECMP_CYCLE, <u64>-1);
+  applyHypervisor(hypervisor);
   store<u64>(H_MTVEC, 0);
   store<u64>(H_RESV, <u64>-1);
   store<u64>(H_TIME_DIV, 100);
@@ -67,6 +69,37 @@ function resetHartState(): void {
   store<u64>(C_INSN_LIMIT, <u64>-1);
   clearException();
   invalidateAllFrames();
+}
+
+/** misa.H of every hart (the H extension); survives reset. Default on. */
+let hypervisor: bool = true;
+
+/**
+ * Set (1) or clear (0) misa.H on every hart, and everything that depends on it: with H off the
+ * hypervisor and VS CSRs are illegal, V is 0, mideleg's VS bits are clear; with H on mideleg bits
+ * 2, 6, 10 read as one. The setting survives reset(). Default after init: on.
+ */
+export function setHypervisor(on: u32): void {
+  hypervisor = on != 0;
+  const harts = max<u32>(1, load<u32>(C_HARTS));
+  const cur = load<u32>(C_HART);
+  saveHart();
+  for (let h: u32 = 0; h < harts; h++) {
+    memory.copy(HART_BASE, HART_SAVE_BASE + h * HART_SIZE, HART_SIZE);
+    applyHypervisor(hypervisor);
+    memory.copy(HART_SAVE_BASE + h * HART_SIZE, HART_BASE, HART_SIZE);
+  }
+  memory.copy(HART_BASE, HART_SAVE_BASE + cur * HART_SIZE, HART_SIZE);
+  tlbFlushAllHarts();
+}
+
+/**
+ * hfence for hart h on behalf of the host (the builtin SBI's RFENCE hfence.gvma / hfence.vvma,
+ * any VMID / ASID / address): drop h's guest-regime host TLB entries (VS and VU sets; they are not
+ * tagged, so every form flushes them all). The modeled TLB (timing mode) is htlb's: tlbmodel.ts.
+ */
+export function hfenceHart(h: u32): void {
+  if (h < MAX_HARTS) tlbFlushGuestHart(h);
 }
 
 /** Number of harts (1..8); resets the machine state of every hart. */
@@ -137,6 +170,7 @@ export function flushTlb(): void {
 /** The host changed the time base (H_TIME_DIV / H_TIME_OFS): recompute the Sstc deadline. */
 export function timebaseChanged(): void {
   updateStimecmp();
+  updateVstimecmp();
 }
 
 /**

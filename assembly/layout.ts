@@ -94,7 +94,31 @@ export const H_INTERRUPTS: u32 = H_EXCEPTIONS + 8;
 // ones), and fcsr (bits 4:0 fflags, bits 7:5 frm; the CSRs fflags/frm/fcsr are views of it).
 export const H_F: u32 = H_INTERRUPTS + 8;
 export const H_FCSR: u32 = H_F + 32 * 8;
-export const HART_END: u32 = H_FCSR + 8;
+// Hypervisor extension (Priv spec ch. "Hypervisor Extension"). H_HGATP, H_VSATP and H_VIRT above
+// hold hgatp, vsatp (raw CSR values) and V; the rest of the H state follows. hip/hie live in
+// mip/mie (bits 2 VSSIP, 6 VSTIP, 10 VSEIP); hvip holds the software-written VS bits.
+export const H_HSTATUS: u32 = H_FCSR + 8;
+export const H_HEDELEG: u32 = H_HSTATUS + 8;
+export const H_HIDELEG: u32 = H_HEDELEG + 8;
+export const H_HVIP: u32 = H_HIDELEG + 8;
+export const H_HCOUNTEREN: u32 = H_HVIP + 8;
+export const H_HTIMEDELTA: u32 = H_HCOUNTEREN + 8;
+export const H_HTVAL: u32 = H_HTIMEDELTA + 8;
+export const H_HTINST: u32 = H_HTVAL + 8;
+export const H_HENVCFG: u32 = H_HTINST + 8;
+export const H_MTVAL2: u32 = H_HENVCFG + 8;
+export const H_MTINST: u32 = H_MTVAL2 + 8;
+// The VS CSRs (they substitute for the S CSRs while V = 1).
+export const H_VSSTATUS: u32 = H_MTINST + 8;
+export const H_VSTVEC: u32 = H_VSSTATUS + 8;
+export const H_VSSCRATCH: u32 = H_VSTVEC + 8;
+export const H_VSEPC: u32 = H_VSSCRATCH + 8;
+export const H_VSCAUSE: u32 = H_VSEPC + 8;
+export const H_VSTVAL: u32 = H_VSCAUSE + 8;
+export const H_VSTIMECMP: u32 = H_VSTVAL + 8;
+export const H_VSTIMECMP_CYCLE: u32 = H_VSTIMECMP + 8; // cycle at which time + htimedelta >= vstimecmp, or all ones
+export const H_HYP: u32 = H_VSTIMECMP_CYCLE + 8; // 1 = misa.H is set (setHypervisor), 0 = no H extension
+export const HART_END: u32 = H_HYP + 8;
 export const HART_SIZE: u32 = 0x1000;
 // Saved state of every hart (the running one's copy is stale until saveHart()).
 export const HART_SAVE_BASE: u32 = 0x8000;
@@ -130,8 +154,9 @@ export const TIMING_CLASS_TRAP: u32 = 17;
 
 // ---------------------------------------------------------------------------------------------
 // Host TLB (GUIDE §5): direct-mapped, one array per access type and one set of arrays per
-// translation regime (0: M-mode/bare, 1: S-mode, 2: U-mode), so traps and returns between modes
-// need no flush. An entry is {tag, addend}:
+// translation regime (0: M-mode/bare, 1: S/HS-mode, 2: U-mode, 3: VS-mode, 4: VU-mode), so traps
+// and returns between modes need no flush. The VS/VU sets cache the composed GVA -> HPA translation
+// of both stages (a hit costs what a native hit costs). An entry is {tag, addend}:
 // a hit is `tag == (vaddr & ~PAGE_MASK | alignment bits)` and the host address is vaddr + addend.
 // A tag with TLB_INVALID set never matches, so MMIO, watched and code pages take the slow path.
 export const TLB_BITS: u32 = 10;
@@ -143,12 +168,12 @@ export const TLB_READ: u32 = TLB_BASE; // offsets inside a set
 export const TLB_WRITE: u32 = TLB_READ + TLB_ENTRIES * TLB_ENTRY;
 export const TLB_FETCH: u32 = TLB_WRITE + TLB_ENTRIES * TLB_ENTRY;
 export const TLB_SET_SIZE: u32 = 3 * TLB_ENTRIES * TLB_ENTRY;
-export const TLB_SETS: u32 = 3;
+export const TLB_SETS: u32 = 5;
 export const TLB_HART_SIZE: u32 = TLB_SETS * TLB_SET_SIZE;
 export const MAX_HARTS: u32 = 8;
 export const TLB_END: u32 = TLB_BASE + MAX_HARTS * TLB_HART_SIZE;
 // The modeled TLB of harts that are not running (timing mode): TM_BASE..TM_END saved per hart.
-export const TM_SAVE_BASE: u32 = 0xa40000;
+export const TM_SAVE_BASE: u32 = TLB_END; // 0xb00000 with 5 TLB sets
 export const TM_SAVE_SIZE: u32 = 0x34000;
 export const TM_SAVE_END: u32 = TM_SAVE_BASE + MAX_HARTS * TM_SAVE_SIZE;
 

@@ -18,23 +18,33 @@
  * trick). Misaligned RAM accesses are performed (as on QEMU and most Linux-class cores); misaligned
  * MMIO accesses are access faults; misaligned LR/SC/AMOs raise address-misaligned (callers check).
  *
- * Nested translation (H extension) plugs in at gstage(): the VS-stage walker calls it for every
- * PTE address and for the final address (GUIDE §6). Today it is the identity.
+ * Nested translation (H extension, two-stage address translation): in the guest regimes (VS, VU,
+ * HLV/HSV, MPRV with MPV) translateGuest() walks the VS stage (vsatp, GVA -> GPA) and calls the
+ * G-stage translator gstage() (hgatp, GPA -> SPA) for every VS-stage PTE address and for the final
+ * GPA (GUIDE §6, Spike's walk() -> s2xlate). Every G-stage translation can raise a guest-page fault
+ * (htval = GPA >> 2; htinst = 0x3000 / 0x3020 for the walk's implicit PTE reads / A/D writes).
+ * The host TLB's VS and VU sets cache the composed GVA -> SPA translation.
+ *
+ * A regime is the privilege of an access plus V << 2: M 3, S/HS 1, U 0, VS 5, VU 4.
  */
 import {
   TLB_BASE, TLB_READ, TLB_WRITE, TLB_FETCH, TLB_ENTRIES, TLB_ENTRY, TLB_SET_SIZE, TLB_SETS, RAM_OFFSET,
   TLB_HART_SIZE, MAX_HARTS, C_HARTS,
   RAM_GPA, C_RAM_SIZE, C_MMIO_LO, C_MMIO_HI, WATCH_BASE, C_WATCH_COUNT, CODEMAP_BASE, C_UNMAPPED,
   PAGE_SHIFT, H_PRIV, H_MSTATUS, H_SATP, H_PMPCFG, H_PMPADDR, H_PMP_ACTIVE, H_AD_UPDATE,
+  H_VIRT, H_HGATP, H_VSATP, H_VSSTATUS,
 } from './layout';
 import { mmio_read, mmio_write } from './host';
 import {
-  raise, excPending, CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, CAUSE_FETCH_ACCESS, CAUSE_LOAD_PAGE_FAULT,
-  CAUSE_STORE_PAGE_FAULT, CAUSE_FETCH_PAGE_FAULT,
+  raise, raiseGuest, excPending, CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, CAUSE_FETCH_ACCESS, CAUSE_LOAD_PAGE_FAULT,
+  CAUSE_STORE_PAGE_FAULT, CAUSE_FETCH_PAGE_FAULT, CAUSE_FETCH_GUEST_PAGE_FAULT, CAUSE_LOAD_GUEST_PAGE_FAULT,
+  CAUSE_STORE_GUEST_PAGE_FAULT,
 } from './trap';
 import { invalidateCode } from './frames';
 import { tmEnabled, tmAccessSecondPage } from './tlbmodel';
-import { PRV_M, PRV_S, PRV_U, MSTATUS_MPRV, MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_SUM, MSTATUS_MXR } from './hart';
+import {
+  PRV_M, PRV_S, PRV_U, MSTATUS_MPRV, MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_SUM, MSTATUS_MXR, MSTATUS_MPV,
+} from './hart';
 
 export const ACCESS_READ: u32 = 0;
 export const ACCESS_WRITE: u32 = 1;
@@ -55,9 +65,19 @@ export function setTlbHart(hart: u32): void {
   tlbHart = TLB_BASE + hart * TLB_HART_SIZE;
 }
 
-/** Host TLB set for a privilege level: M 0, S 1, U 2. */
-@inline export function tlbSet(p: u32): u32 {
-  return tlbHart + (p == PRV_M ? 0 : p == PRV_S ? TLB_SET_SIZE : 2 * TLB_SET_SIZE);
+/** Guest regimes: bit 2 of a regime is V. */
+export const REGIME_V: u32 = 4;
+export const REGIME_VS: u32 = REGIME_V | PRV_S;
+export const REGIME_VU: u32 = REGIME_V | PRV_U;
+
+/** Host TLB set for a regime: M 0, S 1, U 2, VS 3, VU 4. */
+@inline export function tlbSet(r: u32): u32 {
+  return tlbHart + (r == PRV_M ? 0 : r == PRV_S ? TLB_SET_SIZE : r == PRV_U ? 2 * TLB_SET_SIZE :
+    r == REGIME_VS ? 3 * TLB_SET_SIZE : 4 * TLB_SET_SIZE);
+}
+/** The regime of the current privilege (instruction fetch). */
+@inline export function curRegime(): u32 {
+  return <u32>load<u64>(H_PRIV) | (<u32>load<u64>(H_VIRT) << 2);
 }
 
 /** Flush every host TLB set of the running hart (PMP change). */
@@ -72,9 +92,17 @@ export function tlbFlushAllHarts(): void {
 export function tlbFlushHart(h: u32): void {
   memory.fill(TLB_BASE + h * TLB_HART_SIZE, 0xff, TLB_HART_SIZE);
 }
-/** Flush the translated regimes (satp write, sfence.vma, SUM/MXR change). */
+/** Flush the HS-level translated regimes S and U (satp write, sfence.vma with V = 0, SUM/MXR change). */
 export function tlbFlushVirtual(): void {
   memory.fill(tlbHart + TLB_SET_SIZE, 0xff, 2 * TLB_SET_SIZE);
+}
+/** Flush the guest regimes VS and VU (hgatp/vsatp write, hfence.*, sfence.vma with V = 1). */
+export function tlbFlushGuest(): void {
+  memory.fill(tlbHart + 3 * TLB_SET_SIZE, 0xff, 2 * TLB_SET_SIZE);
+}
+/** Flush hart h's guest regimes (a remote hfence from the SBI). */
+export function tlbFlushGuestHart(h: u32): void {
+  memory.fill(TLB_BASE + h * TLB_HART_SIZE + 3 * TLB_SET_SIZE, 0xff, 2 * TLB_SET_SIZE);
 }
 /** sfence.vma with rs1 = vaddr: drop the entries that could map that page. */
 export function tlbFlushVaddr(va: u64): void {
@@ -121,14 +149,21 @@ export function isWatched(pa: u64, size: u32): bool {
 // ---------------------------------------------------------------------------------------------
 // Privilege of an access
 
-/** Effective privilege for loads/stores: MPRV makes M-mode data accesses use MPP (Priv §3.1.6.3). */
+/**
+ * Regime of loads/stores: MPRV makes M-mode data accesses use MPP (Priv §3.1.6.3) and, with the
+ * H extension, MPV (a guest regime when MPP is not M).
+ */
 export function dataPriv(): u32 {
   const p = <u32>load<u64>(H_PRIV);
   if (p == PRV_M) {
     const ms = load<u64>(H_MSTATUS);
-    if ((ms & MSTATUS_MPRV) != 0) return <u32>((ms & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT);
+    if ((ms & MSTATUS_MPRV) != 0) {
+      const mpp = <u32>((ms & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT);
+      return mpp != PRV_M && (ms & MSTATUS_MPV) != 0 ? mpp | REGIME_V : mpp;
+    }
+    return p;
   }
-  return p;
+  return p | (<u32>load<u64>(H_VIRT) << 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -220,16 +255,13 @@ const PTE_RESERVED: u64 = 0xffc0000000000000; // bits 63:54 (N, PBMT, reserved):
   return access == ACCESS_WRITE ? CAUSE_STORE_PAGE_FAULT : access == ACCESS_FETCH ? CAUSE_FETCH_PAGE_FAULT : CAUSE_LOAD_PAGE_FAULT;
 }
 
-/** G-stage translation of a guest-physical address (H extension hook). Identity today. */
-@inline function gstage(gpa: u64): u64 {
-  return gpa;
-}
 
 /**
  * Translate `va` for `access` at privilege `p`. Returns the physical address, or all ones after
  * raising a page fault or access fault (mtval/stval = va).
  */
 export function translate(va: u64, access: u32, p: u32, size: u32 = 1): u64 {
+  if ((p & REGIME_V) != 0) return translateGuest(va, access, p & 3, size);
   const satp = load<u64>(H_SATP);
   const mode = <u32>(satp >> 60);
   if (p == PRV_M || mode == 0) {
@@ -254,7 +286,7 @@ export function translate(va: u64, access: u32, p: u32, size: u32 = 1): u64 {
   let pte: u64 = 0;
   let pteAddr: u64 = 0;
   while (true) {
-    pteAddr = gstage(a + (((va >> (12 + 9 * <u64>i)) & 0x1ff) << 3));
+    pteAddr = a + (((va >> (12 + 9 * <u64>i)) & 0x1ff) << 3);
     // Implicit PTE reads are S-mode accesses for PMP and must hit RAM (else access fault).
     if (!inRam(pteAddr, 8) || !pmpAllows(pteAddr, 8, PRV_S, ACCESS_READ)) {
       raise(accessFault(access), va);
@@ -308,10 +340,206 @@ export function translate(va: u64, access: u32, p: u32, size: u32 = 1): u64 {
     store<u64>(<usize>(pteAddr + RAM_ADDEND), pte);
   }
   const offMask: u64 = ((<u64>1) << (12 + 9 * <u64>i)) - 1;
-  const pa = gstage((((pte & PTE_PPN_MASK) << 2) & ~offMask) | (va & offMask));
+  const pa = (((pte & PTE_PPN_MASK) << 2) & ~offMask) | (va & offMask);
   // PMP: the first entry matching any byte decides and must cover all of them (Priv §3.7.1).
   if (!pmpAllows(pa, size, p, access)) {
     raise(accessFault(access), va);
+    return <u64>-1;
+  }
+  return pa;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two-stage translation (H extension, "Two-Stage Address Translation")
+
+@inline function guestPageFault(access: u32): u64 {
+  return access == ACCESS_WRITE ? CAUSE_STORE_GUEST_PAGE_FAULT : access == ACCESS_FETCH ? CAUSE_FETCH_GUEST_PAGE_FAULT : CAUSE_LOAD_GUEST_PAGE_FAULT;
+}
+
+/** HLVX: the explicit read needs execute permission (not read) in both stages. */
+let hlvxAccess: bool = false;
+
+// Kinds of G-stage translation: the final GPA of the access, or an implicit access of the
+// VS-stage walk (a PTE read, or the PTE write of an A/D update).
+const G_EXPLICIT: u32 = 0;
+const G_PTE_READ: u32 = 1;
+const G_PTE_WRITE: u32 = 2;
+// htinst pseudo-instructions for guest-page faults on implicit VS-stage accesses (RV64: 0x3000 a
+// read, 0x3020 a write; "Transformed Instruction or Pseudoinstruction for mtinst or htinst").
+const TINST_PTE_READ: u64 = 0x3000;
+const TINST_PTE_WRITE: u64 = 0x3020;
+
+/**
+ * G-stage translation of guest-physical `gpa` (hgatp: Bare, Sv39x4, Sv48x4, Sv57x4). `access` is
+ * the original access type (it picks the fault cause: fetch 20, load 21, store/AMO 23), `gva` the
+ * guest virtual address reported in xtval. Returns the supervisor physical address, or all ones
+ * after raising. Every G-stage access counts as a U-mode access: each leaf needs U = 1.
+ */
+function gstage(gpa: u64, access: u32, gva: u64, kind: u32): u64 {
+  const hgatp = load<u64>(H_HGATP);
+  const mode = <u32>(hgatp >> 60);
+  if (mode == 0) return gpa; // Bare: SPA = GPA
+  const write = kind == G_PTE_WRITE || (kind == G_EXPLICIT && access == ACCESS_WRITE);
+  const tinst: u64 = kind == G_PTE_READ ? TINST_PTE_READ : kind == G_PTE_WRITE ? TINST_PTE_WRITE : 0;
+  const cause = guestPageFault(access);
+  // Sv39x4 = 8, Sv48x4 = 9, Sv57x4 = 10: the root table has 2 more index bits (2048 entries,
+  // 16 KiB) and the GPA 2 more bits than the VA of Sv39/48/57; higher GPA bits must be zero.
+  const levels: u32 = mode - 5;
+  const gpaBits: u64 = 12 + 9 * <u64>levels + 2;
+  if ((gpa >> gpaBits) != 0) {
+    raiseGuest(cause, gva, gpa >> 2, tinst);
+    return <u64>-1;
+  }
+  let a = (hgatp & 0xfffffffffff) << 12;
+  let i = <i32>levels - 1;
+  let pte: u64 = 0;
+  let pteAddr: u64 = 0;
+  while (true) {
+    const idxMask: u64 = i == <i32>levels - 1 ? 0x7ff : 0x1ff;
+    pteAddr = a + (((gpa >> (12 + 9 * <u64>i)) & idxMask) << 3);
+    // G-stage PTE reads are implicit HS-level accesses: PMP as for S, RAM only.
+    if (!inRam(pteAddr, 8) || !pmpAllows(pteAddr, 8, PRV_S, ACCESS_READ)) {
+      raiseGuest(accessFault(access), gva, 0, 0);
+      return <u64>-1;
+    }
+    pte = load<u64>(<usize>(pteAddr + RAM_ADDEND));
+    if ((pte & PTE_V) == 0 || ((pte & PTE_R) == 0 && (pte & PTE_W) != 0) || (pte & PTE_RESERVED) != 0) {
+      raiseGuest(cause, gva, gpa >> 2, tinst);
+      return <u64>-1;
+    }
+    if ((pte & (PTE_R | PTE_X)) != 0) break;
+    if ((pte & (PTE_A | PTE_D | PTE_U)) != 0 || i == 0) {
+      raiseGuest(cause, gva, gpa >> 2, tinst);
+      return <u64>-1;
+    }
+    i--;
+    a = (pte & PTE_PPN_MASK) << 2;
+  }
+  // Leaf: U = 1 required (G-stage accesses are U-level); then R/W/X for the access. Implicit
+  // walk accesses are reads (writes for A/D updates); HS-level mstatus.MXR applies to both stages.
+  let ok = (pte & PTE_U) != 0;
+  if (ok) {
+    if (write) ok = (pte & PTE_W) != 0;
+    else if (kind == G_EXPLICIT && access == ACCESS_FETCH) ok = (pte & PTE_X) != 0;
+    else if (kind == G_EXPLICIT && hlvxAccess) ok = (pte & PTE_X) != 0;
+    else ok = (pte & PTE_R) != 0 || ((load<u64>(H_MSTATUS) & MSTATUS_MXR) != 0 && (pte & PTE_X) != 0);
+  }
+  if (ok && i > 0) {
+    const lowMask: u64 = ((<u64>1) << (9 * <u64>i)) - 1;
+    ok = ((pte >> 10) & lowMask) == 0;
+  }
+  if (!ok) {
+    raiseGuest(cause, gva, gpa >> 2, tinst);
+    return <u64>-1;
+  }
+  const need = write ? PTE_A | PTE_D : PTE_A;
+  if ((pte & need) != need) {
+    if (load<u64>(H_AD_UPDATE) == 0) {
+      raiseGuest(cause, gva, gpa >> 2, tinst);
+      return <u64>-1;
+    }
+    if (!pmpAllows(pteAddr, 8, PRV_S, ACCESS_WRITE)) {
+      raiseGuest(accessFault(access), gva, 0, 0);
+      return <u64>-1;
+    }
+    pte |= need;
+    if (codePage(pteAddr)) invalidateCode(pteAddr, 8);
+    store<u64>(<usize>(pteAddr + RAM_ADDEND), pte);
+  }
+  const offMask: u64 = ((<u64>1) << (12 + 9 * <u64>i)) - 1;
+  return (((pte & PTE_PPN_MASK) << 2) & ~offMask) | (gpa & offMask);
+}
+
+/**
+ * Translate guest virtual `va` for `access` at guest privilege p (VS 1, VU 0): the VS stage
+ * (vsatp; Bare makes GPA = VA, the G stage still applies) composed with the G stage. Returns the
+ * supervisor physical address, or all ones after raising (every fault reports GVA = 1).
+ */
+function translateGuest(va: u64, access: u32, p: u32, size: u32): u64 {
+  const vsatp = load<u64>(H_VSATP);
+  const mode = <u32>(vsatp >> 60);
+  let gpa: u64;
+  if (mode == 0) {
+    gpa = va;
+  } else {
+    const levels: u32 = mode - 5;
+    const vaBits: u64 = 12 + 9 * <u64>levels;
+    const top = <i64>va >> <i64>(vaBits - 1);
+    if (top != 0 && top != -1) {
+      raiseGuest(pageFault(access), va, 0, 0);
+      return <u64>-1;
+    }
+    const vs = load<u64>(H_VSSTATUS);
+    const ms = load<u64>(H_MSTATUS);
+    let a = (vsatp & 0xfffffffffff) << 12; // a GPA
+    let i = <i32>levels - 1;
+    let pte: u64 = 0;
+    let pteGpa: u64 = 0;
+    let pteAddr: u64 = 0;
+    while (true) {
+      pteGpa = a + (((va >> (12 + 9 * <u64>i)) & 0x1ff) << 3);
+      // Each VS-stage PTE address goes through the G stage (an implicit read).
+      pteAddr = gstage(pteGpa, access, va, G_PTE_READ);
+      if (pteAddr == <u64>-1) return <u64>-1;
+      if (!inRam(pteAddr, 8) || !pmpAllows(pteAddr, 8, PRV_S, ACCESS_READ)) {
+        raiseGuest(accessFault(access), va, 0, 0);
+        return <u64>-1;
+      }
+      pte = load<u64>(<usize>(pteAddr + RAM_ADDEND));
+      if ((pte & PTE_V) == 0 || ((pte & PTE_R) == 0 && (pte & PTE_W) != 0) || (pte & PTE_RESERVED) != 0) {
+        raiseGuest(pageFault(access), va, 0, 0);
+        return <u64>-1;
+      }
+      if ((pte & (PTE_R | PTE_X)) != 0) break;
+      if ((pte & (PTE_A | PTE_D | PTE_U)) != 0 || i == 0) {
+        raiseGuest(pageFault(access), va, 0, 0);
+        return <u64>-1;
+      }
+      i--;
+      a = (pte & PTE_PPN_MASK) << 2;
+    }
+    // VS-stage permissions: vsstatus.SUM for VS access to U pages; MXR from vsstatus or the
+    // HS-level sstatus; HLVX needs X.
+    let ok: bool;
+    if (p == PRV_U) ok = (pte & PTE_U) != 0;
+    else ok = (pte & PTE_U) == 0 || (access != ACCESS_FETCH && (vs & MSTATUS_SUM) != 0);
+    if (ok) {
+      if (access == ACCESS_FETCH || hlvxAccess) ok = (pte & PTE_X) != 0;
+      else if (access == ACCESS_WRITE) ok = (pte & PTE_W) != 0;
+      else ok = (pte & PTE_R) != 0 || (((vs | ms) & MSTATUS_MXR) != 0 && (pte & PTE_X) != 0);
+    }
+    if (ok && i > 0) {
+      const lowMask: u64 = ((<u64>1) << (9 * <u64>i)) - 1;
+      ok = ((pte >> 10) & lowMask) == 0;
+    }
+    if (!ok) {
+      raiseGuest(pageFault(access), va, 0, 0);
+      return <u64>-1;
+    }
+    const need = access == ACCESS_WRITE ? PTE_A | PTE_D : PTE_A;
+    if ((pte & need) != need) {
+      if (load<u64>(H_AD_UPDATE) == 0) {
+        raiseGuest(pageFault(access), va, 0, 0);
+        return <u64>-1;
+      }
+      // The A/D update is an implicit write of the PTE: a G-stage write translation.
+      const wAddr = gstage(pteGpa, access, va, G_PTE_WRITE);
+      if (wAddr == <u64>-1) return <u64>-1;
+      if (!pmpAllows(wAddr, 8, PRV_S, ACCESS_WRITE)) {
+        raiseGuest(accessFault(access), va, 0, 0);
+        return <u64>-1;
+      }
+      pte |= need;
+      if (codePage(wAddr)) invalidateCode(wAddr, 8);
+      store<u64>(<usize>(wAddr + RAM_ADDEND), pte);
+    }
+    const offMask: u64 = ((<u64>1) << (12 + 9 * <u64>i)) - 1;
+    gpa = (((pte & PTE_PPN_MASK) << 2) & ~offMask) | (va & offMask);
+  }
+  const pa = gstage(gpa, access, va, G_EXPLICIT);
+  if (pa == <u64>-1) return <u64>-1;
+  if (!pmpAllows(pa, size, p, access)) {
+    raiseGuest(accessFault(access), va, 0, 0);
     return <u64>-1;
   }
   return pa;
@@ -365,7 +593,7 @@ function pageWatched(pa: u64): bool {
 /** Fill the host TLB entry for va's page in regime p if that page is plain, uniformly permitted RAM. */
 function tlbFill(arr: u32, va: u64, pa: u64, access: u32, p: u32): void {
   const page = pa & ~(<u64>0xfff);
-  if (!inRam(page, 4096) || pageWatched(pa) || !pmpPageUniform(page, p)) return;
+  if (!inRam(page, 4096) || pageWatched(pa) || !pmpPageUniform(page, p & 3)) return;
   if (access == ACCESS_WRITE && codePage(pa)) return;
   const e = tlbSet(p) + (arr - TLB_BASE) + tlbIndex(va);
   store<u64>(e, va & ~(<u64>0xfff));
@@ -374,14 +602,21 @@ function tlbFill(arr: u32, va: u64, pa: u64, access: u32, p: u32): void {
 
 /** Does the modeled TLB see data accesses at privilege p (timing mode, translated regime)? */
 @inline function tmCounts(p: u32): bool {
-  return tmEnabled() && p != PRV_M && (load<u64>(H_SATP) >> 60) != 0;
+  return tmEnabled() && p != PRV_M && translating(p);
+}
+/** Does regime r translate addresses (satp, or vsatp / hgatp for a guest regime)? */
+export function translating(r: u32): bool {
+  if ((r & REGIME_V) != 0) return ((load<u64>(H_VSATP) | load<u64>(H_HGATP)) >> 60) != 0;
+  return r != PRV_M && (load<u64>(H_SATP) >> 60) != 0;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Slow paths called by the run loop on a host TLB miss. On a fault they raise() and return 0.
 
 export function loadSlow(va: u64, size: u32): u64 {
-  const p = dataPriv();
+  return loadSlowIn(va, size, dataPriv());
+}
+export function loadSlowIn(va: u64, size: u32, p: u32): u64 {
   if ((va & 0xfff) + <u64>size > 4096) {
     if (tmCounts(p)) tmAccessSecondPage(va + <u64>size - 1);
     // Misaligned access crossing a page: translate and check every byte first (RAM only: a
@@ -402,12 +637,15 @@ export function loadSlow(va: u64, size: u32): u64 {
   }
   const pa = translate(va, ACCESS_READ, p, size);
   if (excPending != 0) return 0;
-  if ((va & <u64>(size - 1)) == 0) tlbFill(TLB_READ, va, pa, ACCESS_READ, p);
+  // (An HLVX translation checked execute permission: it must not fill the read array.)
+  if ((va & <u64>(size - 1)) == 0 && !hlvxAccess) tlbFill(TLB_READ, va, pa, ACCESS_READ, p);
   return physLoad(pa, size, va);
 }
 
 export function storeSlow(va: u64, size: u32, v: u64): void {
-  const p = dataPriv();
+  storeSlowIn(va, size, v, dataPriv());
+}
+export function storeSlowIn(va: u64, size: u32, v: u64, p: u32): void {
   if ((va & 0xfff) + <u64>size > 4096) {
     if (tmCounts(p)) tmAccessSecondPage(va + <u64>size - 1);
     // Translate and check every byte before writing any, so a fault leaves memory unchanged.
@@ -420,7 +658,7 @@ export function storeSlow(va: u64, size: u32, v: u64): void {
         return;
       }
     }
-    for (let i: u32 = 0; i < size; i++) storeSlow(va + i, 1, v >> (<u64>i * 8));
+    for (let i: u32 = 0; i < size; i++) storeSlowIn(va + i, 1, v >> (<u64>i * 8), p);
     return;
   }
   const pa = translate(va, ACCESS_WRITE, p, size);
@@ -434,7 +672,7 @@ export function storeSlow(va: u64, size: u32, v: u64): void {
  * ones after raising a fetch page fault or access fault (fetch from a device or unmapped space).
  */
 export function fetchPage(va: u64): u64 {
-  const p = <u32>load<u64>(H_PRIV);
+  const p = curRegime();
   const e = tlbSet(p) + (TLB_FETCH - TLB_BASE) + tlbIndex(va);
   if (load<u64>(e) == (va & ~(<u64>0xfff))) return (va & ~(<u64>0xfff)) + load<u64>(e, 8) - RAM_ADDEND;
   const pa = translate(va, ACCESS_FETCH, p, 2);
@@ -467,5 +705,23 @@ export function amoAddress(va: u64, size: u32, write: bool): usize {
   }
   if (write && codePage(pa)) invalidateCode(pa, size);
   return <usize>(pa + RAM_ADDEND);
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Hypervisor virtual-machine loads and stores (H ext. "HLV, HLVX, HSV"): explicit accesses made as
+// though V = 1 at privilege hstatus.SPVP, from HS-mode, M-mode or (hstatus.HU) U-mode. They take
+// the slow path (their regime is not the block's) and every fault reports a guest virtual address.
+
+/** HLV.* / HLVX.*: load `size` bytes at guest virtual va in regime VS or VU (exec: HLVX). */
+export function hypLoad(va: u64, size: u32, r: u32, exec: bool): u64 {
+  hlvxAccess = exec;
+  const v = loadSlowIn(va, size, r);
+  hlvxAccess = false;
+  return v;
+}
+/** HSV.*: store at guest virtual va in regime VS or VU. */
+export function hypStore(va: u64, size: u32, v: u64, r: u32): void {
+  storeSlowIn(va, size, v, r);
 }
 

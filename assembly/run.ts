@@ -15,27 +15,29 @@
  * instruction, so single-stepping and --max-insns are exact.
  */
 import {
-  H_PC, H_CYCLES, H_INSTRET, H_PRIV, H_RESV, H_MSTATUS, H_MIP, H_STIMECMP_CYCLE, H_SATP, C_DEADLINE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
+  H_PC, H_CYCLES, H_INSTRET, H_PRIV, H_RESV, H_MSTATUS, H_MIP, H_STIMECMP_CYCLE, H_SATP, C_DEADLINE,
+  H_VIRT, H_VSSTATUS, H_HSTATUS, H_VSTIMECMP_CYCLE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
   S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST,
   TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR,
 } from './layout';
 import * as G from './generated/ops';
 import {
   getX, setX, pendingEnabled, PRV_M, PRV_S, PRV_U, MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM, MSTATUS_FS, MSTATUS_FS_DIRTY,
-  MSTATUS_SD, getF, setF, getF32, setF32, fcsr,
+  MSTATUS_SD, getF, setF, getF32, setF32, fcsr, HSTATUS_VTSR, HSTATUS_VTW, HSTATUS_VTVM, HSTATUS_HU,
+  HSTATUS_SPVP,
 } from './hart';
 import {
   excPending, excCause, excTval, raise, takeTrap, pendingInterrupt, doMret, doSret, clearException,
   CAUSE_ILLEGAL_INSTRUCTION, CAUSE_BREAKPOINT, CAUSE_USER_ECALL, CAUSE_MISALIGNED_LOAD,
-  CAUSE_MISALIGNED_STORE,
+  CAUSE_MISALIGNED_STORE, CAUSE_VIRTUAL_INSTRUCTION, CAUSE_VS_ECALL, setExcGva,
 } from './trap';
 import {
   tlbIndex, tlbSet, dataPriv, loadSlow, storeSlow, fetchPage, fetch16, amoAddress, RAM_ADDEND,
-  tlbFlushVaddr, tlbFlushVirtual,
+  tlbFlushVaddr, tlbFlushVirtual, tlbFlushGuest, translating, hypLoad, hypStore, REGIME_V, curRegime,
 } from './mmu';
 import { frameFor, fillSlot, OP_PAGE_END } from './frames';
 import { tmEnabled, tmAccess, tmSfence, tmTakeExtra } from './tlbmodel';
-import { csrAccess, setCurLat } from './csr';
+import { csrAccess, setCurLat, hypOn } from './csr';
 import { mulh, mulhu, mulhsu, div64, divu64, rem64, remu64, sext32, divw, divuw, remw, remuw } from './alu';
 import {
   f32_add, f32_sub, f32_mul, f32_div, f64_add, f64_sub, f64_mul, f64_div, f32_sqrt, f64_sqrt, f32_fma, f64_fma,
@@ -91,6 +93,10 @@ const OP_FCVT_W_D = G.OP_FCVT_W_D, OP_FCVT_WU_D = G.OP_FCVT_WU_D, OP_FCVT_L_D = 
 const OP_FMV_X_D = G.OP_FMV_X_D, OP_FCLASS_D = G.OP_FCLASS_D, OP_FEQ_D = G.OP_FEQ_D, OP_FLT_D = G.OP_FLT_D, OP_FLE_D = G.OP_FLE_D;
 const OP_FCVT_D_W = G.OP_FCVT_D_W, OP_FCVT_D_WU = G.OP_FCVT_D_WU, OP_FCVT_D_L = G.OP_FCVT_D_L, OP_FCVT_D_LU = G.OP_FCVT_D_LU, OP_FMV_D_X = G.OP_FMV_D_X;
 const OP_FCVT_S_D = G.OP_FCVT_S_D, OP_FCVT_D_S = G.OP_FCVT_D_S;
+const OP_HFENCE_VVMA = G.OP_HFENCE_VVMA, OP_HFENCE_GVMA = G.OP_HFENCE_GVMA;
+const OP_HLV_B = G.OP_HLV_B, OP_HLV_BU = G.OP_HLV_BU, OP_HLV_H = G.OP_HLV_H, OP_HLV_HU = G.OP_HLV_HU, OP_HLVX_HU = G.OP_HLVX_HU;
+const OP_HLV_W = G.OP_HLV_W, OP_HLV_WU = G.OP_HLV_WU, OP_HLVX_WU = G.OP_HLVX_WU, OP_HLV_D = G.OP_HLV_D;
+const OP_HSV_B = G.OP_HSV_B, OP_HSV_H = G.OP_HSV_H, OP_HSV_W = G.OP_HSV_W, OP_HSV_D = G.OP_HSV_D;
 
 /** Host address for an access hitting the host TLB, or 0 on a miss. `am` = size - 1. */
 @inline function hostAddr(tlb: u32, va: u64, am: u64): usize {
@@ -107,7 +113,9 @@ const OP_FCVT_S_D = G.OP_FCVT_S_D, OP_FCVT_D_S = G.OP_FCVT_D_S;
 // ---- F/D helpers (Unpriv ch. 11, 12; Priv 1.12 §3.1.6.6)
 /** mstatus.FS = Off: every FP instruction and FP CSR access is an illegal instruction. */
 @inline function fpOff(): bool {
-  return (load<u64>(H_MSTATUS) & MSTATUS_FS) == 0;
+  // H ext.: with V = 1, vsstatus.FS = Off also disables FP (an illegal-instruction exception, never
+  // a virtual-instruction one).
+  return (load<u64>(H_MSTATUS) & MSTATUS_FS) == 0 || (load<u64>(H_VIRT) != 0 && (load<u64>(H_VSSTATUS) & MSTATUS_FS) == 0);
 }
 /**
  * Rounding mode of an FP instruction with an rm field (Unpriv 11.2): the static rm, or frm when
@@ -122,6 +130,9 @@ const OP_FCVT_S_D = G.OP_FCVT_S_D, OP_FCVT_D_S = G.OP_FCVT_D_S;
 /** The FP state changed (an f register or fflags was written): FS = Dirty, and so SD = 1. */
 @inline function fpDirty(): void {
   store<u64>(H_MSTATUS, load<u64>(H_MSTATUS) | MSTATUS_FS_DIRTY | MSTATUS_SD);
+  // H ext.: with V = 1 both the HS-level sstatus.FS and vsstatus.FS become Dirty (a hypervisor
+  // decides from sstatus.FS whether to save the guest's FP state).
+  if (load<u64>(H_VIRT) != 0) store<u64>(H_VSSTATUS, load<u64>(H_VSSTATUS) | MSTATUS_FS_DIRTY | MSTATUS_SD);
 }
 /** After an FP operation that wrote an f register (fpu.ts has OR-ed its flags into fflags already). */
 @inline function fpWrote(): void {
@@ -181,6 +192,10 @@ export function run(): u32 {
     const stc = load<u64>(H_STIMECMP_CYCLE);
     if (cycles >= stc) store<u64>(H_MIP, load<u64>(H_MIP) | (1 << 5));
     else if (stc < deadline) deadline = stc;
+    // ... and VS-mode's (time + htimedelta >= vstimecmp raises VSTIP, hip bit 6).
+    const vstc = load<u64>(H_VSTIMECMP_CYCLE);
+    if (cycles >= vstc) store<u64>(H_MIP, load<u64>(H_MIP) | (1 << 6));
+    else if (vstc < deadline) deadline = vstc;
     if (cycles >= load<u64>(C_DEADLINE)) break;
     if (left == 0) { status = RUN_INSN_LIMIT; break; }
     if (load<u32>(C_STOP) != 0) { store<u32>(C_STOP, 0); status = RUN_STOP; break; }
@@ -198,9 +213,14 @@ export function run(): u32 {
     const dp = dataPriv();
     tlbR = tlbSet(dp);
     tlbW = tlbR + (TLB_WRITE - TLB_BASE);
-    const translating = (load<u64>(H_SATP) >> 60) != 0;
-    tmData = tmEnabled() && translating && dp != PRV_M;
-    tmFetch = tmEnabled() && translating && <u32>load<u64>(H_PRIV) != PRV_M;
+    if (tmEnabled()) {
+      tmData = dp != PRV_M && translating(dp);
+      const fr = curRegime();
+      tmFetch = fr != PRV_M && translating(fr);
+    } else {
+      tmData = false;
+      tmFetch = false;
+    }
     if (tmFetch && !(seqBreak && (pc & ~(<u64>0xfff)) == pageVa)) cycles += tmAccess(pc, true);
     seqBreak = false;
     // Modeled-TLB cycles a slow path charged (the second page of a page-crossing access).
@@ -1410,13 +1430,17 @@ export function run(): u32 {
       case OP_ECALL: {
         // With a host SBI (--bios builtin) an S-mode ecall is an SBI call the host performs as
         // M-mode firmware would: it retires here and the host advances pc past it.
-        if (<u32>load<u64>(H_PRIV) == PRV_S && load<u32>(C_SBI_HOST) != 0) {
+        // Only HS-mode (V = 0) ecalls go to the host SBI; VS-mode ones trap (to the hypervisor).
+        const v = load<u64>(H_VIRT);
+        if (<u32>load<u64>(H_PRIV) == PRV_S && v == 0 && load<u32>(C_SBI_HOST) != 0) {
           status = RUN_SBI;
           break;
         }
-        // Cause 8/9/11 by privilege (Priv 1.12 table 3.6); the ecall does not retire.
+        // Cause 8/9/11 by privilege (Priv 1.12 table 3.6); from VS-mode 10 (H ext.: HS and VS
+        // ecalls can be delegated separately); the ecall does not retire.
         left++; cycles -= lat; uncount(slot);
-        raise(CAUSE_USER_ECALL + <u64>load<u64>(H_PRIV), 0);
+        const ep = <u32>load<u64>(H_PRIV);
+        raise(v != 0 && ep == PRV_S ? CAUSE_VS_ECALL : CAUSE_USER_ECALL + <u64>ep, 0);
         break;
       }
       case OP_EBREAK: {
@@ -1457,8 +1481,16 @@ export function run(): u32 {
       }
       case OP_SRET: {
         // Illegal in U-mode, and in S-mode when mstatus.TSR = 1 (Priv 1.12 §3.1.6.5).
+        // H ext.: with V = 1, SRET in VU-mode, or in VS-mode when hstatus.VTSR = 1, is a
+        // virtual-instruction exception (mstatus.TSR affects HS-mode only).
         const p = <u32>load<u64>(H_PRIV);
-        if (p == PRV_U || (p == PRV_S && (load<u64>(H_MSTATUS) & MSTATUS_TSR) != 0)) {
+        if (load<u64>(H_VIRT) != 0) {
+          if (p == PRV_U || (load<u64>(H_HSTATUS) & HSTATUS_VTSR) != 0) {
+            raise(CAUSE_VIRTUAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
+            left++; cycles -= lat; uncount(slot);
+            break;
+          }
+        } else if (p == PRV_U || (p == PRV_S && (load<u64>(H_MSTATUS) & MSTATUS_TSR) != 0)) {
           raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
           left++; cycles -= lat; uncount(slot);
           break;
@@ -1470,8 +1502,16 @@ export function run(): u32 {
         // Priv 1.12 §3.3.3: illegal in U-mode, and below M when TW = 1 (our time limit is 0).
         // It completes as soon as an enabled interrupt is pending (even with the global enable
         // off); otherwise the hart sleeps: the host skips to the next event.
+        // H ext.: with V = 1 and TW = 0, WFI in VU-mode, or in VS-mode with hstatus.VTW = 1, is a
+        // virtual-instruction exception.
         const p = <u32>load<u64>(H_PRIV);
-        if (p == PRV_U || (p < PRV_M && (load<u64>(H_MSTATUS) & MSTATUS_TW) != 0)) {
+        const tw = p < PRV_M && (load<u64>(H_MSTATUS) & MSTATUS_TW) != 0;
+        if (load<u64>(H_VIRT) != 0 && !tw && (p == PRV_U || (load<u64>(H_HSTATUS) & HSTATUS_VTW) != 0)) {
+          raise(CAUSE_VIRTUAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
+          left++; cycles -= lat; uncount(slot);
+          break;
+        }
+        if (p == PRV_U || tw) {
           raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
           left++; cycles -= lat; uncount(slot);
           break;
@@ -1483,6 +1523,20 @@ export function run(): u32 {
       case OP_SFENCE_VMA: {
         // Illegal in U-mode, and in S-mode when mstatus.TVM = 1 (Priv 1.12 §4.2.1, §3.1.6.5).
         const p = <u32>load<u64>(H_PRIV);
+        const rs1 = load<u8>(slot, S_RS1);
+        const rs2 = load<u8>(slot, S_RS2);
+        if (load<u64>(H_VIRT) != 0) {
+          // H ext.: VU-mode, or VS-mode with hstatus.VTVM = 1: virtual-instruction. Otherwise it
+          // fences the VS stage of the current VM: drop the guest regimes' composed translations.
+          if (p == PRV_U || (load<u64>(H_HSTATUS) & HSTATUS_VTVM) != 0) {
+            raise(CAUSE_VIRTUAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
+            left++; cycles -= lat; uncount(slot);
+            break;
+          }
+          tlbFlushGuest();
+          pc += <u64>len;
+          break;
+        }
         if (p == PRV_U || (p == PRV_S && (load<u64>(H_MSTATUS) & MSTATUS_TVM) != 0)) {
           raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
           left++; cycles -= lat; uncount(slot);
@@ -1490,13 +1544,76 @@ export function run(): u32 {
         }
         // The host TLB is not ASID-tagged: an ASID-specific fence flushes every translation; an
         // address-specific one drops only that page's entries.
-        const rs1 = load<u8>(slot, S_RS1);
-        const rs2 = load<u8>(slot, S_RS2);
         if (rs1 != 0) tlbFlushVaddr(getX(rs1));
         else tlbFlushVirtual();
         tmSfence(rs1 != 0, getX(rs1), rs2 != 0, <u32>getX(rs2) & 0xffff);
         pc += <u64>len;
         break;
+      }
+      // ---- H extension: hypervisor fences and virtual-machine loads/stores
+      case OP_HFENCE_VVMA: case OP_HFENCE_GVMA: {
+        // Illegal without H, in U-mode, and (hfence.gvma) in HS-mode with mstatus.TVM = 1;
+        // virtual-instruction with V = 1. The guest host-TLB sets are untagged: every operand form
+        // (any VMID / ASID / guest address; hfence.gvma's rs1 is a GPA >> 2) drops them all.
+        const op = load<u16>(slot, S_OP);
+        const p = <u32>load<u64>(H_PRIV);
+        const virtual = load<u64>(H_VIRT) != 0 && hypOn();
+        if (virtual) {
+          raise(CAUSE_VIRTUAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
+          left++; cycles -= lat; uncount(slot);
+          break;
+        }
+        if (!hypOn() || p == PRV_U ||
+          (op == OP_HFENCE_GVMA && p == PRV_S && (load<u64>(H_MSTATUS) & MSTATUS_TVM) != 0)) {
+          raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
+          left++; cycles -= lat; uncount(slot);
+          break;
+        }
+        tlbFlushGuest();
+        pc += <u64>len;
+        break;
+      }
+      case OP_HLV_B: case OP_HLV_BU: case OP_HLV_H: case OP_HLV_HU: case OP_HLVX_HU: case OP_HLV_W:
+      case OP_HLV_WU: case OP_HLVX_WU: case OP_HLV_D:
+      case OP_HSV_B: case OP_HSV_H: case OP_HSV_W: case OP_HSV_D: {
+        // Valid in M, HS, and U with hstatus.HU = 1; virtual-instruction with V = 1. The access is
+        // made as though V = 1 at privilege hstatus.SPVP (VS 1 / VU 0).
+        const op = load<u16>(slot, S_OP);
+        const p = <u32>load<u64>(H_PRIV);
+        if (hypOn() && load<u64>(H_VIRT) != 0) {
+          raise(CAUSE_VIRTUAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
+          left++; cycles -= lat; uncount(slot);
+          break;
+        }
+        const hs = load<u64>(H_HSTATUS);
+        if (!hypOn() || (p == PRV_U && (hs & HSTATUS_HU) == 0)) {
+          raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
+          left++; cycles -= lat; uncount(slot);
+          break;
+        }
+        const r: u32 = REGIME_V | ((hs & HSTATUS_SPVP) != 0 ? PRV_S : PRV_U);
+        const va = getX(load<u8>(slot, S_RS1));
+        store<u64>(H_CYCLES, cycles - lat);
+        if (op >= OP_HSV_B) {
+          const size: u32 = 1 << <u32>(op - OP_HSV_B);
+          hypStore(va, size, getX(load<u8>(slot, S_RS2)), r);
+        } else {
+          let size: u32 = 8;
+          if (op <= OP_HLV_BU) size = 1;
+          else if (op <= OP_HLVX_HU) size = 2;
+          else if (op <= OP_HLVX_WU) size = 4;
+          const v0 = hypLoad(va, size, r, op == OP_HLVX_HU || op == OP_HLVX_WU);
+          if (!excPending) {
+            let v = v0;
+            if (op == OP_HLV_B) v = <u64><i64><i8>v0;
+            else if (op == OP_HLV_H) v = <u64><i64><i16>v0;
+            else if (op == OP_HLV_W) v = <u64><i64><i32>v0;
+            setX(load<u8>(slot, S_RD), v);
+          }
+        }
+        // Every fault of these accesses reports a guest virtual address (GVA = 1).
+        if (excPending) { setExcGva(); left++; cycles -= lat; uncount(slot); break; }
+        pc += <u64>len; seqBreak = true; break;
       }
       case OP_ILLEGAL: {
         raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));

@@ -6,13 +6,16 @@
 import {
   H_PC, H_PRIV, H_MSTATUS, H_MEDELEG, H_MIDELEG, H_MTVEC, H_MEPC, H_MCAUSE, H_MTVAL,
   H_STVEC, H_SEPC, H_SCAUSE, H_STVAL, H_MIP, H_MIE, H_EXCEPTIONS, H_INTERRUPTS, H_RESV,
+  H_VIRT, H_HSTATUS, H_HEDELEG, H_HIDELEG, H_HTVAL, H_HTINST, H_MTVAL2, H_MTINST, H_VSSTATUS,
+  H_VSTVEC, H_VSEPC, H_VSCAUSE, H_VSTVAL,
 } from './layout';
 import {
   PRV_M, PRV_S, PRV_U, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_SIE,
-  MSTATUS_SPIE, MSTATUS_SPP, MSTATUS_MPRV,
+  MSTATUS_SPIE, MSTATUS_SPP, MSTATUS_MPRV, MSTATUS_GVA, MSTATUS_MPV, HSTATUS_GVA, HSTATUS_SPV,
+  HSTATUS_SPVP,
 } from './hart';
 
-// Exception causes (Priv 1.12 table 3.6)
+// Exception causes (Priv 1.12 table 3.6; H extension: table "hcauses")
 export const CAUSE_MISALIGNED_FETCH: u64 = 0;
 export const CAUSE_FETCH_ACCESS: u64 = 1;
 export const CAUSE_ILLEGAL_INSTRUCTION: u64 = 2;
@@ -23,39 +26,109 @@ export const CAUSE_MISALIGNED_STORE: u64 = 6;
 export const CAUSE_STORE_ACCESS: u64 = 7;
 export const CAUSE_USER_ECALL: u64 = 8;
 export const CAUSE_SUPERVISOR_ECALL: u64 = 9;
+export const CAUSE_VS_ECALL: u64 = 10;
 export const CAUSE_MACHINE_ECALL: u64 = 11;
 export const CAUSE_FETCH_PAGE_FAULT: u64 = 12;
 export const CAUSE_LOAD_PAGE_FAULT: u64 = 13;
 export const CAUSE_STORE_PAGE_FAULT: u64 = 15;
+export const CAUSE_FETCH_GUEST_PAGE_FAULT: u64 = 20;
+export const CAUSE_LOAD_GUEST_PAGE_FAULT: u64 = 21;
+export const CAUSE_VIRTUAL_INSTRUCTION: u64 = 22;
+export const CAUSE_STORE_GUEST_PAGE_FAULT: u64 = 23;
 export const INTERRUPT_BIT: u64 = (<u64>1) << 63;
+
+/**
+ * Exceptions whose xtval holds a virtual address when raised at V = 1 (H ext., "Trap Entry": GVA is
+ * set when a guest virtual address is written to mtval/stval): misaligned, access and page faults,
+ * breakpoints, guest-page faults.
+ */
+const GVA_CAUSES: u64 = (1 << 0) | (1 << 1) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) |
+  (1 << 12) | (1 << 13) | (1 << 15) | (1 << 20) | (1 << 21) | (1 << 23);
 
 // The pending exception raised by a slow path (cause, tval); excPending != 0 when set.
 export let excPending: u32 = 0;
 export let excCause: u64 = 0;
 export let excTval: u64 = 0;
+// H extension extras of the pending exception: htval/mtval2 (a guest-page fault's GPA >> 2),
+// htinst/mtinst, and whether tval is a guest virtual address (an HLV/HSV fault in HS/M-mode).
+export let excTval2: u64 = 0;
+export let excTinst: u64 = 0;
+export let excGva: bool = false;
 
 @inline export function raise(cause: u64, tval: u64): void {
   excPending = 1;
   excCause = cause;
   excTval = tval;
+  excTval2 = 0;
+  excTinst = 0;
+  excGva = false;
+}
+
+/** The pending exception's tval is a guest virtual address (HLV/HSV faults). */
+export function setExcGva(): void {
+  excGva = true;
+}
+
+/** A guest-page fault (or a fault of a guest virtual access): the extra trap values. */
+export function raiseGuest(cause: u64, tval: u64, tval2: u64, tinst: u64): void {
+  excPending = 1;
+  excCause = cause;
+  excTval = tval;
+  excTval2 = tval2;
+  excTinst = tinst;
+  excGva = true;
 }
 
 /**
  * Enter the trap handler for `cause` (interrupt bit 63 set for interrupts) at instruction `epc`.
- * Returns the new pc. Exceptions delegate to S-mode when medeleg/mideleg says so and the hart is
- * not in M-mode (Priv 1.12 §3.1.8).
+ * Returns the new pc.
+ *
+ * H extension, "Trap Entry": a trap in HS-mode or U-mode goes to M-mode unless delegated by
+ * medeleg/mideleg, then to HS-mode. A trap in VS-mode or VU-mode goes to M-mode unless delegated by
+ * medeleg/mideleg, then to HS-mode unless further delegated by hedeleg/hideleg, then to VS-mode.
+ * The three targets below are separate blocks: a host-VMM mode (a V=1 trap not delegated to VS ends
+ * run() instead of entering HS) is one test in front of the HS block.
  */
 export function takeTrap(cause: u64, tval: u64, epc: u64): u64 {
   const isInt = (cause & INTERRUPT_BIT) != 0;
   const code = cause & ~INTERRUPT_BIT;
   const cur = <u32>load<u64>(H_PRIV);
+  const v = load<u64>(H_VIRT);
   if (isInt) store<u64>(H_INTERRUPTS, load<u64>(H_INTERRUPTS) + 1);
   else store<u64>(H_EXCEPTIONS, load<u64>(H_EXCEPTIONS) + 1);
   const deleg = isInt ? load<u64>(H_MIDELEG) : load<u64>(H_MEDELEG);
+  // tval is a guest virtual address (sets GVA in the HS/M trap).
+  const gva = !isInt && (excGva || (v != 0 && code < 64 && ((GVA_CAUSES >> code) & 1) != 0));
   let ms = load<u64>(H_MSTATUS);
   let tvec: u64;
+  let vcode = code;
+  // A trap breaks any LR/SC sequence (Unpriv 8.3 allows an SC to fail after a trap).
+  store<u64>(H_RESV, <u64>-1);
   if (cur <= PRV_S && code < 64 && ((deleg >> code) & 1) != 0) {
-    // Supervisor trap (Priv 1.12 §4.1.1): SPIE <- SIE, SIE <- 0, SPP <- previous privilege.
+    const hdeleg = isInt ? load<u64>(H_HIDELEG) : load<u64>(H_HEDELEG);
+    if (v != 0 && ((hdeleg >> code) & 1) != 0) {
+      // VS-mode trap: the VS CSRs stand in for the S CSRs; V stays 1. A VS-level interrupt is
+      // reported with the S-level code (VSSI 2 -> 1, VSTI 6 -> 5, VSEI 10 -> 9) ("hideleg").
+      if (isInt && (code == 2 || code == 6 || code == 10)) vcode = code - 1;
+      store<u64>(H_VSEPC, epc);
+      store<u64>(H_VSCAUSE, isInt ? INTERRUPT_BIT | vcode : code);
+      store<u64>(H_VSTVAL, tval);
+      const vs = load<u64>(H_VSSTATUS);
+      store<u64>(H_VSSTATUS, (vs & ~(MSTATUS_SPIE | MSTATUS_SIE | MSTATUS_SPP)) |
+        ((vs & MSTATUS_SIE) != 0 ? MSTATUS_SPIE : 0) | (cur == PRV_S ? MSTATUS_SPP : 0));
+      store<u64>(H_PRIV, PRV_S);
+      tvec = load<u64>(H_VSTVEC);
+      const base = tvec & ~(<u64>3);
+      return (tvec & 3) == 1 && isInt ? base + (vcode << 2) : base;
+    }
+    // HS-mode trap (Priv 1.12 §4.1.1 plus hstatus): SPIE <- SIE, SIE <- 0, SPP <- previous
+    // privilege; hstatus.SPV <- V, SPVP <- privilege when V was 1, GVA; V <- 0.
+    let hs = load<u64>(H_HSTATUS);
+    hs = (hs & ~(HSTATUS_SPV | HSTATUS_GVA)) | (v != 0 ? HSTATUS_SPV : 0) | (gva ? HSTATUS_GVA : 0);
+    if (v != 0) hs = (hs & ~HSTATUS_SPVP) | (cur == PRV_S ? HSTATUS_SPVP : 0);
+    store<u64>(H_HSTATUS, hs);
+    store<u64>(H_HTVAL, isInt ? 0 : excTval2);
+    store<u64>(H_HTINST, isInt ? 0 : excTinst);
     store<u64>(H_SEPC, epc);
     store<u64>(H_SCAUSE, cause);
     store<u64>(H_STVAL, tval);
@@ -63,76 +136,107 @@ export function takeTrap(cause: u64, tval: u64, epc: u64): u64 {
       ((ms & MSTATUS_SIE) != 0 ? MSTATUS_SPIE : 0) |
       (cur == PRV_S ? MSTATUS_SPP : 0);
     store<u64>(H_PRIV, PRV_S);
+    store<u64>(H_VIRT, 0);
     tvec = load<u64>(H_STVEC);
   } else {
-    // Machine trap (Priv 1.12 §3.1.6.1): MPIE <- MIE, MIE <- 0, MPP <- previous privilege.
+    // Machine trap (Priv 1.12 §3.1.6.1): MPIE <- MIE, MIE <- 0, MPP <- previous privilege;
+    // H: MPV <- V, GVA, mtval2, mtinst; V <- 0.
     store<u64>(H_MEPC, epc);
     store<u64>(H_MCAUSE, cause);
     store<u64>(H_MTVAL, tval);
-    ms = (ms & ~(MSTATUS_MPIE | MSTATUS_MIE | MSTATUS_MPP)) |
+    store<u64>(H_MTVAL2, isInt ? 0 : excTval2);
+    store<u64>(H_MTINST, isInt ? 0 : excTinst);
+    ms = (ms & ~(MSTATUS_MPIE | MSTATUS_MIE | MSTATUS_MPP | MSTATUS_MPV | MSTATUS_GVA)) |
       ((ms & MSTATUS_MIE) != 0 ? MSTATUS_MPIE : 0) |
-      (<u64>cur << MSTATUS_MPP_SHIFT);
+      (<u64>cur << MSTATUS_MPP_SHIFT) | (v != 0 ? MSTATUS_MPV : 0) | (gva ? MSTATUS_GVA : 0);
     store<u64>(H_PRIV, PRV_M);
+    store<u64>(H_VIRT, 0);
     tvec = load<u64>(H_MTVEC);
   }
   store<u64>(H_MSTATUS, ms);
-  // A trap breaks any LR/SC sequence (Unpriv 8.3 allows an SC to fail after a trap).
-  store<u64>(H_RESV, <u64>-1);
   // xtvec MODE (Priv 1.12 §3.1.7): 1 = vectored, interrupts go to BASE + 4*cause.
   const base = tvec & ~(<u64>3);
   return (tvec & 3) == 1 && isInt ? base + (code << 2) : base;
 }
 
 /**
- * The interrupt to take now, as a cause with bit 63 set, or 0 if none (Priv 1.12 §3.1.9):
- * pending & enabled & not masked by the global enable of the target mode; M-mode interrupts are
- * taken before S-mode ones, and within a mode in the order MEI, MSI, MTI, SEI, SSI, STI.
+ * The interrupt to take now, as a cause with bit 63 set, or 0 if none (Priv 1.12 §3.1.9; H ext.
+ * "Interrupts"): pending & enabled & not masked by the global enable of the target level.
+ * M-level interrupts (not in mideleg) are enabled below M or with mstatus.MIE; HS-level ones (in
+ * mideleg, not in hideleg) always when V = 1, else below S or in S with sstatus.SIE; VS-level ones
+ * (in mideleg and hideleg) only when V = 1, in VU or in VS with vsstatus.SIE. Higher levels first;
+ * within a level the order is MEI, MSI, MTI, SEI, SSI, STI, SGEI, VSEI, VSSI, VSTI.
  */
 export function pendingInterrupt(): u64 {
   const pend = load<u64>(H_MIP) & load<u64>(H_MIE);
   if (pend == 0) return 0;
   const cur = <u32>load<u64>(H_PRIV);
+  const v = load<u64>(H_VIRT);
   const ms = load<u64>(H_MSTATUS);
   const mideleg = load<u64>(H_MIDELEG);
   const mEnabled = cur < PRV_M || (ms & MSTATUS_MIE) != 0;
   let take = mEnabled ? pend & ~mideleg : 0;
   if (take == 0) {
-    const sEnabled = cur < PRV_S || (cur == PRV_S && (ms & MSTATUS_SIE) != 0);
-    take = sEnabled ? pend & mideleg : 0;
+    const hideleg = load<u64>(H_HIDELEG);
+    const sEnabled = v != 0 || cur < PRV_S || (cur == PRV_S && (ms & MSTATUS_SIE) != 0);
+    take = sEnabled ? pend & mideleg & ~hideleg : 0;
+    if (take == 0 && v != 0) {
+      const vsEnabled = cur == PRV_U || (load<u64>(H_VSSTATUS) & MSTATUS_SIE) != 0;
+      take = vsEnabled ? pend & mideleg & hideleg : 0;
+    }
   }
   if (take == 0) return 0;
-  // Priority order MEI(11) MSI(3) MTI(7) SEI(9) SSI(1) STI(5)
   if (take & (1 << 11)) return INTERRUPT_BIT | 11;
   if (take & (1 << 3)) return INTERRUPT_BIT | 3;
   if (take & (1 << 7)) return INTERRUPT_BIT | 7;
   if (take & (1 << 9)) return INTERRUPT_BIT | 9;
   if (take & (1 << 1)) return INTERRUPT_BIT | 1;
   if (take & (1 << 5)) return INTERRUPT_BIT | 5;
+  if (take & (1 << 12)) return INTERRUPT_BIT | 12;
+  if (take & (1 << 10)) return INTERRUPT_BIT | 10;
+  if (take & (1 << 2)) return INTERRUPT_BIT | 2;
+  if (take & (1 << 6)) return INTERRUPT_BIT | 6;
   return 0;
 }
 
 /**
  * mret (Priv 1.12 §3.3.2): MIE <- MPIE, MPIE <- 1, priv <- MPP, MPP <- U (the least privileged
- * mode); returning to a mode below M clears MPRV.
+ * mode); returning to a mode below M clears MPRV. H: V <- MPV unless MPP = M; MPV <- 0.
  */
 export function doMret(): u64 {
   let ms = load<u64>(H_MSTATUS);
   const mpp = <u32>((ms & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT);
-  ms = (ms & ~(MSTATUS_MIE | MSTATUS_MPP)) | ((ms & MSTATUS_MPIE) != 0 ? MSTATUS_MIE : 0) | MSTATUS_MPIE;
+  const mpv: u64 = mpp != PRV_M && (ms & MSTATUS_MPV) != 0 ? 1 : 0;
+  ms = (ms & ~(MSTATUS_MIE | MSTATUS_MPP | MSTATUS_MPV)) | ((ms & MSTATUS_MPIE) != 0 ? MSTATUS_MIE : 0) | MSTATUS_MPIE;
   ms |= <u64>PRV_U << MSTATUS_MPP_SHIFT;
   if (mpp != PRV_M) ms &= ~MSTATUS_MPRV;
   store<u64>(H_MSTATUS, ms);
   store<u64>(H_PRIV, mpp);
+  store<u64>(H_VIRT, mpv);
   return load<u64>(H_MEPC);
 }
 
-/** sret (Priv 1.12 §3.3.2): SIE <- SPIE, SPIE <- 1, priv <- SPP, SPP <- U; clears MPRV. */
+/**
+ * sret (Priv 1.12 §3.3.2; H ext. "Trap Return"). V = 0 (M or HS): SIE <- SPIE, SPIE <- 1,
+ * priv <- SPP, SPP <- U, V <- hstatus.SPV, SPV <- 0; clears MPRV. V = 1 (VS): the same on vsstatus,
+ * V stays 1.
+ */
 export function doSret(): u64 {
+  if (load<u64>(H_VIRT) != 0) {
+    const vs = load<u64>(H_VSSTATUS);
+    const vspp: u32 = (vs & MSTATUS_SPP) != 0 ? PRV_S : PRV_U;
+    store<u64>(H_VSSTATUS, (vs & ~(MSTATUS_SIE | MSTATUS_SPP)) | ((vs & MSTATUS_SPIE) != 0 ? MSTATUS_SIE : 0) | MSTATUS_SPIE);
+    store<u64>(H_PRIV, vspp);
+    return load<u64>(H_VSEPC);
+  }
   let ms = load<u64>(H_MSTATUS);
   const spp: u32 = (ms & MSTATUS_SPP) != 0 ? PRV_S : PRV_U;
   ms = (ms & ~(MSTATUS_SIE | MSTATUS_SPP | MSTATUS_MPRV)) | ((ms & MSTATUS_SPIE) != 0 ? MSTATUS_SIE : 0) | MSTATUS_SPIE;
   store<u64>(H_MSTATUS, ms);
+  const hs = load<u64>(H_HSTATUS);
+  store<u64>(H_HSTATUS, hs & ~HSTATUS_SPV);
   store<u64>(H_PRIV, spp);
+  store<u64>(H_VIRT, (hs & HSTATUS_SPV) != 0 ? 1 : 0);
   return load<u64>(H_SEPC);
 }
 

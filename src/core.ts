@@ -45,6 +45,8 @@ interface CoreExports {
   saveHart(): void;
   switchHart(h: number): void;
   flushHartTlb(h: number): void;
+  setHypervisor(on: number): void;
+  hfenceHart(h: number): void;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -213,7 +215,18 @@ export class Core {
     this.u32[L.C_STOP >>> 2] = 1;
   }
 
-  /** Route S-mode ecalls to the host (RunStatus.Sbi) instead of trapping to M-mode. */
+  /**
+   * The H extension (misa.H) on every hart, on by default. Off makes the hypervisor and VS CSRs and
+   * the hypervisor instructions illegal. Survives reset.
+   */
+  setHypervisor(on: boolean): void {
+    this.ex.setHypervisor(on ? 1 : 0);
+  }
+  /** hfence.gvma / hfence.vvma on hart h for the host SBI (any VMID, ASID or address). */
+  hfenceHart(h: number): void {
+    this.ex.hfenceHart(h);
+  }
+  /** Route HS-mode (V = 0) ecalls to the host (RunStatus.Sbi) instead of trapping to M-mode. */
   setHostSbi(on: boolean): void {
     this.u32[L.C_SBI_HOST >>> 2] = on ? 1 : 0;
   }

@@ -1276,6 +1276,111 @@ export function decodeInto(insn: u32, slot: usize): void {
             imm = 0;
             if (true) { op = 162; cls = 10; break; } // sfence.vma
           }
+          if ((insn & 0xfe007fff) == 0x22000073) {
+            rd = 0;
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 163; cls = 10; break; } // hfence.vvma
+          }
+          if ((insn & 0xfe007fff) == 0x62000073) {
+            rd = 0;
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 164; cls = 10; break; } // hfence.gvma
+          }
+          if ((insn & 0xfff0707f) == 0x60004073) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if (true) { op = 165; cls = 3; break; } // hlv.b
+          }
+          if ((insn & 0xfff0707f) == 0x60104073) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if (true) { op = 166; cls = 3; break; } // hlv.bu
+          }
+          if ((insn & 0xfff0707f) == 0x64004073) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if (true) { op = 167; cls = 3; break; } // hlv.h
+          }
+          if ((insn & 0xfff0707f) == 0x64104073) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if (true) { op = 168; cls = 3; break; } // hlv.hu
+          }
+          if ((insn & 0xfff0707f) == 0x64304073) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if (true) { op = 169; cls = 3; break; } // hlvx.hu
+          }
+          if ((insn & 0xfff0707f) == 0x68004073) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if (true) { op = 170; cls = 3; break; } // hlv.w
+          }
+          if ((insn & 0xfff0707f) == 0x68104073) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if (true) { op = 171; cls = 3; break; } // hlv.wu
+          }
+          if ((insn & 0xfff0707f) == 0x68304073) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if (true) { op = 172; cls = 3; break; } // hlvx.wu
+          }
+          if ((insn & 0xfff0707f) == 0x6c004073) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if (true) { op = 173; cls = 3; break; } // hlv.d
+          }
+          if ((insn & 0xfe007fff) == 0x62004073) {
+            rd = 0;
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 174; cls = 4; break; } // hsv.b
+          }
+          if ((insn & 0xfe007fff) == 0x66004073) {
+            rd = 0;
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 175; cls = 4; break; } // hsv.h
+          }
+          if ((insn & 0xfe007fff) == 0x6a004073) {
+            rd = 0;
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 176; cls = 4; break; } // hsv.w
+          }
+          if ((insn & 0xfe007fff) == 0x6e004073) {
+            rd = 0;
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if (true) { op = 177; cls = 4; break; } // hsv.d
+          }
           break;
         }
       }

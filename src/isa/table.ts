@@ -17,7 +17,7 @@
  */
 import type { TimingClass } from './classes.js';
 
-export type Ext = 'I' | 'M' | 'A' | 'F' | 'D' | 'C' | 'Zicsr' | 'Zifencei' | 'Priv';
+export type Ext = 'I' | 'M' | 'A' | 'F' | 'D' | 'C' | 'Zicsr' | 'Zifencei' | 'Priv' | 'H';
 
 /**
  * A register operand: bits [hi:lo] of the instruction, plus `add` (8 for the compressed x8..x15 forms).
@@ -143,6 +143,8 @@ export const FORMATS = {
   LR: { name: 'LR', rd: RD, rs1: RS1, asm: 'rd, (rs1)' },
   NONE: { name: 'NONE', asm: '' },
   SFENCE: { name: 'SFENCE', rs1: RS1, rs2: RS2, asm: 'rs1, rs2' },
+  // H extension: HSV.* stores rs2 at the guest virtual address in rs1.
+  HSV: { name: 'HSV', rs1: RS1, rs2: RS2, asm: 'rs2, (rs1)' },
   // --- F/D (Unpriv ch. 11, 12). rd/rs are f registers unless the name says X.
   FLOAD: { name: 'FLOAD', rd: FRD, rs1: RS1, imm: imm(true, [31, 20, 0]), asm: 'rd, off(rs1)' },
   FSTORE: { name: 'FSTORE', rs1: RS1, rs2: FRS2, imm: imm(true, [31, 25, 5], [11, 7, 0]), asm: 'rs2, off(rs1)' },
@@ -354,6 +356,19 @@ row('mret', bits([31, 0, 0x30200073]), F.NONE, 'Priv', 'system');
 row('sret', bits([31, 0, 0x10200073]), F.NONE, 'Priv', 'system');
 row('wfi', bits([31, 0, 0x10500073]), F.NONE, 'Priv', 'system');
 row('sfence.vma', bits([6, 0, 0x73], [14, 7, 0], [31, 25, 0x09]), F.SFENCE, 'Priv', 'fence');
+
+// --- H (Priv spec, "Hypervisor Extension": hypervisor instructions). HFENCE.* as SFENCE.VMA with
+// funct7 0x11 / 0x31; HLV/HLVX: funct7 [31:25] selects width, rs2 [24:20] 0 signed, 1 unsigned,
+// 3 HLVX; HSV: funct7 selects width, rd = 0; all with funct3 = 4 (SYSTEM).
+row('hfence.vvma', bits([6, 0, 0x73], [14, 7, 0], [31, 25, 0x11]), F.SFENCE, 'H', 'fence');
+row('hfence.gvma', bits([6, 0, 0x73], [14, 7, 0], [31, 25, 0x31]), F.SFENCE, 'H', 'fence');
+for (const [name, f7, r2] of [
+  ['hlv.b', 0x30, 0], ['hlv.bu', 0x30, 1], ['hlv.h', 0x32, 0], ['hlv.hu', 0x32, 1], ['hlvx.hu', 0x32, 3],
+  ['hlv.w', 0x34, 0], ['hlv.wu', 0x34, 1], ['hlvx.wu', 0x34, 3], ['hlv.d', 0x36, 0],
+] as const)
+  row(name, bits([6, 0, 0x73], [14, 12, 4], [24, 20, r2], [31, 25, f7]), F.LR, 'H', 'load', { rv64: name === 'hlv.d' || name === 'hlv.wu' });
+for (const [name, f7] of [['hsv.b', 0x31], ['hsv.h', 0x33], ['hsv.w', 0x35], ['hsv.d', 0x37]] as const)
+  row(name, bits([6, 0, 0x73], [14, 12, 4], [11, 7, 0], [31, 25, f7]), F.HSV, 'H', 'store', { rv64: name === 'hsv.d' });
 
 // --- C (Unpriv ch. 16, tables 16.5-16.7). Each row expands to the base op it names.
 // Quadrant 0. The all-zero halfword is illegal: c.addi4spn with nzuimm = 0 is reserved.

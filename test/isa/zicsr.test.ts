@@ -104,7 +104,7 @@ describe('nonexistent CSRs', () => {
   // Sdtrig scontext (0x5a8), V (vstart: no V), RV32-only (mstatush, menvcfgh, stimecmph, mcycleh,
   // cycleh, and the odd pmpcfg1: Priv 1.12 §3.7.1), and unassigned numbers.
   const NX = [
-    0x7c0, 0x5c0, 0xbc0, 0x7b0, 0x7a0, 0x747, 0x001, 0x002, 0x003, 0x600, 0x5a8, 0x008, 0x310, 0x31a, 0x15d, 0x3a1,
+    0x7c0, 0x5c0, 0xbc0, 0x7b0, 0x7a0, 0x747, 0x001, 0x002, 0x003, 0x6c0, 0x5a8, 0x008, 0x310, 0x31a, 0x15d, 0x3a1,
     0xb80, 0xc80, 0xfff,
   ];
   const forms: Array<[string, (csr: number) => Insn]> = [
@@ -123,12 +123,12 @@ describe('nonexistent CSRs', () => {
 });
 
 describe('machine information and status registers', () => {
-  it('misa = RV64IMAFDC + S + U with MXL = 2; writes are ignored', () => {
+  it('misa = RV64IMAFDCH + S + U with MXL = 2; writes are ignored', () => {
     const core = run([csrr(5, MISA), ...li(6, 0n), csrw(MISA, 6), csrr(7, MISA), WFI]);
-    // A C D F I M S U
-    const want = (2n << 62n) | (1n << 0n) | (1n << 2n) | (1n << 3n) | (1n << 5n) | (1n << 8n) | (1n << 12n) | (1n << 18n) | (1n << 20n);
+    // A C D F H I M S U (H is on by default: Core.setHypervisor)
+    const want = (2n << 62n) | (1n << 0n) | (1n << 2n) | (1n << 3n) | (1n << 5n) | (1n << 7n) | (1n << 8n) | (1n << 12n) | (1n << 18n) | (1n << 20n);
     expect(hex(core.x(5))).toBe(hex(want));
-    expect(hex(core.x(5))).toBe('0x800000000014112d');
+    expect(hex(core.x(5))).toBe('0x80000000001411ad');
     expect(core.x(7)).toBe(core.x(5));
   });
 
@@ -143,8 +143,8 @@ describe('machine information and status registers', () => {
     expect(hex(core.x(5))).toBe('0xa00001800');
     // Writable: SIE MIE SPIE MPIE SPP MPP FS MPRV SUM MXR TVM TW TSR; SD (bit 63) is read-only and
     // follows FS = Dirty. XS/VS stay 0 (no custom or vector state), UBE/SBE/MBE stay 0
-    // (little-endian only). FS resets to Off.
-    expect(hex(core.x(7))).toBe('0x8000000a007e79aa');
+    // (little-endian only). FS resets to Off. With H: GVA (38) and MPV (39) are writable.
+    expect(hex(core.x(7))).toBe('0x800000ca007e79aa');
     expect(hex(core.x(8))).toBe('0xa00000000');
   });
 
@@ -174,10 +174,11 @@ describe('machine information and status registers', () => {
 
   it('mie keeps the S and M enables (SSIE STIE SEIE MSIE MTIE MEIE); M-mode writes only SSIP/STIP/SEIP of mip', () => {
     const core = run([...li(6, -1n), csrw(MIE, 6), csrr(5, MIE), csrw(MIP, 6), csrr(7, MIP), csrw(MIP, 0), csrr(8, MIP), csrw(MIE, 0), WFI]);
-    expect(hex(core.x(5))).toBe('0xaaa');
+    // With H also VSSIE, VSTIE, VSEIE (hie's bits).
+    expect(hex(core.x(5))).toBe('0xeee');
     // MSIP/MTIP/MEIP are read-only (driven by the CLINT/PLIC); STIP is writable while Sstc is off
-    // (menvcfg.STCE = 0) (Priv 1.12 §3.1.9).
-    expect(hex(core.x(7))).toBe('0x222');
+    // (menvcfg.STCE = 0) (Priv 1.12 §3.1.9); VSSIP (alias of hvip.VSSIP) is writable, VSTIP/VSEIP not.
+    expect(hex(core.x(7))).toBe('0x226');
     expect(core.x(8)).toBe(0n);
   });
 
