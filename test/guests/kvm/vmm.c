@@ -9,9 +9,13 @@
  *
  * Two kinds of guest:
  *   kvm-vmm --bin FILE                 a bare-metal VS-mode program, loaded and started at 0x80000000
- *   kvm-vmm --kernel IMAGE [--initrd FILE] [--append CMDLINE]
+ *   kvm-vmm --kernel IMAGE [--initrd FILE] [--append CMDLINE] [--vcpus N]
  *                                      a Linux Image at 0x80200000 with a device tree we generate
  *   common: [--mem MiB] (default 128)
+ *
+ * Each vCPU has its own thread looping on KVM_RUN (as in kvmtool). vCPU 0 boots; the others are
+ * created stopped (KVM_SET_MP_STATE: KVM_MP_STATE_STOPPED) and started by the guest through SBI
+ * HSM hart_start, which KVM implements (vcpu_sbi_hsm.c); until then their KVM_RUN sleeps in KVM.
  *
  * The vCPU starts as Linux's RISC-V boot protocol asks (Documentation/riscv/boot.rst, and what
  * KVM 6.1's kvm_riscv_reset_vcpu() leaves: VS-mode, sstatus.SPP = S): pc = entry, a0 = hart id,
@@ -35,6 +39,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +60,9 @@
 #define SBI_EXT_0_1_CONSOLE_PUTCHAR 0x01
 #define SBI_EXT_0_1_CONSOLE_GETCHAR 0x02
 #define SBI_ERR_NOT_SUPPORTED (-2L)
+
+/* One lock for everything the vCPU threads share: the console buffer, the test device, stdout. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void die(const char *fmt, ...) {
   va_list ap;
@@ -208,7 +216,9 @@ static size_t fdt_finish(struct fdt *f, uint8_t *out, size_t cap) {
 /* ---------------------------------------------------------------------------------------------
  * KVM plumbing
  * ------------------------------------------------------------------------------------------- */
-static int vcpu_fd;
+#define MAX_VCPUS 8
+static int vcpu_fds[MAX_VCPUS];
+static int vcpu_fd; /* the vCPU the one-reg helpers below talk to */
 
 #define CORE_REG(name) (KVM_REG_RISCV | KVM_REG_SIZE_U64 | KVM_REG_RISCV_CORE | KVM_REG_RISCV_CORE_REG(name))
 #define CONFIG_REG(name) (KVM_REG_RISCV | KVM_REG_SIZE_U64 | KVM_REG_RISCV_CONFIG | KVM_REG_RISCV_CONFIG_REG(name))
@@ -270,7 +280,7 @@ static void guest_isa(char *out, size_t cap) {
 /* The device tree for a one-hart Linux guest: memory, one cpu with its riscv,cpu-intc, /chosen
  * (bootargs, initrd) and the test device. No PLIC: the guest needs no external interrupts. */
 static size_t build_dtb(uint8_t *out, size_t cap, uint64_t ram_size, const char *bootargs,
-                        uint64_t initrd_start, uint64_t initrd_end, uint32_t timebase, const char *isa) {
+                        uint64_t initrd_start, uint64_t initrd_end, uint32_t timebase, const char *isa, int vcpus) {
   static struct fdt f;
   memset(&f, 0, sizeof f);
   uint64_t v[2];
@@ -301,20 +311,24 @@ static size_t build_dtb(uint8_t *out, size_t cap, uint64_t ram_size, const char 
   fdt_prop_u32(&f, "#address-cells", 1);
   fdt_prop_u32(&f, "#size-cells", 0);
   fdt_prop_u32(&f, "timebase-frequency", timebase);
-  fdt_begin(&f, "cpu@0");
-  fdt_prop_str(&f, "device_type", "cpu");
-  fdt_prop_u32(&f, "reg", 0);
-  fdt_prop_str(&f, "status", "okay");
-  fdt_prop_str(&f, "compatible", "riscv");
-  fdt_prop_str(&f, "riscv,isa", isa);
-  fdt_prop_str(&f, "mmu-type", "riscv,sv39");
-  fdt_begin(&f, "interrupt-controller");
-  fdt_prop_u32(&f, "#interrupt-cells", 1);
-  fdt_prop_empty(&f, "interrupt-controller");
-  fdt_prop_str(&f, "compatible", "riscv,cpu-intc");
-  fdt_prop_u32(&f, "phandle", 1);
-  fdt_end(&f);
-  fdt_end(&f);
+  for (int i = 0; i < vcpus; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "cpu@%d", i);
+    fdt_begin(&f, name);
+    fdt_prop_str(&f, "device_type", "cpu");
+    fdt_prop_u32(&f, "reg", (uint32_t)i);
+    fdt_prop_str(&f, "status", "okay");
+    fdt_prop_str(&f, "compatible", "riscv");
+    fdt_prop_str(&f, "riscv,isa", isa);
+    fdt_prop_str(&f, "mmu-type", "riscv,sv39");
+    fdt_begin(&f, "interrupt-controller");
+    fdt_prop_u32(&f, "#interrupt-cells", 1);
+    fdt_prop_empty(&f, "interrupt-controller");
+    fdt_prop_str(&f, "compatible", "riscv,cpu-intc");
+    fdt_prop_u32(&f, "phandle", (uint32_t)i + 1);
+    fdt_end(&f);
+    fdt_end(&f);
+  }
   fdt_end(&f);
 
   fdt_begin(&f, "soc");
@@ -374,13 +388,81 @@ static void serve_mmio(struct kvm_run *run) {
  * main
  * ------------------------------------------------------------------------------------------- */
 static void usage(void) {
-  fputs("usage: kvm-vmm --bin FILE | --kernel IMAGE [--initrd FILE] [--append CMDLINE]  [--mem MiB]\n", stderr);
+  fputs("usage: kvm-vmm --bin FILE | --kernel IMAGE [--initrd FILE] [--append CMDLINE] [--vcpus N]  [--mem MiB]\n", stderr);
   exit(2);
+}
+
+struct vcpu {
+  int id;
+  int fd;
+  struct kvm_run *run;
+};
+
+static unsigned long exits, sbi_exits, mmio_exits;
+
+/* One vCPU's exit loop. Returns only by ending the process (guest shutdown or error). */
+static void *vcpu_loop(void *arg) {
+  struct vcpu *v = arg;
+  struct kvm_run *run = v->run;
+  for (;;) {
+    if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      die("vCPU %d: KVM_RUN: %s", v->id, strerror(errno));
+    }
+    pthread_mutex_lock(&lock);
+    exits++;
+    switch (run->exit_reason) {
+      case KVM_EXIT_RISCV_SBI:
+        sbi_exits++;
+        run->riscv_sbi.ret[0] = 0;
+        run->riscv_sbi.ret[1] = 0;
+        switch (run->riscv_sbi.extension_id) {
+          case SBI_EXT_0_1_CONSOLE_PUTCHAR:
+            con_putc((unsigned char)run->riscv_sbi.args[0]);
+            break;
+          case SBI_EXT_0_1_CONSOLE_GETCHAR: {
+            /* Non-blocking: the guest polls (hvc_sbi). Nothing typed -> -1. */
+            con_flush();
+            unsigned char c;
+            int fl = fcntl(0, F_GETFL);
+            fcntl(0, F_SETFL, fl | O_NONBLOCK);
+            ssize_t n = read(0, &c, 1);
+            fcntl(0, F_SETFL, fl);
+            run->riscv_sbi.ret[0] = n == 1 ? c : (unsigned long)-1L;
+            break;
+          }
+          default:
+            run->riscv_sbi.ret[0] = (unsigned long)SBI_ERR_NOT_SUPPORTED;
+        }
+        break;
+      case KVM_EXIT_MMIO:
+        mmio_exits++;
+        serve_mmio(run);
+        break;
+      case KVM_EXIT_SYSTEM_EVENT: {
+        con_flush();
+        uint32_t type = run->system_event.type;
+        say("guest %s after %lu exits (%lu SBI, %lu MMIO)",
+            type == KVM_SYSTEM_EVENT_SHUTDOWN ? "shut down" : type == KVM_SYSTEM_EVENT_RESET ? "asked for a reset" : "raised a system event",
+            exits, sbi_exits, mmio_exits);
+        /* exit() ends every vCPU thread with the process (KVM has already stopped the vCPUs). */
+        exit(type == KVM_SYSTEM_EVENT_SHUTDOWN ? 0 : 1);
+      }
+      case KVM_EXIT_INTR:
+        break;
+      default:
+        con_flush();
+        die("vCPU %d: unexpected exit reason %u after %lu exits", v->id, run->exit_reason, exits);
+    }
+    pthread_mutex_unlock(&lock);
+  }
+  return NULL;
 }
 
 int main(int argc, char **argv) {
   const char *bin = NULL, *kernel = NULL, *initrd = NULL, *append = "console=hvc0";
   uint64_t mem_mib = 128;
+  int vcpus = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (i + 1 >= argc) usage();
@@ -389,9 +471,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--initrd")) initrd = argv[++i];
     else if (!strcmp(a, "--append")) append = argv[++i];
     else if (!strcmp(a, "--mem")) mem_mib = strtoull(argv[++i], NULL, 0);
+    else if (!strcmp(a, "--vcpus")) vcpus = atoi(argv[++i]);
     else usage();
   }
-  if ((bin == NULL) == (kernel == NULL) || mem_mib < 16 || mem_mib > 2048) usage();
+  if ((bin == NULL) == (kernel == NULL) || mem_mib < 16 || mem_mib > 2048 || vcpus < 1 || vcpus > MAX_VCPUS || (bin && vcpus != 1))
+    usage();
   const uint64_t ram_size = mem_mib << 20;
 
   int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -409,12 +493,23 @@ int main(int argc, char **argv) {
   };
   if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) die("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
 
-  vcpu_fd = ioctl(vm, KVM_CREATE_VCPU, 0);
-  if (vcpu_fd < 0) die("KVM_CREATE_VCPU: %s", strerror(errno));
   int run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
   if (run_size < (int)sizeof(struct kvm_run)) die("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
-  struct kvm_run *run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0);
-  if (run == MAP_FAILED) die("cannot mmap struct kvm_run: %s", strerror(errno));
+  static struct vcpu vc[MAX_VCPUS];
+  for (int i = 0; i < vcpus; i++) {
+    vcpu_fds[i] = ioctl(vm, KVM_CREATE_VCPU, i);
+    if (vcpu_fds[i] < 0) die("KVM_CREATE_VCPU %d: %s", i, strerror(errno));
+    vc[i].id = i;
+    vc[i].fd = vcpu_fds[i];
+    vc[i].run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fds[i], 0);
+    if (vc[i].run == MAP_FAILED) die("cannot mmap struct kvm_run of vCPU %d: %s", i, strerror(errno));
+    if (i > 0) {
+      /* Secondary harts wait for SBI HSM hart_start (Linux's boot protocol: only the boot hart runs). */
+      struct kvm_mp_state st = { .mp_state = KVM_MP_STATE_STOPPED };
+      if (ioctl(vcpu_fds[i], KVM_SET_MP_STATE, &st) < 0) die("KVM_SET_MP_STATE vCPU %d: %s", i, strerror(errno));
+    }
+  }
+  vcpu_fd = vcpu_fds[0];
 
   uint64_t entry, dtb_addr = 0;
   if (bin) {
@@ -451,11 +546,11 @@ int main(int argc, char **argv) {
       die("cannot read the vCPU timer frequency: %s", strerror(errno));
     char isa[128];
     guest_isa(isa, sizeof isa);
-    size_t dtb_size = build_dtb(ram + dtb_off, 0x10000, ram_size, append, initrd_start, initrd_end, (uint32_t)freq, isa);
+    size_t dtb_size = build_dtb(ram + dtb_off, 0x10000, ram_size, append, initrd_start, initrd_end, (uint32_t)freq, isa, vcpus);
     dtb_addr = RAM_BASE + dtb_off;
-    say("Linux %s: %zu bytes at 0x%llx, initrd 0x%llx-0x%llx, dtb %zu bytes at 0x%llx, isa %s, timebase %llu Hz",
+    say("Linux %s: %zu bytes at 0x%llx, initrd 0x%llx-0x%llx, dtb %zu bytes at 0x%llx, %d vCPU%s, isa %s, timebase %llu Hz",
         kernel, ksize, (unsigned long long)entry, (unsigned long long)initrd_start, (unsigned long long)initrd_end,
-        dtb_size, (unsigned long long)dtb_addr, isa, (unsigned long long)freq);
+        dtb_size, (unsigned long long)dtb_addr, vcpus, vcpus == 1 ? "" : "s", isa, (unsigned long long)freq);
   }
 
   /* Linux RISC-V boot protocol: a0 = hart id, a1 = device tree; pc = entry; S-mode (VS). */
@@ -464,54 +559,11 @@ int main(int argc, char **argv) {
   set_reg(CORE_REG(regs.a1), dtb_addr, "a1");
   set_reg(CORE_REG(mode), KVM_RISCV_MODE_S, "mode");
 
-  unsigned long exits = 0, sbi_exits = 0, mmio_exits = 0;
-  for (;;) {
-    if (ioctl(vcpu_fd, KVM_RUN, 0) < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      die("KVM_RUN: %s", strerror(errno));
-    }
-    exits++;
-    switch (run->exit_reason) {
-      case KVM_EXIT_RISCV_SBI:
-        sbi_exits++;
-        run->riscv_sbi.ret[0] = 0;
-        run->riscv_sbi.ret[1] = 0;
-        switch (run->riscv_sbi.extension_id) {
-          case SBI_EXT_0_1_CONSOLE_PUTCHAR:
-            con_putc((unsigned char)run->riscv_sbi.args[0]);
-            break;
-          case SBI_EXT_0_1_CONSOLE_GETCHAR: {
-            /* Non-blocking: the guest polls (hvc_sbi). Nothing typed -> -1. */
-            con_flush();
-            unsigned char c;
-            int fl = fcntl(0, F_GETFL);
-            fcntl(0, F_SETFL, fl | O_NONBLOCK);
-            ssize_t n = read(0, &c, 1);
-            fcntl(0, F_SETFL, fl);
-            run->riscv_sbi.ret[0] = n == 1 ? c : (unsigned long)-1L;
-            break;
-          }
-          default:
-            run->riscv_sbi.ret[0] = (unsigned long)SBI_ERR_NOT_SUPPORTED;
-        }
-        break;
-      case KVM_EXIT_MMIO:
-        mmio_exits++;
-        serve_mmio(run);
-        break;
-      case KVM_EXIT_SYSTEM_EVENT: {
-        con_flush();
-        uint32_t type = run->system_event.type;
-        say("guest %s after %lu exits (%lu SBI, %lu MMIO)",
-            type == KVM_SYSTEM_EVENT_SHUTDOWN ? "shut down" : type == KVM_SYSTEM_EVENT_RESET ? "asked for a reset" : "raised a system event",
-            exits, sbi_exits, mmio_exits);
-        return type == KVM_SYSTEM_EVENT_SHUTDOWN ? 0 : 1;
-      }
-      case KVM_EXIT_INTR:
-        break;
-      default:
-        con_flush();
-        die("unexpected exit reason %u after %lu exits", run->exit_reason, exits);
-    }
+  /* vCPU 0 runs on this thread, the others on their own. */
+  for (int i = 1; i < vcpus; i++) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, vcpu_loop, &vc[i]) != 0) die("cannot start the thread of vCPU %d", i);
   }
+  vcpu_loop(&vc[0]);
+  return 1;
 }
