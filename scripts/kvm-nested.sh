@@ -7,13 +7,15 @@
 #
 #   bash scripts/kvm-nested.sh            # QEMU (-cpu rv64,h=true, OpenSBI) and cyclevisor (fast, timing)
 #   RUNS=1 MODES="fast" bash scripts/kvm-nested.sh
+#   VCPUS=2 bash scripts/kvm-nested.sh     # the nested Linux with 2 vCPUs (kvm_vcpus=2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GUESTS=${GUESTS:-../shared/guests}
 RUNS=${RUNS:-3}
 MODES=${MODES:-"fast timing"}
 RAM=512M
-APPEND="console=ttyS0"
+VCPUS=${VCPUS:-1}
+APPEND="console=ttyS0 kvm_vcpus=$VCPUS"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 npx tsx scripts/kvm-initramfs.ts --images "$GUESTS" -o "$TMP/initramfs-kvm.cpio" >/dev/null
