@@ -13,7 +13,7 @@ import {
   H_HIDELEG, H_HVIP, H_HCOUNTEREN, H_HTIMEDELTA, H_HTVAL, H_HTINST, H_HENVCFG, H_MTVAL2, H_MTINST,
   H_VSSTATUS, H_VSTVEC, H_VSSCRATCH, H_VSEPC, H_VSCAUSE, H_VSTVAL, H_VSTIMECMP, H_VSTIMECMP_CYCLE, H_HYP,
 } from './layout';
-import { raise, CAUSE_ILLEGAL_INSTRUCTION, CAUSE_VIRTUAL_INSTRUCTION } from './trap';
+import { raise, CAUSE_ILLEGAL_INSTRUCTION, CAUSE_VIRTUAL_INSTRUCTION, midelegEff } from './trap';
 import {
   PRV_M, PRV_S, PRV_U, MSTATUS_SIE, MSTATUS_MIE, MSTATUS_SPIE, MSTATUS_MPIE, MSTATUS_SPP, MSTATUS_MPP,
   MSTATUS_MPP_SHIFT, MSTATUS_MPRV, MSTATUS_SUM, MSTATUS_MXR, MSTATUS_TVM, MSTATUS_TW, MSTATUS_TSR,
@@ -223,7 +223,7 @@ function readCsr(csr: u32): u64 {
     case 0x300: return load<u64>(H_MSTATUS);
     case 0x301: return load<u64>(H_MISA);
     case 0x302: return load<u64>(H_MEDELEG);
-    case 0x303: return load<u64>(H_MIDELEG);
+    case 0x303: return midelegEff();
     case 0x304: return load<u64>(H_MIE);
     case 0x305: return load<u64>(H_MTVEC);
     case 0x306: return load<u64>(H_MCOUNTEREN);
@@ -495,8 +495,9 @@ function writeCsr(csr: u32, v: u64): void {
 export function csrAccess(kind: u32, csr: u32, src: u64, readIt: bool, writeIt: bool, insn: u32): u64 {
   const cur = <u32>load<u64>(H_PRIV);
   const lvl = (csr >> 8) & 3;
-  // csr[11:10] == 3 means read-only: writing it is illegal at every level.
-  if (writeIt && (csr >> 10) == 3) {
+  // csr[11:10] == 3 means read-only: writing it is illegal at every level. Without the H
+  // extension its CSRs (hypervisor and VS: csr[9:8] = 2; mtval2, mtinst) do not exist.
+  if ((writeIt && (csr >> 10) == 3) || (!hypOn() && (lvl == 2 || csr == 0x34a || csr == 0x34b))) {
     raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>insn);
     return 0;
   }

@@ -602,7 +602,8 @@ function tlbFill(arr: u32, va: u64, pa: u64, access: u32, p: u32): void {
 
 /** Does the modeled TLB see data accesses at privilege p (timing mode, translated regime)? */
 @inline function tmCounts(p: u32): bool {
-  return tmEnabled() && p != PRV_M && translating(p);
+  // Guest regimes are left out until the modeled TLB walks vsatp/hgatp (see run.ts).
+  return tmEnabled() && p != PRV_M && (p & REGIME_V) == 0 && translating(p);
 }
 /** Does regime r translate addresses (satp, or vsatp / hgatp for a guest regime)? */
 export function translating(r: u32): bool {

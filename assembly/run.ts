@@ -214,9 +214,11 @@ export function run(): u32 {
     tlbR = tlbSet(dp);
     tlbW = tlbR + (TLB_WRITE - TLB_BASE);
     if (tmEnabled()) {
-      tmData = dp != PRV_M && translating(dp);
+      // The modeled TLB walks satp only: guest regimes (V = 1) are not counted until it walks
+      // vsatp/hgatp itself (htlb: tlbmodel.ts reads H_VSATP, H_HGATP, H_VIRT).
       const fr = curRegime();
-      tmFetch = fr != PRV_M && translating(fr);
+      tmData = dp != PRV_M && (dp & REGIME_V) == 0 && translating(dp);
+      tmFetch = fr != PRV_M && (fr & REGIME_V) == 0 && translating(fr);
     } else {
       tmData = false;
       tmFetch = false;

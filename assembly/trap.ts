@@ -7,12 +7,12 @@ import {
   H_PC, H_PRIV, H_MSTATUS, H_MEDELEG, H_MIDELEG, H_MTVEC, H_MEPC, H_MCAUSE, H_MTVAL,
   H_STVEC, H_SEPC, H_SCAUSE, H_STVAL, H_MIP, H_MIE, H_EXCEPTIONS, H_INTERRUPTS, H_RESV,
   H_VIRT, H_HSTATUS, H_HEDELEG, H_HIDELEG, H_HTVAL, H_HTINST, H_MTVAL2, H_MTINST, H_VSSTATUS,
-  H_VSTVEC, H_VSEPC, H_VSCAUSE, H_VSTVAL,
+  H_VSTVEC, H_VSEPC, H_VSCAUSE, H_VSTVAL, H_HYP,
 } from './layout';
 import {
   PRV_M, PRV_S, PRV_U, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_SIE,
   MSTATUS_SPIE, MSTATUS_SPP, MSTATUS_MPRV, MSTATUS_GVA, MSTATUS_MPV, HSTATUS_GVA, HSTATUS_SPV,
-  HSTATUS_SPVP,
+  HSTATUS_SPVP, VS_INTS,
 } from './hart';
 
 // Exception causes (Priv 1.12 table 3.6; H extension: table "hcauses")
@@ -80,6 +80,14 @@ export function raiseGuest(cause: u64, tval: u64, tval2: u64, tinst: u64): void 
 }
 
 /**
+ * mideleg as the hardware sees it: with the H extension bits 2, 6, 10 are read-only one, even if
+ * the host wrote the raw field (firmware set-up through Core.setCsr).
+ */
+@inline export function midelegEff(): u64 {
+  return load<u64>(H_MIDELEG) | (load<u64>(H_HYP) != 0 ? VS_INTS : 0);
+}
+
+/**
  * Enter the trap handler for `cause` (interrupt bit 63 set for interrupts) at instruction `epc`.
  * Returns the new pc.
  *
@@ -96,7 +104,7 @@ export function takeTrap(cause: u64, tval: u64, epc: u64): u64 {
   const v = load<u64>(H_VIRT);
   if (isInt) store<u64>(H_INTERRUPTS, load<u64>(H_INTERRUPTS) + 1);
   else store<u64>(H_EXCEPTIONS, load<u64>(H_EXCEPTIONS) + 1);
-  const deleg = isInt ? load<u64>(H_MIDELEG) : load<u64>(H_MEDELEG);
+  const deleg = isInt ? midelegEff() : load<u64>(H_MEDELEG);
   // tval is a guest virtual address (sets GVA in the HS/M trap).
   const gva = !isInt && (excGva || (v != 0 && code < 64 && ((GVA_CAUSES >> code) & 1) != 0));
   let ms = load<u64>(H_MSTATUS);
@@ -173,7 +181,7 @@ export function pendingInterrupt(): u64 {
   const cur = <u32>load<u64>(H_PRIV);
   const v = load<u64>(H_VIRT);
   const ms = load<u64>(H_MSTATUS);
-  const mideleg = load<u64>(H_MIDELEG);
+  const mideleg = midelegEff();
   const mEnabled = cur < PRV_M || (ms & MSTATUS_MIE) != 0;
   let take = mEnabled ? pend & ~mideleg : 0;
   if (take == 0) {

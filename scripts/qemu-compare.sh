@@ -19,7 +19,8 @@
 #   QEMU_TIMEOUT       seconds per QEMU run        (default 60)
 #   CYCLEVISOR_TIMEOUT seconds per cyclevisor run  (default 600)
 #
-# Machines: "virt" programs run on
+# Machines: "virt-h" programs (the H extension) run like "virt" with
+# -cpu rv64,h=true added. "virt" programs run on
 #   qemu-system-riscv64 -M virt -bios none -m 128M -nographic \
 #       -monitor none -serial stdio -kernel X.elf
 # (console = ns16550a, exit = SiFive test finisher: 0x5555 -> status 0,
@@ -121,6 +122,7 @@ run_qemu() {  # name -> $WORK/name.qemu.{out,err,rc}
 	local name=$1 elf=$GUESTS/bin/$1.elf machine
 	case ${MACHINE[$name]} in
 	virt) machine=virt ;;
+	virt-h) machine="virt -cpu rv64,h=true" ;;
 	spike) machine=spike ;;
 	*) echo "bad machine ${MACHINE[$name]} for $name" >&2; exit 2 ;;
 	esac
@@ -128,7 +130,8 @@ run_qemu() {  # name -> $WORK/name.qemu.{out,err,rc}
 	# does not implement (see qemu_cannot_run). QEMU runs in the
 	# background so that such a run can be stopped at once instead of
 	# waiting for the timeout.
-	"$QEMU" -M "$machine" -bios none -m 128M \
+	# shellcheck disable=SC2086  # $machine may carry a -cpu option
+	"$QEMU" -M $machine -bios none -m 128M \
 		-nographic -monitor none -serial stdio -d unimp -kernel "$elf" \
 		< "$WORK/$name.in" > "$WORK/$name.qemu.raw" \
 		2> "$WORK/$name.qemu.err" &

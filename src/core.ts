@@ -239,9 +239,15 @@ export class Core {
     return this.sstcDeadlineOf(this.activeHart);
   }
   sstcDeadlineOf(h: number): number {
-    const a = this.hartField(h, L.H_STIMECMP_CYCLE);
-    if (this.dv.getUint32(a + 4, true) === 0xffffffff) return Infinity;
-    return this.getNum(a);
+    // The earlier of the HS timer (stimecmp) and the VS timer (vstimecmp, H extension): either
+    // raises an interrupt without a host event, so a WFI must not sleep past it.
+    let best = Infinity;
+    for (const f of [L.H_STIMECMP_CYCLE, L.H_VSTIMECMP_CYCLE]) {
+      const a = this.hartField(h, f);
+      if (this.dv.getUint32(a + 4, true) === 0xffffffff) continue;
+      best = Math.min(best, this.getNum(a));
+    }
+    return best;
   }
   /** Raw CSR state by layout offset (hart block), for firmware set-up and tests. */
   getCsr(addr: number): bigint {

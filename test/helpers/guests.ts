@@ -18,7 +18,8 @@ export const haveImages = (...names: string[]): boolean => names.every((n) => ex
 
 export interface GuestProgram {
   name: string;
-  machine: 'virt' | 'spike';
+  /** virt-h: the virt board with the H extension (cyclevisor's default; QEMU needs -cpu rv64,h=true). */
+  machine: 'virt' | 'virt-h' | 'spike';
   exit: number;
   /** Bytes for the console input (decoded from the printf(1) format), or null for none. */
   stdin: Uint8Array | null;
@@ -69,7 +70,7 @@ function programsIn(dir: string): GuestProgram[] {
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
     const [name, machine, exit, stdin] = line.split('\t');
-    if (!name || (machine !== 'virt' && machine !== 'spike') || exit === undefined || stdin === undefined) {
+    if (!name || (machine !== 'virt' && machine !== 'virt-h' && machine !== 'spike') || exit === undefined || stdin === undefined) {
       throw new Error(`programs.tsv: bad line '${line}'`);
     }
     out.push({

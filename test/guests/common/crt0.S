@@ -7,9 +7,17 @@
  * ROM passes a0 = hartid and a1 = device-tree address, which we ignore. A
  * machine must therefore only provide: pc = entry, M-mode, a readable mhartid.
  */
+#ifdef VS_GUEST
+	/* -DVS_GUEST (hyp/vsboot.S): entered in VS-mode by a small M/HS-mode
+	 * prologue, which owns _start; no machine CSR may be touched here. */
+	.text
+	.globl vs_entry
+vs_entry:
+#else
 	.section .text.init, "ax", @progbits
 	.globl _start
 _start:
+#endif
 	/* gp must be set with relaxation off, or the assembler would try to
 	 * compute gp relative to gp itself. */
 	.option push
@@ -17,9 +25,11 @@ _start:
 	la	gp, __global_pointer$
 	.option pop
 
+#ifndef VS_GUEST
 	/* Single-hart programs: any other hart parks forever. */
 	csrr	t0, mhartid
 	bnez	t0, park
+#endif
 
 	la	sp, __stack_top
 
@@ -30,6 +40,7 @@ _start:
 	 * mstatus.FS = Initial (bits 14:13 = 01), so that F/D instructions and
 	 * the fcsr CSRs do not trap (Priv 3.1.6.6: with FS = Off they must),
 	 * and fcsr = 0 (RNE, no flags). */
+#ifndef VS_GUEST
 #ifdef FP_ENABLE
 	li	t0, 1 << 13
 	csrw	mstatus, t0
@@ -45,6 +56,7 @@ _start:
 	 * expectations is reported by trap_handler() and ends the run. */
 	la	t0, trap_entry
 	csrw	mtvec, t0
+#endif
 
 	/* Zero .sbss/.bss (8-byte stores; the linker script aligns both ends).
 	 * The ELF loader should already have done it; this makes the programs
