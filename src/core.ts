@@ -234,20 +234,29 @@ export class Core {
     this.set64(L.H_PRIV, BigInt(p));
     this.ex.flushTlb();
   }
-  /** Cycle at which the Sstc timer fires (time >= stimecmp), or Infinity when it is off. */
+  /** Cycle at which the Sstc timer fires (time >= stimecmp: STIP), or Infinity when it is off. */
   get sstcDeadline(): number {
     return this.sstcDeadlineOf(this.activeHart);
   }
   sstcDeadlineOf(h: number): number {
-    // The earlier of the HS timer (stimecmp) and the VS timer (vstimecmp, H extension): either
-    // raises an interrupt without a host event, so a WFI must not sleep past it.
-    let best = Infinity;
-    for (const f of [L.H_STIMECMP_CYCLE, L.H_VSTIMECMP_CYCLE]) {
-      const a = this.hartField(h, f);
-      if (this.dv.getUint32(a + 4, true) === 0xffffffff) continue;
-      best = Math.min(best, this.getNum(a));
-    }
-    return best;
+    return this.deadlineField(h, L.H_STIMECMP_CYCLE);
+  }
+  /**
+   * Cycle at which the VS timer fires (H extension, Sstc: time + htimedelta >= vstimecmp raises
+   * VSTIP, hip bit 6), or Infinity. Kept apart from sstcDeadline: it must wake a sleeping hart's
+   * run loop, but it raises VSTIP, not STIP, and a VS deadline that has passed (a stale vstimecmp
+   * of a VM that is not running) must not hide the HS timer's deadline.
+   */
+  get vstimecmpDeadline(): number {
+    return this.vstimecmpDeadlineOf(this.activeHart);
+  }
+  vstimecmpDeadlineOf(h: number): number {
+    return this.deadlineField(h, L.H_VSTIMECMP_CYCLE);
+  }
+  private deadlineField(h: number, field: number): number {
+    const a = this.hartField(h, field);
+    if (this.dv.getUint32(a + 4, true) === 0xffffffff) return Infinity;
+    return this.getNum(a);
   }
   /** Raw CSR state by layout offset (hart block), for firmware set-up and tests. */
   getCsr(addr: number): bigint {

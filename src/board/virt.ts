@@ -649,8 +649,9 @@ export class VirtMachine {
       if (this.asleep[h]) {
         // A sleeping hart's Sstc deadline ends the round, if it is still ahead (a passed one
         // has already set STIP, which wakes the hart only if enabled).
-        const stc = core.sstcDeadlineOf(h);
-        if (stc > this.smpTime) boundary = Math.min(boundary, stc);
+        for (const stc of [core.sstcDeadlineOf(h), core.vstimecmpDeadlineOf(h)]) {
+          if (stc > this.smpTime) boundary = Math.min(boundary, stc);
+        }
       } else anyAwake = true;
     }
     if (!anyAwake) {
@@ -667,6 +668,7 @@ export class VirtMachine {
       if (this.asleep[h] || hc >= boundary) {
         if (hc < boundary) core.setHartNum(h, L.H_CYCLES, boundary);
         if (Math.max(hc, boundary) >= core.sstcDeadlineOf(h)) core.setMipOf(h, 5, true);
+        if (Math.max(hc, boundary) >= core.vstimecmpDeadlineOf(h)) core.setMipOf(h, 6, true); // VSTIP
         continue;
       }
       core.switchHart(h);
@@ -739,13 +741,18 @@ export class VirtMachine {
         this.sleeping = false;
         return 'continue';
       }
-      // The core's own Sstc timer (stimecmp) is an event too, while it is ahead of us.
+      // The core's own Sstc timers are events too, while they are ahead of us: stimecmp raises
+      // STIP (5), vstimecmp (H extension) VSTIP (6). Each counts only while ahead: a passed one
+      // has set its bit already (and a stale VS deadline must not hide the HS one).
       const sstc = core.sstcDeadline;
+      const vstc = core.vstimecmpDeadline;
       if (core.cycles >= sstc) core.setMip(5, true);
-      const next = Math.min(this.scheduler.nextDeadline(), sstc > core.cycles ? sstc : Infinity);
+      if (core.cycles >= vstc) core.setMip(6, true);
+      const next = Math.min(this.scheduler.nextDeadline(), sstc > core.cycles ? sstc : Infinity, vstc > core.cycles ? vstc : Infinity);
       if (next !== Infinity) {
         if (next > core.cycles) core.cycles = next;
         if (core.cycles >= sstc) core.setMip(5, true);
+        if (core.cycles >= vstc) core.setMip(6, true);
         this.scheduler.runDue(core.cycles);
         if (this.outcome) return this.outcome;
         // Still asleep unless that woke it; back to the caller between events, so a run of

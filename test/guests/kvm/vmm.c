@@ -11,7 +11,8 @@
  *   kvm-vmm --bin FILE                 a bare-metal VS-mode program, loaded and started at 0x80000000
  *   kvm-vmm --kernel IMAGE [--initrd FILE] [--append CMDLINE] [--vcpus N]
  *                                      a Linux Image at 0x80200000 with a device tree we generate
- *   common: [--mem MiB] (default 128)
+ *   common: [--mem MiB] (default 128) [--dump-every SECONDS] (debugging: every SECONDS, interrupt
+ *           each vCPU with a signal and print its pc and S-level CSRs, then let it run on)
  *
  * Each vCPU has its own thread looping on KVM_RUN (as in kvmtool). vCPU 0 boots; the others are
  * created stopped (KVM_SET_MP_STATE: KVM_MP_STATE_STOPPED) and started by the guest through SBI
@@ -40,6 +41,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -396,7 +398,53 @@ struct vcpu {
   int id;
   int fd;
   struct kvm_run *run;
+  pthread_t thread;
+  volatile sig_atomic_t dump; /* set by the watchdog: print the registers at the next EINTR */
 };
+
+static int dump_every;
+static int nvcpus;
+static struct vcpu *vcpu_table;
+
+static void on_sigusr1(int sig) { (void)sig; /* only interrupts KVM_RUN (EINTR) */ }
+
+#define CSR_REG(name) (KVM_REG_RISCV | KVM_REG_SIZE_U64 | KVM_REG_RISCV_CSR | KVM_REG_RISCV_CSR_REG(name))
+
+/* --dump-every: where each vCPU is (for a guest that hangs). Runs on the vCPU's own thread, the
+ * only one allowed to use its fd while it is not in KVM_RUN. */
+static void dump_vcpu(struct vcpu *v) {
+  static const struct { const char *name; uint64_t id; } regs[] = {
+    { "pc", CORE_REG(regs.pc) }, { "ra", CORE_REG(regs.ra) }, { "sp", CORE_REG(regs.sp) },
+    { "a0", CORE_REG(regs.a0) }, { "a7", CORE_REG(regs.a7) }, { "mode", CORE_REG(mode) },
+    { "sstatus", CSR_REG(sstatus) }, { "sie", CSR_REG(sie) }, { "sip", CSR_REG(sip) },
+    { "stvec", CSR_REG(stvec) }, { "sepc", CSR_REG(sepc) }, { "scause", CSR_REG(scause) },
+    { "stval", CSR_REG(stval) }, { "satp", CSR_REG(satp) }, { "timer.compare", TIMER_REG(compare) },
+    { "timer.time", TIMER_REG(time) },
+  };
+  char line[1024];
+  size_t n = (size_t)snprintf(line, sizeof line, "vmm: vCPU %d:", v->id);
+  for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++) {
+    uint64_t val = 0;
+    struct kvm_one_reg r = { .id = regs[i].id, .addr = (uint64_t)(uintptr_t)&val };
+    if (ioctl(v->fd, KVM_GET_ONE_REG, &r) < 0) n += (size_t)snprintf(line + n, sizeof line - n, " %s=?", regs[i].name);
+    else n += (size_t)snprintf(line + n, sizeof line - n, " %s=%llx", regs[i].name, (unsigned long long)val);
+  }
+  con_flush();
+  printf("%s\n", line);
+  fflush(stdout);
+}
+
+static void *watchdog(void *arg) {
+  (void)arg;
+  for (;;) {
+    sleep((unsigned)dump_every);
+    for (int i = 0; i < nvcpus; i++) {
+      vcpu_table[i].dump = 1;
+      pthread_kill(vcpu_table[i].thread, SIGUSR1);
+    }
+  }
+  return NULL;
+}
 
 static unsigned long exits, sbi_exits, mmio_exits;
 
@@ -406,6 +454,13 @@ static void *vcpu_loop(void *arg) {
   struct kvm_run *run = v->run;
   for (;;) {
     if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+      if (errno == EINTR && v->dump) {
+        v->dump = 0;
+        pthread_mutex_lock(&lock);
+        dump_vcpu(v);
+        pthread_mutex_unlock(&lock);
+        continue;
+      }
       if (errno == EINTR || errno == EAGAIN) continue;
       die("vCPU %d: KVM_RUN: %s", v->id, strerror(errno));
     }
@@ -449,6 +504,10 @@ static void *vcpu_loop(void *arg) {
         exit(type == KVM_SYSTEM_EVENT_SHUTDOWN ? 0 : 1);
       }
       case KVM_EXIT_INTR:
+        if (v->dump) {
+          v->dump = 0;
+          dump_vcpu(v);
+        }
         break;
       default:
         con_flush();
@@ -472,6 +531,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--append")) append = argv[++i];
     else if (!strcmp(a, "--mem")) mem_mib = strtoull(argv[++i], NULL, 0);
     else if (!strcmp(a, "--vcpus")) vcpus = atoi(argv[++i]);
+    else if (!strcmp(a, "--dump-every")) dump_every = atoi(argv[++i]);
     else usage();
   }
   if ((bin == NULL) == (kernel == NULL) || mem_mib < 16 || mem_mib > 2048 || vcpus < 1 || vcpus > MAX_VCPUS || (bin && vcpus != 1))
@@ -560,9 +620,19 @@ int main(int argc, char **argv) {
   set_reg(CORE_REG(mode), KVM_RISCV_MODE_S, "mode");
 
   /* vCPU 0 runs on this thread, the others on their own. */
+  nvcpus = vcpus;
+  vcpu_table = vc;
+  vc[0].thread = pthread_self();
   for (int i = 1; i < vcpus; i++) {
+    if (pthread_create(&vc[i].thread, NULL, vcpu_loop, &vc[i]) != 0) die("cannot start the thread of vCPU %d", i);
+  }
+  if (dump_every > 0) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigusr1; /* no SA_RESTART: KVM_RUN returns EINTR */
+    sigaction(SIGUSR1, &sa, NULL);
     pthread_t t;
-    if (pthread_create(&t, NULL, vcpu_loop, &vc[i]) != 0) die("cannot start the thread of vCPU %d", i);
+    if (pthread_create(&t, NULL, watchdog, NULL) != 0) die("cannot start the watchdog thread");
   }
   vcpu_loop(&vc[0]);
   return 1;
