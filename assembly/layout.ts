@@ -20,7 +20,7 @@
  *   FTAG_BASE   ├──────────────────────────────┤ decoded-frame tags (physical page per frame)
  *   TM_BASE     ├──────────────────────────────┤ modeled TLB (timing mode) of the running hart
  *   FRAME_BASE  ├──────────────────────────────┤ decoded frames: FRAME_COUNT × 2048 slots × 16 B
- *   TLB_BASE    ├──────────────────────────────┤ host TLB per hart: per regime (M, S, U) read /
+ *   TLB_BASE    ├──────────────────────────────┤ host TLB per hart: per regime (M, S, U, VS, VU) read /
  *               │                              │ write / fetch arrays of {tag, addend}
  *   TM_SAVE_BASE├──────────────────────────────┤ modeled TLB of each hart that is not running
  *   DATA_BASE   ├──────────────────────────────┤ AssemblyScript static data (asconfig memoryBase)

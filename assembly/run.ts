@@ -29,7 +29,8 @@ import {
 import {
   excPending, excCause, excTval, raise, takeTrap, pendingInterrupt, doMret, doSret, clearException,
   CAUSE_ILLEGAL_INSTRUCTION, CAUSE_BREAKPOINT, CAUSE_USER_ECALL, CAUSE_MISALIGNED_LOAD,
-  CAUSE_MISALIGNED_STORE, CAUSE_VIRTUAL_INSTRUCTION, CAUSE_VS_ECALL, setExcGva,
+  CAUSE_MISALIGNED_STORE, CAUSE_VIRTUAL_INSTRUCTION, CAUSE_VS_ECALL, setExcGva, excTinst, setExcTinst,
+  CAUSE_LOAD_GUEST_PAGE_FAULT, CAUSE_STORE_GUEST_PAGE_FAULT,
 } from './trap';
 import {
   tlbIndex, tlbSet, dataPriv, loadSlow, storeSlow, fetchPage, fetch16, amoAddress, RAM_ADDEND,
@@ -147,6 +148,42 @@ const OP_HSV_B = G.OP_HSV_B, OP_HSV_H = G.OP_HSV_H, OP_HSV_W = G.OP_HSV_W, OP_HS
 }
 
 /**
+ * The transformed instruction of a faulting load, store, AMO, HLV or HSV (H ext., "Transformed
+ * Instruction or Pseudoinstruction for mtinst or htinst"): the instruction with its address
+ * fields zeroed (the immediate; rs1 becomes the "address offset" = faulting address - original
+ * address); a compressed instruction is first expanded, and bit 1 is then 0 to say so.
+ * 0 when the instruction is none of those.
+ */
+function transformedInsn(slot: u32, tval: u64): u64 {
+  const raw = load<u32>(slot, S_RAW);
+  const op = load<u16>(slot, S_OP);
+  const rs1 = <u32>load<u8>(slot, S_RS1);
+  let t: u32 = 0;
+  let base = getX(rs1);
+  if ((raw & 3) == 3) {
+    const opcode = raw & 0x7f;
+    if (opcode == 0x03 || opcode == 0x07) { t = raw & 0x00007fff; base += <u64><i64>load<i32>(slot, S_IMM); }
+    else if (opcode == 0x23 || opcode == 0x27) { t = raw & 0x01f0707f; base += <u64><i64>load<i32>(slot, S_IMM); }
+    else if (opcode == 0x2f || opcode == 0x73) t = raw & ~(<u32>0x1f << 15);
+    else return 0;
+  } else {
+    // c.lw c.ld c.lwsp c.ldsp c.fld c.fldsp / c.sw c.sd c.swsp c.sdsp c.fsd c.fsdsp
+    const rd = <u32>load<u8>(slot, S_RD) & 31;
+    const rs2 = <u32>load<u8>(slot, S_RS2) & 31;
+    if (op == OP_LW) t = (2 << 12) | (rd << 7) | 0x03;
+    else if (op == OP_LD) t = (3 << 12) | (rd << 7) | 0x03;
+    else if (op == OP_FLD) t = (3 << 12) | (rd << 7) | 0x07;
+    else if (op == OP_SW) t = (rs2 << 20) | (2 << 12) | 0x23;
+    else if (op == OP_SD) t = (rs2 << 20) | (3 << 12) | 0x23;
+    else if (op == OP_FSD) t = (rs2 << 20) | (3 << 12) | 0x27;
+    else return 0;
+    t &= ~(<u32>2);
+    base += <u64><i64>load<i32>(slot, S_IMM);
+  }
+  return <u64>(t | ((<u32>(tval - base) & 0x1f) << 15));
+}
+
+/**
  * The last block ended only because an instruction took a slow path (or the run slice ended
  * there); execution continues at the next instruction, which is not a new fetch block for the
  * modeled I-TLB. Kept across run() calls so slicing does not change the counts.
@@ -180,6 +217,10 @@ export function run(): u32 {
   while (true) {
     // ---- block boundary
     if (excPending) {
+      // A guest-page fault of an explicit load/store/AMO reports the transformed instruction in
+      // htinst/mtinst (implicit walk accesses already carry their pseudoinstruction).
+      if ((excCause == CAUSE_LOAD_GUEST_PAGE_FAULT || excCause == CAUSE_STORE_GUEST_PAGE_FAULT) &&
+        excTinst == 0 && slot != 0) setExcTinst(transformedInsn(slot, excTval));
       pc = takeTrap(excCause, excTval, pc);
       clearException();
       seqBreak = false;
@@ -1535,6 +1576,8 @@ export function run(): u32 {
             left++; cycles -= lat; uncount(slot);
             break;
           }
+          // Every form flushes all guest entries: the host TLB splinters superpages into 4 KiB
+          // entries, so an address-specific fence could leave other pages of a changed superpage.
           tlbFlushGuest();
           pc += <u64>len;
           break;

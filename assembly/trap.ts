@@ -64,6 +64,11 @@ export let excGva: bool = false;
   excGva = false;
 }
 
+/** Set the pending exception's htinst/mtinst (the transformed instruction). */
+export function setExcTinst(v: u64): void {
+  excTinst = v;
+}
+
 /** The pending exception's tval is a guest virtual address (HLV/HSV faults). */
 export function setExcGva(): void {
   excGva = true;

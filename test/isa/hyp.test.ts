@@ -36,6 +36,7 @@ import {
   type Insn,
 } from '../helpers/isa.js';
 import { assemble } from '../helpers/core-harness.js';
+import { encode } from '../../src/isa/encode.js';
 
 const HSTATUS = 0x600, HGATP = 0x680, VSATP = 0x280, HENVCFG = 0x60a, VSTIMECMP = 0x24d;
 const MPV = 1n << 39n, GVA = 1n << 38n;
@@ -204,13 +205,31 @@ describe('G stage (hgatp)', () => {
     const r = exec(vsLoad(gpa, sv39), { setup: identityG39 });
     expectTrap(r, { cause: 21, tval: gpa });
     expect(r.core.getCsr(L.H_MTVAL2)).toBe(gpa >> 2n);
-    expect(r.core.getCsr(L.H_MTINST)).toBe(0n);
+    expect(hex(r.core.getCsr(L.H_MTINST))).toBe(hex(BigInt(encode('ld', { rd: 6, rs1: 7, imm: 0 }) & 0x7fff)));
     expect(csrOf(r.core, 'mstatus') & (GVA | MPV)).toBe(GVA | MPV);
   });
 
   // The program runs from GPA 0x8000_0000 (root entry 2); the data under test is at GPA
   // 0xC008_0000 through root entry 3.
   const GPA3 = 0xc008_0000n;
+  it('an explicit load guest-page fault reports the transformed instruction in mtinst (32-bit and compressed)', () => {
+    const gpa = 0xc000_0000n; // root entry 3 is empty
+    const ld: Insn = ['ld', { rd: 6, rs1: 7, imm: 8 }];
+    const r = exec([...pmpAllowAll(), ...csrwi64(HGATP, sv39), ...li(7, gpa), ...enterVS(), ld, WFI], { setup: identityG39 });
+    expectTrap(r, { cause: 21, tval: gpa + 8n });
+    // imm and rs1 zeroed: funct3, rd, opcode stay
+    expect(hex(r.core.getCsr(L.H_MTINST))).toBe(hex(BigInt(encode('ld', { rd: 6, rs1: 7, imm: 8 }) & 0x7fff)));
+    const cld: Insn = ['c.ld', { rd: 9, rs1: 8, imm: 8 }];
+    const r2 = exec([...pmpAllowAll(), ...csrwi64(HGATP, sv39), ...li(8, gpa), ...enterVS(), cld, WFI], { setup: identityG39 });
+    expectTrap(r2, { cause: 21, tval: gpa + 8n });
+    // expanded to ld x9, 0(x0) with bit 1 clear: (3 << 12) | (9 << 7) | 0x03 & ~2
+    expect(hex(r2.core.getCsr(L.H_MTINST))).toBe('0x3481');
+    const sd: Insn = ['sd', { rs1: 7, rs2: 6, imm: -16 }];
+    const r3 = exec([...pmpAllowAll(), ...csrwi64(HGATP, sv39), ...li(7, gpa + 16n), ...enterVS(), sd, WFI], { setup: identityG39 });
+    expectTrap(r3, { cause: 23, tval: gpa });
+    expect(hex(r3.core.getCsr(L.H_MTINST))).toBe(hex(BigInt((6 << 20) | (3 << 12) | 0x23)));
+  });
+
   it('a misaligned G-stage gigapage leaf (PPN[1:0] != 0) is a guest-page fault', () => {
     const r = exec(vsLoad(GPA3, sv39), {
       setup: (c) => { identityG39(c); write64(c, G_ROOT + 24n, pte(0x8000_0000n + 0x20_0000n, LEAF)); },
@@ -393,5 +412,24 @@ describe('hfence operand forms', () => {
     const r = exec([...pre, ...toHS, ['hfence.vvma', { rs1: 0, rs2: 0 }], ['hfence.gvma', { rs1: 0, rs2: 0 }], WFI]);
     expectTrap(r, { cause: 2 });
     expect(r.core.classCounts().fence).toBe(1);
+  });
+});
+
+describe('setHypervisor on every hart; survives reset', () => {
+  it('applies to all harts, and reset() keeps the setting', async () => {
+    const { makeCore } = await import('../helpers/core-harness.js');
+    const { core } = makeCore();
+    core.setHarts(3);
+    for (let h = 0; h < 3; h++) expect((core.hart64(h, L.H_MISA) >> 7n) & 1n).toBe(1n);
+    core.setHypervisor(false);
+    for (let h = 0; h < 3; h++) {
+      expect((core.hart64(h, L.H_MISA) >> 7n) & 1n).toBe(0n);
+      expect(core.hart64(h, L.H_MIDELEG) & 0x444n).toBe(0n);
+    }
+    core.ex.reset();
+    for (let h = 0; h < 3; h++) expect((core.hart64(h, L.H_MISA) >> 7n) & 1n).toBe(0n);
+    core.setHypervisor(true);
+    core.ex.reset();
+    for (let h = 0; h < 3; h++) expect((core.hart64(h, L.H_MISA) >> 7n) & 1n).toBe(1n);
   });
 });

@@ -76,6 +76,9 @@ struct rec {
 	volatile long count;
 };
 struct rec R;
+/* Check 45: the HS handler emulates a store guest-page fault as a VMM emulates MMIO, from htinst. */
+static volatile int emulate_mmio;
+static volatile uint64_t mmio_value;
 
 static void clear_rec(void) { memset((void *)&R, 0, sizeof R); }
 
@@ -137,6 +140,11 @@ long trap_c(long level, uint64_t *f)
 	/* exception: resume after the (always 4-byte) faulting instruction; a fetch fault (the
 	 * tests jump with jalr ra) resumes at the return address */
 	uint64_t next = (cause == 1 || cause == 12 || cause == 20) ? f[1] : R.epc + 4;
+	if (emulate_mmio && level == 1 && cause == 23 && (R.tinst & 1)) {
+		/* a transformed store: rs2 (bits 24:20) holds the data; bit 1 clear = a 2-byte original */
+		mmio_value = f[(R.tinst >> 20) & 31];
+		next = R.epc + ((R.tinst & 2) ? 4 : 2);
+	}
 	if (level == 3) csr_write(mepc, next);
 	else csr_write(sepc, next);
 	return 0;
@@ -228,6 +236,22 @@ static void g_remap_self(long arg)
 	__asm__ volatile("sfence.vma" ::: "memory");
 	EXIT(v1 + *(volatile uint64_t *)GVA_A);
 }
+/* VS guest of check 45: a store to an unmapped GPA (emulated by HS), then return its argument */
+static void g_mmio_guest(long arg)
+{
+	__asm__ volatile(".option push\n.option norvc\nsd %0, 8(%1)\n.option pop" :: "r"(arg), "r"(GPA_BAD) : "memory");
+	EXIT(arg + 1);
+}
+/* HS "hypervisor" of check 45: enter the guest as KVM does, with sret (SPV = 1, SPVP = 1, SPP = S) */
+static void h_enter_guest(long arg)
+{
+	csrw_n(CSR_HSTATUS, VSXL64 | (1UL << 7) | (1UL << 8));
+	csr_set(sstatus, 1UL << 8);
+	csr_write(sepc, (uint64_t)g_mmio_guest);
+	register uint64_t a0 __asm__("a0") = (uint64_t)arg;
+	__asm__ volatile("sret" :: "r"(a0) : "memory");
+	for (;;) ;
+}
 /* hsv.d a0 -> (a1); hlv.d a0 <- (a1); hlvx.wu a0 <- (a1); hlv.w */
 static void h_hsv_hlv(long arg)
 {
@@ -240,6 +264,17 @@ static void h_hsv_hlv(long arg)
 }
 static void h_hlv_w(long arg) { uint64_t v = 0x77; __asm__ volatile(".option push\n.option norvc\n.insn r 0x73, 4, 0x34, %0, %1, x0\n.option pop" : "+r"(v) : "r"(arg) : "memory"); EXIT(v); }
 static void h_hlvx_wu(long arg) { uint64_t v = 0x77; __asm__ volatile(".option push\n.option norvc\n.insn r 0x73, 4, 0x34, %0, %1, x3\n.option pop" : "+r"(v) : "r"(arg) : "memory"); EXIT(v); }
+
+/* mtinst/htinst of an explicit access's guest-page fault: zero, or the transformed instruction
+ * (the faulting instruction with its immediate and rs1 fields zeroed; "Transformed Instruction or
+ * Pseudoinstruction for mtinst or htinst"). The tests' faulting instructions are 32-bit. */
+static int tinst_ok(uint64_t tinst, uint64_t epc)
+{
+	uint32_t insn = *(volatile uint32_t *)epc;
+	uint32_t op = insn & 0x7f;
+	uint32_t t = op == 0x03 ? (insn & 0x00007fff) : op == 0x23 ? (insn & 0x01f0707f) : (insn & ~(0x1fU << 15));
+	return tinst == 0 || tinst == t;
+}
 
 /* ---- checks ---- */
 static int n;
@@ -401,13 +436,13 @@ int main(void)
 	 * mtval2 = GPA >> 2, mstatus.GVA = 1, mtinst = 0 (allowed for explicit accesses) */
 	clear_rec();
 	run(g_load, MODE_VS, GPA_BAD);
-	check_val("gpf-load", R.cause == 21 && R.tval == GPA_BAD && R.tval2 == GPA_BAD >> 2 && (R.status & GVA_M) && (R.status & MPV), R.tval2);
+	check_val("gpf-load", R.cause == 21 && R.tval == GPA_BAD && R.tval2 == GPA_BAD >> 2 && (R.status & GVA_M) && (R.status & MPV) && tinst_ok(R.tinst, R.epc), R.tval2);
 	clear_rec();
 	run(g_store, MODE_VS, GPA_B);
-	check_val("gpf-store-read-only", R.cause == 23 && R.tval == GPA_B && R.tval2 == GPA_B >> 2, R.cause);
+	check_val("gpf-store-read-only", R.cause == 23 && R.tval == GPA_B && R.tval2 == GPA_B >> 2 && tinst_ok(R.tinst, R.epc), R.cause);
 	clear_rec();
 	run(g_amo, MODE_VS, GPA_B);
-	check_val("gpf-amo", R.cause == 23 && R.tval == GPA_B && R.tval2 == GPA_B >> 2, R.cause);
+	check_val("gpf-amo", R.cause == 23 && R.tval == GPA_B && R.tval2 == GPA_B >> 2 && tinst_ok(R.tinst, R.epc), R.cause);
 	clear_rec();
 	run(g_jump, MODE_VS, GPA_BAD);
 	check_val("gpf-fetch", R.cause == 20 && R.tval == GPA_BAD && R.tval2 == GPA_BAD >> 2, R.cause);
@@ -516,6 +551,21 @@ int main(void)
 	__asm__ volatile(".insn r 0x73, 0, 0x31, x0, x0, x0" ::: "memory");
 	v = sv48 ? run(g_load, MODE_VS, GVA_A) : 0;
 	check("sv48x4", !sv48 || (v == 0xaaaa && R.count == 0));
+	reset_h();
+
+	/* 45. A VMM's world switch and MMIO emulation: HS enters VS with sret (hstatus.SPV = 1); the
+	 * guest's store to an unmapped GPA is a store guest-page fault delegated to HS (medeleg 23),
+	 * which takes the data register from the transformed instruction in htinst (a VMM may also
+	 * read the instruction with HLVX when htinst = 0: both are accepted), skips the store and
+	 * srets back; the guest's exit ecall (cause 10, delegated) comes back through HS. */
+	csr_write(medeleg, (1UL << 10) | (1UL << 23));
+	emulate_mmio = 1;
+	mmio_value = 0;
+	v = run(h_enter_guest, MODE_HS, 0x4545);
+	emulate_mmio = 0;
+	int emulated = (R.tinst & 1) ? mmio_value == 0x4545 : R.tinst == 0;
+	check("vmm-sret-entry-mmio-exit", v == 0x4546 && R.level == 1 && R.cause == 23 && R.tval == GPA_BAD + 8 &&
+		R.tval2 == (GPA_BAD + 8) >> 2 && (R.hstatus & (1UL << 7)) && emulated);
 	reset_h();
 
 	int f = first_failure();
