@@ -28,6 +28,7 @@ import {
 import { main } from '../src/cli/main.js';
 import { fakeIo } from './helpers/cli-io.js';
 import { errorOf } from './helpers/errors.js';
+import { GUESTS } from './helpers/guests.js';
 
 const HAVE_H = coreSupportsHypervisor();
 const MISA_H = 1n << 7n;
@@ -99,6 +100,10 @@ describe('--cpu: misa.H and the device tree agree', () => {
     const io2 = fakeIo();
     expect(await main(['dtb', '--dts', '--cpu', 'rv64'], io2)).toBe(0);
     expect(io2.out()).toContain(`riscv,isa = "${isaString({ h: HAVE_H })}";`);
+    // run takes it too (the program starts in M-mode either way).
+    const run = fakeIo();
+    expect(await main(['run', join(GUESTS, 'bin', 'hello.elf'), '--cpu', 'rv64,h=off'], run)).toBe(0);
+    expect(run.out()).toContain('Hello');
     const bad = fakeIo();
     expect(await main(['boot', '--kernel', 'Image', '--cpu', 'rv64,h=sometimes'], bad)).toBe(2);
     expect(bad.err()).toBe("cyclevisor: --cpu rv64,h=sometimes: h expects 'on' or 'off', got 'sometimes'\n");
