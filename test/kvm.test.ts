@@ -66,7 +66,7 @@ function runNested(mode: 'fast' | 'timing', harts: number, append: string) {
   bootLinux(m, { bios: 'builtin', kernel: image('linux-6.1-rv64.Image'), initrd, append });
   const r = m.runSync({ maxInsns: 20_000_000_000 });
   // The outer console is a tty (ttyS0, ONLCR): lines end in \r\n.
-  return { out: m.outputText().replace(/\r\n/g, '\n'), r };
+  return { out: m.outputText().replace(/\r\n/g, '\n'), r, instret: m.core.instret, cycles: m.core.cycles };
 }
 
 /** What every nested run must print, in this order, and exit 0. */
@@ -109,8 +109,13 @@ describe.skipIf(!HAVE_IMAGES || !HAVE_H)('Linux KVM runs a nested guest inside c
   // the builtin SBI's RFENCE 3-6), the nested Linux starts its second CPU through SBI HSM inside
   // KVM and sends IPIs (hvip.VSSIP). This hung before the core's sie write left hie alone: the
   // outer timer tick's csr_set/csr_clear(sie) wiped the guest's vsie (test/isa/hyp.test.ts).
-  it('--smp 2, nested Linux with 2 vCPUs (kvm_vcpus=2): both CPUs up, loop line, exit 0', () => {
-    const { out, r } = runNested('fast', 2, 'console=ttyS0 kvm_vcpus=2');
+  it('--smp 2, nested Linux with 2 vCPUs (kvm_vcpus=2): both CPUs up, loop line, exit 0; twice the same', () => {
+    const { out, r, instret, cycles } = runNested('fast', 2, 'console=ttyS0 kvm_vcpus=2');
+    // Deterministic even with two harts and two VMM threads: a second run retires the same
+    // instructions in the same cycles and prints the same bytes.
+    const again = runNested('fast', 2, 'console=ttyS0 kvm_vcpus=2');
+    expect([again.instret, again.cycles]).toEqual([instret, cycles]);
+    expect(again.out).toBe(out);
     expect(out).toMatch(/vmm: Linux \/kvm\/Image: .* 2 vCPUs, /);
     // Outer and nested kernel both bring up 2 CPUs; the nested /proc/cpuinfo lists processor 1.
     expect(out.match(/smp: Brought up 1 node, 2 CPUs/g)).toHaveLength(2);
