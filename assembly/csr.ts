@@ -357,8 +357,10 @@ function writeCsr(csr: u32, v: u64): void {
       return;
     }
     case 0x104: {
-      const d = load<u64>(H_MIDELEG);
-      store<u64>(H_MIE, (load<u64>(H_MIE) & ~d) | (v & d & S_INTS));
+      // Only the delegated S-level bits: mideleg's read-only-one VS bits (2, 6, 10) belong to
+      // hie, and sie's bits 2, 6, 10 are read-only zero (H ext., "hip and hie").
+      const d = load<u64>(H_MIDELEG) & S_INTS;
+      store<u64>(H_MIE, (load<u64>(H_MIE) & ~d) | (v & d));
       return;
     }
     case 0x105: store<u64>(H_STVEC, (v & 1) != 0 ? v & ~(<u64>2) : v & ~(<u64>3)); return;

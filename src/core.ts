@@ -305,14 +305,27 @@ export class Core {
     this.set64(L.H_PRIV, BigInt(p));
     this.ex.flushTlb();
   }
-  /** Cycle at which the Sstc timer fires (time >= stimecmp), or Infinity when it is off. */
+  /** Cycle at which the Sstc timer fires (time >= stimecmp: STIP), or Infinity when it is off. */
   get sstcDeadline(): number {
     return this.sstcDeadlineOf(this.activeHart);
   }
   sstcDeadlineOf(h: number): number {
-    // HS's stimecmp only: reaching it sets STIP (mip bit 5). The VS timer (vstimecmp) sets VSTIP
-    // (bit 6) and has its own deadline, vstimecmpDeadlineOf; the board waits for both.
-    const a = this.hartField(h, L.H_STIMECMP_CYCLE);
+    return this.deadlineField(h, L.H_STIMECMP_CYCLE);
+  }
+  /**
+   * Cycle at which the VS timer fires (H extension, Sstc: time + htimedelta >= vstimecmp raises
+   * VSTIP, hip bit 6), or Infinity. Kept apart from sstcDeadline: it must wake a sleeping hart's
+   * run loop, but it raises VSTIP, not STIP, and a VS deadline that has passed (a stale vstimecmp
+   * of a VM that is not running) must not hide the HS timer's deadline.
+   */
+  get vstimecmpDeadline(): number {
+    return this.vstimecmpDeadlineOf(this.activeHart);
+  }
+  vstimecmpDeadlineOf(h: number): number {
+    return this.deadlineField(h, L.H_VSTIMECMP_CYCLE);
+  }
+  private deadlineField(h: number, field: number): number {
+    const a = this.hartField(h, field);
     if (this.dv.getUint32(a + 4, true) === 0xffffffff) return Infinity;
     return this.getNum(a);
   }
@@ -586,14 +599,5 @@ export class Core {
    */
   hfenceGvma(vmid?: number, range?: { gpa: bigint; len: bigint }): void {
     this.ex.hostHfenceGvma(vmid ?? 0, vmid === undefined ? 1 : 0, range ? 1 : 0, range?.gpa ?? 0n, range?.len ?? 0n);
-  }
-  /** Cycle at which hart h's vstimecmp fires (time + htimedelta >= vstimecmp), or Infinity when off. */
-  vstimecmpDeadlineOf(h: number): number {
-    const a = this.hartField(h, L.H_VSTIMECMP_CYCLE);
-    if (this.dv.getUint32(a + 4, true) === 0xffffffff) return Infinity;
-    return this.getNum(a);
-  }
-  get vstimecmpDeadline(): number {
-    return this.vstimecmpDeadlineOf(this.activeHart);
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { errorOf } from './helpers/errors.js';
+import { parseCpu } from '../src/board/cpu.js';
 import {
   BOOT_DEFAULT_RAM,
   BOOT_USAGE,
@@ -135,6 +136,7 @@ describe('parseArgs', () => {
       trace: 0,
       traceRegs: false,
       mode: 'fast',
+      cpu: {},
     });
     expect(DEFAULT_RAM).toBe(128 * M);
   });
@@ -166,7 +168,7 @@ describe('parseArgs', () => {
   it('run with every option, both --flag value and --flag=value', () => {
     const a = run('run', 'p.elf', '--ram', '64M', '--max-insns', '1e6', '--timing', 't.json', '--stats', 'json', '--stats-file', 's.json', '--trace', '20');
     const b = run('run', '--ram=64M', '--max-insns=1e6', '--timing=t.json', '--stats=json', '--stats-file=s.json', '--trace=20', 'p.elf');
-    const expected = { command: 'run', elf: 'p.elf', ramBytes: 64 * M, maxInsns: 1e6, maxCycles: null, pace: null, timingFile: 't.json', stats: 'json', statsFile: 's.json', trace: 20, traceRegs: false, mode: 'fast' };
+    const expected = { command: 'run', elf: 'p.elf', ramBytes: 64 * M, maxInsns: 1e6, maxCycles: null, pace: null, timingFile: 't.json', stats: 'json', statsFile: 's.json', trace: 20, traceRegs: false, mode: 'fast', cpu: {} };
     expect(a).toEqual(expected);
     expect(b).toEqual(expected);
   });
@@ -377,6 +379,32 @@ describe('parseArgs: boot', () => {
   });
 });
 
+describe('--cpu (issue 9, scope 6): QEMU -cpu syntax for run, boot and dtb', () => {
+  it('rv64 alone is the defaults; h=on|off (and QEMU\'s true/false, yes/no) set the H extension', () => {
+    for (const c of ['run', 'boot', 'dtb'] as const) {
+      const extra = c === 'run' ? ['x.elf'] : c === 'boot' ? ['--kernel', 'Image'] : [];
+      const got = (cpu: string) => (parseArgs([c, ...extra, '--cpu', cpu]) as { cpu: unknown }).cpu;
+      expect(got('rv64')).toEqual({});
+      expect(got('rv64,h=off')).toEqual({ h: false });
+      expect(got('rv64,h=on')).toEqual({ h: true });
+      expect(got('RV64,H=False')).toEqual({ h: false });
+      expect(got('rv64,h=yes')).toEqual({ h: true });
+    }
+    expect(parseCpu('rv64,h=no')).toEqual({ h: false });
+  });
+
+  it('unknown model, key or value: one line naming what is wrong (exit 2 through UserError)', () => {
+    expect(errorOf(() => parseArgs(['dtb', '--cpu', 'rv32']))).toBe("--cpu rv32: unknown CPU model 'rv32' (cyclevisor has rv64; e.g. --cpu rv64,h=off)");
+    expect(errorOf(() => parseArgs(['dtb', '--cpu', 'rv64,v=on']))).toBe("--cpu rv64,v=on: unknown key 'v' (keys: h)");
+    expect(errorOf(() => parseArgs(['dtb', '--cpu', 'rv64,h=maybe']))).toBe("--cpu rv64,h=maybe: h expects 'on' or 'off', got 'maybe'");
+    expect(errorOf(() => parseArgs(['dtb', '--cpu', 'rv64,h']))).toBe("--cpu rv64,h: expected key=value, found 'h' (keys: h)");
+    expect(errorOf(() => parseArgs(['dtb', '--cpu', 'rv64,h=on,h=off']))).toBe("--cpu rv64,h=on,h=off: key 'h' given twice");
+    expect(errorOf(() => parseArgs(['dtb', '--cpu', '']))).toBe('option --cpu needs a value (e.g. --cpu rv64,h=off)');
+    expect(errorOf(() => parseArgs(['demo', '--cpu', 'rv64']))).toBe("option --cpu is for 'run', 'boot' or 'dtb', not 'demo' (see cyclevisor --help)");
+    for (const u of [USAGE, BOOT_USAGE, DTB_USAGE]) expect(u).toContain('--cpu rv64[,h=off]');
+  });
+});
+
 describe('parseArgs: dtb', () => {
   it('defaults and options', () => {
     expect(dtb('dtb')).toEqual({
@@ -388,6 +416,7 @@ describe('parseArgs: dtb', () => {
       timingFile: null,
       output: null,
       dts: false,
+      cpu: {},
     });
     expect(dtb('dtb', '-o', 'b.dtb', '--smp', '2', '--ram', '1G', '--append', 'console=ttyS0', '--initrd', 'rd')).toMatchObject({
       output: 'b.dtb',

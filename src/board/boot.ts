@@ -19,6 +19,7 @@ import { UserError, formatSize, hex, fileReadError } from '../errors.js';
 import { buildVirtDtb, qemuVirtDtConfig, type DtConfig } from './devicetree.js';
 import { HSM_STARTED, type SbiHost } from './sbi.js';
 import { BuiltinFirmware, applyEntryState, stvecValue } from './firmware.js';
+import { hasHypervisor, isaString, type CpuFeatures } from './cpu.js';
 import type { VirtMachine } from './virt.js';
 import type { MmioRegion } from '../bus/types.js';
 
@@ -30,8 +31,8 @@ export interface BootOptions {
   append?: string;
 }
 
-/** The ISA string we report: exactly what the core implements. */
-export const ISA_STRING = 'rv64imafdc_zicsr_zifencei_zihintpause_sstc';
+/** The ISA string we report without the H extension (`--cpu rv64,h=off`); see cpu.ts isaString. */
+export const ISA_STRING = isaString({ h: false });
 export const MMU_TYPE = 'riscv,sv57' as const;
 
 const MiB = 1024 * 1024;
@@ -103,6 +104,8 @@ export interface DtMachine {
   readonly timing: { readonly timebaseHz: number };
   /** Harts (hart IDs 0..harts-1); 1 when the board does not say. */
   readonly harts?: number;
+  /** ISA features (riscv,isa); no H extension when the board does not say. */
+  readonly cpu?: CpuFeatures;
 }
 
 /** What the device tree says about the boot: kernel command line and where the initrd lies. */
@@ -118,7 +121,7 @@ export interface DtBootInfo {
 export function virtDtConfig(m: DtMachine, o: DtBootInfo = {}): DtConfig {
   return qemuVirtDtConfig({
     harts: m.harts ?? 1,
-    isa: ISA_STRING,
+    isa: isaString(m.cpu ?? { h: false }),
     mmuType: MMU_TYPE,
     ramBase: BigInt(RAM_BASE),
     ramSize: BigInt(m.ramBytes),
@@ -243,6 +246,7 @@ function forEachHart(m: VirtMachine, fn: (h: number) => void): void {
   }
 }
 
+
 function enterBuiltinSbi(m: VirtMachine, entry: number): void {
   const core = m.core;
   // Every hart gets the state OpenSBI 1.1 leaves at kernel entry (firmware.ts OPENSBI_ENTRY_STATE:
@@ -276,6 +280,16 @@ function enterBuiltinSbi(m: VirtMachine, entry: number): void {
     },
     sendIpi: (h) => core.setMipOf(h, 1, true),
     remoteFence: (h) => core.ex.flushHartTlb(h),
+    // SBI RFENCE 3-6 (hfence.gvma/vvma, by VMID/ASID, on a range): we flush every translation
+    // of the hart, VS/VU regimes included — more than asked, which the SBI spec permits (a remote
+    // fence may flush more, never less).
+    hypervisor: hasHypervisor(core),
+    remoteHfence: (h) => {
+      // The core's guest-regime flush (VS/VU host TLB sets) when it has one, else everything.
+      const ex = core.ex as unknown as { hfenceHart?: (h: number) => void };
+      if (typeof ex.hfenceHart === 'function') ex.hfenceHart(h);
+      else core.ex.flushHartTlb(h);
+    },
     console: (b) => m.consoleOut(b),
     consoleRead: () => -1,
     hartStart: (h, addr, opaque) => {

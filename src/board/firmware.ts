@@ -26,6 +26,7 @@
 import * as L from '../generated/layout.js';
 import type { Core } from '../core.js';
 import { hex } from '../errors.js';
+import { hasHypervisor } from './cpu.js';
 
 // Exception causes and interrupt numbers (Priv 1.12 tables 3.6, 3.7).
 export const CAUSE_MISALIGNED_FETCH = 0;
@@ -44,7 +45,7 @@ export const IRQ_S_EXT = 9;
 
 /**
  * Exceptions OpenSBI 1.1 delegates to S-mode (sbi_hart.c delegate_traps, with the generic
- * platform's "medeleg" feature). The H extension adds its causes here (virtual-supervisor ecall,
+ * platform's "medeleg" feature). With misa.H, the medeleg row adds H_MEDELEG_BITS (virtual-supervisor ecall,
  * guest-page faults, virtual instruction: 10, 20, 21, 22, 23), as delegate_traps does with misa.H.
  */
 export const MEDELEG_CAUSES: readonly number[] = [
@@ -53,6 +54,21 @@ export const MEDELEG_CAUSES: readonly number[] = [
 ];
 /** Interrupts OpenSBI 1.1 delegates: SSIP, STIP, SEIP (sbi_hart.c delegate_traps). */
 export const MIDELEG_INTERRUPTS: readonly number[] = [IRQ_S_SOFT, IRQ_S_TIMER, IRQ_S_EXT];
+
+/**
+ * With the H extension, OpenSBI 1.1 (lib/sbi/sbi_hart.c delegate_traps) also hands HS-mode the
+ * ecalls from VS-mode (10) and the guest-page faults and virtual-instruction exceptions (20, 21,
+ * 22, 23): only HS-mode's own ecalls stay in M-mode. QEMU 7.2 -cpu rv64,h=true with OpenSBI 1.1
+ * prints "MEDELEG : 0x0000000000f0b509" = the six bits above | these five.
+ */
+export const H_MEDELEG_BITS = (1n << 10n) | (1n << 20n) | (1n << 21n) | (1n << 22n) | (1n << 23n);
+/**
+ * mideleg's VS-level interrupt bits (VSSIP 2, VSTIP 6, VSEIP 10) are read-only one when H is
+ * present (Priv spec, "Hypervisor Extension": mideleg); SGEIP (12) too only when GEILEN > 0, and
+ * our GEILEN is 0. OpenSBI writes only the S bits; the hardware forces these, so the builtin
+ * firmware's value must include them (QEMU, whose GEILEN is not 0, reads back 0x1666).
+ */
+export const H_MIDELEG_BITS = (1n << 2n) | (1n << 6n) | (1n << 10n);
 
 const bits = (ns: readonly number[]): bigint => ns.reduce((a, n) => a | (1n << BigInt(n)), 0n);
 
@@ -81,7 +97,8 @@ export interface EntryCsr {
   /** Its field in the hart block (layout H_*). */
   readonly field: number;
   /** Its value for a kernel entered at `entry`. */
-  readonly value: (entry: bigint) => bigint;
+  /** The value for a kernel entered at `entry` on a hart with (`h`) or without the H extension. */
+  readonly value: (entry: bigint, h: boolean) => bigint;
   /** Where OpenSBI 1.1 sets it (lib/sbi/...), and why. */
   readonly source: string;
 }
@@ -98,8 +115,8 @@ export const OPENSBI_ENTRY_STATE: readonly EntryCsr[] = [
     value: () => (1n << 63n) | (2n << 34n) | (2n << 32n) | (3n << 13n) | (1n << 7n),
     source: 'sbi_hart.c mstatus_init (FS on), then the mret of sbi_hart_switch_mode (MPIE = 1, MPP = U)',
   },
-  { csr: 'medeleg', field: L.H_MEDELEG, value: () => bits(MEDELEG_CAUSES), source: 'sbi_hart.c delegate_traps' },
-  { csr: 'mideleg', field: L.H_MIDELEG, value: () => bits(MIDELEG_INTERRUPTS), source: 'sbi_hart.c delegate_traps' },
+  { csr: 'medeleg', field: L.H_MEDELEG, value: (_e, h) => bits(MEDELEG_CAUSES) | (h ? H_MEDELEG_BITS : 0n), source: 'sbi_hart.c delegate_traps' },
+  { csr: 'mideleg', field: L.H_MIDELEG, value: (_e, h) => bits(MIDELEG_INTERRUPTS) | (h ? H_MIDELEG_BITS : 0n), source: 'sbi_hart.c delegate_traps' },
   { csr: 'mie', field: L.H_MIE, value: () => 1n << BigInt(IRQ_M_SOFT), source: 'sbi_ipi.c sbi_ipi_init (MSIE: firmware IPIs)' },
   { csr: 'mcounteren', field: L.H_MCOUNTEREN, value: () => 0xffff_ffffn, source: 'sbi_hart.c mstatus_init (writes -1; 32 bits are WARL)' },
   { csr: 'scounteren', field: L.H_SCOUNTEREN, value: () => 7n, source: 'sbi_hart.c mstatus_init (CY, TM, IR for U-mode)' },
@@ -128,7 +145,8 @@ export const OPENSBI_F_REGS = 0xffff_ffff_0000_0000n;
 
 /** Put the running hart in the state OpenSBI 1.1 leaves for a kernel at `entry` (S-mode, at entry). */
 export function applyEntryState(core: Core, entry: bigint): void {
-  for (const row of OPENSBI_ENTRY_STATE) core.setCsr(row.field, row.value(entry));
+  const h = hasHypervisor(core);
+  for (const row of OPENSBI_ENTRY_STATE) core.setCsr(row.field, row.value(entry, h));
   core.setCsr(L.H_PMP_ACTIVE, 1n);
   for (let r = 0; r < 32; r++) core.setF(r, OPENSBI_F_REGS);
   core.ex.timebaseChanged(); // recompute Sstc's STIP from stimecmp

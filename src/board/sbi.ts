@@ -39,6 +39,13 @@ export interface SbiHost {
   sendIpi(hart: number): void;
   /** Flush translations on `hart` (remote sfence.vma / fence.i). */
   remoteFence(hart: number): void;
+  /** The harts implement the H extension (misa.H): RFENCE functions 3-6 exist. */
+  readonly hypervisor?: boolean;
+  /**
+   * Flush `hart`'s guest translations (remote hfence.gvma / hfence.vvma, any VMID/ASID/range);
+   * remoteFence is used when absent. Flushing more than asked is allowed (SBI v1.0 §8).
+   */
+  remoteHfence?(hart: number): void;
   console(byte: number): void;
   /** Next console input byte, or -1. */
   consoleRead(): number;
@@ -152,8 +159,19 @@ export function handleSbiCall(host: SbiHost, hart: number): [bigint, bigint] {
       if (fid > 6) { err = SBI_ERR_NOT_SUPPORTED; break; }
       const hs = selectedHarts(host, a(0), a(1));
       if (!hs) { err = SBI_ERR_INVALID_PARAM; break; }
+      if (fid >= 3) {
+        // SBI v1.0 §8.4-8.7: remote hfence.gvma.vmid (3), hfence.gvma (4), hfence.vvma.asid (5),
+        // hfence.vvma (6) — "only valid for harts implementing the hypervisor extension"
+        // (OpenSBI answers SBI_ERR_NOT_SUPPORTED without misa.H). Linux 6.1's KVM refuses to
+        // start without them (kvm_arch_init: sbi_probe_extension(SBI_EXT_RFENCE)) and uses them
+        // for its VMID and G-stage flushes (arch/riscv/kvm/tlb.c). Any VMID, ASID or range
+        // flushes every guest translation of the hart: more than asked, never less.
+        if (!host.hypervisor) { err = SBI_ERR_NOT_SUPPORTED; break; }
+        for (const h of hs) (host.remoteHfence ?? host.remoteFence).call(host, h);
+        break;
+      }
       // fence.i, sfence.vma, sfence.vma.asid: our decoded code is coherent, so every form is a
-      // translation flush of the selected harts (hypervisor forms 3-6 too, until the H extension).
+      // translation flush of the selected harts.
       for (const h of hs) host.remoteFence(h);
       break;
     }

@@ -41,6 +41,7 @@ import { VirtioBlk, FileBlockBackend } from '../../devices/virtio-blk.js';
 import { VirtioRng } from '../../devices/virtio-rng.js';
 import { handleSbiCall, type SbiHost } from './sbi.js';
 import type { BuiltinFirmware } from './firmware.js';
+import { applyCpu, resolveCpu, type CpuFeatures, type CpuOptions } from './cpu.js';
 import { applyTlbModel, readTlbStats, addTlbStats, type TlbStats } from '../tlbmodel.js';
 import { checkSegmentsFit, loadFile, parseElf, PF_X, type ElfImage } from '../elf.js';
 import { UserError, formatSize, hex } from '../errors.js';
@@ -173,6 +174,8 @@ export interface VirtOptions {
    * (exit code 3). Default 1000; 0 = never.
    */
   stuckTraps?: number;
+  /** ISA choices (`--cpu`); absent keys take their defaults (src/board/cpu.ts). */
+  cpu?: CpuOptions;
 }
 
 /** Idle pacing: every hart waits; sleep until this wall time (performance.now() ms). */
@@ -328,6 +331,9 @@ export class VirtMachine {
     this.harts = nHarts;
     if (nHarts > 1) core.setHarts(nHarts);
     if (opts.stuckTraps !== undefined) core.stuckLimit = opts.stuckTraps;
+    // --cpu: misa.H on every hart (when the core implements H); what the device tree reports.
+    const canH = typeof (core.ex as unknown as { setHypervisor?: unknown }).setHypervisor === 'function';
+    this.cpu = applyCpu(core, resolveCpu(opts.cpu ?? {}, canH));
     this.mode = opts.mode ?? 'fast';
     if (opts.adUpdate === false) {
       for (let h = nHarts - 1; h >= 0; h--) {
@@ -431,6 +437,8 @@ export class VirtMachine {
   /** Number of harts; with more than one they run round-robin in quanta of SMP_QUANTUM cycles. */
   readonly harts: number;
   readonly mode: 'fast' | 'timing';
+  /** The ISA features the harts have (misa read back after --cpu was applied). */
+  readonly cpu: CpuFeatures;
   /** Harts that are running (SBI HSM: secondary harts start stopped under --bios builtin). */
   readonly started: boolean[];
   /** Harts sleeping in WFI (SMP). */
@@ -894,7 +902,7 @@ export class VirtMachine {
       if (this.asleep[h] || hc >= boundary) {
         if (hc < boundary) core.setHartNum(h, L.H_CYCLES, boundary);
         if (Math.max(hc, boundary) >= core.sstcDeadlineOf(h)) core.setMipOf(h, 5, true);
-        if (Math.max(hc, boundary) >= core.vstimecmpDeadlineOf(h)) core.setMipOf(h, 6, true);
+        if (Math.max(hc, boundary) >= core.vstimecmpDeadlineOf(h)) core.setMipOf(h, 6, true); // VSTIP
         continue;
       }
       core.switchHart(h);
@@ -984,9 +992,10 @@ export class VirtMachine {
   private idle(): Step {
     const core = this.core;
     for (;;) {
-      // The core's own Sstc timer (stimecmp) is an event too, while it is ahead of us.
+      // The core's own Sstc timers are events too, while they are ahead of us: stimecmp raises
+      // STIP (5), vstimecmp (H extension) VSTIP (6). Each counts only while ahead: a passed one
+      // has set its bit already (and a stale VS deadline must not hide the HS one).
       const sstc = core.sstcDeadline;
-      // ... and a guest's vstimecmp (H extension: VSTIP, mip bit 6).
       const vstc = core.vstimecmpDeadline;
       const next = Math.min(this.scheduler.nextDeadline(), sstc > core.cycles ? sstc : Infinity, vstc > core.cycles ? vstc : Infinity);
       if ((core.mip & core.mie) !== 0) {

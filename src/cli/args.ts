@@ -12,6 +12,7 @@
  * qemu-system-riscv64 -M virt's option names (-bios, -kernel, -initrd, -append, -m, -smp, -drive).
  */
 import { UserError, closest, formatSize } from '../errors.js';
+import { parseCpu, type CpuOptions } from '../board/cpu.js';
 
 export const USAGE = `Usage: cyclevisor run <elf> [options]   run a bare-metal RV64 ELF program
        cyclevisor boot --kernel IMAGE [options]   boot Linux (help boot)
@@ -27,9 +28,9 @@ Options (run, demo):
   --timing FILE       cycle-model overrides as JSON (see docs/TIMING.md)
   --stats text|json   print a summary at the end (run: on stderr; demo: stdout)
   --stats-file PATH   write the summary to PATH instead (format from --stats)
-  --trace N           print the first N executed instructions on stderr
-  --trace-regs        with --trace: also the registers written, privilege mode
+  --trace N [--trace-regs]  first N instructions on stderr (+ regs written)
   --mode fast|timing  timing: also model the TLB (timing file) and report it
+  --cpu rv64[,h=off]  ISA choices, QEMU -cpu syntax (default: H extension on)
   -h, --help | -V, --version   show this help | the version
 
 Sizes take K, M or G (powers of 1024). stdout carries only the guest's console.
@@ -42,8 +43,7 @@ export const BOOT_USAGE = `Usage: cyclevisor boot --kernel IMAGE [options]
 Boots firmware and a Linux kernel on the virt board, placed as
   qemu-system-riscv64 -M virt -nographic -bios FILE -kernel IMAGE ... does.
 
-  --bios FILE|builtin|none  what runs first. builtin (default): cyclevisor
-                      plays OpenSBI 1.1 (SBI, CSR emulation, trap redirect);
+  --bios FILE|builtin|none  builtin (default): cyclevisor plays OpenSBI 1.1;
                       FILE: a raw firmware image at 0x80000000, at most 2 MiB
                       (e.g. OpenSBI fw_dynamic.bin); none: kernel in M-mode
   --kernel IMAGE      RISC-V Linux Image (arch/riscv/boot/Image), at 0x80200000
@@ -55,6 +55,7 @@ Boots firmware and a Linux kernel on the virt board, placed as
   --ad-bits hardware|fault  PTE A/D: set by hardware (default) or page faults
   --drive file=PATH[,readonly][,format=raw]  raw image, locked (vda, vdb, ...)
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
+  --cpu rv64[,h=off]  ISA choices, QEMU -cpu syntax (default: H extension on)
   --pace on|off, --timing FILE, --max-insns N, --max-cycles N, --stats FMT,
   --stats-file PATH, --trace N, --trace-regs  as for run (see --help)
 
@@ -77,6 +78,7 @@ Writes the device tree blob that cyclevisor boot hands to firmware and kernel
   --initrd FILE       record where boot would place this initrd (kernel at
                       0x80200000, as with --bios builtin or a firmware file)
   --timing FILE       cycle-model overrides (the timebase frequency)
+  --cpu rv64[,h=off]  ISA choices, as for boot (riscv,isa says h when on)
 `;
 
 export type StatsFormat = 'text' | 'json';
@@ -106,6 +108,8 @@ export interface RunSettings {
   traceRegs: boolean;
   /** 'timing' adds the modeled TLB (timing file `tlb` section) and its statistics. */
   mode: MachineMode;
+  /** `--cpu rv64[,key=value]...`: ISA choices; an absent key takes its default. */
+  cpu: CpuOptions;
 }
 
 export interface RunCommand extends RunSettings {
@@ -159,6 +163,8 @@ export interface DtbCommand {
   output: string | null;
   /** Write DTS text instead of the binary blob. */
   dts: boolean;
+  /** `--cpu`: ISA choices (what riscv,isa says). */
+  cpu: CpuOptions;
 }
 
 export type HelpTopic = 'boot' | 'dtb';
@@ -214,6 +220,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   // After the older options: a typo equally close to two names suggests the older one.
   '--max-cycles': { example: '--max-cycles 1e9', commands: RUNLIKE },
   '--pace': { example: '--pace on', commands: RUNLIKE },
+  '--cpu': { example: '--cpu rv64,h=off', commands: ['run', 'boot', 'dtb'] },
   '--bios': { example: '--bios fw_dynamic.bin', commands: ['boot'] },
   '--kernel': { example: '--kernel Image', commands: ['boot'] },
   '--initrd': { example: '--initrd initramfs.cpio.gz', commands: ['boot', 'dtb'] },
@@ -234,7 +241,7 @@ const ALL_OPTIONS = [...Object.keys(OPTIONS), '--help', '--version'];
 const SEE_HELP = '(see cyclevisor --help)';
 
 export function defaultRunSettings(): RunSettings {
-  return { ramBytes: DEFAULT_RAM, maxInsns: null, maxCycles: null, pace: null, timingFile: null, stats: null, statsFile: null, trace: 0, traceRegs: false, mode: 'fast' };
+  return { ramBytes: DEFAULT_RAM, maxInsns: null, maxCycles: null, pace: null, timingFile: null, stats: null, statsFile: null, trace: 0, traceRegs: false, mode: 'fast', cpu: {} };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -569,6 +576,9 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       case '--stats-file':
         settings.statsFile = value;
         break;
+      case '--cpu':
+        settings.cpu = parseCpu(value);
+        break;
       case '--stats': {
         const v = value.toLowerCase();
         if (v !== 'text' && v !== 'json') {
@@ -608,6 +618,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
         timingFile: settings.timingFile,
         output: one('--output') ?? null,
         dts: values.has('--dts'),
+        cpu: settings.cpu,
       };
     }
     const bios = one('--bios') ?? 'builtin';

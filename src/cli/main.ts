@@ -45,6 +45,7 @@ import { defaultTiming, loadTimingFile, type TimingConfig } from '../timing.js';
 import { VirtMachine, type RunResult } from '../board/virt.js';
 import { bootLinux, initrdRange, kernelAddress, virtDtConfig } from '../board/boot.js';
 import { buildVirtDtb, dtbToDts } from '../board/devicetree.js';
+import { coreSupportsHypervisor, resolveCpu } from '../board/cpu.js';
 import { formatJson, formatText } from '../stats.js';
 import { loadFile } from '../elf.js';
 import { useOptimizingCompiler } from '../core.js';
@@ -375,6 +376,7 @@ async function runCommand(cmd: RunCommand | DemoCommand, io: CliIo): Promise<num
     timing,
     mode: cmd.mode,
     onOutput: (chunk) => io.stdout.write(chunk),
+    cpu: cmd.cpu,
   });
   // The demo names its guest relative to the current directory (it is found from the package root).
   const rel = relative(process.cwd(), elfPath);
@@ -570,6 +572,7 @@ async function bootCommand(cmd: BootCommand, io: CliIo): Promise<number> {
     mode: cmd.mode,
     adUpdate: cmd.ad === 'hardware',
     drives: cmd.drives,
+    cpu: cmd.cpu,
     ...(epoch !== undefined ? { rtcEpochNs: epoch } : {}),
   });
   let code: number;
@@ -617,7 +620,7 @@ function dtbCommand(cmd: DtbCommand, io: CliIo): number {
   }
   const dtb = buildVirtDtb(
     virtDtConfig(
-      { ramBytes: cmd.ramBytes, timing, harts: cmd.harts },
+      { ramBytes: cmd.ramBytes, timing, harts: cmd.harts, cpu: resolveCpu(cmd.cpu, coreSupportsHypervisor()) },
       { ...(cmd.append !== null ? { append: cmd.append } : {}), ...(initrd ? { initrd } : {}) },
     ),
   );

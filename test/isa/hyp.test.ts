@@ -20,8 +20,10 @@ import {
   RunStatus,
   WFI,
   csrOf,
+  csrc,
   csrci64,
   csrr,
+  csrs,
   csrsi64,
   csrw,
   csrwi64,
@@ -101,6 +103,29 @@ describe('H CSRs: WARL (written with all ones from M-mode, read back)', () => {
     expect(hex(r.core.x(10))).toBe('0x222');
     expect(hex(r.core.x(11))).toBe('0x444');
     expect(hex(r.core.x(12))).toBe('0x4');
+  });
+
+  it('an HS-level write to sie leaves hie alone (VS bits of mideleg are read-only one, but not sie bits)', () => {
+    // Priv spec, H ext. "Hypervisor Interrupt Registers": the VS-level bits live in hip/hie; in
+    // sip/sie bits 2, 6, 10 are read-only zero. A host kernel's csr_set/csr_clear(sie) (Linux's
+    // timer interrupt does both on every tick) must not wipe the guest's vsie: the bug let an
+    // outer tick taken while V=1 clear VSSIE/VSTIE/VSEIE, and a 2-vCPU KVM guest then slept
+    // forever in WFI (test/kvm.test.ts, kvm_vcpus=2).
+    const r = exec([
+      ...li(6, 0x444n), csrw(0x604, 6), // hie = VSSIE | VSTIE | VSEIE
+      ...li(6, 0x222n), csrw(CSR.mideleg, 6),
+      ...li(6, 0x20n), csrs(CSR.sie, 6), // csr_set(sie, STIE)
+      csrr(10, 0x604),
+      csrc(CSR.sie, 6), // csr_clear(sie, STIE)
+      csrw(CSR.sie, 0), // sie = 0
+      csrr(11, 0x604),
+      ...li(6, -1n), csrw(CSR.sie, 6),
+      csrr(12, CSR.sie),
+      WFI,
+    ]);
+    expect(hex(r.core.x(10))).toBe('0x444');
+    expect(hex(r.core.x(11))).toBe('0x444');
+    expect(hex(r.core.x(12))).toBe('0x222'); // sie: only the delegated S bits, never 2/6/10
   });
 
   it('henvcfg.STCE is writable once menvcfg.STCE = 1; hgeip is read-only (a write is illegal)', () => {
