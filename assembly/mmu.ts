@@ -62,8 +62,16 @@ export const RAM_ADDEND: u64 = <u64>RAM_OFFSET - <u64>RAM_GPA;
 }
 /** Base of the running hart's host TLB region (layout.ts: one region per hart). */
 let tlbHart: u32 = TLB_BASE;
+let tlbHartBit: u32 = 1;
+/**
+ * Harts (bit per hart) whose S/U host-TLB sets may hold pieces of a superpage: the host TLB
+ * splinters a superpage into 4 KiB entries, but `sfence.vma rs1` fences the leaf PTE that maps rs1
+ * (Priv 1.12 §4.2.1) — the whole superpage — so on such a hart it must drop every entry.
+ */
+let superMapped: u32 = 0;
 export function setTlbHart(hart: u32): void {
   tlbHart = TLB_BASE + hart * TLB_HART_SIZE;
+  tlbHartBit = 1 << hart;
 }
 
 /** Guest regimes: bit 2 of a regime is V. */
@@ -84,18 +92,22 @@ export const REGIME_VU: u32 = REGIME_V | PRV_U;
 /** Flush every host TLB set of the running hart (PMP change). */
 export function tlbFlushAll(): void {
   memory.fill(tlbHart, 0xff, TLB_HART_SIZE);
+  superMapped &= ~tlbHartBit;
 }
 /** Flush every hart's host TLB (watched ranges changed, reset). */
 export function tlbFlushAllHarts(): void {
   memory.fill(TLB_BASE, 0xff, MAX_HARTS * TLB_HART_SIZE);
+  superMapped = 0;
 }
 /** Flush hart h's host TLB (a remote fence). */
 export function tlbFlushHart(h: u32): void {
   memory.fill(TLB_BASE + h * TLB_HART_SIZE, 0xff, TLB_HART_SIZE);
+  superMapped &= ~(<u32>1 << h);
 }
 /** Flush the HS-level translated regimes S and U (satp write, sfence.vma with V = 0, SUM/MXR change). */
 export function tlbFlushVirtual(): void {
   memory.fill(tlbHart + TLB_SET_SIZE, 0xff, 2 * TLB_SET_SIZE);
+  superMapped &= ~tlbHartBit;
 }
 /** Flush the guest regimes VS and VU (hgatp/vsatp write, hfence.*, sfence.vma with V = 1). */
 export function tlbFlushGuest(): void {
@@ -107,6 +119,10 @@ export function tlbFlushGuestHart(h: u32): void {
 }
 /** sfence.vma with rs1 = vaddr: drop the entries that could map that page. */
 export function tlbFlushVaddr(va: u64): void {
+  if ((superMapped & tlbHartBit) != 0) {
+    tlbFlushVirtual(); // a superpage may map va: its other 4 KiB pieces go too
+    return;
+  }
   const i = tlbIndex(va);
   for (let s: u32 = 1; s < TLB_SETS; s++) {
     const base = tlbHart + s * TLB_SET_SIZE;
@@ -347,6 +363,7 @@ export function translate(va: u64, access: u32, p: u32, size: u32 = 1): u64 {
     raise(accessFault(access), va);
     return <u64>-1;
   }
+  if (i > 0) superMapped |= tlbHartBit; // its 4 KiB pieces may now be in the host TLB
   return pa;
 }
 

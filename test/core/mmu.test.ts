@@ -139,6 +139,42 @@ describe('Sv39 permission and A/D rules', () => {
     });
     expect(core.x(28)).toBe(9n);
   });
+  it('sfence.vma on one address of a remapped megapage drops the translation of the whole megapage', () => {
+    // Priv 1.12 §4.2.1: sfence.vma rs1 fences the leaf PTE that maps rs1 — here a megapage, so
+    // every address it covers must see the new PTE (the host TLB keeps 4 KiB pieces of it).
+    const SUPER = 0x4020_0000n;
+    const PT_VA = 0x5000_0000n;
+    const tablesBase = BigInt(RAM_BASE + 0x100000); // bootS's page-table allocator (paging.ts)
+    const l1 = tablesBase + 0x1000n; // the Sv39 level-1 table of VPN[2] = 1 (allocated by the code map)
+    const newPa = BigInt(RAM_BASE);
+    const newPte = ((newPa >> 12n) << 10n) | V | R | W | A | D;
+    const core = boot({
+      mode: 8,
+      maps: [
+        { va: CODE_VA, pa: CODE_PA, flags: V | R | X | A | D },
+        { va: SUPER, pa: BigInt(RAM_BASE + 0x200000), flags: V | R | W | A | D, level: 1 },
+        { va: PT_VA, pa: l1, flags: V | R | W | A | D },
+      ],
+      sCodeVa: CODE_VA,
+      sCodePa: CODE_PA,
+      sCode: [
+        ...li(6, SUPER),
+        ['ld', { rd: 7, rs1: 6, imm: 0x100 }], // fill two 4 KiB pieces of the megapage
+        ...li(9, SUPER + 0x2000n), ['ld', { rd: 7, rs1: 9, imm: 0 }],
+        ...li(10, PT_VA), ...li(11, newPte), ['sd', { rs1: 10, rs2: 11, imm: 8 }], // VPN[1] = 1
+        ['sfence.vma', { rs1: 6, rs2: 0 }],
+        ['ld', { rd: 8, rs1: 9, imm: 0 }],
+        ['ecall'],
+      ],
+      beforeRun: (c) => {
+        c.writePhys(RAM_BASE + 0x202000, new Uint8Array(8).fill(0x11));
+        c.writePhys(RAM_BASE + 0x2000, new Uint8Array(8).fill(0x22));
+      },
+    });
+    expect(core.x(28)).toBe(9n);
+    expect(core.x(7)).toBe(0x1111_1111_1111_1111n);
+    expect(core.x(8)).toBe(0x2222_2222_2222_2222n);
+  });
   it('a non-canonical Sv39 address faults', () => {
     const core = base([...li(6, 0x0000_0040_0000_0000n), ['ld', { rd: 7, rs1: 6, imm: 0 }], ['ecall']], V | R | A | D);
     expect(core.x(28)).toBe(13n);
