@@ -70,8 +70,20 @@ export function compareStates(q: State, c: State, p: Program): Comparison {
   const ctx = contextOf(p);
   const diffs: Diff[] = [];
   const allowed: Comparison['allowed'] = [];
-  for (const d of fieldDiffs(q, c)) {
+  const all = fieldDiffs(q, c);
+  const isReg = (d: Diff): boolean => /^x\d/.test(d.field);
+  // Value pairs the allowed table accepted (mtval/mcause after a trap): a register that holds
+  // exactly such a pair read it from the CSR, and is accepted under the same rule.
+  const pairs = new Map<string, AllowedRule>();
+  for (const d of all.filter((x) => !isReg(x))) {
     const rule = allowedDifference(d, q, c, ctx);
+    if (rule) {
+      allowed.push({ rule, diff: d });
+      pairs.set(`${d.qemu}/${d.cyclevisor}`, rule);
+    } else diffs.push(d);
+  }
+  for (const d of all.filter(isReg)) {
+    const rule = pairs.get(`${d.qemu}/${d.cyclevisor}`);
     if (rule) allowed.push({ rule, diff: d });
     else diffs.push(d);
   }

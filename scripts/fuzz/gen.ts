@@ -278,7 +278,10 @@ function memItem(ctx: Ctx, row: InsnRow): Item {
   const f = row.format;
   const size = accessSize(row);
   const amo = row.cls === 'amo';
-  const r = rng.below(20);
+  const isSc = row.op.startsWith('sc.');
+  // SC: never to an inaccessible address, never misaligned (allowed.ts: sc-fail-no-access,
+  // sc-misaligned).
+  const r = isSc ? rng.range(1, 19) : rng.below(20);
   // Target address
   let addr: bigint;
   let inData = true;
@@ -294,7 +297,7 @@ function memItem(ctx: Ctx, row: InsnRow): Item {
     } else if (r <= 7) off = rng.below(DATA_SIZE - 8); // any alignment
     else off = rng.below(DATA_SIZE / size) * size; // aligned
     off = Math.max(0, Math.min(DATA_SIZE - size, off));
-    if (amo && !rng.chance(1, 16)) off -= off % size; // LR/SC/AMO: mostly aligned
+    if (amo && (isSc || !rng.chance(1, 16))) off -= off % size; // LR/AMO: mostly aligned; SC: always
     addr = BigInt(G + off);
   }
   // Base register and immediate
@@ -324,8 +327,10 @@ function memItem(ctx: Ctx, row: InsnRow): Item {
   if (f.rd && f.rd === f.rs1) fixedOps.rd = base;
   const main = randomOperands(rng, row, fixedOps);
   const insns = [...setup, main];
-  // LR then SC: sometimes an SC to the reserved address soon after (same base)
-  if (row.name.startsWith('lr.') && rng.chance(2, 3)) {
+  // LR then SC: sometimes an SC to the reserved address soon after (same base, kept by the LR),
+  // when that address is aligned.
+  if (row.name.startsWith('lr.') && rng.chance(2, 3) && inData && (addr & BigInt(size - 1)) === 0n) {
+    main.word = encode(row.name, { rd: scratchReg(rng, [base]), rs1: base });
     const sc = rowByName(row.name.replace('lr.', 'sc.'));
     const mid: Insn[] = [];
     if (rng.chance(1, 3)) mid.push(randomOperands(rng, rowByName('add'), { rd: scratchReg(rng, [base]) }));
