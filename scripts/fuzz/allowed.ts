@@ -104,7 +104,44 @@ export const ALLOWED: readonly AllowedRule[] = [
       return (d.qemu === 5n && d.cyclevisor === 7n) || (d.qemu === 4n && d.cyclevisor === 6n);
     },
   },
+  {
+    id: 'fs-dirty',
+    kind: 'qemu',
+    how: 'checked',
+    summary: 'mstatus.FS after an FP instruction that writes only fflags and an x register (fcvt to integer, compares, fclass): QEMU 7.2 leaves FS Initial/Clean, cyclevisor sets Dirty',
+    spec:
+      'Priv 3.1.6.6: "When the status is Dirty, the corresponding state has potentially been modified since the last ' +
+      'context save." Table 3.4: executing an instruction that modifies state takes FS from Initial or Clean to Dirty; ' +
+      'fflags is part of the floating-point state (Unpriv 11.2: "The F extension adds 32 floating-point registers ... ' +
+      'and a floating-point control and status register fcsr").',
+    applies(d) {
+      if (d.field !== 'mstatus' && d.field !== 'sstatus') return false;
+      const FS = 3n << 13n, SD = 1n << 63n;
+      if (((d.qemu ^ d.cyclevisor) & ~(FS | SD)) !== 0n) return false;
+      return (d.cyclevisor & FS) === FS && (d.cyclevisor & SD) !== 0n && (d.qemu & FS) !== FS && (d.qemu & FS) !== 0n;
+    },
+  },
   // ---------------------------------------------------------------------------------- avoided
+  {
+    id: 'csr-write-zero-mask',
+    kind: 'qemu',
+    how: 'avoided',
+    summary: 'csrrs/csrrc with rs1 != x0 holding 0 on a read-only CSR: QEMU 7.2 does not trap (it looks at the value, not at rs1)',
+    spec:
+      'Unpriv 9.1: "Note that if rs1 specifies a register holding a zero value other than x0, the instruction will ' +
+      'still attempt to write the unmodified value back to the CSR and will cause any attendant side effects."; ' +
+      'Priv 2.1: "Attempts to access a non-existent CSR raise an illegal instruction exception. Attempts to access a ' +
+      'CSR without appropriate privilege level or to write a read-only register also raise illegal instruction exceptions."',
+    applies: never,
+  },
+  {
+    id: 'mstatus-mpp-2',
+    kind: 'qemu',
+    how: 'avoided',
+    summary: 'mstatus.MPP = 2 (reserved): QEMU 7.2 keeps it, cyclevisor keeps the old value',
+    spec: 'Priv 3.1.6.1: "MPP ... are WARL fields that can hold only privilege mode x and any implemented privilege mode lower than x."',
+    applies: never,
+  },
   {
     id: 'sc-misaligned',
     kind: 'qemu',

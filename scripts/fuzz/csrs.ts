@@ -36,6 +36,12 @@ const bits = (...ns: number[]): bigint => ns.reduce((m, n) => m | (1n << BigInt(
 const M32 = 0xffffffffn;
 const M54 = (1n << 54n) - 1n;
 
+/** mstatus: SIE SPIE SPP MPP FS SUM MXR TVM TW TSR, MPP never the reserved 2. */
+function mstatusValue(rng: Rng): bigint {
+  let v = rng.u64() & bits(1, 5, 8, 11, 12, 13, 14, 18, 19, 20, 21, 22);
+  if (((v >> 11n) & 3n) === 2n) v ^= 1n << 11n;
+  return v;
+}
 /** satp: Bare with all other fields zero, or Sv39/48/57 with a random ASID and PPN. */
 function satpValue(rng: Rng): bigint {
   if (rng.chance(1, 3)) return 0n;
@@ -79,8 +85,8 @@ export const FUZZ_CSRS: readonly FuzzCsr[] = [
   { addr: 0x180, name: 'satp', write: satpValue, init: true, dump: true, why: 'Bare with nonzero other fields is UNSPECIFIED' },
   // --- machine
   {
-    addr: 0x300, name: 'mstatus', write: bits(1, 5, 8, 11, 12, 13, 14, 18, 19, 20, 21, 22), dump: true,
-    why: 'MIE, MPIE stay 0 (interrupts are taken only where mret arranges them) and MPRV stays 0 (it would translate the trap handler\'s own accesses); VS, UXL, SXL, UBE/SBE/MBE, GVA: see allowed.ts',
+    addr: 0x300, name: 'mstatus', write: mstatusValue, dump: true,
+    why: 'MIE, MPIE stay 0 (interrupts are taken only where mret arranges them) and MPRV stays 0 (it would translate the trap handler\'s own accesses); MPP never 2; VS, UXL, SXL, UBE/SBE/MBE, GVA: see allowed.ts',
   },
   { addr: 0x301, name: 'misa', write: 'same', dump: true, why: 'QEMU may let misa writes disable extensions' },
   { addr: 0x302, name: 'medeleg', write: 0xb3ffn, init: true, dump: true, why: 'the causes that can be delegated (QEMU also keeps 11 and the H causes)' },

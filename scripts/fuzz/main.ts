@@ -120,23 +120,29 @@ async function runBoth(progs: Program[], flags = 0n): Promise<{ q: State[]; c: S
   }
 }
 
-async function mismatches(p: Program): Promise<Comparison | null> {
+/** The kind of a mismatch: its first differing field, trap index dropped. */
+const mismatchKey = (r: Comparison): string => r.diffs[0]!.field.replace(/\[\d+\]/, '[]');
+
+async function mismatches(p: Program, key: string): Promise<Comparison | null> {
   try {
     const { q, c } = await runBoth([p]);
     const r = compareStates(q[0]!, c[0]!, p);
-    return r.diffs.length ? r : null;
+    return r.diffs.some((d) => d.field.replace(/\[\d+\]/, '[]') === key) ? r : null;
   } catch {
     return null; // a run that fails is not "the same mismatch"
   }
 }
 
-/** Drop items while the program still mismatches (chunks first, then single items). */
-async function shrink(p: Program): Promise<Program> {
+/**
+ * Drop items while the program still mismatches in the same field (chunks first, then single
+ * items).
+ */
+async function shrink(p: Program, key: string): Promise<Program> {
   let cur = p;
   for (let chunk = Math.max(1, Math.floor(cur.items.length / 4)); chunk >= 1; chunk = Math.floor(chunk / 2)) {
     for (let i = 0; i < cur.items.length; ) {
       const cand: Program = { ...cur, items: [...cur.items.slice(0, i), ...cur.items.slice(i + chunk)] };
-      if (await mismatches(cand)) cur = cand;
+      if (await mismatches(cand, key)) cur = cand;
       else i += chunk;
     }
   }
@@ -247,7 +253,7 @@ async function main(): Promise<number> {
     }
   }
   for (const m of bad) {
-    const p = o.shrink ? await shrink(m.p) : m.p;
+    const p = o.shrink ? await shrink(m.p, mismatchKey(m.r)) : m.p;
     const dir = await writeReproducer(o, p, m.index);
     console.log(`reproducer: ${dir} (${p.items.length} items)`);
   }
