@@ -121,6 +121,22 @@ export const ALLOWED: readonly AllowedRule[] = [
       return (d.cyclevisor & FS) === FS && (d.cyclevisor & SD) !== 0n && (d.qemu & FS) !== FS && (d.qemu & FS) !== 0n;
     },
   },
+  {
+    id: 'irq-priority',
+    kind: 'qemu',
+    how: 'checked',
+    summary: 'SEI pending together with SSI or STI, both enabled, in M-mode: QEMU 7.2 takes SSI/STI first, cyclevisor SEI',
+    spec:
+      'Priv 3.1.9: "Multiple simultaneous interrupts destined for M-mode are handled in the following decreasing ' +
+      'priority order: MEI, MSI, MTI, SEI, SSI, STI."',
+    applies(d, q, c) {
+      if (!isCause(d.field)) return false;
+      const i = trapIndex(d.field, q);
+      if (i === null || !lastIs(d, q, c, i)) return false;
+      const I = 1n << 63n;
+      return d.cyclevisor === (I | 9n) && (d.qemu === (I | 1n) || d.qemu === (I | 5n));
+    },
+  },
   // ---------------------------------------------------------------------------------- avoided
   {
     id: 'csr-write-zero-mask',

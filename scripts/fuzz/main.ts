@@ -31,7 +31,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseStates, type State } from './batch.js';
 import { compareStates, diffText, logText, type Comparison } from './compare.js';
-import { renderCsrAsm } from './csrs.js';
+import { INIT_CSRS, renderCsrAsm } from './csrs.js';
 import { generate, layout, type Program } from './gen.js';
 import { ALLOWED, type AllowedRule } from './allowed.js';
 import { buildElf, qemuVersion, QEMU, QEMU_ARGS, ROOT, runCyclevisor, runQemu } from './run.js';
@@ -163,6 +163,7 @@ async function writeReproducer(o: Options, p: Program, index: number): Promise<s
     `#      node bin/cyclevisor.js run prog.elf --ram 256M`,
     '# initial state (the runtime sets it before jumping to CODE):',
     `#   mstatus 0x${p.mstatus.toString(16)}  fcsr 0x${p.fcsr.toString(16)}`,
+    ...INIT_CSRS.map((c, i) => `#   ${c.name} = 0x${p.csrs[i]!.toString(16)}`),
     ...p.x.map((v, i) => `#   x${i} = 0x${v.toString(16)}`),
     ...p.f.map((v, i) => `#   f${i} = 0x${v.toString(16)}`),
     ...lay.listing,
