@@ -539,6 +539,10 @@ function systemItem(ctx: Ctx, row: InsnRow): Item {
         ].map((i) => i),
       };
     }
+    case 'ebreak':
+      // mtval after a breakpoint is 0 or the pc (allowed.ts ebreak-mtval): cleared right after, so
+      // the choice does not spread into registers that read mtval later.
+      return fixedItem(`system ${row.name}`, [w, ins('csrrwi', { rd: 0, rs1: 0, imm: 0x343 })]);
     default:
       return fixedItem(`system ${row.name}`, [w]);
   }
