@@ -60,6 +60,11 @@ export interface Program {
   items: Item[];
   /** 32-bit instructions the layout puts across page boundaries, one per boundary. */
   straddlers: Item[];
+  /**
+   * The body starts this many bytes before the end of CODE's first page (CODE holds a jal there),
+   * so that even a short body crosses a page boundary.
+   */
+  lead: number;
 }
 
 const M64 = (1n << 64n) - 1n;
@@ -259,7 +264,7 @@ function randomOperands(rng: Rng, row: InsnRow, fixed: Partial<Record<'rd' | 'rs
   if (f.imm) ops.imm = fixed.imm ?? randomImm(rng, row);
   let w = encode(row.name, ops);
   if (reservedRm >= 0) w = (w & ~(7 << 12)) | (reservedRm << 12); // reserved rm: illegal instruction
-  return { word: w >>> 0, size: row.width / 8, row: row.name };
+  return { word: w >>> 0, size: row.width / 8, row: reservedRm >= 0 ? `${row.name}/rm${reservedRm}` : row.name };
 }
 
 /** A register the item may clobber for setup (not x0, not gp). */
@@ -664,7 +669,8 @@ export function generate(seed: string, index: number, opts: GenOptions): Program
       if (it.skip === 0 && it.emit(0, 0)[0]!.size === 4) return it;
     }
   });
-  return { name: `${seed}/${index}`, mstatus, fcsr, x, f, csrs, data, items, straddlers };
+  const lead = rng.range(4, 256) * 2;
+  return { name: `${seed}/${index}`, mstatus, fcsr, x, f, csrs, data, items, straddlers, lead };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -684,7 +690,8 @@ export function layout(p: Program): Laid {
   // Pass 1: addresses (items keep their size; a page boundary gets padding + a straddler).
   type Placed = { item: Item; pc: number; pad: number };
   const placed: Placed[] = [];
-  let pc = CODE;
+  const start = CODE + 4096 - p.lead;
+  let pc = start;
   let strad = 0;
   const padTo = (at: number, need: number): { pad: number; straddle: boolean } => {
     // If [at, at + need) crosses a page boundary, pad with c.nop to boundary - 2 and put a
@@ -719,6 +726,11 @@ export function layout(p: Program): Laid {
     if (i.row) rows.push(i.row);
     at += i.size;
   };
+  // CODE: a jump to the body's start, late in the first page; the gap is zero (never executed).
+  push(ins('jal', { rd: 0, imm: start - CODE }), 'start: j body');
+  out.push({ word: 0, size: start - CODE - 4 });
+  listing.push(`${at.toString(16)}:  (${start - CODE - 4} zero bytes)`);
+  at = start;
   placed.forEach((pl, k) => {
     const pr = pre[k]!;
     for (let i = 0; i < pr.pad; i++) push({ word: C_NOP, size: 2 }, 'pad');
@@ -736,7 +748,7 @@ export function layout(p: Program): Laid {
   let o = 0;
   for (const i of out) {
     if (i.size === 2) dv.setUint16(o, i.word, true);
-    else dv.setUint32(o, i.word >>> 0, true);
+    else if (i.size === 4) dv.setUint32(o, i.word >>> 0, true);
     o += i.size;
   }
   return { code, listing, rows };

@@ -103,7 +103,7 @@ function parseArgs(argv: string[]): Options {
 // ------------------------------------------------------------------------------------------------
 
 /** Run programs on both machines; the states, or an error per machine. */
-async function runBoth(progs: Program[], flags = 0n): Promise<{ q: State[]; c: State[] }> {
+async function runBoth(progs: Program[], flags = 0n): Promise<{ q: State[]; c: State[]; qOut: string }> {
   const elf = buildElf(progs, flags);
   const dir = mkdtempSync(join(tmpdir(), 'fuzz-'));
   try {
@@ -114,7 +114,7 @@ async function runBoth(progs: Program[], flags = 0n): Promise<{ q: State[]; c: S
     const q = await qp;
     if (!q.ok) throw new Error(q.error);
     if (!c.ok) throw new Error(`cyclevisor: ${c.error}`);
-    return { q: parseStates(q.out, progs.length), c: parseStates(c.out, progs.length) };
+    return { q: parseStates(q.out, progs.length), c: parseStates(c.out, progs.length), qOut: q.out };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -200,7 +200,7 @@ async function main(): Promise<number> {
   const version = qemuVersion();
   if (!version) throw new Usage(`${QEMU} not found (Debian: apt-get install qemu-system-misc; or set QEMU)`);
   if (o.writeCorpus) {
-    await writeCorpus(runBoth);
+    await writeCorpus(runBoth, async (progs) => (await runBoth(progs)).qOut);
     console.log(`wrote ${CORPUS_FILE}`);
     return 0;
   }
