@@ -28,7 +28,7 @@ import { encode, rowByName } from '../../src/isa/encode.js';
 import { INSN_TABLE, immWidth, lookup, type InsnRow, type RegField, type RegSpec } from '../../src/isa/table.js';
 import { disassemble } from '../../src/isa/disasm.js';
 import { ABSENT_CSRS, FUZZ_CSRS, INIT_CSRS, type FuzzCsr } from './csrs.js';
-import { CODE, CODE_MAX, DATA, DATA_SIZE, G, RT_DUMP_ENTRY } from './layout.js';
+import { CODE, CODE_MAX, DATA_SIZE, G, RT_DUMP_ENTRY } from './layout.js';
 
 export interface Insn {
   word: number;
@@ -169,12 +169,6 @@ function pickReg(rng: Rng, row: InsnRow, field: 'rd' | 'rs1' | 'rs2' | 'rs3', sp
   const isX = !spec.f;
   const cands = regRange(spec).filter((r) => !not.includes(r) && !(isX && dest && r === GP) && !(isX && avoid.includes(r)));
   return rng.pick(cands);
-}
-
-/** Is this x register field written by the row (rd, or rs1 when it doubles as rd)? */
-function writesX(row: InsnRow): boolean {
-  const rd = row.format.rd;
-  return !!rd && !('fixed' in rd && rd.fixed === 0) && !(!('fixed' in rd) && rd.f);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -490,7 +484,7 @@ function systemItem(ctx: Ctx, row: InsnRow): Item {
         kind: 'system mret',
         size,
         skip: 0,
-        emit(pc) {
+        emit() {
           return [
             ins('auipc', { rd: t, imm: 0 }),
             ins('addi', { rd: t, rs1: t, imm: size }),
@@ -537,14 +531,14 @@ function systemItem(ctx: Ctx, row: InsnRow): Item {
         kind: `system sret to ${toU ? 'U' : 'S'}`,
         size,
         skip: 0,
-        emit: (pc) => [
+        emit: () => [
           ...pre,
           ins('auipc', { rd: t, imm: 0 }),
           ins('addi', { rd: t, rs1: t, imm: 3 * 4 + 4 }),
           ins('csrrw', { rd: 0, rs1: t, imm: 0x141 }), // sepc = the ecall
           w,
           ins('ecall'),
-        ].map((i) => i),
+        ],
       };
     }
     case 'ebreak':
@@ -754,4 +748,3 @@ export function layout(p: Program): Laid {
   return { code, listing, rows };
 }
 
-export { DATA };
