@@ -609,6 +609,33 @@ function illegalItem(ctx: Ctx): Item {
   return fixedItem('illegal', [{ word: 0, size: 2, row: 'illegal' }]);
 }
 
+/**
+ * Self-modifying code: store a new 32-bit instruction over one later in the item, fence.i, execute
+ * it (Unpriv 3.1: FENCE.I makes the store visible to the instruction fetches that follow).
+ */
+function smcItem(ctx: Ctx): Item {
+  const { rng } = ctx;
+  const simple = (): Insn => {
+    for (;;) {
+      const row = rng.pick(ROWS);
+      if (row.width === 32 && kindOf(row) === 'plain' && row.cls !== 'fence') return randomOperands(rng, row);
+    }
+  };
+  const old = simple();
+  const neu = simple();
+  const b = scratchReg(rng);
+  const v = scratchReg(rng, [b]);
+  const setV = li(v, sext(BigInt(neu.word), 32));
+  const before = 4 + setV.length * 4 + 4 + 4; // auipc, li, sw, fence.i
+  return fixedItem('self-modifying code', [
+    ins('auipc', { rd: b, imm: 0 }),
+    ...setV,
+    ins('sw', { rs1: b, rs2: v, imm: before }),
+    { ...ins('fence.i'), row: 'fence.i' },
+    { ...old, row: neu.row },
+  ]);
+}
+
 /** Change frm/fflags (so the dyn rounding mode takes every value, the reserved ones included). */
 function frmItem(ctx: Ctx): Item {
   const { rng } = ctx;
@@ -649,7 +676,8 @@ export function generate(seed: string, index: number, opts: GenOptions): Program
   for (let i = 0; i < opts.items; i++) {
     const r = rng.below(100);
     let it: Item;
-    if (r < 3) it = illegalItem(ctx);
+    if (r < 2) it = smcItem(ctx);
+    else if (r < 3) it = illegalItem(ctx);
     else if (r < 6) it = frmItem(ctx);
     else if (r < 9) it = valueItem(ctx);
     else it = rowItem(ctx, rng.pick(ROWS));
