@@ -329,6 +329,9 @@ function memItem(ctx: Ctx, row: InsnRow): Item {
   // A faulting AMO: QEMU 7.2 reports the load cause (allowed.ts amo-fault-cause). Clear mcause
   // right after so the difference stays in the trap log and does not spread through registers.
   if (amo && !row.op.startsWith('lr.') && (!inData || (addr & BigInt(size - 1)) !== 0n)) insns.push(ins('csrrwi', { rd: 0, rs1: 0, imm: 0x342 }));
+  // A misaligned access that faults: mtval may name any byte of it (allowed.ts
+  // misaligned-fault-mtval; QEMU 7.2 even names the aligned-down address): cleared likewise.
+  if (!inData && (addr & BigInt(size - 1)) !== 0n) insns.push(ins('csrrwi', { rd: 0, rs1: 0, imm: 0x343 }));
   // LR then SC: sometimes an SC to the reserved address soon after (same base, kept by the LR),
   // when that address is aligned.
   if (row.name.startsWith('lr.') && rng.chance(2, 3) && inData && (addr & BigInt(size - 1)) === 0n) {
