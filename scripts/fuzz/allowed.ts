@@ -187,7 +187,7 @@ export const ALLOWED: readonly AllowedRule[] = [
     kind: 'qemu',
     how: 'avoided',
     summary: 'mcounteren/scounteren bits 63:32: QEMU 7.2 keeps them',
-    spec: 'Priv 3.1.11: "The counter-enable mcounteren register is a 32-bit register that controls the availability of the hardware performance-monitoring counters to the next-lowest privileged mode."',
+    spec: 'Priv 3.1.11: "The counter-enable register mcounteren is a 32-bit register that controls the availability of the hardware performance-monitoring counters to the next-lowest privileged mode." (4.1.5: scounteren likewise)',
     applies: never,
   },
   {
@@ -220,17 +220,22 @@ export const ALLOWED: readonly AllowedRule[] = [
     how: 'avoided',
     summary: 'mstatus VS (QEMU writable without V), UXL/SXL (QEMU supports UXL = 32), GVA/MPV (H bits QEMU keeps with h=false)',
     spec:
-      'Priv 3.1.6.3: "If U-mode is supported ... UXL ... WARL"; 3.1.6.6: "If neither the V registers nor S-mode is ' +
-      'implemented, then VS is read-only zero" (V is not implemented by either machine; QEMU keeps VS writable); ' +
-      'GVA/MPV belong to the H extension (Priv 8.2.1), which neither machine runs here.',
+      'Priv 3.1.6.6: "If neither the v registers nor S-mode is implemented, then VS is read-only zero. If S-mode is ' +
+      'implemented but the v registers are not, VS may optionally be read-only zero." Priv 3.1.6.3: UXL and SXL are ' +
+      'WARL fields (either machine\'s choice of legal values is allowed). GVA/MPV belong to the H extension (Priv 8.2), ' +
+      'which neither machine runs here.',
     applies: never,
   },
   {
     id: 'xedeleg-xideleg-xie-xip',
     kind: 'qemu',
     how: 'avoided',
-    summary: 'medeleg[11] and the H/LCOFI bits of mie/mip/mideleg: QEMU 7.2 keeps them (with h=false)',
-    spec: 'Priv 3.1.8: "medeleg[11] is read-only zero" ... "bits corresponding to ... interrupts that are not implemented ... are read-only zero" (Priv 3.1.9: "Bits ... of mip and mie ... for interrupts that are not supported are read-only zero")',
+    summary: 'medeleg[11], and the H (VSSIP/VSTIP/VSEIP) and LCOFI bits of mie/mip: QEMU 7.2 keeps them (with h=false, sscofpmf=false)',
+    spec:
+      'Priv 3.1.8: "For exceptions that cannot occur in less privileged modes, the corresponding medeleg bits should be ' +
+      'read-only zero. In particular, medeleg[11] is read-only zero." Priv 3.1.9 (Sscofpmf): "If Sscofpmf is not ' +
+      'implemented, LCOFIP and LCOFIE are read-only zeros." The VS interrupt bits exist only with the H extension ' +
+      '(Priv 8.2.3).',
     applies: never,
   },
   {
