@@ -90,9 +90,9 @@ export const ALLOWED: readonly AllowedRule[] = [
     id: 'amo-fault-cause',
     kind: 'qemu',
     how: 'checked',
-    summary: 'an AMO that faults: QEMU 7.2 raises load access fault (5) / load address misaligned (4); the spec says store/AMO (7 / 6)',
+    summary: 'an AMO that faults: QEMU 7.2 raises load access fault (5) / load address misaligned (4) / load page fault (13); the spec says store/AMO (7 / 6 / 15)',
     spec:
-      'Priv 3.1.15, Table 3.6 (machine cause values): "6 Store/AMO address misaligned", "7 Store/AMO access fault". ' +
+      'Priv 3.1.15, Table 3.6 (machine cause values): "6 Store/AMO address misaligned", "7 Store/AMO access fault", "15 Store/AMO page fault". ' +
       'Unpriv 8.4: AMOs "atomically load a data value from the address in rs1, ... and then store the result back"; ' +
       'the exception for an AMO is the store/AMO one.',
     applies(d, q, c, ctx) {
@@ -103,7 +103,7 @@ export const ALLOWED: readonly AllowedRule[] = [
       if (!t || !u || t.epc !== u.epc) return false;
       const row = ctx.rowAt(t.epc);
       if (!row || !/^(amo|sc\.)/.test(row)) return false;
-      return (d.qemu === 5n && d.cyclevisor === 7n) || (d.qemu === 4n && d.cyclevisor === 6n);
+      return (d.qemu === 5n && d.cyclevisor === 7n) || (d.qemu === 4n && d.cyclevisor === 6n) || (d.qemu === 13n && d.cyclevisor === 15n);
     },
   },
   {
@@ -139,7 +139,44 @@ export const ALLOWED: readonly AllowedRule[] = [
       return d.cyclevisor === (I | 9n) && (d.qemu === (I | 1n) || d.qemu === (I | 5n));
     },
   },
+  {
+    id: 'ptw-access-fault',
+    kind: 'qemu',
+    how: 'checked',
+    summary:
+      'a page-table walk that reads a PTE at an inaccessible physical address (a random store turned a PTE into a ' +
+      'pointer to address 0): QEMU 7.2 raises a page fault, cyclevisor the access fault of the access type',
+    spec:
+      'Priv 4.3.2 (virtual address translation process), step 2: "Let pte be the value of the PTE at address ' +
+      'a+va.vpn[i]×PTESIZE. ... If accessing pte violates a PMA or PMP check, raise an access-fault exception ' +
+      'corresponding to the original access type."',
+    applies(d, q, c, ctx) {
+      if (!isCause(d.field)) return false;
+      const i = trapIndex(d.field, q);
+      if (i === null || !lastIs(d, q, c, i)) return false;
+      const t = q.log[i], u = c.log[i];
+      if (!t || !u || t.epc !== u.epc || t.tval !== u.tval) return false;
+      const row = ctx.rowAt(t.epc) ?? '';
+      const amo = /^(amo|sc\.)/.test(row);
+      if (d.cyclevisor === 5n) return d.qemu === 13n;
+      if (d.cyclevisor === 7n) return d.qemu === 15n || (amo && d.qemu === 13n);
+      return false;
+    },
+  },
   // ---------------------------------------------------------------------------------- avoided
+  {
+    id: 'mret-mpp-stale-tlb',
+    kind: 'qemu',
+    how: 'avoided',
+    summary:
+      'with mstatus.MPRV = 1, an mret that changes MPP (S to U) does not flush QEMU 7.2\'s TLB: a later access uses a ' +
+      'translation cached with S\'s permissions (a U access to a non-U page succeeds)',
+    spec:
+      'Priv 3.1.6.3: "When MPRV=1, load and store memory addresses are translated and protected, and endianness is ' +
+      'applied, as though the current privilege mode were set to MPP."; Priv 3.3.2: MRET sets "xPP to the ' +
+      'least-privileged supported mode (U if U-mode is implemented, else M)".',
+    applies: never,
+  },
   {
     id: 'csr-write-zero-mask',
     kind: 'qemu',

@@ -272,7 +272,20 @@ function scratchReg(rng: Rng, avoid: number[] = []): number {
 /** Unmapped addresses on both machines (QEMU virt and cyclevisor's virt board with 256 MiB). */
 const FAULT_BASES: bigint[] = [0x0n, 0x400n, 0x9000_0000n, 0xffff_ffff_9000_0000n, 0x1_0000_0000n, 0x8000_0000_0000_0000n];
 
+/** Sv39 root page table of every program: the last page of DATA (see `pageTable`). */
+export const PT_OFF = DATA_SIZE - 4096;
+
 function memItem(ctx: Ctx, row: InsnRow): Item {
+  const { kind, insns } = memInsns(ctx, row, false);
+  return fixedItem(kind, insns);
+}
+
+/**
+ * One load/store/AMO with its setup. `paged`: the access runs with mstatus.MPRV = 1 (pagingItem),
+ * so the address is a virtual one: DATA through the identity or the alias gigapage, or an address
+ * that page-faults (unmapped, non-canonical, misaligned superpage).
+ */
+function memInsns(ctx: Ctx, row: InsnRow, paged: boolean): { kind: string; insns: Insn[] } {
   const { rng } = ctx;
   const f = row.format;
   const size = accessSize(row);
@@ -284,7 +297,18 @@ function memItem(ctx: Ctx, row: InsnRow): Item {
   // Target address
   let addr: bigint;
   let inData = true;
-  if (r === 0) {
+  if (paged) {
+    const pr = isSc ? rng.below(7) : rng.below(10);
+    if (pr <= 6) {
+      let off = rng.below((PT_OFF - 8) / size) * size;
+      if (!amo && rng.chance(1, 4)) off = rng.chance(1, 2) ? rng.range(1, 2) * 4096 - rng.range(1, size) : rng.below(PT_OFF - 8);
+      addr = BigInt(G + off) - (pr <= 4 ? 0n : 0x8000_0000n); // identity or alias gigapage
+    } else {
+      const off = BigInt(rng.below(1024) * 8);
+      addr = [0x4000_0000n, 0x0000_4000_0000_0000n, 0xc000_0000n][pr - 7]! + off; // unmapped, non-canonical, misaligned superpage
+    }
+    inData = false;
+  } else if (r === 0) {
     addr = rng.pick(FAULT_BASES) + BigInt(rng.below(64) * 8) + BigInt(amo ? 0 : rng.below(8));
     inData = false;
   } else {
@@ -326,9 +350,10 @@ function memItem(ctx: Ctx, row: InsnRow): Item {
   if (f.rd && f.rd === f.rs1) fixedOps.rd = base;
   const main = randomOperands(rng, row, fixedOps);
   const insns = [...setup, main];
-  // A faulting AMO: QEMU 7.2 reports the load cause (allowed.ts amo-fault-cause). Clear mcause
-  // right after so the difference stays in the trap log and does not spread through registers.
-  if (amo && !row.op.startsWith('lr.') && (!inData || (addr & BigInt(size - 1)) !== 0n)) insns.push(ins('csrrwi', { rd: 0, rs1: 0, imm: 0x342 }));
+  // A faulting AMO: QEMU 7.2 reports the load cause (allowed.ts amo-fault-cause); a paged access
+  // whose page-table walk reads an inaccessible PTE: QEMU reports a page fault (ptw-access-fault).
+  // Clear mcause right after so the difference stays in the trap log and does not spread.
+  if ((amo && !row.op.startsWith('lr.') && (!inData || (addr & BigInt(size - 1)) !== 0n)) || paged) insns.push(ins('csrrwi', { rd: 0, rs1: 0, imm: 0x342 }));
   // A misaligned access that faults: mtval may name any byte of it (allowed.ts
   // misaligned-fault-mtval; QEMU 7.2 even names the aligned-down address): cleared likewise.
   if (!inData && (addr & BigInt(size - 1)) !== 0n) insns.push(ins('csrrwi', { rd: 0, rs1: 0, imm: 0x343 }));
@@ -342,7 +367,72 @@ function memItem(ctx: Ctx, row: InsnRow): Item {
     const rd = scratchReg(rng, [base]);
     insns.push(...mid, randomOperands(rng, sc, { rs1: base, rd }));
   }
-  return fixedItem(`mem ${row.name}`, insns);
+  return { kind: `${paged ? 'paged ' : ''}mem ${row.name}`, insns };
+}
+
+/**
+ * M-mode accesses through Sv39 (Priv 3.1.6.3 MPRV): satp = the program's page table, sfence.vma,
+ * MPRV = 1 with MPP = S or U (SUM, MXR random), one to four loads/stores/AMOs, MPRV = 0. A trap
+ * in between returns with MPP = U (mret), so later accesses of the item run with U's permissions.
+ */
+function pagingItem(ctx: Ctx): Item {
+  const { rng } = ctx;
+  const t = scratchReg(rng);
+  const satp = (8n << 60n) | (BigInt(rng.below(0x10000)) << 44n) | BigInt((G + PT_OFF) >>> 12);
+  const mpp = rng.chance(1, 3) ? 0n : 1n;
+  const set = (1n << 17n) | (mpp << 11n) | (rng.chance(1, 2) ? 1n << 18n : 0n) | (rng.chance(1, 4) ? 1n << 19n : 0n);
+  const insns: Insn[] = [
+    ...li(t, satp),
+    ins('csrrw', { rd: 0, rs1: t, imm: 0x180 }),
+    ins('sfence.vma', { rs1: 0, rs2: 0 }),
+    ...li(t, 0x1800n | (3n << 18n)),
+    ins('csrrc', { rd: 0, rs1: t, imm: 0x300 }),
+    ...li(t, set),
+    ins('csrrs', { rd: 0, rs1: t, imm: 0x300 }),
+  ];
+  if (rng.chance(2, 3)) {
+    // PMP entry 0 = everything RWX, so that most accesses get past PMP to the page table (with no
+    // matching entry an S/U access fails, Priv 3.7.1).
+    insns.push(
+      ins('addi', { rd: t, rs1: 0, imm: -1 }),
+      ins('srli', { rd: t, rs1: t, imm: 10 }),
+      ins('csrrw', { rd: 0, rs1: t, imm: 0x3b0 }),
+      ins('addi', { rd: t, rs1: 0, imm: 0x1f }),
+      ins('csrrs', { rd: 0, rs1: t, imm: 0x3a0 }),
+    );
+  }
+  // MPP = S: one access only. A trap would make the mret set MPP = U, after which QEMU 7.2 still
+  // uses translations it cached for S (allowed.ts mret-mpp-stale-tlb); with MPP = U nothing changes.
+  const n = mpp ? 1 : rng.range(1, 4);
+  // No SC: without a reservation QEMU fails it before any access check (allowed.ts sc-fail-no-access).
+  const memRows = ROWS.filter((r) => kindOf(r) === 'mem' && !r.op.startsWith('sc.'));
+  for (let i = 0; i < n; i++) insns.push(...memInsns(ctx, rng.pick(memRows), true).insns);
+  insns.push(...li(t, 1n << 17n), ins('csrrc', { rd: 0, rs1: t, imm: 0x300 }));
+  return fixedItem(`paging (MPRV, MPP=${mpp ? 'S' : 'U'})`, insns);
+}
+
+/**
+ * The Sv39 root table in the last page of DATA: gigapage 0 aliases RAM (VA 0 = PA 0x8000_0000),
+ * gigapage 2 maps RAM at its own address, gigapage 3 is a misaligned superpage (page fault),
+ * gigapage 1 and the rest are invalid. The leaves' permission and A/D bits are random.
+ */
+function pageTable(rng: Rng, dv: DataView): void {
+  for (let o = PT_OFF; o < PT_OFF + 4096; o += 8) dv.setBigUint64(o, 0n, true);
+  const leaf = (ppn: bigint): bigint => {
+    let fl = 0x1n | 0x2n | 0x4n | 0x8n | 0x40n | 0x80n; // V R W X A D
+    if (rng.chance(1, 6)) fl &= ~0x40n;
+    if (rng.chance(1, 6)) fl &= ~0x80n;
+    if (rng.chance(1, 8)) fl &= ~0x4n;
+    if (rng.chance(1, 8)) fl &= ~0x2n; // R=0 W=1: reserved, page fault
+    if (rng.chance(1, 8)) fl &= ~0x8n;
+    if (rng.chance(1, 3)) fl |= 0x10n; // U
+    if (rng.chance(1, 4)) fl |= 0x20n; // G
+    if (rng.chance(1, 16)) fl &= ~0x1n;
+    return (ppn << 10n) | fl;
+  };
+  dv.setBigUint64(PT_OFF + 0 * 8, leaf(0x80000n), true);
+  dv.setBigUint64(PT_OFF + 2 * 8, leaf(0x80000n), true);
+  dv.setBigUint64(PT_OFF + 3 * 8, leaf(0x80200n), true);
 }
 
 function branchItem(ctx: Ctx, row: InsnRow): Item {
@@ -675,13 +765,15 @@ export function generate(seed: string, index: number, opts: GenOptions): Program
   const data = new Uint8Array(DATA_SIZE);
   const dv = new DataView(data.buffer);
   for (let o = 0; o < DATA_SIZE; o += 8) dv.setBigUint64(o, rng.chance(1, 2) ? intValue(rng) : fpRegValue(rng), true);
+  pageTable(rng, dv);
   const items: Item[] = [];
   for (let i = 0; i < opts.items; i++) {
     const r = rng.below(100);
     let it: Item;
     if (r < 2) it = smcItem(ctx);
-    else if (r < 3) it = illegalItem(ctx);
-    else if (r < 6) it = frmItem(ctx);
+    else if (r < 3) it = pagingItem(ctx);
+    else if (r < 5) it = illegalItem(ctx);
+    else if (r < 7) it = frmItem(ctx);
     else if (r < 9) it = valueItem(ctx);
     else it = rowItem(ctx, rng.pick(ROWS));
     items.push(it);

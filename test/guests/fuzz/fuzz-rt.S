@@ -254,6 +254,8 @@ resume:	ld	t0, V_T0(gp)
 	mret
 abort:	li	t0, 1
 	sd	t0, V_ABORTED(gp)
+	li	t0, 1 << 17	/* MPRV off: the dump's stores must not be translated */
+	csrc	mstatus, t0
 	ld	t0, V_T0(gp)
 	ld	t1, V_T1(gp)
 	ld	t2, V_T2(gp)
