@@ -165,16 +165,31 @@ export const ALLOWED: readonly AllowedRule[] = [
   },
   // ---------------------------------------------------------------------------------- avoided
   {
+    id: 'ad-update-pmp',
+    kind: 'qemu',
+    how: 'avoided',
+    summary:
+      'A/D update of a PTE whose address PMP does not let S-mode write: QEMU 7.2 writes the PTE anyway (and then ' +
+      'completes or faults the access); cyclevisor raises the access fault without writing it',
+    spec:
+      'Priv 4.3.2, step 7: "If pte.a = 0, or if the original memory access is a store and pte.d = 0, ... Set pte.a to 1 ' +
+      'and, if the original memory access is a store, also set pte.d to 1. If a store to pte would violate a PMA or PMP ' +
+      'check, raise an access-fault exception corresponding to the original access type."',
+    applies: never,
+  },
+  {
     id: 'mret-mpp-stale-tlb',
     kind: 'qemu',
     how: 'avoided',
     summary:
-      'with mstatus.MPRV = 1, an mret that changes MPP (S to U) does not flush QEMU 7.2\'s TLB: a later access uses a ' +
-      'translation cached with S\'s permissions (a U access to a non-U page succeeds)',
+      'with mstatus.MPRV = 1, a trap (MPP := M) and its mret (MPP := U) do not flush QEMU 7.2\'s TLB: a later access ' +
+      'uses a translation or PMP decision cached for another privilege (a U access to a non-U page, or one no PMP ' +
+      'entry matches, succeeds)',
     spec:
       'Priv 3.1.6.3: "When MPRV=1, load and store memory addresses are translated and protected, and endianness is ' +
       'applied, as though the current privilege mode were set to MPP."; Priv 3.3.2: MRET sets "xPP to the ' +
-      'least-privileged supported mode (U if U-mode is implemented, else M)".',
+      'least-privileged supported mode (U if U-mode is implemented, else M)"; Priv 3.7.1: "If no PMP entry matches ' +
+      'an S-mode or U-mode access, but at least one PMP entry is implemented, the access fails."',
     applies: never,
   },
   {

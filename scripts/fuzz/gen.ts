@@ -269,7 +269,10 @@ function scratchReg(rng: Rng, avoid: number[] = []): number {
   }
 }
 
-/** Unmapped addresses on both machines (QEMU virt and cyclevisor's virt board with 256 MiB). */
+/**
+ * Unmapped addresses on both machines (QEMU virt and cyclevisor's virt board with 256 MiB), used
+ * with offsets below 0x200 (QEMU's boot ROM starts at 0x1000).
+ */
 const FAULT_BASES: bigint[] = [0x0n, 0x400n, 0x9000_0000n, 0xffff_ffff_9000_0000n, 0x1_0000_0000n, 0x8000_0000_0000_0000n];
 
 /** Sv39 root page table of every program: the last page of DATA (see `pageTable`). */
@@ -285,7 +288,7 @@ function memItem(ctx: Ctx, row: InsnRow): Item {
  * so the address is a virtual one: DATA through the identity or the alias gigapage, or an address
  * that page-faults (unmapped, non-canonical, misaligned superpage).
  */
-function memInsns(ctx: Ctx, row: InsnRow, paged: boolean): { kind: string; insns: Insn[] } {
+function memInsns(ctx: Ctx, row: InsnRow, paged: boolean, bare = false): { kind: string; insns: Insn[] } {
   const { rng } = ctx;
   const f = row.format;
   const size = accessSize(row);
@@ -302,10 +305,12 @@ function memInsns(ctx: Ctx, row: InsnRow, paged: boolean): { kind: string; insns
     if (pr <= 6) {
       let off = rng.below((PT_OFF - 8) / size) * size;
       if (!amo && rng.chance(1, 4)) off = rng.chance(1, 2) ? rng.range(1, 2) * 4096 - rng.range(1, size) : rng.below(PT_OFF - 8);
-      addr = BigInt(G + off) - (pr <= 4 ? 0n : 0x8000_0000n); // identity or alias gigapage
+      addr = BigInt(G + off) - (pr <= 4 || bare ? 0n : 0x8000_0000n); // identity or alias gigapage (Bare: identity; 0x3xxxx would be QEMU's boot ROM)
     } else {
       const off = BigInt(rng.below(1024) * 8);
-      addr = [0x4000_0000n, 0x0000_4000_0000_0000n, 0xc000_0000n][pr - 7]! + off; // unmapped, non-canonical, misaligned superpage
+      // Sv39: unmapped, non-canonical, misaligned superpage. Bare: physical addresses nothing is at
+      // (0x4000_0000 would be QEMU's PCIe window).
+      addr = bare ? rng.pick(FAULT_BASES) + (off & 0x1f8n) : [0x4000_0000n, 0x0000_4000_0000_0000n, 0xc000_0000n][pr - 7]! + off;
     }
     inData = false;
   } else if (r === 0) {
@@ -371,14 +376,17 @@ function memInsns(ctx: Ctx, row: InsnRow, paged: boolean): { kind: string; insns
 }
 
 /**
- * M-mode accesses through Sv39 (Priv 3.1.6.3 MPRV): satp = the program's page table, sfence.vma,
- * MPRV = 1 with MPP = S or U (SUM, MXR random), one to four loads/stores/AMOs, MPRV = 0. A trap
- * in between returns with MPP = U (mret), so later accesses of the item run with U's permissions.
+ * M-mode accesses with S's or U's translation and protection (Priv 3.1.6.3 MPRV): satp = the
+ * program's Sv39 table (PMP entry 0 opened) or Bare (the random PMP decides), sfence.vma,
+ * MPRV = 1 with MPP = S or U (SUM, MXR random), one load/store/AMO, MPRV = 0.
  */
 function pagingItem(ctx: Ctx): Item {
   const { rng } = ctx;
   const t = scratchReg(rng);
-  const satp = (8n << 60n) | (BigInt(rng.below(0x10000)) << 44n) | BigInt((G + PT_OFF) >>> 12);
+  // Sv39 with PMP entry 0 = everything RWX, or Bare (only PMP, random, checks the accesses). With a
+  // PMP that denies the page-table writes, QEMU 7.2 still updates A/D (allowed.ts ad-update-pmp).
+  const bare = rng.chance(1, 3);
+  const satp = bare ? 0n : (8n << 60n) | (BigInt(rng.below(0x10000)) << 44n) | BigInt((G + PT_OFF) >>> 12);
   const mpp = rng.chance(1, 3) ? 0n : 1n;
   const set = (1n << 17n) | (mpp << 11n) | (rng.chance(1, 2) ? 1n << 18n : 0n) | (rng.chance(1, 4) ? 1n << 19n : 0n);
   const insns: Insn[] = [
@@ -390,9 +398,8 @@ function pagingItem(ctx: Ctx): Item {
     ...li(t, set),
     ins('csrrs', { rd: 0, rs1: t, imm: 0x300 }),
   ];
-  if (rng.chance(2, 3)) {
-    // PMP entry 0 = everything RWX, so that most accesses get past PMP to the page table (with no
-    // matching entry an S/U access fails, Priv 3.7.1).
+  if (!bare) {
+    // PMP entry 0 = everything RWX (with no matching entry an S/U access fails, Priv 3.7.1).
     insns.push(
       ins('addi', { rd: t, rs1: 0, imm: -1 }),
       ins('srli', { rd: t, rs1: t, imm: 10 }),
@@ -401,14 +408,15 @@ function pagingItem(ctx: Ctx): Item {
       ins('csrrs', { rd: 0, rs1: t, imm: 0x3a0 }),
     );
   }
-  // MPP = S: one access only. A trap would make the mret set MPP = U, after which QEMU 7.2 still
-  // uses translations it cached for S (allowed.ts mret-mpp-stale-tlb); with MPP = U nothing changes.
-  const n = mpp ? 1 : rng.range(1, 4);
+  // One access: after a trap inside the MPRV section (trap entry sets MPP = M, the mret sets MPP =
+  // U) QEMU 7.2 goes on using translations and PMP decisions it cached for another privilege
+  // (allowed.ts mret-mpp-stale-tlb).
+  const n = 1;
   // No SC: without a reservation QEMU fails it before any access check (allowed.ts sc-fail-no-access).
   const memRows = ROWS.filter((r) => kindOf(r) === 'mem' && !r.op.startsWith('sc.'));
-  for (let i = 0; i < n; i++) insns.push(...memInsns(ctx, rng.pick(memRows), true).insns);
+  for (let i = 0; i < n; i++) insns.push(...memInsns(ctx, rng.pick(memRows), true, bare).insns);
   insns.push(...li(t, 1n << 17n), ins('csrrc', { rd: 0, rs1: t, imm: 0x300 }));
-  return fixedItem(`paging (MPRV, MPP=${mpp ? 'S' : 'U'})`, insns);
+  return fixedItem(`paging (MPRV, MPP=${mpp ? 'S' : 'U'}, ${bare ? 'Bare + PMP' : 'Sv39'})`, insns);
 }
 
 /**
