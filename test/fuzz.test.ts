@@ -19,7 +19,7 @@ import { compareStates, diffText } from '../scripts/fuzz/compare.js';
 import { ALLOWED } from '../scripts/fuzz/allowed.js';
 import { CORPUS_FILE, corpusPrograms, parseCorpus, segmentHash } from '../scripts/fuzz/corpus.js';
 import { renderCsrAsm } from '../scripts/fuzz/csrs.js';
-import { layout } from '../scripts/fuzz/gen.js';
+import { layout, PT_OFF } from '../scripts/fuzz/gen.js';
 import * as LAYOUT from '../scripts/fuzz/layout.js';
 import { buildElf, runCyclevisor } from '../scripts/fuzz/run.js';
 import { INSN_TABLE } from '../src/isa/table.js';
@@ -98,6 +98,7 @@ describe('fuzz runtime and tables', () => {
     expect(def('IN')).toBe(LAYOUT.IN);
     expect(def('LOG_MAX')).toBe(LAYOUT.LOG_MAX);
     expect(def('TRAP_MAX')).toBe(LAYOUT.TRAP_MAX);
+    expect(def('PT_OFF')).toBe(PT_OFF);
     expect(BigInt(new RegExp('#define MAGIC\\s+(\\S+)').exec(src)![1]!)).toBe(LAYOUT.MAGIC);
   });
 

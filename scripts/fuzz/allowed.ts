@@ -163,7 +163,30 @@ export const ALLOWED: readonly AllowedRule[] = [
       return false;
     },
   },
+  {
+    id: 'a-bit-on-fault',
+    kind: 'allowed',
+    how: 'checked',
+    summary: 'a PTE\'s A bit after an access through it faulted (an AMO on a read-only page): QEMU 7.2 sets it, cyclevisor does not',
+    spec:
+      'Priv 4.3.1: "... the implementation sets the corresponding bit(s) in the PTE. ... Updates of the A bit may be ' +
+      'performed as a result of speculation, but updates to the D bit must be exact (i.e., not speculative) ..."',
+    applies(d, q) {
+      if (!/^pte\d$/.test(d.field)) return false;
+      return (d.qemu ^ d.cyclevisor) === 0x40n && (d.qemu & 0x40n) !== 0n && q.log.some((t) => [12n, 13n, 15n].includes(t.cause));
+    },
+  },
   // ---------------------------------------------------------------------------------- avoided
+  {
+    id: 'pmp-tor-zero',
+    kind: 'qemu',
+    how: 'avoided',
+    summary:
+      'a TOR entry whose pmpaddr is 0: QEMU 7.2 computes its top as 0 - 1 and matches every address from ' +
+      'pmpaddr[i-1] up; cyclevisor matches none',
+    spec: 'Priv 3.7.1: "If pmpaddr_{i-1} >= pmpaddr_i and pmpcfg_i.A=TOR, then PMP entry i matches no addresses."',
+    applies: never,
+  },
   {
     id: 'ad-update-pmp',
     kind: 'qemu',

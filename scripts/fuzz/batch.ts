@@ -69,13 +69,16 @@ export interface State {
   aborted: bigint;
   /** minstret delta of the body (not compared). */
   insns: bigint;
+  /** Hash of DATA less the first four PTEs of the page table. */
   hash: bigint;
+  /** The first four PTEs of the page table (DATA + PT_OFF). */
+  pte: bigint[];
   log: TrapRecord[];
   /** DATA (with flag 1). */
   data?: bigint[];
 }
 
-const FIXED_WORDS = 32 + 32 + 1 + DUMP_CSRS.length + 4;
+const FIXED_WORDS = 32 + 32 + 1 + DUMP_CSRS.length + 4 + 4;
 
 function words(hex: string, what: string): bigint[] {
   if (hex.length % 16 !== 0 || !/^[0-9a-f]*$/.test(hex)) throw new Error(`damaged ${what} line`);
@@ -104,6 +107,7 @@ export function parseStates(text: string, count: number): State[] {
       };
       const x = take(32), f = take(32), [fcsr] = take(1), csrs = take(DUMP_CSRS.length);
       const [traps, aborted, insns, hash] = take(4);
+      const pte = take(4);
       const nlog = Math.min(Number(traps), LOG_MAX);
       if (w.length !== FIXED_WORDS + 3 * nlog) throw new Error(`P line has ${w.length} words, expected ${FIXED_WORDS + 3 * nlog}`);
       const log: TrapRecord[] = [];
@@ -111,7 +115,7 @@ export function parseStates(text: string, count: number): State[] {
         const [cause, epc, tval] = take(3);
         log.push({ cause: cause!, epc: epc!, tval: tval! });
       }
-      states.push({ x, f, fcsr: fcsr!, csrs, traps: traps!, aborted: aborted!, insns: insns!, hash: hash!, log });
+      states.push({ x, f, fcsr: fcsr!, csrs, traps: traps!, aborted: aborted!, insns: insns!, hash: hash!, pte, log });
     } else if (l.startsWith('D ')) {
       const st = states[states.length - 1];
       if (!st) throw new Error('D line before any P line');

@@ -63,6 +63,7 @@ export function fieldDiffs(q: State, c: State): Diff[] {
     cmp(`trap[${i}].mtval`, a?.tval, b?.tval);
   }
   cmp('DATA hash', q.hash, c.hash);
+  for (let i = 0; i < 4; i++) cmp(`pte${i}`, q.pte[i], c.pte[i]);
   return out;
 }
 

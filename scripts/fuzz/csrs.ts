@@ -51,6 +51,11 @@ function satpValue(rng: Rng): bigint {
 function tvecValue(rng: Rng): bigint {
   return rng.u64() & ~2n;
 }
+/** pmpaddr: 54 bits, never 0. */
+function pmpaddrValue(rng: Rng): bigint {
+  const v = (rng.chance(1, 2) ? rng.u64() : rng.u64() & rng.u64() & rng.u64()) & M54;
+  return v === 0n ? 1n : v;
+}
 /** pmpcfg: per entry, A/X/W/R with R=0 W=1 (reserved) avoided, L and bits 6:5 zero. */
 function pmpcfgValue(rng: Rng): bigint {
   let v = 0n;
@@ -102,7 +107,10 @@ export const FUZZ_CSRS: readonly FuzzCsr[] = [
   { addr: 0x344, name: 'mip', write: bits(1, 5, 9), init: true, dump: true, why: 'QEMU keeps the H and LCOFI bits' },
   { addr: 0x3a0, name: 'pmpcfg0', write: pmpcfgValue, init: true, dump: true, why: 'L: a locked entry would bind M-mode and survive into the next program; bits 6:5 and R=0 W=1 are reserved (QEMU keeps them)' },
   { addr: 0x3a2, name: 'pmpcfg2', write: pmpcfgValue, init: true, dump: true, why: 'as pmpcfg0' },
-  ...Array.from({ length: 16 }, (_, i): FuzzCsr => ({ addr: 0x3b0 + i, name: `pmpaddr${i}`, write: M54, init: true, dump: true })),
+  ...Array.from({ length: 16 }, (_, i): FuzzCsr => ({
+    addr: 0x3b0 + i, name: `pmpaddr${i}`, write: pmpaddrValue, init: true, dump: true,
+    why: 'bits 63:54 are zero (QEMU keeps them); never 0: a TOR entry with pmpaddr = 0 matches everything on QEMU 7.2 (allowed.ts pmp-tor-zero)',
+  })),
   { addr: 0xb00, name: 'mcycle', write: 'free', dump: false, timing: true },
   { addr: 0xb02, name: 'minstret', write: 'never', dump: false, timing: true, why: 'the driver counts executed instructions with it' },
   { addr: 0xf11, name: 'mvendorid', write: 'never', dump: true },

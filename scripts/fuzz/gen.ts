@@ -555,8 +555,8 @@ function csrItem(ctx: Ctx, row: InsnRow): Item {
       src = t;
     } else if (kind === 'w' && rule === 'never') {
       return csrItem(ctx, rowByName(immForm ? 'csrrsi' : 'csrrs'));
-    } else if (kind === 'w' && rule === 'same') {
-      return csrItem(ctx, rowByName('csrrsi'));
+    } else if (kind === 'w' && (rule === 'same' || typeof rule === 'function')) {
+      return csrItem(ctx, rowByName('csrrsi')); // csrrwi would write the 5-bit immediate
     }
   } else if (immForm) {
     src = rng.below(32);
@@ -765,7 +765,7 @@ export function generate(seed: string, index: number, opts: GenOptions): Program
   // A few registers start as pointers into DATA.
   for (let k = 0; k < 4; k++) x[scratchReg(rng)] = BigInt(G + rng.below(DATA_SIZE / 8) * 8);
   const f = Array.from({ length: 32 }, () => fpRegValue(rng));
-  const csrs = INIT_CSRS.map((c) => (rng.chance(1, 4) ? 0n : csrWriteValue(rng, c)));
+  const csrs = INIT_CSRS.map((c) => (rng.chance(1, 4) && typeof c.write !== 'function' ? 0n : csrWriteValue(rng, c)));
   // FS: mostly on (Initial/Clean/Dirty), sometimes Off (FP instructions trap).
   let mstatus = csrWriteValue(rng, FUZZ_CSRS.find((c) => c.name === 'mstatus')!) & ~(3n << 13n);
   mstatus |= BigInt(rng.chance(1, 12) ? 0 : rng.range(1, 3)) << 13n;

@@ -18,7 +18,8 @@
  *     P <hex words: x0..x31 f0..f31 fcsr csrs... traps aborted insns hash log...>
  *
  * (16 hex digits per word, no separators; `insns` = minstret delta of the
- * body, `hash` = FNV-1a-style hash of DATA over 64-bit words, then
+ * body, `hash` = FNV-1a-style hash of DATA over 64-bit words less the first
+ * four PTEs of the page table at DATA + PT_OFF, those four PTEs, then
  * min(traps, LOG_MAX) log entries of mcause, mepc - CODE, mtval), and with
  * header flag 1 also "D <DATA as hex words>". At the end: "fuzz: end".
  *
@@ -31,6 +32,7 @@
  */
 #define G          0x80030000
 #define DATA_SIZE  0x4000
+#define PT_OFF     0x3000		/* the programs' Sv39 root table (scripts/fuzz/gen.ts) */
 #define CODE       0x80040000
 #define IN         0x81000000
 #define LOG_BASE   (G - 0x2000)
@@ -285,17 +287,27 @@ report:
 	call	puthex
 	ld	a0, V_INSTRET(gp)
 	call	puthex
-	/* hash of DATA */
+	/* hash of DATA but the first four PTEs of the page table (printed on their own) */
 	mv	t0, gp
 	li	t1, G + DATA_SIZE
+	li	t4, G + PT_OFF
 	li	a0, 0xcbf29ce484222325
 	li	t3, 0x100000001b3
-2:	ld	t2, 0(t0)
+2:	bne	t0, t4, 7f
+	addi	t0, t0, 32
+7:	ld	t2, 0(t0)
 	xor	a0, a0, t2
 	mul	a0, a0, t3
 	addi	t0, t0, 8
 	bltu	t0, t1, 2b
 	call	puthex
+	li	s4, G + PT_OFF
+	li	s5, 4
+8:	ld	a0, 0(s4)
+	call	puthex
+	addi	s4, s4, 8
+	addi	s5, s5, -1
+	bnez	s5, 8b
 	/* log */
 	li	s4, LOG_BASE
 	ld	s5, V_LOGP(gp)
