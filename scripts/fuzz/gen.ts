@@ -11,7 +11,7 @@
  * generated as soon as it is in the table (an unknown class/format falls back to random register
  * operands, which is right for ALU-like rows and otherwise shows up as a mismatch to look at).
  *
- * What is generated (per item, weights in ITEM_WEIGHTS):
+ * What is generated (per item; the mix is in `generate`):
  *   - every table row, with random registers (never x3 = gp, the runtime's base register), random
  *     immediates, every rounding-mode encoding (the reserved 5 and 6 as illegal-instruction cases)
  *   - loads/stores/AMOs/LR/SC to DATA: aligned, misaligned, across a 4 KiB page boundary, and to
@@ -19,9 +19,16 @@
  *   - CSR accesses from scripts/fuzz/csrs.ts (plus unimplemented numbers: illegal instruction)
  *   - frm/fflags writes (so dyn rounding runs in every mode, and the invalid ones)
  *   - ecall, ebreak, c.ebreak, illegal encodings (traps the runtime logs and skips)
- *   - mret (to the next item, MPP = M), wfi with an interrupt pending, fence/fence.i/sfence.vma
- *     with random reserved/hint bits
- *   - page crossings: the layout puts a 32-bit instruction across every 4 KiB boundary of CODE
+ *   - mret (to the next item, MPP = M), sret (a round trip through S- or U-mode, back by ecall),
+ *     wfi with an interrupt pending, fence/fence.i/sfence.vma with random reserved/hint bits
+ *   - interrupts: mip/mie bits from CSR writes, taken after an mret enables them
+ *   - self-modifying code: a store over a later instruction, fence.i, then that instruction
+ *   - MPRV sections: one load/store/AMO with S's or U's translation (Sv39, the table in DATA's last
+ *     page) and protection (PMP)
+ *   - page crossings: the body starts late in CODE's first page and the layout puts a 32-bit
+ *     instruction across every 4 KiB boundary
+ * Where QEMU 7.2 and the spec disagree, or the spec allows both machines' answers, the generator
+ * either avoids the case or contains it (clears mtval/mcause after it): scripts/fuzz/allowed.ts.
  */
 import { F32, F64, fpValue, Rng } from '../fp-diff/gen.js';
 import { encode, rowByName } from '../../src/isa/encode.js';

@@ -2,7 +2,8 @@
  * `npm run fuzz -- [options]`: differential fuzzing of cyclevisor against QEMU 7.2.
  *
  * Generates random RV64GC programs (gen.ts: every row of src/isa/table.ts, traps, page crossings,
- * compressed forms, CSR accesses, FP in every rounding mode), runs each batch on QEMU and on
+ * compressed forms, CSR accesses, FP in every rounding mode, MPRV through Sv39 and PMP,
+ * self-modifying code), runs each batch on QEMU and on
  * cyclevisor (run.ts) inside the fuzz runtime (test/guests/fuzz/fuzz-rt.S), and compares the whole
  * architectural state every program leaves (compare.ts) less the allowed differences (allowed.ts).
  * Each mismatching program is shrunk (items dropped while the mismatch persists) and written to
