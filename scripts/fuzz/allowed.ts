@@ -100,7 +100,7 @@ export const ALLOWED: readonly AllowedRule[] = [
       if (/^pte\d$/.test(d.field)) {
         return (d.qemu ^ d.cyclevisor) === 0x80n && (d.cyclevisor & 0x80n) !== 0n &&
           q.log.some((t, k) => c.log[k] && t.epc === c.log[k]!.epc && /^amo/.test(ctx.rowAt(t.epc) ?? '') &&
-            ((t.cause === 5n && c.log[k]!.cause === 7n) || (t.cause === 13n && c.log[k]!.cause === 15n)));
+            [4n, 5n, 13n].includes(t.cause) && [6n, 7n, 15n].includes(c.log[k]!.cause));
       }
       if (!isCause(d.field)) return false;
       const i = trapIndex(d.field, q);
@@ -109,7 +109,9 @@ export const ALLOWED: readonly AllowedRule[] = [
       if (!t || !u || t.epc !== u.epc) return false;
       const row = ctx.rowAt(t.epc);
       if (!row || !/^(amo|sc\.)/.test(row)) return false;
-      return (d.qemu === 5n && d.cyclevisor === 7n) || (d.qemu === 4n && d.cyclevisor === 6n) || (d.qemu === 13n && d.cyclevisor === 15n);
+      // QEMU's cause is the load one: misaligned, access or page fault as a load sees it (a page
+      // without W faults as a store on cyclevisor, its PA as a load on QEMU).
+      return [4n, 5n, 13n].includes(d.qemu) && [6n, 7n, 15n].includes(d.cyclevisor);
     },
   },
   {
@@ -177,9 +179,10 @@ export const ALLOWED: readonly AllowedRule[] = [
     spec:
       'Priv 4.3.1: "... the implementation sets the corresponding bit(s) in the PTE. ... Updates of the A bit may be ' +
       'performed as a result of speculation, but updates to the D bit must be exact (i.e., not speculative) ..."',
-    applies(d, q) {
+    applies(d, q, c) {
       if (!/^pte\d$/.test(d.field)) return false;
-      return (d.qemu ^ d.cyclevisor) === 0x40n && (d.qemu & 0x40n) !== 0n && q.log.some((t) => [12n, 13n, 15n].includes(t.cause));
+      return (d.qemu ^ d.cyclevisor) === 0x40n && (d.qemu & 0x40n) !== 0n &&
+        [...q.log, ...c.log].some((t) => [5n, 7n, 12n, 13n, 15n].includes(t.cause));
     },
   },
   // ---------------------------------------------------------------------------------- avoided

@@ -314,10 +314,16 @@ function memInsns(ctx: Ctx, row: InsnRow, paged: boolean, bare = false): { kind:
       if (!amo && rng.chance(1, 4)) off = rng.chance(1, 2) ? rng.range(1, 2) * 4096 - rng.range(1, size) : rng.below(PT_OFF - 8);
       addr = BigInt(G + off) - (pr <= 4 || bare ? 0n : 0x8000_0000n); // identity or alias gigapage (Bare: identity; 0x3xxxx would be QEMU's boot ROM)
     } else {
-      const off = BigInt(rng.below(1024) * 8);
-      // Sv39: unmapped, non-canonical, misaligned superpage. Bare: physical addresses nothing is at
-      // (0x4000_0000 would be QEMU's PCIe window).
-      addr = bare ? rng.pick(FAULT_BASES) + (off & 0x1f8n) : [0x4000_0000n, 0x0000_4000_0000_0000n, 0xc000_0000n][pr - 7]! + off;
+      // Sv39: gigapage 1 (invalid unless a pteItem made it a leaf or a pointer), a non-canonical
+      // address, gigapage 3 (a misaligned superpage unless a pteItem changed it). Gigapages 1 and
+      // 3 are used at DATA's offset, so that whatever a pteItem put there maps DATA (below the
+      // page table) or faults, never another physical page. Bare: physical addresses nothing is
+      // at (0x4000_0000 would be QEMU's PCIe window).
+      const off = BigInt(rng.below((PT_OFF - 8) / 8) * 8);
+      const inGiga = BigInt(G - 0x8000_0000);
+      addr = bare
+        ? rng.pick(FAULT_BASES) + (off & 0x1f8n)
+        : [0x4000_0000n + inGiga, 0x0000_4000_0000_0000n, 0xc000_0000n + inGiga][pr - 7]! + off;
     }
     inData = false;
   } else if (r === 0) {
@@ -325,13 +331,15 @@ function memInsns(ctx: Ctx, row: InsnRow, paged: boolean, bare = false): { kind:
     inData = false;
   } else {
     let off: number;
+    // Not the page table's page (PT_OFF..): only pteItem writes PTEs, with values whose physical
+    // addresses mean the same on both machines (a random PPN could reach QEMU's PCIe window).
     if (r <= 4) {
       // across (or right at) a page boundary inside DATA
-      const page = rng.range(1, DATA_SIZE / 4096 - 1) * 4096;
+      const page = rng.range(1, PT_OFF / 4096 - 1) * 4096;
       off = page - rng.range(0, size) + (rng.chance(1, 4) ? rng.range(-16, 16) : 0);
-    } else if (r <= 7) off = rng.below(DATA_SIZE - 8); // any alignment
-    else off = rng.below(DATA_SIZE / size) * size; // aligned
-    off = Math.max(0, Math.min(DATA_SIZE - size, off));
+    } else if (r <= 7) off = rng.below(PT_OFF - 8); // any alignment
+    else off = rng.below(PT_OFF / size) * size; // aligned
+    off = Math.max(0, Math.min(PT_OFF - size, off));
     if (amo && (isSc || !rng.chance(1, 16))) off -= off % size; // LR/AMO: mostly aligned; SC: always
     addr = BigInt(G + off);
   }
@@ -433,7 +441,37 @@ function pagingItem(ctx: Ctx): Item {
  */
 function pageTable(rng: Rng, dv: DataView): void {
   for (let o = PT_OFF; o < PT_OFF + 4096; o += 8) dv.setBigUint64(o, 0n, true);
-  const leaf = (ppn: bigint): bigint => {
+  const leaf = (ppn: bigint): bigint => leafPte(rng, ppn);
+  dv.setBigUint64(PT_OFF + 0 * 8, leaf(0x80000n), true);
+  dv.setBigUint64(PT_OFF + 2 * 8, leaf(0x80000n), true);
+  dv.setBigUint64(PT_OFF + 3 * 8, leaf(0x80200n), true);
+}
+
+/**
+ * Overwrite one of the first four root PTEs (sd) with: a leaf to RAM with random flags, a leaf with
+ * reserved bits 63:54 set, a misaligned superpage, a pointer to physical page 0 (the walk reads an
+ * unmapped PTE: access fault), a pointer to the root table itself (a two-level walk through the
+ * same PTEs), or 0.
+ */
+function pteItem(ctx: Ctx): Item {
+  const { rng } = ctx;
+  const k = rng.below(4);
+  let v: bigint;
+  switch (rng.below(6)) {
+    case 0: v = leafPte(rng, 0x80000n) | (BigInt(rng.range(1, 1023)) << 54n); break;
+    case 1: v = leafPte(rng, 0x80200n); break;
+    case 2: v = 0x1n; break;
+    case 3: v = (BigInt((G + PT_OFF) >>> 12) << 10n) | 0x1n; break;
+    case 4: v = 0n; break;
+    default: v = leafPte(rng, 0x80000n);
+  }
+  const t = scratchReg(rng);
+  const b = scratchReg(rng, [t]);
+  return fixedItem(`pte ${k} = 0x${v.toString(16)}`, [...li(t, v), ...gpPlus(b, PT_OFF + 8 * k), ins('sd', { rs1: b, rs2: t, imm: 0 })]);
+}
+
+function leafPte(rng: Rng, ppn: bigint): bigint {
+  {
     let fl = 0x1n | 0x2n | 0x4n | 0x8n | 0x40n | 0x80n; // V R W X A D
     if (rng.chance(1, 6)) fl &= ~0x40n;
     if (rng.chance(1, 6)) fl &= ~0x80n;
@@ -444,10 +482,7 @@ function pageTable(rng: Rng, dv: DataView): void {
     if (rng.chance(1, 4)) fl |= 0x20n; // G
     if (rng.chance(1, 16)) fl &= ~0x1n;
     return (ppn << 10n) | fl;
-  };
-  dv.setBigUint64(PT_OFF + 0 * 8, leaf(0x80000n), true);
-  dv.setBigUint64(PT_OFF + 2 * 8, leaf(0x80000n), true);
-  dv.setBigUint64(PT_OFF + 3 * 8, leaf(0x80200n), true);
+  }
 }
 
 function branchItem(ctx: Ctx, row: InsnRow): Item {
@@ -786,7 +821,7 @@ export function generate(seed: string, index: number, opts: GenOptions): Program
     const r = rng.below(100);
     let it: Item;
     if (r < 2) it = smcItem(ctx);
-    else if (r < 3) it = pagingItem(ctx);
+    else if (r < 3) it = rng.chance(1, 3) ? pteItem(ctx) : pagingItem(ctx);
     else if (r < 5) it = illegalItem(ctx);
     else if (r < 7) it = frmItem(ctx);
     else if (r < 9) it = valueItem(ctx);
