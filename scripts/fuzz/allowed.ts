@@ -187,6 +187,20 @@ export const ALLOWED: readonly AllowedRule[] = [
   },
   // ---------------------------------------------------------------------------------- avoided
   {
+    id: 'lr-sc-reservation-set',
+    kind: 'allowed',
+    how: 'avoided',
+    summary:
+      'an SC.D after an LR.W of the same address (or an SC near, not at, the reserved address): QEMU 7.2 fails it ' +
+      '(it compares the address and the loaded value), cyclevisor lets it succeed when its reservation set holds the bytes',
+    spec:
+      'Unpriv 8.2: "LR.W loads a word from the address in rs1, places the sign-extended value in rd, and registers a ' +
+      'reservation set—a set of bytes that subsumes the bytes in the addressed word." ... "SC.W conditionally writes a ' +
+      'word in rs2 to the address in rs1: the SC.W succeeds only if the reservation is still valid and the reservation ' +
+      'set contains the bytes being written."',
+    applies: never,
+  },
+  {
     id: 'pmp-tor-zero',
     kind: 'qemu',
     how: 'avoided',

@@ -284,6 +284,8 @@ const FAULT_BASES: bigint[] = [0x0n, 0x400n, 0x9000_0000n, 0xffff_ffff_9000_0000
 
 /** Sv39 root page table of every program: the last page of DATA (see `pageTable`). */
 export const PT_OFF = DATA_SIZE - 4096;
+/** Standalone SCs use DATA[SC_OFF, PT_OFF); LRs stay below. */
+const SC_OFF = PT_OFF - 0x800;
 
 function memItem(ctx: Ctx, row: InsnRow): Item {
   const { kind, insns } = memInsns(ctx, row, false);
@@ -340,6 +342,11 @@ function memInsns(ctx: Ctx, row: InsnRow, paged: boolean, bare = false): { kind:
     } else if (r <= 7) off = rng.below(PT_OFF - 8); // any alignment
     else off = rng.below(PT_OFF / size) * size; // aligned
     off = Math.max(0, Math.min(PT_OFF - size, off));
+    // An SC outside an LR/SC pair goes to SC_OFF.. where no LR goes, so it never meets a
+    // reservation: whether an SC.D after an LR.W of the same address succeeds depends on the
+    // reservation set (allowed.ts lr-sc-reservation-set).
+    if (isSc) off = SC_OFF + rng.below((PT_OFF - SC_OFF) / size) * size;
+    else if (row.op.startsWith('lr.')) off = Math.min(off, SC_OFF - 64);
     if (amo && (isSc || !rng.chance(1, 16))) off -= off % size; // LR/AMO: mostly aligned; SC: always
     addr = BigInt(G + off);
   }
@@ -708,7 +715,16 @@ function fenceItem(ctx: Ctx, row: InsnRow): Item {
 }
 
 function plainItem(ctx: Ctx, row: InsnRow): Item {
-  return fixedItem(`op ${row.name}`, [randomOperands(ctx.rng, row)]);
+  const insns = [randomOperands(ctx.rng, row)];
+  // An F/D instruction with an x destination (compare, classify, convert to integer, fmv.x) may
+  // set fflags: QEMU 7.2 leaves mstatus.FS as it was, cyclevisor sets Dirty (allowed.ts fs-dirty).
+  // An fsgnj.d f, f, f after it makes FS Dirty on both, so the difference cannot spread.
+  const rd = row.format.rd;
+  if ((row.ext === 'F' || row.ext === 'D') && rd && !('fixed' in rd) && !rd.f) {
+    const f = ctx.rng.below(32);
+    insns.push(ins('fsgnj.d', { rd: f, rs1: f, rs2: f }));
+  }
+  return fixedItem(`op ${row.name}`, insns);
 }
 
 export function rowItem(ctx: Ctx, row: InsnRow): Item {
