@@ -118,7 +118,11 @@ export const ALLOWED: readonly AllowedRule[] = [
     id: 'fs-dirty',
     kind: 'qemu',
     how: 'checked',
-    summary: 'mstatus.FS after an FP instruction that writes only fflags and an x register (fcvt to integer, compares, fclass): QEMU 7.2 leaves FS Initial/Clean, cyclevisor sets Dirty',
+    summary:
+      'mstatus.FS after an FP instruction that writes only fflags and an x register (fcvt to integer, compares, ' +
+      'fclass): QEMU 7.2 leaves FS Initial/Clean, cyclevisor sets Dirty (a QEMU-side discrepancy when the ' +
+      'instruction set new fflags bits; when it did not, both are allowed); the generator follows each such ' +
+      'instruction with an fsgnj.d so the difference does not spread',
     spec:
       'Priv 3.1.6.6: "When the status is Dirty, the corresponding state has potentially been modified since the last ' +
       'context save." Table 3.4: executing an instruction that modifies state takes FS from Initial or Clean to Dirty; ' +
