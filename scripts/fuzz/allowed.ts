@@ -156,8 +156,8 @@ export const ALLOWED: readonly AllowedRule[] = [
     kind: 'qemu',
     how: 'checked',
     summary:
-      'a page-table walk that reads a PTE at an inaccessible physical address (a random store turned a PTE into a ' +
-      'pointer to address 0): QEMU 7.2 raises a page fault, cyclevisor the access fault of the access type',
+      'a page-table walk that reads a PTE at an inaccessible physical address (a root PTE pointing to physical ' +
+      'page 0): QEMU 7.2 raises a page fault, cyclevisor the access fault of the access type',
     spec:
       'Priv 4.3.2 (virtual address translation process), step 2: "Let pte be the value of the PTE at address ' +
       'a+va.vpn[i]×PTESIZE. ... If accessing pte violates a PMA or PMP check, raise an access-fault exception ' +
