@@ -28,11 +28,12 @@
  * first mismatches in readable form, and the final line "N compared, M mismatches" (N = operand
  * sets). Exit status 1 on any mismatch or failed run, 2 on bad usage.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runTo, type RunResult } from './child.js';
 import { anchorHolds, anchorRecords, ANCHORS } from './anchors.js';
 import { appendSegment } from './elf.js';
 import { generate, parseInsns } from './gen.js';
@@ -50,7 +51,6 @@ const OPS_ASM = join(ROOT, 'test/guests/fp/fpdiff-ops.S');
 const QEMU = process.env.QEMU ?? 'qemu-system-riscv64';
 const QEMU_ARGS = ['-M', 'virt', '-bios', 'none', '-m', '256M', '-nographic', '-monitor', 'none', '-serial', 'stdio', '-kernel'];
 const CYCLEVISOR = (process.env.CYCLEVISOR ?? `node ${join(ROOT, 'bin/cyclevisor.js')} run`).split(' ').filter(Boolean);
-const TIMEOUT_S = Number(process.env.FPDIFF_TIMEOUT ?? 600);
 
 interface Options {
   insns: string;
@@ -115,37 +115,6 @@ function parseArgs(argv: string[]): Options {
 
 // ------------------------------------------------------------------------------------------------
 // Running one chunk on a machine
-
-interface RunResult {
-  out: string;
-  err: string;
-  code: number | null;
-  ms: number;
-}
-
-function runTo(cmd: string, args: string[], dir: string, tag: string): Promise<RunResult> {
-  const outPath = join(dir, `${tag}.out`);
-  const errPath = join(dir, `${tag}.err`);
-  const out = openSync(outPath, 'w');
-  const err = openSync(errPath, 'w');
-  const t0 = performance.now();
-  return new Promise((resolve) => {
-    // stdout goes to a file, not a pipe: the driver may be busy generating the next chunk.
-    const child = spawn(cmd, args, { stdio: ['ignore', out, err] });
-    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_S * 1000);
-    const done = (code: number | null): void => {
-      clearTimeout(timer);
-      closeSync(out);
-      closeSync(err);
-      resolve({ out: readFileSync(outPath, 'latin1'), err: readFileSync(errPath, 'utf8'), code, ms: performance.now() - t0 });
-    };
-    child.on('error', (e) => {
-      writeFileSync(errPath, String(e));
-      done(-1);
-    });
-    child.on('close', (code) => done(code));
-  });
-}
 
 const runQemu = (elf: string, dir: string): Promise<RunResult> => runTo(QEMU, [...QEMU_ARGS, elf], dir, 'qemu');
 const runCyclevisor = (elf: string, dir: string): Promise<RunResult> =>
