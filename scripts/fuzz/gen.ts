@@ -809,7 +809,14 @@ function valueItem(ctx: Ctx): Item {
   return fixedItem('li', li(rd, intValue(rng)));
 }
 
-const ROWS = INSN_TABLE;
+/**
+ * The rows the fuzzer generates: every row of the instruction table except the H extension's.
+ * Both machines run without H (QEMU `h=false`, cyclevisor `cpu: { h: false }`, run.ts): QEMU 7.2's
+ * H extension departs from the spec in 7 of test/guests/hyp's 45 checks, so it is no oracle for
+ * H; those rows are checked against the spec there instead.
+ */
+export const FUZZ_ROWS: readonly InsnRow[] = INSN_TABLE.filter((r) => r.ext !== 'H');
+const ROWS = FUZZ_ROWS;
 
 export interface GenOptions {
   /** Items per program (the body executes about this many plus setup instructions). */
