@@ -33,6 +33,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Usage, intOption, walkOptions } from '../options.js';
 import { runTo, type RunResult } from './child.js';
 import { anchorHolds, anchorRecords, ANCHORS } from './anchors.js';
 import { appendSegment } from './elf.js';
@@ -65,29 +66,10 @@ interface Options {
   writeSubset: boolean;
 }
 
-class Usage extends Error {}
-
 function parseArgs(argv: string[]): Options {
   const o: Options = { insns: 'all', count: 1000, seed: '1', chunk: 20_000, jobs: 1, show: 20, data: null, saveMismatches: null, writeAsm: false, writeSubset: false };
-  const int = (name: string, v: string, min: number, max: number): number => {
-    const n = Number(v.replace(/_/g, ''));
-    if (!Number.isInteger(n) || n < min || n > max) throw new Usage(`${name}: expected an integer in ${min}..${max}, got '${v}'`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i]!;
-    let v: string | undefined;
-    const eq = a.indexOf('=');
-    if (a.startsWith('--') && eq > 0) {
-      v = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    const val = (): string => {
-      if (v !== undefined) return v;
-      const next = argv[++i];
-      if (next === undefined) throw new Usage(`${a} needs a value`);
-      return next;
-    };
+  const int = intOption;
+  walkOptions(argv, import.meta.url, (a, val) => {
     switch (a) {
       case '--insns': o.insns = val(); break;
       case '--count': o.count = int(a, val(), 1, 1e9); break;
@@ -99,17 +81,11 @@ function parseArgs(argv: string[]): Options {
       case '--save-mismatches': o.saveMismatches = val(); break;
       case '--write-asm': o.writeAsm = true; break;
       case '--write-subset': o.writeSubset = true; break;
-      case '-h':
-      case '--help': {
-        const src = readFileSync(fileURLToPath(import.meta.url), 'utf8');
-        console.log(src.slice(src.indexOf('/**') + 4, src.indexOf('*/')).replace(/^ \* ?/gm, ''));
-        process.exit(0);
-      }
-      // falls through (process.exit does not return)
       default:
-        throw new Usage(`unknown option '${a}' (see --help)`);
+        return false;
     }
-  }
+    return true;
+  });
   return o;
 }
 

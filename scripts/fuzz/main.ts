@@ -26,10 +26,10 @@
  * the final line "N compared, M mismatches". Exit status 1 on any mismatch or failed run, 2 on bad
  * usage.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { Usage, intOption, walkOptions } from '../options.js';
 import { parseStates, type State } from './batch.js';
 import { compareStates, diffText, logText, type Comparison } from './compare.js';
 import { INIT_CSRS, renderCsrAsm } from './csrs.js';
@@ -39,8 +39,6 @@ import { buildElf, qemuVersion, QEMU, QEMU_ARGS, ROOT, runCyclevisor, runQemu } 
 import { CORPUS_FILE, writeCorpus } from './corpus.js';
 import { INSTRET_OVERHEAD } from './batch.js';
 import { FLAG_DUMP_DATA } from './layout.js';
-
-class Usage extends Error {}
 
 interface Options {
   count: number;
@@ -57,25 +55,8 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { count: 100, seed: '1', items: 400, batch: 50, jobs: 1, out: 'fuzz-out', shrink: true, only: null, writeAsm: false, writeCorpus: false };
-  const int = (name: string, v: string, min: number, max: number): number => {
-    const n = Number(v.replace(/_/g, ''));
-    if (!/^\d[\d_]*$/.test(v) || !Number.isInteger(n) || n < min || n > max) throw new Usage(`${name}: expected an integer in ${min}..${max}, got '${v}'`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i]!;
-    let v: string | undefined;
-    const eq = a.indexOf('=');
-    if (a.startsWith('--') && eq > 0) {
-      v = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    const val = (): string => {
-      if (v !== undefined) return v;
-      const next = argv[++i];
-      if (next === undefined) throw new Usage(`${a} needs a value`);
-      return next;
-    };
+  const int = intOption;
+  walkOptions(argv, import.meta.url, (a, val) => {
     switch (a) {
       case '--count': o.count = int(a, val(), 1, 1e9); break;
       case '--seed': o.seed = val(); if (!o.seed) throw new Usage('--seed needs a value'); break;
@@ -87,17 +68,11 @@ function parseArgs(argv: string[]): Options {
       case '--only': o.only = int(a, val(), 0, 1e9); break;
       case '--write-asm': o.writeAsm = true; break;
       case '--write-corpus': o.writeCorpus = true; break;
-      case '-h':
-      case '--help': {
-        const src = readFileSync(fileURLToPath(import.meta.url), 'utf8');
-        console.log(src.slice(src.indexOf('/**') + 4, src.indexOf('*/')).replace(/^ \* ?/gm, ''));
-        process.exit(0);
-      }
-      // falls through (process.exit does not return)
       default:
-        throw new Usage(`unknown option '${a}' (see --help)`);
+        return false;
     }
-  }
+    return true;
+  });
   return o;
 }
 
