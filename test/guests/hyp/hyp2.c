@@ -607,11 +607,13 @@ int main(void)
 	/* hideleg = 0x444: vsip/vsie are hip/hie shifted right by one; vsip.SSIP is writable */
 	csrw_n(CSR_HIDELEG, 0x444);
 	csrw_n(CSR_HIE, 0x444);
-	ok = csrr_n(CSR_VSIP) == 0x222 && csrr_n(CSR_VSIE) == 0x222;
+	t = (csrr_n(CSR_VSIP) << 32) | (csrr_n(CSR_VSIE) << 16);
 	csrw_n(CSR_VSIP, 0);
-	ok = ok && csrr_n(CSR_HVIP) == 0x440;
+	t |= csrr_n(CSR_HVIP);
 	csrw_n(CSR_VSIE, 0x20);
-	check_val("vsip-vsie-hideleg", ok && (csrr_n(CSR_HIE) & 0x444) == 0x40, csrr_n(CSR_HIE));
+	t |= (csrr_n(CSR_HIE) & 0x444) << 48;
+	/* v = hie.VS bits << 48 | vsip << 32 | vsie << 16 | hvip (after the writes) */
+	check_val("vsip-vsie-hideleg", t == ((0x40UL << 48) | (0x222UL << 32) | (0x222UL << 16) | 0x440), t);
 	/* VS-mode's sip/sie are vsip/vsie; with hideleg = VSSIP only, the others are hidden */
 	csrw_n(CSR_HVIP, 0x444);
 	csrw_n(CSR_HIE, 0x444);
@@ -696,13 +698,14 @@ int main(void)
 	reset_h();
 
 	/* ---- WFI ---- */
-	run(g_wfi, MODE_U, 0);           ok = R.cause == 2; clear_rec();
-	run(g_wfi, MODE_VU, 0);          ok = ok && R.cause == 22; clear_rec();
+	/* v = the five causes, one byte each: U, VU (TW = 0); VS, VU, HS (TW = 1) */
+	run(g_wfi, MODE_U, 0);           t = R.cause << 32; clear_rec();
+	run(g_wfi, MODE_VU, 0);          t |= R.cause << 24; clear_rec();
 	csr_write(mstatus, TW);
-	run(g_wfi, MODE_VS, 0);          ok = ok && R.cause == 2; clear_rec();
-	run(g_wfi, MODE_VU, 0);          ok = ok && R.cause == 2; clear_rec();
-	run(g_wfi, MODE_HS, 0);
-	check_val("wfi-traps", ok && R.cause == 2, R.cause);
+	run(g_wfi, MODE_VS, 0);          t |= R.cause << 16; clear_rec();
+	run(g_wfi, MODE_VU, 0);          t |= R.cause << 8; clear_rec();
+	run(g_wfi, MODE_HS, 0);          t |= R.cause;
+	check_val("wfi-traps", t == 0x0216020202UL, t);
 	reset_h();
 	/* WFI completes where it is allowed (an interrupt is pending and locally enabled but
 	 * globally masked, so the wait ends) */
@@ -735,10 +738,11 @@ int main(void)
 	run(g_sfence, MODE_VU, 0);
 	check("vi-vu-sret-sfence", ok && R.cause == 22 && R.tval != 0);
 	clear_rec();
-	run(g_sstatus, MODE_VU, 0);      ok = R.cause == 22; clear_rec();
-	run(g_vsstatus, MODE_VU, 0);     ok = ok && R.cause == 22; clear_rec();
-	run(g_vsstatus, MODE_VS, 0);
-	check("vi-csr-access", ok && R.cause == 22);
+	/* v = the causes: sstatus from VU, vsstatus from VU, vsstatus from VS */
+	run(g_sstatus, MODE_VU, 0);      t = R.cause << 16; clear_rec();
+	run(g_vsstatus, MODE_VU, 0);     t |= R.cause << 8; clear_rec();
+	run(g_vsstatus, MODE_VS, 0);     t |= R.cause;
+	check_val("vi-csr-access", t == 0x161616, t);
 	clear_rec();
 	run(g_mstatus, MODE_VS, 0);
 	check("vs-m-csr-illegal", R.cause == 2);
