@@ -186,6 +186,9 @@ static uint8_t page_c[4096] __attribute__((aligned(4096)));
 static uint64_t vs_root[512] __attribute__((aligned(4096)));
 static uint64_t vs_l1[512] __attribute__((aligned(4096)));
 static uint64_t vs_l0[512] __attribute__((aligned(4096)));
+static uint64_t hs_root[512] __attribute__((aligned(4096)));   /* HS-mode's own Sv39 tables */
+static uint64_t hs_l1[512] __attribute__((aligned(4096)));
+static uint64_t hs_l0[512] __attribute__((aligned(4096)));
 
 #define GPA_A   0xC0000000UL
 #define GPA_B   0xC0001000UL
@@ -202,6 +205,9 @@ static uint64_t vs_l0[512] __attribute__((aligned(4096)));
 #define GVA_AXG 0x40005000UL
 #define GVA_BRO 0x40006000UL
 #define GVA_MISMEGA 0x40200000UL
+#define GVA_GBAD 0x40002000UL     /* -> GPA_BAD (invalid in the G stage) */
+#define GVA_GNX  0x40007000UL     /* -> GPA_GNX: VS RWX, G R W U (no X) */
+#define GPA_GNX  0xC0005000UL
 
 static uint64_t hgatp_sv39x4(void) { return (8UL << 60) | ((uint64_t)groot >> 12); }
 static uint64_t vsatp_sv39(void) { return (8UL << 60) | ((uint64_t)vs_root >> 12); }
@@ -229,6 +235,14 @@ static void build_tables(void)
 	vs_l0[4] = PTE(GPA_A, ALL | PTE_U);
 	vs_l0[5] = PTE(GPA_AXG, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D);
 	vs_l0[6] = PTE(GPA_B, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D);
+	vs_l0[2] = PTE(GPA_BAD, ALL);
+	vs_l0[7] = PTE(GPA_GNX, ALL);
+	g_l0[5] = PTE(page_a, PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D);
+	/* HS stage: the program identity (gigapage), VA 0x4000_0000 -> page_a */
+	hs_root[2] = PTE(0x80000000UL, ALL);
+	hs_root[1] = PTE(hs_l1, PTE_V);
+	hs_l1[0] = PTE(hs_l0, PTE_V);
+	hs_l0[0] = PTE(page_a, ALL);
 }
 
 static void hfence_all(void)
@@ -353,6 +367,59 @@ static int gpf_c(long cause, uint64_t a, uint32_t t)
 {
 	return R.level == 3 && R.cause == (uint64_t)cause && R.tval == a && R.tval2 == a >> 2 &&
 		(R.status & GVA_M) && (R.tinst == 0 || R.tinst == t);
+}
+
+LOADFN(h_hlvx_wu, NORVC(".insn r 0x73, 4, 0x34, a0, a1, x3"))
+static uint64_t hlv_d(uint64_t a) { register uint64_t a0 __asm__("a0"); register uint64_t a1 __asm__("a1") = a;
+	__asm__ volatile(NORVC(".insn r 0x73, 4, 0x36, a0, a1, x0") : "=r"(a0) : "r"(a1) : "memory"); return a0; }
+static void hsv(uint64_t a, uint64_t v, int w) { register uint64_t a0 __asm__("a0") = v; register uint64_t a1 __asm__("a1") = a;
+	if (w == 1) __asm__ volatile(NORVC(".insn r 0x73, 4, 0x31, x0, a1, a0") :: "r"(a0), "r"(a1) : "memory");
+	else if (w == 2) __asm__ volatile(NORVC(".insn r 0x73, 4, 0x33, x0, a1, a0") :: "r"(a0), "r"(a1) : "memory");
+	else __asm__ volatile(NORVC(".insn r 0x73, 4, 0x35, x0, a1, a0") :: "r"(a0), "r"(a1) : "memory"); }
+#define GPTE_A PTE(page_a, ALL | PTE_U)
+#define GPTE_C PTE(page_c, ALL | PTE_U)
+/* HS: what hfence.vvma / hfence.gvma / sfence.vma do to the guest translations HLV uses; the
+ * G-stage leaf of GPA_A is switched between page_a and page_c without a fence in between.
+ * v = one bit per step that saw what a TLB of guest translations gives (see the check). */
+static void h_fence_seq(long arg)
+{
+	(void)arg;
+	uint64_t v0 = hlv_d(GVA_A), r = 0;
+	g_l0[0] = GPTE_C;
+	r |= (uint64_t)(hlv_d(GVA_A) == v0) << 0;            /* no fence: the cached translation */
+	__asm__ volatile(".insn r 0x73, 0, 0x11, x0, x0, x0" ::: "memory");   /* hfence.vvma */
+	r |= (uint64_t)(hlv_d(GVA_A) != v0) << 1;            /* the new G leaf */
+	g_l0[0] = GPTE_A;
+	r |= (uint64_t)(hlv_d(GVA_A) != v0) << 2;            /* no fence: still page_c */
+	__asm__ volatile(".insn r 0x73, 0, 0x31, x0, x0, x0" ::: "memory");   /* hfence.gvma */
+	r |= (uint64_t)(hlv_d(GVA_A) == v0) << 3;            /* page_a again */
+	g_l0[0] = GPTE_C;
+	__asm__ volatile("sfence.vma" ::: "memory");
+	r |= (uint64_t)(hlv_d(GVA_A) == v0) << 4;            /* sfence.vma in HS does not flush guest translations */
+	g_l0[0] = GPTE_A;
+	__asm__ volatile(".insn r 0x73, 0, 0x31, x0, x0, x0" ::: "memory");
+	EXIT(r);
+}
+static void h_read_va(long arg) { EXIT(*(volatile uint64_t *)arg); }
+#define HLV_FN(name, f7, rs2) static uint64_t name(uint64_t a) { register uint64_t a0 __asm__("a0"); register uint64_t a1 __asm__("a1") = a; \
+	__asm__ volatile(NORVC(".insn r 0x73, 4, " #f7 ", a0, a1, " #rs2) : "=r"(a0) : "r"(a1) : "memory"); return a0; }
+HLV_FN(hlv_b_, 0x30, x0)
+HLV_FN(hlv_bu_, 0x30, x1)
+HLV_FN(hlv_h_, 0x32, x0)
+HLV_FN(hlv_hu_, 0x32, x1)
+HLV_FN(hlv_w_, 0x34, x0)
+HLV_FN(hlv_wu_, 0x34, x1)
+/* HS: HSV.B/H/W of all ones, read back signed and unsigned: v = one bit per correct value */
+static void h_hsv_widths(long arg)
+{
+	uint64_t r = 0;
+	hsv(arg, 0xff, 1);
+	r |= (uint64_t)(hlv_b_(arg) == -1UL) | (uint64_t)(hlv_bu_(arg) == 0xff) << 1;
+	hsv(arg, 0xffff, 2);
+	r |= (uint64_t)(hlv_h_(arg) == -1UL) << 2 | (uint64_t)(hlv_hu_(arg) == 0xffff) << 3;
+	hsv(arg, 0xffffffff, 4);
+	r |= (uint64_t)(hlv_w_(arg) == -1UL) << 4 | (uint64_t)(hlv_wu_(arg) == 0xffffffff) << 5;
+	EXIT(r);
 }
 
 /* LR then SC on the same address (the LR may succeed, the SC is the faulting store) */
@@ -864,6 +931,85 @@ int main(void)
 	m_store(MPRV | MPV | MODE_HS, GVA_BRO, 1);
 	check_val("mprv-mpv-store-gpf", R.level == 3 && R.cause == 23 && R.tval == GVA_BRO && R.tval2 == GPA_B >> 2 &&
 		  (R.status & GVA_M) && tinst_is(R.tinst, R.epc), R.cause);
+	reset_h();
+
+	/* ---- more from the suites' groups ---- */
+	/* the interrupt-pending registers with everything delegated: writes of all ones to
+	 * vsip/vsie, mip, hvip and what every view shows (mip's MTIP is the timer's, masked) */
+	csr_write(mideleg, -1UL);
+	csrw_n(CSR_HIDELEG, -1UL);
+	csrw_n(CSR_VSIP, -1UL);
+	csrw_n(CSR_VSIE, -1UL);
+	ok = csrr_n(CSR_VSIP) == 0x2 && csrr_n(CSR_VSIE) == 0x222;
+	csrw_n(CSR_VSIE, 0);
+	csr_write(mip, -1UL);
+	t = csrr_n(CSR_HIP) << 48 | csr_read(sip) << 32 | (csr_read(mip) & ~0x80UL) << 16 | csrr_n(CSR_VSIP);
+	ok = ok && t == (0x4UL << 48 | 0x222UL << 32 | 0x226UL << 16 | 0x2);
+	ok = ok && (uint64_t)run(g_sip_sie, MODE_VS, 0) == 0x2;
+	csr_write(mip, 0);
+	ok = ok && csrr_n(CSR_HIP) == 0 && csr_read(sip) == 0 && (csr_read(mip) & ~0x80UL) == 0 && csrr_n(CSR_VSIP) == 0;
+	ok = ok && (uint64_t)run(g_sip_sie, MODE_VS, 0) == 0;
+	csrw_n(CSR_HVIP, -1UL);
+	ok = ok && csrr_n(CSR_HIP) == 0x444 && csr_read(sip) == 0 && (csr_read(mip) & ~0x80UL) == 0x444 && csrr_n(CSR_VSIP) == 0x222;
+	v = run(g_sip_sie, MODE_VS, 0);
+	check_val("xip-views-all-delegated", ok && (uint64_t)v == 0x222 && R.count == 0, t);
+	reset_h();
+
+	csrw_n(CSR_VSATP, vsatp_sv39());
+	csrw_n(CSR_HSTATUS, VSXL64 | HS_SPVP);
+	/* HSV.B/H/W then HLV signed and unsigned */
+	v = run(h_hsv_widths, MODE_HS, GVA_A);
+	check_val("hsv-hlv-widths", v == 0x3f && R.count == 0, v);
+	/* HLVX on a page without X in the G stage (VS RWX): load guest-page fault, GVA = 1, MPV = 0 */
+	run(h_hlvx_wu, MODE_HS, GVA_GNX);
+	ok = R.cause == 21 && R.tval == GVA_GNX && R.tval2 == GPA_GNX >> 2 && (R.status & GVA_M) && !(R.status & MPV);
+	clear_rec();
+	v = run(h_hlv_d, MODE_HS, GVA_GNX);
+	check_val("hlvx-needs-g-x", ok && R.count == 0, R.cause);
+	clear_rec();
+	/* two-stage guest-page faults: a VS load delegated to HS (htval = GPA >> 2, SPV = 1, GVA = 1),
+	 * a fetch at M (mtval = GVA, mtval2 = GPA >> 2, MPV = 1, GVA = 1) */
+	csr_write(medeleg, 1UL << 21);
+	run(g_ld, MODE_VS, GVA_GBAD + 8);
+	ok = R.level == 1 && R.cause == 21 && R.tval == GVA_GBAD + 8 && R.tval2 == (GPA_BAD + 8) >> 2 &&
+		(R.hstatus & HS_SPV) && (R.hstatus & HS_GVA);
+	clear_rec();
+	run(g_jump, MODE_VS, GVA_GBAD);
+	check_val("two-stage-gpf-hs-and-fetch", ok && R.level == 3 && R.cause == 20 && R.tval == GVA_GBAD &&
+		  R.tval2 == GPA_BAD >> 2 && (R.status & MPV) && (R.status & GVA_M) && R.tinst == 0, R.cause);
+	clear_rec();
+	/* a VS PTE that is invalid (whatever the G stage): a VS-stage page fault, delegated to VS */
+	csr_write(medeleg, (1UL << 13) | (1UL << 21));
+	csrw_n(CSR_HEDELEG, 1UL << 13);
+	run(g_ld, MODE_VS, GVA_NONE);
+	check_val("vs-invalid-pte-to-vs", R.level == 5 && R.cause == 13 && R.tval == GVA_NONE, R.cause);
+	reset_h();
+
+	/* hfence_tests: guest translations are cached (no fence: the old translation), hfence.vvma
+	 * drops the cached GVA translations, hfence.gvma the G-stage ones, and an HS sfence.vma
+	 * leaves guest translations alone ("SFENCE.VMA ... in HS-mode ... only affects HS-level
+	 * translations"). Using a stale translation before the fence is what the spec allows and
+	 * what the conformance suite checks. */
+	csrw_n(CSR_VSATP, vsatp_sv39());
+	csrw_n(CSR_HSTATUS, VSXL64 | HS_SPVP);
+	*(volatile uint64_t *)page_a = 0xaaaa;
+	*(volatile uint64_t *)page_c = 0xcccc;
+	hfence_all();
+	v = run(h_fence_seq, MODE_HS, 0);
+	g_l0[0] = GPTE_A;
+	hfence_all();
+	check_val("hfence-guest-tlb", v == 0x1f && R.count == 0, v);
+	/* a VS sfence.vma leaves HS-level translations alone */
+	csr_write(satp, (8UL << 60) | ((uint64_t)hs_root >> 12));
+	hfence_all();
+	long h1 = run(h_read_va, MODE_HS, 0x40000000);
+	hs_l0[0] = PTE(page_c, ALL);
+	run(g_sfence, MODE_VS, 0);
+	long h2 = run(h_read_va, MODE_HS, 0x40000000);
+	csr_write(satp, 0);
+	hs_l0[0] = PTE(page_a, ALL);
+	hfence_all();
+	check_val("vs-sfence-keeps-hs-tlb", h1 == 0xaaaa && h2 == 0xaaaa && R.count == 0, h2);
 	reset_h();
 
 	(void)t;
