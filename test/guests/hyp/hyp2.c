@@ -1077,6 +1077,24 @@ int main(void)
 	check_val("wfi-traps-with-pending-irq", t == 0x1602 && R.count == 1, t);
 	reset_h();
 
+	/* riscv-hyp-tests' tinst test faults in HS-mode's own translation (V = 0): mtinst is 0 or the
+	 * transformed instruction there too (c.sw: its expansion with bit 1 clear), mtval2 0, GVA 0 */
+	csr_write(satp, (8UL << 60) | ((uint64_t)hs_root >> 12));
+	hfence_all();
+	run(g_lb, MODE_HS, 0x40003000UL);
+	ok = R.cause == 13 && R.tval == 0x40003000UL && tinst_is(R.tinst, R.epc) && R.tval2 == 0 && !(R.status & GVA_M);
+	t = R.tinst << 32;
+	clear_rec();
+	run(g_c_sw, MODE_HS, 0x40003000UL);
+	ok = ok && R.cause == 15 && (R.tinst == 0 || R.tinst == 0x00a02021) && R.tval2 == 0 && !(R.status & GVA_M);
+	t |= R.tinst;
+	clear_rec();
+	run(g_amoswap_d, MODE_HS, 0x40003000UL);
+	csr_write(satp, 0);
+	hfence_all();
+	check_val("hs-page-fault-tinst", ok && R.cause == 15 && tinst_is(R.tinst, R.epc) && R.tval2 == 0, t);
+	reset_h();
+
 	(void)t;
 	int f = first_failure();
 	print(f ? "hyp2: FAILED\n" : "hyp2: all passed\n");
