@@ -1095,6 +1095,18 @@ int main(void)
 	check_val("hs-page-fault-tinst", ok && R.cause == 15 && tinst_is(R.tinst, R.epc) && R.tval2 == 0, t);
 	reset_h();
 
+	/* WFI wakes on a pending, locally enabled VS interrupt (mip/mie bit 2) in M and in HS,
+	 * and in VS when it is delegated (riscv-hyp-tests' wfi test keeps exactly that pending) */
+	csrw_n(CSR_HIE, 0x4);
+	csr_set(mip, 0x4);
+	__asm__ volatile("wfi" ::: "memory");
+	v = run(g_wfi, MODE_HS, 0);
+	ok = v == 0x99;
+	csrw_n(CSR_HIDELEG, 0x4);
+	v = run(g_wfi, MODE_VS, 0);
+	check("wfi-wakes-on-vssip", ok && v == 0x99 && R.count == 0);
+	reset_h();
+
 	(void)t;
 	int f = first_failure();
 	print(f ? "hyp2: FAILED\n" : "hyp2: all passed\n");
