@@ -1107,6 +1107,33 @@ int main(void)
 	check("wfi-wakes-on-vssip", ok && v == 0x99 && R.count == 0);
 	reset_h();
 
+	/* VS's own accesses (VU cannot run this program's supervisor pages under vsatp): vsstatus.SUM
+	 * (not sstatus.SUM) for user pages, vsstatus.MXR for a VS execute-only page, sstatus.MXR (not vsstatus.MXR) for a G
+	 * execute-only page. v = one byte per case: the cause, or 0xff for no trap */
+	csrw_n(CSR_VSATP, vsatp_sv39());
+	hfence_all();
+	*(volatile uint64_t *)page_a = 0x7171;
+#define CASE(mode, addr) (clear_rec(), v = run(g_ld, (mode), (addr)), R.count ? R.cause : (v == 0x7171 ? 0xff : 0xee))
+	t = CASE(MODE_VS, GVA_AU);
+	csr_write(mstatus, SUM);
+	t = t << 8 | CASE(MODE_VS, GVA_AU);
+	csr_write(mstatus, 0);
+	csrw_n(CSR_VSSTATUS, SUM);
+	t = t << 8 | CASE(MODE_VS, GVA_AU);
+	csrw_n(CSR_VSSTATUS, 0);
+	check_val("vs-own-sum", t == 0x0d0dffUL, t);
+	csrw_n(CSR_VSSTATUS, MXR);
+	t = CASE(MODE_VS, GVA_AX);
+	t = t << 8 | CASE(MODE_VS, GVA_AXG);
+	csrw_n(CSR_VSSTATUS, 0);
+	csr_write(mstatus, MXR);
+	t = t << 8 | CASE(MODE_VS, GVA_AXG);
+	t = t << 8 | CASE(MODE_VS, GVA_AX);
+	csr_write(mstatus, 0);
+#undef CASE
+	check_val("vs-own-mxr", t == 0xff15ffffUL, t);
+	reset_h();
+
 	(void)t;
 	int f = first_failure();
 	print(f ? "hyp2: FAILED\n" : "hyp2: all passed\n");
