@@ -1134,6 +1134,18 @@ int main(void)
 	check_val("vs-own-mxr", t == 0xff15ffffUL, t);
 	reset_h();
 
+	/* "SRET [with V = 0] ... sets hstatus.SPV=0"; MRET sets MPV = 0 (and MPP to U) */
+	run(h_sret_to_vu, MODE_HS, 0);
+	ok = R.level == 3 && R.cause == 8 && (R.status & MPV) && !(R.hstatus & HS_SPV);
+	clear_rec();
+	{
+		uint64_t st;
+		__asm__ volatile(NORVC("la t0, 1f\ncsrw mepc, t0\ncsrs mstatus, %1\nmret\n1: csrr %0, mstatus")
+				 : "=r"(st) : "r"((3UL << 11) | MPV) : "t0", "memory");
+		check_val("sret-mret-clear-spv-mpv", ok && !(st & MPV) && ((st >> 11) & 3) == 0, st & (MPV | (3UL << 11)));
+	}
+	reset_h();
+
 	(void)t;
 	int f = first_failure();
 	print(f ? "hyp2: FAILED\n" : "hyp2: all passed\n");
