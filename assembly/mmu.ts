@@ -739,8 +739,34 @@ export function amoAddress(va: u64, size: u32, write: bool): usize {
 // though V = 1 at privilege hstatus.SPVP, from HS-mode, M-mode or (hstatus.HU) U-mode. They take
 // the slow path (their regime is not the block's) and every fault reports a guest virtual address.
 
+//
+// HLV/HSV use the guest translations cached in the host TLB's VS / VU sets, as the guest's own
+// accesses do: until an HFENCE (or a vsatp/hgatp write) drops them, a changed VS- or G-stage PTE
+// may or may not be seen (Priv, "Hypervisor Memory-Management Fence Instructions"), and an HS-mode
+// SFENCE.VMA leaves them alone. riscv-hyp-tests' hfence test checks exactly this: an HLV after a
+// G-stage PTE change without a fence (or after an HS sfence.vma) still reads through the old
+// translation, and after HFENCE.VVMA / HFENCE.GVMA through the new one (test/guests/hyp/hyp2.c).
+
+/** Host address of va in the host TLB array arr of regime r if that entry maps va's page, else 0. */
+@inline function hypTlbHit(arr: u32, va: u64, size: u32, r: u32): usize {
+  if ((va & <u64>(size - 1)) != 0) return 0; // misaligned: the slow path (as the run loop does)
+  const e = tlbSet(r) + (arr - TLB_BASE) + tlbIndex(va);
+  if (load<u64>(e) != (va & ~(<u64>0xfff))) return 0;
+  return <usize>(va + load<u64>(e, 8));
+}
+
 /** HLV.* / HLVX.*: load `size` bytes at guest virtual va in regime VS or VU (exec: HLVX). */
 export function hypLoad(va: u64, size: u32, r: u32, exec: bool): u64 {
+  // HLVX checks execute permission: the read array's entries say nothing about that.
+  if (!exec) {
+    const h = hypTlbHit(TLB_READ, va, size, r);
+    if (h != 0) {
+      if (size == 1) return <u64>load<u8>(h);
+      if (size == 2) return <u64>load<u16>(h);
+      if (size == 4) return <u64>load<u32>(h);
+      return load<u64>(h);
+    }
+  }
   hlvxAccess = exec;
   const v = loadSlowIn(va, size, r);
   hlvxAccess = false;
@@ -748,6 +774,14 @@ export function hypLoad(va: u64, size: u32, r: u32, exec: bool): u64 {
 }
 /** HSV.*: store at guest virtual va in regime VS or VU. */
 export function hypStore(va: u64, size: u32, v: u64, r: u32): void {
+  const h = hypTlbHit(TLB_WRITE, va, size, r);
+  if (h != 0) {
+    if (size == 1) store<u8>(h, <u8>v);
+    else if (size == 2) store<u16>(h, <u16>v);
+    else if (size == 4) store<u32>(h, <u32>v);
+    else store<u64>(h, v);
+    return;
+  }
   storeSlowIn(va, size, v, r);
 }
 

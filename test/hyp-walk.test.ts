@@ -100,10 +100,12 @@ describe.skipIf(!hasH)('the modeled TLB never changes what a hypervisor program 
   // MPV, hfences) under the default U74-like model: same output, exit, instret and class counts as
   // fast mode; timing adds exactly the walk cycles and L2 latencies; and it made nested walks,
   // some ending in guest-page faults.
-  it('hyp: fast and timing mode agree; nested walks and guest-page faults are counted', () => {
+  // hyp2 (tinst of every access kind, PMP faults on G-stage walks, G-stage superpages, MPRV+MPV,
+  // interrupts and WFI under V = 1) goes through the same walks with other outcomes.
+  it.each(['hyp', 'hyp2'])('%s: fast and timing mode agree; nested walks and guest-page faults are counted', (name) => {
     const run = (mode: 'fast' | 'timing') => {
       const m = new VirtMachine({ mode });
-      m.loadElfFile(join(dir, 'bin', 'hyp.elf'));
+      m.loadElfFile(join(dir, 'bin', `${name}.elf`));
       return { m, r: m.runSync({ maxInsns: 50_000_000 }) };
     };
     const fast = run('fast');
