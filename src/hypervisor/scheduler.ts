@@ -400,7 +400,7 @@ export class VcpuScheduler {
       if (!vm.throttled && vm.tokens <= 0) {
         vm.throttled = true;
         vm.throttles++;
-      } else if (vm.throttled && vm.tokens > 0) vm.throttled = false;
+      } else if (vm.throttled && vm.tokens >= this.refillTarget(vm)) vm.throttled = false;
     }
     // 4. Take off their harts the vCPUs whose slice ended or whose VM is throttled: they compete
     // again (a vCPU still the best choice is put back on its own hart, without a switch).
@@ -462,7 +462,7 @@ export class VcpuScheduler {
         const rate = vm.running - vm.capRate;
         if (rate > 0) t = Math.min(t, this.now + Math.max(1, Math.ceil(vm.tokens / rate)));
       } else if (vm.throttled && vm.vcpus.some((c) => c.state === 'runnable')) {
-        t = Math.min(t, this.now + Math.max(1, Math.ceil(-vm.tokens / vm.capRate) + 1));
+        t = Math.min(t, this.now + Math.max(1, Math.ceil((this.refillTarget(vm) - vm.tokens) / vm.capRate)));
       }
     }
     return Math.max(t, this.now);
@@ -560,6 +560,14 @@ export class VcpuScheduler {
     const w = Math.max(0, at - c.waitingSince);
     c.waitCycles += w;
     if (w > c.maxWait) c.maxWait = w;
+  }
+
+  /**
+   * A throttled VM runs again once its bucket holds one slice's refill (or is full): hysteresis, so
+   * a VM at its cap runs in pieces of at least capRate × slice / vCPUs cycles, not one cycle at a time.
+   */
+  private refillTarget(vm: Vm): number {
+    return Math.min(vm.tokenMax, vm.capRate * this.slice);
   }
 
   private eligible(vm: Vm): boolean {
