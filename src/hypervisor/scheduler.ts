@@ -365,6 +365,21 @@ export class VcpuScheduler {
    * VMs out of tokens, then fills every free hart. Returns one Assignment per hart, in hart order.
    */
   schedule(now: number): Assignment[] {
+    return this.decide(now, -1);
+  }
+
+  /**
+   * The per-hart form (a host that serves its harts one at a time, lowest hart clock first, as
+   * src/hypervisor/host.ts does): the same decisions at `now`, but only hart `hart` is ended (slice
+   * expiry, throttle) and filled; the other harts keep what they run until they ask. Returns hart
+   * `hart`'s Assignment.
+   */
+  scheduleHart(hart: number, now: number): Assignment {
+    if (!Number.isInteger(hart) || hart < 0 || hart >= this.harts) throw new RangeError(`hart: expected 0..${this.harts - 1}, got ${hart}`);
+    return this.decide(now, hart)[hart]!;
+  }
+
+  private decide(now: number, only: number): Assignment[] {
     checkCycle('schedule', now);
     if (now < this.lastSchedule) throw new RangeError(`schedule(${now}): time went back (last ${this.lastSchedule})`);
     const prev = this.lastSchedule < 0 ? 0 : this.lastSchedule;
@@ -406,6 +421,7 @@ export class VcpuScheduler {
     // again (a vCPU still the best choice is put back on its own hart, without a switch).
     for (let h = 0; h < this.harts; h++) {
       const c = this.onHart[h];
+      if (only >= 0 && h !== only) continue;
       if (c && (c.until <= now || c.vm.throttled)) {
         this.stopRunning(c, now);
         c.state = 'runnable';
@@ -416,7 +432,7 @@ export class VcpuScheduler {
     // (or, if none waits, among running ones); nobody stays more than lagV below it.
     this.clampLag();
     // 6. Fill the free harts.
-    this.fill(now);
+    this.fill(now, only);
 
     const out: Assignment[] = [];
     for (let h = 0; h < this.harts; h++) {
@@ -605,9 +621,9 @@ export class VcpuScheduler {
   }
 
   /** Fills the free harts: choose vCPUs (VM by key, then vCPU), then place them on harts. */
-  private fill(now: number): void {
+  private fill(now: number, only: number): void {
     const free: number[] = [];
-    for (let h = 0; h < this.harts; h++) if (!this.onHart[h]) free.push(h);
+    for (let h = 0; h < this.harts; h++) if (!this.onHart[h] && (only < 0 || h === only)) free.push(h);
     if (free.length === 0) return;
     // Selection: one vCPU per free hart. `taken` marks chosen-but-not-placed vCPUs (they count as
     // running for the key).
@@ -681,10 +697,16 @@ export class VcpuScheduler {
     c.state = 'running';
     c.hart = h;
     c.chargedTo = now;
-    c.until = now + this.slice;
-    this.onHart[h] = c;
     const vm = c.vm;
     vm.running++;
+    c.until = now + this.slice;
+    if (vm.capRate > 0) {
+      // A capped VM's slice also ends when its bucket runs dry at the current drain rate (the
+      // round model re-checks this in nextDecisionAt as more of its vCPUs are placed).
+      const rate = vm.running - vm.capRate;
+      if (rate > 0) c.until = Math.min(c.until, now + Math.max(1, Math.ceil(vm.tokens / rate)));
+    }
+    this.onHart[h] = c;
     // A vCPU put back on the hart it held when this decision began continues: no switch.
     if (this.prevOnHart[h] === c) return;
     c.dispatches++;
@@ -735,4 +757,86 @@ export function fairShares(harts: number, vms: readonly { weight?: number; cap?:
     break;
   }
   return share.map((s) => s / harts);
+}
+
+/**
+ * The placement interface of the VMM's host loop (vmm's src/hypervisor/types.ts `VcpuPlacement`,
+ * repeated here structurally so this file does not depend on it): a host that serves its harts one
+ * at a time, lowest hart clock first, asks `pick(hart, now, runnable)` whenever a hart is free.
+ */
+export interface PlacementLike {
+  add(id: number, weight: number, cap: number | null, vm?: number): void;
+  remove(id: number): void;
+  charge(id: number, hostCycles: number): void;
+  pick(hart: number, now: number, runnable: (id: number) => boolean): { id: number; slice: number } | null;
+}
+
+/**
+ * VcpuScheduler behind the VMM's `VcpuPlacement` (drop-in for host.ts's RoundRobinPlacement).
+ * Each `id` is a schedulable entity (a vCPU, or a whole VM while a VM's round runs on one hart);
+ * `add`'s optional 4th argument groups ids into one VM whose weight and cap are shared by them (by
+ * default each id is its own VM). `pick(hart, now)` means: the hart is free at `now` (its previous
+ * entity, if any, ran until now); `runnable(id)` is polled to block (WFI, paused) and wake entities.
+ * Accounting is by host-hart time (dispatch to the next pick of that hart), so `charge` only keeps
+ * the host's own figure (`charged`). Calls must come in nondecreasing `now` (lowest clock first).
+ */
+export class VcpuSchedulerPlacement implements PlacementLike {
+  readonly sched: VcpuScheduler;
+  /** Host cycles reported through charge(), per id. */
+  readonly charged = new Map<number, number>();
+  private readonly vcpuOf = new Map<number, number>();
+  private readonly idOf = new Map<number, number>();
+  private readonly vmOfId = new Map<number, number>();
+  private nextVm = 1 << 30;
+  private last = 0;
+
+  constructor(cfg: VcpuSchedulerConfig) {
+    this.sched = new VcpuScheduler(cfg);
+  }
+
+  add(id: number, weight: number, cap: number | null, vm?: number): void {
+    if (this.vcpuOf.has(id)) return;
+    const vmId = vm ?? this.nextVm++;
+    try {
+      this.sched.addVm(vmId, { weight, cap: cap ?? undefined });
+    } catch (e) {
+      if (!(e instanceof RangeError) || !/already exists/.test(e.message)) throw e;
+    }
+    const c = this.sched.addVcpu(vmId);
+    this.vcpuOf.set(id, c);
+    this.idOf.set(c, id);
+    this.vmOfId.set(id, vmId);
+    this.charged.set(id, 0);
+  }
+
+  remove(id: number): void {
+    const c = this.vcpuOf.get(id);
+    if (c === undefined) return;
+    this.sched.block(c, this.last); // off its hart, never woken
+    this.vcpuOf.delete(id);
+    this.idOf.delete(c);
+    const vm = this.vmOfId.get(id)!;
+    this.vmOfId.delete(id);
+    if (![...this.vmOfId.values()].includes(vm)) this.sched.removeVm(vm, this.last);
+  }
+
+  charge(id: number, hostCycles: number): void {
+    this.charged.set(id, (this.charged.get(id) ?? 0) + hostCycles);
+  }
+
+  pick(hart: number, now: number, runnable: (id: number) => boolean): { id: number; slice: number } | null {
+    now = Math.max(now, this.last);
+    this.last = now;
+    const cur = this.sched.runningOn(hart);
+    if (cur >= 0) this.sched.yieldHart(cur, now);
+    for (const [id, c] of this.vcpuOf) {
+      const st = this.sched.stateOf(c);
+      const r = runnable(id);
+      if (r && st === 'blocked') this.sched.wake(c, now);
+      else if (!r && (st === 'runnable' || st === 'running')) this.sched.block(c, now);
+    }
+    const a = this.sched.scheduleHart(hart, now);
+    if (a.vcpu < 0) return null;
+    return { id: this.idOf.get(a.vcpu)!, slice: Math.max(1, a.until - now) };
+  }
 }
