@@ -344,6 +344,23 @@ describe('VcpuScheduler: fairness, starvation, determinism, migration', () => {
     expect(flushes).toBe(migrations + 6); // + each vCPU's first run
   });
 
+  it('the round model (WFIs reported inside 10k-cycle rounds, decided at the round end) gives the shares of exact decisions', () => {
+    const specs: VmSpec[] = [
+      { weight: 512, vcpus: 2 },
+      { weight: 256, vcpus: 2, behaviour: { kind: 'sleeper', run: 150_000, sleep: 350_000 } },
+      { weight: 256, vcpus: 1 },
+    ];
+    const exact = new SimHost({ harts: 2 }, specs);
+    exact.runTo(G);
+    const rounds = new SimHost({ harts: 2 }, specs, false, 10_000);
+    rounds.runTo(G);
+    const a = exact.shares();
+    const b = rounds.shares();
+    a.forEach((x, i) => expect(Math.abs(x - b[i]!)).toBeLessThan(0.01));
+    // A hart idles at most one round per WFI.
+    expect(rounds.sched.stats().idleCycles).toBeLessThan(0.01 * 2 * G);
+  });
+
   it('affinity: two CPU-bound single-vCPU VMs on 2 harts never switch or migrate after the start', () => {
     const h = new SimHost({ harts: 2 }, [{ vcpus: 1 }, { vcpus: 1, weight: 1000 }]);
     h.runTo(G);
