@@ -824,6 +824,15 @@ export class VcpuSchedulerPlacement implements PlacementLike {
     this.charged.set(id, (this.charged.get(id) ?? 0) + hostCycles);
   }
 
+  /**
+   * When pick() returns null for a hart (nothing runnable that is not already on another hart),
+   * the host should idle that hart until this cycle (or until another hart's clock passes it), not
+   * conclude that every VM waits.
+   */
+  nextDecisionAt(): number {
+    return this.sched.nextDecisionAt();
+  }
+
   pick(hart: number, now: number, runnable: (id: number) => boolean): { id: number; slice: number } | null {
     now = Math.max(now, this.last);
     this.last = now;
