@@ -4,6 +4,7 @@
  * CPU-bound over >= 10^9 host cycles, each VM's share of host cycles is within 2 percentage points
  * of its weight's share.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SLICE, VcpuScheduler, VcpuSchedulerPlacement, fairShares } from '../../src/hypervisor/scheduler.js';
 import { SimHost, type VmSpec } from './scheduler-harness.js';
@@ -310,6 +311,11 @@ describe('VcpuScheduler: fairness, starvation, determinism, migration', () => {
     const b = run();
     expect(a.trace.length).toBeGreaterThan(10_000);
     expect(b).toEqual(a);
+  });
+
+  it('reads no clock and no random source (the schedule is a function of the calls alone)', () => {
+    const src = readFileSync(new URL('../../src/hypervisor/scheduler.ts', import.meta.url), 'utf8');
+    expect(src).not.toMatch(/Date\.|performance\.|Math\.random|process\.hrtime|setTimeout|setInterval/);
   });
 
   it('migration is reported: flush whenever a vCPU lands on a hart other than its last (and on its first run)', () => {
