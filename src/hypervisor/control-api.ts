@@ -7,6 +7,7 @@
  * and exits 1). Anything else that rejects is reported to the client as an internal error.
  */
 import type { Readable, Writable } from 'node:stream';
+import type { HostConfig } from './config.js';
 
 /** libvirt's domain states, by the names `virsh list` prints. */
 export type DomainState = 'running' | 'paused' | 'shut off' | 'crashed';
@@ -131,3 +132,54 @@ export const CONTROL_COMMANDS = {
   console: 'required',
 } as const;
 export type ControlCommand = keyof typeof CONTROL_COMMANDS;
+
+// ---------------------------------------------------------------------------------------------
+// What `cyclevisor host` needs beyond the control operations: the run itself
+// ---------------------------------------------------------------------------------------------
+
+export interface HostRunOptions {
+  /** Host totals: stop when all vCPUs together retired this many instructions / the host clock reached this many cycles. */
+  maxInsns: number | null;
+  maxCycles: number | null;
+  /** Every byte a VM writes to its console (the CLI prefixes and prints them). */
+  onConsole(name: string, bytes: Uint8Array): void;
+}
+
+/** How one VM ended the run. */
+export interface VmOutcome {
+  name: string;
+  state: DomainState;
+  /**
+   * libvirt's reason words: 'shutdown' (the guest powered off, by itself or through ctl shutdown),
+   * 'destroyed', 'crashed', 'never started' (autostart: false and no ctl start), ...
+   */
+  reason: string;
+}
+
+export interface HostRunResult {
+  /** 'done': no VM running or paused any more; the limits; 'interrupted' (Ctrl-C). */
+  end: 'done' | 'max-insns' | 'max-cycles' | 'interrupted';
+  vms: VmOutcome[];
+  /** Host clock cycles and instructions retired by all vCPUs, when known. */
+  cycles?: number;
+  instructions?: number;
+}
+
+/**
+ * The VMM's host as the CLI drives it. src/hypervisor/host.ts exports
+ * `createHost(config: HostConfig): HostRunner` (src/cli/host.ts loads it; until it exists,
+ * `cyclevisor host` only checks the file and says running VMs is not available yet).
+ */
+export interface HostRunner extends HostControl {
+  /** Starts the autostart VMs and runs until every VM has shut off (or a limit / interrupt). */
+  run(options: HostRunOptions): Promise<HostRunResult>;
+  /** Bytes for a VM's console input (`--console NAME`: the process's stdin). */
+  consoleInput(name: string, bytes: Uint8Array): void;
+  /** Ctrl-C: run() resolves soon with end 'interrupted'. */
+  interrupt(): void;
+  /** Releases files (disk images); called once after run() and the statistics. */
+  close?(): void;
+}
+
+/** The export of src/hypervisor/host.ts that `cyclevisor host` looks for. */
+export type CreateHost = (config: HostConfig) => HostRunner | Promise<HostRunner>;
