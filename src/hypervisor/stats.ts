@@ -79,6 +79,8 @@ export function compact(n: number): string {
 const HEAD = ['VM', 'State', 'vCPUs', 'Instructions', 'Cycles', 'Host share', 'Exits', 'Memory', 'Resident', 'Disk reqs', 'Console'];
 const RIGHT = new Set([2, 3, 4, 5, 6, 7, 8, 9, 10]);
 
+const kib = (k: number): string => (k === 0 ? '0' : formatSize(k * 1024).replace(' ', ''));
+
 /** The row of one VM. balloon.* are KiB, as libvirt's. */
 export function vmRow(s: DomainStats): string[] {
   const share = s.stats['cpu.host_share'];
@@ -90,8 +92,8 @@ export function vmRow(s: DomainStats): string[] {
     compact(sumOf(s, 'vcpu.', '.cycles')),
     typeof share === 'number' ? `${share.toFixed(1)}%` : '-',
     compact(sumOf(s, 'exit.', '.count')),
-    formatSize(num(s, 'balloon.maximum') * 1024).replace(' ', ''),
-    formatSize(num(s, 'balloon.rss') * 1024).replace(' ', ''),
+    kib(num(s, 'balloon.maximum')),
+    kib(num(s, 'balloon.rss')),
     compact(sumOf(s, 'block.', '.rd.reqs') + sumOf(s, 'block.', '.wr.reqs')),
     `${compact(num(s, 'console.bytes'))} B`,
   ];
