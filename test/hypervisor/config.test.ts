@@ -3,7 +3,7 @@
  * (`vms[1].memory: expected a size like 256M`), exit 2"; unknown keys refused with one line;
  * reserved keys; paths relative to the file; host RAM <= 2G). Files are real files in a temp dir.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -186,5 +186,20 @@ describe('the published schema', () => {
     const vm = s.properties['vms']!.items!;
     expect(vm.additionalProperties).toBe(false);
     expect(Object.keys(vm.properties)).toEqual(['name', 'vcpus', 'memory', 'kernel', 'initrd', 'cmdline', 'weight', 'cap', 'autostart', 'disks', 'paging', 'nics', 'balloon']);
+  });
+});
+
+describe('the committed example', () => {
+  const example = join(packageRoot(), 'examples', 'three-vms.yaml');
+  const shared = join(packageRoot(), '..', 'shared', 'guests', 'linux-6.1-rv64.Image');
+  it.skipIf(!existsSync(shared))('examples/three-vms.yaml is valid: 3 VMs on a 2-hart host, busybox with 2 vCPUs', () => {
+    const cfg = loadHostConfig(example);
+    expect(cfg.harts).toBe(2);
+    expect(cfg.vms.map((v) => [v.name, v.vcpus])).toEqual([
+      ['web', 2],
+      ['batch1', 1],
+      ['batch2', 1],
+    ]);
+    expect(cfg.vms[0]!.initrd).toMatch(/initramfs-busybox\.cpio\.gz$/);
   });
 });
