@@ -36,8 +36,12 @@ export const MAX_VCPUS = 8;
  */
 export const MAX_HOST_RAM = 2 * GiB;
 export const MIN_HOST_RAM = 16 * MiB;
-export const MIN_VM_MEMORY = 1 * MiB;
-export const PAGE = 4 * KiB;
+/**
+ * The VMM hands memory out in 2 MiB frames (G-stage megapages), so host RAM and each VM's memory
+ * are whole multiples of 2 MiB (QEMU's -m rounds the same way for hugepage backends).
+ */
+export const FRAME = 2 * MiB;
+export const MIN_VM_MEMORY = FRAME;
 /** Xen credit scheduler's weight range and default. */
 export const MIN_WEIGHT = 1;
 export const MAX_WEIGHT = 65535;
@@ -149,7 +153,7 @@ export interface VmConfig {
   name: string;
   /** 1..8. */
   vcpus: number;
-  /** Guest RAM in bytes (at 0x8000_0000): a multiple of 4 KiB, at least 1 MiB, at most host RAM. */
+  /** Guest RAM in bytes (at 0x8000_0000): a multiple of 2 MiB, at most host RAM. */
   memoryBytes: number;
   /** Absolute paths. */
   kernel: string;
@@ -172,7 +176,7 @@ export interface HostConfig {
   path: string;
   /** Host harts, 1..8. */
   harts: number;
-  /** Host RAM in bytes: the frame pool the VMs' memory comes from (<= 2 GiB). */
+  /** Host RAM in bytes: the frame pool the VMs' memory comes from (a multiple of 2 MiB, <= 2 GiB). */
   ramBytes: number;
   vms: VmConfig[];
 }
@@ -297,7 +301,7 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
   const ramLimits = `host RAM must be between ${formatSize(MIN_HOST_RAM)} and ${formatSize(MAX_HOST_RAM)} (at most 2G today)`;
   if (ram > MAX_HOST_RAM) fail(file, `host.ram: ${formatSize(ram)} is too large: ${ramLimits}`);
   if (ram < MIN_HOST_RAM) fail(file, `host.ram: ${formatSize(ram)} is too small: ${ramLimits}`);
-  if (ram % PAGE !== 0) fail(file, `host.ram: ${ram} bytes is not a multiple of 4 KiB (pages)`);
+  if (ram % FRAME !== 0) fail(file, `host.ram: ${formatSize(ram)} is not a multiple of 2M (memory is handed out in 2 MiB frames); try ${formatSize(Math.ceil(ram / FRAME) * FRAME)}`);
 
   const base = baseDir;
   const names = new Map<string, number>();
@@ -316,8 +320,8 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
     if (vm.balloon === true) fail(file, `${at}.balloon: not supported yet (no balloon device in this build; omit it or write balloon: false)`);
 
     const mem = sizeOf(vm.memory, file, `${at}.memory`);
-    if (mem < MIN_VM_MEMORY) fail(file, `${at}.memory: ${formatSize(mem)} is too small (at least 1M)`);
-    if (mem % PAGE !== 0) fail(file, `${at}.memory: ${mem} bytes is not a multiple of 4 KiB (pages)`);
+    if (mem < MIN_VM_MEMORY) fail(file, `${at}.memory: ${formatSize(mem)} is too small (at least 2M)`);
+    if (mem % FRAME !== 0) fail(file, `${at}.memory: ${formatSize(mem)} is not a multiple of 2M (memory is handed out in 2 MiB frames); try ${formatSize(Math.ceil(mem / FRAME) * FRAME)}`);
     if (mem > ram) fail(file, `${at}.memory: ${formatSize(mem)} is more than host.ram (${formatSize(ram)}): it could never start`);
 
     if (vm.cap != null && vm.cap > 100 * vm.vcpus) {
