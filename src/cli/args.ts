@@ -18,8 +18,7 @@ export const USAGE = `Usage: cyclevisor run <elf> [options]   run a bare-metal R
        cyclevisor boot --kernel IMAGE [options]   boot Linux (help boot)
        cyclevisor dtb [options]          write the board's devicetree (help dtb)
        cyclevisor demo [options]         run the built-in demo guest
-       cyclevisor host FILE [options]    run the VMs of a definition file (help host)
-       cyclevisor ctl PATH COMMAND [NAME] [--json]   control a running host
+       cyclevisor host FILE | ctl PATH CMD  VMs on one host (help host|ctl)
        cyclevisor help [boot|dtb|host|ctl] | --help | --version
 
 Options (run, demo):
