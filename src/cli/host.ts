@@ -14,7 +14,7 @@ import type { CtlCommand, HostCommand } from './args.js';
 import { loadHostConfig, type HostConfig } from '../hypervisor/config.js';
 import { ConsoleMux, realTimer, type MuxTimer } from '../hypervisor/console-mux.js';
 import { ControlClient, ControlServer, checkSocketPath } from '../hypervisor/control.js';
-import type { CreateHost, DomainInfo, DomainStats, DomainSummary, HostRunResult } from '../hypervisor/control-api.js';
+import type { CreateHost, DomainInfo, DomainStats, DomainSummary, HostRunResult, HostRunner } from '../hypervisor/control-api.js';
 import { formatDomstats, formatHostStatsJson, formatHostStatsText } from '../hypervisor/stats.js';
 import { formatSize } from '../errors.js';
 import type { CliIo } from './main.js';
@@ -84,6 +84,15 @@ export async function hostCommand(cmd: HostCommand, io: CliIo, deps: HostDeps = 
 
   const statsFd = cmd.statsFile !== null && deps.openOutputFile ? deps.openOutputFile(cmd.statsFile, '--stats-file') : null;
   const host = await createHost(cfg);
+  try {
+    return await runHost(cmd, io, deps, cfg, host, statsFd);
+  } finally {
+    host.close?.();
+  }
+}
+
+async function runHost(cmd: HostCommand, io: CliIo, deps: HostDeps, cfg: HostConfig, host: HostRunner, statsFd: number | null): Promise<number> {
+  const names = cfg.vms.map((v) => v.name);
   const mux = new ConsoleMux(names, (t) => io.stdout.write(t), deps.timer ?? realTimer);
   let server: ControlServer | null = null;
   let detachInput = () => {};
@@ -97,6 +106,9 @@ export async function hostCommand(cmd: HostCommand, io: CliIo, deps: HostDeps = 
     }
     detachInterrupt = io.onInterrupt(() => host.interrupt());
     result = await host.run({ maxInsns: cmd.maxInsns, maxCycles: cmd.maxCycles, onConsole: (n, b) => mux.push(n, b) });
+  } catch (e) {
+    if (statsFd !== null) closeSync(statsFd);
+    throw e;
   } finally {
     detachInterrupt();
     detachInput();
@@ -109,7 +121,6 @@ export async function hostCommand(cmd: HostCommand, io: CliIo, deps: HostDeps = 
   }
   if (result.end === 'max-insns' || result.end === 'max-cycles') io.stderr.write(`cyclevisor: --${result.end} ran out (host total)\n`);
 
-  const stats = await host.domstats();
   const totals = {
     harts: cfg.harts,
     ramBytes: cfg.ramBytes,
@@ -117,13 +128,13 @@ export async function hostCommand(cmd: HostCommand, io: CliIo, deps: HostDeps = 
     ...(result.instructions !== undefined ? { instructions: result.instructions } : {}),
     end: result.end,
   };
-  const text = cmd.stats === 'json' ? formatHostStatsJson(stats, totals) : formatHostStatsText(stats, totals);
   try {
+    const stats = await host.domstats();
+    const text = cmd.stats === 'json' ? formatHostStatsJson(stats, totals) : formatHostStatsText(stats, totals);
     if (statsFd !== null) writeSync(statsFd, text);
     else io.stdout.write(text);
   } finally {
     if (statsFd !== null) closeSync(statsFd);
-    host.close?.();
   }
   return hostExitCode(result);
 }
