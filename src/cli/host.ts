@@ -27,14 +27,20 @@ export const EXIT_LIMIT = 124;
  */
 export async function loadCreateHost(): Promise<CreateHost | null> {
   const spec = '../hypervisor/host.js';
+  let mod: { createHost?: unknown };
   try {
-    const mod = (await import(spec)) as { createHost?: unknown };
-    return typeof mod.createHost === 'function' ? (mod.createHost as CreateHost) : null;
+    mod = (await import(spec)) as { createHost?: unknown };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return null;
+    // Only the host module itself missing means "no VMM"; a module it imports missing is a bug.
+    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /hypervisor[\\/]host\.[jt]s/.test(String((e as Error).message))) return null;
     throw e;
   }
+  if (typeof mod.createHost !== 'function') {
+    // The VMM is there but does not offer the entry point this CLI drives: say so, do not guess.
+    throw new UserError('running VMs is not available in this build: src/hypervisor/host.ts does not export createHost(config) (see docs/VM-CONFIG.md)', 1);
+  }
+  return mod.createHost as CreateHost;
 }
 
 export interface HostDeps {
@@ -98,11 +104,28 @@ async function runHost(cmd: HostCommand, io: CliIo, deps: HostDeps, cfg: HostCon
   let detachInput = () => {};
   let detachInterrupt = () => {};
   let result: HostRunResult;
+  let quitByEscape = false;
   try {
     if (cmd.control !== null) server = await ControlServer.listen(cmd.control, host, { version: deps.version ?? 'unknown' });
     const target = cmd.console;
     if (target !== null) {
-      detachInput = io.attachInput({ open: () => {}, push: (b) => host.consoleInput(target, b), end: () => {} });
+      // On a terminal the console escapes work as for boot: Ctrl-A x ends the run (exit 0), Ctrl-A s
+      // prints the statistics so far on stderr.
+      detachInput = io.attachInput(
+        { open: () => {}, push: (b) => host.consoleInput(target, b), end: () => {} },
+        {
+          quit: () => {
+            quitByEscape = true;
+            host.interrupt();
+          },
+          stats: () => {
+            void host.domstats().then(
+              (s) => io.stderr.write(formatHostStatsText(s, { harts: cfg.harts, ramBytes: cfg.ramBytes, end: 'running' })),
+              () => {},
+            );
+          },
+        },
+      );
     }
     detachInterrupt = io.onInterrupt(() => host.interrupt());
     result = await host.run({ maxInsns: cmd.maxInsns, maxCycles: cmd.maxCycles, onConsole: (n, b) => mux.push(n, b) });
@@ -116,6 +139,7 @@ async function runHost(cmd: HostCommand, io: CliIo, deps: HostDeps, cfg: HostCon
     await server?.close();
   }
 
+  if (quitByEscape && result.end === 'interrupted') io.stderr.write('cyclevisor: terminated by Ctrl-A x\n');
   for (const v of result.vms) {
     if (v.state === 'crashed' || v.reason === 'crashed') io.stderr.write(`cyclevisor: ${v.name}: crashed\n`);
   }
@@ -136,7 +160,7 @@ async function runHost(cmd: HostCommand, io: CliIo, deps: HostDeps, cfg: HostCon
   } finally {
     if (statsFd !== null) closeSync(statsFd);
   }
-  return hostExitCode(result);
+  return quitByEscape && result.end === 'interrupted' ? 0 : hostExitCode(result);
 }
 
 // ---------------------------------------------------------------------------------------------
