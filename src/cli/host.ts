@@ -25,11 +25,11 @@ export const EXIT_LIMIT = 124;
  * The VMM's `createHost`, if this build has it. The specifier is a variable so that the CLI
  * compiles (and checks files) before src/hypervisor/host.ts exists.
  */
-export async function loadCreateHost(): Promise<CreateHost | null> {
+export async function loadCreateHost(importer: (spec: string) => Promise<unknown> = (spec) => import(spec)): Promise<CreateHost | null> {
   const spec = '../hypervisor/host.js';
   let mod: { createHost?: unknown };
   try {
-    mod = (await import(spec)) as { createHost?: unknown };
+    mod = (await importer(spec)) as { createHost?: unknown };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     // Only the host module itself missing means "no VMM"; a module it imports missing is a bug.
