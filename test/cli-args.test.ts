@@ -4,6 +4,8 @@ import { parseCpu } from '../src/board/cpu.js';
 import {
   BOOT_DEFAULT_RAM,
   BOOT_USAGE,
+  CTL_USAGE,
+  HOST_USAGE,
   DEFAULT_RAM,
   DTB_USAGE,
   USAGE,
@@ -236,7 +238,7 @@ describe('parseArgs', () => {
     expect(errorOf(() => parseArgs(['rnu', 'x.elf']))).toBe("unknown command 'rnu'; did you mean 'run'?");
     expect(errorOf(() => parseArgs(['deom']))).toBe("unknown command 'deom'; did you mean 'demo'?");
     expect(errorOf(() => parseArgs(['prog.elf']))).toBe("unknown command 'prog.elf'; to run a program: cyclevisor run prog.elf");
-    expect(errorOf(() => parseArgs(['launch']))).toBe("unknown command 'launch' (commands: run, boot, dtb, demo, help) (see cyclevisor --help)");
+    expect(errorOf(() => parseArgs(['launch']))).toBe("unknown command 'launch' (commands: run, boot, dtb, demo, host, ctl, help) (see cyclevisor --help)");
     expect(errorOf(() => parseArgs(['run']))).toBe('missing ELF file (usage: cyclevisor run <elf> [options])');
     expect(errorOf(() => parseArgs(['run', '--ram', '4M']))).toBe('missing ELF file (usage: cyclevisor run <elf> [options])');
     expect(errorOf(() => parseArgs(['run', 'a.elf', 'b.elf']))).toBe(
@@ -249,7 +251,8 @@ describe('parseArgs', () => {
       expect(USAGE).toContain(flag);
     }
     expect(USAGE).toMatch(/^Usage: cyclevisor run <elf>/);
-    expect(USAGE.split('\n').length).toBeLessThanOrEqual(24);
+    // 25: one line more since issue 10 (host and ctl share it).
+    expect(USAGE.split('\n').length).toBeLessThanOrEqual(25);
     expect(Math.max(...USAGE.split('\n').map((l) => l.length))).toBeLessThanOrEqual(80);
   });
 });
@@ -375,7 +378,7 @@ describe('parseArgs: boot', () => {
     expect(errorOf(() => parseArgs(['run', 'x.elf', '--kernel', 'k']))).toBe("option --kernel is for 'boot', not 'run' (see cyclevisor --help)");
     expect(errorOf(() => parseArgs(['demo', '--smp', '2']))).toBe("option --smp is for 'boot' or 'dtb', not 'demo' (see cyclevisor --help)");
     expect(errorOf(() => parseArgs(['boot', '--kernel', 'k', '-o', 'x']))).toBe("option -o/--output is for 'dtb', not 'boot' (see cyclevisor --help)");
-    expect(errorOf(() => parseArgs(['dtb', '--stats', 'json']))).toBe("option --stats is for 'run', 'demo' or 'boot', not 'dtb' (see cyclevisor --help)");
+    expect(errorOf(() => parseArgs(['dtb', '--stats', 'json']))).toBe("option --stats is for 'run', 'demo', 'boot' or 'host', not 'dtb' (see cyclevisor --help)");
   });
 });
 
@@ -447,11 +450,45 @@ describe('help topics', () => {
       expect(BOOT_USAGE).toContain(flag);
     }
     for (const flag of ['-o, --output', '--dts', '--smp', '--ram', '--append', '--initrd']) expect(DTB_USAGE).toContain(flag);
-    for (const u of [USAGE, BOOT_USAGE, DTB_USAGE]) {
+    for (const u of [USAGE, BOOT_USAGE, DTB_USAGE, HOST_USAGE, CTL_USAGE]) {
       expect(u.split('\n').length).toBeLessThanOrEqual(26);
       expect(Math.max(...u.split('\n').map((l) => l.length))).toBeLessThanOrEqual(80);
     }
     expect(USAGE).toContain('cyclevisor boot --kernel IMAGE');
     expect(USAGE).toContain('cyclevisor dtb');
+  });
+});
+
+describe('parseArgs: host and ctl (issue 10)', () => {
+  it('host FILE with its options', () => {
+    expect(parseArgs(['host', 'vms.yaml'])).toEqual({ command: 'host', file: 'vms.yaml', control: null, console: null, stats: null, statsFile: null, maxInsns: null, maxCycles: null });
+    expect(parseArgs(['host', 'vms.yaml', '--control', 'cv.sock', '--console', 'web', '--stats', 'json', '--stats-file', 's.json', '--max-insns', '1e9', '--max-cycles=5_000'])).toEqual({
+      command: 'host',
+      file: 'vms.yaml',
+      control: 'cv.sock',
+      console: 'web',
+      stats: 'json',
+      statsFile: 's.json',
+      maxInsns: 1e9,
+      maxCycles: 5000,
+    });
+    expect(errorOf(() => parseArgs(['host', 'a.yaml', 'b.yaml']))).toBe("unexpected argument 'b.yaml': host takes one definition file (options start with --)");
+    expect(errorOf(() => parseArgs(['host', 'a.yaml', '--ram', '1G']))).toBe("option --ram is for 'run', 'demo', 'boot' or 'dtb', not 'host' (see cyclevisor --help)");
+    expect(errorOf(() => parseArgs(['run', 'a.elf', '--control', 'x']))).toBe("option --control is for 'host', not 'run' (see cyclevisor --help)");
+  });
+
+  it('ctl PATH COMMAND [NAME] [--json]', () => {
+    expect(parseArgs(['ctl', 'cv.sock', 'list'])).toEqual({ command: 'ctl', socket: 'cv.sock', verb: 'list', name: null, json: false });
+    expect(parseArgs(['ctl', 'cv.sock', 'dominfo', 'web', '--json'])).toEqual({ command: 'ctl', socket: 'cv.sock', verb: 'dominfo', name: 'web', json: true });
+    expect(parseArgs(['ctl', 'cv.sock', 'domstats'])).toMatchObject({ verb: 'domstats', name: null });
+    expect(errorOf(() => parseArgs(['ctl', 'cv.sock', 'shutdown']))).toBe('ctl shutdown needs a domain name (cyclevisor ctl PATH shutdown NAME)');
+    expect(errorOf(() => parseArgs(['ctl', 'cv.sock', 'console', 'web', '--json']))).toBe('--json does not apply to console');
+    expect(errorOf(() => parseArgs(['ctl', 'cv.sock', 'dominfo', 'a', 'b']))).toBe("unexpected argument 'b': ctl dominfo takes at most one domain name");
+  });
+
+  it('help host / host --help / help ctl', () => {
+    expect(parseArgs(['help', 'host'])).toEqual({ command: 'help', topic: 'host' });
+    expect(parseArgs(['host', 'x.yaml', '--help'])).toEqual({ command: 'help', topic: 'host' });
+    expect(parseArgs(['ctl', '--help'])).toEqual({ command: 'help', topic: 'ctl' });
   });
 });

@@ -18,7 +18,8 @@ export const USAGE = `Usage: cyclevisor run <elf> [options]   run a bare-metal R
        cyclevisor boot --kernel IMAGE [options]   boot Linux (help boot)
        cyclevisor dtb [options]          write the board's devicetree (help dtb)
        cyclevisor demo [options]         run the built-in demo guest
-       cyclevisor help [boot|dtb] | --help | --version
+       cyclevisor host FILE | ctl PATH CMD  VMs on one host (help host|ctl)
+       cyclevisor help [boot|dtb|host|ctl] | --help | --version
 
 Options (run, demo):
   --ram SIZE          guest RAM, 1M..2G in 4K steps (default 128M)
@@ -79,6 +80,35 @@ Writes the device tree blob that cyclevisor boot hands to firmware and kernel
                       0x80200000, as with --bios builtin or a firmware file)
   --timing FILE       cycle-model overrides (the timebase frequency)
   --cpu rv64[,h=off]  ISA choices, as for boot (riscv,isa says h when on)
+`;
+
+export const HOST_USAGE = `Usage: cyclevisor host FILE [options]
+Runs every VM of a VM definition file (YAML or JSON; docs/VM-CONFIG.md) on one
+simulated host, each VM's console on stdout under its name (web   | ...).
+
+  --control PATH      take commands on a Unix socket (cyclevisor ctl PATH ...)
+  --console NAME      send this process's stdin to VM NAME (default: no VM)
+  --stats text|json   the per-VM statistics when every VM has shut off
+                      (default text; json: one entry per VM under "vms")
+  --stats-file PATH   write them to PATH instead of stdout
+  --max-insns N, --max-cycles N   host totals; exit 124 when they run out
+
+Exit: 0 every VM powered off by itself, 1 one crashed or was destroyed, 124
+--max-insns/--max-cycles ran out, 2 bad usage or input (one line naming the
+field, e.g. vms[1].memory: expected a size like 256M).
+`;
+
+export const CTL_USAGE = `Usage: cyclevisor ctl PATH COMMAND [NAME] [--json]
+Sends one command to a host started with --control PATH (virsh-shaped output).
+
+  list                all VMs and their states (virsh list --all)
+  dominfo NAME        one VM (virsh dominfo)
+  start|suspend|resume|shutdown|reboot|destroy NAME
+  domstats [NAME]     statistics, libvirt names (virsh domstats)
+  console NAME        attach to the VM's console; Ctrl-] detaches
+  --json              print the host's raw JSON reply instead
+
+Exit: 0 done, 1 the host refused (one line why), 2 usage or connection error.
 `;
 
 export type StatsFormat = 'text' | 'json';
@@ -167,14 +197,37 @@ export interface DtbCommand {
   cpu: CpuOptions;
 }
 
-export type HelpTopic = 'boot' | 'dtb';
+export interface HostCommand {
+  command: 'host';
+  file: string;
+  control: string | null;
+  console: string | null;
+  /** null: text (the table is always printed at the end). */
+  stats: StatsFormat | null;
+  statsFile: string | null;
+  maxInsns: number | null;
+  maxCycles: number | null;
+}
+
+export const CTL_COMMANDS = ['list', 'dominfo', 'start', 'suspend', 'resume', 'shutdown', 'reboot', 'destroy', 'domstats', 'console'] as const;
+export type CtlVerb = (typeof CTL_COMMANDS)[number];
+
+export interface CtlCommand {
+  command: 'ctl';
+  socket: string;
+  verb: CtlVerb;
+  name: string | null;
+  json: boolean;
+}
+
+export type HelpTopic = 'boot' | 'dtb' | 'host' | 'ctl';
 export interface HelpCommand {
   command: 'help';
   /** Command-specific help (`boot --help`, `help dtb`); absent for the general usage. */
   topic?: HelpTopic;
 }
 
-export type CliCommand = RunCommand | DemoCommand | BootCommand | DtbCommand | HelpCommand | { command: 'version' };
+export type CliCommand = RunCommand | DemoCommand | BootCommand | DtbCommand | HostCommand | CtlCommand | HelpCommand | { command: 'version' };
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -195,8 +248,8 @@ export const MAX_SMP = 8;
 export const MAX_DRIVES = 7;
 export const DEFAULT_DTB_FILE = 'cyclevisor.dtb';
 
-export const COMMANDS = ['run', 'boot', 'dtb', 'demo', 'help'] as const;
-type CommandName = 'run' | 'demo' | 'boot' | 'dtb';
+export const COMMANDS = ['run', 'boot', 'dtb', 'demo', 'host', 'ctl', 'help'] as const;
+type CommandName = 'run' | 'demo' | 'boot' | 'dtb' | 'host' | 'ctl';
 
 interface OptionSpec {
   /** Example for "needs a value" messages; absent for flags without a value. */
@@ -210,15 +263,16 @@ interface OptionSpec {
 }
 
 const RUNLIKE: readonly CommandName[] = ['run', 'demo', 'boot'];
+const HOSTLIKE: readonly CommandName[] = ['run', 'demo', 'boot', 'host'];
 const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--ram': { example: '--ram 128M', commands: ['run', 'demo', 'boot', 'dtb'] },
-  '--max-insns': { example: '--max-insns 1e9', commands: RUNLIKE },
+  '--max-insns': { example: '--max-insns 1e9', commands: HOSTLIKE },
   '--timing': { example: '--timing u74.json', commands: ['run', 'demo', 'boot', 'dtb'] },
-  '--stats': { example: '--stats json', commands: RUNLIKE },
-  '--stats-file': { example: '--stats-file stats.json', commands: RUNLIKE },
+  '--stats': { example: '--stats json', commands: HOSTLIKE },
+  '--stats-file': { example: '--stats-file stats.json', commands: HOSTLIKE },
   '--trace': { example: '--trace 100', commands: RUNLIKE },
   // After the older options: a typo equally close to two names suggests the older one.
-  '--max-cycles': { example: '--max-cycles 1e9', commands: RUNLIKE },
+  '--max-cycles': { example: '--max-cycles 1e9', commands: HOSTLIKE },
   '--pace': { example: '--pace on', commands: RUNLIKE },
   '--cpu': { example: '--cpu rv64,h=off', commands: ['run', 'boot', 'dtb'] },
   '--bios': { example: '--bios fw_dynamic.bin', commands: ['boot'] },
@@ -233,6 +287,9 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--rtc-epoch': { example: '--rtc-epoch now', commands: ['boot'] },
   '--output': { example: '-o board.dtb', commands: ['dtb'] },
   '--dts': { commands: ['dtb'] },
+  '--control': { example: '--control cv.sock', commands: ['host'] },
+  '--console': { example: '--console web', commands: ['host'] },
+  '--json': { commands: ['ctl'] },
 };
 /** Short spellings. */
 const ALIASES: Readonly<Record<string, string>> = { '-o': '--output' };
@@ -472,12 +529,31 @@ function commandWord(argv: readonly string[]): string | undefined {
 }
 
 function helpFor(word: string | undefined): HelpCommand {
-  return word === 'boot' || word === 'dtb' ? { command: 'help', topic: word } : { command: 'help' };
+  return word === 'boot' || word === 'dtb' || word === 'host' || word === 'ctl' ? { command: 'help', topic: word } : { command: 'help' };
 }
 
 function listCommands(cs: readonly CommandName[]): string {
   const q = cs.map((c) => `'${c}'`);
   return q.length === 1 ? q[0]! : `${q.slice(0, -1).join(', ')} or ${q[q.length - 1]!}`;
+}
+
+const CTL_SHAPE = 'usage: cyclevisor ctl PATH COMMAND [NAME] [--json]';
+
+function parseCtl(rest: readonly string[], json: boolean): CtlCommand {
+  const [socket, verbWord, name, extra] = rest;
+  if (socket === undefined) throw new UserError(`missing control socket path (${CTL_SHAPE})`);
+  if (verbWord === undefined) throw new UserError(`missing command (commands: ${CTL_COMMANDS.join(', ')}; ${CTL_SHAPE})`);
+  const verb = CTL_COMMANDS.find((c) => c === verbWord);
+  if (verb === undefined) {
+    const guess = closest(verbWord, CTL_COMMANDS);
+    throw new UserError(`unknown ctl command '${verbWord}'${guess !== undefined ? `; did you mean '${guess}'?` : ` (commands: ${CTL_COMMANDS.join(', ')})`}`);
+  }
+  if (extra !== undefined) throw new UserError(`unexpected argument '${extra}': ctl ${verb} takes at most one domain name`);
+  const needs = verb === 'list' ? 'none' : verb === 'domstats' ? 'optional' : 'required';
+  if (needs === 'none' && name !== undefined) throw new UserError(`unexpected argument '${name}': ctl list takes no domain name`);
+  if (needs === 'required' && name === undefined) throw new UserError(`ctl ${verb} needs a domain name (cyclevisor ctl PATH ${verb} NAME)`);
+  if (verb === 'console' && json) throw new UserError('--json does not apply to console');
+  return { command: 'ctl', socket, verb, name: name ?? null, json };
 }
 
 /** Parses argv (process.argv.slice(2)) into a command. Throws `UserError` on any bad input. */
@@ -533,7 +609,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
     throw new UserError(`no command given (usage: cyclevisor run <elf> [options] | cyclevisor boot --kernel IMAGE | cyclevisor --help)`);
   }
   if (command === 'help') return helpFor(rest[0]);
-  if (command !== 'run' && command !== 'demo' && command !== 'boot' && command !== 'dtb') throw unknownCommand(command);
+  if (command !== 'run' && command !== 'demo' && command !== 'boot' && command !== 'dtb' && command !== 'host' && command !== 'ctl') throw unknownCommand(command);
 
   for (const name of values.keys()) {
     const spec = OPTIONS[name]!;
@@ -589,6 +665,23 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       }
     }
   }
+
+  if (command === 'host') {
+    const [file, extra] = rest;
+    if (file === undefined) throw new UserError('missing VM definition file (usage: cyclevisor host FILE [--control PATH] [--console NAME])');
+    if (extra !== undefined) throw new UserError(`unexpected argument '${extra}': host takes one definition file (options start with --)`);
+    return {
+      command: 'host',
+      file,
+      control: one('--control') ?? null,
+      console: one('--console') ?? null,
+      stats: settings.stats,
+      statsFile: settings.statsFile,
+      maxInsns: settings.maxInsns,
+      maxCycles: settings.maxCycles,
+    };
+  }
+  if (command === 'ctl') return parseCtl(rest, values.has('--json'));
 
   if (settings.traceRegs && settings.trace === 0) {
     throw new UserError('--trace-regs needs --trace N (the number of instructions to print)');

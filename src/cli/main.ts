@@ -28,8 +28,10 @@ import { dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   BOOT_USAGE,
+  CTL_USAGE,
   DEFAULT_DTB_FILE,
   DTB_USAGE,
+  HOST_USAGE,
   parseArgs,
   USAGE,
   type BootCommand,
@@ -51,6 +53,7 @@ import { loadFile } from '../elf.js';
 import { useOptimizingCompiler } from '../core.js';
 import { checkImage, ImageFormatError } from '../../devices/image-format.js';
 import { checkNotHeldHere, ImageLockError } from '../../devices/image-lock.js';
+import { ctlCommand, hostCommand } from './host.js';
 
 export { attachProcessStdin } from './console.js';
 export type { ConsoleControl, InputSink } from './console.js';
@@ -170,7 +173,9 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     const cmd = parseArgs(argv);
     switch (cmd.command) {
       case 'help':
-        io.stdout.write(cmd.topic === 'boot' ? BOOT_USAGE : cmd.topic === 'dtb' ? DTB_USAGE : USAGE);
+        io.stdout.write(
+          cmd.topic === 'boot' ? BOOT_USAGE : cmd.topic === 'dtb' ? DTB_USAGE : cmd.topic === 'host' ? HOST_USAGE : cmd.topic === 'ctl' ? CTL_USAGE : USAGE,
+        );
         return 0;
       case 'version':
         io.stdout.write(`cyclevisor ${version()}\n`);
@@ -182,6 +187,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         return await bootCommand(cmd, io);
       case 'dtb':
         return dtbCommand(cmd, io);
+      case 'host':
+        return await hostCommand(cmd, io, { version: version(), openOutputFile, refuseInputAsOutput });
+      case 'ctl':
+        return await ctlCommand(cmd, io);
     }
   } catch (e) {
     if (isUserError(e)) {
