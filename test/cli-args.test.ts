@@ -251,8 +251,7 @@ describe('parseArgs', () => {
       expect(USAGE).toContain(flag);
     }
     expect(USAGE).toMatch(/^Usage: cyclevisor run <elf>/);
-    // 25: one line more since issue 10 (host and ctl share it).
-    expect(USAGE.split('\n').length).toBeLessThanOrEqual(25);
+    expect(USAGE.split('\n').length).toBeLessThanOrEqual(24);
     expect(Math.max(...USAGE.split('\n').map((l) => l.length))).toBeLessThanOrEqual(80);
   });
 });

@@ -19,7 +19,7 @@ export const USAGE = `Usage: cyclevisor run <elf> [options]   run a bare-metal R
        cyclevisor dtb [options]          write the board's devicetree (help dtb)
        cyclevisor demo [options]         run the built-in demo guest
        cyclevisor host FILE | ctl PATH CMD  VMs on one host (help host|ctl)
-       cyclevisor help [boot|dtb|host|ctl] | --help | --version
+       cyclevisor help [boot|dtb|host|ctl] | -h, --help | -V, --version
 
 Options (run, demo):
   --ram SIZE          guest RAM, 1M..2G in 4K steps (default 128M)
@@ -32,7 +32,6 @@ Options (run, demo):
   --trace N [--trace-regs]  first N instructions on stderr (+ regs written)
   --mode fast|timing  timing: also model the TLB (timing file) and report it
   --cpu rv64[,h=off]  ISA choices, QEMU -cpu syntax (default: H extension on)
-  -h, --help | -V, --version   show this help | the version
 
 Sizes take K, M or G (powers of 1024). stdout carries only the guest's console.
 Exit: the guest's code; 124 --max-insns/--max-cycles ran out; 130 Ctrl-C; 2 bad
