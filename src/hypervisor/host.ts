@@ -114,6 +114,8 @@ export class Host implements HostControlOps {
       core.setVmmMode(true, this.timing.vmm);
       core.priv = 1;
       core.setCsr(MENVCFG, 1n << 63n);
+      // mstatus.FS = Dirty: a VS-mode FP instruction needs both sstatus.FS (the host's) and vsstatus.FS (Priv §8.2.x).
+      core.setCsr(L.H_MSTATUS, core.getCsr(L.H_MSTATUS) | (3n << 13n));
       core.setCsr(L.H_MCOUNTEREN, 7n); // cycle, time, instret below M (as firmware leaves it); hcounteren gates VS
       core.setTimebase(cyclesPerTick(this.timing), 0n);
     }
