@@ -156,6 +156,16 @@ export class VirtPlatform {
     }
   }
 
+  /** Reset every device (a VM's reboot; the caller clears the scheduler first). */
+  reset(): void {
+    this.finisher.reset();
+    this.clint?.reset();
+    this.plic.reset();
+    this.uart.reset();
+    this.rtc.reset();
+    for (const v of this.virtio) v.reset();
+  }
+
   /** Flush and close disk images (every acknowledged write reaches the file). */
   close(): void {
     for (const b of this.blockBackends) b.close();

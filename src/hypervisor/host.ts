@@ -10,7 +10,7 @@
  * `VcpuPlacement` (types.ts); until vsched's `VcpuScheduler` lands, `RoundRobinPlacement` below:
  * VMs in id order, a fixed slice each.
  *
- * Not done yet (issue 10): weights/caps (vsched), suspend/resume/shutdown via agent/reboot, the
+ * Not done yet (issue 10): weights/caps (vsched), shutdown via a guest agent, ctl reboot, the
  * control socket, migration of one SMP VM's vCPUs across host harts in parallel (a VM's round runs
  * on one host hart at a time).
  */
@@ -69,6 +69,8 @@ export interface HostOptions {
 export interface HostRunOptions {
   /** Stop when the host harts' total cycles reach this (exit 124 as --max-cycles). */
   maxHostCycles?: number;
+  /** Called after every round (control operations, tests); 'stop' ends run() (exit 130). */
+  afterRound?: (host: Host) => void | 'stop';
 }
 
 export interface HostResult {
@@ -149,7 +151,8 @@ export class Host implements HostControlOps {
     const byId = (id: number) => this.vms[id - 1]!;
     const blocked = new Set<number>();
     for (;;) {
-      if (!this.vms.some((v) => v.state === 'running')) break;
+      if (!this.vms.some((v) => v.state === 'running' || v.state === 'paused')) break;
+      if (!this.vms.some((v) => v.state === 'running')) return { code: 3, message: 'every VM that has not shut off is paused' };
       const total = this.hostTime.reduce((a, b) => a + b, 0);
       if (total >= max) return { code: 124, message: `the host ran ${total} cycles (--max-cycles)` };
       let h = 0;
@@ -168,7 +171,8 @@ export class Host implements HostControlOps {
       this.placement.charge(vm.id, r.hostCycles);
       if (r.blocked) blocked.add(vm.id);
       else blocked.clear();
-      if (vm.state !== 'running') this.placement.remove(vm.id);
+      if (vm.state === 'shut off' || vm.state === 'crashed') this.placement.remove(vm.id);
+      if (opts.afterRound?.(this) === 'stop') return { code: 130, message: 'stopped' };
     }
     const bad = this.vms.find((v) => v.state === 'crashed' || this.destroyed.has(v.name));
     if (bad) return { code: 1, message: `${bad.name}: ${bad.crashMessage ?? 'destroyed'}` };
@@ -217,11 +221,20 @@ export class Host implements HostControlOps {
     this.startVm(v);
     return { ok: true, value: null };
   }
-  suspend(): ControlResult<null> {
-    return this.unsupported('suspend');
+  /** Pause a running VM: its vCPUs are not placed, its clock stands still (libvirt `suspend`). */
+  suspend(name: string): ControlResult<null> {
+    const v = this.find(name);
+    if (!v) return this.missing(name);
+    if (v.state !== 'running') return { ok: false, error: `${name}: domain is not running` };
+    v.state = 'paused';
+    return { ok: true, value: null };
   }
-  resume(): ControlResult<null> {
-    return this.unsupported('resume');
+  resume(name: string): ControlResult<null> {
+    const v = this.find(name);
+    if (!v) return this.missing(name);
+    if (v.state !== 'paused') return { ok: false, error: `${name}: domain is not paused` };
+    v.state = 'running';
+    return { ok: true, value: null };
   }
   shutdown(): ControlResult<null> {
     return this.unsupported('shutdown');

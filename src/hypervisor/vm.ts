@@ -75,6 +75,8 @@ export class Vm {
   now = 0;
   hostCycles = 0;
   consoleBytes = 0;
+  /** Guest-requested restarts so far. */
+  reboots = 0;
   readonly output: Uint8Array[] = [];
   private loaded: Vcpu | null = null;
   private pendingReset: SbiAction | null = null;
@@ -373,10 +375,26 @@ export class Vm {
       this.poweredOff = true;
       this.exitCode ??= 0;
       this.state = 'shut off';
-    } else {
-      // Reboot: not supported yet — the VM shuts off and says so (a later change restarts it).
-      this.crash('the guest asked for a reboot, which the VMM does not support yet');
+    } else this.reboot();
+  }
+
+  /**
+   * Restart the VM (SBI SRST reboot, test finisher reset, `ctl reboot` later): devices reset,
+   * their events dropped, vCPUs reset, the kernel (and initrd, device tree) loaded again, vCPU 0
+   * started. RAM is not cleared outside what is reloaded (as a hardware reset, and QEMU's). The
+   * VM's clock goes on.
+   */
+  reboot(): void {
+    this.scheduler.clear();
+    this.platform.reset();
+    this.core.hfenceGvma(this.id);
+    for (const v of this.vcpus) {
+      v.started = false;
+      v.waiting = false;
+      v.ctx = Vcpu.resetContext(v.index, this.memory.hgatp, 0n, 0n);
     }
+    this.reboots++;
+    this.boot();
   }
 
   crash(message: string): void {

@@ -169,6 +169,62 @@ describe('two VMs on one host: isolation and determinism', () => {
   });
 });
 
+describe('lifecycle: reboot, suspend/resume, destroy, list, dominfo', () => {
+  // Count boots in a RAM word outside the loaded image (a reboot reloads the image, RAM elsewhere
+  // survives as on hardware): print '0' + count; reboot (SRST type 1) until the count is 3.
+  const rebooter = guest([
+    ...li(6, RAM + 0x1_0000n), ['ld', { rd: 7, rs1: 6, imm: 0 }], ['addi', { rd: 7, rs1: 7, imm: 1 }], ['sd', { rs1: 6, rs2: 7, imm: 0 }],
+    ['addi', { rd: 10, rs1: 7, imm: 48 }], ...li(17, 1n), ['ecall'],
+    ...li(5, 3n), ['beq', { rs1: 7, rs2: 5, imm: 8 + 4 * ecall(SRST, 0, 1n, 0n).length - 4 }],
+    ...ecall(SRST, 0, 1n, 0n), // cold reboot
+    ...shutdown,
+  ]);
+
+  it('an SRST reboot restarts the VM (devices reset, image reloaded); shutdown after the third boot', () => {
+    const host = new Host({ harts: 1, ramBytes: 32 * MiB });
+    const vm = host.addVm({ name: 'r', vcpus: 1, memoryBytes: 4 * MiB, kernel: rebooter });
+    expect(host.run({ maxHostCycles: 10_000_000 })).toEqual({ code: 0 });
+    expect(vm.outputText()).toBe('123');
+    expect(vm.reboots).toBe(2);
+  });
+
+  it('suspend stops placing a VM, resume places it again; list, dominfo, destroy; unsupported operations say so', () => {
+    const loop = guest([...li(12, 2_000_000n), ['addi', { rd: 12, rs1: 12, imm: -1 }], ['bne', { rs1: 12, rs2: 0, imm: -4 }], ...putc('!'), ...shutdown]);
+    const host = new Host({ harts: 1, ramBytes: 64 * MiB });
+    const a = host.addVm({ name: 'a', vcpus: 1, memoryBytes: 4 * MiB, kernel: loop });
+    const b = host.addVm({ name: 'b', vcpus: 1, memoryBytes: 4 * MiB, kernel: loop });
+    const c = host.addVm({ name: 'c', vcpus: 1, memoryBytes: 4 * MiB, kernel: loop, autostart: false });
+    expect(host.list()).toEqual({ ok: true, value: [{ id: 1, name: 'a', state: 'running' }, { id: 2, name: 'b', state: 'running' }, { id: null, name: 'c', state: 'shut off' }] });
+    expect(host.suspend('a')).toEqual({ ok: true, value: null });
+    expect(host.suspend('a')).toEqual({ ok: false, error: 'a: domain is not running' });
+    expect(host.dominfo('a')).toMatchObject({ ok: true, value: { Name: 'a', State: 'paused', 'CPU(s)': 1 } });
+    expect(host.dominfo('zz')).toEqual({ ok: false, error: 'no VM named "zz"' });
+    expect(host.shutdown('b')).toEqual({ ok: false, error: 'shutdown: not supported yet' });
+    let rounds = 0;
+    let aWhilePaused = -1;
+    const r = host.run({
+      maxHostCycles: 100_000_000,
+      afterRound: (h) => {
+        rounds++;
+        if (rounds === 3) {
+          aWhilePaused = a.now;
+          expect(h.resume('a').ok).toBe(true);
+          expect(h.start('c').ok).toBe(true);
+        }
+      },
+    });
+    expect(r).toEqual({ code: 0 });
+    expect(aWhilePaused).toBe(0); // paused from the start: its clock stood still for 3 rounds
+    for (const vm of [a, b, c]) expect(vm.outputText()).toBe('!');
+    // destroy: the VM shuts off, the host's result says so (exit 1).
+    const h2 = new Host({ harts: 1, ramBytes: 32 * MiB });
+    h2.addVm({ name: 'd', vcpus: 1, memoryBytes: 4 * MiB, kernel: loop });
+    expect(h2.destroy('d')).toEqual({ ok: true, value: null });
+    expect(h2.run({ maxHostCycles: 1_000_000 })).toEqual({ code: 1, message: 'd: destroyed' });
+    expect(h2.domstats('d')).toMatchObject({ ok: true, value: [{ name: 'd', state: 'shut off' }] });
+  });
+});
+
 describe('MMIO decode (the instruction bits of a guest-page fault)', () => {
   it('loads and stores, 32-bit and compressed', () => {
     expect(decodeMmio(0x0083_3283, 4)).toEqual({ store: false, size: 8, reg: 5, signed: false }); // ld x5, 8(x6)
