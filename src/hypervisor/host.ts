@@ -71,12 +71,17 @@ export interface HostRunOptions {
   maxHostCycles?: number;
   /** Called after every round (control operations, tests); 'stop' ends run() (exit 130). */
   afterRound?: (host: Host) => void | 'stop';
+  /** Stop when all vCPUs together retired this many instructions (exit 124). */
+  maxInsns?: number;
+  /** Paused or input-blocked VMs wait (runSome returns null) instead of ending the run (a controlled host). */
+  waitWhenPaused?: boolean;
 }
 
 export interface HostResult {
   /** 0: every VM powered off by itself; 1: one crashed or was destroyed; 124: the budget ran out; 3: every VM blocked. */
   code: number;
   message?: string;
+  limit?: 'max-cycles' | 'max-insns';
 }
 
 export class Host implements HostControlOps {
@@ -89,6 +94,7 @@ export class Host implements HostControlOps {
   private readonly placement: VcpuPlacement;
   private readonly onOutput: HostOptions['onOutput'];
   private destroyed = new Set<string>();
+  private readonly blocked = new Set<number>();
 
   constructor(spec: HostSpec, opts: HostOptions = {}) {
     if (!(Number.isInteger(spec.harts) && spec.harts >= 1 && spec.harts <= 8)) throw new UserError(`host.harts: expected 1 to 8, got ${spec.harts}`);
@@ -146,37 +152,71 @@ export class Host implements HostControlOps {
 
   /** Run until every VM is shut off or crashed (or the budget ends). Deterministic. */
   run(opts: HostRunOptions = {}): HostResult {
+    for (;;) {
+      const r = this.runSome(opts, Infinity);
+      if (r) return r;
+    }
+  }
+
+  /**
+   * Run rounds until the end (a HostResult) or until `shouldYield()` says the caller wants control
+   * back (null: call again). Rounds are whole units, so how the run is sliced changes nothing.
+   */
+  runSome(opts: HostRunOptions, roundsBeforeYield: number, shouldYield: () => boolean = () => false): HostResult | null {
     const core = this.core;
     const max = opts.maxHostCycles ?? Infinity;
+    const maxInsns = opts.maxInsns ?? Infinity;
     const byId = (id: number) => this.vms[id - 1]!;
-    const blocked = new Set<number>();
+    let rounds = 0;
     for (;;) {
       if (!this.vms.some((v) => v.state === 'running' || v.state === 'paused')) break;
-      if (!this.vms.some((v) => v.state === 'running')) return { code: 3, message: 'every VM that has not shut off is paused' };
+      if (!this.vms.some((v) => v.state === 'running')) {
+        if (opts.waitWhenPaused) return null;
+        return { code: 3, message: 'every VM that has not shut off is paused' };
+      }
       const total = this.hostTime.reduce((a, b) => a + b, 0);
-      if (total >= max) return { code: 124, message: `the host ran ${total} cycles (--max-cycles)` };
+      if (total >= max) return { code: 124, message: `the host ran ${total} cycles (--max-cycles)`, limit: 'max-cycles' };
+      if (this.totalInstructions() >= maxInsns) return { code: 124, message: `the VMs retired ${maxInsns} instructions (--max-insns)`, limit: 'max-insns' };
+      if (rounds >= roundsBeforeYield || (rounds > 0 && shouldYield())) return null;
+      rounds++;
       let h = 0;
       for (let i = 1; i < this.harts; i++) if (this.hostTime[i]! < this.hostTime[h]!) h = i;
-      const pick = this.placement.pick(h, this.hostTime[h]!, (id) => byId(id).runnable && !blocked.has(id));
+      const pick = this.placement.pick(h, this.hostTime[h]!, (id) => byId(id).runnable && !this.blocked.has(id));
       if (!pick) {
-        if (this.vms.some((v) => v.state === 'running')) {
-          return { code: 3, message: 'every running VM waits for input that cannot come (all vCPUs idle, nothing scheduled)' };
-        }
-        break;
+        if (opts.waitWhenPaused) return null; // input may come (console, control)
+        return { code: 3, message: 'every running VM waits for input that cannot come (all vCPUs idle, nothing scheduled)' };
       }
       const vm = byId(pick.id);
       core.switchHart(h);
       const r = vm.runRound(h, pick.slice);
       this.hostTime[h]! += r.hostCycles;
       this.placement.charge(vm.id, r.hostCycles);
-      if (r.blocked) blocked.add(vm.id);
-      else blocked.clear();
+      if (r.blocked) this.blocked.add(vm.id);
+      else this.blocked.clear();
       if (vm.state === 'shut off' || vm.state === 'crashed') this.placement.remove(vm.id);
       if (opts.afterRound?.(this) === 'stop') return { code: 130, message: 'stopped' };
     }
     const bad = this.vms.find((v) => v.state === 'crashed' || this.destroyed.has(v.name));
     if (bad) return { code: 1, message: `${bad.name}: ${bad.crashMessage ?? 'destroyed'}` };
     return { code: 0 };
+  }
+
+  /** Instructions all vCPUs of all VMs retired. */
+  totalInstructions(): number {
+    let n = 0;
+    for (const v of this.vms) for (const c of v.vcpus) n += c.instructions;
+    return n;
+  }
+
+  /** New input for a VM: it may wake a VM that was blocked. */
+  inputArrived(vm: Vm, bytes: Uint8Array): void {
+    vm.pushInput(bytes);
+    this.blocked.clear();
+  }
+
+  /** Was this VM destroyed (not shut off by its guest)? */
+  wasDestroyed(name: string): boolean {
+    return this.destroyed.has(name);
   }
 
   close(): void {
@@ -217,8 +257,15 @@ export class Host implements HostControlOps {
     const v = this.find(name);
     if (!v) return this.missing(name);
     if (v.state === 'running' || v.state === 'paused') return { ok: false, error: `${name}: domain is already active` };
-    if (v.poweredOff || v.state === 'crashed') return this.unsupported('start of a VM that already ran');
-    this.startVm(v);
+    if (v.poweredOff || v.state === 'crashed' || this.destroyed.has(name)) {
+      // It ran before: a cold restart (devices reset, images reloaded), as libvirt's start.
+      v.poweredOff = false;
+      v.crashMessage = null;
+      this.destroyed.delete(name);
+      v.reboot();
+      this.placement.add(v.id, v.spec.weight ?? 256, v.spec.cap ?? null);
+    } else this.startVm(v);
+    this.blocked.clear();
     return { ok: true, value: null };
   }
   /** Pause a running VM: its vCPUs are not placed, its clock stands still (libvirt `suspend`). */
@@ -236,11 +283,19 @@ export class Host implements HostControlOps {
     v.state = 'running';
     return { ok: true, value: null };
   }
-  shutdown(): ControlResult<null> {
+  /** Graceful shutdown needs the guest agent (virtio-console), not there yet. */
+  shutdown(name: string): ControlResult<null> {
+    if (!this.find(name)) return this.missing(name);
     return this.unsupported('shutdown');
   }
-  reboot(): ControlResult<null> {
-    return this.unsupported('reboot');
+  /** `ctl reboot`: a cold restart of a running or paused VM (libvirt's reset). */
+  reboot(name: string): ControlResult<null> {
+    const v = this.find(name);
+    if (!v) return this.missing(name);
+    if (v.state !== 'running' && v.state !== 'paused') return { ok: false, error: `${name}: domain is not running` };
+    v.reboot();
+    this.blocked.clear();
+    return { ok: true, value: null };
   }
   destroy(name: string): ControlResult<null> {
     const v = this.find(name);
@@ -272,3 +327,6 @@ function nullMmio() {
     write: () => 1,
   };
 }
+
+// `cyclevisor host` (hostcli's src/cli/host.ts) imports createHost from this module.
+export { createHost } from './runner.js';
