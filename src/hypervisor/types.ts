@@ -101,8 +101,10 @@ export interface HostControlOps {
 
 /**
  * What the host's placement policy must offer (the round-robin placeholder in host.ts implements
- * it; vsched's `VcpuScheduler` replaces it). Ids are dense integers the host assigns to runnable
- * vCPUs; time is host cycles.
+ * it; vsched's `VcpuSchedulerPlacement` replaces it: pass it as `new Host(spec, { placement })`).
+ * Ids are the schedulable entities — today a whole VM (its id), whose round runs its vCPUs on the
+ * picked host hart (a VM's vCPUs interleave on its own clock); time is host cycles, and pick() is
+ * called for the host hart with the lowest clock first (nondecreasing `now`).
  */
 export interface VcpuPlacement {
   /** A vCPU became known (weight and cap of its VM). */
