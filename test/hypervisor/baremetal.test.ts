@@ -159,6 +159,44 @@ describe('two VMs on one host: isolation and determinism', () => {
     }
   });
 
+  it("a guest probing its whole 4 GiB guest-physical space never sees another VM's memory; the host survives", () => {
+    const MAGIC = 0x5a17_c0de_9e37_79b9n;
+    // b: the secret at the start of its RAM, then spins long enough to be alive during a's probe.
+    const b = guest([
+      ...li(6, RAM + 0x3000n), ...li(7, MAGIC), ['sd', { rs1: 6, rs2: 7, imm: 0 }],
+      ...li(12, 3_000_000n), ['addi', { rd: 12, rs1: 12, imm: -1 }], ['bne', { rs1: 12, rs2: 0, imm: -4 }],
+      ...shutdown,
+    ]);
+    // a: for every 1 MiB step of [0, 4 GiB) at offset 0x3000, ld; count values equal to the secret
+    // (s7) and faults (the handler counts them in s9 and skips the ld).
+    const loop: Insn[] = [
+      ['addi', { rd: 11, rs1: 0, imm: 0 }], // t1' = 0
+      ['ld', { rd: 11, rs1: 20, imm: 0 }], // may fault: handler skips it
+      ['bne', { rs1: 11, rs2: 24, imm: 8 }], ['addi', { rd: 23, rs1: 23, imm: 1 }],
+      ['add', { rd: 20, rs1: 20, rs2: 21 }],
+      ['bltu', { rs1: 20, rs2: 22, imm: -20 }],
+    ];
+    const a = guest(
+      [
+        ...li(5, RAM + 0x800n), csrw(0x105, 5),
+        ...li(20, 0x3000n), ...li(21, 0x10_0000n), ...li(22, 0x1_0000_0000n), ...li(24, MAGIC),
+        ...loop,
+        ...shutdown,
+      ],
+      [['addi', { rd: 25, rs1: 25, imm: 1 }], csrr(5, 0x141), ['addi', { rd: 5, rs1: 5, imm: 4 }], csrw(0x141, 5), ['sret']],
+    );
+    const host = new Host({ harts: 2, ramBytes: 64 * MiB });
+    const vb = host.addVm({ name: 'b', vcpus: 1, memoryBytes: 4 * MiB, kernel: b });
+    const va = host.addVm({ name: 'a', vcpus: 1, memoryBytes: 4 * MiB, kernel: a });
+    expect(host.run({ maxHostCycles: 200_000_000 })).toEqual({ code: 0 });
+    const c = va.vcpus[0]!.ctx;
+    expect(c.x[23]).toBe(0n); // the secret was never read
+    // 4096 probes: 4 land in a's RAM (4 MiB), a few hit devices that answer 8-byte reads; the rest fault.
+    expect(c.x[25]).toBeGreaterThan(4000n);
+    expect(vb.state).toBe('shut off');
+    expect(host.core.readPhys(vb.memory.hpaOf(0x8000_3000)!, 8)).toEqual(new Uint8Array(new BigUint64Array([MAGIC]).buffer));
+  });
+
   it('a VM that does not fit in the frame pool is refused, nothing taken', () => {
     const host = new Host({ harts: 1, ramBytes: 16 * MiB });
     const free = host.pool.freeChunks;
