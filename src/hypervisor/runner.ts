@@ -211,15 +211,17 @@ export class HostRunner {
         'state.state': STATE_NUMBER[v.state],
         'state.reason': this.reason(v),
         'cpu.time': Math.round((s.cycles / this.host.timing.cpuHz) * 1e9),
-        'cpu.host_share': totalHost > 0 ? s.hostCycles / totalHost : 0,
+        'cpu.host_share': totalHost > 0 ? (100 * s.hostCycles) / totalHost : 0, // %
         'vcpu.current': v.spec.vcpus,
         'vcpu.maximum': v.spec.vcpus,
       };
       for (const c of v.vcpus) {
         stats[`vcpu.${c.index}.state`] = c.started ? 1 : 0;
+        stats[`vcpu.${c.index}.time`] = Math.round((c.cycles / this.host.timing.cpuHz) * 1e9);
         stats[`vcpu.${c.index}.instructions`] = c.instructions;
         stats[`vcpu.${c.index}.cycles`] = c.cycles;
       }
+      stats['mem.guest_page_faults'] = v.vcpus.reduce((a, c) => a + c.guestPageFaults, 0);
       stats['balloon.current'] = Math.floor(s['balloon.current'] / 1024);
       stats['balloon.maximum'] = Math.floor(s['balloon.current'] / 1024);
       stats['balloon.rss'] = Math.floor(s['balloon.rss'] / 1024);

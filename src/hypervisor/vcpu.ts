@@ -34,6 +34,8 @@ export class Vcpu {
   readonly exits = emptyExitStats();
   instructions = 0;
   cycles = 0;
+  /** Guest-page-fault exits (causes 20, 21, 23: MMIO and accesses outside the VM's RAM). */
+  guestPageFaults = 0;
 
   constructor(
     readonly index: number,

@@ -313,6 +313,7 @@ export class Vm {
       this.now = core.cycles;
       if (status === RunStatus.VmExit) {
         const e = core.vmExit();
+        if (!e.interrupt && (e.cause === 20 || e.cause === 21 || e.cause === 23)) v.guestPageFaults++;
         const before = core.cycles;
         const { reason, outcome } = handleExit(core, e, this.env, v.index);
         this.count(v, reason, this.exitCycles + (core.cycles - before));

@@ -51,7 +51,10 @@ describe('createHost: the HostRunner for `cyclevisor host`', () => {
     expect(out.get('batch')).toBe('hi batch\n');
     expect(events).toEqual(['web shut off shutdown', 'batch shut off shutdown']);
     const [s] = await host.domstats('web');
-    expect(s!.stats).toMatchObject({ 'state.state': 5, 'state.reason': 'shutdown', 'vcpu.current': 1, 'exit.sbi.count': 8, 'console.bytes': 7 });
+    expect(s!.stats).toMatchObject({ 'state.state': 5, 'state.reason': 'shutdown', 'vcpu.current': 1, 'exit.sbi.count': 8, 'console.bytes': 7, 'mem.guest_page_faults': 0 });
+    const shares = (await host.domstats()).map((d) => d.stats['cpu.host_share'] as number);
+    expect(shares[0]! + shares[1]!).toBeCloseTo(100, 6); // % of host cycles
+    expect(shares[2]).toBe(0);
     expect((await host.dominfo('batch')).maxMemoryBytes).toBe(4 * MiB);
     host.close();
   });
