@@ -303,6 +303,10 @@ export class Vm {
     }
     v.lastHart = hostHart;
     core.loadVcpu(v.ctx);
+    // loadVcpu charged the modeled entry cost; a round's entry is the host's business (preemption,
+    // placement), not the guest's: its clock must not depend on how the host slices it (issue 10
+    // scope 1). Entries after an exit (resumeVcpu) are charged: they are the exit's round trip.
+    core.cycles = t0;
     this.loaded = v;
     this.now = core.cycles;
     let stop = false;
