@@ -14,7 +14,7 @@
  *    KVM's kvm_riscv_vcpu_trap_redirect.
  * Priv 1.12 ch. 8 (Trap Entry, Virtual-Instruction Exceptions, Two-Stage Address Translation).
  */
-import type { Core, } from '../core.js';
+import type { Core } from '../core.js';
 import * as L from '../generated/layout.js';
 import type { VmExit } from '../vcpu.js';
 import type { AccessSize } from '../bus/types.js';

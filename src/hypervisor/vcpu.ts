@@ -12,7 +12,7 @@ export const EXIT_REASONS: readonly ExitReasonName[] = ['mmio', 'sbi', 'wfi', 'v
 export const HENVCFG_STCE = 1n << 63n;
 /** hstatus.VTW (bit 21): WFI in VS-mode is a virtual-instruction exit (so the VMM can yield the hart). */
 export const HSTATUS_VTW = 1n << 21n;
-/** hstatus.SPVP (bit 8) / VSXL (bits 33:32 = 2: 64-bit VS-mode). */
+/** hstatus.VSXL (bits 33:32 = 2: 64-bit VS-mode). */
 const HSTATUS_VSXL64 = 2n << 32n;
 /** hcounteren: cycle, time, instret readable by the guest. */
 const HCOUNTEREN_CTI = 7n;
@@ -43,12 +43,11 @@ export class Vcpu {
     started: boolean,
   ) {
     this.started = started;
-    this.ctx = Vcpu.resetContext(index, hgatp, 0n, 0n, 0n);
+    this.ctx = Vcpu.resetContext(index, hgatp, 0n, 0n);
   }
 
   /** The state a vCPU starts in (SBI HSM hart_start / boot): VS-mode at pc, a0 = hartid, a1 = opaque. */
-  static resetContext(hart: number, hgatp: bigint, pc: bigint, a1: bigint, vstimecmpOff = 0n): VcpuContext {
-    void vstimecmpOff;
+  static resetContext(hart: number, hgatp: bigint, pc: bigint, a1: bigint): VcpuContext {
     const c = newVcpuContext(pc, {
       hgatp,
       hstatus: HSTATUS_VTW | HSTATUS_VSXL64,

@@ -260,7 +260,6 @@ export class Vm {
    * host cost.
    */
   runRound(hostHart: number, budget: number): RoundResult {
-    const core = this.core;
     const t0 = this.now;
     const span = this.spec.vcpus === 1 ? Math.max(1, budget) : VM_QUANTUM;
     const end = t0 + span;
