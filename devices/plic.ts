@@ -42,6 +42,11 @@ export interface PlicOptions {
   /** Number of source ids including reserved 0 (QEMU virt: 96, DT riscv,ndev = 95). */
   numSources?: number;
   name?: string;
+  /**
+   * 'MS' (default, QEMU virt): context 2h drives hart h's MEIP, 2h+1 its SEIP. 'S' (a VM's PLIC,
+   * as QEMU virt's under KVM): one context per hart, context h drives hart h's SEIP.
+   */
+  contexts?: 'MS' | 'S';
 }
 
 export interface PlicState {
@@ -60,6 +65,8 @@ export class Plic implements Device {
   readonly name: string;
   readonly numSources: number;
   readonly contexts: number;
+  /** One S-mode context per hart (PlicOptions.contexts 'S'). */
+  private readonly sOnly: boolean;
   /** Per source id: successful claims and completions. */
   claims: number[];
   completes: number[];
@@ -84,7 +91,8 @@ export class Plic implements Device {
     if (!Number.isInteger(n) || n < 2 || n > MAX_SOURCES) {
       throw new Error(`${this.name}: numSources must be an integer in 2..${MAX_SOURCES}, got ${n}`);
     }
-    const contexts = 2 * opts.harts;
+    this.sOnly = opts.contexts === 'S';
+    const contexts = (this.sOnly ? 1 : 2) * opts.harts;
     if (!Number.isInteger(opts.harts) || opts.harts < 1 || CONTEXT_BASE + contexts * CONTEXT_STRIDE > SIZE) {
       throw new Error(`${this.name}: harts must be an integer in 1..${(SIZE - CONTEXT_BASE) / CONTEXT_STRIDE / 2}`);
     }
@@ -269,7 +277,8 @@ export class Plic implements Device {
       const level = this.best(ctx) !== 0;
       if (level !== this.output[ctx]) {
         this.output[ctx] = level;
-        this.irq.setPending(ctx >>> 1, ctx & 1 ? Irq.SEIP : Irq.MEIP, level);
+        if (this.sOnly) this.irq.setPending(ctx, Irq.SEIP, level);
+        else this.irq.setPending(ctx >>> 1, ctx & 1 ? Irq.SEIP : Irq.MEIP, level);
       }
     }
   }

@@ -60,9 +60,14 @@ export interface DtConfig {
   initrd?: { start: bigint; end: bigint };
   /** ns16550a UART. `size` defaults to 0x100, `clockHz` to 3686400 (QEMU's values). */
   uart: { base: bigint; irq: number; size?: bigint; clockHz?: number };
-  clint: DtRegion;
-  /** `ndev` is the number of interrupt sources (riscv,ndev; sources are 1..ndev). */
-  plic: DtRegion & { ndev: number };
+  /** null: no CLINT node (a VM: its timer is SBI TIME over vstimecmp, its IPIs SBI IPI). */
+  clint: DtRegion | null;
+  /**
+   * `ndev` is the number of interrupt sources (riscv,ndev; sources are 1..ndev). `contexts`: 'MS'
+   * (default, QEMU virt: context 2h = hart h M-mode, 2h+1 = S-mode) or 'S' (a VM, as QEMU virt
+   * under KVM: context h = hart h S-mode, no M-mode contexts).
+   */
+  plic: DtRegion & { ndev: number; contexts?: 'MS' | 'S' };
   /** SiFive test finisher (also the syscon behind /poweroff and /reboot). */
   test: DtRegion;
   /** Goldfish RTC. `size` defaults to 0x1000. */
@@ -153,7 +158,7 @@ function validate(cfg: DtConfig): void {
   const ndev = cfg.plic.ndev;
   if (!Number.isInteger(ndev) || ndev < 1 || ndev > 1023) bad(`PLIC source count ${ndev} is not between 1 and 1023`);
   checkRegion('PLIC', cfg.plic);
-  checkRegion('CLINT', cfg.clint);
+  if (cfg.clint) checkRegion('CLINT', cfg.clint);
   checkRegion('test device', cfg.test);
   checkRegion('UART', { base: cfg.uart.base, size: cfg.uart.size ?? 0x100n });
   checkIrq('UART', cfg.uart.irq, ndev);
@@ -314,7 +319,10 @@ export function buildVirtDtb(cfg: DtConfig, finish: FdtFinishOptions = {}): Uint
   fdt.prop('phandle', plicPhandle);
   fdt.prop('riscv,ndev', cfg.plic.ndev);
   fdt.prop('reg', [cfg.plic.base, cfg.plic.size]);
-  fdt.prop('interrupts-extended', intcPhandle.flatMap((p) => [p, IRQ_M_EXT, p, IRQ_S_EXT]));
+  fdt.prop(
+    'interrupts-extended',
+    intcPhandle.flatMap((p) => (cfg.plic.contexts === 'S' ? [p, IRQ_S_EXT] : [p, IRQ_M_EXT, p, IRQ_S_EXT])),
+  );
   fdt.prop('interrupt-controller');
   fdt.prop('compatible', ['sifive,plic-1.0.0', 'riscv,plic0']);
   fdt.prop('#address-cells', 0);
@@ -322,11 +330,13 @@ export function buildVirtDtb(cfg: DtConfig, finish: FdtFinishOptions = {}): Uint
   fdt.endNode();
 
   // CLINT: per hart, MSIP (3) then MTIP (7).
-  fdt.beginNode(at('clint', cfg.clint.base));
-  fdt.prop('interrupts-extended', intcPhandle.flatMap((p) => [p, IRQ_M_SOFT, p, IRQ_M_TIMER]));
-  fdt.prop('reg', [cfg.clint.base, cfg.clint.size]);
-  fdt.prop('compatible', ['sifive,clint0', 'riscv,clint0']);
-  fdt.endNode();
+  if (cfg.clint) {
+    fdt.beginNode(at('clint', cfg.clint.base));
+    fdt.prop('interrupts-extended', intcPhandle.flatMap((p) => [p, IRQ_M_SOFT, p, IRQ_M_TIMER]));
+    fdt.prop('reg', [cfg.clint.base, cfg.clint.size]);
+    fdt.prop('compatible', ['sifive,clint0', 'riscv,clint0']);
+    fdt.endNode();
+  }
 
   fdt.endNode(); // soc
   fdt.endNode(); // root

@@ -30,6 +30,7 @@ import * as L from '../generated/layout.js';
 import { Bus } from '../bus/registry.js';
 import type { Clock, GuestMemory, HartIrqSink, MachineControl } from '../bus/types.js';
 import { EventScheduler } from '../scheduler.js';
+import { VirtPlatform } from './platform.js';
 import { Clint } from '../../devices/clint.js';
 import { Plic } from '../../devices/plic.js';
 import { Uart16550 } from '../../devices/uart16550.js';
@@ -37,8 +38,7 @@ import { TestFinisher } from '../../devices/test-finisher.js';
 import { Htif } from '../../devices/htif.js';
 import { GoldfishRtc } from '../../devices/goldfish-rtc.js';
 import { VirtioMmio } from '../../devices/virtio-mmio.js';
-import { VirtioBlk, FileBlockBackend } from '../../devices/virtio-blk.js';
-import { VirtioRng } from '../../devices/virtio-rng.js';
+import type { FileBlockBackend } from '../../devices/virtio-blk.js';
 import { handleSbiCall, type SbiHost } from './sbi.js';
 import type { BuiltinFirmware } from './firmware.js';
 import { applyCpu, resolveCpu, type CpuFeatures, type CpuOptions } from './cpu.js';
@@ -55,39 +55,7 @@ import { ABI_NAMES, FP_ABI_NAMES } from '../isa/disasm.js';
 // Memory map
 // ---------------------------------------------------------------------------------------------
 
-export interface MapEntry {
-  /** Device-tree style node name. */
-  readonly name: string;
-  readonly base: number;
-  readonly size: number;
-  /** `compatible` string the device-tree generator will emit. */
-  readonly compatible: string;
-  /** PLIC source(s): one per slot for repeated entries. */
-  readonly irq?: number;
-  /** Number of consecutive slots of `size` bytes (virtio-mmio), default 1. */
-  readonly count?: number;
-  /** 'present' = a device answers there today; 'reserved' = kept free for a later device. */
-  readonly status: 'present' | 'reserved';
-}
-
-/**
- * The virt memory map (QEMU hw/riscv/virt.c `virt_memmap[]`, the subset we model). The future
- * device-tree generator walks this table; the board below instantiates the 'present' entries from it.
- * RAM's size comes from --ram.
- */
-export const VIRT_MAP = {
-  test: { name: 'test', base: 0x0010_0000, size: 0x1000, compatible: 'sifive,test1\0sifive,test0\0syscon', status: 'present' },
-  clint: { name: 'clint', base: 0x0200_0000, size: 0x1_0000, compatible: 'sifive,clint0\0riscv,clint0', status: 'present' },
-  pciePio: { name: 'pcie-pio', base: 0x0300_0000, size: 0x1_0000, compatible: 'pci-host-ecam-generic', status: 'present' },
-  plic: { name: 'plic', base: 0x0c00_0000, size: 0x60_0000, compatible: 'sifive,plic-1.0.0\0riscv,plic0', status: 'present' },
-  uart0: { name: 'serial', base: 0x1000_0000, size: 0x100, compatible: 'ns16550a', irq: 10, status: 'present' },
-  rtc: { name: 'rtc', base: 0x0010_1000, size: 0x1000, compatible: 'google,goldfish-rtc', irq: 11, status: 'present' },
-  virtio: { name: 'virtio_mmio', base: 0x1000_1000, size: 0x1000, count: 8, compatible: 'virtio,mmio', irq: 1, status: 'present' },
-  dram: { name: 'memory', base: RAM_BASE, size: 0, compatible: '', status: 'present' },
-} as const satisfies Record<string, MapEntry>;
-
-/** PLIC sources on virt (QEMU: VIRTIO_IRQ = 1..8, UART0_IRQ = 10); 96 ids including reserved 0. */
-export const VIRT_PLIC_SOURCES = 96;
+export { VIRT_MAP, VIRT_PLIC_SOURCES, type MapEntry } from './platform.js';
 export const DEFAULT_RAM_BYTES = 128 * 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------
@@ -365,73 +333,41 @@ export class VirtMachine {
       },
     };
 
-    const M = VIRT_MAP;
-    this.finisher = new TestFinisher({ bus: this.bus, base: M.test.base, control });
-    this.clint = new Clint({
-      bus: this.bus,
-      base: M.clint.base,
-      harts: nHarts,
-      clock,
-      scheduler: this.scheduler,
-      irq: harts,
-      timebaseHz: this.timing.timebaseHz,
-    });
-    const clint = this.clint;
-    clint.onTimeChange = () => core.setTimebase(clint.cyclesPerTick, clint.offsetTicks());
-    core.setTimebase(clint.cyclesPerTick, clint.offsetTicks());
-    this.bus.addPioWindow(M.pciePio.base, M.pciePio.size);
-    this.plic = new Plic({ bus: this.bus, base: M.plic.base, harts: nHarts, irq: harts, numSources: VIRT_PLIC_SOURCES });
-    this.uart = new Uart16550({
-      bus: this.bus,
-      base: M.uart0.base,
-      size: M.uart0.size,
-      irq: this.plic.irqLine(M.uart0.irq),
-      tx: (b) => this.putByte(b),
-    });
     this.memory = {
       read: (pa, len) => core.readPhys(pa, len),
       write: (pa, data) => core.writePhys(pa, data),
     };
-    this.rtc = new GoldfishRtc({
+    // The virt platform (src/board/platform.ts): the same devices a VM gets, here behind the core's
+    // MMIO import, on the core's clock, with interrupt lines into mip.
+    this.platform = new VirtPlatform({
+      kind: 'bare',
+      harts: nHarts,
       bus: this.bus,
-      base: M.rtc.base,
-      irq: this.plic.irqLine(M.rtc.irq),
       clock,
       scheduler: this.scheduler,
-      ...(opts.rtcEpochNs !== undefined ? { epochNs: opts.rtcEpochNs } : {}),
+      irq: harts,
+      memory: this.memory,
+      control,
+      timebaseHz: this.timing.timebaseHz,
+      tx: (b) => this.putByte(b),
+      ...(opts.drives ? { drives: opts.drives } : {}),
+      ...(opts.rtcEpochNs !== undefined ? { rtcEpochNs: opts.rtcEpochNs } : {}),
     });
-    // virtio-mmio slots: Linux probes the device tree from the highest address down, so the first
-    // drive goes in the top slot and becomes /dev/vda (as on QEMU); then virtio-rng.
-    const devs: Array<VirtioBlk | VirtioRng> = [];
-    for (const d of opts.drives ?? []) {
-      let backend: FileBlockBackend;
-      try {
-        backend = new FileBlockBackend(d.path, { readOnly: d.readOnly, forceRaw: d.format === 'raw' });
-      } catch (e) {
-        for (const b of this.blockBackends) b.close(); // the ones opened before this one
-        throw e;
-      }
-      this.blockBackends.push(backend);
-      // A non-raw format's driver is layered over the file (none is supported yet: refused).
-      const disk = backend.driver?.open?.(backend) ?? backend;
-      devs.push(new VirtioBlk({ backend: disk, scheduler: this.scheduler, clock }));
-    }
-    devs.push(new VirtioRng({}));
-    for (let i = 0; i < (M.virtio.count ?? 8); i++) {
-      const slot = (M.virtio.count ?? 8) - 1 - i;
-      const dev = devs[i];
-      this.virtio.push(
-        new VirtioMmio({
-          bus: this.bus,
-          base: M.virtio.base + slot * M.virtio.size,
-          irq: this.plic.irqLine(M.virtio.irq + slot),
-          memory: this.memory,
-          ...(dev ? { device: dev } : {}),
-        }),
-      );
-    }
+    const p = this.platform;
+    this.finisher = p.finisher;
+    this.clint = p.clint!;
+    const clint = this.clint;
+    clint.onTimeChange = () => core.setTimebase(clint.cyclesPerTick, clint.offsetTicks());
+    core.setTimebase(clint.cyclesPerTick, clint.offsetTicks());
+    this.plic = p.plic;
+    this.uart = p.uart;
+    this.rtc = p.rtc;
+    this.virtio = p.virtio;
+    this.blockBackends = p.blockBackends;
   }
 
+  /** The virt platform: map, devices, registry, IRQ wiring (shared with the VMs of src/hypervisor/). */
+  readonly platform: VirtPlatform;
   readonly memory: GuestMemory;
   readonly rtc: GoldfishRtc;
   /** Number of harts; with more than one they run round-robin in quanta of SMP_QUANTUM cycles. */
@@ -445,8 +381,8 @@ export class VirtMachine {
   private readonly asleep: boolean[];
   /** Machine time at the last SMP round boundary. */
   private smpTime = 0;
-  readonly virtio: VirtioMmio[] = [];
-  readonly blockBackends: FileBlockBackend[] = [];
+  readonly virtio: VirtioMmio[];
+  readonly blockBackends: FileBlockBackend[];
   /** Set by bootLinux() for --bios builtin. */
   sbi: SbiHost | null = null;
   /** Set by bootLinux() for --bios builtin: handles traps into M-mode (the core's host M-mode). */

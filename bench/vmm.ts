@@ -1,0 +1,94 @@
+/**
+ * `npm run bench:vmm`: cyclevisor's own VMM (src/hypervisor/) against the bare board.
+ *   1. Linux 6.1 + nolibc initramfs to power-off: bare (`--bios builtin`) vs in a VM (wall time,
+ *      guest MIPS, ratio). The nolibc init's 20-million-iteration loop dominates: this is also the
+ *      "guest MIPS in a VM vs bare" figure of issue 10 (goal ≥ 70 %).
+ *   2. VM-exit round trip: a VS-mode loop of SBI base calls (ecall → VMM → guest), ns per call.
+ * Environment: BENCH_RUNS (best of; default 3), GUESTS (the images' directory).
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { useOptimizingCompiler } from '../src/core.js';
+import { VirtMachine } from '../src/board/virt.js';
+import { bootLinux } from '../src/board/boot.js';
+import { Host } from '../src/hypervisor/host.js';
+import { buildElf } from '../test/helpers/elf-writer.js';
+import { assemble, type Insn } from '../test/helpers/core-harness.js';
+import { li } from '../test/helpers/paging.js';
+
+useOptimizingCompiler();
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const guests = process.env.GUESTS ?? join(root, '..', 'shared', 'guests');
+const KERNEL = join(guests, 'linux-6.1-rv64.Image');
+const INITRD = join(guests, 'initramfs-nolibc.cpio.gz');
+const MiB = 1024 * 1024;
+const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
+const DONE = 'reboot: Power down';
+for (const f of [KERNEL, INITRD]) {
+  if (!existsSync(f)) {
+    console.error(`bench:vmm: ${f} not found (set GUESTS to the guest image directory)`);
+    process.exit(2);
+  }
+}
+
+interface Row { what: string; ok: boolean; insns: number; seconds: number }
+
+function bare(): Row {
+  let out = '';
+  const m = new VirtMachine({ ramBytes: 256 * MiB, onOutput: (c) => (out += Buffer.from(c).toString('latin1')) });
+  bootLinux(m, { bios: 'builtin', kernel: KERNEL, initrd: INITRD, append: 'console=ttyS0' });
+  const t0 = performance.now();
+  const r = m.runSync({ maxInsns: 1e9 });
+  return { what: 'bare (--bios builtin)', ok: r.code === 0 && out.includes(DONE), insns: m.core.instret, seconds: (performance.now() - t0) / 1000 };
+}
+
+function inVm(): Row {
+  const host = new Host({ harts: 1, ramBytes: 512 * MiB });
+  const vm = host.addVm({ name: 'b', vcpus: 1, memoryBytes: 256 * MiB, kernel: KERNEL, initrd: INITRD, cmdline: 'console=ttyS0' });
+  const t0 = performance.now();
+  const r = host.run({ maxHostCycles: 1e10 });
+  const seconds = (performance.now() - t0) / 1000;
+  host.close();
+  return { what: 'in a VM (1 vCPU, 1 host hart)', ok: r.code === 0 && vm.outputText().includes(DONE), insns: vm.stats().instructions, seconds };
+}
+
+function best(f: () => Row): Row {
+  let b: Row | null = null;
+  for (let i = 0; i < runs; i++) {
+    const r = f();
+    if (!b || r.seconds < b.seconds) b = r;
+  }
+  return b!;
+}
+
+function exitRoundTrip(calls: number): number {
+  // a7 = 0x10 (base), a6 = 0 (get_spec_version); s1 counts down; then SRST shutdown.
+  const prog: Insn[] = [
+    ...li(9, BigInt(calls)),
+    ...li(17, 0x10n), ...li(16, 0n), ['ecall'], ['addi', { rd: 9, rs1: 9, imm: -1 }], ['bne', { rs1: 9, rs2: 0, imm: -16 }],
+    ...li(17, 0x53525354n), ...li(16, 0n), ...li(10, 0n), ...li(11, 0n), ['ecall'],
+  ];
+  const code = assemble(prog);
+  const host = new Host({ harts: 1, ramBytes: 16 * MiB });
+  const vm = host.addVm({ name: 'x', vcpus: 1, memoryBytes: 4 * MiB, kernel: buildElf({ entry: 0x8000_0000n, segments: [{ paddr: 0x8000_0000n, data: code, section: '.text' }] }) });
+  const t0 = performance.now();
+  const r = host.run({ maxHostCycles: 1e12 });
+  const ns = ((performance.now() - t0) * 1e6) / calls;
+  if (r.code !== 0 || vm.stats().exits.sbi.count !== calls + 1) throw new Error(`bench:vmm: exit loop failed: ${JSON.stringify(r)}`);
+  host.close();
+  return ns;
+}
+
+const rows = [best(bare), best(inVm)];
+console.log('Linux 6.1 + nolibc initramfs to power-off');
+console.log('  what                              ok   Minsns   wall s    MIPS');
+for (const r of rows) {
+  console.log(`  ${r.what.padEnd(34)}${(r.ok ? 'yes' : 'NO').padEnd(5)}${(r.insns / 1e6).toFixed(1).padStart(6)}  ${r.seconds.toFixed(3).padStart(7)}  ${(r.insns / r.seconds / 1e6).toFixed(1).padStart(6)}`);
+}
+const ratio = (rows[1]!.insns / rows[1]!.seconds) / (rows[0]!.insns / rows[0]!.seconds);
+console.log(`  guest MIPS in a VM / bare: ${(ratio * 100).toFixed(0)} %   (Linux boot wall time VM / bare: ${(rows[1]!.seconds / rows[0]!.seconds).toFixed(2)})`);
+let ns = Infinity;
+for (let i = 0; i < runs; i++) ns = Math.min(ns, exitRoundTrip(200_000));
+console.log(`VM exit round trip (SBI base call, VS → VMM → VS): ${ns.toFixed(0)} ns`);

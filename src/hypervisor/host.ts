@@ -1,0 +1,332 @@
+/**
+ * The host (issue 10): one simulated host machine — one core.wasm, N host harts (the core's hart
+ * slots) in host-VMM mode, host RAM as the frame pool — running several VMs. The VMM is this
+ * TypeScript: each VM's vCPUs are contexts loaded into a host hart, every exit comes back here.
+ *
+ * Host time: each host hart has a clock in host cycles; the loop always serves the host hart whose
+ * clock is lowest (ties: lowest index), asks the placement policy which VM runs there next and
+ * for how long, runs one round of that VM and charges the hart what the VM's vCPUs ran. A VM whose
+ * vCPUs all wait costs nothing (its clock jumps to its next wake-up). The placement policy is behind
+ * `VcpuPlacement` (types.ts); until vsched's `VcpuScheduler` lands, `RoundRobinPlacement` below:
+ * VMs in id order, a fixed slice each.
+ *
+ * Not done yet (issue 10): weights/caps (vsched), shutdown via a guest agent, ctl reboot, the
+ * control socket, migration of one SMP VM's vCPUs across host harts in parallel (a VM's round runs
+ * on one host hart at a time).
+ */
+import { Core } from '../core.js';
+import { UserError, formatSize } from '../errors.js';
+import { defaultTiming, latencyArray, cyclesPerTick, type TimingConfig } from '../timing.js';
+import { FramePool } from './memory.js';
+import { Vm } from './vm.js';
+import type { ControlResult, HostControlOps, HostSpec, VcpuPlacement, VmListEntry, VmSpec, VmStats } from './types.js';
+
+/** Host RAM the core can have (its linear memory; issue 10: "≤ 2G today"). */
+export const MAX_HOST_RAM = 2 * 1024 * 1024 * 1024;
+/** Host RAM kept for the host itself (nothing lives there yet; the pool starts above it). */
+const HOST_RESERVED = 2 * 1024 * 1024;
+/** Round-robin slice, host cycles. */
+export const DEFAULT_SLICE = 1_000_000;
+
+/** The placeholder policy: entities (VMs) in id order, `slice` host cycles each. Deterministic. */
+export class RoundRobinPlacement implements VcpuPlacement {
+  private ids: number[] = [];
+  private next = 0;
+  readonly charged = new Map<number, number>();
+  constructor(private readonly slice = DEFAULT_SLICE) {}
+  add(id: number): void {
+    if (!this.ids.includes(id)) this.ids.push(id);
+    this.ids.sort((a, b) => a - b);
+    this.charged.set(id, this.charged.get(id) ?? 0);
+  }
+  remove(id: number): void {
+    this.ids = this.ids.filter((i) => i !== id);
+  }
+  charge(id: number, hostCycles: number): void {
+    this.charged.set(id, (this.charged.get(id) ?? 0) + hostCycles);
+  }
+  pick(_hart: number, _now: number, runnable: (id: number) => boolean): { id: number; slice: number } | null {
+    for (let k = 0; k < this.ids.length; k++) {
+      const i = (this.next + k) % this.ids.length;
+      const id = this.ids[i]!;
+      if (runnable(id)) {
+        this.next = (i + 1) % this.ids.length;
+        return { id, slice: this.slice };
+      }
+    }
+    return null;
+  }
+}
+
+export interface HostOptions {
+  timing?: TimingConfig;
+  wasmPath?: string;
+  /** Console output of a VM. Default: kept in the VM (`vm.outputText()`). */
+  onOutput?: (vm: Vm, bytes: Uint8Array) => void;
+  placement?: VcpuPlacement;
+}
+
+export interface HostRunOptions {
+  /** Stop when the host harts' total cycles reach this (exit 124 as --max-cycles). */
+  maxHostCycles?: number;
+  /** Called after every round (control operations, tests); 'stop' ends run() (exit 130). */
+  afterRound?: (host: Host) => void | 'stop';
+  /** Stop when all vCPUs together retired this many instructions (exit 124). */
+  maxInsns?: number;
+  /** Paused or input-blocked VMs wait (runSome returns null) instead of ending the run (a controlled host). */
+  waitWhenPaused?: boolean;
+}
+
+export interface HostResult {
+  /** 0: every VM powered off by itself; 1: one crashed or was destroyed; 124: the budget ran out; 3: every VM blocked. */
+  code: number;
+  message?: string;
+  limit?: 'max-cycles' | 'max-insns';
+}
+
+export class Host implements HostControlOps {
+  readonly core: Core;
+  readonly pool: FramePool;
+  readonly harts: number;
+  readonly timing: TimingConfig;
+  readonly vms: Vm[] = [];
+  readonly hostTime: number[];
+  private readonly placement: VcpuPlacement;
+  private readonly onOutput: HostOptions['onOutput'];
+  private destroyed = new Set<string>();
+  private readonly blocked = new Set<number>();
+
+  constructor(spec: HostSpec, opts: HostOptions = {}) {
+    if (!(Number.isInteger(spec.harts) && spec.harts >= 1 && spec.harts <= 8)) throw new UserError(`host.harts: expected 1 to 8, got ${spec.harts}`);
+    if (!(spec.ramBytes > 0 && spec.ramBytes <= MAX_HOST_RAM && spec.ramBytes % (2 * 1024 * 1024) === 0)) {
+      throw new UserError(`host.ram: expected a multiple of 2M up to 2G (the most host RAM cyclevisor can model today), got ${formatSize(spec.ramBytes)}`);
+    }
+    this.timing = opts.timing ?? defaultTiming();
+    this.harts = spec.harts;
+    this.onOutput = opts.onOutput;
+    this.placement = opts.placement ?? new RoundRobinPlacement();
+    try {
+      this.core = new Core({ ramBytes: spec.ramBytes, mmio: nullMmio(), wasmPath: opts.wasmPath });
+    } catch (e) {
+      if (e instanceof Error && e.message.startsWith('core: cannot allocate')) throw new UserError(`cannot allocate ${formatSize(spec.ramBytes)} of host RAM (host.ram)`);
+      throw e;
+    }
+    const core = this.core;
+    core.setLatencies(latencyArray(this.timing));
+    if (spec.harts > 1) core.setHarts(spec.harts);
+    core.setHypervisor(true);
+    // Every host hart: HS-mode with the VMM's delegation (setVmmMode), Sstc for VS (menvcfg.STCE),
+    // guest time = cycles / cyclesPerTick (htimedelta 0: the VM's clock is loaded as the hart's).
+    for (let h = spec.harts - 1; h >= 0; h--) {
+      core.switchHart(h);
+      core.setVmmMode(true, this.timing.vmm);
+      core.priv = 1;
+      core.setCsr(MENVCFG, 1n << 63n);
+      // mstatus.FS = Dirty: a VS-mode FP instruction needs both sstatus.FS (the host's) and vsstatus.FS (Priv §8.2.x).
+      core.setCsr(L.H_MSTATUS, core.getCsr(L.H_MSTATUS) | (3n << 13n));
+      core.setCsr(L.H_MCOUNTEREN, 7n); // cycle, time, instret below M (as firmware leaves it); hcounteren gates VS
+      core.setTimebase(cyclesPerTick(this.timing), 0n);
+    }
+    this.hostTime = new Array<number>(spec.harts).fill(0);
+    this.pool = new FramePool(spec.ramBytes, HOST_RESERVED);
+  }
+
+  /** Define a VM (memory taken from the pool now; all or nothing). Started when autostart (default). */
+  addVm(spec: VmSpec): Vm {
+    if (this.vms.some((v) => v.name === spec.name)) throw new UserError(`vms: duplicate name "${spec.name}"`);
+    const id = this.vms.length + 1;
+    const vm = new Vm(this.core, this.pool, spec, {
+      id,
+      timing: this.timing,
+      ...(this.onOutput ? { onOutput: (b: Uint8Array) => this.onOutput!(vm, b) } : {}),
+    });
+    this.vms.push(vm);
+    if (spec.autostart ?? true) this.startVm(vm);
+    return vm;
+  }
+
+  private startVm(vm: Vm): void {
+    vm.boot();
+    this.placement.add(vm.id, vm.spec.weight ?? 256, vm.spec.cap ?? null);
+  }
+
+  /** Run until every VM is shut off or crashed (or the budget ends). Deterministic. */
+  run(opts: HostRunOptions = {}): HostResult {
+    for (;;) {
+      const r = this.runSome(opts, Infinity);
+      if (r) return r;
+    }
+  }
+
+  /**
+   * Run rounds until the end (a HostResult) or until `shouldYield()` says the caller wants control
+   * back (null: call again). Rounds are whole units, so how the run is sliced changes nothing.
+   */
+  runSome(opts: HostRunOptions, roundsBeforeYield: number, shouldYield: () => boolean = () => false): HostResult | null {
+    const core = this.core;
+    const max = opts.maxHostCycles ?? Infinity;
+    const maxInsns = opts.maxInsns ?? Infinity;
+    const byId = (id: number) => this.vms[id - 1]!;
+    let rounds = 0;
+    for (;;) {
+      if (!this.vms.some((v) => v.state === 'running' || v.state === 'paused')) break;
+      if (!this.vms.some((v) => v.state === 'running')) {
+        if (opts.waitWhenPaused) return null;
+        return { code: 3, message: 'every VM that has not shut off is paused' };
+      }
+      const total = this.hostTime.reduce((a, b) => a + b, 0);
+      if (total >= max) return { code: 124, message: `the host ran ${total} cycles (--max-cycles)`, limit: 'max-cycles' };
+      if (this.totalInstructions() >= maxInsns) return { code: 124, message: `the VMs retired ${maxInsns} instructions (--max-insns)`, limit: 'max-insns' };
+      if (rounds >= roundsBeforeYield || (rounds > 0 && shouldYield())) return null;
+      rounds++;
+      let h = 0;
+      for (let i = 1; i < this.harts; i++) if (this.hostTime[i]! < this.hostTime[h]!) h = i;
+      const pick = this.placement.pick(h, this.hostTime[h]!, (id) => byId(id).runnable && !this.blocked.has(id));
+      if (!pick) {
+        if (opts.waitWhenPaused) return null; // input may come (console, control)
+        return { code: 3, message: 'every running VM waits for input that cannot come (all vCPUs idle, nothing scheduled)' };
+      }
+      const vm = byId(pick.id);
+      core.switchHart(h);
+      const r = vm.runRound(h, pick.slice);
+      this.hostTime[h]! += r.hostCycles;
+      this.placement.charge(vm.id, r.hostCycles);
+      if (r.blocked) this.blocked.add(vm.id);
+      else this.blocked.clear();
+      if (vm.state === 'shut off' || vm.state === 'crashed') this.placement.remove(vm.id);
+      if (opts.afterRound?.(this) === 'stop') return { code: 130, message: 'stopped' };
+    }
+    const bad = this.vms.find((v) => v.state === 'crashed' || this.destroyed.has(v.name));
+    if (bad) return { code: 1, message: `${bad.name}: ${bad.crashMessage ?? 'destroyed'}` };
+    return { code: 0 };
+  }
+
+  /** Instructions all vCPUs of all VMs retired. */
+  totalInstructions(): number {
+    let n = 0;
+    for (const v of this.vms) for (const c of v.vcpus) n += c.instructions;
+    return n;
+  }
+
+  /** New input for a VM: it may wake a VM that was blocked. */
+  inputArrived(vm: Vm, bytes: Uint8Array): void {
+    vm.pushInput(bytes);
+    this.blocked.clear();
+  }
+
+  /** Was this VM destroyed (not shut off by its guest)? */
+  wasDestroyed(name: string): boolean {
+    return this.destroyed.has(name);
+  }
+
+  close(): void {
+    for (const v of this.vms) v.close();
+  }
+
+  // ------------------------------------------------------------------ control (HostControlOps)
+
+  private find(name: string): Vm | null {
+    return this.vms.find((v) => v.name === name) ?? null;
+  }
+  private missing(name: string): { ok: false; error: string } {
+    return { ok: false, error: `no VM named "${name}"` };
+  }
+  private unsupported(op: string): { ok: false; error: string } {
+    return { ok: false, error: `${op}: not supported yet` };
+  }
+
+  list(): ControlResult<VmListEntry[]> {
+    return { ok: true, value: this.vms.map((v) => ({ id: v.state === 'running' || v.state === 'paused' ? v.id : null, name: v.name, state: v.state })) };
+  }
+  dominfo(name: string): ControlResult<Record<string, string | number>> {
+    const v = this.find(name);
+    if (!v) return this.missing(name);
+    return {
+      ok: true,
+      value: {
+        Id: v.state === 'running' || v.state === 'paused' ? v.id : '-',
+        Name: v.name,
+        State: v.state,
+        'CPU(s)': v.spec.vcpus,
+        'Max memory': `${v.memory.bytes / 1024} KiB`,
+        'Used memory': `${v.memory.bytes / 1024} KiB`,
+      },
+    };
+  }
+  start(name: string): ControlResult<null> {
+    const v = this.find(name);
+    if (!v) return this.missing(name);
+    if (v.state === 'running' || v.state === 'paused') return { ok: false, error: `${name}: domain is already active` };
+    if (v.poweredOff || v.state === 'crashed' || this.destroyed.has(name)) {
+      // It ran before: a cold restart (devices reset, images reloaded), as libvirt's start.
+      v.poweredOff = false;
+      v.crashMessage = null;
+      this.destroyed.delete(name);
+      v.reboot();
+      this.placement.add(v.id, v.spec.weight ?? 256, v.spec.cap ?? null);
+    } else this.startVm(v);
+    this.blocked.clear();
+    return { ok: true, value: null };
+  }
+  /** Pause a running VM: its vCPUs are not placed, its clock stands still (libvirt `suspend`). */
+  suspend(name: string): ControlResult<null> {
+    const v = this.find(name);
+    if (!v) return this.missing(name);
+    if (v.state !== 'running') return { ok: false, error: `${name}: domain is not running` };
+    v.state = 'paused';
+    return { ok: true, value: null };
+  }
+  resume(name: string): ControlResult<null> {
+    const v = this.find(name);
+    if (!v) return this.missing(name);
+    if (v.state !== 'paused') return { ok: false, error: `${name}: domain is not paused` };
+    v.state = 'running';
+    return { ok: true, value: null };
+  }
+  /** Graceful shutdown needs the guest agent (virtio-console), not there yet. */
+  shutdown(name: string): ControlResult<null> {
+    if (!this.find(name)) return this.missing(name);
+    return this.unsupported('shutdown');
+  }
+  /** `ctl reboot`: a cold restart of a running or paused VM (libvirt's reset). */
+  reboot(name: string): ControlResult<null> {
+    const v = this.find(name);
+    if (!v) return this.missing(name);
+    if (v.state !== 'running' && v.state !== 'paused') return { ok: false, error: `${name}: domain is not running` };
+    v.reboot();
+    this.blocked.clear();
+    return { ok: true, value: null };
+  }
+  destroy(name: string): ControlResult<null> {
+    const v = this.find(name);
+    if (!v) return this.missing(name);
+    if (v.state !== 'running' && v.state !== 'paused') return { ok: false, error: `${name}: domain is not running` };
+    v.state = 'shut off';
+    this.destroyed.add(name);
+    this.placement.remove(v.id);
+    return { ok: true, value: null };
+  }
+  domstats(name?: string): ControlResult<VmStats[]> {
+    if (name !== undefined) {
+      const v = this.find(name);
+      return v ? { ok: true, value: [v.stats()] } : this.missing(name);
+    }
+    return { ok: true, value: this.vms.map((v) => v.stats()) };
+  }
+}
+
+import * as L from '../generated/layout.js';
+const MENVCFG = L.H_MENVCFG;
+
+/** The host has no MMIO of its own: every host-physical access outside RAM is an access fault. */
+function nullMmio() {
+  return {
+    dataLo: 0,
+    dataHi: 0,
+    read: () => 1,
+    write: () => 1,
+  };
+}
+
+// `cyclevisor host` (hostcli's src/cli/host.ts) imports createHost from this module.
+export { createHost } from './runner.js';

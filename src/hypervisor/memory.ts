@@ -1,0 +1,166 @@
+/**
+ * Memory (issue 10 scope 2; KVM's kvm_memory_slot + the stage-2 MMU): host RAM is a pool of
+ * host-physical frames; each VM's guest-physical RAM (QEMU virt map: at 0x8000_0000) is allocated
+ * from it in 2 MiB chunks and mapped by G-stage tables (Sv39x4, Priv 1.12 §8.5) that the VMM builds
+ * in host memory, from frames of the same pool. A VM reaches only its own frames: the G-stage maps
+ * exactly its chunks, every other GPA is a guest-page fault the VMM handles as MMIO (or a miss).
+ *
+ * The pool is deterministic (lowest free chunk first) and all-or-nothing: a VM that does not fit is
+ * refused before anything is taken.
+ */
+import type { Core } from '../core.js';
+import { RAM_BASE } from '../core.js';
+import * as L from '../generated/layout.js';
+import type { GuestMemory } from '../bus/types.js';
+import { UserError, formatSize } from '../errors.js';
+
+export const PAGE = 4096;
+/** The pool's unit: one Sv39x4 level-1 megapage. */
+export const CHUNK = 2 * 1024 * 1024;
+/** Where a VM's RAM starts in its guest-physical space (QEMU virt). */
+export const GUEST_RAM_BASE = 0x8000_0000;
+
+/** Sv39x4 PTE bits (Priv §4.3.1; G-stage leaves need U, §8.5.1). */
+const PTE_V = 1n, PTE_R = 2n, PTE_W = 4n, PTE_X = 8n, PTE_U = 16n, PTE_A = 64n, PTE_D = 128n;
+const LEAF = PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D;
+/** hgatp.MODE = 8: Sv39x4. */
+const HGATP_SV39X4 = 8n;
+
+/** Host RAM as 2 MiB chunks: [RAM_BASE + reservedBytes, RAM_BASE + ramBytes). */
+export class FramePool {
+  private readonly free: boolean[];
+  readonly firstChunkHpa: number;
+  constructor(ramBytes: number, reservedBytes = 0) {
+    const first = Math.ceil(reservedBytes / CHUNK);
+    this.firstChunkHpa = RAM_BASE + first * CHUNK;
+    const n = Math.floor(ramBytes / CHUNK) - first;
+    this.free = new Array<boolean>(Math.max(0, n)).fill(true);
+  }
+  get totalChunks(): number {
+    return this.free.length;
+  }
+  get freeChunks(): number {
+    let n = 0;
+    for (const f of this.free) if (f) n++;
+    return n;
+  }
+  /** `n` chunks (host-physical addresses, lowest first), or null when fewer are free (nothing taken). */
+  alloc(n: number): number[] | null {
+    const got: number[] = [];
+    for (let i = 0; i < this.free.length && got.length < n; i++) if (this.free[i]) got.push(i);
+    if (got.length < n) return null;
+    for (const i of got) this.free[i] = false;
+    return got.map((i) => this.firstChunkHpa + i * CHUNK);
+  }
+  release(hpas: number[]): void {
+    for (const a of hpas) {
+      const i = (a - this.firstChunkHpa) / CHUNK;
+      if (!Number.isInteger(i) || i < 0 || i >= this.free.length || this.free[i]) throw new Error(`frame pool: bad release 0x${a.toString(16)}`);
+      this.free[i] = true;
+    }
+  }
+}
+
+/**
+ * One VM's guest-physical memory: RAM chunks at GUEST_RAM_BASE and the G-stage tables mapping them
+ * (one extra chunk holds the 16 KiB Sv39x4 root and the level-1 tables). Also the `GuestMemory`
+ * the VM's devices (virtio DMA) use: guest-physical addresses, refused outside the VM's RAM.
+ */
+export class VmMemory implements GuestMemory {
+  readonly bytes: number;
+  /** Host-physical address of each 2 MiB chunk of guest RAM, in GPA order. */
+  readonly chunks: number[];
+  /** The chunk holding the G-stage tables. */
+  readonly tableChunk: number;
+  readonly vmid: number;
+
+  private constructor(private readonly core: Core, private readonly pool: FramePool, bytes: number, chunks: number[], vmid: number) {
+    this.bytes = bytes;
+    this.tableChunk = chunks[0]!;
+    this.chunks = chunks.slice(1);
+    this.vmid = vmid;
+  }
+
+  /** Allocate `bytes` (a multiple of 2 MiB, ≤ 1 GiB here) for VM `vmid`; throws UserError if the pool is short. */
+  static allocate(core: Core, pool: FramePool, bytes: number, vmid: number, name: string): VmMemory {
+    if (!(Number.isInteger(bytes) && bytes > 0 && bytes % CHUNK === 0)) {
+      throw new UserError(`${name}: memory must be a positive multiple of 2M, got ${bytes} bytes`);
+    }
+    // One level-1 table covers 1 GiB; the root's 2048 entries would allow more, one table is enough today.
+    if (bytes > 1024 * 1024 * 1024) throw new UserError(`${name}: memory ${formatSize(bytes)} exceeds the 1G a VM can have today`);
+    const need = bytes / CHUNK + 1;
+    const chunks = pool.alloc(need);
+    if (!chunks) {
+      throw new UserError(
+        `${name}: needs ${formatSize(need * CHUNK)} of host RAM (guest memory + G-stage tables), only ${formatSize(pool.freeChunks * CHUNK)} free`,
+      );
+    }
+    const m = new VmMemory(core, pool, bytes, chunks, vmid);
+    m.buildGStage();
+    return m;
+  }
+
+  /** Zero the RAM and write the G-stage tables: root at tableChunk, its level-1 table right after. */
+  private buildGStage(): void {
+    const core = this.core;
+    core.zeroPhys(this.tableChunk, 5 * PAGE);
+    for (const c of this.chunks) core.zeroPhys(c, CHUNK);
+    const root = this.tableChunk;
+    const l1 = root + 4 * PAGE;
+    // Root (Sv39x4: 2048 entries, index = GPA[40:30]); GUEST_RAM_BASE is 2 GiB: index 2.
+    this.write64(root + ((GUEST_RAM_BASE / 0x4000_0000) | 0) * 8, (BigInt(l1 >>> 12) << 10n) | PTE_V);
+    for (let i = 0; i < this.chunks.length; i++) {
+      this.write64(l1 + i * 8, (BigInt(this.chunks[i]! >>> 12) << 10n) | LEAF);
+    }
+  }
+
+  private write64(hpa: number, v: bigint): void {
+    this.core.set64(L.RAM_OFFSET + hpa - RAM_BASE, v);
+  }
+
+  /** hgatp for this VM's vCPUs: Sv39x4, its VMID, its root. */
+  get hgatp(): bigint {
+    return (HGATP_SV39X4 << 60n) | (BigInt(this.vmid) << 44n) | BigInt(this.tableChunk >>> 12);
+  }
+
+  /** The host-physical address of guest-physical `gpa`, or null outside the VM's RAM. */
+  hpaOf(gpa: number): number | null {
+    const off = gpa - GUEST_RAM_BASE;
+    if (!(off >= 0 && off < this.bytes)) return null;
+    return this.chunks[Math.floor(off / CHUNK)]! + (off % CHUNK);
+  }
+
+  inRam(gpa: number, len: number): boolean {
+    return gpa >= GUEST_RAM_BASE && len >= 0 && gpa + len <= GUEST_RAM_BASE + this.bytes;
+  }
+
+  /** Split [gpa, gpa+len) at chunk borders: [hpa, offset in the buffer, length]. */
+  private pieces(gpa: number, len: number): Array<[number, number, number]> {
+    if (!this.inRam(gpa, len)) throw new Error(`guest-physical 0x${gpa.toString(16)}+${len} is outside the VM's memory`);
+    const out: Array<[number, number, number]> = [];
+    let done = 0;
+    while (done < len) {
+      const g = gpa + done;
+      const n = Math.min(len - done, CHUNK - ((g - GUEST_RAM_BASE) % CHUNK));
+      out.push([this.hpaOf(g)!, done, n]);
+      done += n;
+    }
+    return out;
+  }
+
+  read(gpa: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    for (const [hpa, off, n] of this.pieces(gpa, len)) out.set(this.core.readPhys(hpa, n), off);
+    return out;
+  }
+
+  write(gpa: number, data: Uint8Array): void {
+    for (const [hpa, off, n] of this.pieces(gpa, data.length)) this.core.writePhys(hpa, data.subarray(off, off + n));
+  }
+
+  /** Return every frame to the pool (the VM is gone; its VMID's translations must be fenced first). */
+  release(): void {
+    this.pool.release([this.tableChunk, ...this.chunks]);
+    this.chunks.length = 0;
+  }
+}

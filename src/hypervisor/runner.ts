@@ -1,0 +1,254 @@
+/**
+ * `createHost(config)`: the VMM's Host as `cyclevisor host` (hostcli's src/cli/host.ts) drives it —
+ * their `HostRunner` (src/hypervisor/control-api.ts on the hostcli branch): the async run with
+ * console output per VM, console input, Ctrl-C, and the control operations as promises that reject
+ * with a ControlError-shaped error (`errorClass` + one line).
+ *
+ * The types below mirror hostcli's (HostConfig, HostRunOptions, HostRunResult, DomainStats...)
+ * structurally, so this branch builds without theirs; after the merge they can be imported from
+ * config.ts / control-api.ts instead.
+ */
+import { UserError } from '../errors.js';
+import { Host } from './host.js';
+import type { Vm } from './vm.js';
+import { EXIT_REASONS } from './vcpu.js';
+import type { VmState } from './types.js';
+
+export interface RunnerVmConfig {
+  name: string;
+  vcpus: number;
+  memoryBytes: number;
+  kernel: string;
+  initrd: string | null;
+  cmdline: string | null;
+  weight: number;
+  cap: number | null;
+  autostart: boolean;
+  disks: Array<{ file: string; readonly: boolean }>;
+}
+export interface RunnerHostConfig {
+  path: string;
+  harts: number;
+  ramBytes: number;
+  vms: RunnerVmConfig[];
+}
+type ErrorClass = 'NotFound' | 'InvalidState' | 'NotSupported' | 'Timeout' | 'Failed';
+
+/** hostcli's ControlError shape (name, errorClass, message). */
+export class VmmControlError extends Error {
+  constructor(
+    readonly errorClass: ErrorClass,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ControlError';
+  }
+}
+
+/** Host run slices: yield to the event loop (control socket, stdin, Ctrl-C) about every 20 ms. */
+const SLICE_MS = 20;
+
+export class HostRunner {
+  readonly host: Host;
+  private interrupted = false;
+  private onConsoleSink: ((name: string, b: Uint8Array) => void) | null = null;
+  private readonly listeners = new Set<(e: { event: 'DOMAIN_STATE'; name: string; state: VmState; reason: string }) => void>();
+  private readonly lastState = new Map<string, VmState>();
+  private readonly everStarted = new Set<string>();
+
+  constructor(readonly config: RunnerHostConfig) {
+    this.host = new Host(
+      { harts: config.harts, ramBytes: config.ramBytes },
+      { onOutput: (vm, b) => this.onConsoleSink?.(vm.name, b) },
+    );
+    for (const v of config.vms) {
+      this.host.addVm({
+        name: v.name,
+        vcpus: v.vcpus,
+        memoryBytes: v.memoryBytes,
+        kernel: v.kernel,
+        ...(v.initrd !== null ? { initrd: v.initrd } : {}),
+        ...(v.cmdline !== null ? { cmdline: v.cmdline } : {}),
+        weight: v.weight,
+        ...(v.cap !== null ? { cap: v.cap } : {}),
+        autostart: v.autostart,
+        disks: v.disks,
+      });
+      if (v.autostart) this.everStarted.add(v.name);
+    }
+    for (const vm of this.host.vms) this.lastState.set(vm.name, vm.state);
+  }
+
+  private vm(name: string): Vm {
+    const v = this.host.vms.find((x) => x.name === name);
+    if (!v) throw new VmmControlError('NotFound', `no VM named "${name}"`);
+    return v;
+  }
+
+  reason(vm: Vm): string {
+    switch (vm.state) {
+      case 'running': return 'booted';
+      case 'paused': return 'user';
+      case 'crashed': return 'crashed';
+      default:
+        if (this.host.wasDestroyed(vm.name)) return 'destroyed';
+        if (vm.poweredOff) return 'shutdown';
+        return this.everStarted.has(vm.name) ? 'shutdown' : 'never started';
+    }
+  }
+
+  private emitChanges(): void {
+    for (const vm of this.host.vms) {
+      if (this.lastState.get(vm.name) !== vm.state) {
+        this.lastState.set(vm.name, vm.state);
+        for (const l of this.listeners) l({ event: 'DOMAIN_STATE', name: vm.name, state: vm.state, reason: this.reason(vm) });
+      }
+    }
+  }
+
+  async run(o: { maxInsns: number | null; maxCycles: number | null; onConsole(name: string, bytes: Uint8Array): void }) {
+    this.onConsoleSink = o.onConsole;
+    const opts = {
+      ...(o.maxCycles !== null ? { maxHostCycles: o.maxCycles } : {}),
+      ...(o.maxInsns !== null ? { maxInsns: o.maxInsns } : {}),
+      waitWhenPaused: true,
+    };
+    let end: 'done' | 'max-insns' | 'max-cycles' | 'interrupted' = 'done';
+    for (;;) {
+      if (this.interrupted) {
+        end = 'interrupted';
+        break;
+      }
+      const t0 = performance.now();
+      const r = this.host.runSome(opts, Infinity, () => performance.now() - t0 > SLICE_MS);
+      this.emitChanges();
+      if (r) {
+        if (r.limit) end = r.limit;
+        break;
+      }
+      // Nothing runnable (paused / waiting for input) or a slice ended: let the event loop serve
+      // the socket and stdin (a short timer when idle, so an idle host does not spin).
+      const idle = !this.host.vms.some((v) => v.runnable);
+      await new Promise<void>((res) => (idle ? setTimeout(res, 10) : setImmediate(res)));
+    }
+    return {
+      end,
+      vms: this.host.vms.map((v) => ({ name: v.name, state: v.state, reason: this.reason(v) })),
+      cycles: this.host.hostTime.reduce((a, b) => a + b, 0),
+      instructions: this.host.totalInstructions(),
+    };
+  }
+
+  consoleInput(name: string, bytes: Uint8Array): void {
+    const v = this.host.vms.find((x) => x.name === name);
+    if (v) this.host.inputArrived(v, bytes);
+  }
+  interrupt(): void {
+    this.interrupted = true;
+  }
+  close(): void {
+    this.host.close();
+  }
+
+  // ---------------------------------------------------------------- HostControl
+
+  private check(r: { ok: true } | { ok: false; error: string }): void {
+    if (!r.ok) {
+      const cls: ErrorClass = /not supported/.test(r.error) ? 'NotSupported' : /no VM named/.test(r.error) ? 'NotFound' : 'InvalidState';
+      throw new VmmControlError(cls, r.error);
+    }
+    this.emitChanges();
+  }
+  async list() {
+    return this.host.vms.map((v) => ({ id: v.state === 'running' || v.state === 'paused' ? v.id : null, name: v.name, state: v.state }));
+  }
+  async dominfo(name: string) {
+    const v = this.vm(name);
+    const active = v.state === 'running' || v.state === 'paused';
+    return {
+      id: active ? v.id : null,
+      name: v.name,
+      state: v.state,
+      reason: this.reason(v),
+      vcpus: v.spec.vcpus,
+      maxMemoryBytes: v.memory.bytes,
+      usedMemoryBytes: active ? v.memory.bytes : 0,
+      cpuTimeNs: Math.round((v.vcpus.reduce((a, c) => a + c.cycles, 0) / this.host.timing.cpuHz) * 1e9),
+      autostart: v.spec.autostart ?? true,
+      weight: v.spec.weight ?? 256,
+      cap: v.spec.cap ?? null,
+    };
+  }
+  async start(name: string) {
+    this.vm(name);
+    this.everStarted.add(name);
+    this.check(this.host.start(name));
+  }
+  async suspend(name: string) {
+    this.check(this.host.suspend(name));
+  }
+  async resume(name: string) {
+    this.check(this.host.resume(name));
+  }
+  async shutdown(name: string) {
+    this.vm(name);
+    this.check(this.host.shutdown(name));
+  }
+  async reboot(name: string) {
+    this.vm(name);
+    this.check(this.host.reboot(name));
+  }
+  async destroy(name: string) {
+    this.check(this.host.destroy(name));
+  }
+  async domstats(name?: string) {
+    const vms = name === undefined ? this.host.vms : [this.vm(name)];
+    const totalHost = this.host.hostTime.reduce((a, b) => a + b, 0);
+    const STATE_NUMBER: Record<VmState, number> = { running: 1, paused: 3, 'shut off': 5, crashed: 6 };
+    return vms.map((v) => {
+      const s = v.stats();
+      const stats: Record<string, number | string> = {
+        'state.state': STATE_NUMBER[v.state],
+        'state.reason': this.reason(v),
+        'cpu.time': Math.round((s.cycles / this.host.timing.cpuHz) * 1e9),
+        'cpu.host_share': totalHost > 0 ? (100 * s.hostCycles) / totalHost : 0, // %
+        'vcpu.current': v.spec.vcpus,
+        'vcpu.maximum': v.spec.vcpus,
+      };
+      for (const c of v.vcpus) {
+        stats[`vcpu.${c.index}.state`] = c.started ? 1 : 0;
+        stats[`vcpu.${c.index}.time`] = Math.round((c.cycles / this.host.timing.cpuHz) * 1e9);
+        stats[`vcpu.${c.index}.instructions`] = c.instructions;
+        stats[`vcpu.${c.index}.cycles`] = c.cycles;
+      }
+      stats['mem.guest_page_faults'] = v.vcpus.reduce((a, c) => a + c.guestPageFaults, 0);
+      stats['balloon.current'] = Math.floor(s['balloon.current'] / 1024);
+      stats['balloon.maximum'] = Math.floor(s['balloon.current'] / 1024);
+      stats['balloon.rss'] = Math.floor(s['balloon.rss'] / 1024);
+      for (const r of EXIT_REASONS) {
+        stats[`exit.${r}.count`] = s.exits[r].count;
+        stats[`exit.${r}.cycles`] = s.exits[r].cycles;
+      }
+      stats['console.bytes'] = s.consoleBytes;
+      return { name: v.name, stats };
+    });
+  }
+  async console(name: string): Promise<never> {
+    this.vm(name);
+    throw new VmmControlError('NotSupported', 'console: not supported yet');
+  }
+  onEvent(listener: (e: { event: 'DOMAIN_STATE'; name: string; state: VmState; reason: string }) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+/** The export `cyclevisor host` looks for (hostcli's `CreateHost`). Bad input: UserError (exit 2). */
+export function createHost(config: RunnerHostConfig): HostRunner {
+  try {
+    return new HostRunner(config);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw e;
+  }
+}

@@ -1,0 +1,466 @@
+/**
+ * A VM (KVM's struct kvm): its virt platform (src/board/platform.ts, kind 'vm': the same devices a
+ * bare board has, reached from MMIO exits), its guest-physical memory (memory.ts), its vCPUs
+ * (vcpu.ts), and its own virtual clock.
+ *
+ * Time (issue 10 scope 1): the VM's clock is in cycles and advances only while its vCPUs run (or,
+ * when every vCPU waits in WFI, jumps to the next thing that can wake one: a device event or a VS
+ * timer — the bare board's idle skip). Its devices' clock and scheduler events, and its vCPUs'
+ * `time`, are that clock: while a vCPU runs, the host hart's cycle counter *is* the VM's clock
+ * (set before each entry), so guest time = VM cycles / (cycles per tick) with htimedelta = 0.
+ * vCPUs of an SMP VM interleave deterministically in rounds of VM_QUANTUM cycles (each started
+ * vCPU runs the round's span in index order, as the bare SMP board's harts do). Nothing here
+ * depends on which host hart runs a round or what else the host runs: a VM's run is the same
+ * whatever its neighbours do.
+ */
+import { Core, RunStatus } from '../core.js';
+import * as L from '../generated/layout.js';
+import { EventScheduler } from '../scheduler.js';
+import { VirtPlatform } from '../board/platform.js';
+import type { Clock, HartIrqSink, MachineControl } from '../bus/types.js';
+import { buildVirtDtb, qemuVirtDtConfig } from '../board/devicetree.js';
+import { isaString } from '../board/cpu.js';
+import { MMU_TYPE, checkKernelImage } from '../board/boot.js';
+import { parseElf } from '../elf.js';
+import { UserError, formatSize } from '../errors.js';
+import { cyclesPerTick, type TimingConfig } from '../timing.js';
+import { readFileSync } from 'node:fs';
+import { GUEST_RAM_BASE, VmMemory, type FramePool } from './memory.js';
+import { Vcpu, EXIT_REASONS } from './vcpu.js';
+import { handleExit, setLiveHvip, type ExitEnv } from './exits.js';
+import type { SbiAction } from './sbi/index.js';
+import type { ExitReasonName, VmSpec, VmState, VmStats } from './types.js';
+
+/** Cycles each vCPU of an SMP VM runs per round (the bare board's SMP_QUANTUM). */
+export const VM_QUANTUM = 10_000;
+/** Where a Linux Image goes (as OpenSBI fw_jump / QEMU place it: 2 MiB into RAM). */
+const KERNEL_OFFSET = 0x20_0000;
+const MiB = 1024 * 1024;
+const VSSIP = 1n << 2n;
+const VSTIP = 1n << 6n;
+const VSEIP = 1n << 10n;
+const U64 = (1n << 64n) - 1n;
+
+export interface VmOptions {
+  /** VMID (G-stage tag) and id in `list`. */
+  id: number;
+  timing: TimingConfig;
+  /** Console output of the VM (its UART, SBI console). */
+  onOutput?: (bytes: Uint8Array) => void;
+}
+
+/** How a round of the VM ended. */
+export interface RoundResult {
+  /** Cycles the VM's vCPUs occupied the host hart (what the host is charged). */
+  hostCycles: number;
+  /** The VM can make no progress without outside input (every vCPU waits, nothing scheduled). */
+  blocked: boolean;
+}
+
+export class Vm {
+  readonly name: string;
+  readonly id: number;
+  readonly spec: VmSpec;
+  readonly memory: VmMemory;
+  readonly scheduler = new EventScheduler();
+  readonly platform: VirtPlatform;
+  readonly vcpus: Vcpu[];
+  state: VmState;
+  /** Why the VM crashed (state 'crashed'). */
+  crashMessage: string | null = null;
+  /** The guest powered off by itself (SRST shutdown, test finisher pass). */
+  poweredOff = false;
+  exitCode: number | null = null;
+  /** The VM's virtual clock, in cycles. */
+  now = 0;
+  hostCycles = 0;
+  consoleBytes = 0;
+  /** Guest-requested restarts so far. */
+  reboots = 0;
+  readonly output: Uint8Array[] = [];
+  private loaded: Vcpu | null = null;
+  private pendingReset: SbiAction | null = null;
+  private readonly onOutput: ((b: Uint8Array) => void) | null;
+  private readonly cyclesPerTick: number;
+  private readonly tbHz: number;
+  private readonly exitCycles: number;
+  private readonly env: ExitEnv;
+  private inputQueue: number[] = [];
+
+  constructor(
+    private readonly core: Core,
+    pool: FramePool,
+    spec: VmSpec,
+    opts: VmOptions,
+  ) {
+    this.name = spec.name;
+    this.id = opts.id;
+    this.spec = spec;
+    this.onOutput = opts.onOutput ?? null;
+    if (!(Number.isInteger(spec.vcpus) && spec.vcpus >= 1 && spec.vcpus <= 8)) throw new UserError(`${spec.name}: vcpus must be 1 to 8, got ${spec.vcpus}`);
+    this.tbHz = opts.timing.timebaseHz;
+    this.exitCycles = opts.timing.vmm.exitCycles;
+    this.cyclesPerTick = cyclesPerTick(opts.timing);
+    this.memory = VmMemory.allocate(core, pool, spec.memoryBytes, opts.id, spec.name);
+    const vm = this;
+    const clock: Clock = { now: () => vm.now, cpuHz: opts.timing.cpuHz };
+    // The PLIC's S-mode context h drives vCPU h's VSEIP (hvip bit 10; Priv §8.2.4: the hypervisor injects it).
+    const irq: HartIrqSink = { setPending: (hart, bit, level) => bit === 9 && vm.setHvipBit(hart, VSEIP, level) };
+    const control: MachineControl = {
+      exit: (code) => vm.requestReset({ kind: 'reset', type: 'shutdown', failure: false }, code),
+      reset: () => vm.requestReset({ kind: 'reset', type: 'reboot', failure: false }, null),
+    };
+    this.platform = new VirtPlatform({
+      kind: 'vm',
+      harts: spec.vcpus,
+      clock,
+      scheduler: this.scheduler,
+      irq,
+      memory: this.memory,
+      control,
+      timebaseHz: opts.timing.timebaseHz,
+      tx: (b) => vm.consoleWrite(Uint8Array.of(b)),
+      drives: (spec.disks ?? []).map((d) => ({ path: d.file, readOnly: d.readonly ?? false })),
+    });
+    this.vcpus = Array.from({ length: spec.vcpus }, (_, i) => new Vcpu(i, this.memory.hgatp, false));
+    this.env = this.makeEnv();
+    this.state = 'shut off';
+  }
+
+  // ------------------------------------------------------------------------------- boot
+
+  /** Load the kernel (an ELF: its segments and entry; else a Linux Image + device tree) and start vCPU 0. */
+  boot(): void {
+    const kernel = typeof this.spec.kernel === 'string' ? readFileSync(this.spec.kernel) : this.spec.kernel;
+    const mem = this.memory;
+    const isElf = kernel.length >= 4 && kernel[0] === 0x7f && kernel[1] === 0x45 && kernel[2] === 0x4c && kernel[3] === 0x46;
+    let entry: bigint;
+    let a1 = 0n;
+    if (isElf) {
+      const img = parseElf(kernel, typeof this.spec.kernel === 'string' ? this.spec.kernel : `${this.name} kernel`);
+      for (const s of img.segments) {
+        const gpa = Number(s.paddr);
+        if (!mem.inRam(gpa, s.memsz)) throw new UserError(`${this.name}: kernel segment ${s.index} at 0x${gpa.toString(16)} is outside the VM's memory`);
+        const data = new Uint8Array(s.memsz);
+        data.set(kernel.subarray(s.offset, s.offset + s.filesz));
+        mem.write(gpa, data);
+      }
+      entry = img.entry;
+    } else {
+      const name = typeof this.spec.kernel === 'string' ? this.spec.kernel : `${this.name} kernel`;
+      const { imageSize } = checkKernelImage(kernel, name);
+      const kAddr = GUEST_RAM_BASE + KERNEL_OFFSET;
+      if (!mem.inRam(kAddr, imageSize)) throw new UserError(`${this.name}: the kernel (${formatSize(imageSize)}) does not fit in ${formatSize(mem.bytes)}`);
+      mem.write(kAddr, kernel);
+      let initrd: { start: bigint; end: bigint } | undefined;
+      if (this.spec.initrd !== undefined) {
+        const rd = typeof this.spec.initrd === 'string' ? readFileSync(this.spec.initrd) : this.spec.initrd;
+        const start = kAddr + Math.min(mem.bytes / 2, 128 * MiB);
+        if (start < kAddr + imageSize || !mem.inRam(start, rd.length)) throw new UserError(`${this.name}: the initrd does not fit in ${formatSize(mem.bytes)}`);
+        mem.write(start, rd);
+        initrd = { start: BigInt(start), end: BigInt(start + rd.length) };
+      }
+      const dtb = this.deviceTree(initrd);
+      const top = GUEST_RAM_BASE + mem.bytes;
+      const dtbAddr = Math.floor((top - dtb.length) / (2 * MiB)) * 2 * MiB;
+      if (dtbAddr < (initrd ? Number(initrd.end) : kAddr + imageSize)) throw new UserError(`${this.name}: no room for the device tree in ${formatSize(mem.bytes)}`);
+      mem.write(dtbAddr, dtb);
+      entry = BigInt(kAddr);
+      a1 = BigInt(dtbAddr);
+    }
+    for (const v of this.vcpus) {
+      v.started = false;
+      v.waiting = false;
+    }
+    this.vcpus[0]!.start(this.memory.hgatp, entry, a1);
+    this.state = 'running';
+  }
+
+  /**
+   * The VM's device tree: the virt platform's, for a VM — no CLINT, one S-mode PLIC context per
+   * vCPU, `riscv,isa` without `h` (issue 10 scope 4).
+   */
+  deviceTree(initrd?: { start: bigint; end: bigint }): Uint8Array {
+    const p = this.platform.dtPlatform();
+    return buildVirtDtb(
+      qemuVirtDtConfig({
+        harts: this.spec.vcpus,
+        isa: isaString({ h: false }),
+        mmuType: MMU_TYPE,
+        ramBase: BigInt(GUEST_RAM_BASE),
+        ramSize: BigInt(this.memory.bytes),
+        timebaseHz: this.tbHz,
+        clint: p.clint,
+        plic: { ...qemuVirtDtConfig().plic, ...(p.plic.contexts ? { contexts: p.plic.contexts } : {}) },
+        ...(this.spec.cmdline !== undefined ? { bootargs: this.spec.cmdline } : {}),
+        ...(initrd ? { initrd } : {}),
+      }),
+    );
+  }
+
+  // ------------------------------------------------------------------------------- console
+
+  consoleWrite(bytes: Uint8Array): void {
+    this.consoleBytes += bytes.length;
+    if (this.onOutput) this.onOutput(bytes);
+    else this.output.push(bytes.slice());
+  }
+  pushInput(bytes: Uint8Array): void {
+    for (const b of bytes) this.inputQueue.push(b);
+    this.platform.uart.pushInput(bytes);
+  }
+  outputText(): string {
+    return Buffer.concat(this.output).toString('latin1');
+  }
+
+  // ------------------------------------------------------------------------------- interrupts
+
+  /** Set or clear an hvip bit of vCPU `hart` (live when it is loaded); a pending interrupt wakes it. */
+  private setHvipBit(hart: number, bit: bigint, level: boolean): void {
+    const v = this.vcpus[hart];
+    if (!v) return;
+    if (this.loaded === v) {
+      const hvip = this.core.get64(L.H_HVIP);
+      setLiveHvip(this.core, level ? hvip | bit : hvip & ~bit);
+    } else {
+      v.ctx.hvip = level ? v.ctx.hvip | bit : v.ctx.hvip & ~bit;
+    }
+  }
+
+  /** Cycle at which vCPU v's VS timer fires (vstimecmp, htimedelta = 0), or Infinity. */
+  private timerDeadline(v: Vcpu): number {
+    if (v.ctx.vstimecmp === U64) return Infinity;
+    return Number(v.ctx.vstimecmp) * this.cyclesPerTick;
+  }
+
+  /** A waiting vCPU wakes when an interrupt it enables (hie) is pending at VM time `t` (WFI ignores SIE). */
+  private wakes(v: Vcpu, t: number): boolean {
+    const pending = (v.ctx.hvip & (VSSIP | VSEIP)) | (t >= this.timerDeadline(v) ? VSTIP : 0n);
+    return (pending & v.ctx.hie) !== 0n;
+  }
+
+  private requestReset(a: SbiAction, code: number | null): void {
+    this.pendingReset ??= a;
+    if (code !== null) this.exitCode = code;
+    this.core.requestStop();
+  }
+
+  // ------------------------------------------------------------------------------- running
+
+  /** Runnable: running and some vCPU started (waiting ones count: a timer or device may wake them). */
+  get runnable(): boolean {
+    return this.state === 'running' && this.vcpus.some((v) => v.started);
+  }
+
+  /**
+   * Run one round on host hart `hostHart` (the core's hart slot, already switched to): every
+   * started vCPU that is not waiting runs from the VM's clock T to T + span (span = budget for a
+   * one-vCPU VM, VM_QUANTUM for SMP), handling its exits; due device events fire on the way. When
+   * every vCPU waits, the clock jumps to the next wake-up (a device event or a VS timer) at no
+   * host cost.
+   */
+  runRound(hostHart: number, budget: number): RoundResult {
+    const t0 = this.now;
+    const span = this.spec.vcpus === 1 ? Math.max(1, budget) : VM_QUANTUM;
+    const end = t0 + span;
+    let ran = 0;
+    let reached = t0;
+    for (const v of this.vcpus) {
+      if (!v.started || this.state !== 'running') continue;
+      if (v.waiting) {
+        if (!this.wakes(v, t0)) continue;
+        v.waiting = false;
+      }
+      const used = this.runVcpu(v, hostHart, t0, end);
+      ran += used.hostCycles;
+      reached = Math.max(reached, used.at);
+    }
+    if (this.state !== 'running') return { hostCycles: ran, blocked: false };
+    if (ran === 0) {
+      // Every started vCPU waits: jump to the earliest wake-up.
+      let next = this.scheduler.nextDeadline();
+      for (const v of this.vcpus) if (v.started && v.waiting) next = Math.min(next, this.timerDeadline(v));
+      if (next === Infinity) return { hostCycles: 0, blocked: true };
+      this.now = Math.max(this.now, next);
+      this.scheduler.runDue(this.now);
+      return { hostCycles: 0, blocked: false };
+    }
+    this.now = Math.max(reached, this.spec.vcpus === 1 ? reached : end);
+    this.scheduler.runDue(this.now);
+    return { hostCycles: ran, blocked: false };
+  }
+
+  /** Run vCPU v from VM time t0 to `end` (or until it waits / stops / the VM resets). */
+  private runVcpu(v: Vcpu, hostHart: number, t0: number, end: number): { hostCycles: number; at: number } {
+    const core = this.core;
+    core.cycles = t0;
+    const instret0 = core.instret;
+    if (v.lastHart !== hostHart && v.lastHart !== -1) {
+      // The vCPU moved: its VMID's composed translations on this hart must not be reused (issue 10
+      // scope 3). loadVcpu flushes this hart's guest TLB sets whatever the move; the modeled TLB too:
+      core.hfenceGvma(this.id);
+    }
+    v.lastHart = hostHart;
+    core.loadVcpu(v.ctx);
+    // loadVcpu charged the modeled entry cost; a round's entry is the host's business (preemption,
+    // placement), not the guest's: its clock must not depend on how the host slices it (issue 10
+    // scope 1). Entries after an exit (resumeVcpu) are charged: they are the exit's round trip.
+    core.cycles = t0;
+    this.loaded = v;
+    this.now = core.cycles;
+    let stop = false;
+    while (!stop) {
+      core.deadline = Math.min(end, this.scheduler.nextDeadline());
+      core.insnLimit = Number.MAX_SAFE_INTEGER;
+      const status = core.run();
+      this.now = core.cycles;
+      if (status === RunStatus.VmExit) {
+        const e = core.vmExit();
+        if (!e.interrupt && (e.cause === 20 || e.cause === 21 || e.cause === 23)) v.guestPageFaults++;
+        const before = core.cycles;
+        const { reason, outcome } = handleExit(core, e, this.env, v.index);
+        this.count(v, reason, this.exitCycles + (core.cycles - before));
+        switch (outcome.kind) {
+          case 'resume':
+            core.resumeVcpu();
+            break;
+          case 'wait':
+            v.waiting = true;
+            stop = true;
+            break;
+          case 'sbi':
+            if (outcome.action.kind === 'stop-vcpu') {
+              v.started = false;
+              stop = true;
+            } else if (outcome.action.kind === 'reset') {
+              this.pendingReset ??= outcome.action;
+              stop = true;
+            } else core.resumeVcpu();
+            break;
+          case 'crash':
+            this.crash(outcome.message);
+            stop = true;
+            break;
+        }
+      } else if (status === RunStatus.Stuck) {
+        this.crash(`vCPU ${v.index} is stuck in a trap loop at pc 0x${core.pc.toString(16)}`);
+        stop = true;
+      } else if (status === RunStatus.Deadline || status === RunStatus.Stop || status === RunStatus.InsnLimit) {
+        if (this.pendingReset) stop = true;
+        else if (core.cycles >= end) stop = true;
+      } else {
+        this.crash(`vCPU ${v.index}: unexpected run status ${status} at pc 0x${core.pc.toString(16)}`);
+        stop = true;
+      }
+      this.now = core.cycles;
+      this.scheduler.runDue(this.now);
+      if (this.pendingReset) stop = true;
+    }
+    v.ctx = core.saveVcpu();
+    this.loaded = null;
+    const hostCycles = core.cycles - t0;
+    v.instructions += core.instret - instret0;
+    v.cycles += hostCycles;
+    this.hostCycles += hostCycles;
+    if (this.pendingReset) this.applyReset();
+    return { hostCycles, at: core.cycles };
+  }
+
+  private count(v: Vcpu, reason: ExitReasonName, cycles: number): void {
+    v.count(reason, cycles);
+  }
+
+  private applyReset(): void {
+    const a = this.pendingReset!;
+    this.pendingReset = null;
+    if (a.kind !== 'reset') return;
+    if (a.failure) this.crash('the guest reported a system failure (SBI SRST)');
+    else if (a.type === 'shutdown') {
+      this.poweredOff = true;
+      this.exitCode ??= 0;
+      this.state = 'shut off';
+    } else this.reboot();
+  }
+
+  /**
+   * Restart the VM (SBI SRST reboot, test finisher reset, `ctl reboot` later): devices reset,
+   * their events dropped, vCPUs reset, the kernel (and initrd, device tree) loaded again, vCPU 0
+   * started. RAM is not cleared outside what is reloaded (as a hardware reset, and QEMU's). The
+   * VM's clock goes on.
+   */
+  reboot(): void {
+    this.scheduler.clear();
+    this.platform.reset();
+    this.core.hfenceGvma(this.id);
+    for (const v of this.vcpus) {
+      v.started = false;
+      v.waiting = false;
+      v.ctx = Vcpu.resetContext(v.index, this.memory.hgatp, 0n, 0n);
+    }
+    this.reboots++;
+    this.boot();
+  }
+
+  crash(message: string): void {
+    this.state = 'crashed';
+    this.crashMessage = message;
+  }
+
+  // ------------------------------------------------------------------------------- SBI / exits
+
+  private makeEnv(): ExitEnv {
+    const vm = this;
+    return {
+      get bus() {
+        return vm.platform.bus;
+      },
+      vcpuCount: this.spec.vcpus,
+      consoleWrite: (b) => vm.consoleWrite(b),
+      consoleRead: () => vm.inputQueue.shift() ?? -1,
+      readGuest: (gpa, len) => (gpa < 1n << 53n && vm.memory.inRam(Number(gpa), len) ? vm.memory.read(Number(gpa), len) : null),
+      setTimer: (hart, cmp) => {
+        const v = vm.vcpus[hart]!;
+        if (vm.loaded === v) {
+          vm.core.set64(L.H_VSTIMECMP, cmp);
+          vm.core.ex.vcpuLoaded(); // recompute the VS timer's deadline and VSTIP
+        } else v.ctx.vstimecmp = cmp;
+      },
+      sendIpi: (hart) => vm.setHvipBit(hart, VSSIP, true),
+      fenceGuest: () => vm.core.hfenceGvma(vm.id),
+      hartState: (hart) => (vm.vcpus[hart]!.started ? 'started' : 'stopped'),
+      hartStart: (hart, pc, opaque) => vm.vcpus[hart]!.start(vm.memory.hgatp, pc, opaque),
+    };
+  }
+
+  // ------------------------------------------------------------------------------- statistics
+
+  stats(): VmStats {
+    const exits = {} as VmStats['exits'];
+    for (const r of EXIT_REASONS) {
+      exits[r] = { count: 0, cycles: 0 };
+      for (const v of this.vcpus) {
+        exits[r].count += v.exits[r].count;
+        exits[r].cycles += v.exits[r].cycles;
+      }
+    }
+    return {
+      name: this.name,
+      state: this.state,
+      'vcpu.current': this.spec.vcpus,
+      instructions: this.vcpus.reduce((s, v) => s + v.instructions, 0),
+      cycles: this.now,
+      hostCycles: this.hostCycles,
+      exits,
+      'balloon.current': this.memory.bytes,
+      'balloon.rss': this.memory.chunks.length * 2 * MiB,
+      consoleBytes: this.consoleBytes,
+    };
+  }
+
+  /** Release the VM's frames and close its disks (destroyed / the host ends). */
+  close(): void {
+    this.platform.close();
+    this.core.hfenceGvma(this.id);
+    this.memory.release();
+  }
+}
