@@ -25,49 +25,7 @@
  */
 #include "common/rt.h"
 
-#define EXIT_ECALL 0x5a
-
-#define MPP_S   (1UL << 11)
-#define MPV     (1UL << 39)
-#define GVA_M   (1UL << 38)
-#define MODE_U  0UL
-#define MODE_HS MPP_S
-#define MODE_VS (MPP_S | MPV)
-#define MODE_VU MPV
-
-/* CSR numbers (binutils knows the names only with the h extension). */
-#define CSR_HSTATUS    0x600
-#define CSR_HEDELEG    0x602
-#define CSR_HIDELEG    0x603
-#define CSR_HIE        0x604
-#define CSR_HTIMEDELTA 0x605
-#define CSR_HCOUNTEREN 0x606
-#define CSR_HTVAL      0x643
-#define CSR_HIP        0x644
-#define CSR_HVIP       0x645
-#define CSR_HTINST     0x64a
-#define CSR_HGATP      0x680
-#define CSR_VSSTATUS   0x200
-#define CSR_VSIE       0x204
-#define CSR_VSTVEC     0x205
-#define CSR_VSSCRATCH  0x240
-#define CSR_VSEPC      0x241
-#define CSR_VSCAUSE    0x242
-#define CSR_VSTVAL     0x243
-#define CSR_VSATP      0x280
-#define CSR_MTINST     0x34a
-#define CSR_MTVAL2     0x34b
-
-/* hstatus.VSXL = 2 (64-bit VS-mode) in every write: the only value cyclevisor implements, and
- * QEMU 7.2 keeps whatever is written (VSXL = 0 there makes it complain and misbehave). */
-#define VSXL64 (2UL << 32)
-
-#define STR_(x) #x
-#define STR(x) STR_(x)
-#define csrr_n(n) ({ uint64_t __v; __asm__ volatile("csrr %0, " STR(n) : "=r"(__v) :: "memory"); __v; })
-#define csrw_n(n, v) __asm__ volatile("csrw " STR(n) ", %0" :: "r"((uint64_t)(v)) : "memory")
-#define csrs_n(n, v) __asm__ volatile("csrs " STR(n) ", %0" :: "r"((uint64_t)(v)) : "memory")
-#define csrc_n(n, v) __asm__ volatile("csrc " STR(n) ", %0" :: "r"((uint64_t)(v)) : "memory")
+#include "hyp/hyp.h"
 
 /* ---- trap records (filled by trap_c at whatever level takes the trap) ---- */
 struct rec {
