@@ -4,15 +4,20 @@
  * TypeScript: each VM's vCPUs are contexts loaded into a host hart, every exit comes back here.
  *
  * Host time: each host hart has a clock in host cycles; the loop always serves the host hart whose
- * clock is lowest (ties: lowest index), asks the placement policy which VM runs there next and
- * for how long, runs one round of that VM and charges the hart what the VM's vCPUs ran. A VM whose
- * vCPUs all wait costs nothing (its clock jumps to its next wake-up). The placement policy is behind
- * `VcpuPlacement` (types.ts); until vsched's `VcpuScheduler` lands, `RoundRobinPlacement` below:
- * VMs in id order, a fixed slice each.
+ * clock is lowest (ties: a hart that did not just find nothing to run, then lowest index), asks the
+ * placement policy which VM runs there next and for how long, runs one round of that VM and charges
+ * the hart what the VM's vCPUs ran. A VM whose vCPUs all wait costs nothing (its clock jumps to its
+ * next wake-up). The placement policy is behind `VcpuPlacement` (types.ts); the default is the
+ * weight/cap scheduler (scheduler.ts `VcpuSchedulerPlacement`, docs/SCHEDULER.md), one entity per
+ * VM with the VM's `weight` and `cap`; `RoundRobinPlacement` below (VMs in id order, a fixed slice
+ * each) stays for tests. A VM's round runs on one host hart at a time, so when the placement has
+ * nothing for a hart (its only runnable VM is on another hart, or a capped VM is throttled) the
+ * hart idles until the placement's next decision or the next clock of another hart; exit 3 only
+ * when no VM can run at all.
  *
- * Not done yet (issue 10): weights/caps (vsched), shutdown via a guest agent, ctl reboot, the
- * control socket, migration of one SMP VM's vCPUs across host harts in parallel (a VM's round runs
- * on one host hart at a time).
+ * Not done yet (issue 10): shutdown via a guest agent, ctl reboot, the control socket, migration of
+ * one SMP VM's vCPUs across host harts in parallel (a VM's round runs on one host hart at a time,
+ * so one VM gets at most one host hart's worth of cycles).
  */
 import { Core } from '../core.js';
 import { UserError, formatSize } from '../errors.js';
@@ -142,6 +147,10 @@ export class Host implements HostControlOps {
   /** Define a VM (memory taken from the pool now; all or nothing). Started when autostart (default). */
   addVm(spec: VmSpec): Vm {
     if (this.vms.some((v) => v.name === spec.name)) throw new UserError(`vms: duplicate name "${spec.name}"`);
+    // The scheduler's ranges (Xen credit's): config.ts checks them for a VM file; this is for API users.
+    const w = spec.weight ?? 256;
+    if (!(Number.isInteger(w) && w >= 1 && w <= 65535)) throw new UserError(`${spec.name}.weight: expected a whole number from 1 to 65535, got ${w}`);
+    if (spec.cap !== undefined && !(Number.isFinite(spec.cap) && spec.cap > 0)) throw new UserError(`${spec.name}.cap: expected a percentage above 0, got ${spec.cap}`);
     const id = this.vms.length + 1;
     const vm = new Vm(this.core, this.pool, spec, {
       id,

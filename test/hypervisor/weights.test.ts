@@ -14,6 +14,7 @@ import { buildElf } from '../helpers/elf-writer.js';
 import { li } from '../helpers/paging.js';
 import { Host } from '../../src/hypervisor/host.js';
 import { fairShares } from '../../src/hypervisor/scheduler.js';
+import { UserError } from '../../src/errors.js';
 
 const MiB = 1024 * 1024;
 const RAM = 0x8000_0000n;
@@ -63,6 +64,15 @@ describe('the weight/cap scheduler places real VMs (Host default placement)', ()
     expect(o.r.code).toBe(124);
     // cap 30 % of one hart = 15 % of a 2-hart host.
     expect(Math.abs(o.shares[0]! - 0.15)).toBeLessThan(0.02);
+  });
+
+  it('a weight or cap the scheduler cannot take is one UserError line (API users; the VM file is checked by config.ts)', () => {
+    const host = new Host({ harts: 1, ramBytes: 16 * MiB });
+    expect(() => host.addVm({ name: 'w', vcpus: 1, memoryBytes: 2 * MiB, kernel: spinner(), weight: 0 })).toThrow(UserError);
+    expect(() => host.addVm({ name: 'w', vcpus: 1, memoryBytes: 2 * MiB, kernel: spinner(), weight: 70000 })).toThrow('w.weight: expected a whole number from 1 to 65535, got 70000');
+    expect(() => host.addVm({ name: 'c', vcpus: 1, memoryBytes: 2 * MiB, kernel: spinner(), cap: -5 })).toThrow('c.cap: expected a percentage above 0, got -5');
+    expect(host.vms).toHaveLength(0);
+    host.close();
   });
 
   it('is deterministic: the same VMs give the same cycles and counters', () => {
