@@ -4,21 +4,27 @@
  * TypeScript: each VM's vCPUs are contexts loaded into a host hart, every exit comes back here.
  *
  * Host time: each host hart has a clock in host cycles; the loop always serves the host hart whose
- * clock is lowest (ties: lowest index), asks the placement policy which VM runs there next and
- * for how long, runs one round of that VM and charges the hart what the VM's vCPUs ran. A VM whose
- * vCPUs all wait costs nothing (its clock jumps to its next wake-up). The placement policy is behind
- * `VcpuPlacement` (types.ts); until vsched's `VcpuScheduler` lands, `RoundRobinPlacement` below:
- * VMs in id order, a fixed slice each.
+ * clock is lowest (ties: a hart that did not just find nothing to run, then lowest index), asks the
+ * placement policy which VM runs there next and for how long, runs one round of that VM and charges
+ * the hart what the VM's vCPUs ran. A VM whose vCPUs all wait costs nothing (its clock jumps to its
+ * next wake-up). The placement policy is behind `VcpuPlacement` (types.ts); the default is the
+ * weight/cap scheduler (scheduler.ts `VcpuSchedulerPlacement`, docs/SCHEDULER.md), one entity per
+ * VM with the VM's `weight` and `cap`; `RoundRobinPlacement` below (VMs in id order, a fixed slice
+ * each) stays for tests. A VM's round runs on one host hart at a time, so when the placement has
+ * nothing for a hart (its only runnable VM is on another hart, or a capped VM is throttled) the
+ * hart idles until the placement's next decision or the next clock of another hart; exit 3 only
+ * when no VM can run at all.
  *
- * Not done yet (issue 10): weights/caps (vsched), shutdown via a guest agent, ctl reboot, the
- * control socket, migration of one SMP VM's vCPUs across host harts in parallel (a VM's round runs
- * on one host hart at a time).
+ * Not done yet (issue 10): shutdown via a guest agent, ctl reboot, the control socket, migration of
+ * one SMP VM's vCPUs across host harts in parallel (a VM's round runs on one host hart at a time,
+ * so one VM gets at most one host hart's worth of cycles).
  */
 import { Core } from '../core.js';
 import { UserError, formatSize } from '../errors.js';
 import { defaultTiming, latencyArray, cyclesPerTick, type TimingConfig } from '../timing.js';
 import { FramePool } from './memory.js';
 import { Vm } from './vm.js';
+import { VcpuSchedulerPlacement } from './scheduler.js';
 import type { ControlResult, HostControlOps, HostSpec, VcpuPlacement, VmListEntry, VmSpec, VmStats } from './types.js';
 
 /** Host RAM the core can have (its linear memory; issue 10: "≤ 2G today"). */
@@ -95,6 +101,10 @@ export class Host implements HostControlOps {
   private readonly onOutput: HostOptions['onOutput'];
   private destroyed = new Set<string>();
   private readonly blocked = new Set<number>();
+  /** The host clock at which each hart last found nothing to run (-1: not idle): tie-break for the hart order. */
+  private readonly idleAt: number[];
+  /** Host cycles harts spent idle while some VM could still run (a VM runs on one hart at a time, caps). */
+  idleCycles = 0;
 
   constructor(spec: HostSpec, opts: HostOptions = {}) {
     if (!(Number.isInteger(spec.harts) && spec.harts >= 1 && spec.harts <= 8)) throw new UserError(`host.harts: expected 1 to 8, got ${spec.harts}`);
@@ -104,7 +114,9 @@ export class Host implements HostControlOps {
     this.timing = opts.timing ?? defaultTiming();
     this.harts = spec.harts;
     this.onOutput = opts.onOutput;
-    this.placement = opts.placement ?? new RoundRobinPlacement();
+    // The default policy: the weight/cap scheduler (scheduler.ts), one entity per VM (a VM's round
+    // runs its vCPUs on one host hart at a time), the round-robin slice as its time slice.
+    this.placement = opts.placement ?? new VcpuSchedulerPlacement({ harts: spec.harts, slice: DEFAULT_SLICE });
     try {
       this.core = new Core({ ramBytes: spec.ramBytes, mmio: nullMmio(), wasmPath: opts.wasmPath });
     } catch (e) {
@@ -128,12 +140,17 @@ export class Host implements HostControlOps {
       core.setTimebase(cyclesPerTick(this.timing), 0n);
     }
     this.hostTime = new Array<number>(spec.harts).fill(0);
+    this.idleAt = new Array<number>(spec.harts).fill(-1);
     this.pool = new FramePool(spec.ramBytes, HOST_RESERVED);
   }
 
   /** Define a VM (memory taken from the pool now; all or nothing). Started when autostart (default). */
   addVm(spec: VmSpec): Vm {
     if (this.vms.some((v) => v.name === spec.name)) throw new UserError(`vms: duplicate name "${spec.name}"`);
+    // The scheduler's ranges (Xen credit's): config.ts checks them for a VM file; this is for API users.
+    const w = spec.weight ?? 256;
+    if (!(Number.isInteger(w) && w >= 1 && w <= 65535)) throw new UserError(`${spec.name}.weight: expected a whole number from 1 to 65535, got ${w}`);
+    if (spec.cap !== undefined && !(Number.isFinite(spec.cap) && spec.cap > 0)) throw new UserError(`${spec.name}.cap: expected a percentage above 0, got ${spec.cap}`);
     const id = this.vms.length + 1;
     const vm = new Vm(this.core, this.pool, spec, {
       id,
@@ -179,13 +196,38 @@ export class Host implements HostControlOps {
       if (this.totalInstructions() >= maxInsns) return { code: 124, message: `the VMs retired ${maxInsns} instructions (--max-insns)`, limit: 'max-insns' };
       if (rounds >= roundsBeforeYield || (rounds > 0 && shouldYield())) return null;
       rounds++;
+      // The hart with the lowest clock; ties: a hart that has not just found nothing to run at
+      // this clock first (so a hart that idles lets the others release their VMs), then the lowest index.
       let h = 0;
-      for (let i = 1; i < this.harts; i++) if (this.hostTime[i]! < this.hostTime[h]!) h = i;
-      const pick = this.placement.pick(h, this.hostTime[h]!, (id) => byId(id).runnable && !this.blocked.has(id));
-      if (!pick) {
-        if (opts.waitWhenPaused) return null; // input may come (console, control)
-        return { code: 3, message: 'every running VM waits for input that cannot come (all vCPUs idle, nothing scheduled)' };
+      for (let i = 1; i < this.harts; i++) {
+        const ti = this.hostTime[i]!;
+        const th = this.hostTime[h]!;
+        if (ti < th || (ti === th && this.idleAt[h] === th && this.idleAt[i] !== ti)) h = i;
       }
+      const now = this.hostTime[h]!;
+      const pick = this.placement.pick(h, now, (id) => byId(id).runnable && !this.blocked.has(id));
+      if (!pick) {
+        // Nothing for this hart. If no VM can run at all, every running VM waits (or is paused).
+        const someCanRun = this.vms.some((v) => v.runnable && !this.blocked.has(v.id));
+        if (!someCanRun) {
+          if (opts.waitWhenPaused) return null; // input may come (console, control)
+          return { code: 3, message: 'every running VM waits for input that cannot come (all vCPUs idle, nothing scheduled)' };
+        }
+        // Some VM can run, but not here now: its entity is on another hart (a VM's round runs on
+        // one hart at a time), or it is throttled by its cap. The hart idles until the policy's
+        // next decision or the next clock of another hart (when it may release its VM), whichever
+        // is first; never an error.
+        const until = this.idleUntil(h, now);
+        if (until === null) {
+          // Every hart found nothing at this very clock and no decision is due: nothing can change.
+          return { code: 3, message: 'no host hart can run a runnable VM (scheduler placed nothing, no decision due)' };
+        }
+        this.idleAt[h] = until > now ? -1 : now;
+        this.idleCycles += until - now;
+        this.hostTime[h] = until;
+        continue;
+      }
+      this.idleAt[h] = -1;
       const vm = byId(pick.id);
       core.switchHart(h);
       const r = vm.runRound(h, pick.slice);
@@ -199,6 +241,25 @@ export class Host implements HostControlOps {
     const bad = this.vms.find((v) => v.state === 'crashed' || this.destroyed.has(v.name));
     if (bad) return { code: 1, message: `${bad.name}: ${bad.crashMessage ?? 'destroyed'}` };
     return { code: 0 };
+  }
+
+  /**
+   * How long hart `h` (nothing to run at `now`) idles: to the earliest of the placement's next
+   * decision after `now` and the other harts' clocks. A tie with another hart's clock (that hart
+   * has not been served at `now` yet) returns `now` (the hart selection then serves the other one
+   * first). null: nothing will ever change.
+   */
+  private idleUntil(h: number, now: number): number | null {
+    let t = Infinity;
+    for (let j = 0; j < this.harts; j++) {
+      if (j === h) continue;
+      const tj = this.hostTime[j]!;
+      if (tj > now) t = Math.min(t, tj);
+      else if (tj === now && this.idleAt[j] !== now) return now;
+    }
+    const d = this.placement.nextDecisionAt?.() ?? Infinity;
+    if (d > now) t = Math.min(t, d);
+    return t === Infinity ? null : t;
   }
 
   /** Instructions all vCPUs of all VMs retired. */

@@ -117,4 +117,11 @@ export interface VcpuPlacement {
    * whether a vCPU can run now (not waiting in WFI, not paused). null: nothing runnable.
    */
   pick(hart: number, now: number, runnable: (id: number) => boolean): { id: number; slice: number } | null;
+  /**
+   * Optional: the next host cycle at which the policy's own decisions change (a slice end, a capped
+   * VM's bucket refilled). When pick() returns null for a hart while some VM can still run (its only
+   * runnable entity is on another hart, or it is throttled by its cap), the host idles that hart
+   * until this cycle or the next other hart's clock, whichever comes first.
+   */
+  nextDecisionAt?(): number;
 }
