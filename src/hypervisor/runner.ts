@@ -4,46 +4,15 @@
  * console output per VM, console input, Ctrl-C, and the control operations as promises that reject
  * with a ControlError-shaped error (`errorClass` + one line).
  *
- * The types below mirror hostcli's (HostConfig, HostRunOptions, HostRunResult, DomainStats...)
- * structurally, so this branch builds without theirs; after the merge they can be imported from
- * config.ts / control-api.ts instead.
+ * The configuration types are config.ts's, the errors control-api.ts's ControlError.
  */
 import { UserError } from '../errors.js';
+import type { HostConfig } from './config.js';
+import { ControlError, type ControlErrorClass } from './control-api.js';
 import { Host } from './host.js';
 import type { Vm } from './vm.js';
 import { EXIT_REASONS } from './vcpu.js';
 import type { VmState } from './types.js';
-
-export interface RunnerVmConfig {
-  name: string;
-  vcpus: number;
-  memoryBytes: number;
-  kernel: string;
-  initrd: string | null;
-  cmdline: string | null;
-  weight: number;
-  cap: number | null;
-  autostart: boolean;
-  disks: Array<{ file: string; readonly: boolean }>;
-}
-export interface RunnerHostConfig {
-  path: string;
-  harts: number;
-  ramBytes: number;
-  vms: RunnerVmConfig[];
-}
-type ErrorClass = 'NotFound' | 'InvalidState' | 'NotSupported' | 'Timeout' | 'Failed';
-
-/** hostcli's ControlError shape (name, errorClass, message). */
-export class VmmControlError extends Error {
-  constructor(
-    readonly errorClass: ErrorClass,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ControlError';
-  }
-}
 
 /** Host run slices: yield to the event loop (control socket, stdin, Ctrl-C) about every 20 ms. */
 const SLICE_MS = 20;
@@ -56,7 +25,7 @@ export class HostRunner {
   private readonly lastState = new Map<string, VmState>();
   private readonly everStarted = new Set<string>();
 
-  constructor(readonly config: RunnerHostConfig) {
+  constructor(readonly config: HostConfig) {
     this.host = new Host(
       { harts: config.harts, ramBytes: config.ramBytes },
       { onOutput: (vm, b) => this.onConsoleSink?.(vm.name, b) },
@@ -81,7 +50,7 @@ export class HostRunner {
 
   private vm(name: string): Vm {
     const v = this.host.vms.find((x) => x.name === name);
-    if (!v) throw new VmmControlError('NotFound', `no VM named "${name}"`);
+    if (!v) throw new ControlError('NotFound', `no VM named "${name}"`);
     return v;
   }
 
@@ -154,8 +123,8 @@ export class HostRunner {
 
   private check(r: { ok: true } | { ok: false; error: string }): void {
     if (!r.ok) {
-      const cls: ErrorClass = /not supported/.test(r.error) ? 'NotSupported' : /no VM named/.test(r.error) ? 'NotFound' : 'InvalidState';
-      throw new VmmControlError(cls, r.error);
+      const cls: ControlErrorClass = /not supported/.test(r.error) ? 'NotSupported' : /no VM named/.test(r.error) ? 'NotFound' : 'InvalidState';
+      throw new ControlError(cls, r.error);
     }
     this.emitChanges();
   }
@@ -235,7 +204,7 @@ export class HostRunner {
   }
   async console(name: string): Promise<never> {
     this.vm(name);
-    throw new VmmControlError('NotSupported', 'console: not supported yet');
+    throw new ControlError('NotSupported', 'console: not supported yet');
   }
   onEvent(listener: (e: { event: 'DOMAIN_STATE'; name: string; state: VmState; reason: string }) => void): () => void {
     this.listeners.add(listener);
@@ -244,7 +213,7 @@ export class HostRunner {
 }
 
 /** The export `cyclevisor host` looks for (hostcli's `CreateHost`). Bad input: UserError (exit 2). */
-export function createHost(config: RunnerHostConfig): HostRunner {
+export function createHost(config: HostConfig): HostRunner {
   try {
     return new HostRunner(config);
   } catch (e) {
