@@ -1,6 +1,6 @@
 /**
  * `createHost(config)`: the VMM's Host as `cyclevisor host` (hostcli's src/cli/host.ts) drives it —
- * their `HostRunner` (src/hypervisor/control-api.ts on the hostcli branch): the async run with
+ * their `HostRunner` (src/hypervisor/control-api.ts): the async run with
  * console output per VM, console input, Ctrl-C, and the control operations as promises that reject
  * with a ControlError-shaped error (`errorClass` + one line).
  *
