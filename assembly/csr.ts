@@ -343,6 +343,17 @@ function writePmpaddr(i: u32, v: u64): void {
   pmpRecompute();
 }
 
+/**
+ * satp / vsatp WARL (Priv 1.12 §4.1.11; H ext. "vsatp"): a write whose MODE the board does not
+ * support has no effect at all; MODE Bare clears the other fields. Returns whether it was written.
+ */
+function writeAtp(field: u32, v: u64): bool {
+  const mode = <u32>(v >> 60);
+  if (mode != 0 && ((load<u64>(H_SATP_MODES) >> mode) & 1) == 0) return false;
+  store<u64>(field, mode == 0 ? 0 : v);
+  return true;
+}
+
 function writeCsr(csr: u32, v: u64): void {
   switch (csr) {
     // --- floating point: frm may hold the reserved values 5..7 (an instruction using it as the
@@ -379,12 +390,10 @@ function writeCsr(csr: u32, v: u64): void {
     case 0x14d: if (!stimecmpAllowed()) break; store<u64>(H_STIMECMP, v); updateStimecmp(); return;
     case 0x180: {
       if (tvmTrap()) break;
-      // WARL: a write with an unsupported MODE has no effect at all (Priv §4.1.11).
-      const mode = <u32>(v >> 60);
-      if (mode != 0 && ((load<u64>(H_SATP_MODES) >> mode) & 1) == 0) return;
-      store<u64>(H_SATP, mode == 0 ? 0 : v);
-      tlbFlushVirtual();
-      tmSatpWrite();
+      if (writeAtp(H_SATP, v)) {
+        tlbFlushVirtual();
+        tmSatpWrite();
+      }
       return;
     }
     // --- hypervisor and VS CSRs
@@ -435,11 +444,7 @@ function writeCsr(csr: u32, v: u64): void {
     case 0x24d: if (!vstimecmpAllowed()) break; store<u64>(H_VSTIMECMP, v); updateVstimecmp(); return;
     case 0x280: {
       if (vtvmTrap()) break;
-      // vsatp: like satp, a write with an unsupported MODE has no effect.
-      const mode = <u32>(v >> 60);
-      if (mode != 0 && ((load<u64>(H_SATP_MODES) >> mode) & 1) == 0) return;
-      store<u64>(H_VSATP, mode == 0 ? 0 : v);
-      tlbFlushGuest();
+      if (writeAtp(H_VSATP, v)) tlbFlushGuest(); // vsatp: the same WARL rule as satp
       return;
     }
     case 0x34a: store<u64>(H_MTINST, v); return;
