@@ -27,34 +27,13 @@
 
 #include "hyp/hyp.h"
 
-/* ---- trap records (filled by trap_c at whatever level takes the trap) ---- */
-struct rec {
-	volatile long level;            /* 3 M, 1 HS, 5 VS */
-	volatile uint64_t cause, tval, epc, tval2, tinst, status, hstatus;
-	volatile long count;
-};
 struct rec R;
+uint64_t m_stack[512] __attribute__((aligned(16)));
+uint64_t hs_stack[512] __attribute__((aligned(16)));
+uint64_t vs_stack[512] __attribute__((aligned(16)));
 /* Check 45: the HS handler emulates a store guest-page fault as a VMM emulates MMIO, from htinst. */
 static volatile int emulate_mmio;
 static volatile uint64_t mmio_value;
-
-static void clear_rec(void) { memset((void *)&R, 0, sizeof R); }
-
-long enter(void (*fn)(long), uint64_t bits, long arg);
-extern char m_trap[], s_trap[], vs_trap[];
-
-static uint64_t m_stack[512] __attribute__((aligned(16)));
-static uint64_t hs_stack[512] __attribute__((aligned(16)));
-static uint64_t vs_stack[512] __attribute__((aligned(16)));
-
-static long run(void (*fn)(long), uint64_t mode, long arg)
-{
-	/* each level's trap stack (an exit from a lower handler abandons its frame) */
-	csr_write(mscratch, (uint64_t)&m_stack[512]);
-	csr_write(sscratch, (uint64_t)&hs_stack[512]);
-	csrw_n(CSR_VSSCRATCH, (uint64_t)&vs_stack[512]);
-	return enter(fn, mode, arg);
-}
 
 long trap_c(long level, uint64_t *f)
 {

@@ -64,4 +64,30 @@
 #define csrs_n(n, v) __asm__ volatile("csrs " STR(n) ", %0" :: "r"((uint64_t)(v)) : "memory")
 #define csrc_n(n, v) __asm__ volatile("csrc " STR(n) ", %0" :: "r"((uint64_t)(v)) : "memory")
 
+/* ---- trap records (filled by each program's trap_c at whatever level takes the trap) ---- */
+struct rec {
+	volatile long level;            /* 3 M, 1 HS, 5 VS (of the last trap) */
+	volatile uint64_t cause, tval, epc, tval2, tinst, status, hstatus;
+	volatile long count;
+	volatile uint64_t order[8];     /* causes of the traps, in order (hyp2) */
+};
+extern struct rec R;
+static inline void clear_rec(void) { memset((void *)&R, 0, sizeof R); }
+
+/* entry.S: run fn(arg) at the privilege/V given by the mret bits (MODE_*), return its exit value */
+long enter(void (*fn)(long), uint64_t bits, long arg);
+extern char m_trap[], s_trap[], vs_trap[];
+
+/* Each level's trap stack (an exit from a lower handler abandons its frame); defined once per
+ * program, set before every run. */
+extern uint64_t m_stack[512], hs_stack[512], vs_stack[512];
+
+static inline long run(void (*fn)(long), uint64_t mode, long arg)
+{
+	csr_write(mscratch, (uint64_t)&m_stack[512]);
+	csr_write(sscratch, (uint64_t)&hs_stack[512]);
+	csrw_n(CSR_VSSCRATCH, (uint64_t)&vs_stack[512]);
+	return enter(fn, mode, arg);
+}
+
 #endif

@@ -36,30 +36,10 @@
 
 #include "hyp/hyp.h"
 
-/* ---- trap records ---- */
-struct rec {
-	volatile long level;            /* 3 M, 1 HS, 5 VS (of the last trap) */
-	volatile uint64_t cause, tval, epc, tval2, tinst, status, hstatus;
-	volatile long count;
-	volatile uint64_t order[8];     /* causes of the traps, in order */
-};
 struct rec R;
-static void clear_rec(void) { memset((void *)&R, 0, sizeof R); }
-
-long enter(void (*fn)(long), uint64_t bits, long arg);
-extern char m_trap[], s_trap[], vs_trap[];
-
-static uint64_t m_stack[512] __attribute__((aligned(16)));
-static uint64_t hs_stack[512] __attribute__((aligned(16)));
-static uint64_t vs_stack[512] __attribute__((aligned(16)));
-
-static long run(void (*fn)(long), uint64_t mode, long arg)
-{
-	csr_write(mscratch, (uint64_t)&m_stack[512]);
-	csr_write(sscratch, (uint64_t)&hs_stack[512]);
-	csrw_n(CSR_VSSCRATCH, (uint64_t)&vs_stack[512]);
-	return enter(fn, mode, arg);
-}
+uint64_t m_stack[512] __attribute__((aligned(16)));
+uint64_t hs_stack[512] __attribute__((aligned(16)));
+uint64_t vs_stack[512] __attribute__((aligned(16)));
 
 long trap_c(long level, uint64_t *f)
 {
