@@ -29,6 +29,8 @@ export interface VmSpec {
   /** false: defined, shut off until `start` (default true). */
   autostart?: boolean;
   disks?: Array<{ file: string; readonly?: boolean }>;
+  /** Virtual seconds `shutdown` waits for the guest agent to power the VM off (default 10). */
+  shutdownTimeout?: number;
 }
 
 /** The host machine (issue 10's `host:` key). */

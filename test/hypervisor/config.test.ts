@@ -139,7 +139,7 @@ describe('one line naming the field, exit 2', () => {
     ['a directory as initrd', FILE(VM('    initrd: images\n')), 'vms[0].initrd: images: is a directory, not an initramfs'],
     ['a missing disk', FILE(VM('    disks: [ { file: gone.img } ]\n')), 'vms[0].disks[0].file: gone.img: no such file'],
     ['a disk listed twice read-write', FILE(`${VM('    disks: [ { file: web.img } ]\n')}  - name: b\n    memory: 64M\n    kernel: images/Image\n    disks: [ { file: ./web.img } ]\n`), /^vms\[1\]\.disks\[0\]\.file: \.\/web\.img is also vms\[0\]\.disks\[0\]\.file/],
-    ['too many disks', FILE(VM(`    disks: [${Array(8).fill('{ file: ro.img, readonly: true }').join(', ')}]\n`)), 'vms[0].disks: 8 disks: a VM has room for 7'],
+    ['too many disks', FILE(VM(`    disks: [${Array(7).fill('{ file: ro.img, readonly: true }').join(', ')}]\n`)), 'vms[0].disks: 7 disks: a VM has room for 6'],
     ['reserved: paging shadow', FILE(VM('    paging: shadow\n')), /^vms\[0\]\.paging: shadow: not supported yet/],
     ['reserved: paging misspelt', FILE(VM('    paging: flat\n')), "vms[0].paging: expected 'nested' or 'shadow'"],
     ['reserved: nics', FILE(VM('    nics: [ { network: user } ]\n')), /^vms\[0\]\.nics: not supported yet/],

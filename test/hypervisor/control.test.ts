@@ -28,7 +28,7 @@ const VMS = [
   { name: 'batch', vcpus: 1, memoryBytes: 128 << 20, autostart: false, weight: 256, cap: null },
 ];
 function fakeHost(script = {}): FakeHost {
-  return new FakeHost({ vms: VMS.map((v) => ({ ...v, kernel: '/k', initrd: null, cmdline: null, disks: [], paging: 'nested' as const })) }, script);
+  return new FakeHost({ vms: VMS.map((v) => ({ ...v, kernel: '/k', initrd: null, cmdline: null, disks: [], shutdownTimeout: 10, paging: 'nested' as const })) }, script);
 }
 
 let sockN = 0;
