@@ -106,6 +106,8 @@ export class HostRunner {
       const idle = !this.host.vms.some((v) => v.runnable);
       await new Promise<void>((res) => (idle ? setTimeout(res, 10) : setImmediate(res)));
     }
+    // Shutdowns still waiting (the run was interrupted or ran out): they will not complete now.
+    for (const v of this.host.vms) v.finishShutdown({ ok: false, timeout: false, error: `${v.name}: the host stopped before the guest powered off` });
     return {
       end,
       vms: this.host.vms.map((v) => ({ name: v.name, state: v.state, reason: this.reason(v) })),
