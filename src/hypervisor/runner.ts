@@ -131,7 +131,7 @@ export class HostRunner {
 
   private check(r: { ok: true } | { ok: false; error: string }): void {
     if (!r.ok) {
-      const cls: ControlErrorClass = /not supported/.test(r.error) ? 'NotSupported' : /no VM named/.test(r.error) ? 'NotFound' : 'InvalidState';
+      const cls: ControlErrorClass = /not supported|no guest agent|no agent channel/.test(r.error) ? 'NotSupported' : /no VM named/.test(r.error) ? 'NotFound' : 'InvalidState';
       throw new ControlError(cls, r.error);
     }
     this.emitChanges();

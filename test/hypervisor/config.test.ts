@@ -81,7 +81,7 @@ vms:
       autostart: true,
       disks: [{ file: join(dir, 'web.img'), readonly: false }],
     });
-    expect(batch).toMatchObject({ vcpus: 1, memoryBytes: 128 << 20, initrd: null, weight: 256, cap: null, autostart: true, disks: [], paging: 'nested' });
+    expect(batch).toMatchObject({ vcpus: 1, memoryBytes: 128 << 20, initrd: null, weight: 256, cap: null, autostart: true, disks: [], shutdownTimeout: 10, paging: 'nested' });
   });
 
   it('accepts JSON (JSON is YAML) and byte counts as numbers', () => {
@@ -139,6 +139,8 @@ describe('one line naming the field, exit 2', () => {
     ['a directory as initrd', FILE(VM('    initrd: images\n')), 'vms[0].initrd: images: is a directory, not an initramfs'],
     ['a missing disk', FILE(VM('    disks: [ { file: gone.img } ]\n')), 'vms[0].disks[0].file: gone.img: no such file'],
     ['a disk listed twice read-write', FILE(`${VM('    disks: [ { file: web.img } ]\n')}  - name: b\n    memory: 64M\n    kernel: images/Image\n    disks: [ { file: ./web.img } ]\n`), /^vms\[1\]\.disks\[0\]\.file: \.\/web\.img is also vms\[0\]\.disks\[0\]\.file/],
+    ['shutdown_timeout zero', FILE(VM('    shutdown_timeout: 0\n')), 'vms[0].shutdown_timeout: expected a number of seconds above 0, at most 3600'],
+    ['shutdown_timeout not a number', FILE(VM('    shutdown_timeout: 10s\n')), 'vms[0].shutdown_timeout: expected a number of seconds above 0, at most 3600'],
     ['too many disks', FILE(VM(`    disks: [${Array(7).fill('{ file: ro.img, readonly: true }').join(', ')}]\n`)), 'vms[0].disks: 7 disks: a VM has room for 6'],
     ['reserved: paging shadow', FILE(VM('    paging: shadow\n')), /^vms\[0\]\.paging: shadow: not supported yet/],
     ['reserved: paging misspelt', FILE(VM('    paging: flat\n')), "vms[0].paging: expected 'nested' or 'shadow'"],
@@ -186,7 +188,7 @@ describe('the published schema', () => {
     expect(Object.keys(s.properties['host']!.properties!)).toEqual(['harts', 'ram', 'dedup', 'overcommit']);
     const vm = s.properties['vms']!.items!;
     expect(vm.additionalProperties).toBe(false);
-    expect(Object.keys(vm.properties)).toEqual(['name', 'vcpus', 'memory', 'kernel', 'initrd', 'cmdline', 'weight', 'cap', 'autostart', 'disks', 'paging', 'nics', 'balloon']);
+    expect(Object.keys(vm.properties)).toEqual(['name', 'vcpus', 'memory', 'kernel', 'initrd', 'cmdline', 'weight', 'cap', 'autostart', 'disks', 'shutdown_timeout', 'paging', 'nics', 'balloon']);
   });
 });
 
