@@ -15,8 +15,7 @@
  * hart idles until the placement's next decision or the next clock of another hart; exit 3 only
  * when no VM can run at all.
  *
- * Not done yet (issue 10): shutdown via a guest agent, ctl reboot, the control socket, migration of
- * one SMP VM's vCPUs across host harts in parallel (a VM's round runs on one host hart at a time,
+ * Not done yet (issue 10): migration of one SMP VM's vCPUs across host harts in parallel (a VM's round runs on one host hart at a time,
  * so one VM gets at most one host hart's worth of cycles).
  */
 import { Core } from '../core.js';
