@@ -5,7 +5,7 @@
  * raw mode), types `echo ...`, sees the reply, detaches with Ctrl-] (0x1d) and the VM keeps
  * running; `ctl shutdown` is refused for a VM that is not running, times out (exit 1, one line)
  * when the guest's agent is gone, and powers the VM off through the agent (exit 0). `host --console
- * NAME` gives the host process's own stdin to that VM.
+ * NAME` gives the host process's own stdin to that VM; `ctl reboot` restarts the guest.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -135,10 +135,14 @@ describe.skipIf(!have)('ctl console and agent shutdown, real processes', () => {
     const stats = JSON.parse(r.out).return[0].stats;
     expect(stats['console.bytes']).toBeGreaterThan(1000);
 
+    // ctl reboot: a cold restart; the guest boots again to its shell.
+    r = await ctl(sock, 'reboot', 'web');
+    expect([r.code, r.out]).toEqual([0, "Domain 'web' is being rebooted\n"]);
+    await host.waitFor(/Run \/init as init process[^]*Run \/init as init process[^]*^web +\| \/ # /m);
+
     r = await ctl(sock, 'destroy', 'web');
     expect([r.code, r.out]).toEqual([0, "Domain 'web' destroyed\n"]);
     expect(await host.exit).toBe(1); // destroyed
-    // A console on a VM that is not running: refused.
   }, 120_000);
 
   it("host --console NAME: the host's own stdin reaches the VM; ctl shutdown powers it off through the agent, exit 0", async () => {
