@@ -205,4 +205,9 @@ describe('the committed example', () => {
     ]);
     expect(cfg.vms[0]!.initrd).toMatch(/initramfs-busybox\.cpio\.gz$/);
   });
+  const agentCpio = join(packageRoot(), 'build', 'initramfs-agent.cpio');
+  it.skipIf(!existsSync(shared) || !existsSync(agentCpio))('examples/agent-shell.yaml is valid: one VM with the agent initramfs (built by the global setup)', () => {
+    const cfg = loadHostConfig(join(packageRoot(), 'examples', 'agent-shell.yaml'));
+    expect(cfg.vms.map((v) => [v.name, v.initrd, v.shutdownTimeout])).toEqual([['shell', agentCpio, 10]]);
+  });
 });
