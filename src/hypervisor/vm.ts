@@ -33,6 +33,15 @@ import type { ExitReasonName, VmSpec, VmState, VmStats } from './types.js';
 
 /** Cycles each vCPU of an SMP VM runs per round (the bare board's SMP_QUANTUM). */
 export const VM_QUANTUM = 10_000;
+/**
+ * The furthest a VM's clock goes, in cycles (2^52: ~52 days at 1 GHz). Clocks are JS numbers, exact
+ * below 2^53, and the core counts cycles in a u64. A wake-up set later than this (a VS timer, a
+ * device event such as an RTC alarm far in the future) is never reached: it wakes nothing, as a
+ * timer set to all ones; a vCPU waiting for nothing else waits forever. Without this bound a guest
+ * could make its clock jump to 2^62 ticks, past 2^64 cycles, where the core's counter saturates and
+ * a round would never end: the host process would hang (found by test/guests/hostile).
+ */
+export const VM_CLOCK_LIMIT = 2 ** 52;
 /** Where a Linux Image goes (as OpenSBI fw_jump / QEMU place it: 2 MiB into RAM). */
 const KERNEL_OFFSET = 0x20_0000;
 const MiB = 1024 * 1024;
@@ -230,7 +239,8 @@ export class Vm {
   /** Cycle at which vCPU v's VS timer fires (vstimecmp, htimedelta = 0), or Infinity. */
   private timerDeadline(v: Vcpu): number {
     if (v.ctx.vstimecmp === U64) return Infinity;
-    return Number(v.ctx.vstimecmp) * this.cyclesPerTick;
+    const t = Number(v.ctx.vstimecmp) * this.cyclesPerTick;
+    return t < VM_CLOCK_LIMIT ? t : Infinity;
   }
 
   /** A waiting vCPU wakes when an interrupt it enables (hie) is pending at VM time `t` (WFI ignores SIE). */
@@ -261,6 +271,11 @@ export class Vm {
    */
   runRound(hostHart: number, budget: number): RoundResult {
     const t0 = this.now;
+    if (t0 >= VM_CLOCK_LIMIT) {
+      // Only ~52 simulated days of running get here; the clock cannot go on exactly.
+      this.crash(`the VM's clock reached its limit (${VM_CLOCK_LIMIT} cycles)`);
+      return { hostCycles: 0, blocked: false };
+    }
     const span = this.spec.vcpus === 1 ? Math.max(1, budget) : VM_QUANTUM;
     const end = t0 + span;
     let ran = 0;
@@ -279,6 +294,7 @@ export class Vm {
     if (ran === 0) {
       // Every started vCPU waits: jump to the earliest wake-up.
       let next = this.scheduler.nextDeadline();
+      if (next >= VM_CLOCK_LIMIT) next = Infinity; // a device event beyond the clock's limit: never
       for (const v of this.vcpus) if (v.started && v.waiting) next = Math.min(next, this.timerDeadline(v));
       if (next === Infinity) return { hostCycles: 0, blocked: true };
       this.now = Math.max(this.now, next);
