@@ -26,6 +26,8 @@ import { GoldfishRtc } from '../../devices/goldfish-rtc.js';
 import { VirtioMmio } from '../../devices/virtio-mmio.js';
 import { VirtioBlk, FileBlockBackend } from '../../devices/virtio-blk.js';
 import { VirtioRng } from '../../devices/virtio-rng.js';
+import { VirtioNet } from '../../devices/virtio-net.js';
+import type { NetBackend, NetEndpoint } from '../net/link.js';
 import { RAM_GPA as RAM_BASE } from '../generated/layout.js';
 import type { DtConfig } from './devicetree.js';
 
@@ -80,6 +82,14 @@ export interface PlatformOptions {
   tx: (b: number) => void;
   drives?: Array<{ path: string; readOnly: boolean; format?: 'raw' }>;
   rtcEpochNs?: bigint;
+  /** NICs (virtio-net), each plugged into a network backend (src/net/: user network, switch). */
+  nics?: NicSpec[];
+}
+
+/** A virtio-net NIC: its MAC and the network it is plugged into. */
+export interface NicSpec {
+  mac: Uint8Array;
+  backend: NetBackend;
 }
 
 export class VirtPlatform {
@@ -93,6 +103,9 @@ export class VirtPlatform {
   readonly rtc: GoldfishRtc;
   readonly virtio: VirtioMmio[] = [];
   readonly blockBackends: FileBlockBackend[] = [];
+  /** virtio-net devices, in --netdev / nics order (eth0, eth1, ...). */
+  readonly nics: VirtioNet[] = [];
+  private readonly links: NetEndpoint[] = [];
   readonly harts: number;
 
   constructor(opts: PlatformOptions) {
@@ -126,7 +139,7 @@ export class VirtPlatform {
     });
     // virtio-mmio slots: Linux probes the device tree from the highest address down, so the first
     // drive goes in the top slot and becomes /dev/vda (as on QEMU); then virtio-rng.
-    const devs: Array<VirtioBlk | VirtioRng> = [];
+    const devs: Array<VirtioBlk | VirtioNet | VirtioRng> = [];
     for (const d of opts.drives ?? []) {
       let backend: FileBlockBackend;
       try {
@@ -139,6 +152,14 @@ export class VirtPlatform {
       // A non-raw format's driver is layered over the file (none is supported yet: refused).
       const disk = backend.driver?.open?.(backend) ?? backend;
       devs.push(new VirtioBlk({ backend: disk, scheduler, clock }));
+    }
+    // NICs after the disks (QEMU: devices take slots in command-line order), virtio-rng last.
+    for (const [i, n] of (opts.nics ?? []).entries()) {
+      const nic = new VirtioNet({ mac: n.mac, scheduler, clock, name: `virtio-net${i}` });
+      nic.link = n.backend.connect(nic);
+      this.links.push(nic.link);
+      this.nics.push(nic);
+      devs.push(nic);
     }
     devs.push(new VirtioRng({}));
     for (let i = 0; i < (M.virtio.count ?? 8); i++) {
@@ -169,6 +190,7 @@ export class VirtPlatform {
   /** Flush and close disk images (every acknowledged write reaches the file). */
   close(): void {
     for (const b of this.blockBackends) b.close();
+    for (const l of this.links) l.close();
   }
 
   /**

@@ -13,6 +13,7 @@
  */
 import { UserError, closest, formatSize } from '../errors.js';
 import { parseCpu, type CpuOptions } from '../board/cpu.js';
+import { parseNetdev, type NetdevSpec } from '../net/netdev.js';
 
 export const USAGE = `Usage: cyclevisor run <elf> [options]   run a bare-metal RV64 ELF program
        cyclevisor boot --kernel IMAGE [options]   boot Linux (help boot)
@@ -54,6 +55,7 @@ Boots firmware and a Linux kernel on the virt board, placed as
   --mode fast|timing  fast (default), or timing: also model the TLB
   --ad-bits hardware|fault  PTE A/D: set by hardware (default) or page faults
   --drive file=PATH[,readonly][,format=raw]  raw image, locked (vda, vdb, ...)
+  --netdev user[,hostfwd=tcp:ADDR:PORT-:PORT]  NIC on a NAT network (QEMU -nic)
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
   --cpu rv64[,h=off]  ISA choices, QEMU -cpu syntax (default: H extension on)
   --pace on|off, --timing FILE, --max-insns N, --max-cycles N, --stats FMT,
@@ -177,6 +179,8 @@ export interface BootCommand extends RunSettings {
   /** PTE A/D bits: set by hardware (Svadu, QEMU's behaviour) or a page fault when clear (Svade). */
   ad: 'hardware' | 'fault';
   drives: DriveSpec[];
+  /** `--netdev user,...`: virtio-net NICs on user-mode networks (eth0, eth1, ...). */
+  netdevs: NetdevSpec[];
   /** RTC start: 'now', seconds since the epoch, or null for the device's fixed default. */
   rtcEpoch: 'now' | number | null;
 }
@@ -283,6 +287,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--trace-regs': { commands: RUNLIKE },
   '--ad-bits': { example: '--ad-bits fault', commands: ['boot'] },
   '--drive': { example: '--drive file=disk.img', repeat: true, commands: ['boot'] },
+  '--netdev': { example: '--netdev user', repeat: true, commands: ['boot'] },
   '--rtc-epoch': { example: '--rtc-epoch now', commands: ['boot'] },
   '--output': { example: '-o board.dtb', commands: ['dtb'] },
   '--dts': { commands: ['dtb'] },
@@ -723,6 +728,10 @@ export function parseArgs(argv: readonly string[]): CliCommand {
     if (drives.length > MAX_DRIVES) {
       throw new UserError(`${drives.length} --drive options: the board has room for ${MAX_DRIVES} (8 virtio-mmio slots, one holds virtio-rng)`);
     }
+    const netdevs = (values.get('--netdev') ?? []).map(parseNetdev);
+    if (drives.length + netdevs.length > MAX_DRIVES) {
+      throw new UserError(`${drives.length} --drive and ${netdevs.length} --netdev options: the board has room for ${MAX_DRIVES} devices (8 virtio-mmio slots, one holds virtio-rng)`);
+    }
     const seen = new Set<string>();
     for (const d of drives) {
       if (seen.has(d.path)) throw new UserError(`--drive file=${d.path} given twice (one image, one drive)`);
@@ -741,6 +750,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       harts,
       ad: ad ?? 'hardware',
       drives,
+      netdevs,
       rtcEpoch: epoch === undefined ? null : parseRtcEpoch(epoch),
     };
   }
