@@ -121,6 +121,7 @@ export class Vm {
       timebaseHz: opts.timing.timebaseHz,
       tx: (b) => vm.consoleWrite(Uint8Array.of(b)),
       drives: (spec.disks ?? []).map((d) => ({ path: d.file, readOnly: d.readonly ?? false })),
+      ...(spec.nics ? { nics: spec.nics } : {}),
     });
     this.vcpus = Array.from({ length: spec.vcpus }, (_, i) => new Vcpu(i, this.memory.hgatp, false));
     this.env = this.makeEnv();
