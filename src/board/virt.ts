@@ -1119,6 +1119,8 @@ export class VirtMachine {
       },
       pio: io('pio'),
     };
+    // virtio-net: packets, bytes and drops per direction (issue 13 scope 1).
+    for (const nic of this.nics) devices[nic.name] = { ...nic.stats };
     if (this.htif) {
       const h = this.htif;
       const t = io(`${h.name}.tohost`);
