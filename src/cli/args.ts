@@ -41,8 +41,7 @@ On a terminal, Ctrl-A x quits and Ctrl-A h lists the other console keys.
 `;
 
 export const BOOT_USAGE = `Usage: cyclevisor boot --kernel IMAGE [options]
-Boots firmware and a Linux kernel on the virt board, placed as
-  qemu-system-riscv64 -M virt -nographic -bios FILE -kernel IMAGE ... does.
+Boots firmware and Linux on the virt board as qemu-system-riscv64 -M virt does.
 
   --bios FILE|builtin|none  builtin (default): cyclevisor plays OpenSBI 1.1;
                       FILE: a raw firmware image at 0x80000000, at most 2 MiB
@@ -179,8 +178,8 @@ export interface BootCommand extends RunSettings {
   /** PTE A/D bits: set by hardware (Svadu, QEMU's behaviour) or a page fault when clear (Svade). */
   ad: 'hardware' | 'fault';
   drives: DriveSpec[];
-  /** `--netdev user,...`: virtio-net NICs on user-mode networks (eth0, eth1, ...). */
-  netdevs: NetdevSpec[];
+  /** `--netdev user,...`: virtio-net NICs on user-mode networks (eth0, eth1, ...); absent = none. */
+  netdevs?: NetdevSpec[];
   /** RTC start: 'now', seconds since the epoch, or null for the device's fixed default. */
   rtcEpoch: 'now' | number | null;
 }
@@ -750,7 +749,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       harts,
       ad: ad ?? 'hardware',
       drives,
-      netdevs,
+      ...(netdevs.length > 0 ? { netdevs } : {}),
       rtcEpoch: epoch === undefined ? null : parseRtcEpoch(epoch),
     };
   }

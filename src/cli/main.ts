@@ -575,7 +575,7 @@ async function bootCommand(cmd: BootCommand, io: CliIo): Promise<number> {
   useOptimizingCompiler();
   const epoch = rtcEpochNs(cmd.rtcEpoch);
   // --netdev user: the networks (and their hostfwd listeners) before the machine that uses them.
-  const nets = await openUserNetworks(cmd.netdevs);
+  const nets = await openUserNetworks(cmd.netdevs ?? []);
   let machine: VirtMachine;
   try {
     machine = newMachineChecked({
