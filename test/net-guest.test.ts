@@ -173,6 +173,27 @@ describe.skipIf(!have)('network guest (needs ../shared/guests)', () => {
     expect(code).toBe(0);
   }, 240_000);
 
+  it('cyclevisor host: a VM with nics: [ { network: user } ] gets DHCP, pings the gateway, wgets from the host', async () => {
+    const webPort = await hostHttpServer();
+    const dir = mkdtempSync(join(tmpdir(), 'cv-net-'));
+    writeFileSync(join(dir, 'initramfs-net.cpio'), buildNetInitramfs());
+    const file = join(dir, 'vms.yaml');
+    writeFileSync(
+      file,
+      `host: { harts: 1, ram: 256M }\nvms:\n  - name: web\n    memory: 192M\n    kernel: ${image('linux-6.1-rv64.Image')}\n    initrd: initramfs-net.cpio\n` +
+        `    cmdline: console=ttyS0 nettest=user netfetch=http://10.0.2.2:${webPort}/vm\n    nics: [ { network: user } ]\n`,
+    );
+    const p = spawn(process.execPath, [join(__dirname, '..', 'bin', 'cyclevisor'), 'host', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    cleanups.push(() => p.kill('SIGKILL'));
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    const code = await new Promise<number | null>((r) => p.on('exit', r));
+    expect(out).toContain('web | net: dhcp ok 10.0.2.15 router 10.0.2.2 dns 10.0.2.3');
+    expect(out).toContain('web | net: ping gateway ok (3 replies)');
+    expect(out).toContain('web | net: wget ok: hello from the host, you asked for /vm');
+    expect(code).toBe(0);
+  }, 240_000);
+
   it('a hostfwd port already in use is one line on stderr and exit 2', async () => {
     const busy = net.createServer();
     cleanups.push(() => busy.close());
