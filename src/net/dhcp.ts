@@ -11,9 +11,9 @@
  *   DHCPINFORM   → DHCPACK      without lease options (§4.3.5)
  *   DHCPRELEASE / DHCPDECLINE   ignored (the lease stays bound to the MAC)
  *
- * Replies go to the client's MAC; the IP destination is the broadcast address unless the client
- * has an address (ciaddr set), as §4.1 allows for a server that cannot unicast to an unconfigured
- * client by MAC alone... we can, but busybox udhcpc and Linux read broadcasts on their raw socket.
+ * Replies go to the client's MAC (the caller frames them); the IP destination is the broadcast
+ * address unless the client already has an address (ciaddr, when renewing), RFC 2131 §4.1. NAKs
+ * are always broadcast.
  */
 import { ipFromString } from './packet.js';
 

@@ -412,6 +412,35 @@ describe('user network: TCP NAT', () => {
   });
 });
 
+describe('user network: UDP hostfwd', () => {
+  it('a datagram to the host port reaches the guest port from 10.0.2.2; the guest reply goes back to the sender', async () => {
+    const hostPort = await new Promise<number>((resolve) => {
+      const s = dgram.createSocket('udp4');
+      s.bind(0, '127.0.0.1', () => {
+        const p = s.address().port;
+        s.close(() => resolve(p));
+      });
+    });
+    const { nic, send, until, un } = setup({ hostfwd: [parseHostForward(`udp:127.0.0.1:${hostPort}-:5353`)] });
+    await un.listen();
+    send(buildIpv4(GUEST, GATEWAY, IPPROTO_ICMP, buildIcmp(8, 0, new Uint8Array(4))));
+    nic.take();
+    const client = dgram.createSocket('udp4');
+    cleanups.push(() => client.close());
+    const answers: string[] = [];
+    client.on('message', (m) => answers.push(m.toString()));
+    client.send(Buffer.from('query'), hostPort, '127.0.0.1');
+    await until(() => nic.frames.length > 0, 'the forwarded datagram');
+    const { ip } = ipOf(nic.take()[0]);
+    const u = parseUdp(ip)!;
+    expect([ip.src, ip.dst, u.dport, u.checksumOk]).toEqual([GATEWAY, GUEST, 5353, true]);
+    expect(new TextDecoder().decode(u.payload)).toBe('query');
+    send(buildUdp(GUEST, 5353, GATEWAY, u.sport, new TextEncoder().encode('answer')));
+    await until(() => answers.length > 0, 'the reply at the host client');
+    expect(answers).toEqual(['answer']);
+  });
+});
+
 describe('hostfwd syntax (QEMU: [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport)', () => {
   it('parses the forms QEMU accepts', () => {
     expect(parseHostForward('tcp:127.0.0.1:8080-:80')).toEqual({ proto: 'tcp', hostAddr: '127.0.0.1', hostPort: 8080, guestAddr: GUEST, guestPort: 80 });
