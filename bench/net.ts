@@ -6,7 +6,8 @@
  * time between the sink's first and last byte, and throughput in both, plus what the NIC counted.
  * Paced as the CLI runs a networked guest (pacing only acts while the guest idles).
  *
- * Environment: NET_MB (MiB to send, default 8), GUESTS (the images' directory).
+ * Environment: NET_MB (MiB to send, default 8), BENCH_RUNS (best of, default 3), NET_PACE=off,
+ * GUESTS (the images' directory).
  */
 import * as net from 'node:net';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -30,6 +31,7 @@ if (!existsSync(KERNEL)) {
   process.exit(2);
 }
 
+async function run() {
 let bytes = 0;
 let first: { wall: number; cycles: number } | null = null;
 let last: { wall: number; cycles: number } | null = null;
@@ -54,7 +56,7 @@ const initrd = join(mkdtempSync(join(tmpdir(), 'cv-bench-net-')), 'initramfs-net
 writeFileSync(initrd, buildNetInitramfs());
 bootLinux(machine, { bios: 'builtin', kernel: KERNEL, initrd, append: `console=ttyS0 nettest=bench netsink=10.0.2.2:${port} netmb=${MB}` });
 const t0 = performance.now();
-const r = await machine.runAsync({ pace: true });
+const r = await machine.runAsync({ pace: process.env.NET_PACE !== 'off' });
 const total = (performance.now() - t0) / 1000;
 sink.close();
 machine.close();
@@ -69,8 +71,15 @@ const l = last as { wall: number; cycles: number };
 const wallS = (l.wall - f.wall) / 1000;
 const virtS = (l.cycles - f.cycles) / machine.timing.cpuHz;
 const mib = bytes / (1024 * 1024);
-const s = machine.nics[0].stats;
-console.log(`TCP guest -> host through NAT (busybox nc -> 127.0.0.1 sink), ${mib} MiB`);
-console.log(`  wall time     ${wallS.toFixed(2)} s   ${(mib / wallS).toFixed(2)} MiB/s   (whole run ${total.toFixed(1)} s)`);
-console.log(`  virtual time  ${virtS.toFixed(3)} s   ${(mib / virtS).toFixed(2)} MiB/s   (at ${machine.timing.cpuHz / 1e6} MHz)`);
+return { wallS, virtS, total, mib, nic: { ...machine.nics[0].stats }, mhz: machine.timing.cpuHz / 1e6 };
+}
+
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
+const results = [];
+for (let i = 0; i < RUNS; i++) results.push(await run());
+const best = results.reduce((a, b) => (b.wallS < a.wallS ? b : a));
+const s = best.nic;
+console.log(`TCP guest -> host through NAT (busybox nc -> 127.0.0.1 sink), ${best.mib} MiB, best of ${RUNS} (wall: ${results.map((r) => r.wallS.toFixed(2)).join(', ')} s)`);
+console.log(`  wall time     ${best.wallS.toFixed(2)} s   ${(best.mib / best.wallS).toFixed(2)} MiB/s   (whole run ${best.total.toFixed(1)} s)`);
+console.log(`  virtual time  ${best.virtS.toFixed(3)} s   ${(best.mib / best.virtS).toFixed(2)} MiB/s   (at ${best.mhz} MHz)`);
 console.log(`  NIC           tx ${s.txPackets} packets ${s.txBytes} bytes, rx ${s.rxPackets} packets, drops tx ${s.txDrops} rx ${s.rxDrops}`);
