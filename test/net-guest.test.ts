@@ -12,9 +12,9 @@ import * as dgram from 'node:dgram';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VirtMachine } from '../src/board/virt.js';
 import { bootLinux } from '../src/board/boot.js';
@@ -153,6 +153,10 @@ describe.skipIf(!have)('network guest (needs ../shared/guests)', () => {
       `console=ttyS0 nettest=user netfetch=http://10.0.2.2:${webPort}/cli nethttpd=1`,
       '--netdev',
       `user,hostfwd=tcp:127.0.0.1:${fwdPort}-:80`,
+      '--stats',
+      'json',
+      '--stats-file',
+      join(dirname(initrd), 'stats.json'),
     ];
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     cleanups.push(() => p.kill('SIGKILL'));
@@ -171,6 +175,12 @@ describe.skipIf(!have)('network guest (needs ../shared/guests)', () => {
     expect(out).toContain('net: host fetched from httpd');
     expect(await fetched).toEqual({ status: 200, body: 'guest cgi ok\n' });
     expect(code).toBe(0);
+    // The NIC's counters in the summary: packets and bytes per direction, no drops.
+    const nic = JSON.parse(readFileSync(join(dirname(initrd), 'stats.json'), 'utf8')).devices['virtio-net0'];
+    expect(nic.rxPackets).toBeGreaterThan(10);
+    expect(nic.txPackets).toBeGreaterThan(10);
+    expect(nic.rxBytes).toBeGreaterThan(nic.rxPackets * 42);
+    expect(nic.rxDrops + nic.txDrops).toBe(0);
   }, 240_000);
 
   it('cyclevisor host: a VM with nics: [ { network: user } ] gets DHCP, pings the gateway, wgets from the host', async () => {
