@@ -10,6 +10,7 @@ import { NetSwitch } from '../src/net/switch.js';
 import { macFromName, type NicPort } from '../src/net/link.js';
 import { buildEth, BROADCAST_MAC, ETHERTYPE_IPV4 } from '../src/net/packet.js';
 import { Host } from '../src/hypervisor/host.js';
+import * as L from '../src/generated/layout.js';
 import { buildNetInitramfs } from '../scripts/net-initramfs.js';
 
 const GUESTS = join(import.meta.dirname, '..', '..', 'shared', 'guests');
@@ -52,6 +53,20 @@ describe('NetSwitch (learning bridge)', () => {
     expect(macFromName('web')).not.toEqual(macFromName('db'));
     expect(macFromName('web', 0)).not.toEqual(macFromName('web', 1));
     expect(Array.from(macFromName('web').subarray(0, 3))).toEqual([0x52, 0x54, 0x00]);
+  });
+});
+
+describe('the VMM and guest user mode', () => {
+  // Priv §8.2: scounteren has no VS copy, so with V = 1 the real scounteren gates VU-mode counter
+  // reads. It must hold what OpenSBI gives a kernel (CY, TM, IR): busybox ping reads `time` through
+  // the vDSO and died of SIGILL in a VM before (found by the two-VM ping below).
+  it('every host hart has scounteren = 7 (cycle, time, instret readable from VU)', () => {
+    const host = new Host({ harts: 2, ramBytes: 64 * MiB });
+    for (let h = 0; h < 2; h++) {
+      host.core.switchHart(h);
+      expect(host.core.getCsr(L.H_SCOUNTEREN)).toBe(7n);
+    }
+    host.close();
   });
 });
 
