@@ -122,7 +122,7 @@ export class HostRunner {
       }
       const t0 = performance.now();
       // Host sockets' work (user networks) enters the VMs at slice boundaries; it may wake a VM.
-      if (this.userNets.length > 0) {
+      if (this.userNets.some((un) => un.pendingHostWork > 0)) {
         for (const un of this.userNets) un.poll();
         this.host.hostWorkArrived();
       }

@@ -324,6 +324,45 @@ describe('user network: TCP NAT', () => {
     expect(last.ack).toBe(g.seq);
   });
 
+  it('data the guest does not acknowledge is sent again (go-back-N after the retransmission timeout); a zero window holds data back', async () => {
+    let serverSock: net.Socket | null = null;
+    const server = net.createServer((sk) => (serverSock = sk));
+    cleanups.push(() => server.close());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const { nic, send, until } = setup();
+    const g = guestTcp(send, 45010, GATEWAY, port);
+    g.seg(TCP_SYN);
+    await until(() => nic.frames.length > 0, 'SYN-ACK');
+    const synack = tcpOf(nic.take()[0]).seg;
+    g.ack = (synack.seq + 1) >>> 0;
+    g.seg(TCP_ACK, undefined, 0); // window 0: nothing may be sent
+    await until(() => serverSock !== null, 'the host side');
+    serverSock!.write('x'.repeat(100));
+    await new Promise((r) => setTimeout(r, 50));
+    // Nothing but (at most) a window probe while the window is 0.
+    await until(() => true, 'a poll');
+    expect(nic.take().filter((f) => tcpOf(f).seg.payload.length > 0)).toHaveLength(0);
+    g.seg(TCP_ACK, undefined, 64000); // window opens: the 100 bytes go out
+    const first: TcpSegment[] = [];
+    await until(() => {
+      for (const f of nic.take()) first.push(tcpOf(f).seg);
+      return first.some((x) => x.payload.length === 100);
+    }, 'the data');
+    const data = first.find((x) => x.payload.length === 100)!;
+    // Not acknowledged: the same bytes again after the timeout (~400 ms).
+    const t0 = performance.now();
+    const again: TcpSegment[] = [];
+    await until(() => {
+      for (const f of nic.take()) again.push(tcpOf(f).seg);
+      return again.some((x) => x.payload.length === 100);
+    }, 'the retransmission');
+    expect(performance.now() - t0).toBeGreaterThan(300);
+    const re = again.find((x) => x.payload.length === 100)!;
+    expect(re.seq).toBe(data.seq);
+    expect(re.payload).toEqual(data.payload);
+  });
+
   it('a connection to a closed host port is refused with RST-ACK; a segment for no connection gets a RST', async () => {
     const probe = net.createServer();
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
