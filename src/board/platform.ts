@@ -29,6 +29,7 @@ import { VirtioRng } from '../../devices/virtio-rng.js';
 import { VirtioNet } from '../../devices/virtio-net.js';
 import type { NetBackend, NetEndpoint } from '../net/link.js';
 import { RAM_GPA as RAM_BASE } from '../generated/layout.js';
+import { UserError } from '../errors.js';
 import type { DtConfig } from './devicetree.js';
 
 export interface MapEntry {
@@ -162,6 +163,10 @@ export class VirtPlatform {
       devs.push(nic);
     }
     devs.push(new VirtioRng({}));
+    if (devs.length > (M.virtio.count ?? 8)) {
+      this.close();
+      throw new UserError(`${devs.length - 1} disks and NICs: the virt board has room for ${(M.virtio.count ?? 8) - 1} (8 virtio-mmio slots, one holds virtio-rng)`);
+    }
     for (let i = 0; i < (M.virtio.count ?? 8); i++) {
       const slot = (M.virtio.count ?? 8) - 1 - i;
       const dev = devs[i];
