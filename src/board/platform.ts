@@ -27,7 +27,10 @@ import { VirtioMmio } from '../../devices/virtio-mmio.js';
 import { VirtioBlk, FileBlockBackend } from '../../devices/virtio-blk.js';
 import { VirtioRng } from '../../devices/virtio-rng.js';
 import { VirtioConsole } from '../../devices/virtio-console.js';
+import { VirtioNet } from '../../devices/virtio-net.js';
+import type { NetBackend, NetEndpoint } from '../net/link.js';
 import { RAM_GPA as RAM_BASE } from '../generated/layout.js';
+import { UserError } from '../errors.js';
 import type { DtConfig } from './devicetree.js';
 
 export interface MapEntry {
@@ -86,6 +89,14 @@ export interface PlatformOptions {
    * a VM's platform, off for the bare board (whose device tree and run stay as they were).
    */
   virtioConsole?: boolean;
+  /** NICs (virtio-net), each plugged into a network backend (src/net/: user network, switch). */
+  nics?: NicSpec[];
+}
+
+/** A virtio-net NIC: its MAC and the network it is plugged into. */
+export interface NicSpec {
+  mac: Uint8Array;
+  backend: NetBackend;
 }
 
 export class VirtPlatform {
@@ -101,6 +112,9 @@ export class VirtPlatform {
   readonly blockBackends: FileBlockBackend[] = [];
   /** The virtio-console, when the platform has one (every VM's). */
   readonly console: VirtioConsole | null;
+  /** virtio-net devices, in --netdev / nics order (eth0, eth1, ...). */
+  readonly nics: VirtioNet[] = [];
+  private readonly links: NetEndpoint[] = [];
   readonly harts: number;
 
   constructor(opts: PlatformOptions) {
@@ -134,7 +148,7 @@ export class VirtPlatform {
     });
     // virtio-mmio slots: Linux probes the device tree from the highest address down, so the first
     // drive goes in the top slot and becomes /dev/vda (as on QEMU); then virtio-rng.
-    const devs: Array<VirtioBlk | VirtioRng | VirtioConsole> = [];
+    const devs: Array<VirtioBlk | VirtioNet | VirtioRng | VirtioConsole> = [];
     for (const d of opts.drives ?? []) {
       let backend: FileBlockBackend;
       try {
@@ -148,9 +162,22 @@ export class VirtPlatform {
       const disk = backend.driver?.open?.(backend) ?? backend;
       devs.push(new VirtioBlk({ backend: disk, scheduler, clock }));
     }
+    // NICs after the disks (QEMU: devices take slots in command-line order), virtio-rng last.
+    for (const [i, n] of (opts.nics ?? []).entries()) {
+      const nic = new VirtioNet({ mac: n.mac, scheduler, clock, name: `virtio-net${i}` });
+      nic.link = n.backend.connect(nic);
+      this.links.push(nic.link);
+      this.nics.push(nic);
+      devs.push(nic);
+    }
     devs.push(new VirtioRng({}));
     this.console = (opts.virtioConsole ?? opts.kind === 'vm') ? new VirtioConsole({}) : null;
     if (this.console) devs.push(this.console);
+    if (devs.length > (M.virtio.count ?? 8)) {
+      this.close();
+      const fixed = this.console ? 2 : 1;
+      throw new UserError(`${devs.length - fixed} disks and NICs: the virt board has room for ${(M.virtio.count ?? 8) - fixed} (8 virtio-mmio slots, ${this.console ? 'virtio-rng and virtio-console hold two' : 'one holds virtio-rng'})`);
+    }
     for (let i = 0; i < (M.virtio.count ?? 8); i++) {
       const slot = (M.virtio.count ?? 8) - 1 - i;
       const dev = devs[i];
@@ -179,6 +206,7 @@ export class VirtPlatform {
   /** Flush and close disk images (every acknowledged write reaches the file). */
   close(): void {
     for (const b of this.blockBackends) b.close();
+    for (const l of this.links) l.close();
   }
 
   /**

@@ -13,6 +13,7 @@
  */
 import { UserError, closest, formatSize } from '../errors.js';
 import { parseCpu, type CpuOptions } from '../board/cpu.js';
+import { parseNetdev, type NetdevSpec } from '../net/netdev.js';
 
 export const USAGE = `Usage: cyclevisor run <elf> [options]   run a bare-metal RV64 ELF program
        cyclevisor boot --kernel IMAGE [options]   boot Linux (help boot)
@@ -40,8 +41,7 @@ On a terminal, Ctrl-A x quits and Ctrl-A h lists the other console keys.
 `;
 
 export const BOOT_USAGE = `Usage: cyclevisor boot --kernel IMAGE [options]
-Boots firmware and a Linux kernel on the virt board, placed as
-  qemu-system-riscv64 -M virt -nographic -bios FILE -kernel IMAGE ... does.
+Boots firmware and Linux on the virt board as qemu-system-riscv64 -M virt does.
 
   --bios FILE|builtin|none  builtin (default): cyclevisor plays OpenSBI 1.1;
                       FILE: a raw firmware image at 0x80000000, at most 2 MiB
@@ -54,6 +54,7 @@ Boots firmware and a Linux kernel on the virt board, placed as
   --mode fast|timing  fast (default), or timing: also model the TLB
   --ad-bits hardware|fault  PTE A/D: set by hardware (default) or page faults
   --drive file=PATH[,readonly][,format=raw]  raw image, locked (vda, vdb, ...)
+  --netdev user[,hostfwd=tcp:ADDR:PORT-:PORT]  NIC on a NAT network (QEMU -nic)
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
   --cpu rv64[,h=off]  ISA choices, QEMU -cpu syntax (default: H extension on)
   --pace on|off, --timing FILE, --max-insns N, --max-cycles N, --stats FMT,
@@ -177,6 +178,8 @@ export interface BootCommand extends RunSettings {
   /** PTE A/D bits: set by hardware (Svadu, QEMU's behaviour) or a page fault when clear (Svade). */
   ad: 'hardware' | 'fault';
   drives: DriveSpec[];
+  /** `--netdev user,...`: virtio-net NICs on user-mode networks (eth0, eth1, ...); absent = none. */
+  netdevs?: NetdevSpec[];
   /** RTC start: 'now', seconds since the epoch, or null for the device's fixed default. */
   rtcEpoch: 'now' | number | null;
 }
@@ -283,6 +286,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--trace-regs': { commands: RUNLIKE },
   '--ad-bits': { example: '--ad-bits fault', commands: ['boot'] },
   '--drive': { example: '--drive file=disk.img', repeat: true, commands: ['boot'] },
+  '--netdev': { example: '--netdev user', repeat: true, commands: ['boot'] },
   '--rtc-epoch': { example: '--rtc-epoch now', commands: ['boot'] },
   '--output': { example: '-o board.dtb', commands: ['dtb'] },
   '--dts': { commands: ['dtb'] },
@@ -723,6 +727,10 @@ export function parseArgs(argv: readonly string[]): CliCommand {
     if (drives.length > MAX_DRIVES) {
       throw new UserError(`${drives.length} --drive options: the board has room for ${MAX_DRIVES} (8 virtio-mmio slots, one holds virtio-rng)`);
     }
+    const netdevs = (values.get('--netdev') ?? []).map(parseNetdev);
+    if (drives.length + netdevs.length > MAX_DRIVES) {
+      throw new UserError(`${drives.length} --drive and ${netdevs.length} --netdev options: the board has room for ${MAX_DRIVES} devices (8 virtio-mmio slots, one holds virtio-rng)`);
+    }
     const seen = new Set<string>();
     for (const d of drives) {
       if (seen.has(d.path)) throw new UserError(`--drive file=${d.path} given twice (one image, one drive)`);
@@ -741,6 +749,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       harts,
       ad: ad ?? 'hardware',
       drives,
+      ...(netdevs.length > 0 ? { netdevs } : {}),
       rtcEpoch: epoch === undefined ? null : parseRtcEpoch(epoch),
     };
   }

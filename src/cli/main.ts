@@ -54,6 +54,7 @@ import { useOptimizingCompiler } from '../core.js';
 import { checkImage, ImageFormatError } from '../../devices/image-format.js';
 import { checkNotHeldHere, ImageLockError } from '../../devices/image-lock.js';
 import { ctlCommand, hostCommand } from './host.js';
+import { openUserNetworks } from '../net/netdev.js';
 
 export { attachProcessStdin } from './console.js';
 export type { ConsoleControl, InputSink } from './console.js';
@@ -573,7 +574,11 @@ async function bootCommand(cmd: BootCommand, io: CliIo): Promise<number> {
 
   useOptimizingCompiler();
   const epoch = rtcEpochNs(cmd.rtcEpoch);
-  const machine = newMachineChecked({
+  // --netdev user: the networks (and their hostfwd listeners) before the machine that uses them.
+  const nets = await openUserNetworks(cmd.netdevs ?? []);
+  let machine: VirtMachine;
+  try {
+    machine = newMachineChecked({
     ramBytes: cmd.ramBytes,
     timing,
     onOutput: (chunk) => io.stdout.write(chunk),
@@ -583,7 +588,14 @@ async function bootCommand(cmd: BootCommand, io: CliIo): Promise<number> {
     drives: cmd.drives,
     cpu: cmd.cpu,
     ...(epoch !== undefined ? { rtcEpochNs: epoch } : {}),
-  });
+    ...(nets.length > 0 ? { nics: nets.map((n) => ({ mac: n.mac, backend: n.net })) } : {}),
+    });
+  } catch (e) {
+    for (const n of nets) n.net.close();
+    throw e;
+  }
+  // Host sockets: pacing on by default, host packets enter at slice boundaries (docs/NETWORK.md).
+  for (const n of nets) machine.attachHostSocket(n.net);
   let code: number;
   try {
     // A board that takes the option but not yet the harts (SMP in progress) must not boot a

@@ -18,6 +18,9 @@ import { parseDocument } from 'yaml';
 import * as z from 'zod';
 import { UserError, closest, fileReadError, formatSize, isUserError } from '../errors.js';
 import { parseSize } from '../cli/args.js';
+import { parseHostForward, type HostForward } from '../net/slirp.js';
+import { macFromName } from '../net/link.js';
+import { macFromString, macToString } from '../net/packet.js';
 
 // ---------------------------------------------------------------------------------------------
 // Limits
@@ -84,11 +87,21 @@ const DiskSchema = z
   })
   .meta({ description: 'a raw disk image attached as virtio-blk; path relative to this file' });
 
-/** A NIC (reserved for the networking issue; accepted only as an empty list today). */
-const NicSchema = z.strictObject({
-  network: text('a network name (user, or a switch name)'),
-  hostfwd: z.array(text('a forward like tcp:127.0.0.1:8080-:80'), { error: 'expected a list of forwards' }).optional(),
-});
+/** A NIC: virtio-net on the user network (NAT, hostfwd) or on a named switch shared with other VMs. */
+const NicSchema = z
+  .strictObject({
+    network: text('a network name (user, or a switch name)').meta({ description: "'user' (NAT to the host, QEMU -nic user) or the name of a switch connecting VMs of this host" }),
+    hostfwd: z
+      .array(text('a forward like tcp:127.0.0.1:8080-:80'), { error: 'expected a list of forwards' })
+      .optional()
+      .meta({ description: 'user network only: QEMU hostfwd rules, [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport' }),
+    mac: z
+      .string({ error: 'expected a MAC address like 52:54:00:12:34:56' })
+      .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, { error: 'expected a MAC address like 52:54:00:12:34:56' })
+      .optional()
+      .meta({ description: 'default: derived from the VM name (52:54:00 and three bytes of SHA-256(name/index))' }),
+  })
+  .meta({ description: 'a virtio-net NIC (eth0, eth1, ... in order)' });
 
 const VmSchema = z
   .strictObject({
@@ -157,6 +170,15 @@ export interface DiskConfig {
   readonly: boolean;
 }
 
+export interface NicConfig {
+  /** 'user', or a switch name. */
+  network: string;
+  /** hostfwd rules (user network only), parsed. */
+  hostfwd: HostForward[];
+  /** The NIC's MAC (given, or derived from the VM name and the NIC's index). */
+  mac: Uint8Array;
+}
+
 export interface VmConfig {
   /** Unique in the file (case-insensitively), [A-Za-z0-9][A-Za-z0-9_.-]*, at most 32 characters. */
   name: string;
@@ -178,6 +200,8 @@ export interface VmConfig {
   disks: DiskConfig[];
   /** Virtual seconds `ctl shutdown` waits for the guest to power off through its agent (default 10). */
   shutdownTimeout: number;
+  /** virtio-net NICs (absent = none; resolveHostConfig always fills it). */
+  nics?: NicConfig[];
   /** Reserved keys at the only values this build can honour (see docs/VM-CONFIG.md). */
   paging: 'nested';
 }
@@ -317,6 +341,8 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
   const base = baseDir;
   const names = new Map<string, number>();
   const disksSeen = new Map<string, { where: string; readonly: boolean }>();
+  const macSeen = new Map<string, string>();
+  const fwdSeen = new Map<string, string>();
   const vms: VmConfig[] = doc.vms.map((vm, i) => {
     const at = `vms[${i}]`;
     if (!NAME_RE.test(vm.name) || vm.name.length > MAX_NAME) {
@@ -327,7 +353,6 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
     names.set(vm.name.toLowerCase(), i);
 
     if (vm.paging === 'shadow') fail(file, `${at}.paging: shadow: not supported yet (nested, the default, is)`);
-    if (vm.nics !== undefined && vm.nics.length > 0) fail(file, `${at}.nics: not supported yet (no virtual network in this build; omit nics or write nics: [])`);
     if (vm.balloon === true) fail(file, `${at}.balloon: not supported yet (no balloon device in this build; omit it or write balloon: false)`);
 
     const mem = sizeOf(vm.memory, file, `${at}.memory`);
@@ -356,6 +381,40 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
       return { file: abs, readonly: d.readonly };
     });
 
+    const nicList = vm.nics ?? [];
+    if (vm.disks.length + nicList.length > MAX_DISKS) {
+      fail(file, `${at}.nics: ${vm.disks.length} disks and ${nicList.length} NICs: a VM has room for ${MAX_DISKS} devices (8 virtio-mmio slots, virtio-rng and virtio-console hold two)`);
+    }
+    const nics: NicConfig[] = nicList.map((n, j) => {
+      const where = `${at}.nics[${j}]`;
+      if (n.network !== 'user' && (!NAME_RE.test(n.network) || n.network.length > MAX_NAME)) {
+        fail(file, `${where}.network: '${n.network}' is not 'user' or a switch name (letters, digits, '.', '_', '-')`);
+      }
+      if (n.network !== 'user' && n.hostfwd !== undefined && n.hostfwd.length > 0) {
+        fail(file, `${where}.hostfwd: forwards need network: user (a switch has no host side)`);
+      }
+      const hostfwd = (n.hostfwd ?? []).map((h, k) => {
+        try {
+          return parseHostForward(h);
+        } catch (e) {
+          return fail(file, `${where}.hostfwd[${k}]: ${(e as Error).message}`);
+        }
+      });
+      for (const h of hostfwd) {
+        const key = `${h.proto}:${h.hostAddr}:${h.hostPort}`;
+        const other = fwdSeen.get(key);
+        if (other !== undefined) fail(file, `${where}.hostfwd: ${h.proto} port ${h.hostPort} is also forwarded by ${other}`);
+        fwdSeen.set(key, where);
+      }
+      const mac = n.mac !== undefined ? macFromString(n.mac)! : macFromName(vm.name, j);
+      if (mac[0] & 1) fail(file, `${where}.mac: ${n.mac} is a multicast address (the first byte must be even)`);
+      const key = macToString(mac);
+      const other = macSeen.get(key);
+      if (other !== undefined) fail(file, `${where}.mac: ${key} is also the MAC of ${other}`);
+      macSeen.set(key, where);
+      return { network: n.network, hostfwd, mac };
+    });
+
     return {
       name: vm.name,
       vcpus: vm.vcpus,
@@ -368,6 +427,7 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
       autostart: vm.autostart,
       disks,
       shutdownTimeout: vm.shutdown_timeout,
+      nics,
       paging: 'nested',
     };
   });

@@ -138,6 +138,11 @@ export class Host implements HostControlOps {
       // mstatus.FS = Dirty: a VS-mode FP instruction needs both sstatus.FS (the host's) and vsstatus.FS (Priv §8.2.x).
       core.setCsr(L.H_MSTATUS, core.getCsr(L.H_MSTATUS) | (3n << 13n));
       core.setCsr(L.H_MCOUNTEREN, 7n); // cycle, time, instret below M (as firmware leaves it); hcounteren gates VS
+      // scounteren has no VS copy (Priv §8.2: not among the VS CSRs): with V = 1 it is what gates VU
+      // counter reads, so it holds what OpenSBI gives a guest kernel (CY, TM, IR). Without it a guest
+      // process reading `time` (glibc clock_gettime through the vDSO, e.g. busybox ping) takes a
+      // virtual-instruction trap that the guest kernel turns into SIGILL.
+      core.setCsr(L.H_SCOUNTEREN, 7n);
       core.setTimebase(cyclesPerTick(this.timing), 0n);
     }
     this.hostTime = new Array<number>(spec.harts).fill(0);
@@ -273,6 +278,11 @@ export class Host implements HostControlOps {
   /** New input for a VM: it may wake a VM that was blocked. */
   inputArrived(vm: Vm, bytes: Uint8Array): void {
     vm.pushInput(bytes);
+    this.blocked.clear();
+  }
+
+  /** Host-side work (network sockets) was delivered to the VMs: a blocked VM may run again. */
+  hostWorkArrived(): void {
     this.blocked.clear();
   }
 

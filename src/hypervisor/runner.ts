@@ -15,6 +15,9 @@ import { Host } from './host.js';
 import type { Vm } from './vm.js';
 import { EXIT_REASONS } from './vcpu.js';
 import type { VmState } from './types.js';
+import { SwitchRegistry } from '../net/switch.js';
+import { UserNet, type HostForward } from '../net/slirp.js';
+import type { NetBackend } from '../net/link.js';
 
 /** Host run slices: yield to the event loop (control socket, stdin, Ctrl-C) about every 20 ms. */
 const SLICE_MS = 20;
@@ -28,6 +31,10 @@ export class HostRunner {
   private readonly everStarted = new Set<string>();
   /** Attached consoles (`ctl console`) per VM name. */
   private readonly consoles = new Map<string, Set<PassThrough>>();
+  /** Named switches between the VMs (nics: [ { network: NAME } ]). */
+  readonly switches = new SwitchRegistry();
+  /** User networks (one per `network: user` NIC), polled between host slices. */
+  readonly userNets: UserNet[] = [];
 
   constructor(readonly config: HostConfig) {
     this.host = new Host(
@@ -47,10 +54,34 @@ export class HostRunner {
         autostart: v.autostart,
         disks: v.disks,
         shutdownTimeout: v.shutdownTimeout,
+        ...(v.nics && v.nics.length > 0 ? { nics: v.nics.map((n) => ({ mac: n.mac, backend: this.backendFor(n.network, n.hostfwd) })) } : {}),
       });
       if (v.autostart) this.everStarted.add(v.name);
     }
     for (const vm of this.host.vms) this.lastState.set(vm.name, vm.state);
+  }
+
+  private backendFor(network: string, hostfwd: HostForward[]): NetBackend {
+    if (network !== 'user') return this.switches.get(network);
+    const un = new UserNet({ hostfwd });
+    un.wake = () => {};
+    this.userNets.push(un);
+    return un;
+  }
+
+  private listening = false;
+
+  /** Opens the user networks' hostfwd listeners (one UserError line if one cannot listen); run() does it first. */
+  async listen(): Promise<void> {
+    if (this.listening) return;
+    this.listening = true;
+    for (const un of this.userNets) {
+      try {
+        await un.listen();
+      } catch (e) {
+        throw new UserError(`${this.config.path}: ${(e as Error).message}`);
+      }
+    }
   }
 
   private vm(name: string): Vm {
@@ -83,6 +114,7 @@ export class HostRunner {
 
   async run(o: { maxInsns: number | null; maxCycles: number | null; onConsole(name: string, bytes: Uint8Array): void }) {
     this.onConsoleSink = o.onConsole;
+    await this.listen();
     const opts = {
       ...(o.maxCycles !== null ? { maxHostCycles: o.maxCycles } : {}),
       ...(o.maxInsns !== null ? { maxInsns: o.maxInsns } : {}),
@@ -95,6 +127,11 @@ export class HostRunner {
         break;
       }
       const t0 = performance.now();
+      // Host sockets' work (user networks) enters the VMs at slice boundaries; it may wake a VM.
+      if (this.userNets.some((un) => un.pendingHostWork > 0)) {
+        for (const un of this.userNets) un.poll();
+        this.host.hostWorkArrived();
+      }
       const r = this.host.runSome(opts, Infinity, () => performance.now() - t0 > SLICE_MS);
       this.emitChanges();
       if (r) {
@@ -124,6 +161,7 @@ export class HostRunner {
     this.interrupted = true;
   }
   close(): void {
+    for (const un of this.userNets) un.close();
     this.host.close();
   }
 
@@ -273,10 +311,5 @@ export class HostRunner {
 
 /** The export `cyclevisor host` looks for (hostcli's `CreateHost`). Bad input: UserError (exit 2). */
 export function createHost(config: HostConfig): HostRunner {
-  try {
-    return new HostRunner(config);
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw e;
-  }
+  return new HostRunner(config);
 }

@@ -144,6 +144,7 @@ export class Vm {
       timebaseHz: opts.timing.timebaseHz,
       tx: (b) => vm.consoleWrite(Uint8Array.of(b)),
       drives: (spec.disks ?? []).map((d) => ({ path: d.file, readOnly: d.readonly ?? false })),
+      ...(spec.nics ? { nics: spec.nics } : {}),
     });
     // Created once (a scheduler's events are reusable members, GUIDE §7), scheduled per request.
     this.shutdownTimeout = this.scheduler.createEvent('agent-shutdown-timeout', () => {

@@ -144,7 +144,8 @@ describe('one line naming the field, exit 2', () => {
     ['too many disks', FILE(VM(`    disks: [${Array(7).fill('{ file: ro.img, readonly: true }').join(', ')}]\n`)), 'vms[0].disks: 7 disks: a VM has room for 6'],
     ['reserved: paging shadow', FILE(VM('    paging: shadow\n')), /^vms\[0\]\.paging: shadow: not supported yet/],
     ['reserved: paging misspelt', FILE(VM('    paging: flat\n')), "vms[0].paging: expected 'nested' or 'shadow'"],
-    ['reserved: nics', FILE(VM('    nics: [ { network: user } ]\n')), /^vms\[0\]\.nics: not supported yet/],
+    // nics are supported since issue 13 (test/net-config.test.ts); a forward on a switch is not.
+    ['nics: hostfwd on a switch', FILE(VM('    nics: [ { network: lan0, hostfwd: [ "tcp::8080-:80" ] } ]\n')), /^vms\[0\]\.nics\[0\]\.hostfwd: forwards need network: user/],
     ['reserved: balloon', FILE(VM('    balloon: true\n')), /^vms\[0\]\.balloon: not supported yet/],
     ['reserved: dedup', FILE(VM(), 'host: { harts: 1, ram: 1G, dedup: true }'), /^host\.dedup: not supported yet/],
     ['reserved: overcommit', FILE(VM(), 'host: { harts: 1, ram: 1G, overcommit: true }'), /^host\.overcommit: not supported yet/],
