@@ -53,7 +53,7 @@ Boots firmware and a Linux kernel on the virt board, placed as
   --smp N             harts, 1..8 (default 1)
   --mode fast|timing  fast (default), or timing: also model the TLB
   --ad-bits hardware|fault  PTE A/D: set by hardware (default) or page faults
-  --drive file=PATH[,readonly][,format=raw]  raw image, locked (vda, vdb, ...)
+  --drive file=PATH[,readonly][,format=raw|qcow2]  disk image (vda, vdb, ...)
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
   --cpu rv64[,h=off]  ISA choices, QEMU -cpu syntax (default: H extension on)
   --pace on|off, --timing FILE, --max-insns N, --max-cycles N, --stats FMT,
@@ -149,16 +149,18 @@ export interface DemoCommand extends RunSettings {
   command: 'demo';
 }
 
-/** A `--drive file=PATH[,readonly][,format=raw]`: a raw image for virtio-blk. */
+/** A `--drive file=PATH[,readonly][,format=raw|qcow2]`: a disk image for virtio-blk. */
 export interface DriveSpec {
   path: string;
   readOnly: boolean;
   /**
    * 'raw' when given as format=raw: the image's format is not probed (QEMU's behaviour), so a raw
-   * disk whose first bytes happen to look like a qcow2 header is still used as raw. Absent: probed,
-   * and a known non-raw format (qcow2, VMDK, VDI, VHD(X), QED, LUKS, ...) is refused.
+   * disk whose first bytes happen to look like a qcow2 header is still used as raw. 'qcow2': the
+   * header must be qcow2's. Absent: probed (raw or qcow2; another known format such as VMDK, VDI,
+   * VHD(X), QED or LUKS is refused), and a raw image probed so may not get a format header
+   * written into its sector 0 by the guest (QEMU's rule).
    */
-  format?: 'raw';
+  format?: 'raw' | 'qcow2';
 }
 
 export type MachineMode = 'fast' | 'timing';
@@ -450,7 +452,7 @@ export function parseDrive(text: string): DriveSpec {
   items.push(cur);
   let path: string | null = null;
   let readOnly = false;
-  let raw = false;
+  let format: 'raw' | 'qcow2' | null = null;
   for (const item of items) {
     const eq = item.indexOf('=');
     const key = (eq < 0 ? item : item.slice(0, eq)).trim().toLowerCase();
@@ -468,12 +470,14 @@ export function parseDrive(text: string): DriveSpec {
         else throw new UserError(`--drive ${text}: readonly must be on or off, got '${value}'`);
         break;
       }
-      case 'format':
-        if (value?.trim().toLowerCase() !== 'raw') {
-          throw new UserError(`--drive ${text}: only raw images are supported (format=raw), got format=${value ?? ''}`);
+      case 'format': {
+        const v = value?.trim().toLowerCase();
+        if (v !== 'raw' && v !== 'qcow2') {
+          throw new UserError(`--drive ${text}: format must be raw or qcow2 (or left out: probed), got format=${value ?? ''}`);
         }
-        raw = true;
+        format = v;
         break;
+      }
       case 'if':
         if (value?.trim().toLowerCase() !== 'virtio') {
           throw new UserError(`--drive ${text}: drives attach as virtio-blk (if=virtio), got if=${value ?? ''}`);
@@ -489,7 +493,7 @@ export function parseDrive(text: string): DriveSpec {
     }
   }
   if (path === null) throw new UserError(`--drive ${text}: no file= given (${usage})`);
-  return raw ? { path, readOnly, format: 'raw' } : { path, readOnly };
+  return format !== null ? { path, readOnly, format } : { path, readOnly };
 }
 
 // ---------------------------------------------------------------------------------------------
