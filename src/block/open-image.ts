@@ -16,7 +16,7 @@
  * error; with format=raw given explicitly the guest may write anything.
  */
 import * as fs from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { isAbsolute } from 'node:path';
 import type { BlockBackend, FileBlockBackend } from '../../devices/virtio-blk.js';
 import { checkImage, detectFormat, ImageFormatError, SECTOR_BYTES } from '../../devices/image-format.js';
 import { FdImageFile, type ImageFile } from './image-file.js';
@@ -78,7 +78,10 @@ class Qcow2Disk extends Qcow2Image implements OpenDisk {
 
 /** Where a backing file named `name` in image `imagePath` is. */
 export function resolveBacking(imagePath: string, name: string): string {
-  return isAbsolute(name) ? name : join(dirname(imagePath), name);
+  // QEMU's path_combine: the image path up to its last '/', then the name (not normalised).
+  if (isAbsolute(name)) return name;
+  const slash = imagePath.lastIndexOf('/');
+  return slash < 0 ? name : imagePath.slice(0, slash + 1) + name;
 }
 
 /** Probes a file's format (null: raw). Throws ImageFormatError for unsupported ones. */

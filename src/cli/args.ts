@@ -17,9 +17,9 @@ import { parseCpu, type CpuOptions } from '../board/cpu.js';
 export const USAGE = `Usage: cyclevisor run <elf> [options]   run a bare-metal RV64 ELF program
        cyclevisor boot --kernel IMAGE [options]   boot Linux (help boot)
        cyclevisor dtb [options]          write the board's devicetree (help dtb)
-       cyclevisor demo [options]         run the built-in demo guest
+       cyclevisor demo [options] | img CMD ...  demo; disk images (help img)
        cyclevisor host FILE | ctl PATH CMD  VMs on one host (help host|ctl)
-       cyclevisor help [boot|dtb|host|ctl] | -h, --help | -V, --version
+       cyclevisor help [boot|dtb|host|ctl|img] | -h, --help | -V, --version
 
 Options (run, demo):
   --ram SIZE          guest RAM, 1M..2G in 4K steps (default 128M)
@@ -33,10 +33,10 @@ Options (run, demo):
   --mode fast|timing  timing: also model the TLB (timing file) and report it
   --cpu rv64[,h=off]  ISA choices, QEMU -cpu syntax (default: H extension on)
 
-Sizes take K, M or G (powers of 1024). stdout carries only the guest's console.
+Sizes take K, M or G (powers of 1024); stdout carries only the guest's console;
+on a terminal, Ctrl-A x quits and Ctrl-A h lists the other console keys.
 Exit: the guest's code; 124 --max-insns/--max-cycles ran out; 130 Ctrl-C; 2 bad
 usage or input; 3 a stuck hart (hart H stuck: cause C at pc P, xtvec T).
-On a terminal, Ctrl-A x quits and Ctrl-A h lists the other console keys.
 `;
 
 export const BOOT_USAGE = `Usage: cyclevisor boot --kernel IMAGE [options]
@@ -221,7 +221,7 @@ export interface CtlCommand {
   json: boolean;
 }
 
-export type HelpTopic = 'boot' | 'dtb' | 'host' | 'ctl';
+export type HelpTopic = 'boot' | 'dtb' | 'host' | 'ctl' | 'img';
 export interface HelpCommand {
   command: 'help';
   /** Command-specific help (`boot --help`, `help dtb`); absent for the general usage. */
@@ -532,7 +532,7 @@ function commandWord(argv: readonly string[]): string | undefined {
 }
 
 function helpFor(word: string | undefined): HelpCommand {
-  return word === 'boot' || word === 'dtb' || word === 'host' || word === 'ctl' ? { command: 'help', topic: word } : { command: 'help' };
+  return word === 'boot' || word === 'dtb' || word === 'host' || word === 'ctl' || word === 'img' ? { command: 'help', topic: word } : { command: 'help' };
 }
 
 function listCommands(cs: readonly CommandName[]): string {

@@ -52,6 +52,7 @@ import { formatJson, formatText } from '../stats.js';
 import { loadFile } from '../elf.js';
 import { useOptimizingCompiler } from '../core.js';
 import { openImage } from '../block/open-image.js';
+import { imgCommand, IMG_USAGE } from './img.js';
 import { checkImage, ImageFormatError } from '../../devices/image-format.js';
 import { checkNotHeldHere, ImageLockError } from '../../devices/image-lock.js';
 import { ctlCommand, hostCommand } from './host.js';
@@ -171,11 +172,23 @@ export function processIo(): CliIo {
 /** Runs the CLI with `argv` (without node and the script). Resolves to the exit code. */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   try {
+    // `img` (src/cli/img.ts) has qemu-img's own flags (-f, -O, -b, ...): parsed there.
+    if (argv[0] === 'img') return imgCommand(argv.slice(1), io);
     const cmd = parseArgs(argv);
     switch (cmd.command) {
       case 'help':
         io.stdout.write(
-          cmd.topic === 'boot' ? BOOT_USAGE : cmd.topic === 'dtb' ? DTB_USAGE : cmd.topic === 'host' ? HOST_USAGE : cmd.topic === 'ctl' ? CTL_USAGE : USAGE,
+          cmd.topic === 'boot'
+            ? BOOT_USAGE
+            : cmd.topic === 'dtb'
+              ? DTB_USAGE
+              : cmd.topic === 'host'
+                ? HOST_USAGE
+                : cmd.topic === 'ctl'
+                  ? CTL_USAGE
+                  : cmd.topic === 'img'
+                    ? IMG_USAGE
+                    : USAGE,
         );
         return 0;
       case 'version':
