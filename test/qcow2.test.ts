@@ -127,7 +127,7 @@ describe('images we create', () => {
       [['64M'], { size: 64 << 20 }],
       [['-o', 'compat=0.10', '1G'], { size: 1 << 30, version: 2 }],
       [['-o', 'refcount_bits=1,compression_type=zstd', '100M'], { size: 100 << 20, refcountBits: 1, compression: 'zstd' }],
-      // (With cluster_size=4096 QEMU 7.2 leaves the optional feature name table out; we write it.)
+      [['-o', 'cluster_size=4096,refcount_bits=2', '100M'], { size: 100 << 20, clusterSize: 4096, refcountBits: 2 }],
       [['-o', 'cluster_size=512,refcount_bits=64', '10M'], { size: 10 << 20, clusterSize: 512, refcountBits: 64 }],
     ];
     for (const [i, [args, opts]] of cases.entries()) {

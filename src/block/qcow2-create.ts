@@ -4,8 +4,8 @@
  * cluster 1 the refcount table (one cluster), cluster 2 the first refcount block, clusters 3.. the
  * L1 table; the file ends where the L1 table does. Every cluster of that metadata has refcount 1.
  *
- * Header extensions written: the backing format (when there is a backing file) and, for version 3,
- * the feature name table (so other tools can name our bits), then the end marker.
+ * Header extensions written: the backing format (when there is a backing file) and, for version 3
+ * with clusters over 4 KiB, the feature name table (as QEMU 7.2), then the end marker.
  */
 import { FdImageFile } from './image-file.js';
 import {
@@ -88,7 +88,9 @@ export function qcow2ImageBytes(o: Qcow2CreateOptions): Uint8Array {
   };
   const enc = new TextEncoder();
   if (o.backingFile !== undefined && o.backingFormat !== undefined) ext(EXT_BACKING_FORMAT, enc.encode(o.backingFormat));
-  if (version === 3) {
+  // QEMU 7.2 writes the (optional) feature name table only with clusters larger than 4 KiB
+  // (observed with qemu-img create for 512 B .. 64 KiB clusters); so do we, byte for byte.
+  if (version === 3 && cs > 4096) {
     const t = new Uint8Array(FEATURES.length * 48);
     FEATURES.forEach(([type, bit, name], i) => {
       t[i * 48] = type;
