@@ -73,13 +73,15 @@ const wholeNumber = (lo: number, hi: number, what: string) => {
 const text = (what: string) => z.string({ error: `expected ${what}` });
 const bool = () => z.boolean({ error: 'expected true or false' });
 
-/** A disk: a raw image attached as virtio-blk (vda, vdb, ... in order). */
+/** A disk: a raw or qcow2 image attached as virtio-blk (vda, vdb, ... in order). */
 const DiskSchema = z
   .strictObject({
-    file: text('a file name (a raw disk image)').min(1, { error: 'expected a file name (a raw disk image)' }),
+    file: text('a file name (a raw or qcow2 disk image)').min(1, { error: 'expected a file name (a raw or qcow2 disk image)' }),
     readonly: bool().default(false),
+    // As --drive format=: absent = probed from the header (docs/DISKS.md).
+    format: z.enum(['raw', 'qcow2'], { error: 'expected raw or qcow2' }).optional(),
   })
-  .meta({ description: 'a raw disk image attached as virtio-blk; path relative to this file' });
+  .meta({ description: 'a raw or qcow2 disk image attached as virtio-blk; path relative to this file' });
 
 /** A NIC (reserved for the networking issue; accepted only as an empty list today). */
 const NicSchema = z.strictObject({
@@ -143,9 +145,11 @@ export function vmConfigJsonSchema(): object {
 // ---------------------------------------------------------------------------------------------
 
 export interface DiskConfig {
-  /** Absolute path of a raw image (resolved relative to the definition file). */
+  /** Absolute path of a raw or qcow2 image (resolved relative to the definition file). */
   file: string;
   readonly: boolean;
+  /** Given format; absent = probed. */
+  format?: 'raw' | 'qcow2';
 }
 
 export interface VmConfig {
@@ -342,7 +346,7 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
         fail(file, `${where}: ${d.file} is also ${other.where}; an image shared between disks must be readonly everywhere`);
       }
       disksSeen.set(key, { where, readonly: d.readonly });
-      return { file: abs, readonly: d.readonly };
+      return d.format !== undefined ? { file: abs, readonly: d.readonly, format: d.format } : { file: abs, readonly: d.readonly };
     });
 
     return {

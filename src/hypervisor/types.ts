@@ -28,7 +28,7 @@ export interface VmSpec {
   cap?: number;
   /** false: defined, shut off until `start` (default true). */
   autostart?: boolean;
-  disks?: Array<{ file: string; readonly?: boolean }>;
+  disks?: Array<{ file: string; readonly?: boolean; format?: 'raw' | 'qcow2' }>;
 }
 
 /** The host machine (issue 10's `host:` key). */

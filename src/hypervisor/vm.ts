@@ -120,7 +120,7 @@ export class Vm {
       control,
       timebaseHz: opts.timing.timebaseHz,
       tx: (b) => vm.consoleWrite(Uint8Array.of(b)),
-      drives: (spec.disks ?? []).map((d) => ({ path: d.file, readOnly: d.readonly ?? false })),
+      drives: (spec.disks ?? []).map((d) => ({ path: d.file, readOnly: d.readonly ?? false, ...(d.format ? { format: d.format } : {}) })),
     });
     this.vcpus = Array.from({ length: spec.vcpus }, (_, i) => new Vcpu(i, this.memory.hgatp, false));
     this.env = this.makeEnv();

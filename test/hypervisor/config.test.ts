@@ -100,6 +100,13 @@ vms:
     const vms = `${VM('    disks: [ { file: ro.img, readonly: true } ]\n')}  - name: b\n    memory: 64M\n    kernel: images/Image\n    disks: [ { file: ro.img, readonly: true } ]\n`;
     expect(errorOf(FILE(vms))).toBeNull();
   });
+
+  it('a disk may name its format (raw or qcow2, as --drive format=); absent = probed', () => {
+    const p = write(FILE(VM('    disks: [ { file: web.img, format: qcow2 }, { file: ro.img, readonly: true } ]\n')));
+    const disks = loadHostConfig(p).vms[0]!.disks;
+    expect(disks[0]).toMatchObject({ readonly: false, format: 'qcow2' });
+    expect(disks[1]).not.toHaveProperty('format');
+  });
 });
 
 describe('one line naming the field, exit 2', () => {
@@ -112,6 +119,8 @@ describe('one line naming the field, exit 2', () => {
     ['an unknown key at the top', `${FILE(VM())}extra: 1\n`, /^extra: unknown key/],
     ['an unknown key in host', FILE(VM(), 'host: { harts: 2, ram: 1G, cpus: 4 }'), /^host\.cpus: unknown key/],
     ['an unknown key in a disk', FILE(VM('    disks: [ { file: web.img, ro: true } ]\n')), /^vms\[0\]\.disks\[0\]\.ro: unknown key/],
+    // Issue 13: disks[].format is raw or qcow2 (as --drive format=), or absent (probed).
+    ['a disk format other than raw/qcow2', FILE(VM('    disks: [ { file: web.img, format: vmdk } ]\n')), 'vms[0].disks[0].format: expected raw or qcow2'],
     ['a missing required key', FILE('  - name: web\n    memory: 256M\n'), 'vms[0].kernel: missing (required)'],
     ['host missing', 'vms:\n' + VM(), 'host: missing (required)'],
     ['host.ram missing', FILE(VM(), 'host: { harts: 2 }'), 'host.ram: missing (required)'],
