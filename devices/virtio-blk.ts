@@ -105,9 +105,11 @@ export class MemoryBlockBackend implements BlockBackend {
 /**
  * A disk image file, written through (writeSync at each guest write, fsync at FLUSH and close()).
  *
- * Opening probes the format (devices/image-format.ts): a qcow2, VMDK, VDI, ... file is refused
- * (ImageFormatError), as is a raw image whose size is not a multiple of 512, unless `forceRaw`
- * (format=raw) skips the format probe. The size is fixed when the file is opened.
+ * Opening probes the format (devices/image-format.ts): raw, or a supported format (qcow2) whose
+ * `driver` the board layers over this file (src/block/: the file is then an ImageFile, grown by
+ * pwrite as clusters are allocated); a VMDK, VDI, ... file is refused (ImageFormatError), as is a
+ * raw image whose size is not a multiple of 512, unless `forceRaw`/`format` (format=raw|qcow2)
+ * decides instead of the probe. A raw image's size is fixed when the file is opened.
  *
  * lock() takes the image lock (devices/image-lock.ts; exclusive for read-write, shared for
  * read-only, QEMU's lock bytes too); the CLI calls it before the guest runs.

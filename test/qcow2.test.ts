@@ -575,6 +575,43 @@ describe.skipIf(!QEMU_IMG)('crash consistency: a real kill -9 in the middle of a
   });
 });
 
+describe.skipIf(!QEMU_IMG)('img check on damaged images: the same lines and exit codes as qemu-img check', () => {
+  it('leaked clusters (exit 3) and a refcount too low (exit 2)', async () => {
+    const f = T('leaky.qcow2');
+    writeFileSync(f, qcow2ImageBytes({ size: 4 << 20 }));
+    const d = openImage(f, { readOnly: false });
+    d.write(0, new Uint8Array(65536).fill(3));
+    d.close();
+    // Two clusters counted and written but referenced by nothing: what a kill -9 between the data
+    // and the L2 entry leaves. (Counted clusters past the end of the file are not even leaks to
+    // qemu-img check: it looks at the file's clusters only.)
+    const file = new FdImageFile(f, false);
+    const q = new Qcow2Image(file, { readOnly: false });
+    for (let i = 0; i < 2; i++) file.pwrite(q.refcounts.alloc(), new Uint8Array(65536));
+    file.close();
+    const theirs = qemuCheck(f);
+    const ours = await cli(['img', 'check', f]);
+    expect(theirs.status).toBe(3);
+    expect([ours.code, ours.out, ours.err]).toEqual([3, theirs.stdout, theirs.stderr]);
+    // Now the data cluster's refcount dropped to 0 while the L2 table still maps it: an error.
+    const g = T('broken.qcow2');
+    writeFileSync(g, qcow2ImageBytes({ size: 4 << 20 }));
+    const e = openImage(g, { readOnly: false });
+    e.write(0, new Uint8Array(65536).fill(3)); // L2 table at cluster 4, data at cluster 5
+    e.close();
+    const gf = new FdImageFile(g, false);
+    new Qcow2Image(gf, { readOnly: false }).refcounts.set(5, 0);
+    gf.close();
+    const theirs2 = qemuCheck(g);
+    const ours2 = await cli(['img', 'check', g]);
+    expect(theirs2.status).toBe(2);
+    expect(ours2.code).toBe(2);
+    expect(ours2.out).toBe(theirs2.stdout);
+    expect(ours2.err).toContain('ERROR cluster 5 refcount=0 reference=1');
+    expect(theirs2.stderr).toContain('ERROR cluster 5 refcount=0 reference=1');
+  });
+});
+
 describe('BlockBackend seam', () => {
   it('ImageFormatError carries one line', () => {
     const f = T('x.qcow2');
