@@ -157,7 +157,7 @@ bench
   });
 await bench.run();
 console.log('Host only: the format layer (no guest), 4 KiB requests on a 64 MiB image');
-console.table(bench.tasks.map((t) => ({ task: t.name, 'ops/s': Math.round(t.result?.throughput?.mean ?? (t.result as { hz?: number })?.hz ?? 0) })));
+console.table(bench.tasks.map((t) => ({ task: t.name, 'ops/s': Math.round((t.result as { throughput?: { mean: number } } | undefined)?.throughput?.mean ?? 0) })));
 rawDisk.close();
 qDisk.close();
 freshDisk.close();

@@ -219,6 +219,26 @@ describe.skipIf(!QEMU_IMG)('reading and writing images qemu-img made', () => {
     again.close();
   });
 
+  it('an image that outgrows its refcount table (512-byte clusters: one table cluster covers 8 MiB) grows it', () => {
+    const f = T('grow.qcow2');
+    qemuImg('create', '-q', '-f', 'qcow2', '-o', 'cluster_size=512', f, '24M');
+    const before = readFileSync(f).readUInt32BE(56);
+    const model = new Uint8Array(24 << 20);
+    const d = openImage(f, { readOnly: false });
+    for (let at = 0; at < model.length; at += 1 << 20) {
+      const b = bytes(at, 1 << 20);
+      d.write(at, b);
+      model.set(b, at);
+    }
+    randomWrites(d, model, 11, 20, 8192);
+    expect(Buffer.from(readAll(d)).equals(Buffer.from(model))).toBe(true);
+    d.close();
+    expect(readFileSync(f).readUInt32BE(56)).toBeGreaterThan(before); // refcount_table_clusters
+    const c = qemuCheck(f);
+    expect(c.status, c.stdout + c.stderr).toBe(0);
+    expect(qemuRaw(f).equals(Buffer.from(model))).toBe(true);
+  });
+
   it.skipIf(!QEMU_IO)('reads what QEMU wrote (qemu-io patterns) and overwrites it in place', () => {
     const f = T('qio.qcow2');
     qemuImg('create', '-q', '-f', 'qcow2', f, '4M');

@@ -15,9 +15,12 @@
  * qcow2 driver increments a new cluster's refcount before writing the L2/L1 entry that uses it, so
  * a process killed at any point leaves at most leaked clusters (refcount 1, no reference).
  *
- * Not implemented: growing the refcount table. With 64 KiB clusters and 16-bit refcounts its first
- * cluster covers 16 TiB of image file; an image that outgrows its table gets an I/O error (and one
- * line), never a bad refcount.
+ * Growing the refcount table (an allocation past what the table covers; with 64 KiB clusters and
+ * 16-bit refcounts one table cluster covers 16 TiB of file, with 512-byte clusters only 8 MiB): new
+ * refcount blocks and a new, larger table are written past everything in use, the blocks counting
+ * the new clusters; then the header's refcount_table_offset and refcount_table_clusters change in
+ * one 12-byte write; then the old table's clusters are freed. A crash before the header write leaves
+ * only unreferenced clusters past the old table's reach; after it, at most the old table leaked.
  */
 import type { ImageFile } from './image-file.js';
 
@@ -37,7 +40,7 @@ export class Qcow2Refcounts {
     private readonly file: ImageFile,
     private readonly clusterBits: number,
     readonly refcountOrder: number,
-    private readonly tableOffset: number,
+    private tableOffset: number,
     tableClusters: number,
     private readonly corrupt: (msg: string) => never,
   ) {
@@ -87,9 +90,7 @@ export class Qcow2Refcounts {
   set(idx: number, value: number): void {
     if (value < 0 || value > this.max) this.corrupt(`refcount of cluster ${idx} would be ${value} (${this.refcountBits}-bit refcounts)`);
     const rt = Math.floor(idx / this.perBlock);
-    if (rt >= this.table.length) {
-      throw new Error(`the refcount table is full (cluster ${idx}; growing it is not implemented)`);
-    }
+    if (rt >= this.table.length) this.corrupt(`cluster ${idx} is beyond the refcount table`); // alloc() grows it first
     let b = this.block(rt);
     if (b === null) b = this.newBlock(rt, idx);
     const i = idx % this.perBlock;
@@ -121,11 +122,63 @@ export class Qcow2Refcounts {
   /** Allocates one host cluster (refcount 0 → 1, written) and returns its byte offset. */
   alloc(): number {
     for (let idx = this.freeHint; ; idx++) {
+      if (Math.floor(idx / this.perBlock) >= this.table.length) this.grow(idx);
       if (this.get(idx) !== 0) continue;
       this.set(idx, 1); // may place a new refcount block at idx's range start; idx stays free of it
       this.freeHint = idx + 1;
       return idx * this.clusterSize;
     }
+  }
+
+  /** A table (and blocks) covering cluster `minIdx` (see the file comment for the order). */
+  private grow(minIdx: number): void {
+    const cs = this.clusterSize;
+    const per = this.perBlock;
+    const oldClusters = (this.table.length * 8) / cs;
+    // Everything from S on is free: past the file and past what the old table covers.
+    const S = Math.max(Math.ceil(this.file.length() / cs), this.table.length * per);
+    const firstRt = Math.floor(S / per);
+    let B = 1;
+    let T = oldClusters * 2;
+    for (;;) {
+      const end = S + B + T; // first cluster after the new structures
+      const entries = Math.max(Math.floor((end - 1) / per), Math.floor(minIdx / per)) + 1;
+      const T2 = Math.max(T, Math.ceil((entries * 8) / cs));
+      const B2 = Math.floor((end - 1) / per) - firstRt + 1;
+      if (T2 === T && B2 === B) break;
+      T = T2;
+      B = B2;
+    }
+    // 1. The new refcount blocks, counting every new cluster (blocks and table).
+    const blocks: Uint8Array[] = [];
+    for (let j = 0; j < B; j++) blocks.push(new Uint8Array(cs));
+    for (let c = S; c < S + B + T; c++) writeEntry(blocks[Math.floor(c / per) - firstRt]!, c % per, this.refcountOrder, 1);
+    for (let j = 0; j < B; j++) {
+      this.file.pwrite((S + j) * cs, blocks[j]!);
+      this.blocks.set((S + j) * cs, blocks[j]!);
+    }
+    // 2. The new table: the old entries, then the new blocks.
+    const entries = (T * cs) / 8;
+    const table = new Uint8Array(T * cs);
+    const dv = new DataView(table.buffer);
+    const next = [...this.table];
+    while (next.length < entries) next.push(0);
+    for (let j = 0; j < B; j++) next[firstRt + j] = (S + j) * cs;
+    next.forEach((off, i) => dv.setBigUint64(i * 8, BigInt(off), false));
+    const newOffset = (S + B) * cs;
+    this.file.pwrite(newOffset, table);
+    // 3. The header switches to it (refcount_table_offset, refcount_table_clusters: bytes 48-59).
+    const hdr = new Uint8Array(12);
+    const hv = new DataView(hdr.buffer);
+    hv.setBigUint64(0, BigInt(newOffset), false);
+    hv.setUint32(8, T, false);
+    this.file.pwrite(48, hdr);
+    const oldOffset = this.tableOffset;
+    this.tableOffset = newOffset;
+    this.table.length = 0;
+    this.table.push(...next);
+    // 4. The old table's clusters are free.
+    for (let c = 0; c < oldClusters; c++) this.adjust(oldOffset + c * cs, -1);
   }
 
   /** Adds `delta` to the refcount of the host cluster containing byte `offset`. */
