@@ -193,3 +193,15 @@ export function openQcow2OnFile(file: FileBlockBackend): BlockBackend {
     onProblem: (m) => file.report(m),
   });
 }
+
+/**
+ * The check `boot --drive` and VM files run before anything is locked: the format (probed, or the
+ * given one confirmed), and for qcow2 the header, table placement and backing chain (opened
+ * read-only, closed again; the read-write refusals applied when the disk is writable).
+ * Throws ImageFormatError (one line).
+ */
+export function checkDiskFormat(path: string, opts: { readOnly: boolean; format?: ImageFormatName }): ImageFormatName {
+  const format = probeFormat(path, opts.format);
+  if (format === 'qcow2') openImage(path, { readOnly: true, forWrite: !opts.readOnly, format: 'qcow2' }).close();
+  return format;
+}

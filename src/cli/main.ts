@@ -51,7 +51,7 @@ import { coreSupportsHypervisor, resolveCpu } from '../board/cpu.js';
 import { formatJson, formatText } from '../stats.js';
 import { loadFile } from '../elf.js';
 import { useOptimizingCompiler } from '../core.js';
-import { openImage } from '../block/open-image.js';
+import { checkDiskFormat } from '../block/open-image.js';
 import { imgCommand, IMG_USAGE } from './img.js';
 import { checkImage, ImageFormatError } from '../../devices/image-format.js';
 import { checkNotHeldHere, ImageLockError } from '../../devices/image-lock.js';
@@ -500,9 +500,9 @@ function checkDriveFile(d: DriveSpec): Stats {
   let fd: number | null = null;
   try {
     fd = openSync(d.path, 'r');
-    const { format } = checkImage(fd, d.path, d.format ? { format: d.format } : {});
+    checkImage(fd, d.path, d.format ? { format: d.format } : {});
     // qcow2: the whole header, the tables' placement and the backing chain, read-only, now.
-    if (format === 'qcow2') openImage(d.path, { readOnly: true, forWrite: !d.readOnly, format: 'qcow2' }).close();
+    checkDiskFormat(d.path, { readOnly: d.readOnly, ...(d.format ? { format: d.format } : {}) });
   } catch (e) {
     if (e instanceof ImageFormatError) throw new UserError(`${flag} ${e.message}`);
     const err = fileReadError(d.path, e, 'a disk image');

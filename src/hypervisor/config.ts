@@ -18,6 +18,8 @@ import { parseDocument } from 'yaml';
 import * as z from 'zod';
 import { UserError, closest, fileReadError, formatSize, isUserError } from '../errors.js';
 import { parseSize } from '../cli/args.js';
+import { checkDiskFormat } from '../block/open-image.js';
+import { ImageFormatError } from '../../devices/image-format.js';
 
 // ---------------------------------------------------------------------------------------------
 // Limits
@@ -346,6 +348,13 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
         fail(file, `${where}: ${d.file} is also ${other.where}; an image shared between disks must be readonly everywhere`);
       }
       disksSeen.set(key, { where, readonly: d.readonly });
+      // The format now (probe; a qcow2 header, tables and backing chain), as boot --drive does.
+      try {
+        checkDiskFormat(abs, { readOnly: d.readonly, ...(d.format ? { format: d.format } : {}) });
+      } catch (e) {
+        if (e instanceof ImageFormatError) fail(file, `${where}: ${d.file}: ${e.message}`);
+        throw e;
+      }
       return d.format !== undefined ? { file: abs, readonly: d.readonly, format: d.format } : { file: abs, readonly: d.readonly };
     });
 

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadHostConfig, vmConfigJsonSchema } from '../../src/hypervisor/config.js';
 import { UserError } from '../../src/errors.js';
 import { packageRoot } from '../../src/cli/main.js';
+import { qcow2ImageBytes } from '../../src/block/qcow2-create.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cv-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -101,11 +102,18 @@ vms:
     expect(errorOf(FILE(vms))).toBeNull();
   });
 
-  it('a disk may name its format (raw or qcow2, as --drive format=); absent = probed', () => {
-    const p = write(FILE(VM('    disks: [ { file: web.img, format: qcow2 }, { file: ro.img, readonly: true } ]\n')));
+  it('a disk may name its format (raw or qcow2, as --drive format=); absent = probed; checked now', () => {
+    writeFileSync(join(dir, 'web.qcow2'), qcow2ImageBytes({ size: 1 << 20 }));
+    const p = write(FILE(VM('    disks: [ { file: web.qcow2, format: qcow2 }, { file: ro.img, readonly: true } ]\n')));
     const disks = loadHostConfig(p).vms[0]!.disks;
     expect(disks[0]).toMatchObject({ readonly: false, format: 'qcow2' });
     expect(disks[1]).not.toHaveProperty('format');
+    // A qcow2 cut short, or format=qcow2 on a raw file: one line naming the disk.
+    writeFileSync(join(dir, 'cut.qcow2'), qcow2ImageBytes({ size: 1 << 20 }).subarray(0, 512));
+    expect(errorOf(FILE(VM('    disks: [ { file: cut.qcow2 } ]\n')))?.line).toBe(
+      'vms[0].disks[0].file: cut.qcow2: qcow2 image is truncated: L1 table at offset 196608 is past the end of the file (512 bytes)',
+    );
+    expect(errorOf(FILE(VM('    disks: [ { file: web.img, format: qcow2 } ]\n')))?.line).toMatch(/^vms\[0\]\.disks\[0\]\.file: web\.img: format=qcow2 given, but the file is not a qcow2 image/);
   });
 });
 
