@@ -170,6 +170,10 @@ describe('images we create', () => {
     const nob = await cli(['img', 'create', '-f', 'qcow2', '-b', T('c1.qcow2'), T('c5.qcow2')]);
     expect([nob.code, nob.err]).toEqual([1, `cyclevisor: ${T('c5.qcow2')}: Backing file specified without backing format (add -F raw or -F qcow2)\n`]);
     expect((await cli(['img', 'check', T('c4.raw')])).code).toBe(63);
+    const help = await cli(['help', 'img']);
+    expect(help.out).toMatch(/^Usage: cyclevisor img COMMAND/);
+    expect(Math.max(...help.out.split('\n').map((l) => l.length))).toBeLessThanOrEqual(80);
+    expect(help.out.split('\n').length).toBeLessThanOrEqual(26);
     expect((await cli(['img', 'frobnicate'])).err).toBe("cyclevisor: img: unknown command 'frobnicate' (create, info, check or convert)\n");
   });
 

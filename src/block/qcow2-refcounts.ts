@@ -42,7 +42,7 @@ export class Qcow2Refcounts {
     readonly refcountOrder: number,
     private tableOffset: number,
     tableClusters: number,
-    private readonly corrupt: (msg: string) => never,
+    private corrupt: (msg: string) => never,
   ) {
     this.clusterSize = 2 ** clusterBits;
     this.refcountBits = 1 << refcountOrder;
@@ -59,6 +59,11 @@ export class Qcow2Refcounts {
       if (e & 0x1ffn || off % this.clusterSize !== 0) this.corrupt(`refcount table entry ${i} (0x${e.toString(16)}) is not a cluster-aligned offset`);
       this.table.push(off);
     }
+  }
+
+  /** Where corruption found from now on goes (the driver: report once, stop writing). */
+  onCorrupt(handler: (msg: string) => never): void {
+    this.corrupt = handler;
   }
 
   /** How many clusters one refcount block covers. */

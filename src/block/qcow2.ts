@@ -137,7 +137,7 @@ export class Qcow2Image implements BlockBackend {
       if (off !== 0 && off >= flen) throw new ImageFormatError(`qcow2 image is truncated: refcount block ${i} at offset ${off} is past the end of the file (${flen} bytes)`, 'qcow2', path);
     }
     // From here on a corrupt refcount is a runtime problem: report it and stop writing.
-    (this.refcounts as unknown as { corrupt: (m: string) => never }).corrupt = (m: string) => this.corrupt(m);
+    this.refcounts.onCorrupt((m) => this.corrupt(m));
 
     this.backing = null;
     if (h.backingFile !== null) {
