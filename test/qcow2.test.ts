@@ -22,6 +22,7 @@ import { zstdFrameLength } from '../src/block/qcow2-compress.js';
 import { ImageFormatError } from '../devices/image-format.js';
 import { MemoryBlockBackend } from '../devices/virtio-blk.js';
 import { main } from '../src/cli/main.js';
+import { VirtMachine } from '../src/board/virt.js';
 import { sizeToStr } from '../src/cli/img.js';
 import { fakeIo } from './helpers/cli-io.js';
 import { ROOT } from './helpers/guests.js';
@@ -487,6 +488,24 @@ describe('probed raw images: the guest may not write a format header into sector
     g.write(512, sector); // sector 1: not probed
     g.write(0, new Uint8Array(512).fill(0xeb)); // a boot sector: fine
     expect(disk.data[0]).toBe(0xeb);
+    // On the board: a probed raw drive gets the guard, format=raw does not, qcow2 gets its layer.
+    writeFileSync(T('board.raw'), new Uint8Array(65536));
+    writeFileSync(T('board.qcow2'), qcow2ImageBytes({ size: 1 << 20 }));
+    const m = new VirtMachine({
+      ramBytes: 8 << 20,
+      drives: [
+        { path: T('board.raw'), readOnly: false },
+        { path: T('board.raw'), readOnly: true, format: 'raw' },
+        { path: T('board.qcow2'), readOnly: false },
+      ],
+    });
+    const layers = m.platform.formatLayers;
+    expect(layers[0]).toBeInstanceOf(ProbedRawGuard);
+    expect(layers[1]).toBe(m.blockBackends[1]);
+    expect(layers[2]).toBeInstanceOf(Qcow2Image);
+    expect(() => layers[0]!.write(0, sector.subarray(0, 512))).toThrow(/sector 0 of an image probed as raw/);
+    m.close();
+    expect(readFileSync(T('board.raw')).subarray(0, 4).every((v) => v === 0)).toBe(true);
     // Through the file layer (format=raw given: no guard).
     const f = T('guarded.raw');
     writeFileSync(f, new Uint8Array(65536));
