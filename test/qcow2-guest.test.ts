@@ -31,6 +31,15 @@ const INIT = `#!/bin/sh
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
+case " $(cat /proc/cmdline) " in
+  *" guardtest "*)
+    printf 'QFI\\373\\0\\0\\0\\3' > /tmp/h
+    for d in vda vdb; do
+      if dd if=/tmp/h of=/dev/$d bs=512 count=1 conv=sync,fsync 2>/dev/null; then echo "guard: $d written"; else echo "guard: $d refused"; fi
+    done
+    echo "GUARD TEST DONE"
+    poweroff -f ;;
+esac
 echo "disk: vda $(cat /sys/block/vda/size) sectors"
 echo "head: $(dd if=/dev/vda bs=65536 count=1 2>/dev/null | md5sum | cut -d' ' -f1)"
 seq 1 30000 > /tmp/p
@@ -89,10 +98,10 @@ function checkImageAfter(file: string, before: Uint8Array): void {
   expect(qemuRaw(file).equals(want)).toBe(true);
 }
 
-async function bootCyclevisor(drive: string) {
+async function bootCyclevisor(drive: string, more: string[] = [], append = 'console=ttyS0') {
   const io = fakeIo();
   const code = await main(
-    ['boot', '--kernel', image('linux-6.1-rv64.Image'), '--initrd', initrd, '--append', 'console=ttyS0', '--drive', drive, '--max-insns', '2e9'],
+    ['boot', '--kernel', image('linux-6.1-rv64.Image'), '--initrd', initrd, '--append', append, '--drive', drive, ...more, '--max-insns', '2e9'],
     io,
   );
   return { code, out: io.out(), err: io.err() };
@@ -123,6 +132,20 @@ describe.skipIf(!HAVE || !QEMU_IMG)('qcow2 disks under a Linux guest (needs ../s
     // Only the touched clusters were allocated in the overlay (sector 3 → cluster 0; 1228800.. → 18-21).
     const j = JSON.parse(run('qemu-img', ['check', '--output=json', over]).stdout) as { 'allocated-clusters': number };
     expect(j['allocated-clusters']).toBe(5);
+  }, 300_000);
+
+  it('a raw image whose format was probed: the guest cannot write a qcow2 header into sector 0 (format=raw can)', async () => {
+    const a = T('probed.img');
+    const b = T('explicit.img');
+    writeFileSync(a, new Uint8Array(1 << 20));
+    writeFileSync(b, new Uint8Array(1 << 20));
+    const r = await bootCyclevisor(`file=${a}`, ['--drive', `file=${b},format=raw`], 'console=ttyS0 guardtest');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('guard: vda refused');
+    expect(r.out).toContain('guard: vdb written');
+    expect(r.out).toContain('GUARD TEST DONE');
+    expect(readFileSync(a).every((v) => v === 0)).toBe(true);
+    expect([...readFileSync(b).subarray(0, 8)]).toEqual([0x51, 0x46, 0x49, 0xfb, 0, 0, 0, 3]);
   }, 300_000);
 
   it.skipIf(!QEMU)('an image cyclevisor img create made: QEMU boots with it, writes it, and qemu-img check is clean', async () => {
