@@ -636,6 +636,14 @@ describe.skipIf(!QEMU_IMG)('img check on damaged images: the same lines and exit
     const ours = await cli(['img', 'check', f]);
     expect(theirs.status).toBe(3);
     expect([ours.code, ours.out, ours.err]).toEqual([3, theirs.stdout, theirs.stderr]);
+    // -r leaks: the same repair lines and report as qemu-img check -r leaks; clean afterwards.
+    copyFileSync(f, T('leaky-q.qcow2'));
+    const fixedTheirs = run('qemu-img', ['check', '-r', 'leaks', T('leaky-q.qcow2')]);
+    const fixedOurs = await cli(['img', 'check', '-r', 'leaks', f]);
+    expect([fixedOurs.code, fixedOurs.out, fixedOurs.err]).toEqual([fixedTheirs.status, fixedTheirs.stdout.replaceAll(T('leaky-q.qcow2'), f), fixedTheirs.stderr]);
+    expect(fixedOurs.out).toContain('    2 leaked clusters');
+    expect(qemuCheck(f).status).toBe(0);
+    expect((await cli(['img', 'check', '-r', 'all', f])).code).toBe(1);
     // Now the data cluster's refcount dropped to 0 while the L2 table still maps it: an error.
     const g = T('broken.qcow2');
     writeFileSync(g, qcow2ImageBytes({ size: 4 << 20 }));

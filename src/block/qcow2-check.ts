@@ -24,6 +24,8 @@ export interface CheckResult {
   fragmentedClusters: number;
   compressedClusters: number;
   imageEndOffset: number;
+  /** Leaked clusters as [cluster index, stored refcount, references] (what `-r leaks` fixes). */
+  leaked: Array<[number, number, number]>;
 }
 
 export function checkQcow2(file: ImageFile, h: Qcow2Header): CheckResult {
@@ -41,6 +43,7 @@ export function checkQcow2(file: ImageFile, h: Qcow2Header): CheckResult {
     fragmentedClusters: 0,
     compressedClusters: 0,
     imageEndOffset: 0,
+    leaked: [],
   };
   const inc = (offset: number, bytes: number) => {
     if (bytes <= 0) return;
@@ -177,8 +180,26 @@ export function checkQcow2(file: ImageFile, h: Qcow2Header): CheckResult {
     } else {
       r.messages.push(`Leaked cluster ${c} refcount=${have} reference=${want}`);
       r.leaks++;
+      r.leaked.push([c, have, want]);
     }
   }
   r.imageEndOffset = (highest + 1) * cs;
   return r;
+}
+
+/**
+ * `img check -r leaks`: lowers each leaked cluster's refcount to its reference count (what a
+ * process killed mid-allocation leaves). Returns the "Repairing ..." lines qemu-img prints.
+ */
+export function repairLeaks(file: ImageFile, h: Qcow2Header, leaked: ReadonlyArray<[number, number, number]>): string[] {
+  const rc = new Qcow2Refcounts(file, h.clusterBits, h.refcountOrder, h.refcountTableOffset, h.refcountTableClusters, (m) => {
+    throw new Error(m);
+  });
+  const lines: string[] = [];
+  for (const [c, have, want] of leaked) {
+    lines.push(`Repairing cluster ${c} refcount=${have} reference=${want}`);
+    rc.set(c, want);
+  }
+  file.sync();
+  return lines;
 }

@@ -4,7 +4,7 @@
  *
  *   img create [-q] [-f FMT] [-b BACKING -F BACKING_FMT] [-o OPTS] FILE [SIZE]
  *   img info [-f FMT] [--output human|json] FILE
- *   img check [-q] [-f FMT] [--output human|json] FILE
+ *   img check [-q] [-f FMT] [-r leaks] [--output human|json] FILE
  *   img convert [-q] [-f FMT] [-O FMT] [-o OPTS] SRC DST
  *
  * Exit codes are qemu-img's: 0 done; 1 an error (one `cyclevisor: ` line on stderr); check: 2 the
@@ -16,7 +16,7 @@ import { ImageFormatError } from '../../devices/image-format.js';
 import { FdImageFile } from '../block/image-file.js';
 import { parseHeader, featureName, INCOMPAT_CORRUPT, INCOMPAT_DIRTY, COMPAT_LAZY_REFCOUNTS, type Qcow2Header } from '../block/qcow2-header.js';
 import { createQcow2, type Qcow2CreateOptions } from '../block/qcow2-create.js';
-import { checkQcow2 } from '../block/qcow2-check.js';
+import { checkQcow2, repairLeaks } from '../block/qcow2-check.js';
 import { openImage, probeFormat, resolveBacking, type ImageFormatName } from '../block/open-image.js';
 import { Qcow2Image } from '../block/qcow2.js';
 import type { CliIo } from './main.js';
@@ -27,9 +27,9 @@ export const IMG_USAGE = `Usage: cyclevisor img COMMAND [options] (qemu-img's sh
           a new image; qcow2 OPTIONS: cluster_size, compat=0.10|1.1,
           refcount_bits, compression_type=zlib|zstd (SIZE: 64M, 10G, ...)
   info [-f FMT] [--output human|json] FILE
-  check [-q] [-f FMT] [--output human|json] FILE
+  check [-q] [-f FMT] [-r leaks] [--output human|json] FILE
           refcounts, L1/L2 tables and flags (qcow2); exit 2 errors found,
-          3 only leaked clusters
+          3 only leaked clusters; -r leaks frees leaked clusters
   convert [-q] [-f FMT] [-O FMT] [-o OPTIONS] SRC DST
           copy SRC (and its backing chain) into a new image; zeros are
           left unallocated
@@ -47,6 +47,7 @@ interface ImgArgs {
   b: string | null;
   O: ImageFormatName | null;
   o: string[];
+  r: string | null;
   q: boolean;
   output: 'human' | 'json';
 }
@@ -60,7 +61,7 @@ function format(v: string, flag: string): ImageFormatName {
 }
 
 function parse(argv: readonly string[], allowed: string): ImgArgs {
-  const a: ImgArgs = { positionals: [], f: null, F: null, b: null, O: null, o: [], q: false, output: 'human' };
+  const a: ImgArgs = { positionals: [], f: null, F: null, b: null, O: null, o: [], r: null, q: false, output: 'human' };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
@@ -88,6 +89,7 @@ function parse(argv: readonly string[], allowed: string): ImgArgs {
       else if (k === 'F') a.F = v;
       else if (k === 'b') a.b = v;
       else if (k === 'o') a.o.push(v);
+      else if (k === 'r') a.r = v;
       continue;
     }
     if (arg.startsWith('-') && arg !== '-') throw fail(`${arg}: unknown option (see cyclevisor help img)`);
@@ -319,7 +321,8 @@ function info(argv: readonly string[], io: CliIo): number {
 // ---------------------------------------------------------------- check
 
 function check(argv: readonly string[], io: CliIo): number {
-  const a = parse(argv, 'qf' + 'output');
+  const a = parse(argv, 'qfr' + 'output');
+  if (a.r !== null && a.r !== 'leaks') throw fail(`-r ${a.r}: only -r leaks is supported (qemu-img check -r all repairs errors)`);
   const [path, extra] = a.positionals;
   if (path === undefined) throw fail('Expecting one image file name (img check FILE)');
   if (extra !== undefined) throw fail(`unexpected argument '${extra}'`);
@@ -334,12 +337,29 @@ function check(argv: readonly string[], io: CliIo): number {
     return 63;
   }
   let r;
+  const repaired: string[] = [];
   try {
     const { h, file } = readHeader(path);
     try {
       r = checkQcow2(file, h);
     } finally {
       file.close();
+    }
+    if (a.r === 'leaks' && r.leaks > 0) {
+      for (const m of r.messages) io.stderr.write(`${m}\n`);
+      const rw = new FdImageFile(path, false);
+      try {
+        for (const l of repairLeaks(rw, h, r.leaked)) io.stderr.write(`${l}\n`);
+      } finally {
+        rw.close();
+      }
+      repaired.push('The following inconsistencies were found and repaired:', '', `    ${r.leaks} leaked clusters`, '    0 corruptions', '', 'Double checking the fixed image now...');
+      const again = readHeader(path);
+      try {
+        r = checkQcow2(again.file, again.h);
+      } finally {
+        again.file.close();
+      }
     }
   } catch (e) {
     throw userOf(e, path);
@@ -354,7 +374,7 @@ function check(argv: readonly string[], io: CliIo): number {
   } else {
     for (const m of r.messages) io.stderr.write(`${m}\n`);
     if (!a.q) {
-      const out: string[] = [];
+      const out: string[] = [...repaired];
       if (r.corruptions === 0 && r.leaks === 0 && r.checkErrors === 0) out.push('No errors were found on the image.');
       if (r.corruptions) out.push('', `${r.corruptions} errors were found on the image.`, 'Data may be corrupted, or further writes to the image may corrupt it.');
       if (r.leaks) out.push('', `${r.leaks} leaked clusters were found on the image.`, 'This means waste of disk space, but no harm to data.');
