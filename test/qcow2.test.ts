@@ -540,6 +540,17 @@ describe.skipIf(!QEMU_IMG)('img convert', () => {
     expect((await cli(['img', 'convert', '-O', 'qcow2', '-o', 'compat=0.10,cluster_size=4096', over, T('cv2.qcow2')])).code).toBe(0);
     expect(run('qemu-img', ['compare', over, T('cv2.qcow2')]).status).toBe(0);
     expect(qemuCheck(T('cv2.qcow2')).status).toBe(0);
+    // -c: compressible clusters stored zlib-compressed, packed several to a host cluster.
+    const text = new Uint8Array(1 << 20);
+    for (let i = 0; i < text.length; i++) text[i] = 0x41 + ((i * 7) % 26) + (i % 4096 === 0 ? 1 : 0);
+    text.set(bytes(99, 65536), 5 * 65536); // one incompressible cluster: stored as is
+    writeFileSync(T('text.raw'), text);
+    expect((await cli(['img', 'convert', '-c', '-O', 'qcow2', T('text.raw'), T('text.qcow2')])).code).toBe(0);
+    const cc = JSON.parse(run('qemu-img', ['check', '--output=json', T('text.qcow2')]).stdout) as Record<string, number>;
+    expect([cc['allocated-clusters'], cc['compressed-clusters'], cc['corruptions'] ?? 0, cc['leaks'] ?? 0]).toEqual([16, 15, 0, 0]);
+    expect(qemuRaw(T('text.qcow2')).equals(Buffer.from(text))).toBe(true);
+    expect(statSync(T('text.qcow2')).size).toBeLessThan(512 * 1024); // vs 1.3 MiB uncompressed
+    expect((await cli(['img', 'convert', '-c', '-O', 'raw', T('text.raw'), T('text2.raw')])).err).toContain('-c (compression) needs -O qcow2');
   });
 });
 

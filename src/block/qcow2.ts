@@ -347,6 +347,36 @@ export class Qcow2Image implements BlockBackend {
     }
   }
 
+  /** Host cluster being filled with compressed data, and the next free byte in it. */
+  private compressedTail: { host: number; used: number } | null = null;
+
+  /**
+   * Stores guest cluster `vc` compressed (img convert -c): `data` is its deflate stream (smaller
+   * than a cluster). Only for a cluster that is unallocated (a new image). Compressed clusters are
+   * packed into host clusters at 512-byte boundaries; a host cluster's refcount is the number of
+   * compressed clusters in it. Order as for any allocation: refcount, data, then the L2 entry.
+   */
+  writeCompressed(vc: number, data: Uint8Array): void {
+    if (this.readOnly || this.broken !== null) throw new Error(`${this.file.path}: not writable`);
+    const cs = this.clusterSize;
+    if (data.length > cs - 512) throw new RangeError('compressed data does not fit a cluster');
+    if (this.mapping(vc).kind !== 'unallocated') throw new Error(`guest cluster ${vc} is already allocated`);
+    const t = this.l2ForWrite(Math.floor(vc / this.l2Entries));
+    let tail = this.compressedTail;
+    if (tail === null || tail.used + data.length > cs) {
+      tail = { host: this.refcounts.alloc(), used: 0 }; // 1. refcount (1 for this cluster's first user)
+    } else {
+      this.refcounts.adjust(tail.host, +1); // 1. one more compressed cluster in this host cluster
+    }
+    const at = tail.host + tail.used;
+    this.file.pwrite(at, data); // 2. data
+    const sectors = Math.ceil(data.length / 512);
+    tail.used += sectors * 512;
+    this.compressedTail = tail.used >= cs ? null : tail;
+    const x = BigInt(62 - (this.clusterBits - 8));
+    this.setL2(t, (vc % this.l2Entries) * 8, (1n << 62n) | (BigInt(sectors - 1) << x) | BigInt(at)); // 3. mapping
+  }
+
   private setL2(t: { raw: Uint8Array; dv: DataView; host: number }, at: number, value: bigint): void {
     t.dv.setBigUint64(at, value, false);
     this.file.pwrite(t.host + at, t.raw.subarray(at, at + 8));

@@ -19,6 +19,7 @@ import { createQcow2, type Qcow2CreateOptions } from '../block/qcow2-create.js';
 import { checkQcow2, repairLeaks } from '../block/qcow2-check.js';
 import { openImage, probeFormat, resolveBacking, type ImageFormatName } from '../block/open-image.js';
 import { Qcow2Image } from '../block/qcow2.js';
+import { compressCluster } from '../block/qcow2-compress.js';
 import type { CliIo } from './main.js';
 
 export const IMG_USAGE = `Usage: cyclevisor img COMMAND [options] (qemu-img's shape; raw and qcow2)
@@ -30,9 +31,9 @@ export const IMG_USAGE = `Usage: cyclevisor img COMMAND [options] (qemu-img's sh
   check [-q] [-f FMT] [-r leaks] [--output human|json] FILE
           refcounts, L1/L2 tables and flags (qcow2); exit 2 errors found,
           3 only leaked clusters; -r leaks frees leaked clusters
-  convert [-q] [-f FMT] [-O FMT] [-o OPTIONS] SRC DST
+  convert [-q] [-c] [-f FMT] [-O FMT] [-o OPTIONS] SRC DST
           copy SRC (and its backing chain) into a new image; zeros are
-          left unallocated
+          left unallocated; -c: qcow2 clusters stored zlib-compressed
 
 FMT is raw or qcow2 (default: probed; create and convert -O: raw).
 Exit: 0 done, 1 an error (one line on stderr).
@@ -49,6 +50,7 @@ interface ImgArgs {
   o: string[];
   r: string | null;
   q: boolean;
+  c: boolean;
   output: 'human' | 'json';
 }
 
@@ -61,7 +63,7 @@ function format(v: string, flag: string): ImageFormatName {
 }
 
 function parse(argv: readonly string[], allowed: string): ImgArgs {
-  const a: ImgArgs = { positionals: [], f: null, F: null, b: null, O: null, o: [], r: null, q: false, output: 'human' };
+  const a: ImgArgs = { positionals: [], f: null, F: null, b: null, O: null, o: [], r: null, q: false, c: false, output: 'human' };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
@@ -78,8 +80,9 @@ function parse(argv: readonly string[], allowed: string): ImgArgs {
     if (arg.length === 2 && arg[0] === '-' && arg !== '-') {
       const k = arg[1]!;
       if (!allowed.includes(k)) throw fail(`${arg}: not an option of this command (see cyclevisor help img)`);
-      if (k === 'q') {
-        a.q = true;
+      if (k === 'q' || k === 'c') {
+        if (k === 'q') a.q = true;
+        else a.c = true;
         continue;
       }
       const v = argv[++i];
@@ -396,7 +399,7 @@ function check(argv: readonly string[], io: CliIo): number {
 
 function convert(argv: readonly string[], io: CliIo): number {
   void io;
-  const a = parse(argv, 'qfOo');
+  const a = parse(argv, 'qfOoc');
   const [src, dst, extra] = a.positionals;
   if (src === undefined || dst === undefined) throw fail('Expecting a source and a destination (img convert [-O FMT] SRC DST)');
   if (extra !== undefined) throw fail(`unexpected argument '${extra}' (one source only)`);
@@ -419,6 +422,7 @@ function convert(argv: readonly string[], io: CliIo): number {
     if (same) throw fail(`${dst}: is the source image; convert writes a new image`);
     const opts = parseOpts(a.o);
     let d: { write(o: number, b: Uint8Array): void; close(): void };
+    if (a.c && outFmt !== 'qcow2') throw fail('-c (compression) needs -O qcow2');
     let chunk = 1 << 20;
     try {
       if (outFmt === 'raw') {
@@ -428,11 +432,20 @@ function convert(argv: readonly string[], io: CliIo): number {
         d = { write: (o, b) => f.pwrite(o, b), close: () => f.close() };
       } else {
         const o = qcow2CreateOptions(opts, s.size);
+        if (a.c && o.compression === 'zstd') throw fail('-c with compression_type=zstd: only zlib compression is written');
         createQcow2(dst, o);
         const f = new FdImageFile(dst, false);
         const q = new Qcow2Image(f, { readOnly: false });
         chunk = q.clusterSize;
-        d = { write: (off, b) => q.write(off, b), close: () => f.close() };
+        d = {
+          write: (off, b) => {
+            // -c: whole clusters that shrink are stored compressed (qemu-img does the same).
+            const z = a.c && b.length === q.clusterSize ? compressCluster(b, q.clusterSize) : null;
+            if (z !== null) q.writeCompressed(off / q.clusterSize, z);
+            else q.write(off, b);
+          },
+          close: () => f.close(),
+        };
       }
     } catch (e) {
       throw userOf(e, dst);
