@@ -104,7 +104,7 @@ const u64 = (dv: DataView, at: number, path: string, what: string): number => {
 /**
  * Parses and validates the header in `head` (the first cluster, or as much of it as the file has),
  * for a file of `fileLength` bytes. Throws ImageFormatError with one line on anything malformed,
- * truncated or unsupported (the `forWrite` rules apply the feature-bit policy for writing).
+ * truncated or unsupported. (The read-write refusals — dirty, corrupt, snapshots — are Qcow2Image's.)
  */
 export function parseHeader(head: Uint8Array, fileLength: number, path: string): Qcow2Header {
   if (head.length < V2_HEADER_LENGTH) fail(path, `is truncated: ${fileLength} bytes, shorter than the 72-byte header`);
