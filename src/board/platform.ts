@@ -24,7 +24,8 @@ import { Uart16550 } from '../../devices/uart16550.js';
 import { TestFinisher } from '../../devices/test-finisher.js';
 import { GoldfishRtc } from '../../devices/goldfish-rtc.js';
 import { VirtioMmio } from '../../devices/virtio-mmio.js';
-import { VirtioBlk, FileBlockBackend } from '../../devices/virtio-blk.js';
+import { VirtioBlk, FileBlockBackend, type BlockBackend } from '../../devices/virtio-blk.js';
+import { ProbedRawGuard } from '../block/open-image.js';
 import { VirtioRng } from '../../devices/virtio-rng.js';
 import { VirtioConsole } from '../../devices/virtio-console.js';
 import { VirtioNet } from '../../devices/virtio-net.js';
@@ -82,7 +83,7 @@ export interface PlatformOptions {
   timebaseHz: number;
   /** The UART's transmitted bytes. */
   tx: (b: number) => void;
-  drives?: Array<{ path: string; readOnly: boolean; format?: 'raw' }>;
+  drives?: Array<{ path: string; readOnly: boolean; format?: 'raw' | 'qcow2' }>;
   rtcEpochNs?: bigint;
   /**
    * A virtio-console in the slot below virtio-rng (the VMM's guest-agent channel). Default: on for
@@ -115,6 +116,8 @@ export class VirtPlatform {
   /** virtio-net devices, in --netdev / nics order (eth0, eth1, ...). */
   readonly nics: VirtioNet[] = [];
   private readonly links: NetEndpoint[] = [];
+  /** What each drive's virtio-blk sees: the qcow2 layer, the probed-raw guard, or the file itself. */
+  readonly formatLayers: BlockBackend[] = [];
   readonly harts: number;
 
   constructor(opts: PlatformOptions) {
@@ -151,15 +154,24 @@ export class VirtPlatform {
     const devs: Array<VirtioBlk | VirtioNet | VirtioRng | VirtioConsole> = [];
     for (const d of opts.drives ?? []) {
       let backend: FileBlockBackend;
+      let disk: BlockBackend;
       try {
-        backend = new FileBlockBackend(d.path, { readOnly: d.readOnly, forceRaw: d.format === 'raw' });
+        backend = new FileBlockBackend(d.path, { readOnly: d.readOnly, ...(d.format ? { format: d.format } : {}) });
+        try {
+          // A non-raw format's driver (qcow2) is layered over the file; a raw image whose format
+          // was probed, not given, gets QEMU's sector-0 guard (src/block/open-image.ts).
+          disk = backend.driver?.open?.(backend) ?? (d.format === 'raw' ? backend : new ProbedRawGuard(backend));
+        } catch (e) {
+          backend.close();
+          throw e;
+        }
       } catch (e) {
+        for (const l of this.formatLayers) (l as { close?: () => void }).close?.();
         for (const b of this.blockBackends) b.close(); // the ones opened before this one
         throw e;
       }
       this.blockBackends.push(backend);
-      // A non-raw format's driver is layered over the file (none is supported yet: refused).
-      const disk = backend.driver?.open?.(backend) ?? backend;
+      this.formatLayers.push(disk);
       devs.push(new VirtioBlk({ backend: disk, scheduler, clock }));
     }
     // NICs after the disks (QEMU: devices take slots in command-line order), virtio-rng last.
@@ -205,6 +217,7 @@ export class VirtPlatform {
 
   /** Flush and close disk images (every acknowledged write reaches the file). */
   close(): void {
+    for (const l of this.formatLayers) if (!(l instanceof FileBlockBackend)) (l as { close?: () => void }).close?.();
     for (const b of this.blockBackends) b.close();
     for (const l of this.links) l.close();
   }

@@ -137,7 +137,7 @@ export interface VirtOptions {
   adUpdate?: boolean;
   /** Raw disk images for virtio-blk (first = /dev/vda). */
   /** Disk images; `format: 'raw'` skips the format probe (QEMU's format=raw). */
-  drives?: Array<{ path: string; readOnly: boolean; format?: 'raw' }>;
+  drives?: Array<{ path: string; readOnly: boolean; format?: 'raw' | 'qcow2' }>;
   /** Guest-visible RTC start time in ns since the epoch (default: the devices' fixed default). */
   rtcEpochNs?: bigint;
   /** virtio-net NICs and their networks (eth0 first). */

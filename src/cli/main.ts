@@ -51,6 +51,8 @@ import { coreSupportsHypervisor, resolveCpu } from '../board/cpu.js';
 import { formatJson, formatText } from '../stats.js';
 import { loadFile } from '../elf.js';
 import { useOptimizingCompiler } from '../core.js';
+import { checkDiskFormat } from '../block/open-image.js';
+import { imgCommand, IMG_USAGE } from './img.js';
 import { checkImage, ImageFormatError } from '../../devices/image-format.js';
 import { checkNotHeldHere, ImageLockError } from '../../devices/image-lock.js';
 import { ctlCommand, hostCommand } from './host.js';
@@ -171,11 +173,23 @@ export function processIo(): CliIo {
 /** Runs the CLI with `argv` (without node and the script). Resolves to the exit code. */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   try {
+    // `img` (src/cli/img.ts) has qemu-img's own flags (-f, -O, -b, ...): parsed there.
+    if (argv[0] === 'img') return imgCommand(argv.slice(1), io);
     const cmd = parseArgs(argv);
     switch (cmd.command) {
       case 'help':
         io.stdout.write(
-          cmd.topic === 'boot' ? BOOT_USAGE : cmd.topic === 'dtb' ? DTB_USAGE : cmd.topic === 'host' ? HOST_USAGE : cmd.topic === 'ctl' ? CTL_USAGE : USAGE,
+          cmd.topic === 'boot'
+            ? BOOT_USAGE
+            : cmd.topic === 'dtb'
+              ? DTB_USAGE
+              : cmd.topic === 'host'
+                ? HOST_USAGE
+                : cmd.topic === 'ctl'
+                  ? CTL_USAGE
+                  : cmd.topic === 'img'
+                    ? IMG_USAGE
+                    : USAGE,
         );
         return 0;
       case 'version':
@@ -487,7 +501,9 @@ function checkDriveFile(d: DriveSpec): Stats {
   let fd: number | null = null;
   try {
     fd = openSync(d.path, 'r');
-    checkImage(fd, d.path, { forceRaw: d.format === 'raw' });
+    checkImage(fd, d.path, d.format ? { format: d.format } : {});
+    // qcow2: the whole header, the tables' placement and the backing chain, read-only, now.
+    checkDiskFormat(d.path, { readOnly: d.readOnly, ...(d.format ? { format: d.format } : {}) });
   } catch (e) {
     if (e instanceof ImageFormatError) throw new UserError(`${flag} ${e.message}`);
     const err = fileReadError(d.path, e, 'a disk image');

@@ -21,6 +21,8 @@ import { parseSize } from '../cli/args.js';
 import { parseHostForward, type HostForward } from '../net/slirp.js';
 import { macFromName } from '../net/link.js';
 import { macFromString, macToString } from '../net/packet.js';
+import { checkDiskFormat } from '../block/open-image.js';
+import { ImageFormatError } from '../../devices/image-format.js';
 
 // ---------------------------------------------------------------------------------------------
 // Limits
@@ -79,13 +81,15 @@ const wholeNumber = (lo: number, hi: number, what: string) => {
 const text = (what: string) => z.string({ error: `expected ${what}` });
 const bool = () => z.boolean({ error: 'expected true or false' });
 
-/** A disk: a raw image attached as virtio-blk (vda, vdb, ... in order). */
+/** A disk: a raw or qcow2 image attached as virtio-blk (vda, vdb, ... in order). */
 const DiskSchema = z
   .strictObject({
-    file: text('a file name (a raw disk image)').min(1, { error: 'expected a file name (a raw disk image)' }),
+    file: text('a file name (a raw or qcow2 disk image)').min(1, { error: 'expected a file name (a raw or qcow2 disk image)' }),
     readonly: bool().default(false),
+    // As --drive format=: absent = probed from the header (docs/DISKS.md).
+    format: z.enum(['raw', 'qcow2'], { error: 'expected raw or qcow2' }).optional(),
   })
-  .meta({ description: 'a raw disk image attached as virtio-blk; path relative to this file' });
+  .meta({ description: 'a raw or qcow2 disk image attached as virtio-blk; path relative to this file' });
 
 /** A NIC: virtio-net on the user network (NAT, hostfwd) or on a named switch shared with other VMs. */
 const NicSchema = z
@@ -165,9 +169,11 @@ export function vmConfigJsonSchema(): object {
 // ---------------------------------------------------------------------------------------------
 
 export interface DiskConfig {
-  /** Absolute path of a raw image (resolved relative to the definition file). */
+  /** Absolute path of a raw or qcow2 image (resolved relative to the definition file). */
   file: string;
   readonly: boolean;
+  /** Given format; absent = probed. */
+  format?: 'raw' | 'qcow2';
 }
 
 export interface NicConfig {
@@ -378,7 +384,14 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
         fail(file, `${where}: ${d.file} is also ${other.where}; an image shared between disks must be readonly everywhere`);
       }
       disksSeen.set(key, { where, readonly: d.readonly });
-      return { file: abs, readonly: d.readonly };
+      // The format now (probe; a qcow2 header, tables and backing chain), as boot --drive does.
+      try {
+        checkDiskFormat(abs, { readOnly: d.readonly, ...(d.format ? { format: d.format } : {}) });
+      } catch (e) {
+        if (e instanceof ImageFormatError) fail(file, `${where}: ${d.file}: ${e.message}`);
+        throw e;
+      }
+      return d.format !== undefined ? { file: abs, readonly: d.readonly, format: d.format } : { file: abs, readonly: d.readonly };
     });
 
     const nicList = vm.nics ?? [];

@@ -29,7 +29,7 @@ export interface VmSpec {
   cap?: number;
   /** false: defined, shut off until `start` (default true). */
   autostart?: boolean;
-  disks?: Array<{ file: string; readonly?: boolean }>;
+  disks?: Array<{ file: string; readonly?: boolean; format?: 'raw' | 'qcow2' }>;
   /** Virtual seconds `shutdown` waits for the guest agent to power the VM off (default 10). */
   shutdownTimeout?: number;
   /** virtio-net NICs (eth0, ...) and the networks they are plugged into (src/net/). */

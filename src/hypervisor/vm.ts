@@ -143,7 +143,7 @@ export class Vm {
       control,
       timebaseHz: opts.timing.timebaseHz,
       tx: (b) => vm.consoleWrite(Uint8Array.of(b)),
-      drives: (spec.disks ?? []).map((d) => ({ path: d.file, readOnly: d.readonly ?? false })),
+      drives: (spec.disks ?? []).map((d) => ({ path: d.file, readOnly: d.readonly ?? false, ...(d.format ? { format: d.format } : {}) })),
       ...(spec.nics ? { nics: spec.nics } : {}),
     });
     // Created once (a scheduler's events are reusable members, GUIDE §7), scheduled per request.

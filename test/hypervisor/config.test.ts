@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadHostConfig, vmConfigJsonSchema } from '../../src/hypervisor/config.js';
 import { UserError } from '../../src/errors.js';
 import { packageRoot } from '../../src/cli/main.js';
+import { qcow2ImageBytes } from '../../src/block/qcow2-create.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cv-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -100,6 +101,20 @@ vms:
     const vms = `${VM('    disks: [ { file: ro.img, readonly: true } ]\n')}  - name: b\n    memory: 64M\n    kernel: images/Image\n    disks: [ { file: ro.img, readonly: true } ]\n`;
     expect(errorOf(FILE(vms))).toBeNull();
   });
+
+  it('a disk may name its format (raw or qcow2, as --drive format=); absent = probed; checked now', () => {
+    writeFileSync(join(dir, 'web.qcow2'), qcow2ImageBytes({ size: 1 << 20 }));
+    const p = write(FILE(VM('    disks: [ { file: web.qcow2, format: qcow2 }, { file: ro.img, readonly: true } ]\n')));
+    const disks = loadHostConfig(p).vms[0]!.disks;
+    expect(disks[0]).toMatchObject({ readonly: false, format: 'qcow2' });
+    expect(disks[1]).not.toHaveProperty('format');
+    // A qcow2 cut short, or format=qcow2 on a raw file: one line naming the disk.
+    writeFileSync(join(dir, 'cut.qcow2'), qcow2ImageBytes({ size: 1 << 20 }).subarray(0, 512));
+    expect(errorOf(FILE(VM('    disks: [ { file: cut.qcow2 } ]\n')))?.line).toBe(
+      'vms[0].disks[0].file: cut.qcow2: qcow2 image is truncated: L1 table at offset 196608 is past the end of the file (512 bytes)',
+    );
+    expect(errorOf(FILE(VM('    disks: [ { file: web.img, format: qcow2 } ]\n')))?.line).toMatch(/^vms\[0\]\.disks\[0\]\.file: web\.img: format=qcow2 given, but the file is not a qcow2 image/);
+  });
 });
 
 describe('one line naming the field, exit 2', () => {
@@ -112,6 +127,8 @@ describe('one line naming the field, exit 2', () => {
     ['an unknown key at the top', `${FILE(VM())}extra: 1\n`, /^extra: unknown key/],
     ['an unknown key in host', FILE(VM(), 'host: { harts: 2, ram: 1G, cpus: 4 }'), /^host\.cpus: unknown key/],
     ['an unknown key in a disk', FILE(VM('    disks: [ { file: web.img, ro: true } ]\n')), /^vms\[0\]\.disks\[0\]\.ro: unknown key/],
+    // Issue 13: disks[].format is raw or qcow2 (as --drive format=), or absent (probed).
+    ['a disk format other than raw/qcow2', FILE(VM('    disks: [ { file: web.img, format: vmdk } ]\n')), 'vms[0].disks[0].format: expected raw or qcow2'],
     ['a missing required key', FILE('  - name: web\n    memory: 256M\n'), 'vms[0].kernel: missing (required)'],
     ['host missing', 'vms:\n' + VM(), 'host: missing (required)'],
     ['host.ram missing', FILE(VM(), 'host: { harts: 2 }'), 'host.ram: missing (required)'],
