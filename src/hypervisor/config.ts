@@ -78,7 +78,7 @@ const DiskSchema = z
   .strictObject({
     file: text('a file name (a raw disk image)').min(1, { error: 'expected a file name (a raw disk image)' }),
     readonly: bool().default(false),
-  })
+  }, { error: 'expected a disk like { file: web.img }' })
   .meta({ description: 'a raw disk image attached as virtio-blk; path relative to this file' });
 
 /** A NIC (reserved for the networking issue; accepted only as an empty list today). */
@@ -108,7 +108,7 @@ const VmSchema = z
     paging: z.enum(['nested', 'shadow'], { error: "expected 'nested' or 'shadow'" }).optional(),
     nics: z.array(NicSchema, { error: 'expected a list of NICs' }).optional(),
     balloon: bool().optional(),
-  })
+  }, { error: 'expected a VM like { name: web, memory: 256M, kernel: Image }' })
   .meta({ description: 'one virtual machine' });
 
 const HostSchema = z
@@ -118,7 +118,7 @@ const HostSchema = z
     // Reserved for the overcommit issue.
     dedup: bool().optional(),
     overcommit: bool().optional(),
-  })
+  }, { error: 'expected a mapping like { harts: 2, ram: 1G }' })
   .meta({ description: 'the simulated host machine' });
 
 export const VmFileSchema = z

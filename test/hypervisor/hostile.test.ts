@@ -296,6 +296,19 @@ describe('VMM holes the hostile guest found', () => {
     expect(writes).toEqual([0x1000_0000, 0x48]);
   });
 
+  it("guest memory for DMA: bounds checked before anything is allocated; fractions and NaN refused", () => {
+    // Before: read() allocated `len` bytes first (a 2^40-byte length was a host RangeError from the
+    // allocator, not the VM's "outside its memory"); a fractional GPA passed the range check.
+    const host = new Host({ harts: 1, ramBytes: 16 * MiB });
+    const vm = host.addVm({ name: 'm', vcpus: 1, memoryBytes: 4 * MiB, kernel: VICTIM_ELF, autostart: false });
+    expect(() => vm.memory.read(GUEST_RAM_BASE, 2 ** 40)).toThrow(/outside the VM's memory/);
+    expect(() => vm.memory.read(GUEST_RAM_BASE + 0.5, 8)).toThrow(/outside the VM's memory/);
+    expect(() => vm.memory.read(Number.NaN, 8)).toThrow(/outside the VM's memory/);
+    expect(() => vm.memory.write(GUEST_RAM_BASE + 4 * MiB - 4, new Uint8Array(8))).toThrow(/outside the VM's memory/);
+    expect(vm.memory.read(GUEST_RAM_BASE + 4 * MiB - 8, 8).length).toBe(8);
+    host.close();
+  });
+
   it('a VS timer beyond the VM clock limit never fires: the VM waits (exit 3), the host does not hang', () => {
     // Before the fix the VM's clock jumped to 2^62 ticks (past 2^64 cycles), the core's cycle
     // counter saturated and the round never ended.
