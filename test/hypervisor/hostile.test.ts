@@ -256,6 +256,13 @@ function guest(main: Insn[], handler: Insn[] = []): Uint8Array {
   return buildElf({ entry: RAM, segments: [{ paddr: RAM, data: code, section: '.text' }] });
 }
 
+/** vCPU 0 starts vCPU 1 at 0xdead0000 (outside its memory, vstvec 0 too), spins, then shuts down. */
+const bogusStart = (): Insn[] => [
+  ...ecall(0x48534dn, 0, 1n, 0xdead_0000n, 0n), // hart_start(1, 0xdead0000)
+  ...li(12, 2_000_000n), ['addi', { rd: 12, rs1: 12, imm: -1 }], ['bne', { rs1: 12, rs2: 0, imm: -4 }],
+  ...shutdown,
+];
+
 describe('VMM holes the hostile guest found', () => {
   it("a guest-page fault of the guest's own VS-stage walk is an access fault, not MMIO at the PTE's address", () => {
     // Before the fix a load whose Sv39 walk read its PTE from the UART's page was emulated as an
@@ -350,11 +357,7 @@ describe('VMM holes the hostile guest found', () => {
   });
 
   it('HSM hart_start of a vCPU at an address outside its memory: that VM crashes (trap storm), the victim runs on', () => {
-    const main: Insn[] = [
-      ...ecall(0x48534dn, 0, 1n, 0xdead_0000n, 0n), // hart_start(1, 0xdead0000)
-      ...li(12, 2_000_000n), ['addi', { rd: 12, rs1: 12, imm: -1 }], ['bne', { rs1: 12, rs2: 0, imm: -4 }],
-      ...shutdown,
-    ];
+    const main = bogusStart();
     const host = new Host({ harts: 2, ramBytes: 32 * MiB });
     const victim = host.addVm({ name: 'victim', vcpus: 1, memoryBytes: 4 * MiB, kernel: VICTIM_ELF });
     const bad = host.addVm({ name: 'bogus', vcpus: 2, memoryBytes: 4 * MiB, kernel: guest(main) });
@@ -394,5 +397,23 @@ describe('through the real CLI', () => {
     expect(r.stdout).toContain('hostile | hostile: done\n');
     expect(r.stdout).not.toContain('FATAL');
     expect(r.stdout.includes(SECRET.toString('latin1'))).toBe(false);
+  }, 150_000);
+
+  it('cyclevisor host: a VM the VMM crashes (trap storm) ends crashed, the victim runs to the end, exit 1', () => {
+    const d = mkdtempSync(join(dir, 'cli-'));
+    copyFileSync(join(GUESTS, 'bin', 'victim.elf'), join(d, 'victim.elf'));
+    writeFileSync(join(d, 'bogus.elf'), guest(bogusStart()));
+    writeFileSync(
+      join(d, 'vms.yaml'),
+      'host: { harts: 2, ram: 32M }\nvms:\n  - { name: victim, memory: 4M, kernel: victim.elf }\n  - { name: bogus, vcpus: 2, memory: 4M, kernel: bogus.elf }\n',
+    );
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'cyclevisor.js'), 'host', join(d, 'vms.yaml'), '--max-cycles', '3000000000'], {
+      encoding: 'latin1',
+      timeout: 120_000,
+    });
+    expect(r.signal, 'the host process was killed (hung or crashed)').toBeNull();
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('victim | victim: secret intact\n');
+    expect(r.stdout).toMatch(/^bogus +crashed/m);
   }, 150_000);
 });
