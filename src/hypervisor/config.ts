@@ -88,7 +88,7 @@ const DiskSchema = z
     readonly: bool().default(false),
     // As --drive format=: absent = probed from the header (docs/DISKS.md).
     format: z.enum(['raw', 'qcow2'], { error: 'expected raw or qcow2' }).optional(),
-  })
+  }, { error: 'expected a disk like { file: web.img }' })
   .meta({ description: 'a raw or qcow2 disk image attached as virtio-blk; path relative to this file' });
 
 /** A NIC: virtio-net on the user network (NAT, hostfwd) or on a named switch shared with other VMs. */
@@ -134,7 +134,7 @@ const VmSchema = z
     paging: z.enum(['nested', 'shadow'], { error: "expected 'nested' or 'shadow'" }).optional(),
     nics: z.array(NicSchema, { error: 'expected a list of NICs' }).optional(),
     balloon: bool().optional(),
-  })
+  }, { error: 'expected a VM like { name: web, memory: 256M, kernel: Image }' })
   .meta({ description: 'one virtual machine' });
 
 const HostSchema = z
@@ -144,7 +144,7 @@ const HostSchema = z
     // Reserved for the overcommit issue.
     dedup: bool().optional(),
     overcommit: bool().optional(),
-  })
+  }, { error: 'expected a mapping like { harts: 2, ram: 1G }' })
   .meta({ description: 'the simulated host machine' });
 
 export const VmFileSchema = z

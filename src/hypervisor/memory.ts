@@ -131,7 +131,7 @@ export class VmMemory implements GuestMemory {
   }
 
   inRam(gpa: number, len: number): boolean {
-    return gpa >= GUEST_RAM_BASE && len >= 0 && gpa + len <= GUEST_RAM_BASE + this.bytes;
+    return Number.isSafeInteger(gpa) && Number.isSafeInteger(len) && gpa >= GUEST_RAM_BASE && len >= 0 && gpa + len <= GUEST_RAM_BASE + this.bytes;
   }
 
   /** Split [gpa, gpa+len) at chunk borders: [hpa, offset in the buffer, length]. */
@@ -149,8 +149,11 @@ export class VmMemory implements GuestMemory {
   }
 
   read(gpa: number, len: number): Uint8Array {
+    // Bounds first, then the buffer: a length a guest wrote (a descriptor, an SBI argument) must
+    // never make the host allocate more than the VM's memory.
+    const parts = this.pieces(gpa, len);
     const out = new Uint8Array(len);
-    for (const [hpa, off, n] of this.pieces(gpa, len)) out.set(this.core.readPhys(hpa, n), off);
+    for (const [hpa, off, n] of parts) out.set(this.core.readPhys(hpa, n), off);
     return out;
   }
 

@@ -256,6 +256,13 @@ function guest(main: Insn[], handler: Insn[] = []): Uint8Array {
   return buildElf({ entry: RAM, segments: [{ paddr: RAM, data: code, section: '.text' }] });
 }
 
+/** vCPU 0 starts vCPU 1 at 0xdead0000 (outside its memory, vstvec 0 too), spins, then shuts down. */
+const bogusStart = (): Insn[] => [
+  ...ecall(0x48534dn, 0, 1n, 0xdead_0000n, 0n), // hart_start(1, 0xdead0000)
+  ...li(12, 2_000_000n), ['addi', { rd: 12, rs1: 12, imm: -1 }], ['bne', { rs1: 12, rs2: 0, imm: -4 }],
+  ...shutdown,
+];
+
 describe('VMM holes the hostile guest found', () => {
   it("a guest-page fault of the guest's own VS-stage walk is an access fault, not MMIO at the PTE's address", () => {
     // Before the fix a load whose Sv39 walk read its PTE from the UART's page was emulated as an
@@ -294,6 +301,19 @@ describe('VMM holes the hostile guest found', () => {
     // The same store as a real MMIO access (htinst = its transformed instruction, 0 here) is emulated.
     expect(handleExit(core, exit(23, 0x00953023, 0n), env, 0).reason).toBe('mmio');
     expect(writes).toEqual([0x1000_0000, 0x48]);
+  });
+
+  it("guest memory for DMA: bounds checked before anything is allocated; fractions and NaN refused", () => {
+    // Before: read() allocated `len` bytes first (a 2^40-byte length was a host RangeError from the
+    // allocator, not the VM's "outside its memory"); a fractional GPA passed the range check.
+    const host = new Host({ harts: 1, ramBytes: 16 * MiB });
+    const vm = host.addVm({ name: 'm', vcpus: 1, memoryBytes: 4 * MiB, kernel: VICTIM_ELF, autostart: false });
+    expect(() => vm.memory.read(GUEST_RAM_BASE, 2 ** 40)).toThrow(/outside the VM's memory/);
+    expect(() => vm.memory.read(GUEST_RAM_BASE + 0.5, 8)).toThrow(/outside the VM's memory/);
+    expect(() => vm.memory.read(Number.NaN, 8)).toThrow(/outside the VM's memory/);
+    expect(() => vm.memory.write(GUEST_RAM_BASE + 4 * MiB - 4, new Uint8Array(8))).toThrow(/outside the VM's memory/);
+    expect(vm.memory.read(GUEST_RAM_BASE + 4 * MiB - 8, 8).length).toBe(8);
+    host.close();
   });
 
   it('a VS timer beyond the VM clock limit never fires: the VM waits (exit 3), the host does not hang', () => {
@@ -337,11 +357,7 @@ describe('VMM holes the hostile guest found', () => {
   });
 
   it('HSM hart_start of a vCPU at an address outside its memory: that VM crashes (trap storm), the victim runs on', () => {
-    const main: Insn[] = [
-      ...ecall(0x48534dn, 0, 1n, 0xdead_0000n, 0n), // hart_start(1, 0xdead0000)
-      ...li(12, 2_000_000n), ['addi', { rd: 12, rs1: 12, imm: -1 }], ['bne', { rs1: 12, rs2: 0, imm: -4 }],
-      ...shutdown,
-    ];
+    const main = bogusStart();
     const host = new Host({ harts: 2, ramBytes: 32 * MiB });
     const victim = host.addVm({ name: 'victim', vcpus: 1, memoryBytes: 4 * MiB, kernel: VICTIM_ELF });
     const bad = host.addVm({ name: 'bogus', vcpus: 2, memoryBytes: 4 * MiB, kernel: guest(main) });
@@ -381,5 +397,23 @@ describe('through the real CLI', () => {
     expect(r.stdout).toContain('hostile | hostile: done\n');
     expect(r.stdout).not.toContain('FATAL');
     expect(r.stdout.includes(SECRET.toString('latin1'))).toBe(false);
+  }, 150_000);
+
+  it('cyclevisor host: a VM the VMM crashes (trap storm) ends crashed, the victim runs to the end, exit 1', () => {
+    const d = mkdtempSync(join(dir, 'cli-'));
+    copyFileSync(join(GUESTS, 'bin', 'victim.elf'), join(d, 'victim.elf'));
+    writeFileSync(join(d, 'bogus.elf'), guest(bogusStart()));
+    writeFileSync(
+      join(d, 'vms.yaml'),
+      'host: { harts: 2, ram: 32M }\nvms:\n  - { name: victim, memory: 4M, kernel: victim.elf }\n  - { name: bogus, vcpus: 2, memory: 4M, kernel: bogus.elf }\n',
+    );
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'cyclevisor.js'), 'host', join(d, 'vms.yaml'), '--max-cycles', '3000000000'], {
+      encoding: 'latin1',
+      timeout: 120_000,
+    });
+    expect(r.signal, 'the host process was killed (hung or crashed)').toBeNull();
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('victim | victim: secret intact\n');
+    expect(r.stdout).toMatch(/^bogus +crashed/m);
   }, 150_000);
 });
