@@ -54,6 +54,7 @@ import { useOptimizingCompiler } from '../core.js';
 import { checkImage, ImageFormatError } from '../../devices/image-format.js';
 import { checkNotHeldHere, ImageLockError } from '../../devices/image-lock.js';
 import { ctlCommand, hostCommand } from './host.js';
+import { EXPERIMENT_COMMANDS, experimentsCli } from './experiments.js';
 
 export { attachProcessStdin } from './console.js';
 export type { ConsoleControl, InputSink } from './console.js';
@@ -170,6 +171,9 @@ export function processIo(): CliIo {
 /** Runs the CLI with `argv` (without node and the script). Resolves to the exit code. */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   try {
+    // experiment / sweep / sweep-worker (issue 11) parse their own options: src/cli/experiments.ts
+    if ((EXPERIMENT_COMMANDS as readonly string[]).includes(argv[0] ?? '')) return await experimentsCli(argv, io);
+    if (argv[0] === 'help' && (EXPERIMENT_COMMANDS as readonly string[]).includes(argv[1] ?? '')) return await experimentsCli([argv[1]!, '--help'], io);
     const cmd = parseArgs(argv);
     switch (cmd.command) {
       case 'help':
