@@ -119,15 +119,24 @@ export class ResultStore {
     mkdirSync(dir, { recursive: true });
     this.jsonl = join(dir, 'results.jsonl');
     if (existsSync(this.jsonl)) {
-      // A crash can leave a half-written last line: skip what does not parse.
-      for (const line of readFileSync(this.jsonl, 'utf8').split('\n')) {
+      // A crash can leave a half-written last line: skip what does not parse, and rewrite the log
+      // without it, or the next record would be appended to the torn line and be lost too.
+      const text = readFileSync(this.jsonl, 'utf8');
+      let torn = text.length > 0 && !text.endsWith('\n');
+      for (const line of text.split('\n')) {
         if (line.trim() === '') continue;
         try {
           const r = JSON.parse(line) as PointResult;
           if (typeof r.id === 'string' && r.metrics && r.config && pointId(r.config) === r.id) this.done.set(r.id, r);
+          else torn = true;
         } catch {
-          /* torn line */
+          torn = true;
         }
+      }
+      if (torn) {
+        const tmp = this.jsonl + '.tmp';
+        writeFileSync(tmp, [...this.done.values()].map((r) => JSON.stringify(r) + '\n').join(''));
+        renameSync(tmp, this.jsonl);
       }
     }
   }
