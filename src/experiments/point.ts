@@ -20,6 +20,7 @@ import { UserError } from '../errors.js';
 import { defaultTiming } from '../timing.js';
 import { tlbConfigProblem } from '../tlbmodel.js';
 import { runTlbwalk } from './tlbwalk.js';
+import { runXover } from './xover.js';
 
 export type Scalar = string | number | boolean;
 export type PointConfig = Record<string, Scalar>;
@@ -38,7 +39,7 @@ const pow2 = (max: number) => (v: Scalar) =>
   typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= max && (v & (v - 1)) === 0 ? null : `must be a power of two from 1 to ${max}, got ${JSON.stringify(v)}`;
 
 export const AXES: Readonly<Record<string, AxisSpec>> = Object.freeze({
-  workload: { default: 'tlbwalk', check: oneOf('tlbwalk') },
+  workload: { default: 'tlbwalk', check: oneOf('tlbwalk', 'xover') },
   paging: { default: 'nested', check: oneOf('native', 'nested', 'shadow') },
   sv: { default: 39, check: oneOf(39, 48) },
   gpage: { default: '4K', check: oneOf('4K', '2M') },
@@ -50,6 +51,11 @@ export const AXES: Readonly<Record<string, AxisSpec>> = Object.freeze({
   pwc: { default: 8, check: intIn(0, 64) },
   ntlb: { default: 0, check: intIn(0, 64) },
   walkLatency: { default: 3, check: intIn(0, 65535) },
+  // Linux workloads (workload: xover; ignored by tlbwalk, which makes no VM exits)
+  exitCycles: { default: 90, check: intIn(0, 1_000_000) },
+  entryCycles: { default: 120, check: intIn(0, 1_000_000) },
+  thp: { default: 'never', check: oneOf('never', 'always', 'madvise') },
+  ops: { default: 'fork:100,exec:50,mmap:100:16,tlb:200000:64', check: (v) => (typeof v === 'string' && /^(\w+(:\d+)*)(,\w+(:\d+)*)*$/.test(v) ? null : `must be a list like fork:100,mmap:100:16, got ${JSON.stringify(v)}`) },
 });
 
 /** The full configuration (defaults filled in), or a UserError naming the axis. `where` prefixes messages. */
@@ -75,6 +81,7 @@ export function normalizePoint(cfg: PointConfig, where = ''): PointConfig {
 
 function timingFor(c: PointConfig) {
   const t = defaultTiming();
+  t.vmm = { exitCycles: c['exitCycles'] as number, entryCycles: c['entryCycles'] as number };
   const l1 = c['l1'] as number;
   const l2 = c['l2'] as number;
   t.tlb = {
@@ -93,6 +100,7 @@ const round = (x: number, digits = 4): number => (Number.isFinite(x) ? Number(x.
 
 /** Runs one (normalized) point. Throws on a guest that did not finish (a bug, not bad input). */
 export function runPoint(cfg: PointConfig): Metrics {
+  if (cfg['workload'] === 'xover') return runXoverPoint(cfg);
   const r = runTlbwalk(
     {
       nested: cfg['paging'] === 'nested',
@@ -131,5 +139,25 @@ export function runPoint(cfg: PointConfig): Metrics {
     ntlbHits: t.nested.ntlb.hits,
     instret: r.instret,
     cycles: r.cycles,
+  };
+}
+
+/** A Linux point: ns (= cycles at 1 GHz) per operation of every workload, plus exits and walks. */
+function runXoverPoint(cfg: PointConfig): Metrics {
+  const r = runXover({ paging: cfg['paging'] as 'native' | 'nested', thp: cfg['thp'] as 'never', ops: cfg['ops'] as string }, timingFor(cfg));
+  const m: Metrics = { thpReported: r.thp };
+  for (const [name, w] of Object.entries(r.workloads)) {
+    m[`${name}Ops`] = w.ops;
+    m[`${name}NsPerOp`] = round(w.ns / w.ops, 2);
+  }
+  return {
+    ...m,
+    exits: r.exits,
+    exitCyclesTotal: r.exitCycles,
+    instructions: r.instructions,
+    walks: r.tlb.walks,
+    walkRefs: r.tlb.walkRefs,
+    nestedWalks: r.tlb.nested.walks,
+    refsPerWalk: round(r.tlb.walkRefs / r.tlb.walks),
   };
 }
