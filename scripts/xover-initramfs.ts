@@ -13,7 +13,14 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { DEFAULT_IMAGES, parseCpio, writeCpio, type CpioEntry } from './kvm-initramfs.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+import { existsSync } from 'node:fs';
+/** The repository root: this file runs from scripts/ (tsx) or dist/scripts/ (imported by src/). */
+function findRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(d, 'test', 'guests', 'xover')) && dirname(d) !== d) d = dirname(d);
+  return d;
+}
+const ROOT = findRoot();
 export const XOVER_KIT = join(ROOT, 'test', 'guests', 'xover');
 
 export function buildXoverInitramfs(images: string = DEFAULT_IMAGES): Buffer {

@@ -147,9 +147,12 @@ export async function experimentsCli(argv: string[], io: Io): Promise<number> {
   for (const s of studies) {
     const dir = name === 'all' ? join(p.out ?? 'experiments', s!.name) : (p.out ?? join('experiments', s!.name));
     const r = await runExperiment(s!, { dir, quick: p.quick, executor: executorFor(p), log });
-    const bad = r.checks.filter((c) => !c.ok);
-    io.stdout.write(`experiment ${s!.name}: ${join(dir, 'report.md')} (${r.checks.length - bad.length}/${r.checks.length} checks agree)\n`);
+    const bad = r.checks.filter((c) => c.ok === false);
+    const pending = r.checks.filter((c) => c.ok === null);
+    const agree = r.checks.length - bad.length - pending.length;
+    io.stdout.write(`experiment ${s!.name}: ${join(dir, 'report.md')} (${agree}/${r.checks.length} checks agree${pending.length ? `, ${pending.length} pending` : ''})\n`);
     for (const c of bad) io.stdout.write(`  disagrees: ${c.what}\n`);
+    for (const c of pending) io.stdout.write(`  pending: ${c.what}\n`);
     if (bad.length) ok = false;
   }
   return ok ? 0 : 1;

@@ -46,7 +46,7 @@ export async function runExperiment(study: Study, opts: { dir: string; quick: bo
     `${study.about}\n\n` +
     rep.markdown +
     '\n## Agreement with the published direction\n\n' +
-    rep.checks.map((c) => `- ${c.ok ? 'yes' : '**NO**'}: ${c.what}`).join('\n') +
+    rep.checks.map((c) => `- ${c.ok === null ? 'pending' : c.ok ? 'yes' : '**NO**'}: ${c.what}`).join('\n') +
     '\n\nRaw data: [results.csv](results.csv) (one row per point, its full configuration beside its measurements; ' +
     'also results.json).\n';
   writeFileSync(join(opts.dir, 'report.md'), md);
