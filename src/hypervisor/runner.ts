@@ -42,6 +42,8 @@ export class HostRunner {
         ...(v.cap !== null ? { cap: v.cap } : {}),
         autostart: v.autostart,
         disks: v.disks,
+        paging: v.paging,
+        ...(v.shadowPages != null ? { shadowPages: v.shadowPages } : {}),
       });
       if (v.autostart) this.everStarted.add(v.name);
     }
@@ -199,6 +201,7 @@ export class HostRunner {
         stats[`exit.${r}.cycles`] = s.exits[r].cycles;
       }
       stats['console.bytes'] = s.consoleBytes;
+      Object.assign(stats, s.paging ?? {});
       return { name: v.name, stats };
     });
   }
