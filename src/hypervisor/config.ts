@@ -121,6 +121,9 @@ const HostSchema = z
     // Reserved for the overcommit issue.
     dedup: bool().optional(),
     overcommit: bool().optional(),
+    // Issue 11: the modeled TLB (walk counters; as --mode timing) and the cost constants (as --timing).
+    mode: z.enum(['fast', 'timing'], { error: "expected 'fast' or 'timing'" }).optional(),
+    timing: text('a timing file (JSON, as --timing)').min(1, { error: 'expected a timing file' }).optional(),
   })
   .meta({ description: 'the simulated host machine' });
 
@@ -185,6 +188,10 @@ export interface HostConfig {
   /** Host RAM in bytes: the frame pool the VMs' memory comes from (a multiple of 2 MiB, <= 2 GiB). */
   ramBytes: number;
   vms: VmConfig[];
+  /** `host.mode`: 'timing' turns the modeled TLB on (docs/TIMING.md); default fast. */
+  mode?: 'fast' | 'timing';
+  /** `host.timing`: absolute path of a timing file (as --timing), or null for the defaults. */
+  timingFile?: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -367,7 +374,8 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
     };
   });
 
-  return { path: resolve(file), harts: doc.host.harts, ramBytes: ram, vms };
+  const timingFile = doc.host.timing !== undefined ? inputFile(doc.host.timing, base, file, 'host.timing', 'a timing file') : null;
+  return { path: resolve(file), harts: doc.host.harts, ramBytes: ram, vms, mode: doc.host.mode ?? 'fast', timingFile };
 }
 
 /** Parses YAML (or JSON) text; a syntax error is one line with its line and column. */
