@@ -7,6 +7,7 @@
  * The configuration types are config.ts's, the errors control-api.ts's ControlError.
  */
 import { UserError } from '../errors.js';
+import { loadTimingFile } from '../timing.js';
 import type { HostConfig } from './config.js';
 import { ControlError, type ControlErrorClass } from './control-api.js';
 import { Host } from './host.js';
@@ -28,7 +29,11 @@ export class HostRunner {
   constructor(readonly config: HostConfig) {
     this.host = new Host(
       { harts: config.harts, ramBytes: config.ramBytes },
-      { onOutput: (vm, b) => this.onConsoleSink?.(vm.name, b) },
+      {
+        onOutput: (vm, b) => this.onConsoleSink?.(vm.name, b),
+        ...(config.timingFile ? { timing: loadTimingFile(config.timingFile) } : {}),
+        ...(config.mode ? { mode: config.mode } : {}),
+      },
     );
     for (const v of config.vms) {
       this.host.addVm({
@@ -42,6 +47,8 @@ export class HostRunner {
         ...(v.cap !== null ? { cap: v.cap } : {}),
         autostart: v.autostart,
         disks: v.disks,
+        paging: v.paging,
+        ...(v.shadowPages != null ? { shadowPages: v.shadowPages } : {}),
       });
       if (v.autostart) this.everStarted.add(v.name);
     }
@@ -199,6 +206,7 @@ export class HostRunner {
         stats[`exit.${r}.cycles`] = s.exits[r].cycles;
       }
       stats['console.bytes'] = s.consoleBytes;
+      Object.assign(stats, s.paging ?? {});
       return { name: v.name, stats };
     });
   }

@@ -29,6 +29,10 @@ export interface VmSpec {
   /** false: defined, shut off until `start` (default true). */
   autostart?: boolean;
   disks?: Array<{ file: string; readonly?: boolean }>;
+  /** Memory virtualization (issue 11): the G-stage (default) or the VMM's shadow tables (docs/PAGING.md). */
+  paging?: 'nested' | 'shadow';
+  /** Shadow paging: the most shadow page-table pages the VM may use (default 2048 = 8 MiB). */
+  shadowPages?: number;
 }
 
 /** The host machine (issue 10's `host:` key). */
@@ -70,6 +74,8 @@ export interface VmStats {
   'balloon.current': number;
   'balloon.rss': number;
   consoleBytes: number;
+  /** `paging.*` counters (docs/PAGING.md): the mode, walks per stage, shadow-paging events. */
+  paging?: Record<string, number | string>;
 }
 
 /** One line of `list` (virsh list --all). */

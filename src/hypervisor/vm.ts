@@ -30,6 +30,7 @@ import { Vcpu, EXIT_REASONS } from './vcpu.js';
 import { handleExit, setLiveHvip, type ExitEnv } from './exits.js';
 import type { SbiAction } from './sbi/index.js';
 import type { ExitReasonName, VmSpec, VmState, VmStats } from './types.js';
+import { DEFAULT_SHADOW_PAGES, PagingCounters, ShadowMmu, pagingStats } from './shadow.js';
 
 /** Cycles each vCPU of an SMP VM runs per round (the bare board's SMP_QUANTUM). */
 export const VM_QUANTUM = 10_000;
@@ -65,6 +66,10 @@ export class Vm {
   readonly scheduler = new EventScheduler();
   readonly platform: VirtPlatform;
   readonly vcpus: Vcpu[];
+  /** Shadow paging (`paging: shadow`, issue 11; shadow.ts), or null for nested paging (the G-stage). */
+  readonly shadow: ShadowMmu | null;
+  /** The modeled TLB's walk counters of this VM's vCPUs (timing mode). */
+  readonly walks = new PagingCounters();
   state: VmState;
   /** Why the VM crashed (state 'crashed'). */
   crashMessage: string | null = null;
@@ -102,6 +107,14 @@ export class Vm {
     this.exitCycles = opts.timing.vmm.exitCycles;
     this.cyclesPerTick = cyclesPerTick(opts.timing);
     this.memory = VmMemory.allocate(core, pool, spec.memoryBytes, opts.id, spec.name);
+    try {
+      this.shadow = spec.paging === 'shadow'
+        ? new ShadowMmu(core, pool, this.memory, spec.vcpus, spec.shadowPages ?? DEFAULT_SHADOW_PAGES, opts.timing.vmm.entryCycles, spec.name)
+        : null;
+    } catch (e) {
+      this.memory.release();
+      throw e;
+    }
     const vm = this;
     const clock: Clock = { now: () => vm.now, cpuHz: opts.timing.cpuHz };
     // The PLIC's S-mode context h drives vCPU h's VSEIP (hvip bit 10; Priv §8.2.4: the hypervisor injects it).
@@ -172,6 +185,8 @@ export class Vm {
       v.started = false;
       v.waiting = false;
     }
+    // The images were written behind the shadow's back (and every satp is Bare again).
+    this.shadow?.reset();
     this.vcpus[0]!.start(this.memory.hgatp, entry, a1);
     this.state = 'running';
   }
@@ -301,7 +316,10 @@ export class Vm {
       core.hfenceGvma(this.id);
     }
     v.lastHart = hostHart;
+    this.shadow?.prepare(v);
     core.loadVcpu(v.ctx);
+    this.shadow?.loaded(v);
+    this.walks.begin(core);
     // loadVcpu charged the modeled entry cost; a round's entry is the host's business (preemption,
     // placement), not the guest's: its clock must not depend on how the host slices it (issue 10
     // scope 1). Entries after an exit (resumeVcpu) are charged: they are the exit's round trip.
@@ -318,7 +336,7 @@ export class Vm {
         const e = core.vmExit();
         if (!e.interrupt && (e.cause === 20 || e.cause === 21 || e.cause === 23)) v.guestPageFaults++;
         const before = core.cycles;
-        const { reason, outcome } = handleExit(core, e, this.env, v.index);
+        const { reason, outcome } = this.shadow?.handleExit(core, e, this.env, v) ?? handleExit(core, e, this.env, v.index);
         this.count(v, reason, this.exitCycles + (core.cycles - before));
         switch (outcome.kind) {
           case 'resume':
@@ -357,6 +375,8 @@ export class Vm {
       if (this.pendingReset) stop = true;
     }
     v.ctx = core.saveVcpu();
+    this.walks.end(core);
+    this.shadow?.unloaded(v);
     this.loaded = null;
     const hostCycles = core.cycles - t0;
     v.instructions += core.instret - instret0;
@@ -426,9 +446,16 @@ export class Vm {
         } else v.ctx.vstimecmp = cmp;
       },
       sendIpi: (hart) => vm.setHvipBit(hart, VSSIP, true),
-      fenceGuest: () => vm.core.hfenceGvma(vm.id),
+      fenceGuest: () => {
+        // (A shadow VM's translations are VMID 0's: hgatp is Bare.)
+        vm.core.hfenceGvma(vm.shadow ? 0 : vm.id);
+        vm.shadow?.countRemoteFence();
+      },
       hartState: (hart) => (vm.vcpus[hart]!.started ? 'started' : 'stopped'),
-      hartStart: (hart, pc, opaque) => vm.vcpus[hart]!.start(vm.memory.hgatp, pc, opaque),
+      hartStart: (hart, pc, opaque) => {
+        vm.shadow?.resetVcpu(hart);
+        vm.vcpus[hart]!.start(vm.memory.hgatp, pc, opaque);
+      },
     };
   }
 
@@ -454,6 +481,7 @@ export class Vm {
       'balloon.current': this.memory.bytes,
       'balloon.rss': this.memory.chunks.length * 2 * MiB,
       consoleBytes: this.consoleBytes,
+      paging: pagingStats(this.shadow ? 'shadow' : 'nested', this.walks, this.shadow),
     };
   }
 
@@ -462,5 +490,6 @@ export class Vm {
     this.platform.close();
     this.core.hfenceGvma(this.id);
     this.memory.release();
+    this.shadow?.release();
   }
 }

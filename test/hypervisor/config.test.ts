@@ -91,6 +91,18 @@ vms:
     expect(cfg.vms[0]).toMatchObject({ memoryBytes: 64 << 20, autostart: false, vcpus: 1 });
   });
 
+  it('paging: shadow with shadow_pages (issue 11), host mode and timing file', () => {
+    writeFileSync(join(dir, 'costs.json'), '{}');
+    const p = write(FILE(VM('    paging: shadow\n    shadow_pages: 512\n'), 'host: { harts: 1, ram: 1G, mode: timing, timing: costs.json }'));
+    const cfg = loadHostConfig(p);
+    expect(cfg.vms[0]).toMatchObject({ paging: 'shadow', shadowPages: 512 });
+    expect(cfg.mode).toBe('timing');
+    expect(cfg.timingFile).toBe(join(dir, 'costs.json'));
+    const q = loadHostConfig(write(FILE(VM('    paging: shadow\n'))));
+    expect(q.vms[0]).toMatchObject({ paging: 'shadow', shadowPages: null });
+    expect([q.mode, q.timingFile]).toEqual(['fast', null]);
+  });
+
   it('accepts the reserved keys at their "off" values', () => {
     const p = write(FILE(VM('    paging: nested\n    nics: []\n    balloon: false\n'), 'host: { harts: 1, ram: 1G, dedup: false, overcommit: false }'));
     expect(loadHostConfig(p).vms[0]!.paging).toBe('nested');
@@ -140,7 +152,10 @@ describe('one line naming the field, exit 2', () => {
     ['a missing disk', FILE(VM('    disks: [ { file: gone.img } ]\n')), 'vms[0].disks[0].file: gone.img: no such file'],
     ['a disk listed twice read-write', FILE(`${VM('    disks: [ { file: web.img } ]\n')}  - name: b\n    memory: 64M\n    kernel: images/Image\n    disks: [ { file: ./web.img } ]\n`), /^vms\[1\]\.disks\[0\]\.file: \.\/web\.img is also vms\[0\]\.disks\[0\]\.file/],
     ['too many disks', FILE(VM(`    disks: [${Array(8).fill('{ file: ro.img, readonly: true }').join(', ')}]\n`)), 'vms[0].disks: 8 disks: a VM has room for 7'],
-    ['reserved: paging shadow', FILE(VM('    paging: shadow\n')), /^vms\[0\]\.paging: shadow: not supported yet/],
+    ['shadow_pages without paging: shadow', FILE(VM('    shadow_pages: 512\n')), 'vms[0].shadow_pages: only with paging: shadow'],
+    ['shadow_pages out of range', FILE(VM('    paging: shadow\n    shadow_pages: 10\n')), 'vms[0].shadow_pages: expected a number of 4 KiB shadow page-table pages from 64 to 16384'],
+    ['host mode misspelt', FILE(VM(), 'host: { harts: 1, ram: 1G, mode: slow }'), "host.mode: expected 'fast' or 'timing'"],
+    ['a missing timing file', FILE(VM(), 'host: { harts: 1, ram: 1G, timing: nope.json }'), 'host.timing: nope.json: no such file'],
     ['reserved: paging misspelt', FILE(VM('    paging: flat\n')), "vms[0].paging: expected 'nested' or 'shadow'"],
     ['reserved: nics', FILE(VM('    nics: [ { network: user } ]\n')), /^vms\[0\]\.nics: not supported yet/],
     ['reserved: balloon', FILE(VM('    balloon: true\n')), /^vms\[0\]\.balloon: not supported yet/],
@@ -183,10 +198,10 @@ describe('the published schema', () => {
   it('refuses unknown keys and names every key of the issue', () => {
     const s = vmConfigJsonSchema() as { additionalProperties: boolean; properties: Record<string, { properties?: Record<string, unknown>; items?: { properties: Record<string, unknown>; additionalProperties: boolean } }> };
     expect(s.additionalProperties).toBe(false);
-    expect(Object.keys(s.properties['host']!.properties!)).toEqual(['harts', 'ram', 'dedup', 'overcommit']);
+    expect(Object.keys(s.properties['host']!.properties!)).toEqual(['harts', 'ram', 'dedup', 'overcommit', 'mode', 'timing']);
     const vm = s.properties['vms']!.items!;
     expect(vm.additionalProperties).toBe(false);
-    expect(Object.keys(vm.properties)).toEqual(['name', 'vcpus', 'memory', 'kernel', 'initrd', 'cmdline', 'weight', 'cap', 'autostart', 'disks', 'paging', 'nics', 'balloon']);
+    expect(Object.keys(vm.properties)).toEqual(['name', 'vcpus', 'memory', 'kernel', 'initrd', 'cmdline', 'weight', 'cap', 'autostart', 'disks', 'paging', 'shadow_pages', 'nics', 'balloon']);
   });
 });
 
