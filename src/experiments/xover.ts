@@ -2,12 +2,11 @@
  * The crossover experiment's Linux runs (issue 11): the shared Linux kernel with the xover
  * initramfs (scripts/xover-initramfs.ts: busybox + test/guests/xover/bin/xover) either on the bare
  * board (`native`: --bios builtin, timing mode) or as a VM of cyclevisor's VMM (`nested`: hgatp
- * G-stage; a 1-hart host with the modeled TLB on). The guest runs the workloads its command line
+ * G-stage; or `shadow`: the VMM's shadow tables; a 1-hart host with the modeled TLB on). The guest runs the workloads its command line
  * names and prints `xover: <workload> ops=N ns=T per_op=...` for each; at the default 1 GHz core
  * clock one guest ns is one cycle. `transparent_hugepage=` is on the command line of every run.
  *
- * `shadow` (paging: shadow on the VM) is a separate branch; until it is merged here, asking for it
- * is refused (point.ts).
+ * `shadow`: the same VM with `paging: shadow` (hgatp Bare, the VMM's shadow tables; docs/PAGING.md).
  */
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -23,7 +22,7 @@ import { buildXoverInitramfs } from '../../scripts/xover-initramfs.js';
 import { repoRoot } from './tlbwalk.js';
 
 export interface XoverParams {
-  paging: 'native' | 'nested';
+  paging: 'native' | 'nested' | 'shadow';
   /** transparent_hugepage= on the guest command line. */
   thp: 'never' | 'always' | 'madvise';
   /** The workload list, init.sh's syntax: "fork:100,exec:50,mmap:100:16,tlb:200000:64". */
@@ -38,6 +37,8 @@ export interface XoverResult {
   exitCycles: number;
   instructions: number;
   tlb: TlbStats;
+  /** The VM's `paging.*` statistics (shadow misses, PT-write emulations, ...; empty natively). */
+  paging: Record<string, number | string>;
   console: string;
 }
 
@@ -81,11 +82,11 @@ export function runXover(p: XoverParams, timing: TimingConfig): XoverResult {
     const out = m.outputText();
     if (r.reason !== 'exit' || r.code !== 0) throw new Error(`native Linux did not power off: ${JSON.stringify(r)}`);
     m.close();
-    return { ...parseOutput(out), exits: 0, exitCycles: 0, instructions: Number(m.core.instret), tlb: m.tlbStats(), console: out };
+    return { ...parseOutput(out), exits: 0, exitCycles: 0, instructions: Number(m.core.instret), tlb: m.tlbStats(), paging: {}, console: out };
   }
   const host = new Host({ harts: 1, ramBytes: 512 * MiB }, { timing });
   applyTlbModel(host.core as unknown as Parameters<typeof applyTlbModel>[0], timing.tlb, true);
-  const vm = host.addVm({ name: 'xover', vcpus: 1, memoryBytes: 256 * MiB, kernel: KERNEL(), initrd: initrdPath(), cmdline });
+  const vm = host.addVm({ name: 'xover', vcpus: 1, memoryBytes: 256 * MiB, kernel: KERNEL(), initrd: initrdPath(), cmdline, paging: p.paging });
   const r = host.run({ maxHostCycles: 100_000_000_000 });
   const out = vm.outputText();
   if (r.code !== 0) throw new Error(`the VM did not power off: ${JSON.stringify(r)}`);
@@ -94,5 +95,5 @@ export function runXover(p: XoverParams, timing: TimingConfig): XoverResult {
   const exitCycles = Object.values(s.exits).reduce((a, e) => a + e.cycles, 0);
   const tlb = readTlbStats(new DataView((host.core as unknown as { ex: { memory: WebAssembly.Memory } }).ex.memory.buffer));
   host.close();
-  return { ...parseOutput(out), exits, exitCycles, instructions: s.instructions, tlb, console: out };
+  return { ...parseOutput(out), exits, exitCycles, instructions: s.instructions, tlb, paging: s.paging ?? {}, console: out };
 }

@@ -36,12 +36,12 @@ describe('sweep files', () => {
     const pts = expandSweep(spec);
     expect(pts).toHaveLength(32);
     expect(new Set(pts.map((p) => p.id)).size).toBe(32);
-    expect(pts[0]!.config).toEqual({ workload: 'tlbwalk', paging: 'native', sv: 39, gpage: '4K', ws: 64, loads: 500, seed: 7, l1: 40, l2: 512, pwc: 0, ntlb: 0, walkLatency: 3 });
+    expect(pts[0]!.config).toMatchObject({ workload: 'tlbwalk', paging: 'native', sv: 39, gpage: '4K', ws: 64, loads: 500, seed: 7, l1: 40, l2: 512, pwc: 0, ntlb: 0, walkLatency: 3 });
     expect(expandSweep(spec).map((p) => p.id)).toEqual(pts.map((p) => p.id));
   });
 
   it.each([
-    ['axes: { color: [red] }', 'x.yaml: unknown axis "color" (axes: workload, paging, sv, gpage, ws, loads, seed, l1, l2, pwc, ntlb, walkLatency)'],
+    ['axes: { color: [red] }', 'x.yaml: unknown axis "color" (axes: workload, paging, sv, gpage, ws, loads, seed, l1, l2, pwc, ntlb, walkLatency, exitCycles, entryCycles, thp, ops)'],
     ['axes: { ws: [100] }', 'x.yaml: point 1 (ws=100): ws must be a power of two from 1 to 16384, got 100'],
     ['axes: { paging: [] }', 'x.yaml: axes.paging: Too small: expected array to have >=1 items'],
     ['axes: [1', 'x.yaml: invalid YAML'],
@@ -54,7 +54,7 @@ describe('sweep files', () => {
     const r = await run(['sweep', join(dir, 'missing.yaml')]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect((await run(['experiment', 'nope'])).stderr).toBe('cyclevisor: no experiment named "nope" (experiments: walk-refs, walk-caches, all)\n');
+    expect((await run(['experiment', 'nope'])).stderr).toBe('cyclevisor: no experiment named "nope" (experiments: walk-refs, walk-caches, crossover, all)\n');
     expect((await run(['sweep', sweepFile, '--queue', 'http://x'])).stderr).toBe('cyclevisor: --queue http://x: expected a redis:// or rediss:// URL\n');
   });
 });
