@@ -133,14 +133,14 @@ const walkCaches: Study = {
       for (const c of CACHE_CONFIGS) {
         for (const gpage of ['4K', '2M']) {
           const r = find(rows, { sv, paging: 'nested', gpage, pwc: c.pwc, ntlb: c.ntlb });
-          body.push([c.label, gpage, num(r, 'nestedWalks'), num(r, 'refsPerNestedWalk'), num(r, 'pwcHits'), num(r, 'ntlbHits'), num(r, 'cyclesPerLoad'), pct(num(r, 'cyclesPerLoad'), num(none4, 'cyclesPerLoad'))]);
-          refsRows.push({ caches: c.label, G: `Sv${sv}x4 ${gpage}`, refs: num(r, 'refsPerNestedWalk') });
-          cycRows.push({ caches: c.label, G: `Sv${sv}x4 ${gpage}`, cycles: num(r, 'cyclesPerLoad') });
+          body.push([c.label, gpage, num(r, 'nestedWalks'), num(r, 'refsPerNestedWalk'), num(r, 'pwcHits'), num(r, 'ntlbHits'), num(r, 'cyclesPerLoad').toFixed(2), pct(num(r, 'cyclesPerLoad'), num(none4, 'cyclesPerLoad'))]);
+          refsRows.push({ caches: c.label, G: `Sv${sv}x4 ${gpage}`, refs: Number(num(r, 'refsPerNestedWalk').toFixed(2)) });
+          cycRows.push({ caches: c.label, G: `Sv${sv}x4 ${gpage}`, cycles: Number(num(r, 'cyclesPerLoad').toFixed(1)) });
         }
       }
       for (const pwc of [0, 8]) {
         const r = find(rows, { sv, paging: 'native', pwc });
-        body.push([`native Sv${sv}, PWC ${pwc}`, '—', num(r, 'walks'), num(r, 'refsPerWalk'), num(r, 'pwcHits'), '—', num(r, 'cyclesPerLoad'), '—']);
+        body.push([`native Sv${sv}, PWC ${pwc}`, '—', num(r, 'walks'), num(r, 'refsPerWalk'), num(r, 'pwcHits'), '—', num(r, 'cyclesPerLoad').toFixed(2), '—']);
       }
       markdown += `## Sv${sv} on Sv${sv}x4\n\n` + table(['walk caches', 'G-stage page', 'walks', 'refs/walk', 'PWC hits', 'nested-TLB hits', 'cycles/load', 'cycles saved vs none, 4K'], body) + '\n';
       const all4 = find(rows, { sv, paging: 'nested', gpage: '4K', pwc: 8, ntlb: 16 });
