@@ -24,26 +24,34 @@ export interface BarChart {
   color?: string;
   yTitle?: string;
   xTitle?: string;
-  /** Horizontal reference marks, e.g. published values. */
-  rules?: Array<{ y: number; label: string }>;
+  /** Value labels on the bars (default true; off when bars are many and narrow). */
+  labels?: boolean;
 }
 
 export function barSpec(c: BarChart): vl.TopLevelSpec {
+  // Categories and colours in the order the rows give them (not alphabetical).
+  const order = (f: string): string[] => [...new Set(c.rows.map((r) => String(r[f])))];
+  const colorSort = c.color ? order(c.color) : [];
   const bars = {
     mark: { type: 'bar' as const },
     encoding: {
-      x: { field: c.x, type: 'nominal' as const, title: c.xTitle ?? c.x, axis: { labelAngle: 0 } },
+      x: { field: c.x, type: 'nominal' as const, title: c.xTitle ?? c.x, axis: { labelAngle: 0 }, sort: order(c.x) },
       y: { field: c.y, type: 'quantitative' as const, title: c.yTitle ?? c.y },
-      ...(c.color ? { color: { field: c.color, type: 'nominal' as const }, xOffset: { field: c.color, type: 'nominal' as const } } : {}),
+      ...(c.color
+        ? {
+            color: { field: c.color, type: 'nominal' as const, sort: colorSort, legend: { labelLimit: 400 } },
+            xOffset: { field: c.color, type: 'nominal' as const, sort: colorSort },
+          }
+        : {}),
     },
   };
   const labels = {
     mark: { type: 'text' as const, dy: -6, fontSize: 10 },
     encoding: {
-      x: { field: c.x, type: 'nominal' as const },
+      x: { field: c.x, type: 'nominal' as const, sort: order(c.x) },
       y: { field: c.y, type: 'quantitative' as const },
       text: { field: c.y, type: 'quantitative' as const },
-      ...(c.color ? { xOffset: { field: c.color, type: 'nominal' as const } } : {}),
+      ...(c.color ? { xOffset: { field: c.color, type: 'nominal' as const, sort: colorSort } } : {}),
     },
   };
   return {
@@ -53,7 +61,7 @@ export function barSpec(c: BarChart): vl.TopLevelSpec {
     height: 280,
     background: 'white',
     data: { values: c.rows },
-    layer: [bars, labels],
+    layer: c.labels === false ? [bars] : [bars, labels],
     config: { font: 'DejaVu Sans' },
   } as vl.TopLevelSpec;
 }
