@@ -50,7 +50,9 @@
  *   RECS..   guest-page records, 16 B per 4 KiB guest page (shadow page, 3 reverse-map slots)
  *   SP0..    the shadow pages themselves
  */
-import { RAM_GPA, RAM_OFFSET, H_VSATP, H_VSSTATUS, H_MSTATUS, H_AD_UPDATE, C_VMX_EXIT_CYCLES, TM_CFG } from './layout';
+import {
+  RAM_GPA, RAM_OFFSET, H_VSATP, H_VSSTATUS, H_MSTATUS, H_AD_UPDATE, C_VMX_EXIT_CYCLES, TM_CFG, LAT_BASE, TIMING_CLASS_TRAP,
+} from './layout';
 import {
   excPending, excCause, clearException, CAUSE_FETCH_PAGE_FAULT, CAUSE_LOAD_PAGE_FAULT, CAUSE_STORE_PAGE_FAULT,
 } from './trap';
@@ -680,10 +682,15 @@ const SF_EXIT: u32 = 0; // the page fault stands: a VM exit (guest fault or MMIO
 const SF_FILLED: u32 = 1;
 const SF_PT_WRITE: u32 = 2;
 
-/** Charge a shadow event handled here: a VM exit's round trip plus the walk's PTE reads (timing mode). */
+/**
+ * Charge a shadow event handled here what a VM exit costs (the trap's latency, vmm.exitCycles, and
+ * vmm.entryCycles for the way back), plus the software walk's PTE reads at the modeled TLB's cost
+ * per page-walk reference (timing mode). Guest faults and MMIO leave as real VM exits (the run loop
+ * and the VMM charge those); they pay only their walk here.
+ */
 function charge(refs: u32, exitTrip: bool): void {
   let c: u64 = 0;
-  if (exitTrip) c = <u64>load<u32>(C_VMX_EXIT_CYCLES) + entryCycles;
+  if (exitTrip) c = max<u64>(1, <u64>load<u8>(LAT_BASE + TIMING_CLASS_TRAP)) + <u64>load<u32>(C_VMX_EXIT_CYCLES) + entryCycles;
   if (tmEnabled()) c += <u64>refs * <u64>load<u32>(TM_CFG + TMC_WALK_LAT * 4);
   bumpCnt(SC_WALK_REFS, <u64>refs);
   if (c != 0) {
