@@ -13,7 +13,8 @@
  * Priv 1.12 §4.3.2 (the walk, A/D), §4.2.1 (sfence.vma), ch. 8 (hstatus.VTVM, hedeleg).
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assemble, type Insn } from '../helpers/core-harness.js';
 import { buildElf } from '../helpers/elf-writer.js';
@@ -23,6 +24,9 @@ import type { Vm } from '../../src/hypervisor/vm.js';
 import type { VmSpec } from '../../src/hypervisor/types.js';
 import { applyTlbModel } from '../../src/tlbmodel.js';
 import { defaultTiming } from '../../src/timing.js';
+import { createHost } from '../../src/hypervisor/runner.js';
+import { loadHostConfig } from '../../src/hypervisor/config.js';
+import { formatHostStatsText } from '../../src/hypervisor/stats.js';
 
 const MiB = 1024 * 1024;
 const RAM = 0x8000_0000n;
@@ -151,6 +155,28 @@ describe('shadow paging: a bare-metal guest with its own page tables', () => {
     expect(p['paging.shadow.cycles']).toBe((Number(p['paging.shadow.misses']) + 1) * (t.latency.trap + t.vmm.exitCycles + t.vmm.entryCycles));
     expect(b.stats().paging!['paging.mode']).toBe('nested');
     host.close();
+  });
+});
+
+describe('shadow paging through the VM file (cyclevisor host)', () => {
+  it('paging: shadow and shadow_pages reach the VMM; domstats and the text table carry the counters', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cv-shadow-'));
+    writeFileSync(join(dir, 'guest.elf'), pagingGuest(RAM + 0x100_0000n)); // L0[1]: past its 8 MiB
+    writeFileSync(
+      join(dir, 'vms.yaml'),
+      'host: { harts: 1, ram: 64M, mode: timing }\nvms:\n  - name: pt\n    memory: 8M\n    kernel: guest.elf\n    paging: shadow\n    shadow_pages: 100\n',
+    );
+    const runner = createHost(loadHostConfig(join(dir, 'vms.yaml')));
+    let out = '';
+    const r = await runner.run({ maxInsns: null, maxCycles: 100_000_000, onConsole: (_n, b) => (out += Buffer.from(b).toString('latin1')) });
+    expect(r.end).toBe('done');
+    expect(out).toBe('S');
+    const [st] = await runner.domstats();
+    expect(st!.stats).toMatchObject({ 'paging.mode': 'shadow', 'paging.shadow.pt_writes': 1, 'paging.shadow.pages_limit': 100, 'paging.walk_refs.g': 0 });
+    expect(st!.stats['paging.walks']).toBeGreaterThan(0); // host.mode: timing
+    const text = formatHostStatsText([st!], { harts: 1, ramBytes: 64 * MiB });
+    expect(text).toMatch(/^pt shadow paging: \d+ misses, 1 PT writes \([\d,.KM]+ cycles\), 1 flushes, 0 rebuilds, pages \d+\/100 peak$/m);
+    runner.host.close();
   });
 });
 
