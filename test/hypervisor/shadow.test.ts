@@ -233,6 +233,22 @@ describe.skipIf(!have)('shadow paging: the shared Linux kernel', () => {
     expect(Number(big.stats().paging!['paging.shadow.pages_peak'])).toBeGreaterThan(16);
   }, 120_000);
 
+  it('a shadow VM beside a nested VM on a 2-hart host: both finish; the shadow VM runs as it does alone', () => {
+    const spec = { vcpus: 1, memoryBytes: 128 * MiB, initrd: NOLIBC, cmdline: 'console=ttyS0 printk.time=0' };
+    const alone = linux({ ...spec, paging: 'shadow' });
+    const host = new Host({ harts: 2, ramBytes: 512 * MiB });
+    const n = host.addVm({ name: 'n', kernel: KERNEL, ...spec });
+    const s = host.addVm({ name: 's', kernel: KERNEL, ...spec, paging: 'shadow' });
+    expect(host.run({ maxHostCycles: 8e9 })).toEqual({ code: 0 });
+    expect(n.outputText()).toBe(alone.outputText());
+    expect(s.outputText()).toBe(alone.outputText());
+    // hedeleg and hgatp are per vCPU: the nested VM's guest-page faults still reach the VMM as
+    // such, the shadow VM's page faults as shadow events; the counts are the lone run's.
+    expect(n.stats().exits.mmio.count).toBe(s.stats().exits.mmio.count);
+    expect([s.now, s.stats().instructions, s.stats().paging]).toEqual([alone.now, alone.stats().instructions, alone.stats().paging]);
+    host.close();
+  }, 180_000);
+
   it("the issue's bar: the busybox autotest prints exactly what it prints under nested paging (1 vCPU)", () => {
     const spec = { vcpus: 1, memoryBytes: 256 * MiB, initrd: BUSYBOX, cmdline: 'console=ttyS0 autotest printk.time=0' };
     const nested = linux(spec);
