@@ -50,7 +50,9 @@
  *   RECS..   guest-page records, 16 B per 4 KiB guest page (shadow page, 3 reverse-map slots)
  *   SP0..    the shadow pages themselves
  */
-import { RAM_GPA, RAM_OFFSET, H_VSATP, H_VSSTATUS, H_MSTATUS, H_AD_UPDATE, C_VMX_EXIT_CYCLES, TM_CFG } from './layout';
+import {
+  RAM_GPA, RAM_OFFSET, H_VSATP, H_VSSTATUS, H_MSTATUS, H_AD_UPDATE, C_VMX_EXIT_CYCLES, TM_CFG, LAT_BASE, TIMING_CLASS_TRAP,
+} from './layout';
 import {
   excPending, excCause, clearException, CAUSE_FETCH_PAGE_FAULT, CAUSE_LOAD_PAGE_FAULT, CAUSE_STORE_PAGE_FAULT,
 } from './trap';
@@ -100,7 +102,10 @@ export const SC_ACTIVATIONS: u32 = 10; // shadow roots switched to (vCPU loads, 
 export const SC_ROOT_HITS: u32 = 11; // ... that found a cached root
 export const SC_AD_UPDATES: u32 = 12; // guest PTE A/D bits set by the VMM
 export const SC_PAGES_ALLOCATED: u32 = 13; // shadow pages taken from the pool
-export const SC_COUNT: u32 = 16;
+export const SC_REBUILDS_RMAP: u32 = 14; // rebuilds because a new PT page had too many writable mappings
+export const SC_REBUILDS_LEVEL: u32 = 15; // rebuilds because a guest page was a table at two levels
+export const SC_STALE_ROOTS: u32 = 16; // cached roots dropped because the guest reused their table page
+export const SC_COUNT: u32 = 24;
 
 // Root slot fields
 const SL_KEY: u32 = 0; // u64: guest satp (0 for Bare: the identity-over-GPA shadow)
@@ -286,11 +291,16 @@ function evictSlot(s: i32): void {
   if (k != 0) decref(k);
 }
 
+/** Why the last R_ZAP was asked for (a rebuild counter, or 0: the pool ran dry). */
+let zapWhy: u32 = 0;
+
 /** Drop every shadow (a rebuild): they are filled again lazily. The caller re-activates. */
 function zapAll(): void {
   resetArea();
   tlbFlushGuest();
   bumpCnt(SC_REBUILDS);
+  if (zapWhy != 0) bumpCnt(zapWhy);
+  zapWhy = 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -363,6 +373,26 @@ function writeProtect(n: u32, hpaPage: u64): bool {
 // ---------------------------------------------------------------------------------------------
 // Roots
 
+/**
+ * Shadow page k is only the root of cached address spaces that are not running (every reference
+ * is a root slot, none the current one): the guest has freed that table (a process exited) and
+ * is using the page for something else. Evict those slots (k is freed, the page unprotected).
+ */
+function dropStaleRoot(k: u32): bool {
+  let slots: u32 = 0;
+  for (let s: i32 = 0; s < <i32>SHD_NSLOTS; s++) {
+    if (load<u32>(hd(SHD_SLOTS + <u32>s * 32) + SL_SP) != k) continue;
+    if (s == curSlot) return false;
+    slots++;
+  }
+  if (slots == 0 || slots != load<u32>(meta(k) + SM_REFS)) return false;
+  for (let s: i32 = 0; s < <i32>SHD_NSLOTS; s++) {
+    if (load<u32>(hd(SHD_SLOTS + <u32>s * 32) + SL_SP) == k) evictSlot(s);
+  }
+  bumpCnt(SC_STALE_ROOTS);
+  return true;
+}
+
 const R_OK: u32 = 0;
 const R_ZAP: u32 = 1; // drop everything and try again
 
@@ -371,14 +401,16 @@ function spForTable(gpa: u64, level: u32, vaBase: u64): u32 {
   const n = gpn(gpa);
   const r = rec(n);
   let k = load<u32>(r);
+  // A table at another level than its shadow page's: a stale cached root gives way, else rebuild.
+  if (k != 0 && load<u32>(meta(k) + SM_LEVEL) != level && dropStaleRoot(k)) k = 0;
   if (k != 0) {
     const m = meta(k);
-    if (load<u32>(m + SM_LEVEL) != level) return 0; // the page is a table at two levels: rebuild
+    if (load<u32>(m + SM_LEVEL) != level) { zapWhy = SC_REBUILDS_LEVEL; return 0; }
     store<u32>(m + SM_REFS, load<u32>(m + SM_REFS) + 1);
     if (load<u64>(m + SM_VABASE) != vaBase) store<u32>(m + SM_FLAGS, load<u32>(m + SM_FLAGS) | SMF_MULTI_VA);
     return k;
   }
-  if (!writeProtect(n, gpaHpa(gpa & ~(<u64>0xfff)))) return 0;
+  if (!writeProtect(n, gpaHpa(gpa & ~(<u64>0xfff)))) { zapWhy = SC_REBUILDS_RMAP; return 0; }
   k = spAlloc();
   if (k == 0) return 0;
   const m = meta(k);
@@ -475,11 +507,12 @@ export function shadowSetSatp(satp: u64): void {
   if (D != 0) activate(satp);
 }
 
-/** Drop every shadow of the loaded VM (reboot); counted as a rebuild. */
+/** Drop every shadow of the VM at desc (its images were reloaded: boot, reboot). Not a rebuild. */
 export function shadowZap(desc: u64): void {
   const saved = D;
   D = desc;
-  zapAll();
+  resetArea();
+  tlbFlushGuest();
   D = saved;
   if (D == desc && D != 0) activate(gSatp);
 }
@@ -649,10 +682,15 @@ const SF_EXIT: u32 = 0; // the page fault stands: a VM exit (guest fault or MMIO
 const SF_FILLED: u32 = 1;
 const SF_PT_WRITE: u32 = 2;
 
-/** Charge a shadow event handled here: a VM exit's round trip plus the walk's PTE reads (timing mode). */
+/**
+ * Charge a shadow event handled here what a VM exit costs (the trap's latency, vmm.exitCycles, and
+ * vmm.entryCycles for the way back), plus the software walk's PTE reads at the modeled TLB's cost
+ * per page-walk reference (timing mode). Guest faults and MMIO leave as real VM exits (the run loop
+ * and the VMM charge those); they pay only their walk here.
+ */
 function charge(refs: u32, exitTrip: bool): void {
   let c: u64 = 0;
-  if (exitTrip) c = <u64>load<u32>(C_VMX_EXIT_CYCLES) + entryCycles;
+  if (exitTrip) c = max<u64>(1, <u64>load<u8>(LAT_BASE + TIMING_CLASS_TRAP)) + <u64>load<u32>(C_VMX_EXIT_CYCLES) + entryCycles;
   if (tmEnabled()) c += <u64>refs * <u64>load<u32>(TM_CFG + TMC_WALK_LAT * 4);
   bumpCnt(SC_WALK_REFS, <u64>refs);
   if (c != 0) {
@@ -688,7 +726,9 @@ function shadowFault(va: u64, access: u32, p: u32, size: u32): u32 {
   }
   charge(gwRefs, true);
   const page = gwGpa & ~(<u64>0xfff);
-  const k = load<u32>(rec(gpn(page)));
+  let k = load<u32>(rec(gpn(page)));
+  // A store to the table page of a cached root that is not running: the page was freed and reused.
+  if (access == ACCESS_WRITE && k != 0 && dropStaleRoot(k)) k = 0;
   if (access == ACCESS_WRITE && k != 0) {
     // A store to a guest page-table page: drop the shadow entries derived from the PTEs it
     // writes, then let the store happen (the caller performs it on the HPA, no host-TLB fill).
