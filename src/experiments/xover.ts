@@ -17,7 +17,7 @@ import { VirtMachine } from '../board/virt.js';
 import { bootLinux } from '../board/boot.js';
 import { Host } from '../hypervisor/host.js';
 import type { TimingConfig } from '../timing.js';
-import { applyTlbModel, readTlbStats, type TlbStats } from '../tlbmodel.js';
+import { readTlbStats, type TlbStats } from '../tlbmodel.js';
 import { buildXoverInitramfs } from '../../scripts/xover-initramfs.js';
 import { repoRoot } from './tlbwalk.js';
 
@@ -84,8 +84,7 @@ export function runXover(p: XoverParams, timing: TimingConfig): XoverResult {
     m.close();
     return { ...parseOutput(out), exits: 0, exitCycles: 0, instructions: Number(m.core.instret), tlb: m.tlbStats(), paging: {}, console: out };
   }
-  const host = new Host({ harts: 1, ramBytes: 512 * MiB }, { timing });
-  applyTlbModel(host.core as unknown as Parameters<typeof applyTlbModel>[0], timing.tlb, true);
+  const host = new Host({ harts: 1, ramBytes: 512 * MiB }, { timing, mode: 'timing' });
   const vm = host.addVm({ name: 'xover', vcpus: 1, memoryBytes: 256 * MiB, kernel: KERNEL(), initrd: initrdPath(), cmdline, paging: p.paging });
   const r = host.run({ maxHostCycles: 100_000_000_000 });
   const out = vm.outputText();
