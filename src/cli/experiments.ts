@@ -112,9 +112,26 @@ export async function experimentsCli(argv: string[], io: Io): Promise<number> {
     if (p.queue === undefined) throw new UserError('sweep-worker needs --queue URL (e.g. --queue redis://127.0.0.1:6379)');
     if (p.positional.length > 0) throw new UserError(`sweep-worker takes no arguments, got ${p.positional[0]}`);
     const w = startQueueWorker(p.queue, p.jobs ?? defaultJobs());
+    // Connection errors (Redis down, restarting) are retried by the client; one line each, not a trace.
+    let lastError = '';
+    w.on('error', (e) => {
+      if (e.message !== lastError) log(`sweep-worker: ${e.message}`);
+      lastError = e.message;
+    });
     w.on('completed', (job) => log(`done ${job.id}`));
     w.on('failed', (job, err) => log(`failed ${job?.id}: ${err.message}`));
-    await w.waitUntilReady();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        w.waitUntilReady(),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new UserError(`--queue ${p.queue}: cannot reach Redis`)), 10_000))),
+      ]);
+    } catch (e) {
+      void w.close(true);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
     log(`sweep-worker: ${p.jobs ?? defaultJobs()} job(s) on ${p.queue}`);
     await new Promise<void>((resolve) => {
       const stop = (): void => {

@@ -46,14 +46,26 @@ export class RedisExecutor implements Executor {
     const connection = redisConnection(url);
     this.queue = new Queue(QUEUE_NAME, { connection });
     this.events = new QueueEvents(QUEUE_NAME, { connection });
+    // Connection errors are retried by the client (and reported once by run()'s timeout), not printed.
+    this.queue.on('error', () => {});
+    this.events.on('error', () => {});
   }
 
   async run(points: Point[], onResult: (r: PointResult) => void): Promise<void> {
-    await Promise.race([
-      Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]),
-      new Promise((_, reject) => setTimeout(() => reject(new UserError(`--queue ${this.url}: cannot reach Redis`)), 10_000)),
-    ]);
-    if (this.localJobs > 0) this.workers.push(startQueueWorker(this.url, this.localJobs));
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new UserError(`--queue ${this.url}: cannot reach Redis`)), 10_000))),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.localJobs > 0) {
+      const w = startQueueWorker(this.url, this.localJobs);
+      w.on('error', () => {});
+      this.workers.push(w);
+    }
     await Promise.all(
       points.map(async (p) => {
         const jobId = `p-${p.id}`;
@@ -78,7 +90,7 @@ export class RedisExecutor implements Executor {
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
-    await this.events.close();
-    await this.queue.close();
+    // Closing waits for a connection that may never come (Redis unreachable): bounded.
+    await Promise.race([Promise.all([this.events.close(), this.queue.close()]), new Promise((r) => setTimeout(r, 2000).unref())]);
   }
 }
