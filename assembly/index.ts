@@ -20,6 +20,10 @@ import { tmReset, tmEnabled, tmAccess, tmHfenceGvma, tmHfenceVvma, tmDataRegime 
 
 export { run } from './run';
 export { injectVS, vcpuLoaded, hostHfenceGvma, gpaToHpa, gvaToHpa } from './vmexit';
+export {
+  shadowInit, shadowLoad, shadowSetSatp, shadowZap, shadowSfence, shadowCountFence, shadowLastKind, shadowLastGpa,
+  shadowPeekGpa,
+} from './shadow';
 
 /**
  * Host-VMM mode on or off (vmexit.ts): with it, a V=1 trap that is not delegated to VS ends run()

@@ -43,6 +43,7 @@ import {
 } from './trap';
 import { invalidateCode } from './frames';
 import { tmEnabled, tmAccessSecondPage } from './tlbmodel';
+import { shadowActive, shadowTranslate, shadowTakeNoFill } from './shadow';
 import {
   PRV_M, PRV_S, PRV_U, MSTATUS_MPRV, MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_SUM, MSTATUS_MXR, MSTATUS_MPV,
 } from './hart';
@@ -474,6 +475,11 @@ function gstage(gpa: u64, access: u32, gva: u64, kind: u32): u64 {
  * supervisor physical address, or all ones after raising (every fault reports GVA = 1).
  */
 function translateGuest(va: u64, access: u32, p: u32, size: u32): u64 {
+  // Shadow paging (shadow.ts): vsatp is the VMM's shadow; its page faults are sorted there first.
+  if (shadowActive()) return shadowTranslate(va, access, p, size);
+  return translateGuestWalk(va, access, p, size);
+}
+export function translateGuestWalk(va: u64, access: u32, p: u32, size: u32): u64 {
   const vsatp = load<u64>(H_VSATP);
   const mode = <u32>(vsatp >> 60);
   let gpa: u64;
@@ -610,6 +616,8 @@ function pageWatched(pa: u64): bool {
 
 /** Fill the host TLB entry for va's page in regime p if that page is plain, uniformly permitted RAM. */
 function tlbFill(arr: u32, va: u64, pa: u64, access: u32, p: u32): void {
+  // A store emulated onto a write-protected guest page-table page (shadow paging) must trap again.
+  if (shadowTakeNoFill()) return;
   const page = pa & ~(<u64>0xfff);
   if (!inRam(page, 4096) || pageWatched(pa) || !pmpPageUniform(page, p & 3)) return;
   if (access == ACCESS_WRITE && codePage(pa)) return;

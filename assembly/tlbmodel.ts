@@ -123,6 +123,10 @@ export function tmTakeExtra(): u64 {
   extraCycles = 0;
   return c;
 }
+/** Cycles a slow path charges (shadow paging's in-core VM-exit events, shadow.ts). */
+export function tmAddExtra(c: u64): void {
+  extraCycles += c;
+}
 /** A slow path's second translation of a page-crossing access (counted as its own access). */
 export function tmAccessSecondPage(va: u64, isStore: bool = false): void {
   extraCycles += tmAccess(va, false, isStore);

@@ -57,6 +57,7 @@ import { checkImage, ImageFormatError } from '../../devices/image-format.js';
 import { checkNotHeldHere, ImageLockError } from '../../devices/image-lock.js';
 import { ctlCommand, hostCommand } from './host.js';
 import { openUserNetworks } from '../net/netdev.js';
+import { EXPERIMENT_COMMANDS, experimentsCli } from './experiments.js';
 
 export { attachProcessStdin } from './console.js';
 export type { ConsoleControl, InputSink } from './console.js';
@@ -175,6 +176,9 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   try {
     // `img` (src/cli/img.ts) has qemu-img's own flags (-f, -O, -b, ...): parsed there.
     if (argv[0] === 'img') return imgCommand(argv.slice(1), io);
+    // experiment / sweep / sweep-worker (issue 11) parse their own options: src/cli/experiments.ts
+    if ((EXPERIMENT_COMMANDS as readonly string[]).includes(argv[0] ?? '')) return await experimentsCli(argv, io);
+    if (argv[0] === 'help' && (EXPERIMENT_COMMANDS as readonly string[]).includes(argv[1] ?? '')) return await experimentsCli([argv[1]!, '--help'], io);
     const cmd = parseArgs(argv);
     switch (cmd.command) {
       case 'help':

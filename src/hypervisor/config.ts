@@ -12,6 +12,7 @@
  * Every refusal is one `UserError` line naming the field the way a reader finds it in the file:
  * `vms[1].memory: expected a size like 256M` (exit 2). docs/VM-CONFIG.md documents every key.
  */
+import { MIN_SHADOW_PAGES, MAX_SHADOW_PAGES } from './paging.js';
 import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -132,6 +133,8 @@ const VmSchema = z
       .meta({ description: 'virtual seconds ctl shutdown waits for the guest agent to power the VM off' }),
     // Reserved for later issues (accepted in the file format now; see RESERVED below).
     paging: z.enum(['nested', 'shadow'], { error: "expected 'nested' or 'shadow'" }).optional(),
+    // Shadow paging's pool of shadow page-table pages (docs/PAGING.md); only with paging: shadow.
+    shadow_pages: wholeNumber(MIN_SHADOW_PAGES, MAX_SHADOW_PAGES, 'a number of 4 KiB shadow page-table pages').optional(),
     nics: z.array(NicSchema, { error: 'expected a list of NICs' }).optional(),
     balloon: bool().optional(),
   }, { error: 'expected a VM like { name: web, memory: 256M, kernel: Image }' })
@@ -144,6 +147,9 @@ const HostSchema = z
     // Reserved for the overcommit issue.
     dedup: bool().optional(),
     overcommit: bool().optional(),
+    // Issue 11: the modeled TLB (walk counters; as --mode timing) and the cost constants (as --timing).
+    mode: z.enum(['fast', 'timing'], { error: "expected 'fast' or 'timing'" }).optional(),
+    timing: text('a timing file (JSON, as --timing)').min(1, { error: 'expected a timing file' }).optional(),
   }, { error: 'expected a mapping like { harts: 2, ram: 1G }' })
   .meta({ description: 'the simulated host machine' });
 
@@ -209,7 +215,10 @@ export interface VmConfig {
   /** virtio-net NICs (absent = none; resolveHostConfig always fills it). */
   nics?: NicConfig[];
   /** Reserved keys at the only values this build can honour (see docs/VM-CONFIG.md). */
-  paging: 'nested';
+  /** Memory virtualization: the G-stage (default) or shadow page tables (docs/PAGING.md). */
+  paging: 'nested' | 'shadow';
+  /** Shadow paging's page-table pool in 4 KiB pages; null = the default (DEFAULT_SHADOW_PAGES). */
+  shadowPages?: number | null;
 }
 
 export interface HostConfig {
@@ -220,6 +229,10 @@ export interface HostConfig {
   /** Host RAM in bytes: the frame pool the VMs' memory comes from (a multiple of 2 MiB, <= 2 GiB). */
   ramBytes: number;
   vms: VmConfig[];
+  /** `host.mode`: 'timing' turns the modeled TLB on (docs/TIMING.md); default fast. */
+  mode?: 'fast' | 'timing';
+  /** `host.timing`: absolute path of a timing file (as --timing), or null for the defaults. */
+  timingFile?: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -358,7 +371,7 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
     if (prev !== undefined) fail(file, `${at}.name: '${vm.name}' is already the name of vms[${prev}] (names are unique, ignoring case)`);
     names.set(vm.name.toLowerCase(), i);
 
-    if (vm.paging === 'shadow') fail(file, `${at}.paging: shadow: not supported yet (nested, the default, is)`);
+    if (vm.shadow_pages !== undefined && vm.paging !== 'shadow') fail(file, `${at}.shadow_pages: only with paging: shadow`);
     if (vm.balloon === true) fail(file, `${at}.balloon: not supported yet (no balloon device in this build; omit it or write balloon: false)`);
 
     const mem = sizeOf(vm.memory, file, `${at}.memory`);
@@ -441,11 +454,13 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
       disks,
       shutdownTimeout: vm.shutdown_timeout,
       nics,
-      paging: 'nested',
+      paging: vm.paging ?? 'nested',
+      shadowPages: vm.shadow_pages ?? null,
     };
   });
 
-  return { path: resolve(file), harts: doc.host.harts, ramBytes: ram, vms };
+  const timingFile = doc.host.timing !== undefined ? inputFile(doc.host.timing, base, file, 'host.timing', 'a timing file') : null;
+  return { path: resolve(file), harts: doc.host.harts, ramBytes: ram, vms, mode: doc.host.mode ?? 'fast', timingFile };
 }
 
 /** Parses YAML (or JSON) text; a syntax error is one line with its line and column. */

@@ -18,6 +18,7 @@
  * Not done yet (issue 10): migration of one SMP VM's vCPUs across host harts in parallel (a VM's round runs on one host hart at a time,
  * so one VM gets at most one host hart's worth of cycles).
  */
+import { applyTlbModel } from '../tlbmodel.js';
 import { Core } from '../core.js';
 import { UserError, formatSize } from '../errors.js';
 import { defaultTiming, latencyArray, cyclesPerTick, type TimingConfig } from '../timing.js';
@@ -71,6 +72,8 @@ export interface HostOptions {
   /** Console output of a VM. Default: kept in the VM (`vm.outputText()`). */
   onOutput?: (vm: Vm, bytes: Uint8Array) => void;
   placement?: VcpuPlacement;
+  /** 'timing': the modeled TLB on every host hart (walk counters per VM; docs/PAGING.md). Default fast. */
+  mode?: 'fast' | 'timing';
 }
 
 export interface HostRunOptions {
@@ -148,6 +151,7 @@ export class Host implements HostControlOps {
     this.hostTime = new Array<number>(spec.harts).fill(0);
     this.idleAt = new Array<number>(spec.harts).fill(-1);
     this.pool = new FramePool(spec.ramBytes, HOST_RESERVED);
+    if (opts.mode === 'timing') applyTlbModel(core, this.timing.tlb, true);
   }
 
   /** Define a VM (memory taken from the pool now; all or nothing). Started when autostart (default). */

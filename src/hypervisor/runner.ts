@@ -7,6 +7,7 @@
  * The configuration types are config.ts's, the errors control-api.ts's ControlError.
  */
 import { UserError } from '../errors.js';
+import { loadTimingFile } from '../timing.js';
 import type { HostConfig } from './config.js';
 import { ControlError, type ConsoleStreams, type ControlErrorClass } from './control-api.js';
 import { PassThrough, Writable } from 'node:stream';
@@ -39,7 +40,11 @@ export class HostRunner {
   constructor(readonly config: HostConfig) {
     this.host = new Host(
       { harts: config.harts, ramBytes: config.ramBytes },
-      { onOutput: (vm, b) => this.consoleOut(vm.name, b) },
+      {
+        onOutput: (vm, b) => this.consoleOut(vm.name, b),
+        ...(config.timingFile ? { timing: loadTimingFile(config.timingFile) } : {}),
+        ...(config.mode ? { mode: config.mode } : {}),
+      },
     );
     for (const v of config.vms) {
       this.host.addVm({
@@ -55,6 +60,8 @@ export class HostRunner {
         disks: v.disks,
         shutdownTimeout: v.shutdownTimeout,
         ...(v.nics && v.nics.length > 0 ? { nics: v.nics.map((n) => ({ mac: n.mac, backend: this.backendFor(n.network, n.hostfwd) })) } : {}),
+        paging: v.paging,
+        ...(v.shadowPages != null ? { shadowPages: v.shadowPages } : {}),
       });
       if (v.autostart) this.everStarted.add(v.name);
     }
@@ -255,6 +262,7 @@ export class HostRunner {
         stats[`exit.${r}.cycles`] = s.exits[r].cycles;
       }
       stats['console.bytes'] = s.consoleBytes;
+      Object.assign(stats, s.paging ?? {});
       return { name: v.name, stats };
     });
   }

@@ -124,6 +124,15 @@ export function formatHostStatsText(vms: readonly DomainStats[], host: HostTotal
     const parts = [...exits].map(([r, e]) => `${r} ${compact(e.count)} (${compact(e.cycles)} cycles)`);
     lines.push(`${s.name} exits: ${parts.join(', ')}`);
   }
+  // Shadow paging (docs/PAGING.md): the events handled without a VM exit, and the pool.
+  for (const s of vms) {
+    if (s.stats['paging.mode'] !== 'shadow') continue;
+    const n = (k: string): string => compact(num(s, `paging.shadow.${k}`));
+    lines.push(
+      `${s.name} shadow paging: ${n('misses')} misses, ${n('pt_writes')} PT writes (${n('cycles')} cycles), ` +
+        `${n('flushes')} flushes, ${n('rebuilds')} rebuilds, pages ${n('pages_peak')}/${n('pages_limit')} peak`,
+    );
+  }
   return lines.join('\n') + '\n';
 }
 

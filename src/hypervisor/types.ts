@@ -34,6 +34,10 @@ export interface VmSpec {
   shutdownTimeout?: number;
   /** virtio-net NICs (eth0, ...) and the networks they are plugged into (src/net/). */
   nics?: Array<{ mac: Uint8Array; backend: NetBackend }>;
+  /** Memory virtualization (issue 11): the G-stage (default) or the VMM's shadow tables (docs/PAGING.md). */
+  paging?: 'nested' | 'shadow';
+  /** Shadow paging: the most shadow page-table pages the VM may use (default 2048 = 8 MiB). */
+  shadowPages?: number;
 }
 
 /** The host machine (issue 10's `host:` key). */
@@ -75,6 +79,8 @@ export interface VmStats {
   'balloon.current': number;
   'balloon.rss': number;
   consoleBytes: number;
+  /** `paging.*` counters (docs/PAGING.md): the mode, walks per stage, shadow-paging events. */
+  paging?: Record<string, number | string>;
 }
 
 /** One line of `list` (virsh list --all). */

@@ -32,6 +32,7 @@ import type { SbiAction } from './sbi/index.js';
 import { GuestAgent } from './agent.js';
 import type { SimEvent } from '../bus/types.js';
 import type { ExitReasonName, VmSpec, VmState, VmStats } from './types.js';
+import { DEFAULT_SHADOW_PAGES, PagingCounters, ShadowMmu, pagingStats } from './shadow.js';
 
 /** Cycles each vCPU of an SMP VM runs per round (the bare board's SMP_QUANTUM). */
 export const VM_QUANTUM = 10_000;
@@ -81,6 +82,10 @@ export class Vm {
   readonly scheduler = new EventScheduler();
   readonly platform: VirtPlatform;
   readonly vcpus: Vcpu[];
+  /** Shadow paging (`paging: shadow`, issue 11; shadow.ts), or null for nested paging (the G-stage). */
+  readonly shadow: ShadowMmu | null;
+  /** The modeled TLB's walk counters of this VM's vCPUs (timing mode). */
+  readonly walks = new PagingCounters();
   state: VmState;
   /** Why the VM crashed (state 'crashed'). */
   crashMessage: string | null = null;
@@ -125,6 +130,14 @@ export class Vm {
     this.exitCycles = opts.timing.vmm.exitCycles;
     this.cyclesPerTick = cyclesPerTick(opts.timing);
     this.memory = VmMemory.allocate(core, pool, spec.memoryBytes, opts.id, spec.name);
+    try {
+      this.shadow = spec.paging === 'shadow'
+        ? new ShadowMmu(core, pool, this.memory, spec.vcpus, spec.shadowPages ?? DEFAULT_SHADOW_PAGES, opts.timing.vmm.entryCycles, spec.name)
+        : null;
+    } catch (e) {
+      this.memory.release();
+      throw e;
+    }
     const vm = this;
     const clock: Clock = { now: () => vm.now, cpuHz: opts.timing.cpuHz };
     // The PLIC's S-mode context h drives vCPU h's VSEIP (hvip bit 10; Priv §8.2.4: the hypervisor injects it).
@@ -214,6 +227,8 @@ export class Vm {
       v.started = false;
       v.waiting = false;
     }
+    // The images were written behind the shadow's back (and every satp is Bare again).
+    this.shadow?.reset();
     this.vcpus[0]!.start(this.memory.hgatp, entry, a1);
     this.state = 'running';
   }
@@ -350,7 +365,10 @@ export class Vm {
       core.hfenceGvma(this.id);
     }
     v.lastHart = hostHart;
+    this.shadow?.prepare(v);
     core.loadVcpu(v.ctx);
+    this.shadow?.loaded(v);
+    this.walks.begin(core);
     // loadVcpu charged the modeled entry cost; a round's entry is the host's business (preemption,
     // placement), not the guest's: its clock must not depend on how the host slices it (issue 10
     // scope 1). Entries after an exit (resumeVcpu) are charged: they are the exit's round trip.
@@ -367,7 +385,7 @@ export class Vm {
         const e = core.vmExit();
         if (!e.interrupt && (e.cause === 20 || e.cause === 21 || e.cause === 23)) v.guestPageFaults++;
         const before = core.cycles;
-        const { reason, outcome } = this.handleExitSafely(e, v.index);
+        const { reason, outcome } = this.handleExitSafely(e, v);
         this.count(v, reason, this.exitCycles + (core.cycles - before));
         // Trap storm (the core's stuck rule, for traps the VMM delivers): TRAP_STORM injected traps
         // in a row without an instruction retired in between (e.g. a vCPU started at an address
@@ -420,6 +438,8 @@ export class Vm {
       if (this.pendingReset) stop = true;
     }
     v.ctx = core.saveVcpu();
+    this.walks.end(core);
+    this.shadow?.unloaded(v);
     this.loaded = null;
     const hostCycles = core.cycles - t0;
     v.instructions += core.instret - instret0;
@@ -448,9 +468,10 @@ export class Vm {
    * handler, an SBI extension) is a bug the guest may have provoked on purpose; it crashes this VM
    * ("an exit the VMM cannot handle", issue 10 scope 6), never the host process or other VMs.
    */
-  private handleExitSafely(e: ReturnType<Core['vmExit']>, hart: number): ReturnType<typeof handleExit> {
+  private handleExitSafely(e: ReturnType<Core['vmExit']>, v: Vcpu): ReturnType<typeof handleExit> {
     try {
-      return handleExit(this.core, e, this.env, hart);
+      // Shadow paging (issue 11) sorts page faults and satp/sfence traps first; the rest as nested.
+      return this.shadow?.handleExit(this.core, e, this.env, v) ?? handleExit(this.core, e, this.env, v.index);
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       return { reason: 'other', outcome: { kind: 'crash', message: `the VMM failed handling an exit (cause ${e.cause} at pc 0x${e.pc.toString(16)}): ${why}` } };
@@ -557,9 +578,16 @@ export class Vm {
         } else v.ctx.vstimecmp = cmp;
       },
       sendIpi: (hart) => vm.setHvipBit(hart, VSSIP, true),
-      fenceGuest: () => vm.core.hfenceGvma(vm.id),
+      fenceGuest: () => {
+        // (A shadow VM's translations are VMID 0's: hgatp is Bare.)
+        vm.core.hfenceGvma(vm.shadow ? 0 : vm.id);
+        vm.shadow?.countRemoteFence();
+      },
       hartState: (hart) => (vm.vcpus[hart]!.started ? 'started' : 'stopped'),
-      hartStart: (hart, pc, opaque) => vm.vcpus[hart]!.start(vm.memory.hgatp, pc, opaque),
+      hartStart: (hart, pc, opaque) => {
+        vm.shadow?.resetVcpu(hart);
+        vm.vcpus[hart]!.start(vm.memory.hgatp, pc, opaque);
+      },
     };
   }
 
@@ -585,6 +613,7 @@ export class Vm {
       'balloon.current': this.memory.bytes,
       'balloon.rss': this.memory.chunks.length * 2 * MiB,
       consoleBytes: this.consoleBytes,
+      paging: pagingStats(this.shadow ? 'shadow' : 'nested', this.walks, this.shadow),
     };
   }
 
@@ -593,5 +622,6 @@ export class Vm {
     this.platform.close();
     this.core.hfenceGvma(this.id);
     this.memory.release();
+    this.shadow?.release();
   }
 }

@@ -92,6 +92,18 @@ vms:
     expect(cfg.vms[0]).toMatchObject({ memoryBytes: 64 << 20, autostart: false, vcpus: 1 });
   });
 
+  it('paging: shadow with shadow_pages (issue 11), host mode and timing file', () => {
+    writeFileSync(join(dir, 'costs.json'), '{}');
+    const p = write(FILE(VM('    paging: shadow\n    shadow_pages: 512\n'), 'host: { harts: 1, ram: 1G, mode: timing, timing: costs.json }'));
+    const cfg = loadHostConfig(p);
+    expect(cfg.vms[0]).toMatchObject({ paging: 'shadow', shadowPages: 512 });
+    expect(cfg.mode).toBe('timing');
+    expect(cfg.timingFile).toBe(join(dir, 'costs.json'));
+    const q = loadHostConfig(write(FILE(VM('    paging: shadow\n'))));
+    expect(q.vms[0]).toMatchObject({ paging: 'shadow', shadowPages: null });
+    expect([q.mode, q.timingFile]).toEqual(['fast', null]);
+  });
+
   it('accepts the reserved keys at their "off" values', () => {
     const p = write(FILE(VM('    paging: nested\n    nics: []\n    balloon: false\n'), 'host: { harts: 1, ram: 1G, dedup: false, overcommit: false }'));
     expect(loadHostConfig(p).vms[0]!.paging).toBe('nested');
@@ -159,7 +171,10 @@ describe('one line naming the field, exit 2', () => {
     ['shutdown_timeout zero', FILE(VM('    shutdown_timeout: 0\n')), 'vms[0].shutdown_timeout: expected a number of seconds above 0, at most 3600'],
     ['shutdown_timeout not a number', FILE(VM('    shutdown_timeout: 10s\n')), 'vms[0].shutdown_timeout: expected a number of seconds above 0, at most 3600'],
     ['too many disks', FILE(VM(`    disks: [${Array(7).fill('{ file: ro.img, readonly: true }').join(', ')}]\n`)), 'vms[0].disks: 7 disks: a VM has room for 6'],
-    ['reserved: paging shadow', FILE(VM('    paging: shadow\n')), /^vms\[0\]\.paging: shadow: not supported yet/],
+    ['shadow_pages without paging: shadow', FILE(VM('    shadow_pages: 512\n')), 'vms[0].shadow_pages: only with paging: shadow'],
+    ['shadow_pages out of range', FILE(VM('    paging: shadow\n    shadow_pages: 10\n')), 'vms[0].shadow_pages: expected a number of 4 KiB shadow page-table pages from 16 to 16384'],
+    ['host mode misspelt', FILE(VM(), 'host: { harts: 1, ram: 1G, mode: slow }'), "host.mode: expected 'fast' or 'timing'"],
+    ['a missing timing file', FILE(VM(), 'host: { harts: 1, ram: 1G, timing: nope.json }'), 'host.timing: nope.json: no such file'],
     ['reserved: paging misspelt', FILE(VM('    paging: flat\n')), "vms[0].paging: expected 'nested' or 'shadow'"],
     // nics are supported since issue 13 (test/net-config.test.ts); a forward on a switch is not.
     ['nics: hostfwd on a switch', FILE(VM('    nics: [ { network: lan0, hostfwd: [ "tcp::8080-:80" ] } ]\n')), /^vms\[0\]\.nics\[0\]\.hostfwd: forwards need network: user/],
@@ -223,10 +238,10 @@ describe('the published schema', () => {
   it('refuses unknown keys and names every key of the issue', () => {
     const s = vmConfigJsonSchema() as { additionalProperties: boolean; properties: Record<string, { properties?: Record<string, unknown>; items?: { properties: Record<string, unknown>; additionalProperties: boolean } }> };
     expect(s.additionalProperties).toBe(false);
-    expect(Object.keys(s.properties['host']!.properties!)).toEqual(['harts', 'ram', 'dedup', 'overcommit']);
+    expect(Object.keys(s.properties['host']!.properties!)).toEqual(['harts', 'ram', 'dedup', 'overcommit', 'mode', 'timing']);
     const vm = s.properties['vms']!.items!;
     expect(vm.additionalProperties).toBe(false);
-    expect(Object.keys(vm.properties)).toEqual(['name', 'vcpus', 'memory', 'kernel', 'initrd', 'cmdline', 'weight', 'cap', 'autostart', 'disks', 'shutdown_timeout', 'paging', 'nics', 'balloon']);
+    expect(Object.keys(vm.properties)).toEqual(['name', 'vcpus', 'memory', 'kernel', 'initrd', 'cmdline', 'weight', 'cap', 'autostart', 'disks', 'shutdown_timeout', 'paging', 'shadow_pages', 'nics', 'balloon']);
   });
 });
 
