@@ -1,7 +1,7 @@
 /**
  * The `virt` *platform*: QEMU's riscv virt memory map and the device instances behind it (test
  * finisher, CLINT, PCI PIO window, PLIC, ns16550a UART, goldfish RTC, virtio-mmio slots with
- * virtio-blk drives and virtio-rng), wired to one Bus (the platform's port/MMIO registry), a clock,
+ * virtio-blk drives, virtio-rng and, on a VM's platform, virtio-console), wired to one Bus (the platform's port/MMIO registry), a clock,
  * an event scheduler, an interrupt sink and guest memory — and nothing else. It knows no core.
  *
  * Two users (issue 10 scope 4: one device code path, bare or virtualized):
@@ -26,6 +26,7 @@ import { GoldfishRtc } from '../../devices/goldfish-rtc.js';
 import { VirtioMmio } from '../../devices/virtio-mmio.js';
 import { VirtioBlk, FileBlockBackend } from '../../devices/virtio-blk.js';
 import { VirtioRng } from '../../devices/virtio-rng.js';
+import { VirtioConsole } from '../../devices/virtio-console.js';
 import { RAM_GPA as RAM_BASE } from '../generated/layout.js';
 import type { DtConfig } from './devicetree.js';
 
@@ -80,6 +81,11 @@ export interface PlatformOptions {
   tx: (b: number) => void;
   drives?: Array<{ path: string; readOnly: boolean; format?: 'raw' }>;
   rtcEpochNs?: bigint;
+  /**
+   * A virtio-console in the slot below virtio-rng (the VMM's guest-agent channel). Default: on for
+   * a VM's platform, off for the bare board (whose device tree and run stay as they were).
+   */
+  virtioConsole?: boolean;
 }
 
 export class VirtPlatform {
@@ -93,6 +99,8 @@ export class VirtPlatform {
   readonly rtc: GoldfishRtc;
   readonly virtio: VirtioMmio[] = [];
   readonly blockBackends: FileBlockBackend[] = [];
+  /** The virtio-console, when the platform has one (every VM's). */
+  readonly console: VirtioConsole | null;
   readonly harts: number;
 
   constructor(opts: PlatformOptions) {
@@ -126,7 +134,7 @@ export class VirtPlatform {
     });
     // virtio-mmio slots: Linux probes the device tree from the highest address down, so the first
     // drive goes in the top slot and becomes /dev/vda (as on QEMU); then virtio-rng.
-    const devs: Array<VirtioBlk | VirtioRng> = [];
+    const devs: Array<VirtioBlk | VirtioRng | VirtioConsole> = [];
     for (const d of opts.drives ?? []) {
       let backend: FileBlockBackend;
       try {
@@ -141,6 +149,8 @@ export class VirtPlatform {
       devs.push(new VirtioBlk({ backend: disk, scheduler, clock }));
     }
     devs.push(new VirtioRng({}));
+    this.console = (opts.virtioConsole ?? opts.kind === 'vm') ? new VirtioConsole({}) : null;
+    if (this.console) devs.push(this.console);
     for (let i = 0; i < (M.virtio.count ?? 8); i++) {
       const slot = (M.virtio.count ?? 8) - 1 - i;
       const dev = devs[i];

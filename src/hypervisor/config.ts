@@ -47,8 +47,11 @@ export const MIN_VM_MEMORY = FRAME;
 export const MIN_WEIGHT = 1;
 export const MAX_WEIGHT = 65535;
 export const DEFAULT_WEIGHT = 256;
-/** virtio-mmio slots of the virt platform, one of which holds virtio-rng (as `boot --drive`). */
-export const MAX_DISKS = 7;
+/** virtio-mmio slots of the virt platform (8), less virtio-rng and the guest-agent virtio-console. */
+export const MAX_DISKS = 6;
+/** `shutdown_timeout`: virtual seconds `ctl shutdown` waits for the guest to power off (default, bounds). */
+export const DEFAULT_SHUTDOWN_TIMEOUT = 10;
+export const MAX_SHUTDOWN_TIMEOUT = 3600;
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export const MAX_NAME = 32;
 
@@ -105,6 +108,12 @@ const VmSchema = z
       .optional(),
     autostart: bool().default(true),
     disks: z.array(DiskSchema, { error: 'expected a list of disks like [ { file: web.img } ]' }).default([]),
+    shutdown_timeout: z
+      .number({ error: `expected a number of seconds above 0, at most ${MAX_SHUTDOWN_TIMEOUT}` })
+      .positive({ error: `expected a number of seconds above 0, at most ${MAX_SHUTDOWN_TIMEOUT}` })
+      .max(MAX_SHUTDOWN_TIMEOUT, { error: `expected a number of seconds above 0, at most ${MAX_SHUTDOWN_TIMEOUT}` })
+      .default(DEFAULT_SHUTDOWN_TIMEOUT)
+      .meta({ description: 'virtual seconds ctl shutdown waits for the guest agent to power the VM off' }),
     // Reserved for later issues (accepted in the file format now; see RESERVED below).
     paging: z.enum(['nested', 'shadow'], { error: "expected 'nested' or 'shadow'" }).optional(),
     // Shadow paging's pool of shadow page-table pages (docs/PAGING.md); only with paging: shadow.
@@ -173,6 +182,8 @@ export interface VmConfig {
   /** false: defined but shut off until `ctl start`. */
   autostart: boolean;
   disks: DiskConfig[];
+  /** Virtual seconds `ctl shutdown` waits for the guest to power off through its agent (default 10). */
+  shutdownTimeout: number;
   /** Reserved keys at the only values this build can honour (see docs/VM-CONFIG.md). */
   /** Memory virtualization: the G-stage (default) or shadow page tables (docs/PAGING.md). */
   paging: 'nested' | 'shadow';
@@ -369,6 +380,7 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
       cap: vm.cap ?? null,
       autostart: vm.autostart,
       disks,
+      shutdownTimeout: vm.shutdown_timeout,
       paging: vm.paging ?? 'nested',
       shadowPages: vm.shadow_pages ?? null,
     };

@@ -15,8 +15,7 @@
  * hart idles until the placement's next decision or the next clock of another hart; exit 3 only
  * when no VM can run at all.
  *
- * Not done yet (issue 10): shutdown via a guest agent, ctl reboot, the control socket, migration of
- * one SMP VM's vCPUs across host harts in parallel (a VM's round runs on one host hart at a time,
+ * Not done yet (issue 10): migration of one SMP VM's vCPUs across host harts in parallel (a VM's round runs on one host hart at a time,
  * so one VM gets at most one host hart's worth of cycles).
  */
 import { applyTlbModel } from '../tlbmodel.js';
@@ -24,7 +23,7 @@ import { Core } from '../core.js';
 import { UserError, formatSize } from '../errors.js';
 import { defaultTiming, latencyArray, cyclesPerTick, type TimingConfig } from '../timing.js';
 import { FramePool } from './memory.js';
-import { Vm } from './vm.js';
+import { Vm, type ShutdownResult } from './vm.js';
 import { VcpuSchedulerPlacement } from './scheduler.js';
 import type { ControlResult, HostControlOps, HostSpec, VcpuPlacement, VmListEntry, VmSpec, VmStats } from './types.js';
 
@@ -32,6 +31,8 @@ import type { ControlResult, HostControlOps, HostSpec, VcpuPlacement, VmListEntr
 export const MAX_HOST_RAM = 2 * 1024 * 1024 * 1024;
 /** Host RAM kept for the host itself (nothing lives there yet; the pool starts above it). */
 const HOST_RESERVED = 2 * 1024 * 1024;
+/** Virtual seconds an agent shutdown waits by default (config.ts DEFAULT_SHUTDOWN_TIMEOUT for files). */
+export const DEFAULT_SHUTDOWN_TIMEOUT_S = 10;
 /** Round-robin slice, host cycles. */
 export const DEFAULT_SLICE = 1_000_000;
 
@@ -296,9 +297,6 @@ export class Host implements HostControlOps {
   private missing(name: string): { ok: false; error: string } {
     return { ok: false, error: `no VM named "${name}"` };
   }
-  private unsupported(op: string): { ok: false; error: string } {
-    return { ok: false, error: `${op}: not supported yet` };
-  }
 
   list(): ControlResult<VmListEntry[]> {
     return { ok: true, value: this.vms.map((v) => ({ id: v.state === 'running' || v.state === 'paused' ? v.id : null, name: v.name, state: v.state })) };
@@ -348,10 +346,20 @@ export class Host implements HostControlOps {
     v.state = 'running';
     return { ok: true, value: null };
   }
-  /** Graceful shutdown needs the guest agent (virtio-console), not there yet. */
-  shutdown(name: string): ControlResult<null> {
-    if (!this.find(name)) return this.missing(name);
-    return this.unsupported('shutdown');
+  /**
+   * Graceful shutdown through the guest agent (libvirt `shutdown --mode agent`; vm.ts
+   * `requestShutdown`): `shutdown` goes to the agent on the VM's virtio-console; `done` is called
+   * when the guest has powered off, or with a timeout after the VM's `shutdownTimeout` virtual
+   * seconds (default 10), the VM still running. Refused at once (nothing sent) when the VM is not
+   * running or no agent has announced itself.
+   */
+  shutdown(name: string, done: (r: ShutdownResult) => void = () => {}): ControlResult<null> {
+    const v = this.find(name);
+    if (!v) return this.missing(name);
+    const r = v.requestShutdown(v.spec.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_S, done);
+    if (!r.ok) return r;
+    this.blocked.clear(); // the command (an interrupt) and the timeout (an event) may wake it
+    return { ok: true, value: null };
   }
   /** `ctl reboot`: a cold restart of a running or paused VM (libvirt's reset). */
   reboot(name: string): ControlResult<null> {
@@ -367,6 +375,7 @@ export class Host implements HostControlOps {
     if (!v) return this.missing(name);
     if (v.state !== 'running' && v.state !== 'paused') return { ok: false, error: `${name}: domain is not running` };
     v.state = 'shut off';
+    v.finishShutdown({ ok: false, timeout: false, error: `${name}: the domain was destroyed` });
     this.destroyed.add(name);
     this.placement.remove(v.id);
     return { ok: true, value: null };

@@ -9,7 +9,9 @@
 import { UserError } from '../errors.js';
 import { loadTimingFile } from '../timing.js';
 import type { HostConfig } from './config.js';
-import { ControlError, type ControlErrorClass } from './control-api.js';
+import { ControlError, type ConsoleStreams, type ControlErrorClass } from './control-api.js';
+import { PassThrough, Writable } from 'node:stream';
+import type { ShutdownResult } from './vm.js';
 import { Host } from './host.js';
 import type { Vm } from './vm.js';
 import { EXIT_REASONS } from './vcpu.js';
@@ -25,12 +27,14 @@ export class HostRunner {
   private readonly listeners = new Set<(e: { event: 'DOMAIN_STATE'; name: string; state: VmState; reason: string }) => void>();
   private readonly lastState = new Map<string, VmState>();
   private readonly everStarted = new Set<string>();
+  /** Attached consoles (`ctl console`) per VM name. */
+  private readonly consoles = new Map<string, Set<PassThrough>>();
 
   constructor(readonly config: HostConfig) {
     this.host = new Host(
       { harts: config.harts, ramBytes: config.ramBytes },
       {
-        onOutput: (vm, b) => this.onConsoleSink?.(vm.name, b),
+        onOutput: (vm, b) => this.consoleOut(vm.name, b),
         ...(config.timingFile ? { timing: loadTimingFile(config.timingFile) } : {}),
         ...(config.mode ? { mode: config.mode } : {}),
       },
@@ -47,6 +51,7 @@ export class HostRunner {
         ...(v.cap !== null ? { cap: v.cap } : {}),
         autostart: v.autostart,
         disks: v.disks,
+        shutdownTimeout: v.shutdownTimeout,
         paging: v.paging,
         ...(v.shadowPages != null ? { shadowPages: v.shadowPages } : {}),
       });
@@ -74,6 +79,7 @@ export class HostRunner {
   }
 
   private emitChanges(): void {
+    this.endConsoles();
     for (const vm of this.host.vms) {
       if (this.lastState.get(vm.name) !== vm.state) {
         this.lastState.set(vm.name, vm.state);
@@ -107,6 +113,8 @@ export class HostRunner {
       const idle = !this.host.vms.some((v) => v.runnable);
       await new Promise<void>((res) => (idle ? setTimeout(res, 10) : setImmediate(res)));
     }
+    // Shutdowns still waiting (the run was interrupted or ran out): they will not complete now.
+    for (const v of this.host.vms) v.finishShutdown({ ok: false, timeout: false, error: `${v.name}: the host stopped before the guest powered off` });
     return {
       end,
       vms: this.host.vms.map((v) => ({ name: v.name, state: v.state, reason: this.reason(v) })),
@@ -130,7 +138,7 @@ export class HostRunner {
 
   private check(r: { ok: true } | { ok: false; error: string }): void {
     if (!r.ok) {
-      const cls: ControlErrorClass = /not supported/.test(r.error) ? 'NotSupported' : /no VM named/.test(r.error) ? 'NotFound' : 'InvalidState';
+      const cls: ControlErrorClass = /not supported|no guest agent|no agent channel/.test(r.error) ? 'NotSupported' : /no VM named/.test(r.error) ? 'NotFound' : 'InvalidState';
       throw new ControlError(cls, r.error);
     }
     this.emitChanges();
@@ -166,9 +174,19 @@ export class HostRunner {
   async resume(name: string) {
     this.check(this.host.resume(name));
   }
+  /**
+   * Resolves when the guest, told by its agent, has powered off; rejects with ControlError
+   * 'Timeout' when it has not after the VM's shutdown_timeout (virtual seconds; it keeps running),
+   * or at once when there is no agent / the VM is not running.
+   */
   async shutdown(name: string) {
     this.vm(name);
-    this.check(this.host.shutdown(name));
+    let settle!: (r: ShutdownResult) => void;
+    const finished = new Promise<ShutdownResult>((res) => (settle = res));
+    this.check(this.host.shutdown(name, (r) => settle(r)));
+    const r = await finished;
+    this.emitChanges();
+    if (!r.ok) throw new ControlError(r.timeout ? 'Timeout' : 'Failed', r.error);
   }
   async reboot(name: string) {
     this.vm(name);
@@ -210,9 +228,50 @@ export class HostRunner {
       return { name: v.name, stats };
     });
   }
-  async console(name: string): Promise<never> {
-    this.vm(name);
-    throw new ControlError('NotSupported', 'console: not supported yet');
+  /**
+   * Attach to a VM's console (its UART, where the guest's shell is): `output` carries what the VM
+   * writes from now on (and ends when the VM shuts off or on detach), `input` goes to the VM as
+   * `--console NAME` input does. Several consoles may be attached at once; the CLI's prefixed
+   * stdout goes on regardless.
+   */
+  async console(name: string): Promise<ConsoleStreams> {
+    const v = this.vm(name);
+    if (v.state !== 'running' && v.state !== 'paused') throw new ControlError('InvalidState', `${name}: domain is not running`);
+    const output = new PassThrough();
+    let attached = true;
+    const detach = () => {
+      if (!attached) return;
+      attached = false;
+      this.consoles.get(name)?.delete(output);
+      output.end();
+    };
+    let set = this.consoles.get(name);
+    if (!set) this.consoles.set(name, (set = new Set()));
+    set.add(output);
+    const input = new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        if (attached) this.consoleInput(name, new Uint8Array(chunk));
+        cb();
+      },
+    });
+    return { output, input, detach };
+  }
+
+  /** Console bytes of a VM: the run's sink (prefixed stdout) and every attached console. */
+  private consoleOut(name: string, b: Uint8Array): void {
+    this.onConsoleSink?.(name, b);
+    const set = this.consoles.get(name);
+    if (set) for (const o of set) o.write(Buffer.from(b));
+  }
+
+  /** End the attached consoles of VMs that are no longer running or paused. */
+  private endConsoles(): void {
+    for (const [name, set] of this.consoles) {
+      const v = this.host.vms.find((x) => x.name === name);
+      if (v && (v.state === 'running' || v.state === 'paused')) continue;
+      for (const o of set) o.end();
+      set.clear();
+    }
   }
   onEvent(listener: (e: { event: 'DOMAIN_STATE'; name: string; state: VmState; reason: string }) => void): () => void {
     this.listeners.add(listener);

@@ -29,6 +29,8 @@ export interface VmSpec {
   /** false: defined, shut off until `start` (default true). */
   autostart?: boolean;
   disks?: Array<{ file: string; readonly?: boolean }>;
+  /** Virtual seconds `shutdown` waits for the guest agent to power the VM off (default 10). */
+  shutdownTimeout?: number;
   /** Memory virtualization (issue 11): the G-stage (default) or the VMM's shadow tables (docs/PAGING.md). */
   paging?: 'nested' | 'shadow';
   /** Shadow paging: the most shadow page-table pages the VM may use (default 2048 = 8 MiB). */

@@ -29,6 +29,8 @@ import { GUEST_RAM_BASE, VmMemory, type FramePool } from './memory.js';
 import { Vcpu, EXIT_REASONS } from './vcpu.js';
 import { handleExit, setLiveHvip, type ExitEnv } from './exits.js';
 import type { SbiAction } from './sbi/index.js';
+import { GuestAgent } from './agent.js';
+import type { SimEvent } from '../bus/types.js';
 import type { ExitReasonName, VmSpec, VmState, VmStats } from './types.js';
 import { DEFAULT_SHADOW_PAGES, PagingCounters, ShadowMmu, pagingStats } from './shadow.js';
 
@@ -49,6 +51,9 @@ export interface VmOptions {
   /** Console output of the VM (its UART, SBI console). */
   onOutput?: (bytes: Uint8Array) => void;
 }
+
+/** How a `shutdown` through the guest agent ended (issue 10 scope 6). */
+export type ShutdownResult = { ok: true } | { ok: false; timeout: boolean; error: string };
 
 /** How a round of the VM ended. */
 export interface RoundResult {
@@ -83,11 +88,17 @@ export class Vm {
   /** Guest-requested restarts so far. */
   reboots = 0;
   readonly output: Uint8Array[] = [];
+  /** The guest-agent channel on the VM's virtio-console (agent.ts). */
+  readonly agent: GuestAgent | null;
+  /** A `shutdown` waiting for the guest to power off: its waiters and its timeout (VM clock). */
+  private pendingShutdown: { deadline: number; timeoutS: number; waiters: Array<(r: ShutdownResult) => void> } | null = null;
+  private readonly shutdownTimeout: SimEvent;
   private loaded: Vcpu | null = null;
   private pendingReset: SbiAction | null = null;
   private readonly onOutput: ((b: Uint8Array) => void) | null;
   private readonly cyclesPerTick: number;
   private readonly tbHz: number;
+  private readonly cpuHz: number;
   private readonly exitCycles: number;
   private readonly env: ExitEnv;
   private inputQueue: number[] = [];
@@ -104,6 +115,7 @@ export class Vm {
     this.onOutput = opts.onOutput ?? null;
     if (!(Number.isInteger(spec.vcpus) && spec.vcpus >= 1 && spec.vcpus <= 8)) throw new UserError(`${spec.name}: vcpus must be 1 to 8, got ${spec.vcpus}`);
     this.tbHz = opts.timing.timebaseHz;
+    this.cpuHz = opts.timing.cpuHz;
     this.exitCycles = opts.timing.vmm.exitCycles;
     this.cyclesPerTick = cyclesPerTick(opts.timing);
     this.memory = VmMemory.allocate(core, pool, spec.memoryBytes, opts.id, spec.name);
@@ -134,6 +146,24 @@ export class Vm {
       timebaseHz: opts.timing.timebaseHz,
       tx: (b) => vm.consoleWrite(Uint8Array.of(b)),
       drives: (spec.disks ?? []).map((d) => ({ path: d.file, readOnly: d.readonly ?? false })),
+    });
+    // Created once (a scheduler's events are reusable members, GUIDE §7), scheduled per request.
+    this.shutdownTimeout = this.scheduler.createEvent('agent-shutdown-timeout', () => {
+      const p = vm.pendingShutdown;
+      if (!p) return;
+      vm.finishShutdown({
+        ok: false,
+        timeout: true,
+        error: `${vm.name}: the guest has not powered off after ${p.timeoutS} s (virtual); the domain is still running`,
+      });
+    });
+    const cons = this.platform.console;
+    this.agent = cons ? new GuestAgent(cons) : null;
+    // What the guest writes to the agent port counts as console output (domstats console.bytes),
+    // but is the agent's protocol, not shown with the VM's console lines.
+    cons?.setTx((b) => {
+      vm.consoleBytes += b.length;
+      vm.agent!.receive(b);
     });
     this.vcpus = Array.from({ length: spec.vcpus }, (_, i) => new Vcpu(i, this.memory.hgatp, false));
     this.env = this.makeEnv();
@@ -399,6 +429,7 @@ export class Vm {
       this.poweredOff = true;
       this.exitCode ??= 0;
       this.state = 'shut off';
+      this.finishShutdown({ ok: true });
     } else this.reboot();
   }
 
@@ -411,6 +442,9 @@ export class Vm {
   reboot(): void {
     this.scheduler.clear();
     this.platform.reset();
+    this.agent?.reset();
+    // A pending agent shutdown keeps its deadline across the guest's reboot (the event list was cleared).
+    if (this.pendingShutdown) this.scheduler.schedule(this.shutdownTimeout, this.pendingShutdown.deadline);
     this.core.hfenceGvma(this.id);
     for (const v of this.vcpus) {
       v.started = false;
@@ -424,6 +458,42 @@ export class Vm {
   crash(message: string): void {
     this.state = 'crashed';
     this.crashMessage = message;
+    this.finishShutdown({ ok: false, timeout: false, error: `${this.name}: the domain crashed (${message})` });
+  }
+
+  // ------------------------------------------------------------------------------- agent shutdown
+
+  /**
+   * Graceful shutdown through the guest agent (libvirt `shutdown --mode agent`): send `shutdown`
+   * on the agent port, and call `done` when the guest has powered off, or when `timeoutS` seconds
+   * of the VM's virtual clock have passed without it (the VM keeps running). Refused (an error
+   * line, nothing sent) when the VM is not running or no agent has announced itself.
+   */
+  requestShutdown(timeoutS: number, done: (r: ShutdownResult) => void): { ok: true } | { ok: false; error: string } {
+    if (this.state !== 'running') return { ok: false, error: `${this.name}: domain is not running` };
+    if (!this.agent) return { ok: false, error: `${this.name}: the VM has no agent channel (virtio-console)` };
+    if (!this.agent.ready) {
+      return { ok: false, error: `${this.name}: no guest agent is connected (shutdown needs the cyclevisor agent in the guest, e.g. build/initramfs-agent.cpio; see docs/VM-CONFIG.md)` };
+    }
+    if (this.pendingShutdown) {
+      // Already asked: wait for the same power-off (or the first request's timeout).
+      this.pendingShutdown.waiters.push(done);
+      return { ok: true };
+    }
+    const deadline = this.now + Math.max(1, Math.round(timeoutS * this.cpuHz));
+    this.scheduler.schedule(this.shutdownTimeout, deadline);
+    this.pendingShutdown = { deadline, timeoutS, waiters: [done] };
+    this.agent.send('shutdown');
+    return { ok: true };
+  }
+
+  /** End a pending agent shutdown (powered off, timed out, crashed, destroyed). */
+  finishShutdown(r: ShutdownResult): void {
+    const p = this.pendingShutdown;
+    if (!p) return;
+    this.pendingShutdown = null;
+    this.scheduler.cancel(this.shutdownTimeout);
+    for (const w of p.waiters) w(r);
   }
 
   // ------------------------------------------------------------------------------- SBI / exits

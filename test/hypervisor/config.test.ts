@@ -81,7 +81,7 @@ vms:
       autostart: true,
       disks: [{ file: join(dir, 'web.img'), readonly: false }],
     });
-    expect(batch).toMatchObject({ vcpus: 1, memoryBytes: 128 << 20, initrd: null, weight: 256, cap: null, autostart: true, disks: [], paging: 'nested' });
+    expect(batch).toMatchObject({ vcpus: 1, memoryBytes: 128 << 20, initrd: null, weight: 256, cap: null, autostart: true, disks: [], shutdownTimeout: 10, paging: 'nested' });
   });
 
   it('accepts JSON (JSON is YAML) and byte counts as numbers', () => {
@@ -151,7 +151,9 @@ describe('one line naming the field, exit 2', () => {
     ['a directory as initrd', FILE(VM('    initrd: images\n')), 'vms[0].initrd: images: is a directory, not an initramfs'],
     ['a missing disk', FILE(VM('    disks: [ { file: gone.img } ]\n')), 'vms[0].disks[0].file: gone.img: no such file'],
     ['a disk listed twice read-write', FILE(`${VM('    disks: [ { file: web.img } ]\n')}  - name: b\n    memory: 64M\n    kernel: images/Image\n    disks: [ { file: ./web.img } ]\n`), /^vms\[1\]\.disks\[0\]\.file: \.\/web\.img is also vms\[0\]\.disks\[0\]\.file/],
-    ['too many disks', FILE(VM(`    disks: [${Array(8).fill('{ file: ro.img, readonly: true }').join(', ')}]\n`)), 'vms[0].disks: 8 disks: a VM has room for 7'],
+    ['shutdown_timeout zero', FILE(VM('    shutdown_timeout: 0\n')), 'vms[0].shutdown_timeout: expected a number of seconds above 0, at most 3600'],
+    ['shutdown_timeout not a number', FILE(VM('    shutdown_timeout: 10s\n')), 'vms[0].shutdown_timeout: expected a number of seconds above 0, at most 3600'],
+    ['too many disks', FILE(VM(`    disks: [${Array(7).fill('{ file: ro.img, readonly: true }').join(', ')}]\n`)), 'vms[0].disks: 7 disks: a VM has room for 6'],
     ['shadow_pages without paging: shadow', FILE(VM('    shadow_pages: 512\n')), 'vms[0].shadow_pages: only with paging: shadow'],
     ['shadow_pages out of range', FILE(VM('    paging: shadow\n    shadow_pages: 10\n')), 'vms[0].shadow_pages: expected a number of 4 KiB shadow page-table pages from 16 to 16384'],
     ['host mode misspelt', FILE(VM(), 'host: { harts: 1, ram: 1G, mode: slow }'), "host.mode: expected 'fast' or 'timing'"],
@@ -201,7 +203,7 @@ describe('the published schema', () => {
     expect(Object.keys(s.properties['host']!.properties!)).toEqual(['harts', 'ram', 'dedup', 'overcommit', 'mode', 'timing']);
     const vm = s.properties['vms']!.items!;
     expect(vm.additionalProperties).toBe(false);
-    expect(Object.keys(vm.properties)).toEqual(['name', 'vcpus', 'memory', 'kernel', 'initrd', 'cmdline', 'weight', 'cap', 'autostart', 'disks', 'paging', 'shadow_pages', 'nics', 'balloon']);
+    expect(Object.keys(vm.properties)).toEqual(['name', 'vcpus', 'memory', 'kernel', 'initrd', 'cmdline', 'weight', 'cap', 'autostart', 'disks', 'shutdown_timeout', 'paging', 'shadow_pages', 'nics', 'balloon']);
   });
 });
 
@@ -217,5 +219,10 @@ describe('the committed example', () => {
       ['batch2', 1],
     ]);
     expect(cfg.vms[0]!.initrd).toMatch(/initramfs-busybox\.cpio\.gz$/);
+  });
+  const agentCpio = join(packageRoot(), 'build', 'initramfs-agent.cpio');
+  it.skipIf(!existsSync(shared) || !existsSync(agentCpio))('examples/agent-shell.yaml is valid: one VM with the agent initramfs (built by the global setup)', () => {
+    const cfg = loadHostConfig(join(packageRoot(), 'examples', 'agent-shell.yaml'));
+    expect(cfg.vms.map((v) => [v.name, v.initrd, v.shutdownTimeout])).toEqual([['shell', agentCpio, 10]]);
   });
 });
