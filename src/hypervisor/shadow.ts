@@ -68,13 +68,6 @@ interface ShadowExports {
   shadowPeekGpa(va: bigint): bigint;
 }
 
-/**
- * The shadow VM whose vCPU each host hart last ran (per core). hgatp is Bare, so the modeled TLB
- * tags every shadow VM's entries with VMID 0: when another shadow VM comes to a hart, its model's
- * VMID-0 entries are fenced, so one VM never hits another's entries in the model.
- */
-const lastOnHart = new WeakMap<Core, Array<ShadowMmu | undefined>>();
-
 /** Geometry of a VM's shadow area, in 4 KiB pages (page 0 the descriptor, page 1 the guest chunk table). */
 export function shadowAreaPages(guestBytes: number, shadowPages: number): { meta: number; recs: number; sp0: number; total: number } {
   const meta = 2;
@@ -153,13 +146,6 @@ export class ShadowMmu {
 
   /** After Core.loadVcpu: page faults come to the VMM, vsatp = the shadow of the vCPU's satp. */
   loaded(v: Vcpu): void {
-    const core = this.core;
-    let last = lastOnHart.get(core);
-    if (!last) lastOnHart.set(core, (last = []));
-    if (last[core.activeHart] !== this) {
-      if (last[core.activeHart] !== undefined && tlbModelEnabled(new DataView(core.ex.memory.buffer))) core.hfenceGvma(0);
-      last[core.activeHart] = this;
-    }
     this.savedHedeleg = this.core.get64(L.H_HEDELEG);
     this.core.set64(L.H_HEDELEG, this.savedHedeleg & ~PAGE_FAULTS);
     this.ex.shadowLoad(BigInt(this.desc), this.satp[v.index]!, this.entryCycles);

@@ -198,7 +198,7 @@ function linux(spec: Omit<VmSpec, 'name' | 'kernel'>, timing = false): Vm {
 }
 
 describe.skipIf(!have)('shadow paging: the shared Linux kernel', () => {
-  it('nolibc: the same console as nested paging; walks and shadow counters (timing mode); deterministic', () => {
+  it('nolibc: the same console as nested paging; walks and shadow counters (timing mode)', () => {
     const spec = { vcpus: 1, memoryBytes: 128 * MiB, initrd: NOLIBC, cmdline: 'console=ttyS0 printk.time=0' };
     const nested = linux(spec, true);
     const shadow = linux({ ...spec, paging: 'shadow' }, true);
@@ -217,9 +217,6 @@ describe.skipIf(!have)('shadow paging: the shared Linux kernel', () => {
     // Every device access is still an exit (the UART's), as many as under nested paging.
     expect(shadow.stats().exits.mmio.count).toBe(nested.stats().exits.mmio.count);
     expect(s['paging.shadow.exits.mmio']).toBe(shadow.stats().exits.mmio.count);
-    // Same guest, same config: same counts.
-    const again = linux({ ...spec, paging: 'shadow' }, true);
-    expect(again.stats()).toEqual(shadow.stats());
   }, 180_000);
 
   it('nolibc with a 16-page shadow pool: roots reclaimed, the guest sees nothing', () => {
@@ -243,7 +240,8 @@ describe.skipIf(!have)('shadow paging: the shared Linux kernel', () => {
     expect(n.outputText()).toBe(alone.outputText());
     expect(s.outputText()).toBe(alone.outputText());
     // hedeleg and hgatp are per vCPU: the nested VM's guest-page faults still reach the VMM as
-    // such, the shadow VM's page faults as shadow events; the counts are the lone run's.
+    // such, the shadow VM's page faults as shadow events; the counts are the lone run's (a second
+    // run with the same guest and config: also the determinism check).
     expect(n.stats().exits.mmio.count).toBe(s.stats().exits.mmio.count);
     expect([s.now, s.stats().instructions, s.stats().paging]).toEqual([alone.now, alone.stats().instructions, alone.stats().paging]);
     host.close();
