@@ -105,6 +105,7 @@ export const SC_PAGES_ALLOCATED: u32 = 13; // shadow pages taken from the pool
 export const SC_REBUILDS_RMAP: u32 = 14; // rebuilds because a new PT page had too many writable mappings
 export const SC_REBUILDS_LEVEL: u32 = 15; // rebuilds because a guest page was a table at two levels
 export const SC_STALE_ROOTS: u32 = 16; // cached roots dropped because the guest reused their table page
+export const SC_REMOTE_FENCES: u32 = 17; // of the flushes: remote fences (SBI RFENCE from another vCPU)
 export const SC_COUNT: u32 = 24;
 
 // Root slot fields
@@ -534,6 +535,7 @@ export function shadowCountFence(desc: u64): void {
   const saved = D;
   D = desc;
   bumpCnt(SC_FLUSHES);
+  bumpCnt(SC_REMOTE_FENCES);
   D = saved;
 }
 

@@ -42,7 +42,7 @@ const SHD = {
 export const SHADOW_COUNTERS = [
   'misses', 'pt_writes', 'flushes', 'rebuilds', 'reclaims', 'guest_faults', 'mmio', 'cycles', 'walk_refs',
   'write_protects', 'activations', 'root_hits', 'ad_updates', 'pages_allocated', 'rebuilds_rmap', 'rebuilds_level',
-  'stale_roots',
+  'stale_roots', 'remote_fences',
 ] as const;
 export type ShadowCounter = (typeof SHADOW_COUNTERS)[number];
 // assembly/shadow.ts SK_*: what the last shadow fault was sorted into.

@@ -273,7 +273,10 @@ describe.skipIf(!have)('shadow paging: the shared Linux kernel', () => {
     // the boot log may interleave differently, its lines may not.
     const spec = { vcpus: 2, memoryBytes: 256 * MiB, initrd: BUSYBOX, cmdline: 'console=ttyS0 autotest printk.time=0' };
     const nested = linux(spec).outputText();
-    const shadow = linux({ ...spec, paging: 'shadow' }).outputText();
+    const vm = linux({ ...spec, paging: 'shadow' });
+    const shadow = vm.outputText();
+    // Remote TLB shootdowns (SBI RFENCE) reached the shadow VM's fence path.
+    expect(vm.stats().paging!['paging.shadow.remote_fences']).toBeGreaterThan(0);
     expect(shadow).toContain('smp: Brought up 1 node, 2 CPUs');
     expect(shadow).toContain('AUTOTEST DONE');
     const lines = (t: string): string[] => t.split('\n').sort();
