@@ -36,6 +36,9 @@ export class Vcpu {
   cycles = 0;
   /** Guest-page-fault exits (causes 20, 21, 23: MMIO and accesses outside the VM's RAM). */
   guestPageFaults = 0;
+  /** Trap-storm detection (vm.ts TRAP_STORM): injected traps in a row, and instret at the last one. */
+  trapsInARow = 0;
+  instretAtTrap = -1;
 
   constructor(
     readonly index: number,

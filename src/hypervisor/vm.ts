@@ -36,6 +36,17 @@ import { DEFAULT_SHADOW_PAGES, PagingCounters, ShadowMmu, pagingStats } from './
 
 /** Cycles each vCPU of an SMP VM runs per round (the bare board's SMP_QUANTUM). */
 export const VM_QUANTUM = 10_000;
+/**
+ * The furthest a VM's clock goes, in cycles (2^52: ~52 days at 1 GHz). Clocks are JS numbers, exact
+ * below 2^53, and the core counts cycles in a u64. A wake-up set later than this (a VS timer, a
+ * device event such as an RTC alarm far in the future) is never reached: it wakes nothing, as a
+ * timer set to all ones; a vCPU waiting for nothing else waits forever. Without this bound a guest
+ * could make its clock jump to 2^62 ticks, past 2^64 cycles, where the core's counter saturates and
+ * a round would never end: the host process would hang (found by test/guests/hostile).
+ */
+export const VM_CLOCK_LIMIT = 2 ** 52;
+/** Traps the VMM injects in a row, with no instruction retired, after which the VM has crashed. */
+export const TRAP_STORM = 1000;
 /** Where a Linux Image goes (as OpenSBI fw_jump / QEMU place it: 2 MiB into RAM). */
 const KERNEL_OFFSET = 0x20_0000;
 const MiB = 1024 * 1024;
@@ -275,7 +286,8 @@ export class Vm {
   /** Cycle at which vCPU v's VS timer fires (vstimecmp, htimedelta = 0), or Infinity. */
   private timerDeadline(v: Vcpu): number {
     if (v.ctx.vstimecmp === U64) return Infinity;
-    return Number(v.ctx.vstimecmp) * this.cyclesPerTick;
+    const t = Number(v.ctx.vstimecmp) * this.cyclesPerTick;
+    return t < VM_CLOCK_LIMIT ? t : Infinity;
   }
 
   /** A waiting vCPU wakes when an interrupt it enables (hie) is pending at VM time `t` (WFI ignores SIE). */
@@ -306,6 +318,11 @@ export class Vm {
    */
   runRound(hostHart: number, budget: number): RoundResult {
     const t0 = this.now;
+    if (t0 >= VM_CLOCK_LIMIT) {
+      // Only ~52 simulated days of running get here; the clock cannot go on exactly.
+      this.crash(`the VM's clock reached its limit (${VM_CLOCK_LIMIT} cycles)`);
+      return { hostCycles: 0, blocked: false };
+    }
     const span = this.spec.vcpus === 1 ? Math.max(1, budget) : VM_QUANTUM;
     const end = t0 + span;
     let ran = 0;
@@ -324,14 +341,15 @@ export class Vm {
     if (ran === 0) {
       // Every started vCPU waits: jump to the earliest wake-up.
       let next = this.scheduler.nextDeadline();
+      if (next >= VM_CLOCK_LIMIT) next = Infinity; // a device event beyond the clock's limit: never
       for (const v of this.vcpus) if (v.started && v.waiting) next = Math.min(next, this.timerDeadline(v));
       if (next === Infinity) return { hostCycles: 0, blocked: true };
       this.now = Math.max(this.now, next);
-      this.scheduler.runDue(this.now);
+      this.runDue();
       return { hostCycles: 0, blocked: false };
     }
     this.now = Math.max(reached, this.spec.vcpus === 1 ? reached : end);
-    this.scheduler.runDue(this.now);
+    this.runDue();
     return { hostCycles: ran, blocked: false };
   }
 
@@ -366,8 +384,22 @@ export class Vm {
         const e = core.vmExit();
         if (!e.interrupt && (e.cause === 20 || e.cause === 21 || e.cause === 23)) v.guestPageFaults++;
         const before = core.cycles;
-        const { reason, outcome } = this.shadow?.handleExit(core, e, this.env, v) ?? handleExit(core, e, this.env, v.index);
+        const { reason, outcome } = this.handleExitSafely(e, v);
         this.count(v, reason, this.exitCycles + (core.cycles - before));
+        // Trap storm (the core's stuck rule, for traps the VMM delivers): TRAP_STORM injected traps
+        // in a row without an instruction retired in between (e.g. a vCPU started at an address
+        // outside its memory with vstvec there too) crash the VM instead of spinning forever.
+        if (reason === 'fault' || reason === 'virtual-instruction') {
+          const retired = v.instructions + (core.instret - instret0); // this vCPU's own count: deterministic
+          if (retired === v.instretAtTrap) {
+            if (++v.trapsInARow >= TRAP_STORM && outcome.kind === 'resume') {
+              this.crash(`vCPU ${v.index} is stuck in a trap loop at pc 0x${core.pc.toString(16)} (${TRAP_STORM} traps without an instruction)`);
+              stop = true;
+              continue;
+            }
+          } else v.trapsInARow = 1;
+          v.instretAtTrap = retired;
+        }
         switch (outcome.kind) {
           case 'resume':
             core.resumeVcpu();
@@ -401,7 +433,7 @@ export class Vm {
         stop = true;
       }
       this.now = core.cycles;
-      this.scheduler.runDue(this.now);
+      if (!this.runDue()) stop = true;
       if (this.pendingReset) stop = true;
     }
     v.ctx = core.saveVcpu();
@@ -414,6 +446,35 @@ export class Vm {
     this.hostCycles += hostCycles;
     if (this.pendingReset) this.applyReset();
     return { hostCycles, at: core.cycles };
+  }
+
+  /**
+   * Fire the device events due at the VM's clock. A device event that throws (the wall behind the
+   * devices' own checks) crashes this VM, not the host; false then.
+   */
+  private runDue(): boolean {
+    try {
+      this.scheduler.runDue(this.now);
+      return true;
+    } catch (err) {
+      this.crash(`the VMM failed running a device event: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    }
+  }
+
+  /**
+   * handleExit, with a wall behind it: an exception thrown while handling a guest's exit (a device
+   * handler, an SBI extension) is a bug the guest may have provoked on purpose; it crashes this VM
+   * ("an exit the VMM cannot handle", issue 10 scope 6), never the host process or other VMs.
+   */
+  private handleExitSafely(e: ReturnType<Core['vmExit']>, v: Vcpu): ReturnType<typeof handleExit> {
+    try {
+      // Shadow paging's exits first (satp, sfence.vma, the page faults it sorted; shadow.ts).
+      return this.shadow?.handleExit(this.core, e, this.env, v) ?? handleExit(this.core, e, this.env, v.index);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return { reason: 'other', outcome: { kind: 'crash', message: `the VMM failed handling an exit (cause ${e.cause} at pc 0x${e.pc.toString(16)}): ${why}` } };
+    }
   }
 
   private count(v: Vcpu, reason: ExitReasonName, cycles: number): void {
