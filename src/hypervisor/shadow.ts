@@ -68,9 +68,13 @@ interface ShadowExports {
   shadowPeekGpa(va: bigint): bigint;
 }
 
-/** Geometry of a VM's shadow area, in 4 KiB pages (page 0 the descriptor, page 1 the guest chunk table). */
+/**
+ * Geometry of a VM's shadow area, in 4 KiB pages: page 0 the descriptor, pages 1-2 the guest chunk
+ * table (1024 chunks: VMs up to 2 GiB, the most host RAM can hold), then the metadata, the records
+ * and the shadow pages.
+ */
 export function shadowAreaPages(guestBytes: number, shadowPages: number): { meta: number; recs: number; sp0: number; total: number } {
-  const meta = 2;
+  const meta = 3;
   const recs = meta + Math.ceil(shadowPages / 128);
   const sp0 = recs + Math.ceil(guestBytes / PAGE / 256);
   return { meta, recs, sp0, total: sp0 + shadowPages };
@@ -120,7 +124,8 @@ export class ShadowMmu {
     this.satp = new Array<bigint>(vcpus).fill(0n);
     this.ex = core.ex as unknown as ShadowExports;
     // The descriptor: header, area chunk table, host-chunk reverse table, guest chunk table.
-    const d = new Uint8Array(2 * PAGE);
+    if (memory.chunks.length > 1024) throw new UserError(`${name}: shadow paging handles at most 2G of guest memory`);
+    const d = new Uint8Array(3 * PAGE);
     const v = new DataView(d.buffer);
     v.setBigUint64(SHD.GBASE, BigInt(0x8000_0000), true);
     v.setBigUint64(SHD.GBYTES, BigInt(memory.bytes), true);
