@@ -45,7 +45,7 @@
  *
  *   page 0   header: guest RAM base/size, area geometry, pool, counters, area chunk table,
  *            host-chunk → area-chunk reverse table, 32 root slots
- *   page 1   guest RAM chunk table: HPA of each 2 MiB chunk of the VM's RAM, in GPA order
+ *   page 1-2 guest RAM chunk table: HPA of each 2 MiB chunk of the VM's RAM, in GPA order
  *   META..   shadow-page metadata, 32 B per shadow page (guest page, refs, level, flags, VA base)
  *   RECS..   guest-page records, 16 B per 4 KiB guest page (shadow page, 3 reverse-map slots)
  *   SP0..    the shadow pages themselves
@@ -85,7 +85,7 @@ export const SHD_MAX_CHUNKS: u32 = 64;
 export const SHD_REV: u32 = 0x300; // u8 × 1024: host chunk (HPA - RAM base) >> 21 → area chunk + 1
 export const SHD_SLOTS: u32 = 0x800; // 32 root slots × 32 B
 export const SHD_NSLOTS: u32 = 32;
-export const SHD_GCHUNKS: u32 = 0x1000; // page 1: u64 × 512, HPA of guest RAM chunk i
+export const SHD_GCHUNKS: u32 = 0x1000; // pages 1-2: u64 × 1024, HPA of guest RAM chunk i (VMs up to 2 GiB)
 
 // Counters (u64 at SHD_CNT + 8 * i); src/hypervisor/shadow.ts names them.
 export const SC_MISSES: u32 = 0; // shadow misses filled (hidden page faults)
@@ -105,6 +105,7 @@ export const SC_PAGES_ALLOCATED: u32 = 13; // shadow pages taken from the pool
 export const SC_REBUILDS_RMAP: u32 = 14; // rebuilds because a new PT page had too many writable mappings
 export const SC_REBUILDS_LEVEL: u32 = 15; // rebuilds because a guest page was a table at two levels
 export const SC_STALE_ROOTS: u32 = 16; // cached roots dropped because the guest reused their table page
+export const SC_REMOTE_FENCES: u32 = 17; // of the flushes: remote fences (SBI RFENCE from another vCPU)
 export const SC_COUNT: u32 = 24;
 
 // Root slot fields
@@ -534,6 +535,7 @@ export function shadowCountFence(desc: u64): void {
   const saved = D;
   D = desc;
   bumpCnt(SC_FLUSHES);
+  bumpCnt(SC_REMOTE_FENCES);
   D = saved;
 }
 

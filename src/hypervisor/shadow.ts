@@ -42,7 +42,7 @@ const SHD = {
 export const SHADOW_COUNTERS = [
   'misses', 'pt_writes', 'flushes', 'rebuilds', 'reclaims', 'guest_faults', 'mmio', 'cycles', 'walk_refs',
   'write_protects', 'activations', 'root_hits', 'ad_updates', 'pages_allocated', 'rebuilds_rmap', 'rebuilds_level',
-  'stale_roots',
+  'stale_roots', 'remote_fences',
 ] as const;
 export type ShadowCounter = (typeof SHADOW_COUNTERS)[number];
 // assembly/shadow.ts SK_*: what the last shadow fault was sorted into.
@@ -69,15 +69,12 @@ interface ShadowExports {
 }
 
 /**
- * The shadow VM whose vCPU each host hart last ran (per core). hgatp is Bare, so the modeled TLB
- * tags every shadow VM's entries with VMID 0: when another shadow VM comes to a hart, its model's
- * VMID-0 entries are fenced, so one VM never hits another's entries in the model.
+ * Geometry of a VM's shadow area, in 4 KiB pages: page 0 the descriptor, pages 1-2 the guest chunk
+ * table (1024 chunks: VMs up to 2 GiB, the most host RAM can hold), then the metadata, the records
+ * and the shadow pages.
  */
-const lastOnHart = new WeakMap<Core, Array<ShadowMmu | undefined>>();
-
-/** Geometry of a VM's shadow area, in 4 KiB pages (page 0 the descriptor, page 1 the guest chunk table). */
 export function shadowAreaPages(guestBytes: number, shadowPages: number): { meta: number; recs: number; sp0: number; total: number } {
-  const meta = 2;
+  const meta = 3;
   const recs = meta + Math.ceil(shadowPages / 128);
   const sp0 = recs + Math.ceil(guestBytes / PAGE / 256);
   return { meta, recs, sp0, total: sp0 + shadowPages };
@@ -127,7 +124,8 @@ export class ShadowMmu {
     this.satp = new Array<bigint>(vcpus).fill(0n);
     this.ex = core.ex as unknown as ShadowExports;
     // The descriptor: header, area chunk table, host-chunk reverse table, guest chunk table.
-    const d = new Uint8Array(2 * PAGE);
+    if (memory.chunks.length > 1024) throw new UserError(`${name}: shadow paging handles at most 2G of guest memory`);
+    const d = new Uint8Array(3 * PAGE);
     const v = new DataView(d.buffer);
     v.setBigUint64(SHD.GBASE, BigInt(0x8000_0000), true);
     v.setBigUint64(SHD.GBYTES, BigInt(memory.bytes), true);
@@ -153,13 +151,6 @@ export class ShadowMmu {
 
   /** After Core.loadVcpu: page faults come to the VMM, vsatp = the shadow of the vCPU's satp. */
   loaded(v: Vcpu): void {
-    const core = this.core;
-    let last = lastOnHart.get(core);
-    if (!last) lastOnHart.set(core, (last = []));
-    if (last[core.activeHart] !== this) {
-      if (last[core.activeHart] !== undefined && tlbModelEnabled(new DataView(core.ex.memory.buffer))) core.hfenceGvma(0);
-      last[core.activeHart] = this;
-    }
     this.savedHedeleg = this.core.get64(L.H_HEDELEG);
     this.core.set64(L.H_HEDELEG, this.savedHedeleg & ~PAGE_FAULTS);
     this.ex.shadowLoad(BigInt(this.desc), this.satp[v.index]!, this.entryCycles);
