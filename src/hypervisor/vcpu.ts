@@ -36,6 +36,11 @@ export class Vcpu {
   cycles = 0;
   /** Guest-page-fault exits (causes 20, 21, 23: MMIO and accesses outside the VM's RAM). */
   guestPageFaults = 0;
+  /** The LR/SC reservation when it last left a host hart (the core's H_RESV; all ones = none). */
+  resv = (1n << 64n) - 1n;
+  /** The core's trap-loop detector state of this vCPU (H_TRAP_STREAK, H_TRAP_INSTRET). */
+  trapStreak = 0;
+  trapInstret = 0;
 
   constructor(
     readonly index: number,
@@ -61,6 +66,7 @@ export class Vcpu {
 
   start(hgatp: bigint, pc: bigint, a1: bigint): void {
     this.ctx = Vcpu.resetContext(this.index, hgatp, pc, a1);
+    this.resv = (1n << 64n) - 1n;
     this.started = true;
     this.waiting = false;
   }

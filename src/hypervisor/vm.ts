@@ -79,6 +79,8 @@ export class Vm {
   reboots = 0;
   readonly output: Uint8Array[] = [];
   private loaded: Vcpu | null = null;
+  /** The vCPU of this VM that ran last (keeps its LR/SC reservation across host preemption). */
+  private lastRun: Vcpu | null = null;
   private pendingReset: SbiAction | null = null;
   private readonly onOutput: ((b: Uint8Array) => void) | null;
   private readonly cyclesPerTick: number;
@@ -294,7 +296,13 @@ export class Vm {
   private runVcpu(v: Vcpu, hostHart: number, t0: number, end: number): { hostCycles: number; at: number } {
     const core = this.core;
     core.cycles = t0;
-    const instret0 = core.instret;
+    // Per-vCPU state that the core keeps per host hart: the vCPU's own instret (what the guest's
+    // `instret` CSR reads: its own retired instructions, not those of every VM that ran on this
+    // host hart) and the trap-loop detector's streak. Restored here, saved after the run, so
+    // neither depends on what else ran on the hart (issue 10 scope 1).
+    core.setNum(L.H_INSTRET, v.instructions);
+    core.setNum(L.H_TRAP_STREAK, v.trapStreak);
+    core.setNum(L.H_TRAP_INSTRET, v.trapInstret);
     if (v.lastHart !== hostHart && v.lastHart !== -1) {
       // The vCPU moved: its VMID's composed translations on this hart must not be reused (issue 10
       // scope 3). loadVcpu flushes this hart's guest TLB sets whatever the move; the modeled TLB too:
@@ -302,6 +310,13 @@ export class Vm {
     }
     v.lastHart = hostHart;
     core.loadVcpu(v.ctx);
+    // loadVcpu dropped the LR/SC reservation. It is kept when this vCPU is the last of its VM that
+    // ran: no other vCPU of the VM can have stored in between, and other VMs cannot reach its
+    // memory (the G-stage), so only host-side preemption happened, which the guest must not see
+    // (a 1-vCPU VM's rounds end where the host's slices end). Another vCPU of the VM ran: dropped,
+    // as a store from another hart could have broken it (Unpriv 8.2: an SC may fail then).
+    if (this.lastRun === v) core.set64(L.H_RESV, v.resv);
+    this.lastRun = v;
     // loadVcpu charged the modeled entry cost; a round's entry is the host's business (preemption,
     // placement), not the guest's: its clock must not depend on how the host slices it (issue 10
     // scope 1). Entries after an exit (resumeVcpu) are charged: they are the exit's round trip.
@@ -357,9 +372,12 @@ export class Vm {
       if (this.pendingReset) stop = true;
     }
     v.ctx = core.saveVcpu();
+    v.resv = core.get64(L.H_RESV);
+    v.trapStreak = core.getNum(L.H_TRAP_STREAK);
+    v.trapInstret = core.getNum(L.H_TRAP_INSTRET);
     this.loaded = null;
     const hostCycles = core.cycles - t0;
-    v.instructions += core.instret - instret0;
+    v.instructions = core.instret;
     v.cycles += hostCycles;
     this.hostCycles += hostCycles;
     if (this.pendingReset) this.applyReset();
@@ -391,6 +409,7 @@ export class Vm {
   reboot(): void {
     this.scheduler.clear();
     this.platform.reset();
+    this.lastRun = null;
     this.core.hfenceGvma(this.id);
     for (const v of this.vcpus) {
       v.started = false;
