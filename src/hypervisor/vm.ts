@@ -163,7 +163,8 @@ export class Vm {
         initrd = { start: BigInt(start), end: BigInt(start + rd.length) };
       }
       const dtb = this.deviceTree(initrd);
-      const top = GUEST_RAM_BASE + mem.bytes;
+      // As QEMU's virt: at the end of RAM, but below 3 GiB (riscv_compute_fdt_addr), so a VM above 1 GiB keeps it in low memory.
+      const top = Math.min(GUEST_RAM_BASE + mem.bytes, 0xc000_0000);
       const dtbAddr = Math.floor((top - dtb.length) / (2 * MiB)) * 2 * MiB;
       if (dtbAddr < (initrd ? Number(initrd.end) : kAddr + imageSize)) throw new UserError(`${this.name}: no room for the device tree in ${formatSize(mem.bytes)}`);
       mem.write(dtbAddr, dtb);
