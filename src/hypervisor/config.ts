@@ -115,6 +115,10 @@ const HostSchema = z
   .strictObject({
     harts: wholeNumber(1, MAX_HOST_HARTS, 'a number of host harts'),
     ram: size(),
+    mode: z
+      .enum(['fast', 'timing'], { error: "expected 'fast' or 'timing'" })
+      .default('fast')
+      .meta({ description: "timing: the modeled TLB (one per vCPU) and per-VM TLB and two-dimensional walk statistics, as run/boot --mode timing" }),
     // Reserved for the overcommit issue.
     dedup: bool().optional(),
     overcommit: bool().optional(),
@@ -178,6 +182,8 @@ export interface HostConfig {
   harts: number;
   /** Host RAM in bytes: the frame pool the VMs' memory comes from (a multiple of 2 MiB, <= 2 GiB). */
   ramBytes: number;
+  /** 'timing': the modeled TLB (per vCPU) and per-VM TLB statistics; default (absent) 'fast'. */
+  mode?: 'fast' | 'timing';
   vms: VmConfig[];
 }
 
@@ -360,7 +366,7 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
     };
   });
 
-  return { path: resolve(file), harts: doc.host.harts, ramBytes: ram, vms };
+  return { path: resolve(file), harts: doc.host.harts, ramBytes: ram, mode: doc.host.mode, vms };
 }
 
 /** Parses YAML (or JSON) text; a syntax error is one line with its line and column. */

@@ -25,6 +25,8 @@ import { defaultTiming, latencyArray, cyclesPerTick, type TimingConfig } from '.
 import { FramePool } from './memory.js';
 import { Vm } from './vm.js';
 import { VcpuSchedulerPlacement } from './scheduler.js';
+import { VcpuTlbModels } from './tlbstate.js';
+import { applyTlbModel } from '../tlbmodel.js';
 import type { ControlResult, HostControlOps, HostSpec, VcpuPlacement, VmListEntry, VmSpec, VmStats } from './types.js';
 
 /** Host RAM the core can have (its linear memory; issue 10: "≤ 2G today"). */
@@ -70,6 +72,8 @@ export interface HostOptions {
   /** Console output of a VM. Default: kept in the VM (`vm.outputText()`). */
   onOutput?: (vm: Vm, bytes: Uint8Array) => void;
   placement?: VcpuPlacement;
+  /** 'timing': the modeled TLB (the timing file's `tlb`), one model per vCPU (tlbstate.ts), and per-VM TLB statistics. */
+  mode?: 'fast' | 'timing';
 }
 
 export interface HostRunOptions {
@@ -105,6 +109,9 @@ export class Host implements HostControlOps {
   private readonly idleAt: number[];
   /** Host cycles harts spent idle while some VM could still run (a VM runs on one hart at a time, caps). */
   idleCycles = 0;
+  readonly mode: 'fast' | 'timing';
+  /** Timing mode: every vCPU's own modeled TLB (null in fast mode). */
+  readonly tlbModels: VcpuTlbModels | null = null;
 
   constructor(spec: HostSpec, opts: HostOptions = {}) {
     if (!(Number.isInteger(spec.harts) && spec.harts >= 1 && spec.harts <= 8)) throw new UserError(`host.harts: expected 1 to 8, got ${spec.harts}`);
@@ -139,6 +146,13 @@ export class Host implements HostControlOps {
       core.setCsr(L.H_MCOUNTEREN, 7n); // cycle, time, instret below M (as firmware leaves it); hcounteren gates VS
       core.setTimebase(cyclesPerTick(this.timing), 0n);
     }
+    this.mode = opts.mode ?? 'fast';
+    if (this.mode === 'timing') {
+      // The model's configuration is machine-wide; hart 0 (current) is reset here, the others'
+      // save slots are still zero (= reset). Each vCPU gets its own model (tlbstate.ts).
+      applyTlbModel(core, this.timing.tlb, true);
+      this.tlbModels = new VcpuTlbModels(core, spec.harts);
+    }
     this.hostTime = new Array<number>(spec.harts).fill(0);
     this.idleAt = new Array<number>(spec.harts).fill(-1);
     this.pool = new FramePool(spec.ramBytes, HOST_RESERVED);
@@ -155,6 +169,8 @@ export class Host implements HostControlOps {
     const vm = new Vm(this.core, this.pool, spec, {
       id,
       timing: this.timing,
+      hostHarts: this.harts,
+      ...(this.tlbModels ? { tlb: this.tlbModels } : {}),
       ...(this.onOutput ? { onOutput: (b: Uint8Array) => this.onOutput!(vm, b) } : {}),
     });
     this.vms.push(vm);

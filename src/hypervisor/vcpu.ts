@@ -5,6 +5,7 @@
  */
 import { newVcpuContext, type VcpuContext } from '../vcpu.js';
 import type { ExitReasonName, ExitStat } from './types.js';
+import { VcpuTlb } from './tlbstate.js';
 
 export const EXIT_REASONS: readonly ExitReasonName[] = ['mmio', 'sbi', 'wfi', 'virtual-instruction', 'interrupt', 'fault', 'other'];
 
@@ -41,6 +42,8 @@ export class Vcpu {
   /** The core's trap-loop detector state of this vCPU (H_TRAP_STREAK, H_TRAP_INSTRET). */
   trapStreak = 0;
   trapInstret = 0;
+  /** Its own modeled TLB and counters (timing mode; tlbstate.ts). */
+  readonly tlb = new VcpuTlb();
 
   constructor(
     readonly index: number,

@@ -29,7 +29,9 @@ import { GUEST_RAM_BASE, VmMemory, type FramePool } from './memory.js';
 import { Vcpu, EXIT_REASONS } from './vcpu.js';
 import { handleExit, setLiveHvip, type ExitEnv } from './exits.js';
 import type { SbiAction } from './sbi/index.js';
-import type { ExitReasonName, VmSpec, VmState, VmStats } from './types.js';
+import type { ExitReasonName, VmDiskStats, VmSpec, VmState, VmStats } from './types.js';
+import type { VcpuTlbModels } from './tlbstate.js';
+import { VirtioBlk } from '../../devices/virtio-blk.js';
 
 /** Cycles each vCPU of an SMP VM runs per round (the bare board's SMP_QUANTUM). */
 export const VM_QUANTUM = 10_000;
@@ -47,6 +49,10 @@ export interface VmOptions {
   timing: TimingConfig;
   /** Console output of the VM (its UART, SBI console). */
   onOutput?: (bytes: Uint8Array) => void;
+  /** Timing mode: the host's per-vCPU modeled TLBs (tlbstate.ts); absent in fast mode. */
+  tlb?: VcpuTlbModels;
+  /** Host harts (whose host TLBs a fence flushes); default 1. */
+  hostHarts?: number;
 }
 
 /** How a round of the VM ended. */
@@ -88,6 +94,8 @@ export class Vm {
   private readonly exitCycles: number;
   private readonly env: ExitEnv;
   private inputQueue: number[] = [];
+  private readonly tlb: VcpuTlbModels | null;
+  private readonly hostHarts: number;
 
   constructor(
     private readonly core: Core,
@@ -99,6 +107,8 @@ export class Vm {
     this.id = opts.id;
     this.spec = spec;
     this.onOutput = opts.onOutput ?? null;
+    this.tlb = opts.tlb ?? null;
+    this.hostHarts = opts.hostHarts ?? 1;
     if (!(Number.isInteger(spec.vcpus) && spec.vcpus >= 1 && spec.vcpus <= 8)) throw new UserError(`${spec.name}: vcpus must be 1 to 8, got ${spec.vcpus}`);
     this.tbHz = opts.timing.timebaseHz;
     this.exitCycles = opts.timing.vmm.exitCycles;
@@ -306,11 +316,14 @@ export class Vm {
     core.setNum(L.H_TRAP_INSTRET, v.trapInstret);
     if (v.lastHart !== hostHart && v.lastHart !== -1) {
       // The vCPU moved: its VMID's composed translations on this hart must not be reused (issue 10
-      // scope 3). loadVcpu flushes this hart's guest TLB sets whatever the move; the modeled TLB too:
-      core.hfenceGvma(this.id);
+      // scope 3): this hart's guest host-TLB sets go (loadVcpu drops them on every entry anyway).
+      // The modeled TLB is the vCPU's own (tlbstate.ts), so a move changes nothing there: a fence
+      // of the VMID in the hart's model would make the VM's counts depend on its placement.
+      core.ex.hfenceHart(hostHart);
     }
     v.lastHart = hostHart;
     core.loadVcpu(v.ctx);
+    this.tlb?.enter(v.tlb, hostHart, this.id);
     // loadVcpu dropped the LR/SC reservation. It is kept when this vCPU is the last of its VM that
     // ran: no other vCPU of the VM can have stored in between, and other VMs cannot reach its
     // memory (the G-stage), so only host-side preemption happened, which the guest must not see
@@ -373,6 +386,7 @@ export class Vm {
       if (this.pendingReset) stop = true;
     }
     v.ctx = core.saveVcpu();
+    this.tlb?.leave(v.tlb);
     v.resv = core.get64(L.H_RESV);
     v.trapStreak = core.getNum(L.H_TRAP_STREAK);
     v.trapInstret = core.getNum(L.H_TRAP_INSTRET);
@@ -411,7 +425,7 @@ export class Vm {
     this.scheduler.clear();
     this.platform.reset();
     this.lastRun = null;
-    this.core.hfenceGvma(this.id);
+    this.fence(true);
     for (const v of this.vcpus) {
       v.started = false;
       v.waiting = false;
@@ -419,6 +433,22 @@ export class Vm {
     }
     this.reboots++;
     this.boot();
+  }
+
+  /**
+   * Fence the VM's guest translations (SBI RFENCE's hfence, a reset, the VM's end): every host
+   * hart's guest host-TLB sets; in timing mode the VM's own vCPU models (tlbstate.ts) — emptied
+   * when `reset` — and nobody else's: a fence on every hart's model would count in its neighbours'
+   * statistics and depend on where its vCPUs happen to be.
+   */
+  private fence(reset: boolean): void {
+    if (!this.tlb) {
+      this.core.hfenceGvma(this.id);
+      return;
+    }
+    for (let h = 0; h < this.hostHarts; h++) this.core.ex.hfenceHart(h);
+    if (reset) for (const v of this.vcpus) this.tlb.forget(v.tlb);
+    else this.tlb.fenceVm(this.vcpus.map((v) => v.tlb), this.loaded?.tlb ?? null, this.id);
   }
 
   crash(message: string): void {
@@ -446,7 +476,7 @@ export class Vm {
         } else v.ctx.vstimecmp = cmp;
       },
       sendIpi: (hart) => vm.setHvipBit(hart, VSSIP, true),
-      fenceGuest: () => vm.core.hfenceGvma(vm.id),
+      fenceGuest: () => vm.fence(false),
       hartState: (hart) => (vm.vcpus[hart]!.started ? 'started' : 'stopped'),
       hartStart: (hart, pc, opaque) => vm.vcpus[hart]!.start(vm.memory.hgatp, pc, opaque),
     };
@@ -474,13 +504,31 @@ export class Vm {
       'balloon.current': this.memory.bytes,
       'balloon.rss': this.memory.chunks.length * 2 * MiB,
       consoleBytes: this.consoleBytes,
+      guestPageFaults: this.vcpus.reduce((s, v) => s + v.guestPageFaults, 0),
+      disks: this.diskStats(),
+      ...(this.tlb ? { tlb: this.tlb.stats(this.vcpus.map((v) => v.tlb)) } : {}),
     };
+  }
+
+  /** Requests and bytes of each virtio-blk disk (vda first), cumulative over reboots. */
+  diskStats(): VmDiskStats[] {
+    const paths = (this.spec.disks ?? []).map((d) => d.file);
+    const blks = this.platform.virtio.map((m) => m.device).filter((d): d is VirtioBlk => d instanceof VirtioBlk);
+    return blks.map((b, i) => ({
+      path: paths[i] ?? '',
+      readReqs: b.stats.reads,
+      readBytes: b.stats.bytesRead,
+      writeReqs: b.stats.writes,
+      writeBytes: b.stats.bytesWritten,
+      flushReqs: b.stats.flushes,
+      errors: b.stats.ioErrors,
+    }));
   }
 
   /** Release the VM's frames and close its disks (destroyed / the host ends). */
   close(): void {
     this.platform.close();
-    this.core.hfenceGvma(this.id);
+    this.fence(true);
     this.memory.release();
   }
 }
