@@ -5,7 +5,8 @@
  * module only lays them out:
  *
  *   --stats text: one row per VM (name, state, vCPUs, instructions, cycles, host share, exits,
- *                 memory, resident, disk requests, console bytes), then each VM's exits by reason;
+ *                 memory, resident, disk requests, console bytes), then each VM's exits by reason,
+ *                 and in timing mode each VM's modeled-TLB line (tlbLine);
  *   --stats json: { "host": {...}, "vms": [ { "name": ..., "<domstats key>": value, ... } ] }.
  */
 import { DOMAIN_STATE_NUMBER, type DomainState, type DomainStats, type StatValue } from './control-api.js';
@@ -99,6 +100,21 @@ export function vmRow(s: DomainStats): string[] {
   ];
 }
 
+/**
+ * Timing mode (host.mode: timing): the VM's modeled-TLB line — L1 TLB accesses and misses, page
+ * walks, and the two-dimensional walks' memory references (VS-stage + G-stage). null without tlb.* keys.
+ */
+export function tlbLine(s: DomainStats): string | null {
+  if (!('tlb.walks' in s.stats)) return null;
+  const c = (k: string) => compact(num(s, k));
+  const l2 = 'tlb.l2.accesses' in s.stats ? `, L2 ${c('tlb.l2.accesses')} (${c('tlb.l2.misses')} misses)` : '';
+  return (
+    `${s.name} tlb: iTLB ${c('tlb.itlb.accesses')} (${c('tlb.itlb.misses')} misses), dTLB ${c('tlb.dtlb.accesses')} (${c('tlb.dtlb.misses')} misses)${l2}, ` +
+    `walks ${c('tlb.walks')} (${c('tlb.walk_refs')} refs, ${c('tlb.walk_cycles')} cycles), ` +
+    `two-dimensional ${c('tlb.nested.walks')} (${c('tlb.nested.vs_refs')} VS + ${c('tlb.nested.g_refs')} G-stage refs)`
+  );
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, j) => Math.max(...rows.map((r) => r[j]!.length)));
   return rows
@@ -123,6 +139,10 @@ export function formatHostStatsText(vms: readonly DomainStats[], host: HostTotal
     if (exits.size === 0) continue;
     const parts = [...exits].map(([r, e]) => `${r} ${compact(e.count)} (${compact(e.cycles)} cycles)`);
     lines.push(`${s.name} exits: ${parts.join(', ')}`);
+  }
+  for (const s of vms) {
+    const t = tlbLine(s);
+    if (t !== null) lines.push(t);
   }
   return lines.join('\n') + '\n';
 }
