@@ -183,7 +183,7 @@ describe('the published schema', () => {
   it('refuses unknown keys and names every key of the issue', () => {
     const s = vmConfigJsonSchema() as { additionalProperties: boolean; properties: Record<string, { properties?: Record<string, unknown>; items?: { properties: Record<string, unknown>; additionalProperties: boolean } }> };
     expect(s.additionalProperties).toBe(false);
-    expect(Object.keys(s.properties['host']!.properties!)).toEqual(['harts', 'ram', 'dedup', 'overcommit']);
+    expect(Object.keys(s.properties['host']!.properties!)).toEqual(['harts', 'ram', 'mode', 'dedup', 'overcommit']);
     const vm = s.properties['vms']!.items!;
     expect(vm.additionalProperties).toBe(false);
     expect(Object.keys(vm.properties)).toEqual(['name', 'vcpus', 'memory', 'kernel', 'initrd', 'cmdline', 'weight', 'cap', 'autostart', 'disks', 'paging', 'nics', 'balloon']);
