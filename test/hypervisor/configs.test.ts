@@ -112,6 +112,17 @@ const ROWS: Row[] = [
     },
   },
   {
+    name: 'host.mode: timing (the modeled TLB; tlb.* statistics per VM)',
+    text: `host: { harts: 2, ram: 64M, mode: timing }\nvms:\n${hello('t1')}${hello('t2', ', vcpus: 2')}`,
+    code: 0,
+    expect: { t1: ['hello from a VM'], t2: ['hello from a VM'] },
+    stats: (vms) => {
+      // Bare guests: vsatp is Bare but hgatp is not, so the G-stage translates and fetches are counted.
+      expect(vms['t1']!['tlb.itlb.accesses']).toBeGreaterThan(0);
+      expect(vms['t1']).toHaveProperty(['tlb.nested.walks']);
+    },
+  },
+  {
     name: "the issue's exact YAML: web (busybox autotest, 2 vCPUs, web.img) and batch (nolibc)",
     linux: true,
     text: `host: { harts: 2, ram: 1G }
