@@ -31,6 +31,7 @@ import type { Clock, Scheduler, SimEvent } from '../src/bus/types.js';
 import { configReadLE, type Chain, type VirtioDevice, type VirtioTransport, type VirtQueue } from './virtio-mmio.js';
 import { checkImage, type ImageFormat } from './image-format.js';
 import { lockImage, type ImageLock } from './image-lock.js';
+import type { ImageFile } from '../src/block/image-file.js';
 
 export const VIRTIO_ID_BLOCK = 2;
 
@@ -104,9 +105,11 @@ export class MemoryBlockBackend implements BlockBackend {
 /**
  * A disk image file, written through (writeSync at each guest write, fsync at FLUSH and close()).
  *
- * Opening probes the format (devices/image-format.ts): a qcow2, VMDK, VDI, ... file is refused
- * (ImageFormatError), as is a raw image whose size is not a multiple of 512, unless `forceRaw`
- * (format=raw) skips the format probe. The size is fixed when the file is opened.
+ * Opening probes the format (devices/image-format.ts): raw, or a supported format (qcow2) whose
+ * `driver` the board layers over this file (src/block/: the file is then an ImageFile, grown by
+ * pwrite as clusters are allocated); a VMDK, VDI, ... file is refused (ImageFormatError), as is a
+ * raw image whose size is not a multiple of 512, unless `forceRaw`/`format` (format=raw|qcow2)
+ * decides instead of the probe. A raw image's size is fixed when the file is opened.
  *
  * lock() takes the image lock (devices/image-lock.ts; exclusive for read-write, shared for
  * read-only, QEMU's lock bytes too); the CLI calls it before the guest runs.
@@ -116,14 +119,18 @@ export class MemoryBlockBackend implements BlockBackend {
  * QEMU's default rerror/werror=report does) and `onHostError` gets one line, once per problem;
  * nothing is written past the end of a truncated file or into a deleted one.
  */
-export class FileBlockBackend implements BlockBackend {
-  readonly size: number;
+export class FileBlockBackend implements BlockBackend, ImageFile {
+  /** The file's length: fixed for raw; a format layer (qcow2) grows it through pwrite(). */
+  get size(): number {
+    return this.length_;
+  }
+  private length_: number;
   readonly readOnly: boolean;
-  /** 'raw', or the name of a supported format (none yet) whose `driver` is layered on this file. */
+  /** 'raw', or the name of a supported format (qcow2) whose `driver` is layered on this file. */
   readonly format: string;
   /**
    * The format layer to put over this file (`driver.open(this)`), or null for raw, where the file
-   * is the disk. The board does that; no format has a driver yet.
+   * is the disk. The board does that (src/board/platform.ts).
    */
   readonly driver: ImageFormat | null;
   /** Called once per distinct host-side problem (deleted, truncated, an errno), without a newline. */
@@ -134,13 +141,17 @@ export class FileBlockBackend implements BlockBackend {
 
   constructor(
     readonly path: string,
-    opts: { readOnly?: boolean; forceRaw?: boolean; formats?: readonly ImageFormat[] } = {},
+    opts: { readOnly?: boolean; forceRaw?: boolean; format?: 'raw' | 'qcow2'; formats?: readonly ImageFormat[] } = {},
   ) {
     this.readOnly = opts.readOnly ?? false;
     this.fd = fs.openSync(path, this.readOnly ? 'r' : 'r+');
     try {
-      const check = checkImage(this.fd, path, { forceRaw: opts.forceRaw ?? false, ...(opts.formats ? { formats: opts.formats } : {}) });
-      this.size = check.size;
+      const check = checkImage(this.fd, path, {
+        forceRaw: opts.forceRaw ?? opts.format === 'raw',
+        ...(opts.format ? { format: opts.format } : {}),
+        ...(opts.formats ? { formats: opts.formats } : {}),
+      });
+      this.length_ = check.size;
       this.format = check.format;
       this.driver = check.driver ?? null;
     } catch (e) {
@@ -177,7 +188,8 @@ export class FileBlockBackend implements BlockBackend {
     throw new Error(`${this.path}: ${message}`);
   }
 
-  private report(message: string): void {
+  /** Reports a problem once through onHostError (also used by the format layer over this file). */
+  report(message: string): void {
     if (this.reported.has(message)) return;
     this.reported.add(message);
     this.onHostError?.(message);
@@ -216,6 +228,29 @@ export class FileBlockBackend implements BlockBackend {
     } catch (e) {
       this.hostError(e, 'writing the image');
     }
+  }
+
+  // ImageFile (src/block/image-file.ts), for a format layer over this file.
+  length(): number {
+    return this.length_;
+  }
+  pread(offset: number, buf: Uint8Array): void {
+    this.read(offset, buf);
+  }
+  /** Like write(), but may extend the file (a format layer allocating clusters). */
+  pwrite(offset: number, buf: Uint8Array): void {
+    const fd = this.usable();
+    if (this.readOnly) throw new Error(`${this.path}: read-only`);
+    let done = 0;
+    try {
+      while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, offset + done);
+    } catch (e) {
+      this.hostError(e, 'writing the image');
+    }
+    if (offset + buf.length > this.length_) this.length_ = offset + buf.length;
+  }
+  sync(): void {
+    this.flush();
   }
 
   flush(): void {

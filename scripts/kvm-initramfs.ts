@@ -106,7 +106,7 @@ export function writeCpio(entries: readonly CpioEntry[]): Buffer {
   return Buffer.concat(parts);
 }
 
-function file(name: string, mode: number, data: Uint8Array): CpioEntry {
+export function file(name: string, mode: number, data: Uint8Array): CpioEntry {
   return { name, mode, uid: 0, gid: 0, nlink: mode & 0o40000 ? 2 : 1, mtime: 0, ino: 0, devmajor: 0, devminor: 0, rdevmajor: 0, rdevminor: 0, data };
 }
 

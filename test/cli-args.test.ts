@@ -339,7 +339,9 @@ describe('parseArgs: boot', () => {
     expect(errorOf(() => parseDrive('readonly'))).toBe('--drive readonly: no file= given (expected file=PATH[,readonly])');
     expect(errorOf(() => parseDrive('file=d,cache=none'))).toBe("--drive file=d,cache=none: unknown item 'cache=none' (expected file=PATH[,readonly])");
     expect(errorOf(() => parseDrive('file=d,readonly=maybe'))).toBe("--drive file=d,readonly=maybe: readonly must be on or off, got 'maybe'");
-    expect(errorOf(() => parseDrive('file=d,format=qcow2'))).toContain('only raw images are supported');
+    // Issue 13: format=qcow2 too (the header is then checked to be qcow2's); other formats refused.
+    expect(parseDrive('file=d,format=qcow2')).toStrictEqual({ path: 'd', readOnly: false, format: 'qcow2' });
+    expect(errorOf(() => parseDrive('file=d,format=vmdk'))).toBe('--drive file=d,format=vmdk: format must be raw or qcow2 (or left out: probed), got format=vmdk');
     expect(errorOf(() => parseDrive('file=d,if=ide'))).toContain('drives attach as virtio-blk');
     expect(errorOf(() => parseDrive('file=a,file=b'))).toBe('--drive file=a,file=b: file= given twice');
     expect(errorOf(() => parseDrive('file=a,'))).toContain('empty item');

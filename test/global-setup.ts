@@ -5,6 +5,8 @@
  *   build/core.wasm  <- assembly/**, src/isa/** (instruction table), scripts/gen.ts, asconfig.json
  *                       (npx tsx scripts/gen.ts && npx asc assembly/index.ts --target release)
  *   dist/            <- src/**, devices/**, tsconfig*.json   (tsc -p tsconfig.build.json)
+ *   build/initramfs-agent.cpio <- test/guests/agent/*, ../shared/guests/initramfs-busybox.cpio.gz
+ *                       (scripts/agent-initramfs.ts, ~50 ms; skipped without the shared images)
  *
  * core.wasm is compiled to a temporary name and renamed into place, so a test run in another
  * process never reads a half-written module.
@@ -13,6 +15,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_AGENT_INITRAMFS, writeAgentInitramfs } from '../scripts/agent-initramfs.js';
+import { DEFAULT_IMAGES } from '../scripts/kvm-initramfs.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (tool: string) => join(root, 'node_modules', '.bin', tool);
@@ -66,7 +70,19 @@ function buildDistIfStale(): void {
   run('tsc', ['-p', 'tsconfig.build.json'], 'tsc (dist/)');
 }
 
+function buildAgentInitramfsIfStale(): void {
+  const busybox = join(DEFAULT_IMAGES, 'initramfs-busybox.cpio.gz');
+  if (!existsSync(busybox)) return; // the tests that need it skip themselves
+  const sources = Math.max(newest(['test/guests/agent', 'scripts/agent-initramfs.ts'], ['']), statSync(busybox).mtimeMs);
+  if (existsSync(DEFAULT_AGENT_INITRAMFS) && statSync(DEFAULT_AGENT_INITRAMFS).mtimeMs >= sources) return;
+  // Written under a temporary name and renamed, like core.wasm.
+  const tmp = `${DEFAULT_AGENT_INITRAMFS}.${process.pid}`;
+  writeAgentInitramfs(tmp);
+  renameSync(tmp, DEFAULT_AGENT_INITRAMFS);
+}
+
 export default function setup(): void {
   buildCoreIfStale();
   buildDistIfStale();
+  buildAgentInitramfsIfStale();
 }

@@ -1,7 +1,7 @@
 /**
  * The `virt` *platform*: QEMU's riscv virt memory map and the device instances behind it (test
  * finisher, CLINT, PCI PIO window, PLIC, ns16550a UART, goldfish RTC, virtio-mmio slots with
- * virtio-blk drives and virtio-rng), wired to one Bus (the platform's port/MMIO registry), a clock,
+ * virtio-blk drives, virtio-rng and, on a VM's platform, virtio-console), wired to one Bus (the platform's port/MMIO registry), a clock,
  * an event scheduler, an interrupt sink and guest memory — and nothing else. It knows no core.
  *
  * Two users (issue 10 scope 4: one device code path, bare or virtualized):
@@ -24,9 +24,14 @@ import { Uart16550 } from '../../devices/uart16550.js';
 import { TestFinisher } from '../../devices/test-finisher.js';
 import { GoldfishRtc } from '../../devices/goldfish-rtc.js';
 import { VirtioMmio } from '../../devices/virtio-mmio.js';
-import { VirtioBlk, FileBlockBackend } from '../../devices/virtio-blk.js';
+import { VirtioBlk, FileBlockBackend, type BlockBackend } from '../../devices/virtio-blk.js';
+import { ProbedRawGuard } from '../block/open-image.js';
 import { VirtioRng } from '../../devices/virtio-rng.js';
+import { VirtioConsole } from '../../devices/virtio-console.js';
+import { VirtioNet } from '../../devices/virtio-net.js';
+import type { NetBackend, NetEndpoint } from '../net/link.js';
 import { RAM_GPA as RAM_BASE } from '../generated/layout.js';
+import { UserError } from '../errors.js';
 import type { DtConfig } from './devicetree.js';
 
 export interface MapEntry {
@@ -78,8 +83,21 @@ export interface PlatformOptions {
   timebaseHz: number;
   /** The UART's transmitted bytes. */
   tx: (b: number) => void;
-  drives?: Array<{ path: string; readOnly: boolean; format?: 'raw' }>;
+  drives?: Array<{ path: string; readOnly: boolean; format?: 'raw' | 'qcow2' }>;
   rtcEpochNs?: bigint;
+  /**
+   * A virtio-console in the slot below virtio-rng (the VMM's guest-agent channel). Default: on for
+   * a VM's platform, off for the bare board (whose device tree and run stay as they were).
+   */
+  virtioConsole?: boolean;
+  /** NICs (virtio-net), each plugged into a network backend (src/net/: user network, switch). */
+  nics?: NicSpec[];
+}
+
+/** A virtio-net NIC: its MAC and the network it is plugged into. */
+export interface NicSpec {
+  mac: Uint8Array;
+  backend: NetBackend;
 }
 
 export class VirtPlatform {
@@ -93,6 +111,13 @@ export class VirtPlatform {
   readonly rtc: GoldfishRtc;
   readonly virtio: VirtioMmio[] = [];
   readonly blockBackends: FileBlockBackend[] = [];
+  /** The virtio-console, when the platform has one (every VM's). */
+  readonly console: VirtioConsole | null;
+  /** virtio-net devices, in --netdev / nics order (eth0, eth1, ...). */
+  readonly nics: VirtioNet[] = [];
+  private readonly links: NetEndpoint[] = [];
+  /** What each drive's virtio-blk sees: the qcow2 layer, the probed-raw guard, or the file itself. */
+  readonly formatLayers: BlockBackend[] = [];
   readonly harts: number;
 
   constructor(opts: PlatformOptions) {
@@ -126,21 +151,45 @@ export class VirtPlatform {
     });
     // virtio-mmio slots: Linux probes the device tree from the highest address down, so the first
     // drive goes in the top slot and becomes /dev/vda (as on QEMU); then virtio-rng.
-    const devs: Array<VirtioBlk | VirtioRng> = [];
+    const devs: Array<VirtioBlk | VirtioNet | VirtioRng | VirtioConsole> = [];
     for (const d of opts.drives ?? []) {
       let backend: FileBlockBackend;
+      let disk: BlockBackend;
       try {
-        backend = new FileBlockBackend(d.path, { readOnly: d.readOnly, forceRaw: d.format === 'raw' });
+        backend = new FileBlockBackend(d.path, { readOnly: d.readOnly, ...(d.format ? { format: d.format } : {}) });
+        try {
+          // A non-raw format's driver (qcow2) is layered over the file; a raw image whose format
+          // was probed, not given, gets QEMU's sector-0 guard (src/block/open-image.ts).
+          disk = backend.driver?.open?.(backend) ?? (d.format === 'raw' ? backend : new ProbedRawGuard(backend));
+        } catch (e) {
+          backend.close();
+          throw e;
+        }
       } catch (e) {
+        for (const l of this.formatLayers) (l as { close?: () => void }).close?.();
         for (const b of this.blockBackends) b.close(); // the ones opened before this one
         throw e;
       }
       this.blockBackends.push(backend);
-      // A non-raw format's driver is layered over the file (none is supported yet: refused).
-      const disk = backend.driver?.open?.(backend) ?? backend;
+      this.formatLayers.push(disk);
       devs.push(new VirtioBlk({ backend: disk, scheduler, clock }));
     }
+    // NICs after the disks (QEMU: devices take slots in command-line order), virtio-rng last.
+    for (const [i, n] of (opts.nics ?? []).entries()) {
+      const nic = new VirtioNet({ mac: n.mac, scheduler, clock, name: `virtio-net${i}` });
+      nic.link = n.backend.connect(nic);
+      this.links.push(nic.link);
+      this.nics.push(nic);
+      devs.push(nic);
+    }
     devs.push(new VirtioRng({}));
+    this.console = (opts.virtioConsole ?? opts.kind === 'vm') ? new VirtioConsole({}) : null;
+    if (this.console) devs.push(this.console);
+    if (devs.length > (M.virtio.count ?? 8)) {
+      this.close();
+      const fixed = this.console ? 2 : 1;
+      throw new UserError(`${devs.length - fixed} disks and NICs: the virt board has room for ${(M.virtio.count ?? 8) - fixed} (8 virtio-mmio slots, ${this.console ? 'virtio-rng and virtio-console hold two' : 'one holds virtio-rng'})`);
+    }
     for (let i = 0; i < (M.virtio.count ?? 8); i++) {
       const slot = (M.virtio.count ?? 8) - 1 - i;
       const dev = devs[i];
@@ -168,7 +217,9 @@ export class VirtPlatform {
 
   /** Flush and close disk images (every acknowledged write reaches the file). */
   close(): void {
+    for (const l of this.formatLayers) if (!(l instanceof FileBlockBackend)) (l as { close?: () => void }).close?.();
     for (const b of this.blockBackends) b.close();
+    for (const l of this.links) l.close();
   }
 
   /**

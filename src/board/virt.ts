@@ -39,6 +39,9 @@ import { Htif } from '../../devices/htif.js';
 import { GoldfishRtc } from '../../devices/goldfish-rtc.js';
 import { VirtioMmio } from '../../devices/virtio-mmio.js';
 import type { FileBlockBackend } from '../../devices/virtio-blk.js';
+import type { VirtioNet } from '../../devices/virtio-net.js';
+import type { HostPolled } from '../net/link.js';
+import type { NicSpec } from './platform.js';
 import { handleSbiCall, type SbiHost } from './sbi.js';
 import type { BuiltinFirmware } from './firmware.js';
 import { applyCpu, resolveCpu, type CpuFeatures, type CpuOptions } from './cpu.js';
@@ -134,9 +137,11 @@ export interface VirtOptions {
   adUpdate?: boolean;
   /** Raw disk images for virtio-blk (first = /dev/vda). */
   /** Disk images; `format: 'raw'` skips the format probe (QEMU's format=raw). */
-  drives?: Array<{ path: string; readOnly: boolean; format?: 'raw' }>;
+  drives?: Array<{ path: string; readOnly: boolean; format?: 'raw' | 'qcow2' }>;
   /** Guest-visible RTC start time in ns since the epoch (default: the devices' fixed default). */
   rtcEpochNs?: bigint;
+  /** virtio-net NICs and their networks (eth0 first). */
+  nics?: NicSpec[];
   /**
    * Traps a hart may take in a row without retiring an instruction before the run ends as stuck
    * (exit code 3). Default 1000; 0 = never.
@@ -352,6 +357,7 @@ export class VirtMachine {
       tx: (b) => this.putByte(b),
       ...(opts.drives ? { drives: opts.drives } : {}),
       ...(opts.rtcEpochNs !== undefined ? { rtcEpochNs: opts.rtcEpochNs } : {}),
+      ...(opts.nics ? { nics: opts.nics } : {}),
     });
     const p = this.platform;
     this.finisher = p.finisher;
@@ -364,6 +370,7 @@ export class VirtMachine {
     this.rtc = p.rtc;
     this.virtio = p.virtio;
     this.blockBackends = p.blockBackends;
+    this.nics = p.nics;
   }
 
   /** The virt platform: map, devices, registry, IRQ wiring (shared with the VMs of src/hypervisor/). */
@@ -383,6 +390,10 @@ export class VirtMachine {
   private smpTime = 0;
   readonly virtio: VirtioMmio[];
   readonly blockBackends: FileBlockBackend[];
+  /** virtio-net NICs (eth0, eth1, ...). */
+  readonly nics: VirtioNet[];
+  /** Host-side network backends polled at slice boundaries (attachHostSocket). */
+  private readonly hostPolled: HostPolled[] = [];
   /** Set by bootLinux() for --bios builtin. */
   sbi: SbiHost | null = null;
   /** Set by bootLinux() for --bios builtin: handles traps into M-mode (the core's host M-mode). */
@@ -398,9 +409,11 @@ export class VirtMachine {
     this.core.requestStop();
   }
 
-  /** Flush and close disk images (every acknowledged write reaches the file). */
+  /** Flush and close disk images (every acknowledged write reaches the file); close host sockets. */
   close(): void {
     for (const b of this.blockBackends) b.close();
+    for (const h of this.hostPolled) h.close();
+    this.platform.close();
   }
 
   // ------------------------------------------------------------------------------------------- loading
@@ -549,11 +562,31 @@ export class VirtMachine {
   // ------------------------------------------------------------------------------------------- pacing
 
   /**
-   * A host socket (a network backend, later) is attached to a guest device: pacing becomes the
-   * default, as for an interactive console. The hook for the networking work; nothing calls it yet.
+   * A host socket (the user network, src/net/slirp.ts) is attached to a guest device: pacing
+   * becomes the default, as for an interactive console, and a guest waiting in WFI with nothing
+   * scheduled waits for the host instead of failing. With `polled`, the backend's host work (socket
+   * data, timers) enters the guest at slice boundaries: `polled.wake` ends a paced sleep early, and
+   * poll() runs at the start of the next slice, after the guest's clock moved to the wall time the
+   * host data came (issue 13: packets from host sockets enter virtual time at slice boundaries).
    */
-  attachHostSocket(): void {
+  attachHostSocket(polled?: HostPolled): void {
     this.hostSockets++;
+    if (polled) {
+      polled.wake = () => this.wakeUp();
+      this.hostPolled.push(polled);
+    }
+  }
+
+  /** Run the host backends' queued work (at a slice boundary). */
+  private pollHost(): void {
+    if (this.sleeping && this.pacedWakeWall !== null) {
+      // Woken early from a paced sleep by host data: the guest's clock first moves to when it came.
+      const core = this.core;
+      const sstc = core.sstcDeadline;
+      const vstc = core.vstimecmpDeadline;
+      this.paceInputWake(Math.min(this.scheduler.nextDeadline(), sstc > core.cycles ? sstc : Infinity, vstc > core.cycles ? vstc : Infinity));
+    }
+    for (const h of this.hostPolled) h.poll();
   }
   /** Whether idle pacing should be on when not chosen explicitly (--pace): an interactive console or a host socket. */
   paceByDefault(interactiveConsole: boolean): boolean {
@@ -692,6 +725,7 @@ export class VirtMachine {
     const maxInsns = opts.maxInsns ?? Infinity;
     const maxCycles = (this.maxCycles = opts.maxCycles ?? Infinity);
     const traceEnd = Math.min(opts.trace ?? 0, maxInsns);
+    if (this.hostPolled.length > 0) this.pollHost();
     for (;;) {
       if (this.interruptRequested) {
         return { reason: 'interrupted', code: EXIT_INTERRUPTED };
@@ -825,7 +859,7 @@ export class VirtMachine {
       // Every running hart sleeps: jump to the next event or Sstc deadline (pacing: not before
       // the wall clock reaches it).
       if (wakeAt === Infinity) {
-        if (this.inputOpen) return 'wait-input';
+        if (this.inputOpen || this.hostPolled.length > 0) return 'wait-input';
         return { reason: 'error', code: EXIT_GUEST_ERROR, message: 'all harts are waiting in WFI with nothing left to wake them' };
       }
       const wait = this.paceWait(wakeAt);
@@ -960,7 +994,7 @@ export class VirtMachine {
         if ((core.mip & core.mie) === 0) return 'continue';
         continue;
       }
-      if (this.inputOpen) return 'wait-input';
+      if (this.inputOpen || this.hostPolled.length > 0) return 'wait-input';
       this.sleeping = false;
       return {
         reason: 'error',
@@ -1085,6 +1119,8 @@ export class VirtMachine {
       },
       pio: io('pio'),
     };
+    // virtio-net: packets, bytes and drops per direction (issue 13 scope 1).
+    for (const nic of this.nics) devices[nic.name] = { ...nic.stats };
     if (this.htif) {
       const h = this.htif;
       const t = io(`${h.name}.tohost`);

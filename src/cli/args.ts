@@ -13,13 +13,14 @@
  */
 import { UserError, closest, formatSize } from '../errors.js';
 import { parseCpu, type CpuOptions } from '../board/cpu.js';
+import { parseNetdev, type NetdevSpec } from '../net/netdev.js';
 
 export const USAGE = `Usage: cyclevisor run <elf> [options]   run a bare-metal RV64 ELF program
        cyclevisor boot --kernel IMAGE [options]   boot Linux (help boot)
        cyclevisor dtb [options]          write the board's devicetree (help dtb)
-       cyclevisor demo [options]         run the built-in demo guest
+       cyclevisor demo [options] | img CMD ...  demo; disk images (help img)
        cyclevisor host FILE | ctl PATH CMD  VMs on one host (help host|ctl)
-       cyclevisor help [boot|dtb|host|ctl] | -h, --help | -V, --version
+       cyclevisor help [boot|dtb|host|ctl|img] | -h, --help | -V, --version
 
 Options (run, demo):
   --ram SIZE          guest RAM, 1M..2G in 4K steps (default 128M)
@@ -33,15 +34,14 @@ Options (run, demo):
   --mode fast|timing  timing: also model the TLB (timing file) and report it
   --cpu rv64[,h=off]  ISA choices, QEMU -cpu syntax (default: H extension on)
 
-Sizes take K, M or G (powers of 1024). stdout carries only the guest's console.
+Sizes take K, M or G (powers of 1024); stdout carries only the guest's console;
+on a terminal, Ctrl-A x quits and Ctrl-A h lists the other console keys.
 Exit: the guest's code; 124 --max-insns/--max-cycles ran out; 130 Ctrl-C; 2 bad
 usage or input; 3 a stuck hart (hart H stuck: cause C at pc P, xtvec T).
-On a terminal, Ctrl-A x quits and Ctrl-A h lists the other console keys.
 `;
 
 export const BOOT_USAGE = `Usage: cyclevisor boot --kernel IMAGE [options]
-Boots firmware and a Linux kernel on the virt board, placed as
-  qemu-system-riscv64 -M virt -nographic -bios FILE -kernel IMAGE ... does.
+Boots firmware and Linux on the virt board as qemu-system-riscv64 -M virt does.
 
   --bios FILE|builtin|none  builtin (default): cyclevisor plays OpenSBI 1.1;
                       FILE: a raw firmware image at 0x80000000, at most 2 MiB
@@ -53,7 +53,8 @@ Boots firmware and a Linux kernel on the virt board, placed as
   --smp N             harts, 1..8 (default 1)
   --mode fast|timing  fast (default), or timing: also model the TLB
   --ad-bits hardware|fault  PTE A/D: set by hardware (default) or page faults
-  --drive file=PATH[,readonly][,format=raw]  raw image, locked (vda, vdb, ...)
+  --drive file=PATH[,readonly][,format=raw|qcow2]  disk image (vda, vdb, ...)
+  --netdev user[,hostfwd=tcp:ADDR:PORT-:PORT]  NIC on a NAT network (QEMU -nic)
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
   --cpu rv64[,h=off]  ISA choices, QEMU -cpu syntax (default: H extension on)
   --pace on|off, --timing FILE, --max-insns N, --max-cycles N, --stats FMT,
@@ -149,16 +150,18 @@ export interface DemoCommand extends RunSettings {
   command: 'demo';
 }
 
-/** A `--drive file=PATH[,readonly][,format=raw]`: a raw image for virtio-blk. */
+/** A `--drive file=PATH[,readonly][,format=raw|qcow2]`: a disk image for virtio-blk. */
 export interface DriveSpec {
   path: string;
   readOnly: boolean;
   /**
    * 'raw' when given as format=raw: the image's format is not probed (QEMU's behaviour), so a raw
-   * disk whose first bytes happen to look like a qcow2 header is still used as raw. Absent: probed,
-   * and a known non-raw format (qcow2, VMDK, VDI, VHD(X), QED, LUKS, ...) is refused.
+   * disk whose first bytes happen to look like a qcow2 header is still used as raw. 'qcow2': the
+   * header must be qcow2's. Absent: probed (raw or qcow2; another known format such as VMDK, VDI,
+   * VHD(X), QED or LUKS is refused), and a raw image probed so may not get a format header
+   * written into its sector 0 by the guest (QEMU's rule).
    */
-  format?: 'raw';
+  format?: 'raw' | 'qcow2';
 }
 
 export type MachineMode = 'fast' | 'timing';
@@ -177,6 +180,8 @@ export interface BootCommand extends RunSettings {
   /** PTE A/D bits: set by hardware (Svadu, QEMU's behaviour) or a page fault when clear (Svade). */
   ad: 'hardware' | 'fault';
   drives: DriveSpec[];
+  /** `--netdev user,...`: virtio-net NICs on user-mode networks (eth0, eth1, ...); absent = none. */
+  netdevs?: NetdevSpec[];
   /** RTC start: 'now', seconds since the epoch, or null for the device's fixed default. */
   rtcEpoch: 'now' | number | null;
 }
@@ -219,7 +224,7 @@ export interface CtlCommand {
   json: boolean;
 }
 
-export type HelpTopic = 'boot' | 'dtb' | 'host' | 'ctl';
+export type HelpTopic = 'boot' | 'dtb' | 'host' | 'ctl' | 'img';
 export interface HelpCommand {
   command: 'help';
   /** Command-specific help (`boot --help`, `help dtb`); absent for the general usage. */
@@ -283,6 +288,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--trace-regs': { commands: RUNLIKE },
   '--ad-bits': { example: '--ad-bits fault', commands: ['boot'] },
   '--drive': { example: '--drive file=disk.img', repeat: true, commands: ['boot'] },
+  '--netdev': { example: '--netdev user', repeat: true, commands: ['boot'] },
   '--rtc-epoch': { example: '--rtc-epoch now', commands: ['boot'] },
   '--output': { example: '-o board.dtb', commands: ['dtb'] },
   '--dts': { commands: ['dtb'] },
@@ -450,7 +456,7 @@ export function parseDrive(text: string): DriveSpec {
   items.push(cur);
   let path: string | null = null;
   let readOnly = false;
-  let raw = false;
+  let format: 'raw' | 'qcow2' | null = null;
   for (const item of items) {
     const eq = item.indexOf('=');
     const key = (eq < 0 ? item : item.slice(0, eq)).trim().toLowerCase();
@@ -468,12 +474,14 @@ export function parseDrive(text: string): DriveSpec {
         else throw new UserError(`--drive ${text}: readonly must be on or off, got '${value}'`);
         break;
       }
-      case 'format':
-        if (value?.trim().toLowerCase() !== 'raw') {
-          throw new UserError(`--drive ${text}: only raw images are supported (format=raw), got format=${value ?? ''}`);
+      case 'format': {
+        const v = value?.trim().toLowerCase();
+        if (v !== 'raw' && v !== 'qcow2') {
+          throw new UserError(`--drive ${text}: format must be raw or qcow2 (or left out: probed), got format=${value ?? ''}`);
         }
-        raw = true;
+        format = v;
         break;
+      }
       case 'if':
         if (value?.trim().toLowerCase() !== 'virtio') {
           throw new UserError(`--drive ${text}: drives attach as virtio-blk (if=virtio), got if=${value ?? ''}`);
@@ -489,7 +497,7 @@ export function parseDrive(text: string): DriveSpec {
     }
   }
   if (path === null) throw new UserError(`--drive ${text}: no file= given (${usage})`);
-  return raw ? { path, readOnly, format: 'raw' } : { path, readOnly };
+  return format !== null ? { path, readOnly, format } : { path, readOnly };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -528,7 +536,7 @@ function commandWord(argv: readonly string[]): string | undefined {
 }
 
 function helpFor(word: string | undefined): HelpCommand {
-  return word === 'boot' || word === 'dtb' || word === 'host' || word === 'ctl' ? { command: 'help', topic: word } : { command: 'help' };
+  return word === 'boot' || word === 'dtb' || word === 'host' || word === 'ctl' || word === 'img' ? { command: 'help', topic: word } : { command: 'help' };
 }
 
 function listCommands(cs: readonly CommandName[]): string {
@@ -723,6 +731,10 @@ export function parseArgs(argv: readonly string[]): CliCommand {
     if (drives.length > MAX_DRIVES) {
       throw new UserError(`${drives.length} --drive options: the board has room for ${MAX_DRIVES} (8 virtio-mmio slots, one holds virtio-rng)`);
     }
+    const netdevs = (values.get('--netdev') ?? []).map(parseNetdev);
+    if (drives.length + netdevs.length > MAX_DRIVES) {
+      throw new UserError(`${drives.length} --drive and ${netdevs.length} --netdev options: the board has room for ${MAX_DRIVES} devices (8 virtio-mmio slots, one holds virtio-rng)`);
+    }
     const seen = new Set<string>();
     for (const d of drives) {
       if (seen.has(d.path)) throw new UserError(`--drive file=${d.path} given twice (one image, one drive)`);
@@ -741,6 +753,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       harts,
       ad: ad ?? 'hardware',
       drives,
+      ...(netdevs.length > 0 ? { netdevs } : {}),
       rtcEpoch: epoch === undefined ? null : parseRtcEpoch(epoch),
     };
   }

@@ -51,9 +51,12 @@ import { coreSupportsHypervisor, resolveCpu } from '../board/cpu.js';
 import { formatJson, formatText } from '../stats.js';
 import { loadFile } from '../elf.js';
 import { useOptimizingCompiler } from '../core.js';
+import { checkDiskFormat } from '../block/open-image.js';
+import { imgCommand, IMG_USAGE } from './img.js';
 import { checkImage, ImageFormatError } from '../../devices/image-format.js';
 import { checkNotHeldHere, ImageLockError } from '../../devices/image-lock.js';
 import { ctlCommand, hostCommand } from './host.js';
+import { openUserNetworks } from '../net/netdev.js';
 
 export { attachProcessStdin } from './console.js';
 export type { ConsoleControl, InputSink } from './console.js';
@@ -170,11 +173,23 @@ export function processIo(): CliIo {
 /** Runs the CLI with `argv` (without node and the script). Resolves to the exit code. */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   try {
+    // `img` (src/cli/img.ts) has qemu-img's own flags (-f, -O, -b, ...): parsed there.
+    if (argv[0] === 'img') return imgCommand(argv.slice(1), io);
     const cmd = parseArgs(argv);
     switch (cmd.command) {
       case 'help':
         io.stdout.write(
-          cmd.topic === 'boot' ? BOOT_USAGE : cmd.topic === 'dtb' ? DTB_USAGE : cmd.topic === 'host' ? HOST_USAGE : cmd.topic === 'ctl' ? CTL_USAGE : USAGE,
+          cmd.topic === 'boot'
+            ? BOOT_USAGE
+            : cmd.topic === 'dtb'
+              ? DTB_USAGE
+              : cmd.topic === 'host'
+                ? HOST_USAGE
+                : cmd.topic === 'ctl'
+                  ? CTL_USAGE
+                  : cmd.topic === 'img'
+                    ? IMG_USAGE
+                    : USAGE,
         );
         return 0;
       case 'version':
@@ -486,7 +501,9 @@ function checkDriveFile(d: DriveSpec): Stats {
   let fd: number | null = null;
   try {
     fd = openSync(d.path, 'r');
-    checkImage(fd, d.path, { forceRaw: d.format === 'raw' });
+    checkImage(fd, d.path, d.format ? { format: d.format } : {});
+    // qcow2: the whole header, the tables' placement and the backing chain, read-only, now.
+    checkDiskFormat(d.path, { readOnly: d.readOnly, ...(d.format ? { format: d.format } : {}) });
   } catch (e) {
     if (e instanceof ImageFormatError) throw new UserError(`${flag} ${e.message}`);
     const err = fileReadError(d.path, e, 'a disk image');
@@ -573,7 +590,11 @@ async function bootCommand(cmd: BootCommand, io: CliIo): Promise<number> {
 
   useOptimizingCompiler();
   const epoch = rtcEpochNs(cmd.rtcEpoch);
-  const machine = newMachineChecked({
+  // --netdev user: the networks (and their hostfwd listeners) before the machine that uses them.
+  const nets = await openUserNetworks(cmd.netdevs ?? []);
+  let machine: VirtMachine;
+  try {
+    machine = newMachineChecked({
     ramBytes: cmd.ramBytes,
     timing,
     onOutput: (chunk) => io.stdout.write(chunk),
@@ -583,7 +604,14 @@ async function bootCommand(cmd: BootCommand, io: CliIo): Promise<number> {
     drives: cmd.drives,
     cpu: cmd.cpu,
     ...(epoch !== undefined ? { rtcEpochNs: epoch } : {}),
-  });
+    ...(nets.length > 0 ? { nics: nets.map((n) => ({ mac: n.mac, backend: n.net })) } : {}),
+    });
+  } catch (e) {
+    for (const n of nets) n.net.close();
+    throw e;
+  }
+  // Host sockets: pacing on by default, host packets enter at slice boundaries (docs/NETWORK.md).
+  for (const n of nets) machine.attachHostSocket(n.net);
   let code: number;
   try {
     // A board that takes the option but not yet the harts (SMP in progress) must not boot a

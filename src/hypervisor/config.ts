@@ -18,6 +18,11 @@ import { parseDocument } from 'yaml';
 import * as z from 'zod';
 import { UserError, closest, fileReadError, formatSize, isUserError } from '../errors.js';
 import { parseSize } from '../cli/args.js';
+import { parseHostForward, type HostForward } from '../net/slirp.js';
+import { macFromName } from '../net/link.js';
+import { macFromString, macToString } from '../net/packet.js';
+import { checkDiskFormat } from '../block/open-image.js';
+import { ImageFormatError } from '../../devices/image-format.js';
 
 // ---------------------------------------------------------------------------------------------
 // Limits
@@ -46,8 +51,11 @@ export const MIN_VM_MEMORY = FRAME;
 export const MIN_WEIGHT = 1;
 export const MAX_WEIGHT = 65535;
 export const DEFAULT_WEIGHT = 256;
-/** virtio-mmio slots of the virt platform, one of which holds virtio-rng (as `boot --drive`). */
-export const MAX_DISKS = 7;
+/** virtio-mmio slots of the virt platform (8), less virtio-rng and the guest-agent virtio-console. */
+export const MAX_DISKS = 6;
+/** `shutdown_timeout`: virtual seconds `ctl shutdown` waits for the guest to power off (default, bounds). */
+export const DEFAULT_SHUTDOWN_TIMEOUT = 10;
+export const MAX_SHUTDOWN_TIMEOUT = 3600;
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export const MAX_NAME = 32;
 
@@ -73,19 +81,31 @@ const wholeNumber = (lo: number, hi: number, what: string) => {
 const text = (what: string) => z.string({ error: `expected ${what}` });
 const bool = () => z.boolean({ error: 'expected true or false' });
 
-/** A disk: a raw image attached as virtio-blk (vda, vdb, ... in order). */
+/** A disk: a raw or qcow2 image attached as virtio-blk (vda, vdb, ... in order). */
 const DiskSchema = z
   .strictObject({
-    file: text('a file name (a raw disk image)').min(1, { error: 'expected a file name (a raw disk image)' }),
+    file: text('a file name (a raw or qcow2 disk image)').min(1, { error: 'expected a file name (a raw or qcow2 disk image)' }),
     readonly: bool().default(false),
-  })
-  .meta({ description: 'a raw disk image attached as virtio-blk; path relative to this file' });
+    // As --drive format=: absent = probed from the header (docs/DISKS.md).
+    format: z.enum(['raw', 'qcow2'], { error: 'expected raw or qcow2' }).optional(),
+  }, { error: 'expected a disk like { file: web.img }' })
+  .meta({ description: 'a raw or qcow2 disk image attached as virtio-blk; path relative to this file' });
 
-/** A NIC (reserved for the networking issue; accepted only as an empty list today). */
-const NicSchema = z.strictObject({
-  network: text('a network name (user, or a switch name)'),
-  hostfwd: z.array(text('a forward like tcp:127.0.0.1:8080-:80'), { error: 'expected a list of forwards' }).optional(),
-});
+/** A NIC: virtio-net on the user network (NAT, hostfwd) or on a named switch shared with other VMs. */
+const NicSchema = z
+  .strictObject({
+    network: text('a network name (user, or a switch name)').meta({ description: "'user' (NAT to the host, QEMU -nic user) or the name of a switch connecting VMs of this host" }),
+    hostfwd: z
+      .array(text('a forward like tcp:127.0.0.1:8080-:80'), { error: 'expected a list of forwards' })
+      .optional()
+      .meta({ description: 'user network only: QEMU hostfwd rules, [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport' }),
+    mac: z
+      .string({ error: 'expected a MAC address like 52:54:00:12:34:56' })
+      .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, { error: 'expected a MAC address like 52:54:00:12:34:56' })
+      .optional()
+      .meta({ description: 'default: derived from the VM name (52:54:00 and three bytes of SHA-256(name/index))' }),
+  })
+  .meta({ description: 'a virtio-net NIC (eth0, eth1, ... in order)' });
 
 const VmSchema = z
   .strictObject({
@@ -104,11 +124,17 @@ const VmSchema = z
       .optional(),
     autostart: bool().default(true),
     disks: z.array(DiskSchema, { error: 'expected a list of disks like [ { file: web.img } ]' }).default([]),
+    shutdown_timeout: z
+      .number({ error: `expected a number of seconds above 0, at most ${MAX_SHUTDOWN_TIMEOUT}` })
+      .positive({ error: `expected a number of seconds above 0, at most ${MAX_SHUTDOWN_TIMEOUT}` })
+      .max(MAX_SHUTDOWN_TIMEOUT, { error: `expected a number of seconds above 0, at most ${MAX_SHUTDOWN_TIMEOUT}` })
+      .default(DEFAULT_SHUTDOWN_TIMEOUT)
+      .meta({ description: 'virtual seconds ctl shutdown waits for the guest agent to power the VM off' }),
     // Reserved for later issues (accepted in the file format now; see RESERVED below).
     paging: z.enum(['nested', 'shadow'], { error: "expected 'nested' or 'shadow'" }).optional(),
     nics: z.array(NicSchema, { error: 'expected a list of NICs' }).optional(),
     balloon: bool().optional(),
-  })
+  }, { error: 'expected a VM like { name: web, memory: 256M, kernel: Image }' })
   .meta({ description: 'one virtual machine' });
 
 const HostSchema = z
@@ -122,7 +148,7 @@ const HostSchema = z
     // Reserved for the overcommit issue.
     dedup: bool().optional(),
     overcommit: bool().optional(),
-  })
+  }, { error: 'expected a mapping like { harts: 2, ram: 1G }' })
   .meta({ description: 'the simulated host machine' });
 
 export const VmFileSchema = z
@@ -147,9 +173,20 @@ export function vmConfigJsonSchema(): object {
 // ---------------------------------------------------------------------------------------------
 
 export interface DiskConfig {
-  /** Absolute path of a raw image (resolved relative to the definition file). */
+  /** Absolute path of a raw or qcow2 image (resolved relative to the definition file). */
   file: string;
   readonly: boolean;
+  /** Given format; absent = probed. */
+  format?: 'raw' | 'qcow2';
+}
+
+export interface NicConfig {
+  /** 'user', or a switch name. */
+  network: string;
+  /** hostfwd rules (user network only), parsed. */
+  hostfwd: HostForward[];
+  /** The NIC's MAC (given, or derived from the VM name and the NIC's index). */
+  mac: Uint8Array;
 }
 
 export interface VmConfig {
@@ -171,6 +208,10 @@ export interface VmConfig {
   /** false: defined but shut off until `ctl start`. */
   autostart: boolean;
   disks: DiskConfig[];
+  /** Virtual seconds `ctl shutdown` waits for the guest to power off through its agent (default 10). */
+  shutdownTimeout: number;
+  /** virtio-net NICs (absent = none; resolveHostConfig always fills it). */
+  nics?: NicConfig[];
   /** Reserved keys at the only values this build can honour (see docs/VM-CONFIG.md). */
   paging: 'nested';
 }
@@ -312,6 +353,8 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
   const base = baseDir;
   const names = new Map<string, number>();
   const disksSeen = new Map<string, { where: string; readonly: boolean }>();
+  const macSeen = new Map<string, string>();
+  const fwdSeen = new Map<string, string>();
   const vms: VmConfig[] = doc.vms.map((vm, i) => {
     const at = `vms[${i}]`;
     if (!NAME_RE.test(vm.name) || vm.name.length > MAX_NAME) {
@@ -322,7 +365,6 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
     names.set(vm.name.toLowerCase(), i);
 
     if (vm.paging === 'shadow') fail(file, `${at}.paging: shadow: not supported yet (nested, the default, is)`);
-    if (vm.nics !== undefined && vm.nics.length > 0) fail(file, `${at}.nics: not supported yet (no virtual network in this build; omit nics or write nics: [])`);
     if (vm.balloon === true) fail(file, `${at}.balloon: not supported yet (no balloon device in this build; omit it or write balloon: false)`);
 
     const mem = sizeOf(vm.memory, file, `${at}.memory`);
@@ -348,7 +390,48 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
         fail(file, `${where}: ${d.file} is also ${other.where}; an image shared between disks must be readonly everywhere`);
       }
       disksSeen.set(key, { where, readonly: d.readonly });
-      return { file: abs, readonly: d.readonly };
+      // The format now (probe; a qcow2 header, tables and backing chain), as boot --drive does.
+      try {
+        checkDiskFormat(abs, { readOnly: d.readonly, ...(d.format ? { format: d.format } : {}) });
+      } catch (e) {
+        if (e instanceof ImageFormatError) fail(file, `${where}: ${d.file}: ${e.message}`);
+        throw e;
+      }
+      return d.format !== undefined ? { file: abs, readonly: d.readonly, format: d.format } : { file: abs, readonly: d.readonly };
+    });
+
+    const nicList = vm.nics ?? [];
+    if (vm.disks.length + nicList.length > MAX_DISKS) {
+      fail(file, `${at}.nics: ${vm.disks.length} disks and ${nicList.length} NICs: a VM has room for ${MAX_DISKS} devices (8 virtio-mmio slots, virtio-rng and virtio-console hold two)`);
+    }
+    const nics: NicConfig[] = nicList.map((n, j) => {
+      const where = `${at}.nics[${j}]`;
+      if (n.network !== 'user' && (!NAME_RE.test(n.network) || n.network.length > MAX_NAME)) {
+        fail(file, `${where}.network: '${n.network}' is not 'user' or a switch name (letters, digits, '.', '_', '-')`);
+      }
+      if (n.network !== 'user' && n.hostfwd !== undefined && n.hostfwd.length > 0) {
+        fail(file, `${where}.hostfwd: forwards need network: user (a switch has no host side)`);
+      }
+      const hostfwd = (n.hostfwd ?? []).map((h, k) => {
+        try {
+          return parseHostForward(h);
+        } catch (e) {
+          return fail(file, `${where}.hostfwd[${k}]: ${(e as Error).message}`);
+        }
+      });
+      for (const h of hostfwd) {
+        const key = `${h.proto}:${h.hostAddr}:${h.hostPort}`;
+        const other = fwdSeen.get(key);
+        if (other !== undefined) fail(file, `${where}.hostfwd: ${h.proto} port ${h.hostPort} is also forwarded by ${other}`);
+        fwdSeen.set(key, where);
+      }
+      const mac = n.mac !== undefined ? macFromString(n.mac)! : macFromName(vm.name, j);
+      if (mac[0] & 1) fail(file, `${where}.mac: ${n.mac} is a multicast address (the first byte must be even)`);
+      const key = macToString(mac);
+      const other = macSeen.get(key);
+      if (other !== undefined) fail(file, `${where}.mac: ${key} is also the MAC of ${other}`);
+      macSeen.set(key, where);
+      return { network: n.network, hostfwd, mac };
     });
 
     return {
@@ -362,6 +445,8 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
       cap: vm.cap ?? null,
       autostart: vm.autostart,
       disks,
+      shutdownTimeout: vm.shutdown_timeout,
+      nics,
       paging: 'nested',
     };
   });

@@ -15,6 +15,12 @@
  */
 
 export const PARTIAL_FLUSH_MS = 100;
+/**
+ * A partial line is printed at once when it grows this long (characters): a guest that writes
+ * without newlines (DBCN can send 1 MiB per call) must not grow the host's buffer without bound,
+ * nor keep the flush timer from ever firing by writing again within PARTIAL_FLUSH_MS.
+ */
+export const MAX_PARTIAL = 64 * 1024;
 
 /** setTimeout/clearTimeout, injectable for tests. */
 export interface MuxTimer {
@@ -88,6 +94,10 @@ export class ConsoleMux {
       this.open = null;
     }
     if (out !== '') this.write(out);
+    if (c.pending.length >= MAX_PARTIAL) {
+      this.flushPartial(name, c);
+      return;
+    }
     if (c.pending !== '') {
       c.timer = this.timer.set(() => {
         c.timer = null;

@@ -21,6 +21,8 @@ import { UserError } from '../errors.js';
 import { CONTROL_COMMANDS, ControlError, type ControlCommand, type HostControl, type HostEvent } from './control-api.js';
 
 export const PROTOCOL_VERSION = 1;
+/** How long close() waits for commands in flight to reply (ms of wall time). */
+const CLOSE_GRACE_MS = 2000;
 /** A request line longer than this is refused and the connection closed. */
 export const MAX_LINE = 64 * 1024;
 /**
@@ -127,6 +129,9 @@ export class ControlServer {
   private readonly sockets = new Set<Socket>();
   private readonly offEvent: () => void;
   private closed = false;
+  /** Commands being executed (a `shutdown` waits for the guest); close() lets them reply first. */
+  private inflight = 0;
+  private readonly idleWaiters: Array<() => void> = [];
 
   private constructor(
     private readonly server: Server,
@@ -203,7 +208,12 @@ export class ControlServer {
             if (await this.attachConsole(sock, host, req, send, after)) return;
             continue;
           }
-          send(await dispatch(host, req));
+          this.inflight++;
+          try {
+            send(await dispatch(host, req));
+          } finally {
+            if (--this.inflight === 0) this.idleWaiters.splice(0).forEach((w) => w());
+          }
         }
       } finally {
         busy = false;
@@ -272,8 +282,24 @@ export class ControlServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // A command the host is finishing (e.g. `shutdown`, settled as the last VM powered off) gets
+    // its reply out before the connections go; bounded, so a stuck one cannot hold the exit.
+    if (this.inflight > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, CLOSE_GRACE_MS);
+        this.idleWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
     this.offEvent();
-    for (const s of this.sockets) s.destroy();
+    // end() sends what is queued (that last reply) before closing; destroy() after a short grace
+    // for a peer that never closes its side.
+    for (const s of this.sockets) {
+      s.end();
+      setTimeout(() => s.destroy(), 200).unref();
+    }
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     try {
       unlinkSync(this.path);

@@ -75,6 +75,15 @@ export function decodeMmio(insn: number, length: number): MmioAccess | null {
   return null;
 }
 
+/**
+ * htinst pseudoinstructions of a guest-page fault on an implicit VS-stage access (Priv 1.12 §8.6.3,
+ * "Transformed Instruction or Pseudoinstruction for mtinst or htinst"): 0x2000 / 0x3000 a 32- / 64-bit
+ * PTE read, 0x2020 / 0x3020 a PTE write (A/D update).
+ */
+export function isWalkPseudo(htinst: bigint): boolean {
+  return htinst === 0x3000n || htinst === 0x3020n || htinst === 0x2000n || htinst === 0x2020n;
+}
+
 /** What the VM's run loop does after an exit. */
 export type ExitOutcome =
   | { kind: 'resume' }
@@ -97,6 +106,15 @@ export function handleExit(core: Core, e: VmExit, env: ExitEnv, hart: number): {
     case CAUSE_LOAD_GPF:
     case CAUSE_STORE_GPF: {
       const store = e.cause === CAUSE_STORE_GPF;
+      // An implicit access of the guest's own VS-stage walk (a PTE read or A/D write) whose GPA is
+      // outside its RAM: htinst holds a pseudoinstruction (Priv 1.12 §8.6.3), not the trapping
+      // instruction, and emulating that instruction as MMIO at the PTE's address would read a
+      // device register into rd or write rs2 to a device. A PTE in non-memory is an access fault
+      // of the original access type (Priv §4.3.2 step 2), as on a bare machine.
+      if (isWalkPseudo(e.htinst)) {
+        core.injectVS(store ? CAUSE_STORE_ACCESS : CAUSE_LOAD_ACCESS, e.stval);
+        return { reason: 'fault', outcome: { kind: 'resume' } };
+      }
       const gpa = (e.htval << 2n) | (e.stval & 3n);
       const acc = decodeMmio(e.insn, e.length);
       if (acc === null || acc.store !== store || gpa >= 1n << 32n) {

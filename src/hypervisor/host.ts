@@ -15,15 +15,14 @@
  * hart idles until the placement's next decision or the next clock of another hart; exit 3 only
  * when no VM can run at all.
  *
- * Not done yet (issue 10): shutdown via a guest agent, ctl reboot, the control socket, migration of
- * one SMP VM's vCPUs across host harts in parallel (a VM's round runs on one host hart at a time,
+ * Not done yet (issue 10): migration of one SMP VM's vCPUs across host harts in parallel (a VM's round runs on one host hart at a time,
  * so one VM gets at most one host hart's worth of cycles).
  */
 import { Core } from '../core.js';
 import { UserError, formatSize } from '../errors.js';
 import { defaultTiming, latencyArray, cyclesPerTick, type TimingConfig } from '../timing.js';
 import { FramePool } from './memory.js';
-import { Vm } from './vm.js';
+import { Vm, type ShutdownResult } from './vm.js';
 import { VcpuSchedulerPlacement } from './scheduler.js';
 import { VcpuTlbModels } from './tlbstate.js';
 import { applyTlbModel } from '../tlbmodel.js';
@@ -33,6 +32,8 @@ import type { ControlResult, HostControlOps, HostSpec, VcpuPlacement, VmListEntr
 export const MAX_HOST_RAM = 2 * 1024 * 1024 * 1024;
 /** Host RAM kept for the host itself (nothing lives there yet; the pool starts above it). */
 const HOST_RESERVED = 2 * 1024 * 1024;
+/** Virtual seconds an agent shutdown waits by default (config.ts DEFAULT_SHUTDOWN_TIMEOUT for files). */
+export const DEFAULT_SHUTDOWN_TIMEOUT_S = 10;
 /** Round-robin slice, host cycles. */
 export const DEFAULT_SLICE = 1_000_000;
 
@@ -144,6 +145,11 @@ export class Host implements HostControlOps {
       // mstatus.FS = Dirty: a VS-mode FP instruction needs both sstatus.FS (the host's) and vsstatus.FS (Priv §8.2.x).
       core.setCsr(L.H_MSTATUS, core.getCsr(L.H_MSTATUS) | (3n << 13n));
       core.setCsr(L.H_MCOUNTEREN, 7n); // cycle, time, instret below M (as firmware leaves it); hcounteren gates VS
+      // scounteren has no VS copy (Priv §8.2: not among the VS CSRs): with V = 1 it is what gates VU
+      // counter reads, so it holds what OpenSBI gives a guest kernel (CY, TM, IR). Without it a guest
+      // process reading `time` (glibc clock_gettime through the vDSO, e.g. busybox ping) takes a
+      // virtual-instruction trap that the guest kernel turns into SIGILL.
+      core.setCsr(L.H_SCOUNTEREN, 7n);
       core.setTimebase(cyclesPerTick(this.timing), 0n);
     }
     this.mode = opts.mode ?? 'fast';
@@ -291,6 +297,11 @@ export class Host implements HostControlOps {
     this.blocked.clear();
   }
 
+  /** Host-side work (network sockets) was delivered to the VMs: a blocked VM may run again. */
+  hostWorkArrived(): void {
+    this.blocked.clear();
+  }
+
   /** Was this VM destroyed (not shut off by its guest)? */
   wasDestroyed(name: string): boolean {
     return this.destroyed.has(name);
@@ -307,9 +318,6 @@ export class Host implements HostControlOps {
   }
   private missing(name: string): { ok: false; error: string } {
     return { ok: false, error: `no VM named "${name}"` };
-  }
-  private unsupported(op: string): { ok: false; error: string } {
-    return { ok: false, error: `${op}: not supported yet` };
   }
 
   list(): ControlResult<VmListEntry[]> {
@@ -360,10 +368,20 @@ export class Host implements HostControlOps {
     v.state = 'running';
     return { ok: true, value: null };
   }
-  /** Graceful shutdown needs the guest agent (virtio-console), not there yet. */
-  shutdown(name: string): ControlResult<null> {
-    if (!this.find(name)) return this.missing(name);
-    return this.unsupported('shutdown');
+  /**
+   * Graceful shutdown through the guest agent (libvirt `shutdown --mode agent`; vm.ts
+   * `requestShutdown`): `shutdown` goes to the agent on the VM's virtio-console; `done` is called
+   * when the guest has powered off, or with a timeout after the VM's `shutdownTimeout` virtual
+   * seconds (default 10), the VM still running. Refused at once (nothing sent) when the VM is not
+   * running or no agent has announced itself.
+   */
+  shutdown(name: string, done: (r: ShutdownResult) => void = () => {}): ControlResult<null> {
+    const v = this.find(name);
+    if (!v) return this.missing(name);
+    const r = v.requestShutdown(v.spec.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_S, done);
+    if (!r.ok) return r;
+    this.blocked.clear(); // the command (an interrupt) and the timeout (an event) may wake it
+    return { ok: true, value: null };
   }
   /** `ctl reboot`: a cold restart of a running or paused VM (libvirt's reset). */
   reboot(name: string): ControlResult<null> {
@@ -379,6 +397,7 @@ export class Host implements HostControlOps {
     if (!v) return this.missing(name);
     if (v.state !== 'running' && v.state !== 'paused') return { ok: false, error: `${name}: domain is not running` };
     v.state = 'shut off';
+    v.finishShutdown({ ok: false, timeout: false, error: `${name}: the domain was destroyed` });
     this.destroyed.add(name);
     this.placement.remove(v.id);
     return { ok: true, value: null };

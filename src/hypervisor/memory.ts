@@ -31,19 +31,12 @@ const HGATP_SV39X4 = 8n;
 /** Host RAM as 2 MiB chunks: [RAM_BASE + reservedBytes, RAM_BASE + ramBytes). */
 export class FramePool {
   private readonly free: boolean[];
-  /** Chunks a VM has had (the others are still as the core created them: zero). */
-  private readonly used: boolean[];
   readonly firstChunkHpa: number;
   constructor(ramBytes: number, reservedBytes = 0) {
     const first = Math.ceil(reservedBytes / CHUNK);
     this.firstChunkHpa = RAM_BASE + first * CHUNK;
     const n = Math.floor(ramBytes / CHUNK) - first;
     this.free = new Array<boolean>(Math.max(0, n)).fill(true);
-    this.used = new Array<boolean>(Math.max(0, n)).fill(false);
-  }
-  /** Whether the chunk at `hpa` may hold old data (a VM had it): only those need zeroing. */
-  dirty(hpa: number): boolean {
-    return this.used[(hpa - this.firstChunkHpa) / CHUNK] !== false;
   }
   get totalChunks(): number {
     return this.free.length;
@@ -66,7 +59,6 @@ export class FramePool {
       const i = (a - this.firstChunkHpa) / CHUNK;
       if (!Number.isInteger(i) || i < 0 || i >= this.free.length || this.free[i]) throw new Error(`frame pool: bad release 0x${a.toString(16)}`);
       this.free[i] = true;
-      this.used[i] = true;
     }
   }
 }
@@ -123,8 +115,9 @@ export class VmMemory implements GuestMemory {
     const core = this.core;
     const l1Tables = Math.ceil(this.chunks.length / 512);
     core.zeroPhys(this.tableChunk, (4 + l1Tables) * PAGE);
-    // A chunk no VM has had is still zero (fresh host RAM); one another VM released is wiped.
-    for (const c of this.chunks) if (this.pool.dirty(c)) core.zeroPhys(c, CHUNK);
+    // Every chunk is wiped, also one no VM has had: host RAM outside the VMs may hold the host's
+    // own data (test/hypervisor/hostile.test.ts fills it with canaries), never to be seen by a guest.
+    for (const c of this.chunks) core.zeroPhys(c, CHUNK);
     const root = this.tableChunk;
     const rootIndex = (GUEST_RAM_BASE / 0x4000_0000) | 0;
     for (let t = 0; t < l1Tables; t++) {
@@ -154,7 +147,7 @@ export class VmMemory implements GuestMemory {
   }
 
   inRam(gpa: number, len: number): boolean {
-    return gpa >= GUEST_RAM_BASE && len >= 0 && gpa + len <= GUEST_RAM_BASE + this.bytes;
+    return Number.isSafeInteger(gpa) && Number.isSafeInteger(len) && gpa >= GUEST_RAM_BASE && len >= 0 && gpa + len <= GUEST_RAM_BASE + this.bytes;
   }
 
   /** Split [gpa, gpa+len) at chunk borders: [hpa, offset in the buffer, length]. */
@@ -172,8 +165,11 @@ export class VmMemory implements GuestMemory {
   }
 
   read(gpa: number, len: number): Uint8Array {
+    // Bounds first, then the buffer: a length a guest wrote (a descriptor, an SBI argument) must
+    // never make the host allocate more than the VM's memory.
+    const parts = this.pieces(gpa, len);
     const out = new Uint8Array(len);
-    for (const [hpa, off, n] of this.pieces(gpa, len)) out.set(this.core.readPhys(hpa, n), off);
+    for (const [hpa, off, n] of parts) out.set(this.core.readPhys(hpa, n), off);
     return out;
   }
 

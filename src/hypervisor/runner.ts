@@ -8,11 +8,16 @@
  */
 import { UserError } from '../errors.js';
 import type { HostConfig } from './config.js';
-import { ControlError, type ControlErrorClass } from './control-api.js';
+import { ControlError, type ConsoleStreams, type ControlErrorClass } from './control-api.js';
+import { PassThrough, Writable } from 'node:stream';
+import type { ShutdownResult } from './vm.js';
 import { Host } from './host.js';
 import type { Vm } from './vm.js';
 import { EXIT_REASONS } from './vcpu.js';
 import type { VmState, VmStats } from './types.js';
+import { SwitchRegistry } from '../net/switch.js';
+import { UserNet, type HostForward } from '../net/slirp.js';
+import type { NetBackend } from '../net/link.js';
 
 /** Host run slices: yield to the event loop (control socket, stdin, Ctrl-C) about every 20 ms. */
 const SLICE_MS = 20;
@@ -24,11 +29,17 @@ export class HostRunner {
   private readonly listeners = new Set<(e: { event: 'DOMAIN_STATE'; name: string; state: VmState; reason: string }) => void>();
   private readonly lastState = new Map<string, VmState>();
   private readonly everStarted = new Set<string>();
+  /** Attached consoles (`ctl console`) per VM name. */
+  private readonly consoles = new Map<string, Set<PassThrough>>();
+  /** Named switches between the VMs (nics: [ { network: NAME } ]). */
+  readonly switches = new SwitchRegistry();
+  /** User networks (one per `network: user` NIC), polled between host slices. */
+  readonly userNets: UserNet[] = [];
 
   constructor(readonly config: HostConfig) {
     this.host = new Host(
       { harts: config.harts, ramBytes: config.ramBytes },
-      { onOutput: (vm, b) => this.onConsoleSink?.(vm.name, b), mode: config.mode ?? 'fast' },
+      { onOutput: (vm, b) => this.consoleOut(vm.name, b), mode: config.mode ?? 'fast' },
     );
     for (const v of config.vms) {
       this.host.addVm({
@@ -42,10 +53,35 @@ export class HostRunner {
         ...(v.cap !== null ? { cap: v.cap } : {}),
         autostart: v.autostart,
         disks: v.disks,
+        shutdownTimeout: v.shutdownTimeout,
+        ...(v.nics && v.nics.length > 0 ? { nics: v.nics.map((n) => ({ mac: n.mac, backend: this.backendFor(n.network, n.hostfwd) })) } : {}),
       });
       if (v.autostart) this.everStarted.add(v.name);
     }
     for (const vm of this.host.vms) this.lastState.set(vm.name, vm.state);
+  }
+
+  private backendFor(network: string, hostfwd: HostForward[]): NetBackend {
+    if (network !== 'user') return this.switches.get(network);
+    const un = new UserNet({ hostfwd });
+    un.wake = () => {};
+    this.userNets.push(un);
+    return un;
+  }
+
+  private listening = false;
+
+  /** Opens the user networks' hostfwd listeners (one UserError line if one cannot listen); run() does it first. */
+  async listen(): Promise<void> {
+    if (this.listening) return;
+    this.listening = true;
+    for (const un of this.userNets) {
+      try {
+        await un.listen();
+      } catch (e) {
+        throw new UserError(`${this.config.path}: ${(e as Error).message}`);
+      }
+    }
   }
 
   private vm(name: string): Vm {
@@ -67,6 +103,7 @@ export class HostRunner {
   }
 
   private emitChanges(): void {
+    this.endConsoles();
     for (const vm of this.host.vms) {
       if (this.lastState.get(vm.name) !== vm.state) {
         this.lastState.set(vm.name, vm.state);
@@ -77,6 +114,7 @@ export class HostRunner {
 
   async run(o: { maxInsns: number | null; maxCycles: number | null; onConsole(name: string, bytes: Uint8Array): void }) {
     this.onConsoleSink = o.onConsole;
+    await this.listen();
     const opts = {
       ...(o.maxCycles !== null ? { maxHostCycles: o.maxCycles } : {}),
       ...(o.maxInsns !== null ? { maxInsns: o.maxInsns } : {}),
@@ -89,6 +127,11 @@ export class HostRunner {
         break;
       }
       const t0 = performance.now();
+      // Host sockets' work (user networks) enters the VMs at slice boundaries; it may wake a VM.
+      if (this.userNets.some((un) => un.pendingHostWork > 0)) {
+        for (const un of this.userNets) un.poll();
+        this.host.hostWorkArrived();
+      }
       const r = this.host.runSome(opts, Infinity, () => performance.now() - t0 > SLICE_MS);
       this.emitChanges();
       if (r) {
@@ -100,6 +143,8 @@ export class HostRunner {
       const idle = !this.host.vms.some((v) => v.runnable);
       await new Promise<void>((res) => (idle ? setTimeout(res, 10) : setImmediate(res)));
     }
+    // Shutdowns still waiting (the run was interrupted or ran out): they will not complete now.
+    for (const v of this.host.vms) v.finishShutdown({ ok: false, timeout: false, error: `${v.name}: the host stopped before the guest powered off` });
     return {
       end,
       vms: this.host.vms.map((v) => ({ name: v.name, state: v.state, reason: this.reason(v) })),
@@ -116,6 +161,7 @@ export class HostRunner {
     this.interrupted = true;
   }
   close(): void {
+    for (const un of this.userNets) un.close();
     this.host.close();
   }
 
@@ -123,7 +169,7 @@ export class HostRunner {
 
   private check(r: { ok: true } | { ok: false; error: string }): void {
     if (!r.ok) {
-      const cls: ControlErrorClass = /not supported/.test(r.error) ? 'NotSupported' : /no VM named/.test(r.error) ? 'NotFound' : 'InvalidState';
+      const cls: ControlErrorClass = /not supported|no guest agent|no agent channel/.test(r.error) ? 'NotSupported' : /no VM named/.test(r.error) ? 'NotFound' : 'InvalidState';
       throw new ControlError(cls, r.error);
     }
     this.emitChanges();
@@ -159,9 +205,19 @@ export class HostRunner {
   async resume(name: string) {
     this.check(this.host.resume(name));
   }
+  /**
+   * Resolves when the guest, told by its agent, has powered off; rejects with ControlError
+   * 'Timeout' when it has not after the VM's shutdown_timeout (virtual seconds; it keeps running),
+   * or at once when there is no agent / the VM is not running.
+   */
   async shutdown(name: string) {
     this.vm(name);
-    this.check(this.host.shutdown(name));
+    let settle!: (r: ShutdownResult) => void;
+    const finished = new Promise<ShutdownResult>((res) => (settle = res));
+    this.check(this.host.shutdown(name, (r) => settle(r)));
+    const r = await finished;
+    this.emitChanges();
+    if (!r.ok) throw new ControlError(r.timeout ? 'Timeout' : 'Failed', r.error);
   }
   async reboot(name: string) {
     this.vm(name);
@@ -203,9 +259,50 @@ export class HostRunner {
       return { name: v.name, stats };
     });
   }
-  async console(name: string): Promise<never> {
-    this.vm(name);
-    throw new ControlError('NotSupported', 'console: not supported yet');
+  /**
+   * Attach to a VM's console (its UART, where the guest's shell is): `output` carries what the VM
+   * writes from now on (and ends when the VM shuts off or on detach), `input` goes to the VM as
+   * `--console NAME` input does. Several consoles may be attached at once; the CLI's prefixed
+   * stdout goes on regardless.
+   */
+  async console(name: string): Promise<ConsoleStreams> {
+    const v = this.vm(name);
+    if (v.state !== 'running' && v.state !== 'paused') throw new ControlError('InvalidState', `${name}: domain is not running`);
+    const output = new PassThrough();
+    let attached = true;
+    const detach = () => {
+      if (!attached) return;
+      attached = false;
+      this.consoles.get(name)?.delete(output);
+      output.end();
+    };
+    let set = this.consoles.get(name);
+    if (!set) this.consoles.set(name, (set = new Set()));
+    set.add(output);
+    const input = new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        if (attached) this.consoleInput(name, new Uint8Array(chunk));
+        cb();
+      },
+    });
+    return { output, input, detach };
+  }
+
+  /** Console bytes of a VM: the run's sink (prefixed stdout) and every attached console. */
+  private consoleOut(name: string, b: Uint8Array): void {
+    this.onConsoleSink?.(name, b);
+    const set = this.consoles.get(name);
+    if (set) for (const o of set) o.write(Buffer.from(b));
+  }
+
+  /** End the attached consoles of VMs that are no longer running or paused. */
+  private endConsoles(): void {
+    for (const [name, set] of this.consoles) {
+      const v = this.host.vms.find((x) => x.name === name);
+      if (v && (v.state === 'running' || v.state === 'paused')) continue;
+      for (const o of set) o.end();
+      set.clear();
+    }
   }
   onEvent(listener: (e: { event: 'DOMAIN_STATE'; name: string; state: VmState; reason: string }) => void): () => void {
     this.listeners.add(listener);
@@ -253,10 +350,5 @@ function addDiskAndTlbStats(stats: Record<string, number | string>, s: VmStats):
 
 /** The export `cyclevisor host` looks for (hostcli's `CreateHost`). Bad input: UserError (exit 2). */
 export function createHost(config: HostConfig): HostRunner {
-  try {
-    return new HostRunner(config);
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw e;
-  }
+  return new HostRunner(config);
 }

@@ -7,6 +7,7 @@
  * Until hostcli's `VmConfig` is merged, this is the shape the VMM consumes (the YAML keys of issue
  * 10, sizes already in bytes, paths already absolute). A converter from theirs is one function.
  */
+import type { NetBackend } from '../net/link.js';
 
 /** libvirt's domain states (virDomainState), as `list` / `dominfo` print them. */
 import type { TlbStats } from '../tlbmodel.js';
@@ -29,7 +30,11 @@ export interface VmSpec {
   cap?: number;
   /** false: defined, shut off until `start` (default true). */
   autostart?: boolean;
-  disks?: Array<{ file: string; readonly?: boolean }>;
+  disks?: Array<{ file: string; readonly?: boolean; format?: 'raw' | 'qcow2' }>;
+  /** Virtual seconds `shutdown` waits for the guest agent to power the VM off (default 10). */
+  shutdownTimeout?: number;
+  /** virtio-net NICs (eth0, ...) and the networks they are plugged into (src/net/). */
+  nics?: Array<{ mac: Uint8Array; backend: NetBackend }>;
 }
 
 /** The host machine (issue 10's `host:` key). */

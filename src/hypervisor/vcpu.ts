@@ -44,6 +44,9 @@ export class Vcpu {
   trapInstret = 0;
   /** Its own modeled TLB and counters (timing mode; tlbstate.ts). */
   readonly tlb = new VcpuTlb();
+  /** Trap-storm detection (vm.ts TRAP_STORM): injected traps in a row, and instret at the last one. */
+  trapsInARow = 0;
+  instretAtTrap = -1;
 
   constructor(
     readonly index: number,

@@ -29,12 +29,25 @@ import { GUEST_RAM_BASE, VmMemory, type FramePool } from './memory.js';
 import { Vcpu, EXIT_REASONS } from './vcpu.js';
 import { handleExit, setLiveHvip, type ExitEnv } from './exits.js';
 import type { SbiAction } from './sbi/index.js';
+import { GuestAgent } from './agent.js';
+import type { SimEvent } from '../bus/types.js';
 import type { ExitReasonName, VmDiskStats, VmSpec, VmState, VmStats } from './types.js';
 import type { VcpuTlbModels } from './tlbstate.js';
 import { VirtioBlk } from '../../devices/virtio-blk.js';
 
 /** Cycles each vCPU of an SMP VM runs per round (the bare board's SMP_QUANTUM). */
 export const VM_QUANTUM = 10_000;
+/**
+ * The furthest a VM's clock goes, in cycles (2^52: ~52 days at 1 GHz). Clocks are JS numbers, exact
+ * below 2^53, and the core counts cycles in a u64. A wake-up set later than this (a VS timer, a
+ * device event such as an RTC alarm far in the future) is never reached: it wakes nothing, as a
+ * timer set to all ones; a vCPU waiting for nothing else waits forever. Without this bound a guest
+ * could make its clock jump to 2^62 ticks, past 2^64 cycles, where the core's counter saturates and
+ * a round would never end: the host process would hang (found by test/guests/hostile).
+ */
+export const VM_CLOCK_LIMIT = 2 ** 52;
+/** Traps the VMM injects in a row, with no instruction retired, after which the VM has crashed. */
+export const TRAP_STORM = 1000;
 /** Where a Linux Image goes (as OpenSBI fw_jump / QEMU place it: 2 MiB into RAM). */
 const KERNEL_OFFSET = 0x20_0000;
 const MiB = 1024 * 1024;
@@ -54,6 +67,9 @@ export interface VmOptions {
   /** Host harts (whose host TLBs a fence flushes); default 1. */
   hostHarts?: number;
 }
+
+/** How a `shutdown` through the guest agent ended (issue 10 scope 6). */
+export type ShutdownResult = { ok: true } | { ok: false; timeout: boolean; error: string };
 
 /** How a round of the VM ended. */
 export interface RoundResult {
@@ -84,6 +100,11 @@ export class Vm {
   /** Guest-requested restarts so far. */
   reboots = 0;
   readonly output: Uint8Array[] = [];
+  /** The guest-agent channel on the VM's virtio-console (agent.ts). */
+  readonly agent: GuestAgent | null;
+  /** A `shutdown` waiting for the guest to power off: its waiters and its timeout (VM clock). */
+  private pendingShutdown: { deadline: number; timeoutS: number; waiters: Array<(r: ShutdownResult) => void> } | null = null;
+  private readonly shutdownTimeout: SimEvent;
   private loaded: Vcpu | null = null;
   /** The vCPU of this VM that ran last (keeps its LR/SC reservation across host preemption). */
   private lastRun: Vcpu | null = null;
@@ -91,6 +112,7 @@ export class Vm {
   private readonly onOutput: ((b: Uint8Array) => void) | null;
   private readonly cyclesPerTick: number;
   private readonly tbHz: number;
+  private readonly cpuHz: number;
   private readonly exitCycles: number;
   private readonly env: ExitEnv;
   private inputQueue: number[] = [];
@@ -111,6 +133,7 @@ export class Vm {
     this.hostHarts = opts.hostHarts ?? 1;
     if (!(Number.isInteger(spec.vcpus) && spec.vcpus >= 1 && spec.vcpus <= 8)) throw new UserError(`${spec.name}: vcpus must be 1 to 8, got ${spec.vcpus}`);
     this.tbHz = opts.timing.timebaseHz;
+    this.cpuHz = opts.timing.cpuHz;
     this.exitCycles = opts.timing.vmm.exitCycles;
     this.cyclesPerTick = cyclesPerTick(opts.timing);
     this.memory = VmMemory.allocate(core, pool, spec.memoryBytes, opts.id, spec.name);
@@ -132,7 +155,26 @@ export class Vm {
       control,
       timebaseHz: opts.timing.timebaseHz,
       tx: (b) => vm.consoleWrite(Uint8Array.of(b)),
-      drives: (spec.disks ?? []).map((d) => ({ path: d.file, readOnly: d.readonly ?? false })),
+      drives: (spec.disks ?? []).map((d) => ({ path: d.file, readOnly: d.readonly ?? false, ...(d.format ? { format: d.format } : {}) })),
+      ...(spec.nics ? { nics: spec.nics } : {}),
+    });
+    // Created once (a scheduler's events are reusable members, GUIDE §7), scheduled per request.
+    this.shutdownTimeout = this.scheduler.createEvent('agent-shutdown-timeout', () => {
+      const p = vm.pendingShutdown;
+      if (!p) return;
+      vm.finishShutdown({
+        ok: false,
+        timeout: true,
+        error: `${vm.name}: the guest has not powered off after ${p.timeoutS} s (virtual); the domain is still running`,
+      });
+    });
+    const cons = this.platform.console;
+    this.agent = cons ? new GuestAgent(cons) : null;
+    // What the guest writes to the agent port counts as console output (domstats console.bytes),
+    // but is the agent's protocol, not shown with the VM's console lines.
+    cons?.setTx((b) => {
+      vm.consoleBytes += b.length;
+      vm.agent!.receive(b);
     });
     this.vcpus = Array.from({ length: spec.vcpus }, (_, i) => new Vcpu(i, this.memory.hgatp, false));
     this.env = this.makeEnv();
@@ -243,7 +285,8 @@ export class Vm {
   /** Cycle at which vCPU v's VS timer fires (vstimecmp, htimedelta = 0), or Infinity. */
   private timerDeadline(v: Vcpu): number {
     if (v.ctx.vstimecmp === U64) return Infinity;
-    return Number(v.ctx.vstimecmp) * this.cyclesPerTick;
+    const t = Number(v.ctx.vstimecmp) * this.cyclesPerTick;
+    return t < VM_CLOCK_LIMIT ? t : Infinity;
   }
 
   /** A waiting vCPU wakes when an interrupt it enables (hie) is pending at VM time `t` (WFI ignores SIE). */
@@ -274,6 +317,11 @@ export class Vm {
    */
   runRound(hostHart: number, budget: number): RoundResult {
     const t0 = this.now;
+    if (t0 >= VM_CLOCK_LIMIT) {
+      // Only ~52 simulated days of running get here; the clock cannot go on exactly.
+      this.crash(`the VM's clock reached its limit (${VM_CLOCK_LIMIT} cycles)`);
+      return { hostCycles: 0, blocked: false };
+    }
     const span = this.spec.vcpus === 1 ? Math.max(1, budget) : VM_QUANTUM;
     const end = t0 + span;
     let ran = 0;
@@ -292,14 +340,15 @@ export class Vm {
     if (ran === 0) {
       // Every started vCPU waits: jump to the earliest wake-up.
       let next = this.scheduler.nextDeadline();
+      if (next >= VM_CLOCK_LIMIT) next = Infinity; // a device event beyond the clock's limit: never
       for (const v of this.vcpus) if (v.started && v.waiting) next = Math.min(next, this.timerDeadline(v));
       if (next === Infinity) return { hostCycles: 0, blocked: true };
       this.now = Math.max(this.now, next);
-      this.scheduler.runDue(this.now);
+      this.runDue();
       return { hostCycles: 0, blocked: false };
     }
     this.now = Math.max(reached, this.spec.vcpus === 1 ? reached : end);
-    this.scheduler.runDue(this.now);
+    this.runDue();
     return { hostCycles: ran, blocked: false };
   }
 
@@ -347,8 +396,22 @@ export class Vm {
         const e = core.vmExit();
         if (!e.interrupt && (e.cause === 20 || e.cause === 21 || e.cause === 23)) v.guestPageFaults++;
         const before = core.cycles;
-        const { reason, outcome } = handleExit(core, e, this.env, v.index);
+        const { reason, outcome } = this.handleExitSafely(e, v.index);
         this.count(v, reason, this.exitCycles + (core.cycles - before));
+        // Trap storm (the core's stuck rule, for traps the VMM delivers): TRAP_STORM injected traps
+        // in a row without an instruction retired in between (e.g. a vCPU started at an address
+        // outside its memory with vstvec there too) crash the VM instead of spinning forever.
+        if (reason === 'fault' || reason === 'virtual-instruction') {
+          const retired = core.instret; // this vCPU's own count (restored at entry): deterministic
+          if (retired === v.instretAtTrap) {
+            if (++v.trapsInARow >= TRAP_STORM && outcome.kind === 'resume') {
+              this.crash(`vCPU ${v.index} is stuck in a trap loop at pc 0x${core.pc.toString(16)} (${TRAP_STORM} traps without an instruction)`);
+              stop = true;
+              continue;
+            }
+          } else v.trapsInARow = 1;
+          v.instretAtTrap = retired;
+        }
         switch (outcome.kind) {
           case 'resume':
             core.resumeVcpu();
@@ -382,7 +445,7 @@ export class Vm {
         stop = true;
       }
       this.now = core.cycles;
-      this.scheduler.runDue(this.now);
+      if (!this.runDue()) stop = true;
       if (this.pendingReset) stop = true;
     }
     v.ctx = core.saveVcpu();
@@ -399,6 +462,34 @@ export class Vm {
     return { hostCycles, at: core.cycles };
   }
 
+  /**
+   * Fire the device events due at the VM's clock. A device event that throws (the wall behind the
+   * devices' own checks) crashes this VM, not the host; false then.
+   */
+  private runDue(): boolean {
+    try {
+      this.scheduler.runDue(this.now);
+      return true;
+    } catch (err) {
+      this.crash(`the VMM failed running a device event: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    }
+  }
+
+  /**
+   * handleExit, with a wall behind it: an exception thrown while handling a guest's exit (a device
+   * handler, an SBI extension) is a bug the guest may have provoked on purpose; it crashes this VM
+   * ("an exit the VMM cannot handle", issue 10 scope 6), never the host process or other VMs.
+   */
+  private handleExitSafely(e: ReturnType<Core['vmExit']>, hart: number): ReturnType<typeof handleExit> {
+    try {
+      return handleExit(this.core, e, this.env, hart);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return { reason: 'other', outcome: { kind: 'crash', message: `the VMM failed handling an exit (cause ${e.cause} at pc 0x${e.pc.toString(16)}): ${why}` } };
+    }
+  }
+
   private count(v: Vcpu, reason: ExitReasonName, cycles: number): void {
     v.count(reason, cycles);
   }
@@ -412,6 +503,7 @@ export class Vm {
       this.poweredOff = true;
       this.exitCode ??= 0;
       this.state = 'shut off';
+      this.finishShutdown({ ok: true });
     } else this.reboot();
   }
 
@@ -424,6 +516,9 @@ export class Vm {
   reboot(): void {
     this.scheduler.clear();
     this.platform.reset();
+    this.agent?.reset();
+    // A pending agent shutdown keeps its deadline across the guest's reboot (the event list was cleared).
+    if (this.pendingShutdown) this.scheduler.schedule(this.shutdownTimeout, this.pendingShutdown.deadline);
     this.lastRun = null;
     this.fence(true);
     for (const v of this.vcpus) {
@@ -454,6 +549,42 @@ export class Vm {
   crash(message: string): void {
     this.state = 'crashed';
     this.crashMessage = message;
+    this.finishShutdown({ ok: false, timeout: false, error: `${this.name}: the domain crashed (${message})` });
+  }
+
+  // ------------------------------------------------------------------------------- agent shutdown
+
+  /**
+   * Graceful shutdown through the guest agent (libvirt `shutdown --mode agent`): send `shutdown`
+   * on the agent port, and call `done` when the guest has powered off, or when `timeoutS` seconds
+   * of the VM's virtual clock have passed without it (the VM keeps running). Refused (an error
+   * line, nothing sent) when the VM is not running or no agent has announced itself.
+   */
+  requestShutdown(timeoutS: number, done: (r: ShutdownResult) => void): { ok: true } | { ok: false; error: string } {
+    if (this.state !== 'running') return { ok: false, error: `${this.name}: domain is not running` };
+    if (!this.agent) return { ok: false, error: `${this.name}: the VM has no agent channel (virtio-console)` };
+    if (!this.agent.ready) {
+      return { ok: false, error: `${this.name}: no guest agent is connected (shutdown needs the cyclevisor agent in the guest, e.g. build/initramfs-agent.cpio; see docs/VM-CONFIG.md)` };
+    }
+    if (this.pendingShutdown) {
+      // Already asked: wait for the same power-off (or the first request's timeout).
+      this.pendingShutdown.waiters.push(done);
+      return { ok: true };
+    }
+    const deadline = this.now + Math.max(1, Math.round(timeoutS * this.cpuHz));
+    this.scheduler.schedule(this.shutdownTimeout, deadline);
+    this.pendingShutdown = { deadline, timeoutS, waiters: [done] };
+    this.agent.send('shutdown');
+    return { ok: true };
+  }
+
+  /** End a pending agent shutdown (powered off, timed out, crashed, destroyed). */
+  finishShutdown(r: ShutdownResult): void {
+    const p = this.pendingShutdown;
+    if (!p) return;
+    this.pendingShutdown = null;
+    this.scheduler.cancel(this.shutdownTimeout);
+    for (const w of p.waiters) w(r);
   }
 
   // ------------------------------------------------------------------------------- SBI / exits

@@ -9,6 +9,7 @@ import {
   type BlockBackend,
 } from '../../devices/virtio-blk.js';
 import { VirtioMmio } from '../../devices/virtio-mmio.js';
+import { qcow2ImageBytes } from '../../src/block/qcow2-create.js';
 import { EventScheduler } from '../../src/scheduler.js';
 import { FakeBus, FakeClock, FakeIrqLine, FakeMemory, viaJson } from '../helpers/fakes.js';
 import {
@@ -531,12 +532,33 @@ describe('FileBlockBackend', () => {
     expect(() => new FileBlockBackend(file, { forceRaw: true })).toThrow(/not a multiple of 512/);
   });
 
-  it('a qcow2 header is refused unless forceRaw (format=raw)', () => {
-    const file = tempImage(Uint8Array.from([0x51, 0x46, 0x49, 0xfb, 0, 0, 0, 3, ...new Array(504).fill(0)]));
-    expect(() => new FileBlockBackend(file)).toThrow(/^qcow2 image: not supported yet/);
-    const b = new FileBlockBackend(file, { forceRaw: true });
-    expect(b.size).toBe(SECTOR);
+  it('a qcow2 header selects the qcow2 layer (issue 13), which virtio-blk drives like raw; forceRaw takes the bytes as they are', () => {
+    const image = qcow2ImageBytes({ size: 1 << 20 });
+    const file = tempImage(image);
+    const b = new FileBlockBackend(file);
+    expect([b.format, b.driver?.name]).toEqual(['qcow2', 'qcow2']);
+    const disk = b.driver!.open!(b);
+    expect(disk.size).toBe(1 << 20);
+    const m = ready(disk);
+    expect(m.blk.capacity).toBe(2048);
+    const data = new Uint8Array(3 * SECTOR).map((_, i) => i & 0xff);
+    const w = request(m.q, T_OUT, 200, { data });
+    roundTrip(m);
+    const r = request(m.q, T_IN, 200, { inLen: 3 * SECTOR });
+    const f = request(m.q, T_FLUSH, 0);
+    roundTrip(m);
+    expect([statusOf(m.q, w), statusOf(m.q, r), statusOf(m.q, f)]).toEqual([S_OK, S_OK, S_OK]);
+    expect(m.q.readIn(r, 0)).toEqual(data);
+    expect(fs.statSync(file).size).toBeGreaterThan(image.length); // an L2 table and a data cluster
     b.close();
+    // The first sector alone is a truncated qcow2: the layer refuses it; format=raw takes 512 bytes.
+    const cut = tempImage(image.subarray(0, SECTOR));
+    const c = new FileBlockBackend(cut);
+    expect(() => c.driver!.open!(c)).toThrow(/^qcow2 image is truncated/);
+    c.close();
+    const raw = new FileBlockBackend(cut, { forceRaw: true });
+    expect([raw.format, raw.size]).toEqual(['raw', SECTOR]);
+    raw.close();
   });
 
   it('a host-side failure is an IOERR for the guest and one report for the user', () => {

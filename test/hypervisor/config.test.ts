@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadHostConfig, vmConfigJsonSchema } from '../../src/hypervisor/config.js';
 import { UserError } from '../../src/errors.js';
 import { packageRoot } from '../../src/cli/main.js';
+import { qcow2ImageBytes } from '../../src/block/qcow2-create.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cv-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,7 +82,7 @@ vms:
       autostart: true,
       disks: [{ file: join(dir, 'web.img'), readonly: false }],
     });
-    expect(batch).toMatchObject({ vcpus: 1, memoryBytes: 128 << 20, initrd: null, weight: 256, cap: null, autostart: true, disks: [], paging: 'nested' });
+    expect(batch).toMatchObject({ vcpus: 1, memoryBytes: 128 << 20, initrd: null, weight: 256, cap: null, autostart: true, disks: [], shutdownTimeout: 10, paging: 'nested' });
   });
 
   it('accepts JSON (JSON is YAML) and byte counts as numbers', () => {
@@ -100,6 +101,20 @@ vms:
     const vms = `${VM('    disks: [ { file: ro.img, readonly: true } ]\n')}  - name: b\n    memory: 64M\n    kernel: images/Image\n    disks: [ { file: ro.img, readonly: true } ]\n`;
     expect(errorOf(FILE(vms))).toBeNull();
   });
+
+  it('a disk may name its format (raw or qcow2, as --drive format=); absent = probed; checked now', () => {
+    writeFileSync(join(dir, 'web.qcow2'), qcow2ImageBytes({ size: 1 << 20 }));
+    const p = write(FILE(VM('    disks: [ { file: web.qcow2, format: qcow2 }, { file: ro.img, readonly: true } ]\n')));
+    const disks = loadHostConfig(p).vms[0]!.disks;
+    expect(disks[0]).toMatchObject({ readonly: false, format: 'qcow2' });
+    expect(disks[1]).not.toHaveProperty('format');
+    // A qcow2 cut short, or format=qcow2 on a raw file: one line naming the disk.
+    writeFileSync(join(dir, 'cut.qcow2'), qcow2ImageBytes({ size: 1 << 20 }).subarray(0, 512));
+    expect(errorOf(FILE(VM('    disks: [ { file: cut.qcow2 } ]\n')))?.line).toBe(
+      'vms[0].disks[0].file: cut.qcow2: qcow2 image is truncated: L1 table at offset 196608 is past the end of the file (512 bytes)',
+    );
+    expect(errorOf(FILE(VM('    disks: [ { file: web.img, format: qcow2 } ]\n')))?.line).toMatch(/^vms\[0\]\.disks\[0\]\.file: web\.img: format=qcow2 given, but the file is not a qcow2 image/);
+  });
 });
 
 describe('one line naming the field, exit 2', () => {
@@ -112,6 +127,8 @@ describe('one line naming the field, exit 2', () => {
     ['an unknown key at the top', `${FILE(VM())}extra: 1\n`, /^extra: unknown key/],
     ['an unknown key in host', FILE(VM(), 'host: { harts: 2, ram: 1G, cpus: 4 }'), /^host\.cpus: unknown key/],
     ['an unknown key in a disk', FILE(VM('    disks: [ { file: web.img, ro: true } ]\n')), /^vms\[0\]\.disks\[0\]\.ro: unknown key/],
+    // Issue 13: disks[].format is raw or qcow2 (as --drive format=), or absent (probed).
+    ['a disk format other than raw/qcow2', FILE(VM('    disks: [ { file: web.img, format: vmdk } ]\n')), 'vms[0].disks[0].format: expected raw or qcow2'],
     ['a missing required key', FILE('  - name: web\n    memory: 256M\n'), 'vms[0].kernel: missing (required)'],
     ['host missing', 'vms:\n' + VM(), 'host: missing (required)'],
     ['host.ram missing', FILE(VM(), 'host: { harts: 2 }'), 'host.ram: missing (required)'],
@@ -140,13 +157,36 @@ describe('one line naming the field, exit 2', () => {
     ['a directory as initrd', FILE(VM('    initrd: images\n')), 'vms[0].initrd: images: is a directory, not an initramfs'],
     ['a missing disk', FILE(VM('    disks: [ { file: gone.img } ]\n')), 'vms[0].disks[0].file: gone.img: no such file'],
     ['a disk listed twice read-write', FILE(`${VM('    disks: [ { file: web.img } ]\n')}  - name: b\n    memory: 64M\n    kernel: images/Image\n    disks: [ { file: ./web.img } ]\n`), /^vms\[1\]\.disks\[0\]\.file: \.\/web\.img is also vms\[0\]\.disks\[0\]\.file/],
-    ['too many disks', FILE(VM(`    disks: [${Array(8).fill('{ file: ro.img, readonly: true }').join(', ')}]\n`)), 'vms[0].disks: 8 disks: a VM has room for 7'],
+    ['shutdown_timeout zero', FILE(VM('    shutdown_timeout: 0\n')), 'vms[0].shutdown_timeout: expected a number of seconds above 0, at most 3600'],
+    ['shutdown_timeout not a number', FILE(VM('    shutdown_timeout: 10s\n')), 'vms[0].shutdown_timeout: expected a number of seconds above 0, at most 3600'],
+    ['too many disks', FILE(VM(`    disks: [${Array(7).fill('{ file: ro.img, readonly: true }').join(', ')}]\n`)), 'vms[0].disks: 7 disks: a VM has room for 6'],
     ['reserved: paging shadow', FILE(VM('    paging: shadow\n')), /^vms\[0\]\.paging: shadow: not supported yet/],
     ['reserved: paging misspelt', FILE(VM('    paging: flat\n')), "vms[0].paging: expected 'nested' or 'shadow'"],
-    ['reserved: nics', FILE(VM('    nics: [ { network: user } ]\n')), /^vms\[0\]\.nics: not supported yet/],
+    // nics are supported since issue 13 (test/net-config.test.ts); a forward on a switch is not.
+    ['nics: hostfwd on a switch', FILE(VM('    nics: [ { network: lan0, hostfwd: [ "tcp::8080-:80" ] } ]\n')), /^vms\[0\]\.nics\[0\]\.hostfwd: forwards need network: user/],
     ['reserved: balloon', FILE(VM('    balloon: true\n')), /^vms\[0\]\.balloon: not supported yet/],
     ['reserved: dedup', FILE(VM(), 'host: { harts: 1, ram: 1G, dedup: true }'), /^host\.dedup: not supported yet/],
     ['reserved: overcommit', FILE(VM(), 'host: { harts: 1, ram: 1G, overcommit: true }'), /^host\.overcommit: not supported yet/],
+    // Common field errors (issue 10 scope 9), each one line naming the field:
+    ['a VM that is not a mapping', FILE('  - 5\n'), 'vms[0]: expected a VM like { name: web, memory: 256M, kernel: Image }'],
+    ['host not a mapping', FILE(VM(), 'host: 5'), 'host: expected a mapping like { harts: 2, ram: 1G }'],
+    ['a disk that is not a mapping', FILE(VM('    disks: [ 5 ]\n')), 'vms[0].disks[0]: expected a disk like { file: web.img }'],
+    ['disks not a list', FILE(VM('    disks: web.img\n')), 'vms[0].disks: expected a list of disks like [ { file: web.img } ]'],
+    ['a disk without a file', FILE(VM('    disks: [ { readonly: true } ]\n')), 'vms[0].disks[0].file: missing (required)'],
+    ['host.ram not a size', FILE(VM(), 'host: { harts: 2, ram: lots }'), 'host.ram: expected a size like 256M'],
+    ['host.harts not a number', FILE(VM(), 'host: { harts: two, ram: 1G }'), 'host.harts: expected a number of host harts from 1 to 8'],
+    ['memory missing', FILE('  - name: web\n    kernel: images/Image\n'), 'vms[0].memory: missing (required)'],
+    ['name missing', FILE('  - memory: 256M\n    kernel: images/Image\n'), 'vms[0].name: missing (required)'],
+    ['a size with an unknown unit', FILE(VM().replace('256M', '256Q')), 'vms[0].memory: expected a size like 256M'],
+    ['memory null', FILE(VM().replace('256M', 'null')), 'vms[0].memory: expected a size like 256M'],
+    ['a size beyond any number', FILE(VM().replace('256M', '1e30')), 'vms[0].memory: expected a size like 256M'],
+    ['vcpus not a number', FILE(VM('    vcpus: two\n')), 'vms[0].vcpus: expected a number of vCPUs from 1 to 8'],
+    ['a fractional weight', FILE(VM('    weight: 1.5\n')), 'vms[0].weight: expected a weight from 1 to 65535'],
+    ['cap not a number', FILE(VM('    cap: lots\n')), 'vms[0].cap: expected a percentage of one host hart (e.g. 50), or null for none'],
+    ['kernel not a path', FILE(VM().replace('images/Image', '5')), 'vms[0].kernel: expected a kernel Image file'],
+    ['initrd not a path', FILE(VM('    initrd: 5\n')), 'vms[0].initrd: expected an initramfs file'],
+    ['cmdline not text', FILE(VM('    cmdline: [a, b]\n')), 'vms[0].cmdline: expected a kernel command line'],
+    ['a field of the second VM in a JSON file', '{"host": {"harts": 1, "ram": "1G"}, "vms": [{"name": "a", "memory": "64M", "kernel": "images/Image"}, {"name": "b", "memory": "lots", "kernel": "images/Image"}]}', 'vms[1].memory: expected a size like 256M'],
     ['not a mapping', '- 1\n- 2\n', 'expected a mapping with keys host and vms (see docs/VM-CONFIG.md)'],
     ['an empty file', '', 'expected a mapping with keys host and vms (see docs/VM-CONFIG.md)'],
   ];
@@ -187,7 +227,7 @@ describe('the published schema', () => {
     expect(Object.keys(s.properties['host']!.properties!)).toEqual(['harts', 'ram', 'mode', 'dedup', 'overcommit']);
     const vm = s.properties['vms']!.items!;
     expect(vm.additionalProperties).toBe(false);
-    expect(Object.keys(vm.properties)).toEqual(['name', 'vcpus', 'memory', 'kernel', 'initrd', 'cmdline', 'weight', 'cap', 'autostart', 'disks', 'paging', 'nics', 'balloon']);
+    expect(Object.keys(vm.properties)).toEqual(['name', 'vcpus', 'memory', 'kernel', 'initrd', 'cmdline', 'weight', 'cap', 'autostart', 'disks', 'shutdown_timeout', 'paging', 'nics', 'balloon']);
   });
 });
 
@@ -203,5 +243,10 @@ describe('the committed example', () => {
       ['batch2', 1],
     ]);
     expect(cfg.vms[0]!.initrd).toMatch(/initramfs-busybox\.cpio\.gz$/);
+  });
+  const agentCpio = join(packageRoot(), 'build', 'initramfs-agent.cpio');
+  it.skipIf(!existsSync(shared) || !existsSync(agentCpio))('examples/agent-shell.yaml is valid: one VM with the agent initramfs (built by the global setup)', () => {
+    const cfg = loadHostConfig(join(packageRoot(), 'examples', 'agent-shell.yaml'));
+    expect(cfg.vms.map((v) => [v.name, v.initrd, v.shutdownTimeout])).toEqual([['shell', agentCpio, 10]]);
   });
 });

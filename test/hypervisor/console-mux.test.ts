@@ -4,7 +4,7 @@
  * flushed, prefixed once, after 100 ms without a newline)"). Driven with a fake timer.
  */
 import { describe, expect, it } from 'vitest';
-import { ConsoleMux, PARTIAL_FLUSH_MS, type MuxTimer } from '../../src/hypervisor/console-mux.js';
+import { ConsoleMux, MAX_PARTIAL, PARTIAL_FLUSH_MS, type MuxTimer } from '../../src/hypervisor/console-mux.js';
 
 /** A manual clock: advance(ms) fires the timers that are due, in order. */
 function fakeTimer(): MuxTimer & { advance(ms: number): void; pending(): number } {
@@ -93,6 +93,23 @@ describe('ConsoleMux', () => {
     expect(writes).toEqual([]);
     timer.advance(40);
     expect(writes).toEqual(['web   | login: ']);
+  });
+
+  it('a guest writing without newlines, faster than the flush timer, is printed in MAX_PARTIAL pieces (bounded buffer)', () => {
+    // Before: the text piled up until a newline (a hostile guest's 1 MiB DBCN writes: the host's
+    // memory without bound), since each write restarted the 100 ms wait.
+    const { mux, timer, writes, text } = setup();
+    const chunk = 'x'.repeat(10_000);
+    for (let i = 0; i < 100; i++) {
+      mux.push('web', chunk);
+      timer.advance(10);
+    }
+    expect(writes.length).toBeGreaterThanOrEqual(Math.floor((100 * chunk.length) / (MAX_PARTIAL + chunk.length)));
+    expect(Math.max(...writes.map((w) => w.length))).toBeLessThan(MAX_PARTIAL + chunk.length + 16);
+    expect(writes[0]).toBe(`web   | ${'x'.repeat(Math.ceil(MAX_PARTIAL / chunk.length) * chunk.length)}`);
+    expect(writes.slice(1).every((w) => !w.includes('|'))).toBe(true); // one open line, prefixed once
+    timer.advance(PARTIAL_FLUSH_MS);
+    expect(text()).toBe(`web   | ${'x'.repeat(100 * chunk.length)}`);
   });
 
   it("another VM's line ends the open partial line; its continuation is prefixed again", () => {

@@ -28,7 +28,7 @@ const VMS = [
   { name: 'batch', vcpus: 1, memoryBytes: 128 << 20, autostart: false, weight: 256, cap: null },
 ];
 function fakeHost(script = {}): FakeHost {
-  return new FakeHost({ vms: VMS.map((v) => ({ ...v, kernel: '/k', initrd: null, cmdline: null, disks: [], paging: 'nested' as const })) }, script);
+  return new FakeHost({ vms: VMS.map((v) => ({ ...v, kernel: '/k', initrd: null, cmdline: null, disks: [], shutdownTimeout: 10, paging: 'nested' as const })) }, script);
 }
 
 let sockN = 0;
@@ -74,6 +74,28 @@ async function raw(path: string) {
 const ctl = (path: string, verb: string, name?: string, json = false): CtlCommand => parseArgs(['ctl', path, verb, ...(name ? [name] : []), ...(json ? ['--json'] : [])]) as CtlCommand;
 
 describe('the protocol (JSON lines)', () => {
+  it('a command in flight when the server closes still gets its reply (shutdown settled as the last VM powers off)', async () => {
+    // The run ends the moment the guest powers off, and `cyclevisor host` closes the socket then;
+    // the shutdown that caused it must still be answered (it was lost before: the sockets were
+    // destroyed at once and ctl said "the host closed the connection", exit 2).
+    const host = fakeHost();
+    await host.start('web');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    host.shutdown = async () => {
+      await gate;
+    };
+    const { path, server } = await serve(host);
+    const c = await raw(path);
+    await c.next(); // greeting
+    c.send({ execute: 'shutdown', arguments: { name: 'web' }, id: 7 });
+    await new Promise((r) => setTimeout(r, 50));
+    const closing = server.close();
+    release();
+    expect(await c.next()).toEqual({ return: {}, id: 7 });
+    await closing;
+  });
+
   it('greets, then one reply per command with the id echoed', async () => {
     const { host, path } = await serve();
     await host.start('web');

@@ -29,7 +29,7 @@ describe('createHost: the HostRunner for `cyclevisor host`', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cv-runner-'));
     const vm = (name: string, autostart = true) => ({
       name, vcpus: 1, memoryBytes: 4 * MiB, kernel: elf(`hi ${name}\n`, dir, `${name}.elf`), initrd: null, cmdline: null,
-      weight: 256, cap: null, autostart, disks: [], paging: 'nested' as const,
+      weight: 256, cap: null, autostart, disks: [], shutdownTimeout: 10, paging: 'nested' as const,
     });
     const host = createHost({ path: join(dir, 'vms.yaml'), harts: 2, ramBytes: 64 * MiB, vms: [vm('web'), vm('batch'), vm('idle', false)] });
     const out = new Map<string, string>();

@@ -36,6 +36,7 @@ const vm = (name: string, vcpus: number): VmConfig => ({
   cap: null,
   autostart: true,
   disks: [],
+  shutdownTimeout: 10,
   paging: 'nested',
 });
 
