@@ -589,6 +589,7 @@ function ramStore(pa: u64, size: u32, v: u64): void {
 
 function physLoad(pa: u64, size: u32, va: u64): u64 {
   if (inRam(pa, size) && !isWatched(pa, size)) return ramLoad(pa, size);
+  slowStayedInRam = false;
   if ((pa & <u64>(size - 1)) == 0 && mmio_read(<u32>pa, <u32>(pa >> 32), size) == 0) {
     const lo = <u64>load<u32>(C_MMIO_LO);
     return size == 8 ? lo | (<u64>load<u32>(C_MMIO_HI) << 32) : lo;
@@ -604,6 +605,7 @@ function physStore(pa: u64, size: u32, v: u64, va: u64): void {
     ramStore(pa, size, v);
     return;
   }
+  slowStayedInRam = false;
   if ((pa & <u64>(size - 1)) == 0 && mmio_write(<u32>pa, <u32>(pa >> 32), size, <u32>v, <u32>(v >> 32)) == 0) return;
   store<u64>(C_UNMAPPED, load<u64>(C_UNMAPPED) + 1);
   raise(CAUSE_STORE_ACCESS, va);
@@ -641,7 +643,20 @@ export function translating(r: u32): bool {
 // ---------------------------------------------------------------------------------------------
 // Slow paths called by the run loop on a host TLB miss. On a fault they raise() and return 0.
 
+/**
+ * The last loadSlow / storeSlow touched only RAM (no device, no watched range). The run loop then
+ * goes on with the next instruction in the same block instead of ending the block: whether an
+ * access takes the slow path depends on host-side caches (this hart's host TLB, which pages have
+ * decoded frames, flushes made for other guests on the same core), and a block boundary is where
+ * pending interrupts are taken and deadlines end a run. Ending blocks there made a guest's
+ * instruction count depend on what else the host ran (issue 10 scope 1: a VM's run is the same
+ * whatever its neighbours do). A device access still ends the block: it may raise an interrupt
+ * or stop the run.
+ */
+export let slowStayedInRam: bool = true;
+
 export function loadSlow(va: u64, size: u32): u64 {
+  slowStayedInRam = true;
   // Load address triggers fire before the access and before its faults (Sdtrig priority table).
   if ((load<u64>(H_TRIG_ARMED) & TRIG_ARMED_DATA) != 0 && trigData(va, size, TRIG_LOAD)) return 0;
   return loadSlowIn(va, size, dataPriv());
@@ -673,6 +688,7 @@ export function loadSlowIn(va: u64, size: u32, p: u32): u64 {
 }
 
 export function storeSlow(va: u64, size: u32, v: u64): void {
+  slowStayedInRam = true;
   if ((load<u64>(H_TRIG_ARMED) & TRIG_ARMED_DATA) != 0 && trigData(va, size, TRIG_STORE)) return;
   storeSlowIn(va, size, v, dataPriv());
 }

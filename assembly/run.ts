@@ -37,6 +37,7 @@ import {
 import {
   tlbIndex, tlbSet, dataPriv, loadSlow, storeSlow, fetchPage, fetch16, amoAddress, RAM_ADDEND,
   tlbFlushVaddr, tlbFlushVirtual, tlbFlushGuest, translating, hypLoad, hypStore, REGIME_V, curRegime,
+  slowStayedInRam,
 } from './mmu';
 import { frameFor, fillSlot, OP_PAGE_END } from './frames';
 import { vmExitTaken } from './vmexit';
@@ -367,7 +368,9 @@ export function run(): u32 {
         const v0 = loadSlow(va, 1);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
         setX(load<u8>(slot, S_RD), <u64><i64><i8>v0);
-        pc += <u64>len; seqBreak = true; break;
+        pc += <u64>len;
+        if (slowStayedInRam) { cycles += tmTakeExtra(); slot += len << 3; continue; }
+        seqBreak = true; break;
       }
       case OP_LH: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -381,7 +384,9 @@ export function run(): u32 {
         const v0 = loadSlow(va, 2);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
         setX(load<u8>(slot, S_RD), <u64><i64><i16>v0);
-        pc += <u64>len; seqBreak = true; break;
+        pc += <u64>len;
+        if (slowStayedInRam) { cycles += tmTakeExtra(); slot += len << 3; continue; }
+        seqBreak = true; break;
       }
       case OP_LW: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -395,7 +400,9 @@ export function run(): u32 {
         const v0 = loadSlow(va, 4);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
         setX(load<u8>(slot, S_RD), <u64><i64><i32>v0);
-        pc += <u64>len; seqBreak = true; break;
+        pc += <u64>len;
+        if (slowStayedInRam) { cycles += tmTakeExtra(); slot += len << 3; continue; }
+        seqBreak = true; break;
       }
       case OP_LD: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -409,7 +416,9 @@ export function run(): u32 {
         const v0 = loadSlow(va, 8);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
         setX(load<u8>(slot, S_RD), v0);
-        pc += <u64>len; seqBreak = true; break;
+        pc += <u64>len;
+        if (slowStayedInRam) { cycles += tmTakeExtra(); slot += len << 3; continue; }
+        seqBreak = true; break;
       }
       case OP_LBU: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -423,7 +432,9 @@ export function run(): u32 {
         const v0 = loadSlow(va, 1);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
         setX(load<u8>(slot, S_RD), v0);
-        pc += <u64>len; seqBreak = true; break;
+        pc += <u64>len;
+        if (slowStayedInRam) { cycles += tmTakeExtra(); slot += len << 3; continue; }
+        seqBreak = true; break;
       }
       case OP_LHU: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -437,7 +448,9 @@ export function run(): u32 {
         const v0 = loadSlow(va, 2);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
         setX(load<u8>(slot, S_RD), v0);
-        pc += <u64>len; seqBreak = true; break;
+        pc += <u64>len;
+        if (slowStayedInRam) { cycles += tmTakeExtra(); slot += len << 3; continue; }
+        seqBreak = true; break;
       }
       case OP_LWU: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -451,7 +464,9 @@ export function run(): u32 {
         const v0 = loadSlow(va, 4);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
         setX(load<u8>(slot, S_RD), v0);
-        pc += <u64>len; seqBreak = true; break;
+        pc += <u64>len;
+        if (slowStayedInRam) { cycles += tmTakeExtra(); slot += len << 3; continue; }
+        seqBreak = true; break;
       }
       case OP_SB: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -465,7 +480,9 @@ export function run(): u32 {
         store<u64>(H_CYCLES, cycles - lat);
         storeSlow(va, 1, v);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
-        pc += <u64>len; seqBreak = true; break;
+        pc += <u64>len;
+        if (slowStayedInRam) { cycles += tmTakeExtra(); slot += len << 3; continue; }
+        seqBreak = true; break;
       }
       case OP_SH: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -479,7 +496,9 @@ export function run(): u32 {
         store<u64>(H_CYCLES, cycles - lat);
         storeSlow(va, 2, v);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
-        pc += <u64>len; seqBreak = true; break;
+        pc += <u64>len;
+        if (slowStayedInRam) { cycles += tmTakeExtra(); slot += len << 3; continue; }
+        seqBreak = true; break;
       }
       case OP_SW: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -493,7 +512,9 @@ export function run(): u32 {
         store<u64>(H_CYCLES, cycles - lat);
         storeSlow(va, 4, v);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
-        pc += <u64>len; seqBreak = true; break;
+        pc += <u64>len;
+        if (slowStayedInRam) { cycles += tmTakeExtra(); slot += len << 3; continue; }
+        seqBreak = true; break;
       }
       case OP_SD: {
         const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
@@ -507,7 +528,9 @@ export function run(): u32 {
         store<u64>(H_CYCLES, cycles - lat);
         storeSlow(va, 8, v);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
-        pc += <u64>len; seqBreak = true; break;
+        pc += <u64>len;
+        if (slowStayedInRam) { cycles += tmTakeExtra(); slot += len << 3; continue; }
+        seqBreak = true; break;
       }
       case OP_ADD: {
         const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
@@ -1090,7 +1113,9 @@ export function run(): u32 {
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), <u32>v0);
         fpDirty();
-        pc += <u64>len; seqBreak = true; break;
+        pc += <u64>len;
+        if (slowStayedInRam) { cycles += tmTakeExtra(); slot += len << 3; continue; }
+        seqBreak = true; break;
       }
       case OP_FLD: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
@@ -1107,7 +1132,9 @@ export function run(): u32 {
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), v0);
         fpDirty();
-        pc += <u64>len; seqBreak = true; break;
+        pc += <u64>len;
+        if (slowStayedInRam) { cycles += tmTakeExtra(); slot += len << 3; continue; }
+        seqBreak = true; break;
       }
       case OP_FSW: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
@@ -1122,7 +1149,9 @@ export function run(): u32 {
         store<u64>(H_CYCLES, cycles - lat);
         storeSlow(va, 4, v);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
-        pc += <u64>len; seqBreak = true; break;
+        pc += <u64>len;
+        if (slowStayedInRam) { cycles += tmTakeExtra(); slot += len << 3; continue; }
+        seqBreak = true; break;
       }
       case OP_FSD: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
@@ -1137,7 +1166,9 @@ export function run(): u32 {
         store<u64>(H_CYCLES, cycles - lat);
         storeSlow(va, 8, v);
         if (excPending) { left++; cycles -= lat; uncount(slot); break; }
-        pc += <u64>len; seqBreak = true; break;
+        pc += <u64>len;
+        if (slowStayedInRam) { cycles += tmTakeExtra(); slot += len << 3; continue; }
+        seqBreak = true; break;
       }
       // ---- F/D computation (Unpriv 11.6-11.9, 12.4-12.6). `fpRm` gives the rounding mode, or a
       // value > 4 when the instruction is illegal (FS = Off, or rm = dyn with frm = 5..7). Results

@@ -7,7 +7,11 @@
  *     MIPS as a share of the bare figure (H extension bar: >= 70 %),
  *   - the MMIO round trip: a guest load from a TypeScript device register and back, in ns
  *     (a loop of UART LSR loads minus the same loop loading from RAM, per access),
- *   - event scheduler operations per second (schedule + fire, and reschedule).
+ *   - event scheduler operations per second (schedule + fire, and reschedule),
+ *   - cyclevisor's VMM (issue 10's bar; bench/vmm.ts, best of 1 here, `npm run bench:vmm` for best
+ *     of 3): guest MIPS in a VM vs the same guest bare (Linux + nolibc to power-off; goal >= 70 %),
+ *     the Linux boot's wall time in a VM vs bare, the VM exit round trip (SBI call -> VMM -> guest)
+ *     in ns. Skipped with one line when the shared guest images (../shared/guests) are missing.
  * Set BENCH_QUICK=1 for a shorter run (fewer iterations; same measurements).
  */
 import { Bench } from 'tinybench';
@@ -19,6 +23,7 @@ import * as L from '../src/generated/layout.js';
 import { VirtMachine } from '../src/board/virt.js';
 import { EventScheduler } from '../src/scheduler.js';
 import { encode } from '../src/isa/encode.js';
+import { missingGuestImage, vmmFigures, printVmmFigures } from './vmm.js';
 
 useOptimizingCompiler();
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -137,6 +142,20 @@ async function main(): Promise<void> {
     { figure: 'VS-guest / bare MIPS (%)', value: ((100 * vsMips) / mips).toFixed(1), bar: '>= 70' },
     { figure: 'MMIO round trip (ns)', value: mmioNs.toFixed(1), bar: '< 200' },
     { figure: 'scheduler ops/s (M)', value: (schedOps / 1e6).toFixed(2), bar: '' },
+  ]);
+
+  // cyclevisor's own VMM (issue 10): the bar's three figures.
+  const missing = missingGuestImage();
+  if (missing !== null) {
+    console.log(`VMM figures skipped: ${missing} not found (the shared guest images; GUESTS= sets their directory)`);
+    return;
+  }
+  const f = vmmFigures(1, quick ? 50_000 : 200_000);
+  printVmmFigures(f);
+  console.table([
+    { figure: 'guest MIPS in a VM / bare (%)', value: (100 * f.mipsRatio).toFixed(1), bar: '>= 70' },
+    { figure: 'Linux boot wall time, VM / bare', value: f.bootRatio.toFixed(2), bar: '' },
+    { figure: 'VM exit round trip (ns)', value: f.exitNs.toFixed(0), bar: '' },
   ]);
 }
 

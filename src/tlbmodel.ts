@@ -322,8 +322,12 @@ export interface NestedWalkStats {
 export function readTlbStats(view: DataView, cntBase: number = L.TM_CNT): TlbStats {
   const cnt = cntBase;
   const c = (i: number): number => view.getUint32(cnt + 8 * i, true) + view.getUint32(cnt + 8 * i + 4, true) * 0x1_0000_0000;
+  return tlbStatsFromCounters(c, view.getUint32(L.TM_CFG + 4 * TMC.L2_SETS, true) !== 0);
+}
+
+/** The statistics from counter values (`c(i)`: counter TMS index i), e.g. a vCPU's share (src/hypervisor/tlbstate.ts). */
+export function tlbStatsFromCounters(c: (i: number) => number, hasL2: boolean): TlbStats {
   const tlb = (base: number): TlbCounters => ({ accesses: c(base), hits: c(base + 1), misses: c(base + 2), evictions: c(base + 3) });
-  const hasL2 = view.getUint32(L.TM_CFG + 4 * TMC.L2_SETS, true) !== 0;
   return {
     itlb: tlb(TMS.I_ACCESS),
     dtlb: tlb(TMS.D_ACCESS),

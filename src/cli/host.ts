@@ -77,6 +77,11 @@ export async function hostCommand(cmd: HostCommand, io: CliIo, deps: HostDeps = 
     throw new UserError(`--console ${cmd.console}: no VM of that name in ${cmd.file} (VMs: ${names.join(', ')})`);
   }
   if (cmd.control !== null) checkSocketPath(cmd.control, '--control');
+  // A VM with autostart: false waits for `ctl start`; without --control nothing can send it, and
+  // with no VM to start by itself the run would end at once having run nothing.
+  if (cmd.control === null && !cfg.vms.some((v) => v.autostart)) {
+    throw new UserError(`${cmd.file}: no VM has autostart: true and there is no --control to start one (nothing would run)`);
+  }
   if (cmd.statsFile !== null) deps.refuseInputAsOutput?.(cmd.statsFile, '--stats-file', hostInputs(cfg));
 
   const createHost = deps.createHost === undefined ? await loadCreateHost() : deps.createHost;

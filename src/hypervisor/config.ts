@@ -144,11 +144,14 @@ const HostSchema = z
   .strictObject({
     harts: wholeNumber(1, MAX_HOST_HARTS, 'a number of host harts'),
     ram: size(),
+    mode: z
+      .enum(['fast', 'timing'], { error: "expected 'fast' or 'timing'" })
+      .default('fast')
+      .meta({ description: "timing: the modeled TLB (one per vCPU) and per-VM TLB and two-dimensional walk statistics, as run/boot --mode timing" }),
     // Reserved for the overcommit issue.
     dedup: bool().optional(),
     overcommit: bool().optional(),
-    // Issue 11: the modeled TLB (walk counters; as --mode timing) and the cost constants (as --timing).
-    mode: z.enum(['fast', 'timing'], { error: "expected 'fast' or 'timing'" }).optional(),
+    // Issue 11: the cost constants (as --timing).
     timing: text('a timing file (JSON, as --timing)').min(1, { error: 'expected a timing file' }).optional(),
   }, { error: 'expected a mapping like { harts: 2, ram: 1G }' })
   .meta({ description: 'the simulated host machine' });
@@ -228,9 +231,9 @@ export interface HostConfig {
   harts: number;
   /** Host RAM in bytes: the frame pool the VMs' memory comes from (a multiple of 2 MiB, <= 2 GiB). */
   ramBytes: number;
-  vms: VmConfig[];
-  /** `host.mode`: 'timing' turns the modeled TLB on (docs/TIMING.md); default fast. */
+  /** 'timing': the modeled TLB (per vCPU) and per-VM TLB statistics; default (absent) 'fast'. */
   mode?: 'fast' | 'timing';
+  vms: VmConfig[];
   /** `host.timing`: absolute path of a timing file (as --timing), or null for the defaults. */
   timingFile?: string | null;
 }

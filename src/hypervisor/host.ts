@@ -18,13 +18,14 @@
  * Not done yet (issue 10): migration of one SMP VM's vCPUs across host harts in parallel (a VM's round runs on one host hart at a time,
  * so one VM gets at most one host hart's worth of cycles).
  */
-import { applyTlbModel } from '../tlbmodel.js';
 import { Core } from '../core.js';
 import { UserError, formatSize } from '../errors.js';
 import { defaultTiming, latencyArray, cyclesPerTick, type TimingConfig } from '../timing.js';
 import { FramePool } from './memory.js';
 import { Vm, type ShutdownResult } from './vm.js';
 import { VcpuSchedulerPlacement } from './scheduler.js';
+import { VcpuTlbModels } from './tlbstate.js';
+import { applyTlbModel } from '../tlbmodel.js';
 import type { ControlResult, HostControlOps, HostSpec, VcpuPlacement, VmListEntry, VmSpec, VmStats } from './types.js';
 
 /** Host RAM the core can have (its linear memory; issue 10: "≤ 2G today"). */
@@ -72,7 +73,7 @@ export interface HostOptions {
   /** Console output of a VM. Default: kept in the VM (`vm.outputText()`). */
   onOutput?: (vm: Vm, bytes: Uint8Array) => void;
   placement?: VcpuPlacement;
-  /** 'timing': the modeled TLB on every host hart (walk counters per VM; docs/PAGING.md). Default fast. */
+  /** 'timing': the modeled TLB (the timing file's `tlb`), one model per vCPU (tlbstate.ts), and per-VM TLB statistics. */
   mode?: 'fast' | 'timing';
 }
 
@@ -109,6 +110,9 @@ export class Host implements HostControlOps {
   private readonly idleAt: number[];
   /** Host cycles harts spent idle while some VM could still run (a VM runs on one hart at a time, caps). */
   idleCycles = 0;
+  readonly mode: 'fast' | 'timing';
+  /** Timing mode: every vCPU's own modeled TLB (null in fast mode). */
+  readonly tlbModels: VcpuTlbModels | null = null;
 
   constructor(spec: HostSpec, opts: HostOptions = {}) {
     if (!(Number.isInteger(spec.harts) && spec.harts >= 1 && spec.harts <= 8)) throw new UserError(`host.harts: expected 1 to 8, got ${spec.harts}`);
@@ -148,10 +152,16 @@ export class Host implements HostControlOps {
       core.setCsr(L.H_SCOUNTEREN, 7n);
       core.setTimebase(cyclesPerTick(this.timing), 0n);
     }
+    this.mode = opts.mode ?? 'fast';
+    if (this.mode === 'timing') {
+      // The model's configuration is machine-wide; hart 0 (current) is reset here, the others'
+      // save slots are still zero (= reset). Each vCPU gets its own model (tlbstate.ts).
+      applyTlbModel(core, this.timing.tlb, true);
+      this.tlbModels = new VcpuTlbModels(core, spec.harts);
+    }
     this.hostTime = new Array<number>(spec.harts).fill(0);
     this.idleAt = new Array<number>(spec.harts).fill(-1);
     this.pool = new FramePool(spec.ramBytes, HOST_RESERVED);
-    if (opts.mode === 'timing') applyTlbModel(core, this.timing.tlb, true);
   }
 
   /** Define a VM (memory taken from the pool now; all or nothing). Started when autostart (default). */
@@ -165,6 +175,8 @@ export class Host implements HostControlOps {
     const vm = new Vm(this.core, this.pool, spec, {
       id,
       timing: this.timing,
+      hostHarts: this.harts,
+      ...(this.tlbModels ? { tlb: this.tlbModels } : {}),
       ...(this.onOutput ? { onOutput: (b: Uint8Array) => this.onOutput!(vm, b) } : {}),
     });
     this.vms.push(vm);

@@ -19,6 +19,8 @@ export const PAGE = 4096;
 export const CHUNK = 2 * 1024 * 1024;
 /** Where a VM's RAM starts in its guest-physical space (QEMU virt). */
 export const GUEST_RAM_BASE = 0x8000_0000;
+/** The most guest RAM a VM can have: 2 GiB, all the host RAM there can be today ([2 GiB, 4 GiB) of GPA). */
+export const MAX_VM_RAM = 2 * 1024 * 1024 * 1024;
 
 /** Sv39x4 PTE bits (Priv §4.3.1; G-stage leaves need U, §8.5.1). */
 const PTE_V = 1n, PTE_R = 2n, PTE_W = 4n, PTE_X = 8n, PTE_U = 16n, PTE_A = 64n, PTE_D = 128n;
@@ -63,7 +65,7 @@ export class FramePool {
 
 /**
  * One VM's guest-physical memory: RAM chunks at GUEST_RAM_BASE and the G-stage tables mapping them
- * (one extra chunk holds the 16 KiB Sv39x4 root and the level-1 tables). Also the `GuestMemory`
+ * (one extra chunk holds the 16 KiB Sv39x4 root and the level-1 tables, one per GiB). Also the `GuestMemory`
  * the VM's devices (virtio DMA) use: guest-physical addresses, refused outside the VM's RAM.
  */
 export class VmMemory implements GuestMemory {
@@ -81,18 +83,21 @@ export class VmMemory implements GuestMemory {
     this.vmid = vmid;
   }
 
-  /** Allocate `bytes` (a multiple of 2 MiB, ≤ 1 GiB here) for VM `vmid`; throws UserError if the pool is short. */
+  /**
+   * Allocate `bytes` (a multiple of 2 MiB, up to MAX_VM_RAM) for VM `vmid`; throws UserError if the
+   * pool is short (the host's RAM is at most 2G today, so a VM gets at most 2G less the host's
+   * reserve and the table chunk).
+   */
   static allocate(core: Core, pool: FramePool, bytes: number, vmid: number, name: string): VmMemory {
     if (!(Number.isInteger(bytes) && bytes > 0 && bytes % CHUNK === 0)) {
       throw new UserError(`${name}: memory must be a positive multiple of 2M, got ${bytes} bytes`);
     }
-    // One level-1 table covers 1 GiB; the root's 2048 entries would allow more, one table is enough today.
-    if (bytes > 1024 * 1024 * 1024) throw new UserError(`${name}: memory ${formatSize(bytes)} exceeds the 1G a VM can have today`);
+    if (bytes > MAX_VM_RAM) throw new UserError(`${name}: memory ${formatSize(bytes)} is more than the host can have (host RAM is at most 2G today)`);
     const need = bytes / CHUNK + 1;
     const chunks = pool.alloc(need);
     if (!chunks) {
       throw new UserError(
-        `${name}: needs ${formatSize(need * CHUNK)} of host RAM (guest memory + G-stage tables), only ${formatSize(pool.freeChunks * CHUNK)} free`,
+        `${name}: needs ${formatSize(need * CHUNK)} of host RAM (guest memory + G-stage tables), only ${formatSize(pool.freeChunks * CHUNK)} free (host RAM is at most 2G today)`,
       );
     }
     const m = new VmMemory(core, pool, bytes, chunks, vmid);
@@ -100,17 +105,28 @@ export class VmMemory implements GuestMemory {
     return m;
   }
 
-  /** Zero the RAM and write the G-stage tables: root at tableChunk, its level-1 table right after. */
+  /**
+   * Zero the RAM and write the G-stage tables in tableChunk: the 16 KiB Sv39x4 root (2048 entries,
+   * index = GPA[40:30]), then one level-1 table (512 leaves of 2 MiB = 1 GiB of GPA) per GiB of
+   * guest RAM: GUEST_RAM_BASE is 2 GiB, so root entries 2 and 3 cover [2 GiB, 4 GiB), up to 2 GiB
+   * of guest RAM (Priv 1.12 §8.5.1).
+   */
   private buildGStage(): void {
     const core = this.core;
-    core.zeroPhys(this.tableChunk, 5 * PAGE);
+    const l1Tables = Math.ceil(this.chunks.length / 512);
+    core.zeroPhys(this.tableChunk, (4 + l1Tables) * PAGE);
+    // Every chunk is wiped, also one no VM has had: host RAM outside the VMs may hold the host's
+    // own data (test/hypervisor/hostile.test.ts fills it with canaries), never to be seen by a guest.
     for (const c of this.chunks) core.zeroPhys(c, CHUNK);
     const root = this.tableChunk;
-    const l1 = root + 4 * PAGE;
-    // Root (Sv39x4: 2048 entries, index = GPA[40:30]); GUEST_RAM_BASE is 2 GiB: index 2.
-    this.write64(root + ((GUEST_RAM_BASE / 0x4000_0000) | 0) * 8, (BigInt(l1 >>> 12) << 10n) | PTE_V);
+    const rootIndex = (GUEST_RAM_BASE / 0x4000_0000) | 0;
+    for (let t = 0; t < l1Tables; t++) {
+      const l1 = root + (4 + t) * PAGE;
+      this.write64(root + (rootIndex + t) * 8, (BigInt(l1 >>> 12) << 10n) | PTE_V);
+    }
     for (let i = 0; i < this.chunks.length; i++) {
-      this.write64(l1 + i * 8, (BigInt(this.chunks[i]! >>> 12) << 10n) | LEAF);
+      const l1 = root + (4 + Math.floor(i / 512)) * PAGE;
+      this.write64(l1 + (i % 512) * 8, (BigInt(this.chunks[i]! >>> 12) << 10n) | LEAF);
     }
   }
 

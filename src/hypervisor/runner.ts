@@ -15,7 +15,7 @@ import type { ShutdownResult } from './vm.js';
 import { Host } from './host.js';
 import type { Vm } from './vm.js';
 import { EXIT_REASONS } from './vcpu.js';
-import type { VmState } from './types.js';
+import type { VmState, VmStats } from './types.js';
 import { SwitchRegistry } from '../net/switch.js';
 import { UserNet, type HostForward } from '../net/slirp.js';
 import type { NetBackend } from '../net/link.js';
@@ -263,6 +263,7 @@ export class HostRunner {
       }
       stats['console.bytes'] = s.consoleBytes;
       Object.assign(stats, s.paging ?? {});
+      addDiskAndTlbStats(stats, s);
       return { name: v.name, stats };
     });
   }
@@ -315,6 +316,44 @@ export class HostRunner {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
+}
+
+/**
+ * Disks in libvirt's domstats names (block.count, block.<n>.name/path, rd/wr/fl .reqs/.bytes,
+ * errors), and in timing mode the VM's modeled-TLB counters (no libvirt names exist: tlb.*, with
+ * the two-dimensional walks under tlb.nested.*).
+ */
+function addDiskAndTlbStats(stats: Record<string, number | string>, s: VmStats): void {
+  stats['block.count'] = s.disks.length;
+  s.disks.forEach((d, i) => {
+    stats[`block.${i}.name`] = `vd${String.fromCharCode(97 + i)}`;
+    stats[`block.${i}.path`] = d.path;
+    stats[`block.${i}.rd.reqs`] = d.readReqs;
+    stats[`block.${i}.rd.bytes`] = d.readBytes;
+    stats[`block.${i}.wr.reqs`] = d.writeReqs;
+    stats[`block.${i}.wr.bytes`] = d.writeBytes;
+    stats[`block.${i}.fl.reqs`] = d.flushReqs;
+    stats[`block.${i}.errors`] = d.errors;
+  });
+  const t = s.tlb;
+  if (!t) return;
+  for (const [k, c] of [['itlb', t.itlb], ['dtlb', t.dtlb], ['l2', t.l2]] as const) {
+    if (!c) continue;
+    stats[`tlb.${k}.accesses`] = c.accesses;
+    stats[`tlb.${k}.hits`] = c.hits;
+    stats[`tlb.${k}.misses`] = c.misses;
+  }
+  stats['tlb.walks'] = t.walks;
+  stats['tlb.walk_refs'] = t.walkRefs;
+  stats['tlb.walk_cycles'] = t.walkCycles;
+  stats['tlb.nested.walks'] = t.nested.walks;
+  stats['tlb.nested.vs_refs'] = t.nested.vsRefs;
+  stats['tlb.nested.g_refs'] = t.nested.gRefs;
+  stats['tlb.nested.refs'] = t.nested.refs;
+  stats['tlb.nested.guest_page_faults'] = t.nested.guestPageFaults;
+  stats['tlb.nested.ntlb_hits'] = t.nested.ntlb.hits;
+  stats['tlb.flushes.gvma'] = t.nested.flushes.gvma;
+  stats['tlb.flushes.vvma'] = t.nested.flushes.vvma;
 }
 
 /** The export `cyclevisor host` looks for (hostcli's `CreateHost`). Bad input: UserError (exit 2). */

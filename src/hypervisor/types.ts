@@ -10,6 +10,7 @@
 import type { NetBackend } from '../net/link.js';
 
 /** libvirt's domain states (virDomainState), as `list` / `dominfo` print them. */
+import type { TlbStats } from '../tlbmodel.js';
 export type VmState = 'running' | 'paused' | 'shut off' | 'crashed';
 
 /** One VM definition (issue 10's YAML, parsed and resolved). */
@@ -81,6 +82,23 @@ export interface VmStats {
   consoleBytes: number;
   /** `paging.*` counters (docs/PAGING.md): the mode, walks per stage, shadow-paging events. */
   paging?: Record<string, number | string>;
+  /** Guest-page-fault exits (causes 20, 21, 23), all vCPUs. */
+  guestPageFaults: number;
+  /** Per disk (vda, vdb, ... in order): virtio-blk requests and bytes. */
+  disks: VmDiskStats[];
+  /** Timing mode: the VM's modeled-TLB counters (its vCPUs' own models; src/hypervisor/tlbstate.ts). */
+  tlb?: TlbStats;
+}
+
+export interface VmDiskStats {
+  /** The image file. */
+  path: string;
+  readReqs: number;
+  readBytes: number;
+  writeReqs: number;
+  writeBytes: number;
+  flushReqs: number;
+  errors: number;
 }
 
 /** One line of `list` (virsh list --all). */

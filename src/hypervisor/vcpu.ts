@@ -5,6 +5,7 @@
  */
 import { newVcpuContext, type VcpuContext } from '../vcpu.js';
 import type { ExitReasonName, ExitStat } from './types.js';
+import { VcpuTlb } from './tlbstate.js';
 
 export const EXIT_REASONS: readonly ExitReasonName[] = ['mmio', 'sbi', 'wfi', 'virtual-instruction', 'interrupt', 'fault', 'other'];
 
@@ -36,6 +37,13 @@ export class Vcpu {
   cycles = 0;
   /** Guest-page-fault exits (causes 20, 21, 23: MMIO and accesses outside the VM's RAM). */
   guestPageFaults = 0;
+  /** The LR/SC reservation when it last left a host hart (the core's H_RESV; all ones = none). */
+  resv = (1n << 64n) - 1n;
+  /** The core's trap-loop detector state of this vCPU (H_TRAP_STREAK, H_TRAP_INSTRET). */
+  trapStreak = 0;
+  trapInstret = 0;
+  /** Its own modeled TLB and counters (timing mode; tlbstate.ts). */
+  readonly tlb = new VcpuTlb();
   /** Trap-storm detection (vm.ts TRAP_STORM): injected traps in a row, and instret at the last one. */
   trapsInARow = 0;
   instretAtTrap = -1;
@@ -64,6 +72,7 @@ export class Vcpu {
 
   start(hgatp: bigint, pc: bigint, a1: bigint): void {
     this.ctx = Vcpu.resetContext(this.index, hgatp, pc, a1);
+    this.resv = (1n << 64n) - 1n;
     this.started = true;
     this.waiting = false;
   }

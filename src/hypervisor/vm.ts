@@ -31,8 +31,10 @@ import { handleExit, setLiveHvip, type ExitEnv } from './exits.js';
 import type { SbiAction } from './sbi/index.js';
 import { GuestAgent } from './agent.js';
 import type { SimEvent } from '../bus/types.js';
-import type { ExitReasonName, VmSpec, VmState, VmStats } from './types.js';
+import type { ExitReasonName, VmDiskStats, VmSpec, VmState, VmStats } from './types.js';
 import { DEFAULT_SHADOW_PAGES, PagingCounters, ShadowMmu, pagingStats } from './shadow.js';
+import type { VcpuTlbModels } from './tlbstate.js';
+import { VirtioBlk } from '../../devices/virtio-blk.js';
 
 /** Cycles each vCPU of an SMP VM runs per round (the bare board's SMP_QUANTUM). */
 export const VM_QUANTUM = 10_000;
@@ -61,6 +63,10 @@ export interface VmOptions {
   timing: TimingConfig;
   /** Console output of the VM (its UART, SBI console). */
   onOutput?: (bytes: Uint8Array) => void;
+  /** Timing mode: the host's per-vCPU modeled TLBs (tlbstate.ts); absent in fast mode. */
+  tlb?: VcpuTlbModels;
+  /** Host harts (whose host TLBs a fence flushes); default 1. */
+  hostHarts?: number;
 }
 
 /** How a `shutdown` through the guest agent ended (issue 10 scope 6). */
@@ -105,6 +111,8 @@ export class Vm {
   private pendingShutdown: { deadline: number; timeoutS: number; waiters: Array<(r: ShutdownResult) => void> } | null = null;
   private readonly shutdownTimeout: SimEvent;
   private loaded: Vcpu | null = null;
+  /** The vCPU of this VM that ran last (keeps its LR/SC reservation across host preemption). */
+  private lastRun: Vcpu | null = null;
   private pendingReset: SbiAction | null = null;
   private readonly onOutput: ((b: Uint8Array) => void) | null;
   private readonly cyclesPerTick: number;
@@ -113,6 +121,8 @@ export class Vm {
   private readonly exitCycles: number;
   private readonly env: ExitEnv;
   private inputQueue: number[] = [];
+  private readonly tlb: VcpuTlbModels | null;
+  private readonly hostHarts: number;
 
   constructor(
     private readonly core: Core,
@@ -124,6 +134,8 @@ export class Vm {
     this.id = opts.id;
     this.spec = spec;
     this.onOutput = opts.onOutput ?? null;
+    this.tlb = opts.tlb ?? null;
+    this.hostHarts = opts.hostHarts ?? 1;
     if (!(Number.isInteger(spec.vcpus) && spec.vcpus >= 1 && spec.vcpus <= 8)) throw new UserError(`${spec.name}: vcpus must be 1 to 8, got ${spec.vcpus}`);
     this.tbHz = opts.timing.timebaseHz;
     this.cpuHz = opts.timing.cpuHz;
@@ -216,7 +228,8 @@ export class Vm {
         initrd = { start: BigInt(start), end: BigInt(start + rd.length) };
       }
       const dtb = this.deviceTree(initrd);
-      const top = GUEST_RAM_BASE + mem.bytes;
+      // As QEMU's virt: at the end of RAM, but below 3 GiB (riscv_compute_fdt_addr), so a VM above 1 GiB keeps it in low memory.
+      const top = Math.min(GUEST_RAM_BASE + mem.bytes, 0xc000_0000);
       const dtbAddr = Math.floor((top - dtb.length) / (2 * MiB)) * 2 * MiB;
       if (dtbAddr < (initrd ? Number(initrd.end) : kAddr + imageSize)) throw new UserError(`${this.name}: no room for the device tree in ${formatSize(mem.bytes)}`);
       mem.write(dtbAddr, dtb);
@@ -358,15 +371,31 @@ export class Vm {
   private runVcpu(v: Vcpu, hostHart: number, t0: number, end: number): { hostCycles: number; at: number } {
     const core = this.core;
     core.cycles = t0;
-    const instret0 = core.instret;
+    // Per-vCPU state that the core keeps per host hart: the vCPU's own instret (what the guest's
+    // `instret` CSR reads: its own retired instructions, not those of every VM that ran on this
+    // host hart) and the trap-loop detector's streak. Restored here, saved after the run, so
+    // neither depends on what else ran on the hart (issue 10 scope 1).
+    core.setNum(L.H_INSTRET, v.instructions);
+    core.setNum(L.H_TRAP_STREAK, v.trapStreak);
+    core.setNum(L.H_TRAP_INSTRET, v.trapInstret);
     if (v.lastHart !== hostHart && v.lastHart !== -1) {
       // The vCPU moved: its VMID's composed translations on this hart must not be reused (issue 10
-      // scope 3). loadVcpu flushes this hart's guest TLB sets whatever the move; the modeled TLB too:
-      core.hfenceGvma(this.id);
+      // scope 3): this hart's guest host-TLB sets go (loadVcpu drops them on every entry anyway).
+      // The modeled TLB is the vCPU's own (tlbstate.ts), so a move changes nothing there: a fence
+      // of the VMID in the hart's model would make the VM's counts depend on its placement.
+      core.ex.hfenceHart(hostHart);
     }
     v.lastHart = hostHart;
     this.shadow?.prepare(v);
     core.loadVcpu(v.ctx);
+    this.tlb?.enter(v.tlb, hostHart, this.shadow ? 0 : this.id);
+    // loadVcpu dropped the LR/SC reservation. It is kept when this vCPU is the last of its VM that
+    // ran: no other vCPU of the VM can have stored in between, and other VMs cannot reach its
+    // memory (the G-stage), so only host-side preemption happened, which the guest must not see
+    // (a 1-vCPU VM's rounds end where the host's slices end). Another vCPU of the VM ran: dropped,
+    // as a store from another hart could have broken it (Unpriv 8.2: an SC may fail then).
+    if (this.lastRun === v) core.set64(L.H_RESV, v.resv);
+    this.lastRun = v;
     this.shadow?.loaded(v);
     this.walks.begin(core);
     // loadVcpu charged the modeled entry cost; a round's entry is the host's business (preemption,
@@ -391,7 +420,7 @@ export class Vm {
         // in a row without an instruction retired in between (e.g. a vCPU started at an address
         // outside its memory with vstvec there too) crash the VM instead of spinning forever.
         if (reason === 'fault' || reason === 'virtual-instruction') {
-          const retired = v.instructions + (core.instret - instret0); // this vCPU's own count: deterministic
+          const retired = core.instret; // this vCPU's own count (restored at entry): deterministic
           if (retired === v.instretAtTrap) {
             if (++v.trapsInARow >= TRAP_STORM && outcome.kind === 'resume') {
               this.crash(`vCPU ${v.index} is stuck in a trap loop at pc 0x${core.pc.toString(16)} (${TRAP_STORM} traps without an instruction)`);
@@ -440,9 +469,13 @@ export class Vm {
     v.ctx = core.saveVcpu();
     this.walks.end(core);
     this.shadow?.unloaded(v);
+    this.tlb?.leave(v.tlb);
+    v.resv = core.get64(L.H_RESV);
+    v.trapStreak = core.getNum(L.H_TRAP_STREAK);
+    v.trapInstret = core.getNum(L.H_TRAP_INSTRET);
     this.loaded = null;
     const hostCycles = core.cycles - t0;
-    v.instructions += core.instret - instret0;
+    v.instructions = core.instret;
     v.cycles += hostCycles;
     this.hostCycles += hostCycles;
     if (this.pendingReset) this.applyReset();
@@ -507,7 +540,8 @@ export class Vm {
     this.agent?.reset();
     // A pending agent shutdown keeps its deadline across the guest's reboot (the event list was cleared).
     if (this.pendingShutdown) this.scheduler.schedule(this.shutdownTimeout, this.pendingShutdown.deadline);
-    this.core.hfenceGvma(this.id);
+    this.lastRun = null;
+    this.fence(true);
     for (const v of this.vcpus) {
       v.started = false;
       v.waiting = false;
@@ -515,6 +549,24 @@ export class Vm {
     }
     this.reboots++;
     this.boot();
+  }
+
+  /**
+   * Fence the VM's guest translations (SBI RFENCE's hfence, a reset, the VM's end): every host
+   * hart's guest host-TLB sets; in timing mode the VM's own vCPU models (tlbstate.ts) — emptied
+   * when `reset` — and nobody else's: a fence on every hart's model would count in its neighbours'
+   * statistics and depend on where its vCPUs happen to be.
+   */
+  private fence(reset: boolean): void {
+    // A shadow VM's translations are tagged VMID 0 (hgatp is Bare; docs/PAGING.md).
+    const vmid = this.shadow ? 0 : this.id;
+    if (!this.tlb) {
+      this.core.hfenceGvma(vmid);
+      return;
+    }
+    for (let h = 0; h < this.hostHarts; h++) this.core.ex.hfenceHart(h);
+    if (reset) for (const v of this.vcpus) this.tlb.forget(v.tlb);
+    else this.tlb.fenceVm(this.vcpus.map((v) => v.tlb), this.loaded?.tlb ?? null, vmid);
   }
 
   crash(message: string): void {
@@ -579,8 +631,7 @@ export class Vm {
       },
       sendIpi: (hart) => vm.setHvipBit(hart, VSSIP, true),
       fenceGuest: () => {
-        // (A shadow VM's translations are VMID 0's: hgatp is Bare.)
-        vm.core.hfenceGvma(vm.shadow ? 0 : vm.id);
+        vm.fence(false);
         vm.shadow?.countRemoteFence();
       },
       hartState: (hart) => (vm.vcpus[hart]!.started ? 'started' : 'stopped'),
@@ -614,13 +665,31 @@ export class Vm {
       'balloon.rss': this.memory.chunks.length * 2 * MiB,
       consoleBytes: this.consoleBytes,
       paging: pagingStats(this.shadow ? 'shadow' : 'nested', this.walks, this.shadow),
+      guestPageFaults: this.vcpus.reduce((s, v) => s + v.guestPageFaults, 0),
+      disks: this.diskStats(),
+      ...(this.tlb ? { tlb: this.tlb.stats(this.vcpus.map((v) => v.tlb)) } : {}),
     };
+  }
+
+  /** Requests and bytes of each virtio-blk disk (vda first), cumulative over reboots. */
+  diskStats(): VmDiskStats[] {
+    const paths = (this.spec.disks ?? []).map((d) => d.file);
+    const blks = this.platform.virtio.map((m) => m.device).filter((d): d is VirtioBlk => d instanceof VirtioBlk);
+    return blks.map((b, i) => ({
+      path: paths[i] ?? '',
+      readReqs: b.stats.reads,
+      readBytes: b.stats.bytesRead,
+      writeReqs: b.stats.writes,
+      writeBytes: b.stats.bytesWritten,
+      flushReqs: b.stats.flushes,
+      errors: b.stats.ioErrors,
+    }));
   }
 
   /** Release the VM's frames and close its disks (destroyed / the host ends). */
   close(): void {
     this.platform.close();
-    this.core.hfenceGvma(this.id);
+    this.fence(true);
     this.memory.release();
     this.shadow?.release();
   }

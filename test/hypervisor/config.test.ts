@@ -148,6 +148,7 @@ describe('one line naming the field, exit 2', () => {
     ['vms not a list', 'host: { harts: 1, ram: 1G }\nvms: web\n', 'vms: expected a list of VMs'],
     ['harts out of range', FILE(VM(), 'host: { harts: 9, ram: 1G }'), 'host.harts: expected a number of host harts from 1 to 8'],
     ['harts not whole', FILE(VM(), 'host: { harts: 1.5, ram: 1G }'), 'host.harts: expected a number of host harts from 1 to 8'],
+    ['host.mode not fast or timing', FILE(VM(), 'host: { harts: 1, ram: 1G, mode: turbo }'), "host.mode: expected 'fast' or 'timing'"],
     ['vcpus out of range', FILE(VM('    vcpus: 0\n')), 'vms[0].vcpus: expected a number of vCPUs from 1 to 8'],
     ['weight out of range', FILE(VM('    weight: 70000\n')), 'vms[0].weight: expected a weight from 1 to 65535'],
     ['cap zero', FILE(VM('    cap: 0\n')), /^vms\[0\]\.cap: expected a percentage above 0/],
@@ -238,7 +239,7 @@ describe('the published schema', () => {
   it('refuses unknown keys and names every key of the issue', () => {
     const s = vmConfigJsonSchema() as { additionalProperties: boolean; properties: Record<string, { properties?: Record<string, unknown>; items?: { properties: Record<string, unknown>; additionalProperties: boolean } }> };
     expect(s.additionalProperties).toBe(false);
-    expect(Object.keys(s.properties['host']!.properties!)).toEqual(['harts', 'ram', 'dedup', 'overcommit', 'mode', 'timing']);
+    expect(Object.keys(s.properties['host']!.properties!)).toEqual(['harts', 'ram', 'mode', 'dedup', 'overcommit', 'timing']);
     const vm = s.properties['vms']!.items!;
     expect(vm.additionalProperties).toBe(false);
     expect(Object.keys(vm.properties)).toEqual(['name', 'vcpus', 'memory', 'kernel', 'initrd', 'cmdline', 'weight', 'cap', 'autostart', 'disks', 'shutdown_timeout', 'paging', 'shadow_pages', 'nics', 'balloon']);

@@ -69,6 +69,14 @@ describe('the text table', () => {
     expect(lines[4]).toBe('web exits: sbi 120 (36,000 cycles), mmio 7 (2,100 cycles)');
     expect(lines).toHaveLength(5);
   });
+  it('a real host adds a line per VM with its guest-page faults and each disk\'s requests and bytes (issue 10 scope 8)', () => {
+    const real: DomainStats = {
+      name: 'web',
+      stats: { ...web.stats, 'mem.guest_page_faults': 14_911, 'block.0.rd.bytes': 5120, 'block.0.wr.bytes': 2560, 'block.0.fl.reqs': 2 },
+    };
+    const lines = formatHostStatsText([real], { harts: 1, ramBytes: 1 << 30 }).trimEnd().split('\n');
+    expect(lines[4]).toBe('web io: guest-page faults 14,911; vda 10 reads (5,120 B), 5 writes (2,560 B), 2 flushes');
+  });
   it('says why the run stopped when it was not the end of every VM', () => {
     expect(formatHostStatsText([batch], { harts: 1, ramBytes: 1 << 28, end: 'max-insns' }).split('\n')[0]).toBe(
       'cyclevisor host: 1 VM on 1 hart, 256 MiB host RAM, stopped: max-insns',
