@@ -22,6 +22,17 @@ import {
 } from './layout';
 import { trigBeforeInsn, trigRetired, trigOnTrap, TRIG_ARMED_STEP, TRIG_FIRED, TRIG_STEP } from './trigger';
 import * as G from './generated/ops';
+import { bitOp } from './bitmanip';
+import { cboEnabled, cboZero, cboManage, ENVCFG_CBIE, ENVCFG_CBCFE, ENVCFG_CBZE } from './cmo';
+import {
+  OP_ADD_UW, OP_SH1ADD, OP_SH2ADD, OP_SH3ADD, OP_SH1ADD_UW, OP_SH2ADD_UW, OP_SH3ADD_UW, OP_SLLI_UW,
+  OP_ANDN, OP_ORN, OP_XNOR, OP_CLZ, OP_CTZ, OP_CPOP, OP_SEXT_B, OP_SEXT_H, OP_CLZW, OP_CTZW, OP_CPOPW,
+  OP_MAX, OP_MAXU, OP_MIN, OP_MINU, OP_ZEXT_H, OP_ROL, OP_ROR, OP_RORI, OP_ROLW, OP_RORW, OP_RORIW,
+  OP_ORC_B, OP_REV8, OP_CLMUL, OP_CLMULH, OP_CLMULR, OP_BCLR, OP_BCLRI, OP_BEXT, OP_BEXTI, OP_BINV,
+  OP_BINVI, OP_BSET, OP_BSETI, OP_PACK, OP_PACKH, OP_PACKW, OP_BREV8, OP_XPERM4, OP_XPERM8,
+  OP_CZERO_EQZ, OP_CZERO_NEZ, OP_CBO_INVAL, OP_CBO_CLEAN, OP_CBO_FLUSH, OP_CBO_ZERO,
+  OP_SFENCE_W_INVAL, OP_SFENCE_INVAL_IR,
+} from './generated/ops';
 import {
   getX, setX, pendingEnabled, PRV_M, PRV_S, PRV_U, MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM, MSTATUS_FS, MSTATUS_FS_DIRTY,
   MSTATUS_SD, getF, setF, getF32, setF32, fcsr, HSTATUS_VTSR, HSTATUS_VTW, HSTATUS_VTVM, HSTATUS_HU,
@@ -1726,6 +1737,41 @@ export function run(): u32 {
         // Every fault of these accesses reports a guest virtual address (GVA = 1).
         if (excPending) { setExcGva(); left++; cycles -= lat; uncount(slot); break; }
         pc += <u64>len; seqBreak = true; break;
+      }
+      // ---- bit manipulation (Zba, Zbb, Zbc, Zbs, Zbkb, Zbkc, Zbkx) and Zicond: bitmanip.ts
+      case OP_ADD_UW: case OP_SH1ADD: case OP_SH2ADD: case OP_SH3ADD: case OP_SH1ADD_UW: case OP_SH2ADD_UW:
+      case OP_SH3ADD_UW: case OP_SLLI_UW: case OP_ANDN: case OP_ORN: case OP_XNOR: case OP_CLZ: case OP_CTZ:
+      case OP_CPOP: case OP_SEXT_B: case OP_SEXT_H: case OP_CLZW: case OP_CTZW: case OP_CPOPW: case OP_MAX:
+      case OP_MAXU: case OP_MIN: case OP_MINU: case OP_ZEXT_H: case OP_ROL: case OP_ROR: case OP_RORI:
+      case OP_ROLW: case OP_RORW: case OP_RORIW: case OP_ORC_B: case OP_REV8: case OP_CLMUL: case OP_CLMULH:
+      case OP_CLMULR: case OP_BCLR: case OP_BCLRI: case OP_BEXT: case OP_BEXTI: case OP_BINV: case OP_BINVI:
+      case OP_BSET: case OP_BSETI: case OP_PACK: case OP_PACKH: case OP_PACKW: case OP_BREV8: case OP_XPERM4:
+      case OP_XPERM8: case OP_CZERO_EQZ: case OP_CZERO_NEZ: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), bitOp(<u32>load<u16>(slot, S_OP), a, b, <u64><i64>load<i32>(slot, S_IMM)));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // ---- Zicbom / Zicboz: cmo.ts (enable checks, then the block check or the zeroing)
+      case OP_CBO_INVAL: case OP_CBO_CLEAN: case OP_CBO_FLUSH: case OP_CBO_ZERO: {
+        const op = load<u16>(slot, S_OP);
+        const mask = op == OP_CBO_ZERO ? ENVCFG_CBZE : op == OP_CBO_INVAL ? ENVCFG_CBIE : ENVCFG_CBCFE;
+        if (!cboEnabled(mask, <u64>load<u32>(slot, S_RAW))) { left++; cycles -= lat; uncount(slot); break; }
+        const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false, true);
+        store<u64>(H_CYCLES, cycles - lat);
+        if (op == OP_CBO_ZERO) cboZero(va);
+        else cboManage(va);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        pc += <u64>len; seqBreak = true; break;
+      }
+      // ---- Svinval ordering fences: illegal in U-mode, virtual-instruction in VU-mode (Priv ch. 7)
+      case OP_SFENCE_W_INVAL: case OP_SFENCE_INVAL_IR: {
+        if (<u32>load<u64>(H_PRIV) == PRV_U) {
+          raise(load<u64>(H_VIRT) != 0 ? CAUSE_VIRTUAL_INSTRUCTION : CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
+          left++; cycles -= lat; uncount(slot);
+          break;
+        }
+        pc += <u64>len; slot += len << 3; continue;
       }
       case OP_ILLEGAL: {
         raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));

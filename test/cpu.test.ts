@@ -17,6 +17,7 @@ import { H_MEDELEG_BITS, H_MIDELEG_BITS } from '../src/board/firmware.js';
 import { buildVirtDtb } from '../src/board/devicetree.js';
 import { parseFdt } from '../src/board/fdt.js';
 import { coreSupportsHypervisor, isaString, resolveCpu } from '../src/board/cpu.js';
+import { GATED_EXTS } from '../src/isa/table.js';
 import { defaultTiming } from '../src/timing.js';
 import {
   EXT_RFENCE,
@@ -52,12 +53,17 @@ function isaOf(dtb: Uint8Array): string {
   return parseFdt(dtb).root.find('/cpus/cpu@0')!.string('riscv,isa')!;
 }
 
+/** Issue 15: every selectable extension is on by default (`--cpu rv64`). */
+const ALL_EXT = Object.fromEntries(GATED_EXTS.map((e) => [e, true]));
+const RVA22_ISA =
+  'rv64imafdc_zicbom_zicbop_zicboz_zicond_zicsr_zifencei_zihintpause_zba_zbb_zbc_zbkb_zbkc_zbkx_zbs_sstc_svinval';
+
 describe('--cpu: misa.H and the device tree agree', () => {
   it('rv64,h=off: misa.H clear, riscv,isa without h', () => {
     const m = new VirtMachine({ ramBytes: 16 << 20, cpu: { h: false } });
-    expect(m.cpu).toEqual({ h: false });
+    expect(m.cpu).toEqual({ h: false, ext: ALL_EXT });
     expect(m.core.getCsr(L.H_MISA) & MISA_H).toBe(0n);
-    expect(isaOf(buildVirtDtb(virtDtConfig(m)))).toBe('rv64imafdc_zicsr_zifencei_zihintpause_sstc');
+    expect(isaOf(buildVirtDtb(virtDtConfig(m)))).toBe(RVA22_ISA);
   });
 
   it('rv64 alone = the defaults: H exactly when this core implements it', () => {
@@ -68,14 +74,14 @@ describe('--cpu: misa.H and the device tree agree', () => {
 
   it.skipIf(!HAVE_H)('rv64,h=on: misa.H set on every hart; riscv,isa "rv64imafdch_..." (QEMU 7.2 order, our extensions)', () => {
     const m = new VirtMachine({ ramBytes: 16 << 20, harts: 2, cpu: { h: true } });
-    expect(m.cpu).toEqual({ h: true });
+    expect(m.cpu).toEqual({ h: true, ext: ALL_EXT });
     for (const h of [1, 0]) {
       m.core.switchHart(h);
       expect(m.core.getCsr(L.H_MISA) & MISA_H).toBe(MISA_H);
     }
     const dtb = buildVirtDtb(virtDtConfig(m));
     for (const c of ['/cpus/cpu@0', '/cpus/cpu@1']) {
-      expect(parseFdt(dtb).root.find(c)!.string('riscv,isa')).toBe('rv64imafdch_zicsr_zifencei_zihintpause_sstc');
+      expect(parseFdt(dtb).root.find(c)!.string('riscv,isa')).toBe(RVA22_ISA.replace('rv64imafdc_', 'rv64imafdch_'));
     }
   });
 
@@ -97,10 +103,10 @@ describe('--cpu: misa.H and the device tree agree', () => {
   it('cyclevisor dtb --cpu: the blob says what boot would; bad --cpu exits 2 with one line', async () => {
     const io = fakeIo();
     expect(await main(['dtb', '--dts', '--cpu', 'rv64,h=off'], io)).toBe(0);
-    expect(io.out()).toContain('riscv,isa = "rv64imafdc_zicsr_zifencei_zihintpause_sstc";');
+    expect(io.out()).toContain(`riscv,isa = "${RVA22_ISA}";`);
     const io2 = fakeIo();
     expect(await main(['dtb', '--dts', '--cpu', 'rv64'], io2)).toBe(0);
-    expect(io2.out()).toContain(`riscv,isa = "${isaString({ h: HAVE_H })}";`);
+    expect(io2.out()).toContain(`riscv,isa = "${isaString({ h: HAVE_H, ext: ALL_EXT })}";`);
     // run takes it too (the program starts in M-mode either way).
     const run = fakeIo();
     expect(await main(['run', join(GUESTS, 'bin', 'hello.elf'), '--cpu', 'rv64,h=off'], run)).toBe(0);

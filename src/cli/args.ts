@@ -31,7 +31,7 @@ Options (run, demo):
   --stats-file PATH   write the summary to PATH instead (format from --stats)
   --trace N [--trace-regs]  first N instructions on stderr (+ regs written)
   --mode fast|timing  timing: also model the TLB (timing file) and report it
-  --cpu rv64[,h=off]  ISA choices, QEMU -cpu syntax (default: H extension on)
+  --cpu rv64[,h=off]  ISA: rv64|rva22u64|rva22s64[,KEY=on|off] (h, zbb, ...)
 
 Sizes take K, M or G (powers of 1024). stdout carries only the guest's console.
 Exit: the guest's code; 124 --max-insns/--max-cycles ran out; 130 Ctrl-C; 2 bad
@@ -55,7 +55,7 @@ Boots firmware and a Linux kernel on the virt board, placed as
   --ad-bits hardware|fault  PTE A/D: set by hardware (default) or page faults
   --drive file=PATH[,readonly][,format=raw]  raw image, locked (vda, vdb, ...)
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
-  --cpu rv64[,h=off]  ISA choices, QEMU -cpu syntax (default: H extension on)
+  --cpu rv64[,h=off]  ISA: rv64|rva22u64|rva22s64[,KEY=on|off] (h, zbb, ...)
   --pace on|off, --timing FILE, --max-insns N, --max-cycles N, --stats FMT,
   --stats-file PATH, --trace N, --trace-regs  as for run (see --help)
 
@@ -78,7 +78,7 @@ Writes the device tree blob that cyclevisor boot hands to firmware and kernel
   --initrd FILE       record where boot would place this initrd (kernel at
                       0x80200000, as with --bios builtin or a firmware file)
   --timing FILE       cycle-model overrides (the timebase frequency)
-  --cpu rv64[,h=off]  ISA choices, as for boot (riscv,isa says h when on)
+  --cpu rv64[,h=off]  ISA choices, as for boot (riscv,isa says what is on)
 `;
 
 export const HOST_USAGE = `Usage: cyclevisor host FILE [options]
@@ -739,7 +739,8 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       initrd,
       append,
       harts,
-      ad: ad ?? 'hardware',
+      // Svade: a profile with it (--cpu rva22s64) makes `fault` the default.
+      ad: ad ?? (settings.cpu?.svade ? 'fault' : 'hardware'),
       drives,
       rtcEpoch: epoch === undefined ? null : parseRtcEpoch(epoch),
     };
