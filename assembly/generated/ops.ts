@@ -247,4 +247,6 @@ export const EXT_ZICOND: u32 = 128;
 export const EXT_ZICBOM: u32 = 256;
 export const EXT_ZICBOZ: u32 = 512;
 export const EXT_SVINVAL: u32 = 1024;
-export const EXT_ALL: u32 = 2047;
+export const EXT_SVNAPOT: u32 = 2048;
+export const EXT_SVPBMT: u32 = 4096;
+export const EXT_ALL: u32 = 8191;

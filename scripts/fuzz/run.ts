@@ -25,7 +25,7 @@ export const RT_ELF = join(ROOT, 'test/guests/bin/fuzz-rt.elf');
 export const QEMU = process.env.QEMU ?? 'qemu-system-riscv64';
 /**
  * QEMU 7.2's rv64 CPU with the extensions both machines implement: Zba/Zbb/Zbc/Zbs, Zbkb/Zbkc/Zbkx
- * and Svinval on (QEMU 7.2 has them; its rv64 default leaves the Zbk* and Svinval off). H is off
+ * Svinval, Svnapot and Svpbmt on (QEMU 7.2 has them; its rv64 default leaves the Zbk* and Sv* off). H is off
  * on both (gen.ts FUZZ_ROWS says why). QEMU 7.2 has no Zicond, Zicbom or Zicboz: cyclevisor turns
  * them off for the fuzzer (FUZZ_CPU), so their encodings are illegal on both. marchid/mimpid:
  * QEMU 7.2 reports its version (0x70216) in both; any value is allowed (Priv 3.1.3, 3.1.4) and
@@ -33,7 +33,7 @@ export const QEMU = process.env.QEMU ?? 'qemu-system-riscv64';
  * differ everywhere after it).
  */
 export const QEMU_CPU =
-  process.env.FUZZ_QEMU_CPU ?? 'rv64,h=false,zba=true,zbb=true,zbc=true,zbs=true,zbkb=true,zbkc=true,zbkx=true,svinval=true,marchid=0,mimpid=0';
+  process.env.FUZZ_QEMU_CPU ?? 'rv64,h=false,zba=true,zbb=true,zbc=true,zbs=true,zbkb=true,zbkc=true,zbkx=true,svinval=true,svnapot=true,svpbmt=true,marchid=0,mimpid=0';
 /** cyclevisor's side of QEMU_CPU. */
 export const FUZZ_CPU: CpuOptions = { h: false, ext: { Zicond: false, Zicbom: false, Zicboz: false } };
 export const QEMU_ARGS = ['-M', 'virt', '-cpu', QEMU_CPU, '-m', '256M', '-nographic', '-bios', 'none', '-icount', 'shift=0', '-monitor', 'none', '-serial', 'stdio', '-kernel'];

@@ -53,13 +53,20 @@ export const CPU_KEYS = ['h', ...EXT_KEYS] as const;
 
 /**
  * The RVA22 profiles (RISC-V Profiles 1.0, RVA22U64 / RVA22S64): the mandatory extensions we have
- * are on (Zba, Zbb, Zbs, Zicbom, Zicboz, Zicbop's hints; S64 adds Svinval, Svade), the others off
+ * are on (Zba, Zbb, Zbs, Zicbom, Zicboz, Zicbop's hints; S64 adds Svinval, Svpbmt, Svade and the
+ * optional Svnapot), the others off
  * (Zbc, Zbkb, Zbkc, Zbkx are only parts of the optional Zkn; Zicond is RVA23). H and Sstc are
  * RVA22S64 options and keep their defaults.
  */
 const PROFILE_EXT: Record<string, Partial<Record<GatedExt, boolean>>> = {
-  rva22u64: { Zba: true, Zbb: true, Zbs: true, Zicbom: true, Zicboz: true, Zbc: false, Zbkb: false, Zbkc: false, Zbkx: false, Zicond: false, Svinval: false },
-  rva22s64: { Zba: true, Zbb: true, Zbs: true, Zicbom: true, Zicboz: true, Zbc: false, Zbkb: false, Zbkc: false, Zbkx: false, Zicond: false, Svinval: true },
+  rva22u64: {
+    Zba: true, Zbb: true, Zbs: true, Zicbom: true, Zicboz: true,
+    Zbc: false, Zbkb: false, Zbkc: false, Zbkx: false, Zicond: false, Svinval: false, Svnapot: false, Svpbmt: false,
+  },
+  rva22s64: {
+    Zba: true, Zbb: true, Zbs: true, Zicbom: true, Zicboz: true, Svinval: true, Svpbmt: true, Svnapot: true,
+    Zbc: false, Zbkb: false, Zbkc: false, Zbkx: false, Zicond: false,
+  },
 };
 
 const ON = ['on', 'true', 'yes'];
@@ -163,6 +170,14 @@ export function applyCpu(core: Core, f: CpuFeatures): CpuFeatures {
   return { h: hasHypervisor(core), ...(ext ? { ext } : {}), ...(f.svade ? { svade: true } : {}) };
 }
 
+/** The selectable extensions the core has on (none when the core has no setExtensions). */
+export function coreExtensions(core: Core): Partial<Record<GatedExt, boolean>> {
+  const ex = core.ex as unknown as HypervisorExport;
+  if (typeof ex.getExtensions !== 'function') return {};
+  const m = ex.getExtensions();
+  return Object.fromEntries(GATED_EXTS.map((e, i) => [e, ((m >>> i) & 1) === 1]));
+}
+
 /** misa.H of the running hart. */
 export function hasHypervisor(core: Core): boolean {
   return ((core.getCsr(L.H_MISA) >> 7n) & 1n) === 1n;
@@ -184,6 +199,8 @@ export function isaExtensions(f: CpuFeatures): string[] {
   for (const e of ['Zba', 'Zbb', 'Zbc', 'Zbkb', 'Zbkc', 'Zbkx', 'Zbs'] as const) if (on(e)) out.push(e.toLowerCase());
   out.push('sstc');
   if (on('Svinval')) out.push('svinval');
+  if (on('Svnapot')) out.push('svnapot');
+  if (on('Svpbmt')) out.push('svpbmt');
   return out;
 }
 
@@ -214,10 +231,10 @@ export function isaExtensionList(f: CpuFeatures): string[] {
 /**
  * /proc/cpuinfo's isa line as Linux 6.1 prints it for `isaString(f)`: the letters, then the
  * multi-letter extensions 6.1 knows (arch/riscv/kernel/cpu.c isa_ext_arr: sscofpmf, sstc,
- * svinval, svpbmt, zicbom, zihintpause), in that order. Zba/Zbb/Zbs/Zicboz are unknown to 6.1.
+ * svinval, svpbmt, zicbom, zihintpause), in that order. Zba/Zbb/Zbs/Zicboz/Svnapot are unknown to 6.1.
  */
 export function linuxCpuinfoIsa(f: CpuFeatures): string {
-  const known = ['sstc', 'svinval', 'zicbom', 'zihintpause'];
+  const known = ['sstc', 'svinval', 'svpbmt', 'zicbom', 'zihintpause'];
   const have = new Set(isaExtensions(f));
   return [isaBase(f), ...known.filter((k) => have.has(k))].join('_');
 }

@@ -29,6 +29,8 @@ export type Ext =
  */
 export const GATED_EXTS = [
   'Zba', 'Zbb', 'Zbc', 'Zbs', 'Zbkb', 'Zbkc', 'Zbkx', 'Zicond', 'Zicbom', 'Zicboz', 'Svinval',
+  // No instructions of their own: the page-table walker (assembly/mmu.ts) reads these bits.
+  'Svnapot', 'Svpbmt',
 ] as const;
 export type GatedExt = (typeof GATED_EXTS)[number];
 
