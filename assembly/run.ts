@@ -23,6 +23,14 @@ import {
 import { trigBeforeInsn, trigRetired, trigOnTrap, TRIG_ARMED_STEP, TRIG_FIRED, TRIG_STEP } from './trigger';
 import * as G from './generated/ops';
 import { bitOp } from './bitmanip';
+import { zfhOp, getF16, setF16 } from './fpu16';
+import {
+  OP_FLH, OP_FSH,
+  OP_FADD_H, OP_FSUB_H, OP_FMUL_H, OP_FDIV_H, OP_FSQRT_H, OP_FMADD_H, OP_FMSUB_H, OP_FNMSUB_H, OP_FNMADD_H,
+  OP_FSGNJ_H, OP_FSGNJN_H, OP_FSGNJX_H, OP_FMIN_H, OP_FMAX_H, OP_FCVT_W_H, OP_FCVT_WU_H, OP_FCVT_L_H,
+  OP_FCVT_LU_H, OP_FMV_X_H, OP_FCLASS_H, OP_FEQ_H, OP_FLT_H, OP_FLE_H, OP_FCVT_H_W, OP_FCVT_H_WU,
+  OP_FCVT_H_L, OP_FCVT_H_LU, OP_FMV_H_X, OP_FCVT_S_H, OP_FCVT_D_H, OP_FCVT_H_S, OP_FCVT_H_D,
+} from './generated/ops';
 import { cboEnabled, cboZero, cboManage, ENVCFG_CBIE, ENVCFG_CBCFE, ENVCFG_CBZE } from './cmo';
 import {
   OP_ADD_UW, OP_SH1ADD, OP_SH2ADD, OP_SH3ADD, OP_SH1ADD_UW, OP_SH2ADD_UW, OP_SH3ADD_UW, OP_SLLI_UW,
@@ -1737,6 +1745,43 @@ export function run(): u32 {
         // Every fault of these accesses reports a guest virtual address (GVA = 1).
         if (excPending) { setExcGva(); left++; cycles -= lat; uncount(slot); break; }
         pc += <u64>len; seqBreak = true; break;
+      }
+      // ---- Zfh / Zfhmin: binary16 (fpu16.ts). FS = Off or an invalid dynamic rm: illegal.
+      case OP_FLH: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        if (tmData) cycles += tmAccess(va, false);
+        store<u64>(H_CYCLES, cycles - lat);
+        const v0 = loadSlow(va, 2);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        setF16(load<u8>(slot, S_RD), <u32>v0 & 0xffff);
+        fpDirty();
+        pc += <u64>len; seqBreak = true; break;
+      }
+      case OP_FSH: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        if (tmData) cycles += tmAccess(va, false, true);
+        store<u64>(H_CYCLES, cycles - lat);
+        // fsh stores bits 15:0 of the register as they are (no NaN-box check).
+        storeSlow(va, 2, getF(load<u8>(slot, S_RS2)) & 0xffff);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        pc += <u64>len; seqBreak = true; break;
+      }
+      case OP_FADD_H: case OP_FSUB_H: case OP_FMUL_H: case OP_FDIV_H: case OP_FSQRT_H: case OP_FMADD_H:
+      case OP_FMSUB_H: case OP_FNMSUB_H: case OP_FNMADD_H: case OP_FSGNJ_H: case OP_FSGNJN_H:
+      case OP_FSGNJX_H: case OP_FMIN_H: case OP_FMAX_H: case OP_FCVT_W_H: case OP_FCVT_WU_H:
+      case OP_FCVT_L_H: case OP_FCVT_LU_H: case OP_FMV_X_H: case OP_FCLASS_H: case OP_FEQ_H: case OP_FLT_H:
+      case OP_FLE_H: case OP_FCVT_H_W: case OP_FCVT_H_WU: case OP_FCVT_H_L: case OP_FCVT_H_LU:
+      case OP_FMV_H_X: case OP_FCVT_S_H: case OP_FCVT_D_H: case OP_FCVT_H_S: case OP_FCVT_H_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
+        const op = <u32>load<u16>(slot, S_OP);
+        // rs3 only for the R4 rows (fmadd.h...): elsewhere the byte holds 0 or an rs3-less immediate.
+        const wroteX = zfhOp(op, load<u8>(slot, S_RD), load<u8>(slot, S_RS1), load<u8>(slot, S_RS2), load<u8>(slot, S_RS3), rm);
+        if (wroteX) fpAccrue(f0);
+        else fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
       }
       // ---- bit manipulation (Zba, Zbb, Zbc, Zbs, Zbkb, Zbkc, Zbkx) and Zicond: bitmanip.ts
       case OP_ADD_UW: case OP_SH1ADD: case OP_SH2ADD: case OP_SH3ADD: case OP_SH1ADD_UW: case OP_SH2ADD_UW:

@@ -91,6 +91,13 @@ export function decodeInto(insn: u32, slot: usize): void {
             imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
             if (true) { op = 121; cls = 14; frd = true; break; } // fld
           }
+          if ((insn & 0x707f) == 0x1007) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = (<i32>((((insn >> 20) & 4095)) << 20) >> 20);
+            if ((extOn & 24576) != 0) { op = 235; cls = 14; frd = true; break; } // flh
+          }
           break;
         }
         case 0xf: {
@@ -416,6 +423,13 @@ export function decodeInto(insn: u32, slot: usize): void {
             rs2 = ((insn >> 20) & 31);
             imm = (<i32>(((((insn >> 25) & 127) << 5) | ((insn >> 7) & 31)) << 20) >> 20);
             if (true) { op = 122; cls = 15; break; } // fsd
+          }
+          if ((insn & 0x707f) == 0x1027) {
+            rd = 0;
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = (<i32>(((((insn >> 25) & 127) << 5) | ((insn >> 7) & 31)) << 20) >> 20);
+            if ((extOn & 24576) != 0) { op = 236; cls = 15; break; } // fsh
           }
           break;
         }
@@ -1038,6 +1052,15 @@ export function decodeInto(insn: u32, slot: usize): void {
             imm = <i32>(rs3 | (rm << 8));
             if (rm != 5 && rm != 6) { op = 123; cls = 12; frd = true; break; } // fmadd.d
           }
+          if ((insn & 0x600007f) == 0x4000043) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = ((insn >> 27) & 31);
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 8192) != 0 && rm != 5 && rm != 6) { op = 237; cls = 12; frd = true; break; } // fmadd.h
+          }
           break;
         }
         case 0x47: {
@@ -1058,6 +1081,15 @@ export function decodeInto(insn: u32, slot: usize): void {
             rm = ((insn >> 12) & 7);
             imm = <i32>(rs3 | (rm << 8));
             if (rm != 5 && rm != 6) { op = 124; cls = 12; frd = true; break; } // fmsub.d
+          }
+          if ((insn & 0x600007f) == 0x4000047) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = ((insn >> 27) & 31);
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 8192) != 0 && rm != 5 && rm != 6) { op = 238; cls = 12; frd = true; break; } // fmsub.h
           }
           break;
         }
@@ -1080,6 +1112,15 @@ export function decodeInto(insn: u32, slot: usize): void {
             imm = <i32>(rs3 | (rm << 8));
             if (rm != 5 && rm != 6) { op = 125; cls = 12; frd = true; break; } // fnmsub.d
           }
+          if ((insn & 0x600007f) == 0x400004b) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = ((insn >> 27) & 31);
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 8192) != 0 && rm != 5 && rm != 6) { op = 239; cls = 12; frd = true; break; } // fnmsub.h
+          }
           break;
         }
         case 0x4f: {
@@ -1100,6 +1141,15 @@ export function decodeInto(insn: u32, slot: usize): void {
             rm = ((insn >> 12) & 7);
             imm = <i32>(rs3 | (rm << 8));
             if (rm != 5 && rm != 6) { op = 126; cls = 12; frd = true; break; } // fnmadd.d
+          }
+          if ((insn & 0x600007f) == 0x400004f) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = ((insn >> 27) & 31);
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 8192) != 0 && rm != 5 && rm != 6) { op = 240; cls = 12; frd = true; break; } // fnmadd.h
           }
           break;
         }
@@ -1509,6 +1559,236 @@ export function decodeInto(insn: u32, slot: usize): void {
             rm = ((insn >> 12) & 7);
             imm = <i32>(rs3 | (rm << 8));
             if (rm != 5 && rm != 6) { op = 152; cls = 12; frd = true; break; } // fcvt.d.s
+          }
+          if ((insn & 0xfe00007f) == 0x4000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 8192) != 0 && rm != 5 && rm != 6) { op = 241; cls = 12; frd = true; break; } // fadd.h
+          }
+          if ((insn & 0xfe00007f) == 0xc000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 8192) != 0 && rm != 5 && rm != 6) { op = 242; cls = 12; frd = true; break; } // fsub.h
+          }
+          if ((insn & 0xfe00007f) == 0x14000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 8192) != 0 && rm != 5 && rm != 6) { op = 243; cls = 12; frd = true; break; } // fmul.h
+          }
+          if ((insn & 0xfe00007f) == 0x1c000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 8192) != 0 && rm != 5 && rm != 6) { op = 244; cls = 13; frd = true; break; } // fdiv.h
+          }
+          if ((insn & 0xfff0007f) == 0x5c000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 8192) != 0 && rm != 5 && rm != 6) { op = 245; cls = 13; frd = true; break; } // fsqrt.h
+          }
+          if ((insn & 0xfe00707f) == 0x24000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 8192) != 0) { op = 246; cls = 12; frd = true; break; } // fsgnj.h
+          }
+          if ((insn & 0xfe00707f) == 0x24001053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 8192) != 0) { op = 247; cls = 12; frd = true; break; } // fsgnjn.h
+          }
+          if ((insn & 0xfe00707f) == 0x24002053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 8192) != 0) { op = 248; cls = 12; frd = true; break; } // fsgnjx.h
+          }
+          if ((insn & 0xfe00707f) == 0x2c000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 8192) != 0) { op = 249; cls = 12; frd = true; break; } // fmin.h
+          }
+          if ((insn & 0xfe00707f) == 0x2c001053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 8192) != 0) { op = 250; cls = 12; frd = true; break; } // fmax.h
+          }
+          if ((insn & 0xfff0007f) == 0xc4000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 8192) != 0 && rm != 5 && rm != 6) { op = 251; cls = 12; break; } // fcvt.w.h
+          }
+          if ((insn & 0xfff0007f) == 0xc4100053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 8192) != 0 && rm != 5 && rm != 6) { op = 252; cls = 12; break; } // fcvt.wu.h
+          }
+          if ((insn & 0xfff0007f) == 0xc4200053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 8192) != 0 && rm != 5 && rm != 6) { op = 253; cls = 12; break; } // fcvt.l.h
+          }
+          if ((insn & 0xfff0007f) == 0xc4300053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 8192) != 0 && rm != 5 && rm != 6) { op = 254; cls = 12; break; } // fcvt.lu.h
+          }
+          if ((insn & 0xfff0707f) == 0xe4000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if ((extOn & 24576) != 0) { op = 255; cls = 12; break; } // fmv.x.h
+          }
+          if ((insn & 0xfff0707f) == 0xe4001053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if ((extOn & 8192) != 0) { op = 256; cls = 12; break; } // fclass.h
+          }
+          if ((insn & 0xfe00707f) == 0xa4002053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 8192) != 0) { op = 257; cls = 12; break; } // feq.h
+          }
+          if ((insn & 0xfe00707f) == 0xa4001053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 8192) != 0) { op = 258; cls = 12; break; } // flt.h
+          }
+          if ((insn & 0xfe00707f) == 0xa4000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 8192) != 0) { op = 259; cls = 12; break; } // fle.h
+          }
+          if ((insn & 0xfff0007f) == 0xd4000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 8192) != 0 && rm != 5 && rm != 6) { op = 260; cls = 12; frd = true; break; } // fcvt.h.w
+          }
+          if ((insn & 0xfff0007f) == 0xd4100053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 8192) != 0 && rm != 5 && rm != 6) { op = 261; cls = 12; frd = true; break; } // fcvt.h.wu
+          }
+          if ((insn & 0xfff0007f) == 0xd4200053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 8192) != 0 && rm != 5 && rm != 6) { op = 262; cls = 12; frd = true; break; } // fcvt.h.l
+          }
+          if ((insn & 0xfff0007f) == 0xd4300053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 8192) != 0 && rm != 5 && rm != 6) { op = 263; cls = 12; frd = true; break; } // fcvt.h.lu
+          }
+          if ((insn & 0xfff0707f) == 0xf4000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if ((extOn & 24576) != 0) { op = 264; cls = 12; frd = true; break; } // fmv.h.x
+          }
+          if ((insn & 0xfff0007f) == 0x40200053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 24576) != 0 && rm != 5 && rm != 6) { op = 265; cls = 12; frd = true; break; } // fcvt.s.h
+          }
+          if ((insn & 0xfff0007f) == 0x44000053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 24576) != 0 && rm != 5 && rm != 6) { op = 266; cls = 12; frd = true; break; } // fcvt.h.s
+          }
+          if ((insn & 0xfff0007f) == 0x42200053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 24576) != 0 && rm != 5 && rm != 6) { op = 267; cls = 12; frd = true; break; } // fcvt.d.h
+          }
+          if ((insn & 0xfff0007f) == 0x44100053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 24576) != 0 && rm != 5 && rm != 6) { op = 268; cls = 12; frd = true; break; } // fcvt.h.d
           }
           break;
         }

@@ -219,7 +219,7 @@ type Kind = 'mem' | 'branch' | 'jal' | 'jalr' | 'csr' | 'system' | 'fence' | 'pl
 function accessSize(row: InsnRow): number {
   const op = row.op;
   if (/^(lb|lbu|sb)$/.test(op)) return 1;
-  if (/^(lh|lhu|sh)$/.test(op)) return 2;
+  if (/^(lh|lhu|sh|flh|fsh)$/.test(op)) return 2;
   if (/^(lw|lwu|sw|flw|fsw)$/.test(op) || /\.w$/.test(op)) return 4;
   return 8;
 }
@@ -727,7 +727,7 @@ function plainItem(ctx: Ctx, row: InsnRow): Item {
   // set fflags: QEMU 7.2 leaves mstatus.FS as it was, cyclevisor sets Dirty (allowed.ts fs-dirty).
   // An fsgnj.d f, f, f after it makes FS Dirty on both, so the difference cannot spread.
   const rd = row.format.rd;
-  if ((row.ext === 'F' || row.ext === 'D') && rd && !('fixed' in rd) && !rd.f) {
+  if ((row.ext === 'F' || row.ext === 'D' || row.ext === 'Zfh' || row.ext === 'Zfhmin') && rd && !('fixed' in rd) && !rd.f) {
     const f = ctx.rng.below(32);
     insns.push(ins('fsgnj.d', { rd: f, rs1: f, rs2: f }));
   }

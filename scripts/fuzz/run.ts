@@ -24,8 +24,8 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const RT_ELF = join(ROOT, 'test/guests/bin/fuzz-rt.elf');
 export const QEMU = process.env.QEMU ?? 'qemu-system-riscv64';
 /**
- * QEMU 7.2's rv64 CPU with the extensions both machines implement: Zba/Zbb/Zbc/Zbs, Zbkb/Zbkc/Zbkx and
- * Svinval on (QEMU 7.2 has them; its rv64 default leaves the Zbk* and Svinval off). H is off
+ * QEMU 7.2's rv64 CPU with the extensions both machines implement: Zba/Zbb/Zbc/Zbs, Zbkb/Zbkc/Zbkx,
+ * Zfh/Zfhmin and Svinval on (QEMU 7.2 has them, Zfh under the name `Zfh`; its rv64 default leaves the Zbk* and Svinval off). H is off
  * on both (gen.ts FUZZ_ROWS says why). QEMU 7.2 has no Zicond, Zicbom or Zicboz: cyclevisor turns
  * them off for the fuzzer (FUZZ_CPU), so their encodings are illegal on both. Svnapot and Svpbmt
  * are off on both too: QEMU 7.2 with them on ignores PTE bits 60:54 and accepts PBMT = 3 and
@@ -36,7 +36,7 @@ export const QEMU = process.env.QEMU ?? 'qemu-system-riscv64';
  * differ everywhere after it).
  */
 export const QEMU_CPU =
-  process.env.FUZZ_QEMU_CPU ?? 'rv64,h=false,zba=true,zbb=true,zbc=true,zbs=true,zbkb=true,zbkc=true,zbkx=true,svinval=true,marchid=0,mimpid=0';
+  process.env.FUZZ_QEMU_CPU ?? 'rv64,h=false,zba=true,zbb=true,zbc=true,zbs=true,zbkb=true,zbkc=true,zbkx=true,svinval=true,Zfh=true,Zfhmin=true,marchid=0,mimpid=0';
 /** cyclevisor's side of QEMU_CPU. */
 export const FUZZ_CPU: CpuOptions = { h: false, ext: { Zicond: false, Zicbom: false, Zicboz: false, Svnapot: false, Svpbmt: false } };
 export const QEMU_ARGS = ['-M', 'virt', '-cpu', QEMU_CPU, '-m', '256M', '-nographic', '-bios', 'none', '-icount', 'shift=0', '-monitor', 'none', '-serial', 'stdio', '-kernel'];

@@ -31,6 +31,8 @@ export const GATED_EXTS = [
   'Zba', 'Zbb', 'Zbc', 'Zbs', 'Zbkb', 'Zbkc', 'Zbkx', 'Zicond', 'Zicbom', 'Zicboz', 'Svinval',
   // No instructions of their own: the page-table walker (assembly/mmu.ts) reads these bits.
   'Svnapot', 'Svpbmt',
+  // Half precision (binary16); Zfhmin is the load/store/move/convert subset of Zfh.
+  'Zfh', 'Zfhmin',
 ] as const;
 export type GatedExt = (typeof GATED_EXTS)[number];
 
@@ -478,6 +480,48 @@ row('sfence.w.inval', bits([31, 0, 0x18000073]), F.NONE, 'Svinval', 'fence');
 row('sfence.inval.ir', bits([31, 0, 0x18100073]), F.NONE, 'Svinval', 'fence');
 row('hinval.vvma', bits([6, 0, 0x73], [14, 7, 0], [31, 25, 0x13]), F.SFENCE, 'Svinval', 'fence', { op: 'hfence.vvma' });
 row('hinval.gvma', bits([6, 0, 0x73], [14, 7, 0], [31, 25, 0x33]), F.SFENCE, 'Svinval', 'fence', { op: 'hfence.gvma' });
+
+// --- Zfh / Zfhmin (Unpriv 20240411 ch. 22, 23): binary16 with fmt = 2 (bits 26:25). Zfhmin's rows
+// (flh, fsh, fmv, the conversions to and from S and D) are also Zfh's (`also`). Semantics: fpu16.ts.
+{
+  const rmv = { constraints: RM_VALID };
+  const MIN = { also: ['Zfh'] as const };
+  const opfp = (f5: number, ...more: Array<[number, number, number]>) => bits([6, 0, 0x53], [26, 25, 2], [31, 27, f5], ...more);
+  row('flh', op3(0x07, 1), F.FLOAD, 'Zfhmin', 'fload', MIN);
+  row('fsh', op3(0x27, 1), F.FSTORE, 'Zfhmin', 'fstore', MIN);
+  for (const [name, opcode] of [['fmadd', 0x43], ['fmsub', 0x47], ['fnmsub', 0x4b], ['fnmadd', 0x4f]] as const)
+    row(`${name}.h`, bits([6, 0, opcode], [26, 25, 2]), F.R4, 'Zfh', 'fpu', rmv);
+  row('fadd.h', opfp(0x00), F.FR_RM, 'Zfh', 'fpu', rmv);
+  row('fsub.h', opfp(0x01), F.FR_RM, 'Zfh', 'fpu', rmv);
+  row('fmul.h', opfp(0x02), F.FR_RM, 'Zfh', 'fpu', rmv);
+  row('fdiv.h', opfp(0x03), F.FR_RM, 'Zfh', 'fdiv', rmv);
+  row('fsqrt.h', opfp(0x0b, [24, 20, 0]), F.FR1_RM, 'Zfh', 'fdiv', rmv);
+  row('fsgnj.h', opfp(0x04, [14, 12, 0]), F.FR, 'Zfh', 'fpu');
+  row('fsgnjn.h', opfp(0x04, [14, 12, 1]), F.FR, 'Zfh', 'fpu');
+  row('fsgnjx.h', opfp(0x04, [14, 12, 2]), F.FR, 'Zfh', 'fpu');
+  row('fmin.h', opfp(0x05, [14, 12, 0]), F.FR, 'Zfh', 'fpu');
+  row('fmax.h', opfp(0x05, [14, 12, 1]), F.FR, 'Zfh', 'fpu');
+  row('fcvt.w.h', opfp(0x18, [24, 20, 0]), F.F2X_RM, 'Zfh', 'fpu', rmv);
+  row('fcvt.wu.h', opfp(0x18, [24, 20, 1]), F.F2X_RM, 'Zfh', 'fpu', rmv);
+  row('fcvt.l.h', opfp(0x18, [24, 20, 2]), F.F2X_RM, 'Zfh', 'fpu', { ...rmv, rv64: true });
+  row('fcvt.lu.h', opfp(0x18, [24, 20, 3]), F.F2X_RM, 'Zfh', 'fpu', { ...rmv, rv64: true });
+  row('fmv.x.h', opfp(0x1c, [24, 20, 0], [14, 12, 0]), F.F2X, 'Zfhmin', 'fpu', MIN);
+  row('fclass.h', opfp(0x1c, [24, 20, 0], [14, 12, 1]), F.F2X, 'Zfh', 'fpu');
+  row('feq.h', opfp(0x14, [14, 12, 2]), F.FCMP, 'Zfh', 'fpu');
+  row('flt.h', opfp(0x14, [14, 12, 1]), F.FCMP, 'Zfh', 'fpu');
+  row('fle.h', opfp(0x14, [14, 12, 0]), F.FCMP, 'Zfh', 'fpu');
+  row('fcvt.h.w', opfp(0x1a, [24, 20, 0]), F.X2F_RM, 'Zfh', 'fpu', rmv);
+  row('fcvt.h.wu', opfp(0x1a, [24, 20, 1]), F.X2F_RM, 'Zfh', 'fpu', rmv);
+  row('fcvt.h.l', opfp(0x1a, [24, 20, 2]), F.X2F_RM, 'Zfh', 'fpu', { ...rmv, rv64: true });
+  row('fcvt.h.lu', opfp(0x1a, [24, 20, 3]), F.X2F_RM, 'Zfh', 'fpu', { ...rmv, rv64: true });
+  row('fmv.h.x', opfp(0x1e, [24, 20, 0], [14, 12, 0]), F.X2F, 'Zfhmin', 'fpu', MIN);
+  // Conversions between the formats: funct5 0x08, fmt = destination, rs2 = source (S 0, D 1, H 2).
+  const cvt = (dst: number, src: number) => bits([6, 0, 0x53], [31, 27, 0x08], [26, 25, dst], [24, 20, src]);
+  row('fcvt.s.h', cvt(0, 2), F.FR1_RM, 'Zfhmin', 'fpu', { ...rmv, ...MIN });
+  row('fcvt.h.s', cvt(2, 0), F.FR1_RM, 'Zfhmin', 'fpu', { ...rmv, ...MIN });
+  row('fcvt.d.h', cvt(1, 2), F.FR1_RM, 'Zfhmin', 'fpu', { ...rmv, ...MIN });
+  row('fcvt.h.d', cvt(2, 1), F.FR1_RM, 'Zfhmin', 'fpu', { ...rmv, ...MIN });
+}
 
 // --- C (Unpriv ch. 16, tables 16.5-16.7). Each row expands to the base op it names.
 // Quadrant 0. The all-zero halfword is illegal: c.addi4spn with nzuimm = 0 is reserved.
