@@ -2,10 +2,11 @@
  * The RVA22 proof initramfs (issue 15 scope 5): the shared busybox image plus
  *   /rva22/init.sh   test/guests/rva22/init.sh (boot with rdinit=/rva22/init.sh)
  *   /rva22/bitops    test/guests/rva22/bitops (static, -march=rv64gc_zba_zbb_zbc_zbs)
+ *   /rva22/halfops   test/guests/rva22/halfops (static, -march=rv64gc_zfh)
  *
  *   npx tsx scripts/rva22-initramfs.ts [-o FILE]   write the (uncompressed) cpio
  *   npx tsx scripts/rva22-initramfs.ts --qemu      boot it on QEMU 7.2 with Zba/Zbb/Zbc/Zbs and
- *                                                  print its "rva22: " lines (expected.out)
+ *                                                  print its "rva22: " / "rva22h: " lines (expected.out)
  */
 import { mkdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +20,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const RVA22_KIT = join(ROOT, 'test', 'guests', 'rva22');
 export const RVA22_APPEND = 'console=ttyS0 rdinit=/rva22/init.sh';
 /** The QEMU 7.2 CPU the expected output was recorded on. */
-export const RVA22_QEMU_CPU = 'rv64,zba=true,zbb=true,zbc=true,zbs=true';
+export const RVA22_QEMU_CPU = 'rv64,zba=true,zbb=true,zbc=true,zbs=true,Zfh=true';
 
 export function buildRva22Initramfs(images: string = DEFAULT_IMAGES): Buffer {
   const base = parseCpio(gunzipSync(readFileSync(join(images, 'initramfs-busybox.cpio.gz'))));
@@ -32,12 +33,13 @@ export function buildRva22Initramfs(images: string = DEFAULT_IMAGES): Buffer {
     add('rva22', 0o40755, new Uint8Array(0)),
     add('rva22/init.sh', 0o100755, readFileSync(join(RVA22_KIT, 'init.sh'))),
     add('rva22/bitops', 0o100755, readFileSync(join(RVA22_KIT, 'bitops'))),
+    add('rva22/halfops', 0o100755, readFileSync(join(RVA22_KIT, 'halfops'))),
   ]);
 }
 
-/** The lines the comparison uses: "rva22: ..." (not the ISA line, which names each machine's ISA). */
+/** The lines the comparison uses: "rva22: ..." and "rva22h: ..." (not the ISA line, which differs). */
 export function rva22Lines(console: string): string[] {
-  return console.split(/\r?\n/).filter((l) => l.startsWith('rva22: '));
+  return console.split(/\r?\n/).filter((l) => l.startsWith('rva22: ') || l.startsWith('rva22h: '));
 }
 
 function main(argv: string[]): void {
