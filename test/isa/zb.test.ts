@@ -176,6 +176,7 @@ describe('--cpu switches: an extension that is off is an illegal instruction', (
     ['cbo.zero', 'Zicboz', { rs1: 6 }],
     ['cbo.flush', 'Zicbom', { rs1: 6 }],
     ['sfence.w.inval', 'Svinval', {}],
+    ['sinval.vma', 'Svinval', { rs1: 5, rs2: 0 }],
   ] as const)('%s without %s', (name, ext, ops) => {
     const w = encode(name, ops);
     expectTrap(withExts(without(ext as GatedExt), [name, ops]), { cause: 2, tval: BigInt(w >>> 0), epc: CODE });
@@ -189,6 +190,20 @@ describe('--cpu switches: an extension that is off is an illegal instruction', (
     expect(r3.core.exceptions).toBe(0);
     const r4 = withExts(without('Zbc'), ['clmulr', { rd: 5, rs1: 6, rs2: 7 }]);
     expect(r4.core.exceptions).toBe(1);
+  });
+  it('Zfh off, FS on: fadd.h is illegal but Zfhmin\'s fcvt.s.h is not; both off: fcvt.s.h is illegal too', () => {
+    const fsOn: Insn[] = [...li(5, 1n << 13n), ['csrrs', { rd: 0, rs1: 5, imm: 0x300 }]];
+    const go = (exts: readonly GatedExt[], insn: Insn) => {
+      let mask = 0;
+      for (const e of exts) mask |= 1 << GATED_EXTS.indexOf(e);
+      return exec([...fsOn, insn, WFI], { setup: (c) => (c.ex as unknown as { setExtensions(m: number): void }).setExtensions(mask) });
+    };
+    const fadd: Insn = ['fadd.h', { rd: 1, rs1: 2, rs2: 3, rm: 0 }];
+    const cvt: Insn = ['fcvt.s.h', { rd: 1, rs1: 2, rm: 0 }];
+    expect(go(ALL, fadd).core.exceptions).toBe(0);
+    expectTrap(go(without('Zfh'), fadd), { cause: 2, tval: BigInt(encode('fadd.h', { rd: 1, rs1: 2, rs2: 3, rm: 0 }) >>> 0) });
+    expect(go(without('Zfh'), cvt).core.exceptions).toBe(0);
+    expect(go(without('Zfh', 'Zfhmin'), cvt).core.exceptions).toBe(1);
   });
   it('zext.h is packw rd, rs1, x0: legal with Zbkb alone; packw with rs2 != 0 needs Zbkb', () => {
     expect(withExts(without('Zbb'), ['zext.h', { rd: 5, rs1: 6 }]).core.exceptions).toBe(0);
