@@ -16,7 +16,8 @@ import { bootLinux, virtDtConfig } from '../src/board/boot.js';
 import { H_MEDELEG_BITS, H_MIDELEG_BITS } from '../src/board/firmware.js';
 import { buildVirtDtb } from '../src/board/devicetree.js';
 import { parseFdt } from '../src/board/fdt.js';
-import { coreSupportsHypervisor, isaString, resolveCpu } from '../src/board/cpu.js';
+import { coreSupportsHypervisor, isaString, parseCpu, resolveCpu } from '../src/board/cpu.js';
+import { parseArgs } from '../src/cli/args.js';
 import { GATED_EXTS } from '../src/isa/table.js';
 import { defaultTiming } from '../src/timing.js';
 import {
@@ -209,5 +210,39 @@ describe('builtin SBI: RFENCE hypervisor fences (SBI v1.0 §8.4-8.7, functions 3
     expect(t.call(4, 0b100n, 0n)).toEqual([SBI_ERR_INVALID_PARAM, 0n]);
     expect(t.hfences).toEqual([]);
     expect(t.call(7, 1n, 0n)).toEqual([SBI_ERR_NOT_SUPPORTED, 0n]);
+  });
+});
+
+describe('--cpu and the RVA22 extensions (issue 15)', () => {
+  it('rva22u64 / rva22s64 select the profiles; keys after the model override; rva22s64 brings Svade', () => {
+    const u = parseCpu('rva22u64');
+    expect(u.ext).toMatchObject({ Zba: true, Zbb: true, Zbs: true, Zfhmin: true, Zicbom: true, Zicboz: true, Zfh: false, Zbc: false, Svpbmt: false });
+    expect(u.svade).toBeUndefined();
+    const s = parseCpu('rva22s64,zbc=on,h=off');
+    expect(s).toMatchObject({ h: false, svade: true, ext: { Zbc: true, Svinval: true, Svpbmt: true, Svnapot: true, Zicond: false } });
+    expect(parseCpu('rv64,zbb=off,svpbmt=no')).toEqual({ ext: { Zbb: false, Svpbmt: false } });
+    expect(() => parseCpu('rva23u64')).toThrow(/unknown CPU model 'rva23u64'/);
+  });
+
+  it('--ad-bits defaults to fault with rva22s64 (Svade), hardware otherwise; an explicit --ad-bits wins', () => {
+    const ad = (...a: string[]) => (parseArgs(['boot', '--kernel', 'Image', ...a]) as { ad: string }).ad;
+    expect(ad('--cpu', 'rva22s64')).toBe('fault');
+    expect(ad('--cpu', 'rva22u64')).toBe('hardware');
+    expect(ad('--cpu', 'rva22s64', '--ad-bits', 'hardware')).toBe('hardware');
+    expect(ad()).toBe('hardware');
+  });
+
+  it('the device tree: riscv,isa, riscv,isa-base, riscv,isa-extensions and the cache-block sizes follow --cpu', () => {
+    const m = new VirtMachine({ ramBytes: 16 << 20, cpu: parseCpu('rva22s64,h=off') });
+    const cpu0 = parseFdt(buildVirtDtb(virtDtConfig(m))).root.find('/cpus/cpu@0')!;
+    expect(cpu0.string('riscv,isa')).toBe('rv64imafdc_zicbom_zicbop_zicboz_zicsr_zifencei_zihintpause_zfhmin_zba_zbb_zbs_sstc_svinval_svnapot_svpbmt');
+    expect(cpu0.string('riscv,isa-base')).toBe('rv64i');
+    expect(cpu0.strings('riscv,isa-extensions')).toEqual(['i', 'm', 'a', 'f', 'd', 'c', 'zicbom', 'zicbop', 'zicboz', 'zicsr', 'zifencei', 'zihintpause', 'zfhmin', 'zba', 'zbb', 'zbs', 'sstc', 'svinval', 'svnapot', 'svpbmt']);
+    expect(cpu0.u32('riscv,cbom-block-size')).toBe(64);
+    expect(cpu0.u32('riscv,cboz-block-size')).toBe(64);
+    const off = new VirtMachine({ ramBytes: 16 << 20, cpu: parseCpu('rv64,zicbom=off,zicboz=off') });
+    const c1 = parseFdt(buildVirtDtb(virtDtConfig(off))).root.find('/cpus/cpu@0')!;
+    expect(() => c1.u32('riscv,cbom-block-size')).toThrow();
+    expect(c1.string('riscv,isa')).not.toContain('zicbo');
   });
 });
