@@ -61,7 +61,7 @@ function check(cases: Case[]): void {
   for (let i = 0; i < cases.length; i += 400) {
     const part = cases.slice(i, i + 400);
     const got = runCases(part);
-    const fmt = (c: Case, r: { bits: bigint; flags: number }) => `${c.insn[0]} ${JSON.stringify(c.insn[1])} ${c.f.slice(0, 3).map(hx).join(' ')} x=${hx(c.x ?? 0n)} -> ${hx(r.bits)} flags ${r.flags}`;
+    const fmt = (c: Case, r: { bits: bigint; flags: number }) => `${JSON.stringify(c.insn)} ${c.f.slice(0, 3).map(hx).join(' ')} x=${hx(c.x ?? 0n)} -> ${hx(r.bits)} flags ${r.flags}`;
     const bad: string[] = [];
     part.forEach((c, j) => {
       const want = c.toX ? c.want : { bits: box(c.want.bits, c.outFmt), flags: c.want.flags };

@@ -10,7 +10,7 @@ import type { Core } from '../../src/core.js';
 import { GATED_EXTS } from '../../src/isa/table.js';
 import {
   CODE, CSR, DATA, PRV_S, PTE, SATP_MODE, WFI, buildPageTables, csrw, csrwi64, enterMode, exec, expectTrap, hex, li,
-  pmpAllowAll, run, writeLE,
+  pmpAllowAll, run, writeLE, type Insn,
 } from '../helpers/isa.js';
 
 const N = 1n << 63n;
@@ -21,7 +21,7 @@ const RWAD = PTE.V | PTE.R | PTE.W | PTE.A | PTE.D;
 
 /** S-mode program: x6 = satp (setup), load x7 from x10 = VA + off; ends in wfi (or a trap). */
 function prog(off: bigint, menvcfg = 0n) {
-  return [...pmpAllowAll(), ...csrwi64(CSR.menvcfg, menvcfg), csrw(CSR.satp, 6), ...li(10, VA + off), ...enterMode(PRV_S), ['ld', { rd: 7, rs1: 10, imm: 0 }] as const, WFI];
+  return [...pmpAllowAll(), ...csrwi64(CSR.menvcfg, menvcfg), csrw(CSR.satp, 6), ...li(10, VA + off), ...enterMode(PRV_S), ['ld', { rd: 7, rs1: 10, imm: 0 }] as Insn, WFI];
 }
 
 function setup(leafPa: bigint, flags: bigint, extsOff: string[] = []) {
