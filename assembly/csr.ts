@@ -23,6 +23,30 @@ import {
 } from './hart';
 import { tlbFlushAll, tlbFlushVirtual, tlbFlushGuest } from './mmu';
 import { tmSatpWrite } from './tlbmodel';
+import { extOn } from './isaext';
+import { EXT_ZICBOM, EXT_ZICBOZ, EXT_SVPBMT } from './generated/ops';
+/** menvcfg / henvcfg.PBMTE (Svpbmt, bit 62). */
+const ENVCFG_PBMTE: u64 = (<u64>1) << 62;
+/** PBMTE when the harts have Svpbmt (else read-only zero). */
+@inline function pbmteMask(): u64 {
+  return (extOn & EXT_SVPBMT) != 0 ? ENVCFG_PBMTE : 0;
+}
+
+/**
+ * The cache-block fields of a written menvcfg / senvcfg / henvcfg value (Priv 20211203 §3.1.18):
+ * CBIE [5:4] and CBCFE 6 with Zicbom, CBZE 7 with Zicboz; read-only zero without. CBIE = 10 is
+ * reserved (WARL): it is written as 00 (QEMU 7.2 keeps the bits of writes it considers legal
+ * only; 00 disables, the safe reading).
+ */
+function envcfgCb(v: u64): u64 {
+  let r: u64 = 0;
+  if ((extOn & EXT_ZICBOM) != 0) {
+    const cbie = (v >> 4) & 3;
+    r |= (cbie == 2 ? 0 : cbie << 4) | (v & (1 << 6));
+  }
+  if ((extOn & EXT_ZICBOZ) != 0) r |= v & (1 << 7);
+  return r;
+}
 import { isTriggerCsr, trigCsrRead, trigCsrWrite } from './trigger';
 
 // misa (Priv 1.12 §3.1.1): MXL = 2 (64-bit); A C D F I M S U.
@@ -201,7 +225,7 @@ function readCsr(csr: u32): u64 {
     case 0x605: return load<u64>(H_HTIMEDELTA);
     case 0x606: return load<u64>(H_HCOUNTEREN);
     case 0x607: return 0; // hgeie: GEILEN = 0
-    case 0x60a: return load<u64>(H_HENVCFG) & (load<u64>(H_MENVCFG) | ~MENVCFG_STCE);
+    case 0x60a: return load<u64>(H_HENVCFG) & (load<u64>(H_MENVCFG) | ~(MENVCFG_STCE | ENVCFG_PBMTE));
     case 0x643: return load<u64>(H_HTVAL);
     case 0x644: return load<u64>(H_MIP) & VS_INTS; // hip
     case 0x645: return load<u64>(H_HVIP);
@@ -376,7 +400,7 @@ function writeCsr(csr: u32, v: u64): void {
     }
     case 0x105: store<u64>(H_STVEC, (v & 1) != 0 ? v & ~(<u64>2) : v & ~(<u64>3)); return;
     case 0x106: store<u64>(H_SCOUNTEREN, v & 0xffffffff); return;
-    case 0x10a: store<u64>(H_SENVCFG, 0); return; // no FIOM/CBIE/CBCFE/CBZE features
+    case 0x10a: store<u64>(H_SENVCFG, envcfgCb(v)); return; // CBIE/CBCFE/CBZE (no FIOM)
     case 0x140: store<u64>(H_SSCRATCH, v); return;
     case 0x141: store<u64>(H_SEPC, v & ~(<u64>1)); return;
     case 0x142: store<u64>(H_SCAUSE, v); return;
@@ -404,7 +428,7 @@ function writeCsr(csr: u32, v: u64): void {
     case 0x605: store<u64>(H_HTIMEDELTA, v); updateVstimecmp(); return;
     case 0x606: store<u64>(H_HCOUNTEREN, v & 0xffffffff); return;
     case 0x607: return;
-    case 0x60a: store<u64>(H_HENVCFG, v & load<u64>(H_MENVCFG) & MENVCFG_STCE); updateVstimecmp(); return;
+    case 0x60a: store<u64>(H_HENVCFG, (v & load<u64>(H_MENVCFG) & (MENVCFG_STCE | pbmteMask())) | envcfgCb(v)); updateVstimecmp(); return;
     case 0x643: store<u64>(H_HTVAL, v); return;
     case 0x644: // hip: only VSSIP is writable (an alias of hvip.VSSIP)
       store<u64>(H_HVIP, (load<u64>(H_HVIP) & ~(<u64>1 << 2)) | (v & (1 << 2)));
@@ -458,7 +482,12 @@ function writeCsr(csr: u32, v: u64): void {
     case 0x304: store<u64>(H_MIE, v & (S_INTS | M_INTS | (hypOn() ? VS_INTS : 0))); return;
     case 0x305: store<u64>(H_MTVEC, (v & 1) != 0 ? v & ~(<u64>2) : v & ~(<u64>3)); return;
     case 0x306: store<u64>(H_MCOUNTEREN, v & 0xffffffff); return;
-    case 0x30a: store<u64>(H_MENVCFG, v & MENVCFG_STCE); updateStimecmp(); updateVstimecmp(); return;
+    case 0x30a: {
+      store<u64>(H_MENVCFG, (v & (MENVCFG_STCE | pbmteMask())) | envcfgCb(v));
+      // The VS-stage PBMT state and the walks' results depend on PBMTE: drop cached translations.
+      tlbFlushAll();
+      updateStimecmp(); updateVstimecmp(); return;
+    }
     case 0x320: return;
     case 0x340: store<u64>(H_MSCRATCH, v); return;
     case 0x341: store<u64>(H_MEPC, v & ~(<u64>1)); return;

@@ -1282,3 +1282,30 @@ function f32ToIntSlow(a: u32, rm: u32, kind: i32): u64 {
   if (a <= (<u64>1 << 53)) return reinterpret<u64>(<f64>a);
   return pack64(0, 0, a, rm);
 }
+
+// ---------------------------------------------------------------------------------------------------
+// binary16 (Zfh, Zfhmin): the same rounding at P = 11. fpu16.ts builds the operations on these two.
+const P16: i32 = 11;
+const QMIN16: i32 = -24;
+const EXPMAX16: i32 = 31;
+export const CANON16: u32 = 0x7e00;
+
+/** Round (-1)^sign * m * 2^e to binary16 (m != 0, exact or jammed below bit 12), with flags. */
+export function pack16(signBit: u32, e: i32, m: u64, rm: u32): u32 {
+  return <u32>roundPack(<u64>signBit, e, m, rm, P16, QMIN16, EXPMAX16);
+}
+
+/** fcvt.h.d (Unpriv 23.?): one rounding of a binary64 value to binary16; NaN gives the canonical NaN. */
+export function f64_to_f16(a: u64, rm: u32): u32 {
+  const sign = <u32>(a >> 48) & 0x8000;
+  if ((a & INF64) == INF64) {
+    if (isNaN64(a)) {
+      if (isSNaN64(a)) raiseFlags(FLAG_NV);
+      return CANON16;
+    }
+    return sign | 0x7c00;
+  }
+  if (isZero64(a)) return sign;
+  unpack64(a);
+  return pack16(sign, uExp, uSig, rm);
+}

@@ -15,6 +15,8 @@ import { PRV_M, MSTATUS_MPP, MSTATUS_UXL, MSTATUS_SXL } from './hart';
 import { MISA_VALUE, updateStimecmp, updateVstimecmp, applyHypervisor } from './csr';
 import { tlbFlushAll, tlbFlushAllHarts, tlbFlushHart, setTlbHart, tlbFlushGuestHart } from './mmu';
 import { invalidateAllFrames, invalidatePhys as invPhys } from './frames';
+import { extOn, setExtOn } from './isaext';
+import { EXT_ALL } from './generated/ops';
 import { clearException, redirectToSupervisor } from './trap';
 import { tmReset, tmEnabled, tmAccess, tmHfenceGvma, tmHfenceVvma, tmDataRegime } from './tlbmodel';
 
@@ -103,6 +105,21 @@ function resetHartState(): void {
   store<u64>(C_INSN_LIMIT, <u64>-1);
   clearException();
   invalidateAllFrames();
+}
+
+/**
+ * The `--cpu`-selectable extensions every hart implements (bit i = src/isa/table.ts GATED_EXTS[i];
+ * isaext.ts). Decoded frames hold decisions made under the old mask, so all are dropped. Survives
+ * reset. Default: all on.
+ */
+export function setExtensions(mask: u32): void {
+  setExtOn(mask);
+  invalidateAllFrames();
+}
+
+/** The enabled-extension mask (setExtensions). */
+export function getExtensions(): u32 {
+  return extOn & EXT_ALL;
 }
 
 /** misa.H of every hart (the H extension); survives reset. Default on. */

@@ -42,6 +42,9 @@ import {
   CAUSE_STORE_GUEST_PAGE_FAULT,
 } from './trap';
 import { invalidateCode } from './frames';
+import { extOn } from './isaext';
+import { EXT_SVNAPOT, EXT_SVPBMT } from './generated/ops';
+import { H_MENVCFG, H_HENVCFG } from './layout';
 import { tmEnabled, tmAccessSecondPage } from './tlbmodel';
 import { shadowActive, shadowTranslate, shadowTakeNoFill } from './shadow';
 import {
@@ -264,7 +267,38 @@ function pmpPageUniform(page: u64, p: u32): bool {
 const PTE_V: u64 = 1, PTE_R: u64 = 2, PTE_W: u64 = 4, PTE_X: u64 = 8, PTE_U: u64 = 16;
 const PTE_A: u64 = 64, PTE_D: u64 = 128;
 const PTE_PPN_MASK: u64 = 0x003ffffffffffc00; // bits 53:10
-const PTE_RESERVED: u64 = 0xffc0000000000000; // bits 63:54 (N, PBMT, reserved): must be zero
+const PTE_RESERVED: u64 = 0xffc0000000000000; // bits 63:54 (N, PBMT, reserved)
+const PTE_N: u64 = (<u64>1) << 63; // Svnapot
+const PTE_RSVD_60_54: u64 = 0x1fc0000000000000;
+/** menvcfg / henvcfg.PBMTE (Svpbmt): PBMT bits are in use at that stage. */
+const ENVCFG_PBMTE: u64 = (<u64>1) << 62;
+
+/**
+ * Are bits 63:54 of `pte` invalid (a page fault)? (Priv 20211203 §4.3.1; ch. 5 Svnapot, ch. 6
+ * Svpbmt.) 60:54 are reserved. PBMT (62:61) is legal on a leaf when Svpbmt is on and the stage's
+ * PBMTE is set, except the reserved value 3; N (63) on a leaf when Svnapot is on (the encoding
+ * and level are checked with the leaf: napotBad). On a non-leaf PTE all of them are reserved.
+ * Memory types are not modelled (no caches): PBMT changes nothing else.
+ */
+@inline function pteHighBad(pte: u64, pbmte: bool): bool {
+  return (pte & PTE_RESERVED) != 0 && pteHighBadSlow(pte, pbmte);
+}
+function pteHighBadSlow(pte: u64, pbmte: bool): bool {
+  if ((pte & PTE_RSVD_60_54) != 0) return true;
+  const leaf = (pte & (PTE_R | PTE_X)) != 0;
+  const pbmt = (pte >> 61) & 3;
+  if (pbmt != 0 && (!leaf || !pbmte || pbmt == 3 || (extOn & EXT_SVPBMT) == 0)) return true;
+  if ((pte & PTE_N) != 0 && (!leaf || (extOn & EXT_SVNAPOT) == 0)) return true;
+  return false;
+}
+/** Svnapot: N = 1 is valid only on a level-0 leaf with ppn[3:0] = 1000 (a 64 KiB page). */
+@inline function napotBad(pte: u64, level: i32): bool {
+  return (pte & PTE_N) != 0 && (level != 0 || ((pte >> 10) & 0xf) != 8);
+}
+/** Page-offset mask of a leaf at `level`: a NAPOT leaf maps 64 KiB (ppn[3:0] come from the va). */
+@inline function leafOffMask(pte: u64, level: i32): u64 {
+  return (((<u64>1) << (12 + 9 * <u64>level)) - 1) | ((pte & PTE_N) != 0 ? <u64>0xffff : 0);
+}
 
 @inline function accessFault(access: u32): u64 {
   return access == ACCESS_WRITE ? CAUSE_STORE_ACCESS : access == ACCESS_FETCH ? CAUSE_FETCH_ACCESS : CAUSE_LOAD_ACCESS;
@@ -311,7 +345,7 @@ export function translate(va: u64, access: u32, p: u32, size: u32 = 1): u64 {
       return <u64>-1;
     }
     pte = load<u64>(<usize>(pteAddr + RAM_ADDEND));
-    if ((pte & PTE_V) == 0 || ((pte & PTE_R) == 0 && (pte & PTE_W) != 0) || (pte & PTE_RESERVED) != 0) {
+    if ((pte & PTE_V) == 0 || ((pte & PTE_R) == 0 && (pte & PTE_W) != 0) || pteHighBad(pte, (load<u64>(H_MENVCFG) & ENVCFG_PBMTE) != 0)) {
       raise(pageFault(access), va);
       return <u64>-1;
     }
@@ -341,6 +375,7 @@ export function translate(va: u64, access: u32, p: u32, size: u32 = 1): u64 {
     const lowMask: u64 = ((<u64>1) << (9 * <u64>i)) - 1;
     if (((pte >> 10) & lowMask) != 0) { raise(pageFault(access), va); return <u64>-1; }
   }
+  if (napotBad(pte, i)) { raise(pageFault(access), va); return <u64>-1; }
   // A/D (§4.3.2 step 7): Svade faults when A (or D on a store) is clear; Svadu sets them.
   const need = access == ACCESS_WRITE ? PTE_A | PTE_D : PTE_A;
   if ((pte & need) != need) {
@@ -357,14 +392,15 @@ export function translate(va: u64, access: u32, p: u32, size: u32 = 1): u64 {
     if (codePage(pteAddr)) invalidateCode(pteAddr, 8);
     store<u64>(<usize>(pteAddr + RAM_ADDEND), pte);
   }
-  const offMask: u64 = ((<u64>1) << (12 + 9 * <u64>i)) - 1;
+  const offMask = leafOffMask(pte, i);
   const pa = (((pte & PTE_PPN_MASK) << 2) & ~offMask) | (va & offMask);
   // PMP: the first entry matching any byte decides and must cover all of them (Priv §3.7.1).
   if (!pmpAllows(pa, size, p, access)) {
     raise(accessFault(access), va);
     return <u64>-1;
   }
-  if (i > 0) superMapped |= tlbHartBit; // its 4 KiB pieces may now be in the host TLB
+  // A superpage or NAPOT page: its 4 KiB pieces may now be in the host TLB.
+  if (i > 0 || (pte & PTE_N) != 0) superMapped |= tlbHartBit;
   return pa;
 }
 
@@ -422,7 +458,7 @@ function gstage(gpa: u64, access: u32, gva: u64, kind: u32): u64 {
       return <u64>-1;
     }
     pte = load<u64>(<usize>(pteAddr + RAM_ADDEND));
-    if ((pte & PTE_V) == 0 || ((pte & PTE_R) == 0 && (pte & PTE_W) != 0) || (pte & PTE_RESERVED) != 0) {
+    if ((pte & PTE_V) == 0 || ((pte & PTE_R) == 0 && (pte & PTE_W) != 0) || pteHighBad(pte, (load<u64>(H_MENVCFG) & ENVCFG_PBMTE) != 0)) {
       raiseGuest(cause, gva, gpa >> 2, tinst);
       return <u64>-1;
     }
@@ -447,6 +483,7 @@ function gstage(gpa: u64, access: u32, gva: u64, kind: u32): u64 {
     const lowMask: u64 = ((<u64>1) << (9 * <u64>i)) - 1;
     ok = ((pte >> 10) & lowMask) == 0;
   }
+  if (napotBad(pte, i)) ok = false;
   if (!ok) {
     raiseGuest(cause, gva, gpa >> 2, tinst);
     return <u64>-1;
@@ -465,7 +502,7 @@ function gstage(gpa: u64, access: u32, gva: u64, kind: u32): u64 {
     if (codePage(pteAddr)) invalidateCode(pteAddr, 8);
     store<u64>(<usize>(pteAddr + RAM_ADDEND), pte);
   }
-  const offMask: u64 = ((<u64>1) << (12 + 9 * <u64>i)) - 1;
+  const offMask = leafOffMask(pte, i);
   return (((pte & PTE_PPN_MASK) << 2) & ~offMask) | (gpa & offMask);
 }
 
@@ -510,7 +547,8 @@ export function translateGuestWalk(va: u64, access: u32, p: u32, size: u32): u64
         return <u64>-1;
       }
       pte = load<u64>(<usize>(pteAddr + RAM_ADDEND));
-      if ((pte & PTE_V) == 0 || ((pte & PTE_R) == 0 && (pte & PTE_W) != 0) || (pte & PTE_RESERVED) != 0) {
+      if ((pte & PTE_V) == 0 || ((pte & PTE_R) == 0 && (pte & PTE_W) != 0) ||
+        pteHighBad(pte, (load<u64>(H_MENVCFG) & load<u64>(H_HENVCFG) & ENVCFG_PBMTE) != 0)) {
         raiseGuest(pageFault(access), va, 0, 0);
         return <u64>-1;
       }
@@ -536,6 +574,7 @@ export function translateGuestWalk(va: u64, access: u32, p: u32, size: u32): u64
       const lowMask: u64 = ((<u64>1) << (9 * <u64>i)) - 1;
       ok = ((pte >> 10) & lowMask) == 0;
     }
+    if (napotBad(pte, i)) ok = false;
     if (!ok) {
       raiseGuest(pageFault(access), va, 0, 0);
       return <u64>-1;
@@ -557,7 +596,7 @@ export function translateGuestWalk(va: u64, access: u32, p: u32, size: u32): u64
       if (codePage(wAddr)) invalidateCode(wAddr, 8);
       store<u64>(<usize>(wAddr + RAM_ADDEND), pte);
     }
-    const offMask: u64 = ((<u64>1) << (12 + 9 * <u64>i)) - 1;
+    const offMask = leafOffMask(pte, i);
     gpa = (((pte & PTE_PPN_MASK) << 2) & ~offMask) | (va & offMask);
   }
   const pa = gstage(gpa, access, va, G_EXPLICIT);

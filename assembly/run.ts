@@ -22,6 +22,25 @@ import {
 } from './layout';
 import { trigBeforeInsn, trigRetired, trigOnTrap, TRIG_ARMED_STEP, TRIG_FIRED, TRIG_STEP } from './trigger';
 import * as G from './generated/ops';
+import { bitOp } from './bitmanip';
+import { zfhOp, getF16, setF16 } from './fpu16';
+import {
+  OP_FLH, OP_FSH,
+  OP_FADD_H, OP_FSUB_H, OP_FMUL_H, OP_FDIV_H, OP_FSQRT_H, OP_FMADD_H, OP_FMSUB_H, OP_FNMSUB_H, OP_FNMADD_H,
+  OP_FSGNJ_H, OP_FSGNJN_H, OP_FSGNJX_H, OP_FMIN_H, OP_FMAX_H, OP_FCVT_W_H, OP_FCVT_WU_H, OP_FCVT_L_H,
+  OP_FCVT_LU_H, OP_FMV_X_H, OP_FCLASS_H, OP_FEQ_H, OP_FLT_H, OP_FLE_H, OP_FCVT_H_W, OP_FCVT_H_WU,
+  OP_FCVT_H_L, OP_FCVT_H_LU, OP_FMV_H_X, OP_FCVT_S_H, OP_FCVT_D_H, OP_FCVT_H_S, OP_FCVT_H_D,
+} from './generated/ops';
+import { cboEnabled, cboZero, cboManage, ENVCFG_CBIE, ENVCFG_CBCFE, ENVCFG_CBZE } from './cmo';
+import {
+  OP_ADD_UW, OP_SH1ADD, OP_SH2ADD, OP_SH3ADD, OP_SH1ADD_UW, OP_SH2ADD_UW, OP_SH3ADD_UW, OP_SLLI_UW,
+  OP_ANDN, OP_ORN, OP_XNOR, OP_CLZ, OP_CTZ, OP_CPOP, OP_SEXT_B, OP_SEXT_H, OP_CLZW, OP_CTZW, OP_CPOPW,
+  OP_MAX, OP_MAXU, OP_MIN, OP_MINU, OP_ZEXT_H, OP_ROL, OP_ROR, OP_RORI, OP_ROLW, OP_RORW, OP_RORIW,
+  OP_ORC_B, OP_REV8, OP_CLMUL, OP_CLMULH, OP_CLMULR, OP_BCLR, OP_BCLRI, OP_BEXT, OP_BEXTI, OP_BINV,
+  OP_BINVI, OP_BSET, OP_BSETI, OP_PACK, OP_PACKH, OP_PACKW, OP_BREV8, OP_XPERM4, OP_XPERM8,
+  OP_CZERO_EQZ, OP_CZERO_NEZ, OP_CBO_INVAL, OP_CBO_CLEAN, OP_CBO_FLUSH, OP_CBO_ZERO,
+  OP_SFENCE_W_INVAL, OP_SFENCE_INVAL_IR,
+} from './generated/ops';
 import {
   getX, setX, pendingEnabled, PRV_M, PRV_S, PRV_U, MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM, MSTATUS_FS, MSTATUS_FS_DIRTY,
   MSTATUS_SD, getF, setF, getF32, setF32, fcsr, HSTATUS_VTSR, HSTATUS_VTW, HSTATUS_VTVM, HSTATUS_HU,
@@ -1757,6 +1776,78 @@ export function run(): u32 {
         // Every fault of these accesses reports a guest virtual address (GVA = 1).
         if (excPending) { setExcGva(); left++; cycles -= lat; uncount(slot); break; }
         pc += <u64>len; seqBreak = true; break;
+      }
+      // ---- Zfh / Zfhmin: binary16 (fpu16.ts). FS = Off or an invalid dynamic rm: illegal.
+      case OP_FLH: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        if (tmData) cycles += tmAccess(va, false);
+        store<u64>(H_CYCLES, cycles - lat);
+        const v0 = loadSlow(va, 2);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        setF16(load<u8>(slot, S_RD), <u32>v0 & 0xffff);
+        fpDirty();
+        pc += <u64>len; seqBreak = true; break;
+      }
+      case OP_FSH: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const va = getX(load<u8>(slot, S_RS1)) + <u64><i64>load<i32>(slot, S_IMM);
+        if (tmData) cycles += tmAccess(va, false, true);
+        store<u64>(H_CYCLES, cycles - lat);
+        // fsh stores bits 15:0 of the register as they are (no NaN-box check).
+        storeSlow(va, 2, getF(load<u8>(slot, S_RS2)) & 0xffff);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        pc += <u64>len; seqBreak = true; break;
+      }
+      case OP_FADD_H: case OP_FSUB_H: case OP_FMUL_H: case OP_FDIV_H: case OP_FSQRT_H: case OP_FMADD_H:
+      case OP_FMSUB_H: case OP_FNMSUB_H: case OP_FNMADD_H: case OP_FSGNJ_H: case OP_FSGNJN_H:
+      case OP_FSGNJX_H: case OP_FMIN_H: case OP_FMAX_H: case OP_FCVT_W_H: case OP_FCVT_WU_H:
+      case OP_FCVT_L_H: case OP_FCVT_LU_H: case OP_FMV_X_H: case OP_FCLASS_H: case OP_FEQ_H: case OP_FLT_H:
+      case OP_FLE_H: case OP_FCVT_H_W: case OP_FCVT_H_WU: case OP_FCVT_H_L: case OP_FCVT_H_LU:
+      case OP_FMV_H_X: case OP_FCVT_S_H: case OP_FCVT_D_H: case OP_FCVT_H_S: case OP_FCVT_H_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
+        const op = <u32>load<u16>(slot, S_OP);
+        // rs3 only for the R4 rows (fmadd.h...): elsewhere the byte holds 0 or an rs3-less immediate.
+        const wroteX = zfhOp(op, load<u8>(slot, S_RD), load<u8>(slot, S_RS1), load<u8>(slot, S_RS2), load<u8>(slot, S_RS3), rm);
+        if (wroteX) fpAccrue(f0);
+        else fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // ---- bit manipulation (Zba, Zbb, Zbc, Zbs, Zbkb, Zbkc, Zbkx) and Zicond: bitmanip.ts
+      case OP_ADD_UW: case OP_SH1ADD: case OP_SH2ADD: case OP_SH3ADD: case OP_SH1ADD_UW: case OP_SH2ADD_UW:
+      case OP_SH3ADD_UW: case OP_SLLI_UW: case OP_ANDN: case OP_ORN: case OP_XNOR: case OP_CLZ: case OP_CTZ:
+      case OP_CPOP: case OP_SEXT_B: case OP_SEXT_H: case OP_CLZW: case OP_CTZW: case OP_CPOPW: case OP_MAX:
+      case OP_MAXU: case OP_MIN: case OP_MINU: case OP_ZEXT_H: case OP_ROL: case OP_ROR: case OP_RORI:
+      case OP_ROLW: case OP_RORW: case OP_RORIW: case OP_ORC_B: case OP_REV8: case OP_CLMUL: case OP_CLMULH:
+      case OP_CLMULR: case OP_BCLR: case OP_BCLRI: case OP_BEXT: case OP_BEXTI: case OP_BINV: case OP_BINVI:
+      case OP_BSET: case OP_BSETI: case OP_PACK: case OP_PACKH: case OP_PACKW: case OP_BREV8: case OP_XPERM4:
+      case OP_XPERM8: case OP_CZERO_EQZ: case OP_CZERO_NEZ: {
+        const a = getX(load<u8>(slot, S_RS1)), b = getX(load<u8>(slot, S_RS2));
+        setX(load<u8>(slot, S_RD), bitOp(<u32>load<u16>(slot, S_OP), a, b, <u64><i64>load<i32>(slot, S_IMM)));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // ---- Zicbom / Zicboz: cmo.ts (enable checks, then the block check or the zeroing)
+      case OP_CBO_INVAL: case OP_CBO_CLEAN: case OP_CBO_FLUSH: case OP_CBO_ZERO: {
+        const op = load<u16>(slot, S_OP);
+        const mask = op == OP_CBO_ZERO ? ENVCFG_CBZE : op == OP_CBO_INVAL ? ENVCFG_CBIE : ENVCFG_CBCFE;
+        if (!cboEnabled(mask, <u64>load<u32>(slot, S_RAW))) { left++; cycles -= lat; uncount(slot); break; }
+        const va = getX(load<u8>(slot, S_RS1));
+        if (tmData) cycles += tmAccess(va, false, true);
+        store<u64>(H_CYCLES, cycles - lat);
+        if (op == OP_CBO_ZERO) cboZero(va);
+        else cboManage(va);
+        if (excPending) { left++; cycles -= lat; uncount(slot); break; }
+        pc += <u64>len; seqBreak = true; break;
+      }
+      // ---- Svinval ordering fences: illegal in U-mode, virtual-instruction in VU-mode (Priv ch. 7)
+      case OP_SFENCE_W_INVAL: case OP_SFENCE_INVAL_IR: {
+        if (<u32>load<u64>(H_PRIV) == PRV_U) {
+          raise(load<u64>(H_VIRT) != 0 ? CAUSE_VIRTUAL_INSTRUCTION : CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));
+          left++; cycles -= lat; uncount(slot);
+          break;
+        }
+        pc += <u64>len; slot += len << 3; continue;
       }
       case OP_ILLEGAL: {
         raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW));

@@ -75,6 +75,14 @@ export function setExcTinst(v: u64): void {
 }
 
 /** The pending exception's tval is a guest virtual address (HLV/HSV faults). */
+/**
+ * Change the pending exception's cause, keeping tval/tval2/tinst (a cache-block management
+ * instruction's failed read probe reports a store fault: CMO spec 1.0.1 §2.3).
+ */
+export function setExcCause(cause: u64): void {
+  excCause = cause;
+}
+
 export function setExcGva(): void {
   excGva = true;
 }

@@ -9,7 +9,7 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { INSN_TABLE, SEMANTIC_OPS, OP_ID, type InsnRow, type RegSpec, type ImmSpec, type Format } from '../src/isa/table.js';
+import { INSN_TABLE, SEMANTIC_OPS, OP_ID, GATED_EXTS, type InsnRow, type RegSpec, type ImmSpec, type Format } from '../src/isa/table.js';
 import { TIMING_CLASS_ID } from '../src/isa/classes.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,7 +49,10 @@ export function opConst(op: string): string {
 
 function genOps(): string {
   const lines = SEMANTIC_OPS.map((op, i) => `export const ${opConst(op)}: u16 = ${i};`);
-  return `${HEADER}// source: src/isa/table.ts\n${lines.join('\n')}\nexport const OP_COUNT: u16 = ${SEMANTIC_OPS.length};\n`;
+  // Extension bits of the enabled-extension mask (assembly/isaext.ts; table.ts GATED_EXTS).
+  const exts = GATED_EXTS.map((e, i) => `export const EXT_${e.toUpperCase()}: u32 = ${1 << i};`);
+  exts.push(`export const EXT_ALL: u32 = ${(1 << GATED_EXTS.length) - 1};`);
+  return `${HEADER}// source: src/isa/table.ts\n${lines.join('\n')}\nexport const OP_COUNT: u16 = ${SEMANTIC_OPS.length};\n${exts.join('\n')}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -95,8 +98,20 @@ function fpRd(f: Format): boolean {
   return !!f.rd && !('fixed' in f.rd) && f.rd.f === true;
 }
 
+/** The row's bits in the enabled-extension mask (0: always decodes). */
+export function extMask(r: InsnRow): number {
+  let m = 0;
+  for (const e of [r.ext, ...(r.also ?? [])]) {
+    const i = (GATED_EXTS as readonly string[]).indexOf(e);
+    if (i >= 0) m |= 1 << i;
+  }
+  return m;
+}
+
 function constraintCode(r: InsnRow): string {
   const conds: string[] = [];
+  const em = extMask(r);
+  if (em) conds.push(`(extOn & ${em}) != 0`);
   for (const k of r.constraints ?? []) {
     const v = k.field === 'imm' ? 'imm' : k.field;
     for (const n of k.not) conds.push(`${v} != ${n}`);
@@ -133,6 +148,7 @@ function genDecode(): string {
   const out: string[] = [];
   out.push(HEADER + '// source: src/isa/table.ts');
   out.push(`import { S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_IMM, S_RAW } from '../layout';`);
+  out.push(`import { extOn } from '../isaext';`);
   out.push('');
   out.push('/**');
   out.push(' * Decode one instruction into a decoded-slot (layout.ts "decoded slot"). Writes op 1 (illegal)');

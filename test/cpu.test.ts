@@ -16,7 +16,9 @@ import { bootLinux, virtDtConfig } from '../src/board/boot.js';
 import { H_MEDELEG_BITS, H_MIDELEG_BITS } from '../src/board/firmware.js';
 import { buildVirtDtb } from '../src/board/devicetree.js';
 import { parseFdt } from '../src/board/fdt.js';
-import { coreSupportsHypervisor, isaString, resolveCpu } from '../src/board/cpu.js';
+import { coreSupportsHypervisor, isaString, parseCpu, resolveCpu } from '../src/board/cpu.js';
+import { parseArgs } from '../src/cli/args.js';
+import { GATED_EXTS } from '../src/isa/table.js';
 import { defaultTiming } from '../src/timing.js';
 import {
   EXT_RFENCE,
@@ -52,12 +54,17 @@ function isaOf(dtb: Uint8Array): string {
   return parseFdt(dtb).root.find('/cpus/cpu@0')!.string('riscv,isa')!;
 }
 
+/** Issue 15: every selectable extension is on by default (`--cpu rv64`). */
+const ALL_EXT = Object.fromEntries(GATED_EXTS.map((e) => [e, true]));
+const RVA22_ISA =
+  'rv64imafdc_zicbom_zicbop_zicboz_zicond_zicsr_zifencei_zihintpause_zfh_zfhmin_zba_zbb_zbc_zbkb_zbkc_zbkx_zbs_sstc_svinval_svnapot_svpbmt';
+
 describe('--cpu: misa.H and the device tree agree', () => {
   it('rv64,h=off: misa.H clear, riscv,isa without h', () => {
     const m = new VirtMachine({ ramBytes: 16 << 20, cpu: { h: false } });
-    expect(m.cpu).toEqual({ h: false });
+    expect(m.cpu).toEqual({ h: false, ext: ALL_EXT });
     expect(m.core.getCsr(L.H_MISA) & MISA_H).toBe(0n);
-    expect(isaOf(buildVirtDtb(virtDtConfig(m)))).toBe('rv64imafdc_zicsr_zifencei_zihintpause_sstc');
+    expect(isaOf(buildVirtDtb(virtDtConfig(m)))).toBe(RVA22_ISA);
   });
 
   it('rv64 alone = the defaults: H exactly when this core implements it', () => {
@@ -68,14 +75,14 @@ describe('--cpu: misa.H and the device tree agree', () => {
 
   it.skipIf(!HAVE_H)('rv64,h=on: misa.H set on every hart; riscv,isa "rv64imafdch_..." (QEMU 7.2 order, our extensions)', () => {
     const m = new VirtMachine({ ramBytes: 16 << 20, harts: 2, cpu: { h: true } });
-    expect(m.cpu).toEqual({ h: true });
+    expect(m.cpu).toEqual({ h: true, ext: ALL_EXT });
     for (const h of [1, 0]) {
       m.core.switchHart(h);
       expect(m.core.getCsr(L.H_MISA) & MISA_H).toBe(MISA_H);
     }
     const dtb = buildVirtDtb(virtDtConfig(m));
     for (const c of ['/cpus/cpu@0', '/cpus/cpu@1']) {
-      expect(parseFdt(dtb).root.find(c)!.string('riscv,isa')).toBe('rv64imafdch_zicsr_zifencei_zihintpause_sstc');
+      expect(parseFdt(dtb).root.find(c)!.string('riscv,isa')).toBe(RVA22_ISA.replace('rv64imafdc_', 'rv64imafdch_'));
     }
   });
 
@@ -97,10 +104,10 @@ describe('--cpu: misa.H and the device tree agree', () => {
   it('cyclevisor dtb --cpu: the blob says what boot would; bad --cpu exits 2 with one line', async () => {
     const io = fakeIo();
     expect(await main(['dtb', '--dts', '--cpu', 'rv64,h=off'], io)).toBe(0);
-    expect(io.out()).toContain('riscv,isa = "rv64imafdc_zicsr_zifencei_zihintpause_sstc";');
+    expect(io.out()).toContain(`riscv,isa = "${RVA22_ISA}";`);
     const io2 = fakeIo();
     expect(await main(['dtb', '--dts', '--cpu', 'rv64'], io2)).toBe(0);
-    expect(io2.out()).toContain(`riscv,isa = "${isaString({ h: HAVE_H })}";`);
+    expect(io2.out()).toContain(`riscv,isa = "${isaString({ h: HAVE_H, ext: ALL_EXT })}";`);
     // run takes it too (the program starts in M-mode either way).
     const run = fakeIo();
     expect(await main(['run', join(GUESTS, 'bin', 'hello.elf'), '--cpu', 'rv64,h=off'], run)).toBe(0);
@@ -203,5 +210,39 @@ describe('builtin SBI: RFENCE hypervisor fences (SBI v1.0 §8.4-8.7, functions 3
     expect(t.call(4, 0b100n, 0n)).toEqual([SBI_ERR_INVALID_PARAM, 0n]);
     expect(t.hfences).toEqual([]);
     expect(t.call(7, 1n, 0n)).toEqual([SBI_ERR_NOT_SUPPORTED, 0n]);
+  });
+});
+
+describe('--cpu and the RVA22 extensions (issue 15)', () => {
+  it('rva22u64 / rva22s64 select the profiles; keys after the model override; rva22s64 brings Svade', () => {
+    const u = parseCpu('rva22u64');
+    expect(u.ext).toMatchObject({ Zba: true, Zbb: true, Zbs: true, Zfhmin: true, Zicbom: true, Zicboz: true, Zfh: false, Zbc: false, Svpbmt: false });
+    expect(u.svade).toBeUndefined();
+    const s = parseCpu('rva22s64,zbc=on,h=off');
+    expect(s).toMatchObject({ h: false, svade: true, ext: { Zbc: true, Svinval: true, Svpbmt: true, Svnapot: true, Zicond: false } });
+    expect(parseCpu('rv64,zbb=off,svpbmt=no')).toEqual({ ext: { Zbb: false, Svpbmt: false } });
+    expect(() => parseCpu('rva23u64')).toThrow(/unknown CPU model 'rva23u64'/);
+  });
+
+  it('--ad-bits defaults to fault with rva22s64 (Svade), hardware otherwise; an explicit --ad-bits wins', () => {
+    const ad = (...a: string[]) => (parseArgs(['boot', '--kernel', 'Image', ...a]) as { ad: string }).ad;
+    expect(ad('--cpu', 'rva22s64')).toBe('fault');
+    expect(ad('--cpu', 'rva22u64')).toBe('hardware');
+    expect(ad('--cpu', 'rva22s64', '--ad-bits', 'hardware')).toBe('hardware');
+    expect(ad()).toBe('hardware');
+  });
+
+  it('the device tree: riscv,isa, riscv,isa-base, riscv,isa-extensions and the cache-block sizes follow --cpu', () => {
+    const m = new VirtMachine({ ramBytes: 16 << 20, cpu: parseCpu('rva22s64,h=off') });
+    const cpu0 = parseFdt(buildVirtDtb(virtDtConfig(m))).root.find('/cpus/cpu@0')!;
+    expect(cpu0.string('riscv,isa')).toBe('rv64imafdc_zicbom_zicbop_zicboz_zicsr_zifencei_zihintpause_zfhmin_zba_zbb_zbs_sstc_svinval_svnapot_svpbmt');
+    expect(cpu0.string('riscv,isa-base')).toBe('rv64i');
+    expect(cpu0.strings('riscv,isa-extensions')).toEqual(['i', 'm', 'a', 'f', 'd', 'c', 'zicbom', 'zicbop', 'zicboz', 'zicsr', 'zifencei', 'zihintpause', 'zfhmin', 'zba', 'zbb', 'zbs', 'sstc', 'svinval', 'svnapot', 'svpbmt']);
+    expect(cpu0.u32('riscv,cbom-block-size')).toBe(64);
+    expect(cpu0.u32('riscv,cboz-block-size')).toBe(64);
+    const off = new VirtMachine({ ramBytes: 16 << 20, cpu: parseCpu('rv64,zicbom=off,zicboz=off') });
+    const c1 = parseFdt(buildVirtDtb(virtDtConfig(off))).root.find('/cpus/cpu@0')!;
+    expect(() => c1.u32('riscv,cbom-block-size')).toThrow();
+    expect(c1.string('riscv,isa')).not.toContain('zicbo');
   });
 });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { VirtMachine, type RunResult } from '../src/board/virt.js';
 import { bootLinux } from '../src/board/boot.js';
-import { hasHypervisor } from '../src/board/cpu.js';
+import { hasHypervisor, coreExtensions } from '../src/board/cpu.js';
 import { OPENSBI_ENTRY_STATE, unhandledLine } from '../src/board/firmware.js';
 import { useOptimizingCompiler } from '../src/core.js';
 import * as L from '../src/generated/layout.js';
@@ -318,7 +318,7 @@ describe.skipIf(!HAVE)('--bios builtin against OpenSBI 1.1 (needs ../shared/gues
     for (const row of OPENSBI_ENTRY_STATE) {
       // pmpcfg0 holds entries 0-7; entry 1 (OpenSBI's own image) is a listed difference.
       const mask = row.csr === 'pmpcfg0' ? ~0xff00n : ~0n;
-      expect(osbi.core.getCsr(row.field) & mask, row.csr).toBe(row.value(BigInt(KERNEL_ENTRY), hasHypervisor(osbi.core)) & mask);
+      expect(osbi.core.getCsr(row.field) & mask, row.csr).toBe(row.value(BigInt(KERNEL_ENTRY), hasHypervisor(osbi.core), coreExtensions(osbi.core)) & mask);
     }
     expect(a.get('scounteren')).toBe(7n); // the value whose absence made dd hang
   });

@@ -18,18 +18,27 @@ import { runTo, type RunResult } from '../fp-diff/child.js';
 import { encodeBatch } from './batch.js';
 import type { Program } from './gen.js';
 import { IN } from './layout.js';
+import type { CpuOptions } from '../../src/board/cpu.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const RT_ELF = join(ROOT, 'test/guests/bin/fuzz-rt.elf');
 export const QEMU = process.env.QEMU ?? 'qemu-system-riscv64';
 /**
- * QEMU 7.2's rv64 CPU with the extensions cyclevisor does not implement turned off, so that the
- * same encodings are illegal on both: Zba/Zbb/Zbc/Zbs; and H, which cyclevisor has but turns off
- * for the fuzzer too (gen.ts FUZZ_ROWS says why). marchid/mimpid: QEMU 7.2 reports its version
- * (0x70216) in both; any value is allowed (Priv 3.1.3, 3.1.4) and cyclevisor reads 0, so QEMU is
- * told to read 0 too (a read into a register would otherwise differ everywhere after it).
+ * QEMU 7.2's rv64 CPU with the extensions both machines implement: Zba/Zbb/Zbc/Zbs, Zbkb/Zbkc/Zbkx,
+ * Zfh/Zfhmin and Svinval on (QEMU 7.2 has them, Zfh under the name `Zfh`; its rv64 default leaves the Zbk* and Svinval off). H is off
+ * on both (gen.ts FUZZ_ROWS says why). QEMU 7.2 has no Zicond, Zicbom or Zicboz: cyclevisor turns
+ * them off for the fuzzer (FUZZ_CPU), so their encodings are illegal on both. Svnapot and Svpbmt
+ * are off on both too: QEMU 7.2 with them on ignores PTE bits 60:54 and accepts PBMT = 3 and
+ * PBMT without menvcfg.PBMTE (the spec makes each a page fault; test/isa/svnapot-svpbmt.test.ts),
+ * while with them off both machines fault on every high PTE bit. marchid/mimpid:
+ * QEMU 7.2 reports its version (0x70216) in both; any value is allowed (Priv 3.1.3, 3.1.4) and
+ * cyclevisor reads 0, so QEMU is told to read 0 too (a read into a register would otherwise
+ * differ everywhere after it).
  */
-export const QEMU_CPU = process.env.FUZZ_QEMU_CPU ?? 'rv64,h=false,zba=false,zbb=false,zbc=false,zbs=false,marchid=0,mimpid=0';
+export const QEMU_CPU =
+  process.env.FUZZ_QEMU_CPU ?? 'rv64,h=false,zba=true,zbb=true,zbc=true,zbs=true,zbkb=true,zbkc=true,zbkx=true,svinval=true,Zfh=true,Zfhmin=true,marchid=0,mimpid=0';
+/** cyclevisor's side of QEMU_CPU. */
+export const FUZZ_CPU: CpuOptions = { h: false, ext: { Zicond: false, Zicbom: false, Zicboz: false, Svnapot: false, Svpbmt: false } };
 export const QEMU_ARGS = ['-M', 'virt', '-cpu', QEMU_CPU, '-m', '256M', '-nographic', '-bios', 'none', '-icount', 'shift=0', '-monitor', 'none', '-serial', 'stdio', '-kernel'];
 export const RAM_BYTES = 256 << 20;
 
@@ -47,7 +56,7 @@ export interface MachineRun {
 }
 
 export function runCyclevisor(elf: Uint8Array): MachineRun {
-  const m = new VirtMachine({ ramBytes: RAM_BYTES, cpu: { h: false } });
+  const m = new VirtMachine({ ramBytes: RAM_BYTES, cpu: FUZZ_CPU });
   m.loadElf(elf, 'fuzz.elf');
   const r = m.runSync({ maxInsns: 2_000_000_000 });
   const out = m.outputText();

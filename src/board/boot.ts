@@ -19,7 +19,7 @@ import { UserError, formatSize, hex, fileReadError } from '../errors.js';
 import { buildVirtDtb, qemuVirtDtConfig, type DtConfig } from './devicetree.js';
 import { HSM_STARTED, type SbiHost } from './sbi.js';
 import { BuiltinFirmware, applyEntryState, stvecValue } from './firmware.js';
-import { hasHypervisor, isaString, type CpuFeatures } from './cpu.js';
+import { hasHypervisor, isaString, isaExtensionList, CACHE_BLOCK_BYTES, type CpuFeatures } from './cpu.js';
 import type { VirtMachine } from './virt.js';
 import type { MmioRegion } from '../bus/types.js';
 
@@ -122,6 +122,9 @@ export function virtDtConfig(m: DtMachine, o: DtBootInfo = {}): DtConfig {
   return qemuVirtDtConfig({
     harts: m.harts ?? 1,
     isa: isaString(m.cpu ?? { h: false }),
+    ...(m.cpu?.ext ? { isaExtensions: isaExtensionList(m.cpu) } : {}),
+    ...(m.cpu?.ext?.Zicbom ? { cbomBlockSize: CACHE_BLOCK_BYTES } : {}),
+    ...(m.cpu?.ext?.Zicboz ? { cbozBlockSize: CACHE_BLOCK_BYTES } : {}),
     mmuType: MMU_TYPE,
     ramBase: BigInt(RAM_BASE),
     ramSize: BigInt(m.ramBytes),

@@ -48,6 +48,11 @@ export interface DtConfig {
   harts: number;
   /** riscv,isa string, lowercase: "rv64imac", later "rv64imafdch_zicsr_zifencei_sstc". */
   isa: string;
+  /** riscv,isa-extensions (a string list; QEMU 8+ and Linux 6.7+), omitted when absent. */
+  isaExtensions?: readonly string[];
+  /** riscv,cbom-block-size / riscv,cboz-block-size (Zicbom / Zicboz), omitted when absent. */
+  cbomBlockSize?: number;
+  cbozBlockSize?: number;
   /** Paging modes the harts support (the largest), or null for no MMU (property omitted). */
   mmuType: MmuType | null;
   ramBase: bigint;
@@ -253,6 +258,12 @@ export function buildVirtDtb(cfg: DtConfig, finish: FdtFinishOptions = {}): Uint
     fdt.prop('status', 'okay');
     fdt.prop('compatible', 'riscv');
     fdt.prop('riscv,isa', cfg.isa);
+    if (cfg.isaExtensions) {
+      fdt.prop('riscv,isa-base', cfg.isa.split('_')[0]!.replace(/^(rv\d+).*/, '$1i'));
+      fdt.prop('riscv,isa-extensions', [...cfg.isaExtensions]);
+    }
+    if (cfg.cbomBlockSize !== undefined) fdt.prop('riscv,cbom-block-size', cfg.cbomBlockSize);
+    if (cfg.cbozBlockSize !== undefined) fdt.prop('riscv,cboz-block-size', cfg.cbozBlockSize);
     if (cfg.mmuType !== null) fdt.prop('mmu-type', cfg.mmuType);
     fdt.beginNode('interrupt-controller');
     fdt.prop('#address-cells', 0);

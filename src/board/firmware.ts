@@ -26,7 +26,8 @@
 import * as L from '../generated/layout.js';
 import type { Core } from '../core.js';
 import { hex } from '../errors.js';
-import { hasHypervisor } from './cpu.js';
+import { hasHypervisor, coreExtensions } from './cpu.js';
+import type { GatedExt } from '../isa/table.js';
 
 // Exception causes and interrupt numbers (Priv 1.12 tables 3.6, 3.7).
 export const CAUSE_MISALIGNED_FETCH = 0;
@@ -98,7 +99,7 @@ export interface EntryCsr {
   readonly field: number;
   /** Its value for a kernel entered at `entry`. */
   /** The value for a kernel entered at `entry` on a hart with (`h`) or without the H extension. */
-  readonly value: (entry: bigint, h: boolean) => bigint;
+  readonly value: (entry: bigint, h: boolean, ext: Partial<Record<GatedExt, boolean>>) => bigint;
   /** Where OpenSBI 1.1 sets it (lib/sbi/...), and why. */
   readonly source: string;
 }
@@ -120,7 +121,13 @@ export const OPENSBI_ENTRY_STATE: readonly EntryCsr[] = [
   { csr: 'mie', field: L.H_MIE, value: () => 1n << BigInt(IRQ_M_SOFT), source: 'sbi_ipi.c sbi_ipi_init (MSIE: firmware IPIs)' },
   { csr: 'mcounteren', field: L.H_MCOUNTEREN, value: () => 0xffff_ffffn, source: 'sbi_hart.c mstatus_init (writes -1; 32 bits are WARL)' },
   { csr: 'scounteren', field: L.H_SCOUNTEREN, value: () => 7n, source: 'sbi_hart.c mstatus_init (CY, TM, IR for U-mode)' },
-  { csr: 'menvcfg', field: L.H_MENVCFG, value: () => 1n << 63n, source: 'sbi_hart.c mstatus_init (STCE: the hart has Sstc)' },
+  {
+    csr: 'menvcfg',
+    field: L.H_MENVCFG,
+    // OpenSBI writes STCE | PBMTE | CBZE | CBCFE | CBIE = 11; the WARL fields the hart lacks stay 0.
+    value: (_e, _h, ext) => (1n << 63n) | (ext.Svpbmt ? 1n << 62n : 0n) | (ext.Zicbom ? (3n << 4n) | (1n << 6n) : 0n) | (ext.Zicboz ? 1n << 7n : 0n),
+    source: 'sbi_hart.c mstatus_init (STCE: the hart has Sstc; PBMTE, CBZE, CBCFE, CBIE: written, WARL)',
+  },
   { csr: 'stimecmp', field: L.H_STIMECMP, value: () => 0n, source: 'reset value (OpenSBI writes it only on the first set_timer)' },
   { csr: 'satp', field: L.H_SATP, value: () => 0n, source: 'sbi_hart.c mstatus_init, sbi_hart_switch_mode' },
   { csr: 'stvec', field: L.H_STVEC, value: (entry) => stvecValue(entry), source: 'sbi_hart.c sbi_hart_switch_mode (stvec = next address)' },
@@ -146,7 +153,8 @@ export const OPENSBI_F_REGS = 0xffff_ffff_0000_0000n;
 /** Put the running hart in the state OpenSBI 1.1 leaves for a kernel at `entry` (S-mode, at entry). */
 export function applyEntryState(core: Core, entry: bigint): void {
   const h = hasHypervisor(core);
-  for (const row of OPENSBI_ENTRY_STATE) core.setCsr(row.field, row.value(entry, h));
+  const ext = coreExtensions(core);
+  for (const row of OPENSBI_ENTRY_STATE) core.setCsr(row.field, row.value(entry, h, ext));
   core.setCsr(L.H_PMP_ACTIVE, 1n);
   for (let r = 0; r < 32; r++) core.setF(r, OPENSBI_F_REGS);
   core.ex.timebaseChanged(); // recompute Sstc's STIP from stimecmp

@@ -308,7 +308,8 @@ export class VirtMachine {
     const canH = typeof (core.ex as unknown as { setHypervisor?: unknown }).setHypervisor === 'function';
     this.cpu = applyCpu(core, resolveCpu(opts.cpu ?? {}, canH));
     this.mode = opts.mode ?? 'fast';
-    if (opts.adUpdate === false) {
+    // Svade (the rva22s64 profile): A/D bits fault unless the caller chose explicitly.
+    if (opts.adUpdate === false || (opts.adUpdate === undefined && this.cpu.svade === true)) {
       for (let h = nHarts - 1; h >= 0; h--) {
         core.switchHart(h);
         core.ex.configureMmu(0x700, 0);

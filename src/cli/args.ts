@@ -32,7 +32,7 @@ Options (run, demo):
   --stats-file PATH   write the summary to PATH instead (format from --stats)
   --trace N [--trace-regs]  first N instructions on stderr (+ regs written)
   --mode fast|timing  timing: also model the TLB (timing file) and report it
-  --cpu rv64[,h=off]  ISA choices, QEMU -cpu syntax (default: H extension on)
+  --cpu rv64[,h=off]  ISA: rv64|rva22u64|rva22s64[,KEY=on|off] (h, zbb, ...)
 
 Sizes take K, M or G (powers of 1024); stdout carries only the guest's console;
 on a terminal, Ctrl-A x quits and Ctrl-A h lists the other console keys.
@@ -56,7 +56,7 @@ Boots firmware and Linux on the virt board as qemu-system-riscv64 -M virt does.
   --drive file=PATH[,readonly][,format=raw|qcow2]  disk image (vda, vdb, ...)
   --netdev user[,hostfwd=tcp:ADDR:PORT-:PORT]  NIC on a NAT network (QEMU -nic)
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
-  --cpu rv64[,h=off]  ISA choices, QEMU -cpu syntax (default: H extension on)
+  --cpu rv64[,h=off]  ISA: rv64|rva22u64|rva22s64[,KEY=on|off] (h, zbb, ...)
   --pace on|off, --timing FILE, --max-insns N, --max-cycles N, --stats FMT,
   --stats-file PATH, --trace N, --trace-regs  as for run (see --help)
 
@@ -79,7 +79,7 @@ Writes the device tree blob that cyclevisor boot hands to firmware and kernel
   --initrd FILE       record where boot would place this initrd (kernel at
                       0x80200000, as with --bios builtin or a firmware file)
   --timing FILE       cycle-model overrides (the timebase frequency)
-  --cpu rv64[,h=off]  ISA choices, as for boot (riscv,isa says h when on)
+  --cpu rv64[,h=off]  ISA choices, as for boot (riscv,isa says what is on)
 `;
 
 export const HOST_USAGE = `Usage: cyclevisor host FILE [options]
@@ -751,7 +751,8 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       initrd,
       append,
       harts,
-      ad: ad ?? 'hardware',
+      // Svade: a profile with it (--cpu rva22s64) makes `fault` the default.
+      ad: ad ?? (settings.cpu?.svade ? 'fault' : 'hardware'),
       drives,
       ...(netdevs.length > 0 ? { netdevs } : {}),
       rtcEpoch: epoch === undefined ? null : parseRtcEpoch(epoch),

@@ -17,7 +17,24 @@
  */
 import type { TimingClass } from './classes.js';
 
-export type Ext = 'I' | 'M' | 'A' | 'F' | 'D' | 'C' | 'Zicsr' | 'Zifencei' | 'Priv' | 'H';
+export type Ext =
+  | 'I' | 'M' | 'A' | 'F' | 'D' | 'C' | 'Zicsr' | 'Zifencei' | 'Priv' | 'H'
+  | GatedExt;
+
+/**
+ * Extensions a `--cpu` key can turn off (src/board/cpu.ts). The generated decoder tests a row of
+ * these against the core's enabled-extension mask (assembly/isaext.ts), so an instruction of an
+ * extension that is off decodes as illegal, exactly as on a hart without it. The order is the bit
+ * number in that mask (the ABI between src/board/cpu.ts and the core).
+ */
+export const GATED_EXTS = [
+  'Zba', 'Zbb', 'Zbc', 'Zbs', 'Zbkb', 'Zbkc', 'Zbkx', 'Zicond', 'Zicbom', 'Zicboz', 'Svinval',
+  // No instructions of their own: the page-table walker (assembly/mmu.ts) reads these bits.
+  'Svnapot', 'Svpbmt',
+  // Half precision (binary16); Zfhmin is the load/store/move/convert subset of Zfh.
+  'Zfh', 'Zfhmin',
+] as const;
+export type GatedExt = (typeof GATED_EXTS)[number];
 
 /**
  * A register operand: bits [hi:lo] of the instruction, plus `add` (8 for the compressed x8..x15 forms).
@@ -84,6 +101,11 @@ export interface InsnRow {
   /** Only valid on RV64 (all rows are valid on our RV64 core; kept for the disassembler's sake). */
   rv64?: boolean;
   constraints?: readonly Constraint[];
+  /**
+   * Other extensions that also define this encoding (rol is in Zbb and Zbkb; clmul in Zbc and
+   * Zbkc): the row decodes when any of `ext` and `also` is enabled.
+   */
+  also?: readonly GatedExt[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -143,6 +165,10 @@ export const FORMATS = {
   LR: { name: 'LR', rd: RD, rs1: RS1, asm: 'rd, (rs1)' },
   NONE: { name: 'NONE', asm: '' },
   SFENCE: { name: 'SFENCE', rs1: RS1, rs2: RS2, asm: 'rs1, rs2' },
+  /** Bit-manipulation unary ops (clz, rev8, sext.b...): rd, rs1 only. */
+  R1: { name: 'R1', rd: RD, rs1: RS1, asm: 'rd, rs1' },
+  /** Cache-block operations (Zicbom/Zicboz): the block address in rs1, no offset. */
+  CBO: { name: 'CBO', rs1: RS1, asm: '(rs1)' },
   // H extension: HSV.* stores rs2 at the guest virtual address in rs1.
   HSV: { name: 'HSV', rs1: RS1, rs2: RS2, asm: 'rs2, (rs1)' },
   // --- F/D (Unpriv ch. 11, 12). rd/rs are f registers unless the name says X.
@@ -237,7 +263,7 @@ function row(
   format: Format,
   ext: Ext,
   cls: TimingClass,
-  extra: Partial<Pick<InsnRow, 'op' | 'rv64' | 'constraints'>> = {},
+  extra: Partial<Pick<InsnRow, 'op' | 'rv64' | 'constraints' | 'also'>> = {},
 ): void {
   const width = (enc.match & 3) === 3 && (enc.mask & 3) === 3 ? 32 : 16;
   rows.push({ name, width, match: enc.match, mask: enc.mask, format, op: extra.op ?? name, ext, cls, ...extra });
@@ -369,6 +395,133 @@ for (const [name, f7, r2] of [
   row(name, bits([6, 0, 0x73], [14, 12, 4], [24, 20, r2], [31, 25, f7]), F.LR, 'H', 'load', { rv64: name === 'hlv.d' || name === 'hlv.wu' });
 for (const [name, f7] of [['hsv.b', 0x31], ['hsv.h', 0x33], ['hsv.w', 0x35], ['hsv.d', 0x37]] as const)
   row(name, bits([6, 0, 0x73], [14, 12, 4], [11, 7, 0], [31, 25, f7]), F.HSV, 'H', 'store', { rv64: name === 'hsv.d' });
+
+// --- Bit manipulation (Unpriv 20240411 ch. 28 "B" = Zba + Zbb + Zbs; Zbc; scalar crypto Zbkb,
+// Zbkc, Zbkx, vol. I ch. 32). RV64 encodings. Shared encodings are one row with `also`.
+/** OP-IMM with the 6-bit shamt form: funct6 in [31:26]. */
+const opsh6 = (opcode: number, f3: number, f6: number) => bits([6, 0, opcode], [14, 12, f3], [31, 26, f6]);
+/** A unary op: the whole imm12 [31:20] is fixed. */
+const op12 = (opcode: number, f3: number, imm12: number) => bits([6, 0, opcode], [14, 12, f3], [31, 20, imm12]);
+// Zba (address generation)
+row('add.uw', op37(0x3b, 0, 0x04), F.R, 'Zba', 'alu', { rv64: true });
+row('sh1add', op37(0x33, 2, 0x10), F.R, 'Zba', 'alu');
+row('sh2add', op37(0x33, 4, 0x10), F.R, 'Zba', 'alu');
+row('sh3add', op37(0x33, 6, 0x10), F.R, 'Zba', 'alu');
+row('sh1add.uw', op37(0x3b, 2, 0x10), F.R, 'Zba', 'alu', { rv64: true });
+row('sh2add.uw', op37(0x3b, 4, 0x10), F.R, 'Zba', 'alu', { rv64: true });
+row('sh3add.uw', op37(0x3b, 6, 0x10), F.R, 'Zba', 'alu', { rv64: true });
+row('slli.uw', opsh6(0x1b, 1, 0x02), F.I_SH64, 'Zba', 'alu', { rv64: true });
+// Zbb (basic bit manipulation); andn/orn/xnor/rol/ror/rori/rolw/rorw/roriw/rev8 are also Zbkb.
+const ZBKB = { also: ['Zbkb'] as const };
+row('andn', op37(0x33, 7, 0x20), F.R, 'Zbb', 'alu', ZBKB);
+row('orn', op37(0x33, 6, 0x20), F.R, 'Zbb', 'alu', ZBKB);
+row('xnor', op37(0x33, 4, 0x20), F.R, 'Zbb', 'alu', ZBKB);
+row('clz', op12(0x13, 1, 0x600), F.R1, 'Zbb', 'alu');
+row('ctz', op12(0x13, 1, 0x601), F.R1, 'Zbb', 'alu');
+row('cpop', op12(0x13, 1, 0x602), F.R1, 'Zbb', 'alu');
+row('sext.b', op12(0x13, 1, 0x604), F.R1, 'Zbb', 'alu');
+row('sext.h', op12(0x13, 1, 0x605), F.R1, 'Zbb', 'alu');
+row('clzw', op12(0x1b, 1, 0x600), F.R1, 'Zbb', 'alu', { rv64: true });
+row('ctzw', op12(0x1b, 1, 0x601), F.R1, 'Zbb', 'alu', { rv64: true });
+row('cpopw', op12(0x1b, 1, 0x602), F.R1, 'Zbb', 'alu', { rv64: true });
+row('max', op37(0x33, 6, 0x05), F.R, 'Zbb', 'alu');
+row('maxu', op37(0x33, 7, 0x05), F.R, 'Zbb', 'alu');
+row('min', op37(0x33, 4, 0x05), F.R, 'Zbb', 'alu');
+row('minu', op37(0x33, 5, 0x05), F.R, 'Zbb', 'alu');
+// zext.h (RV64) is packw rd, rs1, x0: Zbb and Zbkb both define that encoding.
+row('zext.h', bits([6, 0, 0x3b], [14, 12, 4], [31, 25, 0x04], [24, 20, 0]), F.R1, 'Zbb', 'alu', { rv64: true, ...ZBKB });
+row('rol', op37(0x33, 1, 0x30), F.R, 'Zbb', 'alu', ZBKB);
+row('ror', op37(0x33, 5, 0x30), F.R, 'Zbb', 'alu', ZBKB);
+row('rori', opsh6(0x13, 5, 0x18), F.I_SH64, 'Zbb', 'alu', ZBKB);
+row('rolw', op37(0x3b, 1, 0x30), F.R, 'Zbb', 'alu', { rv64: true, ...ZBKB });
+row('rorw', op37(0x3b, 5, 0x30), F.R, 'Zbb', 'alu', { rv64: true, ...ZBKB });
+row('roriw', op37(0x1b, 5, 0x30), F.I_SH32, 'Zbb', 'alu', { rv64: true, ...ZBKB });
+row('orc.b', op12(0x13, 5, 0x287), F.R1, 'Zbb', 'alu');
+row('rev8', op12(0x13, 5, 0x6b8), F.R1, 'Zbb', 'alu', ZBKB);
+// Zbc (carry-less multiply); clmul and clmulh are also Zbkc.
+row('clmul', op37(0x33, 1, 0x05), F.R, 'Zbc', 'mul', { also: ['Zbkc'] });
+row('clmulh', op37(0x33, 3, 0x05), F.R, 'Zbc', 'mul', { also: ['Zbkc'] });
+row('clmulr', op37(0x33, 2, 0x05), F.R, 'Zbc', 'mul');
+// Zbs (single-bit operations)
+row('bclr', op37(0x33, 1, 0x24), F.R, 'Zbs', 'alu');
+row('bclri', opsh6(0x13, 1, 0x12), F.I_SH64, 'Zbs', 'alu');
+row('bext', op37(0x33, 5, 0x24), F.R, 'Zbs', 'alu');
+row('bexti', opsh6(0x13, 5, 0x12), F.I_SH64, 'Zbs', 'alu');
+row('binv', op37(0x33, 1, 0x34), F.R, 'Zbs', 'alu');
+row('binvi', opsh6(0x13, 1, 0x1a), F.I_SH64, 'Zbs', 'alu');
+row('bset', op37(0x33, 1, 0x14), F.R, 'Zbs', 'alu');
+row('bseti', opsh6(0x13, 1, 0x0a), F.I_SH64, 'Zbs', 'alu');
+// Zbkb (bit manipulation for cryptography): its own rows (the rest are Zbb rows with `also`).
+row('pack', op37(0x33, 4, 0x04), F.R, 'Zbkb', 'alu');
+row('packh', op37(0x33, 7, 0x04), F.R, 'Zbkb', 'alu');
+row('packw', op37(0x3b, 4, 0x04), F.R, 'Zbkb', 'alu', { rv64: true, constraints: [{ field: 'rs2', not: [0] }] });
+row('brev8', op12(0x13, 5, 0x687), F.R1, 'Zbkb', 'alu');
+// Zbkx (crossbar permutations)
+row('xperm4', op37(0x33, 2, 0x14), F.R, 'Zbkx', 'alu');
+row('xperm8', op37(0x33, 4, 0x14), F.R, 'Zbkx', 'alu');
+// Zicond (integer conditional operations, Unpriv 20240411 ch. 12)
+row('czero.eqz', op37(0x33, 5, 0x07), F.R, 'Zicond', 'alu');
+row('czero.nez', op37(0x33, 7, 0x07), F.R, 'Zicond', 'alu');
+// Zicbom / Zicboz (cache-block management, CMO spec 1.0.1 §2.5): MISC-MEM funct3 2, rd = 0, the
+// operation in imm12. The prefetch hints of Zicbop are ori x0 encodings: they execute as ori x0
+// (no effect), which is what a hart without caches to warm does.
+const cbo = (f12: number) => bits([6, 0, 0x0f], [14, 12, 2], [11, 7, 0], [31, 20, f12]);
+row('cbo.inval', cbo(0), F.CBO, 'Zicbom', 'store');
+row('cbo.clean', cbo(1), F.CBO, 'Zicbom', 'store');
+row('cbo.flush', cbo(2), F.CBO, 'Zicbom', 'store');
+row('cbo.zero', cbo(4), F.CBO, 'Zicboz', 'store');
+// Svinval (Priv 20211203 ch. 7): sinval.vma is sfence.vma with funct7 0x0b; the two ordering
+// fences have fixed operands. hinval.* (with H) are hfence.* with funct7 0x13 / 0x33. On this
+// in-order hart with no write buffer the invalidations take effect at once, so sinval.vma and
+// hinval.* execute as the fences they split (same traps: TVM, VTVM, U/VU-mode), and
+// sfence.w.inval / sfence.inval.ir order nothing beyond their own U/VU-mode checks.
+row('sinval.vma', bits([6, 0, 0x73], [14, 7, 0], [31, 25, 0x0b]), F.SFENCE, 'Svinval', 'fence', { op: 'sfence.vma' });
+row('sfence.w.inval', bits([31, 0, 0x18000073]), F.NONE, 'Svinval', 'fence');
+row('sfence.inval.ir', bits([31, 0, 0x18100073]), F.NONE, 'Svinval', 'fence');
+row('hinval.vvma', bits([6, 0, 0x73], [14, 7, 0], [31, 25, 0x13]), F.SFENCE, 'Svinval', 'fence', { op: 'hfence.vvma' });
+row('hinval.gvma', bits([6, 0, 0x73], [14, 7, 0], [31, 25, 0x33]), F.SFENCE, 'Svinval', 'fence', { op: 'hfence.gvma' });
+
+// --- Zfh / Zfhmin (Unpriv 20240411 ch. 22, 23): binary16 with fmt = 2 (bits 26:25). Zfhmin's rows
+// (flh, fsh, fmv, the conversions to and from S and D) are also Zfh's (`also`). Semantics: fpu16.ts.
+{
+  const rmv = { constraints: RM_VALID };
+  const MIN = { also: ['Zfh'] as const };
+  const opfp = (f5: number, ...more: Array<[number, number, number]>) => bits([6, 0, 0x53], [26, 25, 2], [31, 27, f5], ...more);
+  row('flh', op3(0x07, 1), F.FLOAD, 'Zfhmin', 'fload', MIN);
+  row('fsh', op3(0x27, 1), F.FSTORE, 'Zfhmin', 'fstore', MIN);
+  for (const [name, opcode] of [['fmadd', 0x43], ['fmsub', 0x47], ['fnmsub', 0x4b], ['fnmadd', 0x4f]] as const)
+    row(`${name}.h`, bits([6, 0, opcode], [26, 25, 2]), F.R4, 'Zfh', 'fpu', rmv);
+  row('fadd.h', opfp(0x00), F.FR_RM, 'Zfh', 'fpu', rmv);
+  row('fsub.h', opfp(0x01), F.FR_RM, 'Zfh', 'fpu', rmv);
+  row('fmul.h', opfp(0x02), F.FR_RM, 'Zfh', 'fpu', rmv);
+  row('fdiv.h', opfp(0x03), F.FR_RM, 'Zfh', 'fdiv', rmv);
+  row('fsqrt.h', opfp(0x0b, [24, 20, 0]), F.FR1_RM, 'Zfh', 'fdiv', rmv);
+  row('fsgnj.h', opfp(0x04, [14, 12, 0]), F.FR, 'Zfh', 'fpu');
+  row('fsgnjn.h', opfp(0x04, [14, 12, 1]), F.FR, 'Zfh', 'fpu');
+  row('fsgnjx.h', opfp(0x04, [14, 12, 2]), F.FR, 'Zfh', 'fpu');
+  row('fmin.h', opfp(0x05, [14, 12, 0]), F.FR, 'Zfh', 'fpu');
+  row('fmax.h', opfp(0x05, [14, 12, 1]), F.FR, 'Zfh', 'fpu');
+  row('fcvt.w.h', opfp(0x18, [24, 20, 0]), F.F2X_RM, 'Zfh', 'fpu', rmv);
+  row('fcvt.wu.h', opfp(0x18, [24, 20, 1]), F.F2X_RM, 'Zfh', 'fpu', rmv);
+  row('fcvt.l.h', opfp(0x18, [24, 20, 2]), F.F2X_RM, 'Zfh', 'fpu', { ...rmv, rv64: true });
+  row('fcvt.lu.h', opfp(0x18, [24, 20, 3]), F.F2X_RM, 'Zfh', 'fpu', { ...rmv, rv64: true });
+  row('fmv.x.h', opfp(0x1c, [24, 20, 0], [14, 12, 0]), F.F2X, 'Zfhmin', 'fpu', MIN);
+  row('fclass.h', opfp(0x1c, [24, 20, 0], [14, 12, 1]), F.F2X, 'Zfh', 'fpu');
+  row('feq.h', opfp(0x14, [14, 12, 2]), F.FCMP, 'Zfh', 'fpu');
+  row('flt.h', opfp(0x14, [14, 12, 1]), F.FCMP, 'Zfh', 'fpu');
+  row('fle.h', opfp(0x14, [14, 12, 0]), F.FCMP, 'Zfh', 'fpu');
+  row('fcvt.h.w', opfp(0x1a, [24, 20, 0]), F.X2F_RM, 'Zfh', 'fpu', rmv);
+  row('fcvt.h.wu', opfp(0x1a, [24, 20, 1]), F.X2F_RM, 'Zfh', 'fpu', rmv);
+  row('fcvt.h.l', opfp(0x1a, [24, 20, 2]), F.X2F_RM, 'Zfh', 'fpu', { ...rmv, rv64: true });
+  row('fcvt.h.lu', opfp(0x1a, [24, 20, 3]), F.X2F_RM, 'Zfh', 'fpu', { ...rmv, rv64: true });
+  row('fmv.h.x', opfp(0x1e, [24, 20, 0], [14, 12, 0]), F.X2F, 'Zfhmin', 'fpu', MIN);
+  // Conversions between the formats: funct5 0x08, fmt = destination, rs2 = source (S 0, D 1, H 2).
+  const cvt = (dst: number, src: number) => bits([6, 0, 0x53], [31, 27, 0x08], [26, 25, dst], [24, 20, src]);
+  row('fcvt.s.h', cvt(0, 2), F.FR1_RM, 'Zfhmin', 'fpu', { ...rmv, ...MIN });
+  row('fcvt.h.s', cvt(2, 0), F.FR1_RM, 'Zfhmin', 'fpu', { ...rmv, ...MIN });
+  row('fcvt.d.h', cvt(1, 2), F.FR1_RM, 'Zfhmin', 'fpu', { ...rmv, ...MIN });
+  row('fcvt.h.d', cvt(2, 1), F.FR1_RM, 'Zfhmin', 'fpu', { ...rmv, ...MIN });
+}
 
 // --- C (Unpriv ch. 16, tables 16.5-16.7). Each row expands to the base op it names.
 // Quadrant 0. The all-zero halfword is illegal: c.addi4spn with nzuimm = 0 is reserved.

@@ -22,7 +22,7 @@ export const MODES = [RNE, RTZ, RDN, RUP, RMM] as const;
 export const MODE_NAMES = ['RNE', 'RTZ', 'RDN', 'RUP', 'RMM'];
 
 export interface Fmt {
-  name: 'f32' | 'f64';
+  name: 'f16' | 'f32' | 'f64';
   width: number; // bits in the encoding
   p: number; // precision, hidden bit included
   ebits: number;
@@ -30,6 +30,8 @@ export interface Fmt {
   emin: number;
   emax: number;
 }
+/** binary16 (Zfh): the same rational model at p = 11. */
+export const F16: Fmt = { name: 'f16', width: 16, p: 11, ebits: 5, bias: 15, emin: -14, emax: 15 };
 export const F32: Fmt = { name: 'f32', width: 32, p: 24, ebits: 8, bias: 127, emin: -126, emax: 127 };
 export const F64: Fmt = { name: 'f64', width: 64, p: 53, ebits: 11, bias: 1023, emin: -1022, emax: 1023 };
 
@@ -38,7 +40,7 @@ export interface Result {
   flags: number;
 }
 
-export const canonicalNaN = (f: Fmt): bigint => (f.width === 32 ? 0x7fc00000n : 0x7ff8000000000000n);
+export const canonicalNaN = (f: Fmt): bigint => (f.width === 16 ? 0x7e00n : f.width === 32 ? 0x7fc00000n : 0x7ff8000000000000n);
 const signBit = (f: Fmt): bigint => 1n << BigInt(f.width - 1);
 const infBits = (f: Fmt): bigint => ((1n << BigInt(f.ebits)) - 1n) << BigInt(f.p - 1);
 

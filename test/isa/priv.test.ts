@@ -978,10 +978,10 @@ describe('Sstc (stimecmp)', () => {
     ...csrwi64(CSR.mideleg, STIP),
   ];
 
-  it('menvcfg: only STCE (bit 63) is writable; senvcfg reads 0', () => {
+  it('menvcfg: STCE (bit 63), PBMTE (62), CBZE/CBCFE/CBIE (7:4) are writable, FIOM is not; senvcfg has the CB fields', () => {
     const r = runP([...li(6, -1n), csrw(CSR.menvcfg, 6), csrr(10, CSR.menvcfg), csrw(CSR.senvcfg, 6), csrr(11, CSR.senvcfg), csrw(CSR.menvcfg, 0), csrr(12, CSR.menvcfg), WFI]);
     expectClean(r);
-    expect([r.core.x(10), r.core.x(11), r.core.x(12)].map(hex)).toEqual([hex(STCE), '0x0', '0x0']);
+    expect([r.core.x(10), r.core.x(11), r.core.x(12)].map(hex)).toEqual([hex(STCE | (1n << 62n) | 0xf0n), '0xf0', '0x0']);
   });
 
   it('from S: stimecmp <= time sets STIP, a future value clears it', () => {
