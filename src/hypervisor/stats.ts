@@ -124,6 +124,15 @@ export function formatHostStatsText(vms: readonly DomainStats[], host: HostTotal
     const parts = [...exits].map(([r, e]) => `${r} ${compact(e.count)} (${compact(e.cycles)} cycles)`);
     lines.push(`${s.name} exits: ${parts.join(', ')}`);
   }
+  // NICs (libvirt's net.<n>.rx/tx.pkts/bytes/drop): one line per NIC.
+  for (const s of vms) {
+    const count = num(s, 'net.count');
+    for (let i = 0; i < count; i++) {
+      const dir = (d: 'rx' | 'tx'): string =>
+        `${d} ${compact(num(s, `net.${i}.${d}.pkts`))} pkts ${compact(num(s, `net.${i}.${d}.bytes`))} B ${compact(num(s, `net.${i}.${d}.drop`))} drops`;
+      lines.push(`${s.name} net.${i}: ${dir('rx')}, ${dir('tx')}`);
+    }
+  }
   // Shadow paging (docs/PAGING.md): the events handled without a VM exit, and the pool.
   for (const s of vms) {
     if (s.stats['paging.mode'] !== 'shadow') continue;
