@@ -156,7 +156,7 @@ describe('parseArgs', () => {
     expect(errorOf(() => parseArgs(['run', 'p.elf', '--pace']))).toBe('option --pace needs a value (e.g. --pace on)');
     expect(errorOf(() => parseArgs(['run', 'p.elf', '--max-cycles', '0']))).toBe("--max-cycles must be a positive whole number, got '0'");
     expect(errorOf(() => parseArgs(['run', 'p.elf', '--max-cycles', 'x']))).toContain('--max-cycles expects a positive whole number');
-    expect(errorOf(() => parseArgs(['dtb', '--pace', 'on']))).toBe("option --pace is for 'run', 'demo' or 'boot', not 'dtb' (see cyclevisor --help)");
+    expect(errorOf(() => parseArgs(['dtb', '--pace', 'on']))).toBe("option --pace is for 'run', 'demo', 'boot' or 'host', not 'dtb' (see cyclevisor --help)");
   });
 
   it('help documents --pace, --max-cycles and the stuck exit status', () => {
@@ -464,8 +464,8 @@ describe('help topics', () => {
 
 describe('parseArgs: host and ctl (issue 10)', () => {
   it('host FILE with its options', () => {
-    expect(parseArgs(['host', 'vms.yaml'])).toEqual({ command: 'host', file: 'vms.yaml', control: null, console: null, stats: null, statsFile: null, maxInsns: null, maxCycles: null });
-    expect(parseArgs(['host', 'vms.yaml', '--control', 'cv.sock', '--console', 'web', '--stats', 'json', '--stats-file', 's.json', '--max-insns', '1e9', '--max-cycles=5_000'])).toEqual({
+    expect(parseArgs(['host', 'vms.yaml'])).toEqual({ command: 'host', file: 'vms.yaml', control: null, console: null, stats: null, statsFile: null, maxInsns: null, maxCycles: null, pace: null });
+    expect(parseArgs(['host', 'vms.yaml', '--control', 'cv.sock', '--console', 'web', '--stats', 'json', '--stats-file', 's.json', '--max-insns', '1e9', '--max-cycles=5_000', '--pace', 'off'])).toEqual({
       command: 'host',
       file: 'vms.yaml',
       control: 'cv.sock',
@@ -474,6 +474,7 @@ describe('parseArgs: host and ctl (issue 10)', () => {
       statsFile: 's.json',
       maxInsns: 1e9,
       maxCycles: 5000,
+      pace: false,
     });
     expect(errorOf(() => parseArgs(['host', 'a.yaml', 'b.yaml']))).toBe("unexpected argument 'b.yaml': host takes one definition file (options start with --)");
     expect(errorOf(() => parseArgs(['host', 'a.yaml', '--ram', '1G']))).toBe("option --ram is for 'run', 'demo', 'boot' or 'dtb', not 'host' (see cyclevisor --help)");

@@ -193,7 +193,9 @@ describe.skipIf(!have)('network guest (needs ../shared/guests)', () => {
       `host: { harts: 1, ram: 256M }\nvms:\n  - name: web\n    memory: 192M\n    kernel: ${image('linux-6.1-rv64.Image')}\n    initrd: initramfs-net.cpio\n` +
         `    cmdline: console=ttyS0 nettest=user netfetch=http://10.0.2.2:${webPort}/vm\n    nics: [ { network: user } ]\n`,
     );
-    const p = spawn(process.execPath, [join(__dirname, '..', 'bin', 'cyclevisor'), 'host', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A user-network NIC makes the run paced by default (host --pace, src/hypervisor/pacing.ts).
+    const statsFile = join(dir, 'stats.json');
+    const p = spawn(process.execPath, [join(__dirname, '..', 'bin', 'cyclevisor'), 'host', file, '--stats', 'json', '--stats-file', statsFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     cleanups.push(() => p.kill('SIGKILL'));
     let out = '';
     p.stdout.on('data', (d) => (out += d));
@@ -202,6 +204,14 @@ describe.skipIf(!have)('network guest (needs ../shared/guests)', () => {
     expect(out).toContain('web | net: ping gateway ok (3 replies)');
     expect(out).toContain('web | net: wget ok: hello from the host, you asked for /vm');
     expect(code).toBe(0);
+    // The NIC's counters in the VM's domstats (libvirt names): real traffic both ways, no drops.
+    const vm = JSON.parse(readFileSync(statsFile, 'utf8')).vms[0];
+    expect(vm['net.count']).toBe(1);
+    expect(vm['net.0.rx.pkts']).toBeGreaterThan(10);
+    expect(vm['net.0.tx.pkts']).toBeGreaterThan(10);
+    expect(vm['net.0.rx.bytes']).toBeGreaterThan(vm['net.0.rx.pkts'] * 42);
+    expect(vm['net.0.tx.bytes']).toBeGreaterThan(vm['net.0.tx.pkts'] * 42);
+    expect(vm['net.0.rx.drop'] + vm['net.0.tx.drop']).toBe(0);
   }, 240_000);
 
   it('a hostfwd port already in use is one line on stderr and exit 2', async () => {

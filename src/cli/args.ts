@@ -92,6 +92,8 @@ simulated host, each VM's console on stdout under its name (web   | ...).
                       (default text; json: one entry per VM under "vms")
   --stats-file PATH   write them to PATH instead of stdout
   --max-insns N, --max-cycles N   host totals; exit 124 when they run out
+  --pace on|off       idle VMs keep to the wall clock (default: on with
+                      --control, --console or a user network)
 
 Exit: 0 every VM powered off by itself, 1 one crashed or was destroyed, 124
 --max-insns/--max-cycles ran out, 2 bad usage or input (one line naming the
@@ -211,6 +213,8 @@ export interface HostCommand {
   statsFile: string | null;
   maxInsns: number | null;
   maxCycles: number | null;
+  /** Idle pacing (--pace on|off); null = the default (on with --control, --console or a user network). */
+  pace: boolean | null;
 }
 
 export const CTL_COMMANDS = ['list', 'dominfo', 'start', 'suspend', 'resume', 'shutdown', 'reboot', 'destroy', 'domstats', 'console'] as const;
@@ -277,7 +281,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--trace': { example: '--trace 100', commands: RUNLIKE },
   // After the older options: a typo equally close to two names suggests the older one.
   '--max-cycles': { example: '--max-cycles 1e9', commands: HOSTLIKE },
-  '--pace': { example: '--pace on', commands: RUNLIKE },
+  '--pace': { example: '--pace on', commands: [...RUNLIKE, 'host'] },
   '--cpu': { example: '--cpu rv64,h=off', commands: ['run', 'boot', 'dtb'] },
   '--bios': { example: '--bios fw_dynamic.bin', commands: ['boot'] },
   '--kernel': { example: '--kernel Image', commands: ['boot'] },
@@ -686,6 +690,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       statsFile: settings.statsFile,
       maxInsns: settings.maxInsns,
       maxCycles: settings.maxCycles,
+      pace: settings.pace,
     };
   }
   if (command === 'ctl') return parseCtl(rest, values.has('--json'));

@@ -63,6 +63,16 @@ function hostInputs(cfg: HostConfig): { what: string; path: string }[] {
   return inputs;
 }
 
+/**
+ * Idle pacing for `host` (--pace on|off): by default on when someone may be waiting in wall time
+ * (a control socket, an interactive console) or a VM has a NIC on a user network (host sockets:
+ * issue 13), off otherwise, so deterministic batch runs stay fast.
+ */
+export function hostPace(cmd: Pick<HostCommand, 'pace' | 'control' | 'console'>, cfg: HostConfig): boolean {
+  if (cmd.pace !== null && cmd.pace !== undefined) return cmd.pace;
+  return cmd.control !== null || cmd.console !== null || cfg.vms.some((v) => (v.nics ?? []).some((n) => n.network === 'user'));
+}
+
 /** Exit status of a finished run: 124 limits, 1 a VM crashed or was destroyed (or Ctrl-C), else 0. */
 export function hostExitCode(r: HostRunResult): number {
   if (r.end === 'max-insns' || r.end === 'max-cycles') return EXIT_LIMIT;
@@ -133,7 +143,7 @@ async function runHost(cmd: HostCommand, io: CliIo, deps: HostDeps, cfg: HostCon
       );
     }
     detachInterrupt = io.onInterrupt(() => host.interrupt());
-    result = await host.run({ maxInsns: cmd.maxInsns, maxCycles: cmd.maxCycles, onConsole: (n, b) => mux.push(n, b) });
+    result = await host.run({ maxInsns: cmd.maxInsns, maxCycles: cmd.maxCycles, onConsole: (n, b) => mux.push(n, b), pace: hostPace(cmd, cfg) });
   } catch (e) {
     if (statsFd !== null) closeSync(statsFd);
     throw e;

@@ -143,6 +143,11 @@ export interface HostRunOptions {
   maxCycles: number | null;
   /** Every byte a VM writes to its console (the CLI prefixes and prints them). */
   onConsole(name: string, bytes: Uint8Array): void;
+  /**
+   * Idle pacing (`--pace on`, src/hypervisor/pacing.ts): when every VM waits, sleep in wall time so
+   * each VM's virtual time follows the wall clock. Default off (a deterministic batch run).
+   */
+  pace?: boolean;
 }
 
 /** How one VM ended the run. */

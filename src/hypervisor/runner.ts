@@ -19,6 +19,7 @@ import type { VmState, VmStats } from './types.js';
 import { SwitchRegistry } from '../net/switch.js';
 import { UserNet, type HostForward } from '../net/slirp.js';
 import type { NetBackend } from '../net/link.js';
+import { HostPacer } from './pacing.js';
 
 /** Host run slices: yield to the event loop (control socket, stdin, Ctrl-C) about every 20 ms. */
 const SLICE_MS = 20;
@@ -36,6 +37,10 @@ export class HostRunner {
   readonly switches = new SwitchRegistry();
   /** User networks (one per `network: user` NIC), polled between host slices. */
   readonly userNets: UserNet[] = [];
+  /** Idle pacing (run({ pace: true })), or null. */
+  private pacer: HostPacer | null = null;
+  /** Ends the run loop's idle sleep early (input, a control command, host socket data). */
+  private wakeLoop: (() => void) | null = null;
 
   constructor(readonly config: HostConfig) {
     this.host = new Host(
@@ -71,7 +76,7 @@ export class HostRunner {
   private backendFor(network: string, hostfwd: HostForward[]): NetBackend {
     if (network !== 'user') return this.switches.get(network);
     const un = new UserNet({ hostfwd });
-    un.wake = () => {};
+    un.wake = () => this.wakeLoop?.();
     this.userNets.push(un);
     return un;
   }
@@ -119,7 +124,7 @@ export class HostRunner {
     }
   }
 
-  async run(o: { maxInsns: number | null; maxCycles: number | null; onConsole(name: string, bytes: Uint8Array): void }) {
+  async run(o: { maxInsns: number | null; maxCycles: number | null; onConsole(name: string, bytes: Uint8Array): void; pace?: boolean }) {
     this.onConsoleSink = o.onConsole;
     await this.listen();
     const opts = {
@@ -127,28 +132,57 @@ export class HostRunner {
       ...(o.maxInsns !== null ? { maxInsns: o.maxInsns } : {}),
       waitWhenPaused: true,
     };
+    const pacer = o.pace ? new HostPacer(this.host.timing.cpuHz) : null;
+    this.pacer = pacer;
+    if (pacer) for (const vm of this.host.vms) pacer.attach(vm);
     let end: 'done' | 'max-insns' | 'max-cycles' | 'interrupted' = 'done';
-    for (;;) {
-      if (this.interrupted) {
-        end = 'interrupted';
-        break;
+    try {
+      for (;;) {
+        if (this.interrupted) {
+          end = 'interrupted';
+          break;
+        }
+        const t0 = performance.now();
+        // Host sockets' work (user networks) enters the VMs at slice boundaries; it may wake a VM
+        // (a paced VM's clock first moves to the wall time the data came: pacing.ts wakeEarly).
+        if (this.userNets.some((un) => un.pendingHostWork > 0)) {
+          pacer?.wakeEarly();
+          for (const un of this.userNets) un.poll();
+          this.host.hostWorkArrived();
+        }
+        if (pacer && pacer.releaseDue(t0) > 0) this.host.hostWorkArrived();
+        const r = this.host.runSome(opts, Infinity, () => {
+          const now = performance.now();
+          return now - t0 > SLICE_MS || (pacer !== null && pacer.anyDue(now));
+        });
+        this.emitChanges();
+        if (r) {
+          if (r.limit) end = r.limit;
+          break;
+        }
+        // Nothing runnable (paused / waiting for input / held by pacing) or a slice ended: let the
+        // event loop serve the socket and stdin. Idle: a timer until the first paced VM is due
+        // (or a short poll), ended early by input; never a spin.
+        const idle = !this.host.vms.some((v) => v.runnable);
+        if (!idle) {
+          await new Promise<void>((res) => setImmediate(res));
+          continue;
+        }
+        const ms = pacer ? Math.min(Math.max(0, pacer.nextDue() - performance.now()), 250) : 10;
+        await new Promise<void>((res) => {
+          const timer = setTimeout(done, ms);
+          function done() {
+            clearTimeout(timer);
+            res();
+          }
+          this.wakeLoop = done;
+        });
+        this.wakeLoop = null;
       }
-      const t0 = performance.now();
-      // Host sockets' work (user networks) enters the VMs at slice boundaries; it may wake a VM.
-      if (this.userNets.some((un) => un.pendingHostWork > 0)) {
-        for (const un of this.userNets) un.poll();
-        this.host.hostWorkArrived();
-      }
-      const r = this.host.runSome(opts, Infinity, () => performance.now() - t0 > SLICE_MS);
-      this.emitChanges();
-      if (r) {
-        if (r.limit) end = r.limit;
-        break;
-      }
-      // Nothing runnable (paused / waiting for input) or a slice ended: let the event loop serve
-      // the socket and stdin (a short timer when idle, so an idle host does not spin).
-      const idle = !this.host.vms.some((v) => v.runnable);
-      await new Promise<void>((res) => (idle ? setTimeout(res, 10) : setImmediate(res)));
+    } finally {
+      if (pacer) for (const vm of this.host.vms) pacer.detach(vm);
+      this.pacer = null;
+      this.wakeLoop = null;
     }
     // Shutdowns still waiting (the run was interrupted or ran out): they will not complete now.
     for (const v of this.host.vms) v.finishShutdown({ ok: false, timeout: false, error: `${v.name}: the host stopped before the guest powered off` });
@@ -162,10 +196,15 @@ export class HostRunner {
 
   consoleInput(name: string, bytes: Uint8Array): void {
     const v = this.host.vms.find((x) => x.name === name);
-    if (v) this.host.inputArrived(v, bytes);
+    if (v) {
+      this.pacer?.wakeEarly(v);
+      this.host.inputArrived(v, bytes);
+      this.wakeLoop?.();
+    }
   }
   interrupt(): void {
     this.interrupted = true;
+    this.wakeLoop?.();
   }
   close(): void {
     for (const un of this.userNets) un.close();
@@ -179,6 +218,10 @@ export class HostRunner {
       const cls: ControlErrorClass = /not supported|no guest agent|no agent channel/.test(r.error) ? 'NotSupported' : /no VM named/.test(r.error) ? 'NotFound' : 'InvalidState';
       throw new ControlError(cls, r.error);
     }
+    // A control operation may give a held (paced) VM work now (the agent's shutdown, a resume).
+    this.pacer?.wakeEarly();
+    this.host.hostWorkArrived();
+    this.wakeLoop?.();
     this.emitChanges();
   }
   async list() {
@@ -262,6 +305,20 @@ export class HostRunner {
         stats[`exit.${r}.cycles`] = s.exits[r].cycles;
       }
       stats['console.bytes'] = s.consoleBytes;
+      // NICs (virtio-net, devices/virtio-net.ts), libvirt's domstats names: net.count, net.<n>.*.
+      const nics = v.platform.nics;
+      if (nics.length > 0) {
+        stats['net.count'] = nics.length;
+        for (const [i, nic] of nics.entries()) {
+          const n = nic.stats;
+          stats[`net.${i}.rx.bytes`] = n.rxBytes;
+          stats[`net.${i}.rx.pkts`] = n.rxPackets;
+          stats[`net.${i}.rx.drop`] = n.rxDrops;
+          stats[`net.${i}.tx.bytes`] = n.txBytes;
+          stats[`net.${i}.tx.pkts`] = n.txPackets;
+          stats[`net.${i}.tx.drop`] = n.txDrops;
+        }
+      }
       Object.assign(stats, s.paging ?? {});
       addDiskAndTlbStats(stats, s);
       return { name: v.name, stats };

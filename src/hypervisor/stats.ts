@@ -163,6 +163,15 @@ export function formatHostStatsText(vms: readonly DomainStats[], host: HostTotal
     const t = tlbLine(s);
     if (t !== null) lines.push(t);
   }
+  // NICs (libvirt's net.<n>.rx/tx.pkts/bytes/drop): one line per NIC.
+  for (const s of vms) {
+    const count = num(s, 'net.count');
+    for (let i = 0; i < count; i++) {
+      const dir = (d: 'rx' | 'tx'): string =>
+        `${d} ${compact(num(s, `net.${i}.${d}.pkts`))} pkts ${compact(num(s, `net.${i}.${d}.bytes`))} B ${compact(num(s, `net.${i}.${d}.drop`))} drops`;
+      lines.push(`${s.name} net.${i}: ${dir('rx')}, ${dir('tx')}`);
+    }
+  }
   for (const s of vms) {
     if (s.stats['paging.mode'] !== 'shadow') continue;
     const n = (k: string): string => compact(num(s, `paging.shadow.${k}`));

@@ -123,6 +123,14 @@ export class Vm {
   private inputQueue: number[] = [];
   private readonly tlb: VcpuTlbModels | null;
   private readonly hostHarts: number;
+  /**
+   * Host-side idle pacing (pacing.ts, `cyclevisor host --pace on`): asked before the clock jumps
+   * to `next` (every vCPU waits); false holds the VM (`held`, not runnable) until the host's wall
+   * clock reaches that time. Guest-visible results do not depend on it. null: never paced.
+   */
+  pace: ((vm: Vm, next: number) => boolean) | null = null;
+  /** Pacing holds the VM: every vCPU waits and the wall clock has not reached its next wake-up. */
+  held = false;
 
   constructor(
     private readonly core: Core,
@@ -320,7 +328,7 @@ export class Vm {
 
   /** Runnable: running and some vCPU started (waiting ones count: a timer or device may wake them). */
   get runnable(): boolean {
-    return this.state === 'running' && this.vcpus.some((v) => v.started);
+    return this.state === 'running' && !this.held && this.vcpus.some((v) => v.started);
   }
 
   /**
@@ -358,6 +366,10 @@ export class Vm {
       if (next >= VM_CLOCK_LIMIT) next = Infinity; // a device event beyond the clock's limit: never
       for (const v of this.vcpus) if (v.started && v.waiting) next = Math.min(next, this.timerDeadline(v));
       if (next === Infinity) return { hostCycles: 0, blocked: true };
+      if (this.pace !== null && !this.pace(this, next)) {
+        this.held = true; // the host sleeps in wall time until then (pacing.ts); the clock stays
+        return { hostCycles: 0, blocked: false };
+      }
       this.now = Math.max(this.now, next);
       this.runDue();
       return { hostCycles: 0, blocked: false };
@@ -535,6 +547,7 @@ export class Vm {
    * VM's clock goes on.
    */
   reboot(): void {
+    this.held = false;
     this.scheduler.clear();
     this.platform.reset();
     this.agent?.reset();
