@@ -275,6 +275,19 @@ export class Host implements HostControlOps {
     this.blocked.clear();
   }
 
+  /**
+   * Replace a VM's whole state (snapshot restore or revert, an incoming migration: snapshot.ts):
+   * the VM leaves the placement, `apply` (which must not fail half-way) sets its state, and a
+   * running or paused result is placed again as a fresh entity.
+   */
+  replaceVmState(vm: Vm, apply: () => void): void {
+    this.placement.remove(vm.id);
+    apply();
+    this.destroyed.delete(vm.name);
+    this.blocked.clear();
+    if (vm.state === 'running' || vm.state === 'paused') this.placement.add(vm.id, vm.spec.weight ?? 256, vm.spec.cap ?? null);
+  }
+
   /** Was this VM destroyed (not shut off by its guest)? */
   wasDestroyed(name: string): boolean {
     return this.destroyed.has(name);

@@ -158,6 +158,11 @@ export class VmMemory implements GuestMemory {
     for (const [hpa, off, n] of this.pieces(gpa, data.length)) this.core.writePhys(hpa, data.subarray(off, off + n));
   }
 
+  /** Zero [gpa, gpa+len) of guest RAM (snapshot restore). */
+  zero(gpa: number, len: number): void {
+    for (const [hpa, , n] of this.pieces(gpa, len)) this.core.zeroPhys(hpa, n);
+  }
+
   /** Return every frame to the pool (the VM is gone; its VMID's translations must be fenced first). */
   release(): void {
     this.pool.release([this.tableChunk, ...this.chunks]);

@@ -85,7 +85,8 @@ export class Vm {
   private readonly tbHz: number;
   private readonly exitCycles: number;
   private readonly env: ExitEnv;
-  private inputQueue: number[] = [];
+  /** Console input not yet read by SBI getchar (public for snapshots: snapshot.ts). */
+  readonly inputQueue: number[] = [];
 
   constructor(
     private readonly core: Core,
