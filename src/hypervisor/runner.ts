@@ -8,7 +8,8 @@
  */
 import { UserError } from '../errors.js';
 import type { HostConfig } from './config.js';
-import { ControlError, type ControlErrorClass } from './control-api.js';
+import { ControlError, type ControlErrorClass, type HostStartOptions } from './control-api.js';
+import { deleteSnapshot, listSnapshots, restoreAtStart, revertSnapshot, takeSnapshot } from './snapshot-control.js';
 import { Host } from './host.js';
 import type { Vm } from './vm.js';
 import { EXIT_REASONS } from './vcpu.js';
@@ -25,7 +26,11 @@ export class HostRunner {
   private readonly lastState = new Map<string, VmState>();
   private readonly everStarted = new Set<string>();
 
-  constructor(readonly config: HostConfig) {
+  constructor(
+    readonly config: HostConfig,
+    options: HostStartOptions = {},
+  ) {
+    const restoring = new Set((options.restore ?? []).map((r) => r.name));
     this.host = new Host(
       { harts: config.harts, ramBytes: config.ramBytes },
       { onOutput: (vm, b) => this.onConsoleSink?.(vm.name, b) },
@@ -40,11 +45,13 @@ export class HostRunner {
         ...(v.cmdline !== null ? { cmdline: v.cmdline } : {}),
         weight: v.weight,
         ...(v.cap !== null ? { cap: v.cap } : {}),
-        autostart: v.autostart,
+        // A VM restored from a snapshot (--restore) is not booted: its state comes from the file.
+        autostart: v.autostart && !restoring.has(v.name),
         disks: v.disks,
       });
-      if (v.autostart) this.everStarted.add(v.name);
+      if (v.autostart || restoring.has(v.name)) this.everStarted.add(v.name);
     }
+    if (options.restore?.length) restoreAtStart(this.host, options.restore);
     for (const vm of this.host.vms) this.lastState.set(vm.name, vm.state);
   }
 
@@ -206,6 +213,22 @@ export class HostRunner {
     this.vm(name);
     throw new ControlError('NotSupported', 'console: not supported yet');
   }
+  // ---------------------------------------------------------------- issue 12 (snapshot-control.ts)
+  async snapshot(name: string, file: string) {
+    return takeSnapshot(this.host, this.config.path, this.vm(name), file);
+  }
+  async snapshotList(name: string) {
+    return listSnapshots(this.config.path, this.vm(name));
+  }
+  async snapshotRevert(name: string, snap: string) {
+    revertSnapshot(this.host, this.config.path, this.vm(name), snap);
+    this.everStarted.add(name);
+    this.emitChanges();
+  }
+  async snapshotDelete(name: string, snap: string) {
+    deleteSnapshot(this.config.path, this.vm(name), snap);
+  }
+
   onEvent(listener: (e: { event: 'DOMAIN_STATE'; name: string; state: VmState; reason: string }) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -213,9 +236,9 @@ export class HostRunner {
 }
 
 /** The export `cyclevisor host` looks for (hostcli's `CreateHost`). Bad input: UserError (exit 2). */
-export function createHost(config: HostConfig): HostRunner {
+export function createHost(config: HostConfig, options: HostStartOptions = {}): HostRunner {
   try {
-    return new HostRunner(config);
+    return new HostRunner(config, options);
   } catch (e) {
     if (e instanceof UserError) throw e;
     throw e;

@@ -520,6 +520,14 @@ export function saveVm(host: SnapshotHost, vm: Vm, level = 1): { file: Buffer; s
  * runs first; a bad file or a VM of another shape is one UserError line and nothing changes.
  */
 export function restoreVm(host: SnapshotHost, vm: Vm, buf: Buffer, what: string): Snapshot {
+  return prepareRestore(host, vm, buf, what)();
+}
+
+/**
+ * The checking half of restoreVm: decode `buf` and check it fits `vm` (UserError otherwise); the
+ * returned function applies it. Lets a caller with several restores check them all first.
+ */
+export function prepareRestore(host: SnapshotHost, vm: Vm, buf: Buffer, what: string): () => Snapshot {
   let s: Snapshot;
   try {
     s = decodeSnapshot(buf);
@@ -529,6 +537,8 @@ export function restoreVm(host: SnapshotHost, vm: Vm, buf: Buffer, what: string)
   }
   const why = checkFits(s, vm, host.timing);
   if (why !== null) throw new UserError(`${what}: cannot restore into ${vm.name}: ${why}`);
-  host.replaceVmState(vm, () => applySnapshot(vm, s, () => host.core.hfenceGvma(vm.id)));
-  return s;
+  return () => {
+    host.replaceVmState(vm, () => applySnapshot(vm, s, () => host.core.hfenceGvma(vm.id)));
+    return s;
+  };
 }
