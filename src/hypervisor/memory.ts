@@ -156,7 +156,11 @@ export class VmMemory implements GuestMemory {
 
   write(gpa: number, data: Uint8Array): void {
     for (const [hpa, off, n] of this.pieces(gpa, data.length)) this.core.writePhys(hpa, data.subarray(off, off + n));
+    // VMM writes (virtio DMA, loaders) bypass the G-stage: dirty logging (dirty-log.ts) hears of them here.
+    this.onWrite?.(gpa, data.length);
   }
+  /** Set while dirty logging runs (dirty-log.ts). */
+  onWrite: ((gpa: number, len: number) => void) | null = null;
 
   /** Zero [gpa, gpa+len) of guest RAM (snapshot restore). */
   zero(gpa: number, len: number): void {

@@ -9,6 +9,7 @@
 import { UserError } from '../errors.js';
 import type { HostConfig } from './config.js';
 import { ControlError, type ControlErrorClass, type HostStartOptions } from './control-api.js';
+import { IncomingServer, migrateOut, parseTcpUri, type IncomingDeps } from './migration.js';
 import { deleteSnapshot, listSnapshots, restoreAtStart, revertSnapshot, takeSnapshot } from './snapshot-control.js';
 import { Host } from './host.js';
 import type { Vm } from './vm.js';
@@ -25,12 +26,18 @@ export class HostRunner {
   private readonly listeners = new Set<(e: { event: 'DOMAIN_STATE'; name: string; state: VmState; reason: string }) => void>();
   private readonly lastState = new Map<string, VmState>();
   private readonly everStarted = new Set<string>();
+  /** issue 12: VMs that left by live migration, the incoming-migration listener. */
+  private readonly migrated = new Set<string>();
+  private readonly incomingUri: string | null;
+  private incoming: IncomingServer | null = null;
 
   constructor(
     readonly config: HostConfig,
     options: HostStartOptions = {},
   ) {
     const restoring = new Set((options.restore ?? []).map((r) => r.name));
+    this.incomingUri = options.incoming ?? null;
+    if (this.incomingUri !== null) parseTcpUri(this.incomingUri, '--incoming');
     this.host = new Host(
       { harts: config.harts, ramBytes: config.ramBytes },
       { onOutput: (vm, b) => this.onConsoleSink?.(vm.name, b) },
@@ -67,6 +74,7 @@ export class HostRunner {
       case 'paused': return 'user';
       case 'crashed': return 'crashed';
       default:
+        if (this.migrated.has(vm.name)) return 'migrated';
         if (this.host.wasDestroyed(vm.name)) return 'destroyed';
         if (vm.poweredOff) return 'shutdown';
         return this.everStarted.has(vm.name) ? 'shutdown' : 'never started';
@@ -90,6 +98,7 @@ export class HostRunner {
       waitWhenPaused: true,
     };
     let end: 'done' | 'max-insns' | 'max-cycles' | 'interrupted' = 'done';
+    if (this.incomingUri !== null) this.incoming = await IncomingServer.listen(this.incomingUri, this.incomingDeps());
     for (;;) {
       if (this.interrupted) {
         end = 'interrupted';
@@ -98,6 +107,12 @@ export class HostRunner {
       const t0 = performance.now();
       const r = this.host.runSome(opts, Infinity, () => performance.now() - t0 > SLICE_MS);
       this.emitChanges();
+      // A host waiting for an incoming migration (none arrived yet, or one is under way) goes on waiting.
+      const awaiting = this.incoming !== null && (this.incoming.received === 0 || this.incoming.inProgress);
+      if (r && awaiting && !r.limit) {
+        await new Promise<void>((res) => setTimeout(res, 10));
+        continue;
+      }
       if (r) {
         if (r.limit) end = r.limit;
         break;
@@ -107,6 +122,8 @@ export class HostRunner {
       const idle = !this.host.vms.some((v) => v.runnable);
       await new Promise<void>((res) => (idle ? setTimeout(res, 10) : setImmediate(res)));
     }
+    await this.incoming?.close();
+    this.incoming = null;
     return {
       end,
       vms: this.host.vms.map((v) => ({ name: v.name, state: v.state, reason: this.reason(v) })),
@@ -227,6 +244,30 @@ export class HostRunner {
   }
   async snapshotDelete(name: string, snap: string) {
     deleteSnapshot(this.config.path, this.vm(name), snap);
+  }
+
+  async migrate(name: string, uri: string, opts: { bandwidth?: number; copyStorage?: boolean }) {
+    const vm = this.vm(name);
+    const r = await migrateOut({ host: this.host, migratedAway: (v) => this.host.replaceVmState(v, () => (this.migrated.add(v.name), (v.state = 'shut off'))) }, vm, uri, opts);
+    this.emitChanges();
+    return r;
+  }
+
+  private incomingDeps(): IncomingDeps {
+    return {
+      host: this.host,
+      findVm: (n) => this.host.vms.find((v) => v.name === n) ?? null,
+      defineVm: (spec) => {
+        const vm = this.host.addVm(spec);
+        this.lastState.set(vm.name, vm.state);
+        return vm;
+      },
+      arrived: (vm) => {
+        this.everStarted.add(vm.name);
+        this.migrated.delete(vm.name);
+        this.emitChanges();
+      },
+    };
   }
 
   onEvent(listener: (e: { event: 'DOMAIN_STATE'; name: string; state: VmState; reason: string }) => void): () => void {

@@ -68,6 +68,11 @@ export interface SnapshotMeta {
   scheduler: SchedulerState;
   /** Read-only disks are not stored: their SHA-256 says the same bytes must be there on restore. */
   diskHashes: Array<string | null>;
+  /**
+   * false: the disks' contents are not in this snapshot (a live migration over shared storage:
+   * both hosts see the same files); absent or true: they are.
+   */
+  disksIncluded?: boolean;
 }
 
 /** A decoded snapshot: META plus RAM and disk contents as sparse block lists. */
@@ -162,7 +167,8 @@ function isZeroFast(b: Uint8Array): boolean {
 }
 
 /** The VM's whole state now (between rounds: every vCPU's context is in its Vcpu). */
-export function captureVm(vm: Vm, timing: Pick<TimingConfig, 'cpuHz' | 'timebaseHz'>): Snapshot {
+export function captureVm(vm: Vm, timing: Pick<TimingConfig, 'cpuHz' | 'timebaseHz'>, opts: { ram?: boolean; disks?: boolean } = {}): Snapshot {
+  const withDisks = opts.disks ?? true;
   if (vm.state !== 'running' && vm.state !== 'paused') throw new UserError(`${vm.name}: domain is not running (only a running or paused VM has a state to save)`);
   const p = vm.platform;
   const disks: Array<SparseBlob | null> = [];
@@ -170,7 +176,10 @@ export function captureVm(vm: Vm, timing: Pick<TimingConfig, 'cpuHz' | 'timebase
   const diskInfo: SnapshotMeta['vm']['disks'] = [];
   for (const b of p.blockBackends) {
     diskInfo.push({ bytes: b.size, readonly: b.readOnly });
-    if (b.readOnly) {
+    if (!withDisks) {
+      diskHashes.push(null);
+      disks.push(null);
+    } else if (b.readOnly) {
       diskHashes.push(hashDisk(b));
       disks.push(null);
     } else {
@@ -190,7 +199,9 @@ export function captureVm(vm: Vm, timing: Pick<TimingConfig, 'cpuHz' | 'timebase
     exitCode: vm.exitCode,
     inputQueue: vm.inputQueue.slice(),
     vcpus: vm.vcpus.map((v) => ({
-      ctx: ctxToJson(v.ctx),
+      // hgatp names this host's G-stage root and the VM's VMID here: host-specific, not saved
+      // (the restoring VMM sets its own).
+      ctx: ctxToJson({ ...v.ctx, hgatp: 0n }),
       started: v.started,
       waiting: v.waiting,
       exits: JSON.parse(JSON.stringify(v.exits)) as Record<ExitReasonName, ExitStat>,
@@ -207,8 +218,10 @@ export function captureVm(vm: Vm, timing: Pick<TimingConfig, 'cpuHz' | 'timebase
     },
     scheduler: vm.scheduler.saveState(),
     diskHashes,
+    ...(withDisks ? {} : { disksIncluded: false }),
   };
-  const ram = sparseOf(vm.memory.bytes, PAGE, (off, len) => vm.memory.read(GUEST_RAM_BASE + off, len));
+  // Without RAM (a migration's final state: the pages went before): an empty RAM section.
+  const ram = opts.ram === false ? { blockSize: PAGE, totalBytes: vm.memory.bytes, present: [], data: Buffer.alloc(0) } : sparseOf(vm.memory.bytes, PAGE, (off, len) => vm.memory.read(GUEST_RAM_BASE + off, len));
   return { meta, ram, disks, bytes: 0 };
 }
 
@@ -360,7 +373,9 @@ export function decodeSnapshot(buf: Buffer): Snapshot {
   if (ram.blockSize !== PAGE || ram.totalBytes !== meta.vm.memoryBytes) throw bad(`the RAM section holds ${formatSize(ram.totalBytes)}, the VM has ${formatSize(meta.vm.memoryBytes)}`);
   const diskList: Array<SparseBlob | null> = meta.vm.disks.map((d, i) => {
     const s = disks.get(i) ?? null;
-    if (d.readonly) {
+    if (meta!.disksIncluded === false) {
+      if (s !== null) throw bad(`disk ${i} has a DISK section in a snapshot without disks`);
+    } else if (d.readonly) {
       if (s !== null) throw bad(`disk ${i} is read-only but has a DISK section`);
       if (typeof meta!.diskHashes[i] !== 'string') throw bad(`disk ${i} has no hash`);
     } else if (s === null || s.totalBytes !== d.bytes) throw bad(`disk ${i}'s contents are missing or the wrong size`);
@@ -401,7 +416,7 @@ export function checkFits(s: Snapshot, vm: Vm, timing: Pick<TimingConfig, 'cpuHz
     const d = m.vm.disks[i]!;
     if (d.bytes !== b[i]!.size) return `disk ${i} is ${formatSize(d.bytes)} in the snapshot, ${b[i]!.path} is ${formatSize(b[i]!.size)}`;
     if (d.readonly !== b[i]!.readOnly) return `disk ${i} is ${d.readonly ? 'read-only' : 'writable'} in the snapshot, not in ${vm.name}'s definition`;
-    if (d.readonly && hashDisk(b[i]!) !== m.diskHashes[i]) return `read-only disk ${b[i]!.path} is not the one the snapshot was taken with (contents differ)`;
+    if (m.disksIncluded !== false && d.readonly && hashDisk(b[i]!) !== m.diskHashes[i]) return `read-only disk ${b[i]!.path} is not the one the snapshot was taken with (contents differ)`;
   }
   const why = vm.scheduler.checkState(m.scheduler);
   if (why !== null) return `its devices' events do not match this VM's (${why})`;
@@ -425,13 +440,15 @@ export function checkFits(s: Snapshot, vm: Vm, timing: Pick<TimingConfig, 'cpuHz
  * Put snapshot `s` into `vm` (checkFits said yes): RAM, devices and their events, disks, vCPUs,
  * clock and counters. The VM's composed translations are fenced (its RAM changed under them).
  */
-export function applySnapshot(vm: Vm, s: Snapshot, fence: () => void): void {
+export function applySnapshot(vm: Vm, s: Snapshot, fence: () => void, opts: { keepRam?: boolean } = {}): void {
   const m = s.meta;
   fence();
-  // RAM: zero everything, then the present pages.
+  // RAM: zero everything, then the present pages (keepRam: a migration wrote it page by page).
   const mem = vm.memory;
-  for (let off = 0; off < mem.bytes; off += CHUNK) mem.zero(GUEST_RAM_BASE + off, Math.min(CHUNK, mem.bytes - off));
-  writeSparse(s.ram, (off, data) => mem.write(GUEST_RAM_BASE + off, data));
+  if (!opts.keepRam) {
+    for (let off = 0; off < mem.bytes; off += CHUNK) mem.zero(GUEST_RAM_BASE + off, Math.min(CHUNK, mem.bytes - off));
+    writeSparse(s.ram, (off, data) => mem.write(GUEST_RAM_BASE + off, data));
+  }
   // Devices (they reschedule their own events and re-drive their IRQ lines), then the exact queue.
   const p = vm.platform;
   vm.scheduler.clear();
@@ -453,7 +470,7 @@ export function applySnapshot(vm: Vm, s: Snapshot, fence: () => void): void {
   // The VMM's state: vCPUs last (device setState may have touched their hvip), clock, counters.
   m.vcpus.forEach((x, i) => {
     const v = vm.vcpus[i]!;
-    v.ctx = ctxFromJson(x.ctx, v.ctx);
+    v.ctx = { ...ctxFromJson(x.ctx, v.ctx), hgatp: vm.memory.hgatp };
     v.started = x.started;
     v.waiting = x.waiting;
     v.lastHart = -1;

@@ -20,7 +20,7 @@ const ecall = (eid: bigint, fid: number, a0: bigint, a1 = 0n): Insn[] => [...li(
  * 1000 ticks ahead through SBI (vstimecmp, the VM clock) and WFI until it fires (the idle skip);
  * then print the hash through SBI putchar and power off (SRST).
  */
-export function timerGuest(iterations = 40): Uint8Array {
+export function timerGuest(iterations = 40, letterBase = 97): Uint8Array {
   const head: Insn[] = [
     ...li(5, 0x20n), csrw(0x104, 5), // sie.STIE (vsie): WFI wakes on the VS timer (SIE stays 0: no trap)
     ...li(8, 0n), ...li(9, BigInt(iterations)), ...li(18, 7n), // s0 = i, s1 = n, s2 = hash
@@ -29,7 +29,7 @@ export function timerGuest(iterations = 40): Uint8Array {
   const body: Insn[] = [
     ...li(6, 31n), ['mul', { rd: 18, rs1: 18, rs2: 6 }], ['add', { rd: 18, rs1: 18, rs2: 8 }],
     ['slli', { rd: 7, rs1: 8, imm: 3 }], ['add', { rd: 7, rs1: 7, rs2: 19 }], ['sd', { rs1: 7, rs2: 18, imm: 0 }],
-    ...li(6, 26n), ['remu', { rd: 7, rs1: 8, rs2: 6 }], ['addi', { rd: 7, rs1: 7, imm: 97 }], ['sb', { rs1: 20, rs2: 7, imm: 0 }],
+    ...li(6, 26n), ['remu', { rd: 7, rs1: 8, rs2: 6 }], ['addi', { rd: 7, rs1: 7, imm: letterBase }], ['sb', { rs1: 20, rs2: 7, imm: 0 }],
     csrr(10, 0xc01), ['addi', { rd: 10, rs1: 10, imm: 1000 }], ...li(17, 0n), ['ecall'], // legacy set_timer(time + 1000)
     ['wfi'],
     ['addi', { rd: 8, rs1: 8, imm: 1 }],

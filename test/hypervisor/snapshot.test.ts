@@ -32,7 +32,9 @@ describe('snapshots (issue 12 scope 4)', () => {
   });
 
   it('restored beside other VMs on a 2-hart host: the same run', () => {
-    const r = snapshotRun(spec, 300_000, { harts: 2, neighbours: [{ ...spec, name: 'n1' }, { ...spec, name: 'n2', kernel: timerGuest(10) }] });
+    // The neighbours print capitals: a restored VM that ran on a neighbour's frames (its G-stage
+    // root taken from the file instead of its own memory) would print them too.
+    const r = snapshotRun(spec, 300_000, { harts: 2, neighbours: [{ ...spec, name: 'n1', kernel: timerGuest(40, 65) }, { ...spec, name: 'n2', kernel: timerGuest(10, 65) }] });
     expect(r.before + r.dst.outputText()).toBe(r.ref.outputText());
     expect(counters(r.dst)).toEqual(counters(r.ref));
   });

@@ -1,0 +1,105 @@
+/**
+ * Issue 12 scope 5: live migration between two hosts over TCP (here two HostRunners in one process;
+ * test/hypervisor/migration-e2e.test.ts does it with two `cyclevisor host` processes). The bar: the
+ * migrated VM's console transcript (source before + target after) and final counters equal an
+ * uninterrupted run's — dirty logging costs the guest nothing, the stop-and-copy is invisible to it.
+ * Failures: a target that cannot hold the VM refuses before anything moves, a connection that
+ * fails leaves the source VM running.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadHostConfig } from '../../src/hypervisor/config.js';
+import { HostRunner } from '../../src/hypervisor/runner.js';
+import { ControlError } from '../../src/hypervisor/control-api.js';
+import { timerGuest } from '../helpers/snapshot.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cv-mig-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+writeFileSync(join(dir, 'g.elf'), timerGuest(3000));
+const SRC = join(dir, 'src.yaml');
+writeFileSync(SRC, `host: { harts: 1, ram: 64M }\nvms:\n  - { name: web, memory: 8M, kernel: g.elf }\n`);
+// The target defines a placeholder VM only (the migrated one is defined from the source's spec).
+const DST = join(dir, 'dst.yaml');
+writeFileSync(DST, `host: { harts: 1, ram: 64M }\nvms:\n  - { name: idle, memory: 2M, kernel: g.elf, autostart: false }\n`);
+const SMALL = join(dir, 'small.yaml');
+writeFileSync(SMALL, `host: { harts: 1, ram: 16M }\nvms:\n  - { name: idle, memory: 4M, kernel: g.elf, autostart: false }\n`);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let port = 17_000 + (process.pid % 2000);
+
+function runner(file: string, incoming?: string) {
+  const out: string[] = [];
+  const r = new HostRunner(loadHostConfig(file), incoming ? { incoming } : {});
+  const done = r.run({ maxInsns: null, maxCycles: null, onConsole: (_n, b) => out.push(Buffer.from(b).toString('latin1')) });
+  return { r, done, text: () => out.join('') };
+}
+async function counters(r: HostRunner, name: string) {
+  const s = (await r.domstats(name))[0]!.stats;
+  return Object.fromEntries(Object.entries(s).filter(([k]) => /^(vcpu\.\d+\.(instructions|cycles)|exit\.|console\.bytes)/.test(k)));
+}
+
+describe('live migration (in one process, two hosts over TCP)', () => {
+  it('migrate-while-running: the same transcript and counters as an uninterrupted run', async () => {
+    const ref = runner(SRC);
+    await ref.done;
+    const refCounters = await counters(ref.r, 'web');
+    const refText = ref.text();
+    ref.r.close();
+
+    const uri = `tcp:127.0.0.1:${++port}`;
+    const dst = runner(DST, uri);
+    const src = runner(SRC);
+    await sleep(30);
+    const rep = await src.r.migrate('web', uri, {});
+    expect(rep.rounds).toBeGreaterThanOrEqual(1);
+    expect(rep.pagesPerRound.length).toBe(rep.rounds + 1);
+    expect(rep.pagesPerRound[0]).toBeGreaterThan(0);
+    expect(rep.bytes).toBeGreaterThan(0);
+    expect(rep.downtimeCycles).toBeGreaterThan(0);
+    expect(rep.totalCycles).toBeGreaterThanOrEqual(rep.downtimeCycles);
+    expect(rep.bandwidthBitsPerSecond).toBe(1e9);
+    const srcEnd = await src.done;
+    expect(srcEnd.vms).toEqual([{ name: 'web', state: 'shut off', reason: 'migrated' }]);
+    const dstEnd = await dst.done;
+    expect(dstEnd.vms.find((v) => v.name === 'web')).toEqual({ name: 'web', state: 'shut off', reason: 'shutdown' });
+    expect(src.text() + dst.text()).toBe(refText);
+    expect(src.text().length).toBeGreaterThan(0);
+    expect(await counters(dst.r, 'web')).toEqual(refCounters);
+    src.r.close();
+    dst.r.close();
+  }, 60_000);
+
+  it('a target with too little memory refuses before anything moves; the source VM runs on', async () => {
+    const uri = `tcp:127.0.0.1:${++port}`;
+    const dst = runner(SMALL, uri);
+    const src = runner(SRC);
+    await sleep(20);
+    const err = await src.r.migrate('web', uri, {}).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ControlError);
+    expect((err as Error).message).toMatch(/^migrate web to tcp:127\.0\.0\.1:\d+: the target refused: web: needs 10 MiB of host RAM \(guest memory \+ G-stage tables\), only \d+ MiB free; web keeps running here$/);
+    expect((await src.r.dominfo('web')).state).toBe('running');
+    const end = await src.done;
+    expect(end.vms).toEqual([{ name: 'web', state: 'shut off', reason: 'shutdown' }]);
+    dst.r.interrupt();
+    await dst.done;
+    src.r.close();
+    dst.r.close();
+  }, 60_000);
+
+  it('nobody listening: one line, the VM keeps running', async () => {
+    const src = runner(SRC);
+    await sleep(10);
+    const err = await src.r.migrate('web', `tcp:127.0.0.1:${++port}`, {}).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect((err as Error).message).toMatch(/^migrate: cannot connect to tcp:127\.0\.0\.1:\d+ \(ECONNREFUSED\)$/);
+    expect((await src.done).vms[0]).toEqual({ name: 'web', state: 'shut off', reason: 'shutdown' });
+    src.r.close();
+  });
+});
