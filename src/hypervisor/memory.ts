@@ -154,6 +154,18 @@ export class VmMemory implements GuestMemory {
     return out;
   }
 
+  /**
+   * A view (no copy) of [gpa, gpa+len) within one 2 MiB chunk: valid until the core's memory grows
+   * or the VM runs again (snapshots read RAM through it between rounds).
+   */
+  view(gpa: number, len: number): Uint8Array {
+    const p = this.pieces(gpa, len);
+    if (p.length !== 1) throw new Error(`view of 0x${gpa.toString(16)}+${len} crosses a chunk`);
+    const u8 = this.core.u8view();
+    const at = L.RAM_OFFSET + p[0]![0] - RAM_BASE;
+    return u8.subarray(at, at + len);
+  }
+
   write(gpa: number, data: Uint8Array): void {
     for (const [hpa, off, n] of this.pieces(gpa, data.length)) this.core.writePhys(hpa, data.subarray(off, off + n));
     // VMM writes (virtio DMA, loaders) bypass the G-stage: dirty logging (dirty-log.ts) hears of them here.

@@ -38,6 +38,8 @@ export const DEFAULT_BANDWIDTH = 1e9;
 export const STOP_PAGES = 256;
 /** ...or after this many pre-copy rounds. */
 export const ROUND_LIMIT = 30;
+/** The largest frame accepted (a STATE with copied disks can be large). */
+const MAX_FRAME = 1024 * 1024 * 1024;
 /** Pages per PAGES frame. */
 const FRAME_PAGES = 1024;
 
@@ -94,6 +96,8 @@ class FrameReader {
     for (;;) {
       if (this.buf.length >= 5) {
         const len = this.buf.readUInt32LE(1);
+        // Not our protocol (another program connected): say so now rather than wait for 4 GiB.
+        if (this.buf[0]! < F.Hello || this.buf[0]! > F.Done || len > MAX_FRAME) throw new Error('not a cyclevisor migration stream');
         if (this.buf.length >= 5 + len) {
           const type = this.buf.readUInt8(0) as F;
           const payload = this.buf.subarray(5, 5 + len);

@@ -145,25 +145,26 @@ export function sparseOf(total: number, blockSize: number, read: (off: number, l
   for (let off = 0; off < total; off += piece) {
     const len = Math.min(piece, total - off);
     const buf = read(off, len);
+    // One u32 view per piece when aligned (the hot loop of a snapshot: 64 Ki pages for 256 MiB).
+    const w = buf.byteOffset % 4 === 0 && blockSize % 4 === 0 ? new Uint32Array(buf.buffer, buf.byteOffset, len >>> 2) : null;
     for (let b = 0; b < len; b += blockSize) {
-      const blk = buf.subarray(b, Math.min(len, b + blockSize));
-      if (!isZeroFast(blk)) {
+      const end = Math.min(len, b + blockSize);
+      let nonzero = false;
+      if (w !== null && end % 4 === 0) {
+        for (let i = b >>> 2, e = end >>> 2; i < e; i++) {
+          if (w[i] !== 0) {
+            nonzero = true;
+            break;
+          }
+        }
+      } else nonzero = !isZero(buf.subarray(b, end));
+      if (nonzero) {
         present.push((off + b) / blockSize);
-        parts.push(blk);
+        parts.push(buf.slice(b, end));
       }
     }
   }
   return { blockSize, totalBytes: total, present, data: Buffer.concat(parts) };
-}
-
-function isZeroFast(b: Uint8Array): boolean {
-  // A u32 view is the fast path for whole blocks; odd tails go byte by byte.
-  if (b.byteOffset % 4 === 0 && b.length % 4 === 0) {
-    const w = new Uint32Array(b.buffer, b.byteOffset, b.length / 4);
-    for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
-    return true;
-  }
-  return isZero(b);
 }
 
 /** The VM's whole state now (between rounds: every vCPU's context is in its Vcpu). */
@@ -221,7 +222,7 @@ export function captureVm(vm: Vm, timing: Pick<TimingConfig, 'cpuHz' | 'timebase
     ...(withDisks ? {} : { disksIncluded: false }),
   };
   // Without RAM (a migration's final state: the pages went before): an empty RAM section.
-  const ram = opts.ram === false ? { blockSize: PAGE, totalBytes: vm.memory.bytes, present: [], data: Buffer.alloc(0) } : sparseOf(vm.memory.bytes, PAGE, (off, len) => vm.memory.read(GUEST_RAM_BASE + off, len));
+  const ram = opts.ram === false ? { blockSize: PAGE, totalBytes: vm.memory.bytes, present: [], data: Buffer.alloc(0) } : sparseOf(vm.memory.bytes, PAGE, (off, len) => vm.memory.view(GUEST_RAM_BASE + off, len));
   return { meta, ram, disks, bytes: 0 };
 }
 

@@ -140,3 +140,41 @@ describe.skipIf(!haveLinux)('live migration of Linux + busybox (issue 12 bar)', 
     dst.r.close();
   }, 300_000);
 });
+
+describe('bad migration streams (issue 12 scope 6): one line, nothing changes on the target', () => {
+  it('wrong protocol version, garbage, a connection dropped mid-way: refused, the target VM stays shut off', async () => {
+    const { createConnection } = await import('node:net');
+    const uri = `tcp:127.0.0.1:${++port}`;
+    const dst = runner(DST, uri);
+    await sleep(30);
+    const talk = (bytes: Buffer, end = true) =>
+      new Promise<Buffer>((resolve) => {
+        const s = createConnection(port, '127.0.0.1');
+        const got: Buffer[] = [];
+        s.on('data', (b: Buffer) => got.push(b));
+        s.on('close', () => resolve(Buffer.concat(got)));
+        s.on('error', () => {});
+        s.on('connect', () => (end ? s.end(bytes) : (s.write(bytes), setTimeout(() => s.destroy(), 50))));
+      });
+    const hello = (o: unknown) => {
+      const p = Buffer.from(JSON.stringify(o));
+      const h = Buffer.alloc(5);
+      h.writeUInt8(1, 0);
+      h.writeUInt32LE(p.length, 1);
+      return Buffer.concat([h, p]);
+    };
+    const refusal = (b: Buffer) => (b.length > 5 && b[0] === 3 ? (JSON.parse(b.subarray(5).toString()) as { error: string }).error : `no refusal (${b.length} bytes)`);
+    expect(refusal(await talk(hello({ protocol: 2 })))).toBe('migration protocol 2; this host speaks 1');
+    expect(refusal(await talk(Buffer.from('GET / HTTP/1.0\r\n\r\n')))).toBe('not a cyclevisor migration stream');
+    // A valid HELLO, then the connection drops before any state: the VM defined for it stays shut off.
+    const spec = { name: 'web2', vcpus: 1, memoryBytes: 8 * 1024 * 1024, kernel: join(dir, 'g.elf'), initrd: null, cmdline: null, weight: 256, cap: null, disks: [] };
+    await talk(hello({ protocol: 1, spec, timing: { cpuHz: 1e9, timebaseHz: 1e7 }, copyStorage: false }), false);
+    await sleep(50);
+    const list = await dst.r.list();
+    expect(list.find((v) => v.name === 'web2')?.state ?? 'shut off').toBe('shut off');
+    expect(list.filter((v) => v.state === 'running')).toEqual([]);
+    dst.r.interrupt();
+    await dst.done;
+    dst.r.close();
+  });
+});
