@@ -178,3 +178,28 @@ describe('bad migration streams (issue 12 scope 6): one line, nothing changes on
     dst.r.close();
   });
 });
+
+describe('--copy-storage', () => {
+  it("sends the writable disks' contents with the final state (the target's own disk file gets them)", async () => {
+    const { readFileSync } = await import('node:fs');
+    const pattern = Buffer.alloc(64 * 1024);
+    for (let i = 0; i < pattern.length; i += 512) pattern.writeUInt32LE(i * 13 + 5, i);
+    writeFileSync(join(dir, 'a.img'), pattern);
+    writeFileSync(join(dir, 'b.img'), Buffer.alloc(64 * 1024));
+    const s = join(dir, 'cs-src.yaml');
+    writeFileSync(s, `host: { harts: 1, ram: 64M }\nvms:\n  - { name: web, memory: 8M, kernel: g.elf, disks: [{ file: a.img }] }\n`);
+    const d = join(dir, 'cs-dst.yaml');
+    writeFileSync(d, `host: { harts: 1, ram: 64M }\nvms:\n  - { name: web, memory: 8M, kernel: g.elf, autostart: false, disks: [{ file: b.img }] }\n`);
+    const uri = `tcp:127.0.0.1:${++port}`;
+    const dst = runner(d, uri);
+    const src = runner(s);
+    await sleep(30);
+    const rep = await src.r.migrate('web', uri, { copyStorage: true });
+    expect(rep.bytes).toBeGreaterThan(0);
+    await src.done;
+    await dst.done;
+    src.r.close();
+    dst.r.close();
+    expect(readFileSync(join(dir, 'b.img')).equals(pattern)).toBe(true);
+  }, 60_000);
+});

@@ -114,3 +114,45 @@ describe('bad snapshot files (issue 12 scope 6): one line, nothing restored', ()
   });
 });
 
+
+describe('disks in snapshots', () => {
+  it('a writable disk: its contents at snapshot time are restored into the VM disk file; a read-only one must be the same file', async () => {
+    const { mkdtempSync, writeFileSync, readFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'cv-snapdisk-'));
+    try {
+      const pattern = Buffer.alloc(64 * 1024);
+      for (let i = 0; i < pattern.length; i += 512) pattern.writeUInt32LE(i * 7 + 1, i);
+      writeFileSync(join(dir, 'a.img'), pattern);
+      writeFileSync(join(dir, 'ro.img'), Buffer.alloc(8192, 0x5a));
+      const spec: VmSpec = { name: 'bm', vcpus: 1, memoryBytes: 8 * MiB, kernel: timerGuest(), disks: [{ file: join(dir, 'a.img') }, { file: join(dir, 'ro.img'), readonly: true }] };
+      const h = new Host({ harts: 1, ramBytes: 64 * MiB });
+      const vm = h.addVm(spec);
+      h.run({ maxHostCycles: 5e8, afterRound: () => (vm.now >= 100_000 ? 'stop' : undefined) });
+      const { file, snapshot } = saveVm(h, vm);
+      h.close();
+      expect(snapshot.disks[0]!.present.length).toBe(16); // 64 KiB of non-zero 4 KiB blocks
+      expect(snapshot.disks[1]).toBeNull();
+      expect(snapshot.meta.diskHashes[1]).toMatch(/^[0-9a-f]{64}$/);
+      // The target VM's disk holds something else; the restore puts the snapshot's contents there.
+      writeFileSync(join(dir, 'b.img'), Buffer.alloc(64 * 1024, 0xee));
+      const h2 = new Host({ harts: 1, ramBytes: 64 * MiB });
+      const vm2 = h2.addVm({ ...spec, autostart: false, disks: [{ file: join(dir, 'b.img') }, { file: join(dir, 'ro.img'), readonly: true }] });
+      restoreVm(h2, vm2, file, 'd.cvsnap');
+      expect(h2.run({ maxHostCycles: 5e8 }).code).toBe(0);
+      h2.close();
+      expect(readFileSync(join(dir, 'b.img')).equals(pattern)).toBe(true);
+      // A different read-only disk: refused, nothing written.
+      writeFileSync(join(dir, 'ro2.img'), Buffer.alloc(8192, 0x11));
+      writeFileSync(join(dir, 'c.img'), Buffer.alloc(64 * 1024, 0xee));
+      const h3 = new Host({ harts: 1, ramBytes: 64 * MiB });
+      const vm3 = h3.addVm({ ...spec, autostart: false, disks: [{ file: join(dir, 'c.img') }, { file: join(dir, 'ro2.img'), readonly: true }] });
+      expect(() => restoreVm(h3, vm3, file, 'd.cvsnap')).toThrow(`d.cvsnap: cannot restore into bm: read-only disk ${join(dir, 'ro2.img')} is not the one the snapshot was taken with (contents differ)`);
+      h3.close();
+      expect(readFileSync(join(dir, 'c.img')).equals(Buffer.alloc(64 * 1024, 0xee))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
