@@ -49,8 +49,12 @@ describe('live migration between two cyclevisor host processes', () => {
     const sock = join(dir, 'cv.sock');
     const src = start(['host', SRC, '--control', sock, '--stats', 'json', '--stats-file', join(dir, 'src.json')]);
     while (!existsSync(sock)) await sleep(10);
-    await sleep(100); // let the target listen
-    const ctl = spawnSync(process.execPath, [BIN, 'ctl', sock, 'migrate', 'web', uri, '--bandwidth', '1G'], { cwd: dir, encoding: 'utf8' });
+    // The target may still be starting: a refused connection leaves web running, so try again.
+    let ctl = spawnSync(process.execPath, [BIN, 'ctl', sock, 'migrate', 'web', uri, '--bandwidth', '1G'], { cwd: dir, encoding: 'utf8' });
+    for (let i = 0; i < 50 && ctl.stderr.includes('ECONNREFUSED'); i++) {
+      await sleep(100);
+      ctl = spawnSync(process.execPath, [BIN, 'ctl', sock, 'migrate', 'web', uri, '--bandwidth', '1G'], { cwd: dir, encoding: 'utf8' });
+    }
     expect(ctl.stderr).toBe('');
     expect(ctl.status).toBe(0);
     expect(ctl.stdout).toMatch(new RegExp(`^Domain 'web' migrated to ${uri}\\nrounds: +\\d+ \\(pre-copy\\) \\+ stop-and-copy\\npages per round: [\\d ]+\\nbytes sent: +\\d+\\nlink: +1000 Mbit/s \\(modeled\\)\\ndowntime: +\\d+ host cycles, [\\d.]+ ms wall \\(guest-visible: 0, by construction\\)\\ntotal time: +\\d+ host cycles, [\\d.]+ ms wall\\n$`));
