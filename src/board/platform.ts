@@ -26,6 +26,7 @@ import { GoldfishRtc } from '../../devices/goldfish-rtc.js';
 import { VirtioMmio } from '../../devices/virtio-mmio.js';
 import { VirtioBlk, FileBlockBackend } from '../../devices/virtio-blk.js';
 import { VirtioRng } from '../../devices/virtio-rng.js';
+import type { VirtioBalloon } from '../../devices/virtio-balloon.js';
 import { RAM_GPA as RAM_BASE } from '../generated/layout.js';
 import type { DtConfig } from './devicetree.js';
 
@@ -79,6 +80,8 @@ export interface PlatformOptions {
   /** The UART's transmitted bytes. */
   tx: (b: number) => void;
   drives?: Array<{ path: string; readOnly: boolean; format?: 'raw' }>;
+  /** A virtio-balloon device after virtio-rng (a VM's, issue 12: src/hypervisor/balloon.ts). */
+  balloon?: VirtioBalloon;
   rtcEpochNs?: bigint;
 }
 
@@ -126,7 +129,7 @@ export class VirtPlatform {
     });
     // virtio-mmio slots: Linux probes the device tree from the highest address down, so the first
     // drive goes in the top slot and becomes /dev/vda (as on QEMU); then virtio-rng.
-    const devs: Array<VirtioBlk | VirtioRng> = [];
+    const devs: Array<VirtioBlk | VirtioRng | VirtioBalloon> = [];
     for (const d of opts.drives ?? []) {
       let backend: FileBlockBackend;
       try {
@@ -141,6 +144,7 @@ export class VirtPlatform {
       devs.push(new VirtioBlk({ backend: disk, scheduler, clock }));
     }
     devs.push(new VirtioRng({}));
+    if (opts.balloon) devs.push(opts.balloon);
     for (let i = 0; i < (M.virtio.count ?? 8); i++) {
       const slot = (M.virtio.count ?? 8) - 1 - i;
       const dev = devs[i];

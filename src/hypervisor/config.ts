@@ -169,6 +169,8 @@ export interface VmConfig {
   disks: DiskConfig[];
   /** Reserved keys at the only values this build can honour (see docs/VM-CONFIG.md). */
   paging: 'nested';
+  /** A virtio-balloon device (issue 12; default false in this build, see docs/SNAPSHOTS.md). */
+  balloon?: boolean;
 }
 
 export interface HostConfig {
@@ -317,7 +319,6 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
 
     if (vm.paging === 'shadow') fail(file, `${at}.paging: shadow: not supported yet (nested, the default, is)`);
     if (vm.nics !== undefined && vm.nics.length > 0) fail(file, `${at}.nics: not supported yet (no virtual network in this build; omit nics or write nics: [])`);
-    if (vm.balloon === true) fail(file, `${at}.balloon: not supported yet (no balloon device in this build; omit it or write balloon: false)`);
 
     const mem = sizeOf(vm.memory, file, `${at}.memory`);
     if (mem < MIN_VM_MEMORY) fail(file, `${at}.memory: ${formatSize(mem)} is too small (at least 2M)`);
@@ -357,6 +358,7 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
       autostart: vm.autostart,
       disks,
       paging: 'nested',
+      balloon: vm.balloon ?? false,
     };
   });
 

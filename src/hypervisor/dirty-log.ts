@@ -16,7 +16,7 @@
 import type { Core } from '../core.js';
 import { RAM_BASE } from '../core.js';
 import * as L from '../generated/layout.js';
-import { CHUNK, GUEST_RAM_BASE, PAGE, type VmMemory } from './memory.js';
+import { CHUNK, GUEST_RAM_BASE, HOLE, PAGE, type VmMemory } from './memory.js';
 
 const PTE_V = 1n, PTE_R = 2n, PTE_W = 4n, PTE_X = 8n, PTE_U = 16n, PTE_A = 64n, PTE_D = 128n;
 const LEAF_CLEAN = PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A;
@@ -55,6 +55,11 @@ export class DirtyLog {
   start(): void {
     const core = this.core;
     const chunks = this.mem.chunks;
+    // Ballooned chunks are backed again first (a hole refilled later would be mapped without logging).
+    for (let i = 0; i < chunks.length; i++) {
+      if (chunks[i] === HOLE && !this.mem.onHole?.(i)) throw new Error('no host frames to back the ballooned memory while migrating');
+    }
+    this.mem.finePaging = true;
     for (let i = 0; i < chunks.length; i++) {
       if (this.fine) {
         const t = this.mem.tableChunk + L0_OFFSET + i * PAGE;
@@ -83,6 +88,7 @@ export class DirtyLog {
     this.vmmDirty.clear();
     const chunks = this.mem.chunks;
     for (let i = 0; i < chunks.length; i++) {
+      if (chunks[i] === HOLE) continue;
       if (this.fine) {
         const t = this.addr(this.mem.tableChunk + L0_OFFSET + i * PAGE);
         for (let j = 0; j < PAGES_PER_CHUNK; j++) {
@@ -112,7 +118,8 @@ export class DirtyLog {
     this.active = false;
     this.mem.onWrite = null;
     const chunks = this.mem.chunks;
-    for (let i = 0; i < chunks.length; i++) this.core.set64(this.addr(this.l1(i)), (BigInt(chunks[i]! >>> 12) << 10n) | MEGA_LEAF);
+    this.mem.finePaging = false;
+    for (let i = 0; i < chunks.length; i++) this.core.set64(this.addr(this.l1(i)), chunks[i] === HOLE ? 0n : (BigInt(chunks[i]! >>> 12) << 10n) | MEGA_LEAF);
     this.core.hfenceGvma(this.vmid);
   }
 }

@@ -17,6 +17,8 @@ import { UserError, formatSize } from '../errors.js';
 export const PAGE = 4096;
 /** The pool's unit: one Sv39x4 level-1 megapage. */
 export const CHUNK = 2 * 1024 * 1024;
+/** A chunk of guest RAM given back to the pool by the balloon (balloon.ts): no frame behind it. */
+export const HOLE = -1;
 /** Where a VM's RAM starts in its guest-physical space (QEMU virt). */
 export const GUEST_RAM_BASE = 0x8000_0000;
 
@@ -134,7 +136,10 @@ export class VmMemory implements GuestMemory {
     return gpa >= GUEST_RAM_BASE && len >= 0 && gpa + len <= GUEST_RAM_BASE + this.bytes;
   }
 
-  /** Split [gpa, gpa+len) at chunk borders: [hpa, offset in the buffer, length]. */
+  /**
+   * Split [gpa, gpa+len) at chunk borders: [hpa, offset in the buffer, length]. A ballooned chunk
+   * (HOLE) is backed again first through `onHole` (balloon.ts); if it cannot be, the access fails.
+   */
   private pieces(gpa: number, len: number): Array<[number, number, number]> {
     if (!this.inRam(gpa, len)) throw new Error(`guest-physical 0x${gpa.toString(16)}+${len} is outside the VM's memory`);
     const out: Array<[number, number, number]> = [];
@@ -142,6 +147,8 @@ export class VmMemory implements GuestMemory {
     while (done < len) {
       const g = gpa + done;
       const n = Math.min(len - done, CHUNK - ((g - GUEST_RAM_BASE) % CHUNK));
+      const c = Math.floor((g - GUEST_RAM_BASE) / CHUNK);
+      if (this.chunks[c] === HOLE && !this.onHole?.(c)) throw new Error(`guest-physical 0x${g.toString(16)}: no host frame behind it (ballooned, none free)`);
       out.push([this.hpaOf(g)!, done, n]);
       done += n;
     }
@@ -159,6 +166,9 @@ export class VmMemory implements GuestMemory {
    * or the VM runs again (snapshots read RAM through it between rounds).
    */
   view(gpa: number, len: number): Uint8Array {
+    // A ballooned chunk reads as zeros (without backing it again).
+    const c = Math.floor((gpa - GUEST_RAM_BASE) / CHUNK);
+    if (this.chunks[c] === HOLE && Math.floor((gpa + len - 1 - GUEST_RAM_BASE) / CHUNK) === c) return new Uint8Array(len);
     const p = this.pieces(gpa, len);
     if (p.length !== 1) throw new Error(`view of 0x${gpa.toString(16)}+${len} crosses a chunk`);
     const u8 = this.core.u8view();
@@ -173,6 +183,10 @@ export class VmMemory implements GuestMemory {
   }
   /** Set while dirty logging runs (dirty-log.ts). */
   onWrite: ((gpa: number, len: number) => void) | null = null;
+  /** The balloon's refill of a HOLE chunk (balloon.ts): true when it is backed now. */
+  onHole: ((chunk: number) => boolean) | null = null;
+  /** True while the G-stage maps RAM with 4 KiB leaves (dirty logging): the balloon leaves it alone. */
+  finePaging = false;
 
   /** Zero [gpa, gpa+len) of guest RAM (snapshot restore). */
   zero(gpa: number, len: number): void {
@@ -181,7 +195,7 @@ export class VmMemory implements GuestMemory {
 
   /** Return every frame to the pool (the VM is gone; its VMID's translations must be fenced first). */
   release(): void {
-    this.pool.release([this.tableChunk, ...this.chunks]);
+    this.pool.release([this.tableChunk, ...this.chunks.filter((c) => c !== HOLE)]);
     this.chunks.length = 0;
   }
 }

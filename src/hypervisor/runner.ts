@@ -55,6 +55,7 @@ export class HostRunner {
         // A VM restored from a snapshot (--restore) is not booted: its state comes from the file.
         autostart: v.autostart && !restoring.has(v.name),
         disks: v.disks,
+        ...(v.balloon ? { balloon: true } : {}),
       });
       if (v.autostart || restoring.has(v.name)) this.everStarted.add(v.name);
     }
@@ -216,7 +217,7 @@ export class HostRunner {
       }
       stats['mem.guest_page_faults'] = v.vcpus.reduce((a, c) => a + c.guestPageFaults, 0);
       stats['balloon.current'] = Math.floor(s['balloon.current'] / 1024);
-      stats['balloon.maximum'] = Math.floor(s['balloon.current'] / 1024);
+      stats['balloon.maximum'] = Math.floor(v.memory.bytes / 1024);
       stats['balloon.rss'] = Math.floor(s['balloon.rss'] / 1024);
       for (const r of EXIT_REASONS) {
         stats[`exit.${r}.count`] = s.exits[r].count;

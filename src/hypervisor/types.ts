@@ -29,6 +29,8 @@ export interface VmSpec {
   /** false: defined, shut off until `start` (default true). */
   autostart?: boolean;
   disks?: Array<{ file: string; readonly?: boolean }>;
+  /** A virtio-balloon device (issue 12; default false). */
+  balloon?: boolean;
 }
 
 /** The host machine (issue 10's `host:` key). */

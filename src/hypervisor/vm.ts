@@ -27,6 +27,7 @@ import { cyclesPerTick, type TimingConfig } from '../timing.js';
 import { readFileSync } from 'node:fs';
 import { GUEST_RAM_BASE, VmMemory, type FramePool } from './memory.js';
 import { Vcpu, EXIT_REASONS } from './vcpu.js';
+import { VmBalloon } from './balloon.js';
 import { handleExit, setLiveHvip, type ExitEnv } from './exits.js';
 import type { SbiAction } from './sbi/index.js';
 import type { ExitReasonName, VmSpec, VmState, VmStats } from './types.js';
@@ -62,6 +63,8 @@ export class Vm {
   readonly id: number;
   readonly spec: VmSpec;
   readonly memory: VmMemory;
+  /** The balloon's VMM side (spec.balloon), or null. */
+  readonly balloon: VmBalloon | null;
   readonly scheduler = new EventScheduler();
   readonly platform: VirtPlatform;
   readonly vcpus: Vcpu[];
@@ -103,6 +106,7 @@ export class Vm {
     this.exitCycles = opts.timing.vmm.exitCycles;
     this.cyclesPerTick = cyclesPerTick(opts.timing);
     this.memory = VmMemory.allocate(core, pool, spec.memoryBytes, opts.id, spec.name);
+    this.balloon = spec.balloon ? new VmBalloon(core, pool, this.memory, opts.id, (m) => this.crash(m)) : null;
     const vm = this;
     const clock: Clock = { now: () => vm.now, cpuHz: opts.timing.cpuHz };
     // The PLIC's S-mode context h drives vCPU h's VSEIP (hvip bit 10; Priv §8.2.4: the hypervisor injects it).
@@ -122,6 +126,7 @@ export class Vm {
       timebaseHz: opts.timing.timebaseHz,
       tx: (b) => vm.consoleWrite(Uint8Array.of(b)),
       drives: (spec.disks ?? []).map((d) => ({ path: d.file, readOnly: d.readonly ?? false })),
+      ...(this.balloon ? { balloon: this.balloon.device } : {}),
     });
     this.vcpus = Array.from({ length: spec.vcpus }, (_, i) => new Vcpu(i, this.memory.hgatp, false));
     this.env = this.makeEnv();
@@ -428,6 +433,7 @@ export class Vm {
       },
       sendIpi: (hart) => vm.setHvipBit(hart, VSSIP, true),
       fenceGuest: () => vm.core.hfenceGvma(vm.id),
+      ramFault: (gpa) => vm.balloon?.fault(gpa) ?? false,
       hartState: (hart) => (vm.vcpus[hart]!.started ? 'started' : 'stopped'),
       hartStart: (hart, pc, opaque) => vm.vcpus[hart]!.start(vm.memory.hgatp, pc, opaque),
     };
@@ -452,8 +458,8 @@ export class Vm {
       cycles: this.now,
       hostCycles: this.hostCycles,
       exits,
-      'balloon.current': this.memory.bytes,
-      'balloon.rss': this.memory.chunks.length * 2 * MiB,
+      'balloon.current': this.memory.bytes - (this.balloon?.actualBytes ?? 0),
+      'balloon.rss': this.balloon ? this.balloon.residentBytes : this.memory.chunks.length * 2 * MiB,
       consoleBytes: this.consoleBytes,
     };
   }
