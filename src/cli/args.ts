@@ -111,6 +111,7 @@ Sends one command to a host started with --control PATH (virsh-shaped output).
   snapshot-list NAME  its snapshot tree (beside the definition file)
   snapshot-revert|snapshot-delete NAME SNAP
   migrate NAME tcp:HOST:PORT [--bandwidth 1G] [--copy-storage]
+  balloon NAME SIZE   leave the guest SIZE of memory (virtio-balloon)
   --json              print the host's raw JSON reply instead
 
 Exit: 0 done, 1 the host refused (one line why), 2 usage or connection error.
@@ -218,9 +219,9 @@ export interface HostCommand {
   incoming: string | null;
 }
 
-export const CTL_COMMANDS = ['list', 'dominfo', 'start', 'suspend', 'resume', 'shutdown', 'reboot', 'destroy', 'domstats', 'console', 'snapshot', 'snapshot-list', 'snapshot-revert', 'snapshot-delete', 'migrate'] as const;
+export const CTL_COMMANDS = ['list', 'dominfo', 'start', 'suspend', 'resume', 'shutdown', 'reboot', 'destroy', 'domstats', 'console', 'snapshot', 'snapshot-list', 'snapshot-revert', 'snapshot-delete', 'migrate', 'balloon'] as const;
 /** ctl commands that take a second argument after the domain name (issue 12). */
-const CTL_SECOND: Partial<Record<string, string>> = { snapshot: 'FILE|SNAP', 'snapshot-revert': 'SNAP', 'snapshot-delete': 'SNAP', migrate: 'tcp:HOST:PORT' };
+const CTL_SECOND: Partial<Record<string, string>> = { balloon: 'SIZE', snapshot: 'FILE|SNAP', 'snapshot-revert': 'SNAP', 'snapshot-delete': 'SNAP', migrate: 'tcp:HOST:PORT' };
 export type CtlVerb = (typeof CTL_COMMANDS)[number];
 
 export interface CtlCommand {
@@ -577,6 +578,7 @@ function parseCtl(rest: readonly string[], json: boolean, values: ReadonlyMap<st
   if (verb === 'console' && json) throw new UserError('--json does not apply to console');
   if (secondWhat !== undefined && second === undefined) throw new UserError(`ctl ${verb} needs ${secondWhat} after the domain name (cyclevisor ctl PATH ${verb} NAME ${secondWhat})`);
   if (verb !== 'migrate' && (values.has('--bandwidth') || values.has('--copy-storage'))) throw new UserError(`--bandwidth and --copy-storage are for ctl migrate`);
+  if (verb === 'balloon') parseSize(second!, 'balloon SIZE'); // a bad size is a usage error (exit 2)
   const bw = values.get('--bandwidth')?.[0];
   return {
     command: 'ctl',

@@ -10,7 +10,7 @@ import { closeSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { UserError } from '../errors.js';
-import type { CtlCommand, HostCommand } from './args.js';
+import { parseSize, type CtlCommand, type HostCommand } from './args.js';
 import { loadHostConfig, type HostConfig } from '../hypervisor/config.js';
 import { ConsoleMux, realTimer, type MuxTimer } from '../hypervisor/console-mux.js';
 import { ControlClient, ControlServer, checkSocketPath } from '../hypervisor/control.js';
@@ -255,6 +255,9 @@ export async function ctlCommand(cmd: CtlCommand, io: CliIo, deps: CtlDeps = {})
       case 'migrate':
         io.stdout.write(formatMigration(cmd.name!, cmd.arg!, ret as MigrationReport));
         break;
+      case 'balloon':
+        io.stdout.write(`Domain '${cmd.name!}' memory target set to ${formatSize(parseSize(cmd.arg!, 'balloon SIZE'))} (balloon)\n`);
+        break;
       default:
         io.stdout.write(`Domain '${cmd.name!}' ${DONE[cmd.verb]!}\n`);
     }
@@ -276,6 +279,9 @@ export function ctlArguments(cmd: CtlCommand): Record<string, unknown> | undefin
     case 'snapshot-revert':
     case 'snapshot-delete':
       a['snapshot'] = arg;
+      break;
+    case 'balloon':
+      a['size'] = parseSize(arg ?? '', 'balloon SIZE');
       break;
     case 'migrate':
       a['uri'] = arg;

@@ -120,6 +120,8 @@ export interface HostControl {
   snapshotRevert?(name: string, snapshot: string): Promise<void>;
   snapshotDelete?(name: string, snapshot: string): Promise<void>;
   migrate?(name: string, uri: string, opts: { bandwidth?: number; copyStorage?: boolean }): Promise<MigrationReport>;
+  /** Set the VM's memory target through its balloon (bytes the guest keeps). */
+  balloon?(name: string, bytes: number): Promise<void>;
   /** Subscribe to events; returns the unsubscribe function. */
   onEvent(listener: (e: HostEvent) => void): () => void;
 }
@@ -142,6 +144,7 @@ export const CONTROL_COMMANDS = {
   'snapshot-revert': 'required',
   'snapshot-delete': 'required',
   migrate: 'required',
+  balloon: 'required',
 } as const;
 
 /** Arguments a command takes besides `name` (issue 12). */
@@ -150,6 +153,7 @@ export const CONTROL_ARGS: Partial<Record<ControlCommand, readonly string[]>> = 
   'snapshot-revert': ['snapshot'],
   'snapshot-delete': ['snapshot'],
   migrate: ['uri', 'bandwidth', 'copyStorage'],
+  balloon: ['size'],
 };
 
 /** One snapshot of a VM's snapshot tree (snapshot-list). */

@@ -85,6 +85,7 @@ export async function dispatch(host: HostControl, req: ControlRequest): Promise<
       case 'snapshot-revert':
       case 'snapshot-delete':
       case 'migrate':
+      case 'balloon':
         ret = await dispatchIssue12(host, cmd, name!, args);
         break;
       case 'start':
@@ -127,6 +128,12 @@ async function dispatchIssue12(host: HostControl, cmd: string, name: string, arg
     case 'snapshot-delete':
       await need(host.snapshotDelete).call(host, name, str('snapshot'));
       return {};
+    case 'balloon': {
+      const size = args['size'];
+      if (!(typeof size === 'number' && Number.isInteger(size) && size >= 0)) throw new ControlError('Failed', "balloon: 'size' must be a whole number of bytes");
+      await need(host.balloon).call(host, name, size);
+      return {};
+    }
     default: {
       const bw = args['bandwidth'];
       if (bw !== undefined && !(typeof bw === 'number' && bw > 0 && Number.isFinite(bw))) throw new ControlError('Failed', "migrate: 'bandwidth' must be a positive number (bits per second)");

@@ -6,7 +6,7 @@
  *
  * The configuration types are config.ts's, the errors control-api.ts's ControlError.
  */
-import { UserError } from '../errors.js';
+import { UserError, formatSize } from '../errors.js';
 import type { HostConfig } from './config.js';
 import { ControlError, type ControlErrorClass, type HostStartOptions } from './control-api.js';
 import { IncomingServer, migrateOut, parseTcpUri, type IncomingDeps } from './migration.js';
@@ -252,6 +252,15 @@ export class HostRunner {
     const r = await migrateOut({ host: this.host, migratedAway: (v) => this.host.replaceVmState(v, () => (this.migrated.add(v.name), (v.state = 'shut off'))) }, vm, uri, opts);
     this.emitChanges();
     return r;
+  }
+
+  async balloon(name: string, bytes: number) {
+    const vm = this.vm(name);
+    if (!vm.balloon) throw new ControlError('NotSupported', `${name} has no balloon device (balloon: true in its definition)`);
+    if (vm.state !== 'running' && vm.state !== 'paused') throw new ControlError('InvalidState', `${name}: domain is not running`);
+    if (bytes > vm.memory.bytes) throw new ControlError('InvalidState', `${name}: ${formatSize(bytes)} is more than its memory (${formatSize(vm.memory.bytes)})`);
+    vm.balloon.setMemory(bytes);
+    this.host.inputArrived(vm, new Uint8Array(0)); // the config interrupt may wake a waiting VM
   }
 
   private incomingDeps(): IncomingDeps {

@@ -122,3 +122,24 @@ describe('snapshots through ctl and host --restore', () => {
     expect(io.err()).toBe(`cyclevisor: --restore db=x.cvsnap: no VM of that name in ${FILE} (VMs: web)\n`);
   });
 });
+
+describe('ctl balloon', () => {
+  it('sets the target of a VM with a balloon; refuses one without, or more than its memory', async () => {
+    const f = join(dir, 'bal.yaml');
+    writeFileSync(f, `host: { harts: 1, ram: 64M }\nvms:\n  - { name: web, memory: 8M, kernel: g.elf, balloon: true }\n  - { name: db, memory: 8M, kernel: g.elf }\n`);
+    const sock = join(dir, 'bal.sock');
+    const io = fakeIo();
+    const running = main(['host', f, '--control', sock], io);
+    while (!existsSync(sock)) await sleep(5);
+    await ctl(sock, 'suspend', 'web');
+    await ctl(sock, 'suspend', 'db');
+    expect(await ctl(sock, 'balloon', 'web', '4M')).toEqual({ code: 0, out: "Domain 'web' memory target set to 4 MiB (balloon)\n", err: '' });
+    expect((await ctl(sock, 'domstats', 'web')).out).toMatch(/balloon\.maximum=8192\n/);
+    expect(await ctl(sock, 'balloon', 'web', '16M')).toMatchObject({ code: 1, err: 'cyclevisor: web: 16 MiB is more than its memory (8 MiB)\n' });
+    expect(await ctl(sock, 'balloon', 'db', '4M')).toMatchObject({ code: 1, err: 'cyclevisor: db has no balloon device (balloon: true in its definition)\n' });
+    expect((await ctl(sock, 'balloon', 'web', 'lots')).code).toBe(2);
+    await ctl(sock, 'destroy', 'web');
+    await ctl(sock, 'destroy', 'db');
+    await running;
+  });
+});
