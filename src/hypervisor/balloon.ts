@@ -26,8 +26,6 @@ import { BALLOON_PAGE, VirtioBalloon, type BalloonBackend } from '../../devices/
 import { CHUNK, GUEST_RAM_BASE, HOLE, type FramePool, type VmMemory } from './memory.js';
 
 const PAGES_PER_CHUNK = CHUNK / BALLOON_PAGE;
-const PTE_V = 1n, PTE_R = 2n, PTE_W = 4n, PTE_X = 8n, PTE_U = 16n, PTE_A = 64n, PTE_D = 128n;
-const MEGA_LEAF = PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D;
 
 export class VmBalloon implements BalloonBackend {
   readonly device: VirtioBalloon;
@@ -46,7 +44,6 @@ export class VmBalloon implements BalloonBackend {
   ) {
     this.device = new VirtioBalloon(this);
     this.inflated = new Uint8Array(mem.bytes / BALLOON_PAGE);
-    mem.onHole = (i) => this.refill(i);
   }
 
   /** Ask the guest to leave it `bytes` of memory (the balloon takes the rest). */
@@ -124,24 +121,11 @@ export class VmBalloon implements BalloonBackend {
   /** Back hole `c` with a zeroed chunk from the pool (a guest or VMM access to it). */
   refill(c: number): boolean {
     if (this.mem.chunks[c] !== HOLE) return true;
-    const got = this.pool.alloc(1);
-    if (!got) {
-      this.onNoFrames(`the host has no free frame for guest memory at 0x${(GUEST_RAM_BASE + c * CHUNK).toString(16)} (a ballooned chunk touched again; overcommit is not done)`);
+    if (!this.mem.backHole(c)) {
+      this.onNoFrames(`the host has no free frame for guest memory at 0x${(GUEST_RAM_BASE + c * CHUNK).toString(16)} (a ballooned chunk touched again)`);
       return false;
     }
-    const hpa = got[0]!;
-    this.core.zeroPhys(hpa, CHUNK);
-    this.mem.chunks[c] = hpa;
-    this.core.set64(this.l1(c), (BigInt(hpa >>> 12) << 10n) | MEGA_LEAF);
-    this.core.hfenceGvma(this.vmid);
     this.refills++;
     return true;
-  }
-
-  /** A guest-page fault at `gpa`: true if it was a hole now backed (retry the access). */
-  fault(gpa: bigint): boolean {
-    if (gpa < BigInt(GUEST_RAM_BASE) || gpa >= BigInt(GUEST_RAM_BASE + this.mem.bytes)) return false;
-    const c = Math.floor((Number(gpa) - GUEST_RAM_BASE) / CHUNK);
-    return this.mem.chunks[c] === HOLE && this.refill(c);
   }
 }

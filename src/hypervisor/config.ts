@@ -181,6 +181,8 @@ export interface HostConfig {
   /** Host RAM in bytes: the frame pool the VMs' memory comes from (a multiple of 2 MiB, <= 2 GiB). */
   ramBytes: number;
   vms: VmConfig[];
+  /** host.overcommit (issue 12): the VMs' memory may exceed host.ram. */
+  overcommit?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -297,7 +299,6 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
   // Reserved keys: part of the format now so later issues slot in; refused where they would need
   // behaviour this build lacks, accepted at the value that means "off" (what this build does).
   if (doc.host.dedup === true) fail(file, 'host.dedup: not supported yet (page deduplication comes with memory overcommit)');
-  if (doc.host.overcommit === true) fail(file, 'host.overcommit: not supported yet (the VMs must fit in host.ram)');
 
   const ram = sizeOf(doc.host.ram, file, 'host.ram');
   const ramLimits = `host RAM must be between ${formatSize(MIN_HOST_RAM)} and ${formatSize(MAX_HOST_RAM)} (at most 2G today)`;
@@ -362,7 +363,7 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
     };
   });
 
-  return { path: resolve(file), harts: doc.host.harts, ramBytes: ram, vms };
+  return { path: resolve(file), harts: doc.host.harts, ramBytes: ram, vms, ...(doc.host.overcommit === true ? { overcommit: true } : {}) };
 }
 
 /** Parses YAML (or JSON) text; a syntax error is one line with its line and column. */

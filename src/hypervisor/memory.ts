@@ -84,14 +84,16 @@ export class VmMemory implements GuestMemory {
   }
 
   /** Allocate `bytes` (a multiple of 2 MiB, ≤ 1 GiB here) for VM `vmid`; throws UserError if the pool is short. */
-  static allocate(core: Core, pool: FramePool, bytes: number, vmid: number, name: string): VmMemory {
+  static allocate(core: Core, pool: FramePool, bytes: number, vmid: number, name: string, lazy = false): VmMemory {
     if (!(Number.isInteger(bytes) && bytes > 0 && bytes % CHUNK === 0)) {
       throw new UserError(`${name}: memory must be a positive multiple of 2M, got ${bytes} bytes`);
     }
     // One level-1 table covers 1 GiB; the root's 2048 entries would allow more, one table is enough today.
     if (bytes > 1024 * 1024 * 1024) throw new UserError(`${name}: memory ${formatSize(bytes)} exceeds the 1G a VM can have today`);
-    const need = bytes / CHUNK + 1;
-    const chunks = pool.alloc(need);
+    // Overcommit (issue 12 scope 3): only the table chunk now; RAM chunks are holes backed on first touch.
+    const need = lazy ? 1 : bytes / CHUNK + 1;
+    const got = pool.alloc(need);
+    const chunks = got && lazy ? [got[0]!, ...new Array<number>(bytes / CHUNK).fill(HOLE)] : got;
     if (!chunks) {
       throw new UserError(
         `${name}: needs ${formatSize(need * CHUNK)} of host RAM (guest memory + G-stage tables), only ${formatSize(pool.freeChunks * CHUNK)} free`,
@@ -106,14 +108,39 @@ export class VmMemory implements GuestMemory {
   private buildGStage(): void {
     const core = this.core;
     core.zeroPhys(this.tableChunk, 5 * PAGE);
-    for (const c of this.chunks) core.zeroPhys(c, CHUNK);
+    for (const c of this.chunks) if (c !== HOLE) core.zeroPhys(c, CHUNK);
     const root = this.tableChunk;
     const l1 = root + 4 * PAGE;
     // Root (Sv39x4: 2048 entries, index = GPA[40:30]); GUEST_RAM_BASE is 2 GiB: index 2.
     this.write64(root + ((GUEST_RAM_BASE / 0x4000_0000) | 0) * 8, (BigInt(l1 >>> 12) << 10n) | PTE_V);
     for (let i = 0; i < this.chunks.length; i++) {
-      this.write64(l1 + i * 8, (BigInt(this.chunks[i]! >>> 12) << 10n) | LEAF);
+      if (this.chunks[i] !== HOLE) this.write64(l1 + i * 8, (BigInt(this.chunks[i]! >>> 12) << 10n) | LEAF);
     }
+  }
+
+  /** Back HOLE chunk `c` with a zeroed chunk from the pool and map it (false: the pool is empty). */
+  backHole(c: number): boolean {
+    if (this.chunks[c] !== HOLE) return true;
+    const got = this.pool.alloc(1);
+    if (!got) return false;
+    const hpa = got[0]!;
+    this.core.zeroPhys(hpa, CHUNK);
+    this.chunks[c] = hpa;
+    this.write64(this.tableChunk + 4 * PAGE + c * 8, (BigInt(hpa >>> 12) << 10n) | LEAF);
+    this.core.hfenceGvma(this.vmid);
+    return true;
+  }
+
+  /** Give every RAM chunk back to the pool (a destroyed VM under overcommit); they are holes after. */
+  releaseRam(): void {
+    for (let c = 0; c < this.chunks.length; c++) {
+      const hpa = this.chunks[c]!;
+      if (hpa === HOLE) continue;
+      this.write64(this.tableChunk + 4 * PAGE + c * 8, 0n);
+      this.chunks[c] = HOLE;
+      this.pool.release([hpa]);
+    }
+    this.core.hfenceGvma(this.vmid);
   }
 
   private write64(hpa: number, v: bigint): void {

@@ -39,7 +39,7 @@ export class HostRunner {
     this.incomingUri = options.incoming ?? null;
     if (this.incomingUri !== null) parseTcpUri(this.incomingUri, '--incoming');
     this.host = new Host(
-      { harts: config.harts, ramBytes: config.ramBytes },
+      { harts: config.harts, ramBytes: config.ramBytes, ...(config.overcommit ? { overcommit: true } : {}) },
       { onOutput: (vm, b) => this.onConsoleSink?.(vm.name, b) },
     );
     for (const v of config.vms) {
@@ -72,7 +72,7 @@ export class HostRunner {
   reason(vm: Vm): string {
     switch (vm.state) {
       case 'running': return 'booted';
-      case 'paused': return 'user';
+      case 'paused': return vm.pausedForMemory ? 'memory' : 'user';
       case 'crashed': return 'crashed';
       default:
         if (this.migrated.has(vm.name)) return 'migrated';

@@ -39,6 +39,8 @@ export interface HostSpec {
   harts: number;
   /** Host RAM in bytes (≤ 2 GiB): the frame pool the VMs' memory comes from. */
   ramBytes: number;
+  /** issue 12: the VMs' memory may exceed host RAM (backed on first touch; no frame → paused). */
+  overcommit?: boolean;
 }
 
 /** Why a vCPU left guest mode, as the per-VM statistics count them (KVM's exit reasons, renamed). */

@@ -25,7 +25,7 @@ import { parseElf } from '../elf.js';
 import { UserError, formatSize } from '../errors.js';
 import { cyclesPerTick, type TimingConfig } from '../timing.js';
 import { readFileSync } from 'node:fs';
-import { GUEST_RAM_BASE, VmMemory, type FramePool } from './memory.js';
+import { GUEST_RAM_BASE, HOLE, VmMemory, type FramePool } from './memory.js';
 import { Vcpu, EXIT_REASONS } from './vcpu.js';
 import { VmBalloon } from './balloon.js';
 import { handleExit, setLiveHvip, type ExitEnv } from './exits.js';
@@ -48,6 +48,8 @@ export interface VmOptions {
   timing: TimingConfig;
   /** Console output of the VM (its UART, SBI console). */
   onOutput?: (bytes: Uint8Array) => void;
+  /** Host overcommit (issue 12 scope 3): RAM backed on first touch; no frame → paused, reason memory. */
+  overcommit?: boolean;
 }
 
 /** How a round of the VM ended. */
@@ -65,6 +67,9 @@ export class Vm {
   readonly memory: VmMemory;
   /** The balloon's VMM side (spec.balloon), or null. */
   readonly balloon: VmBalloon | null;
+  readonly overcommit: boolean;
+  /** Paused because the pool had no frame for it (overcommit): the host resumes it when one is free. */
+  pausedForMemory = false;
   readonly scheduler = new EventScheduler();
   readonly platform: VirtPlatform;
   readonly vcpus: Vcpu[];
@@ -105,7 +110,9 @@ export class Vm {
     this.tbHz = opts.timing.timebaseHz;
     this.exitCycles = opts.timing.vmm.exitCycles;
     this.cyclesPerTick = cyclesPerTick(opts.timing);
-    this.memory = VmMemory.allocate(core, pool, spec.memoryBytes, opts.id, spec.name);
+    this.overcommit = opts.overcommit ?? false;
+    this.memory = VmMemory.allocate(core, pool, spec.memoryBytes, opts.id, spec.name, this.overcommit);
+    this.memory.onHole = (c) => this.backChunk(c);
     this.balloon = spec.balloon ? new VmBalloon(core, pool, this.memory, opts.id, (m) => this.crash(m)) : null;
     const vm = this;
     const clock: Clock = { now: () => vm.now, cpuHz: opts.timing.cpuHz };
@@ -348,6 +355,7 @@ export class Vm {
             stop = true;
             break;
         }
+        if (this.state !== 'running') stop = true; // paused for memory (overcommit) in the exit
       } else if (status === RunStatus.Stuck) {
         this.crash(`vCPU ${v.index} is stuck in a trap loop at pc 0x${core.pc.toString(16)}`);
         stop = true;
@@ -407,6 +415,29 @@ export class Vm {
     this.boot();
   }
 
+  /** Back a HOLE chunk of guest RAM (ballooned, or never touched under overcommit). */
+  private backChunk(c: number): boolean {
+    if (!this.memory.backHole(c)) return false;
+    if (this.balloon) this.balloon.refills++;
+    return true;
+  }
+
+  /**
+   * A guest-page fault at `gpa` (exits.ts): true when it was guest RAM without a frame — backed now
+   * (the access is retried), or, with no frame free, the VM paused (overcommit) or crashed.
+   */
+  private ramFault(gpa: bigint): boolean {
+    if (gpa < BigInt(GUEST_RAM_BASE) || gpa >= BigInt(GUEST_RAM_BASE + this.memory.bytes)) return false;
+    const c = Math.floor((Number(gpa) - GUEST_RAM_BASE) / (2 * MiB));
+    if (this.memory.chunks[c] !== HOLE) return false;
+    if (this.backChunk(c)) return true;
+    if (this.overcommit) {
+      this.state = 'paused';
+      this.pausedForMemory = true;
+    } else this.crash(`no free host frame for guest memory at 0x${(GUEST_RAM_BASE + c * 2 * MiB).toString(16)} (ballooned memory touched again; the host pool is empty)`);
+    return true;
+  }
+
   crash(message: string): void {
     this.state = 'crashed';
     this.crashMessage = message;
@@ -433,7 +464,7 @@ export class Vm {
       },
       sendIpi: (hart) => vm.setHvipBit(hart, VSSIP, true),
       fenceGuest: () => vm.core.hfenceGvma(vm.id),
-      ramFault: (gpa) => vm.balloon?.fault(gpa) ?? false,
+      ramFault: (gpa) => vm.ramFault(gpa),
       hartState: (hart) => (vm.vcpus[hart]!.started ? 'started' : 'stopped'),
       hartStart: (hart, pc, opaque) => vm.vcpus[hart]!.start(vm.memory.hgatp, pc, opaque),
     };

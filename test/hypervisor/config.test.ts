@@ -144,7 +144,6 @@ describe('one line naming the field, exit 2', () => {
     ['reserved: paging misspelt', FILE(VM('    paging: flat\n')), "vms[0].paging: expected 'nested' or 'shadow'"],
     ['reserved: nics', FILE(VM('    nics: [ { network: user } ]\n')), /^vms\[0\]\.nics: not supported yet/],
     ['reserved: dedup', FILE(VM(), 'host: { harts: 1, ram: 1G, dedup: true }'), /^host\.dedup: not supported yet/],
-    ['reserved: overcommit', FILE(VM(), 'host: { harts: 1, ram: 1G, overcommit: true }'), /^host\.overcommit: not supported yet/],
     ['not a mapping', '- 1\n- 2\n', 'expected a mapping with keys host and vms (see docs/VM-CONFIG.md)'],
     ['an empty file', '', 'expected a mapping with keys host and vms (see docs/VM-CONFIG.md)'],
   ];
