@@ -174,7 +174,8 @@ export async function migrateOut(d: MigrationDeps, vm: Vm, uri: string, opts: { 
   const log = new DirtyLog(host.core, vm.memory, vm.id);
   let paused = false;
   const fail = (why: string): never => {
-    throw new ControlError('Failed', `migrate ${vm.name} to ${uri}: ${why}; ${vm.name} keeps running here`);
+    const here = vm.state === 'running' || paused ? `; ${vm.name} keeps running here` : '';
+    throw new ControlError('Failed', `migrate ${vm.name} to ${uri}: ${why}${here}`);
   };
   try {
     const spec = vm.spec;

@@ -17,7 +17,9 @@ import { timerGuest } from '../helpers/snapshot.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cv-mig-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-writeFileSync(join(dir, 'g.elf'), timerGuest(3000));
+writeFileSync(join(dir, 'g.elf'), timerGuest(20_000));
+// A guest that runs far longer than any migration here (the copy-storage test destroys it).
+writeFileSync(join(dir, 'long.elf'), timerGuest(10_000_000));
 const SRC = join(dir, 'src.yaml');
 writeFileSync(SRC, `host: { harts: 1, ram: 64M }\nvms:\n  - { name: web, memory: 8M, kernel: g.elf }\n`);
 // The target defines a placeholder VM only (the migrated one is defined from the source's spec).
@@ -187,9 +189,9 @@ describe('--copy-storage', () => {
     writeFileSync(join(dir, 'a.img'), pattern);
     writeFileSync(join(dir, 'b.img'), Buffer.alloc(64 * 1024));
     const s = join(dir, 'cs-src.yaml');
-    writeFileSync(s, `host: { harts: 1, ram: 64M }\nvms:\n  - { name: web, memory: 8M, kernel: g.elf, disks: [{ file: a.img }] }\n`);
+    writeFileSync(s, `host: { harts: 1, ram: 64M }\nvms:\n  - { name: web, memory: 8M, kernel: long.elf, disks: [{ file: a.img }] }\n`);
     const d = join(dir, 'cs-dst.yaml');
-    writeFileSync(d, `host: { harts: 1, ram: 64M }\nvms:\n  - { name: web, memory: 8M, kernel: g.elf, autostart: false, disks: [{ file: b.img }] }\n`);
+    writeFileSync(d, `host: { harts: 1, ram: 64M }\nvms:\n  - { name: web, memory: 8M, kernel: long.elf, autostart: false, disks: [{ file: b.img }] }\n`);
     const uri = `tcp:127.0.0.1:${++port}`;
     const dst = runner(d, uri);
     const src = runner(s);
@@ -197,6 +199,8 @@ describe('--copy-storage', () => {
     const rep = await src.r.migrate('web', uri, { copyStorage: true });
     expect(rep.bytes).toBeGreaterThan(0);
     await src.done;
+    expect((await dst.r.dominfo('web')).state).toBe('running');
+    await dst.r.destroy('web');
     await dst.done;
     src.r.close();
     dst.r.close();
