@@ -315,7 +315,10 @@ export class Plic implements Device {
     this.completes = s.completes.slice();
     for (let ctx = 0; ctx < this.contexts; ctx++) {
       this.output[ctx] = s.output[ctx];
-      this.irq.setPending(ctx >>> 1, ctx & 1 ? Irq.SEIP : Irq.MEIP, this.output[ctx]);
+      // The same context → (hart, bit) map as update(): with S-only contexts (a VM's PLIC) context
+      // h is hart h's SEIP, not (h >> 1, M/S).
+      if (this.sOnly) this.irq.setPending(ctx, Irq.SEIP, this.output[ctx]);
+      else this.irq.setPending(ctx >>> 1, ctx & 1 ? Irq.SEIP : Irq.MEIP, this.output[ctx]);
     }
   }
 }

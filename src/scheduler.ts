@@ -22,6 +22,15 @@ export interface SchedulerStats {
   firedByName: Record<string, number>;
 }
 
+/** EventScheduler.saveState(): the queue as plain data. */
+export interface SchedulerState {
+  seq: number;
+  scheduled: number;
+  fired: number;
+  cancelled: number;
+  events: Array<{ name: string; when: number; seq: number; fired: number }>;
+}
+
 /** The scheduler's event object. Fields are public for the scheduler only; others see SimEvent. */
 class SchedEvent implements SimEvent {
   when = -1;
@@ -163,6 +172,58 @@ export class EventScheduler implements Scheduler {
   resetStats(): void {
     this.nScheduled = this.nFired = this.nCancelled = 0;
     for (const e of this.events) e.fired = 0;
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  /**
+   * The queue as plain data (snapshots, issue 12): every event by creation index (the same board
+   * creates the same events in the same order), its due cycle (-1: not scheduled), sequence stamp
+   * and fire count, plus the counters. Restoring it gives the same firing order, ties included.
+   */
+  saveState(): SchedulerState {
+    return {
+      seq: this.seq,
+      scheduled: this.nScheduled,
+      fired: this.nFired,
+      cancelled: this.nCancelled,
+      events: this.events.map((e) => ({ name: e.name, when: e.index >= 0 ? e.when : -1, seq: e.seq, fired: e.fired })),
+    };
+  }
+
+  /** Why `s` cannot be loaded into this scheduler (a different set of events), or null. */
+  checkState(s: SchedulerState): string | null {
+    if (!s || !Array.isArray(s.events) || s.events.length !== this.events.length) return `it has ${s?.events?.length} events, this machine ${this.events.length}`;
+    for (let i = 0; i < s.events.length; i++) {
+      const x = s.events[i]!;
+      if (x.name !== this.events[i]!.name) return `event ${i} is '${x.name}', here '${this.events[i]!.name}'`;
+      if (!(typeof x.when === 'number' && (x.when === -1 || (x.when >= 0 && Number.isFinite(x.when))))) return `event '${x.name}' has a bad due cycle`;
+    }
+    return null;
+  }
+
+  /** Replace the queue with a saved one (checkState first: this throws on a mismatch). */
+  loadState(s: SchedulerState): void {
+    const why = this.checkState(s);
+    if (why !== null) throw new Error(`scheduler state does not fit: ${why}`);
+    this.clear();
+    for (let i = 0; i < s.events.length; i++) {
+      const e = this.events[i]!;
+      const x = s.events[i]!;
+      e.seq = x.seq;
+      e.fired = x.fired;
+      if (x.when >= 0) {
+        e.when = x.when;
+        this.heap.push(e);
+      }
+    }
+    // A sorted array is a heap.
+    this.heap.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+    this.heap.forEach((e, i) => (e.index = i));
+    this.seq = s.seq;
+    this.nScheduled = s.scheduled;
+    this.nFired = s.fired;
+    this.nCancelled = s.cancelled;
   }
 
   // ---------------------------------------------------------------- heap

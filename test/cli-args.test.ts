@@ -464,7 +464,7 @@ describe('help topics', () => {
 
 describe('parseArgs: host and ctl (issue 10)', () => {
   it('host FILE with its options', () => {
-    expect(parseArgs(['host', 'vms.yaml'])).toEqual({ command: 'host', file: 'vms.yaml', control: null, console: null, stats: null, statsFile: null, maxInsns: null, maxCycles: null, pace: null });
+    expect(parseArgs(['host', 'vms.yaml'])).toEqual({ command: 'host', file: 'vms.yaml', control: null, console: null, stats: null, statsFile: null, maxInsns: null, maxCycles: null, pace: null, restore: [], incoming: null });
     expect(parseArgs(['host', 'vms.yaml', '--control', 'cv.sock', '--console', 'web', '--stats', 'json', '--stats-file', 's.json', '--max-insns', '1e9', '--max-cycles=5_000', '--pace', 'off'])).toEqual({
       command: 'host',
       file: 'vms.yaml',
@@ -475,7 +475,19 @@ describe('parseArgs: host and ctl (issue 10)', () => {
       maxInsns: 1e9,
       maxCycles: 5000,
       pace: false,
+      restore: [],
+      incoming: null,
     });
+    // issue 12: --restore NAME=FILE (repeatable), --incoming
+    expect(parseArgs(['host', 'v.yaml', '--restore', 'web=web.cvsnap', '--restore=db=/x/db.cvsnap', '--incoming', 'tcp:127.0.0.1:7777'])).toMatchObject({
+      restore: [{ name: 'web', file: 'web.cvsnap' }, { name: 'db', file: '/x/db.cvsnap' }],
+      incoming: 'tcp:127.0.0.1:7777',
+    });
+    expect(errorOf(() => parseArgs(['host', 'v.yaml', '--restore', 'web']))).toBe("--restore: expected NAME=FILE (e.g. --restore web=web.cvsnap), got 'web'");
+    expect(parseArgs(['ctl', 's', 'snapshot', 'web', 'web.cvsnap'])).toMatchObject({ verb: 'snapshot', name: 'web', arg: 'web.cvsnap' });
+    expect(parseArgs(['ctl', 's', 'migrate', 'web', 'tcp:h:1', '--bandwidth', '100M', '--copy-storage'])).toMatchObject({ verb: 'migrate', arg: 'tcp:h:1', bandwidth: 1e8, copyStorage: true });
+    expect(errorOf(() => parseArgs(['ctl', 's', 'snapshot', 'web']))).toBe('ctl snapshot needs FILE|SNAP after the domain name (cyclevisor ctl PATH snapshot NAME FILE|SNAP)');
+    expect(errorOf(() => parseArgs(['ctl', 's', 'migrate', 'web', 'tcp:h:1', '--bandwidth', 'fast']))).toBe("--bandwidth: expected a link speed like 1G or 100M (bits per second, 1k to 1000G), got 'fast'");
     expect(errorOf(() => parseArgs(['host', 'a.yaml', 'b.yaml']))).toBe("unexpected argument 'b.yaml': host takes one definition file (options start with --)");
     expect(errorOf(() => parseArgs(['host', 'a.yaml', '--ram', '1G']))).toBe("option --ram is for 'run', 'demo', 'boot' or 'dtb', not 'host' (see cyclevisor --help)");
     expect(errorOf(() => parseArgs(['run', 'a.elf', '--control', 'x']))).toBe("option --control is for 'host', not 'run' (see cyclevisor --help)");

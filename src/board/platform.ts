@@ -30,6 +30,7 @@ import { VirtioRng } from '../../devices/virtio-rng.js';
 import { VirtioConsole } from '../../devices/virtio-console.js';
 import { VirtioNet } from '../../devices/virtio-net.js';
 import type { NetBackend, NetEndpoint } from '../net/link.js';
+import type { VirtioBalloon } from '../../devices/virtio-balloon.js';
 import { RAM_GPA as RAM_BASE } from '../generated/layout.js';
 import { UserError } from '../errors.js';
 import type { DtConfig } from './devicetree.js';
@@ -84,6 +85,8 @@ export interface PlatformOptions {
   /** The UART's transmitted bytes. */
   tx: (b: number) => void;
   drives?: Array<{ path: string; readOnly: boolean; format?: 'raw' | 'qcow2' }>;
+  /** A virtio-balloon device after virtio-rng (a VM's, issue 12: src/hypervisor/balloon.ts). */
+  balloon?: VirtioBalloon;
   rtcEpochNs?: bigint;
   /**
    * A virtio-console in the slot below virtio-rng (the VMM's guest-agent channel). Default: on for
@@ -151,7 +154,7 @@ export class VirtPlatform {
     });
     // virtio-mmio slots: Linux probes the device tree from the highest address down, so the first
     // drive goes in the top slot and becomes /dev/vda (as on QEMU); then virtio-rng.
-    const devs: Array<VirtioBlk | VirtioNet | VirtioRng | VirtioConsole> = [];
+    const devs: Array<VirtioBlk | VirtioNet | VirtioRng | VirtioConsole | VirtioBalloon> = [];
     for (const d of opts.drives ?? []) {
       let backend: FileBlockBackend;
       let disk: BlockBackend;
@@ -185,10 +188,11 @@ export class VirtPlatform {
     devs.push(new VirtioRng({}));
     this.console = (opts.virtioConsole ?? opts.kind === 'vm') ? new VirtioConsole({}) : null;
     if (this.console) devs.push(this.console);
+    if (opts.balloon) devs.push(opts.balloon);
     if (devs.length > (M.virtio.count ?? 8)) {
       this.close();
-      const fixed = this.console ? 2 : 1;
-      throw new UserError(`${devs.length - fixed} disks and NICs: the virt board has room for ${(M.virtio.count ?? 8) - fixed} (8 virtio-mmio slots, ${this.console ? 'virtio-rng and virtio-console hold two' : 'one holds virtio-rng'})`);
+      const fixed = 1 + (this.console ? 1 : 0) + (opts.balloon ? 1 : 0);
+      throw new UserError(`${devs.length - fixed} disks and NICs: the virt board has room for ${(M.virtio.count ?? 8) - fixed} (8 virtio-mmio slots, ${fixed} hold virtio-rng${this.console ? ', virtio-console' : ''}${opts.balloon ? ', virtio-balloon' : ''})`);
     }
     for (let i = 0; i < (M.virtio.count ?? 8); i++) {
       const slot = (M.virtio.count ?? 8) - 1 - i;

@@ -94,6 +94,8 @@ simulated host, each VM's console on stdout under its name (web   | ...).
   --max-insns N, --max-cycles N   host totals; exit 124 when they run out
   --pace on|off       idle VMs keep to the wall clock (default: on with
                       --control, --console or a user network)
+  --restore NAME=FILE start VM NAME from a snapshot file (repeatable)
+  --incoming tcp:HOST:PORT   accept live migrations (ctl ... migrate)
 
 Exit: 0 every VM powered off by itself, 1 one crashed or was destroyed, 124
 --max-insns/--max-cycles ran out, 2 bad usage or input (one line naming the
@@ -108,6 +110,11 @@ Sends one command to a host started with --control PATH (virsh-shaped output).
   start|suspend|resume|shutdown|reboot|destroy NAME
   domstats [NAME]     statistics, libvirt names (virsh domstats)
   console NAME        attach to the VM's console; Ctrl-] detaches
+  snapshot NAME FILE|SNAP   save the running VM (it keeps running)
+  snapshot-list NAME  its snapshot tree (beside the definition file)
+  snapshot-revert|snapshot-delete NAME SNAP
+  migrate NAME tcp:HOST:PORT [--bandwidth 1G] [--copy-storage]
+  balloon NAME SIZE   leave the guest SIZE of memory (virtio-balloon)
   --json              print the host's raw JSON reply instead
 
 Exit: 0 done, 1 the host refused (one line why), 2 usage or connection error.
@@ -215,9 +222,15 @@ export interface HostCommand {
   maxCycles: number | null;
   /** Idle pacing (--pace on|off); null = the default (on with --control, --console or a user network). */
   pace: boolean | null;
+  /** --restore NAME=FILE (issue 12), files as given. */
+  restore: Array<{ name: string; file: string }>;
+  /** --incoming tcp:HOST:PORT (issue 12). */
+  incoming: string | null;
 }
 
-export const CTL_COMMANDS = ['list', 'dominfo', 'start', 'suspend', 'resume', 'shutdown', 'reboot', 'destroy', 'domstats', 'console'] as const;
+export const CTL_COMMANDS = ['list', 'dominfo', 'start', 'suspend', 'resume', 'shutdown', 'reboot', 'destroy', 'domstats', 'console', 'snapshot', 'snapshot-list', 'snapshot-revert', 'snapshot-delete', 'migrate', 'balloon'] as const;
+/** ctl commands that take a second argument after the domain name (issue 12). */
+const CTL_SECOND: Partial<Record<string, string>> = { balloon: 'SIZE', snapshot: 'FILE|SNAP', 'snapshot-revert': 'SNAP', 'snapshot-delete': 'SNAP', migrate: 'tcp:HOST:PORT' };
 export type CtlVerb = (typeof CTL_COMMANDS)[number];
 
 export interface CtlCommand {
@@ -226,6 +239,11 @@ export interface CtlCommand {
   verb: CtlVerb;
   name: string | null;
   json: boolean;
+  /** The second argument of snapshot / snapshot-revert / snapshot-delete / migrate. */
+  arg?: string | null;
+  /** migrate --bandwidth (bits per second), --copy-storage. */
+  bandwidth?: number | null;
+  copyStorage?: boolean;
 }
 
 export type HelpTopic = 'boot' | 'dtb' | 'host' | 'ctl' | 'img';
@@ -299,6 +317,10 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--control': { example: '--control cv.sock', commands: ['host'] },
   '--console': { example: '--console web', commands: ['host'] },
   '--json': { commands: ['ctl'] },
+  '--restore': { example: '--restore web=web.cvsnap', repeat: true, commands: ['host'] },
+  '--incoming': { example: '--incoming tcp:127.0.0.1:7777', commands: ['host'] },
+  '--bandwidth': { example: '--bandwidth 1G', commands: ['ctl'] },
+  '--copy-storage': { commands: ['ctl'] },
 };
 /** Short spellings. */
 const ALIASES: Readonly<Record<string, string>> = { '-o': '--output' };
@@ -550,8 +572,10 @@ function listCommands(cs: readonly CommandName[]): string {
 
 const CTL_SHAPE = 'usage: cyclevisor ctl PATH COMMAND [NAME] [--json]';
 
-function parseCtl(rest: readonly string[], json: boolean): CtlCommand {
-  const [socket, verbWord, name, extra] = rest;
+function parseCtl(rest: readonly string[], json: boolean, values: ReadonlyMap<string, string[]> = new Map()): CtlCommand {
+  const [socket, verbWord, name, second, third] = rest;
+  const secondWhat = verbWord === undefined ? undefined : CTL_SECOND[verbWord];
+  const extra = secondWhat !== undefined ? third : second;
   if (socket === undefined) throw new UserError(`missing control socket path (${CTL_SHAPE})`);
   if (verbWord === undefined) throw new UserError(`missing command (commands: ${CTL_COMMANDS.join(', ')}; ${CTL_SHAPE})`);
   const verb = CTL_COMMANDS.find((c) => c === verbWord);
@@ -564,7 +588,34 @@ function parseCtl(rest: readonly string[], json: boolean): CtlCommand {
   if (needs === 'none' && name !== undefined) throw new UserError(`unexpected argument '${name}': ctl list takes no domain name`);
   if (needs === 'required' && name === undefined) throw new UserError(`ctl ${verb} needs a domain name (cyclevisor ctl PATH ${verb} NAME)`);
   if (verb === 'console' && json) throw new UserError('--json does not apply to console');
-  return { command: 'ctl', socket, verb, name: name ?? null, json };
+  if (secondWhat !== undefined && second === undefined) throw new UserError(`ctl ${verb} needs ${secondWhat} after the domain name (cyclevisor ctl PATH ${verb} NAME ${secondWhat})`);
+  if (verb !== 'migrate' && (values.has('--bandwidth') || values.has('--copy-storage'))) throw new UserError(`--bandwidth and --copy-storage are for ctl migrate`);
+  if (verb === 'balloon') parseSize(second!, 'balloon SIZE'); // a bad size is a usage error (exit 2)
+  const bw = values.get('--bandwidth')?.[0];
+  return {
+    command: 'ctl',
+    socket,
+    verb,
+    name: name ?? null,
+    json,
+    ...(secondWhat !== undefined ? { arg: second!, bandwidth: bw !== undefined ? parseBandwidth(bw) : null, copyStorage: values.has('--copy-storage') } : {}),
+  };
+}
+
+/** `--bandwidth 1G`: bits per second, with k/M/G (powers of 1000, as link speeds) and an optional 'bit/s'. */
+export function parseBandwidth(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kKmMgG]?)(?:bit\/s|bps|b)?$/.exec(v.trim());
+  const mult = m ? ({ '': 1, k: 1e3, m: 1e6, g: 1e9 } as Record<string, number>)[m[2]!.toLowerCase()]! : 0;
+  const n = m ? Number(m[1]) * mult : NaN;
+  if (!(n >= 1000 && n <= 1e12)) throw new UserError(`--bandwidth: expected a link speed like 1G or 100M (bits per second, 1k to 1000G), got '${v}'`);
+  return n;
+}
+
+/** `--restore NAME=FILE`. */
+function parseRestore(v: string): { name: string; file: string } {
+  const eq = v.indexOf('=');
+  if (eq <= 0 || eq === v.length - 1) throw new UserError(`--restore: expected NAME=FILE (e.g. --restore web=web.cvsnap), got '${v}'`);
+  return { name: v.slice(0, eq), file: v.slice(eq + 1) };
 }
 
 /** Parses argv (process.argv.slice(2)) into a command. Throws `UserError` on any bad input. */
@@ -691,9 +742,11 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       maxInsns: settings.maxInsns,
       maxCycles: settings.maxCycles,
       pace: settings.pace,
+      restore: (values.get('--restore') ?? []).map(parseRestore),
+      incoming: one('--incoming') ?? null,
     };
   }
-  if (command === 'ctl') return parseCtl(rest, values.has('--json'));
+  if (command === 'ctl') return parseCtl(rest, values.has('--json'), values);
 
   if (settings.traceRegs && settings.trace === 0) {
     throw new UserError('--trace-regs needs --trace N (the number of instructions to print)');

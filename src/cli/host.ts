@@ -10,11 +10,11 @@ import { closeSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { UserError } from '../errors.js';
-import type { CtlCommand, HostCommand } from './args.js';
+import { parseSize, type CtlCommand, type HostCommand } from './args.js';
 import { loadHostConfig, type HostConfig } from '../hypervisor/config.js';
 import { ConsoleMux, realTimer, type MuxTimer } from '../hypervisor/console-mux.js';
 import { ControlClient, ControlServer, checkSocketPath } from '../hypervisor/control.js';
-import type { CreateHost, DomainInfo, DomainStats, DomainSummary, HostRunResult, HostRunner } from '../hypervisor/control-api.js';
+import type { CreateHost, DomainInfo, DomainStats, DomainSummary, HostRunResult, HostRunner, MigrationReport, SnapshotInfo } from '../hypervisor/control-api.js';
 import { formatDomstats, formatHostStatsJson, formatHostStatsText } from '../hypervisor/stats.js';
 import { formatSize } from '../errors.js';
 import type { CliIo } from './main.js';
@@ -93,6 +93,9 @@ export async function hostCommand(cmd: HostCommand, io: CliIo, deps: HostDeps = 
     throw new UserError(`${cmd.file}: no VM has autostart: true and there is no --control to start one (nothing would run)`);
   }
   if (cmd.statsFile !== null) deps.refuseInputAsOutput?.(cmd.statsFile, '--stats-file', hostInputs(cfg));
+  for (const r of cmd.restore) {
+    if (!names.includes(r.name)) throw new UserError(`--restore ${r.name}=${r.file}: no VM of that name in ${cmd.file} (VMs: ${names.join(', ')})`);
+  }
 
   const createHost = deps.createHost === undefined ? await loadCreateHost() : deps.createHost;
   if (createHost === null) {
@@ -104,7 +107,10 @@ export async function hostCommand(cmd: HostCommand, io: CliIo, deps: HostDeps = 
   }
 
   const statsFd = cmd.statsFile !== null && deps.openOutputFile ? deps.openOutputFile(cmd.statsFile, '--stats-file') : null;
-  const host = await createHost(cfg);
+  const host = await createHost(cfg, {
+    restore: cmd.restore.map((r) => ({ name: r.name, file: resolve(r.file) })),
+    incoming: cmd.incoming,
+  });
   try {
     return await runHost(cmd, io, deps, cfg, host, statsFd);
   } finally {
@@ -229,7 +235,7 @@ export async function ctlCommand(cmd: CtlCommand, io: CliIo, deps: CtlDeps = {})
   const client = await ControlClient.connect(cmd.socket);
   try {
     if (cmd.verb === 'console') return await consoleSession(client, cmd.name!, io, deps.stdin ?? process.stdin);
-    const { reply, raw } = await client.request(cmd.verb, cmd.name !== null ? { name: cmd.name } : undefined);
+    const { reply, raw } = await client.request(cmd.verb, ctlArguments(cmd));
     if (cmd.json) {
       io.stdout.write(raw + '\n');
       return 'error' in reply ? 1 : 0;
@@ -249,6 +255,24 @@ export async function ctlCommand(cmd: CtlCommand, io: CliIo, deps: CtlDeps = {})
       case 'domstats':
         io.stdout.write(formatDomstats(ret as DomainStats[]));
         break;
+      case 'snapshot':
+        io.stdout.write(`Domain snapshot ${(ret as SnapshotInfo).name} created\n`);
+        break;
+      case 'snapshot-list':
+        io.stdout.write(formatSnapshotList(ret as SnapshotInfo[]));
+        break;
+      case 'snapshot-revert':
+        io.stdout.write(`Domain '${cmd.name!}' reverted to snapshot ${cmd.arg!}\n`);
+        break;
+      case 'snapshot-delete':
+        io.stdout.write(`Domain snapshot ${cmd.arg!} deleted\n`);
+        break;
+      case 'migrate':
+        io.stdout.write(formatMigration(cmd.name!, cmd.arg!, ret as MigrationReport));
+        break;
+      case 'balloon':
+        io.stdout.write(`Domain '${cmd.name!}' memory target set to ${formatSize(parseSize(cmd.arg!, 'balloon SIZE'))} (balloon)\n`);
+        break;
       default:
         io.stdout.write(`Domain '${cmd.name!}' ${DONE[cmd.verb]!}\n`);
     }
@@ -256,6 +280,54 @@ export async function ctlCommand(cmd: CtlCommand, io: CliIo, deps: CtlDeps = {})
   } finally {
     client.close();
   }
+}
+
+/** The request arguments of a ctl command (snapshot targets that are paths made absolute: the host's cwd is not ours). */
+export function ctlArguments(cmd: CtlCommand): Record<string, unknown> | undefined {
+  if (cmd.name === null) return undefined;
+  const a: Record<string, unknown> = { name: cmd.name };
+  const arg = cmd.arg ?? null;
+  switch (cmd.verb) {
+    case 'snapshot':
+      a['file'] = arg !== null && (arg.includes('/') || arg.endsWith('.cvsnap')) ? resolve(arg) : arg;
+      break;
+    case 'snapshot-revert':
+    case 'snapshot-delete':
+      a['snapshot'] = arg;
+      break;
+    case 'balloon':
+      a['size'] = parseSize(arg ?? '', 'balloon SIZE');
+      break;
+    case 'migrate':
+      a['uri'] = arg;
+      if (cmd.bandwidth != null) a['bandwidth'] = cmd.bandwidth;
+      if (cmd.copyStorage) a['copyStorage'] = true;
+      break;
+  }
+  return a;
+}
+
+/** `virsh snapshot-list`-like table: name, creation time, state, parent; '*' marks the current one. */
+export function formatSnapshotList(list: readonly SnapshotInfo[]): string {
+  const when = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, ' +0000');
+  const rows = [['Name', 'Creation Time', 'State', 'VM time', 'Parent'], ...list.map((s) => [s.current ? `${s.name} *` : s.name, when(s.created), s.state, `${s.vmSeconds.toFixed(3)}s`, s.parent ?? '-'])];
+  const widths = rows[0]!.map((_, j) => Math.max(...rows.map((r) => r[j]!.length)));
+  const line = (r: string[]) => r.map((c, j) => ` ${j < r.length - 1 ? c.padEnd(widths[j]! + 2) : c}`).join('');
+  return [line(rows[0]!), '-'.repeat(widths.reduce((a, w) => a + w + 3, 0)), ...rows.slice(1).map(line)].join('\n') + '\n';
+}
+
+/** The migration report (issue 12 scope 5). */
+export function formatMigration(name: string, uri: string, r: MigrationReport): string {
+  const lines = [
+    `Domain '${name}' migrated to ${uri}`,
+    `rounds:          ${r.rounds} (pre-copy) + stop-and-copy`,
+    `pages per round: ${r.pagesPerRound.join(' ')}`,
+    `bytes sent:      ${r.bytes}`,
+    `link:            ${r.bandwidthBitsPerSecond / 1e6} Mbit/s (modeled)`,
+    `downtime:        ${r.downtimeCycles} host cycles, ${r.downtimeMs.toFixed(1)} ms wall (guest-visible: 0, by construction)`,
+    `total time:      ${r.totalCycles} host cycles, ${r.totalMs.toFixed(1)} ms wall`,
+  ];
+  return lines.join('\n') + '\n';
 }
 
 /** Ctrl-], as virsh console and telnet. */

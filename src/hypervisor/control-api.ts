@@ -114,6 +114,14 @@ export interface HostControl {
   domstats(name?: string): Promise<DomainStats[]>;
   /** Attach to a VM's console (refused when shut off). */
   console(name: string): Promise<ConsoleStreams>;
+  /** Issue 12 (optional: a host without them answers NotSupported). */
+  snapshot?(name: string, file: string): Promise<SnapshotInfo>;
+  snapshotList?(name: string): Promise<SnapshotInfo[]>;
+  snapshotRevert?(name: string, snapshot: string): Promise<void>;
+  snapshotDelete?(name: string, snapshot: string): Promise<void>;
+  migrate?(name: string, uri: string, opts: { bandwidth?: number; copyStorage?: boolean }): Promise<MigrationReport>;
+  /** Set the VM's memory target through its balloon (bytes the guest keeps). */
+  balloon?(name: string, bytes: number): Promise<void>;
   /** Subscribe to events; returns the unsubscribe function. */
   onEvent(listener: (e: HostEvent) => void): () => void;
 }
@@ -130,7 +138,55 @@ export const CONTROL_COMMANDS = {
   destroy: 'required',
   domstats: 'optional',
   console: 'required',
+  // issue 12: snapshots and live migration (src/hypervisor/snapshot.ts, migration.ts)
+  snapshot: 'required',
+  'snapshot-list': 'required',
+  'snapshot-revert': 'required',
+  'snapshot-delete': 'required',
+  migrate: 'required',
+  balloon: 'required',
 } as const;
+
+/** Arguments a command takes besides `name` (issue 12). */
+export const CONTROL_ARGS: Partial<Record<ControlCommand, readonly string[]>> = {
+  snapshot: ['file'],
+  'snapshot-revert': ['snapshot'],
+  'snapshot-delete': ['snapshot'],
+  migrate: ['uri', 'bandwidth', 'copyStorage'],
+  balloon: ['size'],
+};
+
+/** One snapshot of a VM's snapshot tree (snapshot-list). */
+export interface SnapshotInfo {
+  name: string;
+  /** Absolute path of the snapshot file. */
+  file: string;
+  /** The snapshot this one was taken after (taken from or reverted to), or null. */
+  parent: string | null;
+  /** Host wall time it was taken (ISO 8601; metadata of the tree, not in the file). */
+  created: string;
+  /** The VM's state then (running / paused) and its clock (seconds of VM time). */
+  state: string;
+  vmSeconds: number;
+  bytes: number;
+  /** The VM's current snapshot (last taken or reverted to). */
+  current: boolean;
+}
+
+/** What a migration reports (issue 12 scope 5). */
+export interface MigrationReport {
+  rounds: number;
+  /** Pages sent in each pre-copy round, then the stop-and-copy round. */
+  pagesPerRound: number[];
+  bytes: number;
+  /** The source host's cycles the VM stood still (stop-and-copy over the modeled link), and wall ms. */
+  downtimeCycles: number;
+  downtimeMs: number;
+  /** Total time over the modeled link (host cycles) and wall ms. */
+  totalCycles: number;
+  totalMs: number;
+  bandwidthBitsPerSecond: number;
+}
 export type ControlCommand = keyof typeof CONTROL_COMMANDS;
 
 // ---------------------------------------------------------------------------------------------
@@ -187,4 +243,12 @@ export interface HostRunner extends HostControl {
 }
 
 /** The export of src/hypervisor/host.ts that `cyclevisor host` looks for. */
-export type CreateHost = (config: HostConfig) => HostRunner | Promise<HostRunner>;
+export type CreateHost = (config: HostConfig, options?: HostStartOptions) => HostRunner | Promise<HostRunner>;
+
+/** `cyclevisor host` options the VMM acts on at start (issue 12). */
+export interface HostStartOptions {
+  /** --restore NAME=FILE: start these VMs from snapshot files instead of booting them. */
+  restore?: Array<{ name: string; file: string }>;
+  /** --incoming tcp:HOST:PORT: accept live migrations there. */
+  incoming?: string | null;
+}

@@ -18,7 +18,7 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { UserError } from '../errors.js';
-import { CONTROL_COMMANDS, ControlError, type ControlCommand, type HostControl, type HostEvent } from './control-api.js';
+import { CONTROL_ARGS, CONTROL_COMMANDS, ControlError, type ControlCommand, type HostControl, type HostEvent } from './control-api.js';
 
 export const PROTOCOL_VERSION = 1;
 /** How long close() waits for commands in flight to reply (ms of wall time). */
@@ -67,7 +67,8 @@ export async function dispatch(host: HostControl, req: ControlRequest): Promise<
   if (name !== undefined && typeof name !== 'string') return errorReply('GenericError', `${cmd}: 'name' must be a string`, id);
   if (takes === 'required' && name === undefined) return errorReply('GenericError', `${cmd} needs a domain name`, id);
   if (takes === 'none' && name !== undefined) return errorReply('GenericError', `${cmd} takes no domain name`, id);
-  const unknown = Object.keys(args).find((k) => k !== 'name');
+  const extra = CONTROL_ARGS[cmd as ControlCommand] ?? [];
+  const unknown = Object.keys(args).find((k) => k !== 'name' && !extra.includes(k));
   if (unknown !== undefined) return errorReply('GenericError', `${cmd}: unknown argument '${unknown}'`, id);
   try {
     let ret: unknown = {};
@@ -80,6 +81,14 @@ export async function dispatch(host: HostControl, req: ControlRequest): Promise<
         break;
       case 'domstats':
         ret = await host.domstats(name);
+        break;
+      case 'snapshot':
+      case 'snapshot-list':
+      case 'snapshot-revert':
+      case 'snapshot-delete':
+      case 'migrate':
+      case 'balloon':
+        ret = await dispatchIssue12(host, cmd, name!, args);
         break;
       case 'start':
       case 'suspend':
@@ -96,6 +105,44 @@ export async function dispatch(host: HostControl, req: ControlRequest): Promise<
   } catch (e) {
     if (e instanceof ControlError) return errorReply(e.errorClass, e.message, id);
     return errorReply('InternalError', e instanceof Error ? e.message.replace(/\s*\n\s*/g, ' ') : String(e), id);
+  }
+}
+
+/** Snapshots and migration (issue 12): the optional HostControl methods, checked arguments. */
+async function dispatchIssue12(host: HostControl, cmd: string, name: string, args: Record<string, unknown>): Promise<unknown> {
+  const str = (k: string): string => {
+    const v = args[k];
+    if (typeof v !== 'string' || v === '') throw new ControlError('Failed', `${cmd}: '${k}' must be a non-empty string`);
+    return v;
+  };
+  const need = <T>(f: T | undefined): T => {
+    if (f === undefined) throw new ControlError('NotSupported', `${cmd}: not supported by this host`);
+    return f;
+  };
+  switch (cmd) {
+    case 'snapshot':
+      return await need(host.snapshot).call(host, name, str('file'));
+    case 'snapshot-list':
+      return await need(host.snapshotList).call(host, name);
+    case 'snapshot-revert':
+      await need(host.snapshotRevert).call(host, name, str('snapshot'));
+      return {};
+    case 'snapshot-delete':
+      await need(host.snapshotDelete).call(host, name, str('snapshot'));
+      return {};
+    case 'balloon': {
+      const size = args['size'];
+      if (!(typeof size === 'number' && Number.isInteger(size) && size >= 0)) throw new ControlError('Failed', "balloon: 'size' must be a whole number of bytes");
+      await need(host.balloon).call(host, name, size);
+      return {};
+    }
+    default: {
+      const bw = args['bandwidth'];
+      if (bw !== undefined && !(typeof bw === 'number' && bw > 0 && Number.isFinite(bw))) throw new ControlError('Failed', "migrate: 'bandwidth' must be a positive number (bits per second)");
+      const cs = args['copyStorage'];
+      if (cs !== undefined && typeof cs !== 'boolean') throw new ControlError('Failed', "migrate: 'copyStorage' must be true or false");
+      return await need(host.migrate).call(host, name, str('uri'), { ...(bw !== undefined ? { bandwidth: bw as number } : {}), ...(cs !== undefined ? { copyStorage: cs as boolean } : {}) });
+    }
   }
 }
 

@@ -97,6 +97,8 @@ export type ExitOutcome =
 /** The VM as the exit handlers reach it. */
 export interface ExitEnv extends SbiEnv {
   readonly bus: Bus;
+  /** A guest-page fault on guest RAM given back by the balloon: back it and retry (balloon.ts). */
+  ramFault?(gpa: bigint): boolean;
 }
 
 /** Handle the exit `e` of the vCPU loaded on `core` (`hart` = its index in the VM). */
@@ -116,6 +118,7 @@ export function handleExit(core: Core, e: VmExit, env: ExitEnv, hart: number): {
         return { reason: 'fault', outcome: { kind: 'resume' } };
       }
       const gpa = (e.htval << 2n) | (e.stval & 3n);
+      if (env.ramFault?.(gpa)) return { reason: 'other', outcome: { kind: 'resume' } };
       const acc = decodeMmio(e.insn, e.length);
       if (acc === null || acc.store !== store || gpa >= 1n << 32n) {
         core.injectVS(store ? CAUSE_STORE_ACCESS : CAUSE_LOAD_ACCESS, e.stval);
@@ -142,6 +145,7 @@ export function handleExit(core: Core, e: VmExit, env: ExitEnv, hart: number): {
       return { reason: 'mmio', outcome: { kind: 'resume' } };
     }
     case CAUSE_FETCH_GPF:
+      if (env.ramFault?.((e.htval << 2n) | (e.stval & 3n))) return { reason: 'other', outcome: { kind: 'resume' } };
       core.injectVS(CAUSE_FETCH_ACCESS, e.stval);
       return { reason: 'fault', outcome: { kind: 'resume' } };
     case CAUSE_VIRTUAL_INSN:

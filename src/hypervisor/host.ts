@@ -102,6 +102,8 @@ export class Host implements HostControlOps {
   readonly timing: TimingConfig;
   readonly vms: Vm[] = [];
   readonly hostTime: number[];
+  /** issue 12 scope 3: VMs' memory may exceed host RAM (backed on first touch). */
+  readonly overcommit: boolean;
   private readonly placement: VcpuPlacement;
   private readonly onOutput: HostOptions['onOutput'];
   private destroyed = new Set<string>();
@@ -121,6 +123,7 @@ export class Host implements HostControlOps {
     }
     this.timing = opts.timing ?? defaultTiming();
     this.harts = spec.harts;
+    this.overcommit = spec.overcommit ?? false;
     this.onOutput = opts.onOutput;
     // The default policy: the weight/cap scheduler (scheduler.ts), one entity per VM (a VM's round
     // runs its vCPUs on one host hart at a time), the round-robin slice as its time slice.
@@ -177,6 +180,7 @@ export class Host implements HostControlOps {
       timing: this.timing,
       hostHarts: this.harts,
       ...(this.tlbModels ? { tlb: this.tlbModels } : {}),
+      overcommit: this.overcommit,
       ...(this.onOutput ? { onOutput: (b: Uint8Array) => this.onOutput!(vm, b) } : {}),
     });
     this.vms.push(vm);
@@ -209,6 +213,16 @@ export class Host implements HostControlOps {
     let rounds = 0;
     for (;;) {
       if (!this.vms.some((v) => v.state === 'running' || v.state === 'paused')) break;
+      // Overcommit: a VM paused for memory goes on as soon as the pool has a frame again.
+      if (this.overcommit && this.pool.freeChunks > 0) {
+        for (const v of this.vms) {
+          if (v.pausedForMemory && v.state === 'paused') {
+            v.pausedForMemory = false;
+            v.state = 'running';
+            this.blocked.clear();
+          }
+        }
+      }
       if (!this.vms.some((v) => v.state === 'running')) {
         if (opts.waitWhenPaused) return null;
         return { code: 3, message: 'every VM that has not shut off is paused' };
@@ -257,7 +271,14 @@ export class Host implements HostControlOps {
       this.placement.charge(vm.id, r.hostCycles);
       if (r.blocked) this.blocked.add(vm.id);
       else this.blocked.clear();
-      if (vm.state === 'shut off' || vm.state === 'crashed') this.placement.remove(vm.id);
+      if (vm.state === 'shut off' || vm.state === 'crashed') {
+        this.placement.remove(vm.id);
+        // Overcommit: a VM that is over gives its frames back (a restart backs them again on touch).
+        if (this.overcommit) {
+          core.hfenceGvma(vm.id);
+          vm.memory.releaseRam();
+        }
+      }
       if (opts.afterRound?.(this) === 'stop') return { code: 130, message: 'stopped' };
     }
     const bad = this.vms.find((v) => v.state === 'crashed' || this.destroyed.has(v.name));
@@ -300,6 +321,19 @@ export class Host implements HostControlOps {
   /** Host-side work (network sockets) was delivered to the VMs: a blocked VM may run again. */
   hostWorkArrived(): void {
     this.blocked.clear();
+  }
+
+  /**
+   * Replace a VM's whole state (snapshot restore or revert, an incoming migration: snapshot.ts):
+   * the VM leaves the placement, `apply` (which must not fail half-way) sets its state, and a
+   * running or paused result is placed again as a fresh entity.
+   */
+  replaceVmState(vm: Vm, apply: () => void): void {
+    this.placement.remove(vm.id);
+    apply();
+    this.destroyed.delete(vm.name);
+    this.blocked.clear();
+    if (vm.state === 'running' || vm.state === 'paused') this.placement.add(vm.id, vm.spec.weight ?? 256, vm.spec.cap ?? null);
   }
 
   /** Was this VM destroyed (not shut off by its guest)? */
@@ -398,8 +432,14 @@ export class Host implements HostControlOps {
     if (v.state !== 'running' && v.state !== 'paused') return { ok: false, error: `${name}: domain is not running` };
     v.state = 'shut off';
     v.finishShutdown({ ok: false, timeout: false, error: `${name}: the domain was destroyed` });
+    v.pausedForMemory = false;
     this.destroyed.add(name);
     this.placement.remove(v.id);
+    // Overcommit: a destroyed VM's frames go back to the pool now (a VM paused for memory may go on).
+    if (this.overcommit) {
+      this.core.hfenceGvma(v.id);
+      v.memory.releaseRam();
+    }
     return { ok: true, value: null };
   }
   domstats(name?: string): ControlResult<VmStats[]> {

@@ -17,6 +17,8 @@ import { UserError, formatSize } from '../errors.js';
 export const PAGE = 4096;
 /** The pool's unit: one Sv39x4 level-1 megapage. */
 export const CHUNK = 2 * 1024 * 1024;
+/** A chunk of guest RAM given back to the pool by the balloon (balloon.ts): no frame behind it. */
+export const HOLE = -1;
 /** Where a VM's RAM starts in its guest-physical space (QEMU virt). */
 export const GUEST_RAM_BASE = 0x8000_0000;
 /** The most guest RAM a VM can have: 2 GiB, all the host RAM there can be today ([2 GiB, 4 GiB) of GPA). */
@@ -88,13 +90,15 @@ export class VmMemory implements GuestMemory {
    * pool is short (the host's RAM is at most 2G today, so a VM gets at most 2G less the host's
    * reserve and the table chunk).
    */
-  static allocate(core: Core, pool: FramePool, bytes: number, vmid: number, name: string): VmMemory {
+  static allocate(core: Core, pool: FramePool, bytes: number, vmid: number, name: string, lazy = false): VmMemory {
     if (!(Number.isInteger(bytes) && bytes > 0 && bytes % CHUNK === 0)) {
       throw new UserError(`${name}: memory must be a positive multiple of 2M, got ${bytes} bytes`);
     }
     if (bytes > MAX_VM_RAM) throw new UserError(`${name}: memory ${formatSize(bytes)} is more than the host can have (host RAM is at most 2G today)`);
-    const need = bytes / CHUNK + 1;
-    const chunks = pool.alloc(need);
+    // Overcommit (issue 12 scope 3): only the table chunk now; RAM chunks are holes backed on first touch.
+    const need = lazy ? 1 : bytes / CHUNK + 1;
+    const got = pool.alloc(need);
+    const chunks = got && lazy ? [got[0]!, ...new Array<number>(bytes / CHUNK).fill(HOLE)] : got;
     if (!chunks) {
       throw new UserError(
         `${name}: needs ${formatSize(need * CHUNK)} of host RAM (guest memory + G-stage tables), only ${formatSize(pool.freeChunks * CHUNK)} free (host RAM is at most 2G today)`,
@@ -111,13 +115,28 @@ export class VmMemory implements GuestMemory {
    * guest RAM: GUEST_RAM_BASE is 2 GiB, so root entries 2 and 3 cover [2 GiB, 4 GiB), up to 2 GiB
    * of guest RAM (Priv 1.12 §8.5.1).
    */
+  /** Level-1 tables: one per GiB of guest RAM, at pages 4, 5 of tableChunk (after the 16 KiB root). */
+  get l1Tables(): number {
+    return Math.ceil(this.chunks.length / 512);
+  }
+
+  /** Host-physical address of RAM chunk `c`'s 2 MiB leaf in its level-1 table. */
+  l1Entry(c: number): number {
+    return this.tableChunk + (4 + Math.floor(c / 512)) * PAGE + (c % 512) * 8;
+  }
+
+  /** Offset in tableChunk of the first page after the root and level-1 tables (dirty-log.ts's level-0 tables). */
+  get tablesEnd(): number {
+    return (4 + this.l1Tables) * PAGE;
+  }
+
   private buildGStage(): void {
     const core = this.core;
-    const l1Tables = Math.ceil(this.chunks.length / 512);
+    const l1Tables = this.l1Tables;
     core.zeroPhys(this.tableChunk, (4 + l1Tables) * PAGE);
     // Every chunk is wiped, also one no VM has had: host RAM outside the VMs may hold the host's
     // own data (test/hypervisor/hostile.test.ts fills it with canaries), never to be seen by a guest.
-    for (const c of this.chunks) core.zeroPhys(c, CHUNK);
+    for (const c of this.chunks) if (c !== HOLE) core.zeroPhys(c, CHUNK);
     const root = this.tableChunk;
     const rootIndex = (GUEST_RAM_BASE / 0x4000_0000) | 0;
     for (let t = 0; t < l1Tables; t++) {
@@ -125,9 +144,33 @@ export class VmMemory implements GuestMemory {
       this.write64(root + (rootIndex + t) * 8, (BigInt(l1 >>> 12) << 10n) | PTE_V);
     }
     for (let i = 0; i < this.chunks.length; i++) {
-      const l1 = root + (4 + Math.floor(i / 512)) * PAGE;
-      this.write64(l1 + (i % 512) * 8, (BigInt(this.chunks[i]! >>> 12) << 10n) | LEAF);
+      if (this.chunks[i] !== HOLE) this.write64(this.l1Entry(i), (BigInt(this.chunks[i]! >>> 12) << 10n) | LEAF);
     }
+  }
+
+  /** Back HOLE chunk `c` with a zeroed chunk from the pool and map it (false: the pool is empty). */
+  backHole(c: number): boolean {
+    if (this.chunks[c] !== HOLE) return true;
+    const got = this.pool.alloc(1);
+    if (!got) return false;
+    const hpa = got[0]!;
+    this.core.zeroPhys(hpa, CHUNK);
+    this.chunks[c] = hpa;
+    this.write64(this.l1Entry(c), (BigInt(hpa >>> 12) << 10n) | LEAF);
+    this.core.hfenceGvma(this.vmid);
+    return true;
+  }
+
+  /** Give every RAM chunk back to the pool (a destroyed VM under overcommit); they are holes after. */
+  releaseRam(): void {
+    for (let c = 0; c < this.chunks.length; c++) {
+      const hpa = this.chunks[c]!;
+      if (hpa === HOLE) continue;
+      this.write64(this.l1Entry(c), 0n);
+      this.chunks[c] = HOLE;
+      this.pool.release([hpa]);
+    }
+    this.core.hfenceGvma(this.vmid);
   }
 
   private write64(hpa: number, v: bigint): void {
@@ -150,7 +193,10 @@ export class VmMemory implements GuestMemory {
     return Number.isSafeInteger(gpa) && Number.isSafeInteger(len) && gpa >= GUEST_RAM_BASE && len >= 0 && gpa + len <= GUEST_RAM_BASE + this.bytes;
   }
 
-  /** Split [gpa, gpa+len) at chunk borders: [hpa, offset in the buffer, length]. */
+  /**
+   * Split [gpa, gpa+len) at chunk borders: [hpa, offset in the buffer, length]. A ballooned chunk
+   * (HOLE) is backed again first through `onHole` (balloon.ts); if it cannot be, the access fails.
+   */
   private pieces(gpa: number, len: number): Array<[number, number, number]> {
     if (!this.inRam(gpa, len)) throw new Error(`guest-physical 0x${gpa.toString(16)}+${len} is outside the VM's memory`);
     const out: Array<[number, number, number]> = [];
@@ -158,6 +204,8 @@ export class VmMemory implements GuestMemory {
     while (done < len) {
       const g = gpa + done;
       const n = Math.min(len - done, CHUNK - ((g - GUEST_RAM_BASE) % CHUNK));
+      const c = Math.floor((g - GUEST_RAM_BASE) / CHUNK);
+      if (this.chunks[c] === HOLE && !this.onHole?.(c)) throw new Error(`guest-physical 0x${g.toString(16)}: no host frame behind it (ballooned, none free)`);
       out.push([this.hpaOf(g)!, done, n]);
       done += n;
     }
@@ -173,13 +221,41 @@ export class VmMemory implements GuestMemory {
     return out;
   }
 
+  /**
+   * A view (no copy) of [gpa, gpa+len) within one 2 MiB chunk: valid until the core's memory grows
+   * or the VM runs again (snapshots read RAM through it between rounds).
+   */
+  view(gpa: number, len: number): Uint8Array {
+    // A ballooned chunk reads as zeros (without backing it again).
+    const c = Math.floor((gpa - GUEST_RAM_BASE) / CHUNK);
+    if (this.chunks[c] === HOLE && Math.floor((gpa + len - 1 - GUEST_RAM_BASE) / CHUNK) === c) return new Uint8Array(len);
+    const p = this.pieces(gpa, len);
+    if (p.length !== 1) throw new Error(`view of 0x${gpa.toString(16)}+${len} crosses a chunk`);
+    const u8 = this.core.u8view();
+    const at = L.RAM_OFFSET + p[0]![0] - RAM_BASE;
+    return u8.subarray(at, at + len);
+  }
+
   write(gpa: number, data: Uint8Array): void {
     for (const [hpa, off, n] of this.pieces(gpa, data.length)) this.core.writePhys(hpa, data.subarray(off, off + n));
+    // VMM writes (virtio DMA, loaders) bypass the G-stage: dirty logging (dirty-log.ts) hears of them here.
+    this.onWrite?.(gpa, data.length);
+  }
+  /** Set while dirty logging runs (dirty-log.ts). */
+  onWrite: ((gpa: number, len: number) => void) | null = null;
+  /** The balloon's refill of a HOLE chunk (balloon.ts): true when it is backed now. */
+  onHole: ((chunk: number) => boolean) | null = null;
+  /** True while the G-stage maps RAM with 4 KiB leaves (dirty logging): the balloon leaves it alone. */
+  finePaging = false;
+
+  /** Zero [gpa, gpa+len) of guest RAM (snapshot restore). */
+  zero(gpa: number, len: number): void {
+    for (const [hpa, , n] of this.pieces(gpa, len)) this.core.zeroPhys(hpa, n);
   }
 
   /** Return every frame to the pool (the VM is gone; its VMID's translations must be fenced first). */
   release(): void {
-    this.pool.release([this.tableChunk, ...this.chunks]);
+    this.pool.release([this.tableChunk, ...this.chunks.filter((c) => c !== HOLE)]);
     this.chunks.length = 0;
   }
 }

@@ -6,12 +6,14 @@
  *
  * The configuration types are config.ts's, the errors control-api.ts's ControlError.
  */
-import { UserError } from '../errors.js';
+import { UserError, formatSize } from '../errors.js';
 import { loadTimingFile } from '../timing.js';
 import type { HostConfig } from './config.js';
-import { ControlError, type ConsoleStreams, type ControlErrorClass } from './control-api.js';
+import { ControlError, type ConsoleStreams, type ControlErrorClass, type HostStartOptions } from './control-api.js';
 import { PassThrough, Writable } from 'node:stream';
 import type { ShutdownResult } from './vm.js';
+import { IncomingServer, migrateOut, parseTcpUri, type IncomingDeps } from './migration.js';
+import { deleteSnapshot, listSnapshots, restoreAtStart, revertSnapshot, takeSnapshot } from './snapshot-control.js';
 import { Host } from './host.js';
 import type { Vm } from './vm.js';
 import { EXIT_REASONS } from './vcpu.js';
@@ -41,10 +43,20 @@ export class HostRunner {
   private pacer: HostPacer | null = null;
   /** Ends the run loop's idle sleep early (input, a control command, host socket data). */
   private wakeLoop: (() => void) | null = null;
+  /** issue 12: VMs that left by live migration, the incoming-migration listener. */
+  private readonly migrated = new Set<string>();
+  private readonly incomingUri: string | null;
+  private incoming: IncomingServer | null = null;
 
-  constructor(readonly config: HostConfig) {
+  constructor(
+    readonly config: HostConfig,
+    options: HostStartOptions = {},
+  ) {
+    const restoring = new Set((options.restore ?? []).map((r) => r.name));
+    this.incomingUri = options.incoming ?? null;
+    if (this.incomingUri !== null) parseTcpUri(this.incomingUri, '--incoming');
     this.host = new Host(
-      { harts: config.harts, ramBytes: config.ramBytes },
+      { harts: config.harts, ramBytes: config.ramBytes, ...(config.overcommit ? { overcommit: true } : {}) },
       {
         onOutput: (vm, b) => this.consoleOut(vm.name, b),
         ...(config.timingFile ? { timing: loadTimingFile(config.timingFile) } : {}),
@@ -61,15 +73,18 @@ export class HostRunner {
         ...(v.cmdline !== null ? { cmdline: v.cmdline } : {}),
         weight: v.weight,
         ...(v.cap !== null ? { cap: v.cap } : {}),
-        autostart: v.autostart,
+        // A VM restored from a snapshot (--restore) is not booted: its state comes from the file.
+        autostart: v.autostart && !restoring.has(v.name),
         disks: v.disks,
         shutdownTimeout: v.shutdownTimeout,
         ...(v.nics && v.nics.length > 0 ? { nics: v.nics.map((n) => ({ mac: n.mac, backend: this.backendFor(n.network, n.hostfwd) })) } : {}),
         paging: v.paging,
         ...(v.shadowPages != null ? { shadowPages: v.shadowPages } : {}),
+        ...(v.balloon ? { balloon: true } : {}),
       });
-      if (v.autostart) this.everStarted.add(v.name);
+      if (v.autostart || restoring.has(v.name)) this.everStarted.add(v.name);
     }
+    if (options.restore?.length) restoreAtStart(this.host, options.restore);
     for (const vm of this.host.vms) this.lastState.set(vm.name, vm.state);
   }
 
@@ -105,9 +120,10 @@ export class HostRunner {
   reason(vm: Vm): string {
     switch (vm.state) {
       case 'running': return 'booted';
-      case 'paused': return 'user';
+      case 'paused': return vm.pausedForMemory ? 'memory' : 'user';
       case 'crashed': return 'crashed';
       default:
+        if (this.migrated.has(vm.name)) return 'migrated';
         if (this.host.wasDestroyed(vm.name)) return 'destroyed';
         if (vm.poweredOff) return 'shutdown';
         return this.everStarted.has(vm.name) ? 'shutdown' : 'never started';
@@ -136,6 +152,7 @@ export class HostRunner {
     this.pacer = pacer;
     if (pacer) for (const vm of this.host.vms) pacer.attach(vm);
     let end: 'done' | 'max-insns' | 'max-cycles' | 'interrupted' = 'done';
+    if (this.incomingUri !== null) this.incoming = await IncomingServer.listen(this.incomingUri, this.incomingDeps());
     try {
       for (;;) {
         if (this.interrupted) {
@@ -156,6 +173,12 @@ export class HostRunner {
           return now - t0 > SLICE_MS || (pacer !== null && pacer.anyDue(now));
         });
         this.emitChanges();
+        // A host waiting for an incoming migration (none arrived yet, or one is under way) goes on waiting.
+        const awaiting = this.incoming !== null && (this.incoming.received === 0 || this.incoming.inProgress);
+        if (r && awaiting && !r.limit) {
+          await new Promise<void>((res) => setTimeout(res, 10));
+          continue;
+        }
         if (r) {
           if (r.limit) end = r.limit;
           break;
@@ -183,6 +206,8 @@ export class HostRunner {
       if (pacer) for (const vm of this.host.vms) pacer.detach(vm);
       this.pacer = null;
       this.wakeLoop = null;
+      await this.incoming?.close();
+      this.incoming = null;
     }
     // Shutdowns still waiting (the run was interrupted or ran out): they will not complete now.
     for (const v of this.host.vms) v.finishShutdown({ ok: false, timeout: false, error: `${v.name}: the host stopped before the guest powered off` });
@@ -298,7 +323,7 @@ export class HostRunner {
       }
       stats['mem.guest_page_faults'] = v.vcpus.reduce((a, c) => a + c.guestPageFaults, 0);
       stats['balloon.current'] = Math.floor(s['balloon.current'] / 1024);
-      stats['balloon.maximum'] = Math.floor(s['balloon.current'] / 1024);
+      stats['balloon.maximum'] = Math.floor(v.memory.bytes / 1024);
       stats['balloon.rss'] = Math.floor(s['balloon.rss'] / 1024);
       for (const r of EXIT_REASONS) {
         stats[`exit.${r}.count`] = s.exits[r].count;
@@ -369,6 +394,55 @@ export class HostRunner {
       set.clear();
     }
   }
+  // ---------------------------------------------------------------- issue 12 (snapshot-control.ts)
+  async snapshot(name: string, file: string) {
+    return takeSnapshot(this.host, this.config.path, this.vm(name), file);
+  }
+  async snapshotList(name: string) {
+    return listSnapshots(this.config.path, this.vm(name));
+  }
+  async snapshotRevert(name: string, snap: string) {
+    revertSnapshot(this.host, this.config.path, this.vm(name), snap);
+    this.everStarted.add(name);
+    this.emitChanges();
+  }
+  async snapshotDelete(name: string, snap: string) {
+    deleteSnapshot(this.config.path, this.vm(name), snap);
+  }
+
+  async migrate(name: string, uri: string, opts: { bandwidth?: number; copyStorage?: boolean }) {
+    const vm = this.vm(name);
+    const r = await migrateOut({ host: this.host, migratedAway: (v) => this.host.replaceVmState(v, () => (this.migrated.add(v.name), (v.state = 'shut off'))) }, vm, uri, opts);
+    this.emitChanges();
+    return r;
+  }
+
+  async balloon(name: string, bytes: number) {
+    const vm = this.vm(name);
+    if (!vm.balloon) throw new ControlError('NotSupported', `${name} has no balloon device (balloon: true in its definition)`);
+    if (vm.state !== 'running' && vm.state !== 'paused') throw new ControlError('InvalidState', `${name}: domain is not running`);
+    if (bytes > vm.memory.bytes) throw new ControlError('InvalidState', `${name}: ${formatSize(bytes)} is more than its memory (${formatSize(vm.memory.bytes)})`);
+    vm.balloon.setMemory(bytes);
+    this.host.inputArrived(vm, new Uint8Array(0)); // the config interrupt may wake a waiting VM
+  }
+
+  private incomingDeps(): IncomingDeps {
+    return {
+      host: this.host,
+      findVm: (n) => this.host.vms.find((v) => v.name === n) ?? null,
+      defineVm: (spec) => {
+        const vm = this.host.addVm(spec);
+        this.lastState.set(vm.name, vm.state);
+        return vm;
+      },
+      arrived: (vm) => {
+        this.everStarted.add(vm.name);
+        this.migrated.delete(vm.name);
+        this.emitChanges();
+      },
+    };
+  }
+
   onEvent(listener: (e: { event: 'DOMAIN_STATE'; name: string; state: VmState; reason: string }) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -414,6 +488,11 @@ function addDiskAndTlbStats(stats: Record<string, number | string>, s: VmStats):
 }
 
 /** The export `cyclevisor host` looks for (hostcli's `CreateHost`). Bad input: UserError (exit 2). */
-export function createHost(config: HostConfig): HostRunner {
-  return new HostRunner(config);
+export function createHost(config: HostConfig, options: HostStartOptions = {}): HostRunner {
+  try {
+    return new HostRunner(config, options);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw e;
+  }
 }

@@ -39,6 +39,8 @@ export interface VmSpec {
   paging?: 'nested' | 'shadow';
   /** Shadow paging: the most shadow page-table pages the VM may use (default 2048 = 8 MiB). */
   shadowPages?: number;
+  /** A virtio-balloon device (issue 12; default false). */
+  balloon?: boolean;
 }
 
 /** The host machine (issue 10's `host:` key). */
@@ -47,6 +49,8 @@ export interface HostSpec {
   harts: number;
   /** Host RAM in bytes (≤ 2 GiB): the frame pool the VMs' memory comes from. */
   ramBytes: number;
+  /** issue 12: the VMs' memory may exceed host RAM (backed on first touch; no frame → paused). */
+  overcommit?: boolean;
 }
 
 /** Why a vCPU left guest mode, as the per-VM statistics count them (KVM's exit reasons, renamed). */

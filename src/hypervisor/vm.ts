@@ -25,8 +25,9 @@ import { parseElf } from '../elf.js';
 import { UserError, formatSize } from '../errors.js';
 import { cyclesPerTick, type TimingConfig } from '../timing.js';
 import { readFileSync } from 'node:fs';
-import { GUEST_RAM_BASE, VmMemory, type FramePool } from './memory.js';
+import { GUEST_RAM_BASE, HOLE, VmMemory, type FramePool } from './memory.js';
 import { Vcpu, EXIT_REASONS } from './vcpu.js';
+import { VmBalloon } from './balloon.js';
 import { handleExit, setLiveHvip, type ExitEnv } from './exits.js';
 import type { SbiAction } from './sbi/index.js';
 import { GuestAgent } from './agent.js';
@@ -67,6 +68,8 @@ export interface VmOptions {
   tlb?: VcpuTlbModels;
   /** Host harts (whose host TLBs a fence flushes); default 1. */
   hostHarts?: number;
+  /** Host overcommit (issue 12 scope 3): RAM backed on first touch; no frame → paused, reason memory. */
+  overcommit?: boolean;
 }
 
 /** How a `shutdown` through the guest agent ended (issue 10 scope 6). */
@@ -85,6 +88,11 @@ export class Vm {
   readonly id: number;
   readonly spec: VmSpec;
   readonly memory: VmMemory;
+  /** The balloon's VMM side (spec.balloon), or null. */
+  readonly balloon: VmBalloon | null;
+  readonly overcommit: boolean;
+  /** Paused because the pool had no frame for it (overcommit): the host resumes it when one is free. */
+  pausedForMemory = false;
   readonly scheduler = new EventScheduler();
   readonly platform: VirtPlatform;
   readonly vcpus: Vcpu[];
@@ -120,7 +128,8 @@ export class Vm {
   private readonly cpuHz: number;
   private readonly exitCycles: number;
   private readonly env: ExitEnv;
-  private inputQueue: number[] = [];
+  /** Console input not yet read by SBI getchar (public for snapshots: snapshot.ts). */
+  readonly inputQueue: number[] = [];
   private readonly tlb: VcpuTlbModels | null;
   private readonly hostHarts: number;
   /**
@@ -149,7 +158,8 @@ export class Vm {
     this.cpuHz = opts.timing.cpuHz;
     this.exitCycles = opts.timing.vmm.exitCycles;
     this.cyclesPerTick = cyclesPerTick(opts.timing);
-    this.memory = VmMemory.allocate(core, pool, spec.memoryBytes, opts.id, spec.name);
+    this.overcommit = opts.overcommit ?? false;
+    this.memory = VmMemory.allocate(core, pool, spec.memoryBytes, opts.id, spec.name, this.overcommit);
     try {
       this.shadow = spec.paging === 'shadow'
         ? new ShadowMmu(core, pool, this.memory, spec.vcpus, spec.shadowPages ?? DEFAULT_SHADOW_PAGES, opts.timing.vmm.entryCycles, spec.name)
@@ -158,6 +168,8 @@ export class Vm {
       this.memory.release();
       throw e;
     }
+    this.memory.onHole = (c) => this.backChunk(c);
+    this.balloon = spec.balloon ? new VmBalloon(core, pool, this.memory, opts.id, (m) => this.crash(m)) : null;
     const vm = this;
     const clock: Clock = { now: () => vm.now, cpuHz: opts.timing.cpuHz };
     // The PLIC's S-mode context h drives vCPU h's VSEIP (hvip bit 10; Priv §8.2.4: the hypervisor injects it).
@@ -178,6 +190,7 @@ export class Vm {
       tx: (b) => vm.consoleWrite(Uint8Array.of(b)),
       drives: (spec.disks ?? []).map((d) => ({ path: d.file, readOnly: d.readonly ?? false, ...(d.format ? { format: d.format } : {}) })),
       ...(spec.nics ? { nics: spec.nics } : {}),
+      ...(this.balloon ? { balloon: this.balloon.device } : {}),
     });
     // Created once (a scheduler's events are reusable members, GUIDE §7), scheduled per request.
     this.shutdownTimeout = this.scheduler.createEvent('agent-shutdown-timeout', () => {
@@ -464,6 +477,7 @@ export class Vm {
             stop = true;
             break;
         }
+        if (this.state !== 'running') stop = true; // paused for memory (overcommit) in the exit
       } else if (status === RunStatus.Stuck) {
         this.crash(`vCPU ${v.index} is stuck in a trap loop at pc 0x${core.pc.toString(16)}`);
         stop = true;
@@ -582,6 +596,29 @@ export class Vm {
     else this.tlb.fenceVm(this.vcpus.map((v) => v.tlb), this.loaded?.tlb ?? null, vmid);
   }
 
+  /** Back a HOLE chunk of guest RAM (ballooned, or never touched under overcommit). */
+  private backChunk(c: number): boolean {
+    if (!this.memory.backHole(c)) return false;
+    if (this.balloon) this.balloon.refills++;
+    return true;
+  }
+
+  /**
+   * A guest-page fault at `gpa` (exits.ts): true when it was guest RAM without a frame — backed now
+   * (the access is retried), or, with no frame free, the VM paused (overcommit) or crashed.
+   */
+  private ramFault(gpa: bigint): boolean {
+    if (gpa < BigInt(GUEST_RAM_BASE) || gpa >= BigInt(GUEST_RAM_BASE + this.memory.bytes)) return false;
+    const c = Math.floor((Number(gpa) - GUEST_RAM_BASE) / (2 * MiB));
+    if (this.memory.chunks[c] !== HOLE) return false;
+    if (this.backChunk(c)) return true;
+    if (this.overcommit) {
+      this.state = 'paused';
+      this.pausedForMemory = true;
+    } else this.crash(`no free host frame for guest memory at 0x${(GUEST_RAM_BASE + c * 2 * MiB).toString(16)} (ballooned memory touched again; the host pool is empty)`);
+    return true;
+  }
+
   crash(message: string): void {
     this.state = 'crashed';
     this.crashMessage = message;
@@ -647,6 +684,7 @@ export class Vm {
         vm.fence(false);
         vm.shadow?.countRemoteFence();
       },
+      ramFault: (gpa) => vm.ramFault(gpa),
       hartState: (hart) => (vm.vcpus[hart]!.started ? 'started' : 'stopped'),
       hartStart: (hart, pc, opaque) => {
         vm.shadow?.resetVcpu(hart);
@@ -674,8 +712,8 @@ export class Vm {
       cycles: this.now,
       hostCycles: this.hostCycles,
       exits,
-      'balloon.current': this.memory.bytes,
-      'balloon.rss': this.memory.chunks.length * 2 * MiB,
+      'balloon.current': this.memory.bytes - (this.balloon?.actualBytes ?? 0),
+      'balloon.rss': this.balloon ? this.balloon.residentBytes : this.memory.chunks.length * 2 * MiB,
       consoleBytes: this.consoleBytes,
       paging: pagingStats(this.shadow ? 'shadow' : 'nested', this.walks, this.shadow),
       guestPageFaults: this.vcpus.reduce((s, v) => s + v.guestPageFaults, 0),

@@ -273,6 +273,26 @@ describe('Plic snapshots and reset', () => {
     expect(b.plic.getState()).toEqual(a.plic.getState());
   });
 
+  it("S-only contexts (a VM's PLIC): setState drives context h's output on hart h's SEIP (issue 12 snapshots)", () => {
+    // Before the fix setState used the M/S map (ctx >> 1, M/S) for S-only contexts too, so a
+    // restored 2-vCPU VM's vCPU 1 interrupt landed on vCPU 0's SEIP and vCPU 1 lost it.
+    const mk = () => {
+      const bus = new FakeBus();
+      const irq = new FakeHartIrq();
+      const plic = new Plic({ bus, base: BASE, harts: 2, irq, contexts: 'S' });
+      return { bus, irq, plic };
+    };
+    const a = mk();
+    a.bus.write(4 * 5, 1); // priority of source 5
+    a.bus.write(0x2000 + 0x80 * 1, 1 << 5); // context 1 (hart 1's S context) enables it
+    a.plic.irqLine(5).set(true);
+    expect(a.irq.pending(1, Irq.SEIP)).toBe(true);
+    const b = mk();
+    b.plic.setState(viaJson(a.plic.getState()));
+    expect(b.irq.pending(1, Irq.SEIP)).toBe(true);
+    expect(b.irq.pending(0, Irq.SEIP)).toBe(false);
+  });
+
   it('reset clears registers but a line still high pends again', () => {
     const { plic, prio, enable, claim, pendingBit, bus, irq } = setup(1);
     prio(5, 1);

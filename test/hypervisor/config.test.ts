@@ -173,15 +173,15 @@ describe('one line naming the field, exit 2', () => {
     ['shutdown_timeout not a number', FILE(VM('    shutdown_timeout: 10s\n')), 'vms[0].shutdown_timeout: expected a number of seconds above 0, at most 3600'],
     ['too many disks', FILE(VM(`    disks: [${Array(7).fill('{ file: ro.img, readonly: true }').join(', ')}]\n`)), 'vms[0].disks: 7 disks: a VM has room for 6'],
     ['shadow_pages without paging: shadow', FILE(VM('    shadow_pages: 512\n')), 'vms[0].shadow_pages: only with paging: shadow'],
+    ['balloon with paging: shadow', FILE(VM('    paging: shadow\n    balloon: true\n')), 'vms[0].balloon: not supported with paging: shadow yet'],
+    ['overcommit with paging: shadow', FILE(VM('    paging: shadow\n'), 'host: { harts: 1, ram: 1G, overcommit: true }'), 'vms[0].paging: shadow is not supported with host.overcommit yet'],
     ['shadow_pages out of range', FILE(VM('    paging: shadow\n    shadow_pages: 10\n')), 'vms[0].shadow_pages: expected a number of 4 KiB shadow page-table pages from 16 to 16384'],
     ['host mode misspelt', FILE(VM(), 'host: { harts: 1, ram: 1G, mode: slow }'), "host.mode: expected 'fast' or 'timing'"],
     ['a missing timing file', FILE(VM(), 'host: { harts: 1, ram: 1G, timing: nope.json }'), 'host.timing: nope.json: no such file'],
     ['reserved: paging misspelt', FILE(VM('    paging: flat\n')), "vms[0].paging: expected 'nested' or 'shadow'"],
     // nics are supported since issue 13 (test/net-config.test.ts); a forward on a switch is not.
     ['nics: hostfwd on a switch', FILE(VM('    nics: [ { network: lan0, hostfwd: [ "tcp::8080-:80" ] } ]\n')), /^vms\[0\]\.nics\[0\]\.hostfwd: forwards need network: user/],
-    ['reserved: balloon', FILE(VM('    balloon: true\n')), /^vms\[0\]\.balloon: not supported yet/],
     ['reserved: dedup', FILE(VM(), 'host: { harts: 1, ram: 1G, dedup: true }'), /^host\.dedup: not supported yet/],
-    ['reserved: overcommit', FILE(VM(), 'host: { harts: 1, ram: 1G, overcommit: true }'), /^host\.overcommit: not supported yet/],
     // Common field errors (issue 10 scope 9), each one line naming the field:
     ['a VM that is not a mapping', FILE('  - 5\n'), 'vms[0]: expected a VM like { name: web, memory: 256M, kernel: Image }'],
     ['host not a mapping', FILE(VM(), 'host: 5'), 'host: expected a mapping like { harts: 2, ram: 1G }'],

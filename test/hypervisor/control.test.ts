@@ -100,7 +100,7 @@ describe('the protocol (JSON lines)', () => {
     const { host, path } = await serve();
     await host.start('web');
     const c = await raw(path);
-    expect(await c.next()).toEqual({ greeting: { program: 'cyclevisor', version: '9.9.9', protocol: 1, commands: ['list', 'dominfo', 'start', 'suspend', 'resume', 'shutdown', 'reboot', 'destroy', 'domstats', 'console'] } });
+    expect(await c.next()).toEqual({ greeting: { program: 'cyclevisor', version: '9.9.9', protocol: 1, commands: ['list', 'dominfo', 'start', 'suspend', 'resume', 'shutdown', 'reboot', 'destroy', 'domstats', 'console', 'snapshot', 'snapshot-list', 'snapshot-revert', 'snapshot-delete', 'migrate', 'balloon'] } });
     c.send({ execute: 'list', id: 'a' });
     expect(await c.next()).toEqual({
       return: [

@@ -1,0 +1,131 @@
+/**
+ * Ballooning, the VMM's side (issue 12 scope 1; KVM + QEMU's virtio-balloon, VMware's vmmemctl):
+ * the backend of a VM's virtio-balloon device (devices/virtio-balloon.ts).
+ *
+ * Granularity: the frame pool hands out 2 MiB chunks (memory.ts) and the G-stage maps each with
+ * one level-1 leaf, so memory goes back to the pool a chunk at a time. A chunk is discarded —
+ * its G-stage leaf invalidated, the VM's translations fenced, its frame returned to the pool —
+ * when every one of its 512 pages is in the balloon (inflated), or inflated or inside a free
+ * range the guest is reporting right now (free page reporting reports 2 MiB blocks, Linux's
+ * pageblock order, while they are isolated from its allocator: they are free at that moment, and
+ * the guest's next use of them faults).
+ *
+ * A discarded chunk is a hole. A guest access to a hole (a guest-page fault on a RAM address, or
+ * a VMM access: virtio DMA) gets a fresh zeroed chunk from the pool, mapped before the access is
+ * retried: never a crash while the pool has frames (without them the VM crashes with one line;
+ * overcommit, which would pause it instead, is not done). Deflated pages need nothing: they are
+ * backed, or fault in when touched.
+ *
+ * Host resident bytes of a VM = the frames backing its guest RAM (the pool's view; wasm memory
+ * never shrinks, so this is not the process RSS; the G-stage table chunk is not counted).
+ */
+import type { Core } from '../core.js';
+import { RAM_BASE } from '../core.js';
+import * as L from '../generated/layout.js';
+import { BALLOON_PAGE, VirtioBalloon, type BalloonBackend } from '../../devices/virtio-balloon.js';
+import { CHUNK, GUEST_RAM_BASE, HOLE, type FramePool, type VmMemory } from './memory.js';
+
+const PAGES_PER_CHUNK = CHUNK / BALLOON_PAGE;
+
+export class VmBalloon implements BalloonBackend {
+  readonly device: VirtioBalloon;
+  /** 1 per guest page in the balloon. */
+  private readonly inflated: Uint8Array;
+  /** Chunks returned to the pool / faulted back in so far. */
+  discards = 0;
+  refills = 0;
+
+  constructor(
+    private readonly core: Core,
+    private readonly pool: FramePool,
+    private readonly mem: VmMemory,
+    private readonly vmid: number,
+    private readonly onNoFrames: (message: string) => void,
+  ) {
+    this.device = new VirtioBalloon(this);
+    this.inflated = new Uint8Array(mem.bytes / BALLOON_PAGE);
+  }
+
+  /** Ask the guest to leave it `bytes` of memory (the balloon takes the rest). */
+  setMemory(bytes: number): void {
+    const pages = Math.max(0, Math.floor((this.mem.bytes - bytes) / BALLOON_PAGE));
+    this.device.setTarget(pages);
+  }
+
+  /** Balloon size the guest reports, bytes. */
+  get actualBytes(): number {
+    return this.device.actual * BALLOON_PAGE;
+  }
+
+  get residentBytes(): number {
+    return this.mem.chunks.filter((c) => c !== HOLE).length * CHUNK;
+  }
+
+  private page(pfn: number): number {
+    const p = pfn - GUEST_RAM_BASE / BALLOON_PAGE;
+    return p >= 0 && p < this.inflated.length ? p : -1;
+  }
+
+  inflate(pfns: number[]): void {
+    const touched = new Set<number>();
+    for (const f of pfns) {
+      const p = this.page(f);
+      if (p < 0) continue;
+      this.inflated[p] = 1;
+      touched.add(Math.floor(p / PAGES_PER_CHUNK));
+    }
+    for (const c of touched) if (this.allIn(c, null)) this.discard(c);
+  }
+
+  deflate(pfns: number[]): void {
+    for (const f of pfns) {
+      const p = this.page(f);
+      if (p >= 0) this.inflated[p] = 0;
+    }
+  }
+
+  report(ranges: Array<[number, number]>): void {
+    const free = new Uint8Array(this.inflated.length);
+    const touched = new Set<number>();
+    for (const [addr, len] of ranges) {
+      for (let a = addr; a < addr + len; a += BALLOON_PAGE) {
+        const p = this.page(Math.floor(a / BALLOON_PAGE));
+        if (p < 0) continue;
+        free[p] = 1;
+        touched.add(Math.floor(p / PAGES_PER_CHUNK));
+      }
+    }
+    for (const c of touched) if (this.allIn(c, free)) this.discard(c);
+  }
+
+  /** Every page of chunk c is inflated (or in `free`). */
+  private allIn(c: number, free: Uint8Array | null): boolean {
+    for (let p = c * PAGES_PER_CHUNK; p < (c + 1) * PAGES_PER_CHUNK; p++) if (!this.inflated[p] && !(free && free[p])) return false;
+    return true;
+  }
+
+  private l1(c: number): number {
+    return L.RAM_OFFSET + this.mem.tableChunk + 4 * 4096 + c * 8 - RAM_BASE;
+  }
+
+  private discard(c: number): void {
+    const hpa = this.mem.chunks[c]!;
+    if (hpa === HOLE || this.mem.finePaging) return; // (while dirty logging remaps it: not now)
+    this.core.set64(this.l1(c), 0n);
+    this.core.hfenceGvma(this.vmid);
+    this.mem.chunks[c] = HOLE;
+    this.pool.release([hpa]);
+    this.discards++;
+  }
+
+  /** Back hole `c` with a zeroed chunk from the pool (a guest or VMM access to it). */
+  refill(c: number): boolean {
+    if (this.mem.chunks[c] !== HOLE) return true;
+    if (!this.mem.backHole(c)) {
+      this.onNoFrames(`the host has no free frame for guest memory at 0x${(GUEST_RAM_BASE + c * CHUNK).toString(16)} (a ballooned chunk touched again)`);
+      return false;
+    }
+    this.refills++;
+    return true;
+  }
+}
