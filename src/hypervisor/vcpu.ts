@@ -42,6 +42,13 @@ export class Vcpu {
   /** The core's trap-loop detector state of this vCPU (H_TRAP_STREAK, H_TRAP_INSTRET). */
   trapStreak = 0;
   trapInstret = 0;
+  /**
+   * scounteren and senvcfg: S-mode CSRs the H extension does not bank for VS (Priv §9.2: a guest
+   * in VS-mode reads and writes the hart's own), so they are the vCPU's state, switched with it
+   * as KVM does. scounteren starts at 7 (CY, TM, IR), as OpenSBI and the builtin SBI leave it.
+   */
+  scounteren = 7n;
+  senvcfg = 0n;
   /** Its own modeled TLB and counters (timing mode; tlbstate.ts). */
   readonly tlb = new VcpuTlb();
   /** Trap-storm detection (vm.ts TRAP_STORM): injected traps in a row, and instret at the last one. */
@@ -73,6 +80,8 @@ export class Vcpu {
   start(hgatp: bigint, pc: bigint, a1: bigint): void {
     this.ctx = Vcpu.resetContext(this.index, hgatp, pc, a1);
     this.resv = (1n << 64n) - 1n;
+    this.scounteren = 7n;
+    this.senvcfg = 0n;
     this.started = true;
     this.waiting = false;
   }

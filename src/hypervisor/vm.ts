@@ -413,6 +413,8 @@ export class Vm {
     v.lastHart = hostHart;
     this.shadow?.prepare(v);
     core.loadVcpu(v.ctx);
+    core.set64(L.H_SCOUNTEREN, v.scounteren);
+    core.set64(L.H_SENVCFG, v.senvcfg);
     this.tlb?.enter(v.tlb, hostHart, this.shadow ? 0 : this.id);
     // loadVcpu dropped the LR/SC reservation. It is kept when this vCPU is the last of its VM that
     // ran: no other vCPU of the VM can have stored in between, and other VMs cannot reach its
@@ -497,6 +499,8 @@ export class Vm {
     this.shadow?.unloaded(v);
     this.tlb?.leave(v.tlb);
     v.resv = core.get64(L.H_RESV);
+    v.scounteren = core.get64(L.H_SCOUNTEREN);
+    v.senvcfg = core.get64(L.H_SENVCFG);
     v.trapStreak = core.getNum(L.H_TRAP_STREAK);
     v.trapInstret = core.getNum(L.H_TRAP_INSTRET);
     this.loaded = null;
