@@ -89,8 +89,9 @@ export async function hostCommand(cmd: HostCommand, io: CliIo, deps: HostDeps = 
   if (cmd.control !== null) checkSocketPath(cmd.control, '--control');
   // A VM with autostart: false waits for `ctl start`; without --control nothing can send it, and
   // with no VM to start by itself the run would end at once having run nothing.
-  if (cmd.control === null && !cfg.vms.some((v) => v.autostart)) {
-    throw new UserError(`${cmd.file}: no VM has autostart: true and there is no --control to start one (nothing would run)`);
+  // Something must be able to start a VM: autostart, `ctl start` (--control), an incoming migration or a --restore.
+  if (cmd.control === null && cmd.incoming === null && cmd.restore.length === 0 && !cfg.vms.some((v) => v.autostart)) {
+    throw new UserError(`${cmd.file}: no VM has autostart: true and there is no --control, --incoming or --restore to start one (nothing would run)`);
   }
   if (cmd.statsFile !== null) deps.refuseInputAsOutput?.(cmd.statsFile, '--stats-file', hostInputs(cfg));
   for (const r of cmd.restore) {

@@ -231,7 +231,7 @@ describe('hidden-style configurations run to the end (issue 10 bar)', () => {
     const cmd = parseArgs(['host', file]) as HostCommand;
     const p = hostCommand(cmd, fakeIo(), { timer: { set: () => 0, clear: () => {} } });
     await expect(p).rejects.toThrow(UserError);
-    await expect(hostCommand(cmd, fakeIo(), {})).rejects.toThrow(/^.*none\.yaml: no VM has autostart: true and there is no --control to start one \(nothing would run\)$/);
+    await expect(hostCommand(cmd, fakeIo(), {})).rejects.toThrow(/^.*none\.yaml: no VM has autostart: true and there is no --control, --incoming or --restore to start one \(nothing would run\)$/);
   });
 });
 
