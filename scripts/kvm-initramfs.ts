@@ -117,28 +117,31 @@ export interface KvmInitramfsOptions {
   gzip?: boolean;
 }
 
-/** Builds the nested-KVM initramfs in memory. */
-export function buildKvmInitramfs(o: KvmInitramfsOptions = {}): Buffer {
-  const images = o.images ?? DEFAULT_IMAGES;
-  const base = parseCpio(gunzipSync(readFileSync(join(images, 'initramfs-busybox.cpio.gz'))));
-  const kept = base.filter((e) => e.name !== 'init' && e.name !== 'kvm' && !e.name.startsWith('kvm/'));
-  let ino = Math.max(0, ...kept.map((e) => e.ino)) + 1;
-  const add = (name: string, mode: number, data: Uint8Array): CpioEntry => ({ ...file(name, mode, data), ino: ino++ });
-  const entries = [
-    ...kept,
-    add('init', 0o100755, readFileSync(join(KVM_KIT, 'init.sh'))),
-    add('kvm', 0o40755, new Uint8Array(0)),
-    add('kvm/kvm-vmm', 0o100755, readFileSync(join(KVM_KIT, 'bin', 'kvm-vmm'))),
-    add('kvm/vs-hello.bin', 0o100644, readFileSync(join(KVM_KIT, 'bin', 'vs-hello.bin'))),
-    add('kvm/Image', 0o100644, readFileSync(join(images, 'linux-6.1-rv64.Image'))),
-    add('kvm/initramfs-nolibc.cpio.gz', 0o100644, readFileSync(join(images, 'initramfs-nolibc.cpio.gz'))),
-  ];
-  const cpio = writeCpio(entries);
-  return o.gzip ? gzipSync(cpio, { level: 9 }) : cpio;
+/** A file to add to the shared busybox image (mode includes the type bits, e.g. 0o100755). */
+export interface OverlayFile {
+  name: string;
+  mode: number;
+  data: Uint8Array;
 }
 
-function main(argv: string[]): void {
-  let out = 'initramfs-kvm.cpio';
+/**
+ * The shared busybox initramfs with entries dropped (`drop`) and files added after it (fresh inode
+ * numbers): the one recipe of every derived test image (kvm, net, agent, xover). Deterministic.
+ */
+export function overlayBusybox(images: string, drop: (name: string) => boolean, adds: (base: CpioEntry[]) => OverlayFile[], gzip = false): Buffer {
+  const base = parseCpio(gunzipSync(readFileSync(join(images, 'initramfs-busybox.cpio.gz'))));
+  const kept = base.filter((e) => !drop(e.name));
+  let ino = Math.max(0, ...kept.map((e) => e.ino)) + 1;
+  const cpio = writeCpio([...kept, ...adds(base).map((f) => ({ ...file(f.name, f.mode, f.data), ino: ino++ }))]);
+  return gzip ? gzipSync(cpio, { level: 9 }) : cpio;
+}
+
+/**
+ * The command line of an initramfs script: `[-o FILE] [--gzip] [--images DIR]`; `write` makes the
+ * image and returns its size. Bad arguments: one line, exit 2.
+ */
+export function initramfsMain(tool: string, defaultOut: string, argv: string[], write: (out: string, o: { gzip: boolean; images?: string }) => number): void {
+  let out = defaultOut;
   let gzip = false;
   let images: string | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -147,22 +150,42 @@ function main(argv: string[]): void {
     else if (a === '--gzip') gzip = true;
     else if (a === '--images') images = argv[++i];
     else {
-      process.stderr.write(`kvm-initramfs: unknown argument '${a}' (usage: kvm-initramfs.ts [-o FILE] [--gzip] [--images DIR])\n`);
+      process.stderr.write(`${tool}: unknown argument '${a}' (usage: ${tool}.ts [-o FILE] [--gzip] [--images DIR])\n`);
       process.exit(2);
     }
   }
   if (!out) {
-    process.stderr.write('kvm-initramfs: -o needs a file name\n');
+    process.stderr.write(`${tool}: -o needs a file name\n`);
     process.exit(2);
   }
   try {
-    const buf = buildKvmInitramfs({ gzip, ...(images !== undefined ? { images } : {}) });
-    writeFileSync(out, buf);
-    process.stdout.write(`${resolve(out)}: ${buf.length} bytes\n`);
+    const n = write(out, { gzip, ...(images !== undefined ? { images } : {}) });
+    process.stdout.write(`${resolve(out)}: ${n} bytes\n`);
   } catch (e) {
-    process.stderr.write(`kvm-initramfs: ${(e as Error).message}\n`);
+    process.stderr.write(`${tool}: ${(e as Error).message}\n`);
     process.exit(2);
   }
+}
+
+/** Builds the nested-KVM initramfs in memory. */
+export function buildKvmInitramfs(o: KvmInitramfsOptions = {}): Buffer {
+  const images = o.images ?? DEFAULT_IMAGES;
+  return overlayBusybox(images, (n) => n === 'init' || n === 'kvm' || n.startsWith('kvm/'), () => [
+    { name: 'init', mode: 0o100755, data: readFileSync(join(KVM_KIT, 'init.sh')) },
+    { name: 'kvm', mode: 0o40755, data: new Uint8Array(0) },
+    { name: 'kvm/kvm-vmm', mode: 0o100755, data: readFileSync(join(KVM_KIT, 'bin', 'kvm-vmm')) },
+    { name: 'kvm/vs-hello.bin', mode: 0o100644, data: readFileSync(join(KVM_KIT, 'bin', 'vs-hello.bin')) },
+    { name: 'kvm/Image', mode: 0o100644, data: readFileSync(join(images, 'linux-6.1-rv64.Image')) },
+    { name: 'kvm/initramfs-nolibc.cpio.gz', mode: 0o100644, data: readFileSync(join(images, 'initramfs-nolibc.cpio.gz')) },
+  ], o.gzip);
+}
+
+function main(argv: string[]): void {
+  initramfsMain('kvm-initramfs', 'initramfs-kvm.cpio', argv, (out, o) => {
+    const buf = buildKvmInitramfs(o);
+    writeFileSync(out, buf);
+    return buf.length;
+  });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main(process.argv.slice(2));
