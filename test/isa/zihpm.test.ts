@@ -24,12 +24,12 @@ const EV = { cycles: 1n, instret: 2n, exceptions: 0x20001n, interrupts: 0x20002n
 const unit = () => new Array<number>(TIMING_CLASS_COUNT).fill(1);
 
 describe('mhpmevent: WARL event selectors', () => {
-  it('known events read back; unknown events, upper bits and the Sscofpmf OF/xINH bits read 0', () => {
-    const vals = [1n, 2n, 0x10018n, 0x10019n, 0x10020n, 0x10021n, 0x20001n, 0x20004n, 0x20005n, 3n, 0x12345n, (1n << 63n) | 2n, (1n << 62n) | 1n];
+  it('known events read back; unknown events and bits 57:20 read 0; OF reads 0; xINH bits read back (VSINH/VUINH too: the test harts have H)', () => {
+    const vals = [1n, 2n, 0x10018n, 0x10019n, 0x10020n, 0x10021n, 0x20001n, 0x20004n, 0x20005n, 3n, 0x12345n | (1n << 30n), (1n << 63n) | 2n, (0x1fn << 58n) | 1n];
     const prog: Insn[] = vals.flatMap((v, i) => [...csrwi64(MHPMEVENT(3 + i), v), csrr(6 + i, MHPMEVENT(3 + i))]);
     const core = run([...prog, WFI]);
     const got = vals.map((_, i) => core.x(6 + i));
-    expect(got.map(hex)).toEqual([1n, 2n, 0x10018n, 0x10019n, 0x10020n, 0x10021n, 0x20001n, 0x20004n, 0n, 0n, 0n, 0n, 0n].map(hex));
+    expect(got.map(hex)).toEqual([1n, 2n, 0x10018n, 0x10019n, 0x10020n, 0x10021n, 0x20001n, 0x20004n, 0n, 0n, 0n, 2n, (0x1fn << 58n) | 1n].map(hex));
   });
 });
 
@@ -88,6 +88,35 @@ describe('mcountinhibit (Priv 1.12 §3.1.12)', () => {
     expect(core.x(6)).toBe(3n);
     expect(core.x(8)).toBe(core.x(7) + 1n); // resumes: the NOP after the enabling write
     expect(core.x(10)).toBe(0xffff_fff8n);
+  });
+});
+
+describe('Sscofpmf mode filtering: mhpmevent MINH / UINH (hpm.ts hpmModeChanged)', () => {
+  // M-mode sets the event, enters U-mode (mret), retires 5 NOPs there and ecalls into the wfi handler.
+  const prog = (ev: bigint): Insn[] => [
+    ...pmpAllowAll(), ...csrwi64(MHPMEVENT(3), ev), csrw(MHPMCOUNTER(3), 0), ...enterMode(PRV_U), NOP, NOP, NOP, NOP, NOP, ['ecall'],
+  ];
+  const count = (ev: bigint) => {
+    const r = exec(prog(ev));
+    expectTrap(r, { cause: 8 });
+    return (r.core.ex as unknown as { hpmCounterRead(n: number): bigint }).hpmCounterRead(3);
+  };
+  const MINH = 1n << 62n, UINH = 1n << 60n;
+
+  it('MINH: only the 5 U-mode instructions are counted (not the mret, the ecall or the handler)', () => {
+    expect(count(EV.instret | MINH)).toBe(5n);
+  });
+
+  it('UINH: exactly the 5 U-mode instructions fewer than with no filter', () => {
+    const all = count(EV.instret), noU = count(EV.instret | UINH);
+    expect(all - noU).toBe(5n);
+    expect(noU).toBeGreaterThan(5n);
+  });
+
+  it('cycles with MINH count the U-mode cycles only (unit latencies: 5)', () => {
+    const r = exec(prog(EV.cycles | MINH), { latencies: unit() });
+    expectTrap(r, { cause: 8 });
+    expect((r.core.ex as unknown as { hpmCounterRead(n: number): bigint }).hpmCounterRead(3)).toBe(5n);
   });
 });
 
