@@ -12,6 +12,7 @@ import {
   H_SATP_MODES, H_SEIP_SW, H_SEIP_LINE, H_FCSR, H_VIRT, H_HGATP, H_VSATP, H_HSTATUS, H_HEDELEG,
   H_HIDELEG, H_HVIP, H_HCOUNTEREN, H_HTIMEDELTA, H_HTVAL, H_HTINST, H_HENVCFG, H_MTVAL2, H_MTINST,
   H_VSSTATUS, H_VSTVEC, H_VSSCRATCH, H_VSEPC, H_VSCAUSE, H_VSTVAL, H_VSTIMECMP, H_VSTIMECMP_CYCLE, H_HYP,
+  H_MCOUNTINHIBIT,
 } from './layout';
 import { raise, CAUSE_ILLEGAL_INSTRUCTION, CAUSE_VIRTUAL_INSTRUCTION, midelegEff } from './trap';
 import {
@@ -48,6 +49,7 @@ function envcfgCb(v: u64): u64 {
   return r;
 }
 import { isTriggerCsr, trigCsrRead, trigCsrWrite } from './trigger';
+import { hpmRead, hpmWrite, hpmEventRead, hpmEventWrite, hpmInhibitWrite } from './hpm';
 
 // misa (Priv 1.12 §3.1.1): MXL = 2 (64-bit); A C D F I M S U.
 export const MISA_VALUE: u64 = ((<u64>2) << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) |
@@ -253,7 +255,7 @@ function readCsr(csr: u32): u64 {
     case 0x305: return load<u64>(H_MTVEC);
     case 0x306: return load<u64>(H_MCOUNTEREN);
     case 0x30a: return load<u64>(H_MENVCFG);
-    case 0x320: return 0; // mcountinhibit: not implemented, reads zero (counters always count)
+    case 0x320: return load<u64>(H_MCOUNTINHIBIT); // bits 3..31 (hpm.ts); CY, IR always count
     case 0x340: return load<u64>(H_MSCRATCH);
     case 0x341: return load<u64>(H_MEPC);
     case 0x342: return load<u64>(H_MCAUSE);
@@ -270,9 +272,10 @@ function readCsr(csr: u32): u64 {
       // pmpaddr16..63 and pmpcfg4..14: entries not implemented, read zero (WARL).
       if (csr >= 0x3c0 && csr <= 0x3ef) return 0;
       if (csr >= 0x3a4 && csr <= 0x3ae && (csr & 1) == 0) return 0;
-      // hpmcounter3..31 (gated like the others), mhpmcounter3..31, mhpmevent3..31: zero.
-      if (csr >= 0xc03 && csr <= 0xc1f) { if (!counterAllowed(csr - 0xc00)) break; return 0; }
-      if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0x323 && csr <= 0x33f)) return 0;
+      // Zihpm (hpm.ts): hpmcounter3..31 (gated like the others), mhpmcounter3..31, mhpmevent3..31.
+      if (csr >= 0xc03 && csr <= 0xc1f) { if (!counterAllowed(csr - 0xc00)) break; return hpmRead(csr - 0xc00); }
+      if (csr >= 0xb03 && csr <= 0xb1f) return hpmRead(csr - 0xb00);
+      if (csr >= 0x323 && csr <= 0x33f) return hpmEventRead(csr - 0x320);
       if (isTriggerCsr(csr)) return trigCsrRead(csr); // Sdtrig (trigger.ts)
     }
   }
@@ -488,7 +491,7 @@ function writeCsr(csr: u32, v: u64): void {
       tlbFlushAll();
       updateStimecmp(); updateVstimecmp(); return;
     }
-    case 0x320: return;
+    case 0x320: hpmInhibitWrite(v, curLat, 1); return;
     case 0x340: store<u64>(H_MSCRATCH, v); return;
     case 0x341: store<u64>(H_MEPC, v & ~(<u64>1)); return;
     case 0x342: store<u64>(H_MCAUSE, v); return;
@@ -519,7 +522,8 @@ function writeCsr(csr: u32, v: u64): void {
       if (csr >= 0x3b0 && csr <= 0x3bf) { writePmpaddr(csr - 0x3b0, v); return; }
       if (csr >= 0x3c0 && csr <= 0x3ef) return;
       if (csr >= 0x3a4 && csr <= 0x3ae && (csr & 1) == 0) return;
-      if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0x323 && csr <= 0x33f)) return;
+      if (csr >= 0xb03 && csr <= 0xb1f) { hpmWrite(csr - 0xb00, v, curLat, 1); return; }
+      if (csr >= 0x323 && csr <= 0x33f) { hpmEventWrite(csr - 0x320, v, curLat, 1); return; }
       if (isTriggerCsr(csr)) { trigCsrWrite(csr, v); return; } // Sdtrig (trigger.ts)
     }
   }

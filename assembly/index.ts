@@ -18,6 +18,7 @@ import { invalidateAllFrames, invalidatePhys as invPhys } from './frames';
 import { extOn, setExtOn } from './isaext';
 import { EXT_ALL } from './generated/ops';
 import { clearException, redirectToSupervisor } from './trap';
+import { hpmRead, hpmWrite, hpmEventWrite, hpmInhibitWrite } from './hpm';
 import { tmReset, tmEnabled, tmAccess, tmHfenceGvma, tmHfenceVvma, tmDataRegime } from './tlbmodel';
 
 export { run } from './run';
@@ -267,4 +268,19 @@ export function setHartId(id: u32): void {
  */
 export function redirectTrap(cause: u64, tval: u64): void {
   redirectToSupervisor(cause, tval);
+}
+
+// --- Zihpm for the builtin SBI PMU extension (src/board/sbi-pmu.ts), on the running hart between
+// runs (H_CYCLES / H_INSTRET are current then). n = 3..31.
+export function hpmCounterRead(n: u32): u64 {
+  return n >= 3 && n < 32 ? hpmRead(n) : 0;
+}
+export function hpmCounterWrite(n: u32, v: u64): void {
+  if (n >= 3 && n < 32) hpmWrite(n, v, 0, 0);
+}
+export function hpmEventSet(n: u32, ev: u64): void {
+  if (n >= 3 && n < 32) hpmEventWrite(n, ev, 0, 0);
+}
+export function hpmInhibitSet(v: u64): void {
+  hpmInhibitWrite(v, 0, 0);
 }

@@ -132,7 +132,13 @@ export const H_TSELECT: u32 = H_HYP + 8;
 export const H_TRIG_ARMED: u32 = H_TSELECT + 8;
 export const H_TDATA1: u32 = H_TRIG_ARMED + 8; // TRIG_COUNT × u64
 export const H_TDATA2: u32 = H_TDATA1 + TRIG_COUNT * 8; // TRIG_COUNT × u64
-export const HART_END: u32 = H_TDATA2 + TRIG_COUNT * 8;
+// Zihpm (assembly/hpm.ts): mhpmevent3..31 and the offset that turns each counter's event source
+// into its value (counters are derived at read time: nothing counts per instruction).
+export const H_HPM_EVENT: u32 = H_TDATA2 + TRIG_COUNT * 8; // 29 × u64, mhpmevent3..31
+export const H_HPM_OFS: u32 = H_HPM_EVENT + 29 * 8; // 29 × u64
+// Bit n set: mhpmeventN has a mode-inhibit bit (Sscofpmf xINH), so privilege changes rebase it.
+export const H_HPM_FILTER: u32 = H_HPM_OFS + 29 * 8;
+export const HART_END: u32 = H_HPM_FILTER + 8;
 export const HART_SIZE: u32 = 0x1000;
 // Saved state of every hart (the running one's copy is stale until saveHart()).
 export const HART_SAVE_BASE: u32 = 0x8000;

@@ -15,7 +15,7 @@
  * instruction, so single-stepping and --max-insns are exact.
  */
 import {
-  H_PC, H_CYCLES, H_INSTRET, H_PRIV, H_RESV, H_MSTATUS, H_MIP, H_STIMECMP_CYCLE, H_SATP, C_DEADLINE,
+  H_PC, H_CYCLES, H_INSTRET, H_HPM_FILTER, H_PRIV, H_RESV, H_MSTATUS, H_MIP, H_STIMECMP_CYCLE, H_SATP, C_DEADLINE,
   H_VIRT, H_HGATP, C_VMX_EXIT_CYCLES, H_VSSTATUS, H_HSTATUS, H_VSTIMECMP_CYCLE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
   S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST, C_MTRAP_HOST,
   TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR, H_TRIG_ARMED,
@@ -225,6 +225,12 @@ function transformedInsn(slot: u32, tval: u64): u64 {
  */
 let seqBreak = false;
 
+/** Make the cycle / instret counts current for hpm.ts before a privilege change (Sscofpmf filtering). */
+function hpmSync(cycles: u64, instret: u64): void {
+  store<u64>(H_CYCLES, cycles);
+  store<u64>(H_INSTRET, instret);
+}
+
 export function run(): u32 {
   let pc = load<u64>(H_PC);
   let cycles = load<u64>(H_CYCLES);
@@ -266,7 +272,10 @@ export function run(): u32 {
         // Host M-mode (--bios builtin): the host firmware handles it; pc stays at the instruction.
         trapToHost(excCause, excTval);
         status = RUN_MTRAP;
-      } else pc = takeTrap(excCause, excTval, pc);
+      } else {
+        if (load<u64>(H_HPM_FILTER) != 0) hpmSync(cycles, instretStart + (budget - left));
+        pc = takeTrap(excCause, excTval, pc);
+      }
       clearException();
       seqBreak = false;
       cycles += trapLat;
@@ -301,6 +310,7 @@ export function run(): u32 {
           break;
         }
         const epc = pc;
+        if (load<u64>(H_HPM_FILTER) != 0) hpmSync(cycles, instretStart + (budget - left));
         pc = takeTrap(cause, 0, pc);
         cycles += trapLat;
         store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
@@ -1626,6 +1636,7 @@ export function run(): u32 {
           left++; cycles -= lat; uncount(slot);
           break;
         }
+        if (load<u64>(H_HPM_FILTER) != 0) hpmSync(cycles, instretStart + (budget - left));
         pc = doMret();
         break;
       }
@@ -1645,6 +1656,7 @@ export function run(): u32 {
           left++; cycles -= lat; uncount(slot);
           break;
         }
+        if (load<u64>(H_HPM_FILTER) != 0) hpmSync(cycles, instretStart + (budget - left));
         pc = doSret();
         break;
       }

@@ -3,9 +3,10 @@
  * Handlers never throw: a faulting operation records the cause in the pending-exception globals
  * and the run loop calls takeTrap() at the block boundary (TinyEMU's pending_exception).
  */
+import { hpmModeChanged } from './hpm';
 import {
   H_PC, H_PRIV, H_MSTATUS, H_MEDELEG, H_MIDELEG, H_MTVEC, H_MEPC, H_MCAUSE, H_MTVAL,
-  H_STVEC, H_SEPC, H_SCAUSE, H_STVAL, H_MIP, H_MIE, H_EXCEPTIONS, H_INTERRUPTS, H_RESV,
+  H_STVEC, H_SEPC, H_SCAUSE, H_STVAL, H_MIP, H_MIE, H_EXCEPTIONS, H_INTERRUPTS, H_RESV, H_HPM_FILTER,
   H_VIRT, H_HSTATUS, H_HEDELEG, H_HIDELEG, H_HTVAL, H_HTINST, H_MTVAL2, H_MTINST, H_VSSTATUS,
   H_VSTVEC, H_VSEPC, H_VSCAUSE, H_VSTVAL, H_HYP,
   C_MTRAP_CAUSE, C_MTRAP_TVAL,
@@ -152,6 +153,15 @@ export function redirectToSupervisor(cause: u64, tval: u64): void {
  * run() instead of entering HS) is one test in front of the HS block.
  */
 export function takeTrap(cause: u64, tval: u64, epc: u64, redirect: bool = false): u64 {
+  if (load<u64>(H_HPM_FILTER) == 0) return takeTrapInner(cause, tval, epc, redirect);
+  // Sscofpmf mode filtering (hpm.ts): counters with mode-inhibit bits follow the privilege change.
+  const p = <u32>load<u64>(H_PRIV), v = load<u64>(H_VIRT);
+  const pc = takeTrapInner(cause, tval, epc, redirect);
+  hpmModeChanged(p, v);
+  return pc;
+}
+
+function takeTrapInner(cause: u64, tval: u64, epc: u64, redirect: bool): u64 {
   const isInt = (cause & INTERRUPT_BIT) != 0;
   const code = cause & ~INTERRUPT_BIT;
   const cur = <u32>load<u64>(H_PRIV);
@@ -273,6 +283,14 @@ export function pendingInterrupt(): u64 {
  * mode); returning to a mode below M clears MPRV. H: V <- MPV unless MPP = M; MPV <- 0.
  */
 export function doMret(): u64 {
+  if (load<u64>(H_HPM_FILTER) == 0) return doMretInner();
+  const p = <u32>load<u64>(H_PRIV), v = load<u64>(H_VIRT);
+  const pc = doMretInner();
+  hpmModeChanged(p, v);
+  return pc;
+}
+
+function doMretInner(): u64 {
   let ms = load<u64>(H_MSTATUS);
   const mpp = <u32>((ms & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT);
   const mpv: u64 = mpp != PRV_M && (ms & MSTATUS_MPV) != 0 ? 1 : 0;
@@ -291,6 +309,14 @@ export function doMret(): u64 {
  * V stays 1.
  */
 export function doSret(): u64 {
+  if (load<u64>(H_HPM_FILTER) == 0) return doSretInner();
+  const p = <u32>load<u64>(H_PRIV), v = load<u64>(H_VIRT);
+  const pc = doSretInner();
+  hpmModeChanged(p, v);
+  return pc;
+}
+
+function doSretInner(): u64 {
   if (load<u64>(H_VIRT) != 0) {
     const vs = load<u64>(H_VSSTATUS);
     const vspp: u32 = (vs & MSTATUS_SPP) != 0 ? PRV_S : PRV_U;

@@ -57,7 +57,7 @@ function isaOf(dtb: Uint8Array): string {
 /** Issue 15: every selectable extension is on by default (`--cpu rv64`). */
 const ALL_EXT = Object.fromEntries(GATED_EXTS.map((e) => [e, true]));
 const RVA22_ISA =
-  'rv64imafdc_zicbom_zicbop_zicboz_zicond_zicsr_zifencei_zihintpause_zfh_zfhmin_zba_zbb_zbc_zbkb_zbkc_zbkx_zbs_sstc_svinval_svnapot_svpbmt';
+  'rv64imafdc_zicbom_zicbop_zicboz_zicond_zicsr_zifencei_zihintpause_zihpm_zfh_zfhmin_zba_zbb_zbc_zbkb_zbkc_zbkx_zbs_sstc_svinval_svnapot_svpbmt';
 
 describe('--cpu: misa.H and the device tree agree', () => {
   it('rv64,h=off: misa.H clear, riscv,isa without h', () => {
@@ -94,8 +94,8 @@ describe('--cpu: misa.H and the device tree agree', () => {
   });
 
   it('isaString: the letter h after c, nothing else changes', () => {
-    expect(isaString({ h: true })).toBe('rv64imafdch_zicsr_zifencei_zihintpause_sstc');
-    expect(isaString({ h: false })).toBe('rv64imafdc_zicsr_zifencei_zihintpause_sstc');
+    expect(isaString({ h: true })).toBe('rv64imafdch_zicsr_zifencei_zihintpause_zihpm_sstc');
+    expect(isaString({ h: false })).toBe('rv64imafdc_zicsr_zifencei_zihintpause_zihpm_sstc');
     const dt = (h: boolean) => isaOf(buildVirtDtb(virtDtConfig({ ramBytes: 64 << 20, timing: defaultTiming(), cpu: { h } })));
     expect(dt(true)).toBe(isaString({ h: true }));
     expect(dt(false)).toBe(isaString({ h: false }));
@@ -235,9 +235,9 @@ describe('--cpu and the RVA22 extensions (issue 15)', () => {
   it('the device tree: riscv,isa, riscv,isa-base, riscv,isa-extensions and the cache-block sizes follow --cpu', () => {
     const m = new VirtMachine({ ramBytes: 16 << 20, cpu: parseCpu('rva22s64,h=off') });
     const cpu0 = parseFdt(buildVirtDtb(virtDtConfig(m))).root.find('/cpus/cpu@0')!;
-    expect(cpu0.string('riscv,isa')).toBe('rv64imafdc_zicbom_zicbop_zicboz_zicsr_zifencei_zihintpause_zfhmin_zba_zbb_zbs_sstc_svinval_svnapot_svpbmt');
+    expect(cpu0.string('riscv,isa')).toBe('rv64imafdc_zicbom_zicbop_zicboz_zicsr_zifencei_zihintpause_zihpm_zfhmin_zba_zbb_zbs_sstc_svinval_svnapot_svpbmt');
     expect(cpu0.string('riscv,isa-base')).toBe('rv64i');
-    expect(cpu0.strings('riscv,isa-extensions')).toEqual(['i', 'm', 'a', 'f', 'd', 'c', 'zicbom', 'zicbop', 'zicboz', 'zicsr', 'zifencei', 'zihintpause', 'zfhmin', 'zba', 'zbb', 'zbs', 'sstc', 'svinval', 'svnapot', 'svpbmt']);
+    expect(cpu0.strings('riscv,isa-extensions')).toEqual(['i', 'm', 'a', 'f', 'd', 'c', 'zicbom', 'zicbop', 'zicboz', 'zicsr', 'zifencei', 'zihintpause', 'zihpm', 'zfhmin', 'zba', 'zbb', 'zbs', 'sstc', 'svinval', 'svnapot', 'svpbmt']);
     expect(cpu0.u32('riscv,cbom-block-size')).toBe(64);
     expect(cpu0.u32('riscv,cboz-block-size')).toBe(64);
     const off = new VirtMachine({ ramBytes: 16 << 20, cpu: parseCpu('rv64,zicbom=off,zicboz=off') });

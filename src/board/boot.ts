@@ -21,6 +21,7 @@ import { HSM_STARTED, type SbiHost } from './sbi.js';
 import { BuiltinFirmware, applyEntryState, stvecValue } from './firmware.js';
 import { hasHypervisor, isaString, isaExtensionList, CACHE_BLOCK_BYTES, type CpuFeatures } from './cpu.js';
 import type { VirtMachine } from './virt.js';
+import { corePmu } from './sbi-pmu.js';
 import type { MmioRegion } from '../bus/types.js';
 
 export interface BootOptions {
@@ -331,5 +332,6 @@ function enterBuiltinSbi(m: VirtMachine, entry: number): void {
     mvendorid: 0n,
     marchid: 0n,
     mimpid: 0n,
+    pmu: corePmu(core, m.harts),
   } satisfies SbiHost;
 }

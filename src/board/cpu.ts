@@ -196,7 +196,7 @@ export function isaExtensions(f: CpuFeatures): string[] {
   if (f.ext && (on('Zicbom') || on('Zicboz'))) out.push('zicbop');
   if (on('Zicboz')) out.push('zicboz');
   if (on('Zicond')) out.push('zicond');
-  out.push('zicsr', 'zifencei', 'zihintpause');
+  out.push('zicsr', 'zifencei', 'zihintpause', 'zihpm'); // Zihpm: assembly/hpm.ts (always present)
   if (on('Zfh')) out.push('zfh');
   if (on('Zfh') || on('Zfhmin')) out.push('zfhmin');
   for (const e of ['Zba', 'Zbb', 'Zbc', 'Zbkb', 'Zbkc', 'Zbkx', 'Zbs'] as const) if (on(e)) out.push(e.toLowerCase());
@@ -217,7 +217,7 @@ function isaBase(f: CpuFeatures): string {
  * QEMU write it (single letters, then the Z extensions, then the S extensions). QEMU 7.2's
  * `-cpu rv64,h=true` says "rv64imafdch_zicsr_zifencei_zihintpause_zba_zbb_zbc_zbs_sstc".
  * Features without an `ext` record (a plain RV64GC hart) give the string without the selectable
- * extensions: "rv64imafdc[h]_zicsr_zifencei_zihintpause_sstc".
+ * extensions: "rv64imafdc[h]_zicsr_zifencei_zihintpause_zihpm_sstc".
  */
 export function isaString(f: CpuFeatures): string {
   return [isaBase(f), ...isaExtensions(f)].join('_');

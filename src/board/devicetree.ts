@@ -13,8 +13,9 @@
  * - No /soc/pci@30000000 (PCIe ECAM host bridge), /flash@20000000 (CFI pflash), /fw-cfg@10100000,
  *   /platform-bus@4000000 (dynamic sysbus devices): the board does not model these devices, and a
  *   node without a device behind it makes drivers probe and fault.
- * - No /pmu (`riscv,pmu` event-to-counter map for the SBI PMU extension): we do not model
- *   mhpmcounters/Sscofpmf. OpenSBI treats the node as optional and simply leaves SBI PMU disabled.
+ * - No /pmu (`riscv,pmu` event-to-counter map for OpenSBI's PMU extension): the hpm counters
+ *   (Zihpm, assembly/hpm.ts) have our own event numbers, which the builtin SBI's PMU extension maps
+ *   itself (sbi-pmu.ts). OpenSBI treats the node as optional (no programmable events then).
  * - /chosen/rng-seed only when `rngSeed` is given (QEMU always adds 32 random bytes): a simulation
  *   must be reproducible, so randomness is the caller's decision.
  * - linux,initrd-start/-end are u64 (two cells); QEMU 7.2 writes one cell each. Linux reads either

@@ -121,6 +121,8 @@ export const OPENSBI_ENTRY_STATE: readonly EntryCsr[] = [
   { csr: 'mie', field: L.H_MIE, value: () => 1n << BigInt(IRQ_M_SOFT), source: 'sbi_ipi.c sbi_ipi_init (MSIE: firmware IPIs)' },
   { csr: 'mcounteren', field: L.H_MCOUNTEREN, value: () => 0xffff_ffffn, source: 'sbi_hart.c mstatus_init (writes -1; 32 bits are WARL)' },
   { csr: 'scounteren', field: L.H_SCOUNTEREN, value: () => 7n, source: 'sbi_hart.c mstatus_init (CY, TM, IR for U-mode)' },
+  // Every event selector is 0 at reset, so the raw store needs no counter rebase (assembly/hpm.ts).
+  { csr: 'mcountinhibit', field: L.H_MCOUNTINHIBIT, value: () => 0xffff_fff8n, source: 'sbi_hart.c mstatus_init (stops the hpm counters; CY, IR count)' },
   {
     csr: 'menvcfg',
     field: L.H_MENVCFG,
@@ -293,7 +295,8 @@ export class BuiltinFirmware {
       case CSR_INSTRET:
         return counterAllowed(core, 2, prev) ? BigInt.asUintN(64, BigInt(core.instret) + core.getCsr(L.H_MINSTRET_OFS)) : null;
       default:
-        // hpmcounter3..31: OpenSBI counts 0 programmable counters on this hart (MHPM Count 0).
+        // hpmcounter3..31: the core reads them itself when mcounteren allows; OpenSBI 1.1's
+        // sbi_emulate_csr_read emulates them only through its PMU, which has no /pmu event map here.
         return null;
     }
   }

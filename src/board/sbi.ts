@@ -6,9 +6,11 @@
  * does, without an M-mode round trip.
  *
  * Extensions: base (0x10), TIME (0x54494D45), IPI (0x735049), RFENCE (0x52464E43), HSM (0x48534D),
- * SRST (0x53525354), and the legacy ones Linux still probes (set_timer 0x00, console putchar 0x01,
+ * SRST (0x53525354), PMU (0x504D55, sbi-pmu.ts, when the host provides `pmu`), and the legacy ones Linux still probes (set_timer 0x00, console putchar 0x01,
  * getchar 0x02, clear_ipi 0x03, send_ipi 0x04, remote fences 0x05-0x07, shutdown 0x08).
  */
+
+import { EXT_PMU, handlePmuCall, type SbiPmuHost } from './sbi-pmu.js';
 
 export const SBI_SUCCESS = 0n;
 export const SBI_ERR_FAILED = -1n;
@@ -60,6 +62,8 @@ export interface SbiHost {
   readonly mvendorid: bigint;
   readonly marchid: bigint;
   readonly mimpid: bigint;
+  /** The calling hart's Zihpm counters: the PMU extension exists when present. */
+  readonly pmu?: SbiPmuHost;
 }
 
 export const HSM_STARTED = 0;
@@ -135,7 +139,8 @@ export function handleSbiCall(host: SbiHost, hart: number): [bigint, bigint] {
         case 2: val = SBI_IMPL_VERSION; break;
         case 3: {
           const probe = Number(a(0) & 0xffffffffn);
-          val = [EXT_BASE, EXT_TIME, EXT_IPI, EXT_RFENCE, EXT_HSM, EXT_SRST, 0, 1, 2, 3, 4, 5, 6, 7, 8].includes(probe) ? 1n : 0n;
+          val = [EXT_BASE, EXT_TIME, EXT_IPI, EXT_RFENCE, EXT_HSM, EXT_SRST, 0, 1, 2, 3, 4, 5, 6, 7, 8].includes(probe) ||
+            (probe === EXT_PMU && host.pmu) ? 1n : 0n;
           break;
         }
         case 4: val = host.mvendorid; break;
@@ -197,6 +202,10 @@ export function handleSbiCall(host: SbiHost, hart: number): [bigint, bigint] {
       if (fid !== 0) { err = SBI_ERR_NOT_SUPPORTED; break; }
       if (a(0) > 2n) { err = SBI_ERR_INVALID_PARAM; break; }
       host.reset(Number(a(0)), Number(a(1)));
+      break;
+    case EXT_PMU:
+      if (!host.pmu) { err = SBI_ERR_NOT_SUPPORTED; break; }
+      [err, val] = handlePmuCall(host.pmu, hart, fid, a);
       break;
     default:
       err = SBI_ERR_NOT_SUPPORTED;
