@@ -28,6 +28,7 @@ import { readFileSync } from 'node:fs';
 import { GUEST_RAM_BASE, HOLE, VmMemory, type FramePool } from './memory.js';
 import { Vcpu, EXIT_REASONS } from './vcpu.js';
 import { VmBalloon } from './balloon.js';
+import type { Dedup } from './dedup.js';
 import { handleExit, setLiveHvip, type ExitEnv } from './exits.js';
 import type { SbiAction } from './sbi/index.js';
 import { GuestAgent } from './agent.js';
@@ -90,6 +91,8 @@ export class Vm {
   readonly memory: VmMemory;
   /** The balloon's VMM side (spec.balloon), or null. */
   readonly balloon: VmBalloon | null;
+  /** The host's page deduplication (dedup.ts) when it covers this VM, or null. */
+  dedup: Dedup | null = null;
   readonly overcommit: boolean;
   /** Paused because the pool had no frame for it (overcommit): the host resumes it when one is free. */
   pausedForMemory = false;
@@ -439,6 +442,13 @@ export class Vm {
       this.now = core.cycles;
       if (status === RunStatus.VmExit) {
         const e = core.vmExit();
+        if (this.dedup && !e.interrupt && e.cause === 23 && this.dedup.breakOnFault(this.memory, Number(e.htval << 2n))) {
+          // A write to a merged page (dedup.ts): sharing is broken in host time, the store is retried,
+          // and the exit is taken back (its trap latency and exit cycles, its trap and exit counts):
+          // the guest's clock and counters are those of a run without dedup (no entry is charged).
+          this.unchargeExit();
+          continue;
+        }
         if (!e.interrupt && (e.cause === 20 || e.cause === 21 || e.cause === 23)) v.guestPageFaults++;
         const before = core.cycles;
         const { reason, outcome } = this.handleExitSafely(e, v);
@@ -510,6 +520,17 @@ export class Vm {
     this.hostCycles += hostCycles;
     if (this.pendingReset) this.applyReset();
     return { hostCycles, at: core.cycles };
+  }
+
+  /** Undo what the core charged for the VM exit just taken (run.ts: trapLat + vmm.exitCycles, CLS_TRAP, C_VMX_EXITS). */
+  private unchargeExit(): void {
+    const core = this.core;
+    const trapLat = Math.max(1, core.u8view()[L.LAT_BASE + L.TIMING_CLASS_TRAP]!);
+    core.cycles -= trapLat + this.exitCycles;
+    this.now = core.cycles;
+    const clsTrap = L.CLS_BASE + (L.TIMING_CLASS_TRAP + 1) * 8; // run.ts CLS_TRAP
+    core.set64(clsTrap, core.get64(clsTrap) - 1n);
+    core.set64(L.C_VMX_EXITS, core.get64(L.C_VMX_EXITS) - 1n);
   }
 
   /**
