@@ -151,7 +151,12 @@ export class Dedup {
     const c = Math.floor(p / PAGES_PER_CHUNK);
     const l1 = this.core.get64(L.RAM_OFFSET + m.l1Entry(c) - RAM_BASE);
     if ((l1 & (PTE_R | PTE_W | PTE_X)) !== 0n) splitChunk(this.core, m, c, LEAF_RW);
-    this.core.set64(L.RAM_OFFSET + l0Table(m, c) + (p % PAGES_PER_CHUNK) * 8 - RAM_BASE, (BigInt(frame >>> 12) << 10n) | leaf);
+    const at = L.RAM_OFFSET + l0Table(m, c) + (p % PAGES_PER_CHUNK) * 8 - RAM_BASE;
+    const from = Number((this.core.get64(at) >> 10n) << 12n);
+    this.core.set64(at, (BigInt(frame >>> 12) << 10n) | leaf);
+    // An LR/SC reservation is a host address: it follows the page (an SC right after the write
+    // fault that broke sharing must succeed, as it would without dedup).
+    if (from !== frame) m.onFrameMoved?.(from, frame);
   }
   /** Every host hart's guest host-TLB entries go (not the timing model's: a cost model, the guest's). */
   private flush(): void {
@@ -305,6 +310,12 @@ export class Dedup {
       }
     }
     if (any) this.flush();
+  }
+
+  /** Is guest-physical `gpa` of VM `mem` a merged page? */
+  isMerged(mem: VmMemory, gpa: number): boolean {
+    const vi = this.mems.indexOf(mem);
+    return vi >= 0 && gpa >= GUEST_RAM_BASE && gpa < GUEST_RAM_BASE + mem.bytes && this.groupOf.has(vi * KEY_PAGES + Math.floor((gpa - GUEST_RAM_BASE) / PAGE));
   }
 
   /**

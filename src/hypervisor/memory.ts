@@ -253,6 +253,11 @@ export class VmMemory implements GuestMemory {
    * the VM, and before dirty logging remaps every page.
    */
   dedup: { unshareRange(gpa: number, len: number): void; unshareAll(): void } | null = null;
+  /**
+   * Told when dedup.ts moves a guest page from host frame `from` to `to` (same content): the VM
+   * moves its vCPUs' LR/SC reservations (host addresses) along, so an SC behaves as without dedup.
+   */
+  onFrameMoved: ((from: number, to: number) => void) | null = null;
   /** True while the G-stage maps RAM with 4 KiB leaves (dirty logging): the balloon leaves it alone. */
   finePaging = false;
 
