@@ -224,7 +224,8 @@ export class Dedup {
     }
     for (const g of this.stable.get(hash) ?? []) if (this.merge(k, g)) return;
     const other = this.unstable.get(hash);
-    if (other !== undefined && other !== k && !this.groupOf.has(other) && this.ownFrame(other) !== null) {
+    // (`other` may belong to a VM that is dirty-logged or gone since it was hashed: left alone.)
+    if (other !== undefined && other !== k && !this.groupOf.has(other) && this.live(Math.floor(other / KEY_PAGES)) && this.ownFrame(other) !== null) {
       // Two unmerged pages: `other` becomes the owner (write-protected first, as the candidate).
       const frame = this.ownFrame(other)!;
       const g: Group = { owner: other, frame, sharers: [], hash };

@@ -19,6 +19,7 @@ import { li } from '../helpers/paging.js';
 import { Host } from '../../src/hypervisor/host.js';
 import type { HostSpec } from '../../src/hypervisor/types.js';
 import type { Vm } from '../../src/hypervisor/vm.js';
+import { formatHostStatsText } from '../../src/hypervisor/stats.js';
 
 const MiB = 1024 * 1024;
 const RAM = 0x8000_0000n;
@@ -185,4 +186,12 @@ describe.skipIf(!(existsSync(KERNEL) && existsSync(NOLIBC)))('dedup of four iden
     host.close();
     alone.close();
   }, 600_000);
+});
+
+describe('dedup statistics text', () => {
+  it('the end-of-run table has a dedup line in KSM names, saved memory = (pages_sharing + ksm_zero_pages) pages', () => {
+    const stats = { 'balloon.maximum': 8192, 'ksm.pages_shared': 1, 'ksm.pages_sharing': 30, 'ksm.pages_unshared': 2, 'ksm.full_scans': 40, 'ksm.ksm_zero_pages': 482, 'ksm.cow_breaks': 18, 'ksm.scan_cycles': 8_500_224 };
+    const text = formatHostStatsText([{ name: 'a', stats }, { name: 'b', stats }], { harts: 1, ramBytes: 64 * MiB });
+    expect(text).toContain('dedup: pages_shared 1, pages_sharing 30, pages_unshared 2, ksm_zero_pages 482, full_scans 40, saved 2 MiB (12.5% of guest RAM), zero pages 1928 KiB, scanner 8.50M cycles');
+  });
 });
