@@ -11,8 +11,11 @@
  * Priv 1.12 §8.5 (G-stage leaves without W: a store is a store guest-page fault, cause 23).
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HostRunner } from '../../src/hypervisor/runner.js';
+import type { HostConfig, VmConfig } from '../../src/hypervisor/config.js';
 import { assemble, type Insn } from '../helpers/core-harness.js';
 import { buildElf } from '../helpers/elf-writer.js';
 import { li } from '../helpers/paging.js';
@@ -203,5 +206,33 @@ describe('dedup statistics text', () => {
     const stats = { 'balloon.maximum': 8192, 'ksm.pages_shared': 1, 'ksm.pages_sharing': 30, 'ksm.pages_unshared': 2, 'ksm.full_scans': 40, 'ksm.ksm_zero_pages': 482, 'ksm.cow_breaks': 18, 'ksm.scan_cycles': 8_500_224 };
     const text = formatHostStatsText([{ name: 'a', stats }, { name: 'b', stats }], { harts: 1, ramBytes: 64 * MiB });
     expect(text).toContain('dedup: pages_shared 1, pages_sharing 30, pages_unshared 2, ksm_zero_pages 482, full_scans 40, saved 2 MiB (12.5% of guest RAM), zero pages 1928 KiB, scanner 8.50M cycles');
+  });
+});
+
+describe('dedup in ctl domstats (HostRunner)', () => {
+  it('every VM has the host totals as ksm.* and its own ksm.vm_pages_saved; the table has the dedup line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cv-dedup-'));
+    const files = [guest(true), guest(false)].map((elf, i) => {
+      const f = join(dir, `g${i}.elf`);
+      writeFileSync(f, elf);
+      return f;
+    });
+    const vm = (name: string, kernel: string): VmConfig => ({
+      name, vcpus: 1, memoryBytes: 8 * MiB, kernel, initrd: null, cmdline: null, weight: 256, cap: null, autostart: true, disks: [], shutdownTimeout: 10, paging: 'nested',
+    });
+    const cfg: HostConfig = { path: join(dir, 'x.yaml'), harts: 1, ramBytes: 64 * MiB, vms: [vm('a', files[0]!), vm('b', files[1]!)], dedup: { pagesPerScan: 4096, scanInterval: 500_000 } };
+    const r = new HostRunner(cfg);
+    expect(r.host.run({ maxHostCycles: 100_000_000 })).toEqual({ code: 0 });
+    const s = await r.domstats();
+    const d = r.host.dedup!.stats;
+    for (const v of s) {
+      expect(v.stats['ksm.pages_sharing']).toBe(d.pages_sharing);
+      expect(v.stats['ksm.ksm_zero_pages']).toBe(d.ksm_zero_pages);
+      expect(v.stats['ksm.full_scans']).toBe(d.full_scans);
+    }
+    expect(d.pages_sharing).toBeGreaterThan(0);
+    expect((s[0]!.stats['ksm.vm_pages_saved'] as number) + (s[1]!.stats['ksm.vm_pages_saved'] as number)).toBe(d.pages_sharing + d.ksm_zero_pages);
+    expect(formatHostStatsText(s, { harts: 1, ramBytes: 64 * MiB })).toMatch(/^dedup: pages_shared \d+, pages_sharing \d+, /m);
+    r.close();
   });
 });
