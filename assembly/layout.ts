@@ -186,6 +186,12 @@ export const C_VMX_INSN: u32 = C_VMX_PC + 8; // u64: raw bits of the instruction
 export const C_VMX_LEN: u32 = C_VMX_INSN + 8; // u32: its length, 2 or 4 (0 when INSN is 0)
 export const C_VMX_EXIT_CYCLES: u32 = C_VMX_LEN + 4; // u32: cycles charged per VM exit (timing file vmm.exitCycles)
 export const C_VMX_EXITS: u32 = C_VMX_EXIT_CYCLES + 4; // u64: VM exits taken (stats)
+// A VMM retry that must not be a block boundary (dedup.ts: a write to a merged page, resolved in
+// host time): the exception's VM exit saves the block's deadline; with C_VMX_RESUME != 0 the next
+// run() continues that block (no deadline / timer / interrupt check at the retried instruction).
+export const C_VMX_DEADLINE: u32 = C_VMX_EXITS + 8; // u64: the cut block's deadline
+export const C_VMX_RESUME: u32 = C_VMX_DEADLINE + 8; // u64: 1 = continue the cut block (one-shot)
+export const C_VMX_RESV: u32 = C_VMX_RESUME + 8; // u64: the LR/SC reservation the last trap dropped (the VMM may give it back)
 export const CTL_SIZE: u32 = 0x100;
 
 // Per-class cycle cost (u8) and retired count (u64), indexed by src/isa/classes.ts ids.

@@ -16,7 +16,7 @@
  */
 import {
   H_PC, H_CYCLES, H_INSTRET, H_HPM_FILTER, H_PRIV, H_RESV, H_MSTATUS, H_MIP, H_STIMECMP_CYCLE, H_SATP, C_DEADLINE,
-  H_VIRT, H_HGATP, C_VMX_EXIT_CYCLES, H_VSSTATUS, H_HSTATUS, H_VSTIMECMP_CYCLE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
+  H_VIRT, H_HGATP, C_VMX_EXIT_CYCLES, C_VMX_DEADLINE, C_VMX_RESUME, H_VSSTATUS, H_HSTATUS, H_VSTIMECMP_CYCLE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
   S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST, C_MTRAP_HOST,
   TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR, H_TRIG_ARMED,
 } from './layout';
@@ -281,10 +281,17 @@ export function run(): u32 {
       cycles += trapLat;
       store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
       // Host-VMM mode (vmexit.ts): the trap became a VM exit; the host takes it from here.
-      if (vmExitTaken()) { status = RUN_VMEXIT; cycles += <u64>load<u32>(C_VMX_EXIT_CYCLES); }
+      if (vmExitTaken()) { status = RUN_VMEXIT; cycles += <u64>load<u32>(C_VMX_EXIT_CYCLES); store<u64>(C_VMX_DEADLINE, deadline); }
       else if (status != RUN_MTRAP && noteTrap(excCause, epc, instretStart + (budget - left))) status = RUN_STUCK;
     }
     if (status != RUN_DEADLINE) break;
+    if (load<u64>(C_VMX_RESUME) != 0) {
+      // The VMM retries an instruction whose exit it resolved unseen by the guest (layout.ts
+      // C_VMX_RESUME): the block the exit cut goes on as if never cut, with its own deadline and no
+      // boundary work (deadline, timers, interrupts are checked where the uncut block would).
+      store<u64>(C_VMX_RESUME, 0);
+      deadline = load<u64>(C_VMX_DEADLINE);
+    } else {
     deadline = load<u64>(C_DEADLINE);
     // Sstc: the core's own timer deadline (time >= stimecmp raises STIP without a host event).
     const stc = load<u64>(H_STIMECMP_CYCLE);
@@ -319,6 +326,7 @@ export function run(): u32 {
         continue;
       }
     }
+    } // (C_VMX_RESUME)
     // ---- host TLB arrays of the data regime (MPRV may make M-mode loads/stores use MPP's)
     const dp = dataPriv();
     tlbR = tlbSet(dp);

@@ -6,7 +6,7 @@
 import { hpmModeChanged } from './hpm';
 import {
   H_PC, H_PRIV, H_MSTATUS, H_MEDELEG, H_MIDELEG, H_MTVEC, H_MEPC, H_MCAUSE, H_MTVAL,
-  H_STVEC, H_SEPC, H_SCAUSE, H_STVAL, H_MIP, H_MIE, H_EXCEPTIONS, H_INTERRUPTS, H_RESV, H_HPM_FILTER,
+  H_STVEC, H_SEPC, H_SCAUSE, H_STVAL, H_MIP, H_MIE, H_EXCEPTIONS, H_INTERRUPTS, H_RESV, H_HPM_FILTER, C_VMX_RESV,
   H_VIRT, H_HSTATUS, H_HEDELEG, H_HIDELEG, H_HTVAL, H_HTINST, H_MTVAL2, H_MTINST, H_VSSTATUS,
   H_VSTVEC, H_VSEPC, H_VSCAUSE, H_VSTVAL, H_HYP,
   C_MTRAP_CAUSE, C_MTRAP_TVAL,
@@ -177,7 +177,9 @@ function takeTrapInner(cause: u64, tval: u64, epc: u64, redirect: bool): u64 {
   let ms = load<u64>(H_MSTATUS);
   let tvec: u64;
   let vcode = code;
-  // A trap breaks any LR/SC sequence (Unpriv 8.3 allows an SC to fail after a trap).
+  // A trap breaks any LR/SC sequence (Unpriv 8.3 allows an SC to fail after a trap). Kept aside
+  // for a VM exit the VMM resolves unseen (dedup.ts: layout.ts C_VMX_RESV).
+  store<u64>(C_VMX_RESV, load<u64>(H_RESV));
   store<u64>(H_RESV, <u64>-1);
   // Host-VMM mode (vmexit.ts): a V=1 trap not delegated to VS ends run() (RUN_VMEXIT) instead.
   if (vmmTakes(isInt, code, cur, deleg)) return vmExit(cause, tval, epc, isInt ? 0 : excTval2, isInt ? 0 : excTinst, gva);

@@ -111,6 +111,7 @@ export class VmBalloon implements BalloonBackend {
   private discard(c: number): void {
     const hpa = this.mem.chunks[c]!;
     if (hpa === HOLE || this.mem.finePaging) return; // (while dirty logging remaps it: not now)
+    this.mem.dedup?.unshareRange(GUEST_RAM_BASE + c * CHUNK, CHUNK); // merged pages: off the frame first
     this.core.set64(this.l1(c), 0n);
     this.core.hfenceGvma(this.vmid);
     this.mem.chunks[c] = HOLE;

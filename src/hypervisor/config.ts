@@ -13,6 +13,7 @@
  * `vms[1].memory: expected a size like 256M` (exit 2). docs/VM-CONFIG.md documents every key.
  */
 import { MIN_SHADOW_PAGES, MAX_SHADOW_PAGES } from './paging.js';
+import { DEFAULT_PAGES_PER_SCAN, DEFAULT_SCAN_INTERVAL } from './dedup.js';
 import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -148,8 +149,11 @@ const HostSchema = z
       .enum(['fast', 'timing'], { error: "expected 'fast' or 'timing'" })
       .default('fast')
       .meta({ description: "timing: the modeled TLB (one per vCPU) and per-VM TLB and two-dimensional walk statistics, as run/boot --mode timing" }),
-    // Reserved for the overcommit issue.
-    dedup: bool().optional(),
+    // Issue 12: page deduplication (KSM's knobs: pages_to_scan, the scan interval, use_zero_pages) and overcommit.
+    dedup: bool().optional().meta({ description: 'page deduplication (KSM / transparent page sharing) of the VMs\' RAM' }),
+    dedup_pages_per_scan: wholeNumber(1, 1 << 20, 'a number of pages').optional().meta({ description: `pages the dedup scanner visits per scan interval (default ${DEFAULT_PAGES_PER_SCAN})` }),
+    dedup_scan_interval: wholeNumber(1000, 1e12, 'a number of host cycles').optional().meta({ description: `host cycles between dedup scans (default ${DEFAULT_SCAN_INTERVAL})` }),
+    dedup_zero_pages: bool().optional().meta({ description: 'pages of zeros map to one zero frame, counted apart as ksm_zero_pages (default true)' }),
     overcommit: bool().optional(),
     // Issue 11: the cost constants (as --timing).
     timing: text('a timing file (JSON, as --timing)').min(1, { error: 'expected a timing file' }).optional(),
@@ -240,6 +244,8 @@ export interface HostConfig {
   timingFile?: string | null;
   /** host.overcommit (issue 12): the VMs' memory may exceed host.ram. */
   overcommit?: boolean;
+  /** host.dedup (issue 12 scope 2) and its host.dedup_* knobs (dedup.ts). */
+  dedup?: { pagesPerScan?: number; scanInterval?: number; zeroPages?: boolean };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,7 +361,9 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
 
   // Reserved keys: part of the format now so later issues slot in; refused where they would need
   // behaviour this build lacks, accepted at the value that means "off" (what this build does).
-  if (doc.host.dedup === true) fail(file, 'host.dedup: not supported yet (page deduplication comes with memory overcommit)');
+  for (const k of ['dedup_pages_per_scan', 'dedup_scan_interval', 'dedup_zero_pages'] as const) {
+    if (doc.host[k] !== undefined && doc.host.dedup !== true) fail(file, `host.${k}: only with host.dedup: true`);
+  }
 
   const ram = sizeOf(doc.host.ram, file, 'host.ram');
   const ramLimits = `host RAM must be between ${formatSize(MIN_HOST_RAM)} and ${formatSize(MAX_HOST_RAM)} (at most 2G today)`;
@@ -380,6 +388,7 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
     if (vm.shadow_pages !== undefined && vm.paging !== 'shadow') fail(file, `${at}.shadow_pages: only with paging: shadow`);
     // Ballooning and overcommit unmap and back RAM through the G-stage, which a shadow VM does not use.
     if (vm.paging === 'shadow' && vm.balloon === true) fail(file, `${at}.balloon: not supported with paging: shadow yet`);
+    if (vm.paging === 'shadow' && doc.host.dedup === true) fail(file, `${at}.paging: shadow is not supported with host.dedup yet`);
     if (vm.paging === 'shadow' && doc.host.overcommit === true) fail(file, `${at}.paging: shadow is not supported with host.overcommit yet`);
 
     const mem = sizeOf(vm.memory, file, `${at}.memory`);
@@ -469,7 +478,16 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
   });
 
   const timingFile = doc.host.timing !== undefined ? inputFile(doc.host.timing, base, file, 'host.timing', 'a timing file') : null;
-  return { path: resolve(file), harts: doc.host.harts, ramBytes: ram, vms, mode: doc.host.mode ?? 'fast', timingFile, ...(doc.host.overcommit === true ? { overcommit: true } : {}) };
+  return { path: resolve(file), harts: doc.host.harts, ramBytes: ram, vms, mode: doc.host.mode ?? 'fast', timingFile, ...(doc.host.overcommit === true ? { overcommit: true } : {}),
+    ...(doc.host.dedup === true
+      ? {
+          dedup: {
+            ...(doc.host.dedup_pages_per_scan !== undefined ? { pagesPerScan: doc.host.dedup_pages_per_scan } : {}),
+            ...(doc.host.dedup_scan_interval !== undefined ? { scanInterval: doc.host.dedup_scan_interval } : {}),
+            ...(doc.host.dedup_zero_pages !== undefined ? { zeroPages: doc.host.dedup_zero_pages } : {}),
+          },
+        }
+      : {}) };
 }
 
 /** Parses YAML (or JSON) text; a syntax error is one line with its line and column. */

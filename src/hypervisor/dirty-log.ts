@@ -23,6 +23,28 @@ const LEAF_CLEAN = PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A;
 const MEGA_LEAF = LEAF_CLEAN | PTE_D;
 const PAGES_PER_CHUNK = CHUNK / PAGE;
 
+/** Host-physical address of RAM chunk `c`'s level-0 table (4 KiB leaves) in the VM's table chunk. */
+export function l0Table(mem: VmMemory, c: number): number {
+  return mem.tableChunk + mem.tablesEnd + c * PAGE;
+}
+
+/** The VM's table chunk has room for a level-0 table per RAM chunk (VMs up to 1012 MiB). */
+export function finePagingFits(mem: VmMemory): boolean {
+  return mem.tablesEnd + mem.chunks.length * PAGE <= CHUNK;
+}
+
+/**
+ * Map RAM chunk `c` with 512 4 KiB leaves (`leaf`'s permission bits, each to its own frame of the
+ * chunk) in its level-0 table, and point its level-1 entry there. The caller fences. Shared by
+ * dirty logging (D clear) and page deduplication (dedup.ts: A/D set, a leaf per page to remap).
+ */
+export function splitChunk(core: Core, mem: VmMemory, c: number, leaf: bigint): void {
+  const t = l0Table(mem, c);
+  const hpa = mem.chunks[c]!;
+  for (let j = 0; j < PAGES_PER_CHUNK; j++) core.set64(L.RAM_OFFSET + t + j * 8 - RAM_BASE, (BigInt((hpa + j * PAGE) >>> 12) << 10n) | leaf);
+  core.set64(L.RAM_OFFSET + mem.l1Entry(c) - RAM_BASE, (BigInt(t >>> 12) << 10n) | PTE_V);
+}
+
 export class DirtyLog {
   private readonly fine: boolean;
   /** The level-0 tables start after the 16 KiB root and the level-1 tables (memory.ts tablesEnd). */
@@ -37,7 +59,7 @@ export class DirtyLog {
     private readonly vmid: number,
   ) {
     this.l0Offset = mem.tablesEnd;
-    this.fine = this.l0Offset + mem.chunks.length * PAGE <= CHUNK;
+    this.fine = finePagingFits(mem);
   }
 
   /** Page granularity of the log, bytes. */
@@ -56,6 +78,8 @@ export class DirtyLog {
   start(): void {
     const core = this.core;
     const chunks = this.mem.chunks;
+    // Merged pages (dedup.ts) are unshared first: the leaves below map every page to its own frame.
+    this.mem.dedup?.unshareAll();
     // Ballooned chunks are backed again first (a hole refilled later would be mapped without logging).
     for (let i = 0; i < chunks.length; i++) {
       if (chunks[i] === HOLE && !this.mem.onHole?.(i)) throw new Error('no host frames to back the ballooned memory while migrating');
@@ -63,9 +87,7 @@ export class DirtyLog {
     this.mem.finePaging = true;
     for (let i = 0; i < chunks.length; i++) {
       if (this.fine) {
-        const t = this.mem.tableChunk + this.l0Offset + i * PAGE;
-        for (let j = 0; j < PAGES_PER_CHUNK; j++) core.set64(this.addr(t + j * 8), (BigInt((chunks[i]! + j * PAGE) >>> 12) << 10n) | LEAF_CLEAN);
-        core.set64(this.addr(this.l1(i)), (BigInt(t >>> 12) << 10n) | PTE_V);
+        splitChunk(core, this.mem, i, LEAF_CLEAN);
       } else {
         core.set64(this.addr(this.l1(i)), (BigInt(chunks[i]! >>> 12) << 10n) | LEAF_CLEAN);
       }

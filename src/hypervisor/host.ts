@@ -18,10 +18,11 @@
  * Not done yet (issue 10): migration of one SMP VM's vCPUs across host harts in parallel (a VM's round runs on one host hart at a time,
  * so one VM gets at most one host hart's worth of cycles).
  */
-import { Core } from '../core.js';
+import { Core, RAM_BASE } from '../core.js';
 import { UserError, formatSize } from '../errors.js';
 import { defaultTiming, latencyArray, cyclesPerTick, type TimingConfig } from '../timing.js';
 import { FramePool } from './memory.js';
+import { Dedup } from './dedup.js';
 import { Vm, type ShutdownResult } from './vm.js';
 import { VcpuSchedulerPlacement } from './scheduler.js';
 import { VcpuTlbModels } from './tlbstate.js';
@@ -104,6 +105,8 @@ export class Host implements HostControlOps {
   readonly hostTime: number[];
   /** issue 12 scope 3: VMs' memory may exceed host RAM (backed on first touch). */
   readonly overcommit: boolean;
+  /** issue 12 scope 2: page deduplication (host.dedup), or null. */
+  readonly dedup: Dedup | null = null;
   private readonly placement: VcpuPlacement;
   private readonly onOutput: HostOptions['onOutput'];
   private destroyed = new Set<string>();
@@ -165,6 +168,8 @@ export class Host implements HostControlOps {
     this.hostTime = new Array<number>(spec.harts).fill(0);
     this.idleAt = new Array<number>(spec.harts).fill(-1);
     this.pool = new FramePool(spec.ramBytes, HOST_RESERVED);
+    // The zero frame of dedup: the last page of the host's reserve (no VM's, never written by one).
+    if (spec.dedup) this.dedup = new Dedup(core, { ...spec.dedup, harts: spec.harts, zeroFrame: RAM_BASE + HOST_RESERVED - 4096 });
   }
 
   /** Define a VM (memory taken from the pool now; all or nothing). Started when autostart (default). */
@@ -174,6 +179,7 @@ export class Host implements HostControlOps {
     const w = spec.weight ?? 256;
     if (!(Number.isInteger(w) && w >= 1 && w <= 65535)) throw new UserError(`${spec.name}.weight: expected a whole number from 1 to 65535, got ${w}`);
     if (spec.cap !== undefined && !(Number.isFinite(spec.cap) && spec.cap > 0)) throw new UserError(`${spec.name}.cap: expected a percentage above 0, got ${spec.cap}`);
+    if (this.dedup && spec.paging === 'shadow') throw new UserError(`${spec.name}.paging: shadow is not supported with host.dedup (no G-stage to share pages through)`);
     const id = this.vms.length + 1;
     const vm = new Vm(this.core, this.pool, spec, {
       id,
@@ -184,6 +190,10 @@ export class Host implements HostControlOps {
       ...(this.onOutput ? { onOutput: (b: Uint8Array) => this.onOutput!(vm, b) } : {}),
     });
     this.vms.push(vm);
+    if (this.dedup) {
+      this.dedup.add(vm.memory);
+      vm.dedup = this.dedup;
+    }
     if (spec.autostart ?? true) this.startVm(vm);
     return vm;
   }
@@ -279,6 +289,8 @@ export class Host implements HostControlOps {
           vm.memory.releaseRam();
         }
       }
+      // Page deduplication scans between rounds, in host time (no vCPU is loaded: dedup.ts).
+      this.dedup?.tick(Math.min(...this.hostTime));
       if (opts.afterRound?.(this) === 'stop') return { code: 130, message: 'stopped' };
     }
     const bad = this.vms.find((v) => v.state === 'crashed' || this.destroyed.has(v.name));

@@ -163,6 +163,7 @@ export class VmMemory implements GuestMemory {
 
   /** Give every RAM chunk back to the pool (a destroyed VM under overcommit); they are holes after. */
   releaseRam(): void {
+    this.dedup?.unshareAll();
     for (let c = 0; c < this.chunks.length; c++) {
       const hpa = this.chunks[c]!;
       if (hpa === HOLE) continue;
@@ -237,6 +238,7 @@ export class VmMemory implements GuestMemory {
   }
 
   write(gpa: number, data: Uint8Array): void {
+    this.dedup?.unshareRange(gpa, data.length);
     for (const [hpa, off, n] of this.pieces(gpa, data.length)) this.core.writePhys(hpa, data.subarray(off, off + n));
     // VMM writes (virtio DMA, loaders) bypass the G-stage: dirty logging (dirty-log.ts) hears of them here.
     this.onWrite?.(gpa, data.length);
@@ -245,16 +247,29 @@ export class VmMemory implements GuestMemory {
   onWrite: ((gpa: number, len: number) => void) | null = null;
   /** The balloon's refill of a HOLE chunk (balloon.ts): true when it is backed now. */
   onHole: ((chunk: number) => boolean) | null = null;
+  /**
+   * Page deduplication (dedup.ts) of this VM, or null: told before the VMM writes guest RAM (the
+   * merged pages in the range get their private frame back first), before a chunk's frame leaves
+   * the VM, and before dirty logging remaps every page.
+   */
+  dedup: { unshareRange(gpa: number, len: number): void; unshareAll(): void } | null = null;
+  /**
+   * Told when dedup.ts moves a guest page from host frame `from` to `to` (same content): the VM
+   * moves its vCPUs' LR/SC reservations (host addresses) along, so an SC behaves as without dedup.
+   */
+  onFrameMoved: ((from: number, to: number) => void) | null = null;
   /** True while the G-stage maps RAM with 4 KiB leaves (dirty logging): the balloon leaves it alone. */
   finePaging = false;
 
   /** Zero [gpa, gpa+len) of guest RAM (snapshot restore). */
   zero(gpa: number, len: number): void {
+    this.dedup?.unshareRange(gpa, len);
     for (const [hpa, , n] of this.pieces(gpa, len)) this.core.zeroPhys(hpa, n);
   }
 
   /** Return every frame to the pool (the VM is gone; its VMID's translations must be fenced first). */
   release(): void {
+    this.dedup?.unshareAll();
     this.pool.release([this.tableChunk, ...this.chunks.filter((c) => c !== HOLE)]);
     this.chunks.length = 0;
   }

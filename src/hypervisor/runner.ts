@@ -56,7 +56,7 @@ export class HostRunner {
     this.incomingUri = options.incoming ?? null;
     if (this.incomingUri !== null) parseTcpUri(this.incomingUri, '--incoming');
     this.host = new Host(
-      { harts: config.harts, ramBytes: config.ramBytes, ...(config.overcommit ? { overcommit: true } : {}) },
+      { harts: config.harts, ramBytes: config.ramBytes, ...(config.overcommit ? { overcommit: true } : {}), ...(config.dedup ? { dedup: config.dedup } : {}) },
       {
         onOutput: (vm, b) => this.consoleOut(vm.name, b),
         ...(config.timingFile ? { timing: loadTimingFile(config.timingFile) } : {}),
@@ -325,6 +325,12 @@ export class HostRunner {
       stats['balloon.current'] = Math.floor(s['balloon.current'] / 1024);
       stats['balloon.maximum'] = Math.floor(v.memory.bytes / 1024);
       stats['balloon.rss'] = Math.floor(s['balloon.rss'] / 1024);
+      // Page deduplication (dedup.ts): the host's totals, in KSM's names, and this VM's saved pages.
+      const dd = this.host.dedup;
+      if (dd) {
+        for (const k of ['pages_shared', 'pages_sharing', 'pages_unshared', 'full_scans', 'ksm_zero_pages', 'cow_breaks', 'scan_cycles'] as const) stats[`ksm.${k}`] = dd.stats[k];
+        stats['ksm.vm_pages_saved'] = dd.savedPages(v.memory);
+      }
       for (const r of EXIT_REASONS) {
         stats[`exit.${r}.count`] = s.exits[r].count;
         stats[`exit.${r}.cycles`] = s.exits[r].cycles;

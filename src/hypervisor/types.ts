@@ -51,6 +51,8 @@ export interface HostSpec {
   ramBytes: number;
   /** issue 12: the VMs' memory may exceed host RAM (backed on first touch; no frame → paused). */
   overcommit?: boolean;
+  /** issue 12 scope 2: page deduplication (dedup.ts; KSM's knobs, host cycles for the interval). */
+  dedup?: { pagesPerScan?: number; scanInterval?: number; zeroPages?: boolean };
 }
 
 /** Why a vCPU left guest mode, as the per-VM statistics count them (KVM's exit reasons, renamed). */

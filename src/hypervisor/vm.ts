@@ -13,7 +13,7 @@
  * depends on which host hart runs a round or what else the host runs: a VM's run is the same
  * whatever its neighbours do.
  */
-import { Core, RunStatus } from '../core.js';
+import { Core, RAM_BASE, RunStatus } from '../core.js';
 import * as L from '../generated/layout.js';
 import { EventScheduler } from '../scheduler.js';
 import { VirtPlatform } from '../board/platform.js';
@@ -28,6 +28,7 @@ import { readFileSync } from 'node:fs';
 import { GUEST_RAM_BASE, HOLE, VmMemory, type FramePool } from './memory.js';
 import { Vcpu, EXIT_REASONS } from './vcpu.js';
 import { VmBalloon } from './balloon.js';
+import type { Dedup } from './dedup.js';
 import { handleExit, setLiveHvip, type ExitEnv } from './exits.js';
 import type { SbiAction } from './sbi/index.js';
 import { GuestAgent } from './agent.js';
@@ -90,6 +91,8 @@ export class Vm {
   readonly memory: VmMemory;
   /** The balloon's VMM side (spec.balloon), or null. */
   readonly balloon: VmBalloon | null;
+  /** The host's page deduplication (dedup.ts) when it covers this VM, or null. */
+  dedup: Dedup | null = null;
   readonly overcommit: boolean;
   /** Paused because the pool had no frame for it (overcommit): the host resumes it when one is free. */
   pausedForMemory = false;
@@ -169,6 +172,7 @@ export class Vm {
       throw e;
     }
     this.memory.onHole = (c) => this.backChunk(c);
+    this.memory.onFrameMoved = (from, to) => this.moveReservations(from, to);
     this.balloon = spec.balloon ? new VmBalloon(core, pool, this.memory, opts.id, (m) => this.crash(m)) : null;
     const vm = this;
     const clock: Clock = { now: () => vm.now, cpuHz: opts.timing.cpuHz };
@@ -439,6 +443,15 @@ export class Vm {
       this.now = core.cycles;
       if (status === RunStatus.VmExit) {
         const e = core.vmExit();
+        if (this.dedup && !e.interrupt && e.cause === 23 && this.dedup.isMerged(this.memory, Number(e.htval << 2n))) {
+          // A write to a merged page (dedup.ts): the exit is taken back (its trap latency and exit
+          // cycles, its trap and exit counts, the LR/SC reservation the trap dropped), sharing is
+          // broken in host time (the reservation follows the page), the store is retried: the
+          // guest's clock and counters are those of a run without dedup (no entry is charged).
+          this.unchargeExit();
+          this.dedup.breakOnFault(this.memory, Number(e.htval << 2n));
+          continue;
+        }
         if (!e.interrupt && (e.cause === 20 || e.cause === 21 || e.cause === 23)) v.guestPageFaults++;
         const before = core.cycles;
         const { reason, outcome } = this.handleExitSafely(e, v);
@@ -510,6 +523,33 @@ export class Vm {
     this.hostCycles += hostCycles;
     if (this.pendingReset) this.applyReset();
     return { hostCycles, at: core.cycles };
+  }
+
+  /** Reservations (host addresses, run.ts LR/SC) in the 4 KiB frame at `from` move to `to` (dedup.ts). */
+  private moveReservations(from: number, to: number): void {
+    const a = BigInt(L.RAM_OFFSET + from - RAM_BASE);
+    const d = BigInt(to - from);
+    const moved = (r: bigint) => (r >= a && r < a + 4096n ? r + d : r);
+    for (const v of this.vcpus) {
+      if (this.loaded === v) this.core.set64(L.H_RESV, moved(this.core.get64(L.H_RESV)));
+      else v.resv = moved(v.resv);
+    }
+  }
+
+  /** Undo what the core charged for the VM exit just taken (run.ts: trapLat + vmm.exitCycles, CLS_TRAP, C_VMX_EXITS). */
+  private unchargeExit(): void {
+    const core = this.core;
+    const trapLat = Math.max(1, core.u8view()[L.LAT_BASE + L.TIMING_CLASS_TRAP]!);
+    core.cycles -= trapLat + this.exitCycles;
+    this.now = core.cycles;
+    const clsTrap = L.CLS_BASE + (L.TIMING_CLASS_TRAP + 1) * 8; // run.ts CLS_TRAP
+    core.set64(clsTrap, core.get64(clsTrap) - 1n);
+    core.set64(L.C_VMX_EXITS, core.get64(L.C_VMX_EXITS) - 1n);
+    core.set64(L.H_EXCEPTIONS, core.get64(L.H_EXCEPTIONS) - 1n);
+    core.set64(L.H_RESV, core.get64(L.C_VMX_RESV));
+    // The retried instruction continues the block the exit cut (no interrupt or timer check there
+    // that the run without dedup would not make: assembly/run.ts, layout.ts C_VMX_RESUME).
+    core.set64(L.C_VMX_RESUME, 1n);
   }
 
   /**

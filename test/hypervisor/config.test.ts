@@ -104,6 +104,12 @@ vms:
     expect([q.mode, q.timingFile]).toEqual(['fast', null]);
   });
 
+  it('host.dedup (issue 12 scope 2) with its knobs', () => {
+    const p = write(FILE(VM(), 'host: { harts: 1, ram: 1G, dedup: true, dedup_pages_per_scan: 500, dedup_scan_interval: 2000000, dedup_zero_pages: false }'));
+    expect(loadHostConfig(p).dedup).toEqual({ pagesPerScan: 500, scanInterval: 2_000_000, zeroPages: false });
+    expect(loadHostConfig(write(FILE(VM(), 'host: { harts: 1, ram: 1G, dedup: true }'))).dedup).toEqual({});
+  });
+
   it('accepts the reserved keys at their "off" values', () => {
     const p = write(FILE(VM('    paging: nested\n    nics: []\n    balloon: false\n'), 'host: { harts: 1, ram: 1G, dedup: false, overcommit: false }'));
     expect(loadHostConfig(p).vms[0]!.paging).toBe('nested');
@@ -181,7 +187,9 @@ describe('one line naming the field, exit 2', () => {
     ['reserved: paging misspelt', FILE(VM('    paging: flat\n')), "vms[0].paging: expected 'nested' or 'shadow'"],
     // nics are supported since issue 13 (test/net-config.test.ts); a forward on a switch is not.
     ['nics: hostfwd on a switch', FILE(VM('    nics: [ { network: lan0, hostfwd: [ "tcp::8080-:80" ] } ]\n')), /^vms\[0\]\.nics\[0\]\.hostfwd: forwards need network: user/],
-    ['reserved: dedup', FILE(VM(), 'host: { harts: 1, ram: 1G, dedup: true }'), /^host\.dedup: not supported yet/],
+    ['dedup with paging: shadow', FILE(VM('    paging: shadow\n'), 'host: { harts: 1, ram: 1G, dedup: true }'), 'vms[0].paging: shadow is not supported with host.dedup yet'],
+    ['a dedup knob without dedup', FILE(VM(), 'host: { harts: 1, ram: 1G, dedup_pages_per_scan: 100 }'), 'host.dedup_pages_per_scan: only with host.dedup: true'],
+    ['dedup_pages_per_scan zero', FILE(VM(), 'host: { harts: 1, ram: 1G, dedup: true, dedup_pages_per_scan: 0 }'), /^host\.dedup_pages_per_scan: expected a number of pages from 1/],
     // Common field errors (issue 10 scope 9), each one line naming the field:
     ['a VM that is not a mapping', FILE('  - 5\n'), 'vms[0]: expected a VM like { name: web, memory: 256M, kernel: Image }'],
     ['host not a mapping', FILE(VM(), 'host: 5'), 'host: expected a mapping like { harts: 2, ram: 1G }'],
@@ -239,7 +247,7 @@ describe('the published schema', () => {
   it('refuses unknown keys and names every key of the issue', () => {
     const s = vmConfigJsonSchema() as { additionalProperties: boolean; properties: Record<string, { properties?: Record<string, unknown>; items?: { properties: Record<string, unknown>; additionalProperties: boolean } }> };
     expect(s.additionalProperties).toBe(false);
-    expect(Object.keys(s.properties['host']!.properties!)).toEqual(['harts', 'ram', 'mode', 'dedup', 'overcommit', 'timing']);
+    expect(Object.keys(s.properties['host']!.properties!)).toEqual(['harts', 'ram', 'mode', 'dedup', 'dedup_pages_per_scan', 'dedup_scan_interval', 'dedup_zero_pages', 'overcommit', 'timing']);
     const vm = s.properties['vms']!.items!;
     expect(vm.additionalProperties).toBe(false);
     expect(Object.keys(vm.properties)).toEqual(['name', 'vcpus', 'memory', 'kernel', 'initrd', 'cmdline', 'weight', 'cap', 'autostart', 'disks', 'shutdown_timeout', 'paging', 'shadow_pages', 'nics', 'balloon']);
