@@ -226,7 +226,8 @@ function transformedInsn(slot: u32, tval: u64): u64 {
 let seqBreak = false;
 
 /** Make the cycle / instret counts current for hpm.ts before a privilege change (Sscofpmf filtering). */
-function hpmSync(cycles: u64, instret: u64): void {
+@inline function hpmSync(cycles: u64, instret: u64): void {
+  if (load<u64>(H_HPM_FILTER) == 0) return;
   store<u64>(H_CYCLES, cycles);
   store<u64>(H_INSTRET, instret);
 }
@@ -273,7 +274,7 @@ export function run(): u32 {
         trapToHost(excCause, excTval);
         status = RUN_MTRAP;
       } else {
-        if (load<u64>(H_HPM_FILTER) != 0) hpmSync(cycles, instretStart + (budget - left));
+        hpmSync(cycles, instretStart + (budget - left));
         pc = takeTrap(excCause, excTval, pc);
       }
       clearException();
@@ -317,7 +318,7 @@ export function run(): u32 {
           break;
         }
         const epc = pc;
-        if (load<u64>(H_HPM_FILTER) != 0) hpmSync(cycles, instretStart + (budget - left));
+        hpmSync(cycles, instretStart + (budget - left));
         pc = takeTrap(cause, 0, pc);
         cycles += trapLat;
         store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
@@ -1644,7 +1645,7 @@ export function run(): u32 {
           left++; cycles -= lat; uncount(slot);
           break;
         }
-        if (load<u64>(H_HPM_FILTER) != 0) hpmSync(cycles, instretStart + (budget - left));
+        hpmSync(cycles, instretStart + (budget - left));
         pc = doMret();
         break;
       }
@@ -1664,7 +1665,7 @@ export function run(): u32 {
           left++; cycles -= lat; uncount(slot);
           break;
         }
-        if (load<u64>(H_HPM_FILTER) != 0) hpmSync(cycles, instretStart + (budget - left));
+        hpmSync(cycles, instretStart + (budget - left));
         pc = doSret();
         break;
       }
