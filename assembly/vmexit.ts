@@ -24,11 +24,11 @@
 import {
   H_PC, H_PRIV, H_VIRT, H_HIDELEG, H_HEDELEG, H_VSATP, H_HGATP, H_VSSTATUS, H_VSEPC, H_VSCAUSE, H_VSTVAL, H_VSTVEC, H_RESV,
   C_VMM, C_VMX_PENDING, C_VMX_CAUSE, C_VMX_TVAL, C_VMX_HTVAL, C_VMX_HTINST, C_VMX_GVA, C_VMX_PC,
-  C_VMX_INSN, C_VMX_LEN, C_VMX_EXITS, C_HARTS, C_HART, RAM_GPA, RAM_OFFSET, C_RAM_SIZE,
+  C_VMX_INSN, C_VMX_LEN, C_VMX_EXITS, C_HARTS, C_HART, RAM_GPA, RAM_OFFSET,
   TM_CNT, TM_END, TM_SAVE_BASE, TM_SAVE_SIZE,
 } from './layout';
 import { PRV_S, MSTATUS_SIE, MSTATUS_SPIE, MSTATUS_SPP } from './hart';
-import { tlbFlushGuestHart } from './mmu';
+import { tlbFlushGuestHart, inRam } from './mmu';
 import { updateVstimecmp } from './csr';
 import { tmHfenceGvma, tmEnabled } from './tlbmodel';
 
@@ -100,9 +100,6 @@ export function vmExit(cause: u64, tval: u64, epc: u64, htval: u64, htinst: u64,
 
 @inline function ramRead64(pa: u64): u64 {
   return load<u64>(<usize>(pa - <u64>RAM_GPA + <u64>RAM_OFFSET));
-}
-@inline function inRam(pa: u64, n: u64): bool {
-  return pa >= <u64>RAM_GPA && pa - <u64>RAM_GPA + n <= load<u64>(C_RAM_SIZE);
 }
 
 /** One stage: walk the tables at root (mode 8/9/10 = Sv39/48/57, x4: the G-stage form). */
