@@ -38,8 +38,9 @@
  */
 import {
   TM_CFG, TM_CNT, TM_STATE, TM_PLRU, TM_ENTRY, TM_L1I, TM_L1D, TM_L2, TM_PWC, TM_NTLB, H_SATP,
-  H_VSATP, H_HGATP, H_VIRT, H_AD_UPDATE, RAM_GPA, RAM_OFFSET, C_RAM_SIZE,
+  H_VSATP, H_HGATP, H_VIRT, H_AD_UPDATE, RAM_GPA, RAM_OFFSET,
 } from './layout';
+import { inRam } from './mmu';
 
 // Configuration words (u32 at TM_CFG + 4*i), written by the host.
 export const TMC_ENABLED: u32 = 0;
@@ -322,9 +323,6 @@ function pwcInsert(level: u32, key: u64): void {
 @inline function ramPte(pa: u64, ok: bool): u64 {
   return ok ? load<u64>(<usize>(pa - <u64>RAM_GPA + <u64>RAM_OFFSET)) : 0;
 }
-@inline function pteInRam(pa: u64): bool {
-  return pa >= <u64>RAM_GPA && pa + 8 <= <u64>RAM_GPA + load<u64>(C_RAM_SIZE);
-}
 
 // PTE bits (Priv 1.12 §4.3.1)
 const PTE_V: u64 = 1, PTE_R: u64 = 2, PTE_W: u64 = 4, PTE_X: u64 = 8, PTE_U: u64 = 16;
@@ -350,7 +348,7 @@ function modelWalk(va: u64, isStore: bool): u32 {
   walkGlobal = false;
   while (true) {
     const pteAddr = a + (((va >> (12 + 9 * <u64>i)) & 0x1ff) << 3);
-    const ok = pteInRam(pteAddr);
+    const ok = inRam(pteAddr, 8);
     const pte = ramPte(pteAddr, ok);
     if (i <= start) refs++;
     if (!ok || (pte & 1) == 0) return refs;
@@ -401,7 +399,7 @@ function gWalk(gpa: u64, perm: u64, counted: bool): u64 {
   while (true) {
     const idxMask: u64 = i == <i32>levels - 1 ? 0x7ff : 0x1ff;
     const pteAddr = a + (((gpa >> (12 + 9 * <u64>i)) & idxMask) << 3);
-    const ok = pteInRam(pteAddr);
+    const ok = inRam(pteAddr, 8);
     const pte = ramPte(pteAddr, ok);
     if (counted) gRefs++;
     if (!ok || (pte & PTE_V) == 0 || ((pte & PTE_R) == 0 && (pte & PTE_W) != 0)) { gFault = true; return 0; }
@@ -509,7 +507,7 @@ function modelWalk2D(va: u64, fetch: bool, isStore: bool): u32 {
       const counted = i <= start;
       const pteHpa = counted ? gPte(pteGpa) : gWalk(pteGpa, PTE_R, false);
       if (gFault) { walkGpf = true; return vsRefs + gRefs; }
-      const ok = pteInRam(pteHpa);
+      const ok = inRam(pteHpa, 8);
       const pte = ramPte(pteHpa, ok);
       if (counted) vsRefs++;
       if (!ok || (pte & PTE_V) == 0) return vsRefs + gRefs;
