@@ -31,7 +31,7 @@ import type { Clock, Scheduler, SimEvent } from '../src/bus/types.js';
 import { configReadLE, type Chain, type VirtioDevice, type VirtioTransport, type VirtQueue } from './virtio-mmio.js';
 import { checkImage, type ImageFormat } from './image-format.js';
 import { lockImage, type ImageLock } from './image-lock.js';
-import type { ImageFile } from '../src/block/image-file.js';
+import { readFullyAt, writeFullyAt, type ImageFile } from '../src/block/image-file.js';
 
 export const VIRTIO_ID_BLOCK = 2;
 
@@ -203,16 +203,8 @@ export class FileBlockBackend implements BlockBackend, ImageFile {
 
   read(offset: number, buf: Uint8Array): void {
     const fd = this.usable();
-    let done = 0;
     try {
-      while (done < buf.length) {
-        const n = fs.readSync(fd, buf, done, buf.length - done, offset + done);
-        if (n === 0) {
-          buf.fill(0, done); // past EOF (only a direct caller reads there: the device checks ranges)
-          return;
-        }
-        done += n;
-      }
+      readFullyAt(fd, buf, offset); // zeros past EOF (only a direct caller reads there: the device checks ranges)
     } catch (e) {
       this.hostError(e, 'reading the image');
     }
@@ -222,9 +214,8 @@ export class FileBlockBackend implements BlockBackend, ImageFile {
     const fd = this.usable();
     if (this.readOnly) throw new Error(`${this.path}: read-only`);
     if (offset + buf.length > this.size) throw new RangeError(`${this.path}: write past the end of the image`);
-    let done = 0;
     try {
-      while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, offset + done);
+      writeFullyAt(fd, buf, offset);
     } catch (e) {
       this.hostError(e, 'writing the image');
     }
@@ -241,9 +232,8 @@ export class FileBlockBackend implements BlockBackend, ImageFile {
   pwrite(offset: number, buf: Uint8Array): void {
     const fd = this.usable();
     if (this.readOnly) throw new Error(`${this.path}: read-only`);
-    let done = 0;
     try {
-      while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, offset + done);
+      writeFullyAt(fd, buf, offset);
     } catch (e) {
       this.hostError(e, 'writing the image');
     }

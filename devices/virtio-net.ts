@@ -46,6 +46,9 @@ export const VIRTIO_NET_S_LINK_UP = 1;
 
 /** struct virtio_net_hdr with num_buffers (§5.1.6): always 12 bytes with VERSION_1. */
 export const VIRTIO_NET_HDR_LEN = 12;
+/** The header written before every received frame: all zero but num_buffers = 1 (le16 at 10). */
+const RX_HDR = new Uint8Array(VIRTIO_NET_HDR_LEN);
+RX_HDR[10] = 1;
 /** Largest Ethernet frame (no FCS, no VLAN tag) we carry: 14 + 1500. */
 export const MAX_FRAME = 1514;
 /** Frames waiting for receive buffers before further ones are dropped. */
@@ -269,9 +272,7 @@ export class VirtioNet implements VirtioDevice, NicPort {
           q.push(chain, 0);
           continue;
         }
-        const hdr = new Uint8Array(VIRTIO_NET_HDR_LEN);
-        hdr[10] = 1; // num_buffers = 1 (le16 at offset 10)
-        if (q.write(chain, 0, hdr) < 0 || q.write(chain, VIRTIO_NET_HDR_LEN, frame) < 0) return;
+        if (q.write(chain, 0, RX_HDR) < 0 || q.write(chain, VIRTIO_NET_HDR_LEN, frame) < 0) return;
         q.push(chain, VIRTIO_NET_HDR_LEN + frame.length);
         this.stats.rxPackets++;
         this.stats.rxBytes += frame.length;

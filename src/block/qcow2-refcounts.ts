@@ -38,7 +38,7 @@ export class Qcow2Refcounts {
 
   constructor(
     private readonly file: ImageFile,
-    private readonly clusterBits: number,
+    clusterBits: number,
     readonly refcountOrder: number,
     private tableOffset: number,
     tableClusters: number,

@@ -50,11 +50,6 @@ export function macFromString(s: string): Uint8Array | null {
   return Uint8Array.from(s.split(':').map((x) => parseInt(x, 16)));
 }
 
-export function macEquals(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < 6; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 export function isMulticastMac(mac: Uint8Array): boolean {
   return (mac[0] & 1) === 1;
 }
