@@ -34,11 +34,10 @@
 import type { Core } from '../core.js';
 import { RAM_BASE } from '../core.js';
 import * as L from '../generated/layout.js';
-import { CHUNK, GUEST_RAM_BASE, HOLE, LEAF as LEAF_RW, PAGE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, type VmMemory } from './memory.js';
+import { CHUNK, GUEST_RAM_BASE, HOLE, PAGES_PER_CHUNK, LEAF as LEAF_RW, PAGE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, type VmMemory } from './memory.js';
 import { finePagingFits, l0Table, splitChunk } from './dirty-log.js';
 
 const LEAF_RO = PTE_V | PTE_R | PTE_X | PTE_U | PTE_A | PTE_D;
-const PAGES_PER_CHUNK = CHUNK / PAGE;
 
 export const DEFAULT_PAGES_PER_SCAN = 1024;
 export const DEFAULT_SCAN_INTERVAL = 1_000_000;

@@ -16,10 +16,9 @@
 import type { Core } from '../core.js';
 import { RAM_BASE } from '../core.js';
 import * as L from '../generated/layout.js';
-import { CHUNK, GUEST_RAM_BASE, HOLE, LEAF as MEGA_LEAF, PAGE, PTE_D, PTE_V, type VmMemory } from './memory.js';
+import { CHUNK, GUEST_RAM_BASE, HOLE, PAGES_PER_CHUNK, LEAF as MEGA_LEAF, PAGE, PTE_D, PTE_V, type VmMemory } from './memory.js';
 
 const LEAF_CLEAN = MEGA_LEAF & ~PTE_D;
-const PAGES_PER_CHUNK = CHUNK / PAGE;
 
 /** Host-physical address of RAM chunk `c`'s level-0 table (4 KiB leaves) in the VM's table chunk. */
 export function l0Table(mem: VmMemory, c: number): number {

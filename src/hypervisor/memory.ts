@@ -17,6 +17,8 @@ import { UserError, formatSize } from '../errors.js';
 export const PAGE = 4096;
 /** The pool's unit: one Sv39x4 level-1 megapage. */
 export const CHUNK = 2 * 1024 * 1024;
+/** 4 KiB pages in a chunk (the leaves of one split chunk: dirty-log.ts, dedup.ts). */
+export const PAGES_PER_CHUNK = CHUNK / PAGE;
 /** A chunk of guest RAM given back to the pool by the balloon (balloon.ts): no frame behind it. */
 export const HOLE = -1;
 /** Where a VM's RAM starts in its guest-physical space (QEMU virt). */
