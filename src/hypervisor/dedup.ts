@@ -34,13 +34,10 @@
 import type { Core } from '../core.js';
 import { RAM_BASE } from '../core.js';
 import * as L from '../generated/layout.js';
-import { CHUNK, GUEST_RAM_BASE, HOLE, PAGE, type VmMemory } from './memory.js';
+import { CHUNK, GUEST_RAM_BASE, HOLE, PAGES_PER_CHUNK, LEAF as LEAF_RW, PAGE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, type VmMemory } from './memory.js';
 import { finePagingFits, l0Table, splitChunk } from './dirty-log.js';
 
-const PTE_V = 1n, PTE_R = 2n, PTE_W = 4n, PTE_X = 8n, PTE_U = 16n, PTE_A = 64n, PTE_D = 128n;
-const LEAF_RW = PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D;
 const LEAF_RO = PTE_V | PTE_R | PTE_X | PTE_U | PTE_A | PTE_D;
-const PAGES_PER_CHUNK = CHUNK / PAGE;
 
 export const DEFAULT_PAGES_PER_SCAN = 1024;
 export const DEFAULT_SCAN_INTERVAL = 1_000_000;

@@ -16,12 +16,9 @@
 import type { Core } from '../core.js';
 import { RAM_BASE } from '../core.js';
 import * as L from '../generated/layout.js';
-import { CHUNK, GUEST_RAM_BASE, HOLE, PAGE, type VmMemory } from './memory.js';
+import { CHUNK, GUEST_RAM_BASE, HOLE, PAGES_PER_CHUNK, LEAF as MEGA_LEAF, PAGE, PTE_D, PTE_V, type VmMemory } from './memory.js';
 
-const PTE_V = 1n, PTE_R = 2n, PTE_W = 4n, PTE_X = 8n, PTE_U = 16n, PTE_A = 64n, PTE_D = 128n;
-const LEAF_CLEAN = PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A;
-const MEGA_LEAF = LEAF_CLEAN | PTE_D;
-const PAGES_PER_CHUNK = CHUNK / PAGE;
+const LEAF_CLEAN = MEGA_LEAF & ~PTE_D;
 
 /** Host-physical address of RAM chunk `c`'s level-0 table (4 KiB leaves) in the VM's table chunk. */
 export function l0Table(mem: VmMemory, c: number): number {

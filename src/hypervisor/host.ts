@@ -359,7 +359,8 @@ export class Host implements HostControlOps {
 
   // ------------------------------------------------------------------ control (HostControlOps)
 
-  private find(name: string): Vm | null {
+  /** The VM named `name`, or null. */
+  vmNamed(name: string): Vm | null {
     return this.vms.find((v) => v.name === name) ?? null;
   }
   private missing(name: string): { ok: false; error: string } {
@@ -370,7 +371,7 @@ export class Host implements HostControlOps {
     return { ok: true, value: this.vms.map((v) => ({ id: v.state === 'running' || v.state === 'paused' ? v.id : null, name: v.name, state: v.state })) };
   }
   dominfo(name: string): ControlResult<Record<string, string | number>> {
-    const v = this.find(name);
+    const v = this.vmNamed(name);
     if (!v) return this.missing(name);
     return {
       ok: true,
@@ -385,7 +386,7 @@ export class Host implements HostControlOps {
     };
   }
   start(name: string): ControlResult<null> {
-    const v = this.find(name);
+    const v = this.vmNamed(name);
     if (!v) return this.missing(name);
     if (v.state === 'running' || v.state === 'paused') return { ok: false, error: `${name}: domain is already active` };
     if (v.poweredOff || v.state === 'crashed' || this.destroyed.has(name)) {
@@ -401,14 +402,14 @@ export class Host implements HostControlOps {
   }
   /** Pause a running VM: its vCPUs are not placed, its clock stands still (libvirt `suspend`). */
   suspend(name: string): ControlResult<null> {
-    const v = this.find(name);
+    const v = this.vmNamed(name);
     if (!v) return this.missing(name);
     if (v.state !== 'running') return { ok: false, error: `${name}: domain is not running` };
     v.state = 'paused';
     return { ok: true, value: null };
   }
   resume(name: string): ControlResult<null> {
-    const v = this.find(name);
+    const v = this.vmNamed(name);
     if (!v) return this.missing(name);
     if (v.state !== 'paused') return { ok: false, error: `${name}: domain is not paused` };
     v.state = 'running';
@@ -422,7 +423,7 @@ export class Host implements HostControlOps {
    * running or no agent has announced itself.
    */
   shutdown(name: string, done: (r: ShutdownResult) => void = () => {}): ControlResult<null> {
-    const v = this.find(name);
+    const v = this.vmNamed(name);
     if (!v) return this.missing(name);
     const r = v.requestShutdown(v.spec.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT_S, done);
     if (!r.ok) return r;
@@ -431,7 +432,7 @@ export class Host implements HostControlOps {
   }
   /** `ctl reboot`: a cold restart of a running or paused VM (libvirt's reset). */
   reboot(name: string): ControlResult<null> {
-    const v = this.find(name);
+    const v = this.vmNamed(name);
     if (!v) return this.missing(name);
     if (v.state !== 'running' && v.state !== 'paused') return { ok: false, error: `${name}: domain is not running` };
     v.reboot();
@@ -439,7 +440,7 @@ export class Host implements HostControlOps {
     return { ok: true, value: null };
   }
   destroy(name: string): ControlResult<null> {
-    const v = this.find(name);
+    const v = this.vmNamed(name);
     if (!v) return this.missing(name);
     if (v.state !== 'running' && v.state !== 'paused') return { ok: false, error: `${name}: domain is not running` };
     v.state = 'shut off';
@@ -456,7 +457,7 @@ export class Host implements HostControlOps {
   }
   domstats(name?: string): ControlResult<VmStats[]> {
     if (name !== undefined) {
-      const v = this.find(name);
+      const v = this.vmNamed(name);
       return v ? { ok: true, value: [v.stats()] } : this.missing(name);
     }
     return { ok: true, value: this.vms.map((v) => v.stats()) };

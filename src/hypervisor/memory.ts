@@ -17,6 +17,8 @@ import { UserError, formatSize } from '../errors.js';
 export const PAGE = 4096;
 /** The pool's unit: one Sv39x4 level-1 megapage. */
 export const CHUNK = 2 * 1024 * 1024;
+/** 4 KiB pages in a chunk (the leaves of one split chunk: dirty-log.ts, dedup.ts). */
+export const PAGES_PER_CHUNK = CHUNK / PAGE;
 /** A chunk of guest RAM given back to the pool by the balloon (balloon.ts): no frame behind it. */
 export const HOLE = -1;
 /** Where a VM's RAM starts in its guest-physical space (QEMU virt). */
@@ -25,8 +27,9 @@ export const GUEST_RAM_BASE = 0x8000_0000;
 export const MAX_VM_RAM = 2 * 1024 * 1024 * 1024;
 
 /** Sv39x4 PTE bits (Priv §4.3.1; G-stage leaves need U, §8.5.1). */
-const PTE_V = 1n, PTE_R = 2n, PTE_W = 4n, PTE_X = 8n, PTE_U = 16n, PTE_A = 64n, PTE_D = 128n;
-const LEAF = PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D;
+export const PTE_V = 1n, PTE_R = 2n, PTE_W = 4n, PTE_X = 8n, PTE_U = 16n, PTE_A = 64n, PTE_D = 128n;
+/** A read-write-execute G-stage leaf with A/D set (the VM's normal mapping; dirty-log.ts, dedup.ts). */
+export const LEAF = PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D;
 /** hgatp.MODE = 8: Sv39x4. */
 const HGATP_SV39X4 = 8n;
 

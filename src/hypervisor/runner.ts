@@ -112,7 +112,7 @@ export class HostRunner {
   }
 
   private vm(name: string): Vm {
-    const v = this.host.vms.find((x) => x.name === name);
+    const v = this.host.vmNamed(name);
     if (!v) throw new ControlError('NotFound', `no VM named "${name}"`);
     return v;
   }
@@ -220,7 +220,7 @@ export class HostRunner {
   }
 
   consoleInput(name: string, bytes: Uint8Array): void {
-    const v = this.host.vms.find((x) => x.name === name);
+    const v = this.host.vmNamed(name);
     if (v) {
       this.pacer?.wakeEarly(v);
       this.host.inputArrived(v, bytes);
@@ -394,7 +394,7 @@ export class HostRunner {
   /** End the attached consoles of VMs that are no longer running or paused. */
   private endConsoles(): void {
     for (const [name, set] of this.consoles) {
-      const v = this.host.vms.find((x) => x.name === name);
+      const v = this.host.vmNamed(name);
       if (v && (v.state === 'running' || v.state === 'paused')) continue;
       for (const o of set) o.end();
       set.clear();
@@ -435,7 +435,7 @@ export class HostRunner {
   private incomingDeps(): IncomingDeps {
     return {
       host: this.host,
-      findVm: (n) => this.host.vms.find((v) => v.name === n) ?? null,
+      findVm: (n) => this.host.vmNamed(n),
       defineVm: (spec) => {
         const vm = this.host.addVm(spec);
         this.lastState.set(vm.name, vm.state);

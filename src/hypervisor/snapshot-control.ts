@@ -79,7 +79,7 @@ export function restoreAtStart(host: Host, restores: ReadonlyArray<{ name: strin
   const apply: Array<() => unknown> = [];
   const seen = new Set<string>();
   for (const r of restores) {
-    const vm = host.vms.find((v) => v.name === r.name);
+    const vm = host.vmNamed(r.name);
     if (!vm) throw new UserError(`--restore ${r.name}=${r.file}: no VM named ${r.name} in the definition file`);
     if (seen.has(r.name)) throw new UserError(`--restore ${r.name}: given more than once`);
     seen.add(r.name);

@@ -515,11 +515,6 @@ function writeSparse(s: SparseBlob, write: (off: number, data: Uint8Array) => vo
   }
 }
 
-/** Summary figures of a snapshot (bench, ctl output). */
-export function snapshotFigures(s: Snapshot): { ramPages: number; presentPages: number; fileBytes: number } {
-  return { ramPages: Math.ceil(s.ram.totalBytes / s.ram.blockSize), presentPages: s.ram.present.length, fileBytes: s.bytes };
-}
-
 // ------------------------------------------------------------------------------------ host level
 
 /** What snapshot/restore need of the host (Host implements it). */
