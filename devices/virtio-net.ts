@@ -287,7 +287,7 @@ export class VirtioNet implements VirtioDevice, NicPort {
   }
 
   getState(): VirtioNetState {
-    const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+    const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
     return {
       rx: this.rxQueue.map((p) => ({ due: p.due, frame: hex(p.frame) })),
       backlog: this.backlog.map(hex),
@@ -299,7 +299,7 @@ export class VirtioNet implements VirtioDevice, NicPort {
 
   setState(state: unknown): void {
     const s = state as VirtioNetState;
-    const bytes = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
+    const bytes = (h: string) => Uint8Array.from(h.match(/../g) ?? [], (x) => parseInt(x, 16));
     this.rxQueue = s.rx.map((p) => ({ due: p.due, frame: bytes(p.frame) }));
     this.backlog = s.backlog.map(bytes);
     this.txQueue = s.tx.map((r) => ({ due: r.due, chain: structuredClone(r.chain) }));

@@ -2,10 +2,7 @@
  * The TypeScript face of core.wasm: instantiation, the MMIO import bridge, and typed access to the
  * hart state through the generated layout (src/generated/layout.ts, from assembly/layout.ts).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import v8 from 'node:v8';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { host } from './host/host.js';
 import * as L from './generated/layout.js';
 import { TIMING_CLASSES, TIMING_CLASS_COUNT, type TimingClass } from './isa/classes.js';
 import type { AccessSize } from './bus/types.js';
@@ -82,14 +79,9 @@ interface CoreExports {
   gvaToHpa(gva: bigint): bigint;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** build/core.wasm, found from src/ (tsx, vitest) or dist/src/ (compiled). */
+/** build/core.wasm (Node: found from src/ or dist/src/; the web: the name the worker compiled). */
 export function defaultWasmPath(debug = false): string {
-  const name = debug ? 'core.debug.wasm' : 'core.wasm';
-  for (const p of [join(here, '..', 'build', name), join(here, '..', '..', 'build', name)]) {
-    if (existsSync(p)) return p;
-  }
-  throw new Error(`core.wasm not found (looked in build/ next to the sources): run \`npm run build\``);
+  return host().coreWasmPath(debug);
 }
 
 /**
@@ -100,14 +92,14 @@ export function defaultWasmPath(debug = false): string {
  * benchmarks call it; embedders may choose not to.
  */
 export function useOptimizingCompiler(): void {
-  if (moduleCache.size === 0) v8.setFlagsFromString('--no-liftoff');
+  if (moduleCache.size === 0) host().preferOptimizingCompiler();
 }
 
 const moduleCache = new Map<string, WebAssembly.Module>();
 function compile(path: string): WebAssembly.Module {
   let m = moduleCache.get(path);
   if (!m) {
-    m = new WebAssembly.Module(readFileSync(path));
+    m = host().wasmModule(path);
     moduleCache.set(path, m);
   }
   return m;

@@ -9,7 +9,7 @@
  * Every malformed input produces a one-line `UserError` that names the file and what is wrong.
  * Reference: System V gABI "ELF-64 Object File Format", RISC-V ELF psABI (EM_RISCV = 243).
  */
-import { readFileSync } from 'node:fs';
+import { host } from './host/host.js';
 import { UserError, fileReadError, formatSize, hex } from './errors.js';
 
 export const EM_RISCV = 243;
@@ -327,8 +327,7 @@ function segRange(s: ElfSegment): string {
 /** Reads a whole file, turning ENOENT/EISDIR/EACCES/... into one-line `UserError`s. */
 export function loadFile(path: string, what = 'an ELF file'): Uint8Array {
   try {
-    const buf = readFileSync(path);
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    return host().readFile(path);
   } catch (e) {
     throw fileReadError(path, e, what);
   }

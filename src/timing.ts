@@ -29,7 +29,7 @@
  * Where LLVM has no number (fence, system and trap are not scheduled instructions there) the value
  * is our assumption, stated in docs/TIMING.md. Every number can be overridden with `--timing FILE`.
  */
-import { readFileSync } from 'node:fs';
+import { host } from './host/host.js';
 import { TIMING_CLASSES, type TimingClass } from './isa/classes.js';
 import { UserError, closest, fileReadError } from './errors.js';
 import type { VmmCosts } from './vcpu.js';
@@ -266,7 +266,7 @@ function tlbFromJson(v: unknown, fail: (msg: string) => never): TlbModelConfig {
 export function loadTimingFile(path: string): TimingConfig {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(host().readFile(path));
   } catch (e) {
     throw fileReadError(path, e, 'a timing file');
   }

@@ -12,7 +12,7 @@
  * would leave (delegation, counters, PMP open, Sstc enabled) and cyclevisor answers SBI calls.
  * --bios none: the kernel (or program) is entered in M-mode at 0x8000_0000 with a0/a1 set.
  */
-import { readFileSync } from 'node:fs';
+import { host } from '../host/host.js';
 import * as L from '../generated/layout.js';
 import { RAM_BASE } from '../core.js';
 import { UserError, formatSize, hex, fileReadError } from '../errors.js';
@@ -47,7 +47,7 @@ const CLINT_MSIP = 0x0200_0000;
 
 function readImage(path: string, what: string): Uint8Array {
   try {
-    return new Uint8Array(readFileSync(path));
+    return host().readFile(path);
   } catch (e) {
     throw fileReadError(path, e, what);
   }

@@ -10,7 +10,7 @@
  * when this core.wasm implements H" (setHypervisor export), so a build without the H extension still
  * boots Linux with a device tree that tells the truth.
  */
-import { readFileSync } from 'node:fs';
+import { host } from '../host/host.js';
 import * as L from '../generated/layout.js';
 import { UserError } from '../errors.js';
 import { GATED_EXTS, type GatedExt } from '../isa/table.js';
@@ -136,7 +136,7 @@ const supportCache = new Map<string, boolean>();
 export function coreSupportsHypervisor(wasmPath: string = defaultWasmPath()): boolean {
   let v = supportCache.get(wasmPath);
   if (v === undefined) {
-    const mod = new WebAssembly.Module(readFileSync(wasmPath));
+    const mod = host().wasmModule(wasmPath);
     v = WebAssembly.Module.exports(mod).some((e) => e.name === 'setHypervisor' && e.kind === 'function');
     supportCache.set(wasmPath, v);
   }

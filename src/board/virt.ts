@@ -53,6 +53,7 @@ import { disassemble } from '../isa/disasm.js';
 import type { ExitReason, HartStats, RunStats } from '../stats.js';
 import { lookup } from '../isa/table.js';
 import { ABI_NAMES, FP_ABI_NAMES } from '../isa/disasm.js';
+import { host } from '../host/host.js';
 
 // ---------------------------------------------------------------------------------------------
 // Memory map
@@ -683,7 +684,7 @@ export class VirtMachine {
         if (this.paceAnchor && performance.now() - a0 > yieldMs + PACE_PAUSE_MS) this.paceReanchor();
         if (r === 'yield') {
           const y0 = performance.now();
-          await new Promise<void>((resolve) => setImmediate(resolve));
+          await host().yieldToHost();
           if (this.paceAnchor && performance.now() - y0 > PACE_PAUSE_MS) this.paceReanchor();
         } else if (r === 'wait-input') {
           // Sleeping for input is not simulation work: keep it out of the host time (and MIPS).
