@@ -1,0 +1,78 @@
+/**
+ * The page: an xterm.js terminal wired to the guest's UART in a Worker (web/worker.ts), and the
+ * run's statistics, live. Page parameters choose the guest: ?kernel=&initrd=&bios=&append=&ram=&mode=
+ * (defaults: the shared Linux 6.1 with the busybox initramfs, cyclevisor's built-in SBI, timing mode).
+ */
+import { Terminal } from '@xterm/xterm';
+import type { BootRequest, FromWorker, LiveStats } from './protocol.js';
+
+const params = new URLSearchParams(location.search);
+const mode = params.get('mode') === 'fast' ? 'fast' : 'timing';
+const req: BootRequest = {
+  type: 'boot',
+  wasmUrl: new URL('core.wasm', location.href).href,
+  guestsUrl: new URL('guests/', location.href).href,
+  bios: params.get('bios') ?? 'builtin',
+  kernel: params.get('kernel') ?? 'linux-6.1-rv64.Image',
+  initrd: params.get('initrd') ?? 'initramfs-busybox.cpio.gz',
+  append: params.get('append') ?? 'console=ttyS0',
+  ramMiB: Number(params.get('ram') ?? 256),
+  mode,
+};
+
+const term = new Terminal({ convertEol: false, cols: 100, rows: 32, scrollback: 5000, fontSize: 14 });
+term.open(document.getElementById('terminal')!);
+term.focus();
+// For tests and the curious: the terminal (its buffer holds what the guest printed).
+(window as unknown as { __term: Terminal }).__term = term;
+
+const el = (id: string) => document.getElementById(id)!;
+const status = (text: string) => (el('status').textContent = text);
+el('guest').textContent = `${req.kernel} + ${req.initrd}, bios ${req.bios}, ${req.ramMiB} MiB, ${req.mode} mode`;
+
+const worker = new Worker(new URL('worker.js', location.href), { type: 'module' });
+const encoder = new TextEncoder();
+term.onData((d) => worker.postMessage({ type: 'input', bytes: encoder.encode(d) }));
+
+const t0 = performance.now();
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const pct = (a: number, b: number) => (b > 0 ? `${((100 * a) / b).toFixed(2)} %` : '—');
+
+function showStats(s: LiveStats): void {
+  el('instret').textContent = fmt(s.instret);
+  el('mips').textContent = fmt(s.mips, 1);
+  el('vtime').textContent = `${s.virtualSeconds.toFixed(3)} s`;
+  el('wall').textContent = `${s.wallSeconds.toFixed(1)} s`;
+  el('traps').textContent = `${fmt(s.traps.exceptions)} exceptions, ${fmt(s.traps.interrupts)} interrupts`;
+  el('tlb').textContent = s.tlb
+    ? `${fmt(s.tlb.accesses)} accesses, ${fmt(s.tlb.misses)} misses (${pct(s.tlb.misses, s.tlb.accesses)}), ${fmt(s.tlb.walks)} walks, ${fmt(s.tlb.walkRefs)} walk refs`
+    : '— (fast mode: no modeled TLB; add ?mode=timing)';
+}
+
+worker.onmessage = (e: MessageEvent<FromWorker>) => {
+  const m = e.data;
+  switch (m.type) {
+    case 'output':
+      term.write(m.bytes);
+      break;
+    case 'stats':
+      showStats(m.stats);
+      break;
+    case 'status':
+      status(m.text);
+      break;
+    case 'booted':
+      el('load').textContent = `fetch ${fmt(m.fetchMs)} ms, compile core.wasm ${fmt(m.compileMs)} ms`;
+      break;
+    case 'exit':
+      status(`guest ended: ${m.reason}, exit code ${m.code}${m.message ? ` (${m.message})` : ''}`);
+      break;
+    case 'error':
+      status(`error: ${m.message}`);
+      term.write(`\r\n\x1b[31mcyclevisor: ${m.message}\x1b[0m\r\n`);
+      break;
+  }
+};
+worker.onerror = (e) => status(`worker error: ${e.message}`);
+(window as unknown as { __bootStart: number }).__bootStart = t0;
+worker.postMessage(req);

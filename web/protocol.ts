@@ -1,0 +1,53 @@
+/**
+ * Messages between the page (web/main.ts) and the machine's Worker (web/worker.ts).
+ */
+
+/** What the page asks the worker to boot: image names served under /guests/, and the board's settings. */
+export interface BootRequest {
+  type: 'boot';
+  /** URL of core.wasm (compiled in the worker with WebAssembly.compile). */
+  wasmUrl: string;
+  /** 'builtin' (cyclevisor's SBI) or an image name (e.g. opensbi-fw_dynamic.bin). */
+  bios: string;
+  kernel: string;
+  initrd: string;
+  append: string;
+  ramMiB: number;
+  mode: 'fast' | 'timing';
+  /** Base URL of the guest images. */
+  guestsUrl: string;
+}
+
+/** Keystrokes for the guest's UART. */
+export interface InputMessage {
+  type: 'input';
+  bytes: Uint8Array;
+}
+
+export type ToWorker = BootRequest | InputMessage;
+
+/** The live run statistics, a few times a second. */
+export interface LiveStats {
+  /** Retired instructions (all harts). */
+  instret: number;
+  cycles: number;
+  /** Virtual time in seconds (cycles / cpuHz). */
+  virtualSeconds: number;
+  /** Guest MIPS over the last interval (instructions per wall microsecond). */
+  mips: number;
+  /** Wall seconds since the run started. */
+  wallSeconds: number;
+  traps: { exceptions: number; interrupts: number };
+  /** Modeled TLB (timing mode); null in fast mode. */
+  tlb: { accesses: number; misses: number; walks: number; walkRefs: number } | null;
+  /** Whether the guest is idle (waiting in WFI) at the moment of the report. */
+  mode: 'fast' | 'timing';
+}
+
+export type FromWorker =
+  | { type: 'status'; text: string }
+  | { type: 'output'; bytes: Uint8Array }
+  | { type: 'stats'; stats: LiveStats }
+  | { type: 'booted'; compileMs: number; fetchMs: number }
+  | { type: 'exit'; reason: string; code: number; message?: string }
+  | { type: 'error'; message: string };
