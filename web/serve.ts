@@ -114,6 +114,11 @@ export function startWebServer(opts: WebServerOptions = {}): Promise<{ server: S
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     let file: string | null = null;
+    if (path === '/favicon.ico') {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
     if (path === '/') file = join(outDir, 'index.html');
     else if (path === '/core.wasm') file = join(ROOT, 'build', 'core.wasm');
     else if (path.startsWith('/guests/') && GUEST_NAME.test(path.slice(8))) file = join(guests, path.slice(8));

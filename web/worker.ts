@@ -38,10 +38,10 @@ scope.onmessage = (e) => {
   }
 };
 
-async function fetchBytes(url: string): Promise<Uint8Array> {
+async function fetchBytes(url: string): Promise<Uint8Array<ArrayBuffer>> {
   const r = await fetch(url);
   if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
-  return new Uint8Array(await r.arrayBuffer());
+  return new Uint8Array(await r.arrayBuffer()) as Uint8Array<ArrayBuffer>;
 }
 
 async function boot(req: BootRequest): Promise<void> {
