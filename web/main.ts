@@ -7,7 +7,8 @@ import { Terminal } from '@xterm/xterm';
 import type { BootRequest, FromWorker, LiveStats } from './protocol.js';
 
 const params = new URLSearchParams(location.search);
-const mode = params.get('mode') === 'fast' ? 'fast' : 'timing';
+const modeParam = params.get('mode') ?? 'timing';
+const mode = modeParam === 'fast' ? 'fast' : 'timing';
 const req: BootRequest = {
   type: 'boot',
   wasmUrl: new URL('core.wasm', location.href).href,
@@ -20,7 +21,7 @@ const req: BootRequest = {
   mode,
 };
 
-const term = new Terminal({ convertEol: false, cols: 100, rows: 32, scrollback: 5000, fontSize: 14 });
+const term = new Terminal({ cols: 100, rows: 32, scrollback: 5000, fontSize: 14, lineHeight: 1.15 });
 term.open(document.getElementById('terminal')!);
 term.focus();
 // For tests and the curious: the terminal (its buffer holds what the guest printed).
@@ -45,8 +46,8 @@ function showStats(s: LiveStats): void {
   el('wall').textContent = `${s.wallSeconds.toFixed(1)} s`;
   el('traps').textContent = `${fmt(s.traps.exceptions)} exceptions, ${fmt(s.traps.interrupts)} interrupts`;
   el('tlb').textContent = s.tlb
-    ? `${fmt(s.tlb.accesses)} accesses, ${fmt(s.tlb.misses)} misses (${pct(s.tlb.misses, s.tlb.accesses)}), ${fmt(s.tlb.walks)} walks, ${fmt(s.tlb.walkRefs)} walk refs`
-    : '— (fast mode: no modeled TLB; add ?mode=timing)';
+    ? `${fmt(s.tlb.accesses)} accesses\n${fmt(s.tlb.misses)} misses (${pct(s.tlb.misses, s.tlb.accesses)})\n${fmt(s.tlb.walks)} walks, ${fmt(s.tlb.walkRefs)} walk refs`
+    : '— (fast mode: no modeled TLB;\nthe page with ?mode=timing has one)';
 }
 
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
@@ -75,4 +76,10 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
 };
 worker.onerror = (e) => status(`worker error: ${e.message}`);
 (window as unknown as { __bootStart: number }).__bootStart = t0;
-worker.postMessage(req);
+if (modeParam !== 'fast' && modeParam !== 'timing') {
+  const msg = `mode=${modeParam}: fast or timing`;
+  status(`error: ${msg}`);
+  term.write(`\x1b[31mcyclevisor: ${msg}\x1b[0m\r\n`);
+} else {
+  worker.postMessage(req);
+}

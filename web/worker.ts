@@ -8,7 +8,6 @@ import { setHost } from '../src/host/host.js';
 import { VirtMachine } from '../src/board/virt.js';
 import { bootLinux } from '../src/board/boot.js';
 import { formatText } from '../src/stats.js';
-import { UserError } from '../src/errors.js';
 import { BrowserHost } from './browser-host.js';
 import type { BootRequest, FromWorker, LiveStats, ToWorker } from './protocol.js';
 
@@ -31,6 +30,7 @@ const early: Uint8Array[] = [];
 scope.onmessage = (e) => {
   const m = e.data;
   if (m.type === 'boot') {
+    // A UserError (bad image, too little RAM) or a failed fetch: one line for the page, as on the CLI's stderr.
     boot(m).catch((err: unknown) => post({ type: 'error', message: err instanceof Error ? err.message : String(err) }));
   } else if (m.type === 'input') {
     if (machine) machine.pushInput(m.bytes);
@@ -45,6 +45,10 @@ async function fetchBytes(url: string): Promise<Uint8Array<ArrayBuffer>> {
 }
 
 async function boot(req: BootRequest): Promise<void> {
+  // Bad page parameters: one line, as the CLI's --ram / --mode would give.
+  if (!(Number.isInteger(req.ramMiB) && req.ramMiB >= 16 && req.ramMiB <= 2048)) {
+    throw new Error(`ram=${req.ramMiB}: RAM size in MiB, 16 to 2048`);
+  }
   post({ type: 'status', text: 'fetching core.wasm and the guest images' });
   const t0 = performance.now();
   const names = [req.kernel, req.initrd, ...(req.bios === 'builtin' ? [] : [req.bios])];
@@ -114,9 +118,3 @@ async function boot(req: BootRequest): Promise<void> {
   post({ type: 'output', bytes: new TextEncoder().encode(`\r\n${formatText(m.stats(r)).replace(/\n/g, '\r\n')}\r\n`) });
   post({ type: 'exit', reason: r.reason, code: r.code, ...(r.message !== undefined ? { message: r.message } : {}) });
 }
-
-// A UserError (bad image, too little RAM) is one line for the page, as on the CLI's stderr.
-self.addEventListener('unhandledrejection', (e) => {
-  const err = (e as PromiseRejectionEvent).reason;
-  post({ type: 'error', message: err instanceof UserError || err instanceof Error ? err.message : String(err) });
-});

@@ -102,10 +102,27 @@ describe.skipIf(!haveChromium || !haveGuests)('npm run web: Linux + busybox in c
     expect(stats.status).toBe('running');
     expect(stats.instret).toBeGreaterThan(50_000_000);
     expect(stats.vtime).toMatch(/^\d+\.\d{3} s$/);
-    expect(stats.tlb).toMatch(/^[\d,]+ accesses, [\d,]+ misses \(\d+\.\d\d %\), [\d,]+ walks, [\d,]+ walk refs$/);
+    expect(stats.tlb).toMatch(/^[\d,]+ accesses\n[\d,]+ misses \(\d+\.\d\d %\)\n[\d,]+ walks, [\d,]+ walk refs$/);
+    const accesses = Number(stats.tlb.split(' ')[0]!.replace(/,/g, ''));
+    expect(accesses).toBeGreaterThan(1_000_000);
     expect(errors).toEqual([]);
     await page.close();
   }, 240_000);
+
+  it('bad page parameters: one error line on the page, no machine', async () => {
+    const page = await browser.newPage();
+    const status = async (q: string) => {
+      await page.goto(`${url}${q}`);
+      await page.waitForFunction(() => document.getElementById('status')!.textContent!.startsWith('error:'), undefined, { timeout: 30_000 });
+      return page.evaluate(() => document.getElementById('status')!.textContent!);
+    };
+    expect(await status('?kernel=nope.Image')).toMatch(/^error: .*\/guests\/nope\.Image: HTTP 404$/);
+    expect(await status('?ram=abc')).toBe('error: ram=NaN: RAM size in MiB, 16 to 2048');
+    expect(await status('?mode=slow')).toBe('error: mode=slow: fast or timing');
+    // An image that is not a kernel: the board's own one-line check (boot.ts checkKernelImage).
+    expect(await status('?kernel=initramfs-nolibc.cpio.gz')).toMatch(/^error: initramfs-nolibc\.cpio\.gz: not a RISC-V kernel Image/);
+    await page.close();
+  }, 120_000);
 
   it('serves the guest images by plain name only (no path outside the images directory)', async () => {
     const ok = await fetch(`${url}guests/initramfs-busybox.cpio.gz`);
