@@ -66,6 +66,8 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       el('load').textContent = `fetch ${fmt(m.fetchMs)} ms, compile core.wasm ${fmt(m.compileMs)} ms`;
       break;
     case 'exit':
+      // For tests: the run's end and its final counters.
+      (window as unknown as { __exit: unknown }).__exit = { reason: m.reason, code: m.code, instret: m.instret, cycles: m.cycles };
       status(`guest ended: ${m.reason}, exit code ${m.code}${m.message ? ` (${m.message})` : ''}`);
       break;
     case 'error':

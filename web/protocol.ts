@@ -49,5 +49,5 @@ export type FromWorker =
   | { type: 'output'; bytes: Uint8Array }
   | { type: 'stats'; stats: LiveStats }
   | { type: 'booted'; compileMs: number; fetchMs: number }
-  | { type: 'exit'; reason: string; code: number; message?: string }
+  | { type: 'exit'; reason: string; code: number; message?: string; instret: number; cycles: number }
   | { type: 'error'; message: string };

@@ -116,5 +116,12 @@ async function boot(req: BootRequest): Promise<void> {
     report();
   }
   post({ type: 'output', bytes: new TextEncoder().encode(`\r\n${formatText(m.stats(r)).replace(/\n/g, '\r\n')}\r\n`) });
-  post({ type: 'exit', reason: r.reason, code: r.code, ...(r.message !== undefined ? { message: r.message } : {}) });
+  post({
+    type: 'exit',
+    reason: r.reason,
+    code: r.code,
+    ...(r.message !== undefined ? { message: r.message } : {}),
+    instret: m.totalInstret(),
+    cycles: m.core.cycles,
+  });
 }

@@ -12,7 +12,9 @@ import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildWebBundle, startWebServer, type WebBundle } from '../../web/serve.js';
-import { haveImages, IMAGES } from '../helpers/guests.js';
+import { haveImages, image, IMAGES } from '../helpers/guests.js';
+import { VirtMachine } from '../../src/board/virt.js';
+import { bootLinux } from '../../src/board/boot.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -106,6 +108,26 @@ describe.skipIf(!haveChromium || !haveGuests)('npm run web: Linux + busybox in c
     const accesses = Number(stats.tlb.split(' ')[0]!.replace(/,/g, ''));
     expect(accesses).toBeGreaterThan(1_000_000);
     expect(errors).toEqual([]);
+    await page.close();
+  }, 240_000);
+
+  it('the same guest and configuration give the browser exactly the counters of the Node board (autotest, then power off)', async () => {
+    // One code path: the worker's machine is the CLI's VirtMachine + bootLinux over the same
+    // core.wasm, so a deterministic run (no input) ends with the same instructions and cycles.
+    const append = 'console=ttyS0 autotest';
+    const node = new VirtMachine({ ramBytes: 256 << 20, mode: 'fast' });
+    bootLinux(node, { bios: 'builtin', kernel: image('linux-6.1-rv64.Image'), initrd: image('initramfs-busybox.cpio.gz'), append });
+    const nodeResult = node.runSync({ maxInsns: 1_000_000_000 });
+    expect(nodeResult).toEqual({ reason: 'exit', code: 0 });
+
+    const page = await browser.newPage();
+    await page.goto(`${url}?mode=fast&append=${encodeURIComponent(append)}`);
+    await page.waitForFunction(() => (window as unknown as { __exit?: unknown }).__exit !== undefined, undefined, { timeout: 150_000 });
+    const web = await page.evaluate(() => (window as unknown as { __exit: unknown }).__exit);
+    expect(web).toEqual({ reason: 'exit', code: 0, instret: node.totalInstret(), cycles: node.core.cycles });
+    const text = await termText(page);
+    expect(text).toContain('AUTOTEST DONE');
+    expect(text).toContain('sum: 2001000');
     await page.close();
   }, 240_000);
 
