@@ -112,7 +112,14 @@ export function startWebServer(opts: WebServerOptions = {}): Promise<{ server: S
   const outDir = opts.outDir ?? WEB_OUT;
   const guests = opts.guestsDir ?? DEFAULT_GUESTS;
   const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    } catch {
+      res.writeHead(400, { 'content-type': 'text/plain' });
+      res.end('bad request\n');
+      return;
+    }
     let file: string | null = null;
     if (path === '/favicon.ico') {
       res.writeHead(204);

@@ -7,12 +7,14 @@
  * Also checked: the bundle takes no Node built-in into the core, the board or the host adapter (the
  * only `node:` imports left are the Node-only back ends, stubbed in the browser; docs/WEB.md).
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildWebBundle, startWebServer, type WebBundle } from '../../web/serve.js';
-import { haveImages, image, IMAGES } from '../helpers/guests.js';
+import { haveImages, image, IMAGES, ROOT } from '../helpers/guests.js';
 import { VirtMachine } from '../../src/board/virt.js';
 import { bootLinux } from '../../src/board/boot.js';
 
@@ -47,6 +49,19 @@ async function waitForText(page: Page, pred: (t: string) => boolean, ms: number)
 
 /** busybox sh's prompt as root in / (PS1 default '\w \$ '). */
 const PROMPT = /(^|\n)\/ #$/;
+
+describe('npm run web: bad options', () => {
+  it.each([
+    [['--port', 'abc'], 'cyclevisor web: --port abc: not a port number (0-65535)'],
+    [['--port'], 'cyclevisor web: --port needs a value'],
+    [['--bogus'], 'cyclevisor web: unknown option --bogus'],
+  ])('%j: one line on stderr, exit 2', (args, line) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'web', 'serve.ts'), ...args], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe(line);
+    expect(r.stdout).toBe('');
+  });
+});
 
 describe.skipIf(!haveChromium || !haveGuests)('npm run web: Linux + busybox in chromium', () => {
   let bundle: WebBundle;
@@ -152,5 +167,8 @@ describe.skipIf(!haveChromium || !haveGuests)('npm run web: Linux + busybox in c
     for (const bad of ['guests/..%2fREADME.md', 'guests/.hidden', '..%2f..%2fetc%2fpasswd', 'guests/src']) {
       expect((await fetch(`${url}${bad}`)).status).toBe(404);
     }
+    // A malformed escape is a 400, and the server goes on serving.
+    expect((await fetch(`${url}guests/%E0%A4%A`)).status).toBe(400);
+    expect((await fetch(url)).status).toBe(200);
   });
 });
