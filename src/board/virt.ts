@@ -662,8 +662,9 @@ export class VirtMachine {
   }
 
   /**
-   * Run to completion, yielding to the Node event loop every `yieldMs` of wall time (stdin data,
-   * signals) and waiting (without spinning) while the guest sleeps in WFI for input. With `pace`,
+   * Run to completion, yielding to the host's event loop (host().yieldToHost) every `yieldMs` of
+   * wall time (stdin data, signals, a page's messages) and waiting (without spinning) while the
+   * guest sleeps in WFI for input. With `pace`,
    * an idle guest's virtual time follows the wall clock (see AsyncRunOptions.pace).
    */
   async runAsync(opts: AsyncRunOptions = {}): Promise<RunResult> {
