@@ -1,6 +1,6 @@
 /**
  * The page: an xterm.js terminal wired to the guest's UART in a Worker (web/worker.ts), and the
- * run's statistics, live. Page parameters choose the guest: ?kernel=&initrd=&bios=&append=&ram=&mode=
+ * run's statistics, live. Page parameters choose the guest: ?kernel=&initrd=&bios=&append=&ram=&smp=&mode=
  * (defaults: the shared Linux 6.1 with the busybox initramfs, cyclevisor's built-in SBI, timing mode).
  */
 import { Terminal } from '@xterm/xterm';
@@ -18,6 +18,7 @@ const req: BootRequest = {
   initrd: params.get('initrd') ?? 'initramfs-busybox.cpio.gz',
   append: params.get('append') ?? 'console=ttyS0',
   ramMiB: Number(params.get('ram') ?? 256),
+  harts: Number(params.get('smp') ?? 1),
   mode,
 };
 
@@ -29,7 +30,7 @@ term.focus();
 
 const el = (id: string) => document.getElementById(id)!;
 const status = (text: string) => (el('status').textContent = text);
-el('guest').textContent = `${req.kernel} + ${req.initrd}, bios ${req.bios}, ${req.ramMiB} MiB, ${req.mode} mode`;
+el('guest').textContent = `${req.kernel} + ${req.initrd}, bios ${req.bios}, ${req.ramMiB} MiB, ${req.harts} hart${req.harts === 1 ? '' : 's'}, ${req.mode} mode`;
 
 const worker = new Worker(new URL('worker.js', location.href), { type: 'module' });
 const encoder = new TextEncoder();

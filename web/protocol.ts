@@ -13,6 +13,8 @@ export interface BootRequest {
   initrd: string;
   append: string;
   ramMiB: number;
+  /** Harts (1 to 8), as `--smp`. */
+  harts: number;
   mode: 'fast' | 'timing';
   /** Base URL of the guest images. */
   guestsUrl: string;

@@ -49,6 +49,9 @@ async function boot(req: BootRequest): Promise<void> {
   if (!(Number.isInteger(req.ramMiB) && req.ramMiB >= 16 && req.ramMiB <= 2048)) {
     throw new Error(`ram=${req.ramMiB}: RAM size in MiB, 16 to 2048`);
   }
+  if (!(Number.isInteger(req.harts) && req.harts >= 1 && req.harts <= 8)) {
+    throw new Error(`smp=${req.harts}: harts, 1 to 8`);
+  }
   post({ type: 'status', text: 'fetching core.wasm and the guest images' });
   const t0 = performance.now();
   const names = [req.kernel, req.initrd, ...(req.bios === 'builtin' ? [] : [req.bios])];
@@ -64,6 +67,7 @@ async function boot(req: BootRequest): Promise<void> {
   const m = new VirtMachine({
     ramBytes: req.ramMiB * 1024 * 1024,
     mode: req.mode,
+    harts: req.harts,
     onOutput: (chunk) => post({ type: 'output', bytes: chunk }),
   });
   machine = m;

@@ -156,6 +156,7 @@ describe.skipIf(!haveChromium || !haveGuests)('npm run web: Linux + busybox in c
     expect(await status('?kernel=nope.Image')).toMatch(/^error: .*\/guests\/nope\.Image: HTTP 404$/);
     expect(await status('?ram=abc')).toBe('error: ram=NaN: RAM size in MiB, 16 to 2048');
     expect(await status('?mode=slow')).toBe('error: mode=slow: fast or timing');
+    expect(await status('?smp=9')).toBe('error: smp=9: harts, 1 to 8');
     // An image that is not a kernel: the board's own one-line check (boot.ts checkKernelImage).
     expect(await status('?kernel=initramfs-nolibc.cpio.gz')).toMatch(/^error: initramfs-nolibc\.cpio\.gz: not a RISC-V kernel Image/);
     await page.close();
