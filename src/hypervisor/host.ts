@@ -180,6 +180,7 @@ export class Host implements HostControlOps {
     if (!(Number.isInteger(w) && w >= 1 && w <= 65535)) throw new UserError(`${spec.name}.weight: expected a whole number from 1 to 65535, got ${w}`);
     if (spec.cap !== undefined && !(Number.isFinite(spec.cap) && spec.cap > 0)) throw new UserError(`${spec.name}.cap: expected a percentage above 0, got ${spec.cap}`);
     if (this.dedup && spec.paging === 'shadow') throw new UserError(`${spec.name}.paging: shadow is not supported with host.dedup (no G-stage to share pages through)`);
+    if (spec.paging === 'shadow' && spec.balloon === true) throw new UserError(`${spec.name}.balloon: not supported with paging: shadow yet`);
     const id = this.vms.length + 1;
     const vm = new Vm(this.core, this.pool, spec, {
       id,

@@ -193,6 +193,7 @@ export async function migrateOut(d: MigrationDeps, vm: Vm, uri: string, opts: { 
           weight: spec.weight ?? 256,
           cap: spec.cap ?? null,
           disks: spec.disks ?? [],
+          balloon: vm.balloon !== null,
         },
         timing: { cpuHz, timebaseHz: host.timing.timebaseHz },
         copyStorage: opts.copyStorage ?? false,
@@ -342,7 +343,7 @@ export class IncomingServer {
       if (hello.type !== F.Hello) return refuse('expected HELLO');
       const h = JSON.parse(hello.payload.toString('utf8')) as {
         protocol: number;
-        spec: { name: string; vcpus: number; memoryBytes: number; kernel: string | null; initrd: string | null; cmdline: string | null; weight: number; cap: number | null; disks: VmSpec['disks'] };
+        spec: { name: string; vcpus: number; memoryBytes: number; kernel: string | null; initrd: string | null; cmdline: string | null; weight: number; cap: number | null; disks: VmSpec['disks']; balloon?: boolean };
         timing: { cpuHz: number; timebaseHz: number };
         copyStorage: boolean;
       };
@@ -371,6 +372,8 @@ export class IncomingServer {
             ...(h.spec.cap !== null ? { cap: h.spec.cap } : {}),
             autostart: false,
             disks: h.spec.disks ?? [],
+            // Absent (an older source): the default, a balloon.
+            ...(h.spec.balloon !== undefined ? { balloon: h.spec.balloon } : {}),
           });
           created = true;
         } catch (e) {

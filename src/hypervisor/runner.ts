@@ -80,7 +80,7 @@ export class HostRunner {
         ...(v.nics && v.nics.length > 0 ? { nics: v.nics.map((n) => ({ mac: n.mac, backend: this.backendFor(n.network, n.hostfwd) })) } : {}),
         paging: v.paging,
         ...(v.shadowPages != null ? { shadowPages: v.shadowPages } : {}),
-        ...(v.balloon ? { balloon: true } : {}),
+        ...(v.balloon !== undefined ? { balloon: v.balloon } : {}),
       });
       if (v.autostart || restoring.has(v.name)) this.everStarted.add(v.name);
     }

@@ -173,7 +173,8 @@ export class Vm {
     }
     this.memory.onHole = (c) => this.backChunk(c);
     this.memory.onFrameMoved = (from, to) => this.moveReservations(from, to);
-    this.balloon = spec.balloon ? new VmBalloon(core, pool, this.memory, opts.id, (m) => this.crash(m)) : null;
+    // Every VM has a balloon by default (issue 12); a shadow VM cannot (no G-stage to unmap through).
+    this.balloon = (spec.balloon ?? spec.paging !== 'shadow') ? new VmBalloon(core, pool, this.memory, opts.id, (m) => this.crash(m)) : null;
     const vm = this;
     const clock: Clock = { now: () => vm.now, cpuHz: opts.timing.cpuHz };
     // The PLIC's S-mode context h drives vCPU h's VSEIP (hvip bit 10; Priv §8.2.4: the hypervisor injects it).
