@@ -160,7 +160,54 @@ export class VmMemory implements GuestMemory {
     this.core.zeroPhys(hpa, CHUNK);
     this.chunks[c] = hpa;
     this.write64(this.l1Entry(c), (BigInt(hpa >>> 12) << 10n) | LEAF);
+    this.onBacked?.(c);
     this.core.hfenceGvma(this.vmid);
+    return true;
+  }
+
+  /** Frames the pool has free (for this VM and every other). */
+  get freeFrames(): number {
+    return this.pool.freeChunks;
+  }
+
+  /** Chunks with no frame behind them (ballooned, or never touched under overcommit), ascending. */
+  holes(): number[] {
+    const out: number[] = [];
+    for (let c = 0; c < this.chunks.length; c++) if (this.chunks[c] === HOLE) out.push(c);
+    return out;
+  }
+
+  /** Frames the pool must give for `holes` to become exactly this VM's holes (snapshot restore). */
+  framesToMatch(holes: readonly number[]): number {
+    const want = new Set(holes);
+    let n = 0;
+    for (let c = 0; c < this.chunks.length; c++) {
+      if (this.chunks[c] === HOLE && !want.has(c)) n++;
+      else if (this.chunks[c] !== HOLE && want.has(c)) n--;
+    }
+    return n;
+  }
+
+  /**
+   * Make exactly `holes` the chunks without a frame (snapshot restore: touching a hole is a
+   * guest-page fault the guest pays for, so the restored VM must have the same ones): frames of
+   * the others come from the pool, zeroed (false, nothing changed, when it has too few:
+   * framesToMatch first), those of the holes go back to it.
+   */
+  matchHoles(holes: readonly number[]): boolean {
+    if (this.framesToMatch(holes) > this.pool.freeChunks) return false;
+    const want = new Set(holes);
+    for (let c = 0; c < this.chunks.length; c++) {
+      const hpa = this.chunks[c]!;
+      if (hpa !== HOLE && want.has(c)) {
+        this.dedup?.unshareRange(GUEST_RAM_BASE + c * CHUNK, CHUNK);
+        this.write64(this.l1Entry(c), 0n);
+        this.chunks[c] = HOLE;
+        this.pool.release([hpa]);
+      }
+    }
+    this.core.hfenceGvma(this.vmid);
+    for (let c = 0; c < this.chunks.length; c++) if (this.chunks[c] === HOLE && !want.has(c)) this.backHole(c);
     return true;
   }
 
@@ -248,6 +295,8 @@ export class VmMemory implements GuestMemory {
   }
   /** Set while dirty logging runs (dirty-log.ts). */
   onWrite: ((gpa: number, len: number) => void) | null = null;
+  /** Told after hole `c` got a frame and its megapage leaf (dirty logging maps it its own way). */
+  onBacked: ((chunk: number) => void) | null = null;
   /** The balloon's refill of a HOLE chunk (balloon.ts): true when it is backed now. */
   onHole: ((chunk: number) => boolean) | null = null;
   /**

@@ -526,6 +526,17 @@ export class Vm {
     return { hostCycles, at: core.cycles };
   }
 
+  /**
+   * The vCPU of this VM that ran last (-1: none since boot or restore): its LR/SC reservation
+   * survives host preemption only then (runVcpu). Part of a snapshot (snapshot.ts).
+   */
+  get lastRunIndex(): number {
+    return this.lastRun?.index ?? -1;
+  }
+  set lastRunIndex(i: number) {
+    this.lastRun = i >= 0 ? (this.vcpus[i] ?? null) : null;
+  }
+
   /** Reservations (host addresses, run.ts LR/SC) in the 4 KiB frame at `from` move to `to` (dedup.ts). */
   private moveReservations(from: number, to: number): void {
     const a = BigInt(L.RAM_OFFSET + from - RAM_BASE);

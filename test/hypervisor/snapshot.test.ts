@@ -52,7 +52,7 @@ describe('snapshots (issue 12 scope 4)', () => {
     const b = mk();
     expect(a.file.equals(b.file)).toBe(true);
     expect(a.file.subarray(0, 8).equals(SNAPSHOT_MAGIC)).toBe(true);
-    expect(a.file.readUInt32LE(8)).toBe(1);
+    expect(a.file.readUInt32LE(8)).toBe(2);
     // 8 MiB of RAM = 2048 pages; the guest touched a handful (code, its table).
     expect(a.snapshot.ram.present.length).toBeGreaterThan(0);
     expect(a.snapshot.ram.present.length).toBeLessThan(10);
@@ -104,8 +104,8 @@ describe('bad snapshot files (issue 12 scope 6): one line, nothing restored', ()
   });
   it('wrong version, not a snapshot', () => {
     const bad = Buffer.from(good);
-    bad.writeUInt32LE(2, 8);
-    expect(refused(bad)).toBe('x.cvsnap: snapshot format version 2; this cyclevisor reads version 1');
+    bad.writeUInt32LE(3, 8);
+    expect(refused(bad)).toBe('x.cvsnap: snapshot format version 3; this cyclevisor reads versions 1 and 2');
     expect(refused(Buffer.from('hello world, not a snapshot at all'))).toBe('x.cvsnap: not a cyclevisor snapshot (bad magic)');
   });
   it("a VM of another shape (memory, vCPUs)", () => {
