@@ -355,8 +355,11 @@ function decodeSparse(b: Buffer, what: string): SparseBlob {
   return { blockSize, totalBytes, present, data };
 }
 
-/** The snapshot file's bytes. `level`: zlib level (1 = fast, the default; 9 = small). */
-export function encodeSnapshot(s: Snapshot, level = 1): Buffer {
+/**
+ * The snapshot file's bytes. `level`: zlib level (1 = fast, the default; 9 = small). `version`:
+ * the header's (an older one only to write compatibility fixtures: the META must match it).
+ */
+export function encodeSnapshot(s: Snapshot, level = 1, version = SNAPSHOT_VERSION): Buffer {
   const json = JSON.stringify(s.meta, (_k, v: unknown) => (typeof v === 'bigint' ? hex(v) : v));
   const parts = [section(TAG_META, Buffer.from(json, 'utf8')), section(TAG_RAM, encodeSparse(s.ram, level))];
   s.disks.forEach((d, i) => {
@@ -369,7 +372,7 @@ export function encodeSnapshot(s: Snapshot, level = 1): Buffer {
   const body = Buffer.concat(parts);
   const head = Buffer.alloc(HEADER_BYTES);
   SNAPSHOT_MAGIC.copy(head, 0);
-  head.writeUInt32LE(SNAPSHOT_VERSION, 8);
+  head.writeUInt32LE(version, 8);
   head.writeUInt32LE(0, 12);
   head.writeBigUInt64LE(BigInt(body.length), 16);
   createHash('sha256').update(body).digest().copy(head, 24);
