@@ -23,7 +23,7 @@ import type { Core } from '../core.js';
 import { RAM_BASE } from '../core.js';
 import * as L from '../generated/layout.js';
 import { BALLOON_PAGE, VirtioBalloon, type BalloonBackend } from '../../devices/virtio-balloon.js';
-import { CHUNK, GUEST_RAM_BASE, HOLE, type FramePool, type VmMemory } from './memory.js';
+import { CHUNK, DEDUP_ZERO, GUEST_RAM_BASE, HOLE, type FramePool, type VmMemory } from './memory.js';
 
 const PAGES_PER_CHUNK = CHUNK / BALLOON_PAGE;
 
@@ -66,7 +66,7 @@ export class VmBalloon implements BalloonBackend {
   }
 
   get residentBytes(): number {
-    return this.mem.chunks.filter((c) => c !== HOLE).length * CHUNK;
+    return this.mem.framesHeld * CHUNK;
   }
 
   private page(pfn: number): number {
@@ -121,6 +121,13 @@ export class VmBalloon implements BalloonBackend {
     // Also while dirty logging (migration): the chunk's level-1 entry (a megapage leaf or the
     // pointer to its 4 KiB leaves) goes; the log skips holes and the target gets the hole map.
     if (hpa === HOLE) return;
+    if (hpa === DEDUP_ZERO) {
+      // Dedup gave its frame back already (every page was zero): it only becomes a hole.
+      this.mem.dedup!.forgetChunk(c);
+      this.core.hfenceGvma(this.vmid);
+      this.discards++;
+      return;
+    }
     this.mem.dedup?.unshareRange(GUEST_RAM_BASE + c * CHUNK, CHUNK); // merged pages: off the frame first
     this.core.set64(this.l1(c), 0n);
     this.core.hfenceGvma(this.vmid);

@@ -169,7 +169,8 @@ export class Host implements HostControlOps {
     this.idleAt = new Array<number>(spec.harts).fill(-1);
     this.pool = new FramePool(spec.ramBytes, HOST_RESERVED);
     // The zero frame of dedup: the last page of the host's reserve (no VM's, never written by one).
-    if (spec.dedup) this.dedup = new Dedup(core, { ...spec.dedup, harts: spec.harts, zeroFrame: RAM_BASE + HOST_RESERVED - 4096 });
+    // Under overcommit, chunks of zero pages go back to the pool (dedup.ts DEDUP_ZERO).
+    if (spec.dedup) this.dedup = new Dedup(core, { ...spec.dedup, harts: spec.harts, zeroFrame: RAM_BASE + HOST_RESERVED - 4096, ...(this.overcommit ? { pool: this.pool } : {}) });
   }
 
   /** Define a VM (memory taken from the pool now; all or nothing). Started when autostart (default). */

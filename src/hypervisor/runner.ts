@@ -328,7 +328,7 @@ export class HostRunner {
       // Page deduplication (dedup.ts): the host's totals, in KSM's names, and this VM's saved pages.
       const dd = this.host.dedup;
       if (dd) {
-        for (const k of ['pages_shared', 'pages_sharing', 'pages_unshared', 'full_scans', 'ksm_zero_pages', 'cow_breaks', 'scan_cycles'] as const) stats[`ksm.${k}`] = dd.stats[k];
+        for (const k of ['pages_shared', 'pages_sharing', 'pages_unshared', 'full_scans', 'ksm_zero_pages', 'cow_breaks', 'scan_cycles', 'frames_released', 'frames_reclaimed'] as const) stats[`ksm.${k}`] = dd.stats[k];
         stats['ksm.vm_pages_saved'] = dd.savedPages(v.memory);
       }
       for (const r of EXIT_REASONS) {

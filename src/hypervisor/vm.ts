@@ -449,8 +449,19 @@ export class Vm {
           // cycles, its trap and exit counts, the LR/SC reservation the trap dropped), sharing is
           // broken in host time (the reservation follows the page), the store is retried: the
           // guest's clock and counters are those of a run without dedup (no entry is charged).
-          this.unchargeExit();
-          this.dedup.breakOnFault(this.memory, Number(e.htval << 2n));
+          if (!this.dedup.noFrameFor(this.memory, Number(e.htval << 2n))) {
+            this.unchargeExit();
+            this.dedup.breakOnFault(this.memory, Number(e.htval << 2n));
+            continue;
+          }
+          // The page's chunk of zero pages went back to the pool (dedup.ts, overcommit only) and the
+          // pool has no frame for it now: paused for memory, as a first touch would be (ramFault);
+          // the exit counts like that one, and the store is retried when the VM goes on.
+          v.guestPageFaults++;
+          this.count(v, 'other', this.exitCycles);
+          this.pauseForMemory();
+          core.resumeVcpu();
+          stop = true;
           continue;
         }
         if (!e.interrupt && (e.cause === 20 || e.cause === 21 || e.cause === 23)) v.guestPageFaults++;
@@ -668,11 +679,15 @@ export class Vm {
     const c = Math.floor((Number(gpa) - GUEST_RAM_BASE) / (2 * MiB));
     if (this.memory.chunks[c] !== HOLE) return false;
     if (this.backChunk(c)) return true;
-    if (this.overcommit) {
-      this.state = 'paused';
-      this.pausedForMemory = true;
-    } else this.crash(`no free host frame for guest memory at 0x${(GUEST_RAM_BASE + c * 2 * MiB).toString(16)} (ballooned memory touched again; the host pool is empty)`);
+    if (this.overcommit) this.pauseForMemory();
+    else this.crash(`no free host frame for guest memory at 0x${(GUEST_RAM_BASE + c * 2 * MiB).toString(16)} (ballooned memory touched again; the host pool is empty)`);
     return true;
+  }
+
+  /** Overcommit: the pool has no frame for this VM now; the host resumes it when one is free. */
+  pauseForMemory(): void {
+    this.state = 'paused';
+    this.pausedForMemory = true;
   }
 
   crash(message: string): void {
@@ -769,7 +784,7 @@ export class Vm {
       hostCycles: this.hostCycles,
       exits,
       'balloon.current': this.memory.bytes - (this.balloon?.actualBytes ?? 0),
-      'balloon.rss': this.balloon ? this.balloon.residentBytes : this.memory.chunks.length * 2 * MiB,
+      'balloon.rss': this.memory.framesHeld * 2 * MiB,
       consoleBytes: this.consoleBytes,
       paging: pagingStats(this.shadow ? 'shadow' : 'nested', this.walks, this.shadow),
       guestPageFaults: this.vcpus.reduce((s, v) => s + v.guestPageFaults, 0),
