@@ -232,6 +232,7 @@ export class Host implements HostControlOps {
             v.pausedForMemory = false;
             v.state = 'running';
             this.blocked.clear();
+            v.memoryResumed(); // deferred DMA requests are redone (they may pause it again)
           }
         }
       }
@@ -415,6 +416,8 @@ export class Host implements HostControlOps {
     if (!v) return this.missing(name);
     if (v.state !== 'paused') return { ok: false, error: `${name}: domain is not paused` };
     v.state = 'running';
+    v.pausedForMemory = false;
+    v.memoryResumed(); // device requests that waited for frames are tried again (they may pause it again)
     return { ok: true, value: null };
   }
   /**

@@ -316,6 +316,28 @@ export class VmMemory implements GuestMemory {
   }
   /** Set while dirty logging runs (dirty-log.ts). */
   onWrite: ((gpa: number, len: number) => void) | null = null;
+  /**
+   * GuestMemory.reserve: back the holes (and chunks dedup gave back) in [gpa, gpa+len) of RAM
+   * before a device's DMA. With `onNoFrame` set (overcommit) a chunk the pool cannot back calls
+   * it — the VM pauses for memory — and the answer is false; without, true (the access itself
+   * then fails as before: a DMA fault). Addresses outside RAM are the access's business.
+   */
+  reserve(gpa: number, len: number): boolean {
+    if (this.onNoFrame === null || len <= 0) return true;
+    const lo = Math.max(gpa, GUEST_RAM_BASE);
+    const hi = Math.min(gpa + len, GUEST_RAM_BASE + this.bytes);
+    if (!(Number.isSafeInteger(lo) && Number.isSafeInteger(hi)) || lo >= hi) return true;
+    for (let c = Math.floor((lo - GUEST_RAM_BASE) / CHUNK); c <= Math.floor((hi - 1 - GUEST_RAM_BASE) / CHUNK); c++) {
+      const ok = this.chunks[c] === HOLE ? (this.onHole?.(c) ?? false) : this.chunks[c] === DEDUP_ZERO ? (this.dedup?.reclaim(c) ?? false) : true;
+      if (!ok) {
+        this.onNoFrame();
+        return false;
+      }
+    }
+    return true;
+  }
+  /** Overcommit: the pool had no frame for a device's DMA (reserve); the VM pauses for memory. */
+  onNoFrame: (() => void) | null = null;
   /** Told after hole `c` got a frame and its megapage leaf (dirty logging maps it its own way). */
   onBacked: ((chunk: number) => void) | null = null;
   /** The balloon's refill of a HOLE chunk (balloon.ts): true when it is backed now. */

@@ -173,6 +173,8 @@ export class Vm {
     }
     this.memory.onHole = (c) => this.backChunk(c);
     this.memory.onFrameMoved = (from, to) => this.moveReservations(from, to);
+    // Overcommit: a device's DMA that finds no frame pauses the VM; the request is redone on resume.
+    if (this.overcommit) this.memory.onNoFrame = () => this.pauseForMemory();
     // Every VM has a balloon by default (issue 12); a shadow VM cannot (no G-stage to unmap through).
     this.balloon = (spec.balloon ?? spec.paging !== 'shadow') ? new VmBalloon(core, pool, this.memory, opts.id, (m) => this.crash(m)) : null;
     const vm = this;
@@ -518,6 +520,7 @@ export class Vm {
       this.now = core.cycles;
       if (!this.runDue()) stop = true;
       if (this.pendingReset) stop = true;
+      if (this.state !== 'running') stop = true; // a device event's DMA paused it for memory (overcommit)
     }
     v.ctx = core.saveVcpu();
     this.walks.end(core);
@@ -688,6 +691,14 @@ export class Vm {
   pauseForMemory(): void {
     this.state = 'paused';
     this.pausedForMemory = true;
+  }
+
+  /**
+   * Running again after a pause (for memory, or `resume`): the device requests that waited for
+   * host frames are redone now, at the clock they waited at (a paused VM's clock stands still).
+   */
+  memoryResumed(): void {
+    this.platform.memoryAvailable();
   }
 
   crash(message: string): void {
