@@ -12,8 +12,8 @@
  *
  * A discarded chunk is a hole. A guest access to a hole (a guest-page fault on a RAM address, or
  * a VMM access: virtio DMA) gets a fresh zeroed chunk from the pool, mapped before the access is
- * retried: never a crash while the pool has frames (without them the VM crashes with one line;
- * overcommit, which would pause it instead, is not done). Deflated pages need nothing: they are
+ * retried: never a crash while the pool has frames (without them the VM crashes with one line, or,
+ * under host overcommit, is paused for memory until a frame is free). Deflated pages need nothing: they are
  * backed, or fault in when touched.
  *
  * Host resident bytes of a VM = the frames backing its guest RAM (the pool's view; wasm memory

@@ -23,9 +23,10 @@
  * VmMemory.dedup). Its content is therefore still the shared content, and breaking sharing is a
  * remap to it (the copy KSM makes on a COW fault is already in place). When the owner itself is
  * written, the group moves to another sharer's frame first (same content, by the same argument).
- * So the savings are accounted in pages, as KSM's stats (pages_sharing = pages saved), and no frame
- * returns to the pool: that would take a chunk whose 512 pages are all merged elsewhere, and a real
- * copy on the COW fault — not done.
+ * So the savings are accounted in pages, as KSM's stats (pages_sharing = pages saved). Frames return
+ * to the pool only under host overcommit (`DedupOptions.pool`) and only for a chunk whose 512 pages
+ * all map the zero frame (DEDUP_ZERO): the copy a COW break needs is then a zeroed chunk from the
+ * pool. A chunk with other shared content keeps its frame (its pages' private copies live there).
  *
  * Not deduplicated: VMs with shadow paging (config.ts refuses it: no G-stage), VMs of more than
  * 1012 MiB (no room for the level-0 tables, as dirty logging), and a VM while it is dirty-logged
