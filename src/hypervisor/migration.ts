@@ -123,7 +123,9 @@ function pagesFrame(vm: Vm, pages: number[]): Buffer {
   head.writeUInt32LE(pages.length, 0);
   pages.forEach((p, i) => head.writeUInt32LE(p, 4 + 4 * i));
   const parts = [head];
-  for (const p of pages) parts.push(Buffer.from(vm.memory.read(GUEST_RAM_BASE + p * PAGE, PAGE)));
+  // view, not read: a hole (ballooned chunk) reads as zeros without being backed (the guest would
+  // not fault on it later, as it does without migration).
+  for (const p of pages) parts.push(Buffer.from(vm.memory.view(GUEST_RAM_BASE + p * PAGE, PAGE)));
   return frame(F.Pages, deflateSync(Buffer.concat(parts), { level: 1 }));
 }
 
@@ -230,7 +232,7 @@ export async function migrateOut(d: MigrationDeps, vm: Vm, uri: string, opts: { 
         } else if (now() - still > 200) break; // the VM waits for input nothing will send
       }
     };
-    const first = sparseOf(vm.memory.bytes, PAGE, (off, len) => vm.memory.read(GUEST_RAM_BASE + off, len)).present;
+    const first = sparseOf(vm.memory.bytes, PAGE, (off, len) => vm.memory.view(GUEST_RAM_BASE + off, len)).present;
     let round = first;
     let rounds = 0;
     for (;;) {
