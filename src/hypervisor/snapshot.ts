@@ -107,6 +107,8 @@ export interface SnapshotMeta {
   holes?: number[];
   /** The balloon's VMM side (inflated pages, counters), or null for a VM without a balloon. */
   balloon?: VmBalloonState | null;
+  /** Paused because the pool had no frame for it (overcommit): the restoring host resumes it when one is free. */
+  pausedForMemory?: boolean;
 }
 
 /** A decoded snapshot: META plus RAM and disk contents as sparse block lists. */
@@ -285,6 +287,7 @@ export function captureVm(vm: Vm, timing: Pick<TimingConfig, 'cpuHz' | 'timebase
     lastRun: vm.lastRunIndex,
     holes: vm.memory.holes(),
     balloon: vm.balloon ? vm.balloon.getState() : null,
+    pausedForMemory: vm.pausedForMemory,
   };
   // Without RAM (a migration's final state: the pages went before): an empty RAM section.
   const ram = opts.ram === false ? { blockSize: PAGE, totalBytes: vm.memory.bytes, present: [], data: Buffer.alloc(0) } : sparseOf(vm.memory.bytes, PAGE, (off, len) => vm.memory.view(GUEST_RAM_BASE + off, len));
@@ -595,6 +598,7 @@ export function applySnapshot(vm: Vm, s: Snapshot, fence: () => void, opts: { ke
   vm.inputQueue.length = 0;
   vm.inputQueue.push(...m.inputQueue);
   vm.state = m.state;
+  vm.pausedForMemory = m.state === 'paused' && m.pausedForMemory === true;
 }
 
 function writeSparse(s: SparseBlob, write: (off: number, data: Uint8Array) => void): void {
