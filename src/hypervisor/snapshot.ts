@@ -508,7 +508,11 @@ export function checkFits(s: Snapshot, vm: Vm, timing: Pick<TimingConfig, 'cpuHz
   for (let i = 0; i < m.devices.virtio.length; i++) {
     const sd = (m.devices.virtio[i] as { device?: unknown } | null)?.device ?? null;
     const here = vm.platform.virtio[i]!.getState().device;
-    if ((sd === null) !== (here === null)) return `virtio slot ${i} holds a device in one VM and not in the other`;
+    if ((sd === null) !== (here === null)) {
+      // Every VM has a balloon by default since snapshot format 2's time; older snapshots had none.
+      const hint = vm.balloon !== null && vm.platform.virtio[i]!.device === vm.balloon.device ? ` (${vm.name} has the default virtio-balloon; balloon: false in its definition matches a snapshot taken without one)` : '';
+      return `virtio slot ${i} holds a device in one VM and not in the other${hint}`;
+    }
   }
   for (const v of m.vcpus) {
     try {

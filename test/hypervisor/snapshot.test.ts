@@ -108,6 +108,15 @@ describe('bad snapshot files (issue 12 scope 6): one line, nothing restored', ()
     expect(refused(bad)).toBe('x.cvsnap: snapshot format version 3; this cyclevisor reads versions 1 and 2');
     expect(refused(Buffer.from('hello world, not a snapshot at all'))).toBe('x.cvsnap: not a cyclevisor snapshot (bad magic)');
   });
+  it('a snapshot of a VM without a balloon into one with the default balloon: refused with a hint', () => {
+    const h = new Host({ harts: 1, ramBytes: 64 * MiB });
+    const vm = h.addVm({ ...spec, balloon: false });
+    h.run({ maxHostCycles: 5e8, afterRound: () => (vm.now >= 200_000 ? 'stop' : undefined) });
+    const f = saveVm(h, vm).file;
+    h.close();
+    expect(refused(f)).toBe('x.cvsnap: cannot restore into bm: virtio slot 2 holds a device in one VM and not in the other (bm has the default virtio-balloon; balloon: false in its definition matches a snapshot taken without one)');
+    expect(refused(good, { ...spec, balloon: false })).toBe('x.cvsnap: cannot restore into bm: virtio slot 2 holds a device in one VM and not in the other');
+  });
   it("a VM of another shape (memory, vCPUs)", () => {
     expect(refused(good, { ...spec, memoryBytes: 16 * MiB })).toBe("x.cvsnap: cannot restore into bm: the snapshot's VM has 8 MiB of memory, bm has 16 MiB");
     expect(refused(good, { ...spec, vcpus: 2 })).toBe("x.cvsnap: cannot restore into bm: the snapshot's VM has 1 vCPUs, bm has 2");
