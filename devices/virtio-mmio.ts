@@ -240,12 +240,21 @@ interface QueueOwner {
   has(feature: bigint): boolean;
   fail(reason: string): void;
   usedBufferNotify(): void;
+  /** The memory could not back a chain's buffers now (GuestMemory.reserve): kick the queue again later. */
+  deferKick(index: number): void;
 }
 
 /**
  * One split virtqueue (§2.7): descriptor table, driver (avail) ring, device (used) ring.
  * Device-side helper: pop chains, copy data in and out of them, push them back.
  */
+/** Back every guest-RAM byte a chain's buffers name (GuestMemory.reserve); false when it could not. */
+function reserveChain(mem: GuestMemory, chain: Chain): boolean {
+  for (const s of chain.readable) if (!mem.reserve!(s.addr, s.len)) return false;
+  for (const s of chain.writable) if (!mem.reserve!(s.addr, s.len)) return false;
+  return true;
+}
+
 export class VirtQueue {
   /** Queue size the driver chose (QueueNum). */
   num = 0;
@@ -337,6 +346,13 @@ export class VirtQueue {
       if (this.inFlight >= this.num) throw new VirtioError(`more than ${this.num} buffers in flight`);
       const head = readU16(mem, avail + 4 + 2 * (this.lastAvailIdx % this.num));
       const chain = this.walk(head);
+      // Overcommit (issue 12): the chain's buffers must have host frames before the device uses
+      // them; when the pool has none the VM pauses for memory and the chain stays in the ring,
+      // taken again when the transport re-kicks the queue (VirtioMmio.memoryAvailable).
+      if (mem.reserve && !reserveChain(mem, chain)) {
+        this.owner.deferKick(this.index);
+        return null;
+      }
       this.popBudget--;
       this.lastAvailIdx = (this.lastAvailIdx + 1) & 0xffff;
       this.inFlight++;
@@ -590,6 +606,8 @@ export interface VirtioMmioState {
   broken: boolean;
   /** Queues kicked before DRIVER_OK (bit n = queue n). */
   pendingKicks: number[];
+  /** Kicks waiting for host frames (overcommit; absent when none). */
+  deferredKicks?: number[];
   queues: VirtQueueState[];
   irqLevel: boolean;
   errors: number;
@@ -626,6 +644,8 @@ export class VirtioMmio implements Device, VirtioTransport {
   private configGeneration = 0;
   private brokenFlag = false;
   private pendingKicks = new Set<number>();
+  /** Queues whose chains waited for host frames (GuestMemory.reserve): kicked again by memoryAvailable. */
+  private deferredKicks = new Set<number>();
   private irqLevel = false;
 
   constructor(opts: VirtioMmioOptions) {
@@ -652,6 +672,7 @@ export class VirtioMmio implements Device, VirtioTransport {
       has: (f) => (this.driverFeaturesValue & f) !== 0n,
       fail: (reason) => this.fail(reason),
       usedBufferNotify: () => this.raise(VIRTIO_INT_VRING),
+      deferKick: (index) => this.deferKick(index),
     };
     this.queues = [];
     for (let i = 0; i < (dev?.queueCount ?? 0); i++) this.queues.push(new VirtQueue(i, dev!.queueMax, owner));
@@ -710,6 +731,7 @@ export class VirtioMmio implements Device, VirtioTransport {
     this.interruptStatus = 0;
     this.brokenFlag = false;
     this.pendingKicks.clear();
+    this.deferredKicks.clear();
     for (const q of this.queues) q.clear();
     this.device?.reset();
     this.updateIrq();
@@ -913,6 +935,17 @@ export class VirtioMmio implements Device, VirtioTransport {
     }
   }
 
+  deferKick(index: number): void {
+    this.deferredKicks.add(index);
+  }
+
+  /** The VM has host frames again (it was paused for memory): redo the deferred kicks, in queue order. */
+  memoryAvailable(): void {
+    const kicks = [...this.deferredKicks].sort((a, b) => a - b);
+    this.deferredKicks.clear();
+    for (const k of kicks) this.kick(k);
+  }
+
   private kick(index: number): void {
     const q = this.queues[index];
     if (!q || !q.ready) {
@@ -966,6 +999,7 @@ export class VirtioMmio implements Device, VirtioTransport {
       configGeneration: this.configGeneration,
       broken: this.brokenFlag,
       pendingKicks: [...this.pendingKicks].sort((a, b) => a - b),
+      ...(this.deferredKicks.size > 0 ? { deferredKicks: [...this.deferredKicks].sort((a, b) => a - b) } : {}),
       queues: this.queues.map((q) => q.getState()),
       irqLevel: this.irqLevel,
       errors: this.errors,
@@ -990,6 +1024,7 @@ export class VirtioMmio implements Device, VirtioTransport {
     this.configGeneration = s.configGeneration;
     this.brokenFlag = s.broken;
     this.pendingKicks = new Set(s.pendingKicks);
+    this.deferredKicks = new Set(s.deferredKicks ?? []);
     s.queues.forEach((qs, i) => this.queues[i].setState(qs));
     this.errors = s.errors;
     this.lastError = s.lastError;

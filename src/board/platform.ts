@@ -219,6 +219,11 @@ export class VirtPlatform {
     for (const v of this.virtio) v.reset();
   }
 
+  /** The VM has host frames again after a pause for memory (overcommit): devices redo deferred requests. */
+  memoryAvailable(): void {
+    for (const v of this.virtio) v.memoryAvailable();
+  }
+
   /** Flush and close disk images (every acknowledged write reaches the file). */
   close(): void {
     for (const l of this.formatLayers) if (!(l instanceof FileBlockBackend)) (l as { close?: () => void }).close?.();

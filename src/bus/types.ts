@@ -113,6 +113,12 @@ export interface MachineControl {
 export interface GuestMemory {
   read(pa: number, len: number): Uint8Array;
   write(pa: number, data: Uint8Array): void;
+  /**
+   * Optional (a VM's memory under overcommit, issue 12): make sure host frames back the RAM in
+   * [pa, pa+len) before a device uses it for DMA. false: none free now — the VM is paused for
+   * memory and the device must leave the request for later (virtio: VirtQueue.pop defers it).
+   */
+  reserve?(pa: number, len: number): boolean;
 }
 
 /** Every device implements this for reset and snapshots (getState/setState round-trip exactly). */

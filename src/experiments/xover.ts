@@ -85,7 +85,8 @@ export function runXover(p: XoverParams, timing: TimingConfig): XoverResult {
     return { ...parseOutput(out), exits: 0, exitCycles: 0, instructions: Number(m.core.instret), tlb: m.tlbStats(), paging: {}, console: out };
   }
   const host = new Host({ harts: 1, ramBytes: 512 * MiB }, { timing, mode: 'timing' });
-  const vm = host.addVm({ name: 'xover', vcpus: 1, memoryBytes: 256 * MiB, kernel: KERNEL(), initrd: initrdPath(), cmdline, paging: p.paging });
+  // No balloon in either mode (a shadow VM cannot have one): the guest sees the same devices.
+  const vm = host.addVm({ name: 'xover', vcpus: 1, memoryBytes: 256 * MiB, kernel: KERNEL(), initrd: initrdPath(), cmdline, paging: p.paging, balloon: false });
   const r = host.run({ maxHostCycles: 100_000_000_000 });
   const out = vm.outputText();
   if (r.code !== 0) throw new Error(`the VM did not power off: ${JSON.stringify(r)}`);

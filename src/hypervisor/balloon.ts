@@ -12,8 +12,8 @@
  *
  * A discarded chunk is a hole. A guest access to a hole (a guest-page fault on a RAM address, or
  * a VMM access: virtio DMA) gets a fresh zeroed chunk from the pool, mapped before the access is
- * retried: never a crash while the pool has frames (without them the VM crashes with one line;
- * overcommit, which would pause it instead, is not done). Deflated pages need nothing: they are
+ * retried: never a crash while the pool has frames (without them the VM crashes with one line, or,
+ * under host overcommit, is paused for memory until a frame is free). Deflated pages need nothing: they are
  * backed, or fault in when touched.
  *
  * Host resident bytes of a VM = the frames backing its guest RAM (the pool's view; wasm memory
@@ -23,9 +23,17 @@ import type { Core } from '../core.js';
 import { RAM_BASE } from '../core.js';
 import * as L from '../generated/layout.js';
 import { BALLOON_PAGE, VirtioBalloon, type BalloonBackend } from '../../devices/virtio-balloon.js';
-import { CHUNK, GUEST_RAM_BASE, HOLE, type FramePool, type VmMemory } from './memory.js';
+import { CHUNK, DEDUP_ZERO, GUEST_RAM_BASE, HOLE, type FramePool, type VmMemory } from './memory.js';
 
 const PAGES_PER_CHUNK = CHUNK / BALLOON_PAGE;
+
+/** The VMM side of a balloon in a snapshot (snapshot.ts META `balloon`). */
+export interface VmBalloonState {
+  /** Inflated guest pages (from the start of RAM, 4 KiB) as [first, count] runs, ascending. */
+  inflated: Array<[number, number]>;
+  discards: number;
+  refills: number;
+}
 
 export class VmBalloon implements BalloonBackend {
   readonly device: VirtioBalloon;
@@ -58,7 +66,7 @@ export class VmBalloon implements BalloonBackend {
   }
 
   get residentBytes(): number {
-    return this.mem.chunks.filter((c) => c !== HOLE).length * CHUNK;
+    return this.mem.framesHeld * CHUNK;
   }
 
   private page(pfn: number): number {
@@ -105,18 +113,60 @@ export class VmBalloon implements BalloonBackend {
   }
 
   private l1(c: number): number {
-    return L.RAM_OFFSET + this.mem.tableChunk + 4 * 4096 + c * 8 - RAM_BASE;
+    return L.RAM_OFFSET + this.mem.l1Entry(c) - RAM_BASE;
   }
 
   private discard(c: number): void {
     const hpa = this.mem.chunks[c]!;
-    if (hpa === HOLE || this.mem.finePaging) return; // (while dirty logging remaps it: not now)
+    // Also while dirty logging (migration): the chunk's level-1 entry (a megapage leaf or the
+    // pointer to its 4 KiB leaves) goes; the log skips holes and the target gets the hole map.
+    if (hpa === HOLE) return;
+    if (hpa === DEDUP_ZERO) {
+      // Dedup gave its frame back already (every page was zero): it only becomes a hole.
+      this.mem.dedup!.forgetChunk(c);
+      this.core.hfenceGvma(this.vmid);
+      this.discards++;
+      return;
+    }
     this.mem.dedup?.unshareRange(GUEST_RAM_BASE + c * CHUNK, CHUNK); // merged pages: off the frame first
     this.core.set64(this.l1(c), 0n);
     this.core.hfenceGvma(this.vmid);
     this.mem.chunks[c] = HOLE;
     this.pool.release([hpa]);
     this.discards++;
+  }
+
+  /**
+   * The VMM side's state for a snapshot (the device's own — target, actual, counts — is in its
+   * virtio slot's state): the inflated pages as [first page, count] runs, and the counters.
+   */
+  getState(): VmBalloonState {
+    const inflated: Array<[number, number]> = [];
+    for (let p = 0; p < this.inflated.length; p++) {
+      if (!this.inflated[p]) continue;
+      let q = p;
+      while (q + 1 < this.inflated.length && this.inflated[q + 1]) q++;
+      inflated.push([p, q - p + 1]);
+      p = q;
+    }
+    return { inflated, discards: this.discards, refills: this.refills };
+  }
+
+  /** Why `s` is not a balloon state of this VM's size, or null (checked before anything changes). */
+  checkState(s: unknown): string | null {
+    const st = s as VmBalloonState | null;
+    if (!st || !Array.isArray(st.inflated) || !Number.isInteger(st.discards) || !Number.isInteger(st.refills)) return 'the balloon state is malformed';
+    for (const r of st.inflated) {
+      if (!Array.isArray(r) || !Number.isInteger(r[0]) || !Number.isInteger(r[1]) || r[0] < 0 || r[1] < 1 || r[0] + r[1] > this.inflated.length) return 'the balloon state names pages outside the VM';
+    }
+    return null;
+  }
+
+  setState(s: VmBalloonState): void {
+    this.inflated.fill(0);
+    for (const [p, n] of s.inflated) this.inflated.fill(1, p, p + n);
+    this.discards = s.discards;
+    this.refills = s.refills;
   }
 
   /** Back hole `c` with a zeroed chunk from the pool (a guest or VMM access to it). */

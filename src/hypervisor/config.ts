@@ -53,8 +53,12 @@ export const MIN_VM_MEMORY = FRAME;
 export const MIN_WEIGHT = 1;
 export const MAX_WEIGHT = 65535;
 export const DEFAULT_WEIGHT = 256;
-/** virtio-mmio slots of the virt platform (8), less virtio-rng and the guest-agent virtio-console. */
-export const MAX_DISKS = 6;
+/**
+ * Disks and NICs of a VM: the virt platform's 8 virtio-mmio slots less virtio-rng, the guest-agent
+ * virtio-console and the virtio-balloon every VM has by default (issue 12). A VM with
+ * `balloon: false` has one more (MAX_DISKS + 1).
+ */
+export const MAX_DISKS = 5;
 /** `shutdown_timeout`: virtual seconds `ctl shutdown` waits for the guest to power off (default, bounds). */
 export const DEFAULT_SHUTDOWN_TIMEOUT = 10;
 export const MAX_SHUTDOWN_TIMEOUT = 3600;
@@ -137,7 +141,9 @@ const VmSchema = z
     // Shadow paging's pool of shadow page-table pages (docs/PAGING.md); only with paging: shadow.
     shadow_pages: wholeNumber(MIN_SHADOW_PAGES, MAX_SHADOW_PAGES, 'a number of 4 KiB shadow page-table pages').optional(),
     nics: z.array(NicSchema, { error: 'expected a list of NICs' }).optional(),
-    balloon: bool().optional(),
+    balloon: bool()
+      .optional()
+      .meta({ description: 'a virtio-balloon device (default true; false with paging: shadow, which cannot have one yet)' }),
   }, { error: 'expected a VM like { name: web, memory: 256M, kernel: Image }' })
   .meta({ description: 'one virtual machine' });
 
@@ -226,7 +232,7 @@ export interface VmConfig {
   paging: 'nested' | 'shadow';
   /** Shadow paging's page-table pool in 4 KiB pages; null = the default (DEFAULT_SHADOW_PAGES). */
   shadowPages?: number | null;
-  /** A virtio-balloon device (issue 12; default false in this build, see docs/SNAPSHOTS.md). */
+  /** A virtio-balloon device (issue 12; default true, false with paging: shadow). */
   balloon?: boolean;
 }
 
@@ -403,7 +409,10 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
     const kernel = inputFile(vm.kernel, base, file, `${at}.kernel`, 'a kernel Image');
     const initrd = vm.initrd != null ? inputFile(vm.initrd, base, file, `${at}.initrd`, 'an initramfs') : null;
 
-    if (vm.disks.length > MAX_DISKS) fail(file, `${at}.disks: ${vm.disks.length} disks: a VM has room for ${MAX_DISKS}`);
+    // Every VM has a balloon unless it says balloon: false (a shadow VM cannot have one yet).
+    const balloon = vm.balloon ?? vm.paging !== 'shadow';
+    const maxDevices = MAX_DISKS + (balloon ? 0 : 1);
+    if (vm.disks.length > maxDevices) fail(file, `${at}.disks: ${vm.disks.length} disks: a VM has room for ${maxDevices}${balloon ? ' (6 with balloon: false)' : ''}`);
     const disks: DiskConfig[] = vm.disks.map((d, j) => {
       const where = `${at}.disks[${j}].file`;
       const abs = inputFile(d.file, base, file, where, 'a raw disk image', !d.readonly);
@@ -425,8 +434,8 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
     });
 
     const nicList = vm.nics ?? [];
-    if (vm.disks.length + nicList.length > MAX_DISKS) {
-      fail(file, `${at}.nics: ${vm.disks.length} disks and ${nicList.length} NICs: a VM has room for ${MAX_DISKS} devices (8 virtio-mmio slots, virtio-rng and virtio-console hold two)`);
+    if (vm.disks.length + nicList.length > maxDevices) {
+      fail(file, `${at}.nics: ${vm.disks.length} disks and ${nicList.length} NICs: a VM has room for ${maxDevices} devices (8 virtio-mmio slots, virtio-rng${balloon ? ', virtio-console and virtio-balloon hold three' : ' and virtio-console hold two'})`);
     }
     const nics: NicConfig[] = nicList.map((n, j) => {
       const where = `${at}.nics[${j}]`;
@@ -473,7 +482,7 @@ export function resolveHostConfig(input: unknown, file: string, baseDir: string)
       nics,
       paging: vm.paging ?? 'nested',
       shadowPages: vm.shadow_pages ?? null,
-      balloon: vm.balloon ?? false,
+      balloon,
     };
   });
 

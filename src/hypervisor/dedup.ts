@@ -23,9 +23,10 @@
  * VmMemory.dedup). Its content is therefore still the shared content, and breaking sharing is a
  * remap to it (the copy KSM makes on a COW fault is already in place). When the owner itself is
  * written, the group moves to another sharer's frame first (same content, by the same argument).
- * So the savings are accounted in pages, as KSM's stats (pages_sharing = pages saved), and no frame
- * returns to the pool: that would take a chunk whose 512 pages are all merged elsewhere, and a real
- * copy on the COW fault — not done.
+ * So the savings are accounted in pages, as KSM's stats (pages_sharing = pages saved). Frames return
+ * to the pool only under host overcommit (`DedupOptions.pool`) and only for a chunk whose 512 pages
+ * all map the zero frame (DEDUP_ZERO): the copy a COW break needs is then a zeroed chunk from the
+ * pool. A chunk with other shared content keeps its frame (its pages' private copies live there).
  *
  * Not deduplicated: VMs with shadow paging (config.ts refuses it: no G-stage), VMs of more than
  * 1012 MiB (no room for the level-0 tables, as dirty logging), and a VM while it is dirty-logged
@@ -34,7 +35,7 @@
 import type { Core } from '../core.js';
 import { RAM_BASE } from '../core.js';
 import * as L from '../generated/layout.js';
-import { CHUNK, GUEST_RAM_BASE, HOLE, PAGES_PER_CHUNK, LEAF as LEAF_RW, PAGE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, type VmMemory } from './memory.js';
+import { CHUNK, DEDUP_ZERO, GUEST_RAM_BASE, HOLE, PAGES_PER_CHUNK, LEAF as LEAF_RW, PAGE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, type FramePool, type VmMemory } from './memory.js';
 import { finePagingFits, l0Table, splitChunk } from './dirty-log.js';
 
 const LEAF_RO = PTE_V | PTE_R | PTE_X | PTE_U | PTE_A | PTE_D;
@@ -53,6 +54,14 @@ export interface DedupOptions {
   harts: number;
   /** A 4 KiB host frame no VM owns (the host's reserve): the zero frame. */
   zeroFrame: number;
+  /**
+   * The host's frame pool, under host overcommit: a chunk whose 512 pages all map the zero frame
+   * goes back to it (DEDUP_ZERO), and takes a zeroed frame again when one of its pages is written.
+   * Absent (no overcommit): savings are accounted in pages only — a frame given back could be
+   * taken by a VM started later, and a write to the chunk would then have no frame and nowhere to
+   * wait (a VM pauses for memory only under overcommit).
+   */
+  pool?: FramePool;
 }
 
 /** Host totals, in KSM's names (/sys/kernel/mm/ksm/). */
@@ -68,11 +77,16 @@ export interface DedupStats {
   cow_breaks: number;
   /** The scanner's modeled host work: one cycle per 32-bit word hashed or compared. */
   scan_cycles: number;
+  /** Chunks (2 MiB) of zero pages whose frames are in the pool now (DEDUP_ZERO; overcommit only). */
+  frames_released: number;
+  /** Such chunks given a frame again (a write to one of their pages, a VMM access), so far. */
+  frames_reclaimed: number;
 }
 
 /** A page: VM index in `mems` and page number from the start of its RAM. */
 type Key = number;
 const KEY_PAGES = 1 << 20; // 4 GiB of 4 KiB pages per VM: more than MAX_VM_RAM
+const KEY_CHUNKS = KEY_PAGES / PAGES_PER_CHUNK;
 
 interface Group {
   /** The page whose own frame is shared (null: the zero frame). */
@@ -101,8 +115,10 @@ export class Dedup {
   private unsharedThisPass = 0;
   readonly stats: DedupStats = {
     pages_shared: 0, pages_sharing: 0, pages_unshared: 0, full_scans: 0, ksm_zero_pages: 0,
-    pages_scanned: 0, compare_failed: 0, cow_breaks: 0, scan_cycles: 0,
+    pages_scanned: 0, compare_failed: 0, cow_breaks: 0, scan_cycles: 0, frames_released: 0, frames_reclaimed: 0,
   };
+  /** Per VM chunk (vi * KEY_CHUNKS + chunk): its pages in the zero group (512: its frame can go). */
+  private readonly zeroInChunk = new Map<number, number>();
 
   constructor(private readonly core: Core, private readonly opts: DedupOptions) {
     this.pagesPerScan = opts.pagesPerScan ?? DEFAULT_PAGES_PER_SCAN;
@@ -120,6 +136,8 @@ export class Dedup {
     mem.dedup = {
       unshareRange: (gpa, len) => this.unshareRange(vi, gpa, len),
       unshareAll: () => this.unshareRange(vi, GUEST_RAM_BASE, mem.bytes),
+      forgetChunk: (c) => this.forgetChunk(vi, c),
+      reclaim: (c) => this.reclaim(vi, c),
     };
   }
 
@@ -139,7 +157,7 @@ export class Dedup {
     const m = this.mems[Math.floor(k / KEY_PAGES)]!;
     const p = k % KEY_PAGES;
     const c = m.chunks[Math.floor(p / PAGES_PER_CHUNK)];
-    return c === undefined || c === HOLE ? null : c + (p % PAGES_PER_CHUNK) * PAGE;
+    return c === undefined || c < 0 ? null : c + (p % PAGES_PER_CHUNK) * PAGE;
   }
   /** Point page k's 4 KiB leaf at `frame` with `leaf` permissions (splitting its chunk first). */
   private setLeaf(k: Key, frame: number, leaf: bigint): void {
@@ -256,18 +274,26 @@ export class Dedup {
     this.flush();
     g.sharers.push(k);
     this.groupOf.set(k, g);
-    if (g === this.zeroGroup) this.stats.ksm_zero_pages++;
-    else {
+    if (g === this.zeroGroup) {
+      this.stats.ksm_zero_pages++;
+      this.countZero(k, 1);
+    } else {
       if (g.sharers.length === 1) this.stats.pages_shared++;
       this.stats.pages_sharing++;
     }
     return true;
   }
 
-  /** Page k leaves its group: mapped to its own frame, writable (its content is the group's). */
-  private unshare(k: Key): void {
+  /**
+   * Page k leaves its group: mapped to its own frame, writable (its content is the group's). false:
+   * its chunk's frame is in the pool (DEDUP_ZERO) and the pool has none to give back.
+   */
+  private unshare(k: Key): boolean {
     const g = this.groupOf.get(k);
-    if (!g) return;
+    if (!g) return true;
+    const vi = Math.floor(k / KEY_PAGES);
+    const c = Math.floor((k % KEY_PAGES) / PAGES_PER_CHUNK);
+    if (this.mems[vi]!.chunks[c] === DEDUP_ZERO && !this.reclaim(vi, c)) return false;
     this.groupOf.delete(k);
     const own = this.ownFrame(k)!;
     if (g.owner === k) {
@@ -280,8 +306,10 @@ export class Dedup {
       g.sharers.splice(g.sharers.indexOf(k), 1);
     }
     this.setLeaf(k, own, LEAF_RW);
-    if (g === this.zeroGroup) this.stats.ksm_zero_pages--;
-    else {
+    if (g === this.zeroGroup) {
+      this.stats.ksm_zero_pages--;
+      this.countZero(k, -1);
+    } else {
       this.stats.pages_sharing--;
       if (g.sharers.length === 0) {
         // Nobody shares the owner's page any more: it is an ordinary page again.
@@ -293,6 +321,67 @@ export class Dedup {
         if (list.length === 0) this.stable.delete(g.hash);
       }
     }
+    return true;
+  }
+
+  /** Page k joined (+1) or left (-1) the zero group: a chunk of only zero pages gives its frame back. */
+  private countZero(k: Key, d: 1 | -1): void {
+    const vi = Math.floor(k / KEY_PAGES);
+    const c = Math.floor((k % KEY_PAGES) / PAGES_PER_CHUNK);
+    const key = vi * KEY_CHUNKS + c;
+    const n = (this.zeroInChunk.get(key) ?? 0) + d;
+    if (n === 0) this.zeroInChunk.delete(key);
+    else this.zeroInChunk.set(key, n);
+    if (n === PAGES_PER_CHUNK && this.opts.pool) this.releaseChunk(vi, c);
+  }
+
+  /**
+   * Every page of chunk c maps the zero frame (and each holds zeros in its own frame, untouched
+   * since: no mapping reaches it): the chunk's frame goes back to the pool. No leaf, TLB entry or
+   * reservation refers to it any more (the merges moved them all to the zero frame).
+   */
+  private releaseChunk(vi: number, c: number): void {
+    const m = this.mems[vi]!;
+    const hpa = m.chunks[c]!;
+    if (hpa < 0) return;
+    m.chunks[c] = DEDUP_ZERO;
+    this.opts.pool!.release([hpa]);
+    this.stats.frames_released++;
+  }
+
+  /** A zeroed frame from the pool for DEDUP_ZERO chunk c again (its pages stay merged). false: none free. */
+  private reclaim(vi: number, c: number): boolean {
+    const m = this.mems[vi]!;
+    if (m.chunks[c] !== DEDUP_ZERO) return true;
+    const got = this.opts.pool!.alloc(1);
+    if (!got) return false;
+    this.core.zeroPhys(got[0]!, CHUNK);
+    m.chunks[c] = got[0]!;
+    this.stats.frames_released--;
+    this.stats.frames_reclaimed++;
+    return true;
+  }
+
+  /**
+   * DEDUP_ZERO chunk c leaves dedup (a VM going away, a balloon discard, a snapshot restore): its
+   * pages leave the zero group, its level-1 entry is cleared (the caller fences): a HOLE, whose
+   * content — zeros — is what it had.
+   */
+  private forgetChunk(vi: number, c: number): void {
+    const m = this.mems[vi]!;
+    if (m.chunks[c] !== DEDUP_ZERO) return;
+    const first = vi * KEY_PAGES + c * PAGES_PER_CHUNK;
+    const gone = new Set<Key>();
+    for (let k = first; k < first + PAGES_PER_CHUNK; k++) if (this.groupOf.get(k) === this.zeroGroup) {
+      this.groupOf.delete(k);
+      gone.add(k);
+    }
+    this.zeroGroup.sharers = this.zeroGroup.sharers.filter((k) => !gone.has(k));
+    this.stats.ksm_zero_pages -= gone.size;
+    this.zeroInChunk.delete(vi * KEY_CHUNKS + c);
+    this.core.set64(L.RAM_OFFSET + m.l1Entry(c) - RAM_BASE, 0n);
+    m.chunks[c] = HOLE;
+    this.stats.frames_released--;
   }
 
   private unshareRange(vi: number, gpa: number, len: number): void {
@@ -303,7 +392,10 @@ export class Dedup {
     for (let p = first; p <= last; p++) {
       const k = vi * KEY_PAGES + p;
       if (this.groupOf.has(k)) {
-        this.unshare(k);
+        if (!this.unshare(k)) {
+          if (any) this.flush();
+          throw new Error(`guest-physical 0x${(GUEST_RAM_BASE + p * PAGE).toString(16)}: no host frame for it (its chunk of zero pages went back to the pool; none free)`);
+        }
         any = true;
       }
     }
@@ -318,17 +410,24 @@ export class Dedup {
 
   /**
    * A guest-page fault of VM `mem` at `gpa` (a store to a merged page, or a walk's A/D write to
-   * one): sharing broken, the access is to be retried. false: not a merged page.
+   * one): sharing broken, the access is to be retried. false: not a merged page, or its chunk's
+   * frame is in the pool and the pool has none free (the VM pauses for memory: vm.ts).
    */
   breakOnFault(mem: VmMemory, gpa: number): boolean {
     const vi = this.mems.indexOf(mem);
     if (vi < 0 || !(gpa >= GUEST_RAM_BASE && gpa < GUEST_RAM_BASE + mem.bytes)) return false;
     const k = vi * KEY_PAGES + Math.floor((gpa - GUEST_RAM_BASE) / PAGE);
     if (!this.groupOf.has(k)) return false;
-    this.unshare(k);
+    if (!this.unshare(k)) return false;
     this.flush();
     this.stats.cow_breaks++;
     return true;
+  }
+
+  /** Would breaking sharing at `gpa` of VM `mem` need a frame the pool does not have (a DEDUP_ZERO chunk)? */
+  noFrameFor(mem: VmMemory, gpa: number): boolean {
+    const c = mem.chunks[Math.floor((gpa - GUEST_RAM_BASE) / CHUNK)];
+    return c === DEDUP_ZERO && (this.opts.pool?.freeChunks ?? 0) === 0;
   }
 
   /** Pages of VM `mem` mapped to another frame than their own (its share of the savings). */

@@ -77,23 +77,28 @@ export class DirtyLog {
     const chunks = this.mem.chunks;
     // Merged pages (dedup.ts) are unshared first: the leaves below map every page to its own frame.
     this.mem.dedup?.unshareAll();
-    // Ballooned chunks are backed again first (a hole refilled later would be mapped without logging).
-    for (let i = 0; i < chunks.length; i++) {
-      if (chunks[i] === HOLE && !this.mem.onHole?.(i)) throw new Error('no host frames to back the ballooned memory while migrating');
-    }
+    // Holes (ballooned chunks, untouched ones under overcommit) stay holes: backing them would
+    // spare the guest the fault it takes without migration. One backed while logging is mapped
+    // the logging way (onBacked), all its pages dirty (its frame is fresh zeros: the target's
+    // copy of the chunk may hold older contents).
     this.mem.finePaging = true;
-    for (let i = 0; i < chunks.length; i++) {
-      if (this.fine) {
-        splitChunk(core, this.mem, i, LEAF_CLEAN);
-      } else {
-        core.set64(this.addr(this.l1(i)), (BigInt(chunks[i]! >>> 12) << 10n) | LEAF_CLEAN);
-      }
-    }
+    for (let i = 0; i < chunks.length; i++) if (chunks[i] !== HOLE) this.mapClean(i);
+    this.mem.onBacked = (c) => {
+      this.mapClean(c);
+      const per = this.fine ? PAGES_PER_CHUNK : 1;
+      for (let p = c * per; p < (c + 1) * per; p++) this.vmmDirty.add(p);
+    };
     this.mem.onWrite = (gpa, len) => {
       for (let p = Math.floor((gpa - GUEST_RAM_BASE) / this.granularity); p * this.granularity < gpa - GUEST_RAM_BASE + len; p++) this.vmmDirty.add(p);
     };
     this.active = true;
     core.hfenceGvma(this.vmid);
+  }
+
+  /** Map chunk i for logging: 4 KiB leaves with D clear, or its megapage leaf with D clear. */
+  private mapClean(i: number): void {
+    if (this.fine) splitChunk(this.core, this.mem, i, LEAF_CLEAN);
+    else this.core.set64(this.addr(this.l1(i)), (BigInt(this.mem.chunks[i]! >>> 12) << 10n) | LEAF_CLEAN);
   }
 
   /**
@@ -137,6 +142,7 @@ export class DirtyLog {
     if (!this.active) return;
     this.active = false;
     this.mem.onWrite = null;
+    this.mem.onBacked = null;
     const chunks = this.mem.chunks;
     this.mem.finePaging = false;
     for (let i = 0; i < chunks.length; i++) this.core.set64(this.addr(this.l1(i)), chunks[i] === HOLE ? 0n : (BigInt(chunks[i]! >>> 12) << 10n) | MEGA_LEAF);

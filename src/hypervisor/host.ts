@@ -169,7 +169,8 @@ export class Host implements HostControlOps {
     this.idleAt = new Array<number>(spec.harts).fill(-1);
     this.pool = new FramePool(spec.ramBytes, HOST_RESERVED);
     // The zero frame of dedup: the last page of the host's reserve (no VM's, never written by one).
-    if (spec.dedup) this.dedup = new Dedup(core, { ...spec.dedup, harts: spec.harts, zeroFrame: RAM_BASE + HOST_RESERVED - 4096 });
+    // Under overcommit, chunks of zero pages go back to the pool (dedup.ts DEDUP_ZERO).
+    if (spec.dedup) this.dedup = new Dedup(core, { ...spec.dedup, harts: spec.harts, zeroFrame: RAM_BASE + HOST_RESERVED - 4096, ...(this.overcommit ? { pool: this.pool } : {}) });
   }
 
   /** Define a VM (memory taken from the pool now; all or nothing). Started when autostart (default). */
@@ -180,6 +181,7 @@ export class Host implements HostControlOps {
     if (!(Number.isInteger(w) && w >= 1 && w <= 65535)) throw new UserError(`${spec.name}.weight: expected a whole number from 1 to 65535, got ${w}`);
     if (spec.cap !== undefined && !(Number.isFinite(spec.cap) && spec.cap > 0)) throw new UserError(`${spec.name}.cap: expected a percentage above 0, got ${spec.cap}`);
     if (this.dedup && spec.paging === 'shadow') throw new UserError(`${spec.name}.paging: shadow is not supported with host.dedup (no G-stage to share pages through)`);
+    if (spec.paging === 'shadow' && spec.balloon === true) throw new UserError(`${spec.name}.balloon: not supported with paging: shadow yet`);
     const id = this.vms.length + 1;
     const vm = new Vm(this.core, this.pool, spec, {
       id,
@@ -230,6 +232,7 @@ export class Host implements HostControlOps {
             v.pausedForMemory = false;
             v.state = 'running';
             this.blocked.clear();
+            v.memoryResumed(); // deferred DMA requests are redone (they may pause it again)
           }
         }
       }
@@ -413,6 +416,8 @@ export class Host implements HostControlOps {
     if (!v) return this.missing(name);
     if (v.state !== 'paused') return { ok: false, error: `${name}: domain is not paused` };
     v.state = 'running';
+    v.pausedForMemory = false;
+    v.memoryResumed(); // device requests that waited for frames are tried again (they may pause it again)
     return { ok: true, value: null };
   }
   /**

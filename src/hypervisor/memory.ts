@@ -21,6 +21,12 @@ export const CHUNK = 2 * 1024 * 1024;
 export const PAGES_PER_CHUNK = CHUNK / PAGE;
 /** A chunk of guest RAM given back to the pool by the balloon (balloon.ts): no frame behind it. */
 export const HOLE = -1;
+/**
+ * A chunk whose 512 pages all map the host's zero frame (dedup.ts, under host overcommit): its own
+ * frame went back to the pool; the guest reads zeros through its 4 KiB leaves, and a write to it
+ * (or a VMM access) takes a zeroed frame from the pool again first (`dedup.reclaim`).
+ */
+export const DEDUP_ZERO = -2;
 /** Where a VM's RAM starts in its guest-physical space (QEMU virt). */
 export const GUEST_RAM_BASE = 0x8000_0000;
 /** The most guest RAM a VM can have: 2 GiB, all the host RAM there can be today ([2 GiB, 4 GiB) of GPA). */
@@ -160,16 +166,77 @@ export class VmMemory implements GuestMemory {
     this.core.zeroPhys(hpa, CHUNK);
     this.chunks[c] = hpa;
     this.write64(this.l1Entry(c), (BigInt(hpa >>> 12) << 10n) | LEAF);
+    this.onBacked?.(c);
     this.core.hfenceGvma(this.vmid);
+    return true;
+  }
+
+  /** Frames the pool has free (for this VM and every other). */
+  get freeFrames(): number {
+    return this.pool.freeChunks;
+  }
+
+  /** Chunks with no frame behind them (ballooned, or never touched under overcommit), ascending. */
+  holes(): number[] {
+    const out: number[] = [];
+    for (let c = 0; c < this.chunks.length; c++) if (this.chunks[c] === HOLE) out.push(c);
+    return out;
+  }
+
+  /** Frames the pool must give for `holes` to become exactly this VM's holes (snapshot restore). */
+  framesToMatch(holes: readonly number[]): number {
+    const want = new Set(holes);
+    let n = 0;
+    for (let c = 0; c < this.chunks.length; c++) {
+      if (this.chunks[c]! < 0 && !want.has(c)) n++;
+      else if (this.chunks[c]! >= 0 && want.has(c)) n--;
+    }
+    return n;
+  }
+
+  /** Frames the pool has given this VM's RAM now (not its table chunk). */
+  get framesHeld(): number {
+    let n = 0;
+    for (const c of this.chunks) if (c >= 0) n++;
+    return n;
+  }
+
+  /** DEDUP_ZERO chunks leave dedup and become holes (their content, zeros, is what a hole gives). */
+  private forgetDedupZero(): void {
+    for (let c = 0; c < this.chunks.length; c++) if (this.chunks[c] === DEDUP_ZERO) this.dedup!.forgetChunk(c);
+  }
+
+  /**
+   * Make exactly `holes` the chunks without a frame (snapshot restore: touching a hole is a
+   * guest-page fault the guest pays for, so the restored VM must have the same ones): frames of
+   * the others come from the pool, zeroed (false, nothing changed, when it has too few:
+   * framesToMatch first), those of the holes go back to it.
+   */
+  matchHoles(holes: readonly number[]): boolean {
+    if (this.framesToMatch(holes) > this.pool.freeChunks) return false;
+    this.forgetDedupZero();
+    const want = new Set(holes);
+    for (let c = 0; c < this.chunks.length; c++) {
+      const hpa = this.chunks[c]!;
+      if (hpa !== HOLE && want.has(c)) {
+        this.dedup?.unshareRange(GUEST_RAM_BASE + c * CHUNK, CHUNK);
+        this.write64(this.l1Entry(c), 0n);
+        this.chunks[c] = HOLE;
+        this.pool.release([hpa]);
+      }
+    }
+    this.core.hfenceGvma(this.vmid);
+    for (let c = 0; c < this.chunks.length; c++) if (this.chunks[c] === HOLE && !want.has(c)) this.backHole(c);
     return true;
   }
 
   /** Give every RAM chunk back to the pool (a destroyed VM under overcommit); they are holes after. */
   releaseRam(): void {
+    this.forgetDedupZero();
     this.dedup?.unshareAll();
     for (let c = 0; c < this.chunks.length; c++) {
       const hpa = this.chunks[c]!;
-      if (hpa === HOLE) continue;
+      if (hpa < 0) continue;
       this.write64(this.l1Entry(c), 0n);
       this.chunks[c] = HOLE;
       this.pool.release([hpa]);
@@ -210,6 +277,7 @@ export class VmMemory implements GuestMemory {
       const n = Math.min(len - done, CHUNK - ((g - GUEST_RAM_BASE) % CHUNK));
       const c = Math.floor((g - GUEST_RAM_BASE) / CHUNK);
       if (this.chunks[c] === HOLE && !this.onHole?.(c)) throw new Error(`guest-physical 0x${g.toString(16)}: no host frame behind it (ballooned, none free)`);
+      if (this.chunks[c] === DEDUP_ZERO && !this.dedup?.reclaim(c)) throw new Error(`guest-physical 0x${g.toString(16)}: no host frame behind it (given back by dedup, none free)`);
       out.push([this.hpaOf(g)!, done, n]);
       done += n;
     }
@@ -230,9 +298,9 @@ export class VmMemory implements GuestMemory {
    * or the VM runs again (snapshots read RAM through it between rounds).
    */
   view(gpa: number, len: number): Uint8Array {
-    // A ballooned chunk reads as zeros (without backing it again).
+    // A ballooned chunk (or one dedup gave back: all zero pages) reads as zeros (without backing it again).
     const c = Math.floor((gpa - GUEST_RAM_BASE) / CHUNK);
-    if (this.chunks[c] === HOLE && Math.floor((gpa + len - 1 - GUEST_RAM_BASE) / CHUNK) === c) return new Uint8Array(len);
+    if (this.chunks[c]! < 0 && Math.floor((gpa + len - 1 - GUEST_RAM_BASE) / CHUNK) === c) return new Uint8Array(len);
     const p = this.pieces(gpa, len);
     if (p.length !== 1) throw new Error(`view of 0x${gpa.toString(16)}+${len} crosses a chunk`);
     const u8 = this.core.u8view();
@@ -248,6 +316,30 @@ export class VmMemory implements GuestMemory {
   }
   /** Set while dirty logging runs (dirty-log.ts). */
   onWrite: ((gpa: number, len: number) => void) | null = null;
+  /**
+   * GuestMemory.reserve: back the holes (and chunks dedup gave back) in [gpa, gpa+len) of RAM
+   * before a device's DMA. With `onNoFrame` set (overcommit) a chunk the pool cannot back calls
+   * it — the VM pauses for memory — and the answer is false; without, true (the access itself
+   * then fails as before: a DMA fault). Addresses outside RAM are the access's business.
+   */
+  reserve(gpa: number, len: number): boolean {
+    if (this.onNoFrame === null || len <= 0) return true;
+    const lo = Math.max(gpa, GUEST_RAM_BASE);
+    const hi = Math.min(gpa + len, GUEST_RAM_BASE + this.bytes);
+    if (!(Number.isSafeInteger(lo) && Number.isSafeInteger(hi)) || lo >= hi) return true;
+    for (let c = Math.floor((lo - GUEST_RAM_BASE) / CHUNK); c <= Math.floor((hi - 1 - GUEST_RAM_BASE) / CHUNK); c++) {
+      const ok = this.chunks[c] === HOLE ? (this.onHole?.(c) ?? false) : this.chunks[c] === DEDUP_ZERO ? (this.dedup?.reclaim(c) ?? false) : true;
+      if (!ok) {
+        this.onNoFrame();
+        return false;
+      }
+    }
+    return true;
+  }
+  /** Overcommit: the pool had no frame for a device's DMA (reserve); the VM pauses for memory. */
+  onNoFrame: (() => void) | null = null;
+  /** Told after hole `c` got a frame and its megapage leaf (dirty logging maps it its own way). */
+  onBacked: ((chunk: number) => void) | null = null;
   /** The balloon's refill of a HOLE chunk (balloon.ts): true when it is backed now. */
   onHole: ((chunk: number) => boolean) | null = null;
   /**
@@ -255,7 +347,15 @@ export class VmMemory implements GuestMemory {
    * merged pages in the range get their private frame back first), before a chunk's frame leaves
    * the VM, and before dirty logging remaps every page.
    */
-  dedup: { unshareRange(gpa: number, len: number): void; unshareAll(): void } | null = null;
+  dedup: {
+    /** Unmerge the pages of the range (throws when a DEDUP_ZERO chunk in it finds no frame). */
+    unshareRange(gpa: number, len: number): void;
+    unshareAll(): void;
+    /** DEDUP_ZERO chunk `c` leaves dedup: its pages unmerged, its level-1 entry cleared, a HOLE now. */
+    forgetChunk(c: number): void;
+    /** DEDUP_ZERO chunk `c` gets a zeroed frame from the pool again (false: none free). */
+    reclaim(c: number): boolean;
+  } | null = null;
   /**
    * Told when dedup.ts moves a guest page from host frame `from` to `to` (same content): the VM
    * moves its vCPUs' LR/SC reservations (host addresses) along, so an SC behaves as without dedup.
@@ -272,8 +372,9 @@ export class VmMemory implements GuestMemory {
 
   /** Return every frame to the pool (the VM is gone; its VMID's translations must be fenced first). */
   release(): void {
+    this.forgetDedupZero();
     this.dedup?.unshareAll();
-    this.pool.release([this.tableChunk, ...this.chunks.filter((c) => c !== HOLE)]);
+    this.pool.release([this.tableChunk, ...this.chunks.filter((c) => c >= 0)]);
     this.chunks.length = 0;
   }
 }

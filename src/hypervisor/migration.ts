@@ -123,7 +123,9 @@ function pagesFrame(vm: Vm, pages: number[]): Buffer {
   head.writeUInt32LE(pages.length, 0);
   pages.forEach((p, i) => head.writeUInt32LE(p, 4 + 4 * i));
   const parts = [head];
-  for (const p of pages) parts.push(Buffer.from(vm.memory.read(GUEST_RAM_BASE + p * PAGE, PAGE)));
+  // view, not read: a hole (ballooned chunk) reads as zeros without being backed (the guest would
+  // not fault on it later, as it does without migration).
+  for (const p of pages) parts.push(Buffer.from(vm.memory.view(GUEST_RAM_BASE + p * PAGE, PAGE)));
   return frame(F.Pages, deflateSync(Buffer.concat(parts), { level: 1 }));
 }
 
@@ -193,6 +195,7 @@ export async function migrateOut(d: MigrationDeps, vm: Vm, uri: string, opts: { 
           weight: spec.weight ?? 256,
           cap: spec.cap ?? null,
           disks: spec.disks ?? [],
+          balloon: vm.balloon !== null,
         },
         timing: { cpuHz, timebaseHz: host.timing.timebaseHz },
         copyStorage: opts.copyStorage ?? false,
@@ -229,7 +232,7 @@ export async function migrateOut(d: MigrationDeps, vm: Vm, uri: string, opts: { 
         } else if (now() - still > 200) break; // the VM waits for input nothing will send
       }
     };
-    const first = sparseOf(vm.memory.bytes, PAGE, (off, len) => vm.memory.read(GUEST_RAM_BASE + off, len)).present;
+    const first = sparseOf(vm.memory.bytes, PAGE, (off, len) => vm.memory.view(GUEST_RAM_BASE + off, len)).present;
     let round = first;
     let rounds = 0;
     for (;;) {
@@ -342,7 +345,7 @@ export class IncomingServer {
       if (hello.type !== F.Hello) return refuse('expected HELLO');
       const h = JSON.parse(hello.payload.toString('utf8')) as {
         protocol: number;
-        spec: { name: string; vcpus: number; memoryBytes: number; kernel: string | null; initrd: string | null; cmdline: string | null; weight: number; cap: number | null; disks: VmSpec['disks'] };
+        spec: { name: string; vcpus: number; memoryBytes: number; kernel: string | null; initrd: string | null; cmdline: string | null; weight: number; cap: number | null; disks: VmSpec['disks']; balloon?: boolean };
         timing: { cpuHz: number; timebaseHz: number };
         copyStorage: boolean;
       };
@@ -371,6 +374,8 @@ export class IncomingServer {
             ...(h.spec.cap !== null ? { cap: h.spec.cap } : {}),
             autostart: false,
             disks: h.spec.disks ?? [],
+            // Absent (an older source): the default, a balloon.
+            ...(h.spec.balloon !== undefined ? { balloon: h.spec.balloon } : {}),
           });
           created = true;
         } catch (e) {

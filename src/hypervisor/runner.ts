@@ -80,7 +80,7 @@ export class HostRunner {
         ...(v.nics && v.nics.length > 0 ? { nics: v.nics.map((n) => ({ mac: n.mac, backend: this.backendFor(n.network, n.hostfwd) })) } : {}),
         paging: v.paging,
         ...(v.shadowPages != null ? { shadowPages: v.shadowPages } : {}),
-        ...(v.balloon ? { balloon: true } : {}),
+        ...(v.balloon !== undefined ? { balloon: v.balloon } : {}),
       });
       if (v.autostart || restoring.has(v.name)) this.everStarted.add(v.name);
     }
@@ -328,7 +328,7 @@ export class HostRunner {
       // Page deduplication (dedup.ts): the host's totals, in KSM's names, and this VM's saved pages.
       const dd = this.host.dedup;
       if (dd) {
-        for (const k of ['pages_shared', 'pages_sharing', 'pages_unshared', 'full_scans', 'ksm_zero_pages', 'cow_breaks', 'scan_cycles'] as const) stats[`ksm.${k}`] = dd.stats[k];
+        for (const k of ['pages_shared', 'pages_sharing', 'pages_unshared', 'full_scans', 'ksm_zero_pages', 'cow_breaks', 'scan_cycles', 'frames_released', 'frames_reclaimed'] as const) stats[`ksm.${k}`] = dd.stats[k];
         stats['ksm.vm_pages_saved'] = dd.savedPages(v.memory);
       }
       for (const r of EXIT_REASONS) {

@@ -21,14 +21,24 @@ import { UserError, formatSize } from '../errors.js';
 import type { SchedulerState } from '../scheduler.js';
 import type { VcpuContext } from '../vcpu.js';
 import type { TimingConfig } from '../timing.js';
-import { CHUNK, GUEST_RAM_BASE, PAGE } from './memory.js';
+import { CHUNK, GUEST_RAM_BASE, HOLE, PAGE } from './memory.js';
 import type { Vm } from './vm.js';
+import type { VmBalloonState } from './balloon.js';
+import * as L from '../generated/layout.js';
+import { RAM_BASE } from '../core.js';
 import type { ExitReasonName, ExitStat, VmState } from './types.js';
 
 /** "CVSNAP\r\n": the \r\n catches a file mangled by a text-mode transfer (as PNG's signature). */
 export const SNAPSHOT_MAGIC = Buffer.from('CVSNAP\r\n', 'latin1');
-/** The format version this build writes and reads. */
-export const SNAPSHOT_VERSION = 1;
+/**
+ * The format version this build writes. Version 2 (issue 12's review) added the per-vCPU state
+ * kept outside the core's saved context (LR/SC reservation, scounteren, senvcfg, trap-loop
+ * detector), the vCPU that ran last, the VM's holes (chunks without a frame) and the balloon's
+ * VMM side. Version 1 files are still read (those parts take their boot values).
+ */
+export const SNAPSHOT_VERSION = 2;
+/** The versions this build reads. */
+export const SNAPSHOT_VERSIONS_READ: readonly number[] = [1, 2];
 /** Bytes before the body: magic 8, version 4, flags 4, body length 8, SHA-256 of the body 32. */
 export const HEADER_BYTES = 56;
 /** Section tags. */
@@ -48,6 +58,20 @@ export interface VcpuSnap {
   instructions: number;
   cycles: number;
   guestPageFaults: number;
+  // Version 2 (absent in version 1 files: the boot values).
+  /**
+   * The LR/SC reservation, as a guest-physical address ("0x…"), or null for none. (The core keeps
+   * a host address; this host's frames mean nothing to another.)
+   */
+  resv?: string | null;
+  /** scounteren and senvcfg ("0x…"): S-mode CSRs the VMM switches per vCPU (vcpu.ts). */
+  scounteren?: string;
+  senvcfg?: string;
+  /** The core's trap-loop detector (H_TRAP_STREAK, H_TRAP_INSTRET) and the VMM's (trapsInARow, instretAtTrap). */
+  trapStreak?: number;
+  trapInstret?: number;
+  trapsInARow?: number;
+  instretAtTrap?: number;
 }
 
 /** The META section (JSON). */
@@ -73,6 +97,18 @@ export interface SnapshotMeta {
    * both hosts see the same files); absent or true: they are.
    */
   disksIncluded?: boolean;
+  // Version 2:
+  /** The vCPU that ran last (-1: none): its reservation survives host preemption only then. */
+  lastRun?: number;
+  /**
+   * Chunks (2 MiB, from the start of RAM) with no frame behind them — ballooned, or never
+   * touched under overcommit: the guest's next touch of one is a guest-page fault it pays for.
+   */
+  holes?: number[];
+  /** The balloon's VMM side (inflated pages, counters), or null for a VM without a balloon. */
+  balloon?: VmBalloonState | null;
+  /** Paused because the pool had no frame for it (overcommit): the restoring host resumes it when one is free. */
+  pausedForMemory?: boolean;
 }
 
 /** A decoded snapshot: META plus RAM and disk contents as sparse block lists. */
@@ -167,12 +203,31 @@ export function sparseOf(total: number, blockSize: number, read: (off: number, l
   return { blockSize, totalBytes: total, present, data: Buffer.concat(parts) };
 }
 
+/** Guest-physical address of the core's reservation `resv` (a wasm address) in `vm`'s RAM, or null. */
+function resvToGpa(vm: Vm, resv: bigint): number | null {
+  if (resv === (1n << 64n) - 1n) return null;
+  const hpa = Number(resv) - L.RAM_OFFSET + RAM_BASE;
+  const c = vm.memory.chunks.findIndex((f) => f >= 0 && hpa >= f && hpa < f + CHUNK);
+  return c < 0 ? null : GUEST_RAM_BASE + c * CHUNK + (hpa - vm.memory.chunks[c]!);
+}
+
+/** The core's reservation (a wasm address) for guest-physical `gpa` of `vm` (all ones: none). */
+function gpaToResv(vm: Vm, gpa: number | null): bigint {
+  if (gpa === null) return (1n << 64n) - 1n;
+  const hpa = vm.memory.chunks[Math.floor((gpa - GUEST_RAM_BASE) / CHUNK)];
+  if (hpa === undefined || hpa < 0) return (1n << 64n) - 1n;
+  return BigInt(L.RAM_OFFSET + hpa + ((gpa - GUEST_RAM_BASE) % CHUNK) - RAM_BASE);
+}
+
 /** The VM's whole state now (between rounds: every vCPU's context is in its Vcpu). */
 export function captureVm(vm: Vm, timing: Pick<TimingConfig, 'cpuHz' | 'timebaseHz'>, opts: { ram?: boolean; disks?: boolean } = {}): Snapshot {
   const withDisks = opts.disks ?? true;
   if (vm.state !== 'running' && vm.state !== 'paused') throw new UserError(`${vm.name}: domain is not running (only a running or paused VM has a state to save)`);
   // The shadow MMU's tables and reverse map are host state outside the snapshot format (issue 11/12).
   if (vm.shadow) throw new UserError(`${vm.name}: snapshots and migration of a VM with paging: shadow are not supported yet`);
+  // A reservation on a page merged by dedup is in a shared frame, which names no page of this VM:
+  // sharing is broken first (host-side only; the scanner merges the pages again later).
+  if (vm.dedup && vm.vcpus.some((v) => v.resv !== (1n << 64n) - 1n && resvToGpa(vm, v.resv) === null)) vm.memory.dedup?.unshareAll();
   const p = vm.platform;
   const disks: Array<SparseBlob | null> = [];
   const diskHashes: Array<string | null> = [];
@@ -211,6 +266,13 @@ export function captureVm(vm: Vm, timing: Pick<TimingConfig, 'cpuHz' | 'timebase
       instructions: v.instructions,
       cycles: v.cycles,
       guestPageFaults: v.guestPageFaults,
+      resv: ((g) => (g === null ? null : hex(BigInt(g))))(resvToGpa(vm, v.resv)),
+      scounteren: hex(v.scounteren),
+      senvcfg: hex(v.senvcfg),
+      trapStreak: v.trapStreak,
+      trapInstret: v.trapInstret,
+      trapsInARow: v.trapsInARow,
+      instretAtTrap: v.instretAtTrap,
     })),
     devices: {
       finisher: p.finisher.getState(),
@@ -222,6 +284,10 @@ export function captureVm(vm: Vm, timing: Pick<TimingConfig, 'cpuHz' | 'timebase
     scheduler: vm.scheduler.saveState(),
     diskHashes,
     ...(withDisks ? {} : { disksIncluded: false }),
+    lastRun: vm.lastRunIndex,
+    holes: vm.memory.holes(),
+    balloon: vm.balloon ? vm.balloon.getState() : null,
+    pausedForMemory: vm.pausedForMemory,
   };
   // Without RAM (a migration's final state: the pages went before): an empty RAM section.
   const ram = opts.ram === false ? { blockSize: PAGE, totalBytes: vm.memory.bytes, present: [], data: Buffer.alloc(0) } : sparseOf(vm.memory.bytes, PAGE, (off, len) => vm.memory.view(GUEST_RAM_BASE + off, len));
@@ -292,8 +358,11 @@ function decodeSparse(b: Buffer, what: string): SparseBlob {
   return { blockSize, totalBytes, present, data };
 }
 
-/** The snapshot file's bytes. `level`: zlib level (1 = fast, the default; 9 = small). */
-export function encodeSnapshot(s: Snapshot, level = 1): Buffer {
+/**
+ * The snapshot file's bytes. `level`: zlib level (1 = fast, the default; 9 = small). `version`:
+ * the header's (an older one only to write compatibility fixtures: the META must match it).
+ */
+export function encodeSnapshot(s: Snapshot, level = 1, version = SNAPSHOT_VERSION): Buffer {
   const json = JSON.stringify(s.meta, (_k, v: unknown) => (typeof v === 'bigint' ? hex(v) : v));
   const parts = [section(TAG_META, Buffer.from(json, 'utf8')), section(TAG_RAM, encodeSparse(s.ram, level))];
   s.disks.forEach((d, i) => {
@@ -306,7 +375,7 @@ export function encodeSnapshot(s: Snapshot, level = 1): Buffer {
   const body = Buffer.concat(parts);
   const head = Buffer.alloc(HEADER_BYTES);
   SNAPSHOT_MAGIC.copy(head, 0);
-  head.writeUInt32LE(SNAPSHOT_VERSION, 8);
+  head.writeUInt32LE(version, 8);
   head.writeUInt32LE(0, 12);
   head.writeBigUInt64LE(BigInt(body.length), 16);
   createHash('sha256').update(body).digest().copy(head, 24);
@@ -327,7 +396,7 @@ export function decodeSnapshot(buf: Buffer): Snapshot {
   if (buf.length < 8 || !buf.subarray(0, 8).equals(SNAPSHOT_MAGIC)) throw bad('not a cyclevisor snapshot (bad magic)');
   if (buf.length < HEADER_BYTES) throw bad(`truncated (${buf.length} bytes, the header alone is ${HEADER_BYTES})`);
   const version = buf.readUInt32LE(8);
-  if (version !== SNAPSHOT_VERSION) throw bad(`snapshot format version ${version}; this cyclevisor reads version ${SNAPSHOT_VERSION}`);
+  if (!SNAPSHOT_VERSIONS_READ.includes(version)) throw bad(`snapshot format version ${version}; this cyclevisor reads versions ${SNAPSHOT_VERSIONS_READ.join(' and ')}`);
   const bodyLen = Number(buf.readBigUInt64LE(16));
   if (buf.length < HEADER_BYTES + bodyLen) throw bad(`truncated (${buf.length} of ${HEADER_BYTES + bodyLen} bytes)`);
   if (buf.length > HEADER_BYTES + bodyLen) throw bad(`${buf.length - HEADER_BYTES - bodyLen} bytes of garbage after the snapshot`);
@@ -398,6 +467,17 @@ function checkMetaShape(m: SnapshotMeta): void {
   if (!Array.isArray(m.vcpus) || m.vcpus.length !== m.vm.vcpus) throw bad('vcpus');
   if (!m.devices || !Array.isArray(m.devices.virtio) || !m.scheduler || !Array.isArray(m.scheduler.events)) throw bad('devices');
   if (!Array.isArray(m.inputQueue) || !Array.isArray(m.diskHashes)) throw bad('inputQueue');
+  if (m.version >= 2) {
+    const hexOk = (v: unknown) => typeof v === 'string' && /^0x[0-9a-f]{1,16}$/.test(v);
+    for (const v of m.vcpus) {
+      if (!(v.resv === null || hexOk(v.resv)) || !hexOk(v.scounteren) || !hexOk(v.senvcfg)) throw bad('vcpus');
+      if (![v.trapStreak, v.trapInstret, v.trapsInARow, v.instretAtTrap].every((x) => Number.isSafeInteger(x))) throw bad('vcpus');
+    }
+    if (!Number.isInteger(m.lastRun) || m.lastRun! < -1 || m.lastRun! >= m.vm.vcpus) throw bad('lastRun');
+    const chunks = m.vm.memoryBytes / CHUNK;
+    if (!Array.isArray(m.holes) || !m.holes.every((c, i) => Number.isInteger(c) && c >= 0 && c < chunks && (i === 0 || c > m.holes![i - 1]!))) throw bad('holes');
+    if (m.balloon !== null && typeof m.balloon !== 'object') throw bad('balloon');
+  }
 }
 
 // ------------------------------------------------------------------------------------ restore
@@ -428,7 +508,11 @@ export function checkFits(s: Snapshot, vm: Vm, timing: Pick<TimingConfig, 'cpuHz
   for (let i = 0; i < m.devices.virtio.length; i++) {
     const sd = (m.devices.virtio[i] as { device?: unknown } | null)?.device ?? null;
     const here = vm.platform.virtio[i]!.getState().device;
-    if ((sd === null) !== (here === null)) return `virtio slot ${i} holds a device in one VM and not in the other`;
+    if ((sd === null) !== (here === null)) {
+      // Every VM has a balloon by default since snapshot format 2's time; older snapshots had none.
+      const hint = vm.balloon !== null && vm.platform.virtio[i]!.device === vm.balloon.device ? ` (${vm.name} has the default virtio-balloon; balloon: false in its definition matches a snapshot taken without one)` : '';
+      return `virtio slot ${i} holds a device in one VM and not in the other${hint}`;
+    }
   }
   for (const v of m.vcpus) {
     try {
@@ -437,6 +521,13 @@ export function checkFits(s: Snapshot, vm: Vm, timing: Pick<TimingConfig, 'cpuHz
       return (e as Error).message;
     }
   }
+  if (m.balloon) {
+    if (!vm.balloon) return `the snapshot's VM has a balloon, ${vm.name} has none (balloon: false)`;
+    const why = vm.balloon.checkState(m.balloon);
+    if (why !== null) return why;
+  }
+  const need = vm.memory.framesToMatch(m.holes ?? []);
+  if (need > vm.memory.freeFrames) return `it needs ${formatSize(need * CHUNK)} more of host RAM than ${vm.name} has, only ${formatSize(vm.memory.freeFrames * CHUNK)} free`;
   return null;
 }
 
@@ -447,12 +538,15 @@ export function checkFits(s: Snapshot, vm: Vm, timing: Pick<TimingConfig, 'cpuHz
 export function applySnapshot(vm: Vm, s: Snapshot, fence: () => void, opts: { keepRam?: boolean } = {}): void {
   const m = s.meta;
   fence();
-  // RAM: zero everything, then the present pages (keepRam: a migration wrote it page by page).
+  // The snapshot's holes (checkFits counted the frames), then RAM: zero everything backed, then
+  // the present pages (keepRam: a migration wrote it page by page). A hole reads as zeros.
   const mem = vm.memory;
+  if (!mem.matchHoles(m.holes ?? [])) throw new Error('snapshot restore: the pool ran out of frames after checkFits');
   if (!opts.keepRam) {
-    for (let off = 0; off < mem.bytes; off += CHUNK) mem.zero(GUEST_RAM_BASE + off, Math.min(CHUNK, mem.bytes - off));
+    for (let off = 0; off < mem.bytes; off += CHUNK) if (mem.chunks[off / CHUNK] !== HOLE) mem.zero(GUEST_RAM_BASE + off, Math.min(CHUNK, mem.bytes - off));
     writeSparse(s.ram, (off, data) => mem.write(GUEST_RAM_BASE + off, data));
   }
+  if (vm.balloon) vm.balloon.setState(m.balloon ?? { inflated: [], discards: 0, refills: 0 });
   // Devices (they reschedule their own events and re-drive their IRQ lines), then the exact queue.
   const p = vm.platform;
   vm.scheduler.clear();
@@ -488,7 +582,16 @@ export function applySnapshot(vm: Vm, s: Snapshot, fence: () => void, opts: { ke
     v.instructions = x.instructions;
     v.cycles = x.cycles;
     v.guestPageFaults = x.guestPageFaults;
+    // Version 2's per-vCPU state; a version 1 file: the values a started vCPU has at boot.
+    v.resv = gpaToResv(vm, x.resv ? Number(BigInt(x.resv)) : null);
+    v.scounteren = x.scounteren !== undefined ? BigInt(x.scounteren) : 7n;
+    v.senvcfg = x.senvcfg !== undefined ? BigInt(x.senvcfg) : 0n;
+    v.trapStreak = x.trapStreak ?? 0;
+    v.trapInstret = x.trapInstret ?? 0;
+    v.trapsInARow = x.trapsInARow ?? 0;
+    v.instretAtTrap = x.instretAtTrap ?? -1;
   });
+  vm.lastRunIndex = m.lastRun ?? -1;
   vm.now = m.clock;
   vm.hostCycles = m.counters.hostCycles;
   vm.consoleBytes = m.counters.consoleBytes;
@@ -499,6 +602,7 @@ export function applySnapshot(vm: Vm, s: Snapshot, fence: () => void, opts: { ke
   vm.inputQueue.length = 0;
   vm.inputQueue.push(...m.inputQueue);
   vm.state = m.state;
+  vm.pausedForMemory = m.state === 'paused' && m.pausedForMemory === true;
 }
 
 function writeSparse(s: SparseBlob, write: (off: number, data: Uint8Array) => void): void {

@@ -39,7 +39,7 @@ export interface VmSpec {
   paging?: 'nested' | 'shadow';
   /** Shadow paging: the most shadow page-table pages the VM may use (default 2048 = 8 MiB). */
   shadowPages?: number;
-  /** A virtio-balloon device (issue 12; default false). */
+  /** A virtio-balloon device (issue 12): default true — every VM has one — except with paging: shadow. */
   balloon?: boolean;
 }
 

@@ -173,7 +173,10 @@ export class Vm {
     }
     this.memory.onHole = (c) => this.backChunk(c);
     this.memory.onFrameMoved = (from, to) => this.moveReservations(from, to);
-    this.balloon = spec.balloon ? new VmBalloon(core, pool, this.memory, opts.id, (m) => this.crash(m)) : null;
+    // Overcommit: a device's DMA that finds no frame pauses the VM; the request is redone on resume.
+    if (this.overcommit) this.memory.onNoFrame = () => this.pauseForMemory();
+    // Every VM has a balloon by default (issue 12); a shadow VM cannot (no G-stage to unmap through).
+    this.balloon = (spec.balloon ?? spec.paging !== 'shadow') ? new VmBalloon(core, pool, this.memory, opts.id, (m) => this.crash(m)) : null;
     const vm = this;
     const clock: Clock = { now: () => vm.now, cpuHz: opts.timing.cpuHz };
     // The PLIC's S-mode context h drives vCPU h's VSEIP (hvip bit 10; Priv §8.2.4: the hypervisor injects it).
@@ -448,8 +451,19 @@ export class Vm {
           // cycles, its trap and exit counts, the LR/SC reservation the trap dropped), sharing is
           // broken in host time (the reservation follows the page), the store is retried: the
           // guest's clock and counters are those of a run without dedup (no entry is charged).
-          this.unchargeExit();
-          this.dedup.breakOnFault(this.memory, Number(e.htval << 2n));
+          if (!this.dedup.noFrameFor(this.memory, Number(e.htval << 2n))) {
+            this.unchargeExit();
+            this.dedup.breakOnFault(this.memory, Number(e.htval << 2n));
+            continue;
+          }
+          // The page's chunk of zero pages went back to the pool (dedup.ts, overcommit only) and the
+          // pool has no frame for it now: paused for memory, as a first touch would be (ramFault);
+          // the exit counts like that one, and the store is retried when the VM goes on.
+          v.guestPageFaults++;
+          this.count(v, 'other', this.exitCycles);
+          this.pauseForMemory();
+          core.resumeVcpu();
+          stop = true;
           continue;
         }
         if (!e.interrupt && (e.cause === 20 || e.cause === 21 || e.cause === 23)) v.guestPageFaults++;
@@ -506,6 +520,7 @@ export class Vm {
       this.now = core.cycles;
       if (!this.runDue()) stop = true;
       if (this.pendingReset) stop = true;
+      if (this.state !== 'running') stop = true; // a device event's DMA paused it for memory (overcommit)
     }
     v.ctx = core.saveVcpu();
     this.walks.end(core);
@@ -523,6 +538,17 @@ export class Vm {
     this.hostCycles += hostCycles;
     if (this.pendingReset) this.applyReset();
     return { hostCycles, at: core.cycles };
+  }
+
+  /**
+   * The vCPU of this VM that ran last (-1: none since boot or restore): its LR/SC reservation
+   * survives host preemption only then (runVcpu). Part of a snapshot (snapshot.ts).
+   */
+  get lastRunIndex(): number {
+    return this.lastRun?.index ?? -1;
+  }
+  set lastRunIndex(i: number) {
+    this.lastRun = i >= 0 ? (this.vcpus[i] ?? null) : null;
   }
 
   /** Reservations (host addresses, run.ts LR/SC) in the 4 KiB frame at `from` move to `to` (dedup.ts). */
@@ -656,11 +682,23 @@ export class Vm {
     const c = Math.floor((Number(gpa) - GUEST_RAM_BASE) / (2 * MiB));
     if (this.memory.chunks[c] !== HOLE) return false;
     if (this.backChunk(c)) return true;
-    if (this.overcommit) {
-      this.state = 'paused';
-      this.pausedForMemory = true;
-    } else this.crash(`no free host frame for guest memory at 0x${(GUEST_RAM_BASE + c * 2 * MiB).toString(16)} (ballooned memory touched again; the host pool is empty)`);
+    if (this.overcommit) this.pauseForMemory();
+    else this.crash(`no free host frame for guest memory at 0x${(GUEST_RAM_BASE + c * 2 * MiB).toString(16)} (ballooned memory touched again; the host pool is empty)`);
     return true;
+  }
+
+  /** Overcommit: the pool has no frame for this VM now; the host resumes it when one is free. */
+  pauseForMemory(): void {
+    this.state = 'paused';
+    this.pausedForMemory = true;
+  }
+
+  /**
+   * Running again after a pause (for memory, or `resume`): the device requests that waited for
+   * host frames are redone now, at the clock they waited at (a paused VM's clock stands still).
+   */
+  memoryResumed(): void {
+    this.platform.memoryAvailable();
   }
 
   crash(message: string): void {
@@ -757,7 +795,7 @@ export class Vm {
       hostCycles: this.hostCycles,
       exits,
       'balloon.current': this.memory.bytes - (this.balloon?.actualBytes ?? 0),
-      'balloon.rss': this.balloon ? this.balloon.residentBytes : this.memory.chunks.length * 2 * MiB,
+      'balloon.rss': this.memory.framesHeld * 2 * MiB,
       consoleBytes: this.consoleBytes,
       paging: pagingStats(this.shadow ? 'shadow' : 'nested', this.walks, this.shadow),
       guestPageFaults: this.vcpus.reduce((s, v) => s + v.guestPageFaults, 0),

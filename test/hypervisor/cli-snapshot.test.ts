@@ -131,7 +131,7 @@ describe('snapshots through ctl and host --restore', () => {
 describe('ctl balloon', () => {
   it('sets the target of a VM with a balloon; refuses one without, or more than its memory', async () => {
     const f = join(dir, 'bal.yaml');
-    writeFileSync(f, `host: { harts: 1, ram: 64M }\nvms:\n  - { name: web, memory: 8M, kernel: g.elf, balloon: true }\n  - { name: db, memory: 8M, kernel: g.elf }\n`);
+    writeFileSync(f, `host: { harts: 1, ram: 64M }\nvms:\n  - { name: web, memory: 8M, kernel: g.elf, balloon: true }\n  - { name: db, memory: 8M, kernel: g.elf, balloon: false }\n`);
     const sock = join(dir, 'bal.sock');
     const io = fakeIo();
     const running = main(['host', f, '--control', sock], io);

@@ -110,6 +110,14 @@ vms:
     expect(loadHostConfig(write(FILE(VM(), 'host: { harts: 1, ram: 1G, dedup: true }'))).dedup).toEqual({});
   });
 
+  it('every VM has a balloon by default (issue 12), false removes it; a shadow VM has none', () => {
+    expect(loadHostConfig(write(FILE(VM()))).vms[0]!.balloon).toBe(true);
+    expect(loadHostConfig(write(FILE(VM('    balloon: false\n')))).vms[0]!.balloon).toBe(false);
+    expect(loadHostConfig(write(FILE(VM('    paging: shadow\n')))).vms[0]!.balloon).toBe(false);
+    // balloon: false gives its slot back: a sixth disk fits.
+    expect(errorOf(FILE(VM(`    balloon: false\n    disks: [${Array(6).fill('{ file: ro.img, readonly: true }').join(', ')}]\n`)))).toBeNull();
+  });
+
   it('accepts the reserved keys at their "off" values', () => {
     const p = write(FILE(VM('    paging: nested\n    nics: []\n    balloon: false\n'), 'host: { harts: 1, ram: 1G, dedup: false, overcommit: false }'));
     expect(loadHostConfig(p).vms[0]!.paging).toBe('nested');
@@ -177,7 +185,9 @@ describe('one line naming the field, exit 2', () => {
     ['a disk listed twice read-write', FILE(`${VM('    disks: [ { file: web.img } ]\n')}  - name: b\n    memory: 64M\n    kernel: images/Image\n    disks: [ { file: ./web.img } ]\n`), /^vms\[1\]\.disks\[0\]\.file: \.\/web\.img is also vms\[0\]\.disks\[0\]\.file/],
     ['shutdown_timeout zero', FILE(VM('    shutdown_timeout: 0\n')), 'vms[0].shutdown_timeout: expected a number of seconds above 0, at most 3600'],
     ['shutdown_timeout not a number', FILE(VM('    shutdown_timeout: 10s\n')), 'vms[0].shutdown_timeout: expected a number of seconds above 0, at most 3600'],
-    ['too many disks', FILE(VM(`    disks: [${Array(7).fill('{ file: ro.img, readonly: true }').join(', ')}]\n`)), 'vms[0].disks: 7 disks: a VM has room for 6'],
+    // Every VM has a balloon by default (issue 12): 8 slots less rng, console and balloon = 5.
+    ['too many disks', FILE(VM(`    disks: [${Array(6).fill('{ file: ro.img, readonly: true }').join(', ')}]\n`)), 'vms[0].disks: 6 disks: a VM has room for 5 (6 with balloon: false)'],
+    ['too many disks without a balloon', FILE(VM(`    balloon: false\n    disks: [${Array(7).fill('{ file: ro.img, readonly: true }').join(', ')}]\n`)), 'vms[0].disks: 7 disks: a VM has room for 6'],
     ['shadow_pages without paging: shadow', FILE(VM('    shadow_pages: 512\n')), 'vms[0].shadow_pages: only with paging: shadow'],
     ['balloon with paging: shadow', FILE(VM('    paging: shadow\n    balloon: true\n')), 'vms[0].balloon: not supported with paging: shadow yet'],
     ['overcommit with paging: shadow', FILE(VM('    paging: shadow\n'), 'host: { harts: 1, ram: 1G, overcommit: true }'), 'vms[0].paging: shadow is not supported with host.overcommit yet'],

@@ -52,7 +52,7 @@ describe('snapshots (issue 12 scope 4)', () => {
     const b = mk();
     expect(a.file.equals(b.file)).toBe(true);
     expect(a.file.subarray(0, 8).equals(SNAPSHOT_MAGIC)).toBe(true);
-    expect(a.file.readUInt32LE(8)).toBe(1);
+    expect(a.file.readUInt32LE(8)).toBe(2);
     // 8 MiB of RAM = 2048 pages; the guest touched a handful (code, its table).
     expect(a.snapshot.ram.present.length).toBeGreaterThan(0);
     expect(a.snapshot.ram.present.length).toBeLessThan(10);
@@ -104,9 +104,18 @@ describe('bad snapshot files (issue 12 scope 6): one line, nothing restored', ()
   });
   it('wrong version, not a snapshot', () => {
     const bad = Buffer.from(good);
-    bad.writeUInt32LE(2, 8);
-    expect(refused(bad)).toBe('x.cvsnap: snapshot format version 2; this cyclevisor reads version 1');
+    bad.writeUInt32LE(3, 8);
+    expect(refused(bad)).toBe('x.cvsnap: snapshot format version 3; this cyclevisor reads versions 1 and 2');
     expect(refused(Buffer.from('hello world, not a snapshot at all'))).toBe('x.cvsnap: not a cyclevisor snapshot (bad magic)');
+  });
+  it('a snapshot of a VM without a balloon into one with the default balloon: refused with a hint', () => {
+    const h = new Host({ harts: 1, ramBytes: 64 * MiB });
+    const vm = h.addVm({ ...spec, balloon: false });
+    h.run({ maxHostCycles: 5e8, afterRound: () => (vm.now >= 200_000 ? 'stop' : undefined) });
+    const f = saveVm(h, vm).file;
+    h.close();
+    expect(refused(f)).toBe('x.cvsnap: cannot restore into bm: virtio slot 2 holds a device in one VM and not in the other (bm has the default virtio-balloon; balloon: false in its definition matches a snapshot taken without one)');
+    expect(refused(good, { ...spec, balloon: false })).toBe('x.cvsnap: cannot restore into bm: virtio slot 2 holds a device in one VM and not in the other');
   });
   it("a VM of another shape (memory, vCPUs)", () => {
     expect(refused(good, { ...spec, memoryBytes: 16 * MiB })).toBe("x.cvsnap: cannot restore into bm: the snapshot's VM has 8 MiB of memory, bm has 16 MiB");
