@@ -1,0 +1,317 @@
+/**
+ * The trace being recorded (`--trace-out`): tracks, slices, instants and counters over virtual
+ * time, encoded as they come into Chrome trace-event JSON (`.json`) or Perfetto's protobuf trace
+ * format (`.perfetto-trace`), both of which ui.perfetto.dev opens. docs/TRACING.md describes the
+ * tracks and the bounds.
+ *
+ * Time: every timestamp is given in cycles of the clock it belongs to and written as nanoseconds
+ * of virtual time (cycles * 1e9 / cpuHz). Bounds: events outside the window [start, end] are not
+ * recorded (slices are clipped to it); when the next event would take the encoded size past
+ * maxBytes, recording stops (`truncated`), so the file never exceeds the bound.
+ */
+import { ProtoWriter } from './protobuf.js';
+
+export type TraceFormat = 'json' | 'perfetto';
+export type ArgValue = number | string | bigint | boolean;
+export type Args = Record<string, ArgValue>;
+
+export interface TraceBounds {
+  /** Largest encoded size in bytes (the file's size, within the few bytes of the frame). */
+  maxBytes: number;
+  /** Virtual-time window in ns: [startNs, endNs]. */
+  startNs: number;
+  endNs: number;
+}
+
+/** Default --trace-max-size: 64 MiB. */
+export const DEFAULT_TRACE_MAX_BYTES = 64 * 1024 * 1024;
+
+export function traceFormatOf(path: string): TraceFormat | null {
+  if (/\.json$/i.test(path)) return 'json';
+  if (/\.(perfetto-trace|pftrace)$/i.test(path)) return 'perfetto';
+  return null;
+}
+
+interface Track {
+  id: number;
+  group: number;
+  name: string;
+  counter: boolean;
+  uuid: number;
+}
+
+// Perfetto proto field numbers (protos/perfetto/trace/trace_packet.proto, track_event/*.proto).
+const TRACE_PACKET = 1;
+const TP_TIMESTAMP = 8;
+const TP_SEQ_ID = 10;
+const TP_TRACK_EVENT = 11;
+const TP_SEQ_FLAGS = 13;
+const TP_TRACK_DESCRIPTOR = 60;
+const TD_UUID = 1;
+const TD_NAME = 2;
+const TD_PROCESS = 3;
+const TD_THREAD = 4;
+const TD_PARENT = 5;
+const TD_COUNTER = 8;
+const PD_PID = 1;
+const PD_NAME = 6;
+const THD_PID = 1;
+const THD_TID = 2;
+const THD_NAME = 5;
+const TE_DEBUG = 4;
+const TE_TYPE = 9;
+const TE_TRACK = 11;
+const TE_NAME = 23;
+const TE_DOUBLE_COUNTER = 44;
+const DA_NAME = 10;
+const DA_UINT = 3;
+const DA_INT = 4;
+const DA_DOUBLE = 5;
+const DA_STRING = 6;
+const DA_BOOL = 2;
+export const TE_SLICE_BEGIN = 1;
+export const TE_SLICE_END = 2;
+export const TE_INSTANT = 3;
+export const TE_COUNTER = 4;
+const SEQ_ID = 1;
+
+export class Tracer {
+  readonly format: TraceFormat;
+  readonly cpuHz: number;
+  readonly bounds: TraceBounds;
+  /** Events recorded, and those left out because the size bound was reached. */
+  events = 0;
+  dropped = 0;
+  /** The size bound was reached: nothing more is recorded. */
+  truncated = false;
+  private readonly groups: string[] = [];
+  private readonly tracks: Track[] = [];
+  private readonly byKey = new Map<string, Track>();
+  private readonly chunks: (string | Uint8Array)[] = [];
+  private size = 0;
+  private readonly nsPerCycle: number;
+  private readonly endCycles: number;
+  private readonly startCycles: number;
+
+  constructor(format: TraceFormat, cpuHz: number, bounds: Partial<TraceBounds> = {}) {
+    this.format = format;
+    this.cpuHz = cpuHz;
+    this.bounds = {
+      maxBytes: bounds.maxBytes ?? DEFAULT_TRACE_MAX_BYTES,
+      startNs: bounds.startNs ?? 0,
+      endNs: bounds.endNs ?? Infinity,
+    };
+    this.nsPerCycle = 1e9 / cpuHz;
+    this.startCycles = (this.bounds.startNs * cpuHz) / 1e9;
+    this.endCycles = (this.bounds.endNs * cpuHz) / 1e9;
+    if (format === 'json') this.size = '{"displayTimeUnit":"ns","traceEvents":[\n'.length + 200;
+    else {
+      // The first packet clears the sequence's incremental state (nothing interned here).
+      const p = new ProtoWriter().uint(TP_SEQ_ID, SEQ_ID).uint(TP_SEQ_FLAGS, 1);
+      this.packet(p);
+    }
+  }
+
+  /** No event at or after `cycles` can be recorded any more (past the window, or full). */
+  done(cycles: number): boolean {
+    return this.truncated || cycles > this.endCycles;
+  }
+
+  /** Virtual ns of a cycle count. */
+  ns(cycles: number): number {
+    return cycles * this.nsPerCycle;
+  }
+
+  /** A thread-like track (slices, instants) in a group (shown as a process). */
+  track(group: string, name: string): number {
+    return this.getTrack(group, name, false).id;
+  }
+
+  /** A counter track in a group. */
+  counterTrack(group: string, name: string): number {
+    return this.getTrack(group, name, true).id;
+  }
+
+  private groupId(group: string): number {
+    let g = this.groups.indexOf(group);
+    if (g >= 0) return g;
+    g = this.groups.length;
+    this.groups.push(group);
+    if (this.format === 'json') {
+      this.emitJson(`{"ph":"M","name":"process_name","pid":${g + 1},"tid":0,"args":{"name":${JSON.stringify(group)}}}`, true);
+      this.emitJson(`{"ph":"M","name":"process_sort_index","pid":${g + 1},"tid":0,"args":{"sort_index":${g}}}`, true);
+    } else {
+      const pd = new ProtoWriter().int(PD_PID, g + 1).string(PD_NAME, group);
+      const td = new ProtoWriter().uint(TD_UUID, this.groupUuid(g)).message(TD_PROCESS, pd);
+      this.packet(new ProtoWriter().uint(TP_SEQ_ID, SEQ_ID).message(TP_TRACK_DESCRIPTOR, td), true);
+    }
+    return g;
+  }
+
+  private groupUuid(g: number): number {
+    return 1000 + g;
+  }
+
+  private getTrack(group: string, name: string, counter: boolean): Track {
+    const key = `${group}\u0000${name}\u0000${counter}`;
+    const old = this.byKey.get(key);
+    if (old) return old;
+    const g = this.groupId(group);
+    const t: Track = { id: this.tracks.length, group: g, name, counter, uuid: 100000 + this.tracks.length };
+    this.tracks.push(t);
+    this.byKey.set(key, t);
+    if (this.format === 'json') {
+      if (!counter) {
+        this.emitJson(`{"ph":"M","name":"thread_name","pid":${g + 1},"tid":${t.id + 1},"args":{"name":${JSON.stringify(name)}}}`, true);
+        this.emitJson(`{"ph":"M","name":"thread_sort_index","pid":${g + 1},"tid":${t.id + 1},"args":{"sort_index":${t.id}}}`, true);
+      }
+    } else {
+      const td = new ProtoWriter().uint(TD_UUID, t.uuid);
+      if (counter) td.uint(TD_PARENT, this.groupUuid(g)).string(TD_NAME, name).message(TD_COUNTER, new ProtoWriter());
+      else td.message(TD_THREAD, new ProtoWriter().int(THD_PID, g + 1).int(THD_TID, t.id + 1).string(THD_NAME, name));
+      this.packet(new ProtoWriter().uint(TP_SEQ_ID, SEQ_ID).message(TP_TRACK_DESCRIPTOR, td), true);
+    }
+    return t;
+  }
+
+  /** A slice from `start` to `end` cycles (clipped to the window). */
+  slice(track: number, start: number, end: number, name: string, args?: Args): void {
+    if (end < this.startCycles || start > this.endCycles) return;
+    start = Math.max(start, this.startCycles);
+    end = Math.min(Math.max(end, start), this.endCycles);
+    const t = this.tracks[track]!;
+    if (this.format === 'json') {
+      this.emitJson(
+        `{"ph":"X","pid":${t.group + 1},"tid":${t.id + 1},"ts":${us(this.ns(start))},"dur":${us(this.ns(end) - this.ns(start))},"name":${JSON.stringify(name)}${jsonArgs(args)}}`,
+      );
+    } else {
+      // Begin and end in one call, so the size bound never leaves a slice open.
+      const b = this.eventPacket(start, TE_SLICE_BEGIN, t, name, args);
+      const e = this.eventPacket(end, TE_SLICE_END, t);
+      if (!this.fits(b.length + e.length + 12)) return;
+      this.packetBytes(b);
+      this.packetBytes(e);
+      this.events++;
+    }
+  }
+
+  /** An instant event at `at` cycles. */
+  instant(track: number, at: number, name: string, args?: Args): void {
+    if (at < this.startCycles || at > this.endCycles) return;
+    const t = this.tracks[track]!;
+    if (this.format === 'json') {
+      this.emitJson(
+        `{"ph":"i","s":"t","pid":${t.group + 1},"tid":${t.id + 1},"ts":${us(this.ns(at))},"name":${JSON.stringify(name)}${jsonArgs(args)}}`,
+      );
+    } else {
+      const p = this.eventPacket(at, TE_INSTANT, t, name, args);
+      if (!this.fits(p.length + 6)) return;
+      this.packetBytes(p);
+      this.events++;
+    }
+  }
+
+  /** A counter's value from `at` cycles on. */
+  counter(track: number, at: number, value: number): void {
+    if (at < this.startCycles || at > this.endCycles) return;
+    const t = this.tracks[track]!;
+    if (this.format === 'json') {
+      this.emitJson(
+        `{"ph":"C","pid":${t.group + 1},"tid":0,"ts":${us(this.ns(at))},"name":${JSON.stringify(t.name)},"args":{"value":${num(value)}}}`,
+      );
+    } else {
+      const te = new ProtoWriter().uint(TE_TYPE, TE_COUNTER).uint(TE_TRACK, t.uuid).double(TE_DOUBLE_COUNTER, value);
+      const p = new ProtoWriter().uint(TP_TIMESTAMP, Math.round(this.ns(at))).uint(TP_SEQ_ID, SEQ_ID).message(TP_TRACK_EVENT, te).finish();
+      if (!this.fits(p.length + 6)) return;
+      this.packetBytes(p);
+      this.events++;
+    }
+  }
+
+  private eventPacket(at: number, type: number, t: Track, name?: string, args?: Args): Uint8Array {
+    const te = new ProtoWriter().uint(TE_TYPE, type).uint(TE_TRACK, t.uuid);
+    if (name !== undefined) te.string(TE_NAME, name);
+    if (args) {
+      for (const [k, v] of Object.entries(args)) {
+        const da = new ProtoWriter().string(DA_NAME, k);
+        if (typeof v === 'string') da.string(DA_STRING, v);
+        else if (typeof v === 'boolean') da.uint(DA_BOOL, v ? 1 : 0);
+        else if (typeof v === 'bigint') da.uint(DA_UINT, BigInt.asUintN(64, v));
+        else if (Number.isInteger(v)) da.int(DA_INT, v);
+        else da.double(DA_DOUBLE, v);
+        te.message(TE_DEBUG, da);
+      }
+    }
+    return new ProtoWriter().uint(TP_TIMESTAMP, Math.round(this.ns(at))).uint(TP_SEQ_ID, SEQ_ID).message(TP_TRACK_EVENT, te).finish();
+  }
+
+  private fits(n: number): boolean {
+    if (this.truncated) {
+      this.dropped++;
+      return false;
+    }
+    if (this.size + n > this.bounds.maxBytes) {
+      this.truncated = true;
+      this.dropped++;
+      return false;
+    }
+    return true;
+  }
+
+  /** Metadata (track descriptors, names) is always written: it is small and bounded by the track count. */
+  private emitJson(s: string, meta = false): void {
+    if (!meta) {
+      if (!this.fits(s.length + 2)) return;
+      this.events++;
+    }
+    this.chunks.push(s);
+    this.size += s.length + 2;
+  }
+
+  private packet(p: ProtoWriter, _meta = false): void {
+    this.packetBytes(p.finish().slice());
+  }
+
+  private packetBytes(b: Uint8Array): void {
+    const frame = new ProtoWriter().bytes(TRACE_PACKET, b).finish().slice();
+    this.chunks.push(frame);
+    this.size += frame.length;
+  }
+
+  /** The encoded trace (JSON text or protobuf bytes); `meta` goes into the JSON's metadata. */
+  finish(meta: Record<string, unknown> = {}): Uint8Array {
+    const info = { ...meta, events: this.events, dropped: this.dropped, truncated: this.truncated };
+    if (this.format === 'json') {
+      const text = `{"displayTimeUnit":"ns","metadata":${JSON.stringify(info)},"traceEvents":[\n${(this.chunks as string[]).join(',\n')}\n]}\n`;
+      return new TextEncoder().encode(text);
+    }
+    // Perfetto: the metadata as instant-free debug info is left out; the counts are on stderr.
+    const total = this.chunks.reduce((n, c) => n + c.length, 0);
+    const out = new Uint8Array(total);
+    let o = 0;
+    for (const c of this.chunks as Uint8Array[]) {
+      out.set(c, o);
+      o += c.length;
+    }
+    return out;
+  }
+}
+
+/** ns -> the JSON format's microseconds, exact to the ns. */
+function us(ns: number): string {
+  return (Math.round(ns) / 1000).toString();
+}
+
+function num(v: number): string {
+  return Number.isFinite(v) ? String(Math.round(v * 1000) / 1000) : '0';
+}
+
+function jsonArgs(args?: Args): string {
+  if (!args) return '';
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(args)) {
+    const val = typeof v === 'bigint' ? JSON.stringify(`0x${v.toString(16)}`) : typeof v === 'number' ? num(v) : JSON.stringify(v);
+    parts.push(`${JSON.stringify(k)}:${val}`);
+  }
+  return `,"args":{${parts.join(',')}}`;
+}
