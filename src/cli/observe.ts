@@ -9,7 +9,9 @@ import type { ObserveSettings } from './args.js';
 import type { VirtMachine } from '../board/virt.js';
 import { BoardObserver } from '../trace/board.js';
 import { Tracer, traceFormatOf } from '../trace/tracer.js';
-import { boardCharts, renderReport } from '../trace/report.js';
+import { boardCharts, hostCharts, renderReport } from '../trace/report.js';
+import { HostObserver } from '../trace/host.js';
+import type { Host } from '../hypervisor/host.js';
 import { formatText, type RunStats } from '../stats.js';
 import { ProgressLine, progressWanted } from './progress.js';
 import * as L from '../generated/layout.js';
@@ -130,4 +132,79 @@ function boardSummary(s: RunStats): Array<[string, string]> {
     ['traps', `${s.traps.exceptions} exceptions, ${s.traps.interrupts} interrupts`],
     ['host time', `${s.hostSeconds.toFixed(2)} s (${(s.instret / Math.max(1e-9, s.hostSeconds) / 1e6).toFixed(1)} MIPS)`],
   ];
+}
+
+export interface HostObservation {
+  finish(statsText: string): Promise<void>;
+  stopProgress(): void;
+}
+
+/**
+ * --trace-out / --report / --progress for `host`. `runner` is the HostRunner createHost gave; its
+ * `host` (src/hypervisor/host.ts Host) is what is observed. null when nothing was asked.
+ */
+export function observeHost(runner: unknown, o: ObserveSettings | undefined, io: ObserveIo): HostObservation | null {
+  const host = (runner as { host?: Host }).host;
+  const progress = host
+    ? startProgress(o, io, { instret: () => host.totalInstructions(), seconds: () => Math.min(...host.hostTime) / host.timing.cpuHz })
+    : null;
+  if (!o?.traceOut && !o?.report) {
+    if (!progress) return null;
+    return { finish: async () => {}, stopProgress: () => progress.stop() };
+  }
+  if (!host || !Array.isArray(host.hostTime)) {
+    progress?.stop();
+    throw new UserError('--trace-out and --report need the VMM of this build (src/hypervisor/host.ts Host), which this host does not expose', 1);
+  }
+  const traceFd = o.traceOut ? openObserveFile(o.traceOut, '--trace-out') : null;
+  let reportFd: number | null = null;
+  try {
+    reportFd = o.report ? openObserveFile(o.report, '--report') : null;
+  } catch (e) {
+    if (traceFd !== null) closeSync(traceFd);
+    throw e;
+  }
+  const tracer = o.traceOut
+    ? new Tracer(traceFormatOf(o.traceOut)!, host.timing.cpuHz, {
+        ...(o.traceMaxBytes !== undefined ? { maxBytes: o.traceMaxBytes } : {}),
+        ...(o.traceWindow ? o.traceWindow : {}),
+      })
+    : null;
+  const observer = new HostObserver(host, tracer);
+  return {
+    stopProgress: () => progress?.stop(),
+    finish: async (statsText) => {
+      progress?.stop();
+      observer.finish();
+      if (tracer && traceFd !== null) {
+        try {
+          writeSync(traceFd, tracer.finish({ vms: host.vms.map((v) => v.name), cpuHz: host.timing.cpuHz, lostTraps: observer.ring.lost }));
+        } finally {
+          closeSync(traceFd);
+        }
+        if (tracer.truncated) io.stderr.write(`cyclevisor: --trace-out ${o.traceOut}: stopped at ${(tracer.bounds.maxBytes / 1048576).toFixed(1)} MiB (--trace-max-size); ${tracer.dropped} events left out\n`);
+      }
+      if (reportFd !== null) {
+        try {
+          const vms = host.vms.map((v) => v.stats());
+          const total = vms.reduce((a, v) => a + v.instructions, 0);
+          const html = await renderReport({
+            title: `cyclevisor host: ${host.vms.map((v) => v.name).join(', ')}`,
+            summary: [
+              ['VMs', String(vms.length)],
+              ['host harts', String(host.harts)],
+              ['instructions', total.toLocaleString('en-US')],
+              ['host time', `${(Math.max(...host.hostTime) / host.timing.cpuHz).toFixed(6)} s (virtual)`],
+              ['VM exits', vms.reduce((a, v) => a + Object.values(v.exits).reduce((b, e) => b + e.count, 0), 0).toLocaleString('en-US')],
+            ],
+            charts: hostCharts(vms, observer.sampler.samples, host.timing.cpuHz),
+            tables: [{ title: 'Per-VM statistics (--stats text)', text: statsText }],
+          });
+          writeSync(reportFd, html);
+        } finally {
+          closeSync(reportFd);
+        }
+      }
+    },
+  };
 }

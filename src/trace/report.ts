@@ -161,3 +161,43 @@ ${tables}
 function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
+
+/** Per-VM figures a host report needs (from the VMM's domstats). */
+export interface HostVmFigures {
+  name: string;
+  instructions: number;
+  hostCycles: number;
+  exits: Record<string, { count: number }>;
+}
+
+/** The charts of a host (VMM) run. */
+export function hostCharts(vms: HostVmFigures[], samples: Sample[], cpuHz: number): Chart[] {
+  const charts: Chart[] = [];
+  const exitRows: Row[] = [];
+  for (const vm of vms) for (const [reason, e] of Object.entries(vm.exits)) exitRows.push({ vm: vm.name, reason, exits: e.count });
+  charts.push({ id: 'exits', title: 'VM exits by reason', spec: barSpec({ title: 'VM exits by reason', rows: exitRows, x: 'reason', y: 'exits', color: 'vm', labels: false }) });
+  // Shares of the host over time: each VM's host cycles per interval, normalized to 100 %.
+  const shareRows: Row[] = [];
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1]!;
+    const b = samples[i]!;
+    for (const vm of vms) {
+      const k = `vm.${vm.name}.hostCycles`;
+      shareRows.push({ x: round(a.t / cpuHz), y: (b.v[k] ?? 0) - (a.v[k] ?? 0), series: vm.name });
+    }
+  }
+  charts.push({ id: 'shares', title: 'Per-VM shares of the host over time', spec: lineSpec({ title: 'Share of host cycles per VM (each sample interval = 100 %)', rows: shareRows, xTitle: 'host virtual time (s)', yTitle: 'share', area: true }) });
+  charts.push({
+    id: 'vmmips',
+    title: 'Per-VM instructions over time',
+    spec: lineSpec({ title: 'Retired instructions per host µs, per VM', rows: rateRows(samples, cpuHz, vms.map((v) => [`vm.${v.name}.instructions`, v.name] as [string, string]), 1e-6), xTitle: 'host virtual time (s)', yTitle: 'MIPS' }),
+  });
+  charts.push({
+    id: 'exitrate',
+    title: 'VM exits over time',
+    spec: lineSpec({ title: 'VM exits per host ms', rows: rateRows(samples, cpuHz, vms.map((v) => [`vm.${v.name}.exits`, v.name] as [string, string]), 1e-3), xTitle: 'host virtual time (s)', yTitle: 'exits / ms' }),
+  });
+  const insnRows: Row[] = vms.map((v) => ({ vm: v.name, instructions: v.instructions }));
+  charts.push({ id: 'vminsns', title: 'Instructions per VM', spec: barSpec({ title: 'Retired instructions per VM', rows: insnRows, x: 'vm', y: 'instructions' }) });
+  return charts;
+}
