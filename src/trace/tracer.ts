@@ -104,7 +104,9 @@ export class Tracer {
     this.nsPerCycle = 1e9 / cpuHz;
     this.startCycles = (this.bounds.startNs * cpuHz) / 1e9;
     this.endCycles = (this.bounds.endNs * cpuHz) / 1e9;
-    if (format === 'json') this.size = '{"displayTimeUnit":"ns","traceEvents":[\n'.length + 200;
+    // JSON: the frame and the metadata object finish() writes (its size is known to within a few
+    // hundred bytes: counts and the guest's name) are reserved up front.
+    if (format === 'json') this.size = '{"displayTimeUnit":"ns","metadata":,"traceEvents":[\n\n]}\n'.length + 1024;
     else {
       // The first packet clears the sequence's incremental state (nothing interned here).
       const p = new ProtoWriter().uint(TP_SEQ_ID, SEQ_ID).uint(TP_SEQ_FLAGS, 1);
@@ -258,9 +260,14 @@ export class Tracer {
     return true;
   }
 
-  /** Metadata (track descriptors, names) is always written: it is small and bounded by the track count. */
+  /** Metadata (track names) counts against the bound too, but is not an event. */
   private emitJson(s: string, meta = false): void {
-    if (!meta) {
+    if (meta) {
+      if (this.size + s.length + 2 > this.bounds.maxBytes) {
+        this.truncated = true;
+        return;
+      }
+    } else {
       if (!this.fits(s.length + 2)) return;
       this.events++;
     }
@@ -268,8 +275,14 @@ export class Tracer {
     this.size += s.length + 2;
   }
 
+  /** A descriptor packet (never an event). */
   private packet(p: ProtoWriter, _meta = false): void {
-    this.packetBytes(p.finish().slice());
+    const b = p.finish().slice();
+    if (this.size + b.length + 6 > this.bounds.maxBytes) {
+      this.truncated = true;
+      return;
+    }
+    this.packetBytes(b);
   }
 
   private packetBytes(b: Uint8Array): void {
