@@ -8,10 +8,11 @@ const WIRE_FIXED64 = 1;
 const WIRE_LEN = 2;
 
 const utf8 = new TextEncoder();
+const stringCache = new Map<string, Uint8Array>();
 
 /** Builds one message. Nested messages are encoded separately and added as bytes. */
 export class ProtoWriter {
-  private buf = new Uint8Array(64);
+  private buf = new Uint8Array(32);
   private len = 0;
 
   private ensure(n: number): void {
@@ -26,21 +27,27 @@ export class ProtoWriter {
   /** A varint of a non-negative integer (a number up to 2^53, or a bigint up to 2^64). */
   private varint(v: number | bigint): void {
     this.ensure(10);
-    if (typeof v === 'number' && v >= 0 && v < 0x80000000) {
+    if (typeof v === 'number' && v >= 0) {
+      // Plain arithmetic up to 2^53 (no BigInt on the hot path: timestamps are above 2^32).
       while (v >= 0x80) {
-        this.buf[this.len++] = (v & 0x7f) | 0x80;
-        v >>>= 7;
+        this.buf[this.len++] = (v % 0x80) | 0x80;
+        v = Math.floor(v / 0x80);
       }
       this.buf[this.len++] = v;
       return;
     }
-    // Negative int64 values are encoded as their 64-bit two's complement (10 bytes).
-    let b = BigInt.asUintN(64, BigInt(v));
-    while (b >= 0x80n) {
-      this.buf[this.len++] = Number(b & 0x7fn) | 0x80;
-      b >>= 7n;
+    // Negative int64 values are encoded as their 64-bit two's complement (10 bytes). Two 32-bit
+    // halves, so only two BigInt operations per value.
+    const b = BigInt.asUintN(64, BigInt(v));
+    let lo = Number(b & 0xffffffffn);
+    let hi = Number(b >> 32n);
+    // 7 bits at a time from the 64-bit value hi:lo.
+    while (hi > 0 || lo >= 0x80) {
+      this.buf[this.len++] = (lo & 0x7f) | 0x80;
+      lo = ((lo >>> 7) | ((hi & 0x7f) << 25)) >>> 0;
+      hi >>>= 7;
     }
-    this.buf[this.len++] = Number(b);
+    this.buf[this.len++] = lo;
   }
 
   private tag(field: number, wire: number): void {
@@ -69,17 +76,56 @@ export class ProtoWriter {
     this.tag(field, WIRE_LEN);
     this.varint(b.length);
     this.ensure(b.length);
-    this.buf.set(b, this.len);
+    if (b.length < 32) {
+      // Short names: a loop beats TypedArray.set's call overhead.
+      for (let i = 0; i < b.length; i++) this.buf[this.len + i] = b[i]!;
+    } else this.buf.set(b, this.len);
     this.len += b.length;
     return this;
   }
 
   string(field: number, s: string): this {
-    return this.bytes(field, utf8.encode(s));
+    let b = stringCache.get(s);
+    if (b === undefined) {
+      b = utf8.encode(s);
+      // Names repeat (causes, modes, argument names): keep the short ones encoded.
+      if (s.length <= 64 && stringCache.size < 4096) stringCache.set(s, b);
+    }
+    return this.bytes(field, b);
   }
 
   message(field: number, m: ProtoWriter): this {
     return this.bytes(field, m.finish());
+  }
+
+  /**
+   * Start a nested message in place (no separate buffer): the tag and a 4-byte length that end()
+   * fills in as a redundant varint, as Perfetto's own protozero writer does (a parser accepts
+   * non-minimal varints). Returns the mark end() needs. Nested size < 2^28.
+   */
+  begin(field: number): number {
+    this.tag(field, WIRE_LEN);
+    this.ensure(4);
+    const mark = this.len;
+    this.len += 4;
+    return mark;
+  }
+
+  end(mark: number): void {
+    const n = this.len - mark - 4;
+    this.buf[mark] = (n & 0x7f) | 0x80;
+    this.buf[mark + 1] = ((n >>> 7) & 0x7f) | 0x80;
+    this.buf[mark + 2] = ((n >>> 14) & 0x7f) | 0x80;
+    this.buf[mark + 3] = (n >>> 21) & 0x7f;
+  }
+
+  /** Bytes written so far; truncate(n) drops everything after the first n. */
+  get length(): number {
+    return this.len;
+  }
+
+  truncate(n: number): void {
+    this.len = Math.min(this.len, n);
   }
 
   finish(): Uint8Array {

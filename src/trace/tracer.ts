@@ -87,7 +87,9 @@ export class Tracer {
   private readonly groups: string[] = [];
   private readonly tracks: Track[] = [];
   private readonly byKey = new Map<string, Track>();
-  private readonly chunks: (string | Uint8Array)[] = [];
+  /** JSON: the encoded events. Perfetto: `out`, the packets as they are written. */
+  private readonly chunks: string[] = [];
+  private readonly out = new ProtoWriter();
   private size = 0;
   private readonly nsPerCycle: number;
   private readonly endCycles: number;
@@ -187,13 +189,11 @@ export class Tracer {
         `{"ph":"X","pid":${t.group + 1},"tid":${t.id + 1},"ts":${us(this.ns(start))},"dur":${us(this.ns(end) - this.ns(start))},"name":${JSON.stringify(name)}${jsonArgs(args)}}`,
       );
     } else {
-      // Begin and end in one call, so the size bound never leaves a slice open.
-      const b = this.eventPacket(start, TE_SLICE_BEGIN, t, name, args);
-      const e = this.eventPacket(end, TE_SLICE_END, t);
-      if (!this.fits(b.length + e.length + 12)) return;
-      this.packetBytes(b);
-      this.packetBytes(e);
-      this.events++;
+      // Begin and end together, so the size bound never leaves a slice open.
+      const mark = this.out.length;
+      this.writeEvent(start, TE_SLICE_BEGIN, t, name, args);
+      this.writeEvent(end, TE_SLICE_END, t);
+      this.commit(mark);
     }
   }
 
@@ -206,10 +206,9 @@ export class Tracer {
         `{"ph":"i","s":"t","pid":${t.group + 1},"tid":${t.id + 1},"ts":${us(this.ns(at))},"name":${JSON.stringify(name)}${jsonArgs(args)}}`,
       );
     } else {
-      const p = this.eventPacket(at, TE_INSTANT, t, name, args);
-      if (!this.fits(p.length + 6)) return;
-      this.packetBytes(p);
-      this.events++;
+      const mark = this.out.length;
+      this.writeEvent(at, TE_INSTANT, t, name, args);
+      this.commit(mark);
     }
   }
 
@@ -222,29 +221,50 @@ export class Tracer {
         `{"ph":"C","pid":${t.group + 1},"tid":0,"ts":${us(this.ns(at))},"name":${JSON.stringify(t.name)},"args":{"value":${num(value)}}}`,
       );
     } else {
-      const te = new ProtoWriter().uint(TE_TYPE, TE_COUNTER).uint(TE_TRACK, t.uuid).double(TE_DOUBLE_COUNTER, value);
-      const p = new ProtoWriter().uint(TP_TIMESTAMP, Math.round(this.ns(at))).uint(TP_SEQ_ID, SEQ_ID).message(TP_TRACK_EVENT, te).finish();
-      if (!this.fits(p.length + 6)) return;
-      this.packetBytes(p);
-      this.events++;
+      const mark = this.out.length;
+      this.writeEvent(at, TE_COUNTER, t, undefined, undefined, value);
+      this.commit(mark);
     }
   }
 
-  private eventPacket(at: number, type: number, t: Track, name?: string, args?: Args): Uint8Array {
-    const te = new ProtoWriter().uint(TE_TYPE, type).uint(TE_TRACK, t.uuid);
-    if (name !== undefined) te.string(TE_NAME, name);
+  /**
+   * One TracePacket with a TrackEvent, written in place into the output (no buffer per message:
+   * nested lengths are patched by ProtoWriter.end).
+   */
+  private writeEvent(at: number, type: number, t: Track, name?: string, args?: Args, counter?: number): void {
+    const o = this.out;
+    const p = o.begin(TRACE_PACKET);
+    o.uint(TP_TIMESTAMP, Math.round(this.ns(at))).uint(TP_SEQ_ID, SEQ_ID);
+    const te = o.begin(TP_TRACK_EVENT);
+    o.uint(TE_TYPE, type).uint(TE_TRACK, t.uuid);
+    if (name !== undefined) o.string(TE_NAME, name);
+    if (counter !== undefined) o.double(TE_DOUBLE_COUNTER, counter);
     if (args) {
-      for (const [k, v] of Object.entries(args)) {
-        const da = new ProtoWriter().string(DA_NAME, k);
-        if (typeof v === 'string') da.string(DA_STRING, v);
-        else if (typeof v === 'boolean') da.uint(DA_BOOL, v ? 1 : 0);
-        else if (typeof v === 'bigint') da.uint(DA_UINT, BigInt.asUintN(64, v));
-        else if (Number.isInteger(v)) da.int(DA_INT, v);
-        else da.double(DA_DOUBLE, v);
-        te.message(TE_DEBUG, da);
+      for (const k in args) {
+        const v = args[k]!;
+        const da = o.begin(TE_DEBUG);
+        o.string(DA_NAME, k);
+        if (typeof v === 'string') o.string(DA_STRING, v);
+        else if (typeof v === 'boolean') o.uint(DA_BOOL, v ? 1 : 0);
+        else if (typeof v === 'bigint') o.uint(DA_UINT, v);
+        else if (Number.isInteger(v)) o.int(DA_INT, v);
+        else o.double(DA_DOUBLE, v);
+        o.end(da);
       }
     }
-    return new ProtoWriter().uint(TP_TIMESTAMP, Math.round(this.ns(at))).uint(TP_SEQ_ID, SEQ_ID).message(TP_TRACK_EVENT, te).finish();
+    o.end(te);
+    o.end(p);
+  }
+
+  /** Keep what was written since `mark` if it fits the size bound; else drop it and stop. */
+  private commit(mark: number): void {
+    if (!this.truncated && this.out.length <= this.bounds.maxBytes) {
+      this.events++;
+      return;
+    }
+    this.out.truncate(mark);
+    this.truncated = true;
+    this.dropped++;
   }
 
   private fits(n: number): boolean {
@@ -277,36 +297,23 @@ export class Tracer {
 
   /** A descriptor packet (never an event). */
   private packet(p: ProtoWriter, _meta = false): void {
-    const b = p.finish().slice();
-    if (this.size + b.length + 6 > this.bounds.maxBytes) {
+    const b = p.finish();
+    if (this.out.length + b.length + 6 > this.bounds.maxBytes) {
       this.truncated = true;
       return;
     }
-    this.packetBytes(b);
-  }
-
-  private packetBytes(b: Uint8Array): void {
-    const frame = new ProtoWriter().bytes(TRACE_PACKET, b).finish().slice();
-    this.chunks.push(frame);
-    this.size += frame.length;
+    this.out.bytes(TRACE_PACKET, b);
   }
 
   /** The encoded trace (JSON text or protobuf bytes); `meta` goes into the JSON's metadata. */
   finish(meta: Record<string, unknown> = {}): Uint8Array {
     const info = { ...meta, events: this.events, dropped: this.dropped, truncated: this.truncated };
     if (this.format === 'json') {
-      const text = `{"displayTimeUnit":"ns","metadata":${JSON.stringify(info)},"traceEvents":[\n${(this.chunks as string[]).join(',\n')}\n]}\n`;
+      const text = `{"displayTimeUnit":"ns","metadata":${JSON.stringify(info)},"traceEvents":[\n${this.chunks.join(',\n')}\n]}\n`;
       return new TextEncoder().encode(text);
     }
-    // Perfetto: the metadata as instant-free debug info is left out; the counts are on stderr.
-    const total = this.chunks.reduce((n, c) => n + c.length, 0);
-    const out = new Uint8Array(total);
-    let o = 0;
-    for (const c of this.chunks as Uint8Array[]) {
-      out.set(c, o);
-      o += c.length;
-    }
-    return out;
+    // Perfetto: no metadata packet; the counts go to stderr when something was left out.
+    return this.out.finish().slice();
   }
 }
 
