@@ -105,11 +105,17 @@ export function boardCharts(stats: RunStats, samples: Sample[]): Chart[] {
     const t = stats.tlb;
     // Misses per access, in %: hits dwarf misses, so the counts side by side would hide the misses.
     const tlbRows: Row[] = [];
+    const counts: string[] = [];
     for (const [name, c] of [['L1 I', t.itlb], ['L1 D', t.dtlb], ['L2', t.l2]] as const) {
       if (!c || c.accesses === 0) continue;
-      tlbRows.push({ tlb: `${name} (${c.misses} of ${c.accesses})`, 'miss %': Math.round((c.misses / c.accesses) * 1e4) / 100 });
+      tlbRows.push({ tlb: name, 'miss %': Math.round((c.misses / c.accesses) * 1e4) / 100 });
+      counts.push(`${name} ${c.misses.toLocaleString('en-US')} of ${c.accesses.toLocaleString('en-US')}`);
     }
-    charts.push({ id: 'tlb', title: 'Modeled TLB', spec: barSpec({ title: 'Modeled TLB miss rate (misses of accesses)', rows: tlbRows, x: 'tlb', y: 'miss %', yTitle: 'miss %' }) });
+    charts.push({
+      id: 'tlb',
+      title: 'Modeled TLB',
+      spec: barSpec({ title: ['Modeled TLB miss rate', counts.join(', ')] as unknown as string, rows: tlbRows, x: 'tlb', y: 'miss %', yTitle: 'miss % of accesses' }),
+    });
     const walkRows: Row[] = t.refsHistogram.map((n, i) => ({ refs: i === 7 ? '7+' : String(i), walks: n }));
     charts.push({ id: 'walks', title: 'Page walks', spec: barSpec({ title: `Page walks by memory references (${t.walks} walks, ${t.walkRefs} references)`, rows: walkRows, x: 'refs', y: 'walks', xTitle: 'memory references per walk' }) });
     charts.push({
