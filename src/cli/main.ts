@@ -338,7 +338,9 @@ async function runAndReport(machine: VirtMachine, cmd: RunCommand | DemoCommand 
   let detachInterrupt = () => {};
   let result: RunResult;
   // --trace-out, --report, --progress (src/cli/observe.ts): files opened now, observer installed.
-  const observation = observeBoard(machine, cmd.command === 'demo' ? undefined : cmd.observe, { stderr: io.stderr, stdout: io.stdout, consoleInput: io.interactive === true });
+  // The board's console is visible only on stdout: with stdout redirected, a status line on the
+  // terminal's stderr interleaves with nothing (docs/TRACING.md "Progress").
+  const observation = observeBoard(machine, cmd.command === 'demo' ? undefined : cmd.observe, { stderr: io.stderr, stdout: io.stdout, consoleInput: false });
   try {
     detachInterrupt = io.onInterrupt(() => machine.interrupt());
     result = await machine.runAsync({

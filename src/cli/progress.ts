@@ -5,8 +5,9 @@
  *
  * When it shows (docs/TRACING.md, "Progress"): `--progress on` always, `--progress off` never;
  * by default only when stderr is a terminal and no interactive console shares it, i.e. stdout
- * (where the guest console goes) is not that terminal too and stdin is not a terminal feeding the
- * guest. A status line rewritten with `\r` in the middle of a console's output would garble it.
+ * (where the guest console goes) is not that terminal too, and (host --console) stdin is not a
+ * terminal typing into a VM. A status line rewritten with `\r` in the middle of a console's
+ * output would garble it.
  */
 
 export interface ProgressEnv {
