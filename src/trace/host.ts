@@ -32,6 +32,8 @@ export class HostObserver implements RunHook, HostTraceHooks, VmTraceHooks {
   private vcpuStartHost = 0;
   private current: { vm: string; vcpu: number } | null = null;
   private tracing = false;
+  /** vCPUs waiting after a wfi exit: the host time they began to. */
+  private readonly waiting = new Map<string, number>();
 
   constructor(
     private readonly host: Host,
@@ -97,6 +99,13 @@ export class HostObserver implements RunHook, HostTraceHooks, VmTraceHooks {
     this.vcpuStartHost = this.roundStartAt + ranBefore;
     this.offset = this.vcpuStartHost - t0;
     this.current = { vm, vcpu };
+    // A vCPU that waited (a wfi exit) is running again: its WFI idle slice ends here.
+    const key = `${vm}\u0000${vcpu}`;
+    const since = this.waiting.get(key);
+    if (since !== undefined) {
+      this.waiting.delete(key);
+      if (this.tracer && this.vcpuStartHost > since) this.tracer.slice(this.tracer.track(vm, `vCPU ${vcpu}`), since, this.vcpuStartHost, 'WFI');
+    }
   }
 
   vcpuEnd(vm: string, vcpu: number, hostCycles: number): void {
@@ -109,6 +118,7 @@ export class HostObserver implements RunHook, HostTraceHooks, VmTraceHooks {
   exit(vm: string, vcpu: number, reason: ExitReasonName, at: number, cause: number, interrupt: boolean): void {
     const c = (this.exitCounts.get(vm) ?? this.exitCounts.set(vm, {}).get(vm))!;
     c[reason] = (c[reason] ?? 0) + 1;
+    if (reason === 'wfi') this.waiting.set(`${vm}\u0000${vcpu}`, at + this.offset);
     const t = this.tracer;
     if (!t) return;
     t.instant(t.track(vm, `vCPU ${vcpu}`), at + this.offset, `exit: ${reason}`, { reason, cause, interrupt, vmTime: at });
