@@ -104,3 +104,45 @@ describe('--trace-out on the host (VMM)', () => {
     expect([...tracks.values()].some((t) => t.kind === 'counter' && t.name === 'VM exits/s')).toBe(true);
   });
 });
+
+describe('cyclevisor host --trace-out --report (the CLI path)', () => {
+  it('writes a trace whose exits match the per-VM statistics, and a report with the per-VM plots', async () => {
+    const { mkdtempSync, writeFileSync, readFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { main } = await import('../../src/cli/main.js');
+    const { fakeIo } = await import('../helpers/cli-io.js');
+    const dir = mkdtempSync(join(tmpdir(), 'cv-host-trace-'));
+    try {
+      writeFileSync(join(dir, 'a.elf'), prog('a', 200_000n));
+      writeFileSync(join(dir, 'b.elf'), prog('b', 350_000n));
+      writeFileSync(
+        join(dir, 'vms.yaml'),
+        'host: { harts: 2, ram: 64M }\nvms:\n  - { name: a, vcpus: 1, memory: 4M, kernel: a.elf }\n  - { name: b, vcpus: 1, memory: 4M, kernel: b.elf }\n',
+      );
+      const io = fakeIo();
+      const code = await main(['host', join(dir, 'vms.yaml'), '--stats', 'json', '--stats-file', join(dir, 's.json'), '--trace-out', join(dir, 't.json'), '--report', join(dir, 'r.html')], io);
+      expect(io.err()).toBe('');
+      expect(code).toBe(0);
+      const stats = JSON.parse(readFileSync(join(dir, 's.json'), 'utf8')) as { vms: Array<Record<string, number | string>> };
+      const doc = JSON.parse(readFileSync(join(dir, 't.json'), 'utf8')) as { traceEvents: Array<{ ph: string; name: string; pid: number; args?: Record<string, unknown> }> };
+      const proc = new Map<number, string>();
+      for (const e of doc.traceEvents) if (e.ph === 'M' && e.name === 'process_name') proc.set(e.pid, (e.args as { name: string }).name);
+      for (const vm of stats.vms) {
+        for (const reason of EXIT_REASONS) {
+          const n = doc.traceEvents.filter((e) => e.ph === 'i' && proc.get(e.pid) === vm.name && e.name === `exit: ${reason}`).length;
+          expect(n, `${String(vm.name)} ${reason}`).toBe(vm[`exit.${reason}.count`]);
+        }
+      }
+      const page = readFileSync(join(dir, 'r.html'), 'utf8');
+      const svgs = page.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
+      expect(svgs.length).toBe(5); // exits by reason, shares, MIPS per VM, exits over time, instructions per VM
+      expect(svgs[0]).toContain('VM exits by reason');
+      for (const s of svgs.slice(0, 2)) for (const name of ['>a<', '>b<']) expect(s).toContain(name);
+      expect(svgs[0]).toContain('>mmio<');
+      expect(page).not.toMatch(/<script/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
