@@ -36,10 +36,12 @@ export class BoardObserver implements RunHook {
   private readonly hartTracks: number[] = [];
   /** Per hart: the cycle its WFI sleep began, or -1. */
   private readonly idleSince: number[];
-  private readonly counters: Record<string, number> = {};
   private readonly irqNames = new Map<number, string>();
   private readonly irqSince = new Map<number, number>();
-  private readonly inflight = new Map<string, number>();
+  /** Virtio chains popped and not yet completed: when, and their device-readable length. */
+  private readonly inflight = new Map<string, { t: number; len: number }>();
+  /** Per device queue: the end of the last request slice on each of its lanes. */
+  private readonly lanes = new Map<string, number[]>();
   private tracing = false;
   private readonly stop: (() => void)[] = [];
 
@@ -157,14 +159,22 @@ export class BoardObserver implements RunHook {
     const now = this.core.cycles;
     const key = `${dev}/${q}/${head}`;
     if (ev === 'pop') {
-      this.inflight.set(key, now);
-      this.counters[`${dev}.req`] = len;
+      this.inflight.set(key, { t: now, len });
       return;
     }
-    const since = this.inflight.get(key) ?? now;
-    const reqLen = this.counters[`${dev}.req`] ?? 0;
+    const req = this.inflight.get(key);
+    const since = req?.t ?? now;
+    const reqLen = req?.len ?? 0;
     this.inflight.delete(key);
-    this.tracer!.slice(this.tracer!.track('devices', `${dev} queue ${q}`), since, now, 'request', { queue: q, head, readable: reqLen, written: len });
+    // Requests in flight together overlap: slices on one track must nest, so each goes on the
+    // first lane of its queue that is free since its start (lane 0 is "queue q", then "#2", ...).
+    const lk = `${dev}/${q}`;
+    const lanes = this.lanes.get(lk) ?? this.lanes.set(lk, []).get(lk)!;
+    let lane = lanes.findIndex((end) => end <= since);
+    if (lane < 0) lane = lanes.push(0) - 1;
+    lanes[lane] = now;
+    const name = `${dev} queue ${q}${lane > 0 ? ` #${lane + 1}` : ''}`;
+    this.tracer!.slice(this.tracer!.track('devices', name), since, now, 'request', { queue: q, head, readable: reqLen, written: len });
   }
 
   /** The cumulative counters one sample holds. */
