@@ -5,7 +5,7 @@
  * what the guest computes (the core's trap recording writes only the ring).
  *
  * Tracks (docs/TRACING.md): group "harts": one per hart (traps as instants named by cause, WFI
- * idle as slices); group "devices": one per interrupt source (raised..cleared slices) and one per
+ * idle as slices, SBI calls the host firmware answers as instants); group "devices": one per interrupt source (raised..cleared slices) and one per
  * virtio queue (request slices from pop to completion); group "counters": MIPS, traps/s, MMIO
  * accesses/s per device, modeled-TLB misses per sample (timing mode).
  */
@@ -107,6 +107,12 @@ export class BoardObserver implements RunHook {
   after(status: RunStatus): void {
     const now = this.core.cycles;
     if (status === RunStatus.Wfi) this.idleSince[this.core.activeHart] = now;
+    else if (status === RunStatus.Sbi && this.tracing) {
+      // --bios builtin: an S-mode ecall is answered by the host (no trap in the core): an instant
+      // with the SBI extension and function ids (a7, a6; SBI spec ch. 3).
+      const h = this.core.activeHart;
+      this.tracer!.instant(this.hartTracks[h] ?? this.hartTracks[0]!, now, 'SBI call (host firmware)', { eid: this.core.x(17), fid: Number(this.core.x(16)), pc: this.core.pc });
+    }
     this.drain();
     this.sample(now, false);
   }

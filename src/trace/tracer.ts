@@ -69,6 +69,7 @@ const DA_INT = 4;
 const DA_DOUBLE = 5;
 const DA_STRING = 6;
 const DA_BOOL = 2;
+const utf8 = new TextEncoder();
 export const TE_SLICE_BEGIN = 1;
 export const TE_SLICE_END = 2;
 export const TE_INSTANT = 3;
@@ -88,8 +89,10 @@ export class Tracer {
   private readonly tracks: Track[] = [];
   private readonly byKey = new Map<string, Track>();
   /** JSON: the encoded events. Perfetto: `out`, the packets as they are written. */
-  private readonly chunks: string[] = [];
+  private json = new Uint8Array(1 << 16);
+  private jsonLen = 0;
   private readonly out = new ProtoWriter();
+  /** JSON: bytes reserved for the frame and the metadata object finish() writes. */
   private size = 0;
   private readonly nsPerCycle: number;
   private readonly endCycles: number;
@@ -186,7 +189,7 @@ export class Tracer {
     const t = this.tracks[track]!;
     if (this.format === 'json') {
       this.emitJson(
-        `{"ph":"X","pid":${t.group + 1},"tid":${t.id + 1},"ts":${us(this.ns(start))},"dur":${us(this.ns(end) - this.ns(start))},"name":${JSON.stringify(name)}${jsonArgs(args)}}`,
+        `{"ph":"X","pid":${t.group + 1},"tid":${t.id + 1},"ts":${us(this.ns(start))},"dur":${us(this.ns(end) - this.ns(start))},"name":${q(name)}${jsonArgs(args)}}`,
       );
     } else {
       // Begin and end together, so the size bound never leaves a slice open.
@@ -203,7 +206,7 @@ export class Tracer {
     const t = this.tracks[track]!;
     if (this.format === 'json') {
       this.emitJson(
-        `{"ph":"i","s":"t","pid":${t.group + 1},"tid":${t.id + 1},"ts":${us(this.ns(at))},"name":${JSON.stringify(name)}${jsonArgs(args)}}`,
+        `{"ph":"i","s":"t","pid":${t.group + 1},"tid":${t.id + 1},"ts":${us(this.ns(at))},"name":${q(name)}${jsonArgs(args)}}`,
       );
     } else {
       const mark = this.out.length;
@@ -218,7 +221,7 @@ export class Tracer {
     const t = this.tracks[track]!;
     if (this.format === 'json') {
       this.emitJson(
-        `{"ph":"C","pid":${t.group + 1},"tid":0,"ts":${us(this.ns(at))},"name":${JSON.stringify(t.name)},"args":{"value":${num(value)}}}`,
+        `{"ph":"C","pid":${t.group + 1},"tid":0,"ts":${us(this.ns(at))},"name":${q(t.name)},"args":{"value":${num(value)}}}`,
       );
     } else {
       const mark = this.out.length;
@@ -267,32 +270,37 @@ export class Tracer {
     this.dropped++;
   }
 
-  private fits(n: number): boolean {
-    if (this.truncated) {
-      this.dropped++;
-      return false;
-    }
-    if (this.size + n > this.bounds.maxBytes) {
-      this.truncated = true;
-      this.dropped++;
-      return false;
-    }
-    return true;
-  }
-
-  /** Metadata (track names) counts against the bound too, but is not an event. */
+  /**
+   * Append one JSON event (UTF-8, straight into a byte buffer: keeping 100k's of small strings
+   * alive until the end costs more in garbage collection than encoding them). Metadata (track
+   * names) counts against the bound too, but is not an event.
+   */
   private emitJson(s: string, meta = false): void {
-    if (meta) {
-      if (this.size + s.length + 2 > this.bounds.maxBytes) {
-        this.truncated = true;
-        return;
-      }
-    } else {
-      if (!this.fits(s.length + 2)) return;
-      this.events++;
+    if (this.truncated) {
+      if (!meta) this.dropped++;
+      return;
     }
-    this.chunks.push(s);
-    this.size += s.length + 2;
+    const need = s.length * 3 + 2;
+    if (this.jsonLen + need > this.json.length) {
+      let size = this.json.length * 2;
+      while (size < this.jsonLen + need) size *= 2;
+      const b = new Uint8Array(size);
+      b.set(this.json.subarray(0, this.jsonLen));
+      this.json = b;
+    }
+    const start = this.jsonLen;
+    if (start > 0) {
+      this.json[this.jsonLen++] = 0x2c; // ,
+      this.json[this.jsonLen++] = 0x0a; // \n
+    }
+    this.jsonLen += utf8.encodeInto(s, this.json.subarray(this.jsonLen)).written;
+    if (this.size + this.jsonLen > this.bounds.maxBytes) {
+      this.jsonLen = start;
+      this.truncated = true;
+      if (!meta) this.dropped++;
+      return;
+    }
+    if (!meta) this.events++;
   }
 
   /** A descriptor packet (never an event). */
@@ -309,8 +317,13 @@ export class Tracer {
   finish(meta: Record<string, unknown> = {}): Uint8Array {
     const info = { ...meta, events: this.events, dropped: this.dropped, truncated: this.truncated };
     if (this.format === 'json') {
-      const text = `{"displayTimeUnit":"ns","metadata":${JSON.stringify(info)},"traceEvents":[\n${this.chunks.join(',\n')}\n]}\n`;
-      return new TextEncoder().encode(text);
+      const head = utf8.encode(`{"displayTimeUnit":"ns","metadata":${JSON.stringify(info)},"traceEvents":[\n`);
+      const tail = utf8.encode('\n]}\n');
+      const out = new Uint8Array(head.length + this.jsonLen + tail.length);
+      out.set(head, 0);
+      out.set(this.json.subarray(0, this.jsonLen), head.length);
+      out.set(tail, head.length + this.jsonLen);
+      return out;
     }
     // Perfetto: no metadata packet; the counts go to stderr when something was left out.
     return this.out.finish().slice();
@@ -326,12 +339,26 @@ function num(v: number): string {
   return Number.isFinite(v) ? String(Math.round(v * 1000) / 1000) : '0';
 }
 
+/** JSON string literals of the names that repeat (causes, modes, argument names), kept. */
+const quoted = new Map<string, string>();
+function q(s: string): string {
+  let r = quoted.get(s);
+  if (r === undefined) {
+    r = JSON.stringify(s);
+    if (s.length <= 64 && quoted.size < 4096) quoted.set(s, r);
+  }
+  return r;
+}
+
 function jsonArgs(args?: Args): string {
   if (!args) return '';
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(args)) {
-    const val = typeof v === 'bigint' ? JSON.stringify(`0x${v.toString(16)}`) : typeof v === 'number' ? num(v) : JSON.stringify(v);
-    parts.push(`${JSON.stringify(k)}:${val}`);
+  let out = ',"args":{';
+  let first = true;
+  for (const k in args) {
+    const v = args[k]!;
+    const val = typeof v === 'bigint' ? `"0x${v.toString(16)}"` : typeof v === 'number' ? num(v) : typeof v === 'boolean' ? String(v) : q(v);
+    out += `${first ? '' : ','}${q(k)}:${val}`;
+    first = false;
   }
-  return `,"args":{${parts.join(',')}}`;
+  return out + '}';
 }
