@@ -7,7 +7,7 @@
  * Tracks (docs/TRACING.md): group "host harts": one per host hart, slices "VM vCPUn" while a vCPU
  * runs; one group per VM: a track per vCPU with its VM exits (instants named by reason, with the
  * cause) and the traps taken inside the guest (V=1, delegated to it: instants named by cause);
- * group "counters": VM exits/s, MIPS per VM, traps/s.
+ * group "counters": VM exits/s, MIPS and MIPS per VM, modeled-TLB misses (host: { mode: timing }).
  */
 import { RunStatus, type Core, type RunHook } from '../core.js';
 import type { Host } from '../hypervisor/host.js';
@@ -157,6 +157,11 @@ export class HostObserver implements RunHook, HostTraceHooks, VmTraceHooks {
       v[`vm.${vm.name}.exits`] = exits;
       v.instret += insns;
       v.exits += exits;
+      if (this.host.mode === 'timing') {
+        // The VM's own modeled TLBs (src/hypervisor/tlbstate.ts); no vCPU is loaded between rounds.
+        const t = vm.stats().tlb;
+        if (t) v['tlb.misses'] = (v['tlb.misses'] ?? 0) + t.itlb.misses + t.dtlb.misses;
+      }
     }
     return v;
   }

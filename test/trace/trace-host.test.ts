@@ -146,3 +146,21 @@ describe('cyclevisor host --trace-out --report (the CLI path)', () => {
     }
   }, 60_000);
 });
+
+describe('--trace-out on a timing-mode host', () => {
+  it('the TLB misses counter adds up to the VMs\' modeled-TLB misses', () => {
+    const host = new Host({ harts: 2, ramBytes: 64 * MiB }, { mode: 'timing' });
+    host.addVm({ name: 'a', vcpus: 1, memoryBytes: 4 * MiB, kernel: prog('a', 50_000n) });
+    host.addVm({ name: 'b', vcpus: 1, memoryBytes: 4 * MiB, kernel: prog('b', 80_000n) });
+    const tracer = new Tracer('json', host.timing.cpuHz);
+    const obs = new HostObserver(host, tracer, 20_000);
+    expect(host.run({ maxHostCycles: 100_000_000 })).toEqual({ code: 0 });
+    obs.finish();
+    const misses = host.vms.reduce((n, v) => n + v.stats().tlb!.itlb.misses + v.stats().tlb!.dtlb.misses, 0);
+    expect(misses).toBeGreaterThan(0);
+    const ev = JSON.parse(new TextDecoder().decode(tracer.finish())).traceEvents as Array<{ ph: string; name: string; args?: { value: number } }>;
+    const counted = ev.filter((e) => e.ph === 'C' && e.name === 'TLB misses').reduce((n, e) => n + e.args!.value, 0);
+    expect(counted).toBe(misses);
+    host.close();
+  });
+});
