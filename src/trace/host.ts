@@ -22,8 +22,6 @@ import type { Tracer } from './tracer.js';
 export class HostObserver implements RunHook, HostTraceHooks, VmTraceHooks {
   readonly sampler: Sampler;
   readonly ring: TrapRing;
-  /** VM exits seen, per VM and reason (tests compare them with the per-VM statistics). */
-  readonly exitCounts = new Map<string, Record<string, number>>();
   private readonly core: Core;
   private roundHart = 0;
   private roundStartAt = 0;
@@ -116,8 +114,6 @@ export class HostObserver implements RunHook, HostTraceHooks, VmTraceHooks {
   }
 
   exit(vm: string, vcpu: number, reason: ExitReasonName, at: number, cause: number, interrupt: boolean): void {
-    const c = (this.exitCounts.get(vm) ?? this.exitCounts.set(vm, {}).get(vm))!;
-    c[reason] = (c[reason] ?? 0) + 1;
     if (reason === 'wfi') this.waiting.set(`${vm}\u0000${vcpu}`, at + this.offset);
     const t = this.tracer;
     if (!t) return;

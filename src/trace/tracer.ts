@@ -134,6 +134,11 @@ export class Tracer {
     return this.getTrack(group, name, false).id;
   }
 
+  /** Whether a counter track of that name exists already. */
+  hasCounter(group: string, name: string): boolean {
+    return this.byKey.has(`${group}\u0000${name}\u0000true`);
+  }
+
   /** A counter track in a group. */
   counterTrack(group: string, name: string): number {
     return this.getTrack(group, name, true).id;
