@@ -23,6 +23,7 @@
  *   TLB_BASE    ├──────────────────────────────┤ host TLB per hart: per regime (M, S, U, VS, VU) read /
  *               │                              │ write / fetch arrays of {tag, addend}
  *   TM_SAVE_BASE├──────────────────────────────┤ modeled TLB of each hart that is not running
+ *   TRACE_BASE  ├──────────────────────────────┤ trap trace ring (--trace-out), drained by the host
  *   DATA_BASE   ├──────────────────────────────┤ AssemblyScript static data (asconfig memoryBase)
  *   RAM_OFFSET  ├──────────────────────────────┤ guest RAM (guest-physical RAM_GPA upward),
  *               │            ...               │ grown at init to the configured size
@@ -228,6 +229,22 @@ export const TLB_END: u32 = TLB_BASE + MAX_HARTS * TLB_HART_SIZE;
 export const TM_SAVE_BASE: u32 = TLB_END; // 0xb00000 with 5 TLB sets
 export const TM_SAVE_SIZE: u32 = 0x36000;
 export const TM_SAVE_END: u32 = TM_SAVE_BASE + MAX_HARTS * TM_SAVE_SIZE;
+
+// Trap trace ring (--trace-out, src/trace/): while TR_ON != 0, trap.ts traceTrap() appends one
+// TRACE_REC-byte record per trap entry (exception or interrupt, into a mode, to the host firmware
+// or as a VM exit) at TRACE_RING + (TR_HEAD mod TRACE_CAP) * TRACE_REC and bumps TR_HEAD; the host
+// drains it after every run() (src/trace/ring.ts), so a slice that takes more than TRACE_CAP traps
+// loses its oldest ones (counted by the host as head - read - TRACE_CAP). Record:
+//   +0 u64 cycles (the hart's clock at trap entry)  +8 u64 cause (bit 63: interrupt)
+//  +16 u64 epc   +24 u64 tval   +32 u8 hart, u8 mode before, u8 mode after (priv | V << 2),
+//  u8 kind (0 = trap entry, 1 = to the host firmware (--bios builtin), 2 = VM exit (host VMM)).
+export const TRACE_BASE: u32 = TM_SAVE_END;
+export const TR_ON: u32 = TRACE_BASE; // u32: 1 = record traps (cost when 0: one load per trap)
+export const TR_HEAD: u32 = TRACE_BASE + 8; // u64: records written since TR_ON was set (monotonic)
+export const TRACE_RING: u32 = TRACE_BASE + 64;
+export const TRACE_REC: u32 = 40;
+export const TRACE_CAP: u32 = 16384; // a power of two
+export const TRACE_END: u32 = TRACE_RING + TRACE_CAP * TRACE_REC;
 
 // Watched physical ranges: accesses inside go to the MMIO import even though they are in RAM.
 export const WATCH_BASE: u32 = 0xa0000;

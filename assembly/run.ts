@@ -18,7 +18,7 @@ import {
   H_PC, H_CYCLES, H_INSTRET, H_HPM_FILTER, H_PRIV, H_RESV, H_MSTATUS, H_MIP, H_STIMECMP_CYCLE, H_SATP, C_DEADLINE,
   H_VIRT, H_HGATP, C_VMX_EXIT_CYCLES, C_VMX_DEADLINE, C_VMX_RESUME, H_VSSTATUS, H_HSTATUS, H_VSTIMECMP_CYCLE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
   S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST, C_MTRAP_HOST,
-  TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR, H_TRIG_ARMED,
+  TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR, H_TRIG_ARMED, TR_ON,
 } from './layout';
 import { trigBeforeInsn, trigRetired, trigOnTrap, TRIG_ARMED_STEP, TRIG_FIRED, TRIG_STEP } from './trigger';
 import * as G from './generated/ops';
@@ -48,7 +48,7 @@ import {
 } from './hart';
 import {
   excPending, excCause, excTval, raise, takeTrap, trapEntersM, trapToHost, pendingInterrupt, doMret, doSret, clearException,
-  noteTrap,
+  noteTrap, traceTrap, traceMode,
   CAUSE_ILLEGAL_INSTRUCTION, CAUSE_BREAKPOINT, CAUSE_USER_ECALL, CAUSE_MISALIGNED_LOAD,
   CAUSE_MISALIGNED_STORE, CAUSE_VIRTUAL_INSTRUCTION, CAUSE_VS_ECALL, setExcGva, excTinst, setExcTinst,
   CAUSE_LOAD_GUEST_PAGE_FAULT, CAUSE_STORE_GUEST_PAGE_FAULT,
@@ -264,6 +264,9 @@ export function run(): u32 {
     // ---- block boundary
     if (excPending) {
       const epc = pc;
+      // Trap trace (--trace-out): one flag load per trap, nothing when off (layout.ts TR_ON).
+      const traced = load<u32>(TR_ON) != 0;
+      const from: u32 = traced ? traceMode() : 0;
       if (load<u64>(H_TRIG_ARMED) != 0) trigOnTrap();
       // A guest-page fault of an explicit load/store/AMO reports the transformed instruction in
       // htinst/mtinst (implicit walk accesses already carry their pseudoinstruction).
@@ -284,6 +287,7 @@ export function run(): u32 {
       // Host-VMM mode (vmexit.ts): the trap became a VM exit; the host takes it from here.
       if (vmExitTaken()) { status = RUN_VMEXIT; cycles += <u64>load<u32>(C_VMX_EXIT_CYCLES); store<u64>(C_VMX_DEADLINE, deadline); }
       else if (status != RUN_MTRAP && noteTrap(excCause, epc, instretStart + (budget - left))) status = RUN_STUCK;
+      if (traced) traceTrap(excCause, excTval, epc, cycles, from, status == RUN_MTRAP ? 1 : status == RUN_VMEXIT ? 2 : 0);
     }
     if (status != RUN_DEADLINE) break;
     if (load<u64>(C_VMX_RESUME) != 0) {
@@ -310,11 +314,14 @@ export function run(): u32 {
       if (cause != 0) {
         seqBreak = false;
         if (load<u64>(H_TRIG_ARMED) != 0) trigOnTrap();
+        const traced = load<u32>(TR_ON) != 0;
+        const from: u32 = traced ? traceMode() : 0;
         if (load<u32>(C_MTRAP_HOST) != 0 && trapEntersM(cause)) {
           trapToHost(cause, 0);
           cycles += trapLat;
           store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
           status = RUN_MTRAP;
+          if (traced) traceTrap(cause, 0, pc, cycles, from, 1);
           break;
         }
         const epc = pc;
@@ -322,6 +329,7 @@ export function run(): u32 {
         pc = takeTrap(cause, 0, pc);
         cycles += trapLat;
         store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
+        if (traced) traceTrap(cause, 0, epc, cycles, from, vmExitTaken() ? 2 : 0);
         if (vmExitTaken()) { status = RUN_VMEXIT; cycles += <u64>load<u32>(C_VMX_EXIT_CYCLES); break; }
         if (noteTrap(cause, epc, instretStart + (budget - left))) { status = RUN_STUCK; break; }
         continue;

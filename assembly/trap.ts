@@ -11,6 +11,7 @@ import {
   H_VSTVEC, H_VSEPC, H_VSCAUSE, H_VSTVAL, H_HYP,
   C_MTRAP_CAUSE, C_MTRAP_TVAL,
   H_TRAP_STREAK, H_TRAP_INSTRET, C_STUCK_LIMIT, C_STUCK_CAUSE, C_STUCK_PC, C_STUCK_TVEC,
+  C_HART, TR_HEAD, TRACE_RING, TRACE_REC, TRACE_CAP,
 } from './layout';
 import {
   PRV_M, PRV_S, PRV_U, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP, MSTATUS_MPP_SHIFT, MSTATUS_SIE,
@@ -360,6 +361,28 @@ export function noteTrap(cause: u64, epc: u64, instret: u64): bool {
   store<u64>(C_STUCK_PC, epc);
   store<u64>(C_STUCK_TVEC, trapTvec);
   return true;
+}
+
+/** The hart's mode for a trap trace record: privilege | V << 2. */
+@inline export function traceMode(): u32 {
+  return <u32>load<u64>(H_PRIV) | (<u32>load<u64>(H_VIRT) << 2);
+}
+
+/**
+ * Append one trap record to the trace ring (layout.ts TRACE_BASE). Called by run.ts on the trap
+ * path only, and only when TR_ON is set: tracing off costs one load per trap and nothing per
+ * instruction. `from` is traceMode() before the trap; the mode after is read now. Never allocates.
+ */
+export function traceTrap(cause: u64, tval: u64, epc: u64, cycles: u64, from: u32, kind: u32): void {
+  const head = load<u64>(TR_HEAD);
+  const rec = TRACE_RING + (<u32>head & (TRACE_CAP - 1)) * TRACE_REC;
+  store<u64>(rec, cycles);
+  store<u64>(rec + 8, cause);
+  store<u64>(rec + 16, epc);
+  store<u64>(rec + 24, tval);
+  store<u32>(rec + 32, (load<u32>(C_HART) & 0xff) | (from << 8) | (traceMode() << 16) | (kind << 24));
+  store<u32>(rec + 36, 0);
+  store<u64>(TR_HEAD, head + 1);
 }
 
 export function clearException(): void {

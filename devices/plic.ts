@@ -70,6 +70,8 @@ export class Plic implements Device {
   /** Per source id: successful claims and completions. */
   claims: number[];
   completes: number[];
+  /** Observes source line changes (raised / cleared) for --trace-out; null = none. */
+  onLevel: ((source: number, high: boolean) => void) | null = null;
 
   private readonly irq: HartIrqSink;
   private readonly words: number;
@@ -142,6 +144,7 @@ export class Plic implements Device {
   // ---------------------------------------------------------------- gateway
 
   private setLevel(src: number, high: boolean): void {
+    if (this.onLevel !== null && this.level[src] !== (high ? 1 : 0)) this.onLevel(src, high);
     this.level[src] = high ? 1 : 0;
     // Gateway open = no request from this source is pending or in service.
     if (high && !this.bit(this.pending, src) && !this.bit(this.claimed, src)) {

@@ -242,7 +242,16 @@ interface QueueOwner {
   usedBufferNotify(): void;
   /** The memory could not back a chain's buffers now (GuestMemory.reserve): kick the queue again later. */
   deferKick(index: number): void;
+  /** The transport's trace hook (VirtioMmio.trace), or null. */
+  readonly trace: VirtioTraceHook | null;
 }
+
+/**
+ * Observes requests for --trace-out (src/trace/board.ts): a chain popped from queue `queue` (`len`
+ * = its device-readable bytes) and its completion (`len` = bytes written back). Never changes what
+ * the device does.
+ */
+export type VirtioTraceHook = (event: 'pop' | 'push', queue: number, head: number, len: number) => void;
 
 /**
  * One split virtqueue (§2.7): descriptor table, driver (avail) ring, device (used) ring.
@@ -360,6 +369,7 @@ export class VirtQueue {
       if (this.owner.has(VIRTIO_RING_F_EVENT_IDX)) {
         writeU16(mem, this.usedAddr + 4 + 8 * this.num, this.lastAvailIdx);
       }
+      this.owner.trace?.('pop', this.index, chain.head, chain.readableLen);
       return chain;
     } catch (e) {
       this.owner.fail(`queue ${this.index}: ${message(e)}`);
@@ -501,6 +511,7 @@ export class VirtQueue {
       this.usedIdx = (this.usedIdx + 1) & 0xffff;
       writeU16(mem, used + 2, this.usedIdx);
       this.inFlight--;
+      this.owner.trace?.('push', this.index, chain.head, len);
       if (this.shouldNotify()) this.owner.usedBufferNotify();
     } catch (e) {
       this.owner.fail(`queue ${this.index}: ${message(e)}`);
@@ -632,6 +643,8 @@ export class VirtioMmio implements Device, VirtioTransport {
   notifies = 0;
   /** Rising edges of the interrupt line. */
   interrupts = 0;
+  /** Request observer for --trace-out (src/trace/board.ts); null = none. */
+  trace: VirtioTraceHook | null = null;
 
   private readonly irq: IrqLine;
   private readonly queues: VirtQueue[];
@@ -673,6 +686,9 @@ export class VirtioMmio implements Device, VirtioTransport {
       fail: (reason) => this.fail(reason),
       usedBufferNotify: () => this.raise(VIRTIO_INT_VRING),
       deferKick: (index) => this.deferKick(index),
+      get trace() {
+        return self.trace;
+      },
     };
     this.queues = [];
     for (let i = 0; i < (dev?.queueCount ?? 0); i++) this.queues.push(new VirtQueue(i, dev!.queueMax, owner));

@@ -114,6 +114,12 @@ export interface CoreOptions {
   wasmPath?: string;
 }
 
+/** See Core.runHook. */
+export interface RunHook {
+  before(): void;
+  after(status: RunStatus): void;
+}
+
 export class Core {
   readonly ex: CoreExports;
   readonly ramBytes: number;
@@ -161,8 +167,20 @@ export class Core {
     this.ex.reset();
   }
 
+  /**
+   * Observes every run() (--trace-out, --report: src/trace/): `before` as it starts, `after` as it
+   * returns, before the host changes anything (the trap trace drains its ring there). null =
+   * nothing; the cost when unused is this one test per run().
+   */
+  runHook: RunHook | null = null;
+
   run(): RunStatus {
-    return this.ex.run() as RunStatus;
+    const hook = this.runHook;
+    if (hook === null) return this.ex.run() as RunStatus;
+    hook.before();
+    const status = this.ex.run() as RunStatus;
+    hook.after(status);
+    return status;
   }
 
   // --- 64-bit fields

@@ -14,6 +14,7 @@
 import { UserError, closest, formatSize } from '../errors.js';
 import { parseCpu, type CpuOptions } from '../board/cpu.js';
 import { parseNetdev, type NetdevSpec } from '../net/netdev.js';
+import { traceFormatOf } from '../trace/tracer.js';
 
 export const USAGE = `Usage: cyclevisor run <elf> [options]   run a bare-metal RV64 ELF program
        cyclevisor boot --kernel IMAGE [options]   boot Linux (help boot)
@@ -24,8 +25,7 @@ export const USAGE = `Usage: cyclevisor run <elf> [options]   run a bare-metal R
 
 Options (run, demo):
   --ram SIZE          guest RAM, 1M..2G in 4K steps (default 128M)
-  --max-insns N       stop after N instructions (e.g. 5000000, 5_000_000, 1e9)
-  --max-cycles N      stop after N virtual cycles (exit status 124 too)
+  --max-insns N | --max-cycles N  stop after N instructions | virtual cycles
   --pace on|off       sleep while the guest idles (default: on for a terminal)
   --timing FILE       cycle-model overrides as JSON (see docs/TIMING.md)
   --stats text|json   print a summary at the end (run: on stderr; demo: stdout)
@@ -33,6 +33,7 @@ Options (run, demo):
   --trace N [--trace-regs]  first N instructions on stderr (+ regs written)
   --mode fast|timing  timing: also model the TLB (timing file) and report it
   --cpu rv64[,h=off]  ISA: rv64|rva22u64|rva22s64[,KEY=on|off] (h, zbb, ...)
+  --trace-out FILE, --report FILE, --progress on|off  see docs/TRACING.md
 
 Sizes take K, M or G (powers of 1024); stdout carries only the guest's console;
 on a terminal, Ctrl-A x quits and Ctrl-A h lists the other console keys.
@@ -58,7 +59,7 @@ Boots firmware and Linux on the virt board as qemu-system-riscv64 -M virt does.
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
   --cpu rv64[,h=off]  ISA: rv64|rva22u64|rva22s64[,KEY=on|off] (h, zbb, ...)
   --pace on|off, --timing FILE, --max-insns N, --max-cycles N, --stats FMT,
-  --stats-file PATH, --trace N, --trace-regs  as for run (see --help)
+  --stats-file, --trace[-regs], --trace-out, --report, --progress  as for run
 
 Console: on a terminal every key goes to the guest (Ctrl-C too) except Ctrl-A:
 Ctrl-A x quits, Ctrl-A s prints statistics, Ctrl-A h lists the keys and
@@ -96,6 +97,9 @@ simulated host, each VM's console on stdout under its name (web   | ...).
                       --control, --console or a user network)
   --restore NAME=FILE start VM NAME from a snapshot file (repeatable)
   --incoming tcp:HOST:PORT   accept live migrations (ctl ... migrate)
+  --trace-out FILE    timeline of the run (.json or .perfetto-trace), bounded
+                      by --trace-max-size SIZE, --trace-window START:END
+  --report FILE.html  statistics and plots;  --progress on|off  (TRACING.md)
 
 Exit: 0 every VM powered off by itself, 1 one crashed or was destroyed, 124
 --max-insns/--max-cycles ran out, 2 bad usage or input (one line naming the
@@ -149,6 +153,22 @@ export interface RunSettings {
   mode: MachineMode;
   /** `--cpu rv64[,key=value]...`: ISA choices; an absent key takes its default. */
   cpu: CpuOptions;
+  /** --trace-out, --trace-max-size, --trace-window, --report, --progress; absent when none given. */
+  observe?: ObserveSettings;
+}
+
+/** Run observation (issue 16; docs/TRACING.md). Each field is absent when its option was not given. */
+export interface ObserveSettings {
+  /** --trace-out PATH: `.json` (Chrome trace events) or `.perfetto-trace` (Perfetto protobuf). */
+  traceOut?: string;
+  /** --trace-max-size SIZE: bytes. */
+  traceMaxBytes?: number;
+  /** --trace-window START:END in virtual time, as ns (END may be Infinity). */
+  traceWindow?: { startNs: number; endNs: number };
+  /** --report PATH: the HTML report. */
+  report?: string;
+  /** --progress on|off (absent: automatic). */
+  progress?: boolean;
 }
 
 export interface RunCommand extends RunSettings {
@@ -226,6 +246,8 @@ export interface HostCommand {
   restore: Array<{ name: string; file: string }>;
   /** --incoming tcp:HOST:PORT (issue 12). */
   incoming: string | null;
+  /** --trace-out, --report, --progress (issue 16); absent when none given. */
+  observe?: ObserveSettings;
 }
 
 export const CTL_COMMANDS = ['list', 'dominfo', 'start', 'suspend', 'resume', 'shutdown', 'reboot', 'destroy', 'domstats', 'console', 'snapshot', 'snapshot-list', 'snapshot-revert', 'snapshot-delete', 'migrate', 'balloon'] as const;
@@ -321,6 +343,11 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--incoming': { example: '--incoming tcp:127.0.0.1:7777', commands: ['host'] },
   '--bandwidth': { example: '--bandwidth 1G', commands: ['ctl'] },
   '--copy-storage': { commands: ['ctl'] },
+  '--trace-out': { example: '--trace-out run.perfetto-trace', commands: ['run', 'boot', 'host'] },
+  '--trace-max-size': { example: '--trace-max-size 64M', commands: ['run', 'boot', 'host'] },
+  '--trace-window': { example: '--trace-window 0.5:2', commands: ['run', 'boot', 'host'] },
+  '--report': { example: '--report run.html', commands: ['run', 'boot', 'host'] },
+  '--progress': { example: '--progress on', commands: ['run', 'boot', 'host'] },
 };
 /** Short spellings. */
 const ALIASES: Readonly<Record<string, string>> = { '-o': '--output' };
@@ -451,10 +478,37 @@ const OFF = ['off', 'no', 'false', '0'];
 
 /** --pace: on or off (yes/no, true/false, 1/0 accepted too). */
 export function parsePace(text: string): boolean {
+  return parseOnOff(text, '--pace');
+}
+
+export function parseOnOff(text: string, flag: string): boolean {
   const v = text.trim().toLowerCase();
   if (ON.includes(v)) return true;
   if (OFF.includes(v)) return false;
-  throw new UserError(`--pace must be 'on' or 'off', got '${text}'`);
+  throw new UserError(`${flag} must be 'on' or 'off', got '${text}'`);
+}
+
+/** One end of --trace-window: seconds of virtual time, or with a unit (s, ms, us, ns). */
+function parseVirtualTime(text: string, whole: string): number {
+  const m = /^(\d+(?:\.\d*)?|\.\d+)(s|ms|us|ns)?$/.exec(text.trim());
+  if (!m) throw new UserError(`--trace-window ${whole}: expected START:END in virtual seconds (e.g. 0.5:2, 100ms:1s, :3), got '${text}'`);
+  const scale = { s: 1e9, ms: 1e6, us: 1e3, ns: 1 }[(m[2] ?? 's') as 's' | 'ms' | 'us' | 'ns'];
+  return Number(m[1]) * scale;
+}
+
+/**
+ * --trace-window START:END: the virtual-time window the trace records, in seconds by default
+ * (`0.5:2`, `100ms:250ms`); either end may be left out (`:1` from the start, `2:` to the end).
+ */
+export function parseTraceWindow(text: string): { startNs: number; endNs: number } {
+  const i = text.indexOf(':');
+  if (i < 0) throw new UserError(`--trace-window ${text}: expected START:END in virtual seconds (e.g. 0.5:2, 100ms:1s, :3)`);
+  const a = text.slice(0, i).trim();
+  const b = text.slice(i + 1).trim();
+  const startNs = a === '' ? 0 : parseVirtualTime(a, text);
+  const endNs = b === '' ? Infinity : parseVirtualTime(b, text);
+  if (!(endNs > startNs)) throw new UserError(`--trace-window ${text}: END must be after START`);
+  return { startNs, endNs };
 }
 
 /**
@@ -717,6 +771,25 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       case '--cpu':
         settings.cpu = parseCpu(value);
         break;
+      case '--trace-out':
+        if (traceFormatOf(value) === null) throw new UserError(`--trace-out ${value}: the name must end in .json (Chrome trace events) or .perfetto-trace (Perfetto)`);
+        (settings.observe ??= {}).traceOut = value;
+        break;
+      case '--trace-max-size': {
+        const n = parseSize(value, '--trace-max-size');
+        if (n < 4096) throw new UserError(`--trace-max-size ${value} is too small (at least 4K)`);
+        (settings.observe ??= {}).traceMaxBytes = n;
+        break;
+      }
+      case '--trace-window':
+        (settings.observe ??= {}).traceWindow = parseTraceWindow(value);
+        break;
+      case '--report':
+        (settings.observe ??= {}).report = value;
+        break;
+      case '--progress':
+        (settings.observe ??= {}).progress = parseOnOff(value, '--progress');
+        break;
       case '--stats': {
         const v = value.toLowerCase();
         if (v !== 'text' && v !== 'json') {
@@ -728,6 +801,9 @@ export function parseArgs(argv: readonly string[]): CliCommand {
     }
   }
 
+  if (settings.observe && (settings.observe.traceMaxBytes !== undefined || settings.observe.traceWindow) && !settings.observe.traceOut) {
+    throw new UserError('--trace-max-size and --trace-window bound a --trace-out FILE (give one)');
+  }
   if (command === 'host') {
     const [file, extra] = rest;
     if (file === undefined) throw new UserError('missing VM definition file (usage: cyclevisor host FILE [--control PATH] [--console NAME])');
@@ -744,6 +820,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       pace: settings.pace,
       restore: (values.get('--restore') ?? []).map(parseRestore),
       incoming: one('--incoming') ?? null,
+      ...(settings.observe ? { observe: settings.observe } : {}),
     };
   }
   if (command === 'ctl') return parseCtl(rest, values.has('--json'), values);

@@ -18,6 +18,7 @@ import type { CreateHost, DomainInfo, DomainStats, DomainSummary, HostRunResult,
 import { formatDomstats, formatHostStatsJson, formatHostStatsText } from '../hypervisor/stats.js';
 import { formatSize } from '../errors.js';
 import type { CliIo } from './main.js';
+import { observeHost, observeOutputs, type HostObservation } from './observe.js';
 
 export const EXIT_LIMIT = 124;
 
@@ -94,6 +95,7 @@ export async function hostCommand(cmd: HostCommand, io: CliIo, deps: HostDeps = 
     throw new UserError(`${cmd.file}: no VM has autostart: true and there is no --control, --incoming or --restore to start one (nothing would run)`);
   }
   if (cmd.statsFile !== null) deps.refuseInputAsOutput?.(cmd.statsFile, '--stats-file', hostInputs(cfg));
+  for (const o of observeOutputs(cmd.observe)) deps.refuseInputAsOutput?.(o.path, o.flag, hostInputs(cfg));
   for (const r of cmd.restore) {
     if (!names.includes(r.name)) throw new UserError(`--restore ${r.name}=${r.file}: no VM of that name in ${cmd.file} (VMs: ${names.join(', ')})`);
   }
@@ -127,6 +129,7 @@ async function runHost(cmd: HostCommand, io: CliIo, deps: HostDeps, cfg: HostCon
   let detachInterrupt = () => {};
   let result: HostRunResult;
   let quitByEscape = false;
+  let observation: HostObservation | null = null;
   try {
     if (cmd.control !== null) server = await ControlServer.listen(cmd.control, host, { version: deps.version ?? 'unknown' });
     const target = cmd.console;
@@ -150,6 +153,8 @@ async function runHost(cmd: HostCommand, io: CliIo, deps: HostDeps, cfg: HostCon
       );
     }
     detachInterrupt = io.onInterrupt(() => host.interrupt());
+    // --trace-out, --report, --progress (src/cli/observe.ts).
+    observation = observeHost(host, cmd.observe, { stderr: io.stderr, stdout: io.stdout, consoleInput: cmd.console !== null && io.interactive === true });
     result = await host.run({ maxInsns: cmd.maxInsns, maxCycles: cmd.maxCycles, onConsole: (n, b) => mux.push(n, b), pace: hostPace(cmd, cfg) });
   } catch (e) {
     if (statsFd !== null) closeSync(statsFd);
@@ -157,6 +162,7 @@ async function runHost(cmd: HostCommand, io: CliIo, deps: HostDeps, cfg: HostCon
   } finally {
     detachInterrupt();
     detachInput();
+    observation?.stopProgress();
     mux.end();
     await server?.close();
   }
@@ -177,6 +183,7 @@ async function runHost(cmd: HostCommand, io: CliIo, deps: HostDeps, cfg: HostCon
   try {
     const stats = await host.domstats();
     const text = cmd.stats === 'json' ? formatHostStatsJson(stats, totals) : formatHostStatsText(stats, totals);
+    await observation?.finish(formatHostStatsText(stats, totals));
     if (statsFd !== null) writeSync(statsFd, text);
     else io.stdout.write(text);
   } finally {

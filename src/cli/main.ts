@@ -58,6 +58,7 @@ import { checkNotHeldHere, ImageLockError } from '../../devices/image-lock.js';
 import { ctlCommand, hostCommand } from './host.js';
 import { openUserNetworks } from '../net/netdev.js';
 import { EXPERIMENT_COMMANDS, experimentsCli } from './experiments.js';
+import { observeBoard, observeOutputs } from './observe.js';
 
 export { attachProcessStdin } from './console.js';
 export type { ConsoleControl, InputSink } from './console.js';
@@ -336,6 +337,10 @@ async function runAndReport(machine: VirtMachine, cmd: RunCommand | DemoCommand 
   );
   let detachInterrupt = () => {};
   let result: RunResult;
+  // --trace-out, --report, --progress (src/cli/observe.ts): files opened now, observer installed.
+  // The board's console is visible only on stdout: with stdout redirected, a status line on the
+  // terminal's stderr interleaves with nothing (docs/TRACING.md "Progress").
+  const observation = observeBoard(machine, cmd.command === 'demo' ? undefined : cmd.observe, { stderr: io.stderr, stdout: io.stdout, consoleInput: false });
   try {
     detachInterrupt = io.onInterrupt(() => machine.interrupt());
     result = await machine.runAsync({
@@ -349,6 +354,7 @@ async function runAndReport(machine: VirtMachine, cmd: RunCommand | DemoCommand 
   } finally {
     detachInterrupt();
     detachInput();
+    observation?.stopProgress();
   }
 
   // Ctrl-A x ends the run as QEMU's does: exit status 0, a note on stderr.
@@ -361,6 +367,7 @@ async function runAndReport(machine: VirtMachine, cmd: RunCommand | DemoCommand 
   if (result.message) io.stderr.write(result.reason === 'stuck' ? `${result.message}\n` : `cyclevisor: ${result.message}\n`);
 
   const stats = machine.stats(result);
+  await observation?.finish(stats);
   const render = (f: StatsFormat) => (f === 'json' ? formatJson(stats) : formatText(stats));
   try {
     if (cmd.command === 'demo') {
@@ -395,6 +402,7 @@ export function liveSummary(machine: VirtMachine, wallSeconds: number): string {
 async function runCommand(cmd: RunCommand | DemoCommand, io: CliIo): Promise<number> {
   const elfPath = cmd.command === 'demo' ? demoElfPath() : cmd.elf;
   if (cmd.statsFile !== null) refuseInputAsOutput(cmd.statsFile, '--stats-file', runInputs(cmd, elfPath));
+  for (const o of observeOutputs(cmd.command === 'run' ? cmd.observe : undefined)) refuseInputAsOutput(o.path, o.flag, runInputs(cmd, elfPath));
   const timing = loadTiming(cmd.timingFile);
   warnUnusedTlbSection(cmd.timingFile, cmd.mode, io);
   // The run loop is one long-running wasm function: have V8 compile it with TurboFan from the start.
@@ -584,6 +592,7 @@ function closeMachine(machine: VirtMachine): void {
 
 async function bootCommand(cmd: BootCommand, io: CliIo): Promise<number> {
   if (cmd.statsFile !== null) refuseInputAsOutput(cmd.statsFile, '--stats-file', runInputs(cmd, null));
+  for (const o of observeOutputs(cmd.observe)) refuseInputAsOutput(o.path, o.flag, runInputs(cmd, null));
   const timing = loadTiming(cmd.timingFile);
   warnUnusedTlbSection(cmd.timingFile, cmd.mode, io);
   // Check the files first, naming the option (bootLinux reads them and keeps its own checks).

@@ -28,6 +28,7 @@ import { VcpuSchedulerPlacement } from './scheduler.js';
 import { VcpuTlbModels } from './tlbstate.js';
 import { applyTlbModel } from '../tlbmodel.js';
 import type { ControlResult, HostControlOps, HostSpec, VcpuPlacement, VmListEntry, VmSpec, VmStats } from './types.js';
+import type { HostTraceHooks } from './trace-hooks.js';
 
 /** Host RAM the core can have (its linear memory; issue 10: "≤ 2G today"). */
 export const MAX_HOST_RAM = 2 * 1024 * 1024 * 1024;
@@ -102,6 +103,8 @@ export class Host implements HostControlOps {
   readonly harts: number;
   readonly timing: TimingConfig;
   readonly vms: Vm[] = [];
+  /** --trace-out / --report observer (src/trace/host.ts), or null. Observation only. */
+  trace: HostTraceHooks | null = null;
   readonly hostTime: number[];
   /** issue 12 scope 3: VMs' memory may exceed host RAM (backed on first touch). */
   readonly overcommit: boolean;
@@ -279,7 +282,9 @@ export class Host implements HostControlOps {
       this.idleAt[h] = -1;
       const vm = byId(pick.id);
       core.switchHart(h);
+      this.trace?.roundStart(h, now, vm.name);
       const r = vm.runRound(h, pick.slice);
+      this.trace?.roundEnd(h, vm.name, r.hostCycles);
       this.hostTime[h]! += r.hostCycles;
       this.placement.charge(vm.id, r.hostCycles);
       if (r.blocked) this.blocked.add(vm.id);

@@ -37,6 +37,7 @@ import type { ExitReasonName, VmDiskStats, VmSpec, VmState, VmStats } from './ty
 import { DEFAULT_SHADOW_PAGES, PagingCounters, ShadowMmu, pagingStats } from './shadow.js';
 import type { VcpuTlbModels } from './tlbstate.js';
 import { VirtioBlk } from '../../devices/virtio-blk.js';
+import type { VmTraceHooks } from './trace-hooks.js';
 
 /** Cycles each vCPU of an SMP VM runs per round (the bare board's SMP_QUANTUM). */
 export const VM_QUANTUM = 10_000;
@@ -112,6 +113,8 @@ export class Vm {
   /** The VM's virtual clock, in cycles. */
   now = 0;
   hostCycles = 0;
+  /** --trace-out / --report observer (src/trace/host.ts), or null. Observation only. */
+  trace: VmTraceHooks | null = null;
   consoleBytes = 0;
   /** Guest-requested restarts so far. */
   reboots = 0;
@@ -375,7 +378,9 @@ export class Vm {
         if (!this.wakes(v, t0)) continue;
         v.waiting = false;
       }
+      this.trace?.vcpuStart(this.name, v.index, t0, ran);
       const used = this.runVcpu(v, hostHart, t0, end);
+      this.trace?.vcpuEnd(this.name, v.index, used.hostCycles);
       ran += used.hostCycles;
       reached = Math.max(reached, used.at);
     }
@@ -470,6 +475,7 @@ export class Vm {
         const before = core.cycles;
         const { reason, outcome } = this.handleExitSafely(e, v);
         this.count(v, reason, this.exitCycles + (core.cycles - before));
+        this.trace?.exit(this.name, v.index, reason, before, e.cause, e.interrupt);
         // Trap storm (the core's stuck rule, for traps the VMM delivers): TRAP_STORM injected traps
         // in a row without an instruction retired in between (e.g. a vCPU started at an address
         // outside its memory with vstvec there too) crash the VM instead of spinning forever.
