@@ -242,7 +242,10 @@ export function run(): u32 {
   const instretStart = load<u64>(H_INSTRET);
   const limit = load<u64>(C_INSN_LIMIT);
   if (instretStart >= limit) return RUN_INSN_LIMIT;
-  const budget = limit - instretStart;
+  // Instructions retired so far in this run() = budget - left. A stepped block (below) stands its
+  // real `left` in with 1 and moves `budget` by as much, so that stays true inside it (CSR reads of
+  // minstret, hpmSync, noteTrap).
+  let budget = limit - instretStart;
   let left = budget;
   let deadline: u64 = 0;
   const takenExtra = <u64>load<u8>(LAT_BASE + TIMING_CLASS_BRANCH_TAKEN) - <u64>load<u8>(LAT_BASE + 1);
@@ -397,9 +400,11 @@ export function run(): u32 {
 
     if (stepping) {
       stepLeft = left;
+      budget -= left - 1;
       left = 1;
     } else if (dbgWant) {
       dbgLeft = left;
+      budget -= left - 1;
       left = 1;
       dbgStep = true;
     }
@@ -411,6 +416,7 @@ export function run(): u32 {
           // A debugger-stepped instruction retired and the block goes on: stop here (cutting the
           // block: the next run() continues it, debug.ts), or step the next one.
           dbgLeft--;
+          budget++;
           left = 1;
           if (dbgAfter(pc)) {
             store<u32>(D_MID, 1);
@@ -1944,11 +1950,13 @@ export function run(): u32 {
     if (stepping) {
       used = 1 - left;
       left = stepLeft - used;
+      budget += stepLeft - 1;
       stepping = false;
       if (used != 0 && !excPending) trigRetired();
     } else if (dbgStep) {
       used = 1 - left;
       left = dbgLeft - used;
+      budget += dbgLeft - 1;
       dbgStep = false;
     }
     if (dbgWant) {

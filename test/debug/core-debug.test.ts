@@ -114,7 +114,7 @@ describe('host debugger in the core', () => {
         (d) => d.addExec(BigInt(p.at('store'))),
         (d) => d.addExec(BigInt(p.at('loop')), BigInt(p.at('end'))), // a code-hook range
         (d) => d.addWatch(BigInt(DATA), BigInt(DATA + 8), WATCH_WRITE),
-        (d) => d.addWatch(BigInt(DATA), BigInt(DATA + 8), WATCH_READ | WATCH_WRITE),
+        (d) => d.addWatch(BigInt(DATA), BigInt(DATA + 8), 3),
         (d) => d.trapStop(true),
         (d) => d.addExec(0x1234n), // armed, never on this code's page
       ];
