@@ -58,7 +58,11 @@ for (let round = 0; round < (quick ? 3 : 15); round++) {
   const bench = new Bench({ iterations: 2, warmupIterations: round === 0 ? 1 : 0, time: 0, warmupTime: 0 });
   for (const [name, fn] of variants) bench.add(name, fn);
   await bench.run();
-  for (const t of bench.tasks) best.set(t.name, Math.min(best.get(t.name) ?? Infinity, t.result!.latency.min));
+  for (const t of bench.tasks) {
+    const r = t.result as { latency?: { min: number } } | undefined;
+    if (!r?.latency) throw new Error(`no result for ${t.name}`);
+    best.set(t.name, Math.min(best.get(t.name) ?? Infinity, r.latency.min));
+  }
 }
 const base = best.get('hooks off')!;
 console.log(`cmark-small: ${ref!.instret} instructions per run (same count and cycles in every variant)`);
