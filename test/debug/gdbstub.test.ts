@@ -273,6 +273,8 @@ describe.skipIf(!GDB)('cyclevisor run --gdb tcp::0 -S (the CLI)', () => {
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    // Listen for the exit from the start: the child may end before gdb does.
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
     const port = await new Promise<number>((resolve, reject) => {
       child.stderr.on('data', (d: Buffer) => {
         err += d.toString();
@@ -284,7 +286,7 @@ describe.skipIf(!GDB)('cyclevisor run --gdb tcp::0 -S (the CLI)', () => {
     // -S: nothing ran yet.
     expect(out).toBe('');
     const g = await gdb(port, ['break finish', 'continue', 'p/x $a0', 'delete', 'continue']);
-    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    const code = await exited;
     expect(g).toMatch(/Breakpoint 1, 0x[0-9a-f]+ in finish \(\)/);
     expect(g).toContain('= 0xdc'); // finish(220)
     expect(g).toContain('[Inferior 1 (process 1) exited normally]');
