@@ -5,7 +5,7 @@
  * a run under gdb ends with the counters of a run without it; and garbage on a raw socket gets
  * protocol errors, never a crash.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -24,6 +24,8 @@ function hasGdb(): boolean {
   }
 }
 const GDB = hasGdb();
+// Each case runs gdb in a child process; on a loaded host that takes a while.
+vi.setConfig({ testTimeout: 120_000 });
 
 interface Session {
   m: VirtMachine;
