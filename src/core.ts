@@ -27,6 +27,8 @@ export const enum RunStatus {
   Stuck = 6,
   /** Host-VMM mode (setVmmMode): a guest trap for the host; see vmExit(). V = 1, pc at the trap. */
   VmExit = 7,
+  /** The host debugger's stop (assembly/debug.ts, src/debug/core-debug.ts): breakpoint, watchpoint, step, trap. */
+  Debug = 8,
 }
 
 /** The last trap of a stuck hart (RunStatus.Stuck). */
@@ -77,6 +79,11 @@ interface CoreExports {
   hostHfenceGvma(vmid: number, allVmids: number, hasRange: number, gpa: bigint, len: bigint): void;
   gpaToHpa(gpa: bigint): bigint;
   gvaToHpa(gva: bigint): bigint;
+  dbgTranslate(va: bigint, hart: number): bigint;
+  dbgWatchChanged(): void;
+  dbgCsrRead(csr: number, hart: number): bigint;
+  dbgCsrWrite(csr: number, hart: number, v: bigint): number;
+  dbgCsrStatus(): number;
 }
 
 /** build/core.wasm (Node: found from src/ or dist/src/; the web: the name the worker compiled). */
