@@ -58,8 +58,8 @@ Boots firmware and Linux on the virt board as qemu-system-riscv64 -M virt does.
   --netdev user[,hostfwd=tcp:ADDR:PORT-:PORT]  NIC on a NAT network (QEMU -nic)
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
   --cpu rv64[,h=off]  ISA: rv64|rva22u64|rva22s64[,KEY=on|off] (h, zbb, ...)
-  As for run: --pace, --timing, --max-insns, --max-cycles, --stats[-file],
-  --trace[-regs], --trace-out, --trace-max-size, --report, --progress, --gdb, -S
+  As for run: --pace on|off, --timing, --max-insns N, --max-cycles N, --stats,
+  --stats-file, --trace[-regs], --trace-out, --report, --progress, --gdb, -S
 
 Console: on a terminal every key goes to the guest (Ctrl-C too) except Ctrl-A:
 Ctrl-A x quits, Ctrl-A s prints statistics, Ctrl-A h lists the keys and
