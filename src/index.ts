@@ -1,0 +1,23 @@
+/**
+ * cyclevisor's public API: `import { Machine, Core } from 'cyclevisor'` (package.json "exports").
+ *
+ * Everything exported here is covered by semantic versioning (docs/API.md): a name or a documented
+ * behaviour changes only with a major version. Every other module of the package is internal and
+ * not reachable through the package's exports.
+ */
+export {
+  Machine,
+  type MachineOptions,
+  type BootOptions,
+  type RunOptions,
+  type MachineRunResult,
+  type StopReason,
+  type LoadedProgram,
+  type MachineStats,
+} from './api/machine.js';
+export { Core, type CoreOptions, type CoreRunOptions, type CoreStopReason, type MmioHandler, type AccessSize } from './api/core.js';
+export type { RegName } from './api/regs.js';
+export type { RunStats, HartStats, ExitReason } from './stats.js';
+export type { TlbStats, TlbCounters } from './tlbmodel.js';
+export { UserError } from './errors.js';
+export { coreWasmPath, VERSION } from './api/meta.js';
