@@ -23,7 +23,7 @@ export type StopReason =
   | 'max-insns'
   /** `maxCycles` reached (first instruction boundary at or after it). */
   | 'max-cycles'
-  /** The `until` text appeared on the console (checked every `untilSlice` instructions). */
+  /** The `until` text appeared on the console (checked every `untilSlice` instructions; a run that ends otherwise in the same slice reports that end). */
   | 'until'
   /** A hart took too many traps in a row without retiring an instruction (`stuckTraps`). */
   | 'stuck'
@@ -184,8 +184,11 @@ export class Machine {
     for (;;) {
       const stopAt = until === undefined ? limit : Math.min(limit, m.totalInstret() + slice);
       const r = await m.runAsync({ maxInsns: stopAt === Infinity ? null : stopAt, maxCycles: o.maxCycles ?? null });
-      if (until !== undefined && matched()) return this.#result({ reason: 'until', code: 0 });
-      if (r.reason === 'max-insns' && m.totalInstret() < limit) continue; // an `until` slice ended
+      // Only a slice end (not the guest's exit or a user limit) becomes 'until'.
+      if (r.reason === 'max-insns' && m.totalInstret() < limit) {
+        if (matched()) return this.#result({ reason: 'until', code: 0 });
+        continue;
+      }
       return this.#result(r);
     }
   }
