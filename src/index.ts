@@ -21,3 +21,10 @@ export type { RunStats, HartStats, ExitReason } from './stats.js';
 export type { TlbStats, TlbCounters } from './tlbmodel.js';
 export { UserError } from './errors.js';
 export { coreWasmPath, VERSION } from './api/meta.js';
+export {
+  Hypervisor,
+  type HypervisorOptions,
+  type HypervisorRunOptions,
+  type HypervisorRunResult,
+  type VmState,
+} from './api/hypervisor.js';

@@ -1,0 +1,43 @@
+/**
+ * The public Hypervisor (src/api/hypervisor.ts): a VMM host from a definition object, one Linux VM
+ * (shared nolibc initramfs) run to its power-off, console text and statistics through the stable
+ * names; bad definitions are one-line UserErrors.
+ */
+import { describe, expect, it } from 'vitest';
+import { Hypervisor, UserError } from '../../src/index.js';
+import { IMAGES, haveImages } from '../helpers/guests.js';
+
+const HAVE = haveImages('linux-6.1-rv64.Image', 'initramfs-nolibc.cpio.gz');
+if (!HAVE) console.warn(`test/api/hypervisor.test.ts: Linux VM test skipped: no guest images at ${IMAGES}`);
+
+describe('Hypervisor', () => {
+  it('refuses a bad definition with one line', () => {
+    expect(() => Hypervisor.fromConfig({ host: { harts: 99, ram: '64M' }, vms: [] })).toThrow(UserError);
+    expect(() => Hypervisor.fromFile('/nonexistent/vms.yaml')).toThrow(UserError);
+  });
+
+  it.skipIf(!HAVE)('runs a Linux VM to its power-off; console text, list and stats', async () => {
+    const hv = Hypervisor.fromConfig(
+      {
+        host: { harts: 1, ram: '256M' },
+        vms: [{ name: 'tiny', vcpus: 1, memory: '128M', kernel: 'linux-6.1-rv64.Image', initrd: 'initramfs-nolibc.cpio.gz', cmdline: 'console=ttyS0' }],
+      },
+      IMAGES,
+    );
+    expect(await hv.list()).toEqual([{ name: 'tiny', state: 'running', id: expect.any(Number) }]);
+    const part = await hv.run({ maxInsns: 5_000_000 });
+    expect(part.end).toBe('max-insns');
+    expect(part.instructions).toBeGreaterThanOrEqual(5_000_000);
+    const end = await hv.run();
+    expect(end.end).toBe('done');
+    expect(end.vms).toEqual([{ name: 'tiny', state: 'shut off', reason: 'shutdown' }]);
+    const text = hv.consoleText('tiny');
+    expect(text).toContain('init: hello from userspace');
+    expect(text).toContain('init: loop done 7abae2d0a1937501');
+    const [s] = await hv.stats('tiny');
+    expect(s!.name).toBe('tiny');
+    expect(s!.stats['state.state']).toBe('shut off');
+    expect(s!.stats['vcpu.0.instructions']).toBe(end.instructions);
+    hv.close();
+  }, 120_000);
+});
