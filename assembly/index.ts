@@ -23,6 +23,8 @@ import { tmReset, tmEnabled, tmAccess, tmHfenceGvma, tmHfenceVvma, tmDataRegime 
 
 export { run } from './run';
 export { injectVS, vcpuLoaded, hostHfenceGvma, gpaToHpa, gvaToHpa } from './vmexit';
+export { dbgTranslate, dbgWatchChanged } from './debug';
+import { dbgReset } from './debug';
 export {
   shadowInit, shadowLoad, shadowSetSatp, shadowZap, shadowSfence, shadowCountFence, shadowLastKind, shadowLastGpa,
   shadowPeekGpa,
@@ -85,6 +87,7 @@ export function reset(): void {
   setTlbHart(0);
   tlbFlushAllHarts();
   memory.fill(TM_SAVE_BASE, 0, MAX_HARTS * TM_SAVE_SIZE);
+  dbgReset();
 }
 
 function resetHartState(): void {

@@ -205,6 +205,37 @@ export const TIMING_CLASS_BRANCH_TAKEN: u32 = 16;
 export const TIMING_CLASS_TRAP: u32 = 17;
 
 // ---------------------------------------------------------------------------------------------
+// Host debugger (assembly/debug.ts; gdb stub and Unicorn-style hooks, src/debug/): breakpoints and
+// code-hook ranges (execute points), watchpoints and memory-hook ranges, single-step, trap stops,
+// checked by the core at instruction boundaries. The guest's own debugger is Sdtrig (trigger.ts).
+// D_FLAGS = 0 (nothing armed) costs the run loop one load and compare per block boundary.
+export const DBG_BASE: u32 = CLS_BASE + CLS_SIZE;
+export const D_FLAGS: u32 = DBG_BASE; // u32: DBG_* bits (debug.ts) of what is armed
+export const D_STEP_HART: u32 = D_FLAGS + 4; // u32: hart a single-step (DBG_STEP) applies to
+export const D_N_EXEC: u32 = D_STEP_HART + 4; // u32: live entries in D_EXEC
+export const D_N_WATCH: u32 = D_N_EXEC + 4; // u32: live entries in D_WATCH
+export const D_MID: u32 = D_N_WATCH + 4; // u32: 1 = the stop cut a block: the next run() goes on with it
+export const D_SKIP: u32 = D_MID + 4; // u32: 1 = do not stop at the execute point at D_SKIP_PC once
+export const D_SKIP_PC: u32 = D_SKIP + 8; // u64 (8-aligned)
+export const D_DEADLINE: u32 = D_SKIP_PC + 8; // u64: the deadline of the cut block (D_MID)
+// The stop record: why run() returned RUN_DEBUG.
+export const D_REASON: u32 = D_DEADLINE + 8; // u32: STOP_* (debug.ts)
+export const D_INDEX: u32 = D_REASON + 4; // u32: D_EXEC entry that matched (STOP_EXEC)
+export const D_PC: u32 = D_INDEX + 4; // u64: pc at the stop
+export const D_CAUSE: u32 = D_PC + 8; // u64: STOP_TRAP: xcause of the trap taken
+export const D_TVAL: u32 = D_CAUSE + 8; // u64: STOP_TRAP: its tval
+export const D_EPC: u32 = D_TVAL + 8; // u64: STOP_TRAP: pc of the trapping instruction
+export const D_N_HITS: u32 = D_EPC + 8; // u32: watch hits recorded since the last stop (at most D_HITS_MAX)
+export const D_HITS_MAX: u32 = 4;
+export const D_HITS: u32 = D_N_HITS + 8; // D_HITS_MAX × {va u64, value u64, size u32, kind u32, entry u32, pad}
+export const D_HIT_SIZE: u32 = 32;
+export const D_EXEC_MAX: u32 = 64;
+export const D_EXEC: u32 = D_HITS + D_HITS_MAX * D_HIT_SIZE; // D_EXEC_MAX × {lo u64, hi u64} (pc in [lo, hi))
+export const D_WATCH_MAX: u32 = 32;
+export const D_WATCH: u32 = D_EXEC + D_EXEC_MAX * 16; // D_WATCH_MAX × {lo u64, hi u64, kinds u64} (va in [lo, hi))
+export const DBG_END: u32 = D_WATCH + D_WATCH_MAX * 24;
+
+// ---------------------------------------------------------------------------------------------
 // Host TLB (GUIDE §5): direct-mapped, one array per access type and one set of arrays per
 // translation regime (0: M-mode/bare, 1: S/HS-mode, 2: U-mode, 3: VS-mode, 4: VU-mode), so traps
 // and returns between modes need no flush. The VS/VU sets cache the composed GVA -> HPA translation

@@ -35,6 +35,8 @@ import {
   H_VIRT, H_HGATP, H_VSATP, H_VSSTATUS,
 } from './layout';
 import { trigData, TRIG_ARMED_DATA, TRIG_LOAD, TRIG_STORE, TRIG_AMO } from './trigger';
+import { dbgWatchPage, dbgWatchAccess, DBG_WATCH, WATCH_READ, WATCH_WRITE } from './debug';
+import { D_FLAGS } from './layout';
 import { mmio_read, mmio_write } from './host';
 import {
   raise, raiseGuest, excPending, CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, CAUSE_FETCH_ACCESS, CAUSE_LOAD_PAGE_FAULT,
@@ -664,6 +666,8 @@ function tlbFill(arr: u32, va: u64, pa: u64, access: u32, p: u32): void {
   if (access == ACCESS_WRITE && codePage(pa)) return;
   // Armed load/store triggers (trigger.ts): every data access must take the slow path.
   if (access != ACCESS_FETCH && (load<u64>(H_TRIG_ARMED) & TRIG_ARMED_DATA) != 0) return;
+  // Host debugger watch ranges (debug.ts): their pages' data accesses must all take the slow path.
+  if (access != ACCESS_FETCH && (load<u32>(D_FLAGS) & DBG_WATCH) != 0 && dbgWatchPage(va)) return;
   const e = tlbSet(p) + (arr - TLB_BASE) + tlbIndex(va);
   store<u64>(e, va & ~(<u64>0xfff));
   store<u64>(e, page + RAM_ADDEND - (va & ~(<u64>0xfff)), 8);
@@ -717,14 +721,20 @@ export function loadSlowIn(va: u64, size: u32, p: u32): u64 {
     }
     let v: u64 = 0;
     for (let i: u32 = 0; i < size; i++) v |= ramLoad(translate(va + i, ACCESS_READ, p), 1) << (<u64>i * 8);
+    if ((load<u32>(D_FLAGS) & DBG_WATCH) != 0) dbgWatchAccess(va, size, WATCH_READ, v);
     return v;
   }
   const pa = translate(va, ACCESS_READ, p, size);
   if (excPending != 0) return 0;
   // (An HLVX translation checked execute permission: it must not fill the read array.)
   if ((va & <u64>(size - 1)) == 0 && !hlvxAccess) tlbFill(TLB_READ, va, pa, ACCESS_READ, p);
-  return physLoad(pa, size, va);
+  const v = physLoad(pa, size, va);
+  // Host debugger watch ranges (debug.ts): the access completed.
+  if ((load<u32>(D_FLAGS) & DBG_WATCH) != 0 && excPending == 0) dbgWatchAccess(va, size, WATCH_READ, v);
+  return v;
 }
+/** The byte stores of a page-crossing store are one access for the host debugger's watch ranges. */
+let watchMute = false;
 
 export function storeSlow(va: u64, size: u32, v: u64): void {
   slowStayedInRam = true;
@@ -745,13 +755,19 @@ export function storeSlowIn(va: u64, size: u32, v: u64, p: u32): void {
         return;
       }
     }
+    watchMute = true;
     for (let i: u32 = 0; i < size; i++) storeSlowIn(va + i, 1, v >> (<u64>i * 8), p);
+    watchMute = false;
+    if ((load<u32>(D_FLAGS) & DBG_WATCH) != 0) dbgWatchAccess(va, size, WATCH_WRITE, v);
     return;
   }
   const pa = translate(va, ACCESS_WRITE, p, size);
   if (excPending != 0) return;
   if ((va & <u64>(size - 1)) == 0) tlbFill(TLB_WRITE, va, pa, ACCESS_WRITE, p);
   physStore(pa, size, v, va);
+  if ((load<u32>(D_FLAGS) & DBG_WATCH) != 0 && !watchMute && excPending == 0) {
+    dbgWatchAccess(va, size, WATCH_WRITE, size == 8 ? v : v & ((<u64>1 << (<u64>size * 8)) - 1));
+  }
 }
 
 /**
@@ -793,6 +809,12 @@ export function amoAddress(va: u64, size: u32, write: bool): usize {
     return 0;
   }
   if (write && codePage(pa)) invalidateCode(pa, size);
+  // Host debugger watch ranges (debug.ts): an AMO or SC reads and writes, LR reads; the value
+  // reported is the memory's before the instruction.
+  if ((load<u32>(D_FLAGS) & DBG_WATCH) != 0) {
+    const h = <usize>(pa + RAM_ADDEND);
+    dbgWatchAccess(va, size, write ? WATCH_READ | WATCH_WRITE : WATCH_READ, size == 4 ? <u64>load<u32>(h) : load<u64>(h));
+  }
   return <usize>(pa + RAM_ADDEND);
 }
 

@@ -21,6 +21,8 @@ import {
   TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR, H_TRIG_ARMED,
 } from './layout';
 import { trigBeforeInsn, trigRetired, trigOnTrap, TRIG_ARMED_STEP, TRIG_FIRED, TRIG_STEP } from './trigger';
+import { dbgBlockStart, dbgAfter, dbgBlockEnd, dbgTrapTaken, DBG_STOP, DBG_STEPBLOCK } from './debug';
+import { D_FLAGS, D_MID, D_DEADLINE } from './layout';
 import * as G from './generated/ops';
 import { bitOp } from './bitmanip';
 import { zfhOp, getF16, setF16 } from './fpu16';
@@ -88,6 +90,8 @@ export const RUN_MTRAP: u32 = 5;
 export const RUN_STUCK: u32 = 6;
 /** Host-VMM mode: a guest trap the host must handle; the exit record is in the control block. */
 export const RUN_VMEXIT: u32 = 7;
+/** The host debugger's stop (debug.ts): a breakpoint, watchpoint, step or trap stop; D_REASON says which. */
+export const RUN_DEBUG: u32 = 8;
 
 const CLS_TAKEN: u32 = CLS_BASE + (TIMING_CLASS_BRANCH_TAKEN + 1) * 8;
 const CLS_TRAP: u32 = CLS_BASE + (TIMING_CLASS_TRAP + 1) * 8;
@@ -238,7 +242,10 @@ export function run(): u32 {
   const instretStart = load<u64>(H_INSTRET);
   const limit = load<u64>(C_INSN_LIMIT);
   if (instretStart >= limit) return RUN_INSN_LIMIT;
-  const budget = limit - instretStart;
+  // Instructions retired so far in this run() = budget - left. A stepped block (below) stands its
+  // real `left` in with 1 and moves `budget` by as much, so that stays true inside it (CSR reads of
+  // minstret, hpmSync, noteTrap).
+  let budget = limit - instretStart;
   let left = budget;
   let deadline: u64 = 0;
   const takenExtra = <u64>load<u8>(LAT_BASE + TIMING_CLASS_BRANCH_TAKEN) - <u64>load<u8>(LAT_BASE + 1);
@@ -259,11 +266,17 @@ export function run(): u32 {
   // instruction, checked before it runs; `stepLeft` is the budget the block's `left` = 1 stands in for.
   let stepping = false;
   let stepLeft: u64 = 0;
+  // The host debugger (debug.ts) wants this block run one instruction at a time (dbgAfter after
+  // each); `dbgLeft` is the budget the block's `left` = 1 stands in for.
+  let dbgWant = false;
+  let dbgStep = false;
+  let dbgLeft: u64 = 0;
 
   while (true) {
     // ---- block boundary
     if (excPending) {
       const epc = pc;
+      const dCause = excCause, dTval = excTval;
       if (load<u64>(H_TRIG_ARMED) != 0) trigOnTrap();
       // A guest-page fault of an explicit load/store/AMO reports the transformed instruction in
       // htinst/mtinst (implicit walk accesses already carry their pseudoinstruction).
@@ -284,6 +297,7 @@ export function run(): u32 {
       // Host-VMM mode (vmexit.ts): the trap became a VM exit; the host takes it from here.
       if (vmExitTaken()) { status = RUN_VMEXIT; cycles += <u64>load<u32>(C_VMX_EXIT_CYCLES); store<u64>(C_VMX_DEADLINE, deadline); }
       else if (status != RUN_MTRAP && noteTrap(excCause, epc, instretStart + (budget - left))) status = RUN_STUCK;
+      if (status == RUN_DEADLINE && load<u32>(D_FLAGS) != 0 && dbgTrapTaken(dCause, dTval, epc, pc)) status = RUN_DEBUG;
     }
     if (status != RUN_DEADLINE) break;
     if (load<u64>(C_VMX_RESUME) != 0) {
@@ -292,6 +306,11 @@ export function run(): u32 {
       // boundary work (deadline, timers, interrupts are checked where the uncut block would).
       store<u64>(C_VMX_RESUME, 0);
       deadline = load<u64>(C_VMX_DEADLINE);
+    } else if (load<u32>(D_MID) != 0) {
+      // The host debugger stopped between two instructions of one block (debug.ts): go on with
+      // that block as if never cut (its deadline; no boundary work).
+      store<u32>(D_MID, 0);
+      deadline = load<u64>(D_DEADLINE);
     } else {
     deadline = load<u64>(C_DEADLINE);
     // Sstc: the core's own timer deadline (time >= stimecmp raises STIP without a host event).
@@ -324,10 +343,17 @@ export function run(): u32 {
         store<u64>(CLS_TRAP, load<u64>(CLS_TRAP) + 1);
         if (vmExitTaken()) { status = RUN_VMEXIT; cycles += <u64>load<u32>(C_VMX_EXIT_CYCLES); break; }
         if (noteTrap(cause, epc, instretStart + (budget - left))) { status = RUN_STUCK; break; }
+        if (load<u32>(D_FLAGS) != 0 && dbgTrapTaken(cause, 0, epc, pc)) { status = RUN_DEBUG; break; }
         continue;
       }
     }
     } // (C_VMX_RESUME)
+    // ---- host debugger (debug.ts): breakpoints before the fetch; stepped blocks
+    if (load<u32>(D_FLAGS) != 0) {
+      const d = dbgBlockStart(pc);
+      if (d == DBG_STOP) { status = RUN_DEBUG; break; }
+      dbgWant = d == DBG_STEPBLOCK;
+    }
     // ---- host TLB arrays of the data regime (MPRV may make M-mode loads/stores use MPP's)
     const dp = dataPriv();
     tlbR = tlbSet(dp);
@@ -374,12 +400,34 @@ export function run(): u32 {
 
     if (stepping) {
       stepLeft = left;
+      budget -= left - 1;
       left = 1;
+    } else if (dbgWant) {
+      dbgLeft = left;
+      budget -= left - 1;
+      left = 1;
+      dbgStep = true;
     }
 
     // ---- straight-line execution within the page
     while (true) {
       if (left == 0) {
+        if (dbgStep) {
+          // A debugger-stepped instruction retired and the block goes on: stop here (cutting the
+          // block: the next run() continues it, debug.ts), or step the next one.
+          dbgLeft--;
+          budget++;
+          left = 1;
+          if (dbgAfter(pc)) {
+            store<u32>(D_MID, 1);
+            store<u64>(D_DEADLINE, deadline);
+            seqBreak = true;
+            status = RUN_DEBUG;
+            break;
+          }
+          if (dbgLeft != 0) continue;
+          break;
+        }
         // One stepped instruction done and execution goes on in sequence (or by an in-page
         // branch, whose fetch block is charged already): not a new fetch block — except where
         // straight-line execution would also end the block: at a 32-bit instruction that
@@ -1898,11 +1946,22 @@ export function run(): u32 {
       }
       break;
     }
+    let used: u64 = 0;
     if (stepping) {
-      const used = 1 - left;
+      used = 1 - left;
       left = stepLeft - used;
+      budget += stepLeft - 1;
       stepping = false;
       if (used != 0 && !excPending) trigRetired();
+    } else if (dbgStep) {
+      used = 1 - left;
+      left = dbgLeft - used;
+      budget += dbgLeft - 1;
+      dbgStep = false;
+    }
+    if (dbgWant) {
+      dbgWant = false;
+      if (status == RUN_DEADLINE && dbgBlockEnd(pc, used != 0, excPending != 0)) status = RUN_DEBUG;
     }
   }
   store<u64>(H_PC, pc);

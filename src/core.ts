@@ -30,6 +30,8 @@ export const enum RunStatus {
   Stuck = 6,
   /** Host-VMM mode (setVmmMode): a guest trap for the host; see vmExit(). V = 1, pc at the trap. */
   VmExit = 7,
+  /** The host debugger's stop (assembly/debug.ts, src/debug/core-debug.ts): breakpoint, watchpoint, step, trap. */
+  Debug = 8,
 }
 
 /** The last trap of a stuck hart (RunStatus.Stuck). */
@@ -80,6 +82,8 @@ interface CoreExports {
   hostHfenceGvma(vmid: number, allVmids: number, hasRange: number, gpa: bigint, len: bigint): void;
   gpaToHpa(gpa: bigint): bigint;
   gvaToHpa(gva: bigint): bigint;
+  dbgTranslate(va: bigint, hart: number): bigint;
+  dbgWatchChanged(): void;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

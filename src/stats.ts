@@ -5,7 +5,7 @@
 import { TIMING_CLASSES, type TimingClass } from './isa/classes.js';
 import type { TlbCounters, TlbStats } from './tlbmodel.js';
 
-export type ExitReason = 'exit' | 'max-insns' | 'max-cycles' | 'stuck' | 'interrupted' | 'error';
+export type ExitReason = 'exit' | 'max-insns' | 'max-cycles' | 'stuck' | 'interrupted' | 'error' | 'paused';
 
 export interface RunStats {
   /** Guest name (ELF path or "demo"). */
@@ -110,6 +110,8 @@ function exitLine(s: RunStats): string {
       return `interrupted (exit code ${s.exit.code})`;
     case 'error':
       return `stopped by an error (exit code ${s.exit.code})`;
+    case 'paused':
+      return `paused by the debugger or a hook (exit code ${s.exit.code})`;
   }
 }
 

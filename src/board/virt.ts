@@ -156,7 +156,28 @@ interface PaceWait {
   paceUntil: number;
 }
 /** What the run loop does next after a piece of work. */
-type Step = RunResult | PaceWait | 'continue' | 'wait-input' | 'yield';
+type Step = RunResult | PaceWait | 'continue' | 'wait-input' | 'yield' | 'paused';
+
+/**
+ * The host debugger's hand in the run loop (src/debug/: the gdb stub, hooks). The core returns
+ * RunStatus.Debug between two instructions (assembly/debug.ts); the board then fires no events
+ * (the stop is not a deadline) and asks the agent whether to go on at once or pause the run.
+ */
+export interface DebugAgent {
+  /** The core stopped (RunStatus.Debug) on hart `hart`: go on at once, or pause the run. */
+  onStop(hart: number): 'resume' | 'pause';
+  /** Polled between core.run() calls: pause now (gdb's Ctrl-C). */
+  pauseRequested?(): boolean;
+  /**
+   * runAsync waits for this after a pause, then goes on (the gdb stub resolves it on c / s). Without
+   * it runAsync, like runSync, returns `{ reason: 'paused' }`; running again continues exactly.
+   */
+  waitResume?(): Promise<void>;
+  /** The run ended (not a pause): the machine-exit hook. */
+  onExit?(r: RunResult): void;
+}
+/** Result of a run paused by the debugger or a hook; run again to go on. */
+export const PAUSED: RunResult = { reason: 'paused', code: 0 };
 
 function isPaceWait(r: unknown): r is PaceWait {
   return typeof r === 'object' && r !== null && 'paceUntil' in r;
@@ -399,6 +420,10 @@ export class VirtMachine {
   sbi: SbiHost | null = null;
   /** Set by bootLinux() for --bios builtin: handles traps into M-mode (the core's host M-mode). */
   firmware: BuiltinFirmware | null = null;
+  /** The host debugger (gdb stub, hooks): see DebugAgent. */
+  debugAgent: DebugAgent | null = null;
+  /** SMP: a round cut by a debugger stop on hart `h` goes on there (stepSmp). */
+  private smpResume: { boundary: number; h: number } | null = null;
 
   /** Console output from firmware services (the builtin SBI's putchar). */
   consoleOut(b: number): void {
@@ -652,6 +677,8 @@ export class VirtMachine {
           };
         }
         if (r === 'yield' || isPaceWait(r)) continue;
+        if (r === 'paused') return PAUSED;
+        this.debugAgent?.onExit?.(r);
         return r;
       }
     } finally {
@@ -704,7 +731,16 @@ export class VirtMachine {
           if (early !== null) this.pacedWakeWall = this.harts === 1 ? early : null;
           // Woken much later than asked (stopped, suspended): a pause, not time to catch up.
           else if (now - r.paceUntil > PACE_PAUSE_MS) this.paceReanchor();
+        } else if (r === 'paused') {
+          const agent = this.debugAgent;
+          if (!agent?.waitResume) return PAUSED;
+          // The debugger holds the machine: not simulation work (out of the host time).
+          const w0 = performance.now();
+          await agent.waitResume();
+          this.hostMs -= performance.now() - w0;
+          if (this.paceAnchor) this.paceReanchor();
         } else {
+          this.debugAgent?.onExit?.(r);
           return r;
         }
       }
@@ -721,7 +757,7 @@ export class VirtMachine {
    * `budgetMs` of wall time passed (then 'yield'; the next call continues exactly where this one
    * stopped).
    */
-  private advance(opts: RunOptions, budgetMs: number): RunResult | PaceWait | 'wait-input' | 'yield' {
+  private advance(opts: RunOptions, budgetMs: number): RunResult | PaceWait | 'wait-input' | 'yield' | 'paused' {
     const t0 = performance.now();
     const maxInsns = opts.maxInsns ?? Infinity;
     const maxCycles = (this.maxCycles = opts.maxCycles ?? Infinity);
@@ -731,12 +767,13 @@ export class VirtMachine {
       if (this.interruptRequested) {
         return { reason: 'interrupted', code: EXIT_INTERRUPTED };
       }
+      if (this.debugAgent?.pauseRequested?.()) return 'paused';
       let r: Step;
       if (this.outcome) r = this.outcome;
       else if (this.machineCycles() >= maxCycles) r = maxCyclesResult(maxCycles);
       else if (this.sleeping) r = this.idle();
       else if (this.core.instret < traceEnd) r = this.traceStep(maxInsns, opts.traceSink, opts.traceRegs ?? false);
-      else if (this.harts > 1) r = this.stepSmp(maxInsns);
+      else if (this.harts > 1 || this.smpResume) r = this.stepSmp(maxInsns);
       else if (maxCycles - this.core.cycles <= MAX_CYCLES_FINE) r = this.fineStep(maxInsns);
       else {
         const sliceEnd = budgetMs === Infinity ? Infinity : this.core.cycles + this.sliceCycles;
@@ -755,6 +792,7 @@ export class VirtMachine {
     core.deadline = Math.min(this.scheduler.nextDeadline(), sliceEnd);
     core.insnLimit = maxInsns;
     const status = core.run();
+    if (status === RunStatus.Debug) return this.debugStop(0);
     this.scheduler.runDue(core.cycles);
     if (sliceEnd !== Infinity) this.adaptSlice(core.cycles - c0, performance.now() - t0);
     return this.afterRun(status, maxInsns);
@@ -769,6 +807,7 @@ export class VirtMachine {
     core.deadline = Math.min(this.scheduler.nextDeadline(), this.maxCycles);
     core.insnLimit = Math.min(core.instret + 1, maxInsns);
     const status = core.run();
+    if (status === RunStatus.Debug) return this.debugStop(0);
     this.scheduler.runDue(core.cycles);
     return this.afterRun(status, maxInsns);
   }
@@ -839,6 +878,7 @@ export class VirtMachine {
    */
   private stepSmp(maxInsns: number): Step {
     const core = this.core;
+    if (this.smpResume) return this.smpRound(maxInsns, this.smpResume.boundary, this.smpResume.h);
     let wakeAt = Math.min(this.scheduler.nextDeadline(), this.maxCycles);
     let anyAwake = false;
     for (let h = 0; h < this.harts; h++) {
@@ -866,7 +906,14 @@ export class VirtMachine {
       const wait = this.paceWait(wakeAt);
       if (wait) return wait;
     }
-    for (let h = 0; h < this.harts; h++) {
+    return this.smpRound(maxInsns, boundary, 0);
+  }
+
+  /** The harts from `first` on run to the round's boundary, then the due events fire. */
+  private smpRound(maxInsns: number, boundary: number, first: number): Step {
+    const core = this.core;
+    this.smpResume = null;
+    for (let h = first; h < this.harts; h++) {
       if (!this.started[h]) continue;
       // Sleeping harts (and harts already at the boundary) are updated in place, not switched in.
       const hc = core.hartNum(h, L.H_CYCLES);
@@ -884,6 +931,12 @@ export class VirtMachine {
         core.insnLimit = core.instret + left;
         const status = core.run();
         if (this.outcome) return this.outcome;
+        if (status === RunStatus.Debug) {
+          // Between two instructions of hart h: go on, or pause with the round to finish later.
+          if (this.debugStop(h) === 'continue') continue;
+          this.smpResume = { boundary, h };
+          return 'paused';
+        }
         if (status === RunStatus.Sbi) {
           if (!this.sbi) throw new Error('core returned an SBI call but no host SBI is installed');
           handleSbiCall(this.sbi, h);
@@ -915,6 +968,18 @@ export class VirtMachine {
     this.smpTime = boundary;
     this.scheduler.runDue(boundary);
     return this.outcome ?? 'continue';
+  }
+
+  /**
+   * The core returned RunStatus.Debug on hart h (assembly/debug.ts): no events are due for it (the
+   * run stopped between two instructions); the agent says whether to go on or pause.
+   */
+  private debugStop(h: number): Step {
+    const agent = this.debugAgent;
+    if (!agent) throw new Error('core returned a debugger stop but no debugger is attached');
+    const a = agent.onStop(h);
+    if (this.outcome) return this.outcome;
+    return a === 'pause' ? 'paused' : 'continue';
   }
 
   private afterRun(status: RunStatus, maxInsns: number): Step {
@@ -1043,6 +1108,7 @@ export class VirtMachine {
     core.deadline = this.scheduler.nextDeadline();
     core.insnLimit = Math.min(i0 + 1, maxInsns);
     const status = core.run();
+    if (status === RunStatus.Debug) return this.debugStop(0);
     this.scheduler.runDue(core.cycles);
     if (sink) {
       const exc = core.exceptions - exc0;

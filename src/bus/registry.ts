@@ -72,6 +72,9 @@ function isPow2Width(n: unknown, max: number): boolean {
   return typeof n === 'number' && (n === 1 || n === 2 || n === 4 || n === 8) && n <= max;
 }
 
+/** A device access that completed: write or read, guest-physical address, size, value halves, device. */
+export type MmioHookFn = (write: boolean, addr: number, size: AccessSize, lo: number, hi: number, device: string) => void;
+
 export class Bus {
   /** Result of the last successful `read` (low and high 32 bits, unsigned; high is 0 for size <= 4). */
   dataLo = 0;
@@ -79,6 +82,11 @@ export class Bus {
   /** Guest accesses that ended in an AccessFault (unmapped, refused width, misaligned, past the end). */
   unmappedReads = 0;
   unmappedWrites = 0;
+  /**
+   * Observer of every completed device access (src/debug/hooks.ts MMIO hooks), after the device
+   * handled it; null (the default) costs one compare per access.
+   */
+  mmioHook: MmioHookFn | null = null;
 
   /** Sorted by base; never overlapping. */
   private entries: MmioEntry[] = [];
@@ -263,6 +271,7 @@ export class Bus {
     e.reads++;
     this.dataLo = lo;
     this.dataHi = hi;
+    if (this.mmioHook !== null) this.mmioHook(false, addr, size, lo, hi, e.region.name);
     return BusStatus.Ok;
   }
 
@@ -294,6 +303,7 @@ export class Bus {
       return this.writeFault();
     }
     e.writes++;
+    if (this.mmioHook !== null) this.mmioHook(true, addr, size, lo, hi, e.region.name);
     return BusStatus.Ok;
   }
 

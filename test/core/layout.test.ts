@@ -12,6 +12,7 @@ describe('linear-memory layout', () => {
     ['run control', L.CTL_BASE, L.CTL_BASE + L.CTL_SIZE],
     ['latencies', L.LAT_BASE, L.LAT_BASE + L.LAT_SIZE],
     ['class counts', L.CLS_BASE, L.CLS_BASE + L.CLS_SIZE],
+    ['host debugger', L.DBG_BASE, L.DBG_END],
     ['hart save slots', L.HART_SAVE_BASE, L.HART_SAVE_BASE + L.MAX_HARTS * L.HART_SIZE],
     ['code map', L.CODEMAP_BASE, L.CODEMAP_BASE + L.CODEMAP_SIZE],
     ['watch table', L.WATCH_BASE, L.WATCH_BASE + L.WATCH_SIZE],

@@ -342,6 +342,31 @@ describe('armed but silent triggers change nothing', () => {
     }
   });
 
+  it('minstret read inside a stepped block counts the instructions before it (execute trigger armed)', () => {
+    // Regression: a stepped block stood its budget in with left = 1, so a CSR read of minstret in
+    // it saw the instruction count of the run() minus the real budget left (Zicntr: minstret
+    // counts the retired instructions).
+    const p = asm([
+      ...csrsi64(CSR.mstatus, MS.MIE),
+      ...li(8, 20n),
+      label('top'),
+      csrr(9, 0xb02),
+      ['add', { rd: 10, rs1: 10, rs2: 9 }],
+      ['addi', { rd: 8, rs1: 8, imm: -1 }],
+      br('bne', 8, 0, 'top'),
+      WFI,
+    ]);
+    const base = prepare(p);
+    runFor(base.core, 100_000);
+    const a = prepare(p);
+    a.core.set64(L.H_TDATA1, type(6) | MC6.M | MC6.EXEC);
+    a.core.set64(L.H_TDATA2, ODD_IN_CODE_PAGE);
+    a.core.set64(L.H_TRIG_ARMED, 2n);
+    runFor(a.core, 100_000);
+    expect(a.core.x(10)).toBe(base.core.x(10));
+    expect(counts(a.core)).toEqual(counts(base.core));
+  });
+
   it('an instruction limit stops exactly while stepping (execute trigger armed)', () => {
     const p = asm(loop);
     const a = prepare(p);
