@@ -131,6 +131,30 @@
 #define CV_CLS_SIZE 0x108u
 #define CV_TIMING_CLASS_BRANCH_TAKEN 0x10u
 #define CV_TIMING_CLASS_TRAP 0x11u
+#define CV_DBG_BASE 0x2228u
+#define CV_D_FLAGS 0x2228u
+#define CV_D_STEP_HART 0x222cu
+#define CV_D_N_EXEC 0x2230u
+#define CV_D_N_WATCH 0x2234u
+#define CV_D_MID 0x2238u
+#define CV_D_SKIP 0x223cu
+#define CV_D_SKIP_PC 0x2244u
+#define CV_D_DEADLINE 0x224cu
+#define CV_D_REASON 0x2254u
+#define CV_D_INDEX 0x2258u
+#define CV_D_PC 0x225cu
+#define CV_D_CAUSE 0x2264u
+#define CV_D_TVAL 0x226cu
+#define CV_D_EPC 0x2274u
+#define CV_D_N_HITS 0x227cu
+#define CV_D_HITS_MAX 0x4u
+#define CV_D_HITS 0x2284u
+#define CV_D_HIT_SIZE 0x20u
+#define CV_D_EXEC_MAX 0x40u
+#define CV_D_EXEC 0x2304u
+#define CV_D_WATCH_MAX 0x20u
+#define CV_D_WATCH 0x2704u
+#define CV_DBG_END 0x2a04u
 #define CV_TLB_BITS 0xau
 #define CV_TLB_ENTRIES 0x400u
 #define CV_TLB_ENTRY 0x10u
@@ -201,6 +225,7 @@
 #define CV_RUN_MTRAP 5u
 #define CV_RUN_STUCK 6u
 #define CV_RUN_VMEXIT 7u
+#define CV_RUN_DEBUG 8u
 
 /* Timing classes (src/isa/classes.ts) and the default cycles of each (src/timing.ts DEFAULT_LATENCY):
  * the board calls setLatency(i, CV_DEFAULT_LATENCY[i]) for every class; without it instructions cost 0 cycles. */

@@ -14,6 +14,14 @@ export {
   type StopReason,
   type LoadedProgram,
   type MachineStats,
+  type CodeEvent,
+  type MemEvent,
+  type MmioEvent,
+  type TrapEvent,
+  type ExitEvent,
+  type HookHandle,
+  type HookRange,
+  type HookResult,
 } from './api/machine.js';
 export { Core, type CoreOptions, type CoreRunOptions, type CoreStopReason, type MmioHandler, type AccessSize } from './api/core.js';
 export type { RegName } from './api/regs.js';

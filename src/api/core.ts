@@ -11,6 +11,8 @@ import { UserError } from '../errors.js';
 import { parseSize } from '../cli/args.js';
 import { defaultTiming, latencyArray } from '../timing.js';
 import { regIndex, fregIndex, toBigAddr, type RegName } from './regs.js';
+import { CoreDebug, StopReason, WATCH_READ, WATCH_WRITE, type WatchKind } from '../debug/core-debug.js';
+import type { CodeEvent, HookHandle, HookRange, HookResult, MemEvent, TrapEvent } from '../debug/hooks.js';
 
 export type { AccessSize };
 
@@ -46,7 +48,9 @@ export type CoreStopReason =
   /** stop() was called (e.g. from the MMIO handler: a "power off" register). */
   | 'stopped'
   /** The hart trapped `stuckLimit` times in a row without retiring an instruction. */
-  | 'stuck';
+  | 'stuck'
+  /** A hook returned true / 'stop'; run again to go on exactly where it paused. */
+  | 'paused';
 
 const STATUS: Record<number, CoreStopReason> = {
   [RunStatus.Deadline]: 'max-cycles',
@@ -66,6 +70,10 @@ export interface CoreRunOptions {
 /** One RV64GC hart (M/S/U, H, Sv39/48/57) with RAM and an MMIO callback. */
 export class Core {
   readonly #c: WasmCore;
+  #dbg: CoreDebug | null = null;
+  readonly #code: Array<{ cb: (e: CodeEvent) => HookResult; lo: bigint; hi: bigint }> = [];
+  readonly #mem: Array<{ cb: (e: MemEvent) => HookResult; begin: bigint; end: bigint; kinds: number }> = [];
+  readonly #trap: Array<(e: TrapEvent) => HookResult> = [];
   /** Guest-physical address of RAM's first byte (0x80000000). */
   static readonly RAM_BASE: bigint = BigInt(L.RAM_GPA);
 
@@ -118,6 +126,10 @@ export class Core {
     c.deadline = o.maxCycles ?? Infinity;
     for (;;) {
       const st = c.run();
+      if (st === RunStatus.Debug) {
+        if (this.#onDebugStop()) return 'paused';
+        continue; // the core skips the stop point once: going on executes the instruction
+      }
       const r = STATUS[st];
       if (r !== undefined) return r;
       // Sbi / MTrap / VmExit need host modes this API does not turn on.
@@ -128,6 +140,76 @@ export class Core {
   /** Execute n more instructions (default 1). */
   step(n = 1): CoreStopReason {
     return this.run({ maxInsns: this.#c.instret + n });
+  }
+
+  // ------------------------------------------------------------------------------ hooks
+  // The same Unicorn-style hooks as Machine's (src/debug/hooks.ts semantics), on the core's debug
+  // tables (assembly/debug.ts): nothing is written into guest memory, and hooks that never stop
+  // leave every counter as it would be without them. (The MMIO handler is the MMIO hook.)
+
+  /** Before each instruction whose pc is in [begin, end] (default: every instruction — slow). */
+  addCodeHook(cb: (e: CodeEvent) => HookResult, range?: HookRange): HookHandle {
+    const lo = range ? range.begin : 0n;
+    const hi = range ? range.end + 1n : 1n << 64n;
+    if (hi <= lo) throw new UserError('code hook: end must not be below begin');
+    const h = { cb, lo, hi };
+    const id = this.#debug().addExec(lo, hi);
+    this.#code.push(h);
+    return this.#handle(this.#code, h, () => this.#debug().removeExec(id));
+  }
+  /** After each load / store / both touching virtual addresses [begin, end], with the value. */
+  addMemHook(kind: 'read' | 'write' | 'access', cb: (e: MemEvent) => HookResult, range: HookRange): HookHandle {
+    if (range.end < range.begin) throw new UserError('memory hook: end must not be below begin');
+    const kinds = (kind === 'read' ? WATCH_READ : kind === 'write' ? WATCH_WRITE : WATCH_READ | WATCH_WRITE) as WatchKind;
+    const h = { cb, begin: range.begin, end: range.end, kinds };
+    const id = this.#debug().addWatch(range.begin, range.end + 1n, kinds);
+    this.#mem.push(h);
+    return this.#handle(this.#mem, h, () => this.#debug().removeWatch(id));
+  }
+  /** After each trap taken (exception or interrupt), pc at the handler. */
+  addTrapHook(cb: (e: TrapEvent) => HookResult): HookHandle {
+    this.#debug().trapStop(true);
+    this.#trap.push(cb);
+    return this.#handle(this.#trap, cb, () => this.#debug().trapStop(false));
+  }
+
+  #debug(): CoreDebug {
+    return (this.#dbg ??= new CoreDebug(this.#c));
+  }
+  #handle<T>(list: T[], item: T, off: () => void): HookHandle {
+    return {
+      remove: () => {
+        const i = list.indexOf(item);
+        if (i < 0) return;
+        list.splice(i, 1);
+        off();
+      },
+    };
+  }
+  /** RunStatus.Debug: call the hooks the stop is for; true = a hook asked to pause. */
+  #onDebugStop(): boolean {
+    const stop = this.#debug().takeStop();
+    const want = (r: HookResult) => r === true || r === 'stop';
+    let pause = false;
+    if (stop.reason === StopReason.Exec) {
+      const b = this.#debug().readVirt(stop.pc, 2, 0);
+      const size = b ? ((b[0]! & 3) === 3 ? 4 : 2) : 0;
+      for (const h of this.#code.slice()) if (stop.pc >= h.lo && stop.pc < h.hi && want(h.cb({ hart: 0, pc: stop.pc, size }))) pause = true;
+    } else if (stop.reason === StopReason.Trap) {
+      const cause = stop.cause ?? 0n;
+      const ev: TrapEvent = { hart: 0, cause, interrupt: cause >> 63n === 1n, tval: stop.tval ?? 0n, epc: stop.epc ?? 0n, pc: stop.pc };
+      for (const cb of this.#trap.slice()) if (want(cb(ev))) pause = true;
+    }
+    for (const hit of stop.hits ?? []) {
+      for (const h of this.#mem.slice()) {
+        if (hit.va > h.end || hit.va + BigInt(hit.size) - 1n < h.begin) continue;
+        for (const k of [WATCH_READ, WATCH_WRITE]) {
+          if ((hit.kind & k & h.kinds) === 0) continue;
+          if (want(h.cb({ hart: 0, kind: k === WATCH_READ ? 'read' : 'write', address: hit.va, size: hit.size, value: hit.value, pc: stop.pc }))) pause = true;
+        }
+      }
+    }
+    return pause;
   }
 
   /** Make a running run() return 'stopped' at the next block boundary (safe inside the MMIO handler). */

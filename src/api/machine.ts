@@ -14,6 +14,16 @@ import { UserError } from '../errors.js';
 import { parseSize } from '../cli/args.js';
 import type { RunStats } from '../stats.js';
 import { regIndex, fregIndex, toBigAddr, type RegName } from './regs.js';
+import { MachineDebug, type CodeEvent, type HookHandle, type HookRange, type HookResult, type MemEvent, type MmioEvent, type TrapEvent } from '../debug/hooks.js';
+
+export type { CodeEvent, HookHandle, HookRange, HookResult, MemEvent, MmioEvent, TrapEvent };
+
+/** How a run ended, for exit hooks (a pause is not an end). */
+export interface ExitEvent {
+  reason: Exclude<StopReason, 'paused'>;
+  code: number;
+  message?: string;
+}
 
 /** Why a run ended. */
 export type StopReason =
@@ -29,6 +39,8 @@ export type StopReason =
   | 'stuck'
   /** `interrupt()` was called. */
   | 'interrupted'
+  /** A hook returned true / 'stop': run again to go on exactly where it paused. */
+  | 'paused'
   /** The guest did something the machine cannot continue from (message says what). */
   | 'error';
 
@@ -111,6 +123,7 @@ export class Machine {
   readonly #decoder = new TextDecoder();
   #last: MachineRunResult | null = null;
   #symbols: ReadonlyMap<string, bigint> = new Map();
+  readonly #exitHooks: Array<{ cb: (e: ExitEvent) => void }> = [];
 
   constructor(opts: MachineOptions = {}) {
     if (opts.optimize ?? true) useOptimizingCompiler();
@@ -220,7 +233,47 @@ export class Machine {
       cycles: this.#m.core.cycles,
     };
     this.#last = out;
+    if (out.reason !== 'paused') {
+      const ev: ExitEvent = { reason: out.reason, code: out.code, ...(out.message !== undefined ? { message: out.message } : {}) };
+      for (const h of this.#exitHooks.slice()) h.cb(ev);
+    }
     return out;
+  }
+
+  // ------------------------------------------------------------------------------ hooks
+  // Unicorn-style hooks (src/debug/hooks.ts). Unused, they cost one compare per block boundary in
+  // the core and one per device access in the bus; a run whose hooks never stop it ends with
+  // exactly the counters of a run without them. A callback returning true or 'stop' pauses the
+  // run (reason 'paused'); run() again goes on where it paused.
+
+  /** Before each instruction whose pc is in [begin, end] (default: every instruction — slow). */
+  addCodeHook(cb: (e: CodeEvent) => HookResult, range?: HookRange): HookHandle {
+    return MachineDebug.of(this.#m).addCodeHook(cb, range);
+  }
+  /** After each load / store / both touching virtual addresses [begin, end], with the value. */
+  addMemHook(kind: 'read' | 'write' | 'access', cb: (e: MemEvent) => HookResult, range: HookRange): HookHandle {
+    return MachineDebug.of(this.#m).addMemHook(kind, cb, range);
+  }
+  /** After each device access in guest-physical [begin, end] (default all), with the device's name. */
+  addMmioHook(kind: 'read' | 'write' | 'access', cb: (e: MmioEvent) => HookResult, range?: { begin: number; end: number }): HookHandle {
+    return MachineDebug.of(this.#m).addMmioHook(kind, cb, range);
+  }
+  /** After each trap taken (exception or interrupt), pc at the handler. */
+  addTrapHook(cb: (e: TrapEvent) => HookResult): HookHandle {
+    return MachineDebug.of(this.#m).addTrapHook(cb);
+  }
+  /** Once when a run() / runSync() / step() ends (not a pause), with how it ended. */
+  addExitHook(cb: (e: ExitEvent) => void): HookHandle {
+    // Kept here, not in the board's hook table: only Machine knows where its runs end (an `until`
+    // run is several board runs).
+    const entry = { cb };
+    this.#exitHooks.push(entry);
+    return {
+      remove: () => {
+        const i = this.#exitHooks.indexOf(entry);
+        if (i >= 0) this.#exitHooks.splice(i, 1);
+      },
+    };
   }
 
   // ------------------------------------------------------------------------------ console

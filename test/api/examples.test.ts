@@ -25,6 +25,15 @@ describe('examples/api', () => {
     expect(r.stdout).toMatch(/stopped: exit 0, 234 instructions, \d+ cycles, a0 = 0\n$/);
   });
 
+  it('hooks.mjs: code hook pauses, memory / MMIO / trap / exit hooks count, the run goes on', () => {
+    const r = run('hooks.mjs');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^paused at pc 0x8[0-9a-f]+ \(bump\), a0 = 5, after \d+ instructions\n/);
+    expect(r.stdout).toContain('exit hook: exit 0\ngdbtest 220\n');
+    expect(r.stdout).toContain('exit 0: bump called 10 times, counter written 0 1 3 6 10 15 21 28 36 45 55, 12 UART bytes, 0 traps\n');
+  });
+
   it.skipIf(!HAVE_LINUX)('boot-linux.mjs: the shared Linux boots to /init', () => {
     const r = run('boot-linux.mjs', [IMAGES]);
     expect(r.stderr).toBe('');
