@@ -196,7 +196,7 @@ function fpStateDirty(): void {
   if (isVirt()) store<u64>(H_VSSTATUS, load<u64>(H_VSSTATUS) | MSTATUS_FS_DIRTY | MSTATUS_SD);
 }
 
-function readCsr(csr: u32): u64 {
+export function readCsr(csr: u32): u64 {
   switch (csr) {
     // --- floating point (Unpriv 11.2): fflags and frm are views of fcsr
     case 0x001: if (fsOff()) break; return load<u64>(H_FCSR) & 0x1f;
@@ -381,7 +381,7 @@ function writeAtp(field: u32, v: u64): bool {
   return true;
 }
 
-function writeCsr(csr: u32, v: u64): void {
+export function writeCsr(csr: u32, v: u64): void {
   switch (csr) {
     // --- floating point: frm may hold the reserved values 5..7 (an instruction using it as the
     // dynamic rounding mode is illegal then); bits above 7 of fcsr are reserved zero.

@@ -39,7 +39,8 @@ import {
   D_TVAL, D_EPC, D_N_HITS, D_HITS_MAX, D_HITS, D_HIT_SIZE, D_EXEC, D_WATCH, C_HART, HART_BASE, HART_SAVE_BASE,
   HART_SIZE, H_PRIV, H_VIRT, H_SATP, H_VSATP, H_HGATP, RAM_GPA, RAM_OFFSET, C_RAM_SIZE, C_HARTS,
 } from './layout';
-import { tlbFlushAllHarts } from './mmu';
+import { tlbFlushAllHarts, tlbFlushHart } from './mmu';
+import { readCsr, writeCsr, csrOk } from './csr';
 
 /** D_FLAGS bits. */
 export const DBG_EXEC: u32 = 1;
@@ -290,4 +291,55 @@ export function dbgTranslate(va: u64, h: u32): u64 {
   }
   if (priv == 3) return va;
   return walk(load<u64>(b + (H_SATP - HART_BASE)), va, false, 0, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSRs for the debugger (gdb's org.gnu.gdb.riscv.csr registers): read or written as M-mode would,
+// with V = 0, on any hart (a hart that is not running is swapped into the hart block for the
+// access and back: nothing else of the machine changes; the running hart's reservation is kept).
+
+let dbgCsrOk: u32 = 0;
+
+/** Run a CSR access on hart h with the privilege forced to M (V = 0); restores both. */
+function onHart(h: u32, csr: u32, v: u64, write: bool): u64 {
+  const cur = load<u32>(C_HART);
+  const other = h != cur;
+  if (other) {
+    memory.copy(HART_SAVE_BASE + cur * HART_SIZE, HART_BASE, HART_SIZE);
+    memory.copy(HART_BASE, HART_SAVE_BASE + h * HART_SIZE, HART_SIZE);
+  }
+  const priv = load<u64>(H_PRIV);
+  const virt = load<u64>(H_VIRT);
+  store<u64>(H_PRIV, 3);
+  store<u64>(H_VIRT, 0);
+  csrOk = true;
+  let r: u64 = 0;
+  if (write) writeCsr(csr, v);
+  else r = readCsr(csr);
+  dbgCsrOk = csrOk ? 1 : 0;
+  // A write to the privilege or V themselves is not a CSR: keep what the hart had.
+  store<u64>(H_PRIV, priv);
+  store<u64>(H_VIRT, virt);
+  if (other) {
+    memory.copy(HART_SAVE_BASE + h * HART_SIZE, HART_BASE, HART_SIZE);
+    memory.copy(HART_BASE, HART_SAVE_BASE + cur * HART_SIZE, HART_SIZE);
+  }
+  return r;
+}
+
+/** CSR `csr` of hart h as M-mode reads it; dbgCsrStatus() says whether it exists (1) or not (0). */
+export function dbgCsrRead(csr: u32, h: u32): u64 {
+  if (h >= max<u32>(1, load<u32>(C_HARTS)) || csr > 0xfff) { dbgCsrOk = 0; return 0; }
+  return onHart(h, csr, 0, false);
+}
+/** Write CSR `csr` of hart h as M-mode would (WARL rules apply); 1 = done, 0 = no such CSR. */
+export function dbgCsrWrite(csr: u32, h: u32, v: u64): u32 {
+  if (h >= max<u32>(1, load<u32>(C_HARTS)) || csr > 0xfff) return 0;
+  onHart(h, csr, v, true);
+  // A translation or PMP CSR of a hart that is not running: its host TLB must not outlive it.
+  tlbFlushHart(h);
+  return dbgCsrOk;
+}
+export function dbgCsrStatus(): u32 {
+  return dbgCsrOk;
 }

@@ -23,7 +23,7 @@ import { tmReset, tmEnabled, tmAccess, tmHfenceGvma, tmHfenceVvma, tmDataRegime 
 
 export { run } from './run';
 export { injectVS, vcpuLoaded, hostHfenceGvma, gpaToHpa, gvaToHpa } from './vmexit';
-export { dbgTranslate, dbgWatchChanged } from './debug';
+export { dbgTranslate, dbgWatchChanged, dbgCsrRead, dbgCsrWrite, dbgCsrStatus } from './debug';
 import { dbgReset } from './debug';
 export {
   shadowInit, shadowLoad, shadowSetSatp, shadowZap, shadowSfence, shadowCountFence, shadowLastKind, shadowLastGpa,

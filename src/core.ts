@@ -84,6 +84,9 @@ interface CoreExports {
   gvaToHpa(gva: bigint): bigint;
   dbgTranslate(va: bigint, hart: number): bigint;
   dbgWatchChanged(): void;
+  dbgCsrRead(csr: number, hart: number): bigint;
+  dbgCsrWrite(csr: number, hart: number, v: bigint): number;
+  dbgCsrStatus(): number;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

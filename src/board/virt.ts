@@ -579,6 +579,11 @@ export class VirtMachine {
     this.wakeUp();
   }
 
+  /** Wake a runAsync that waits for input: the debugger pauses it (DebugAgent.pauseRequested). */
+  wakeForDebugger(): void {
+    this.wakeUp();
+  }
+
   private wakeUp(): void {
     const w = this.wake;
     this.wake = null;

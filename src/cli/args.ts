@@ -28,8 +28,8 @@ Options (run, demo):
   --max-cycles N      stop after N virtual cycles (exit status 124 too)
   --pace on|off       sleep while the guest idles (default: on for a terminal)
   --timing FILE       cycle-model overrides as JSON (see docs/TIMING.md)
-  --stats text|json   print a summary at the end (run: on stderr; demo: stdout)
-  --stats-file PATH   write the summary to PATH instead (format from --stats)
+  --stats text|json [--stats-file PATH]  summary (run: stderr; demo: stdout)
+  --gdb tcp::PORT [-S]  gdb server (-S: wait for gdb); see docs/GDB.md
   --trace N [--trace-regs]  first N instructions on stderr (+ regs written)
   --mode fast|timing  timing: also model the TLB (timing file) and report it
   --cpu rv64[,h=off]  ISA: rv64|rva22u64|rva22s64[,KEY=on|off] (h, zbb, ...)
@@ -58,7 +58,7 @@ Boots firmware and Linux on the virt board as qemu-system-riscv64 -M virt does.
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
   --cpu rv64[,h=off]  ISA: rv64|rva22u64|rva22s64[,KEY=on|off] (h, zbb, ...)
   --pace on|off, --timing FILE, --max-insns N, --max-cycles N, --stats FMT,
-  --stats-file PATH, --trace N, --trace-regs  as for run (see --help)
+  --stats-file PATH, --trace N, --trace-regs, --gdb, -S  as for run (--help)
 
 Console: on a terminal every key goes to the guest (Ctrl-C too) except Ctrl-A:
 Ctrl-A x quits, Ctrl-A s prints statistics, Ctrl-A h lists the keys and
@@ -149,6 +149,10 @@ export interface RunSettings {
   mode: MachineMode;
   /** `--cpu rv64[,key=value]...`: ISA choices; an absent key takes its default. */
   cpu: CpuOptions;
+  /** `--gdb tcp::PORT` (QEMU -gdb): the gdb stub's address; null = none. */
+  gdb: { host: string; port: number } | null;
+  /** `-S`: wait for gdb before the first instruction. */
+  gdbWait: boolean;
 }
 
 export interface RunCommand extends RunSettings {
@@ -321,6 +325,8 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--incoming': { example: '--incoming tcp:127.0.0.1:7777', commands: ['host'] },
   '--bandwidth': { example: '--bandwidth 1G', commands: ['ctl'] },
   '--copy-storage': { commands: ['ctl'] },
+  '--gdb': { example: '--gdb tcp::1234', commands: ['run', 'boot'] },
+  '-S': { commands: ['run', 'boot'] },
 };
 /** Short spellings. */
 const ALIASES: Readonly<Record<string, string>> = { '-o': '--output' };
@@ -329,7 +335,7 @@ const ALL_OPTIONS = [...Object.keys(OPTIONS), '--help', '--version'];
 const SEE_HELP = '(see cyclevisor --help)';
 
 export function defaultRunSettings(): RunSettings {
-  return { ramBytes: DEFAULT_RAM, maxInsns: null, maxCycles: null, pace: null, timingFile: null, stats: null, statsFile: null, trace: 0, traceRegs: false, mode: 'fast', cpu: {} };
+  return { ramBytes: DEFAULT_RAM, maxInsns: null, maxCycles: null, pace: null, timingFile: null, stats: null, statsFile: null, trace: 0, traceRegs: false, mode: 'fast', cpu: {}, gdb: null, gdbWait: false };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -611,6 +617,13 @@ export function parseBandwidth(v: string): number {
   return n;
 }
 
+/** `--gdb tcp::PORT`, `tcp:HOST:PORT` or `:PORT` (QEMU's -gdb); port 0 picks a free port. */
+function parseGdbSpec(v: string): { host: string; port: number } {
+  const m = /^(?:tcp:)?([^:]*):(\d{1,5})$/.exec(v);
+  if (!m || Number(m[2]) > 65535) throw new UserError(`--gdb: expected tcp::PORT or tcp:HOST:PORT (e.g. --gdb tcp::1234), got '${v}'`);
+  return { host: m[1] || '127.0.0.1', port: Number(m[2]) };
+}
+
 /** `--restore NAME=FILE`. */
 function parseRestore(v: string): { name: string; file: string } {
   const eq = v.indexOf('=');
@@ -717,6 +730,12 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       case '--cpu':
         settings.cpu = parseCpu(value);
         break;
+      case '--gdb':
+        settings.gdb = parseGdbSpec(value);
+        break;
+      case '-S':
+        settings.gdbWait = true;
+        break;
       case '--stats': {
         const v = value.toLowerCase();
         if (v !== 'text' && v !== 'json') {
@@ -748,6 +767,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
   }
   if (command === 'ctl') return parseCtl(rest, values.has('--json'), values);
 
+  if (settings.gdbWait && settings.gdb === null) throw new UserError('-S needs --gdb tcp::PORT (it waits for gdb to connect)');
   if (settings.traceRegs && settings.trace === 0) {
     throw new UserError('--trace-regs needs --trace N (the number of instructions to print)');
   }

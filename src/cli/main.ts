@@ -43,6 +43,7 @@ import {
 } from './args.js';
 import { attachProcessStdin, type ConsoleControl, type InputSink } from './console.js';
 import { UserError, fileReadError, isUserError } from '../errors.js';
+import { GdbStub } from '../debug/gdbstub.js';
 import { defaultTiming, loadTimingFile, type TimingConfig } from '../timing.js';
 import { VirtMachine, type RunResult } from '../board/virt.js';
 import { bootLinux, initrdRange, kernelAddress, virtDtConfig } from '../board/boot.js';
@@ -336,6 +337,7 @@ async function runAndReport(machine: VirtMachine, cmd: RunCommand | DemoCommand 
   );
   let detachInterrupt = () => {};
   let result: RunResult;
+  const gdb = cmd.command !== 'demo' ? await startGdb(machine, cmd, io) : null;
   try {
     detachInterrupt = io.onInterrupt(() => machine.interrupt());
     result = await machine.runAsync({
@@ -349,6 +351,7 @@ async function runAndReport(machine: VirtMachine, cmd: RunCommand | DemoCommand 
   } finally {
     detachInterrupt();
     detachInput();
+    gdb?.close();
   }
 
   // Ctrl-A x ends the run as QEMU's does: exit status 0, a note on stderr.
@@ -379,6 +382,25 @@ async function runAndReport(machine: VirtMachine, cmd: RunCommand | DemoCommand 
     if (statsFd !== null) closeSync(statsFd);
   }
   return result.code;
+}
+
+/**
+ * `--gdb tcp::PORT [-S]`: the gdb stub (src/debug/gdbstub.ts) listens before the run starts; with
+ * -S the machine waits for gdb before its first instruction. Port 0 picks a free port: the line on
+ * stderr says which.
+ */
+async function startGdb(machine: VirtMachine, cmd: RunCommand | BootCommand, io: CliIo): Promise<GdbStub | null> {
+  if (cmd.gdb === null) return null;
+  const stub = new GdbStub(machine, { waitForGdb: cmd.gdbWait });
+  let port: number;
+  try {
+    port = await stub.listen(cmd.gdb.host, cmd.gdb.port);
+  } catch (e) {
+    stub.close();
+    throw new UserError(`--gdb: cannot listen on tcp:${cmd.gdb.host}:${cmd.gdb.port}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  io.stderr.write(`cyclevisor: gdb server on tcp::${port}${cmd.gdbWait ? ' (waiting for gdb: -S)' : ''}\n`);
+  return stub;
 }
 
 /**

@@ -236,6 +236,7 @@ export class MachineDebug implements DebugAgent {
     // One hart: end the core's run at its next block boundary (a stop there changes no count).
     // SMP: at the end of the round (a hart's run cut short would change the interleaving).
     if (this.core.hartCount <= 1) this.core.requestStop();
+    this.machine.wakeForDebugger();
   }
 
   // ------------------------------------------------------------------------------- DebugAgent
