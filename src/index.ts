@@ -24,7 +24,7 @@ export {
   type HookResult,
 } from './api/machine.js';
 export { Core, type CoreOptions, type CoreRunOptions, type CoreStopReason, type MmioHandler, type AccessSize } from './api/core.js';
-export type { RegName } from './api/regs.js';
+export type { RegName, CsrName } from './api/regs.js';
 export type { RunStats, HartStats, ExitReason } from './stats.js';
 export type { TlbStats, TlbCounters } from './tlbmodel.js';
 export { UserError } from './errors.js';

@@ -10,7 +10,7 @@ import { checkSegmentsFit, loadFile, parseElf } from '../elf.js';
 import { UserError } from '../errors.js';
 import { parseSize } from '../cli/args.js';
 import { defaultTiming, latencyArray } from '../timing.js';
-import { regIndex, fregIndex, toBigAddr, type RegName } from './regs.js';
+import { regIndex, fregIndex, toBigAddr, csrNumber, type RegName, type CsrName } from './regs.js';
 import { CoreDebug, StopReason, WATCH_READ, WATCH_WRITE, type WatchKind } from '../debug/core-debug.js';
 import type { CodeEvent, HookHandle, HookRange, HookResult, MemEvent, TrapEvent } from '../debug/hooks.js';
 
@@ -234,6 +234,21 @@ export class Core {
   }
   setFReg(r: RegName, v: bigint): void {
     this.#c.setF(fregIndex(r), BigInt.asUintN(64, v));
+  }
+  /**
+   * A CSR by number or name, as an M-mode csrr would read it (no side effects on the guest); a CSR
+   * the hart does not have is a UserError.
+   */
+  getCsr(csr: CsrName): bigint {
+    const n = csrNumber(csr);
+    const v = this.#c.ex.dbgCsrRead(n, 0);
+    if (this.#c.ex.dbgCsrStatus() === 0) throw new UserError(`the hart has no CSR 0x${n.toString(16)} (${String(csr)})`);
+    return BigInt.asUintN(64, v);
+  }
+  /** Write a CSR as an M-mode csrw would (WARL fields keep their legal values). */
+  setCsr(csr: CsrName, v: bigint): void {
+    const n = csrNumber(csr);
+    if (this.#c.ex.dbgCsrWrite(n, 0, BigInt.asUintN(64, v)) !== 1) throw new UserError(`the hart has no CSR 0x${n.toString(16)} (${String(csr)})`);
   }
   /** 0 U, 1 S, 3 M. */
   get priv(): number {

@@ -13,7 +13,7 @@ import { loadTimingFile, defaultTiming } from '../timing.js';
 import { UserError } from '../errors.js';
 import { parseSize } from '../cli/args.js';
 import type { RunStats } from '../stats.js';
-import { regIndex, fregIndex, toBigAddr, type RegName } from './regs.js';
+import { regIndex, fregIndex, toBigAddr, csrNumber, type RegName, type CsrName } from './regs.js';
 import { MachineDebug, type CodeEvent, type HookHandle, type HookRange, type HookResult, type MemEvent, type MmioEvent, type TrapEvent } from '../debug/hooks.js';
 
 export type { CodeEvent, HookHandle, HookRange, HookResult, MemEvent, MmioEvent, TrapEvent };
@@ -324,6 +324,21 @@ export class Machine {
   /** FP register by number or name ('fa0', 'f10') as raw 64 bits (a single is NaN-boxed). */
   getFReg(r: RegName, hart = 0): bigint {
     return this.#m.core.hart64(this.#hart(hart), L.H_F + fregIndex(r) * 8);
+  }
+  /**
+   * A CSR by number or name, as an M-mode csrr would read it (no side effects on the guest); a CSR
+   * the hart does not have is a UserError.
+   */
+  getCsr(csr: CsrName, hart = 0): bigint {
+    const n = csrNumber(csr);
+    const v = this.#m.core.ex.dbgCsrRead(n, this.#hart(hart));
+    if (this.#m.core.ex.dbgCsrStatus() === 0) throw new UserError(`the hart has no CSR 0x${n.toString(16)} (${String(csr)})`);
+    return BigInt.asUintN(64, v);
+  }
+  /** Write a CSR as an M-mode csrw would (WARL fields keep their legal values). */
+  setCsr(csr: CsrName, v: bigint, hart = 0): void {
+    const n = csrNumber(csr);
+    if (this.#m.core.ex.dbgCsrWrite(n, this.#hart(hart), BigInt.asUintN(64, v)) !== 1) throw new UserError(`the hart has no CSR 0x${n.toString(16)} (${String(csr)})`);
   }
   /** Privilege mode of a hart: 0 U, 1 S, 3 M. */
   getPriv(hart = 0): number {

@@ -116,6 +116,15 @@ describe('Machine', () => {
     expect([...m.readMemory(0x8010_0000, 3)]).toEqual([1, 2, 3]);
     expect(m.getPriv()).toBe(3);
     expect(m.getFReg('fa0')).toBe(0n);
+    // misa: RV64 (MXL = 2) with I, M, A, F, D, C (Priv 1.12 §3.1.1).
+    const misa = m.getCsr('misa');
+    expect(misa >> 62n).toBe(2n);
+    for (const ext of 'IMAFDC') expect((misa >> BigInt(ext.charCodeAt(0) - 65)) & 1n).toBe(1n);
+    m.setCsr('mscratch', 0x1234n);
+    expect(m.getCsr(0x340)).toBe(0x1234n);
+    expect(m.getCsr('mhartid')).toBe(0n);
+    expect(() => m.getCsr('nosuchcsr')).toThrow(/unknown CSR/);
+    expect(() => m.getCsr(0x7ff)).toThrow(/has no CSR 0x7ff/);
   });
 
   it('bad input is a UserError with one line', () => {
@@ -187,6 +196,9 @@ describe('Core', () => {
     expect(core.run({ maxInsns: 100 })).toBe('wfi');
     expect(core.pc).toBe(0x8000_0104n);
     expect(core.getReg('t0')).toBe(0n);
+    expect(core.getCsr('mcause')).toBe(5n);
+    expect(core.getCsr(0x341)).toBe(0x8000_0004n); // mepc: the faulting lw
+    expect(core.getCsr('mtval')).toBe(0n);
   });
 
   it('rejects bad options with one line', () => {
