@@ -35,4 +35,5 @@ export {
   type HypervisorRunOptions,
   type HypervisorRunResult,
   type VmState,
+  type SnapshotInfo,
 } from './api/hypervisor.js';

@@ -7,7 +7,7 @@
 import { createHost, type HostRunner } from '../hypervisor/runner.js';
 import { loadHostConfig, resolveHostConfig } from '../hypervisor/config.js';
 import { useOptimizingCompiler } from '../core.js';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 /** A VM's lifecycle state (libvirt's names). */
 export type VmState = 'running' | 'paused' | 'shut off' | 'crashed';
@@ -30,6 +30,23 @@ export interface HypervisorRunResult {
   /** Host cycles (all harts) and guest instructions (all vCPUs) so far. */
   cycles: number;
   instructions: number;
+}
+
+/** One entry of a VM's snapshot tree (docs/SNAPSHOTS.md). */
+export interface SnapshotInfo {
+  name: string;
+  /** Absolute path of the snapshot file. */
+  file: string;
+  /** The snapshot this one was taken after, or null. */
+  parent: string | null;
+  /** Host wall time it was taken (ISO 8601). */
+  created: string;
+  /** The VM's state then and its clock (seconds of VM time). */
+  state: string;
+  vmSeconds: number;
+  bytes: number;
+  /** The VM's current snapshot (last taken or reverted to). */
+  current: boolean;
 }
 
 export interface HypervisorOptions {
@@ -58,7 +75,10 @@ export class Hypervisor {
    */
   static fromConfig(definition: unknown, baseDir = process.cwd(), opts: HypervisorOptions = {}): Hypervisor {
     if (opts.optimize ?? true) useOptimizingCompiler();
-    return new Hypervisor(createHost(resolveHostConfig(definition, '(config)', resolve(baseDir))));
+    const cfg = resolveHostConfig(definition, '(config)', resolve(baseDir));
+    // Snapshot trees live beside the definition file (docs/SNAPSHOTS.md): for an object,
+    // `<baseDir>/vms.snapshots/<vm>/`.
+    return new Hypervisor(createHost({ ...cfg, path: join(resolve(baseDir), 'vms') }));
   }
 
   /** Run the VMs until every one has stopped, a limit, or interrupt(). Can be called again after a limit. */
@@ -119,6 +139,26 @@ export class Hypervisor {
   async stats(name?: string): Promise<Array<{ name: string; stats: Record<string, number | string> }>> {
     return (await this.#r.domstats(name)).map((d) => ({ name: d.name, stats: { ...d.stats } as Record<string, number | string> }));
   }
+  /**
+   * Save VM `name` (running or paused; it goes on as it was): `target` with a '/' or ending in
+   * `.cvsnap` is a file, anything else a name in the VM's snapshot tree. Resumed later (revert, or
+   * a host's restore), the guest continues exactly: same output and counters as without the stop.
+   */
+  async snapshot(name: string, target: string): Promise<SnapshotInfo> {
+    return { ...(await this.#r.snapshot(name, target)) };
+  }
+  /** VM `name`'s snapshot tree. */
+  async snapshots(name: string): Promise<SnapshotInfo[]> {
+    return (await this.#r.snapshotList(name)).map((i) => ({ ...i }));
+  }
+  /** VM `name` (running, paused or shut off) becomes snapshot `snap`'s. */
+  revertSnapshot(name: string, snap: string): Promise<void> {
+    return this.#r.snapshotRevert(name, snap);
+  }
+  deleteSnapshot(name: string, snap: string): Promise<void> {
+    return this.#r.snapshotDelete(name, snap);
+  }
+
   /** Close disk images and host sockets. */
   close(): void {
     this.#r.close();
