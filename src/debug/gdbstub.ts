@@ -129,8 +129,8 @@ export class GdbStub {
   /** The machine is held (paused) and waits for a resume from gdb. */
   private held = false;
   private resumeNow: (() => void) | null = null;
-  /** Why the machine is held, for `?` and the reply to a resume. */
-  private lastStop = 'S05';
+  /** Why the machine is held, for `?` and the reply to a resume (formatted when sent: thread ids depend on multiprocess). */
+  private stop: { sig: string; hart: number; extra: string } = { sig: '05', hart: 0, extra: '' };
   /** A resume packet (c, s, vCont) is waiting for its stop reply. */
   private replyPending = false;
   private listener: HookHandle | null = null;
@@ -152,7 +152,7 @@ export class GdbStub {
     this.listener = this.md.addListener((s) => this.onStop(s));
     this.exitHook = this.md.addExitHook((e) => this.onExit(e.result));
     if (opts.waitForGdb) {
-      this.lastStop = this.stopReply('05', 0);
+      this.stop = this.stopAt('05', 0);
       this.md.requestPause();
     }
   }
@@ -187,7 +187,7 @@ export class GdbStub {
     this.held = true;
     if (this.replyPending) {
       this.replyPending = false;
-      this.send(this.lastStop);
+      this.send(this.stopText());
     }
     return new Promise<void>((resolve) => {
       this.resumeNow = resolve;
@@ -201,8 +201,11 @@ export class GdbStub {
     r?.();
   }
 
-  private stopReply(sig: string, hart: number, extra = ''): string {
-    return `T${sig}${extra}thread:${this.tid(hart)};`;
+  private stopAt(sig: string, hart: number, extra = ''): { sig: string; hart: number; extra: string } {
+    return { sig, hart, extra };
+  }
+  private stopText(): string {
+    return `T${this.stop.sig}${this.stop.extra}thread:${this.tid(this.stop.hart)};`;
   }
   private tid(hart: number): string {
     return this.multiprocess ? `p${PID.toString(16)}.${(hart + 1).toString(16)}` : (hart + 1).toString(16);
@@ -214,14 +217,14 @@ export class GdbStub {
     const stepping = this.md.tables.stepping;
     if ((s.reason === StopReason.Step || s.reason === StopReason.Trap) && stepping === s.hart) {
       this.md.tables.setStep(null);
-      this.lastStop = this.stopReply('05', s.hart);
+      this.stop = this.stopAt('05', s.hart);
       this.gHart = s.hart;
       return 'pause';
     }
     if (s.reason === StopReason.Exec) {
       for (const p of this.points.values()) {
         if ((p.type === 0 || p.type === 1) && p.addr === s.pc) {
-          this.lastStop = this.stopReply('05', s.hart, p.type === 0 ? (this.swbreak ? 'swbreak:;' : '') : this.hwbreak ? 'hwbreak:;' : '');
+          this.stop = this.stopAt('05', s.hart, p.type === 0 ? (this.swbreak ? 'swbreak:;' : '') : this.hwbreak ? 'hwbreak:;' : '');
           this.gHart = s.hart;
           this.md.tables.setStep(null);
           return 'pause';
@@ -238,7 +241,7 @@ export class GdbStub {
         const name = p.type === 2 ? 'watch' : p.type === 3 ? 'rwatch' : 'awatch';
         // gdb expects the watched address it set (it matches the hit against its watchpoints).
         const at = h.va > p.addr ? h.va : p.addr;
-        this.lastStop = this.stopReply('05', s.hart, `${name}:${at.toString(16)};`);
+        this.stop = this.stopAt('05', s.hart, `${name}:${at.toString(16)};`);
         this.gHart = s.hart;
         this.md.tables.setStep(null);
         return 'pause';
@@ -269,7 +272,7 @@ export class GdbStub {
     this.log('gdb: connected');
     // QEMU stops the machine when gdb attaches.
     if (!this.held && !this.ended) {
-      this.lastStop = this.stopReply('05', this.gHart);
+      this.stop = this.stopAt('05', this.gHart);
       this.md.requestPause();
     }
     s.on('data', (d) => this.onData(d));
@@ -300,7 +303,7 @@ export class GdbStub {
         // Ctrl-C: interrupt the running machine (reported as SIGINT).
         this.buf = this.buf.subarray(1);
         if (!this.held && !this.ended) {
-          this.lastStop = this.stopReply('02', this.cHart);
+          this.stop = this.stopAt('02', this.cHart);
           this.md.tables.setStep(null);
           this.md.requestPause();
         }
@@ -350,7 +353,7 @@ export class GdbStub {
     const cmd = p[0];
     switch (cmd) {
       case '?':
-        return this.held || this.ended === null ? this.lastStop : `W${this.ended.code.toString(16).padStart(2, '0')}`;
+        return this.held || this.ended === null ? this.stopText() : `W${this.ended.code.toString(16).padStart(2, '0')}`;
       case 'q':
         return this.query(p);
       case 'Q':
