@@ -139,8 +139,20 @@ describe('parseArgs', () => {
       traceRegs: false,
       mode: 'fast',
       cpu: {},
+      gdb: null,
+      gdbWait: false,
     });
     expect(DEFAULT_RAM).toBe(128 * M);
+  });
+
+  it('--gdb tcp::PORT and -S (QEMU -gdb / -S): run and boot take them; bad input is one line', () => {
+    expect(run('run', 'p.elf', '--gdb', 'tcp::1234', '-S')).toMatchObject({ gdb: { host: '127.0.0.1', port: 1234 }, gdbWait: true });
+    expect(parseArgs(['boot', '--kernel', 'Image', '--gdb=tcp:0.0.0.0:0'])).toMatchObject({ gdb: { host: '0.0.0.0', port: 0 }, gdbWait: false });
+    expect(run('run', 'p.elf', '--gdb', ':4444')).toMatchObject({ gdb: { host: '127.0.0.1', port: 4444 } });
+    expect(errorOf(() => parseArgs(['run', 'p.elf', '-S']))).toBe('-S needs --gdb tcp::PORT (it waits for gdb to connect)');
+    expect(errorOf(() => parseArgs(['run', 'p.elf', '--gdb', 'tcp::99999']))).toBe("--gdb: expected tcp::PORT or tcp:HOST:PORT (e.g. --gdb tcp::1234), got 'tcp::99999'");
+    expect(errorOf(() => parseArgs(['run', 'p.elf', '--gdb', 'udp::1']))).toBe("--gdb: expected tcp::PORT or tcp:HOST:PORT (e.g. --gdb tcp::1234), got 'udp::1'");
+    expect(errorOf(() => parseArgs(['demo', '--gdb', 'tcp::1']))).toMatch(/^option --gdb is for /);
   });
 
   it('--max-cycles and --pace (issue 8): run, demo and boot take them', () => {
@@ -170,7 +182,7 @@ describe('parseArgs', () => {
   it('run with every option, both --flag value and --flag=value', () => {
     const a = run('run', 'p.elf', '--ram', '64M', '--max-insns', '1e6', '--timing', 't.json', '--stats', 'json', '--stats-file', 's.json', '--trace', '20');
     const b = run('run', '--ram=64M', '--max-insns=1e6', '--timing=t.json', '--stats=json', '--stats-file=s.json', '--trace=20', 'p.elf');
-    const expected = { command: 'run', elf: 'p.elf', ramBytes: 64 * M, maxInsns: 1e6, maxCycles: null, pace: null, timingFile: 't.json', stats: 'json', statsFile: 's.json', trace: 20, traceRegs: false, mode: 'fast', cpu: {} };
+    const expected = { command: 'run', elf: 'p.elf', ramBytes: 64 * M, maxInsns: 1e6, maxCycles: null, pace: null, timingFile: 't.json', stats: 'json', statsFile: 's.json', trace: 20, traceRegs: false, mode: 'fast', cpu: {}, gdb: null, gdbWait: false };
     expect(a).toEqual(expected);
     expect(b).toEqual(expected);
   });

@@ -330,7 +330,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
 };
 /** Short spellings. */
 const ALIASES: Readonly<Record<string, string>> = { '-o': '--output' };
-const ALL_OPTIONS = [...Object.keys(OPTIONS), '--help', '--version'];
+const ALL_OPTIONS = [...Object.keys(OPTIONS).filter((o) => o.startsWith('--')), '--help', '--version'];
 
 const SEE_HELP = '(see cyclevisor --help)';
 

@@ -23,6 +23,7 @@
 import type { Core } from '../core.js';
 import type { DebugAgent, RunResult, VirtMachine } from '../board/virt.js';
 import type { AccessSize } from '../bus/types.js';
+import type { Vm, VmExitEvent } from '../hypervisor/vm.js';
 import { CoreDebug, StopReason, WATCH_READ, WATCH_WRITE, type DebugStop, type WatchKind } from './core-debug.js';
 
 /** A callback's answer: true or 'stop' pauses the run; anything else goes on. */
@@ -98,6 +99,25 @@ interface MemHook {
 }
 
 const ALL_HI = 1n << 64n;
+
+/**
+ * Exit hook of the VMM (`cyclevisor host`): called after each VM exit of `vm` the VMM handled
+ * (cause, classification, vCPU, guest pc). Observes only (the exit is handled as without it).
+ */
+export function addVmExitHook(vm: Vm, cb: (e: VmExitEvent) => void): HookHandle {
+  const prev = vm.exitObserver;
+  const all: Array<(e: VmExitEvent) => void> = (prev as { hooks?: Array<(e: VmExitEvent) => void> } | null)?.hooks ?? [];
+  all.push(cb);
+  const fan = Object.assign((e: VmExitEvent) => { for (const f of all.slice()) f(e); }, { hooks: all });
+  vm.exitObserver = fan;
+  return {
+    remove: () => {
+      const i = all.indexOf(cb);
+      if (i >= 0) all.splice(i, 1);
+      if (all.length === 0 && vm.exitObserver === fan) vm.exitObserver = null;
+    },
+  };
+}
 const machines = new WeakMap<VirtMachine, MachineDebug>();
 
 function wantsStop(r: HookResult): boolean {

@@ -84,6 +84,19 @@ export interface RoundResult {
   blocked: boolean;
 }
 
+/** A VM exit the VMM handled (for exit hooks). */
+export interface VmExitEvent {
+  vm: string;
+  vcpu: number;
+  /** How the VMM classified it (the per-VM exit statistics' reasons). */
+  reason: ExitReasonName;
+  /** scause of the trap (the interrupt code when `interrupt`). */
+  cause: number;
+  interrupt: boolean;
+  /** Guest pc of the trapping instruction. */
+  pc: bigint;
+}
+
 export class Vm {
   readonly name: string;
   readonly id: number;
@@ -93,6 +106,8 @@ export class Vm {
   readonly balloon: VmBalloon | null;
   /** The host's page deduplication (dedup.ts) when it covers this VM, or null. */
   dedup: Dedup | null = null;
+  /** Observer of every VM exit the VMM handled (src/debug/hooks.ts addVmExitHook); null: none. */
+  exitObserver: ((e: VmExitEvent) => void) | null = null;
   readonly overcommit: boolean;
   /** Paused because the pool had no frame for it (overcommit): the host resumes it when one is free. */
   pausedForMemory = false;
@@ -456,6 +471,7 @@ export class Vm {
         const before = core.cycles;
         const { reason, outcome } = this.handleExitSafely(e, v);
         this.count(v, reason, this.exitCycles + (core.cycles - before));
+        if (this.exitObserver !== null) this.exitObserver({ vm: this.name, vcpu: v.index, reason, cause: e.cause, interrupt: e.interrupt, pc: e.pc });
         // Trap storm (the core's stuck rule, for traps the VMM delivers): TRAP_STORM injected traps
         // in a row without an instruction retired in between (e.g. a vCPU started at an address
         // outside its memory with vstvec there too) crash the VM instead of spinning forever.

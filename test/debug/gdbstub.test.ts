@@ -264,3 +264,31 @@ describe('RSP on a raw socket', () => {
     sock.destroy();
   });
 });
+
+describe.skipIf(!GDB)('cyclevisor run --gdb tcp::0 -S (the CLI)', () => {
+  it('prints the port, waits for gdb, and exits with the guest code after gdb continues', async () => {
+    const { spawn } = await import('node:child_process');
+    const bin = join(import.meta.dirname, '..', '..', 'bin', 'cyclevisor.js');
+    const child = spawn(process.execPath, [bin, 'run', ELF, '--gdb', 'tcp::0', '-S'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        const m = /^cyclevisor: gdb server on tcp::(\d+) \(waiting for gdb: -S\)$/m.exec(err);
+        if (m) resolve(Number(m[1]));
+      });
+      child.once('exit', () => reject(new Error(`exited early: ${err}`)));
+    });
+    // -S: nothing ran yet.
+    expect(out).toBe('');
+    const g = await gdb(port, ['break finish', 'continue', 'p/x $a0', 'delete', 'continue']);
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(g).toMatch(/Breakpoint 1, 0x[0-9a-f]+ in finish \(\)/);
+    expect(g).toContain('= 0xdc'); // finish(220)
+    expect(g).toContain('[Inferior 1 (process 1) exited normally]');
+    expect(code).toBe(0);
+    expect(out).toBe('gdbtest 220\n');
+  });
+});

@@ -110,3 +110,33 @@ describe('hooks', () => {
     }
   });
 });
+
+describe('VM exit hooks (the VMM)', () => {
+  it('see every exit the VMM handles: SBI calls, MMIO, with the vCPU and guest pc', async () => {
+    const { Host } = await import('../../src/hypervisor/host.js');
+    const { addVmExitHook } = await import('../../src/debug/hooks.js');
+    const { assemble } = await import('../helpers/core-harness.js');
+    const { buildElf } = await import('../helpers/elf-writer.js');
+    const { li } = await import('../helpers/paging.js');
+    const RAM = 0x8000_0000n;
+    const ecall = (eid: bigint, fid: number, a0: bigint, a1 = 0n) => [
+      ...li(17, eid), ...li(16, BigInt(fid)), ...li(10, a0), ...li(11, a1), ['ecall'] as const,
+    ];
+    const main = [
+      ...ecall(1n, 0, 65n), // legacy putchar 'A'
+      ...li(6, 0x1000_0000n), ...li(7, 66n), ['sb', { rs1: 6, rs2: 7, imm: 0 }] as const, // UART THR 'B'
+      ...ecall(0x53525354n, 0, 0n, 0n), // SRST shutdown
+      ['jal', { rd: 0, imm: 0 }] as const,
+    ];
+    const code = new Uint8Array(0x1000);
+    code.set(assemble(main as never), 0);
+    const host = new Host({ harts: 1, ramBytes: 64 << 20 });
+    const vm = host.addVm({ name: 'bm', vcpus: 1, memoryBytes: 8 << 20, kernel: buildElf({ entry: RAM, segments: [{ paddr: RAM, data: code, section: '.text' }] }) });
+    const seen: string[] = [];
+    const h = addVmExitHook(vm, (e) => seen.push(`${e.vm}/${e.vcpu} ${e.reason} ${e.cause}`));
+    expect(host.run({ maxHostCycles: 50_000_000 })).toEqual({ code: 0 });
+    h.remove();
+    expect(vm.exitObserver).toBeNull();
+    expect(seen).toEqual(['bm/0 sbi 10', 'bm/0 mmio 23', 'bm/0 sbi 10']);
+  });
+});
