@@ -36,4 +36,5 @@ export {
   type HypervisorRunResult,
   type VmState,
   type SnapshotInfo,
+  type VmExitEvent,
 } from './api/hypervisor.js';

@@ -8,6 +8,21 @@ import { createHost, type HostRunner } from '../hypervisor/runner.js';
 import { loadHostConfig, resolveHostConfig } from '../hypervisor/config.js';
 import { useOptimizingCompiler } from '../core.js';
 import { join, resolve } from 'node:path';
+import { addVmExitHook, type HookHandle } from '../debug/hooks.js';
+import { UserError } from '../errors.js';
+
+/** A VM exit the VMM handled (Hypervisor.addExitHook). */
+export interface VmExitEvent {
+  vm: string;
+  vcpu: number;
+  /** How the VMM classified it: the per-VM exit statistics' reason (`exit.<reason>.count`). */
+  reason: string;
+  /** scause of the trap (the interrupt code when `interrupt`). */
+  cause: number;
+  interrupt: boolean;
+  /** Guest pc of the trapping instruction. */
+  pc: bigint;
+}
 
 /** A VM's lifecycle state (libvirt's names). */
 export type VmState = 'running' | 'paused' | 'shut off' | 'crashed';
@@ -157,6 +172,16 @@ export class Hypervisor {
   }
   deleteSnapshot(name: string, snap: string): Promise<void> {
     return this.#r.snapshotDelete(name, snap);
+  }
+
+  /**
+   * Called after each VM exit of VM `name` that the VMM handled (an observer: the exit is handled
+   * exactly as without it; src/debug/hooks.ts addVmExitHook).
+   */
+  addExitHook(name: string, cb: (e: VmExitEvent) => void): HookHandle {
+    const vm = this.#r.host.vmNamed(name);
+    if (!vm) throw new UserError(`no VM named '${name}'`);
+    return addVmExitHook(vm, (e) => cb({ vm: e.vm, vcpu: e.vcpu, reason: e.reason, cause: e.cause, interrupt: e.interrupt, pc: e.pc }));
   }
 
   /** Close disk images and host sockets. */

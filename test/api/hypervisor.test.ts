@@ -28,6 +28,12 @@ describe('Hypervisor', () => {
       IMAGES,
     );
     expect(await hv.list()).toEqual([{ name: 'tiny', state: 'running', id: expect.any(Number) }]);
+    const exits = new Map<string, number>();
+    const hook = hv.addExitHook('tiny', (e) => {
+      expect(e.vm).toBe('tiny');
+      exits.set(e.reason, (exits.get(e.reason) ?? 0) + 1);
+    });
+    expect(() => hv.addExitHook('nosuch', () => {})).toThrow(UserError);
     const part = await hv.run({ maxInsns: 5_000_000 });
     expect(part.end).toBe('max-insns');
     expect(part.instructions).toBeGreaterThanOrEqual(5_000_000);
@@ -41,6 +47,10 @@ describe('Hypervisor', () => {
     expect(s!.name).toBe('tiny');
     expect(s!.stats['state.state']).toBe(5); // libvirt's VIR_DOMAIN_SHUTOFF
     expect(s!.stats['vcpu.0.instructions']).toBe(end.instructions);
+    // The exit hook saw every exit the statistics count, by reason.
+    expect(exits.size).toBeGreaterThan(0);
+    for (const [reason, n] of exits) expect(s!.stats[`exit.${reason}.count`], reason).toBe(n);
+    hook.remove();
     hv.close();
   }, 120_000);
 
