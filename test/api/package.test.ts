@@ -75,6 +75,18 @@ console.log(JSON.stringify({ VERSION, reason: r.reason, code: r.code, text: m.co
     expect(o.VERSION).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
   });
 
+  it('CommonJS require() gets the same names (Node with require(esm)), and the packed CLI runs', () => {
+    if ((process.features as { require_module?: boolean }).require_module === true) {
+      writeFileSync(join(dir, 'cjs.cjs'), "const c = require('cyclevisor'); console.log(Object.keys(c).sort().join(' '));\n");
+      const cjs = spawnSync(process.execPath, ['cjs.cjs'], { cwd: dir, encoding: 'utf8' });
+      expect(cjs.stderr).toBe('');
+      expect(cjs.stdout.trim()).toBe('Core Hypervisor Machine UserError VERSION coreWasmPath');
+    }
+    const cli = spawnSync(process.execPath, [join(pkgDir, 'bin', 'cyclevisor.js'), 'run', join(GUESTS, 'bin', 'hello.elf')], { cwd: dir, encoding: 'utf8' });
+    expect(cli.stdout).toBe('Hello from cyclevisor!\n');
+    expect(cli.status).toBe(0);
+  });
+
   it('a TypeScript consumer type-checks against the generated .d.ts, and a wrong use does not', () => {
     writeFileSync(
       join(dir, 'tsconfig.json'),
