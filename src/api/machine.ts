@@ -10,7 +10,8 @@ import { parseCpu } from '../board/cpu.js';
 import { useOptimizingCompiler } from '../core.js';
 import * as L from '../generated/layout.js';
 import { loadTimingFile, defaultTiming } from '../timing.js';
-import { UserError } from '../errors.js';
+import { UserError, fileReadError, isUserError } from '../errors.js';
+import { ImageFormatError } from '../../devices/image-format.js';
 import { parseSize } from '../cli/args.js';
 import type { RunStats } from '../stats.js';
 import { regIndex, fregIndex, toBigAddr, csrNumber, type RegName, type CsrName } from './regs.js';
@@ -129,7 +130,7 @@ export class Machine {
     if (opts.optimize ?? true) useOptimizingCompiler();
     const ramBytes = typeof opts.ram === 'string' ? parseSize(opts.ram, 'ram') : opts.ram;
     const onConsole = opts.onConsole;
-    this.#m = new VirtMachine({
+    this.#m = newBoard({
       ...(ramBytes !== undefined ? { ramBytes } : {}),
       ...(opts.harts !== undefined ? { harts: opts.harts } : {}),
       ...(opts.mode ? { mode: opts.mode } : {}),
@@ -377,6 +378,21 @@ export class Machine {
   #hart(h: number): number {
     if (!(Number.isInteger(h) && h >= 0 && h < this.#m.harts)) throw new UserError(`hart ${h} does not exist (the machine has ${this.#m.harts})`);
     return h;
+  }
+}
+
+/** The board, with a disk image that cannot be opened reported as one line naming it (as the CLI does). */
+function newBoard(opts: ConstructorParameters<typeof VirtMachine>[0]): VirtMachine {
+  try {
+    return new VirtMachine(opts);
+  } catch (e) {
+    if (e instanceof ImageFormatError) throw new UserError(`drive ${e.path}: ${e.message}`);
+    const path = (e as NodeJS.ErrnoException).path;
+    if (path !== undefined) {
+      const err = fileReadError(path, e, 'a disk image');
+      if (isUserError(err)) throw new UserError(`drive ${err.message}`);
+    }
+    throw e;
   }
 }
 

@@ -3,7 +3,8 @@
  * through the narrow, stable names. Each test runs a real guest program; nothing is mocked.
  */
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Machine, Core, UserError, VERSION, coreWasmPath, type MmioHandler } from '../../src/index.js';
 import { GUESTS } from '../helpers/guests.js';
@@ -137,6 +138,23 @@ describe('Machine', () => {
     expect(() => new Machine({ ram: 'lots' })).toThrow(UserError);
     expect(() => m.loadElf(new Uint8Array([1, 2, 3]))).toThrow(UserError);
     expect(() => m.step(-1)).toThrow(/whole number/);
+    expect(() => new Machine({ drives: [{ path: '/nonexistent/disk.img' }] })).toThrow(/^drive \/nonexistent\/disk.img: no such file/);
+    expect(() => new Machine({ cpu: 'rv99' })).toThrow(UserError);
+    expect(() => new Machine({ harts: 9 })).toThrow(UserError);
+  });
+
+  it('a raw disk image attaches (virtio-blk) and close() releases it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cyclevisor-api-'));
+    try {
+      const img = join(dir, 'disk.img');
+      writeFileSync(img, new Uint8Array(1 << 20));
+      const m = new Machine({ ram: '16M', drives: [{ path: img, format: 'raw' }] });
+      m.loadElf(HELLO);
+      expect((await m.run()).reason).toBe('exit');
+      m.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('boot() refuses a file that is not a Linux Image with one line', () => {
