@@ -228,6 +228,13 @@ function transformedInsn(slot: u32, tval: u64): u64 {
  * modeled I-TLB. Kept across run() calls so slicing does not change the counts.
  */
 let seqBreak = false;
+/**
+ * The page of the last block when run() returned RUN_DEBUG: the next run() goes on with it, so the
+ * modeled I-TLB's "same fetch block" decision (seqBreak and the page) is the one the run without
+ * the debugger's stop makes (a fresh run() would start with no page and charge a fetch).
+ */
+let dbgPageVa: u64 = 0;
+let dbgPageKept = false;
 
 /** Make the cycle / instret counts current for hpm.ts before a privilege change (Sscofpmf filtering). */
 @inline function hpmSync(cycles: u64, instret: u64): void {
@@ -255,6 +262,10 @@ export function run(): u32 {
   let status = RUN_DEADLINE;
   let frame: u32 = 0;
   let pageVa: u64 = 0;
+  if (dbgPageKept) {
+    pageVa = dbgPageVa;
+    dbgPageKept = false;
+  }
   let hostPage: u64 = 0;
   let slot: u32 = 0;
   let tlbR: u32 = 0;
@@ -1963,6 +1974,10 @@ export function run(): u32 {
       dbgWant = false;
       if (status == RUN_DEADLINE && dbgBlockEnd(pc, used != 0, excPending != 0)) status = RUN_DEBUG;
     }
+  }
+  if (status == RUN_DEBUG) {
+    dbgPageVa = pageVa;
+    dbgPageKept = true;
   }
   store<u64>(H_PC, pc);
   store<u64>(H_CYCLES, cycles);

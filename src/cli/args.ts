@@ -29,7 +29,7 @@ Options (run, demo):
   --pace on|off       sleep while the guest idles (default: on for a terminal)
   --timing FILE       cycle-model overrides as JSON (see docs/TIMING.md)
   --stats text|json [--stats-file PATH]  summary (run: stderr; demo: stdout)
-  --gdb tcp::PORT [-S]  gdb server (-S: wait for gdb); see docs/GDB.md
+  --gdb tcp::PORT [-S]  run, boot: gdb server (-S: wait for gdb), docs/GDB.md
   --trace N [--trace-regs]  first N instructions on stderr (+ regs written)
   --mode fast|timing  timing: also model the TLB (timing file) and report it
   --cpu rv64[,h=off]  ISA: rv64|rva22u64|rva22s64[,KEY=on|off] (h, zbb, ...)

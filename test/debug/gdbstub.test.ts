@@ -5,7 +5,7 @@
  * a run under gdb ends with the counters of a run without it; and garbage on a raw socket gets
  * protocol errors, never a crash.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -24,6 +24,8 @@ function hasGdb(): boolean {
   }
 }
 const GDB = hasGdb();
+// Each case runs gdb in a child process; on a loaded host that takes a while.
+vi.setConfig({ testTimeout: 120_000 });
 
 interface Session {
   m: VirtMachine;
@@ -273,6 +275,8 @@ describe.skipIf(!GDB)('cyclevisor run --gdb tcp::0 -S (the CLI)', () => {
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    // Listen for the exit from the start: the child may end before gdb does.
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
     const port = await new Promise<number>((resolve, reject) => {
       child.stderr.on('data', (d: Buffer) => {
         err += d.toString();
@@ -284,7 +288,7 @@ describe.skipIf(!GDB)('cyclevisor run --gdb tcp::0 -S (the CLI)', () => {
     // -S: nothing ran yet.
     expect(out).toBe('');
     const g = await gdb(port, ['break finish', 'continue', 'p/x $a0', 'delete', 'continue']);
-    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    const code = await exited;
     expect(g).toMatch(/Breakpoint 1, 0x[0-9a-f]+ in finish \(\)/);
     expect(g).toContain('= 0xdc'); // finish(220)
     expect(g).toContain('[Inferior 1 (process 1) exited normally]');

@@ -140,3 +140,30 @@ describe('VM exit hooks (the VMM)', () => {
     expect(seen).toEqual(['bm/0 sbi 10', 'bm/0 mmio 23', 'bm/0 sbi 10']);
   });
 });
+
+describe('hooks in timing mode (modeled TLB)', () => {
+  it('vm-sv39 (S/U code under paging): same cycles and TLB counters with code, memory and trap hooks that never stop', async () => {
+    const { GUESTS } = await import('../helpers/guests.js');
+    const runVm = (arm?: (d: MachineDebug) => void) => {
+      const m = new VirtMachine({ mode: 'timing' });
+      m.loadElfFile(join(GUESTS, 'bin', 'vm-sv39.elf'));
+      let n = 0;
+      if (arm) {
+        const d = MachineDebug.of(m);
+        arm(d);
+        d.addTrapHook(() => { n++; });
+      }
+      const r = m.runSync({ maxInsns: 5_000_000 });
+      return { r, out: m.outputText(), instret: m.core.instret, cycles: m.core.cycles, tlb: m.tlbStats(), hooked: n > 0 || !arm };
+    };
+    const base = runVm();
+    expect(base.r.code).toBe(0);
+    // Code hooks on the kernel's and the user program's first pages (their blocks are stepped;
+    // 0x8000_1000 and 0x8020_3000 end with a 32-bit instruction straddling into the next page).
+    expect(runVm((d) => {
+      for (const p of [0x8000_0000n, 0x8000_1000n, 0x8020_0000n, 0x8020_3000n]) d.addCodeHook(() => {}, { begin: p + 0x10n, end: p + 0x11n });
+    })).toEqual(base);
+    // A memory hook on an address nothing touches: every block is stepped.
+    expect(runVm((d) => d.addMemHook('access', () => {}, { begin: 0x10n, end: 0x17n }))).toEqual(base);
+  });
+});
