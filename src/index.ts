@@ -22,6 +22,8 @@ export {
   type HookHandle,
   type HookRange,
   type HookResult,
+  type GdbServer,
+  type GdbServerOptions,
 } from './api/machine.js';
 export { Core, type CoreOptions, type CoreRunOptions, type CoreStopReason, type MmioHandler, type AccessSize } from './api/core.js';
 export type { RegName, CsrName } from './api/regs.js';

@@ -12,6 +12,24 @@ import * as L from '../generated/layout.js';
 import { loadTimingFile, defaultTiming } from '../timing.js';
 import { UserError, fileReadError, isUserError } from '../errors.js';
 import { ImageFormatError } from '../../devices/image-format.js';
+import { GdbStub } from '../debug/gdbstub.js';
+
+export interface GdbServerOptions {
+  /** TCP port (0, the default: any free port — read it from the result). */
+  port?: number;
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string;
+  /** QEMU's -S: hold the machine before its first instruction until gdb continues it. */
+  waitForGdb?: boolean;
+  /** Connection diagnostics. */
+  log?: (line: string) => void;
+}
+
+/** A listening gdb server (`target remote :PORT` in gdb-multiarch; docs/GDB.md). */
+export interface GdbServer {
+  port: number;
+  close(): void;
+}
 import { parseSize } from '../cli/args.js';
 import type { RunStats } from '../stats.js';
 import { regIndex, fregIndex, toBigAddr, csrNumber, type RegName, type CsrName } from './regs.js';
@@ -125,6 +143,8 @@ export class Machine {
   #last: MachineRunResult | null = null;
   #symbols: ReadonlyMap<string, bigint> = new Map();
   readonly #exitHooks: Array<{ cb: (e: ExitEvent) => void }> = [];
+  /** Open gdb servers: `until` slices would look like ends of the program to gdb. */
+  #gdb = 0;
 
   constructor(opts: MachineOptions = {}) {
     if (opts.optimize ?? true) useOptimizingCompiler();
@@ -193,6 +213,7 @@ export class Machine {
     const until = o.until;
     const matched = (): boolean => (until === undefined ? false : typeof until === 'string' ? this.#text.includes(until) : until.test(this.#text));
     if (matched()) return this.#result({ reason: 'until', code: 0 });
+    if (until !== undefined && this.#gdb > 0) throw new UserError('run({ until }) cannot be used while a gdb server is open');
     const slice = o.untilSlice ?? 1_000_000;
     if (until !== undefined && !(Number.isSafeInteger(slice) && slice > 0)) throw new UserError(`untilSlice must be a positive whole number, got ${slice}`);
     for (;;) {
@@ -273,6 +294,36 @@ export class Machine {
       remove: () => {
         const i = this.#exitHooks.indexOf(entry);
         if (i >= 0) this.#exitHooks.splice(i, 1);
+      },
+    };
+  }
+
+  /**
+   * Serve gdb's remote protocol for this machine (docs/GDB.md: registers, memory, breakpoints and
+   * watchpoints in the core, single-step, Ctrl-C; harts are threads). While gdb holds the machine,
+   * a run() waits for it; counters are those of a run without gdb. Not with run({ until }).
+   */
+  async gdbServer(o: GdbServerOptions = {}): Promise<GdbServer> {
+    const host = o.host ?? '127.0.0.1';
+    const want = o.port ?? 0;
+    if (!(Number.isInteger(want) && want >= 0 && want <= 65535)) throw new UserError(`gdb server: port ${want} is not 0..65535`);
+    const stub = new GdbStub(this.#m, { ...(o.waitForGdb ? { waitForGdb: true } : {}), ...(o.log ? { log: o.log } : {}) });
+    let port: number;
+    try {
+      port = await stub.listen(host, want);
+    } catch (e) {
+      stub.close();
+      throw new UserError(`gdb server: cannot listen on tcp:${host}:${want}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    this.#gdb++;
+    let open = true;
+    return {
+      port,
+      close: () => {
+        if (!open) return;
+        open = false;
+        this.#gdb--;
+        stub.close();
       },
     };
   }

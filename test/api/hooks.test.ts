@@ -133,3 +133,47 @@ describe('Core hooks', () => {
     expect(n).toBeGreaterThan(10);
   });
 });
+
+describe('Machine.gdbServer', () => {
+  it('holds the machine for gdb (-S), answers the remote protocol, and the run ends as without gdb', async () => {
+    const { connect } = await import('node:net');
+    const base = await plain(join(GUESTS, 'bin', 'hello.elf'));
+    const m = new Machine({ ram: '16M' });
+    m.loadElf(join(GUESTS, 'bin', 'hello.elf'));
+    const gdb = await m.gdbServer({ waitForGdb: true });
+    expect(gdb.port).toBeGreaterThan(0);
+    await expect(m.run({ until: 'x' })).rejects.toThrow(/gdb server/);
+    const running = m.run();
+    const sock = connect(gdb.port, '127.0.0.1');
+    let got = '';
+    const waitFor = (text: string) =>
+      new Promise<void>((res, rej) => {
+        const t = setTimeout(() => rej(new Error(`no ${text} in ${JSON.stringify(got)}`)), 20_000);
+        const check = () => {
+          if (got.includes(text)) {
+            clearTimeout(t);
+            sock.off('data', onData);
+            res();
+          }
+        };
+        const onData = (d: Buffer) => {
+          got += d.toString('latin1');
+          check();
+        };
+        sock.on('data', onData);
+        check();
+      });
+    // RSP packets: $data#checksum (sum of the data bytes mod 256, two hex digits).
+    const packet = (d: string) => `$${d}#${([...d].reduce((a, c) => a + c.charCodeAt(0), 0) & 0xff).toString(16).padStart(2, '0')}`;
+    sock.write(packet('?'));
+    await waitFor('$T05');
+    sock.write('+' + packet('c'));
+    await waitFor('$W00');
+    const r = await running;
+    expect(r).toEqual(base.r);
+    expect(m.consoleText()).toBe('Hello from cyclevisor!\n');
+    sock.destroy();
+    gdb.close();
+    gdb.close(); // idempotent
+  });
+});
