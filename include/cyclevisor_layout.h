@@ -170,6 +170,13 @@
 #define CV_TM_SAVE_BASE 0xb00000u
 #define CV_TM_SAVE_SIZE 0x36000u
 #define CV_TM_SAVE_END 0xcb0000u
+#define CV_TRACE_BASE 0xcb0000u
+#define CV_TR_ON 0xcb0000u
+#define CV_TR_HEAD 0xcb0008u
+#define CV_TRACE_RING 0xcb0040u
+#define CV_TRACE_REC 0x28u
+#define CV_TRACE_CAP 0x4000u
+#define CV_TRACE_END 0xd50040u
 #define CV_WATCH_BASE 0xa0000u
 #define CV_WATCH_MAX 0x10u
 #define CV_WATCH_SIZE 0x100u
