@@ -18,8 +18,10 @@ import {
   H_PC, H_CYCLES, H_INSTRET, H_HPM_FILTER, H_PRIV, H_RESV, H_MSTATUS, H_MIP, H_STIMECMP_CYCLE, H_SATP, C_DEADLINE,
   H_VIRT, H_HGATP, C_VMX_EXIT_CYCLES, C_VMX_DEADLINE, C_VMX_RESUME, H_VSSTATUS, H_HSTATUS, H_VSTIMECMP_CYCLE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
   S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST, C_MTRAP_HOST,
+  H_HPM_ARMED, H_HPM_OVF_CYCLE, H_HPM_OVF_INSTRET,
   TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR, H_TRIG_ARMED,
 } from './layout';
+import { hpmOvfCheck } from './hpm';
 import { trigBeforeInsn, trigRetired, trigOnTrap, TRIG_ARMED_STEP, TRIG_FIRED, TRIG_STEP } from './trigger';
 import * as G from './generated/ops';
 import { bitOp } from './bitmanip';
@@ -259,6 +261,12 @@ export function run(): u32 {
   // instruction, checked before it runs; `stepLeft` is the budget the block's `left` = 1 stands in for.
   let stepping = false;
   let stepLeft: u64 = 0;
+  // Sscofpmf: instructions until an armed instret counter wraps (all ones = none armed); a block
+  // runs at most that many (`capped`: `left` then stands in for `capLeft`, as for stepping).
+  let ovfLeft: u64 = <u64>-1;
+  let capped = false;
+  let capLeft: u64 = 0;
+  let capN: u64 = 0;
 
   while (true) {
     // ---- block boundary
@@ -302,6 +310,15 @@ export function run(): u32 {
     const vstc = load<u64>(H_VSTIMECMP_CYCLE);
     if (cycles >= vstc) store<u64>(H_MIP, load<u64>(H_MIP) | (1 << 6));
     else if (vstc < deadline) deadline = vstc;
+    // Sscofpmf (hpm.ts): a counter armed for overflow. Its wrap is found here, at the boundary,
+    // before pending interrupts are looked at, so LCOFI is taken before the next instruction.
+    if (load<u64>(H_HPM_ARMED) != 0) {
+      store<u64>(H_CYCLES, cycles);
+      store<u64>(H_INSTRET, instretStart + (budget - left));
+      hpmOvfCheck();
+      const ovc = load<u64>(H_HPM_OVF_CYCLE);
+      if (ovc < deadline) deadline = ovc; // cycles: at the first boundary at or after the wrap
+    }
     if (cycles >= load<u64>(C_DEADLINE)) break;
     if (left == 0) { status = RUN_INSN_LIMIT; break; }
     if (load<u32>(C_STOP) != 0) { store<u32>(C_STOP, 0); status = RUN_STOP; break; }
@@ -328,6 +345,12 @@ export function run(): u32 {
       }
     }
     } // (C_VMX_RESUME)
+    // Sscofpmf instret counters: exact — the block stops after the instruction that wraps one.
+    ovfLeft = <u64>-1;
+    if (load<u64>(H_HPM_ARMED) != 0) {
+      const ovi = load<u64>(H_HPM_OVF_INSTRET), insnNow = instretStart + (budget - left);
+      if (ovi != <u64>-1 && ovi > insnNow) ovfLeft = ovi - insnNow;
+    }
     // ---- host TLB arrays of the data regime (MPRV may make M-mode loads/stores use MPP's)
     const dp = dataPriv();
     tlbR = tlbSet(dp);
@@ -375,6 +398,12 @@ export function run(): u32 {
     if (stepping) {
       stepLeft = left;
       left = 1;
+    } else if (ovfLeft < left) {
+      // Stop after exactly the instruction that makes an armed instret counter wrap.
+      capped = true;
+      capLeft = left;
+      capN = ovfLeft;
+      left = ovfLeft;
     }
 
     // ---- straight-line execution within the page
@@ -384,7 +413,7 @@ export function run(): u32 {
         // branch, whose fetch block is charged already): not a new fetch block — except where
         // straight-line execution would also end the block: at a 32-bit instruction that
         // straddles the page end (see OP_NONE), so the modeled I-TLB counts the same either way.
-        if (stepping) seqBreak = (pc & 0xfff) != 0xffe || (<u32>load<u16>(<usize>hostPage + 0xffe) & 3) != 3 || pc - pageVa >= 4096;
+        if (stepping || capped) seqBreak = (pc & 0xfff) != 0xffe || (<u32>load<u16>(<usize>hostPage + 0xffe) & 3) != 3 || pc - pageVa >= 4096;
         break;
       }
       left--;
@@ -1903,6 +1932,9 @@ export function run(): u32 {
       left = stepLeft - used;
       stepping = false;
       if (used != 0 && !excPending) trigRetired();
+    } else if (capped) {
+      left = capLeft - (capN - left);
+      capped = false;
     }
   }
   store<u64>(H_PC, pc);

@@ -285,4 +285,5 @@ export const EXT_SVNAPOT: u32 = 2048;
 export const EXT_SVPBMT: u32 = 4096;
 export const EXT_ZFH: u32 = 8192;
 export const EXT_ZFHMIN: u32 = 16384;
-export const EXT_ALL: u32 = 32767;
+export const EXT_SSCOFPMF: u32 = 32768;
+export const EXT_ALL: u32 = 65535;

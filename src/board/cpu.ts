@@ -54,7 +54,7 @@ export const CPU_KEYS = ['h', ...EXT_KEYS] as const;
 /**
  * The RVA22 profiles (RISC-V Profiles 1.0, RVA22U64 / RVA22S64): the mandatory extensions we have
  * are on (Zba, Zbb, Zbs, Zfhmin, Zicbom, Zicboz, Zicbop's hints; S64 adds Svinval, Svpbmt, Svade and
- * the optional Svnapot), the others off (Zfh is an RVA22U64 option: `,zfh=on` adds it)
+ * the optional Svnapot and Sscofpmf), the others off (Zfh is an RVA22U64 option: `,zfh=on` adds it)
  * (Zbc, Zbkb, Zbkc, Zbkx are only parts of the optional Zkn; Zicond is RVA23). H and Sstc are
  * RVA22S64 options and keep their defaults.
  */
@@ -62,10 +62,11 @@ const PROFILE_EXT: Record<string, Partial<Record<GatedExt, boolean>>> = {
   rva22u64: {
     Zba: true, Zbb: true, Zbs: true, Zicbom: true, Zicboz: true, Zfhmin: true, Zfh: false,
     Zbc: false, Zbkb: false, Zbkc: false, Zbkx: false, Zicond: false, Svinval: false, Svnapot: false, Svpbmt: false,
+    Sscofpmf: false,
   },
   rva22s64: {
     Zba: true, Zbb: true, Zbs: true, Zicbom: true, Zicboz: true, Zfhmin: true, Zfh: false,
-    Svinval: true, Svpbmt: true, Svnapot: true,
+    Svinval: true, Svpbmt: true, Svnapot: true, Sscofpmf: true,
     Zbc: false, Zbkb: false, Zbkc: false, Zbkx: false, Zicond: false,
   },
 };
@@ -200,6 +201,7 @@ export function isaExtensions(f: CpuFeatures): string[] {
   if (on('Zfh')) out.push('zfh');
   if (on('Zfh') || on('Zfhmin')) out.push('zfhmin');
   for (const e of ['Zba', 'Zbb', 'Zbc', 'Zbkb', 'Zbkc', 'Zbkx', 'Zbs'] as const) if (on(e)) out.push(e.toLowerCase());
+  if (on('Sscofpmf')) out.push('sscofpmf'); // counter overflow + LCOFI (assembly/hpm.ts)
   out.push('sstc');
   if (on('Svinval')) out.push('svinval');
   if (on('Svnapot')) out.push('svnapot');
@@ -237,7 +239,7 @@ export function isaExtensionList(f: CpuFeatures): string[] {
  * svinval, svpbmt, zicbom, zihintpause), in that order. Zba/Zbb/Zbs/Zicboz/Svnapot are unknown to 6.1.
  */
 export function linuxCpuinfoIsa(f: CpuFeatures): string {
-  const known = ['sstc', 'svinval', 'svpbmt', 'zicbom', 'zihintpause'];
+  const known = ['sscofpmf', 'sstc', 'svinval', 'svpbmt', 'zicbom', 'zihintpause'];
   const have = new Set(isaExtensions(f));
   return [isaBase(f), ...known.filter((k) => have.has(k))].join('_');
 }

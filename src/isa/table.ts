@@ -33,6 +33,8 @@ export const GATED_EXTS = [
   'Svnapot', 'Svpbmt',
   // Half precision (binary16); Zfhmin is the load/store/move/convert subset of Zfh.
   'Zfh', 'Zfhmin',
+  // No instructions: counter overflow, scountovf and LCOFI (assembly/hpm.ts, csr.ts) read this bit.
+  'Sscofpmf',
 ] as const;
 export type GatedExt = (typeof GATED_EXTS)[number];
 
