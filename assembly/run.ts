@@ -26,6 +26,7 @@ import { trigBeforeInsn, trigRetired, trigOnTrap, TRIG_ARMED_STEP, TRIG_FIRED, T
 import * as G from './generated/ops';
 import { bitOp } from './bitmanip';
 import { zfhOp, getF16, setF16 } from './fpu16';
+import { zfaOp, ZFA_ILLEGAL, ZFA_WROTE_X } from './zfa';
 import {
   OP_FLH, OP_FSH,
   OP_FADD_H, OP_FSUB_H, OP_FMUL_H, OP_FDIV_H, OP_FSQRT_H, OP_FMADD_H, OP_FMSUB_H, OP_FNMSUB_H, OP_FNMADD_H,
@@ -42,6 +43,9 @@ import {
   OP_BINVI, OP_BSET, OP_BSETI, OP_PACK, OP_PACKH, OP_PACKW, OP_BREV8, OP_XPERM4, OP_XPERM8,
   OP_CZERO_EQZ, OP_CZERO_NEZ, OP_CBO_INVAL, OP_CBO_CLEAN, OP_CBO_FLUSH, OP_CBO_ZERO,
   OP_SFENCE_W_INVAL, OP_SFENCE_INVAL_IR,
+  OP_FLI_S, OP_FLI_D, OP_FLI_H, OP_FMINM_S, OP_FMINM_D, OP_FMINM_H, OP_FMAXM_S, OP_FMAXM_D, OP_FMAXM_H,
+  OP_FROUND_S, OP_FROUND_D, OP_FROUND_H, OP_FROUNDNX_S, OP_FROUNDNX_D, OP_FROUNDNX_H, OP_FLEQ_S, OP_FLEQ_D,
+  OP_FLEQ_H, OP_FLTQ_S, OP_FLTQ_D, OP_FLTQ_H, OP_FCVTMOD_W_D,
 } from './generated/ops';
 import {
   getX, setX, pendingEnabled, PRV_M, PRV_S, PRV_U, MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM, MSTATUS_FS, MSTATUS_FS_DIRTY,
@@ -1861,6 +1865,19 @@ export function run(): u32 {
         // rs3 only for the R4 rows (fmadd.h...): elsewhere the byte holds 0 or an rs3-less immediate.
         const wroteX = zfhOp(op, load<u8>(slot, S_RD), load<u8>(slot, S_RS1), load<u8>(slot, S_RS2), load<u8>(slot, S_RS3), rm);
         if (wroteX) fpAccrue(f0);
+        else fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // ---- Zfa: zfa.ts (the H rows are illegal without Zfh)
+      case OP_FLI_S: case OP_FLI_D: case OP_FLI_H: case OP_FMINM_S: case OP_FMINM_D: case OP_FMINM_H:
+      case OP_FMAXM_S: case OP_FMAXM_D: case OP_FMAXM_H: case OP_FROUND_S: case OP_FROUND_D: case OP_FROUND_H:
+      case OP_FROUNDNX_S: case OP_FROUNDNX_D: case OP_FROUNDNX_H: case OP_FLEQ_S: case OP_FLEQ_D: case OP_FLEQ_H:
+      case OP_FLTQ_S: case OP_FLTQ_D: case OP_FLTQ_H: case OP_FCVTMOD_W_D: {
+        const rm = fpRm(slot);
+        const f0 = load<u64>(H_FCSR);
+        const st = rm > 4 ? ZFA_ILLEGAL : zfaOp(<u32>load<u16>(slot, S_OP), load<u8>(slot, S_RD), load<u8>(slot, S_RS1), load<u8>(slot, S_RS2), rm);
+        if (st == ZFA_ILLEGAL) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        if (st == ZFA_WROTE_X) fpAccrue(f0);
         else fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }

@@ -57,7 +57,7 @@ function isaOf(dtb: Uint8Array): string {
 /** Issue 15: every selectable extension is on by default (`--cpu rv64`). */
 const ALL_EXT = Object.fromEntries(GATED_EXTS.map((e) => [e, true]));
 const RVA22_ISA =
-  'rv64imafdc_zicbom_zicbop_zicboz_zicond_zicsr_zifencei_zihintpause_zihpm_zfh_zfhmin_zba_zbb_zbc_zbkb_zbkc_zbkx_zbs_sscofpmf_sstc_svinval_svnapot_svpbmt';
+  'rv64imafdc_zicbom_zicbop_zicboz_zicond_zicsr_zifencei_zihintpause_zihpm_zfa_zfh_zfhmin_zba_zbb_zbc_zbkb_zbkc_zbkx_zbs_sscofpmf_sstc_svinval_svnapot_svpbmt';
 
 describe('--cpu: misa.H and the device tree agree', () => {
   it('rv64,h=off: misa.H clear, riscv,isa without h', () => {

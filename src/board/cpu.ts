@@ -55,19 +55,19 @@ export const CPU_KEYS = ['h', ...EXT_KEYS] as const;
  * The RVA22 profiles (RISC-V Profiles 1.0, RVA22U64 / RVA22S64): the mandatory extensions we have
  * are on (Zba, Zbb, Zbs, Zfhmin, Zicbom, Zicboz, Zicbop's hints; S64 adds Svinval, Svpbmt, Svade and
  * the optional Svnapot and Sscofpmf), the others off (Zfh is an RVA22U64 option: `,zfh=on` adds it)
- * (Zbc, Zbkb, Zbkc, Zbkx are only parts of the optional Zkn; Zicond is RVA23). H and Sstc are
+ * (Zbc, Zbkb, Zbkc, Zbkx are only parts of the optional Zkn; Zicond and Zfa are RVA23). H and Sstc are
  * RVA22S64 options and keep their defaults.
  */
 const PROFILE_EXT: Record<string, Partial<Record<GatedExt, boolean>>> = {
   rva22u64: {
     Zba: true, Zbb: true, Zbs: true, Zicbom: true, Zicboz: true, Zfhmin: true, Zfh: false,
     Zbc: false, Zbkb: false, Zbkc: false, Zbkx: false, Zicond: false, Svinval: false, Svnapot: false, Svpbmt: false,
-    Sscofpmf: false,
+    Sscofpmf: false, Zfa: false,
   },
   rva22s64: {
     Zba: true, Zbb: true, Zbs: true, Zicbom: true, Zicboz: true, Zfhmin: true, Zfh: false,
     Svinval: true, Svpbmt: true, Svnapot: true, Sscofpmf: true,
-    Zbc: false, Zbkb: false, Zbkc: false, Zbkx: false, Zicond: false,
+    Zbc: false, Zbkb: false, Zbkc: false, Zbkx: false, Zicond: false, Zfa: false,
   },
 };
 
@@ -198,6 +198,7 @@ export function isaExtensions(f: CpuFeatures): string[] {
   if (on('Zicboz')) out.push('zicboz');
   if (on('Zicond')) out.push('zicond');
   out.push('zicsr', 'zifencei', 'zihintpause', 'zihpm'); // Zihpm: assembly/hpm.ts (always present)
+  if (on('Zfa')) out.push('zfa'); // RVA23: fli, fminm, fround, fcvtmod, fleq (assembly/zfa.ts)
   if (on('Zfh')) out.push('zfh');
   if (on('Zfh') || on('Zfhmin')) out.push('zfhmin');
   for (const e of ['Zba', 'Zbb', 'Zbc', 'Zbkb', 'Zbkc', 'Zbkx', 'Zbs'] as const) if (on(e)) out.push(e.toLowerCase());
