@@ -207,4 +207,26 @@ describe('builtin SBI PMU extension (SBI v1.0 ch. 11)', () => {
     expect(call(5, 3n)[0]).toBe(-3n); // no firmware counters
     expect(call(2, 0n, 0xffff_ffffn, 0n, 0xf0000n, 0n)[0]).toBe(-2n);
   });
+
+  it('Sscofpmf sampling as Linux drives it: SET_UINH, start with an initial value near the wrap, LCOFI, restart re-arms OF only once LCOFIP is clear', () => {
+    const { core, pmu, call } = setup();
+    // config_matching(any, flags = CLEAR_VALUE | SET_UINH (bit 5), INSTRUCTIONS): MINH | UINH, OF clear.
+    expect(call(2, 0n, 0xffff_ffffn, 2n | (1n << 5n), 2n, 0n)).toEqual([0n, 3n]);
+    expect(hex(pmu.event(3))).toBe(hex((1n << 62n) | (1n << 60n) | 2n));
+    // start at 2^64 - 5: the 5th S-mode instruction wraps it.
+    expect(call(3, 3n, 1n, 1n, (1n << 64n) - 5n)).toEqual([0n, 0n]);
+    runFor(core, 100);
+    expect(pmu.event(3) >> 63n).toBe(1n); // OF
+    expect((core.getCsr(L.H_MIP) >> 13n) & 1n).toBe(1n); // LCOFIP (mie is 0 here: not taken)
+    expect(call(4, 3n, 1n, 0n)).toEqual([0n, 0n]);
+    // While LCOFIP is pending a restart leaves OF set (the overflow is not yet serviced) ...
+    expect(call(3, 3n, 1n, 1n, (1n << 64n) - 5n)).toEqual([0n, 0n]);
+    expect(pmu.event(3) >> 63n).toBe(1n);
+    expect(call(4, 3n, 1n, 0n)).toEqual([0n, 0n]);
+    // ... once the supervisor cleared sip.LCOFIP, the restart clears OF: armed again.
+    core.setCsr(L.H_MIP, core.getCsr(L.H_MIP) & ~(1n << 13n));
+    expect(call(3, 3n, 1n, 1n, (1n << 64n) - 5n)).toEqual([0n, 0n]);
+    expect(pmu.event(3) >> 63n).toBe(0n);
+    expect(core.getCsr(L.H_HPM_ARMED)).toBe(8n);
+  });
 });
