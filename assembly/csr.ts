@@ -25,7 +25,7 @@ import {
 import { tlbFlushAll, tlbFlushVirtual, tlbFlushGuest } from './mmu';
 import { tmSatpWrite } from './tlbmodel';
 import { extOn } from './isaext';
-import { EXT_ZICBOM, EXT_ZICBOZ, EXT_SVPBMT } from './generated/ops';
+import { EXT_ZICBOM, EXT_ZICBOZ, EXT_SVPBMT, EXT_SHLCOFIDELEG } from './generated/ops';
 /** menvcfg / henvcfg.PBMTE (Svpbmt, bit 62). */
 const ENVCFG_PBMTE: u64 = (<u64>1) << 62;
 /** PBMTE when the harts have Svpbmt (else read-only zero). */
@@ -452,7 +452,8 @@ function writeCsr(csr: u32, v: u64): void {
     // --- hypervisor and VS CSRs
     case 0x600: store<u64>(H_HSTATUS, (v & HSTATUS_WMASK) | HSTATUS_VSXL); return;
     case 0x602: store<u64>(H_HEDELEG, v & HEDELEG_MASK); return;
-    case 0x603: store<u64>(H_HIDELEG, v & (VS_INTS | lcofBit())); return; // LCOFI: Sscofpmf
+    // hideleg bit 13 (LCOFI) is writable only with Shlcofideleg (H ext. "hideleg"; with Sscofpmf).
+    case 0x603: store<u64>(H_HIDELEG, v & (VS_INTS | ((extOn & EXT_SHLCOFIDELEG) != 0 ? lcofBit() : 0))); return;
     case 0x604: store<u64>(H_MIE, (load<u64>(H_MIE) & ~VS_INTS) | (v & VS_INTS)); return;
     case 0x605: store<u64>(H_HTIMEDELTA, v); updateVstimecmp(); return;
     case 0x606: store<u64>(H_HCOUNTEREN, v & 0xffffffff); return;

@@ -54,8 +54,8 @@ function isaOf(dtb: Uint8Array): string {
   return parseFdt(dtb).root.find('/cpus/cpu@0')!.string('riscv,isa')!;
 }
 
-/** Issue 15: every selectable extension is on by default (`--cpu rv64`). */
-const ALL_EXT = Object.fromEntries(GATED_EXTS.map((e) => [e, true]));
+/** Issue 15: every selectable extension is on by default (`--cpu rv64`) but Shlcofideleg (cpu.ts DEFAULT_OFF). */
+const ALL_EXT = Object.fromEntries(GATED_EXTS.map((e) => [e, e !== 'Shlcofideleg']));
 const RVA22_ISA =
   'rv64imafdc_zicbom_zicbop_zicboz_zicond_zicsr_zifencei_zihintpause_zihpm_zfa_zfh_zfhmin_zba_zbb_zbc_zbkb_zbkc_zbkx_zbs_sscofpmf_sstc_svinval_svnapot_svpbmt';
 

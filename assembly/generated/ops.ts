@@ -309,4 +309,5 @@ export const EXT_ZFH: u32 = 8192;
 export const EXT_ZFHMIN: u32 = 16384;
 export const EXT_SSCOFPMF: u32 = 32768;
 export const EXT_ZFA: u32 = 65536;
-export const EXT_ALL: u32 = 131071;
+export const EXT_SHLCOFIDELEG: u32 = 131072;
+export const EXT_ALL: u32 = 262143;

@@ -49,6 +49,11 @@ export interface CpuFeatures {
 }
 
 export const CPU_MODELS = ['rv64', 'rva22u64', 'rva22s64'] as const;
+/**
+ * Extensions a model leaves off unless a key turns them on: Shlcofideleg (LCOFI delegable to
+ * VS-mode through hideleg bit 13; the H chapter makes that bit read-only zero without it).
+ */
+export const DEFAULT_OFF: readonly GatedExt[] = ['Shlcofideleg'];
 export const CPU_KEYS = ['h', ...EXT_KEYS] as const;
 
 /**
@@ -152,7 +157,7 @@ export function resolveCpu(opts: CpuOptions, coreHasH: boolean): CpuFeatures {
   // Every selectable extension defaults to on (as QEMU's rv64 turns on what it implements); a
   // profile model or a key says otherwise.
   const ext: Partial<Record<GatedExt, boolean>> = {};
-  for (const e of GATED_EXTS) ext[e] = opts.ext?.[e] ?? true;
+  for (const e of GATED_EXTS) ext[e] = opts.ext?.[e] ?? !DEFAULT_OFF.includes(e);
   return { h: opts.h ?? coreHasH, ext, ...(opts.svade ? { svade: true } : {}) };
 }
 
@@ -202,6 +207,7 @@ export function isaExtensions(f: CpuFeatures): string[] {
   if (on('Zfh')) out.push('zfh');
   if (on('Zfh') || on('Zfhmin')) out.push('zfhmin');
   for (const e of ['Zba', 'Zbb', 'Zbc', 'Zbkb', 'Zbkc', 'Zbkx', 'Zbs'] as const) if (on(e)) out.push(e.toLowerCase());
+  if (on('Shlcofideleg')) out.push('shlcofideleg');
   if (on('Sscofpmf')) out.push('sscofpmf'); // counter overflow + LCOFI (assembly/hpm.ts)
   out.push('sstc');
   if (on('Svinval')) out.push('svinval');

@@ -37,6 +37,9 @@ export const GATED_EXTS = [
   'Sscofpmf',
   // Additional FP instructions (RVA23): fli, fminm/fmaxm, fround(nx), fcvtmod.w.d, fleq/fltq.
   'Zfa',
+  // No instructions: hideleg bit 13 writable, LCOFI delegable to VS-mode (assembly/csr.ts). Off
+  // unless asked for (src/board/cpu.ts DEFAULT_OFF, assembly/isaext.ts extOn).
+  'Shlcofideleg',
 ] as const;
 export type GatedExt = (typeof GATED_EXTS)[number];
 

@@ -192,15 +192,21 @@ describe('LCOFI delegated to S-mode; scountovf', () => {
     expectTrap(exec([csrw(SCOUNTOVF, 0), WFI]), { cause: 2 });
   });
 
-  it('mideleg / mie / mip / sie bit 13 are writable; hideleg bit 13 too (H)', () => {
-    const r = exec([
+  it('mideleg / mie / mip / sie bit 13 are writable; hideleg bit 13 only with Shlcofideleg (off by default)', () => {
+    const prog: Insn[] = [
       ...csrwi64(CSR.mideleg, -1n), csrr(6, CSR.mideleg), ...csrwi64(CSR.mie, LCOF), csrr(7, CSR.sie),
       ...csrwi64(CSR.mip, LCOF), csrr(8, CSR.sip), ...csrwi64(0x603, -1n), csrr(9, 0x603), ...csrwi64(CSR.mie, 0n), WFI,
-    ]);
+    ];
+    const r = exec(prog);
     expect(r.core.x(6) & LCOF).toBe(LCOF);
     expect(r.core.x(7)).toBe(LCOF);
     expect(r.core.x(8) & LCOF).toBe(LCOF);
-    expect(r.core.x(9) & LCOF).toBe(LCOF);
+    // H ext. "hideleg": bit 13 is read-only zero unless Shlcofideleg is implemented.
+    expect(hex(r.core.x(9))).toBe('0x444');
+    // The core's default mask (isaext.ts extOn) leaves Shlcofideleg off, as --cpu rv64 does.
+    const ext = (r.core.ex as unknown as { getExtensions(): number }).getExtensions();
+    expect(ext).toBe(extMaskOf(resolveCpu({}, true).ext));
+    expect(hex(exec(prog, { setup: shlcofideleg }).core.x(9))).toBe('0x2444');
   });
 });
 
@@ -227,8 +233,8 @@ describe('--cpu rv64,sscofpmf=off', () => {
   });
 });
 
-describe('VS-mode: LCOFI through hideleg (H extension)', () => {
-  it('hideleg bit 13: VS-mode takes LCOFI with vscause 13; vsip / vsie alias bit 13; scountovf needs hcounteren', () => {
+describe('VS-mode: LCOFI through hideleg (H extension, Shlcofideleg)', () => {
+  it('hideleg bit 13 (Shlcofideleg): VS-mode takes LCOFI with vscause 13; vsip / vsie alias bit 13; scountovf needs hcounteren', () => {
     const VSH = HANDLER + 0x200;
     // vsie = 0 before wfi: a pending enabled interrupt makes wfi fall through.
     const vsHandler = asm([csrr(10, CSR.scause), csrr(11, SCOUNTOVF), csrr(12, CSR.sip), csrr(13, CSR.sie), csrw(CSR.sie, 0), WFI], VSH).bytes;
@@ -242,7 +248,7 @@ describe('VS-mode: LCOFI through hideleg (H extension)', () => {
       ...csrwi64(CSR.mstatus, mppS | (1n << 39n)), ['auipc', { rd: 5, imm: 0 }], ['addi', { rd: 5, rs1: 5, imm: 16 }], csrw(CSR.mepc, 5), ['mret'],
       ...new Array<Insn>(20).fill(inc6), WFI,
     ];
-    const r = exec(prog, { setup: (c) => { c.writePhys(VSH, vsHandler); M_HANDLER()(c); } });
+    const r = exec(prog, { setup: (c) => { c.writePhys(VSH, vsHandler); M_HANDLER()(c); shlcofideleg(c); } });
     const c = r.core;
     expect(r.status).toBe(RunStatus.Wfi);
     expect(c.getCsr(L.H_VIRT)).toBe(1n);
@@ -255,3 +261,7 @@ describe('VS-mode: LCOFI through hideleg (H extension)', () => {
   });
 });
 const mppS = BigInt(PRV_S) << 11n;
+/** --cpu rv64,shlcofideleg=on on a test core. */
+function shlcofideleg(c: Core): void {
+  (c.ex as unknown as { setExtensions(m: number): void }).setExtensions(extMaskOf(resolveCpu({ ext: { Shlcofideleg: true } }, true).ext));
+}
