@@ -231,6 +231,12 @@ function transformedInsn(slot: u32, tval: u64): u64 {
  */
 let seqBreak = false;
 
+/** Instructions until the first armed instret counter wraps (all ones: none ahead). */
+function ovfDistance(insnNow: u64): u64 {
+  const ovi = load<u64>(H_HPM_OVF_INSTRET);
+  return ovi != <u64>-1 && ovi > insnNow ? ovi - insnNow : <u64>-1;
+}
+
 /** Make the cycle / instret counts current for hpm.ts before a privilege change (Sscofpmf filtering). */
 @inline function hpmSync(cycles: u64, instret: u64): void {
   if (load<u64>(H_HPM_FILTER) == 0) return;
@@ -268,9 +274,7 @@ export function run(): u32 {
   // Sscofpmf: instructions until an armed instret counter wraps (all ones = none armed); a block
   // runs at most that many (`capped`: `left` then stands in for `capLeft`, as for stepping).
   let ovfLeft: u64 = <u64>-1;
-  let capped = false;
-  let capLeft: u64 = 0;
-  let capN: u64 = 0;
+  let capRest: u64 = 0; // the budget a capped block's `left` does not include (0: not capped)
 
   while (true) {
     // ---- block boundary
@@ -304,6 +308,7 @@ export function run(): u32 {
       // boundary work (deadline, timers, interrupts are checked where the uncut block would).
       store<u64>(C_VMX_RESUME, 0);
       deadline = load<u64>(C_VMX_DEADLINE);
+      ovfLeft = load<u64>(H_HPM_ARMED) != 0 ? ovfDistance(instretStart + (budget - left)) : <u64>-1;
     } else {
     deadline = load<u64>(C_DEADLINE);
     // Sstc: the core's own timer deadline (time >= stimecmp raises STIP without a host event).
@@ -316,12 +321,15 @@ export function run(): u32 {
     else if (vstc < deadline) deadline = vstc;
     // Sscofpmf (hpm.ts): a counter armed for overflow. Its wrap is found here, at the boundary,
     // before pending interrupts are looked at, so LCOFI is taken before the next instruction.
+    ovfLeft = <u64>-1;
     if (load<u64>(H_HPM_ARMED) != 0) {
+      const insnNow = instretStart + (budget - left);
       store<u64>(H_CYCLES, cycles);
-      store<u64>(H_INSTRET, instretStart + (budget - left));
+      store<u64>(H_INSTRET, insnNow);
       hpmOvfCheck();
       const ovc = load<u64>(H_HPM_OVF_CYCLE);
       if (ovc < deadline) deadline = ovc; // cycles: at the first boundary at or after the wrap
+      ovfLeft = ovfDistance(insnNow); // instret: exact, the block is capped below
     }
     if (cycles >= load<u64>(C_DEADLINE)) break;
     if (left == 0) { status = RUN_INSN_LIMIT; break; }
@@ -349,12 +357,6 @@ export function run(): u32 {
       }
     }
     } // (C_VMX_RESUME)
-    // Sscofpmf instret counters: exact — the block stops after the instruction that wraps one.
-    ovfLeft = <u64>-1;
-    if (load<u64>(H_HPM_ARMED) != 0) {
-      const ovi = load<u64>(H_HPM_OVF_INSTRET), insnNow = instretStart + (budget - left);
-      if (ovi != <u64>-1 && ovi > insnNow) ovfLeft = ovi - insnNow;
-    }
     // ---- host TLB arrays of the data regime (MPRV may make M-mode loads/stores use MPP's)
     const dp = dataPriv();
     tlbR = tlbSet(dp);
@@ -403,10 +405,8 @@ export function run(): u32 {
       stepLeft = left;
       left = 1;
     } else if (ovfLeft < left) {
-      // Stop after exactly the instruction that makes an armed instret counter wrap.
-      capped = true;
-      capLeft = left;
-      capN = ovfLeft;
+      // Sscofpmf instret counters: stop after exactly the instruction that wraps one.
+      capRest = left - ovfLeft;
       left = ovfLeft;
     }
 
@@ -417,7 +417,7 @@ export function run(): u32 {
         // branch, whose fetch block is charged already): not a new fetch block — except where
         // straight-line execution would also end the block: at a 32-bit instruction that
         // straddles the page end (see OP_NONE), so the modeled I-TLB counts the same either way.
-        if (stepping || capped) seqBreak = (pc & 0xfff) != 0xffe || (<u32>load<u16>(<usize>hostPage + 0xffe) & 3) != 3 || pc - pageVa >= 4096;
+        if (stepping || capRest != 0) seqBreak = (pc & 0xfff) != 0xffe || (<u32>load<u16>(<usize>hostPage + 0xffe) & 3) != 3 || pc - pageVa >= 4096;
         break;
       }
       left--;
@@ -1949,9 +1949,9 @@ export function run(): u32 {
       left = stepLeft - used;
       stepping = false;
       if (used != 0 && !excPending) trigRetired();
-    } else if (capped) {
-      left = capLeft - (capN - left);
-      capped = false;
+    } else if (capRest != 0) {
+      left += capRest;
+      capRest = 0;
     }
   }
   store<u64>(H_PC, pc);
