@@ -25,7 +25,7 @@ import {
 import { tlbFlushAll, tlbFlushVirtual, tlbFlushGuest } from './mmu';
 import { tmSatpWrite } from './tlbmodel';
 import { extOn } from './isaext';
-import { EXT_ZICBOM, EXT_ZICBOZ, EXT_SVPBMT } from './generated/ops';
+import { EXT_ZICBOM, EXT_ZICBOZ, EXT_SVPBMT, EXT_SHLCOFIDELEG } from './generated/ops';
 /** menvcfg / henvcfg.PBMTE (Svpbmt, bit 62). */
 const ENVCFG_PBMTE: u64 = (<u64>1) << 62;
 /** PBMTE when the harts have Svpbmt (else read-only zero). */
@@ -49,7 +49,7 @@ function envcfgCb(v: u64): u64 {
   return r;
 }
 import { isTriggerCsr, trigCsrRead, trigCsrWrite } from './trigger';
-import { hpmRead, hpmWrite, hpmEventRead, hpmEventWrite, hpmInhibitWrite } from './hpm';
+import { hpmRead, hpmWrite, hpmEventRead, hpmEventWrite, hpmInhibitWrite, hpmScountovf, sscofpmfOn, MIP_LCOFIP } from './hpm';
 
 // misa (Priv 1.12 §3.1.1): MXL = 2 (64-bit); A C D F I M S U.
 export const MISA_VALUE: u64 = ((<u64>2) << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) |
@@ -65,6 +65,13 @@ const SSTATUS_WMASK: u64 = MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS
 // Interrupt bits: S-level SSIP(1) STIP(5) SEIP(9); M-level MSIP(3) MTIP(7) MEIP(11).
 const S_INTS: u64 = (1 << 1) | (1 << 5) | (1 << 9);
 const M_INTS: u64 = (1 << 3) | (1 << 7) | (1 << 11);
+// Sscofpmf: the local counter-overflow interrupt (13) is an S-level interrupt as far as sie/sip
+// and delegation go; its mip/mie/mideleg/hideleg bits are writable only with Sscofpmf, so sie/sip
+// (masked by mideleg) and vsie/vsip (masked by hideleg) show it only then.
+const S_INTS_L: u64 = S_INTS | MIP_LCOFIP;
+@inline function lcofBit(): u64 {
+  return sscofpmfOn() ? MIP_LCOFIP : 0;
+}
 // Exceptions M-mode may delegate (ecall from M, 11, cannot be; 10 and 14 are reserved).
 const MEDELEG_MASK: u64 = 0xb3ff;
 const MENVCFG_STCE: u64 = (<u64>1) << 63;
@@ -196,6 +203,15 @@ function fpStateDirty(): void {
   if (isVirt()) store<u64>(H_VSSTATUS, load<u64>(H_VSSTATUS) | MSTATUS_FS_DIRTY | MSTATUS_SD);
 }
 
+/**
+ * vsie / vsip from mie / mip: the VS-level bits hideleg delegates, shifted to the S positions
+ * (H ext. "vsip and vsie"), and LCOFI (13) unshifted when hideleg delegates it (Sscofpmf).
+ */
+@inline function vsView(m: u64): u64 {
+  const h = load<u64>(H_HIDELEG);
+  return ((m & h & VS_INTS) >> 1) | (m & h & midelegEff() & MIP_LCOFIP);
+}
+
 export function readCsr(csr: u32): u64 {
   switch (csr) {
     // --- floating point (Unpriv 11.2): fflags and frm are views of fcsr
@@ -206,9 +222,18 @@ export function readCsr(csr: u32): u64 {
     case 0xc00: if (!counterAllowed(0)) break; return cyclesNow() + load<u64>(H_MCYCLE_OFS);
     case 0xc01: if (!counterAllowed(1)) break; return isVirt() ? timeNow() + load<u64>(H_HTIMEDELTA) : timeNow();
     case 0xc02: if (!counterAllowed(2)) break; return load<u64>(H_INSTRET) + load<u64>(H_MINSTRET_OFS);
+    // --- Sscofpmf scountovf: the OF bits, each readable below M-mode only when mcounteren (and in
+    // VS-mode hcounteren) has the counter's bit; a bit that is not readable reads 0.
+    case 0xda0: {
+      if (!sscofpmfOn()) break;
+      let r = hpmScountovf();
+      if (<u32>load<u64>(H_PRIV) < PRV_M) r &= load<u64>(H_MCOUNTEREN);
+      if (isVirt()) r &= load<u64>(H_HCOUNTEREN);
+      return r;
+    }
     // --- supervisor
     case 0x100: return load<u64>(H_MSTATUS) & SSTATUS_MASK;
-    case 0x104: return load<u64>(H_MIE) & load<u64>(H_MIDELEG) & S_INTS;
+    case 0x104: return load<u64>(H_MIE) & load<u64>(H_MIDELEG) & S_INTS_L;
     case 0x105: return load<u64>(H_STVEC);
     case 0x106: return load<u64>(H_SCOUNTEREN);
     case 0x10a: return load<u64>(H_SENVCFG);
@@ -216,7 +241,7 @@ export function readCsr(csr: u32): u64 {
     case 0x141: return load<u64>(H_SEPC);
     case 0x142: return load<u64>(H_SCAUSE);
     case 0x143: return load<u64>(H_STVAL);
-    case 0x144: return load<u64>(H_MIP) & load<u64>(H_MIDELEG) & S_INTS;
+    case 0x144: return load<u64>(H_MIP) & load<u64>(H_MIDELEG) & S_INTS_L;
     case 0x14d: if (!stimecmpAllowed()) break; return load<u64>(H_STIMECMP);
     case 0x180: if (tvmTrap()) break; return load<u64>(H_SATP);
     // --- hypervisor and VS CSRs (V = 0 here: csrAccess redirects V = 1 accesses)
@@ -235,13 +260,13 @@ export function readCsr(csr: u32): u64 {
     case 0x680: if (tvmTrap()) break; return load<u64>(H_HGATP);
     case 0xe12: return 0; // hgeip: GEILEN = 0
     case 0x200: return load<u64>(H_VSSTATUS);
-    case 0x204: return (load<u64>(H_MIE) & load<u64>(H_HIDELEG) & VS_INTS) >> 1; // vsie
+    case 0x204: return vsView(load<u64>(H_MIE)); // vsie
     case 0x205: return load<u64>(H_VSTVEC);
     case 0x240: return load<u64>(H_VSSCRATCH);
     case 0x241: return load<u64>(H_VSEPC);
     case 0x242: return load<u64>(H_VSCAUSE);
     case 0x243: return load<u64>(H_VSTVAL);
-    case 0x244: return (load<u64>(H_MIP) & load<u64>(H_HIDELEG) & VS_INTS) >> 1; // vsip
+    case 0x244: return vsView(load<u64>(H_MIP)); // vsip
     case 0x24d: if (!vstimecmpAllowed()) break; return load<u64>(H_VSTIMECMP);
     case 0x280: if (vtvmTrap()) break; return load<u64>(H_VSATP);
     case 0x34a: return load<u64>(H_MTINST);
@@ -397,7 +422,7 @@ export function writeCsr(csr: u32, v: u64): void {
     case 0x104: {
       // Only the delegated S-level bits: mideleg's read-only-one VS bits (2, 6, 10) belong to
       // hie, and sie's bits 2, 6, 10 are read-only zero (H ext., "hip and hie").
-      const d = load<u64>(H_MIDELEG) & S_INTS;
+      const d = load<u64>(H_MIDELEG) & S_INTS_L;
       store<u64>(H_MIE, (load<u64>(H_MIE) & ~d) | (v & d));
       return;
     }
@@ -409,8 +434,9 @@ export function writeCsr(csr: u32, v: u64): void {
     case 0x142: store<u64>(H_SCAUSE, v); return;
     case 0x143: store<u64>(H_STVAL, v); return;
     case 0x144: {
-      // Only SSIP is writable through sip (and only when delegated).
-      const d = load<u64>(H_MIDELEG) & (1 << 1);
+      // Only SSIP and LCOFIP (Sscofpmf: software clears it) are writable through sip, and only
+      // when delegated.
+      const d = load<u64>(H_MIDELEG) & ((1 << 1) | MIP_LCOFIP);
       store<u64>(H_MIP, (load<u64>(H_MIP) & ~d) | (v & d));
       return;
     }
@@ -426,7 +452,8 @@ export function writeCsr(csr: u32, v: u64): void {
     // --- hypervisor and VS CSRs
     case 0x600: store<u64>(H_HSTATUS, (v & HSTATUS_WMASK) | HSTATUS_VSXL); return;
     case 0x602: store<u64>(H_HEDELEG, v & HEDELEG_MASK); return;
-    case 0x603: store<u64>(H_HIDELEG, v & VS_INTS); return;
+    // hideleg bit 13 (LCOFI) is writable only with Shlcofideleg (H ext. "hideleg"; with Sscofpmf).
+    case 0x603: store<u64>(H_HIDELEG, v & (VS_INTS | ((extOn & EXT_SHLCOFIDELEG) != 0 ? lcofBit() : 0))); return;
     case 0x604: store<u64>(H_MIE, (load<u64>(H_MIE) & ~VS_INTS) | (v & VS_INTS)); return;
     case 0x605: store<u64>(H_HTIMEDELTA, v); updateVstimecmp(); return;
     case 0x606: store<u64>(H_HCOUNTEREN, v & 0xffffffff); return;
@@ -453,6 +480,9 @@ export function writeCsr(csr: u32, v: u64): void {
     case 0x204: {
       const d = load<u64>(H_HIDELEG) & VS_INTS;
       store<u64>(H_MIE, (load<u64>(H_MIE) & ~d) | ((v << 1) & d));
+      // vsie.LCOFIE is an alias of sie.LCOFIE when hideleg delegates LCOFI (not shifted).
+      const l = load<u64>(H_HIDELEG) & midelegEff() & MIP_LCOFIP;
+      store<u64>(H_MIE, (load<u64>(H_MIE) & ~l) | (v & l));
       return;
     }
     case 0x205: store<u64>(H_VSTVEC, (v & 1) != 0 ? v & ~(<u64>2) : v & ~(<u64>3)); return;
@@ -466,6 +496,9 @@ export function writeCsr(csr: u32, v: u64): void {
         store<u64>(H_HVIP, (load<u64>(H_HVIP) & ~(<u64>1 << 2)) | ((v << 1) & (1 << 2)));
         updateVsip(vsTimerPending());
       }
+      // vsip.LCOFIP: an alias of sip.LCOFIP when hideleg delegates LCOFI.
+      const l = load<u64>(H_HIDELEG) & midelegEff() & MIP_LCOFIP;
+      store<u64>(H_MIP, (load<u64>(H_MIP) & ~l) | (v & l));
       return;
     }
     case 0x24d: if (!vstimecmpAllowed()) break; store<u64>(H_VSTIMECMP, v); updateVstimecmp(); return;
@@ -481,8 +514,8 @@ export function writeCsr(csr: u32, v: u64): void {
     case 0x301: return; // misa: WARL, extensions cannot be disabled on this model
     case 0x302: store<u64>(H_MEDELEG, v & (hypOn() ? MEDELEG_MASK_H : MEDELEG_MASK)); return;
     // With H, mideleg bits 2, 6, 10 (VS-level interrupts) are read-only one.
-    case 0x303: store<u64>(H_MIDELEG, (v & S_INTS) | (hypOn() ? VS_INTS : 0)); return;
-    case 0x304: store<u64>(H_MIE, v & (S_INTS | M_INTS | (hypOn() ? VS_INTS : 0))); return;
+    case 0x303: store<u64>(H_MIDELEG, (v & (S_INTS | lcofBit())) | (hypOn() ? VS_INTS : 0)); return;
+    case 0x304: store<u64>(H_MIE, v & (S_INTS | M_INTS | lcofBit() | (hypOn() ? VS_INTS : 0))); return;
     case 0x305: store<u64>(H_MTVEC, (v & 1) != 0 ? v & ~(<u64>2) : v & ~(<u64>3)); return;
     case 0x306: store<u64>(H_MCOUNTEREN, v & 0xffffffff); return;
     case 0x30a: {
@@ -499,7 +532,7 @@ export function writeCsr(csr: u32, v: u64): void {
     case 0x344: {
       // SSIP is writable by M-mode; STIP too unless Sstc drives it; SEIP's software bit is ORed
       // with the external line (Priv §3.1.9).
-      let wm: u64 = 1 << 1;
+      let wm: u64 = (1 << 1) | lcofBit(); // LCOFIP (Sscofpmf) is software-writable
       if ((load<u64>(H_MENVCFG) & MENVCFG_STCE) == 0) wm |= 1 << 5;
       const sw = (v >> 9) & 1;
       store<u64>(H_SEIP_SW, sw);
@@ -613,6 +646,7 @@ function hsCsrExists(csr: u32): bool {
       return true;
     case 0x14d: case 0x24d:
       return (load<u64>(H_MENVCFG) & MENVCFG_STCE) != 0 && (load<u64>(H_MCOUNTEREN) & 2) != 0;
+    case 0xda0: return sscofpmfOn(); // scountovf
   }
   return false;
 }

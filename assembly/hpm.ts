@@ -26,12 +26,25 @@
  * with the H extension) stop the counter while the hart is in that mode. The counters that have
  * such a bit are rebased on every privilege change (trap entry, mret, sret: trap.ts calls
  * hpmModeChanged; run.ts makes the cycle / instret sources current first, only when H_HPM_FILTER
- * is non-zero). Not implemented: overflow (mhpmevent.OF reads 0, no scountovf CSR, no
- * local-counter-overflow interrupt 13), so Sscofpmf is not advertised.
+ * is non-zero).
+ *
+ * Sscofpmf overflow (Sscofpmf 1.0 "Count Overflow Control"): mhpmevent.OF (bit 63) is set when
+ * the counter wraps by counting (never by a write), and if it was 0 the wrap raises the local
+ * counter-overflow interrupt (mip.LCOFIP, bit 13). Counters are derived, so a wrap is found from
+ * its offset: a counting counter with value = src + ofs wraps when its source reaches -ofs
+ * (mod 2^64). hpmOvfUpdate keeps, for the counters that are armed (counting, OF = 0, the wrap
+ * ahead of the source), a bit mask and the earliest wrap of the cycles and instret counters; the
+ * run loop (run.ts) treats those two as deadlines — the instret one exact to the instruction, the
+ * cycle one at the first block boundary at or after it (the Sstc timer's granularity) — and
+ * checks the other events at every block boundary (hpmOvfCheck). Nothing is armed (one load and
+ * a compare per block) until software clears an OF bit of a counting counter.
  */
 import {
   H_CYCLES, H_INSTRET, H_EXCEPTIONS, H_INTERRUPTS, H_MCOUNTINHIBIT, H_HPM_EVENT, H_HPM_OFS, H_HPM_FILTER, H_PRIV, H_VIRT, H_HYP, TM_CNT,
+  H_HPM_ARMED, H_HPM_OVF_CYCLE, H_HPM_OVF_INSTRET, H_MIP,
 } from './layout';
+import { extOn } from './isaext';
+import { EXT_SSCOFPMF } from './generated/ops';
 import { tmEnabled, TMS_D_ACCESS, TMS_D_MISS, TMS_I_ACCESS, TMS_I_MISS, TMS_WALKS, TMS_WALK_REFS } from './tlbmodel';
 
 export const HPM_EV_CYCLES: u64 = 0x00001;
@@ -52,14 +65,27 @@ const HPM_INH_MASK_NOH: u64 = <u64>0x7 << 60;
 /** mcountinhibit: bits 3..31 (hpm counters) are writable; CY and IR always count (read 0). */
 export const MCOUNTINHIBIT_MASK: u64 = 0xfffffff8;
 
-/** The value the event legalises to (WARL): a known event, else 0 (no event). */
+/** mhpmevent.OF (Sscofpmf): the counter overflowed; also its overflow-interrupt disable. */
+export const HPM_OF: u64 = <u64>1 << 63;
+/** mip/mie/sip/sie bit 13: the local counter-overflow interrupt (LCOFI, Sscofpmf). */
+export const MIP_LCOFIP: u64 = 1 << 13;
+
+/** Is Sscofpmf on (`--cpu ...,sscofpmf=off` turns it off: no OF, xINH, scountovf, LCOFI)? */
+@inline export function sscofpmfOn(): bool {
+  return (extOn & EXT_SSCOFPMF) != 0;
+}
+
+/**
+ * The value the event legalises to (WARL): a known event, else 0 (no event). OF and the xINH
+ * bits exist only with Sscofpmf; another bit above the event makes the whole value illegal.
+ */
 export function hpmLegalEvent(ev: u64): u64 {
   switch (<u32>(ev & 0xfffff)) {
     case 0x00001: case 0x00002: case 0x10018: case 0x10019: case 0x10020: case 0x10021:
     case 0x20001: case 0x20002: case 0x20003: case 0x20004:
-      // OF (bit 63) reads 0 (no overflow); other bits above the event and the xINH bits: illegal.
-      if (((ev & ~(HPM_INH_MASK | (<u64>1 << 63))) >> 20) != 0) return 0;
-      return (ev & (load<u64>(H_HYP) != 0 ? HPM_INH_MASK : HPM_INH_MASK_NOH)) | (ev & 0xfffff);
+      if (((ev & ~(HPM_INH_MASK | HPM_OF)) >> 20) != 0) return 0;
+      if (!sscofpmfOn()) return ev & 0xfffff;
+      return (ev & ((load<u64>(H_HYP) != 0 ? HPM_INH_MASK : HPM_INH_MASK_NOH) | HPM_OF)) | (ev & 0xfffff);
   }
   return 0;
 }
@@ -128,6 +154,7 @@ function rebase(n: u32, val: u64, selfCycles: u64, selfInsn: u64): void {
  */
 export function hpmWrite(n: u32, v: u64, selfCycles: u64, selfInsn: u64): void {
   rebase(n, v, selfCycles, selfInsn);
+  hpmOvfUpdate(selfCycles, selfInsn);
 }
 
 /** mhpmeventN. */
@@ -146,6 +173,7 @@ export function hpmEventWrite(n: u32, ev: u64, selfCycles: u64, selfInsn: u64): 
   const f = load<u64>(H_HPM_FILTER) & ~((<u64>1) << n);
   store<u64>(H_HPM_FILTER, (e & HPM_INH_MASK) != 0 ? f | ((<u64>1) << n) : f);
   rebase(n, val, selfCycles, selfInsn);
+  hpmOvfUpdate(selfCycles, selfInsn);
 }
 
 /**
@@ -164,6 +192,7 @@ export function hpmInhibitWrite(v: u64, selfCycles: u64, selfInsn: u64): void {
     rebase(n, val, selfCycles, selfInsn);
   }
   store<u64>(H_MCOUNTINHIBIT, nv);
+  hpmOvfUpdate(selfCycles, selfInsn);
 }
 
 /**
@@ -184,4 +213,75 @@ export function hpmModeChanged(oldPriv: u32, oldVirt: u64): void {
     const ofs = load<u64>(H_HPM_OFS + i * 8);
     store<u64>(H_HPM_OFS + i * 8, was ? src + ofs : ofs - src);
   }
+  // A counter that stopped or resumed moves its wrap (only armed or armable ones matter).
+  hpmOvfUpdate(0, 0);
+}
+
+// ---- Sscofpmf overflow
+
+/**
+ * Recompute which counters are armed and the cycle / instret deadlines of the run loop. `self*`:
+ * what the current instruction still adds to the cycles / instret sources (a CSR write's value is
+ * the one after it retires: the wrap must lie beyond that point, not just beyond H_CYCLES).
+ * A counter n is armed when it counts now, its OF is 0, and its source has not yet reached the
+ * wrap point -ofs (value = src + ofs crosses 2^64 there); a counter written to 0 wraps only after
+ * 2^64 events, which never comes.
+ */
+export function hpmOvfUpdate(selfCycles: u64, selfInsn: u64): void {
+  let armed: u64 = 0;
+  let atCycle: u64 = <u64>-1, atInsn: u64 = <u64>-1;
+  if (sscofpmfOn()) {
+    const inh = load<u64>(H_MCOUNTINHIBIT);
+    const p = <u32>load<u64>(H_PRIV), v = load<u64>(H_VIRT);
+    for (let n: u32 = 3; n < 32; n++) {
+      const i = n - 3;
+      const ev = load<u64>(H_HPM_EVENT + i * 8);
+      if (ev == 0 || (ev & HPM_OF) != 0 || (ev & 0xfffff) == 0 || !counting(n, inh, p, v)) continue;
+      const e = ev & 0xfffff;
+      const at = 0 - load<u64>(H_HPM_OFS + i * 8);
+      if (at <= source(e) + selfCount(e, selfCycles, selfInsn)) continue;
+      armed |= (<u64>1) << n;
+      if (e == HPM_EV_CYCLES) { if (at < atCycle) atCycle = at; }
+      else if (e == HPM_EV_INSTRET) { if (at < atInsn) atInsn = at; }
+    }
+  }
+  store<u64>(H_HPM_ARMED, armed);
+  store<u64>(H_HPM_OVF_CYCLE, atCycle);
+  store<u64>(H_HPM_OVF_INSTRET, atInsn);
+}
+
+/**
+ * At a block boundary with counters armed (H_CYCLES / H_INSTRET current): every armed counter
+ * whose source reached its wrap point has overflowed — set its OF, and since OF was 0 raise
+ * LCOFIP (Sscofpmf: "If an hpmcounter overflows while the associated OF bit is zero, then a
+ * count overflow interrupt request is generated"; the request sets OF). Returns whether any did.
+ */
+export function hpmOvfCheck(): bool {
+  const armed = load<u64>(H_HPM_ARMED);
+  let fired = false;
+  for (let n: u32 = 3; n < 32; n++) {
+    if (((armed >> n) & 1) == 0) continue;
+    const i = n - 3;
+    const ev = load<u64>(H_HPM_EVENT + i * 8);
+    if (source(ev & 0xfffff) < 0 - load<u64>(H_HPM_OFS + i * 8)) continue;
+    store<u64>(H_HPM_EVENT + i * 8, ev | HPM_OF);
+    fired = true;
+  }
+  if (fired) {
+    store<u64>(H_MIP, load<u64>(H_MIP) | MIP_LCOFIP);
+    hpmOvfUpdate(0, 0);
+  }
+  return fired;
+}
+
+/**
+ * scountovf (0xDA0): the OF bits of mhpmevent3..31 at bits 3..31. Below M-mode a bit reads 0
+ * unless mcounteren (and, in VS-mode, hcounteren) has the counter's bit (Sscofpmf "scountovf").
+ */
+export function hpmScountovf(): u64 {
+  let r: u64 = 0;
+  for (let n: u32 = 3; n < 32; n++) {
+    if ((load<u64>(H_HPM_EVENT + (n - 3) * 8) & HPM_OF) != 0) r |= (<u64>1) << n;
+  }
+  return r;
 }

@@ -10,6 +10,7 @@ import {
   WATCH_MAX, C_WATCH_COUNT, CTL_BASE, CTL_SIZE, S_LAT, C_HART, C_HARTS, HART_SAVE_BASE, MAX_HARTS,
   TM_BASE, TM_CNT, TM_END, TM_SAVE_BASE, TM_SAVE_SIZE, H_INSTRET, H_CYCLES, C_STUCK_LIMIT,
   H_VSTIMECMP_CYCLE, H_HGATP, H_VIRT, C_VMM, C_VMX_EXIT_CYCLES,
+  H_HPM_ARMED,
 } from './layout';
 import { PRV_M, MSTATUS_MPP, MSTATUS_UXL, MSTATUS_SXL } from './hart';
 import { MISA_VALUE, updateStimecmp, updateVstimecmp, applyHypervisor } from './csr';
@@ -18,7 +19,7 @@ import { invalidateAllFrames, invalidatePhys as invPhys } from './frames';
 import { extOn, setExtOn } from './isaext';
 import { EXT_ALL } from './generated/ops';
 import { clearException, redirectToSupervisor } from './trap';
-import { hpmRead, hpmWrite, hpmEventWrite, hpmInhibitWrite } from './hpm';
+import { hpmRead, hpmWrite, hpmEventWrite, hpmInhibitWrite, hpmOvfCheck } from './hpm';
 import { tmReset, tmEnabled, tmAccess, tmHfenceGvma, tmHfenceVvma, tmDataRegime } from './tlbmodel';
 
 export { run } from './run';
@@ -283,6 +284,13 @@ export function hpmCounterWrite(n: u32, v: u64): void {
 }
 export function hpmEventSet(n: u32, ev: u64): void {
   if (n >= 3 && n < 32) hpmEventWrite(n, ev, 0, 0);
+}
+/**
+ * Sscofpmf: a hart that is not running (asleep in WFI while the host moves its cycle count on)
+ * finds the wraps of its armed counters here, as the run loop does at a block boundary.
+ */
+export function hpmOverflowCheck(): void {
+  if (load<u64>(H_HPM_ARMED) != 0) hpmOvfCheck();
 }
 export function hpmInhibitSet(v: u64): void {
   hpmInhibitWrite(v, 0, 0);

@@ -139,7 +139,13 @@ export const H_HPM_EVENT: u32 = H_TDATA2 + TRIG_COUNT * 8; // 29 × u64, mhpmeve
 export const H_HPM_OFS: u32 = H_HPM_EVENT + 29 * 8; // 29 × u64
 // Bit n set: mhpmeventN has a mode-inhibit bit (Sscofpmf xINH), so privilege changes rebase it.
 export const H_HPM_FILTER: u32 = H_HPM_OFS + 29 * 8;
-export const HART_END: u32 = H_HPM_FILTER + 8;
+// Sscofpmf overflow (hpm.ts hpmOvfUpdate): bit n set = counter n is armed (counting, OF = 0, its
+// next wrap reachable); the cycle count and the instret at which the first armed cycles /
+// instructions counter wraps (all ones = none), which the run loop treats as deadlines.
+export const H_HPM_ARMED: u32 = H_HPM_FILTER + 8;
+export const H_HPM_OVF_CYCLE: u32 = H_HPM_ARMED + 8;
+export const H_HPM_OVF_INSTRET: u32 = H_HPM_OVF_CYCLE + 8;
+export const HART_END: u32 = H_HPM_OVF_INSTRET + 8;
 export const HART_SIZE: u32 = 0x1000;
 // Saved state of every hart (the running one's copy is stale until saveHart()).
 export const HART_SAVE_BASE: u32 = 0x8000;

@@ -19,13 +19,16 @@ import {
   H_VIRT, H_HGATP, C_VMX_EXIT_CYCLES, C_VMX_DEADLINE, C_VMX_RESUME, H_VSSTATUS, H_HSTATUS, H_VSTIMECMP_CYCLE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
   S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST, C_MTRAP_HOST,
   TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR, H_TRIG_ARMED, TR_ON,
+  H_HPM_ARMED, H_HPM_OVF_CYCLE, H_HPM_OVF_INSTRET,
 } from './layout';
+import { hpmOvfCheck } from './hpm';
 import { trigBeforeInsn, trigRetired, trigOnTrap, TRIG_ARMED_STEP, TRIG_FIRED, TRIG_STEP } from './trigger';
 import { dbgBlockStart, dbgAfter, dbgBlockEnd, dbgTrapTaken, DBG_STOP, DBG_STEPBLOCK } from './debug';
 import { D_FLAGS, D_MID, D_DEADLINE } from './layout';
 import * as G from './generated/ops';
 import { bitOp } from './bitmanip';
 import { zfhOp, getF16, setF16 } from './fpu16';
+import { zfaOp, ZFA_ILLEGAL, ZFA_WROTE_X } from './zfa';
 import {
   OP_FLH, OP_FSH,
   OP_FADD_H, OP_FSUB_H, OP_FMUL_H, OP_FDIV_H, OP_FSQRT_H, OP_FMADD_H, OP_FMSUB_H, OP_FNMSUB_H, OP_FNMADD_H,
@@ -42,6 +45,9 @@ import {
   OP_BINVI, OP_BSET, OP_BSETI, OP_PACK, OP_PACKH, OP_PACKW, OP_BREV8, OP_XPERM4, OP_XPERM8,
   OP_CZERO_EQZ, OP_CZERO_NEZ, OP_CBO_INVAL, OP_CBO_CLEAN, OP_CBO_FLUSH, OP_CBO_ZERO,
   OP_SFENCE_W_INVAL, OP_SFENCE_INVAL_IR,
+  OP_FLI_S, OP_FLI_D, OP_FLI_H, OP_FMINM_S, OP_FMINM_D, OP_FMINM_H, OP_FMAXM_S, OP_FMAXM_D, OP_FMAXM_H,
+  OP_FROUND_S, OP_FROUND_D, OP_FROUND_H, OP_FROUNDNX_S, OP_FROUNDNX_D, OP_FROUNDNX_H, OP_FLEQ_S, OP_FLEQ_D,
+  OP_FLEQ_H, OP_FLTQ_S, OP_FLTQ_D, OP_FLTQ_H, OP_FCVTMOD_W_D,
 } from './generated/ops';
 import {
   getX, setX, pendingEnabled, PRV_M, PRV_S, PRV_U, MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM, MSTATUS_FS, MSTATUS_FS_DIRTY,
@@ -236,6 +242,12 @@ let seqBreak = false;
 let dbgPageVa: u64 = 0;
 let dbgPageKept = false;
 
+/** Instructions until the first armed instret counter wraps (all ones: none ahead). */
+function ovfDistance(insnNow: u64): u64 {
+  const ovi = load<u64>(H_HPM_OVF_INSTRET);
+  return ovi != <u64>-1 && ovi > insnNow ? ovi - insnNow : <u64>-1;
+}
+
 /** Make the cycle / instret counts current for hpm.ts before a privilege change (Sscofpmf filtering). */
 @inline function hpmSync(cycles: u64, instret: u64): void {
   if (load<u64>(H_HPM_FILTER) == 0) return;
@@ -282,6 +294,10 @@ export function run(): u32 {
   let dbgWant = false;
   let dbgStep = false;
   let dbgLeft: u64 = 0;
+  // Sscofpmf: instructions until an armed instret counter wraps (all ones = none armed); a block
+  // runs at most that many (`capped`: `left` then stands in for `capLeft`, as for stepping).
+  let ovfLeft: u64 = <u64>-1;
+  let capRest: u64 = 0; // the budget a capped block's `left` does not include (0: not capped)
 
   while (true) {
     // ---- block boundary
@@ -321,11 +337,13 @@ export function run(): u32 {
       // boundary work (deadline, timers, interrupts are checked where the uncut block would).
       store<u64>(C_VMX_RESUME, 0);
       deadline = load<u64>(C_VMX_DEADLINE);
+      ovfLeft = load<u64>(H_HPM_ARMED) != 0 ? ovfDistance(instretStart + (budget - left)) : <u64>-1;
     } else if (load<u32>(D_MID) != 0) {
       // The host debugger stopped between two instructions of one block (debug.ts): go on with
       // that block as if never cut (its deadline; no boundary work).
       store<u32>(D_MID, 0);
       deadline = load<u64>(D_DEADLINE);
+      ovfLeft = load<u64>(H_HPM_ARMED) != 0 ? ovfDistance(instretStart + (budget - left)) : <u64>-1;
     } else {
     deadline = load<u64>(C_DEADLINE);
     // Sstc: the core's own timer deadline (time >= stimecmp raises STIP without a host event).
@@ -336,6 +354,18 @@ export function run(): u32 {
     const vstc = load<u64>(H_VSTIMECMP_CYCLE);
     if (cycles >= vstc) store<u64>(H_MIP, load<u64>(H_MIP) | (1 << 6));
     else if (vstc < deadline) deadline = vstc;
+    // Sscofpmf (hpm.ts): a counter armed for overflow. Its wrap is found here, at the boundary,
+    // before pending interrupts are looked at, so LCOFI is taken before the next instruction.
+    ovfLeft = <u64>-1;
+    if (load<u64>(H_HPM_ARMED) != 0) {
+      const insnNow = instretStart + (budget - left);
+      store<u64>(H_CYCLES, cycles);
+      store<u64>(H_INSTRET, insnNow);
+      hpmOvfCheck();
+      const ovc = load<u64>(H_HPM_OVF_CYCLE);
+      if (ovc < deadline) deadline = ovc; // cycles: at the first boundary at or after the wrap
+      ovfLeft = ovfDistance(insnNow); // instret: exact, the block is capped below
+    }
     if (cycles >= load<u64>(C_DEADLINE)) break;
     if (left == 0) { status = RUN_INSN_LIMIT; break; }
     if (load<u32>(C_STOP) != 0) { store<u32>(C_STOP, 0); status = RUN_STOP; break; }
@@ -426,6 +456,10 @@ export function run(): u32 {
       budget -= left - 1;
       left = 1;
       dbgStep = true;
+    } else if (ovfLeft < left) {
+      // Sscofpmf instret counters: stop after exactly the instruction that wraps one.
+      capRest = left - ovfLeft;
+      left = ovfLeft;
     }
 
     // ---- straight-line execution within the page
@@ -451,7 +485,7 @@ export function run(): u32 {
         // branch, whose fetch block is charged already): not a new fetch block — except where
         // straight-line execution would also end the block: at a 32-bit instruction that
         // straddles the page end (see OP_NONE), so the modeled I-TLB counts the same either way.
-        if (stepping) seqBreak = (pc & 0xfff) != 0xffe || (<u32>load<u16>(<usize>hostPage + 0xffe) & 3) != 3 || pc - pageVa >= 4096;
+        if (stepping || capRest != 0) seqBreak = (pc & 0xfff) != 0xffe || (<u32>load<u16>(<usize>hostPage + 0xffe) & 3) != 3 || pc - pageVa >= 4096;
         break;
       }
       left--;
@@ -1902,6 +1936,19 @@ export function run(): u32 {
         else fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
+      // ---- Zfa: zfa.ts (the H rows are illegal without Zfh)
+      case OP_FLI_S: case OP_FLI_D: case OP_FLI_H: case OP_FMINM_S: case OP_FMINM_D: case OP_FMINM_H:
+      case OP_FMAXM_S: case OP_FMAXM_D: case OP_FMAXM_H: case OP_FROUND_S: case OP_FROUND_D: case OP_FROUND_H:
+      case OP_FROUNDNX_S: case OP_FROUNDNX_D: case OP_FROUNDNX_H: case OP_FLEQ_S: case OP_FLEQ_D: case OP_FLEQ_H:
+      case OP_FLTQ_S: case OP_FLTQ_D: case OP_FLTQ_H: case OP_FCVTMOD_W_D: {
+        const rm = fpRm(slot);
+        const f0 = load<u64>(H_FCSR);
+        const st = rm > 4 ? ZFA_ILLEGAL : zfaOp(<u32>load<u16>(slot, S_OP), load<u8>(slot, S_RD), load<u8>(slot, S_RS1), load<u8>(slot, S_RS2), rm);
+        if (st == ZFA_ILLEGAL) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        if (st == ZFA_WROTE_X) fpAccrue(f0);
+        else fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
       // ---- bit manipulation (Zba, Zbb, Zbc, Zbs, Zbkb, Zbkc, Zbkx) and Zicond: bitmanip.ts
       case OP_ADD_UW: case OP_SH1ADD: case OP_SH2ADD: case OP_SH3ADD: case OP_SH1ADD_UW: case OP_SH2ADD_UW:
       case OP_SH3ADD_UW: case OP_SLLI_UW: case OP_ANDN: case OP_ORN: case OP_XNOR: case OP_CLZ: case OP_CTZ:
@@ -1977,6 +2024,9 @@ export function run(): u32 {
       left = dbgLeft - used;
       budget += dbgLeft - 1;
       dbgStep = false;
+    } else if (capRest != 0) {
+      left += capRest;
+      capRest = 0;
     }
     if (dbgWant) {
       dbgWant = false;

@@ -247,7 +247,7 @@ function takeTrapInner(cause: u64, tval: u64, epc: u64, redirect: bool): u64 {
  * M-level interrupts (not in mideleg) are enabled below M or with mstatus.MIE; HS-level ones (in
  * mideleg, not in hideleg) always when V = 1, else below S or in S with sstatus.SIE; VS-level ones
  * (in mideleg and hideleg) only when V = 1, in VU or in VS with vsstatus.SIE. Higher levels first;
- * within a level the order is MEI, MSI, MTI, SEI, SSI, STI, SGEI, VSEI, VSSI, VSTI.
+ * within a level the order is MEI, MSI, MTI, SEI, SSI, STI, SGEI, VSEI, VSSI, VSTI, LCOFI.
  */
 export function pendingInterrupt(): u64 {
   const pend = load<u64>(H_MIP) & load<u64>(H_MIE);
@@ -278,6 +278,9 @@ export function pendingInterrupt(): u64 {
   if (take & (1 << 10)) return INTERRUPT_BIT | 10;
   if (take & (1 << 2)) return INTERRUPT_BIT | 2;
   if (take & (1 << 6)) return INTERRUPT_BIT | 6;
+  // Sscofpmf's LCOFI (13) is a local interrupt below the standard ones (Priv 1.12 §3.1.9 "...,
+  // STI, LCOFI"; AIA's default order puts 13 after VSTI).
+  if (take & (1 << 13)) return INTERRUPT_BIT | 13;
   return 0;
 }
 

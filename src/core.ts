@@ -341,6 +341,21 @@ export class Core {
   vstimecmpDeadlineOf(h: number): number {
     return this.deadlineField(h, L.H_VSTIMECMP_CYCLE);
   }
+  /**
+   * Cycle at which an armed Sscofpmf cycles counter of hart h wraps (assembly/hpm.ts), or
+   * Infinity: a hart asleep in WFI must wake for it as for its Sstc timer.
+   */
+  hpmOverflowDeadlineOf(h: number): number {
+    if (this.dv.getBigUint64(this.hartField(h, L.H_HPM_ARMED), true) === 0n) return Infinity;
+    return this.deadlineField(h, L.H_HPM_OVF_CYCLE);
+  }
+  get hpmOverflowDeadline(): number {
+    return this.hpmOverflowDeadlineOf(this.activeHart);
+  }
+  /** The running hart (not in run()) notes the wraps of its armed counters: OF, LCOFIP. */
+  hpmOverflowCheck(): void {
+    (this.ex as unknown as { hpmOverflowCheck(): void }).hpmOverflowCheck();
+  }
   private deadlineField(h: number, field: number): number {
     const a = this.hartField(h, field);
     if (this.dv.getUint32(a + 4, true) === 0xffffffff) return Infinity;

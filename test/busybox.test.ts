@@ -30,9 +30,9 @@ describe.skipIf(!have)('busybox autotest (needs ../shared/guests)', () => {
     // misa, the device tree and /proc/cpuinfo agree on the ISA: with the H extension (the default
     // when the core implements it, as QEMU 7.2's -cpu rv64) "rv64imafdch_...", and Linux's KVM
     // finds it; with h=off neither. Of the RVA22 extensions (issue 15, all on by default) Linux
-    // 6.1 knows and lists Svinval, Svpbmt and Zicbom.
+    // 6.1 knows and lists Sscofpmf, Svinval, Svpbmt and Zicbom.
     const isa = linuxCpuinfoIsa(m.cpu);
-    expect(isa).toBe(m.cpu.h ? 'rv64imafdch_sstc_svinval_svpbmt_zicbom_zihintpause' : 'rv64imafdc_sstc_svinval_svpbmt_zicbom_zihintpause');
+    expect(isa).toBe(m.cpu.h ? 'rv64imafdch_sscofpmf_sstc_svinval_svpbmt_zicbom_zihintpause' : 'rv64imafdc_sscofpmf_sstc_svinval_svpbmt_zicbom_zihintpause');
     expect(out).toMatch(new RegExp(`^isa\\s+: ${isa}$`, 'm'));
     if (m.cpu.h) expect(out).toContain('kvm [1]: hypervisor extension available');
     else expect(out).not.toContain('kvm [1]: hypervisor extension available');

@@ -395,7 +395,7 @@ describe('parseArgs: boot', () => {
   });
 });
 
-const KEYS = 'h, zba, zbb, zbc, zbs, zbkb, zbkc, zbkx, zicond, zicbom, zicboz, svinval, svnapot, svpbmt, zfh, zfhmin';
+const KEYS = 'h, zba, zbb, zbc, zbs, zbkb, zbkc, zbkx, zicond, zicbom, zicboz, svinval, svnapot, svpbmt, zfh, zfhmin, sscofpmf, zfa, shlcofideleg';
 
 describe('--cpu (issue 9, scope 6): QEMU -cpu syntax for run, boot and dtb', () => {
   it('rv64 alone is the defaults; h=on|off (and QEMU\'s true/false, yes/no) set the H extension', () => {

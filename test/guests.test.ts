@@ -90,7 +90,7 @@ describe('determinism', () => {
   });
 
   it('slicing the run (runAsync with odd slice lengths) and --trace do not change the results', async () => {
-    for (const name of ['cmark-small', 'timer', 'interrupts', 'htif-hello', 'echo']) {
+    for (const name of ['cmark-small', 'timer', 'interrupts', 'htif-hello', 'echo', 'sscofpmf']) {
       const p = byName(name);
       const ref = runGuest(p);
       const want = fingerprint(ref.m, ref.r);

@@ -38,7 +38,7 @@ describe.skipIf(!have)('RVA22 user program in the busybox guest (needs ../shared
     const want = readFileSync(join(RVA22_KIT, 'expected.out'), 'utf8').trim().split('\n');
     expect(rva22Lines(out)).toEqual(want);
     expect(out).toContain(`rva22-isa: ${linuxCpuinfoIsa(m.cpu)}`);
-    expect(linuxCpuinfoIsa(m.cpu)).toBe(`rv64imafdc${m.cpu.h ? 'h' : ''}_sstc_svinval_svpbmt_zicbom_zihintpause`);
+    expect(linuxCpuinfoIsa(m.cpu)).toBe(`rv64imafdc${m.cpu.h ? 'h' : ''}_sscofpmf_sstc_svinval_svpbmt_zicbom_zihintpause`);
   });
 
   it('--cpu rv64,zbb=off,zfh=off: both programs die of SIGILL (exit 132) at their first Zbb / Zfh instruction', () => {

@@ -1790,6 +1790,172 @@ export function decodeInto(insn: u32, slot: usize): void {
             imm = <i32>(rs3 | (rm << 8));
             if ((extOn & 24576) != 0 && rm != 5 && rm != 6) { op = 268; cls = 12; frd = true; break; } // fcvt.h.d
           }
+          if ((insn & 0xfff0707f) == 0xf0100053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if ((extOn & 65536) != 0) { op = 269; cls = 12; frd = true; break; } // fli.s
+          }
+          if ((insn & 0xfe00707f) == 0x28002053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 65536) != 0) { op = 270; cls = 12; frd = true; break; } // fminm.s
+          }
+          if ((insn & 0xfe00707f) == 0x28003053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 65536) != 0) { op = 271; cls = 12; frd = true; break; } // fmaxm.s
+          }
+          if ((insn & 0xfff0007f) == 0x40400053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 65536) != 0 && rm != 5 && rm != 6) { op = 272; cls = 12; frd = true; break; } // fround.s
+          }
+          if ((insn & 0xfff0007f) == 0x40500053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 65536) != 0 && rm != 5 && rm != 6) { op = 273; cls = 12; frd = true; break; } // froundnx.s
+          }
+          if ((insn & 0xfe00707f) == 0xa0004053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 65536) != 0) { op = 274; cls = 12; break; } // fleq.s
+          }
+          if ((insn & 0xfe00707f) == 0xa0005053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 65536) != 0) { op = 275; cls = 12; break; } // fltq.s
+          }
+          if ((insn & 0xfff0707f) == 0xf2100053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if ((extOn & 65536) != 0) { op = 276; cls = 12; frd = true; break; } // fli.d
+          }
+          if ((insn & 0xfe00707f) == 0x2a002053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 65536) != 0) { op = 277; cls = 12; frd = true; break; } // fminm.d
+          }
+          if ((insn & 0xfe00707f) == 0x2a003053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 65536) != 0) { op = 278; cls = 12; frd = true; break; } // fmaxm.d
+          }
+          if ((insn & 0xfff0007f) == 0x42400053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 65536) != 0 && rm != 5 && rm != 6) { op = 279; cls = 12; frd = true; break; } // fround.d
+          }
+          if ((insn & 0xfff0007f) == 0x42500053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 65536) != 0 && rm != 5 && rm != 6) { op = 280; cls = 12; frd = true; break; } // froundnx.d
+          }
+          if ((insn & 0xfe00707f) == 0xa2004053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 65536) != 0) { op = 281; cls = 12; break; } // fleq.d
+          }
+          if ((insn & 0xfe00707f) == 0xa2005053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 65536) != 0) { op = 282; cls = 12; break; } // fltq.d
+          }
+          if ((insn & 0xfff0707f) == 0xf4100053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if ((extOn & 65536) != 0) { op = 283; cls = 12; frd = true; break; } // fli.h
+          }
+          if ((insn & 0xfe00707f) == 0x2c002053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 65536) != 0) { op = 284; cls = 12; frd = true; break; } // fminm.h
+          }
+          if ((insn & 0xfe00707f) == 0x2c003053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 65536) != 0) { op = 285; cls = 12; frd = true; break; } // fmaxm.h
+          }
+          if ((insn & 0xfff0007f) == 0x44400053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 65536) != 0 && rm != 5 && rm != 6) { op = 286; cls = 12; frd = true; break; } // fround.h
+          }
+          if ((insn & 0xfff0007f) == 0x44500053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            rs3 = 0;
+            rm = ((insn >> 12) & 7);
+            imm = <i32>(rs3 | (rm << 8));
+            if ((extOn & 65536) != 0 && rm != 5 && rm != 6) { op = 287; cls = 12; frd = true; break; } // froundnx.h
+          }
+          if ((insn & 0xfe00707f) == 0xa4004053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 65536) != 0) { op = 288; cls = 12; break; } // fleq.h
+          }
+          if ((insn & 0xfe00707f) == 0xa4005053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = ((insn >> 20) & 31);
+            imm = 0;
+            if ((extOn & 65536) != 0) { op = 289; cls = 12; break; } // fltq.h
+          }
+          if ((insn & 0xfff0707f) == 0xc2801053) {
+            rd = ((insn >> 7) & 31);
+            rs1 = ((insn >> 15) & 31);
+            rs2 = 0;
+            imm = 0;
+            if ((extOn & 65536) != 0) { op = 290; cls = 12; break; } // fcvtmod.w.d
+          }
           break;
         }
         case 0x63: {

@@ -38,7 +38,9 @@ export const QEMU = process.env.QEMU ?? 'qemu-system-riscv64';
 export const QEMU_CPU =
   process.env.FUZZ_QEMU_CPU ?? 'rv64,h=false,zba=true,zbb=true,zbc=true,zbs=true,zbkb=true,zbkc=true,zbkx=true,svinval=true,Zfh=true,Zfhmin=true,marchid=0,mimpid=0';
 /** cyclevisor's side of QEMU_CPU. */
-export const FUZZ_CPU: CpuOptions = { h: false, ext: { Zicond: false, Zicbom: false, Zicboz: false, Svnapot: false, Svpbmt: false } };
+// Sscofpmf: off as in QEMU 7.2's rv64 default (sscofpmf=false), so scountovf and the LCOFI bits
+// are absent on both. Zfa: QEMU 7.2 has none (QEMU 8.0 added it), so its encodings are illegal on both.
+export const FUZZ_CPU: CpuOptions = { h: false, ext: { Zicond: false, Zicbom: false, Zicboz: false, Svnapot: false, Svpbmt: false, Sscofpmf: false, Zfa: false } };
 export const QEMU_ARGS = ['-M', 'virt', '-cpu', QEMU_CPU, '-m', '256M', '-nographic', '-bios', 'none', '-icount', 'shift=0', '-monitor', 'none', '-serial', 'stdio', '-kernel'];
 export const RAM_BYTES = 256 << 20;
 

@@ -49,24 +49,30 @@ export interface CpuFeatures {
 }
 
 export const CPU_MODELS = ['rv64', 'rva22u64', 'rva22s64'] as const;
+/**
+ * Extensions a model leaves off unless a key turns them on: Shlcofideleg (LCOFI delegable to
+ * VS-mode through hideleg bit 13; the H chapter makes that bit read-only zero without it).
+ */
+export const DEFAULT_OFF: readonly GatedExt[] = ['Shlcofideleg'];
 export const CPU_KEYS = ['h', ...EXT_KEYS] as const;
 
 /**
  * The RVA22 profiles (RISC-V Profiles 1.0, RVA22U64 / RVA22S64): the mandatory extensions we have
  * are on (Zba, Zbb, Zbs, Zfhmin, Zicbom, Zicboz, Zicbop's hints; S64 adds Svinval, Svpbmt, Svade and
- * the optional Svnapot), the others off (Zfh is an RVA22U64 option: `,zfh=on` adds it)
- * (Zbc, Zbkb, Zbkc, Zbkx are only parts of the optional Zkn; Zicond is RVA23). H and Sstc are
+ * the optional Svnapot and Sscofpmf), the others off (Zfh is an RVA22U64 option: `,zfh=on` adds it)
+ * (Zbc, Zbkb, Zbkc, Zbkx are only parts of the optional Zkn; Zicond and Zfa are RVA23). H and Sstc are
  * RVA22S64 options and keep their defaults.
  */
 const PROFILE_EXT: Record<string, Partial<Record<GatedExt, boolean>>> = {
   rva22u64: {
     Zba: true, Zbb: true, Zbs: true, Zicbom: true, Zicboz: true, Zfhmin: true, Zfh: false,
     Zbc: false, Zbkb: false, Zbkc: false, Zbkx: false, Zicond: false, Svinval: false, Svnapot: false, Svpbmt: false,
+    Sscofpmf: false, Zfa: false,
   },
   rva22s64: {
     Zba: true, Zbb: true, Zbs: true, Zicbom: true, Zicboz: true, Zfhmin: true, Zfh: false,
-    Svinval: true, Svpbmt: true, Svnapot: true,
-    Zbc: false, Zbkb: false, Zbkc: false, Zbkx: false, Zicond: false,
+    Svinval: true, Svpbmt: true, Svnapot: true, Sscofpmf: true,
+    Zbc: false, Zbkb: false, Zbkc: false, Zbkx: false, Zicond: false, Zfa: false,
   },
 };
 
@@ -151,7 +157,7 @@ export function resolveCpu(opts: CpuOptions, coreHasH: boolean): CpuFeatures {
   // Every selectable extension defaults to on (as QEMU's rv64 turns on what it implements); a
   // profile model or a key says otherwise.
   const ext: Partial<Record<GatedExt, boolean>> = {};
-  for (const e of GATED_EXTS) ext[e] = opts.ext?.[e] ?? true;
+  for (const e of GATED_EXTS) ext[e] = opts.ext?.[e] ?? !DEFAULT_OFF.includes(e);
   return { h: opts.h ?? coreHasH, ext, ...(opts.svade ? { svade: true } : {}) };
 }
 
@@ -197,9 +203,12 @@ export function isaExtensions(f: CpuFeatures): string[] {
   if (on('Zicboz')) out.push('zicboz');
   if (on('Zicond')) out.push('zicond');
   out.push('zicsr', 'zifencei', 'zihintpause', 'zihpm'); // Zihpm: assembly/hpm.ts (always present)
+  if (on('Zfa')) out.push('zfa'); // RVA23: fli, fminm, fround, fcvtmod, fleq (assembly/zfa.ts)
   if (on('Zfh')) out.push('zfh');
   if (on('Zfh') || on('Zfhmin')) out.push('zfhmin');
   for (const e of ['Zba', 'Zbb', 'Zbc', 'Zbkb', 'Zbkc', 'Zbkx', 'Zbs'] as const) if (on(e)) out.push(e.toLowerCase());
+  if (on('Shlcofideleg')) out.push('shlcofideleg');
+  if (on('Sscofpmf')) out.push('sscofpmf'); // counter overflow + LCOFI (assembly/hpm.ts)
   out.push('sstc');
   if (on('Svinval')) out.push('svinval');
   if (on('Svnapot')) out.push('svnapot');
@@ -237,7 +246,7 @@ export function isaExtensionList(f: CpuFeatures): string[] {
  * svinval, svpbmt, zicbom, zihintpause), in that order. Zba/Zbb/Zbs/Zicboz/Svnapot are unknown to 6.1.
  */
 export function linuxCpuinfoIsa(f: CpuFeatures): string {
-  const known = ['sstc', 'svinval', 'svpbmt', 'zicbom', 'zihintpause'];
+  const known = ['sscofpmf', 'sstc', 'svinval', 'svpbmt', 'zicbom', 'zihintpause'];
   const have = new Set(isaExtensions(f));
   return [isaBase(f), ...known.filter((k) => have.has(k))].join('_');
 }

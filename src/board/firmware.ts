@@ -117,7 +117,8 @@ export const OPENSBI_ENTRY_STATE: readonly EntryCsr[] = [
     source: 'sbi_hart.c mstatus_init (FS on), then the mret of sbi_hart_switch_mode (MPIE = 1, MPP = U)',
   },
   { csr: 'medeleg', field: L.H_MEDELEG, value: (_e, h) => bits(MEDELEG_CAUSES) | (h ? H_MEDELEG_BITS : 0n), source: 'sbi_hart.c delegate_traps' },
-  { csr: 'mideleg', field: L.H_MIDELEG, value: (_e, h) => bits(MIDELEG_INTERRUPTS) | (h ? H_MIDELEG_BITS : 0n), source: 'sbi_hart.c delegate_traps' },
+  // With Sscofpmf (OpenSBI finds it by reading scountovf) LCOFI (13) is delegated too.
+  { csr: 'mideleg', field: L.H_MIDELEG, value: (_e, h, ext) => bits(MIDELEG_INTERRUPTS) | (h ? H_MIDELEG_BITS : 0n) | (ext.Sscofpmf ? 1n << 13n : 0n), source: 'sbi_hart.c delegate_traps' },
   { csr: 'mie', field: L.H_MIE, value: () => 1n << BigInt(IRQ_M_SOFT), source: 'sbi_ipi.c sbi_ipi_init (MSIE: firmware IPIs)' },
   { csr: 'mcounteren', field: L.H_MCOUNTEREN, value: () => 0xffff_ffffn, source: 'sbi_hart.c mstatus_init (writes -1; 32 bits are WARL)' },
   { csr: 'scounteren', field: L.H_SCOUNTEREN, value: () => 7n, source: 'sbi_hart.c mstatus_init (CY, TM, IR for U-mode)' },

@@ -13,10 +13,17 @@
  * - No firmware counters: counter_fw_read is SBI_ERR_INVALID_PARAM for every index.
  * - Without Sscofpmf the mode-inhibit flags of counter_config_matching (SET_xINH) are ignored, as
  *   OpenSBI does on harts without it.
+ * - With Sscofpmf (sampling, as Linux's riscv_pmu_sbi uses it), as OpenSBI 1.2 does:
+ *   counter_config_matching writes the event with OF = 0, MINH set (firmware time is not the
+ *   supervisor's) and the SET_xINH flags (bits 3..7: VUINH, VSINH, UINH, SINH, MINH) as the
+ *   mhpmevent xINH bits; counter_start (after SET_INIT_VALUE) clears OF only while mip.LCOFIP is
+ *   clear, so an overflow the supervisor has not yet handled is not lost; the overflow interrupt
+ *   itself is the hart's LCOFI (delegated by mideleg bit 13). No snapshot shared memory (SBI 2.0).
  */
 
 import type { Core } from '../core.js';
 import * as L from '../generated/layout.js';
+import { GATED_EXTS } from '../isa/table.js';
 
 export const EXT_PMU = 0x504d55;
 
@@ -24,6 +31,12 @@ const ERR_NOT_SUPPORTED = -2n;
 const ERR_INVALID_PARAM = -3n;
 const ERR_ALREADY_STARTED = -7n;
 const ERR_ALREADY_STOPPED = -8n;
+
+/** mhpmevent.OF and the xINH bits (Sscofpmf); counter_config_matching flag bits 3..7 map to 58..62. */
+const MHPMEVENT_OF = 1n << 63n;
+const MHPMEVENT_MINH = 1n << 62n;
+const CFG_FLAG_INH_SHIFT = 55n;
+const MIP_LCOFIP = 1n << 13n;
 
 export const PMU_COUNTERS = 32;
 
@@ -34,6 +47,12 @@ export interface SbiPmuHost {
   setEvent(n: number, ev: bigint): void;
   inhibit(): bigint;
   setInhibit(v: bigint): void;
+  /** mhpmeventN as it reads (OF included). */
+  event(n: number): bigint;
+  /** mip of the calling hart (LCOFIP is bit 13). */
+  mip(): bigint;
+  /** Does the hart implement Sscofpmf? */
+  sscofpmf(): boolean;
   /** Per-hart bitmask of the counters counter_config_matching allocated (SBI state, not the hart's). */
   readonly used: number[];
 }
@@ -84,7 +103,9 @@ export function handlePmuCall(pmu: SbiPmuHost, hart: number, fid: number, a: (i:
       if (c === undefined) return [ERR_NOT_SUPPORTED, 0n];
       const bit = 1n << BigInt(c);
       pmu.setInhibit(pmu.inhibit() | bit); // configure stopped
-      pmu.setEvent(c, ev);
+      // Sscofpmf: OF clear, M-mode inhibited, the supervisor's mode filter (OpenSBI
+      // pmu_update_hw_mhpmevent); the hart drops the bits it lacks (H's VSINH/VUINH).
+      pmu.setEvent(c, pmu.sscofpmf() ? ev | MHPMEVENT_MINH | (((flags >> 3n) & 0x1fn) << (CFG_FLAG_INH_SHIFT + 3n)) : ev);
       if ((flags & 2n) !== 0n) pmu.counterWrite(c, 0n); // CLEAR_VALUE
       if ((flags & 4n) !== 0n) pmu.setInhibit(pmu.inhibit() & ~bit); // AUTO_START
       pmu.used[hart] = (used | (1 << c)) >>> 0;
@@ -95,8 +116,15 @@ export function handlePmuCall(pmu: SbiPmuHost, hart: number, fid: number, a: (i:
       if (!cs || cs.length === 0 || !cs.every(isUsed)) return [ERR_INVALID_PARAM, 0n];
       if (cs.some(running)) return [ERR_ALREADY_STARTED, 0n];
       let inh = pmu.inhibit();
+      const lcofPending = (pmu.mip() & MIP_LCOFIP) !== 0n;
       for (const c of cs) {
         if ((a(2) & 1n) !== 0n) pmu.counterWrite(c, a(3)); // SET_INIT_VALUE
+        // Sscofpmf: re-arm the overflow interrupt, unless one is still pending (OpenSBI
+        // pmu_ctr_enable_irq_hw: clearing OF then could lose an overflow not yet serviced).
+        if (pmu.sscofpmf() && !lcofPending) {
+          const ev = pmu.event(c);
+          if ((ev & MHPMEVENT_OF) !== 0n) pmu.setEvent(c, ev & ~MHPMEVENT_OF);
+        }
         inh &= ~(1n << BigInt(c));
       }
       pmu.setInhibit(inh);
@@ -129,17 +157,22 @@ interface HpmExports {
   hpmCounterWrite(n: number, v: bigint): void;
   hpmEventSet(n: number, ev: bigint): void;
   hpmInhibitSet(v: bigint): void;
+  getExtensions?: () => number;
 }
 
 /** The PMU host over a core: the SBI is called by the running hart for itself. */
 export function corePmu(core: Core, harts: number): SbiPmuHost {
   const ex = core.ex as unknown as HpmExports;
+  const sscofBit = GATED_EXTS.indexOf('Sscofpmf');
   return {
     counterRead: (n) => ex.hpmCounterRead(n),
     counterWrite: (n, v) => ex.hpmCounterWrite(n, BigInt.asUintN(64, v)),
     setEvent: (n, ev) => ex.hpmEventSet(n, BigInt.asUintN(64, ev)),
     inhibit: () => core.getCsr(L.H_MCOUNTINHIBIT),
     setInhibit: (v) => ex.hpmInhibitSet(BigInt.asUintN(64, v)),
+    event: (n) => core.getCsr(L.H_HPM_EVENT + (n - 3) * 8),
+    mip: () => core.getCsr(L.H_MIP),
+    sscofpmf: () => typeof ex.getExtensions === 'function' && ((ex.getExtensions() >>> sscofBit) & 1) === 1,
     used: new Array<number>(harts).fill(0),
   };
 }

@@ -899,6 +899,9 @@ export class VirtMachine {
         if (stc > this.smpTime) wakeAt = Math.min(wakeAt, stc);
         const vstc = core.vstimecmpDeadlineOf(h);
         if (vstc > this.smpTime) wakeAt = Math.min(wakeAt, vstc);
+        // ... and an armed Sscofpmf cycles counter's wrap (LCOFI).
+        const ovf = core.hpmOverflowDeadlineOf(h);
+        if (ovf > this.smpTime) wakeAt = Math.min(wakeAt, ovf);
       } else anyAwake = true;
     }
     let boundary = wakeAt;
@@ -928,6 +931,7 @@ export class VirtMachine {
         if (hc < boundary) core.setHartNum(h, L.H_CYCLES, boundary);
         if (Math.max(hc, boundary) >= core.sstcDeadlineOf(h)) core.setMipOf(h, 5, true);
         if (Math.max(hc, boundary) >= core.vstimecmpDeadlineOf(h)) core.setMipOf(h, 6, true); // VSTIP
+        if (Math.max(hc, boundary) >= core.hpmOverflowDeadlineOf(h)) { core.switchHart(h); core.hpmOverflowCheck(); }
         continue;
       }
       core.switchHart(h);
@@ -1040,7 +1044,12 @@ export class VirtMachine {
       // has set its bit already (and a stale VS deadline must not hide the HS one).
       const sstc = core.sstcDeadline;
       const vstc = core.vstimecmpDeadline;
-      const next = Math.min(this.scheduler.nextDeadline(), sstc > core.cycles ? sstc : Infinity, vstc > core.cycles ? vstc : Infinity);
+      // An armed Sscofpmf cycles counter wraps while the hart sleeps: LCOFI (assembly/hpm.ts). One
+      // that wrapped before the wfi's block ended is noted first (the run loop looks at boundaries).
+      if (core.cycles >= core.hpmOverflowDeadline) core.hpmOverflowCheck();
+      const ovf = core.hpmOverflowDeadline;
+      const next = Math.min(this.scheduler.nextDeadline(), sstc > core.cycles ? sstc : Infinity, vstc > core.cycles ? vstc : Infinity,
+        ovf > core.cycles ? ovf : Infinity);
       if ((core.mip & core.mie) !== 0) {
         this.sleeping = false;
         this.paceInputWake(next);
@@ -1060,6 +1069,7 @@ export class VirtMachine {
         if (next > core.cycles) core.cycles = next;
         if (core.cycles >= sstc) core.setMip(5, true);
         if (core.cycles >= vstc) core.setMip(6, true);
+        if (core.cycles >= ovf) core.hpmOverflowCheck();
         this.scheduler.runDue(core.cycles);
         if (this.outcome) return this.outcome;
         // Still asleep unless that woke it; back to the caller between events, so a run of

@@ -33,6 +33,13 @@ export const GATED_EXTS = [
   'Svnapot', 'Svpbmt',
   // Half precision (binary16); Zfhmin is the load/store/move/convert subset of Zfh.
   'Zfh', 'Zfhmin',
+  // No instructions: counter overflow, scountovf and LCOFI (assembly/hpm.ts, csr.ts) read this bit.
+  'Sscofpmf',
+  // Additional FP instructions (RVA23): fli, fminm/fmaxm, fround(nx), fcvtmod.w.d, fleq/fltq.
+  'Zfa',
+  // No instructions: hideleg bit 13 writable, LCOFI delegable to VS-mode (assembly/csr.ts). Off
+  // unless asked for (src/board/cpu.ts DEFAULT_OFF, assembly/isaext.ts extOn).
+  'Shlcofideleg',
 ] as const;
 export type GatedExt = (typeof GATED_EXTS)[number];
 
@@ -183,6 +190,8 @@ export const FORMATS = {
   F2X: { name: 'F2X', rd: RD, rs1: FRS1, asm: 'rd, rs1' },
   X2F_RM: { name: 'X2F_RM', rd: FRD, rs1: RS1, rm: RM, asm: 'rd, rs1, rm' },
   X2F: { name: 'X2F', rd: FRD, rs1: RS1, asm: 'rd, rs1' },
+  /** Zfa fli: rs1 is the index of the constant (a number, like csrrwi's uimm). */
+  FLI: { name: 'FLI', rd: FRD, rs1: RS1, asm: 'rd, uimm' },
 
   // --- compressed (quadrant 0)
   CIW_ADDI4SPN: {
@@ -522,6 +531,21 @@ row('hinval.gvma', bits([6, 0, 0x73], [14, 7, 0], [31, 25, 0x33]), F.SFENCE, 'Sv
   row('fcvt.d.h', cvt(1, 2), F.FR1_RM, 'Zfhmin', 'fpu', { ...rmv, ...MIN });
   row('fcvt.h.d', cvt(2, 1), F.FR1_RM, 'Zfhmin', 'fpu', { ...rmv, ...MIN });
 }
+
+// --- Zfa (Unpriv 20240411 ch. 24): fmt (bits 26:25) S 0, D 1, H 2 (the H rows also need Zfh:
+// checked when they execute). Semantics: zfa.ts. fmvh.x.d / fmvp.d.x are RV32 only (not here).
+for (const [p, fmt] of [['s', 0], ['d', 1], ['h', 2]] as const) {
+  const opfp = (f5: number, ...more: Array<[number, number, number]>) => bits([6, 0, 0x53], [26, 25, fmt], [31, 27, f5], ...more);
+  row(`fli.${p}`, opfp(0x1e, [24, 20, 1], [14, 12, 0]), F.FLI, 'Zfa', 'fpu'); // fmv.w.x with rs2 = 1
+  row(`fminm.${p}`, opfp(0x05, [14, 12, 2]), F.FR, 'Zfa', 'fpu'); // fmin with bit 13 set
+  row(`fmaxm.${p}`, opfp(0x05, [14, 12, 3]), F.FR, 'Zfa', 'fpu');
+  row(`fround.${p}`, opfp(0x08, [24, 20, 4]), F.FR1_RM, 'Zfa', 'fpu', { constraints: RM_VALID }); // fcvt.fmt.* with rs2 = 4
+  row(`froundnx.${p}`, opfp(0x08, [24, 20, 5]), F.FR1_RM, 'Zfa', 'fpu', { constraints: RM_VALID });
+  row(`fleq.${p}`, opfp(0x14, [14, 12, 4]), F.FCMP, 'Zfa', 'fpu'); // fle with bit 14 set
+  row(`fltq.${p}`, opfp(0x14, [14, 12, 5]), F.FCMP, 'Zfa', 'fpu');
+}
+// fcvt.w.d with rs2 = 8 and rm = RTZ (other rm values reserved).
+row('fcvtmod.w.d', bits([6, 0, 0x53], [31, 27, 0x18], [26, 25, 1], [24, 20, 8], [14, 12, 1]), F.F2X, 'Zfa', 'fpu');
 
 // --- C (Unpriv ch. 16, tables 16.5-16.7). Each row expands to the base op it names.
 // Quadrant 0. The all-zero halfword is illegal: c.addi4spn with nzuimm = 0 is reserved.

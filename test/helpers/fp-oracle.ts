@@ -414,6 +414,70 @@ export function cvtIF(x: bigint, k: IntKind, f: Fmt, rm: number): Result {
   return roundQ(v < 0n, v < 0n ? -v : v, 1n, rm, f);
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Zfa (Unpriv 20240411 ch. 24)
+
+/** fminm / fmaxm (IEEE 754-2019 minimum / maximum): a NaN operand gives the canonical NaN. */
+export function minmaxM(a: bigint, b: bigint, isMax: boolean, f: Fmt): Result {
+  const da = decode(a, f), db = decode(b, f);
+  if (isNaNc(da) || isNaNc(db)) return nan(f, da.cls === 'snan' || db.cls === 'snan' ? NV : 0);
+  return minmax(a, b, isMax, f);
+}
+
+/** fleq / fltq: fle / flt, but NV only for a signaling NaN. */
+export function compareQuiet(a: bigint, b: bigint, op: 'lt' | 'le', f: Fmt): Result {
+  const da = decode(a, f), db = decode(b, f);
+  if (isNaNc(da) || isNaNc(db)) return { bits: 0n, flags: da.cls === 'snan' || db.cls === 'snan' ? NV : 0 };
+  return compare(a, b, op, f);
+}
+
+/** fround (exact = false) / froundnx (IEEE 754-2019 roundToIntegral / roundToIntegralExact). */
+export function roundToIntegral(a: bigint, f: Fmt, rm: number, exact: boolean): Result {
+  const d = decode(a, f);
+  if (isNaNc(d)) return nan(f, d.cls === 'snan' ? NV : 0);
+  if (d.cls === 'inf' || d.cls === 'zero') return { bits: a, flags: 0 };
+  const q = toQ(d);
+  const [k, rest] = scaleFloor(q.num, q.den, 0);
+  const m = roundInt(d.neg, k, rest, rm);
+  const flags = exact && rest !== 'zero' ? NX : 0;
+  // An integer of at most p bits (|m| <= 2^(p-1) when x has a fraction): exactly representable.
+  return { bits: m === 0n ? zero(d.neg, f).bits : roundQ(d.neg, m, 1n, rm, f).bits, flags };
+}
+
+/** fcvtmod.w.d: truncate, bits 31:0 of the unbounded integer sign-extended; flags as fcvt.w.d (RTZ). */
+export function fcvtmodWD(a: bigint): Result {
+  const d = decode(a, F64);
+  if (isNaNc(d) || d.cls === 'inf') return { bits: 0n, flags: NV };
+  let v = 0n;
+  let inexact = false;
+  if (d.cls === 'finite') {
+    const q = toQ(d);
+    const [k, rest] = scaleFloor(q.num, q.den, 0);
+    v = d.neg ? -k : k;
+    inexact = rest !== 'zero';
+  }
+  const flags = v < -(1n << 31n) || v > (1n << 31n) - 1n ? NV : inexact ? NX : 0;
+  return { bits: BigInt.asUintN(64, BigInt.asIntN(32, v)), flags };
+}
+
+/**
+ * fli.fmt rs1 = i: the Zfa table's constant in format f (entry 1: the format's minimum normal;
+ * 30: +inf; 31: the canonical NaN; a value beyond the format — 2^16 in binary16 — is +inf). No flags.
+ */
+export function fliValue(i: number, f: Fmt): bigint {
+  if (i === 1) return make(f, false, 1, 0n);
+  if (i === 30) return infBits(f);
+  if (i === 31) return canonicalNaN(f);
+  const v: Array<[bigint, bigint]> = [
+    [-1n, 1n], [0n, 1n], [1n, 1n << 16n], [1n, 1n << 15n], [1n, 256n], [1n, 128n], [1n, 16n], [1n, 8n],
+    [1n, 4n], [5n, 16n], [3n, 8n], [7n, 16n], [1n, 2n], [5n, 8n], [3n, 4n], [7n, 8n], [1n, 1n], [5n, 4n],
+    [3n, 2n], [7n, 4n], [2n, 1n], [5n, 2n], [3n, 1n], [4n, 1n], [8n, 1n], [16n, 1n], [128n, 1n], [256n, 1n],
+    [1n << 15n, 1n], [1n << 16n, 1n],
+  ];
+  const [n, dd] = v[i]!;
+  return roundQ(n < 0n, n < 0n ? -n : n, dd, RNE, f).bits;
+}
+
 // ===================================================================================================
 // Test support: the wasm under test, operand sets, seeded generator.
 

@@ -172,13 +172,14 @@ describe('machine information and status registers', () => {
     expect(hex(core.x(7))).toBe('0x880');
   });
 
-  it('mie keeps the S and M enables (SSIE STIE SEIE MSIE MTIE MEIE); M-mode writes only SSIP/STIP/SEIP of mip', () => {
+  it('mie keeps the S and M enables (SSIE STIE SEIE MSIE MTIE MEIE, LCOFIE); M-mode writes only SSIP/STIP/SEIP/LCOFIP of mip', () => {
     const core = run([...li(6, -1n), csrw(MIE, 6), csrr(5, MIE), csrw(MIP, 6), csrr(7, MIP), csrw(MIP, 0), csrr(8, MIP), csrw(MIE, 0), WFI]);
-    // With H also VSSIE, VSTIE, VSEIE (hie's bits).
-    expect(hex(core.x(5))).toBe('0xeee');
+    // With H also VSSIE, VSTIE, VSEIE (hie's bits); with Sscofpmf LCOFIE (13).
+    expect(hex(core.x(5))).toBe('0x2eee');
     // MSIP/MTIP/MEIP are read-only (driven by the CLINT/PLIC); STIP is writable while Sstc is off
-    // (menvcfg.STCE = 0) (Priv 1.12 §3.1.9); VSSIP (alias of hvip.VSSIP) is writable, VSTIP/VSEIP not.
-    expect(hex(core.x(7))).toBe('0x226');
+    // (menvcfg.STCE = 0) (Priv 1.12 §3.1.9); VSSIP (alias of hvip.VSSIP) is writable, VSTIP/VSEIP not;
+    // LCOFIP is software-writable (Sscofpmf).
+    expect(hex(core.x(7))).toBe('0x2226');
     expect(core.x(8)).toBe(0n);
   });
 

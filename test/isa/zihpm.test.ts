@@ -24,12 +24,12 @@ const EV = { cycles: 1n, instret: 2n, exceptions: 0x20001n, interrupts: 0x20002n
 const unit = () => new Array<number>(TIMING_CLASS_COUNT).fill(1);
 
 describe('mhpmevent: WARL event selectors', () => {
-  it('known events read back; unknown events and bits 57:20 read 0; OF reads 0; xINH bits read back (VSINH/VUINH too: the test harts have H)', () => {
+  it('known events read back; unknown events and bits 57:20 read 0; OF and the xINH bits read back (VSINH/VUINH too: the test harts have H)', () => {
     const vals = [1n, 2n, 0x10018n, 0x10019n, 0x10020n, 0x10021n, 0x20001n, 0x20004n, 0x20005n, 3n, 0x12345n | (1n << 30n), (1n << 63n) | 2n, (0x1fn << 58n) | 1n];
     const prog: Insn[] = vals.flatMap((v, i) => [...csrwi64(MHPMEVENT(3 + i), v), csrr(6 + i, MHPMEVENT(3 + i))]);
     const core = run([...prog, WFI]);
     const got = vals.map((_, i) => core.x(6 + i));
-    expect(got.map(hex)).toEqual([1n, 2n, 0x10018n, 0x10019n, 0x10020n, 0x10021n, 0x20001n, 0x20004n, 0n, 0n, 0n, 2n, (0x1fn << 58n) | 1n].map(hex));
+    expect(got.map(hex)).toEqual([1n, 2n, 0x10018n, 0x10019n, 0x10020n, 0x10021n, 0x20001n, 0x20004n, 0n, 0n, 0n, (1n << 63n) | 2n, (0x1fn << 58n) | 1n].map(hex));
   });
 });
 
@@ -152,6 +152,12 @@ describe('hpmcounter from U-mode once enabled (mcounteren, scounteren)', () => {
 describe('builtin SBI PMU extension (SBI v1.0 ch. 11)', () => {
   function setup() {
     const { core } = prepare([NOP, NOP, NOP, NOP, NOP, NOP, NOP, NOP, WFI]);
+    // The supervisor calls the SBI: the hart runs in S-mode (the SBI sets MINH with Sscofpmf, as
+    // OpenSBI does, so M-mode would not count). PMP entry 0 opens all memory to S-mode.
+    core.setCsr(L.H_PMPADDR, (1n << 54n) - 1n);
+    core.setCsr(L.H_PMPCFG, 0x1fn);
+    core.setCsr(L.H_PMP_ACTIVE, 1n);
+    core.priv = PRV_S;
     const pmu = corePmu(core, 1);
     const call = (fid: number, ...args: bigint[]) => handlePmuCall(pmu, 0, fid, (i) => args[i] ?? 0n);
     return { core, pmu, call };
@@ -179,6 +185,7 @@ describe('builtin SBI PMU extension (SBI v1.0 ch. 11)', () => {
     // Any counter (base 0, mask all), CLEAR_VALUE: gets 3, the first programmable one, stopped.
     expect(call(2, 0n, 0xffff_ffffn, 2n, 2n, 0n)).toEqual([0n, 3n]);
     expect(core.getCsr(L.H_MCOUNTINHIBIT) & 8n).toBe(8n);
+    expect(hex(pmu.event(3))).toBe(hex((1n << 62n) | 2n)); // Sscofpmf: MINH, OF clear
     expect(call(4, 3n, 1n, 0n)[0]).toBe(-8n); // already stopped
     expect(call(3, 3n, 1n, 1n, 100n)).toEqual([0n, 0n]); // start with initial value 100
     expect(call(3, 3n, 1n, 0n, 0n)[0]).toBe(-7n); // already started
@@ -199,5 +206,27 @@ describe('builtin SBI PMU extension (SBI v1.0 ch. 11)', () => {
     expect(call(3, 5n, 1n, 0n, 0n)[0]).toBe(-3n);
     expect(call(5, 3n)[0]).toBe(-3n); // no firmware counters
     expect(call(2, 0n, 0xffff_ffffn, 0n, 0xf0000n, 0n)[0]).toBe(-2n);
+  });
+
+  it('Sscofpmf sampling as Linux drives it: SET_UINH, start with an initial value near the wrap, LCOFI, restart re-arms OF only once LCOFIP is clear', () => {
+    const { core, pmu, call } = setup();
+    // config_matching(any, flags = CLEAR_VALUE | SET_UINH (bit 5), INSTRUCTIONS): MINH | UINH, OF clear.
+    expect(call(2, 0n, 0xffff_ffffn, 2n | (1n << 5n), 2n, 0n)).toEqual([0n, 3n]);
+    expect(hex(pmu.event(3))).toBe(hex((1n << 62n) | (1n << 60n) | 2n));
+    // start at 2^64 - 5: the 5th S-mode instruction wraps it.
+    expect(call(3, 3n, 1n, 1n, (1n << 64n) - 5n)).toEqual([0n, 0n]);
+    runFor(core, 100);
+    expect(pmu.event(3) >> 63n).toBe(1n); // OF
+    expect((core.getCsr(L.H_MIP) >> 13n) & 1n).toBe(1n); // LCOFIP (mie is 0 here: not taken)
+    expect(call(4, 3n, 1n, 0n)).toEqual([0n, 0n]);
+    // While LCOFIP is pending a restart leaves OF set (the overflow is not yet serviced) ...
+    expect(call(3, 3n, 1n, 1n, (1n << 64n) - 5n)).toEqual([0n, 0n]);
+    expect(pmu.event(3) >> 63n).toBe(1n);
+    expect(call(4, 3n, 1n, 0n)).toEqual([0n, 0n]);
+    // ... once the supervisor cleared sip.LCOFIP, the restart clears OF: armed again.
+    core.setCsr(L.H_MIP, core.getCsr(L.H_MIP) & ~(1n << 13n));
+    expect(call(3, 3n, 1n, 1n, (1n << 64n) - 5n)).toEqual([0n, 0n]);
+    expect(pmu.event(3) >> 63n).toBe(0n);
+    expect(core.getCsr(L.H_HPM_ARMED)).toBe(8n);
   });
 });

@@ -864,14 +864,16 @@ int main(void)
 
 	/* ---- more from the suites' groups ---- */
 	/* the interrupt-pending registers with everything delegated: writes of all ones to
-	 * vsip/vsie, mip, hvip and what every view shows (mip's MTIP is the timer's, masked) */
-	csr_write(mideleg, -1UL);
+	 * vsip/vsie, mip, hvip and what every view shows (mip's MTIP is the timer's, masked).
+	 * Bit 13 (LCOFI) is left out: with Sscofpmf it is delegable and writable too, which is
+	 * not what this check is about (test/isa/sscofpmf.test.ts is). */
+	csr_write(mideleg, -1UL & ~(1UL << 13));
 	csrw_n(CSR_HIDELEG, -1UL);
 	csrw_n(CSR_VSIP, -1UL);
 	csrw_n(CSR_VSIE, -1UL);
 	ok = csrr_n(CSR_VSIP) == 0x2 && csrr_n(CSR_VSIE) == 0x222;
 	csrw_n(CSR_VSIE, 0);
-	csr_write(mip, -1UL);
+	csr_write(mip, -1UL & ~(1UL << 13));
 	t = csrr_n(CSR_HIP) << 48 | csr_read(sip) << 32 | (csr_read(mip) & ~0x80UL) << 16 | csrr_n(CSR_VSIP);
 	ok = ok && t == (0x4UL << 48 | 0x222UL << 32 | 0x226UL << 16 | 0x2);
 	ok = ok && (uint64_t)run(g_sip_sie, MODE_VS, 0) == 0x2;
