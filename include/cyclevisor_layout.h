@@ -84,7 +84,10 @@
 #define CV_H_HPM_EVENT 0x1500u
 #define CV_H_HPM_OFS 0x15e8u
 #define CV_H_HPM_FILTER 0x16d0u
-#define CV_HART_END 0x16d8u
+#define CV_H_HPM_ARMED 0x16d8u
+#define CV_H_HPM_OVF_CYCLE 0x16e0u
+#define CV_H_HPM_OVF_INSTRET 0x16e8u
+#define CV_HART_END 0x16f0u
 #define CV_HART_SIZE 0x1000u
 #define CV_HART_SAVE_BASE 0x8000u
 #define CV_CTL_BASE 0x2000u
