@@ -29,7 +29,7 @@ Options (run, demo):
   --pace on|off       sleep while the guest idles (default: on for a terminal)
   --timing FILE       cycle-model overrides as JSON (see docs/TIMING.md)
   --stats text|json [--stats-file PATH]  summary (run: stderr; demo: stdout)
-  --gdb tcp::PORT [-S]  run, boot: gdb server (-S: wait for gdb), docs/GDB.md
+  --gdb tcp::PORT [-S]  run, boot, host: gdb server (-S: wait), docs/GDB.md
   --trace N [--trace-regs]  first N instructions on stderr (+ regs written)
   --mode fast|timing  timing: also model the TLB (timing file) and report it
   --cpu rv64[,h=off]  ISA: rv64|rva22u64|rva22s64[,KEY=on|off] (h, zbb, ...)
@@ -100,6 +100,7 @@ simulated host, each VM's console on stdout under its name (web   | ...).
   --trace-out FILE    timeline of the run (.json or .perfetto-trace), bounded
                       by --trace-max-size SIZE, --trace-window START:END
   --report FILE.html  statistics and plots;  --progress on|off  (TRACING.md)
+  --gdb tcp::PORT [-S]  gdb server: VMs are inferiors, vCPUs threads (GDB.md)
 
 Exit: 0 every VM powered off by itself, 1 one crashed or was destroyed, 124
 --max-insns/--max-cycles ran out, 2 bad usage or input (one line naming the
@@ -252,6 +253,9 @@ export interface HostCommand {
   incoming: string | null;
   /** --trace-out, --report, --progress (issue 16); absent when none given. */
   observe?: ObserveSettings;
+  /** --gdb tcp::PORT [-S] (issue 16): the host's gdb stub (src/debug/host-gdbstub.ts); absent: none. */
+  gdb?: { host: string; port: number };
+  gdbWait?: boolean;
 }
 
 export const CTL_COMMANDS = ['list', 'dominfo', 'start', 'suspend', 'resume', 'shutdown', 'reboot', 'destroy', 'domstats', 'console', 'snapshot', 'snapshot-list', 'snapshot-revert', 'snapshot-delete', 'migrate', 'balloon'] as const;
@@ -352,8 +356,8 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--trace-window': { example: '--trace-window 0.5:2', commands: ['run', 'boot', 'host'] },
   '--report': { example: '--report run.html', commands: ['run', 'boot', 'host'] },
   '--progress': { example: '--progress on', commands: ['run', 'boot', 'host'] },
-  '--gdb': { example: '--gdb tcp::1234', commands: ['run', 'boot'] },
-  '-S': { commands: ['run', 'boot'] },
+  '--gdb': { example: '--gdb tcp::1234', commands: ['run', 'boot', 'host'] },
+  '-S': { commands: ['run', 'boot', 'host'] },
 };
 /** Short spellings. */
 const ALIASES: Readonly<Record<string, string>> = { '-o': '--output' };
@@ -827,6 +831,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
     const [file, extra] = rest;
     if (file === undefined) throw new UserError('missing VM definition file (usage: cyclevisor host FILE [--control PATH] [--console NAME])');
     if (extra !== undefined) throw new UserError(`unexpected argument '${extra}': host takes one definition file (options start with --)`);
+    if (settings.gdbWait && settings.gdb === null) throw new UserError('-S needs --gdb tcp::PORT (it waits for gdb to connect)');
     return {
       command: 'host',
       file,
@@ -839,6 +844,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       pace: settings.pace,
       restore: (values.get('--restore') ?? []).map(parseRestore),
       incoming: one('--incoming') ?? null,
+      ...(settings.gdb !== null ? { gdb: settings.gdb, gdbWait: settings.gdbWait } : {}),
       ...(settings.observe ? { observe: settings.observe } : {}),
     };
   }

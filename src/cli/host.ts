@@ -155,7 +155,9 @@ async function runHost(cmd: HostCommand, io: CliIo, deps: HostDeps, cfg: HostCon
     detachInterrupt = io.onInterrupt(() => host.interrupt());
     // --trace-out, --report, --progress (src/cli/observe.ts).
     observation = observeHost(host, cmd.observe, { stderr: io.stderr, stdout: io.stdout, consoleInput: cmd.console !== null && io.interactive === true });
-    result = await host.run({ maxInsns: cmd.maxInsns, maxCycles: cmd.maxCycles, onConsole: (n, b) => mux.push(n, b), pace: hostPace(cmd, cfg) });
+    result = await host.run({ maxInsns: cmd.maxInsns, maxCycles: cmd.maxCycles, onConsole: (n, b) => mux.push(n, b), pace: hostPace(cmd, cfg),
+      ...(cmd.gdb ? { gdb: { ...cmd.gdb, wait: cmd.gdbWait === true, listening: (port: number) => io.stderr.write(`cyclevisor: gdb server on tcp::${port}${cmd.gdbWait ? ' (waiting for gdb: -S)' : ''}\n`) } } : {}),
+    });
   } catch (e) {
     if (statsFd !== null) closeSync(statsFd);
     throw e;

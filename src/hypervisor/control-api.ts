@@ -204,6 +204,12 @@ export interface HostRunOptions {
    * each VM's virtual time follows the wall clock. Default off (a deterministic batch run).
    */
   pace?: boolean;
+  /**
+   * `--gdb tcp::PORT [-S]` (issue 16, src/debug/host-gdbstub.ts): one gdb server for the host (VMs
+   * are inferiors, vCPUs threads). `listening` is told the port before the run starts (-S: before
+   * it waits for gdb); a port it cannot listen on rejects run() with the errno code.
+   */
+  gdb?: { host: string; port: number; wait: boolean; listening(port: number): void };
 }
 
 /** How one VM ended the run. */

@@ -22,6 +22,8 @@ import { SwitchRegistry } from '../net/switch.js';
 import { UserNet, type HostForward } from '../net/slirp.js';
 import type { NetBackend } from '../net/link.js';
 import { HostPacer } from './pacing.js';
+import { HostGdbStub } from '../debug/host-gdbstub.js';
+import type { HostRunOptions } from './control-api.js';
 
 /** Host run slices: yield to the event loop (control socket, stdin, Ctrl-C) about every 20 ms. */
 const SLICE_MS = 20;
@@ -140,9 +142,30 @@ export class HostRunner {
     }
   }
 
-  async run(o: { maxInsns: number | null; maxCycles: number | null; onConsole(name: string, bytes: Uint8Array): void; pace?: boolean }) {
+  async run(o: { maxInsns: number | null; maxCycles: number | null; onConsole(name: string, bytes: Uint8Array): void; pace?: boolean; gdb?: HostRunOptions['gdb'] }) {
     this.onConsoleSink = o.onConsole;
     await this.listen();
+    // --gdb (issue 16): the host's gdb stub. It stops the host synchronously (host-gdbstub.ts):
+    // inside a vCPU's run for breakpoints and steps, between slices (here) for Ctrl-C and attach.
+    let gdb: HostGdbStub | null = null;
+    if (o.gdb) {
+      gdb = new HostGdbStub(this.host);
+      try {
+        o.gdb.listening(await gdb.listen(o.gdb.host, o.gdb.port));
+      } catch (e) {
+        await gdb.finish(0);
+        throw new UserError(`--gdb: cannot listen on tcp:${o.gdb.host}:${o.gdb.port}: ${(e as Error).message}`);
+      }
+      if (o.gdb.wait) gdb.waitForGdb();
+    }
+    try {
+      return await this.runLoop(o, gdb);
+    } finally {
+      await gdb?.finish(this.host.vms.some((v) => v.state === 'crashed') ? 1 : 0);
+    }
+  }
+
+  private async runLoop(o: { maxInsns: number | null; maxCycles: number | null; pace?: boolean }, gdb: HostGdbStub | null) {
     const opts = {
       ...(o.maxCycles !== null ? { maxHostCycles: o.maxCycles } : {}),
       ...(o.maxInsns !== null ? { maxInsns: o.maxInsns } : {}),
@@ -159,6 +182,10 @@ export class HostRunner {
           end = 'interrupted';
           break;
         }
+        if (gdb && (gdb.interruptPending() ? gdb.pauseBetweenRounds() === 'kill' : gdb.wasKilled)) {
+          end = 'interrupted';
+          break;
+        }
         const t0 = performance.now();
         // Host sockets' work (user networks) enters the VMs at slice boundaries; it may wake a VM
         // (a paced VM's clock first moves to the wall time the data came: pacing.ts wakeEarly).
@@ -170,7 +197,7 @@ export class HostRunner {
         if (pacer && pacer.releaseDue(t0) > 0) this.host.hostWorkArrived();
         const r = this.host.runSome(opts, Infinity, () => {
           const now = performance.now();
-          return now - t0 > SLICE_MS || (pacer !== null && pacer.anyDue(now));
+          return now - t0 > SLICE_MS || (pacer !== null && pacer.anyDue(now)) || (gdb !== null && (gdb.interruptPending() || gdb.wasKilled));
         });
         this.emitChanges();
         // A host waiting for an incoming migration (none arrived yet, or one is under way) goes on waiting.

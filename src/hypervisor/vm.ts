@@ -376,6 +376,13 @@ export class Vm {
    * every vCPU waits, the clock jumps to the next wake-up (a device event or a VS timer) at no
    * host cost.
    */
+  /**
+   * The host's gdb stub (src/debug/host-gdbstub.ts), or null: told when a vCPU is loaded (enter:
+   * arms single-step for the vCPU gdb steps) and called synchronously on RunStatus.Debug (stop:
+   * returns when the run goes on; 'kill' ends the round).
+   */
+  debug: { enter(vm: Vm, v: Vcpu, hostHart: number): void; stop(vm: Vm, v: Vcpu, hostHart: number): 'resume' | 'kill' } | null = null;
+
   runRound(hostHart: number, budget: number): RoundResult {
     const t0 = this.now;
     if (t0 >= VM_CLOCK_LIMIT) {
@@ -458,6 +465,7 @@ export class Vm {
     core.cycles = t0;
     this.loaded = v;
     this.now = core.cycles;
+    this.debug?.enter(this, v, hostHart);
     let stop = false;
     while (!stop) {
       core.deadline = Math.min(end, this.scheduler.nextDeadline());
@@ -529,6 +537,13 @@ export class Vm {
             break;
         }
         if (this.state !== 'running') stop = true; // paused for memory (overcommit) in the exit
+      } else if (status === RunStatus.Debug && this.debug !== null) {
+        // The host debugger (src/debug/host-gdbstub.ts): all-stop, synchronous. A stop that is not
+        // this VM's (another inferior's breakpoint) or a gdb resume returns here with the vCPU still
+        // loaded; the core goes on with the cut block (debug.ts D_MID): no boundary work, no device
+        // events fired here (the run without the debugger had none at this point).
+        if (this.debug.stop(this, v, hostHart) === 'kill') stop = true;
+        continue;
       } else if (status === RunStatus.Stuck) {
         this.crash(`vCPU ${v.index} is stuck in a trap loop at pc 0x${core.pc.toString(16)}`);
         stop = true;

@@ -1,0 +1,634 @@
+/**
+ * The gdb stub of `cyclevisor host FILE --gdb tcp::PORT [-S]` (issue 16): one gdb server for the
+ * whole host. Each VM is an inferior (multiprocess+: process id = VM index + 1) and its vCPUs are
+ * its threads (`pPID.TID`, TID = vCPU index + 1, named "vm NAME vcpu N" by qThreadExtraInfo).
+ *
+ * All-stop, and synchronous: the socket lives in a worker thread (RSP framing, acks, Ctrl-C); the
+ * host's thread serves gdb's packets through a SharedArrayBuffer while it is stopped, blocked in
+ * Atomics.wait right where the stop happened — inside Vm.runVcpu for a breakpoint, watchpoint or
+ * step (the vCPU stays loaded, its block cut: assembly/debug.ts D_MID), or between host slices for
+ * Ctrl-C, an attach and -S. So nothing of any VM advances while gdb looks, the host never switches
+ * vCPUs while one is cut, and resuming goes on with the cut block exactly: a run under gdb ends
+ * with the per-VM counters of a run without it.
+ *
+ * Breakpoints are per inferior. The core's execute/watch tables (CoreDebug) are shared by every
+ * vCPU of every VM, so a Z packet is recorded with the process gdb selected with Hg (gdb selects a
+ * thread of the current inferior before sending Z), and a stop in a VM that owns no matching point
+ * resumes at once (the cut-block resume changes no count).
+ */
+import { Worker } from 'node:worker_threads';
+import type { Host } from '../hypervisor/host.js';
+import type { Vm } from '../hypervisor/vm.js';
+import type { Vcpu } from '../hypervisor/vcpu.js';
+import * as L from '../generated/layout.js';
+import { CoreDebug, StopReason, WATCH_READ, WATCH_WRITE, type WatchKind } from './core-debug.js';
+
+const PACKET_SIZE = 0x4000;
+const MAX_READ = (PACKET_SIZE - 16) >> 1;
+const BUF = 0x10000;
+const REG_PC = 32;
+const REG_F0 = 33;
+const REG_PRIV = 65 + 4096;
+
+// ctl words (Int32Array over the SharedArrayBuffer)
+const C_REQ = 0; // 0 idle, 1 request posted (worker), 2 reply posted (host)
+const C_REQ_LEN = 1;
+const C_REP_LEN = 2; // -1: no reply now
+const C_INTR = 3; // 1: Ctrl-C, 2: gdb attached (stop the host)
+const C_CONN = 4; // 1 connected
+const C_PORT = 5;
+
+/** The worker: TCP server, packet framing, acks; packets go to the host thread one at a time. */
+const WORKER_SRC = `
+const { workerData, parentPort } = require('node:worker_threads');
+const net = require('node:net');
+const { sab, host, port } = workerData;
+const ctl = new Int32Array(sab, 0, 8);
+const req = new Uint8Array(sab, 64, ${BUF});
+const rep = new Uint8Array(sab, 64 + ${BUF}, ${BUF});
+let sock = null, buf = Buffer.alloc(0), noAck = false;
+function sum(b) { let c = 0; for (const x of b) c = (c + x) & 0xff; return c.toString(16).padStart(2, '0'); }
+function send(payload) { if (!sock) return; const b = Buffer.from(payload, 'latin1'); sock.write('$' + payload + '#' + sum(b), 'latin1'); }
+function ask(body) {
+  const n = Math.min(body.length, ${BUF});
+  req.set(body.subarray(0, n));
+  Atomics.store(ctl, ${C_REQ_LEN}, n);
+  Atomics.store(ctl, ${C_REQ}, 1);
+  Atomics.notify(ctl, ${C_REQ});
+  while (Atomics.load(ctl, ${C_REQ}) === 1) Atomics.wait(ctl, ${C_REQ}, 1, 1000);
+  const len = Atomics.load(ctl, ${C_REP_LEN});
+  const r = len >= 0 ? Buffer.from(rep.subarray(0, len)).toString('latin1') : null;
+  Atomics.store(ctl, ${C_REQ}, 0);
+  return r;
+}
+function onData(d) {
+  buf = Buffer.concat([buf, d]);
+  for (;;) {
+    if (buf.length === 0) return;
+    const c = buf[0];
+    if (c === 3) { buf = buf.subarray(1); Atomics.store(ctl, ${C_INTR}, 1); Atomics.notify(ctl, ${C_REQ}); continue; }
+    if (c === 0x2b || c === 0x2d) { buf = buf.subarray(1); continue; }
+    if (c !== 0x24) { const i = buf.indexOf(0x24); buf = i < 0 ? Buffer.alloc(0) : buf.subarray(i); continue; }
+    const hash = buf.indexOf(0x23);
+    if (hash < 0) { if (buf.length > ${PACKET_SIZE * 2}) buf = Buffer.alloc(0); return; }
+    if (buf.length < hash + 3) return;
+    const body = buf.subarray(1, hash);
+    const s = buf.subarray(hash + 1, hash + 3).toString('latin1');
+    buf = buf.subarray(hash + 3);
+    if (!noAck) {
+      if (s.toLowerCase() !== sum(body)) { sock.write('-'); continue; }
+      sock.write('+');
+    }
+    const r = ask(body);
+    if (r !== null) send(r);
+    if (body.toString('latin1') === 'QStartNoAckMode') noAck = true;
+  }
+}
+const server = net.createServer((s) => {
+  if (sock) { s.end(); return; }
+  sock = s; buf = Buffer.alloc(0); noAck = false;
+  s.setNoDelay(true);
+  Atomics.store(ctl, ${C_CONN}, 1);
+  Atomics.store(ctl, ${C_INTR}, 2);
+  Atomics.notify(ctl, ${C_REQ});
+  s.on('data', onData);
+  s.on('error', () => {});
+  s.on('close', () => { if (sock !== s) return; sock = null; Atomics.store(ctl, ${C_CONN}, 0); Atomics.notify(ctl, ${C_REQ}); parentPort.postMessage({ disconnected: true }); });
+});
+server.on('error', (e) => parentPort.postMessage({ error: e.code || e.message }));
+server.listen(port, host, () => { Atomics.store(ctl, ${C_PORT}, server.address().port); parentPort.postMessage({ listening: server.address().port }); });
+parentPort.on('message', (m) => {
+  if (m.send !== undefined) send(m.send);
+  if (m.close) { const done = () => { server.close(); parentPort.postMessage({ closed: true }); }; if (sock) sock.end(done); else done(); }
+});
+`;
+
+function hex64le(v: bigint): string {
+  let s = '';
+  for (let i = 0; i < 8; i++) s += Number((v >> BigInt(i * 8)) & 0xffn).toString(16).padStart(2, '0');
+  return s;
+}
+function fromHexLe(s: string): bigint | null {
+  if (!/^[0-9a-fA-F]*$/.test(s) || s.length % 2 !== 0 || s.length === 0 || s.length > 16) return null;
+  let v = 0n;
+  for (let i = s.length - 2; i >= 0; i -= 2) v = (v << 8n) | BigInt(parseInt(s.slice(i, i + 2), 16));
+  return v;
+}
+function unescapeBinary(b: Uint8Array): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < b.length; i++) {
+    if (b[i] === 0x7d && i + 1 < b.length) out.push(b[++i]! ^ 0x20);
+    else out.push(b[i]!);
+  }
+  return Uint8Array.from(out);
+}
+
+interface Thread {
+  pid: number;
+  tid: number;
+}
+interface Point {
+  pid: number;
+  type: number;
+  addr: bigint;
+  kind: number;
+  id: number;
+}
+
+export class HostGdbStub {
+  private readonly ctl: Int32Array;
+  private readonly req: Uint8Array;
+  private readonly rep: Uint8Array;
+  private worker: Worker | null = null;
+  readonly tables: CoreDebug;
+  private g: Thread = { pid: 1, tid: 1 };
+  private c: Thread = { pid: 1, tid: 1 };
+  /** Where the host is stopped inside a vCPU run: that vCPU is loaded in host hart `hart`. */
+  private loaded: { vm: Vm; v: Vcpu; hart: number } | null = null;
+  private readonly points = new Map<string, Point>();
+  /** The vCPU gdb single-steps (null: none). */
+  private stepTarget: Thread | null = null;
+  private stopText = 'S05';
+  private resumed = false;
+  private killed = false;
+  private readonly hasFp = false; // the target description has no fpu feature yet
+
+  constructor(
+    private readonly host: Host,
+    private readonly log: (line: string) => void = () => {},
+  ) {
+    const sab = new SharedArrayBuffer(64 + 2 * BUF);
+    this.ctl = new Int32Array(sab, 0, 8);
+    this.req = new Uint8Array(sab, 64, BUF);
+    this.rep = new Uint8Array(sab, 64 + BUF, BUF);
+    this.tables = new CoreDebug(host.core);
+    for (const vm of host.vms) vm.debug = this;
+  }
+
+  /** Start the server; resolves with the port (0 picks a free one). */
+  listen(hostName: string, port: number): Promise<number> {
+    const w = new Worker(WORKER_SRC, { eval: true, workerData: { sab: this.ctl.buffer, host: hostName, port } });
+    this.worker = w;
+    w.unref();
+    return new Promise((res, rej) => {
+      w.on('message', (m: { listening?: number; error?: string; disconnected?: boolean }) => {
+        if (m.listening !== undefined) res(m.listening);
+        if (m.error !== undefined) rej(new Error(m.error));
+        if (m.disconnected) this.log('gdb: disconnected');
+      });
+      w.on('error', rej);
+    });
+  }
+
+  get connected(): boolean {
+    return Atomics.load(this.ctl, C_CONN) === 1;
+  }
+  get wasKilled(): boolean {
+    return this.killed;
+  }
+
+  /** Ctrl-C or an attach is waiting (the host loop yields and calls pauseBetweenRounds). */
+  interruptPending(): boolean {
+    return Atomics.load(this.ctl, C_INTR) !== 0;
+  }
+
+  /** -S: block until gdb connects and resumes the host. */
+  waitForGdb(): void {
+    while (!this.connected) Atomics.wait(this.ctl, C_REQ, 0, 100);
+    Atomics.store(this.ctl, C_INTR, 0);
+    this.stopText = this.stopReply('05', this.firstThread());
+    this.serve(false);
+  }
+
+  /** Between host slices (no vCPU loaded): serve a pending Ctrl-C or attach. */
+  pauseBetweenRounds(): 'resume' | 'kill' {
+    const why = Atomics.exchange(this.ctl, C_INTR, 0);
+    if (why === 0 || !this.connected) return 'resume';
+    const t = this.firstThread();
+    this.g = t;
+    this.c = t;
+    this.stopText = this.stopReply(why === 1 ? '02' : '05', t);
+    this.serve(why === 1);
+    return this.killed ? 'kill' : 'resume';
+  }
+
+  /** The host run ended: gdb hears that the process (VM 1) exited. */
+  async finish(code: number): Promise<void> {
+    const w = this.worker;
+    if (!w) return;
+    if (this.connected && !this.killed) w.postMessage({ send: `W${Math.max(0, Math.min(255, code)).toString(16).padStart(2, '0')};process:1` });
+    await new Promise<void>((res) => {
+      const t = setTimeout(res, 1000);
+      w.on('message', (m: { closed?: boolean }) => {
+        if (m.closed) {
+          clearTimeout(t);
+          res();
+        }
+      });
+      w.postMessage({ close: true });
+    });
+    await w.terminate();
+    this.worker = null;
+  }
+
+  // ------------------------------------------------------------------ the VMM's hooks (vm.ts)
+
+  enter(vm: Vm, v: Vcpu, hart: number): void {
+    const s = this.stepTarget;
+    const want = s !== null && s.pid === vm.id && s.tid === v.index + 1 ? hart : null;
+    if (this.tables.stepping !== want) this.tables.setStep(want);
+  }
+
+  stop(vm: Vm, v: Vcpu, hart: number): 'resume' | 'kill' {
+    const stop = this.tables.takeStop();
+    const me: Thread = { pid: vm.id, tid: v.index + 1 };
+    let sig: string | null = null;
+    let extra = '';
+    if (stop.reason === StopReason.Exec) {
+      if ([...this.points.values()].some((p) => p.type < 2 && p.pid === vm.id && p.addr === stop.pc)) {
+        sig = '05';
+        extra = 'swbreak:;';
+      }
+    } else if (stop.reason === StopReason.Step) {
+      if (this.stepTarget && this.stepTarget.pid === me.pid && this.stepTarget.tid === me.tid) sig = '05';
+    }
+    for (const hit of stop.hits ?? []) {
+      const p = [...this.points.values()].find((q) => q.type >= 2 && q.id === hit.id && q.pid === vm.id);
+      if (p && sig === null) {
+        sig = '05';
+        extra = `${p.type === 2 ? 'watch' : p.type === 3 ? 'rwatch' : 'awatch'}:${p.addr.toString(16)};`;
+      }
+    }
+    if (sig === null) return 'resume'; // another inferior's point: go on (the cut block resumes exactly)
+    if (!this.connected) return 'resume';
+    this.tables.setStep(null);
+    this.stepTarget = null;
+    this.g = me;
+    this.c = me;
+    this.loaded = { vm, v, hart };
+    this.stopText = this.stopReply(sig, me, extra);
+    this.worker?.postMessage({ send: this.stopText });
+    this.serve(false);
+    this.loaded = null;
+    if (this.killed) return 'kill';
+    // The vCPU that stopped may be the one to step: it is loaded, so arm the step now.
+    this.enter(vm, v, hart);
+    return 'resume';
+  }
+
+  // ------------------------------------------------------------------ serving
+
+  /** Serve packets until gdb resumes (c, s, vCont), detaches, kills or disconnects. */
+  private serve(sendStop: boolean): void {
+    if (sendStop) this.worker?.postMessage({ send: this.stopText });
+    this.resumed = false;
+    while (!this.resumed && !this.killed) {
+      if (!this.connected) {
+        this.clearPoints();
+        return;
+      }
+      if (Atomics.load(this.ctl, C_REQ) !== 1) {
+        Atomics.wait(this.ctl, C_REQ, 0, 100);
+        continue;
+      }
+      Atomics.store(this.ctl, C_INTR, 0); // a Ctrl-C while stopped means nothing
+      const n = Atomics.load(this.ctl, C_REQ_LEN);
+      const body = this.req.slice(0, n);
+      let reply: string | null;
+      try {
+        reply = this.handle(body);
+      } catch {
+        reply = 'E01';
+      }
+      if (reply === null) Atomics.store(this.ctl, C_REP_LEN, -1);
+      else {
+        const b = Buffer.from(reply, 'latin1');
+        this.rep.set(b.subarray(0, BUF));
+        Atomics.store(this.ctl, C_REP_LEN, Math.min(b.length, BUF));
+      }
+      Atomics.store(this.ctl, C_REQ, 2);
+      Atomics.notify(this.ctl, C_REQ);
+    }
+  }
+
+  private firstThread(): Thread {
+    const vm = this.host.vms.find((v) => v.state === 'running') ?? this.host.vms[0];
+    return { pid: vm ? vm.id : 1, tid: 1 };
+  }
+  private tid(t: Thread): string {
+    return `p${t.pid.toString(16)}.${t.tid.toString(16)}`;
+  }
+  private stopReply(sig: string, t: Thread, extra = ''): string {
+    return `T${sig}thread:${this.tid(t)};${extra}`;
+  }
+  private vmOf(t: Thread): Vm | null {
+    return this.host.vms[t.pid - 1] ?? null;
+  }
+  private vcpuOf(t: Thread): Vcpu | null {
+    return this.vmOf(t)?.vcpus[t.tid - 1] ?? null;
+  }
+  /** A thread id (pPID.TID, -1, 0, hex) -> Thread; pid/tid -1 or 0 mean any (first). */
+  private parseThread(s: string): Thread | null {
+    const m = /^p([0-9a-fA-F]+|-1)\.([0-9a-fA-F]+|-1)$/.exec(s);
+    let pid = this.g.pid;
+    let t = s;
+    if (m) {
+      pid = m[1] === '-1' ? 1 : parseInt(m[1]!, 16);
+      t = m[2]!;
+    } else if (/^p([0-9a-fA-F]+)$/.test(s)) {
+      pid = parseInt(s.slice(1), 16);
+      t = '1';
+    }
+    if (pid === 0) pid = 1;
+    let tid = t === '-1' ? 1 : parseInt(t, 16);
+    if (!Number.isFinite(tid)) return null;
+    if (tid === 0) tid = 1;
+    const r = { pid, tid };
+    return this.vcpuOf(r) ? r : null;
+  }
+
+  private handle(raw: Uint8Array): string | null {
+    const p = Buffer.from(raw).toString('latin1');
+    switch (p[0]) {
+      case '?':
+        return this.stopText;
+      case 'q':
+        return this.query(p);
+      case 'Q':
+        return p === 'QStartNoAckMode' ? 'OK' : '';
+      case 'H': {
+        const t = this.parseThread(p.slice(2));
+        if (t === null) return 'E01';
+        if (p[1] === 'g') this.g = t;
+        else if (p[1] === 'c') this.c = t;
+        else return 'E01';
+        return 'OK';
+      }
+      case 'T':
+        return this.parseThread(p.slice(1)) ? 'OK' : 'E01';
+      case 'g': {
+        let s = '';
+        for (let r = 0; r <= REG_PC; r++) s += this.readReg(r)!;
+        return s;
+      }
+      case 'G':
+        return 'E01';
+      case 'p': {
+        if (!/^p[0-9a-fA-F]{1,8}$/.test(p)) return 'E01';
+        return this.readReg(parseInt(p.slice(1), 16)) ?? 'E01';
+      }
+      case 'P': {
+        const m = /^P([0-9a-fA-F]+)=([0-9a-fA-F]+)$/.exec(p);
+        const v = m ? fromHexLe(m[2]!) : null;
+        if (!m || v === null) return 'E01';
+        return this.writeReg(parseInt(m[1]!, 16), v) ? 'OK' : 'E01';
+      }
+      case 'm': {
+        const m = /^m([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})$/.exec(p);
+        if (!m) return 'E01';
+        const len = parseInt(m[2]!, 16);
+        if (len > MAX_READ) return 'E01';
+        const b = this.readMem(BigInt('0x' + m[1]), len);
+        return b ? Buffer.from(b).toString('hex') : 'E14';
+      }
+      case 'M': {
+        const m = /^M([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8}):([0-9a-fA-F]*)$/.exec(p);
+        if (!m || m[3]!.length !== parseInt(m[2]!, 16) * 2) return 'E01';
+        return this.writeMem(BigInt('0x' + m[1]), Buffer.from(m[3]!, 'hex')) ? 'OK' : 'E14';
+      }
+      case 'X': {
+        const colon = raw.indexOf(0x3a);
+        const m = colon < 0 ? null : /^X([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})$/.exec(Buffer.from(raw.subarray(0, colon)).toString('latin1'));
+        if (!m) return 'E01';
+        const data = unescapeBinary(raw.subarray(colon + 1));
+        if (data.length !== parseInt(m[2]!, 16)) return 'E01';
+        if (data.length === 0) return 'OK';
+        return this.writeMem(BigInt('0x' + m[1]), data) ? 'OK' : 'E14';
+      }
+      case 'Z':
+      case 'z':
+        return this.point(p);
+      case 'c':
+      case 'C':
+        return this.resume(null);
+      case 's':
+      case 'S':
+        return this.resume(this.c);
+      case 'v':
+        return this.vPacket(p);
+      case 'D':
+        this.clearPoints();
+        this.stepTarget = null;
+        this.tables.setStep(null);
+        this.resumed = true;
+        return 'OK';
+      case 'k':
+        this.kill();
+        return null;
+      default:
+        return '';
+    }
+  }
+
+  private kill(): void {
+    this.clearPoints();
+    this.tables.setStep(null);
+    this.killed = true;
+  }
+
+  private resume(step: Thread | null): null {
+    this.stepTarget = step;
+    if (step === null) this.tables.setStep(null);
+    else if (this.loaded && this.loaded.vm.id === step.pid && this.loaded.v.index + 1 === step.tid) this.tables.setStep(this.loaded.hart);
+    else this.tables.setStep(null); // armed when that vCPU is loaded (enter)
+    this.resumed = true;
+    return null;
+  }
+
+  private vPacket(p: string): string | null {
+    if (p === 'vCont?') return 'vCont;c;C;s;S;t';
+    if (p.startsWith('vCont;')) {
+      let step: Thread | null = null;
+      for (const a of p.slice(6).split(';')) {
+        const [act, th] = a.split(':');
+        if (!act) return 'E01';
+        if (act[0] === 't') continue;
+        if (act[0] === 's' || act[0] === 'S') {
+          const t = th === undefined ? this.c : this.parseThread(th);
+          if (t === null) return 'E01';
+          step ??= t;
+        } else if (act[0] !== 'c' && act[0] !== 'C') return 'E01';
+      }
+      if (p.slice(6).split(';').every((a) => a.startsWith('t'))) return 'OK';
+      return this.resume(step);
+    }
+    if (p.startsWith('vKill')) {
+      this.kill();
+      return 'OK';
+    }
+    return '';
+  }
+
+  private query(p: string): string {
+    if (p.startsWith('qSupported')) return `PacketSize=${PACKET_SIZE.toString(16)};qXfer:features:read+;multiprocess+;vContSupported+;swbreak+;hwbreak+;QStartNoAckMode+`;
+    if (p.startsWith('qXfer:features:read:')) {
+      const m = /^qXfer:features:read:([^:]+):([0-9a-fA-F]+),([0-9a-fA-F]+)$/.exec(p);
+      if (!m) return 'E01';
+      if (m[1] !== 'target.xml') return 'E00';
+      const xml = this.targetXml();
+      const off = parseInt(m[2]!, 16);
+      const len = Math.min(parseInt(m[3]!, 16), PACKET_SIZE - 8);
+      return (off + len >= xml.length ? 'l' : 'm') + xml.slice(off, off + len);
+    }
+    if (p === 'qfThreadInfo') {
+      const ids: string[] = [];
+      for (const vm of this.host.vms) for (const v of vm.vcpus) ids.push(this.tid({ pid: vm.id, tid: v.index + 1 }));
+      return 'm' + ids.join(',');
+    }
+    if (p === 'qsThreadInfo') return 'l';
+    if (p === 'qC') return 'QC' + this.tid(this.g);
+    if (p.startsWith('qAttached')) return '1';
+    if (p.startsWith('qThreadExtraInfo,')) {
+      const t = this.parseThread(p.slice(17));
+      if (t === null) return 'E01';
+      return Buffer.from(`vm ${this.vmOf(t)!.name} vcpu ${t.tid - 1}`, 'latin1').toString('hex');
+    }
+    if (p === 'qSymbol::') return 'OK';
+    if (p === 'qOffsets') return 'Text=0;Data=0;Bss=0';
+    return '';
+  }
+
+  /** Z / z, owned by the process of the thread selected with Hg. */
+  private point(p: string): string {
+    const m = /^([Zz])([0-4]),([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})(;.*)?$/.exec(p);
+    if (!m) return 'E01';
+    const type = Number(m[2]);
+    const addr = BigInt('0x' + m[3]);
+    const kind = parseInt(m[4]!, 16);
+    const pid = this.g.pid;
+    const key = `${pid},${type},${addr},${kind}`;
+    if (m[1] === 'z') {
+      const pt = this.points.get(key);
+      if (pt) {
+        if (type < 2) this.tables.removeExec(pt.id);
+        else this.tables.removeWatch(pt.id);
+        this.points.delete(key);
+      }
+      return 'OK';
+    }
+    if (this.points.has(key)) return 'OK';
+    if (type >= 2 && (kind === 0 || kind > 0x10000)) return 'E01';
+    try {
+      const id = type < 2
+        ? this.tables.addExec(addr)
+        : this.tables.addWatch(addr, addr + BigInt(kind), (type === 2 ? WATCH_WRITE : type === 3 ? WATCH_READ : WATCH_READ | WATCH_WRITE) as WatchKind);
+      this.points.set(key, { pid, type, addr, kind, id });
+    } catch {
+      return 'E0e';
+    }
+    return 'OK';
+  }
+
+  private clearPoints(): void {
+    for (const pt of this.points.values()) {
+      if (pt.type < 2) this.tables.removeExec(pt.id);
+      else this.tables.removeWatch(pt.id);
+    }
+    this.points.clear();
+  }
+
+  // ------------------------------------------------------------------ registers and memory
+
+  /** The host hart the selected thread is loaded in, or null (its state is the saved context). */
+  private liveHart(t: Thread): number | null {
+    const l = this.loaded;
+    return l && l.vm.id === t.pid && l.v.index + 1 === t.tid ? l.hart : null;
+  }
+
+  private readReg(n: number): string | null {
+    const v = this.vcpuOf(this.g);
+    if (!v) return null;
+    const h = this.liveHart(this.g);
+    const core = this.host.core;
+    if (h !== null) {
+      if (n < 32) return hex64le(core.get64(core.hartField(h, L.H_X + n * 8)));
+      if (n === REG_PC) return hex64le(core.get64(core.hartField(h, L.H_PC)));
+      if (this.hasFp && n >= REG_F0 && n < REG_F0 + 32) return hex64le(core.get64(core.hartField(h, L.H_F + (n - REG_F0) * 8)));
+      if (n === REG_PRIV) return hex64le(core.get64(core.hartField(h, L.H_PRIV)) | (core.get64(core.hartField(h, L.H_VIRT)) << 2n));
+      return null;
+    }
+    const c = v.ctx;
+    if (n === 0) return hex64le(0n);
+    if (n < 32) return hex64le(c.x[n]!);
+    if (n === REG_PC) return hex64le(c.pc);
+    if (this.hasFp && n >= REG_F0 && n < REG_F0 + 32) return hex64le(c.f[n - REG_F0]!);
+    if (n === REG_PRIV) return hex64le(BigInt(c.priv) | 4n);
+    return null;
+  }
+
+  private writeReg(n: number, val: bigint): boolean {
+    const v = this.vcpuOf(this.g);
+    if (!v) return false;
+    const h = this.liveHart(this.g);
+    const core = this.host.core;
+    if (n === 0) return true;
+    if (h !== null) {
+      if (n < 32) core.set64(core.hartField(h, L.H_X + n * 8), val);
+      else if (n === REG_PC) {
+        core.set64(core.hartField(h, L.H_PC), val);
+        this.tables.clearSkip();
+      } else if (this.hasFp && n >= REG_F0 && n < REG_F0 + 32) core.set64(core.hartField(h, L.H_F + (n - REG_F0) * 8), val);
+      else return false;
+      return true;
+    }
+    if (n < 32) v.ctx.x[n] = val;
+    else if (n === REG_PC) v.ctx.pc = val;
+    else if (this.hasFp && n >= REG_F0 && n < REG_F0 + 32) v.ctx.f[n - REG_F0] = val;
+    else return false;
+    return true;
+  }
+
+  /**
+   * Guest memory at virtual `va` as the selected vCPU sees it: a loaded vCPU through the core's
+   * side-effect-free translation (vsatp then hgatp); a saved one with vsatp Bare through its VM's
+   * guest-physical memory (a saved vCPU with paging on: E14, not implemented).
+   */
+  private readMem(va: bigint, len: number): Uint8Array | null {
+    const h = this.liveHart(this.g);
+    if (h !== null) return this.tables.readVirt(va, len, h);
+    const v = this.vcpuOf(this.g);
+    const vm = this.vmOf(this.g);
+    if (!v || !vm || v.ctx.vsatp >> 60n !== 0n || va > BigInt(Number.MAX_SAFE_INTEGER)) return null;
+    try {
+      return vm.memory.read(Number(va), len);
+    } catch {
+      return null;
+    }
+  }
+  private writeMem(va: bigint, data: Uint8Array): boolean {
+    const h = this.liveHart(this.g);
+    if (h !== null) return this.tables.writeVirt(va, data, h);
+    const v = this.vcpuOf(this.g);
+    const vm = this.vmOf(this.g);
+    if (!v || !vm || v.ctx.vsatp >> 60n !== 0n || va > BigInt(Number.MAX_SAFE_INTEGER)) return false;
+    try {
+      vm.memory.read(Number(va), data.length); // bounds first
+      vm.memory.write(Number(va), data);
+      this.host.core.ex.dbgWatchChanged(); // drops the host TLB (decoded code of the page is re-decoded)
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private targetXml(): string {
+    const X = ['zero', 'ra', 'sp', 'gp', 'tp', 't0', 't1', 't2', 'fp', 's1', 'a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 's2', 's3', 's4', 's5', 's6', 's7', 's8', 's9', 's10', 's11', 't3', 't4', 't5', 't6'];
+    const reg = (name: string, n: number, type = 'int', group?: string) => `<reg name="${name}" bitsize="64" regnum="${n}" type="${type}"${group ? ` group="${group}"` : ''}/>`;
+    let x = '<?xml version="1.0"?><!DOCTYPE target SYSTEM "gdb-target.dtd"><target version="1.0"><architecture>riscv:rv64</architecture>';
+    x += '<feature name="org.gnu.gdb.riscv.cpu">';
+    X.forEach((nm, i) => (x += reg(nm, i, i === 1 ? 'code_ptr' : i === 2 || i === 8 ? 'data_ptr' : 'int')));
+    x += reg('pc', REG_PC, 'code_ptr') + '</feature>';
+    x += '<feature name="org.gnu.gdb.riscv.virtual">' + reg('priv', REG_PRIV, 'int', 'system') + '</feature></target>';
+    return x;
+  }
+}
