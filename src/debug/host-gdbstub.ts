@@ -29,6 +29,12 @@ const BUF = 0x10000;
 const REG_PC = 32;
 const REG_F0 = 33;
 const REG_PRIV = 65 + 4096;
+/** fflags, frm, fcsr: 65 + their CSR numbers (1, 2, 3). */
+const REG_FCSR0 = 66;
+const F_NAMES = ['ft0', 'ft1', 'ft2', 'ft3', 'ft4', 'ft5', 'ft6', 'ft7', 'fs0', 'fs1', 'fa0', 'fa1', 'fa2', 'fa3',
+  'fa4', 'fa5', 'fa6', 'fa7', 'fs2', 'fs3', 'fs4', 'fs5', 'fs6', 'fs7', 'fs8', 'fs9', 'fs10', 'fs11', 'ft8',
+  'ft9', 'ft10', 'ft11'];
+const fcsrField = (n: number, f: bigint) => (n === REG_FCSR0 ? f & 0x1fn : n === REG_FCSR0 + 1 ? (f >> 5n) & 7n : f & 0xffn);
 
 // ctl words (Int32Array over the SharedArrayBuffer)
 const C_REQ = 0; // 0 idle, 1 request posted (worker), 2 reply posted (host)
@@ -151,7 +157,7 @@ export class HostGdbStub {
   private stopText = 'S05';
   private resumed = false;
   private killed = false;
-  private readonly hasFp = false; // the target description has no fpu feature yet
+  private readonly hasFp = true;
 
   constructor(
     private readonly host: Host,
@@ -555,6 +561,7 @@ export class HostGdbStub {
       if (n === REG_PC) return hex64le(core.get64(core.hartField(h, L.H_PC)));
       if (this.hasFp && n >= REG_F0 && n < REG_F0 + 32) return hex64le(core.get64(core.hartField(h, L.H_F + (n - REG_F0) * 8)));
       if (n === REG_PRIV) return hex64le(core.get64(core.hartField(h, L.H_PRIV)) | (core.get64(core.hartField(h, L.H_VIRT)) << 2n));
+      if (n >= REG_FCSR0 && n < REG_FCSR0 + 3) return hex64le(fcsrField(n, core.get64(core.hartField(h, L.H_FCSR))));
       return null;
     }
     const c = v.ctx;
@@ -563,6 +570,7 @@ export class HostGdbStub {
     if (n === REG_PC) return hex64le(c.pc);
     if (this.hasFp && n >= REG_F0 && n < REG_F0 + 32) return hex64le(c.f[n - REG_F0]!);
     if (n === REG_PRIV) return hex64le(BigInt(c.priv) | 4n);
+    if (n >= REG_FCSR0 && n < REG_FCSR0 + 3) return hex64le(fcsrField(n, BigInt(c.fcsr)));
     return null;
   }
 
@@ -628,6 +636,10 @@ export class HostGdbStub {
     x += '<feature name="org.gnu.gdb.riscv.cpu">';
     X.forEach((nm, i) => (x += reg(nm, i, i === 1 ? 'code_ptr' : i === 2 || i === 8 ? 'data_ptr' : 'int')));
     x += reg('pc', REG_PC, 'code_ptr') + '</feature>';
+    x += '<feature name="org.gnu.gdb.riscv.fpu">';
+    for (let i = 0; i < 32; i++) x += reg(F_NAMES[i]!, REG_F0 + i, 'ieee_double', 'float');
+    x += reg('fflags', REG_FCSR0, 'int', 'float') + reg('frm', REG_FCSR0 + 1, 'int', 'float') + reg('fcsr', REG_FCSR0 + 2, 'int', 'float');
+    x += '</feature>';
     x += '<feature name="org.gnu.gdb.riscv.virtual">' + reg('priv', REG_PRIV, 'int', 'system') + '</feature></target>';
     return x;
   }
