@@ -290,7 +290,10 @@ export class HostGdbStub {
     this.resumed = false;
     while (!this.resumed && !this.killed) {
       if (!this.connected) {
+        // gdb went away without detach: its points and step go, the host runs on (as for run/boot).
         this.clearPoints();
+        this.stepTarget = null;
+        this.tables.setStep(null);
         return;
       }
       if (Atomics.load(this.ctl, C_REQ) !== 1) {

@@ -166,7 +166,7 @@ function packet(p: string): string {
 }
 
 describe('cyclevisor host --gdb (raw packets)', () => {
-  it('threads pPID.TID, per-inferior Z0 (Hg picks the owner), Ctrl-C stops the host, kill ends it', async () => {
+  it('threads pPID.TID named by qThreadExtraInfo, per-inferior Z0 (Hg picks the owner), E14/E01 on bad reads, W at the end', async () => {
     const h = await startHost(join(dir, 'raw.json'));
     const sock = await new Promise<Socket>((res) => {
       const s = connect(h.port, '127.0.0.1', () => res(s));
@@ -194,16 +194,46 @@ describe('cyclevisor host --gdb (raw packets)', () => {
     // Bad input: a read of unmapped guest memory, a huge read.
     expect(await raw.ask('m10,8')).toBe('E14');
     expect(await raw.ask('m80000000,100000')).toBe('E01');
-    // Ctrl-C while running stops the host (T02).
+    // Continue to the end: gdb hears the exit, the host exits 0.
+    raw.send(packet('c'));
+    expect(await raw.reply()).toBe('W00;process:1');
+    expect(await h.exited).toBe(0);
+    sock.destroy();
+  });
+
+  it('attaching without -S stops the running host; Ctrl-C stops it again; kill ends the run (exit 130)', async () => {
+    // A VM that runs (practically) forever next to one that ends.
+    writeFileSync(join(dir, 'long.elf'), loopGuest('l', 1n << 40n));
+    writeFileSync(join(dir, 'long.yaml'), 'host: { harts: 2, ram: 64M }\nvms:\n  - { name: a, vcpus: 1, memory: 4M, kernel: a.elf }\n  - { name: long, vcpus: 1, memory: 4M, kernel: long.elf }\n');
+    const child = spawn(process.execPath, [BIN, 'host', join(dir, 'long.yaml'), '--gdb', 'tcp::0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    const port = await new Promise<number>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        const m = /^cyclevisor: gdb server on tcp::(\d+)$/m.exec(err);
+        if (m) resolve(Number(m[1]));
+      });
+    });
+    await new Promise((r) => setTimeout(r, 300)); // the VMs run
+    const sock = await new Promise<Socket>((res) => {
+      const s = connect(port, '127.0.0.1', () => res(s));
+    });
+    const raw = new Raw(sock);
+    expect(await raw.ask('qSupported:multiprocess+')).toContain('multiprocess+');
+    expect(await raw.ask('?')).toMatch(/^T05thread:p[12]\.1;$/);
+    // VM long is stopped somewhere in its loop: read its loop counter register s0 (x8) twice.
+    expect(await raw.ask('Hgp2.1')).toBe('OK');
+    const s0 = await raw.ask('p8');
+    expect(await raw.ask('p8')).toBe(s0); // stopped: nothing advances
     raw.send(packet('c'));
     await new Promise((r) => setTimeout(r, 200));
     raw.send('\x03');
-    const stop = await raw.reply();
-    // Either the interrupt, or the run ended first (W) on a fast host.
-    expect(stop).toMatch(/^T02thread:p[12]\.1;$|^W00;process:1$/);
-    if (stop.startsWith('T')) raw.send(packet('k'));
-    const code = await h.exited;
-    expect(stop.startsWith('T') ? code : 0).toBe(stop.startsWith('T') ? 130 : 0);
+    expect(await raw.reply()).toMatch(/^T02thread:p[12]\.1;$/);
+    expect(await raw.ask('Hgp2.1')).toBe('OK');
+    expect(await raw.ask('p8')).not.toBe(s0); // it ran in between
+    raw.send(packet('k'));
+    expect(await exited).toBe(130);
     sock.destroy();
   });
 });
