@@ -155,6 +155,12 @@ describe('parseArgs', () => {
     expect(errorOf(() => parseArgs(['demo', '--gdb', 'tcp::1']))).toMatch(/^option --gdb is for /);
   });
 
+  it('host FILE --gdb tcp::PORT [-S] (issue 16: VMs as gdb inferiors); -S alone is refused in one line', () => {
+    expect(parseArgs(['host', 'vms.yaml', '--gdb', 'tcp::1234', '-S'])).toMatchObject({ command: 'host', gdb: { host: '127.0.0.1', port: 1234 }, gdbWait: true });
+    expect(parseArgs(['host', 'vms.yaml'])).not.toHaveProperty('gdb');
+    expect(errorOf(() => parseArgs(['host', 'vms.yaml', '-S']))).toBe('-S needs --gdb tcp::PORT (it waits for gdb to connect)');
+  });
+
   it('--max-cycles and --pace (issue 8): run, demo and boot take them', () => {
     expect(run('run', 'p.elf', '--max-cycles', '1e9', '--pace', 'on')).toMatchObject({ maxCycles: 1e9, pace: true, maxInsns: null });
     expect(run('run', 'p.elf', '--max-cycles=5_000', '--pace=off')).toMatchObject({ maxCycles: 5000, pace: false });
