@@ -166,7 +166,7 @@ function packet(p: string): string {
 }
 
 describe('cyclevisor host --gdb (raw packets)', () => {
-  it('threads pPID.TID named by qThreadExtraInfo, per-inferior Z0 (Hg picks the owner), E14/E01 on bad reads, W at the end', async () => {
+  it('threads pPID.TID named by qThreadExtraInfo, per-inferior Z0 (Hg picks the owner), per-inferior Z2, E14/E01 on bad reads, W at the end', async () => {
     const h = await startHost(join(dir, 'raw.json'));
     const sock = await new Promise<Socket>((res) => {
       const s = connect(h.port, '127.0.0.1', () => res(s));
@@ -189,8 +189,23 @@ describe('cyclevisor host --gdb (raw packets)', () => {
     expect(await raw.ask('Hgp1.1')).toBe('OK');
     const aCounter = await raw.ask(`m${(RAM + 0x800n).toString(16)},8`);
     expect(Buffer.from(aCounter, 'hex').readBigUInt64LE()).toBeGreaterThan(0n);
+    const before = Buffer.from(aCounter, 'hex').readBigUInt64LE();
     expect(await raw.ask('Hgp2.1')).toBe('OK');
     expect(await raw.ask(`z0,${bump},4`)).toBe('OK');
+    // A write watchpoint of inferior 1 on `counter`: VM b (stopped mid-round) runs on first and
+    // writes its own `counter` (same virtual address) without stopping; then VM a's next write
+    // stops the host in thread p1.1.
+    expect(await raw.ask('Hgp1.1')).toBe('OK');
+    const counter = (RAM + 0x800n).toString(16);
+    expect(await raw.ask(`Z2,${counter},8`)).toBe('OK');
+    raw.send(packet('c'));
+    expect(await raw.reply()).toBe(`T05thread:p1.1;watch:${counter};`);
+    expect(Buffer.from(await raw.ask(`m${counter},8`), 'hex').readBigUInt64LE()).toBe(before + 1n);
+    expect(await raw.ask('Hgp2.1')).toBe('OK');
+    // VM b wrote its own `counter` many times while the watchpoint was armed (its slice ran first).
+    expect(Buffer.from(await raw.ask(`m${counter},8`), 'hex').readBigUInt64LE()).toBeGreaterThan(1n);
+    expect(await raw.ask('Hgp1.1')).toBe('OK');
+    expect(await raw.ask(`z2,${counter},8`)).toBe('OK');
     // Bad input: a read of unmapped guest memory, a huge read.
     expect(await raw.ask('m10,8')).toBe('E14');
     expect(await raw.ask('m80000000,100000')).toBe('E01');
@@ -199,6 +214,9 @@ describe('cyclevisor host --gdb (raw packets)', () => {
     expect(await raw.reply()).toBe('W00;process:1');
     expect(await h.exited).toBe(0);
     sock.destroy();
+    // Stops mid-round in VM b, transparent breakpoint and watch hits: still the counters of a run
+    // without gdb.
+    expect((JSON.parse(readFileSync(join(dir, 'raw.json'), 'utf8')) as { vms: unknown }).vms).toEqual(plainStats());
   });
 
   it('attaching without -S stops the running host; Ctrl-C stops it again; kill ends the run (exit 130)', async () => {
