@@ -17,6 +17,7 @@
  * resumes at once (the cut-block resume changes no count).
  */
 import { Worker } from 'node:worker_threads';
+import { resolve } from 'node:path';
 import type { Host } from '../hypervisor/host.js';
 import type { Vm } from '../hypervisor/vm.js';
 import type { Vcpu } from '../hypervisor/vcpu.js';
@@ -479,7 +480,7 @@ export class HostGdbStub {
   }
 
   private query(p: string): string {
-    if (p.startsWith('qSupported')) return `PacketSize=${PACKET_SIZE.toString(16)};qXfer:features:read+;multiprocess+;vContSupported+;swbreak+;hwbreak+;QStartNoAckMode+`;
+    if (p.startsWith('qSupported')) return `PacketSize=${PACKET_SIZE.toString(16)};qXfer:features:read+;qXfer:exec-file:read+;multiprocess+;vContSupported+;swbreak+;hwbreak+;QStartNoAckMode+`;
     if (p.startsWith('qXfer:features:read:')) {
       const m = /^qXfer:features:read:([^:]+):([0-9a-fA-F]+),([0-9a-fA-F]+)$/.exec(p);
       if (!m) return 'E01';
@@ -488,6 +489,18 @@ export class HostGdbStub {
       const off = parseInt(m[2]!, 16);
       const len = Math.min(parseInt(m[3]!, 16), PACKET_SIZE - 8);
       return (off + len >= xml.length ? 'l' : 'm') + xml.slice(off, off + len);
+    }
+    if (p.startsWith('qXfer:exec-file:read:')) {
+      // The VM's kernel file: gdb loads each inferior's ELF itself (symbols and architecture).
+      const m = /^qXfer:exec-file:read:([0-9a-fA-F]*):([0-9a-fA-F]+),([0-9a-fA-F]+)$/.exec(p);
+      if (!m) return 'E01';
+      const vm = this.host.vms[(m[1] ? parseInt(m[1], 16) : this.g.pid) - 1];
+      const k = vm?.spec.kernel;
+      if (typeof k !== 'string') return 'E00';
+      const path = resolve(k);
+      const off = parseInt(m[2]!, 16);
+      const len = Math.min(parseInt(m[3]!, 16), PACKET_SIZE - 8);
+      return (off + len >= path.length ? 'l' : 'm') + path.slice(off, off + len);
     }
     if (p === 'qfThreadInfo') {
       const ids: string[] = [];
