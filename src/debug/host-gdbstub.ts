@@ -130,6 +130,36 @@ function unescapeBinary(b: Uint8Array): Uint8Array {
   return Uint8Array.from(out);
 }
 
+/**
+ * Guest-physical address of `va` through a vCPU's vsatp (Bare, Sv39, Sv48, Sv57; Priv §10.3-10.6),
+ * reading PTEs with `read8` only (no A/D update, nothing cached); null: no leaf. `read8` throws
+ * for an address outside the VM's RAM (the caller answers E14).
+ */
+export function vsWalk(read8: (gpa: number) => Uint8Array, vsatp: bigint, va: bigint): number | null {
+  const mode = Number(vsatp >> 60n);
+  if (mode === 0) return va <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(va) : null;
+  const levels = mode === 8 ? 3 : mode === 9 ? 4 : mode === 10 ? 5 : 0;
+  if (levels === 0) return null;
+  const bits = 12 + 9 * levels;
+  // The va must be sign-extended from bit bits-1.
+  if (BigInt.asUintN(64, BigInt.asIntN(bits, va)) !== va) return null;
+  let table = (vsatp & ((1n << 44n) - 1n)) << 12n;
+  for (let i = levels - 1; i >= 0; i--) {
+    const vpn = (va >> BigInt(12 + 9 * i)) & 0x1ffn;
+    const pte = Buffer.from(read8(Number(table + vpn * 8n))).readBigUInt64LE();
+    if ((pte & 1n) === 0n || ((pte & 2n) === 0n && (pte & 4n) !== 0n)) return null;
+    const ppn = (pte >> 10n) & ((1n << 44n) - 1n);
+    if ((pte & 0xan) !== 0n) {
+      // A leaf (R or X): a superpage keeps the va's lower VPNs (misaligned: no translation).
+      const low = (1n << BigInt(12 + 9 * i)) - 1n;
+      if (((ppn << 12n) & low) !== 0n) return null;
+      return Number((ppn << 12n) | (va & low));
+    }
+    table = ppn << 12n;
+  }
+  return null;
+}
+
 interface Thread {
   pid: number;
   tid: number;
@@ -614,30 +644,53 @@ export class HostGdbStub {
 
   /**
    * Guest memory at virtual `va` as the selected vCPU sees it: a loaded vCPU through the core's
-   * side-effect-free translation (vsatp then hgatp); a saved one with vsatp Bare through its VM's
-   * guest-physical memory (a saved vCPU with paging on: E14, not implemented).
+   * side-effect-free translation (vsatp then hgatp); a saved one through its vsatp (guestPhys) and
+   * its VM's guest-physical memory. Only RAM: anything else answers E14.
    */
   private readMem(va: bigint, len: number): Uint8Array | null {
     const h = this.liveHart(this.g);
     if (h !== null) return this.tables.readVirt(va, len, h);
     const v = this.vcpuOf(this.g);
     const vm = this.vmOf(this.g);
-    if (!v || !vm || v.ctx.vsatp >> 60n !== 0n || va > BigInt(Number.MAX_SAFE_INTEGER)) return null;
+    if (!v || !vm) return null;
+    const out = new Uint8Array(len);
+    let done = 0;
     try {
-      return vm.memory.read(Number(va), len);
+      while (done < len) {
+        const a = BigInt.asUintN(64, va + BigInt(done));
+        const n = Math.min(len - done, 4096 - Number(a & 0xfffn));
+        const gpa = this.guestPhys(vm, v.ctx.vsatp, a);
+        if (gpa === null) return null;
+        out.set(vm.memory.read(gpa, n), done);
+        done += n;
+      }
     } catch {
-      return null;
+      return null; // outside the VM's RAM
     }
+    return out;
+  }
+
+  private guestPhys(vm: Vm, vsatp: bigint, va: bigint): number | null {
+    return vsWalk((gpa) => vm.memory.read(gpa, 8), vsatp, va);
   }
   private writeMem(va: bigint, data: Uint8Array): boolean {
     const h = this.liveHart(this.g);
     if (h !== null) return this.tables.writeVirt(va, data, h);
     const v = this.vcpuOf(this.g);
     const vm = this.vmOf(this.g);
-    if (!v || !vm || v.ctx.vsatp >> 60n !== 0n || va > BigInt(Number.MAX_SAFE_INTEGER)) return false;
+    if (!v || !vm) return false;
     try {
-      vm.memory.read(Number(va), data.length); // bounds first
-      vm.memory.write(Number(va), data);
+      const pieces: Array<[number, number, number]> = [];
+      for (let done = 0; done < data.length; ) {
+        const a = BigInt.asUintN(64, va + BigInt(done));
+        const n = Math.min(data.length - done, 4096 - Number(a & 0xfffn));
+        const gpa = this.guestPhys(vm, v.ctx.vsatp, a);
+        if (gpa === null) return false;
+        vm.memory.read(gpa, n); // bounds first: all or nothing
+        pieces.push([gpa, done, n]);
+        done += n;
+      }
+      for (const [gpa, off, n] of pieces) vm.memory.write(gpa, data.subarray(off, off + n));
       this.host.core.ex.dbgWatchChanged(); // drops the host TLB (decoded code of the page is re-decoded)
       return true;
     } catch {
