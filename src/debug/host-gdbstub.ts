@@ -21,6 +21,7 @@ import { resolve } from 'node:path';
 import type { Host } from '../hypervisor/host.js';
 import type { Vm } from '../hypervisor/vm.js';
 import type { Vcpu } from '../hypervisor/vcpu.js';
+import type { VcpuContext } from '../vcpu.js';
 import * as L from '../generated/layout.js';
 import { CoreDebug, StopReason, WATCH_READ, WATCH_WRITE, type WatchKind } from './core-debug.js';
 
@@ -35,6 +36,16 @@ const REG_FCSR0 = 66;
 const F_NAMES = ['ft0', 'ft1', 'ft2', 'ft3', 'ft4', 'ft5', 'ft6', 'ft7', 'fs0', 'fs1', 'fa0', 'fa1', 'fa2', 'fa3',
   'fa4', 'fa5', 'fa6', 'fa7', 'fs2', 'fs3', 'fs4', 'fs5', 'fs6', 'fs7', 'fs8', 'fs9', 'fs10', 'fs11', 'ft8',
   'ft9', 'ft10', 'ft11'];
+/**
+ * CSRs in the target description, as the guest sees them (gdb regnum 65 + number): a guest's
+ * S-mode CSRs are the vCPU's VS CSRs (Priv §9.2.x: with V = 1, sstatus is vsstatus, ...), plus
+ * the hypervisor state of the vCPU (hstatus, hgatp). [number, name, the hart's CSR, context key].
+ */
+const VCPU_CSRS: Array<[number, string, number, keyof VcpuContext]> = [
+  [0x100, 'sstatus', 0x200, 'vsstatus'], [0x105, 'stvec', 0x205, 'vstvec'], [0x140, 'sscratch', 0x240, 'vsscratch'],
+  [0x141, 'sepc', 0x241, 'vsepc'], [0x142, 'scause', 0x242, 'vscause'], [0x143, 'stval', 0x243, 'vstval'],
+  [0x180, 'satp', 0x280, 'vsatp'], [0x600, 'hstatus', 0x600, 'hstatus'], [0x680, 'hgatp', 0x680, 'hgatp'],
+];
 const fcsrField = (n: number, f: bigint) => (n === REG_FCSR0 ? f & 0x1fn : n === REG_FCSR0 + 1 ? (f >> 5n) & 7n : f & 0xffn);
 
 // ctl words (Int32Array over the SharedArrayBuffer)
@@ -608,6 +619,11 @@ export class HostGdbStub {
       if (this.hasFp && n >= REG_F0 && n < REG_F0 + 32) return hex64le(core.get64(core.hartField(h, L.H_F + (n - REG_F0) * 8)));
       if (n === REG_PRIV) return hex64le(core.get64(core.hartField(h, L.H_PRIV)) | (core.get64(core.hartField(h, L.H_VIRT)) << 2n));
       if (n >= REG_FCSR0 && n < REG_FCSR0 + 3) return hex64le(fcsrField(n, core.get64(core.hartField(h, L.H_FCSR))));
+      const c = VCPU_CSRS.find((e) => 65 + e[0] === n);
+      if (c) {
+        const val = core.ex.dbgCsrRead(c[2], h);
+        return core.ex.dbgCsrStatus() === 0 ? null : hex64le(BigInt.asUintN(64, val));
+      }
       return null;
     }
     const c = v.ctx;
@@ -617,6 +633,8 @@ export class HostGdbStub {
     if (this.hasFp && n >= REG_F0 && n < REG_F0 + 32) return hex64le(c.f[n - REG_F0]!);
     if (n === REG_PRIV) return hex64le(BigInt(c.priv) | 4n);
     if (n >= REG_FCSR0 && n < REG_FCSR0 + 3) return hex64le(fcsrField(n, BigInt(c.fcsr)));
+    const e = VCPU_CSRS.find((q) => 65 + q[0] === n);
+    if (e) return hex64le(c[e[3]] as bigint);
     return null;
   }
 
@@ -708,6 +726,9 @@ export class HostGdbStub {
     x += '<feature name="org.gnu.gdb.riscv.fpu">';
     for (let i = 0; i < 32; i++) x += reg(F_NAMES[i]!, REG_F0 + i, 'ieee_double', 'float');
     x += reg('fflags', REG_FCSR0, 'int', 'float') + reg('frm', REG_FCSR0 + 1, 'int', 'float') + reg('fcsr', REG_FCSR0 + 2, 'int', 'float');
+    x += '</feature>';
+    x += '<feature name="org.gnu.gdb.riscv.csr">';
+    for (const [num, name] of VCPU_CSRS) x += reg(name, 65 + num, 'int', 'system');
     x += '</feature>';
     x += '<feature name="org.gnu.gdb.riscv.virtual">' + reg('priv', REG_PRIV, 'int', 'system') + '</feature></target>';
     return x;

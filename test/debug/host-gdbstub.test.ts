@@ -90,6 +90,7 @@ describe.skipIf(!GDB)('cyclevisor host --gdb (gdb-multiarch, batch)', () => {
       'break *done',
       'continue',
       'p *(long *)&counter',
+      'p/x $hgatp',
       'stepi',
       'p/x $pc',
       'thread 2.1',
@@ -113,11 +114,13 @@ describe.skipIf(!GDB)('cyclevisor host --gdb (gdb-multiarch, batch)', () => {
     expect(g).toContain(`$1 = ${N_A}`);
     // VM b ran past the same address while the breakpoint was armed (its loop finished, it printed
     // and powered off): its counter, read through its guest-physical memory.
-    expect(g).toContain(`$3 = ${N_B}`);
+    expect(g).toContain(`$4 = ${N_B}`);
+    // The vCPU's CSRs as the guest sees them: hgatp of VM a (Sv39x4, VMID 1).
+    expect(g).toMatch(/\$2 = 0x80001[0-9a-f]{11}\n/);
     // stepi: one instruction of VM a (done's first instruction is 4 bytes).
     const done = /Breakpoint 1 at 0x([0-9a-f]+)/.exec(g);
     expect(done).not.toBeNull();
-    expect(g).toContain(`$2 = 0x${(BigInt('0x' + done![1]) + 4n).toString(16)}`);
+    expect(g).toContain(`$3 = 0x${(BigInt('0x' + done![1]) + 4n).toString(16)}`);
     expect(g).toContain('[Inferior 1 (process 1) exited normally]');
     expect(code).toBe(0);
     expect(h.out()).toContain('a | a');
