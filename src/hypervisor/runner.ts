@@ -186,6 +186,8 @@ export class HostRunner {
           end = 'interrupted';
           break;
         }
+        // A VM defined after the start (an incoming migration) stops for gdb too.
+        if (gdb) for (const vm of this.host.vms) vm.debug ??= gdb;
         const t0 = performance.now();
         // Host sockets' work (user networks) enters the VMs at slice boundaries; it may wake a VM
         // (a paced VM's clock first moves to the wall time the data came: pacing.ts wakeEarly).
