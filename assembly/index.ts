@@ -22,6 +22,10 @@ import { hpmRead, hpmWrite, hpmEventWrite, hpmInhibitWrite } from './hpm';
 import { tmReset, tmEnabled, tmAccess, tmHfenceGvma, tmHfenceVvma, tmDataRegime } from './tlbmodel';
 
 export { run } from './run';
+export {
+  jitConfigure, jitFlush, jitDecode, jitMarkFrame, jitMulh, jitMulhu, jitMulhsu, jitDiv, jitDivu, jitRem, jitRemu,
+  jitDivw, jitDivuw, jitRemw, jitRemuw,
+} from './jit';
 export { injectVS, vcpuLoaded, hostHfenceGvma, gpaToHpa, gvaToHpa } from './vmexit';
 export {
   shadowInit, shadowLoad, shadowSetSatp, shadowZap, shadowSfence, shadowCountFence, shadowLastKind, shadowLastGpa,

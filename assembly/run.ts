@@ -19,7 +19,9 @@ import {
   H_VIRT, H_HGATP, C_VMX_EXIT_CYCLES, C_VMX_DEADLINE, C_VMX_RESUME, H_VSSTATUS, H_HSTATUS, H_VSTIMECMP_CYCLE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
   S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST, C_MTRAP_HOST,
   TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR, H_TRIG_ARMED,
+  FRAME_BASE, FRAME_END, J_ON, JIT_INHIBIT, J_THRESH, JMAP_BASE, JE_COMPILED, J_PC, J_CYCLES, J_LEFT, J_INSNS, J_ENTERS,
 } from './layout';
+import { jitCompile } from './jit';
 import { trigBeforeInsn, trigRetired, trigOnTrap, TRIG_ARMED_STEP, TRIG_FIRED, TRIG_STEP } from './trigger';
 import * as G from './generated/ops';
 import { bitOp } from './bitmanip';
@@ -259,6 +261,9 @@ export function run(): u32 {
   // instruction, checked before it runs; `stepLeft` is the budget the block's `left` = 1 stands in for.
   let stepping = false;
   let stepLeft: u64 = 0;
+  // JIT tier (jit.ts, docs/JIT.md): enter compiled blocks in this block? Never in timing mode, while
+  // stepping, or while a feature inhibits it (JIT_INHIBIT).
+  let jitOn = false;
 
   while (true) {
     // ---- block boundary
@@ -376,6 +381,7 @@ export function run(): u32 {
       stepLeft = left;
       left = 1;
     }
+    jitOn = load<u32>(J_ON) != 0 && load<u32>(JIT_INHIBIT) == 0 && !stepping && !tmEnabled();
 
     // ---- straight-line execution within the page
     while (true) {
@@ -386,6 +392,33 @@ export function run(): u32 {
         // straddles the page end (see OP_NONE), so the modeled I-TLB counts the same either way.
         if (stepping) seqBreak = (pc & 0xfff) != 0xffe || (<u32>load<u16>(<usize>hostPage + 0xffe) & 3) != 3 || pc - pageVa >= 4096;
         break;
+      }
+      if (jitOn && slot < FRAME_END) {
+        // A compiled block starting here runs the instructions the interpreter would, charging the
+        // same cycles and counts, and stops where the interpreter would leave this inner loop
+        // (status 1) or at anything it does not handle (status 0: the interpreter goes on at J_PC).
+        const jm = JMAP_BASE + ((slot - FRAME_BASE) >> 3);
+        const e = <u32>load<u16>(jm);
+        if (e >= JE_COMPILED) {
+          const st = call_indirect<u32>(e & ~JE_COMPILED, pc, cycles, left, deadline, tlbR, tlbW);
+          const nl = load<u64>(J_LEFT);
+          if (nl != left) {
+            store<u64>(J_INSNS, load<u64>(J_INSNS) + (left - nl));
+            store<u64>(J_ENTERS, load<u64>(J_ENTERS) + 1);
+            left = nl;
+            pc = load<u64>(J_PC);
+            cycles = load<u64>(J_CYCLES);
+            if (st != 0) break;
+            slot = frame + (<u32>(pc - pageVa) << 3);
+            continue;
+          }
+          // The block declined (budget below its length): interpret this instruction.
+        } else if (e < load<u32>(J_THRESH)) {
+          store<u16>(jm, <u16>(e + 1));
+        } else if (e < JE_COMPILED - 1) {
+          jitCompile(slot); // installs the block (or JE_NEVER) in the map
+          continue;
+        }
       }
       left--;
       const lat = <u64>load<u8>(slot, S_LAT);

@@ -10,6 +10,7 @@ import * as L from './generated/layout.js';
 import { TIMING_CLASSES, TIMING_CLASS_COUNT, type TimingClass } from './isa/classes.js';
 import type { AccessSize } from './bus/types.js';
 import { VCPU_CSR_FIELDS, VS_INTS, type VcpuContext, type VmExit, type VmmCosts } from './vcpu.js';
+import { Jit, type JitCoreExports, type JitOptions, type Tier } from './jit/jit.js';
 
 export const enum RunStatus {
   Deadline = 0,
@@ -120,6 +121,18 @@ export interface CoreOptions {
   ramBytes: number;
   mmio: MmioPort;
   wasmPath?: string;
+  /** Execution tier (issue 14, docs/JIT.md); default: defaultTier(). */
+  tier?: Tier;
+  jit?: JitOptions;
+}
+
+let tierDefault: Tier = process.env.CYCLEVISOR_TIER === 'jit' ? 'jit' : 'interp';
+/** The tier of Cores created without one (the CLI's --tier sets it; env CYCLEVISOR_TIER too). */
+export function setDefaultTier(t: Tier): void {
+  tierDefault = t;
+}
+export function defaultTier(): Tier {
+  return tierDefault;
 }
 
 export class Core {
@@ -146,6 +159,8 @@ export class Core {
         },
         mmio_write: (lo: number, hi: number, size: number, vlo: number, vhi: number): number =>
           mmio.write(hi * 0x1_0000_0000 + (lo >>> 0), size as AccessSize, vlo >>> 0, vhi >>> 0),
+        // The JIT tier's compile request (assembly/jit.ts); only called while a Jit is attached.
+        jit_compile: (slot: number): void => this.jit!.compile(slot),
       },
     };
     const inst = new WebAssembly.Instance(compile(opts.wasmPath ?? defaultWasmPath()), imports);
@@ -155,6 +170,28 @@ export class Core {
     if (st !== 0) throw new Error(`core: cannot allocate ${opts.ramBytes} bytes of guest RAM`);
     this.views();
     u32 = this.u32;
+    if ((opts.tier ?? tierDefault) === 'jit') this.jit = new Jit(this.ex as unknown as JitCoreExports, opts.jit);
+  }
+
+  /** The JIT tier's compiler, when this core runs with tier jit. */
+  jit: Jit | undefined;
+  get tier(): Tier {
+    return this.jit ? 'jit' : 'interp';
+  }
+  /** Switch tier (compiled blocks are dropped when leaving jit). */
+  setTier(t: Tier, opts?: JitOptions): void {
+    if (t === 'jit' && !this.jit) this.jit = new Jit(this.ex as unknown as JitCoreExports, opts);
+    else if (t === 'interp' && this.jit) {
+      this.jit.detach();
+      this.jit = undefined;
+    }
+  }
+  /** JIT_INHIBIT (layout.ts): a non-zero bit mask keeps the run loop out of compiled code. */
+  get jitInhibit(): number {
+    return this.dv.getUint32(L.JIT_INHIBIT, true);
+  }
+  set jitInhibit(mask: number) {
+    this.dv.setUint32(L.JIT_INHIBIT, mask >>> 0, true);
   }
 
   private views(): void {
