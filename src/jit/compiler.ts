@@ -74,13 +74,35 @@ export function scanBlock(dv: DataView, slot: number, decode: (slot: number) => 
   return out;
 }
 
-// Locals: params 0..5, then x1..x32 (x32 = the decoder's rd = 0 sink), t0 (i64), a (i32).
-const P_PC = 0, P_CYC = 1, P_LEFT = 2, P_DL = 3, P_TR = 4, P_TW = 5;
-const xl = (r: number): number => 5 + r;
-const T0 = 38, A = 39;
-export const BLOCK_LOCALS: [number, number][] = [[33, I64], [1, I32]];
+/**
+ * Page offsets where execution may enter next from this block without a block boundary: in-page
+ * targets of its branches and jumps, the return site after a jal (a call's return lands there
+ * through a jalr), and the fall-through of a block cut at MAX_BLOCK. The compiler builds these
+ * too (the region of the page reachable from a hot start), so a page is rebuilt rarely.
+ */
+export function successors(insns: Insn[]): number[] {
+  const out: number[] = [];
+  for (const i of insns) {
+    if (i.em.k === 'br' || i.em.k === 'jal') out.push(i.off + i.imm);
+    if (i.em.k === 'jal') out.push(i.off + i.len);
+  }
+  const last = insns[insns.length - 1];
+  if (insns.length === MAX_BLOCK && last.em.k !== 'jal' && last.em.k !== 'jalr') out.push(last.off + last.len);
+  return out.filter((t) => t >= 0 && t < 4096);
+}
 
-const CLS_TAKEN = L.CLS_BASE + (L.TIMING_CLASS_BRANCH_TAKEN + 1) * 8;
+// Locals of the page function: params 0..6 (tgt, pc, cyc, left, dl, tr, tw), then x1..x32 (x32 =
+// the decoder's rd = 0 sink), t0 (i64), a (i32), pv (i64: the page's virtual base), then one i64
+// per counted class.
+const P_TGT = 0, P_PC = 1, P_CYC = 2, P_LEFT = 3, P_DL = 4, P_TR = 5, P_TW = 6;
+const xl = (r: number): number => 6 + r;
+const T0 = 39, A = 40, PV = 41, OUTPC = 42, STATUS = 43, T1 = 44, CL0 = 45;
+/** Guest registers live in the core's memory (H_X) rather than in wasm locals (docs/JIT.md). */
+const MEM_REGS = process.env.JIT_LOCAL_REGS !== '1';
+const MEM_CLS = process.env.JIT_LOCAL_CLS !== '1';
+
+/** The counter of taken branches, as an S_CLS-style index (class id + 1). */
+const TAKEN = L.TIMING_CLASS_BRANCH_TAKEN + 1;
 
 export interface CompileEnv {
   /** Cycles a taken conditional branch costs beyond its class latency (run.ts takenExtra). */
@@ -89,201 +111,288 @@ export interface CompileEnv {
   helper: (name: (typeof HELPERS)[number]) => number;
 }
 
-/** Emit the function body for `insns` (non-empty). */
-export function compileBlock(insns: Insn[], env: CompileEnv): Code {
+export interface PageCode {
+  body: Code;
+  locals: [number, number][];
+}
+
+/**
+ * Emit the page function for `blocks` (each non-empty, all in one page): the body of
+ * page(tgt i32, pc i64, cycles i64, left i64, deadline i64, tlbRead i32, tlbWrite i32) -> i32,
+ * entered at block `tgt` with `pc` = that block's pc. A taken transfer to another block's start
+ * in the page goes there directly (after the interpreter's checks); anything else returns.
+ */
+export function compilePage(blocks: Insn[][], env: CompileEnv): PageCode {
   const c = new Code();
-  const n = insns.length;
-  const off0 = insns[0].off;
-  // Prefix sums: cycles and class counts of instructions 0..k-1.
-  const pcyc: bigint[] = [0n];
-  const pcls: Map<number, number>[] = [new Map()];
-  for (let k = 0; k < n; k++) {
-    pcyc.push(pcyc[k] + BigInt(insns[k].lat));
-    const m = new Map(pcls[k]);
-    m.set(insns[k].cls, (m.get(insns[k].cls) ?? 0) + 1);
-    pcls.push(m);
-  }
+  const m = blocks.length;
+  const headIndex = new Map<number, number>();
+  blocks.forEach((b, i) => headIndex.set(b[0].off, i));
   const used = new Set<number>();
   const written = new Set<number>();
-  for (const i of insns) {
-    const k = i.em.k;
-    if (k !== 'lui' && k !== 'auipc' && k !== 'jal' && k !== 'nop' && i.rs1 !== 0) used.add(i.rs1);
-    if ((k === 'rr' || k === 'rr32' || k === 'call' || k === 'store' || k === 'br') && i.rs2 !== 0) used.add(i.rs2);
-    if (k !== 'store' && k !== 'br' && k !== 'nop' && i.rd !== 32 && i.rd !== 0) {
-      used.add(i.rd);
-      written.add(i.rd);
+  const classes = new Set<number>([TAKEN]);
+  for (const insns of blocks) {
+    for (const i of insns) {
+      const k = i.em.k;
+      classes.add(i.cls);
+      if (k !== 'lui' && k !== 'auipc' && k !== 'jal' && k !== 'nop' && i.rs1 !== 0) used.add(i.rs1);
+      if ((k === 'rr' || k === 'rr32' || k === 'call' || k === 'store' || k === 'br') && i.rs2 !== 0) used.add(i.rs2);
+      if (k !== 'store' && k !== 'br' && k !== 'nop' && i.rd !== 32 && i.rd !== 0) {
+        used.add(i.rd);
+        written.add(i.rd);
+      }
     }
   }
+  const clsList = [...classes].sort((a, b) => a - b);
+  const clLocal = new Map<number, number>();
+  clsList.forEach((cl, i) => clLocal.set(cl, CL0 + i));
+  const locals: [number, number][] = [[33, I64], [1, I32], [2, I64], [1, I32], [1 + clsList.length, I64]];
+
   const R = (r: number): void => {
     if (r === 0) c.i64(0);
+    else if (MEM_REGS) c.i32(L.H_X + r * 8).mem(Op.i64Load, 3);
     else c.get(xl(r));
   };
-  const pcPlus = (delta: number): void => {
-    c.get(P_PC);
-    if (delta !== 0) c.i64(delta).op(Op.i64Add);
+  /** Pop the value on the stack into x[rd] (the sink x32 is never read: drop it). */
+  const W = (rd: number): void => {
+    if (rd === 32 || rd === 0) c.op(Op.drop);
+    else if (MEM_REGS) c.set(T1).i32(L.H_X + rd * 8).get(T1).mem(Op.i64Store, 3);
+    else c.set(xl(rd));
   };
-  const addCounter = (addr: number, v: number): void => {
-    c.i32(addr).i32(addr).mem(Op.i64Load, 3).i64(v).op(Op.i64Add).mem(Op.i64Store, 3);
-  };
-  const charge = (k: number, taken: boolean): void => {
-    for (const [cls, cnt] of pcls[k]) addCounter(L.CLS_BASE + cls * 8, cnt);
-    if (taken) addCounter(CLS_TAKEN, 1);
-  };
-  /** cyc + prefix(k) + extra on the stack. */
-  const newCyc = (k: number, extra: bigint): void => {
-    c.get(P_CYC);
-    const v = pcyc[k] + extra;
-    if (v !== 0n) c.i64(v).op(Op.i64Add);
-  };
-  /** Leave the block with instructions 0..k-1 retired. */
-  const exit = (k: number, extra: bigint, taken: boolean, status: () => void, pc: () => void): void => {
-    c.i32(L.J_PC);
-    pc();
-    c.mem(Op.i64Store, 3);
-    c.i32(L.J_CYCLES);
-    newCyc(k, extra);
-    c.mem(Op.i64Store, 3);
-    c.i32(L.J_LEFT).get(P_LEFT);
-    if (k !== 0) c.i64(k).op(Op.i64Sub);
-    c.mem(Op.i64Store, 3);
-    charge(k, taken);
-    for (const r of written) c.i32(L.H_X + r * 8).get(xl(r)).mem(Op.i64Store, 3);
-    status();
-    c.op(Op.return);
-  };
-  const statusIfInPage = (k: number, extra: bigint): (() => void) => () => {
-    // 0 (go on in the page) while cycles < deadline, else 1: run.ts's `cycles < deadline` test.
-    newCyc(k, extra);
-    c.get(P_DL).op(Op.i64LtU).op(Op.i32Eqz);
-  };
-  /** A taken transfer at instruction k to page offset `t`; `depth` = ifs enclosing this point. */
-  const taken = (k: number, t: number, extra: bigint, isBranch: boolean, depth: number): void => {
-    const inPage = t >= 0 && t < 4096;
-    if (inPage && t === off0) {
-      // Back to the block's start: loop while the deadline and the budget allow.
-      newCyc(k + 1, extra);
-      c.get(P_DL).op(Op.i64LtU);
-      c.get(P_LEFT).i64(k + 1 + n).op(Op.i64GeU).op(Op.i32And);
-      c.byte(Op.if).byte(VOID);
-      newCyc(k + 1, extra);
-      c.set(P_CYC);
-      c.get(P_LEFT).i64(k + 1).op(Op.i64Sub).set(P_LEFT);
-      charge(k + 1, isBranch);
-      c.byte(Op.br).u32(depth + 1);
-      c.op(Op.end);
-    }
-    const delta = t - off0;
-    exit(k + 1, extra, isBranch, inPage ? statusIfInPage(k + 1, extra) : () => c.i32(1), () => pcPlus(delta));
-  };
-  /** t0 = effective address; a = host-TLB entry; on a miss leave before instruction k. */
-  const tlbLookup = (k: number, i: Insn, tlb: number, am: number): void => {
-    R(i.rs1);
-    if (i.imm !== 0) c.i64(i.imm).op(Op.i64Add);
-    c.set(T0);
-    c.get(tlb).get(T0).i64(12).op(Op.i64ShrU).op(Op.i32WrapI64).i32(TLB_MASK).op(Op.i32And).i32(4).op(Op.i32Shl)
-      .op(Op.i32Add).set(A);
-    c.get(A).mem(Op.i64Load, 3).get(T0).i64(BigInt.asIntN(64, 0xfffffffffffff000n | BigInt(am))).op(Op.i64And)
-      .op(Op.i64Ne);
-    c.byte(Op.if).byte(VOID);
-    exit(k, 0n, false, () => c.i32(0), () => pcPlus(i.off - off0));
-    c.op(Op.end);
-    c.get(T0).get(A).mem(Op.i64Load, 3, 8).op(Op.i64Add).op(Op.i32WrapI64);
+  /** The virtual pc of page offset `off` (never a constant: pv comes from the pc parameter). */
+  const pcAt = (off: number): void => {
+    c.get(PV);
+    if (off !== 0) c.i64(off).op(Op.i64Add);
   };
 
-  // ---- entry: decline when the budget is below the block length (the interpreter steps).
-  c.get(P_LEFT).i64(n).op(Op.i64LtU);
-  c.byte(Op.if).byte(VOID);
-  c.i32(L.J_LEFT).get(P_LEFT).mem(Op.i64Store, 3).i32(0).op(Op.return);
+  // ---- prologue: page base from the entry pc, registers into locals, class counters zeroed.
+  c.get(P_PC).i64(-4096).op(Op.i64And).set(PV);
+  if (!MEM_REGS) for (const r of used) c.i32(L.H_X + r * 8).mem(Op.i64Load, 3).set(xl(r));
+  // (wasm zero-initialises locals: the class counters start at 0.)
+  c.byte(Op.block).byte(VOID); // $X: the shared exit
+  c.byte(Op.loop).byte(VOID); // $D: dispatch
+  // Dispatch targets: block i for tgt = i; for tgt = m + off/2 (a jalr into the page) the block
+  // starting at page offset off, or $Bm (the miss: not a block start) when there is none.
+  for (let i = 0; i <= m; i++) c.byte(Op.block).byte(VOID);
+  c.get(P_TGT).byte(Op.brTable).u32(m + 2048);
+  for (let i = 0; i < m; i++) c.u32(i);
+  for (let h = 0; h < 2048; h++) c.u32(headIndex.get(h * 2) ?? m);
+  c.u32(m);
   c.op(Op.end);
-  for (const r of used) c.i32(L.H_X + r * 8).mem(Op.i64Load, 3).set(xl(r));
-  c.byte(Op.loop).byte(VOID);
-  let ended = false;
-  for (let k = 0; k < n && !ended; k++) {
-    const i = insns[k];
-    const em = i.em;
-    switch (em.k) {
-      case 'rr':
-        R(i.rs1);
-        R(i.rs2);
-        c.bytes(em.ops).set(xl(i.rd));
-        break;
-      case 'ri':
-        R(i.rs1);
-        c.i64(i.imm).bytes(em.ops).set(xl(i.rd));
-        break;
-      case 'rr32':
-        R(i.rs1);
-        c.op(Op.i32WrapI64);
-        R(i.rs2);
-        c.op(Op.i32WrapI64).bytes(em.ops).op(Op.i64ExtendI32S).set(xl(i.rd));
-        break;
-      case 'ri32':
-        R(i.rs1);
-        c.op(Op.i32WrapI64).i32(i.imm).bytes(em.ops).op(Op.i64ExtendI32S).set(xl(i.rd));
-        break;
-      case 'call':
-        R(i.rs1);
-        R(i.rs2);
-        c.byte(Op.call).u32(env.helper(em.fn)).set(xl(i.rd));
-        break;
-      case 'lui':
-        c.i64(i.imm).set(xl(i.rd));
-        break;
-      case 'auipc':
-        pcPlus(i.off - off0 + i.imm);
-        c.set(xl(i.rd));
-        break;
-      case 'load':
-        tlbLookup(k, i, P_TR, em.am);
-        c.mem(em.op, 0).set(xl(i.rd));
-        break;
-      case 'store':
-        tlbLookup(k, i, P_TW, em.am);
-        R(i.rs2);
-        c.mem(em.op, 0);
-        break;
-      case 'br':
-        R(i.rs1);
-        R(i.rs2);
-        c.op(em.cmp).byte(Op.if).byte(VOID);
-        taken(k, i.off + i.imm, env.takenExtra, true, 1);
+
+  for (let bi = 0; bi < m; bi++) {
+    const insns = blocks[bi];
+    const n = insns.length;
+    const off0 = insns[0].off;
+    // Nesting of this block's code: the remaining `block`s, then loop $D.
+    const outer = m - bi;
+    // Prefix sums over the block: cycles and class counts of instructions 0..k-1.
+    const pcyc: bigint[] = [0n];
+    const pcls: Map<number, number>[] = [new Map()];
+    for (let k = 0; k < n; k++) {
+      pcyc.push(pcyc[k] + BigInt(insns[k].lat));
+      const mm = new Map(pcls[k]);
+      mm.set(insns[k].cls, (mm.get(insns[k].cls) ?? 0) + 1);
+      pcls.push(mm);
+    }
+    /**
+     * Leave with instructions 0..k-1 of this block retired: charge them, set the out pc and status,
+     * and branch to the shared epilogue. `d` = constructs open inside $Li here.
+     */
+    const exit = (k: number, d: number, status: () => void, pc: () => void): void => {
+      commit(k, 0n, false);
+      pc();
+      c.set(OUTPC);
+      status();
+      c.set(STATUS);
+      c.byte(Op.br).u32(d + outer + 2); // $X
+    };
+    /** Charge instructions 0..k-1 (+ a taken branch's extra) to the locals. */
+    const commit = (k: number, extra: bigint, taken: boolean): void => {
+      const v = pcyc[k] + extra;
+      if (v !== 0n) c.get(P_CYC).i64(v).op(Op.i64Add).set(P_CYC);
+      if (k !== 0) c.get(P_LEFT).i64(k).op(Op.i64Sub).set(P_LEFT);
+      const bump = (cl: number, cnt: number): void => {
+        if (MEM_CLS) {
+          const addr = L.CLS_BASE + cl * 8;
+          c.i32(addr).i32(addr).mem(Op.i64Load, 3).i64(cnt).op(Op.i64Add).mem(Op.i64Store, 3);
+        } else {
+          const l = clLocal.get(cl)!;
+          c.get(l).i64(cnt).op(Op.i64Add).set(l);
+        }
+      };
+      for (const [cl, cnt] of pcls[k]) bump(cl, cnt);
+      if (taken) bump(TAKEN, 1);
+    };
+    /**
+     * Taken transfer at instruction k to page offset t (run.ts: charge, then go on in the page only
+     * if the target is in it and cycles < deadline). `depth` = constructs between here and $Li.
+     */
+    const taken = (k: number, t: number, extra: bigint, isBranch: boolean, d: number): void => {
+      commit(k + 1, extra, isBranch);
+      const inPage = t >= 0 && t < 4096;
+      const j = headIndex.get(t);
+      if (inPage && j !== undefined) {
+        c.get(P_CYC).get(P_DL).op(Op.i64LtU).byte(Op.if).byte(VOID);
+        if (j === bi) {
+          c.byte(Op.br).u32(d + 1); // $Li
+        } else {
+          c.i32(j).set(P_TGT);
+          c.byte(Op.br).u32(d + 1 + outer + 1); // $D
+        }
         c.op(Op.end);
-        break;
-      case 'jal':
-        pcPlus(i.off - off0 + i.len);
-        c.set(xl(i.rd));
-        taken(k, i.off + i.imm, 0n, false, 0);
-        ended = true;
-        break;
-      case 'jalr': {
-        // Target before rd is written (rd may be rs1); bit 0 cleared (Unpriv 2.5).
-        R(i.rs1);
-        if (i.imm !== 0) c.i64(i.imm).op(Op.i64Add);
-        c.i64(-2).op(Op.i64And).set(T0);
-        pcPlus(i.off - off0 + i.len);
-        c.set(xl(i.rd));
-        exit(k + 1, 0n, false, () => {
-          // status 0 iff target - pageVa < 4096 and cycles < deadline (run.ts OP_JALR).
-          c.get(T0).get(P_PC);
-          if (off0 !== 0) c.i64(off0).op(Op.i64Sub);
-          c.op(Op.i64Sub).i64(4096).op(Op.i64LtU);
-          newCyc(k + 1, 0n);
-          c.get(P_DL).op(Op.i64LtU).op(Op.i32And).op(Op.i32Eqz);
-        }, () => c.get(T0));
-        ended = true;
-        break;
+        exit(0, d, () => c.i32(1), () => pcAt(t));
+        return;
       }
-      case 'nop':
-        break;
+      exit(0, d, inPage ? () => c.get(P_CYC).get(P_DL).op(Op.i64LtU).op(Op.i32Eqz) : () => c.i32(1), () => pcAt(t));
+    };
+    /** t0 = effective address; a = host-TLB entry; on a miss leave before instruction k. */
+    const tlbLookup = (k: number, i: Insn, tlb: number, am: number): void => {
+      R(i.rs1);
+      if (i.imm !== 0) c.i64(i.imm).op(Op.i64Add);
+      c.set(T0);
+      c.get(tlb).get(T0).i64(12).op(Op.i64ShrU).op(Op.i32WrapI64).i32(TLB_MASK).op(Op.i32And).i32(4).op(Op.i32Shl)
+        .op(Op.i32Add).set(A);
+      c.get(A).mem(Op.i64Load, 3).get(T0).i64(BigInt.asIntN(64, 0xfffffffffffff000n | BigInt(am))).op(Op.i64And)
+        .op(Op.i64Ne);
+      c.byte(Op.if).byte(VOID);
+      exit(k, 1, () => c.i32(0), () => pcAt(i.off));
+      c.op(Op.end);
+      c.get(T0).get(A).mem(Op.i64Load, 3, 8).op(Op.i64Add).op(Op.i32WrapI64);
+    };
+
+    c.byte(Op.loop).byte(VOID); // $Li
+    // Entry: decline when the budget is below the block length (the interpreter steps).
+    c.get(P_LEFT).i64(n).op(Op.i64LtU);
+    c.byte(Op.if).byte(VOID);
+    exit(0, 1, () => c.i32(0), () => pcAt(off0));
+    c.op(Op.end);
+    let ended = false;
+    for (let k = 0; k < n && !ended; k++) {
+      const i = insns[k];
+      const em = i.em;
+      switch (em.k) {
+        case 'rr':
+          R(i.rs1);
+          R(i.rs2);
+          c.bytes(em.ops);
+          W(i.rd);
+          break;
+        case 'ri':
+          R(i.rs1);
+          c.i64(i.imm).bytes(em.ops);
+          W(i.rd);
+          break;
+        case 'rr32':
+          R(i.rs1);
+          c.op(Op.i32WrapI64);
+          R(i.rs2);
+          c.op(Op.i32WrapI64).bytes(em.ops).op(Op.i64ExtendI32S);
+          W(i.rd);
+          break;
+        case 'ri32':
+          R(i.rs1);
+          c.op(Op.i32WrapI64).i32(i.imm).bytes(em.ops).op(Op.i64ExtendI32S);
+          W(i.rd);
+          break;
+        case 'call':
+          R(i.rs1);
+          R(i.rs2);
+          c.byte(Op.call).u32(env.helper(em.fn));
+          W(i.rd);
+          break;
+        case 'lui':
+          c.i64(i.imm);
+          W(i.rd);
+          break;
+        case 'auipc':
+          pcAt(i.off);
+          if (i.imm !== 0) c.i64(i.imm).op(Op.i64Add);
+          W(i.rd);
+          break;
+        case 'load':
+          tlbLookup(k, i, P_TR, em.am);
+          c.mem(em.op, 0);
+          W(i.rd);
+          break;
+        case 'store':
+          tlbLookup(k, i, P_TW, em.am);
+          R(i.rs2);
+          c.mem(em.op, 0);
+          break;
+        case 'br':
+          R(i.rs1);
+          R(i.rs2);
+          c.op(em.cmp).byte(Op.if).byte(VOID);
+          taken(k, i.off + i.imm, env.takenExtra, true, 1);
+          c.op(Op.end);
+          break;
+        case 'jal':
+          pcAt(i.off + i.len);
+          W(i.rd);
+          taken(k, i.off + i.imm, 0n, false, 0);
+          ended = true;
+          break;
+        case 'jalr': {
+          // Target before rd is written (rd may be rs1); bit 0 cleared (Unpriv 2.5).
+          R(i.rs1);
+          if (i.imm !== 0) c.i64(i.imm).op(Op.i64Add);
+          c.i64(-2).op(Op.i64And).set(T0);
+          pcAt(i.off + i.len);
+          W(i.rd);
+          commit(k + 1, 0n, false);
+          // In the page and cycles < deadline: go on there (run.ts OP_JALR), through the dispatch.
+          c.get(T0).get(PV).op(Op.i64Sub).i64(4096).op(Op.i64LtU);
+          c.get(P_CYC).get(P_DL).op(Op.i64LtU).op(Op.i32And);
+          c.byte(Op.if).byte(VOID);
+          c.get(T0).get(PV).op(Op.i64Sub).op(Op.i32WrapI64).i32(1).op(Op.i32ShrU).i32(m).op(Op.i32Add).set(P_TGT);
+          c.byte(Op.br).u32(1 + outer + 1); // $D
+          c.op(Op.end);
+          exit(0, 0, () => {
+            c.get(T0).get(PV).op(Op.i64Sub).i64(4096).op(Op.i64LtU);
+            c.get(P_CYC).get(P_DL).op(Op.i64LtU).op(Op.i32And).op(Op.i32Eqz);
+          }, () => c.get(T0));
+          ended = true;
+          break;
+        }
+        case 'nop':
+          break;
+      }
+    }
+    if (!ended) {
+      const last = insns[n - 1];
+      const next = last.off + last.len;
+      const j = headIndex.get(next);
+      if (j !== undefined && next < 4096) {
+        // Straight on into another block of the page (no check: run.ts checks nothing here).
+        commit(n, 0n, false);
+        c.i32(j).set(P_TGT);
+        c.byte(Op.br).u32(outer + 1); // $D
+      } else {
+        exit(n, 0, () => c.i32(0), () => pcAt(next));
+      }
+    }
+    c.op(Op.end); // $Li
+    c.op(Op.end); // block $B(bi+1)
+  }
+  // $Bm: a jalr into the page, not to a block start: the interpreter goes on there (status 0).
+  c.get(PV).get(P_TGT).i32(m).op(Op.i32Sub).i32(1).op(Op.i32Shl).op(Op.i64ExtendI32U).op(Op.i64Add).set(OUTPC);
+  c.i32(0).set(STATUS);
+  c.byte(Op.br).u32(1); // $X
+  c.op(Op.end); // $D
+  c.op(Op.end); // $X
+  // ---- epilogue: pc, cycles, budget, class counts and registers back to the core.
+  c.i32(L.J_PC).get(OUTPC).mem(Op.i64Store, 3);
+  c.i32(L.J_CYCLES).get(P_CYC).mem(Op.i64Store, 3);
+  c.i32(L.J_LEFT).get(P_LEFT).mem(Op.i64Store, 3);
+  if (!MEM_CLS) {
+    for (const cl of clsList) {
+      const addr = L.CLS_BASE + cl * 8;
+      c.i32(addr).i32(addr).mem(Op.i64Load, 3).get(clLocal.get(cl)!).op(Op.i64Add).mem(Op.i64Store, 3);
     }
   }
-  if (!ended) {
-    const last = insns[n - 1];
-    exit(n, 0n, false, () => c.i32(0), () => pcPlus(last.off + last.len - off0));
-  }
-  c.op(Op.end); // loop
-  c.byte(0x00); // unreachable: every path returned
-  return c;
+  if (!MEM_REGS) for (const r of written) c.i32(L.H_X + r * 8).get(xl(r)).mem(Op.i64Store, 3);
+  c.get(STATUS);
+  return { body: c, locals };
 }
 
 /** run.ts takenExtra: LAT[branch taken] - LAT[branch] as the u64 the interpreter adds. */

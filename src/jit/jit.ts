@@ -14,8 +14,8 @@
  * synchronous (Node). An embedder that cannot compile synchronously leaves the tier off.
  */
 import * as L from '../generated/layout.js';
-import { moduleBytes, I32, I64 } from './wasm.js';
-import { scanBlock, compileBlock, takenExtraOf, BLOCK_LOCALS, type CompileEnv } from './compiler.js';
+import { moduleBytes, Code, Op, I32, I64 } from './wasm.js';
+import { scanBlock, compilePage, successors, takenExtraOf, type Insn, type CompileEnv } from './compiler.js';
 import { HELPERS } from './emitters.js';
 
 export type Tier = 'interp' | 'jit';
@@ -40,8 +40,12 @@ export interface JitOptions {
 }
 
 export interface JitStats {
+  /** Block starts compiled and installed now. */
   blocks: number;
+  /** Distinct physical pages that got compiled code. */
   pages: number;
+  /** Page modules built (a page is rebuilt when it gains a block start). */
+  modules: number;
   compileMs: number;
   codeBytes: number;
   invalidations: number;
@@ -51,18 +55,34 @@ export interface JitStats {
   enters: number;
 }
 
-const BLOCK_TYPE = { params: [I64, I64, I64, I64, I32, I32], results: [I32] };
+const ENTRY_TYPE = { params: [I64, I64, I64, I64, I32, I32], results: [I32] };
 const HELPER_TYPE = { params: [I64, I64], results: [I64] };
+const PAGE_TYPE = { params: [I32, I64, I64, I64, I64, I32, I32], results: [I32] };
+/** Most block starts one page function holds; a page with more hot starts interprets the rest. */
+export const MAX_HEADS = Number(process.env.JIT_MAX_HEADS ?? 256);
+const WHOLE_ALWAYS = process.env.JIT_WHOLE === "1";
+
+/** The compiled code of one frame (physical page): its block starts and their table slots. */
+interface PageRec {
+  tag: bigint;
+  /** decoded slot address of a block start -> function-table index */
+  heads: Map<number, number>;
+  /** Block starts at the last whole-page build. */
+  fullSize: number;
+}
 
 export class Jit {
   readonly capacity: number;
   readonly threshold: number;
   private base: number;
   private next: number;
-  private pages = new Set<number>();
+  private free: number[] = [];
+  private frames = new Map<number, PageRec>();
+  private pagesSeen = new Set<bigint>();
   private helperImports: Record<string, unknown>;
   private env: CompileEnv;
-  blocks = 0;
+  /** Page functions built (a page is rebuilt with every new block start). */
+  modules = 0;
   compileMs = 0;
   codeBytes = 0;
   flushes = 0;
@@ -70,7 +90,7 @@ export class Jit {
 
   constructor(private ex: JitCoreExports, opts: JitOptions = {}) {
     this.capacity = Math.max(1, Math.min(opts.capacity ?? 8192, L.JE_NEVER - 1 - ex.table.length));
-    this.threshold = Math.max(1, Math.min(opts.threshold ?? 64, L.JE_NEVER - 1));
+    this.threshold = Math.max(1, Math.min(opts.threshold ?? Number(process.env.JIT_THRESH ?? 64), L.JE_NEVER - 1));
     this.base = ex.table.length;
     ex.table.grow(this.capacity);
     this.next = this.base;
@@ -92,49 +112,129 @@ export class Jit {
   private clearTable(): void {
     for (let i = this.base; i < this.next; i++) this.ex.table.set(i, null);
     this.next = this.base;
+    this.free = [];
+    this.frames.clear();
   }
 
   /** Drop every compiled block (bounded cache: called when the table slots are used up). */
   flush(): void {
     this.ex.jitFlush();
     this.clearTable();
-    this.pages.clear();
     this.flushes++;
+  }
+
+  private available(): number {
+    return this.free.length + this.base + this.capacity - this.next;
+  }
+
+  private alloc(): number | undefined {
+    if (this.free.length > 0) return this.free.pop();
+    if (this.next < this.base + this.capacity) return this.next++;
+    return undefined;
+  }
+
+  /** The frame's record if its compiled code is still installed (not invalidated by the core). */
+  private liveRec(frame: number, tag: bigint, dv: DataView): PageRec | undefined {
+    const rec = this.frames.get(frame);
+    if (!rec) return undefined;
+    let live = rec.tag === tag;
+    if (live) {
+      for (const [s, idx] of rec.heads) {
+        if (dv.getUint16(L.JMAP_BASE + ((s - L.FRAME_BASE) >>> 3), true) !== (L.JE_COMPILED | idx)) live = false;
+      }
+    }
+    if (live) return rec;
+    // The core dropped this frame's blocks (code changed, or the frame holds another page now):
+    // their table slots are free again.
+    for (const idx of rec.heads.values()) {
+      this.ex.table.set(idx, null);
+      this.free.push(idx);
+    }
+    this.frames.delete(frame);
+    return undefined;
   }
 
   /** env.jit_compile: compile the block starting at decoded slot `slot`, or mark it JE_NEVER. */
   compile(slot: number): void {
     const t0 = performance.now();
-    const dv = new DataView(this.ex.memory.buffer);
-    const mapAt = L.JMAP_BASE + ((slot - L.FRAME_BASE) >>> 3);
+    let dv = new DataView(this.ex.memory.buffer);
+    const mapAt = (s: number): number => L.JMAP_BASE + ((s - L.FRAME_BASE) >>> 3);
     try {
+      const frame = Math.floor((slot - L.FRAME_BASE) / L.FRAME_SIZE);
+      const tag = dv.getBigUint64(L.FTAG_BASE + frame * 8, true);
       const insns = scanBlock(dv, slot, (s) => this.ex.jitDecode(s));
-      if (insns.length === 0) {
-        dv.setUint16(mapAt, L.JE_NEVER, true);
+      let rec = this.liveRec(frame, tag, dv);
+      if (insns.length === 0 || tag === 0n || (rec && rec.heads.size >= MAX_HEADS)) {
+        dv.setUint16(mapAt(slot), L.JE_NEVER, true);
         this.declined++;
         return;
       }
-      if (this.next >= this.base + this.capacity) this.flush();
+      if (!rec) {
+        rec = { tag, heads: new Map(), fullSize: 0 };
+        this.frames.set(frame, rec);
+      }
+      // The new start, then the region reachable from it in the page (successors()).
+      const frameBase = L.FRAME_BASE + frame * L.FRAME_SIZE;
+      const scanned = new Map<number, Insn[]>([[slot, insns]]);
+      const want: number[] = [slot];
+      for (let q = 0; q < want.length && rec.heads.size + want.length <= MAX_HEADS; q++) {
+        const b = scanned.get(want[q])!;
+        for (const t of successors(b)) {
+          const s = frameBase + (t << 3);
+          if (rec.heads.has(s) || scanned.has(s)) continue;
+          if (dv.getUint16(mapAt(s), true) === L.JE_NEVER) continue;
+          const more = scanBlock(dv, s, (x) => this.ex.jitDecode(x));
+          if (more.length === 0) continue;
+          scanned.set(s, more);
+          want.push(s);
+        }
+      }
+      const fresh = want.slice(0, Math.max(1, MAX_HEADS - rec.heads.size));
+      if (this.available() < fresh.length) {
+        // Code cache full: start over with this region alone.
+        this.flush();
+        rec = { tag, heads: new Map(), fullSize: 0 };
+        this.frames.set(frame, rec);
+      }
+      // A page is rebuilt whole (one function, every block start: transfers between its blocks
+      // stay in compiled code) when its starts have doubled since the last whole build; else the
+      // new region becomes a module of its own (transfers to the page's other modules go through
+      // the run loop). Compile work per page stays linear in its final size.
+      const whole = WHOLE_ALWAYS || rec.heads.size + fresh.length >= 2 * rec.fullSize;
+      for (const s of fresh) rec.heads.set(s, this.alloc()!);
+      const heads = whole ? [...rec.heads] : fresh.map((s) => [s, rec!.heads.get(s)!] as [number, number]);
+      if (whole) rec.fullSize = rec.heads.size;
+      const blocks = heads.map(([s]) => scanned.get(s) ?? scanBlock(dv, s, (x) => this.ex.jitDecode(x)));
       this.env.takenExtra = takenExtraOf(dv);
-      const body = compileBlock(insns, this.env);
+      const page = compilePage(blocks, this.env);
+      const funcs = [{ type: 2, locals: page.locals, body: page.body, export: '' }];
+      const pageFn = HELPERS.length;
+      heads.forEach((_, k) => {
+        const t = new Code().i32(k);
+        for (let p = 0; p < 6; p++) t.get(p);
+        t.byte(Op.call).u32(pageFn);
+        funcs.push({ type: 0, locals: [], body: t, export: `e${k}` });
+      });
       const bytes = moduleBytes({
-        types: [BLOCK_TYPE, HELPER_TYPE],
+        types: [ENTRY_TYPE, HELPER_TYPE, PAGE_TYPE],
         imports: HELPERS.map((name) => ({ name, type: 1 })),
-        funcs: [{ type: 0, locals: BLOCK_LOCALS, body, export: 'b' }],
+        funcs,
       });
       const mod = new WebAssembly.Module(bytes);
       const inst = new WebAssembly.Instance(mod, { env: this.helperImports as WebAssembly.ModuleImports });
-      const idx = this.next++;
-      this.ex.table.set(idx, inst.exports.b as WebAssembly.ExportValue as never);
-      const frame = Math.floor((slot - L.FRAME_BASE) / L.FRAME_SIZE);
+      dv = new DataView(this.ex.memory.buffer);
+      heads.forEach(([s, i], k) => {
+        this.ex.table.set(i, inst.exports[`e${k}`] as never);
+        dv.setUint16(mapAt(s), L.JE_COMPILED | i, true);
+      });
       this.ex.jitMarkFrame(frame);
-      new DataView(this.ex.memory.buffer).setUint16(mapAt, L.JE_COMPILED | idx, true);
-      this.pages.add(Number(dv.getBigUint64(L.FTAG_BASE + frame * 8, true)));
-      this.blocks++;
+      this.pagesSeen.add(tag);
+      this.modules++;
       this.codeBytes += bytes.length;
     } catch (e) {
       // A block the compiler cannot build (a bug, or the engine refusing it): interpret it.
-      dv.setUint16(mapAt, L.JE_NEVER, true);
+      dv = new DataView(this.ex.memory.buffer);
+      dv.setUint16(mapAt(slot), L.JE_NEVER, true);
       this.declined++;
       if (process.env.CYCLEVISOR_JIT_DEBUG) throw e;
     } finally {
@@ -142,11 +242,19 @@ export class Jit {
     }
   }
 
+  /** Block starts compiled now (over every live page). */
+  get blocks(): number {
+    let n = 0;
+    for (const r of this.frames.values()) n += r.heads.size;
+    return n;
+  }
+
   stats(): JitStats {
     const dv = new DataView(this.ex.memory.buffer);
     return {
       blocks: this.blocks,
-      pages: this.pages.size,
+      pages: this.pagesSeen.size,
+      modules: this.modules,
       compileMs: this.compileMs,
       codeBytes: this.codeBytes,
       invalidations: dv.getUint32(L.J_INVAL, true),

@@ -7,7 +7,7 @@
 
 /** Opcodes used by the block compiler (WebAssembly 1.0 §5.4 plus sign-extension ops). */
 export const Op = {
-  block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, return: 0x0f,
+  block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, brTable: 0x0e, return: 0x0f,
   call: 0x10, drop: 0x1a, select: 0x1b,
   localGet: 0x20, localSet: 0x21, localTee: 0x22,
   i32Load: 0x28, i64Load: 0x29, i64Load8S: 0x30, i64Load8U: 0x31, i64Load16S: 0x32, i64Load16U: 0x33,
@@ -127,7 +127,7 @@ export interface ModuleSpec {
   /** Imported functions: env.<name> of type index `type`. */
   imports: { name: string; type: number }[];
   /** Defined functions: type index, locals (grouped as [count, valtype]), body (without `end`). */
-  funcs: { type: number; locals: [number, number][]; body: Code; export: string }[];
+  funcs: { type: number; locals: [number, number][]; body: Code; export: string }[]; // export '' = not exported
 }
 
 /** One module that imports `env.memory` and the named functions and exports its functions. */
@@ -152,8 +152,10 @@ export function moduleBytes(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
   const fns = new Code().u32(spec.funcs.length);
   for (const f of spec.funcs) fns.u32(f.type);
   section(out, 3, fns);
-  const exps = new Code().u32(spec.funcs.length);
+  const exported = spec.funcs.filter((f) => f.export !== '').length;
+  const exps = new Code().u32(exported);
   spec.funcs.forEach((f, i) => {
+    if (f.export === '') return;
     name(exps, f.export);
     exps.byte(0x00).u32(spec.imports.length + i);
   });
