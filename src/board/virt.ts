@@ -1149,6 +1149,7 @@ export class VirtMachine {
       bus: { unmappedReads: bus.unmappedReads, unmappedWrites: bus.unmappedWrites },
       scheduler: { fired: this.scheduler.stats().fired },
       cpuHz: this.timing.cpuHz,
+      ...(core.jit ? { jit: core.jit.stats() } : {}),
     };
   }
 }

@@ -14,6 +14,7 @@
 import { UserError, closest, formatSize } from '../errors.js';
 import { parseCpu, type CpuOptions } from '../board/cpu.js';
 import { parseNetdev, type NetdevSpec } from '../net/netdev.js';
+import type { Tier } from '../jit/jit.js';
 
 export const USAGE = `Usage: cyclevisor run <elf> [options]   run a bare-metal RV64 ELF program
        cyclevisor boot --kernel IMAGE [options]   boot Linux (help boot)
@@ -28,8 +29,8 @@ Options (run, demo):
   --max-cycles N      stop after N virtual cycles (exit status 124 too)
   --pace on|off       sleep while the guest idles (default: on for a terminal)
   --timing FILE       cycle-model overrides as JSON (see docs/TIMING.md)
-  --stats text|json   print a summary at the end (run: on stderr; demo: stdout)
-  --stats-file PATH   write the summary to PATH instead (format from --stats)
+  --stats text|json   summary at the end (run: on stderr), or --stats-file PATH
+  --tier interp|jit   interpret, or compile hot code to wasm (docs/JIT.md)
   --trace N [--trace-regs]  first N instructions on stderr (+ regs written)
   --mode fast|timing  timing: also model the TLB (timing file) and report it
   --cpu rv64[,h=off]  ISA: rv64|rva22u64|rva22s64[,KEY=on|off] (h, zbb, ...)
@@ -58,7 +59,7 @@ Boots firmware and Linux on the virt board as qemu-system-riscv64 -M virt does.
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
   --cpu rv64[,h=off]  ISA: rv64|rva22u64|rva22s64[,KEY=on|off] (h, zbb, ...)
   --pace on|off, --timing FILE, --max-insns N, --max-cycles N, --stats FMT,
-  --stats-file PATH, --trace N, --trace-regs  as for run (see --help)
+  --stats-file PATH, --trace N, --trace-regs, --tier T  as for run (--help)
 
 Console: on a terminal every key goes to the guest (Ctrl-C too) except Ctrl-A:
 Ctrl-A x quits, Ctrl-A s prints statistics, Ctrl-A h lists the keys and
@@ -95,6 +96,7 @@ simulated host, each VM's console on stdout under its name (web   | ...).
   --pace on|off       idle VMs keep to the wall clock (default: on with
                       --control, --console or a user network)
   --restore NAME=FILE start VM NAME from a snapshot file (repeatable)
+  --tier interp|jit   every VM's execution tier (docs/JIT.md)
   --incoming tcp:HOST:PORT   accept live migrations (ctl ... migrate)
 
 Exit: 0 every VM powered off by itself, 1 one crashed or was destroyed, 124
@@ -147,6 +149,8 @@ export interface RunSettings {
   traceRegs: boolean;
   /** 'timing' adds the modeled TLB (timing file `tlb` section) and its statistics. */
   mode: MachineMode;
+  /** --tier: execution tier (issue 14, docs/JIT.md); absent = the default. */
+  tier?: Tier;
   /** `--cpu rv64[,key=value]...`: ISA choices; an absent key takes its default. */
   cpu: CpuOptions;
 }
@@ -226,6 +230,8 @@ export interface HostCommand {
   restore: Array<{ name: string; file: string }>;
   /** --incoming tcp:HOST:PORT (issue 12). */
   incoming: string | null;
+  /** --tier: every VM's execution tier (docs/JIT.md); absent = the default. */
+  tier?: Tier;
 }
 
 export const CTL_COMMANDS = ['list', 'dominfo', 'start', 'suspend', 'resume', 'shutdown', 'reboot', 'destroy', 'domstats', 'console', 'snapshot', 'snapshot-list', 'snapshot-revert', 'snapshot-delete', 'migrate', 'balloon'] as const;
@@ -307,6 +313,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--append': { example: '--append "console=ttyS0"', allowEmpty: true, commands: ['boot', 'dtb'] },
   '--smp': { example: '--smp 2', commands: ['boot', 'dtb'] },
   '--mode': { example: '--mode timing', commands: RUNLIKE },
+  '--tier': { example: '--tier jit', commands: HOSTLIKE },
   '--trace-regs': { commands: RUNLIKE },
   '--ad-bits': { example: '--ad-bits fault', commands: ['boot'] },
   '--drive': { example: '--drive file=disk.img', repeat: true, commands: ['boot'] },
@@ -708,6 +715,10 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       case '--mode':
         settings.mode = parseMode(value);
         break;
+      case '--tier':
+        if (value !== 'interp' && value !== 'jit') throw new UserError(`--tier must be 'interp' or 'jit', got '${value}'`);
+        settings.tier = value;
+        break;
       case '--trace-regs':
         settings.traceRegs = true;
         break;
@@ -744,6 +755,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       pace: settings.pace,
       restore: (values.get('--restore') ?? []).map(parseRestore),
       incoming: one('--incoming') ?? null,
+      ...(settings.tier ? { tier: settings.tier } : {}),
     };
   }
   if (command === 'ctl') return parseCtl(rest, values.has('--json'), values);
