@@ -71,6 +71,8 @@ interface PageRec {
   fullSize: number;
 }
 
+export const PROF = { scan: 0, emit: 0, module: 0, instance: 0 };
+
 export class Jit {
   readonly capacity: number;
   readonly threshold: number;
@@ -206,6 +208,7 @@ export class Jit {
       if (whole) rec.fullSize = rec.heads.size;
       const blocks = heads.map(([s]) => scanned.get(s) ?? scanBlock(dv, s, (x) => this.ex.jitDecode(x)));
       this.env.takenExtra = takenExtraOf(dv);
+      const tA = performance.now();
       const page = compilePage(blocks, this.env);
       const funcs = [{ type: 2, locals: page.locals, body: page.body, export: '' }];
       const pageFn = HELPERS.length;
@@ -220,8 +223,12 @@ export class Jit {
         imports: HELPERS.map((name) => ({ name, type: 1 })),
         funcs,
       });
+      const tB = performance.now();
       const mod = new WebAssembly.Module(bytes);
+      const tC = performance.now();
       const inst = new WebAssembly.Instance(mod, { env: this.helperImports as WebAssembly.ModuleImports });
+      const tD = performance.now();
+      PROF.emit += tB - tA; PROF.module += tC - tB; PROF.instance += tD - tC; PROF.scan += tA - t0;
       dv = new DataView(this.ex.memory.buffer);
       heads.forEach(([s, i], k) => {
         this.ex.table.set(i, inst.exports[`e${k}`] as never);

@@ -32,17 +32,22 @@ export class Code {
   private buf = new Uint8Array(1024);
   length = 0;
 
+  private grow(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const b = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+    b.set(this.buf.subarray(0, this.length));
+    this.buf = b;
+  }
   byte(b: number): this {
-    if (this.length === this.buf.length) {
-      const n = new Uint8Array(this.buf.length * 2);
-      n.set(this.buf);
-      this.buf = n;
-    }
+    if (this.length === this.buf.length) this.grow(1);
     this.buf[this.length++] = b;
     return this;
   }
   bytes(bs: ArrayLike<number>): this {
-    for (let i = 0; i < bs.length; i++) this.byte(bs[i]);
+    this.grow(bs.length);
+    if (bs instanceof Uint8Array) this.buf.set(bs, this.length);
+    else for (let i = 0; i < bs.length; i++) this.buf[this.length + i] = bs[i]!;
+    this.length += bs.length;
     return this;
   }
   u32(v: number): this {
@@ -57,6 +62,8 @@ export class Code {
   }
   /** Signed LEB128 of a 64-bit value (bigint or a safe integer). */
   s64(v: bigint | number): this {
+    if (typeof v === 'number' && v >= -0x80000000 && v <= 0x7fffffff && Number.isInteger(v)) return this.s32(v);
+    if (typeof v === 'bigint' && v >= -0x80000000n && v <= 0x7fffffffn) return this.s32(Number(v));
     let x = BigInt.asIntN(64, BigInt(v));
     for (;;) {
       const b = Number(x & 0x7fn);
@@ -106,10 +113,14 @@ export class Code {
   toBytes(): Uint8Array<ArrayBuffer> {
     return this.buf.slice(0, this.length);
   }
+  /** The bytes written so far, without a copy (valid until the next write). */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
 }
 
 function section(out: Code, id: number, body: Code): void {
-  out.byte(id).u32(body.length).bytes(body.toBytes());
+  out.byte(id).u32(body.length).bytes(body.view());
 }
 
 function name(c: Code, s: string): void {
@@ -164,8 +175,8 @@ export function moduleBytes(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
   for (const f of spec.funcs) {
     const body = new Code().u32(f.locals.length);
     for (const [n, t] of f.locals) body.u32(n).byte(t);
-    body.bytes(f.body.toBytes()).byte(Op.end);
-    code.u32(body.length).bytes(body.toBytes());
+    body.bytes(f.body.view()).byte(Op.end);
+    code.u32(body.length).bytes(body.view());
   }
   section(out, 10, code);
   return out.toBytes();
