@@ -14,10 +14,11 @@ if (!HAVE) console.warn(`test/jit/linux.test.ts: skipped: no guest images at ${I
 useOptimizingCompiler();
 
 function boot(tier: 'interp' | 'jit'): Record<string, unknown> {
-  const m = new VirtMachine({ ramBytes: 256 << 20, tier, onOutput: () => {} });
+  let out = '';
+  const m = new VirtMachine({ ramBytes: 256 << 20, tier, onOutput: (c) => (out += Buffer.from(c).toString('latin1')) });
   bootLinux(m, { bios: 'builtin', kernel: image('linux-6.1-rv64.Image'), initrd: image('initramfs-nolibc.cpio.gz'), append: 'console=ttyS0' });
   const r = m.runSync();
-  return { r, instret: m.core.instret, cycles: m.core.cycles, cls: m.core.classCounts(), out: m.outputText(), jit: m.core.jit?.stats().insns ?? 0 };
+  return { r, instret: m.core.instret, cycles: m.core.cycles, cls: m.core.classCounts(), out, jit: m.core.jit?.stats().insns ?? 0 };
 }
 
 describe.skipIf(!HAVE)('Linux under the JIT', () => {
