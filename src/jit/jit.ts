@@ -13,6 +13,7 @@
  * In a browser, modules over 4 KB must be compiled asynchronously; here compilation is
  * synchronous (Node). An embedder that cannot compile synchronously leaves the tier off.
  */
+import { createHash } from 'node:crypto';
 import * as L from '../generated/layout.js';
 import { moduleBytes, Code, Op, I32, I64 } from './wasm.js';
 import { scanBlock, compilePage, successors, takenExtraOf, type Insn, type CompileEnv } from './compiler.js';
@@ -61,6 +62,8 @@ const PAGE_TYPE = { params: [I32, I64, I64, I64, I64, I32, I32], results: [I32] 
 /** Most block starts one page function holds; a page with more hot starts interprets the rest. */
 export const MAX_HEADS = Number(process.env.JIT_MAX_HEADS ?? 256);
 const WHOLE_ALWAYS = process.env.JIT_WHOLE === "1";
+/** A page is rebuilt whole when its block starts reach this multiple of the last whole build. */
+const REBUILD_FACTOR = Number(process.env.JIT_REBUILD ?? 2);
 
 /** The compiled code of one frame (physical page): its block starts and their table slots. */
 interface PageRec {
@@ -69,6 +72,25 @@ interface PageRec {
   heads: Map<number, number>;
   /** Block starts at the last whole-page build. */
   fullSize: number;
+}
+
+/**
+ * Compiled modules by content, process-wide: identical pages (the same kernel in several VMs, the
+ * same program run again) compile once. Bounded; the oldest entry goes first.
+ */
+const moduleCache = new Map<string, WebAssembly.Module>();
+const MODULE_CACHE_MAX = 4096;
+function compiledModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
+  const key = createHash('sha1').update(bytes).digest('base64');
+  let m = moduleCache.get(key);
+  if (m) {
+    moduleCache.delete(key);
+  } else {
+    m = new WebAssembly.Module(bytes);
+    if (moduleCache.size >= MODULE_CACHE_MAX) moduleCache.delete(moduleCache.keys().next().value!);
+  }
+  moduleCache.set(key, m);
+  return m;
 }
 
 export const PROF = { scan: 0, emit: 0, module: 0, instance: 0 };
@@ -202,7 +224,7 @@ export class Jit {
       // stay in compiled code) when its starts have doubled since the last whole build; else the
       // new region becomes a module of its own (transfers to the page's other modules go through
       // the run loop). Compile work per page stays linear in its final size.
-      const whole = WHOLE_ALWAYS || rec.heads.size + fresh.length >= 2 * rec.fullSize;
+      const whole = WHOLE_ALWAYS || rec.heads.size + fresh.length >= REBUILD_FACTOR * rec.fullSize;
       for (const s of fresh) rec.heads.set(s, this.alloc()!);
       const heads = whole ? [...rec.heads] : fresh.map((s) => [s, rec!.heads.get(s)!] as [number, number]);
       if (whole) rec.fullSize = rec.heads.size;
@@ -224,7 +246,7 @@ export class Jit {
         funcs,
       });
       const tB = performance.now();
-      const mod = new WebAssembly.Module(bytes);
+      const mod = compiledModule(bytes);
       const tC = performance.now();
       const inst = new WebAssembly.Instance(mod, { env: this.helperImports as WebAssembly.ModuleImports });
       const tD = performance.now();
