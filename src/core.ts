@@ -101,7 +101,10 @@ export function defaultWasmPath(debug = false): string {
  * benchmarks call it; embedders may choose not to.
  */
 export function useOptimizingCompiler(): void {
-  if (moduleCache.size === 0) v8.setFlagsFromString('--no-liftoff');
+  // Not with the JIT tier as the process default (docs/JIT.md): Liftoff compiles its many page
+  // modules quickly and V8 tiers the hot ones up in the background (Linux boot to power-off: 2.3 s
+  // instead of 4.1 s wall); the run loop, called again every slice, tiers up as well.
+  if (moduleCache.size === 0 && tierDefault !== 'jit') v8.setFlagsFromString('--no-liftoff');
 }
 
 const moduleCache = new Map<string, WebAssembly.Module>();
