@@ -34,7 +34,7 @@ export interface JitCoreExports {
 }
 
 export interface JitOptions {
-  /** Interpreted executions of a slot before it is compiled (default 1000; env JIT_THRESH). */
+  /** Interpreted executions of a slot before it is compiled (default 20000; env JIT_THRESH). */
   threshold?: number;
   /** Code cache size in function-table slots (default 8192). */
   capacity?: number;
@@ -114,7 +114,7 @@ export class Jit {
 
   constructor(private ex: JitCoreExports, opts: JitOptions = {}) {
     this.capacity = Math.max(1, Math.min(opts.capacity ?? 8192, L.JE_NEVER - 1 - ex.table.length));
-    this.threshold = Math.max(1, Math.min(opts.threshold ?? Number(process.env.JIT_THRESH ?? 1000), L.JE_NEVER - 1));
+    this.threshold = Math.max(1, Math.min(opts.threshold ?? Number(process.env.JIT_THRESH ?? 20000), L.JE_NEVER - 1));
     this.base = ex.table.length;
     ex.table.grow(this.capacity);
     this.next = this.base;

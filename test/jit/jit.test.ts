@@ -156,7 +156,7 @@ describe('JIT exactness', () => {
     expect(runs[0]!.r.code).toBe(0);
     for (const j of [runs[1]!, runs[2]!]) {
       expect({ ...j, share: 0 }).toEqual({ ...runs[0]!, share: 0 });
-      expect(j.share).toBeGreaterThan(0.9 * j.instret);
+      expect(j.share).toBeGreaterThan(0.5 * j.instret);
     }
   });
 
