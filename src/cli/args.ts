@@ -51,17 +51,16 @@ Boots firmware and Linux on the virt board as qemu-system-riscv64 -M virt does.
   --kernel IMAGE      RISC-V Linux Image (arch/riscv/boot/Image), at 0x80200000
   --initrd FILE       initramfs, placed after the kernel as QEMU places it
   --append CMDLINE    kernel command line, e.g. --append "console=ttyS0"
-  --ram SIZE          guest RAM (default 256M, the size QEMU's examples use)
-  --smp N             harts, 1..8 (default 1)
+  --ram SIZE, --smp N  guest RAM (default 256M, as QEMU's examples); harts 1..8
   --mode fast|timing  fast (default), or timing: also model the TLB
-  --tier interp|jit   interpret, or compile hot code to wasm (docs/JIT.md)
   --ad-bits hardware|fault  PTE A/D: set by hardware (default) or page faults
   --drive file=PATH[,readonly][,format=raw|qcow2]  disk image (vda, vdb, ...)
   --netdev user[,hostfwd=tcp:ADDR:PORT-:PORT]  NIC on a NAT network (QEMU -nic)
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
   --cpu rv64[,h=off]  ISA: rv64|rva22u64|rva22s64[,KEY=on|off] (h, zbb, ...)
   As for run: --pace on|off, --timing, --max-insns N, --max-cycles N, --stats,
-  --stats-file, --trace[-regs], --trace-out, --report, --progress, --gdb, -S
+  --stats-file, --trace[-regs], --trace-out, --report, --progress, --gdb, -S,
+  --tier interp|jit (compile hot code to wasm, docs/JIT.md)
 
 Console: on a terminal every key goes to the guest (Ctrl-C too) except Ctrl-A:
 Ctrl-A x quits, Ctrl-A s prints statistics, Ctrl-A h lists the keys and
