@@ -18,6 +18,8 @@ import { decodeInto } from './generated/decode';
 import { tlbFlushWrite } from './mmu';
 
 import { OP_PAGE_END } from './generated/ops';
+import { jitClearFrame, jitFlush } from './jit';
+import { J_FRAME_FLAG } from './layout';
 export { OP_PAGE_END };
 
 function initSentinels(frame: u32): void {
@@ -37,6 +39,7 @@ export function frameFor(ppage: u64): u32 {
   if (tag != 0) store<u8>(CODEMAP_BASE + <u32>((tag - 1) - (<u64>RAM_GPA >> PAGE_SHIFT)), 0);
   memory.fill(frame, 0, FRAME_SLOTS * SLOT_SIZE);
   initSentinels(frame);
+  jitClearFrame(idx); // compiled blocks of the page this frame held (jit.ts)
   store<u64>(tagAddr, ppn + 1);
   store<u8>(CODEMAP_BASE + <u32>(ppn - (<u64>RAM_GPA >> PAGE_SHIFT)), 1);
   store<u64>(C_FRAME_FILLS, load<u64>(C_FRAME_FILLS) + 1);
@@ -74,6 +77,8 @@ export function invalidateCode(pa: u64, size: u32): void {
       store<u8>(slot, 0, S_CLS);
       store<u8>(slot, 0, S_LAT);
       store<u64>(C_SMC_INVAL, load<u64>(C_SMC_INVAL) + 1);
+      // Compiled blocks were built from the decoded slots: drop the page's (jit.ts).
+      if (load<u8>(J_FRAME_FLAG + idx) != 0) jitClearFrame(idx);
     }
   }
 }
@@ -99,6 +104,7 @@ export function invalidateAllFrames(): void {
     if (tag != 0) store<u8>(CODEMAP_BASE + <u32>((tag - 1) - (<u64>RAM_GPA >> PAGE_SHIFT)), 0);
     store<u64>(FTAG_BASE + i * 8, 0);
   }
+  jitFlush();
   // The scratch area: a slot for straddling instructions, then sentinels.
   memory.fill(SCRATCH_SLOT, 0, 4 * SLOT_SIZE);
   store<u16>(SCRATCH_SLOT + 2 * SLOT_SIZE, OP_PAGE_END, S_OP);

@@ -23,6 +23,10 @@ import { hpmRead, hpmWrite, hpmEventWrite, hpmInhibitWrite, hpmOvfCheck } from '
 import { tmReset, tmEnabled, tmAccess, tmHfenceGvma, tmHfenceVvma, tmDataRegime } from './tlbmodel';
 
 export { run } from './run';
+export {
+  jitConfigure, jitFlush, jitDecode, jitMarkFrame, jitMulh, jitMulhu, jitMulhsu, jitDiv, jitDivu, jitRem, jitRemu,
+  jitDivw, jitDivuw, jitRemw, jitRemuw,
+} from './jit';
 export { injectVS, vcpuLoaded, hostHfenceGvma, gpaToHpa, gvaToHpa } from './vmexit';
 export { dbgTranslate, dbgWatchChanged, dbgCsrRead, dbgCsrWrite, dbgCsrStatus } from './debug';
 import { dbgReset } from './debug';

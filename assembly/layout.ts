@@ -24,6 +24,7 @@
  *               │                              │ write / fetch arrays of {tag, addend}
  *   TM_SAVE_BASE├──────────────────────────────┤ modeled TLB of each hart that is not running
  *   TRACE_BASE  ├──────────────────────────────┤ trap trace ring (--trace-out), drained by the host
+ *   JIT_BASE    ├──────────────────────────────┤ JIT tier: control words, block map (u16 per slot)
  *   DATA_BASE   ├──────────────────────────────┤ AssemblyScript static data (asconfig memoryBase)
  *   RAM_OFFSET  ├──────────────────────────────┤ guest RAM (guest-physical RAM_GPA upward),
  *               │            ...               │ grown at init to the configured size
@@ -350,3 +351,29 @@ export const RAM_GPA: u32 = 0x80000000;
 export const RAM_MAX: u32 = 0x80000000; // 2 GiB
 export const PAGE_SHIFT: u32 = 12;
 export const PAGE_SIZE: u32 = 4096;
+
+// ---------------------------------------------------------------------------------------------
+// JIT tier (issue 14; docs/JIT.md, assembly/jit.ts, src/jit/). Between the trap trace ring and
+// AssemblyScript's data: the control words the run loop and the compiled blocks share, then the
+// block map: one u16 per decoded slot (frames and scratch), indexed by (slot - FRAME_BASE) >> 3.
+// An entry below JE_COMPILED is the slot's heat (interpreted executions, capped); JE_NEVER = do
+// not compile here; JE_COMPILED | n = compiled block at function-table index n.
+export const JIT_BASE: u32 = ((TRACE_END + 0xfff) >> 12) << 12; // after the trap trace ring, page-aligned
+export const J_PC: u32 = JIT_BASE; // u64: pc after a compiled block returned
+export const J_CYCLES: u32 = J_PC + 8; // u64: cycles after it
+export const J_LEFT: u32 = J_CYCLES + 8; // u64: instruction budget left after it
+export const J_INSNS: u32 = J_LEFT + 8; // u64 (stats): instructions retired in compiled code
+export const J_ENTERS: u32 = J_INSNS + 8; // u64 (stats): compiled-block calls
+// Non-zero: the run loop never enters compiled code (a bit per feature that needs every
+// instruction interpreted: debugger, hooks, tracing). Zero and J_ON = 1: the JIT tier runs.
+export const JIT_INHIBIT: u32 = J_ENTERS + 8; // u32 bit mask
+export const J_ON: u32 = JIT_INHIBIT + 4; // u32: 1 = tier jit (the host compiler is attached)
+export const J_THRESH: u32 = J_ON + 4; // u32: heat at which a slot is sent to the compiler
+export const J_INVAL: u32 = J_THRESH + 4; // u32 (stats): frames whose compiled blocks were dropped
+export const J_FRAME_FLAG: u32 = JIT_BASE + 0x100; // u8 per frame: 1 = has compiled blocks
+export const JMAP_BASE: u32 = J_FRAME_FLAG + FRAME_COUNT;
+export const JMAP_SIZE: u32 = (FRAME_END + SCRATCH_SIZE - FRAME_BASE) >> 3;
+export const JMAP_FRAME: u32 = FRAME_SIZE >> 3; // bytes of block map per frame
+export const JIT_END: u32 = JMAP_BASE + JMAP_SIZE; // must stay below DATA_BASE
+export const JE_COMPILED: u32 = 0x8000;
+export const JE_NEVER: u32 = 0x7fff;

@@ -20,8 +20,10 @@ import {
   S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST, C_MTRAP_HOST,
   TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR, H_TRIG_ARMED, TR_ON,
   H_HPM_ARMED, H_HPM_OVF_CYCLE, H_HPM_OVF_INSTRET,
+  FRAME_BASE, FRAME_END, J_ON, JIT_INHIBIT, J_THRESH, JMAP_BASE, JE_COMPILED, J_PC, J_CYCLES, J_LEFT, J_INSNS, J_ENTERS,
 } from './layout';
 import { hpmOvfCheck } from './hpm';
+import { jitCompile } from './jit';
 import { trigBeforeInsn, trigRetired, trigOnTrap, TRIG_ARMED_STEP, TRIG_FIRED, TRIG_STEP } from './trigger';
 import { dbgBlockStart, dbgAfter, dbgBlockEnd, dbgTrapTaken, DBG_STOP, DBG_STEPBLOCK } from './debug';
 import { D_FLAGS, D_MID, D_DEADLINE } from './layout';
@@ -298,6 +300,9 @@ export function run(): u32 {
   // runs at most that many (`capped`: `left` then stands in for `capLeft`, as for stepping).
   let ovfLeft: u64 = <u64>-1;
   let capRest: u64 = 0; // the budget a capped block's `left` does not include (0: not capped)
+  // JIT tier (jit.ts, docs/JIT.md): enter compiled blocks in this block? Never in timing mode, while
+  // stepping, or while a feature inhibits it (JIT_INHIBIT).
+  let jitOn = false;
 
   while (true) {
     // ---- block boundary
@@ -461,6 +466,8 @@ export function run(): u32 {
       capRest = left - ovfLeft;
       left = ovfLeft;
     }
+    // Not in a block the host debugger steps either (dbgWant: breakpoint pages, watchpoints, gdb's step).
+    jitOn = load<u32>(J_ON) != 0 && load<u32>(JIT_INHIBIT) == 0 && !stepping && !dbgWant && !tmEnabled();
 
     // ---- straight-line execution within the page
     while (true) {
@@ -487,6 +494,33 @@ export function run(): u32 {
         // straddles the page end (see OP_NONE), so the modeled I-TLB counts the same either way.
         if (stepping || capRest != 0) seqBreak = (pc & 0xfff) != 0xffe || (<u32>load<u16>(<usize>hostPage + 0xffe) & 3) != 3 || pc - pageVa >= 4096;
         break;
+      }
+      if (jitOn && slot < FRAME_END) {
+        // A compiled block starting here runs the instructions the interpreter would, charging the
+        // same cycles and counts, and stops where the interpreter would leave this inner loop
+        // (status 1) or at anything it does not handle (status 0: the interpreter goes on at J_PC).
+        const jm = JMAP_BASE + ((slot - FRAME_BASE) >> 3);
+        const e = <u32>load<u16>(jm);
+        if (e >= JE_COMPILED) {
+          const st = call_indirect<u32>(e & ~JE_COMPILED, pc, cycles, left, deadline, tlbR, tlbW);
+          const nl = load<u64>(J_LEFT);
+          if (nl != left) {
+            store<u64>(J_INSNS, load<u64>(J_INSNS) + (left - nl));
+            store<u64>(J_ENTERS, load<u64>(J_ENTERS) + 1);
+            left = nl;
+            pc = load<u64>(J_PC);
+            cycles = load<u64>(J_CYCLES);
+            if (st != 0) break;
+            slot = frame + (<u32>(pc - pageVa) << 3);
+            continue;
+          }
+          // The block declined (budget below its length): interpret this instruction.
+        } else if (e < load<u32>(J_THRESH)) {
+          store<u16>(jm, <u16>(e + 1));
+        } else if (e < JE_COMPILED - 1) {
+          jitCompile(slot); // installs the block (or JE_NEVER) in the map
+          continue;
+        }
       }
       left--;
       const lat = <u64>load<u8>(slot, S_LAT);

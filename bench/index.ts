@@ -16,6 +16,7 @@
  */
 import { Bench } from 'tinybench';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useOptimizingCompiler } from '../src/core.js';
@@ -40,6 +41,32 @@ function runCmark(): void {
   const r = m.runSync();
   if (r.code !== 0 || !m.outputText().includes('checksum=0xc1ad')) throw new Error(`cmark failed: ${m.outputText()}`);
   cmarkInsns = m.core.instret;
+}
+
+/** The same under the JIT tier (issue 14, docs/JIT.md). */
+function runCmarkJit(): void {
+  const m = new VirtMachine({ ramBytes: 16 << 20, tier: 'jit' });
+  m.loadElf(cmark, 'cmark.elf');
+  const r = m.runSync();
+  if (r.code !== 0 || !m.outputText().includes('checksum=0xc1ad')) throw new Error(`cmark (jit) failed: ${m.outputText()}`);
+  if (m.core.instret !== cmarkInsns && cmarkInsns !== 0) throw new Error('cmark: the tiers retired different counts');
+}
+
+/** QEMU 7.2 TCG on the same cmark.elf (wall seconds, best of 3), or null without qemu-system-riscv64. */
+function qemuCmarkSeconds(): number | null {
+  const probe = spawnSync('qemu-system-riscv64', ['--version'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) return null;
+  let best: number | null = null;
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    const q = spawnSync('qemu-system-riscv64', ['-M', 'virt', '-nographic', '-bios', 'none', '-kernel', join(root, 'test/guests/bin/cmark.elf')], {
+      encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const s = (performance.now() - t0) / 1000;
+    if (q.status !== 0 || !q.stdout.includes('checksum=0xc1ad')) continue;
+    if (best === null || s < best) best = s;
+  }
+  return best;
 }
 
 let cmarkVsInsns = 0;
@@ -112,6 +139,7 @@ async function main(): Promise<void> {
   const bench = new Bench({ iterations: quick ? 2 : 5, warmupIterations: 1, time: 0, warmupTime: 0 });
   bench
     .add('cmark (compute benchmark)', runCmark)
+    .add('cmark, JIT tier', runCmarkJit)
     .add('cmark-vs (VS-mode guest, identity G stage)', runCmarkVs)
     .add('MMIO loop (UART LSR loads)', () => runLoop(mmioProg))
     .add('RAM loop (same loop, RAM loads)', () => runLoop(ramProg))
@@ -127,6 +155,9 @@ async function main(): Promise<void> {
   const cmarkMs = mean('cmark (');
   const mips = cmarkInsns / (cmarkMs / 1000) / 1e6;
   const vsMips = cmarkVsInsns / (mean('cmark-vs') / 1000) / 1e6;
+  const jitMips = cmarkInsns / (mean('cmark, JIT') / 1000) / 1e6;
+  const qemuS = qemuCmarkSeconds();
+  const qemuMips = qemuS === null ? null : cmarkInsns / qemuS / 1e6;
   const mmioNs = ((mean('MMIO loop') - mean('RAM loop')) * 1e6) / MMIO_LOOPS;
   const schedOps = (SCHED_N * 2) / (mean('scheduler') / 1000);
 
@@ -138,6 +169,10 @@ async function main(): Promise<void> {
   );
   console.table([
     { figure: 'guest MIPS (cmark)', value: mips.toFixed(1), bar: '>= 250' },
+    { figure: 'guest MIPS (cmark, JIT tier)', value: jitMips.toFixed(1), bar: '' },
+    { figure: 'JIT / interpreter (x)', value: (jitMips / mips).toFixed(2), bar: '>= 4' },
+    { figure: 'QEMU TCG MIPS (cmark, wall incl. start)', value: qemuMips === null ? 'no qemu' : qemuMips.toFixed(1), bar: '' },
+    { figure: 'JIT / QEMU (%)', value: qemuMips === null ? '-' : ((100 * jitMips) / qemuMips).toFixed(1), bar: '>= 50' },
     { figure: 'VS-guest MIPS (cmark-vs)', value: vsMips.toFixed(1), bar: '' },
     { figure: 'VS-guest / bare MIPS (%)', value: ((100 * vsMips) / mips).toFixed(1), bar: '>= 70' },
     { figure: 'MMIO round trip (ns)', value: mmioNs.toFixed(1), bar: '< 200' },

@@ -43,7 +43,7 @@ for (const f of [KERNEL, INITRD, OPENSBI]) {
 }
 
 type Bios = 'builtin' | 'opensbi';
-type Mode = 'fast' | 'timing' | 'timing*';
+type Mode = 'fast' | 'timing' | 'timing*' | 'fast+jit';
 interface Row {
   bios: Bios;
   mode: Mode;
@@ -56,9 +56,9 @@ interface Row {
 }
 
 /** One boot; `forceModel` enables the TLB model from the bench (when VirtMachine does not). */
-function boot(bios: Bios, mode: 'fast' | 'timing', forceModel: boolean): Row & { modelOn: boolean } {
+function boot(bios: Bios, mode: 'fast' | 'timing', forceModel: boolean, tier: 'interp' | 'jit' = 'interp'): Row & { modelOn: boolean } {
   let out = '';
-  const m = new VirtMachine({ ramBytes: RAM, mode, onOutput: (c) => (out += Buffer.from(c).toString('latin1')) });
+  const m = new VirtMachine({ ramBytes: RAM, mode, tier, onOutput: (c) => (out += Buffer.from(c).toString('latin1')) });
   bootLinux(m, { bios: bios === 'builtin' ? 'builtin' : OPENSBI, kernel: KERNEL, initrd: INITRD, append: APPEND });
   const view = () => new DataView(m.core.ex.memory.buffer);
   if (forceModel) applyTlbModel(m.core, m.timing.tlb, true);
@@ -69,7 +69,7 @@ function boot(bios: Bios, mode: 'fast' | 'timing', forceModel: boolean): Row & {
   const ok = r.reason === 'exit' && r.code === 0 && out.includes(DONE);
   return {
     bios,
-    mode: forceModel ? 'timing*' : mode,
+    mode: tier === 'jit' ? 'fast+jit' : forceModel ? 'timing*' : mode,
     ok,
     insns: m.core.instret,
     cycles: m.core.cycles,
@@ -80,10 +80,10 @@ function boot(bios: Bios, mode: 'fast' | 'timing', forceModel: boolean): Row & {
   };
 }
 
-function best(bios: Bios, mode: 'fast' | 'timing', forceModel: boolean): Row & { modelOn: boolean } {
+function best(bios: Bios, mode: 'fast' | 'timing', forceModel: boolean, tier: 'interp' | 'jit' = 'interp'): Row & { modelOn: boolean } {
   let b: (Row & { modelOn: boolean }) | null = null;
   for (let i = 0; i < runs; i++) {
-    const r = boot(bios, mode, forceModel);
+    const r = boot(bios, mode, forceModel, tier);
     if (b === null || r.seconds < b.seconds) b = r;
   }
   return b!;
@@ -95,6 +95,8 @@ const notes: string[] = [];
 let timingHonoured: boolean | null = null;
 for (const bios of ['builtin', 'opensbi'] as const) {
   rows.push(best(bios, 'fast', false));
+  // The JIT tier (issue 14, docs/JIT.md) on the same boot, in the same run.
+  rows.push(best(bios, 'fast', false, 'jit'));
   const t = best(bios, 'timing', false);
   timingHonoured ??= t.modelOn || t.tlb !== null;
   if (timingHonoured) {

@@ -225,6 +225,23 @@
 #define CV_RAM_MAX 0x80000000ull
 #define CV_PAGE_SHIFT 0xcu
 #define CV_PAGE_SIZE 0x1000u
+#define CV_JIT_BASE 0xd51000u
+#define CV_J_PC 0xd51000u
+#define CV_J_CYCLES 0xd51008u
+#define CV_J_LEFT 0xd51010u
+#define CV_J_INSNS 0xd51018u
+#define CV_J_ENTERS 0xd51020u
+#define CV_JIT_INHIBIT 0xd51028u
+#define CV_J_ON 0xd5102cu
+#define CV_J_THRESH 0xd51030u
+#define CV_J_INVAL 0xd51034u
+#define CV_J_FRAME_FLAG 0xd51100u
+#define CV_JMAP_BASE 0xd51200u
+#define CV_JMAP_SIZE 0x102008u
+#define CV_JMAP_FRAME 0x1020u
+#define CV_JIT_END 0xe53208u
+#define CV_JE_COMPILED 0x8000u
+#define CV_JE_NEVER 0x7fffu
 
 /* run() return values (assembly/run.ts). */
 #define CV_RUN_DEADLINE 0u

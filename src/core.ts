@@ -7,6 +7,7 @@ import * as L from './generated/layout.js';
 import { TIMING_CLASSES, TIMING_CLASS_COUNT, type TimingClass } from './isa/classes.js';
 import type { AccessSize } from './bus/types.js';
 import { VCPU_CSR_FIELDS, VS_INTS, type VcpuContext, type VmExit, type VmmCosts } from './vcpu.js';
+import { Jit, type JitCoreExports, type JitOptions, type Tier } from './jit/jit.js';
 
 export const enum RunStatus {
   Deadline = 0,
@@ -99,7 +100,10 @@ export function defaultWasmPath(debug = false): string {
  * benchmarks call it; embedders may choose not to.
  */
 export function useOptimizingCompiler(): void {
-  if (moduleCache.size === 0) host().preferOptimizingCompiler();
+  // Not with the JIT tier as the process default (docs/JIT.md): Liftoff compiles its many page
+  // modules quickly and V8 tiers the hot ones up in the background (Linux boot to power-off: 2.3 s
+  // instead of 4.1 s wall); the run loop, called again every slice, tiers up as well.
+  if (moduleCache.size === 0 && tierDefault !== 'jit') host().preferOptimizingCompiler();
 }
 
 const moduleCache = new Map<string, WebAssembly.Module>();
@@ -119,6 +123,18 @@ export interface CoreOptions {
   ramBytes: number;
   mmio: MmioPort;
   wasmPath?: string;
+  /** Execution tier (issue 14, docs/JIT.md); default: defaultTier(). */
+  tier?: Tier;
+  jit?: JitOptions;
+}
+
+let tierDefault: Tier = typeof process !== 'undefined' && process.env?.CYCLEVISOR_TIER === 'jit' ? 'jit' : 'interp';
+/** The tier of Cores created without one (the CLI's --tier sets it; env CYCLEVISOR_TIER too). */
+export function setDefaultTier(t: Tier): void {
+  tierDefault = t;
+}
+export function defaultTier(): Tier {
+  return tierDefault;
 }
 
 /** See Core.runHook. */
@@ -151,6 +167,8 @@ export class Core {
         },
         mmio_write: (lo: number, hi: number, size: number, vlo: number, vhi: number): number =>
           mmio.write(hi * 0x1_0000_0000 + (lo >>> 0), size as AccessSize, vlo >>> 0, vhi >>> 0),
+        // The JIT tier's compile request (assembly/jit.ts); only called while a Jit is attached.
+        jit_compile: (slot: number): void => this.jit!.compile(slot),
       },
     };
     const inst = new WebAssembly.Instance(compile(opts.wasmPath ?? defaultWasmPath()), imports);
@@ -160,6 +178,28 @@ export class Core {
     if (st !== 0) throw new Error(`core: cannot allocate ${opts.ramBytes} bytes of guest RAM`);
     this.views();
     u32 = this.u32;
+    if ((opts.tier ?? tierDefault) === 'jit') this.jit = new Jit(this.ex as unknown as JitCoreExports, opts.jit);
+  }
+
+  /** The JIT tier's compiler, when this core runs with tier jit. */
+  jit: Jit | undefined;
+  get tier(): Tier {
+    return this.jit ? 'jit' : 'interp';
+  }
+  /** Switch tier (compiled blocks are dropped when leaving jit). */
+  setTier(t: Tier, opts?: JitOptions): void {
+    if (t === 'jit' && !this.jit) this.jit = new Jit(this.ex as unknown as JitCoreExports, opts);
+    else if (t === 'interp' && this.jit) {
+      this.jit.detach();
+      this.jit = undefined;
+    }
+  }
+  /** JIT_INHIBIT (layout.ts): a non-zero bit mask keeps the run loop out of compiled code. */
+  get jitInhibit(): number {
+    return this.dv.getUint32(L.JIT_INHIBIT, true);
+  }
+  set jitInhibit(mask: number) {
+    this.dv.setUint32(L.JIT_INHIBIT, mask >>> 0, true);
   }
 
   private views(): void {

@@ -4,6 +4,7 @@
  */
 import { TIMING_CLASSES, type TimingClass } from './isa/classes.js';
 import type { TlbCounters, TlbStats } from './tlbmodel.js';
+import type { JitStats } from './jit/jit.js';
 
 export type ExitReason = 'exit' | 'max-insns' | 'max-cycles' | 'stuck' | 'interrupted' | 'error' | 'paused';
 
@@ -30,6 +31,8 @@ export interface RunStats {
   cpuHz: number;
   /** Modeled-TLB counters; present in timing mode only. */
   tlb?: TlbStats;
+  /** The JIT tier's figures (issue 14, docs/JIT.md); present with --tier jit only. */
+  jit?: JitStats;
   /** Per-hart breakdown (JSON only); absent when the producer does not know the harts. */
   harts?: HartStats[];
 }
@@ -196,6 +199,7 @@ export function formatText(s: RunStats): string {
   lines.push(row('traps', `${groupDigits(trapTotal)}  (${plural(s.traps.exceptions, 'exception')}, ${plural(s.traps.interrupts, 'interrupt')})`));
   lines.push(row('unmapped', `${plural(s.bus.unmappedReads, 'read')}, ${plural(s.bus.unmappedWrites, 'write')}`));
   lines.push(row('scheduler', `${plural(s.scheduler.fired, 'event')} fired`));
+  if (s.jit) lines.push(row('jit', jitText(s.jit, s.instret)));
 
   // The TLB block leaves at least one line for the device block (or its "more" line).
   const tlbBudget = MAX_TEXT_LINES - lines.length - (Object.keys(s.devices).length > 0 ? 1 : 0);
@@ -327,6 +331,7 @@ export function formatJson(s: RunStats): string {
     devices,
     bus: { unmappedReads: s.bus.unmappedReads, unmappedWrites: s.bus.unmappedWrites },
     scheduler: { fired: s.scheduler.fired },
+    ...(s.jit === undefined ? {} : { jit: { ...s.jit, compileMs: Math.round(s.jit.compileMs * 1000) / 1000 } }),
     ...(s.tlb === undefined ? {} : { tlb: tlbJson(s.tlb) }),
     ...(s.harts === undefined
       ? {}
@@ -345,4 +350,11 @@ export function formatJson(s: RunStats): string {
     derived: derived(s),
   };
   return JSON.stringify(out, null, 2) + '\n';
+}
+
+/** `--stats text` row of the JIT tier: what it compiled, at what cost, and how much it ran. */
+export function jitText(j: JitStats, instret: number): string {
+  const share = instret > 0 ? ((100 * j.insns) / instret).toFixed(1) : '0.0';
+  return `${plural(j.blocks, 'block')} on ${plural(j.pages, 'page')}, ${j.compileMs.toFixed(0)} ms compile, ` +
+    `${Math.round(j.codeBytes / 1024)} KiB, ${plural(j.invalidations, 'inval')}, ${share}% compiled`;
 }

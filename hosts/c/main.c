@@ -2,7 +2,8 @@
  * cyclevisor-c: a non-JavaScript host for core.wasm (docs/ABI.md), proof that the ABI is complete.
  *
  * core.wasm is turned into C by wasm2c (wabt); this file is the host a board would be: it
- * implements the module's two imports (env.mmio_read / env.mmio_write), loads a bare-metal RISC-V
+ * implements the module's imports (env.mmio_read / env.mmio_write; env.jit_compile is never called
+ * here: no JIT is attached), loads a bare-metal RISC-V
  * ELF into guest RAM through the exported memory, drives run() with the control block of
  * include/cyclevisor_layout.h (generated from assembly/layout.ts: no offset is copied by hand), and
  * prints the guest's console output and the instruction and cycle counts.
@@ -58,6 +59,15 @@ u32 Z_envZ_mmio_read(struct Z_env_instance_t* env, u32 lo, u32 hi, u32 size) {
   st32(env->core, CV_C_MMIO_LO, (uint32_t)v);
   st32(env->core, CV_C_MMIO_HI, (uint32_t)(v >> 32));
   return CV_MMIO_OK;
+}
+
+/*
+ * env.jit_compile(slot): the JIT tier's compile request (docs/JIT.md). The core calls it only after a
+ * host attached a compiler with jitConfigure(1, thresh); this host never does, so it is never called.
+ */
+void Z_envZ_jit_compile(struct Z_env_instance_t* env, u32 slot) {
+  (void)env;
+  (void)slot;
 }
 
 /* env.mmio_write(addrLo, addrHi, size, valueLo, valueHi) -> status. */

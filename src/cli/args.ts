@@ -15,6 +15,7 @@ import { UserError, closest, formatSize } from '../errors.js';
 import { parseCpu, type CpuOptions } from '../board/cpu.js';
 import { parseNetdev, type NetdevSpec } from '../net/netdev.js';
 import { traceFormatOf } from '../trace/tracer.js';
+import type { Tier } from '../jit/jit.js';
 
 export const USAGE = `Usage: cyclevisor run <elf> [options]   run a bare-metal RV64 ELF program
        cyclevisor boot --kernel IMAGE [options]   boot Linux (help boot)
@@ -31,7 +32,7 @@ Options (run, demo):
   --stats text|json [--stats-file PATH]  summary (run: stderr; demo: stdout)
   --gdb tcp::PORT [-S]  run, boot, host: gdb server (-S: wait), docs/GDB.md
   --trace N [--trace-regs]  first N instructions on stderr (+ regs written)
-  --mode fast|timing  timing: also model the TLB (timing file) and report it
+  --mode fast|timing  timing: model the TLB too; --tier interp|jit (docs/JIT.md)
   --cpu rv64[,h=off]  ISA: rv64|rva22u64|rva22s64[,KEY=on|off] (h, zbb, ...)
   --trace-out FILE, --report FILE, --progress on|off  see docs/TRACING.md
 
@@ -50,8 +51,7 @@ Boots firmware and Linux on the virt board as qemu-system-riscv64 -M virt does.
   --kernel IMAGE      RISC-V Linux Image (arch/riscv/boot/Image), at 0x80200000
   --initrd FILE       initramfs, placed after the kernel as QEMU places it
   --append CMDLINE    kernel command line, e.g. --append "console=ttyS0"
-  --ram SIZE          guest RAM (default 256M, the size QEMU's examples use)
-  --smp N             harts, 1..8 (default 1)
+  --ram SIZE, --smp N  guest RAM (default 256M, as QEMU's examples); harts 1..8
   --mode fast|timing  fast (default), or timing: also model the TLB
   --ad-bits hardware|fault  PTE A/D: set by hardware (default) or page faults
   --drive file=PATH[,readonly][,format=raw|qcow2]  disk image (vda, vdb, ...)
@@ -59,7 +59,8 @@ Boots firmware and Linux on the virt board as qemu-system-riscv64 -M virt does.
   --rtc-epoch now|SECONDS  RTC start time (default: fixed, for repeatable runs)
   --cpu rv64[,h=off]  ISA: rv64|rva22u64|rva22s64[,KEY=on|off] (h, zbb, ...)
   As for run: --pace on|off, --timing, --max-insns N, --max-cycles N, --stats,
-  --stats-file, --trace[-regs], --trace-out, --report, --progress, --gdb, -S
+  --stats-file, --trace[-regs], --trace-out, --report, --progress, --gdb, -S,
+  --tier interp|jit (compile hot code to wasm, docs/JIT.md)
 
 Console: on a terminal every key goes to the guest (Ctrl-C too) except Ctrl-A:
 Ctrl-A x quits, Ctrl-A s prints statistics, Ctrl-A h lists the keys and
@@ -96,6 +97,7 @@ simulated host, each VM's console on stdout under its name (web   | ...).
   --pace on|off       idle VMs keep to the wall clock (default: on with
                       --control, --console or a user network)
   --restore NAME=FILE start VM NAME from a snapshot file (repeatable)
+  --tier interp|jit   every VM's execution tier (docs/JIT.md)
   --incoming tcp:HOST:PORT   accept live migrations (ctl ... migrate)
   --trace-out FILE    timeline of the run (.json or .perfetto-trace), bounded
                       by --trace-max-size SIZE, --trace-window START:END
@@ -152,6 +154,8 @@ export interface RunSettings {
   traceRegs: boolean;
   /** 'timing' adds the modeled TLB (timing file `tlb` section) and its statistics. */
   mode: MachineMode;
+  /** --tier: execution tier (issue 14, docs/JIT.md); absent = the default. */
+  tier?: Tier;
   /** `--cpu rv64[,key=value]...`: ISA choices; an absent key takes its default. */
   cpu: CpuOptions;
   /** `--gdb tcp::PORT` (QEMU -gdb): the gdb stub's address; null = none. */
@@ -256,6 +260,8 @@ export interface HostCommand {
   /** --gdb tcp::PORT [-S] (issue 16): the host's gdb stub (src/debug/host-gdbstub.ts); absent: none. */
   gdb?: { host: string; port: number };
   gdbWait?: boolean;
+  /** --tier: every VM's execution tier (docs/JIT.md); absent = the default. */
+  tier?: Tier;
 }
 
 export const CTL_COMMANDS = ['list', 'dominfo', 'start', 'suspend', 'resume', 'shutdown', 'reboot', 'destroy', 'domstats', 'console', 'snapshot', 'snapshot-list', 'snapshot-revert', 'snapshot-delete', 'migrate', 'balloon'] as const;
@@ -337,6 +343,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '--append': { example: '--append "console=ttyS0"', allowEmpty: true, commands: ['boot', 'dtb'] },
   '--smp': { example: '--smp 2', commands: ['boot', 'dtb'] },
   '--mode': { example: '--mode timing', commands: RUNLIKE },
+  '--tier': { example: '--tier jit', commands: HOSTLIKE },
   '--trace-regs': { commands: RUNLIKE },
   '--ad-bits': { example: '--ad-bits fault', commands: ['boot'] },
   '--drive': { example: '--drive file=disk.img', repeat: true, commands: ['boot'] },
@@ -779,6 +786,10 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       case '--mode':
         settings.mode = parseMode(value);
         break;
+      case '--tier':
+        if (value !== 'interp' && value !== 'jit') throw new UserError(`--tier must be 'interp' or 'jit', got '${value}'`);
+        settings.tier = value;
+        break;
       case '--trace-regs':
         settings.traceRegs = true;
         break;
@@ -846,6 +857,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       incoming: one('--incoming') ?? null,
       ...(settings.gdb !== null ? { gdb: settings.gdb, gdbWait: settings.gdbWait } : {}),
       ...(settings.observe ? { observe: settings.observe } : {}),
+      ...(settings.tier ? { tier: settings.tier } : {}),
     };
   }
   if (command === 'ctl') return parseCtl(rest, values.has('--json'), values);

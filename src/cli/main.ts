@@ -51,7 +51,7 @@ import { buildVirtDtb, dtbToDts } from '../board/devicetree.js';
 import { coreSupportsHypervisor, resolveCpu } from '../board/cpu.js';
 import { formatJson, formatText } from '../stats.js';
 import { loadFile } from '../elf.js';
-import { useOptimizingCompiler } from '../core.js';
+import { useOptimizingCompiler, defaultTier, setDefaultTier } from '../core.js';
 import { checkDiskFormat } from '../block/open-image.js';
 import { imgCommand, IMG_USAGE } from './img.js';
 import { checkImage, ImageFormatError } from '../../devices/image-format.js';
@@ -182,6 +182,17 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     if ((EXPERIMENT_COMMANDS as readonly string[]).includes(argv[0] ?? '')) return await experimentsCli(argv, io);
     if (argv[0] === 'help' && (EXPERIMENT_COMMANDS as readonly string[]).includes(argv[1] ?? '')) return await experimentsCli([argv[1]!, '--help'], io);
     const cmd = parseArgs(argv);
+    // --tier (issue 14): the tier of every core this command creates; restored after, since the
+    // CLI may run in-process several times (tests).
+    if ('tier' in cmd && cmd.tier) {
+      const before = defaultTier();
+      setDefaultTier(cmd.tier);
+      try {
+        return await main(argv.filter((a, i) => a !== '--tier' && !a.startsWith('--tier=') && argv[i - 1] !== '--tier'), io);
+      } finally {
+        setDefaultTier(before);
+      }
+    }
     switch (cmd.command) {
       case 'help':
         io.stdout.write(

@@ -1,5 +1,5 @@
 /**
- * docs/ABI.md stays true to the built core.wasm: exactly the two documented imports, every export
+ * docs/ABI.md stays true to the built core.wasm: exactly the three documented imports, every export
  * named on the page, the wasm features it claims (no SIMD, threads, multi-value, reference types),
  * and include/cyclevisor_layout.h is the generated one (test/isa/table.test.ts checks its content).
  */
@@ -15,9 +15,9 @@ const doc = readFileSync(join(ROOT, 'docs', 'ABI.md'), 'utf8');
 const header = readFileSync(join(ROOT, 'include', 'cyclevisor_layout.h'), 'utf8');
 
 describe('core.wasm ABI (docs/ABI.md)', () => {
-  it('imports exactly env.mmio_read and env.mmio_write', () => {
+  it('imports exactly env.jit_compile, env.mmio_read and env.mmio_write', () => {
     const imports = WebAssembly.Module.imports(mod).map((i) => `${i.module}.${i.name}:${i.kind}`).sort();
-    expect(imports).toEqual(['env.mmio_read:function', 'env.mmio_write:function']);
+    expect(imports).toEqual(['env.jit_compile:function', 'env.mmio_read:function', 'env.mmio_write:function']);
   });
 
   it.each(WebAssembly.Module.exports(mod).map((e) => [e.name, e.kind] as const))('export %s (%s) is documented', (name) => {

@@ -1,0 +1,12 @@
+import { readFileSync } from 'node:fs';
+import { VirtMachine } from '../../src/board/virt.js';
+import { useOptimizingCompiler, setDefaultTier } from '../../src/core.js';
+if (process.env.OPT !== '0') useOptimizingCompiler();
+setDefaultTier((process.env.TIER as 'jit') ?? 'jit');
+const m = new VirtMachine({ ramBytes: 128 << 20, onOutput: () => {} });
+m.loadElf(readFileSync(process.argv[2]), 'x');
+const t = performance.now();
+const r = m.runSync({});
+const dt = performance.now() - t;
+console.log(r, m.core.instret, m.core.cycles, (m.core.instret / dt / 1000).toFixed(1), 'MIPS', dt.toFixed(0), 'ms');
+console.log(m.core.jit?.stats());

@@ -1,0 +1,112 @@
+/**
+ * What the JIT compiles, one row per semantic op of the instruction table (src/isa/table.ts:
+ * compressed rows expand to these ops, so `c.addi` compiles as `addi`). The compiler reads the
+ * core's decoded slots (operands, immediate, length, class, latency: the table's generated
+ * decoder filled them), so there is no second decoder; these rows only say how each op's
+ * semantics map to WebAssembly. An op without a row ends a compiled block and the interpreter
+ * executes it. Every key must be an op of the table (test/jit/emitters.test.ts).
+ *
+ * Semantics are the interpreter's (assembly/run.ts), which follows the Unprivileged ISA
+ * 20191213 ch. 2 (RV32I), 5 (RV64I) and 7 (M): shifts use the low 6 (W forms: 5) bits of the
+ * amount, W forms sign-extend their 32-bit result, comparisons produce 0/1.
+ */
+import { Op } from './wasm.js';
+
+export type Emitter =
+  /** rd = ops(rs1, rs2) on i64 values. */
+  | { k: 'rr'; ops: number[] }
+  /** rd = ops(rs1, imm) on i64 values (imm sign-extended from the slot's i32). */
+  | { k: 'ri'; ops: number[] }
+  /** rd = sext32(ops(low32(rs1), low32(rs2))). */
+  | { k: 'rr32'; ops: number[] }
+  /** rd = sext32(ops(low32(rs1), imm)). */
+  | { k: 'ri32'; ops: number[] }
+  /** rd = core helper(rs1, rs2) (assembly/jit.ts exports the interpreter's alu.ts functions). */
+  | { k: 'call'; fn: HelperName }
+  | { k: 'lui' }
+  | { k: 'auipc' }
+  /** rd = load (wasm opcode, log2 alignment) through the host TLB; `am` = size - 1. */
+  | { k: 'load'; op: number; am: number }
+  | { k: 'store'; op: number; am: number }
+  /** Conditional branch: taken when cmp(rs1, rs2). */
+  | { k: 'br'; cmp: number }
+  | { k: 'jal' }
+  | { k: 'jalr' }
+  /** No architectural effect in this model (one in-order hart, coherent decode). */
+  | { k: 'nop' };
+
+export const HELPERS = [
+  'jitMulh', 'jitMulhu', 'jitMulhsu', 'jitDiv', 'jitDivu', 'jitRem', 'jitRemu', 'jitDivw', 'jitDivuw',
+  'jitRemw', 'jitRemuw',
+] as const;
+export type HelperName = (typeof HELPERS)[number];
+
+const ltU = [Op.i64LtU, Op.i64ExtendI32U];
+const ltS = [Op.i64LtS, Op.i64ExtendI32U];
+
+export const EMITTERS: Readonly<Record<string, Emitter>> = {
+  lui: { k: 'lui' },
+  auipc: { k: 'auipc' },
+  jal: { k: 'jal' },
+  jalr: { k: 'jalr' },
+  beq: { k: 'br', cmp: Op.i64Eq },
+  bne: { k: 'br', cmp: Op.i64Ne },
+  blt: { k: 'br', cmp: Op.i64LtS },
+  bge: { k: 'br', cmp: Op.i64GeS },
+  bltu: { k: 'br', cmp: Op.i64LtU },
+  bgeu: { k: 'br', cmp: Op.i64GeU },
+  lb: { k: 'load', op: Op.i64Load8S, am: 0 },
+  lh: { k: 'load', op: Op.i64Load16S, am: 1 },
+  lw: { k: 'load', op: Op.i64Load32S, am: 3 },
+  ld: { k: 'load', op: Op.i64Load, am: 7 },
+  lbu: { k: 'load', op: Op.i64Load8U, am: 0 },
+  lhu: { k: 'load', op: Op.i64Load16U, am: 1 },
+  lwu: { k: 'load', op: Op.i64Load32U, am: 3 },
+  sb: { k: 'store', op: Op.i64Store8, am: 0 },
+  sh: { k: 'store', op: Op.i64Store16, am: 1 },
+  sw: { k: 'store', op: Op.i64Store32, am: 3 },
+  sd: { k: 'store', op: Op.i64Store, am: 7 },
+  addi: { k: 'ri', ops: [Op.i64Add] },
+  slti: { k: 'ri', ops: ltS },
+  sltiu: { k: 'ri', ops: ltU },
+  xori: { k: 'ri', ops: [Op.i64Xor] },
+  ori: { k: 'ri', ops: [Op.i64Or] },
+  andi: { k: 'ri', ops: [Op.i64And] },
+  slli: { k: 'ri', ops: [Op.i64Shl] },
+  srli: { k: 'ri', ops: [Op.i64ShrU] },
+  srai: { k: 'ri', ops: [Op.i64ShrS] },
+  add: { k: 'rr', ops: [Op.i64Add] },
+  sub: { k: 'rr', ops: [Op.i64Sub] },
+  sll: { k: 'rr', ops: [Op.i64Shl] }, // wasm shifts take the amount mod 64, as RV64 does
+  slt: { k: 'rr', ops: ltS },
+  sltu: { k: 'rr', ops: ltU },
+  xor: { k: 'rr', ops: [Op.i64Xor] },
+  srl: { k: 'rr', ops: [Op.i64ShrU] },
+  sra: { k: 'rr', ops: [Op.i64ShrS] },
+  or: { k: 'rr', ops: [Op.i64Or] },
+  and: { k: 'rr', ops: [Op.i64And] },
+  addiw: { k: 'ri32', ops: [Op.i32Add] },
+  slliw: { k: 'ri32', ops: [Op.i32Shl] },
+  srliw: { k: 'ri32', ops: [Op.i32ShrU] },
+  sraiw: { k: 'ri32', ops: [Op.i32ShrS] },
+  addw: { k: 'rr32', ops: [Op.i32Add] },
+  subw: { k: 'rr32', ops: [Op.i32Sub] },
+  sllw: { k: 'rr32', ops: [Op.i32Shl] }, // mod 32, as the W forms
+  srlw: { k: 'rr32', ops: [Op.i32ShrU] },
+  sraw: { k: 'rr32', ops: [Op.i32ShrS] },
+  fence: { k: 'nop' },
+  'fence.i': { k: 'nop' },
+  mul: { k: 'rr', ops: [Op.i64Mul] },
+  mulw: { k: 'rr32', ops: [Op.i32Mul] },
+  mulh: { k: 'call', fn: 'jitMulh' },
+  mulhu: { k: 'call', fn: 'jitMulhu' },
+  mulhsu: { k: 'call', fn: 'jitMulhsu' },
+  div: { k: 'call', fn: 'jitDiv' },
+  divu: { k: 'call', fn: 'jitDivu' },
+  rem: { k: 'call', fn: 'jitRem' },
+  remu: { k: 'call', fn: 'jitRemu' },
+  divw: { k: 'call', fn: 'jitDivw' },
+  divuw: { k: 'call', fn: 'jitDivuw' },
+  remw: { k: 'call', fn: 'jitRemw' },
+  remuw: { k: 'call', fn: 'jitRemuw' },
+};

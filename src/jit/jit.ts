@@ -1,0 +1,311 @@
+/**
+ * The JIT tier's host half (issue 14; docs/JIT.md): attached to one Core, it answers the core's
+ * compile requests (`env.jit_compile`, called from run() when a decoded slot gets hot), compiles
+ * the block starting there (compiler.ts) into a small wasm module that imports the core's memory
+ * and helpers, puts its function into the core's exported function table and records the table
+ * index in the core's block map. The run loop then enters it with call_indirect: no JavaScript
+ * frame per block.
+ *
+ * Code cache: `capacity` function-table slots. When they are used up the whole cache is flushed
+ * (every block map entry dropped, the table slots cleared so V8 can collect the modules) and
+ * compilation starts over, QEMU's tb_flush policy: simple, and bounded.
+ *
+ * In a browser, modules over 4 KB must be compiled asynchronously; here compilation is
+ * synchronous (Node). An embedder that cannot compile synchronously leaves the tier off.
+ */
+import * as L from '../generated/layout.js';
+import { moduleBytes, Code, Op, I32, I64 } from './wasm.js';
+import { scanBlock, compilePage, successors, takenExtraOf, ENV, type Insn, type CompileEnv } from './compiler.js';
+
+import { HELPERS } from './emitters.js';
+
+export type Tier = 'interp' | 'jit';
+export const TIERS: readonly Tier[] = ['interp', 'jit'];
+
+/** The core exports the JIT uses (assembly/jit.ts). */
+export interface JitCoreExports {
+  memory: WebAssembly.Memory;
+  table: WebAssembly.Table;
+  jitConfigure(on: number, thresh: number): void;
+  jitFlush(): void;
+  jitDecode(slot: number): number;
+  jitMarkFrame(idx: number): void;
+  [helper: string]: unknown;
+}
+
+export interface JitOptions {
+  /** Interpreted executions of a slot before it is compiled (default 20000; env JIT_THRESH). */
+  threshold?: number;
+  /** Code cache size in function-table slots (default 8192). */
+  capacity?: number;
+}
+
+export interface JitStats {
+  /** Block starts compiled and installed now. */
+  blocks: number;
+  /** Distinct physical pages that got compiled code. */
+  pages: number;
+  /** Page modules built (a page is rebuilt when it gains a block start). */
+  modules: number;
+  compileMs: number;
+  codeBytes: number;
+  invalidations: number;
+  flushes: number;
+  declined: number;
+  insns: number;
+  enters: number;
+}
+
+const ENTRY_TYPE = { params: [I64, I64, I64, I64, I32, I32], results: [I32] };
+const HELPER_TYPE = { params: [I64, I64], results: [I64] };
+const PAGE_TYPE = { params: [I32, I64, I64, I64, I64, I32, I32], results: [I32] };
+/** Most block starts one page function holds; a page with more hot starts interprets the rest. */
+export const MAX_HEADS = Number(ENV.JIT_MAX_HEADS ?? 256);
+const WHOLE_ALWAYS = ENV.JIT_WHOLE === "1";
+/** A page is rebuilt whole when its block starts reach this multiple of the last whole build. */
+const REBUILD_FACTOR = Number(ENV.JIT_REBUILD ?? 2);
+
+/** The compiled code of one frame (physical page): its block starts and their table slots. */
+interface PageRec {
+  tag: bigint;
+  /** decoded slot address of a block start -> function-table index */
+  heads: Map<number, number>;
+  /** Block starts at the last whole-page build. */
+  fullSize: number;
+}
+
+/**
+ * Compiled modules by content, process-wide: identical pages (the same kernel in several VMs, the
+ * same program run again) compile once. Bounded; the oldest entry goes first.
+ */
+const moduleCache = new Map<string, { bytes: Uint8Array; module: WebAssembly.Module }>();
+const MODULE_CACHE_MAX = 4096;
+/** Two FNV-1a hashes (different offsets) and the length: the cache key; a hit compares the bytes too. */
+function contentKey(b: Uint8Array): string {
+  let h1 = 0x811c9dc5, h2 = 0x9747b28c;
+  for (let i = 0; i < b.length; i++) {
+    h1 = Math.imul(h1 ^ b[i]!, 0x01000193);
+    h2 = Math.imul(h2 ^ b[i]!, 0x01000193);
+  }
+  return `${b.length}:${(h1 >>> 0).toString(36)}:${(h2 >>> 0).toString(36)}`;
+}
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+function compiledModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
+  const key = contentKey(bytes);
+  let e = moduleCache.get(key);
+  if (e && sameBytes(e.bytes, bytes)) {
+    moduleCache.delete(key);
+  } else {
+    e = { bytes, module: new WebAssembly.Module(bytes) };
+    moduleCache.delete(key);
+    if (moduleCache.size >= MODULE_CACHE_MAX) moduleCache.delete(moduleCache.keys().next().value!);
+  }
+  moduleCache.set(key, e);
+  return e.module;
+}
+
+export const PROF = { scan: 0, emit: 0, module: 0, instance: 0 };
+
+export class Jit {
+  readonly capacity: number;
+  readonly threshold: number;
+  private base: number;
+  private next: number;
+  private free: number[] = [];
+  private frames = new Map<number, PageRec>();
+  private pagesSeen = new Set<bigint>();
+  private helperImports: Record<string, unknown>;
+  private env: CompileEnv;
+  /** Page functions built (a page is rebuilt with every new block start). */
+  modules = 0;
+  compileMs = 0;
+  codeBytes = 0;
+  flushes = 0;
+  declined = 0;
+
+  constructor(private ex: JitCoreExports, opts: JitOptions = {}) {
+    this.capacity = Math.max(1, Math.min(opts.capacity ?? 8192, L.JE_NEVER - 1 - ex.table.length));
+    this.threshold = Math.max(1, Math.min(opts.threshold ?? Number(ENV.JIT_THRESH ?? 20000), L.JE_NEVER - 1));
+    this.base = ex.table.length;
+    ex.table.grow(this.capacity);
+    this.next = this.base;
+    this.helperImports = { memory: ex.memory };
+    for (const h of HELPERS) this.helperImports[h] = ex[h];
+    this.env = {
+      takenExtra: 0n,
+      helper: (name) => HELPERS.indexOf(name),
+    };
+    ex.jitConfigure(1, this.threshold);
+  }
+
+  /** Detach: the core interprets everything again. */
+  detach(): void {
+    this.ex.jitConfigure(0, 0);
+    this.clearTable();
+  }
+
+  private clearTable(): void {
+    for (let i = this.base; i < this.next; i++) this.ex.table.set(i, null);
+    this.next = this.base;
+    this.free = [];
+    this.frames.clear();
+  }
+
+  /** Drop every compiled block (bounded cache: called when the table slots are used up). */
+  flush(): void {
+    this.ex.jitFlush();
+    this.clearTable();
+    this.flushes++;
+  }
+
+  private available(): number {
+    return this.free.length + this.base + this.capacity - this.next;
+  }
+
+  private alloc(): number | undefined {
+    if (this.free.length > 0) return this.free.pop();
+    if (this.next < this.base + this.capacity) return this.next++;
+    return undefined;
+  }
+
+  /** The frame's record if its compiled code is still installed (not invalidated by the core). */
+  private liveRec(frame: number, tag: bigint, dv: DataView): PageRec | undefined {
+    const rec = this.frames.get(frame);
+    if (!rec) return undefined;
+    let live = rec.tag === tag;
+    if (live) {
+      for (const [s, idx] of rec.heads) {
+        if (dv.getUint16(L.JMAP_BASE + ((s - L.FRAME_BASE) >>> 3), true) !== (L.JE_COMPILED | idx)) live = false;
+      }
+    }
+    if (live) return rec;
+    // The core dropped this frame's blocks (code changed, or the frame holds another page now):
+    // their table slots are free again.
+    for (const idx of rec.heads.values()) {
+      this.ex.table.set(idx, null);
+      this.free.push(idx);
+    }
+    this.frames.delete(frame);
+    return undefined;
+  }
+
+  /** env.jit_compile: compile the block starting at decoded slot `slot`, or mark it JE_NEVER. */
+  compile(slot: number): void {
+    const t0 = performance.now();
+    let dv = new DataView(this.ex.memory.buffer);
+    const mapAt = (s: number): number => L.JMAP_BASE + ((s - L.FRAME_BASE) >>> 3);
+    try {
+      const frame = Math.floor((slot - L.FRAME_BASE) / L.FRAME_SIZE);
+      const tag = dv.getBigUint64(L.FTAG_BASE + frame * 8, true);
+      const insns = scanBlock(dv, slot, (s) => this.ex.jitDecode(s));
+      let rec = this.liveRec(frame, tag, dv);
+      if (insns.length === 0 || tag === 0n || (rec && rec.heads.size >= MAX_HEADS)) {
+        dv.setUint16(mapAt(slot), L.JE_NEVER, true);
+        this.declined++;
+        return;
+      }
+      if (!rec) {
+        rec = { tag, heads: new Map(), fullSize: 0 };
+        this.frames.set(frame, rec);
+      }
+      // The new start, then the region reachable from it in the page (successors()).
+      const frameBase = L.FRAME_BASE + frame * L.FRAME_SIZE;
+      const scanned = new Map<number, Insn[]>([[slot, insns]]);
+      const want: number[] = [slot];
+      for (let q = 0; q < want.length && rec.heads.size + want.length <= MAX_HEADS; q++) {
+        const b = scanned.get(want[q])!;
+        for (const t of successors(b)) {
+          const s = frameBase + (t << 3);
+          if (rec.heads.has(s) || scanned.has(s)) continue;
+          if (dv.getUint16(mapAt(s), true) === L.JE_NEVER) continue;
+          const more = scanBlock(dv, s, (x) => this.ex.jitDecode(x));
+          if (more.length === 0) continue;
+          scanned.set(s, more);
+          want.push(s);
+        }
+      }
+      const fresh = want.slice(0, Math.max(1, MAX_HEADS - rec.heads.size));
+      if (this.available() < fresh.length) {
+        // Code cache full: start over with this region alone.
+        this.flush();
+        rec = { tag, heads: new Map(), fullSize: 0 };
+        this.frames.set(frame, rec);
+      }
+      // A page is rebuilt whole (one function, every block start: transfers between its blocks
+      // stay in compiled code) when its starts have doubled since the last whole build; else the
+      // new region becomes a module of its own (transfers to the page's other modules go through
+      // the run loop). Compile work per page stays linear in its final size.
+      const whole = WHOLE_ALWAYS || rec.heads.size + fresh.length >= REBUILD_FACTOR * rec.fullSize;
+      for (const s of fresh) rec.heads.set(s, this.alloc()!);
+      const heads = whole ? [...rec.heads] : fresh.map((s) => [s, rec!.heads.get(s)!] as [number, number]);
+      if (whole) rec.fullSize = rec.heads.size;
+      const blocks = heads.map(([s]) => scanned.get(s) ?? scanBlock(dv, s, (x) => this.ex.jitDecode(x)));
+      this.env.takenExtra = takenExtraOf(dv);
+      const tA = performance.now();
+      const page = compilePage(blocks, this.env);
+      const funcs = [{ type: 2, locals: page.locals, body: page.body, export: '' }];
+      const pageFn = HELPERS.length;
+      heads.forEach((_, k) => {
+        const t = new Code().i32(k);
+        for (let p = 0; p < 6; p++) t.get(p);
+        t.byte(Op.call).u32(pageFn);
+        funcs.push({ type: 0, locals: [], body: t, export: `e${k}` });
+      });
+      const bytes = moduleBytes({
+        types: [ENTRY_TYPE, HELPER_TYPE, PAGE_TYPE],
+        imports: HELPERS.map((name) => ({ name, type: 1 })),
+        funcs,
+      });
+      const tB = performance.now();
+      const mod = compiledModule(bytes);
+      const tC = performance.now();
+      const inst = new WebAssembly.Instance(mod, { env: this.helperImports as WebAssembly.ModuleImports });
+      const tD = performance.now();
+      PROF.emit += tB - tA; PROF.module += tC - tB; PROF.instance += tD - tC; PROF.scan += tA - t0;
+      dv = new DataView(this.ex.memory.buffer);
+      heads.forEach(([s, i], k) => {
+        this.ex.table.set(i, inst.exports[`e${k}`] as never);
+        dv.setUint16(mapAt(s), L.JE_COMPILED | i, true);
+      });
+      this.ex.jitMarkFrame(frame);
+      this.pagesSeen.add(tag);
+      this.modules++;
+      this.codeBytes += bytes.length;
+    } catch (e) {
+      // A block the compiler cannot build (a bug, or the engine refusing it): interpret it.
+      dv = new DataView(this.ex.memory.buffer);
+      dv.setUint16(mapAt(slot), L.JE_NEVER, true);
+      this.declined++;
+      if (ENV.CYCLEVISOR_JIT_DEBUG) throw e;
+    } finally {
+      this.compileMs += performance.now() - t0;
+    }
+  }
+
+  /** Block starts compiled now (over every live page). */
+  get blocks(): number {
+    let n = 0;
+    for (const r of this.frames.values()) n += r.heads.size;
+    return n;
+  }
+
+  stats(): JitStats {
+    const dv = new DataView(this.ex.memory.buffer);
+    return {
+      blocks: this.blocks,
+      pages: this.pagesSeen.size,
+      modules: this.modules,
+      compileMs: this.compileMs,
+      codeBytes: this.codeBytes,
+      invalidations: dv.getUint32(L.J_INVAL, true),
+      flushes: this.flushes,
+      declined: this.declined,
+      insns: Number(dv.getBigUint64(L.J_INSNS, true)),
+      enters: Number(dv.getBigUint64(L.J_ENTERS, true)),
+    };
+  }
+}

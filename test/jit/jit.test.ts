@@ -1,0 +1,175 @@
+/**
+ * The JIT tier (issue 14, docs/JIT.md): compiled code must leave every architectural register,
+ * memory byte and counter exactly where the interpreter leaves them.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Core, type MmioPort } from '../../src/core.js';
+import * as L from '../../src/generated/layout.js';
+import { encode } from '../../src/isa/encode.js';
+import { SEMANTIC_OPS } from '../../src/isa/table.js';
+import { EMITTERS } from '../../src/jit/emitters.js';
+import { VirtMachine } from '../../src/board/virt.js';
+import type { Tier } from '../../src/jit/jit.js';
+import { diffOne, JIT_ROWS } from '../../scripts/jit/difftest.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const noMmio: MmioPort = { read: () => 1, write: () => 1, dataLo: 0, dataHi: 0 };
+
+function coreWith(tier: Tier, words: number[], threshold = 2): Core {
+  const core = new Core({ ramBytes: 1 << 20, mmio: noMmio, tier, jit: { threshold } });
+  const dv = new DataView(core.ram.buffer, core.ram.byteOffset);
+  words.forEach((w, i) => dv.setUint32(i * 4, w >>> 0, true));
+  core.ex.invalidatePhys(0x8000_0000n, BigInt(words.length * 4));
+  core.pc = 0x8000_0000n;
+  core.deadline = 1e12;
+  // Distinct latencies per class (a bare Core has none), so cycles are checked too.
+  for (let cls = 0; cls < 18; cls++) core.ex.setLatency(cls, 1 + ((cls * 5) % 7));
+  return core;
+}
+
+function snapshot(core: Core): unknown {
+  const x: string[] = [];
+  for (let r = 1; r < 32; r++) x.push(core.x(r).toString(16));
+  return { pc: core.pc, instret: core.instret, cycles: core.cycles, x, cls: core.classCounts() };
+}
+
+describe('JIT emitters', () => {
+  it('every emitter row names an op of the instruction table', () => {
+    for (const op of Object.keys(EMITTERS)) expect(SEMANTIC_OPS, op).toContain(op);
+    // The tester generates every compiled row (compressed forms too).
+    expect(JIT_ROWS.length).toBeGreaterThan(90);
+  });
+});
+
+describe('differential tier tester (scripts/jit/difftest.ts)', () => {
+  // Random programs from the table's rows: traps, page crossings, SMC, random run slices.
+  // `npm run jitdiff -- --count N` runs the same for as many programs as wanted.
+  it('30 random programs x 20,000 instructions: identical state and counters in both tiers', () => {
+    let jit = 0;
+    for (let seed = 1; seed <= 30; seed++) {
+      const r = diffOne(seed);
+      expect(r.diffs, `seed ${seed}`).toEqual([]);
+      jit += r.jitInsns;
+    }
+    // ... and most of it really ran compiled.
+    expect(jit).toBeGreaterThan(0.6 * 30 * 20000);
+  });
+});
+
+describe('JIT exactness', () => {
+  // A counted loop with a load, a store, a multiply and a call/return.
+  const loop = [
+    encode('auipc', { rd: 10, imm: 0 }), // a0 = 0x80000000
+    encode('addi', { rd: 11, rs1: 0, imm: 1000 }), // a1 = 1000
+    encode('addi', { rd: 10, rs1: 10, imm: 0x400 }),
+    encode('ld', { rd: 12, rs1: 10, imm: 0 }), // loop:
+    encode('mul', { rd: 12, rs1: 12, rs2: 11 }),
+    encode('addi', { rd: 12, rs1: 12, imm: 7 }),
+    encode('sd', { rs1: 10, rs2: 12, imm: 0 }),
+    encode('jal', { rd: 1, imm: 12 }), // call f
+    encode('addi', { rd: 11, rs1: 11, imm: -1 }),
+    encode('bne', { rs1: 11, rs2: 0, imm: -24 }),
+    encode('jal', { rd: 0, imm: 0 }), // done: spin
+    encode('xor', { rd: 13, rs1: 13, rs2: 12 }), // f:
+    encode('jalr', { rd: 0, rs1: 1, imm: 0 }),
+  ];
+
+  it('every instruction limit and run slicing gives the interpreter\'s pc, registers and counters', () => {
+    for (const limit of [1, 2, 3, 7, 100, 1001, 5003, 8000]) {
+      const s: unknown[] = [];
+      for (const tier of ['interp', 'jit'] as const) {
+        const core = coreWith(tier, loop);
+        let slice = 1;
+        for (let guard = 0; guard < 100000 && core.instret < limit; guard++) {
+          core.insnLimit = limit;
+          core.deadline = core.cycles + (slice = (slice * 7) % 97 + 1);
+          core.run();
+        }
+        s.push(snapshot(core));
+      }
+      expect(s[1], `limit ${limit}`).toEqual(s[0]);
+    }
+  });
+
+  it('runs the loop in compiled code, and JIT_INHIBIT keeps the run loop out of it', () => {
+    const a = coreWith('jit', loop);
+    a.insnLimit = 9000;
+    a.run();
+    expect(a.jit!.stats().insns).toBeGreaterThan(8000);
+    const b = coreWith('jit', loop);
+    b.jitInhibit = 1;
+    b.insnLimit = 9000;
+    b.run();
+    expect(b.jit!.stats().insns).toBe(0);
+    expect(snapshot(b)).toEqual(snapshot(a));
+  });
+
+  it('self-modifying code: a store over a compiled instruction takes effect at once (no fence.i needed)', () => {
+    // loop: addi a0, a0, 1 (patched to addi a0, a0, 100 after 500 rounds by a store of the word in t1)
+    const patched = encode('addi', { rd: 10, rs1: 10, imm: 100 });
+    const prog = [
+      encode('auipc', { rd: 5, imm: 0 }), // t0 = pc (0x80000000)
+      encode('lui', { rd: 6, imm: (patched >>> 12) << 12 }),
+      encode('addi', { rd: 6, rs1: 6, imm: ((patched & 0xfff) << 20) >> 20 }),
+      encode('addi', { rd: 11, rs1: 0, imm: 1000 }),
+      encode('addi', { rd: 10, rs1: 10, imm: 1 }), // 0x10: the patched instruction
+      encode('addi', { rd: 11, rs1: 11, imm: -1 }),
+      encode('addi', { rd: 7, rs1: 11, imm: -500 }),
+      encode('bne', { rs1: 7, rs2: 0, imm: 8 }),
+      encode('sw', { rs1: 5, rs2: 6, imm: 0x10 }),
+      encode('bne', { rs1: 11, rs2: 0, imm: -20 }),
+      encode('jal', { rd: 0, imm: 0 }),
+    ];
+    const s: unknown[] = [];
+    for (const tier of ['interp', 'jit'] as const) {
+      const core = coreWith(tier, prog);
+      core.insnLimit = 20000;
+      core.run();
+      expect(core.x(10)).toBe(500n + 500n * 100n);
+      if (tier === 'jit') expect(core.jit!.stats().invalidations).toBeGreaterThan(0);
+      s.push(snapshot(core));
+    }
+    expect(s[1]).toEqual(s[0]);
+  });
+
+  it('a host write to guest RAM (a loader, DMA) drops compiled code of that page', () => {
+    const core = coreWith('jit', [encode('addi', { rd: 10, rs1: 10, imm: 1 }), encode('jal', { rd: 0, imm: -4 })]);
+    core.insnLimit = 1000;
+    core.run();
+    expect(core.x(10)).toBe(500n);
+    core.writePhys(0x8000_0000, new Uint8Array(new Uint32Array([encode('addi', { rd: 10, rs1: 10, imm: 3 })]).buffer));
+    core.insnLimit = 2000;
+    core.run();
+    expect(core.x(10)).toBe(500n + 3n * 500n);
+  });
+
+  it('cmark-small: same output, instructions, cycles and class counts in both tiers, twice', () => {
+    const elf = readFileSync(join(ROOT, 'test/guests/bin/cmark-small.elf'));
+    const runs = (['interp', 'jit', 'jit'] as const).map((tier) => {
+      const m = new VirtMachine({ ramBytes: 16 << 20, tier, onOutput: () => {} });
+      m.loadElf(elf, 'cmark-small.elf');
+      const r = m.runSync();
+      return { r, out: m.outputText(), instret: m.core.instret, cycles: m.core.cycles, cls: m.core.classCounts(), share: m.core.jit?.stats().insns ?? 0 };
+    });
+    expect(runs[0]!.r.code).toBe(0);
+    for (const j of [runs[1]!, runs[2]!]) {
+      expect({ ...j, share: 0 }).toEqual({ ...runs[0]!, share: 0 });
+      expect(j.share).toBeGreaterThan(0.5 * j.instret);
+    }
+  });
+
+  it('the tier is per core and switchable: interp cores never call the compiler', () => {
+    const c = coreWith('interp', [encode('jal', { rd: 0, imm: 0 })]);
+    expect(c.tier).toBe('interp');
+    expect(c.jit).toBeUndefined();
+    c.setTier('jit', { threshold: 2 });
+    expect(c.tier).toBe('jit');
+    c.insnLimit = 100;
+    c.run();
+    expect(c.jit!.stats().insns).toBeGreaterThan(0);
+    c.setTier('interp');
+    expect(new DataView(c.ex.memory.buffer).getUint32(L.J_ON, true)).toBe(0);
+  });
+});

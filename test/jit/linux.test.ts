@@ -1,0 +1,32 @@
+/**
+ * Linux under the JIT tier (issue 14 scope 4): the kernel and the nolibc initramfs boot to
+ * power-off with the same instructions, cycles, class counts and console as the interpreter.
+ * Needs the shared guest images (test/helpers/guests.ts); skipped, and says why, without them.
+ */
+import { describe, expect, it } from 'vitest';
+import { VirtMachine } from '../../src/board/virt.js';
+import { bootLinux } from '../../src/board/boot.js';
+import { useOptimizingCompiler } from '../../src/core.js';
+import { haveImages, image, IMAGES } from '../helpers/guests.js';
+
+const HAVE = haveImages('linux-6.1-rv64.Image', 'initramfs-nolibc.cpio.gz');
+if (!HAVE) console.warn(`test/jit/linux.test.ts: skipped: no guest images at ${IMAGES}`);
+useOptimizingCompiler();
+
+function boot(tier: 'interp' | 'jit'): Record<string, unknown> {
+  let out = '';
+  const m = new VirtMachine({ ramBytes: 256 << 20, tier, onOutput: (c) => (out += Buffer.from(c).toString('latin1')) });
+  bootLinux(m, { bios: 'builtin', kernel: image('linux-6.1-rv64.Image'), initrd: image('initramfs-nolibc.cpio.gz'), append: 'console=ttyS0' });
+  const r = m.runSync();
+  return { r, instret: m.core.instret, cycles: m.core.cycles, cls: m.core.classCounts(), out, jit: m.core.jit?.stats().insns ?? 0 };
+}
+
+describe.skipIf(!HAVE)('Linux under the JIT', () => {
+  it('nolibc boots to power-off with the interpreter\'s counters and console', () => {
+    const a = boot('interp');
+    const b = boot('jit');
+    expect(String(a.out)).toContain('init: powering off');
+    expect(b.jit).toBeGreaterThan(0.5 * Number(b.instret));
+    expect({ ...b, jit: 0 }).toEqual({ ...a, jit: 0 });
+  }, 600_000);
+});
