@@ -19,6 +19,7 @@ import type { VirtMachine, RunResult } from '../board/virt.js';
 import * as L from '../generated/layout.js';
 import { MachineDebug, type HookHandle } from './hooks.js';
 import { StopReason, WATCH_READ, WATCH_WRITE, type DebugStop, type WatchKind } from './core-debug.js';
+import { hex64le, fromHexLe, unescapeBinary } from './rsp.js';
 
 /** Largest packet we accept and announce (PacketSize, hex). */
 const PACKET_SIZE = 0x4000;
@@ -72,17 +73,6 @@ export function parseGdbAddress(spec: string): { host: string; port: number } | 
   return { host: m[1] || '127.0.0.1', port };
 }
 
-function hex64le(v: bigint): string {
-  let s = '';
-  for (let i = 0; i < 8; i++) s += Number((v >> BigInt(i * 8)) & 0xffn).toString(16).padStart(2, '0');
-  return s;
-}
-function fromHexLe(s: string): bigint | null {
-  if (!/^[0-9a-fA-F]*$/.test(s) || s.length % 2 !== 0 || s.length === 0 || s.length > 16) return null;
-  let v = 0n;
-  for (let i = s.length - 2; i >= 0; i -= 2) v = (v << 8n) | BigInt(parseInt(s.slice(i, i + 2), 16));
-  return v;
-}
 function toHex(b: Uint8Array): string {
   return Buffer.from(b).toString('hex');
 }
@@ -95,15 +85,6 @@ function checksum(s: Buffer | string): number {
   let c = 0;
   for (const x of b) c = (c + x) & 0xff;
   return c;
-}
-/** Binary escapes of the X packet: 0x7d then the byte XOR 0x20. */
-function unescapeBinary(b: Buffer): Uint8Array {
-  const out: number[] = [];
-  for (let i = 0; i < b.length; i++) {
-    if (b[i] === 0x7d && i + 1 < b.length) out.push(b[++i]! ^ 0x20);
-    else out.push(b[i]!);
-  }
-  return Uint8Array.from(out);
 }
 
 interface Point {

@@ -24,6 +24,7 @@ import type { Vcpu } from '../hypervisor/vcpu.js';
 import type { VcpuContext } from '../vcpu.js';
 import * as L from '../generated/layout.js';
 import { CoreDebug, StopReason, WATCH_READ, WATCH_WRITE, type WatchKind } from './core-debug.js';
+import { hex64le, fromHexLe, unescapeBinary } from './rsp.js';
 
 const PACKET_SIZE = 0x4000;
 const MAX_READ = (PACKET_SIZE - 16) >> 1;
@@ -121,25 +122,6 @@ parentPort.on('message', (m) => {
 });
 `;
 
-function hex64le(v: bigint): string {
-  let s = '';
-  for (let i = 0; i < 8; i++) s += Number((v >> BigInt(i * 8)) & 0xffn).toString(16).padStart(2, '0');
-  return s;
-}
-function fromHexLe(s: string): bigint | null {
-  if (!/^[0-9a-fA-F]*$/.test(s) || s.length % 2 !== 0 || s.length === 0 || s.length > 16) return null;
-  let v = 0n;
-  for (let i = s.length - 2; i >= 0; i -= 2) v = (v << 8n) | BigInt(parseInt(s.slice(i, i + 2), 16));
-  return v;
-}
-function unescapeBinary(b: Uint8Array): Uint8Array {
-  const out: number[] = [];
-  for (let i = 0; i < b.length; i++) {
-    if (b[i] === 0x7d && i + 1 < b.length) out.push(b[++i]! ^ 0x20);
-    else out.push(b[i]!);
-  }
-  return Uint8Array.from(out);
-}
 
 /**
  * Guest-physical address of `va` through a vCPU's vsatp (Bare, Sv39, Sv48, Sv57; Priv §10.3-10.6),
