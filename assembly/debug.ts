@@ -37,10 +37,11 @@
 import {
   D_FLAGS, D_STEP_HART, D_N_EXEC, D_N_WATCH, D_MID, D_SKIP, D_SKIP_PC, D_REASON, D_INDEX, D_PC, D_CAUSE,
   D_TVAL, D_EPC, D_N_HITS, D_HITS_MAX, D_HITS, D_HIT_SIZE, D_EXEC, D_WATCH, C_HART, HART_BASE, HART_SAVE_BASE,
-  HART_SIZE, H_PRIV, H_VIRT, H_SATP, H_VSATP, H_HGATP, RAM_GPA, RAM_OFFSET, C_RAM_SIZE, C_HARTS,
+  HART_SIZE, H_PRIV, H_VIRT, H_SATP, H_VSATP, H_HGATP, C_HARTS,
 } from './layout';
 import { tlbFlushAllHarts, tlbFlushHart } from './mmu';
 import { readCsr, writeCsr, csrOk } from './csr';
+import { walkNoSideEffects } from './vmexit';
 
 /** D_FLAGS bits. */
 export const DBG_EXEC: u32 = 1;
@@ -225,54 +226,6 @@ export function dbgReset(): void {
 
 const NONE: u64 = <u64>-1;
 
-@inline function ramRead64(pa: u64): u64 {
-  return load<u64>(<usize>(pa - <u64>RAM_GPA + <u64>RAM_OFFSET));
-}
-@inline function ramHas(pa: u64, size: u64): bool {
-  return pa >= <u64>RAM_GPA && pa - <u64>RAM_GPA + size <= load<u64>(C_RAM_SIZE);
-}
-
-/**
- * One stage of translation (Priv 1.12 §4.3.2 / §8.5): atp's mode 8/9/10 (Sv39/48/57; x4: the
- * G-stage's Sv39x4... with a 16 KiB root and 2 more address bits). Structural checks only (V, W
- * without R, leaf, misaligned superpage, G-stage leaves need U); PTEs are read, never written.
- * `hgatp` != 0 sends every VS-stage PTE address through the G stage first.
- */
-function walk(atp: u64, addr: u64, x4: bool, hgatp: u64, viaG: bool): u64 {
-  const mode = <u32>(atp >> 60);
-  if (mode == 0) return addr;
-  if (mode < 8 || mode > 10) return NONE;
-  const levels = mode - 5;
-  const bits: u64 = 12 + 9 * <u64>levels + (x4 ? 2 : 0);
-  if (x4) {
-    if ((addr >> bits) != 0) return NONE;
-  } else {
-    const top = <i64>addr >> <i64>(bits - 1);
-    if (top != 0 && top != -1) return NONE;
-  }
-  let a = (atp & 0xfffffffffff) << 12;
-  if (x4) a &= ~(<u64>0x3fff);
-  let i = <i32>levels - 1;
-  while (true) {
-    const mask: u64 = x4 && i == <i32>levels - 1 ? 0x7ff : 0x1ff;
-    let pteAddr = a + (((addr >> (12 + 9 * <u64>i)) & mask) << 3);
-    if (viaG) pteAddr = walk(hgatp, pteAddr, true, 0, false);
-    if (pteAddr == NONE || !ramHas(pteAddr, 8)) return NONE;
-    const pte = ramRead64(pteAddr);
-    if ((pte & 1) == 0 || (pte & 6) == 4) return NONE;
-    if ((pte & 0xa) != 0) {
-      if (x4 && (pte & 0x10) == 0) return NONE;
-      const off: u64 = ((<u64>1) << (12 + 9 * <u64>i)) - 1;
-      const base = ((pte >> 10) & 0xfffffffffff) << 12;
-      if ((base & off) != 0) return NONE;
-      return base | (addr & off);
-    }
-    if (i == 0) return NONE;
-    i--;
-    a = ((pte >> 10) & 0xfffffffffff) << 12;
-  }
-}
-
 /**
  * Physical address of virtual address va as hart h sees it now (its privilege and V: M-mode is
  * bare; S/U use satp; V = 1 uses vsatp then hgatp), or all ones when it does not translate.
@@ -285,12 +238,12 @@ export function dbgTranslate(va: u64, h: u32): u64 {
   const virt = load<u64>(b + (H_VIRT - HART_BASE)) != 0;
   if (virt) {
     const hgatp = load<u64>(b + (H_HGATP - HART_BASE));
-    const gpa = walk(load<u64>(b + (H_VSATP - HART_BASE)), va, false, hgatp, true);
+    const gpa = walkNoSideEffects(load<u64>(b + (H_VSATP - HART_BASE)), va, false, hgatp, true);
     if (gpa == NONE) return NONE;
-    return walk(hgatp, gpa, true, 0, false);
+    return walkNoSideEffects(hgatp, gpa, true, 0, false);
   }
   if (priv == 3) return va;
-  return walk(load<u64>(b + (H_SATP - HART_BASE)), va, false, 0, false);
+  return walkNoSideEffects(load<u64>(b + (H_SATP - HART_BASE)), va, false, 0, false);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -102,8 +102,12 @@ export function vmExit(cause: u64, tval: u64, epc: u64, htval: u64, htinst: u64,
   return load<u64>(<usize>(pa - <u64>RAM_GPA + <u64>RAM_OFFSET));
 }
 
-/** One stage: walk the tables at root (mode 8/9/10 = Sv39/48/57, x4: the G-stage form). */
-function walk(atp: u64, addr: u64, x4: bool, toHost: bool): u64 {
+/**
+ * One stage: walk the tables at root (mode 8/9/10 = Sv39/48/57, x4: the G-stage form). `viaG`: the
+ * PTE addresses are guest-physical and go through the G stage at `hgatp` first (a VS-stage walk).
+ * Also the debugger's translation (debug.ts dbgTranslate), for any hart's atp/hgatp.
+ */
+export function walkNoSideEffects(atp: u64, addr: u64, x4: bool, hgatp: u64, viaG: bool): u64 {
   const mode = <u32>(atp >> 60);
   if (mode == 0) return addr;
   if (mode < 8 || mode > 10) return NONE;
@@ -122,7 +126,7 @@ function walk(atp: u64, addr: u64, x4: bool, toHost: bool): u64 {
     const mask: u64 = x4 && i == <i32>levels - 1 ? 0x7ff : 0x1ff;
     let pteAddr = a + (((addr >> (12 + 9 * <u64>i)) & mask) << 3);
     // A VS-stage PTE address is guest-physical: translate it through the G-stage first.
-    if (toHost) pteAddr = gpaToHpa(pteAddr);
+    if (viaG) pteAddr = walkNoSideEffects(hgatp, pteAddr, true, 0, false);
     if (pteAddr == NONE || !inRam(pteAddr, 8)) return NONE;
     const pte = ramRead64(pteAddr);
     if ((pte & 1) == 0 || (pte & 6) == 4) return NONE;
@@ -141,14 +145,15 @@ function walk(atp: u64, addr: u64, x4: bool, toHost: bool): u64 {
 
 /** Host-physical address of guest-physical gpa under the running hart's hgatp, or all ones. */
 export function gpaToHpa(gpa: u64): u64 {
-  return walk(load<u64>(H_HGATP), gpa, true, false);
+  return walkNoSideEffects(load<u64>(H_HGATP), gpa, true, 0, false);
 }
 
 /** Host-physical address of guest-virtual gva under vsatp and hgatp (V = 1 view), or all ones. */
 export function gvaToHpa(gva: u64): u64 {
-  const gpa = walk(load<u64>(H_VSATP), gva, false, true);
+  const hgatp = load<u64>(H_HGATP);
+  const gpa = walkNoSideEffects(load<u64>(H_VSATP), gva, false, hgatp, true);
   if (gpa == NONE) return NONE;
-  return gpaToHpa(gpa);
+  return walkNoSideEffects(hgatp, gpa, true, 0, false);
 }
 
 /** The 16-bit parcel at guest-virtual va, or all ones when it does not translate to RAM. */

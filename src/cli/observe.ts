@@ -23,6 +23,25 @@ export interface ObserveIo {
   consoleInput: boolean;
 }
 
+/** The --trace-out and --report files, opened together (nothing left open when the second fails), and the tracer. */
+function openOutputs(o: ObserveSettings, cpuHz: number): { traceFd: number | null; reportFd: number | null; tracer: Tracer | null } {
+  const traceFd = o.traceOut ? openObserveFile(o.traceOut, '--trace-out') : null;
+  let reportFd: number | null = null;
+  try {
+    reportFd = o.report ? openObserveFile(o.report, '--report') : null;
+  } catch (e) {
+    if (traceFd !== null) closeSync(traceFd);
+    throw e;
+  }
+  const tracer = o.traceOut
+    ? new Tracer(traceFormatOf(o.traceOut)!, cpuHz, {
+        ...(o.traceMaxBytes !== undefined ? { maxBytes: o.traceMaxBytes } : {}),
+        ...(o.traceWindow ? o.traceWindow : {}),
+      })
+    : null;
+  return { traceFd, reportFd, tracer };
+}
+
 /** Open an output file for writing now (one line naming the flag if it cannot be). */
 export function openObserveFile(path: string, flag: string): number {
   try {
@@ -73,20 +92,7 @@ export function observeBoard(machine: VirtMachine, o: ObserveSettings | undefine
     if (!progress) return null;
     return { finish: async () => {}, stopProgress: () => progress.stop() };
   }
-  const traceFd = o.traceOut ? openObserveFile(o.traceOut, '--trace-out') : null;
-  let reportFd: number | null = null;
-  try {
-    reportFd = o.report ? openObserveFile(o.report, '--report') : null;
-  } catch (e) {
-    if (traceFd !== null) closeSync(traceFd);
-    throw e;
-  }
-  const tracer = o.traceOut
-    ? new Tracer(traceFormatOf(o.traceOut)!, machine.timing.cpuHz, {
-        ...(o.traceMaxBytes !== undefined ? { maxBytes: o.traceMaxBytes } : {}),
-        ...(o.traceWindow ? o.traceWindow : {}),
-      })
-    : null;
+  const { traceFd, reportFd, tracer } = openOutputs(o, machine.timing.cpuHz);
   const observer = new BoardObserver(machine, { tracer });
   return {
     stopProgress: () => progress?.stop(),
@@ -156,20 +162,7 @@ export function observeHost(runner: unknown, o: ObserveSettings | undefined, io:
     progress?.stop();
     throw new UserError('--trace-out and --report need the VMM of this build (src/hypervisor/host.ts Host), which this host does not expose', 1);
   }
-  const traceFd = o.traceOut ? openObserveFile(o.traceOut, '--trace-out') : null;
-  let reportFd: number | null = null;
-  try {
-    reportFd = o.report ? openObserveFile(o.report, '--report') : null;
-  } catch (e) {
-    if (traceFd !== null) closeSync(traceFd);
-    throw e;
-  }
-  const tracer = o.traceOut
-    ? new Tracer(traceFormatOf(o.traceOut)!, host.timing.cpuHz, {
-        ...(o.traceMaxBytes !== undefined ? { maxBytes: o.traceMaxBytes } : {}),
-        ...(o.traceWindow ? o.traceWindow : {}),
-      })
-    : null;
+  const { traceFd, reportFd, tracer } = openOutputs(o, host.timing.cpuHz);
   const observer = new HostObserver(host, tracer);
   return {
     stopProgress: () => progress?.stop(),

@@ -19,18 +19,13 @@ import type { VirtMachine, RunResult } from '../board/virt.js';
 import * as L from '../generated/layout.js';
 import { MachineDebug, type HookHandle } from './hooks.js';
 import { StopReason, WATCH_READ, WATCH_WRITE, type DebugStop, type WatchKind } from './core-debug.js';
-import { hex64le, fromHexLe, unescapeBinary } from './rsp.js';
+import { hex64le, fromHexLe, unescapeBinary, featuresRead, riscvTargetXml, PACKET_SIZE, REG_PC, REG_F0, REG_CSR0, REG_PRIV } from './rsp.js';
 
 /** Largest packet we accept and announce (PacketSize, hex). */
-const PACKET_SIZE = 0x4000;
 /** Largest m read: the reply must fit a packet. */
 const MAX_READ = (PACKET_SIZE - 16) >> 1;
 const PID = 1;
 /** gdb's RISC-V register numbers. */
-const REG_PC = 32;
-const REG_F0 = 33;
-const REG_CSR0 = 65;
-const REG_PRIV = REG_CSR0 + 4096;
 
 /** The CSRs in the target description (number, name). fflags/frm/fcsr live in the fpu feature. */
 const CSRS: Array<[number, string]> = [
@@ -51,11 +46,6 @@ const H_CSRS: Array<[number, string]> = [
   [0x241, 'vsepc'], [0x242, 'vscause'], [0x243, 'vstval'], [0x244, 'vsip'], [0x280, 'vsatp'],
   [0x34a, 'mtinst'], [0x34b, 'mtval2'],
 ];
-const X_NAMES = ['zero', 'ra', 'sp', 'gp', 'tp', 't0', 't1', 't2', 'fp', 's1', 'a0', 'a1', 'a2', 'a3', 'a4', 'a5',
-  'a6', 'a7', 's2', 's3', 's4', 's5', 's6', 's7', 's8', 's9', 's10', 's11', 't3', 't4', 't5', 't6'];
-const F_NAMES = ['ft0', 'ft1', 'ft2', 'ft3', 'ft4', 'ft5', 'ft6', 'ft7', 'fs0', 'fs1', 'fa0', 'fa1', 'fa2', 'fa3',
-  'fa4', 'fa5', 'fa6', 'fa7', 'fs2', 'fs3', 'fs4', 'fs5', 'fs6', 'fs7', 'fs8', 'fs9', 'fs10', 'fs11', 'ft8',
-  'ft9', 'ft10', 'ft11'];
 
 export interface GdbStubOptions {
   /** -S: hold the machine before its first instruction until gdb resumes it. */
@@ -450,16 +440,7 @@ export class GdbStub {
       this.multiprocess = feats.includes('multiprocess+');
       return `PacketSize=${PACKET_SIZE.toString(16)};qXfer:features:read+;multiprocess+;vContSupported+;swbreak+;hwbreak+;QStartNoAckMode+`;
     }
-    if (p.startsWith('qXfer:features:read:')) {
-      const m = /^qXfer:features:read:([^:]+):([0-9a-fA-F]+),([0-9a-fA-F]+)$/.exec(p);
-      if (!m) return 'E01';
-      if (m[1] !== 'target.xml') return 'E00';
-      const xml = this.targetXml();
-      const off = parseInt(m[2]!, 16);
-      const len = Math.min(parseInt(m[3]!, 16), PACKET_SIZE - 8);
-      const part = xml.slice(off, off + len);
-      return (off + len >= xml.length ? 'l' : 'm') + part;
-    }
+    if (p.startsWith('qXfer:features:read:')) return featuresRead(p, () => this.targetXml());
     if (p === 'qfThreadInfo') {
       const ids: string[] = [];
       for (let h = 0; h < this.harts; h++) ids.push(this.tid(h));
@@ -615,25 +596,6 @@ export class GdbStub {
   }
 
   private targetXml(): string {
-    const reg = (name: string, n: number, type = 'int', group?: string) =>
-      `<reg name="${name}" bitsize="64" regnum="${n}" type="${type}"${group ? ` group="${group}"` : ''}/>`;
-    let x = '<?xml version="1.0"?><!DOCTYPE target SYSTEM "gdb-target.dtd"><target version="1.0">';
-    x += '<architecture>riscv:rv64</architecture>';
-    x += '<feature name="org.gnu.gdb.riscv.cpu">';
-    X_NAMES.forEach((nm, i) => (x += reg(nm, i, i === 1 ? 'code_ptr' : i === 2 || i === 8 ? 'data_ptr' : 'int')));
-    x += reg('pc', REG_PC, 'code_ptr');
-    x += '</feature>';
-    if (this.hasFp) {
-      x += '<feature name="org.gnu.gdb.riscv.fpu">';
-      F_NAMES.forEach((nm, i) => (x += reg(nm, REG_F0 + i, 'ieee_double', 'float')));
-      x += reg('fflags', REG_CSR0 + 1, 'int', 'float') + reg('frm', REG_CSR0 + 2, 'int', 'float') + reg('fcsr', REG_CSR0 + 3, 'int', 'float');
-      x += '</feature>';
-    }
-    x += '<feature name="org.gnu.gdb.riscv.csr">';
-    for (const [n, nm] of [...CSRS, ...(this.hasH ? H_CSRS : [])]) x += reg(nm, REG_CSR0 + n, 'int', 'system');
-    x += '</feature>';
-    x += '<feature name="org.gnu.gdb.riscv.virtual">' + reg('priv', REG_PRIV, 'int', 'system') + '</feature>';
-    x += '</target>';
-    return x;
+    return riscvTargetXml(this.hasFp, [...CSRS, ...(this.hasH ? H_CSRS : [])]);
   }
 }

@@ -24,19 +24,12 @@ import type { Vcpu } from '../hypervisor/vcpu.js';
 import type { VcpuContext } from '../vcpu.js';
 import * as L from '../generated/layout.js';
 import { CoreDebug, StopReason, WATCH_READ, WATCH_WRITE, type WatchKind } from './core-debug.js';
-import { hex64le, fromHexLe, unescapeBinary } from './rsp.js';
+import { hex64le, fromHexLe, unescapeBinary, featuresRead, riscvTargetXml, PACKET_SIZE, REG_PC, REG_F0, REG_CSR0, REG_PRIV } from './rsp.js';
 
-const PACKET_SIZE = 0x4000;
 const MAX_READ = (PACKET_SIZE - 16) >> 1;
 const BUF = 0x10000;
-const REG_PC = 32;
-const REG_F0 = 33;
-const REG_PRIV = 65 + 4096;
 /** fflags, frm, fcsr: 65 + their CSR numbers (1, 2, 3). */
-const REG_FCSR0 = 66;
-const F_NAMES = ['ft0', 'ft1', 'ft2', 'ft3', 'ft4', 'ft5', 'ft6', 'ft7', 'fs0', 'fs1', 'fa0', 'fa1', 'fa2', 'fa3',
-  'fa4', 'fa5', 'fa6', 'fa7', 'fs2', 'fs3', 'fs4', 'fs5', 'fs6', 'fs7', 'fs8', 'fs9', 'fs10', 'fs11', 'ft8',
-  'ft9', 'ft10', 'ft11'];
+const REG_FCSR0 = REG_CSR0 + 1;
 /**
  * CSRs in the target description, as the guest sees them (gdb regnum 65 + number): a guest's
  * S-mode CSRs are the vCPU's VS CSRs (Priv §9.2.x: with V = 1, sstatus is vsstatus, ...), plus
@@ -504,15 +497,7 @@ export class HostGdbStub {
 
   private query(p: string): string {
     if (p.startsWith('qSupported')) return `PacketSize=${PACKET_SIZE.toString(16)};qXfer:features:read+;qXfer:exec-file:read+;multiprocess+;vContSupported+;swbreak+;hwbreak+;QStartNoAckMode+`;
-    if (p.startsWith('qXfer:features:read:')) {
-      const m = /^qXfer:features:read:([^:]+):([0-9a-fA-F]+),([0-9a-fA-F]+)$/.exec(p);
-      if (!m) return 'E01';
-      if (m[1] !== 'target.xml') return 'E00';
-      const xml = this.targetXml();
-      const off = parseInt(m[2]!, 16);
-      const len = Math.min(parseInt(m[3]!, 16), PACKET_SIZE - 8);
-      return (off + len >= xml.length ? 'l' : 'm') + xml.slice(off, off + len);
-    }
+    if (p.startsWith('qXfer:features:read:')) return featuresRead(p, () => this.targetXml());
     if (p.startsWith('qXfer:exec-file:read:')) {
       // The VM's kernel file: gdb loads each inferior's ELF itself (symbols and architecture).
       const m = /^qXfer:exec-file:read:([0-9a-fA-F]*):([0-9a-fA-F]+),([0-9a-fA-F]+)$/.exec(p);
@@ -699,20 +684,6 @@ export class HostGdbStub {
   }
 
   private targetXml(): string {
-    const X = ['zero', 'ra', 'sp', 'gp', 'tp', 't0', 't1', 't2', 'fp', 's1', 'a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 's2', 's3', 's4', 's5', 's6', 's7', 's8', 's9', 's10', 's11', 't3', 't4', 't5', 't6'];
-    const reg = (name: string, n: number, type = 'int', group?: string) => `<reg name="${name}" bitsize="64" regnum="${n}" type="${type}"${group ? ` group="${group}"` : ''}/>`;
-    let x = '<?xml version="1.0"?><!DOCTYPE target SYSTEM "gdb-target.dtd"><target version="1.0"><architecture>riscv:rv64</architecture>';
-    x += '<feature name="org.gnu.gdb.riscv.cpu">';
-    X.forEach((nm, i) => (x += reg(nm, i, i === 1 ? 'code_ptr' : i === 2 || i === 8 ? 'data_ptr' : 'int')));
-    x += reg('pc', REG_PC, 'code_ptr') + '</feature>';
-    x += '<feature name="org.gnu.gdb.riscv.fpu">';
-    for (let i = 0; i < 32; i++) x += reg(F_NAMES[i]!, REG_F0 + i, 'ieee_double', 'float');
-    x += reg('fflags', REG_FCSR0, 'int', 'float') + reg('frm', REG_FCSR0 + 1, 'int', 'float') + reg('fcsr', REG_FCSR0 + 2, 'int', 'float');
-    x += '</feature>';
-    x += '<feature name="org.gnu.gdb.riscv.csr">';
-    for (const [num, name] of VCPU_CSRS) x += reg(name, 65 + num, 'int', 'system');
-    x += '</feature>';
-    x += '<feature name="org.gnu.gdb.riscv.virtual">' + reg('priv', REG_PRIV, 'int', 'system') + '</feature></target>';
-    return x;
+    return riscvTargetXml(true, VCPU_CSRS.map(([num, name]) => [num, name] as const));
   }
 }
