@@ -10,6 +10,7 @@ import { useOptimizingCompiler } from '../core.js';
 import { join, resolve } from 'node:path';
 import { addVmExitHook, type HookHandle } from '../debug/hooks.js';
 import { UserError } from '../errors.js';
+import type { SnapshotInfo } from '../hypervisor/control-api.js';
 
 /** A VM exit the VMM handled (Hypervisor.addExitHook). */
 export interface VmExitEvent {
@@ -47,22 +48,8 @@ export interface HypervisorRunResult {
   instructions: number;
 }
 
-/** One entry of a VM's snapshot tree (docs/SNAPSHOTS.md). */
-export interface SnapshotInfo {
-  name: string;
-  /** Absolute path of the snapshot file. */
-  file: string;
-  /** The snapshot this one was taken after, or null. */
-  parent: string | null;
-  /** Host wall time it was taken (ISO 8601). */
-  created: string;
-  /** The VM's state then and its clock (seconds of VM time). */
-  state: string;
-  vmSeconds: number;
-  bytes: number;
-  /** The VM's current snapshot (last taken or reverted to). */
-  current: boolean;
-}
+/** One entry of a VM's snapshot tree (docs/SNAPSHOTS.md): the control API's own type. */
+export type { SnapshotInfo };
 
 export interface HypervisorOptions {
   /** Ask V8 for its optimizing wasm compiler from the start (see Machine). Default true. */
