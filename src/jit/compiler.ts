@@ -4,9 +4,11 @@
  * function of type (pc i64, cycles i64, left i64, deadline i64, tlbRead i32, tlbWrite i32) -> i32
  * that executes, from that slot on, exactly what the interpreter's inner loop (assembly/run.ts)
  * would, and returns:
- *   status 0: go on in the inner loop at J_PC (a taken in-page branch or jump within the deadline,
- *             the end of the block, or an instruction the block leaves to the interpreter — a
- *             host-TLB miss included, so every slow path is the interpreter's own);
+ *   status 0: go on in the inner loop at J_PC, an instruction the block leaves to the
+ *             interpreter (the end of the block, or a host-TLB miss: every slow path is the
+ *             interpreter's own); the run loop looks for compiled code again after it;
+ *   status 2: go on in the inner loop at J_PC, which may start a compiled block of another module
+ *             (a taken in-page transfer to a page offset this function has no block for);
  *   status 1: leave the inner loop (a jump out of the page, or the deadline reached at a taken
  *             branch): where the interpreter would break to the block boundary.
  * J_PC, J_CYCLES and J_LEFT (layout.ts) hold pc, cycles and the instruction budget afterwards;
@@ -245,7 +247,7 @@ export function compilePage(blocks: Insn[][], env: CompileEnv): PageCode {
         exit(0, d, () => c.i32(1), () => pcAt(t));
         return;
       }
-      exit(0, d, inPage ? () => c.get(P_CYC).get(P_DL).op(Op.i64LtU).op(Op.i32Eqz) : () => c.i32(1), () => pcAt(t));
+      exit(0, d, inPage ? () => c.i32(1).get(P_CYC).get(P_DL).op(Op.i64LtU).op(Op.i32Add) : () => c.i32(1), () => pcAt(t));
     };
     /** t0 = effective address; a = host-TLB entry; on a miss leave before instruction k. */
     const tlbLookup = (k: number, i: Insn, tlb: number, am: number): void => {
@@ -370,7 +372,7 @@ export function compilePage(blocks: Insn[][], env: CompileEnv): PageCode {
         c.i32(j).set(P_TGT);
         c.byte(Op.br).u32(outer + 1); // $D
       } else {
-        exit(n, 0, () => c.i32(0), () => pcAt(next));
+        exit(n, 0, () => c.i32(n === MAX_BLOCK ? 2 : 0), () => pcAt(next));
       }
     }
     c.op(Op.end); // $Li
@@ -378,7 +380,7 @@ export function compilePage(blocks: Insn[][], env: CompileEnv): PageCode {
   }
   // $Bm: a jalr into the page, not to a block start: the interpreter goes on there (status 0).
   c.get(PV).get(P_TGT).i32(m).op(Op.i32Sub).i32(1).op(Op.i32Shl).op(Op.i64ExtendI32U).op(Op.i64Add).set(OUTPC);
-  c.i32(0).set(STATUS);
+  c.i32(2).set(STATUS);
   c.byte(Op.br).u32(1); // $X
   c.op(Op.end); // $D
   c.op(Op.end); // $X

@@ -244,6 +244,7 @@ export class Jit {
       const heads = whole ? [...rec.heads] : fresh.map((s) => [s, rec!.heads.get(s)!] as [number, number]);
       if (whole) rec.fullSize = rec.heads.size;
       const blocks = heads.map(([s]) => scanned.get(s) ?? scanBlock(dv, s, (x) => this.ex.jitDecode(x)));
+      if (ENV.JIT_DUMP) for (const b of blocks) console.error(`jit page ${tag.toString(16)} +${b[0].off.toString(16)}: ${b.map((i) => `${i.op} x${i.rd},x${i.rs1},x${i.rs2},${i.imm}`).join('; ')}`);
       this.env.takenExtra = takenExtraOf(dv);
       const tA = performance.now();
       const page = compilePage(blocks, this.env);

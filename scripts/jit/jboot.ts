@@ -1,0 +1,22 @@
+// Boot Linux (nolibc initramfs, OpenSBI or builtin) under a tier and print host time and the JIT's
+// figures. TIER=interp|jit, BIOS=opensbi|builtin, RUNS=n (boots in one process), V8FLAGS, GUESTS=dir.
+// Experiments for docs/JIT.md.
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { VirtMachine } from '../../src/board/virt.js';
+import { bootLinux } from '../../src/board/boot.js';
+import { useOptimizingCompiler, setDefaultTier } from '../../src/core.js';
+setDefaultTier((process.env.TIER as 'jit') ?? 'jit');
+useOptimizingCompiler();
+if (process.env.V8FLAGS) setFlagsFromString(process.env.V8FLAGS);
+const g = process.env.GUESTS ?? join(import.meta.dirname ?? '.', '../../../shared/guests');
+for (let run = 0; run < Number(process.env.RUNS ?? 1); run++) {
+  let out = '';
+  const m = new VirtMachine({ ramBytes: 256 << 20, onOutput: (c) => (out += Buffer.from(c).toString('latin1')) });
+  bootLinux(m, { bios: process.env.BIOS === 'builtin' ? 'builtin' : join(g, 'opensbi-fw_dynamic.bin'), kernel: join(g, 'linux-6.1-rv64.Image'), initrd: join(g, 'initramfs-nolibc.cpio.gz'), append: 'console=ttyS0' });
+  const t = performance.now();
+  const r = m.runSync({ maxInsns: 1e9 });
+  const dt = performance.now() - t;
+  console.log(r.reason, out.includes('reboot: Power down'), m.core.instret, (m.core.instret / dt / 1000).toFixed(1), 'MIPS', dt.toFixed(0), 'ms');
+  if (process.env.STATS) console.log(m.core.jit?.stats());
+}
