@@ -58,7 +58,6 @@ export interface JitStats {
 
 const ENTRY_TYPE = { params: [I64, I64, I64, I64, I32, I32], results: [I32] };
 const HELPER_TYPE = { params: [I64, I64], results: [I64] };
-const PAGE_TYPE = { params: [I32, I64, I64, I64, I64, I32, I32], results: [I32] };
 /** Most block starts one page function holds; a page with more hot starts interprets the rest. */
 export const MAX_HEADS = Number(ENV.JIT_MAX_HEADS ?? 256);
 const WHOLE_ALWAYS = ENV.JIT_WHOLE === "1";
@@ -133,11 +132,14 @@ export class Jit {
     this.base = ex.table.length;
     ex.table.grow(this.capacity);
     this.next = this.base;
-    this.helperImports = { memory: ex.memory };
+    this.helperImports = { memory: ex.memory, table: ex.table };
     for (const h of HELPERS) this.helperImports[h] = ex[h];
     this.env = {
       takenExtra: 0n,
       helper: (name) => HELPERS.indexOf(name),
+      dispatcher: HELPERS.length,
+      mapBase: 0,
+      blockType: 0,
     };
     ex.jitConfigure(1, this.threshold);
   }
@@ -247,19 +249,17 @@ export class Jit {
       if (ENV.JIT_DUMP) for (const b of blocks) console.error(`jit page ${tag.toString(16)} +${b[0].off.toString(16)}: ${b.map((i) => `${i.op} x${i.rd},x${i.rs1},x${i.rs2},${i.imm}`).join('; ')}`);
       this.env.takenExtra = takenExtraOf(dv);
       const tA = performance.now();
+      this.env.mapBase = L.JMAP_BASE + frame * (L.FRAME_SIZE >> 3);
       const page = compilePage(blocks, this.env);
-      const funcs = [{ type: 2, locals: page.locals, body: page.body, export: '' }];
-      const pageFn = HELPERS.length;
-      heads.forEach((_, k) => {
-        const t = new Code().i32(k);
-        for (let p = 0; p < 6; p++) t.get(p);
-        t.byte(Op.call).u32(pageFn);
-        funcs.push({ type: 0, locals: [], body: t, export: `e${k}` });
-      });
+      // Every function has the table's type: the dispatcher, then one function per block start
+      // (exported: the table holds them); blocks tail-call each other.
+      const funcs = [{ type: 0, locals: page.dispatcher.locals, body: page.dispatcher.body, export: '' }];
+      page.blocks.forEach((b, k) => funcs.push({ type: 0, locals: b.locals, body: b.body, export: `e${k}` }));
       const bytes = moduleBytes({
-        types: [ENTRY_TYPE, HELPER_TYPE, PAGE_TYPE],
+        types: [ENTRY_TYPE, HELPER_TYPE],
         imports: HELPERS.map((name) => ({ name, type: 1 })),
         funcs,
+        table: true,
       });
       const tB = performance.now();
       const mod = compiledModule(bytes);
