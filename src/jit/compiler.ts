@@ -104,8 +104,8 @@ export interface CompileEnv {
   takenExtra: bigint;
   /** Function index of each helper import. */
   helper: (name: (typeof HELPERS)[number]) => number;
-  /** Function index of the module's dispatcher; block function i is dispatcher + 1 + i. */
-  dispatcher: number;
+  /** Function index of block function 0 (the others follow). */
+  firstBlock: number;
   /** Address of the block-map entry (u16) of page offset 0 of the frame being compiled. */
   mapBase: number;
   /** Type index of the block function type (= the function table's). */
@@ -115,13 +115,6 @@ export interface CompileEnv {
 export interface FuncCode {
   body: Code;
   locals: [number, number][];
-}
-
-export interface PageCode {
-  /** disp(pc, ...): the block of this module starting at pc (a jalr target), else the block map's. */
-  dispatcher: FuncCode;
-  /** One function per block, blk(pc, cycles, left, deadline, tlbRead, tlbWrite) -> status. */
-  blocks: FuncCode[];
 }
 
 /** Registers instruction `i` reads and writes (x0 and the rd sink x32 excluded). */
@@ -182,31 +175,13 @@ function viaMap(c: Code, env: CompileEnv, offI64: () => void, offI32: () => void
  * Emit the module's functions for `blocks` (each non-empty, all in one page): one function per
  * block (small functions keep V8's register allocation good; one function for a whole page spilled
  * most values to the stack), chained by tail calls (a transfer within the page never returns to
- * the run loop), and a dispatcher for `jalr` targets in the page.
+ * the run loop); a `jalr` into the page goes on through the block map.
  */
-export function compilePage(blocks: Insn[][], env: CompileEnv): PageCode {
-  const m = blocks.length;
+export function compilePage(blocks: Insn[][], env: CompileEnv): FuncCode[] {
   const headIndex = new Map<number, number>();
   blocks.forEach((b, i) => headIndex.set(b[0].off, i));
 
-  // ---- the dispatcher: disp(pc, ...) with pc in this page
-  const d = new Code();
-  d.get(PC).i64(-4096).op(Op.i64And).set(PV);
-  d.byte(Op.block).byte(VOID); // $Bm: no block of this module starts there
-  for (let i = 0; i < m; i++) d.byte(Op.block).byte(VOID);
-  d.get(PC).op(Op.i32WrapI64).i32(0xfff).op(Op.i32And).i32(1).op(Op.i32ShrU).byte(Op.brTable).u32(2048);
-  for (let h = 0; h < 2048; h++) d.u32(headIndex.get(h * 2) ?? m);
-  d.u32(m);
-  for (let i = 0; i < m; i++) {
-    d.op(Op.end); // block $b_i
-    chain(d, () => d.get(PC), env.dispatcher + 1 + i, env);
-  }
-  d.op(Op.end); // $Bm
-  viaMap(d, env, () => d.get(PC).get(PV).op(Op.i64Sub), () => d.get(PC).op(Op.i32WrapI64).i32(0xfff).op(Op.i32And));
-  d.op(Op.unreachable);
-  const dispatcher: FuncCode = { body: d, locals: LOCALS };
-
-  return { dispatcher, blocks: blocks.map((insns, bi) => compileBlock(insns, bi, headIndex, env)) };
+  return blocks.map((insns, bi) => compileBlock(insns, bi, headIndex, env));
 }
 
 /** One block's function: blk(pc, cycles, left, deadline, tlbRead, tlbWrite) -> status. */
@@ -326,7 +301,7 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
     cycLtDl();
     c.byte(Op.if).byte(VOID);
     if (j === bi) c.i64(0).set(IT).byte(Op.br).u32(depth + 1); // $L (a second loop to itself: `it` charged)
-    else if (j !== undefined) chain(c, () => pcAt(t), env.dispatcher + 1 + j, env);
+    else if (j !== undefined) chain(c, () => pcAt(t), env.firstBlock + j, env);
     else viaMap(c, env, () => c.i64(t), () => c.i32(t));
     c.op(Op.end);
     leave(c, () => pcAt(t), () => c.i32(1));
@@ -431,11 +406,11 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
         W(i.rd);
         spill();
         commit(k + 1, 0n, false);
-        // In the page and cycles < deadline: go on there (run.ts OP_JALR), through the dispatcher.
+        // In the page and cycles < deadline: go on there (run.ts OP_JALR), through the block map.
         c.get(T0).get(PV).op(Op.i64Sub).i64(4096).op(Op.i64LtU);
         cycLtDl();
         c.op(Op.i32And).byte(Op.if).byte(VOID);
-        chain(c, () => c.get(T0), env.dispatcher, env);
+        viaMap(c, env, () => c.get(T0).get(PV).op(Op.i64Sub), () => c.get(T0).get(PV).op(Op.i64Sub).op(Op.i32WrapI64));
         c.op(Op.end);
         leave(c, () => c.get(T0), () => c.i32(1));
         ended = true;
@@ -452,7 +427,7 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
     spill();
     commit(n, 0n, false);
     // Straight on into another block of the page (no check: run.ts checks nothing here), or leave.
-    if (j !== undefined && next < 4096) chain(c, () => pcAt(next), env.dispatcher + 1 + j, env);
+    if (j !== undefined && next < 4096) chain(c, () => pcAt(next), env.firstBlock + j, env);
     else leave(c, () => pcAt(next), () => c.i32(n === MAX_BLOCK ? 2 : 0));
   }
   c.op(Op.end); // $L

@@ -137,7 +137,7 @@ export class Jit {
     this.env = {
       takenExtra: 0n,
       helper: (name) => HELPERS.indexOf(name),
-      dispatcher: HELPERS.length,
+      firstBlock: HELPERS.length,
       mapBase: 0,
       blockType: 0,
     };
@@ -198,6 +198,7 @@ export class Jit {
   /** env.jit_compile: compile the block starting at decoded slot `slot`, or mark it JE_NEVER. */
   compile(slot: number): void {
     const t0 = performance.now();
+    if (ENV.JIT_LIFTOFF && !(globalThis as any).__lo) { (globalThis as any).__lo = 1; (globalThis as any).__v8.setFlagsFromString('--liftoff'); }
     let dv = new DataView(this.ex.memory.buffer);
     const mapAt = (s: number): number => L.JMAP_BASE + ((s - L.FRAME_BASE) >>> 3);
     try {
@@ -251,27 +252,27 @@ export class Jit {
       const tA = performance.now();
       this.env.mapBase = L.JMAP_BASE + frame * (L.FRAME_SIZE >> 3);
       const page = compilePage(blocks, this.env);
-      // Every function has the table's type: the dispatcher, then one function per block start
+      // Every function has the table's type: one function per block start
       // (exported: the table holds them); blocks tail-call each other.
-      const funcs = [{ type: 0, locals: page.dispatcher.locals, body: page.dispatcher.body, export: '' }];
-      page.blocks.forEach((b, k) => funcs.push({ type: 0, locals: b.locals, body: b.body, export: `e${k}` }));
+      const funcs = page.map((b) => ({ type: 0, locals: b.locals, body: b.body, export: '' }));
+      // Instantiation puts the block functions into the table (active element segments).
       const bytes = moduleBytes({
         types: [ENTRY_TYPE, HELPER_TYPE],
         imports: HELPERS.map((name) => ({ name, type: 1 })),
         funcs,
         table: true,
+        elems: heads.map(([, idx], k) => ({ slot: idx, func: k })),
       });
       const tB = performance.now();
+      if (ENV.JIT_SAVE) (globalThis as any).__saved = bytes;
       const mod = compiledModule(bytes);
       const tC = performance.now();
-      const inst = new WebAssembly.Instance(mod, { env: this.helperImports as WebAssembly.ModuleImports });
+      new WebAssembly.Instance(mod, { env: this.helperImports as WebAssembly.ModuleImports });
       const tD = performance.now();
+      if (ENV.JIT_LOG) console.error(`jit module ${bytes.length} B, ${heads.length} heads: module ${(tC - tB).toFixed(2)} ms, instance ${(tD - tC).toFixed(2)} ms, emit ${(tB - tA).toFixed(2)}`);
       PROF.emit += tB - tA; PROF.module += tC - tB; PROF.instance += tD - tC; PROF.scan += tA - t0;
       dv = new DataView(this.ex.memory.buffer);
-      heads.forEach(([s, i], k) => {
-        this.ex.table.set(i, inst.exports[`e${k}`] as never);
-        dv.setUint16(mapAt(s), L.JE_COMPILED | i, true);
-      });
+      for (const [s, i] of heads) dv.setUint16(mapAt(s), L.JE_COMPILED | i, true);
       this.ex.jitMarkFrame(frame);
       this.pagesSeen.add(tag);
       this.modules++;
