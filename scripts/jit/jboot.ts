@@ -3,8 +3,6 @@
 // Experiments for docs/JIT.md.
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import * as v8mod from 'node:v8';
-(globalThis as any).__v8 = v8mod;
 import { VirtMachine } from '../../src/board/virt.js';
 import { bootLinux } from '../../src/board/boot.js';
 import { useOptimizingCompiler, setDefaultTier } from '../../src/core.js';

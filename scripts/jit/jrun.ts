@@ -2,8 +2,6 @@
 // in one process: later runs reuse the module cache), OPT=0 (keep Liftoff), STATS=1. Experiments
 // for docs/JIT.md.
 import { readFileSync } from 'node:fs';
-import * as v8mod from 'node:v8';
-(globalThis as any).__v8 = v8mod;
 import { VirtMachine } from '../../src/board/virt.js';
 import { useOptimizingCompiler, setDefaultTier } from '../../src/core.js';
 if (process.env.OPT !== '0') useOptimizingCompiler();

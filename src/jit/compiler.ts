@@ -34,6 +34,7 @@ const TLB_MASK = L.TLB_ENTRIES - 1;
 
 export interface Insn {
   op: string;
+  id: number; // the op id (S_OP)
   em: Emitter;
   rd: number;
   rs1: number;
@@ -58,7 +59,7 @@ export function scanBlock(dv: DataView, slot: number, decode: (slot: number) => 
     const em = op === undefined ? undefined : EMITTERS[op];
     if (!em) break;
     const insn: Insn = {
-      op, em,
+      op, em, id,
       rd: dv.getUint8(s + L.S_RD),
       rs1: dv.getUint8(s + L.S_RS1),
       rs2: dv.getUint8(s + L.S_RS2),
@@ -121,7 +122,7 @@ export interface FuncCode {
 function regsOf(i: Insn, read: Set<number>, written: Set<number>): void {
   const k = i.em.k;
   if (k !== 'lui' && k !== 'auipc' && k !== 'jal' && k !== 'nop' && i.rs1 !== 0) read.add(i.rs1);
-  if ((k === 'rr' || k === 'rr32' || k === 'call' || k === 'store' || k === 'br') && i.rs2 !== 0) read.add(i.rs2);
+  if ((k === 'rr' || k === 'rr32' || k === 'call' || k === 'store' || k === 'br' || k === 'bit') && i.rs2 !== 0) read.add(i.rs2);
   if (k !== 'store' && k !== 'br' && k !== 'nop' && i.rd !== 32 && i.rd !== 0) written.add(i.rd);
 }
 
@@ -363,6 +364,13 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
         R(i.rs1);
         R(i.rs2);
         c.byte(Op.call).u32(env.helper(em.fn));
+        W(i.rd);
+        break;
+      case 'bit':
+        c.i32(i.id);
+        R(i.rs1);
+        R(i.rs2);
+        c.i64(i.imm).byte(Op.call).u32(env.helper('jitBit'));
         W(i.rd);
         break;
       case 'lui':

@@ -58,6 +58,8 @@ export interface JitStats {
 
 const ENTRY_TYPE = { params: [I64, I64, I64, I64, I32, I32], results: [I32] };
 const HELPER_TYPE = { params: [I64, I64], results: [I64] };
+/** jitBit(op, rs1, rs2, imm). */
+const BIT_TYPE = { params: [I32, I64, I64, I64], results: [I64] };
 /** Most block starts one page function holds; a page with more hot starts interprets the rest. */
 export const MAX_HEADS = Number(ENV.JIT_MAX_HEADS ?? 256);
 const WHOLE_ALWAYS = ENV.JIT_WHOLE === "1";
@@ -198,7 +200,6 @@ export class Jit {
   /** env.jit_compile: compile the block starting at decoded slot `slot`, or mark it JE_NEVER. */
   compile(slot: number): void {
     const t0 = performance.now();
-    if (ENV.JIT_LIFTOFF && !(globalThis as any).__lo) { (globalThis as any).__lo = 1; (globalThis as any).__v8.setFlagsFromString('--liftoff'); }
     let dv = new DataView(this.ex.memory.buffer);
     const mapAt = (s: number): number => L.JMAP_BASE + ((s - L.FRAME_BASE) >>> 3);
     try {
@@ -257,14 +258,13 @@ export class Jit {
       const funcs = page.map((b) => ({ type: 0, locals: b.locals, body: b.body, export: '' }));
       // Instantiation puts the block functions into the table (active element segments).
       const bytes = moduleBytes({
-        types: [ENTRY_TYPE, HELPER_TYPE],
-        imports: HELPERS.map((name) => ({ name, type: 1 })),
+        types: [ENTRY_TYPE, HELPER_TYPE, BIT_TYPE],
+        imports: HELPERS.map((name) => ({ name, type: name === 'jitBit' ? 2 : 1 })),
         funcs,
         table: true,
         elems: heads.map(([, idx], k) => ({ slot: idx, func: k })),
       });
       const tB = performance.now();
-      if (ENV.JIT_SAVE) (globalThis as any).__saved = bytes;
       const mod = compiledModule(bytes);
       const tC = performance.now();
       new WebAssembly.Instance(mod, { env: this.helperImports as WebAssembly.ModuleImports });
