@@ -115,6 +115,21 @@ describe.concurrent('the CLI loads a command\'s heavy modules only when it runs'
     expectLean(r);
   });
 
+  it('ctl (a client: it parses no VM file) loads no zod or yaml; host, which parses one, does', async () => {
+    const sock = join(tmp, 'none.sock');
+    const ctl = await cliLoading(['ctl', sock, 'list']);
+    expect(ctl.code).toBe(2);
+    expect(ctl.stderr).toMatch(/no such socket/);
+    expect(ctl.dist.has('src/cli/host.js')).toBe(true);
+    for (const p of HEAVY_PACKAGES) expect(ctl.packages.has(p), `package ${p} loaded`).toBe(false);
+    expect(ctl.dist.has('src/hypervisor/config.js')).toBe(false);
+    const host = await cliLoading(['host', join(tmp, 'missing.yaml')]);
+    expect(host.code).toBe(2);
+    expect(host.stderr).toMatch(/^cyclevisor: .*missing\.yaml/);
+    expect(host.dist.has('src/hypervisor/config.js')).toBe(true);
+    expect(host.packages.has('zod')).toBe(true);
+  });
+
   it('help img still prints the img usage (img.js is loaded for it)', async () => {
     const r = await cliLoading(['help', 'img']);
     expect(r.code).toBe(0);
