@@ -370,6 +370,9 @@ export const JIT_INHIBIT: u32 = J_ENTERS + 8; // u32 bit mask
 export const J_ON: u32 = JIT_INHIBIT + 4; // u32: 1 = tier jit (the host compiler is attached)
 export const J_THRESH: u32 = J_ON + 4; // u32: heat at which a slot is sent to the compiler
 export const J_INVAL: u32 = J_THRESH + 4; // u32 (stats): frames whose compiled blocks were dropped
+// u32: the block-map address of page offset 0 of the frame compiled code runs in (run.ts sets it
+// at each entry), so compiled code names no frame and one module serves its page in any frame.
+export const J_MAPBASE: u32 = J_INVAL + 4;
 export const J_FRAME_FLAG: u32 = JIT_BASE + 0x100; // u8 per frame: 1 = has compiled blocks
 export const JMAP_BASE: u32 = J_FRAME_FLAG + FRAME_COUNT;
 export const JMAP_SIZE: u32 = (FRAME_END + SCRATCH_SIZE - FRAME_BASE) >> 3;

@@ -20,7 +20,7 @@ import {
   S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST, C_MTRAP_HOST,
   TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR, H_TRIG_ARMED, TR_ON,
   H_HPM_ARMED, H_HPM_OVF_CYCLE, H_HPM_OVF_INSTRET,
-  FRAME_BASE, FRAME_END, J_ON, JIT_INHIBIT, J_THRESH, JMAP_BASE, JE_COMPILED, J_PC, J_CYCLES, J_LEFT, J_INSNS, J_ENTERS,
+  FRAME_BASE, FRAME_END, J_ON, JIT_INHIBIT, J_THRESH, J_MAPBASE, JMAP_BASE, JE_COMPILED, J_PC, J_CYCLES, J_LEFT, J_INSNS, J_ENTERS,
 } from './layout';
 import { hpmOvfCheck } from './hpm';
 import { jitCompile } from './jit';
@@ -510,6 +510,7 @@ export function run(): u32 {
         const jm = JMAP_BASE + ((slot - FRAME_BASE) >> 3);
         const e = <u32>load<u16>(jm);
         if (e >= JE_COMPILED) {
+          store<u32>(J_MAPBASE, JMAP_BASE + ((frame - FRAME_BASE) >> 3));
           const st = call_indirect<u32>(e & ~JE_COMPILED, pc, cycles, left, deadline, tlbR, tlbW);
           const nl = load<u64>(J_LEFT);
           if (nl != left) {

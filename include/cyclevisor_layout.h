@@ -235,6 +235,7 @@
 #define CV_J_ON 0xd5102cu
 #define CV_J_THRESH 0xd51030u
 #define CV_J_INVAL 0xd51034u
+#define CV_J_MAPBASE 0xd51038u
 #define CV_J_FRAME_FLAG 0xd51100u
 #define CV_JMAP_BASE 0xd51200u
 #define CV_JMAP_SIZE 0x102008u

@@ -231,6 +231,7 @@ export const JIT_INHIBIT = 0xd51028;
 export const J_ON = 0xd5102c;
 export const J_THRESH = 0xd51030;
 export const J_INVAL = 0xd51034;
+export const J_MAPBASE = 0xd51038;
 export const J_FRAME_FLAG = 0xd51100;
 export const JMAP_BASE = 0xd51200;
 export const JMAP_SIZE = 0x102008;

@@ -128,8 +128,6 @@ export interface CompileEnv {
   helper: (name: (typeof HELPERS)[number]) => number;
   /** Function index of block function 0 (the others follow). */
   firstBlock: number;
-  /** Address of the block-map entry (u16) of page offset 0 of the frame being compiled. */
-  mapBase: number;
   /** Type index of the block function type (= the function table's). */
   blockType: number;
 }
@@ -186,7 +184,7 @@ function chain(c: Code, pc: () => void, fn: number, env: CompileEnv, indirect?: 
  */
 function viaMap(c: Code, env: CompileEnv, offI64: () => void, offI32: () => void): void {
   offI32();
-  c.i32(env.mapBase).op(Op.i32Add).mem(Op.i32Load16U, 1).set(A);
+  c.i32(L.J_MAPBASE).mem(Op.i32Load, 2).op(Op.i32Add).mem(Op.i32Load16U, 1).set(A);
   c.get(A).i32(L.JE_COMPILED).op(Op.i32GeU).byte(Op.if).byte(VOID);
   chain(c, () => { c.get(PV); offI64(); c.op(Op.i64Add); }, -1, env, () => c.get(A).i32(L.JE_COMPILED - 1).op(Op.i32And));
   c.op(Op.end);

@@ -95,6 +95,17 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+/** Module bytes by what they were emitted from (blocksKey): a hit skips the emitter. Bounded, oldest first. */
+const emitCache = new Map<string, Uint8Array<ArrayBuffer>>();
+/** Everything a page's module is emitted from: each block's instructions (decoded fields, page offsets). */
+function blocksKey(blocks: Insn[][], takenExtra: bigint): string {
+  let k = `${takenExtra}`;
+  for (const b of blocks) {
+    k += '|';
+    for (const i of b) k += `${i.id},${i.rd},${i.rs1},${i.rs2},${i.imm},${i.len},${i.cls},${i.lat},${i.off};`;
+  }
+  return k;
+}
 function compiledModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
   const key = contentKey(bytes);
   let e = moduleCache.get(key);
@@ -140,10 +151,10 @@ export class Jit {
       takenExtra: 0n,
       helper: (name) => HELPERS.indexOf(name),
       firstBlock: HELPERS.length,
-      mapBase: 0,
       blockType: 0,
     };
     ex.jitConfigure(1, this.threshold);
+    if (ENV.JIT_EXIT_STATS) process.on('exit', () => console.error('JITSTATS', JSON.stringify({ ...this.stats(), prof: PROF })));
   }
 
   /** Detach: the core interprets everything again. */
@@ -251,28 +262,36 @@ export class Jit {
       if (ENV.JIT_DUMP) for (const b of blocks) console.error(`jit page ${tag.toString(16)} +${b[0].off.toString(16)}: ${b.map((i) => `${i.op} x${i.rd},x${i.rs1},x${i.rs2},${i.imm}`).join('; ')}`);
       this.env.takenExtra = takenExtraOf(dv);
       const tA = performance.now();
-      this.env.mapBase = L.JMAP_BASE + frame * (L.FRAME_SIZE >> 3);
-      const page = compilePage(blocks, this.env);
-      // Every function has the table's type: one function per block start
-      // (exported: the table holds them); blocks tail-call each other.
-      const funcs = page.map((b) => ({ type: 0, locals: b.locals, body: b.body, export: '' }));
-      // Instantiation puts the block functions into the table (active element segments).
-      const bytes = moduleBytes({
-        types: [ENTRY_TYPE, HELPER_TYPE, BIT_TYPE],
-        imports: HELPERS.map((name) => ({ name, type: name === 'jitBit' ? 2 : 1 })),
-        funcs,
-        table: true,
-        elems: heads.map(([, idx], k) => ({ slot: idx, func: k })),
-      });
+      // The module depends on the blocks alone (no frame, no table slot, no virtual address), so a
+      // page compiled before — in another frame, another VM, another run — is not emitted again.
+      const key = blocksKey(blocks, this.env.takenExtra);
+      let bytes = emitCache.get(key);
+      if (bytes) emitCache.delete(key);
+      else {
+        const page = compilePage(blocks, this.env);
+        // Every function has the table's type: one function per block start, exported (the
+        // table gets them below); blocks tail-call each other.
+        bytes = moduleBytes({
+          types: [ENTRY_TYPE, HELPER_TYPE, BIT_TYPE],
+          imports: HELPERS.map((name) => ({ name, type: name === 'jitBit' ? 2 : 1 })),
+          funcs: page.map((b, k) => ({ type: 0, locals: b.locals, body: b.body, export: `e${k}` })),
+          table: true,
+        });
+        if (emitCache.size >= MODULE_CACHE_MAX) emitCache.delete(emitCache.keys().next().value!);
+      }
+      emitCache.set(key, bytes);
       const tB = performance.now();
       const mod = compiledModule(bytes);
       const tC = performance.now();
-      new WebAssembly.Instance(mod, { env: this.helperImports as WebAssembly.ModuleImports });
+      const inst = new WebAssembly.Instance(mod, { env: this.helperImports as WebAssembly.ModuleImports });
       const tD = performance.now();
       if (ENV.JIT_LOG) console.error(`jit module ${bytes.length} B, ${heads.length} heads: module ${(tC - tB).toFixed(2)} ms, instance ${(tD - tC).toFixed(2)} ms, emit ${(tB - tA).toFixed(2)}`);
       PROF.emit += tB - tA; PROF.module += tC - tB; PROF.instance += tD - tC; PROF.scan += tA - t0;
       dv = new DataView(this.ex.memory.buffer);
-      for (const [s, i] of heads) dv.setUint16(mapAt(s), L.JE_COMPILED | i, true);
+      heads.forEach(([s, i], k) => {
+        this.ex.table.set(i, inst.exports[`e${k}`] as never);
+        dv.setUint16(mapAt(s), L.JE_COMPILED | i, true);
+      });
       this.ex.jitMarkFrame(frame);
       this.pagesSeen.add(tag);
       this.modules++;

@@ -141,8 +141,6 @@ export interface ModuleSpec {
   funcs: { type: number; locals: [number, number][]; body: Code; export: string }[]; // export '' = not exported
   /** Import env.table as table 0 (funcref), for call_indirect / return_call_indirect. */
   table?: boolean;
-  /** Active element segments: put defined function `func` (index into funcs) at table[slot] on instantiation. */
-  elems?: { slot: number; func: number }[];
 }
 
 /** One module that imports `env.memory` and the named functions and exports its functions. */
@@ -180,14 +178,6 @@ export function moduleBytes(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
     exps.byte(0x00).u32(spec.imports.length + i);
   });
   section(out, 7, exps);
-  if (spec.elems && spec.elems.length > 0) {
-    const el = new Code().u32(spec.elems.length);
-    for (const e of spec.elems) {
-      // flags 0: active, table 0, offset expression, vector of function indices
-      el.u32(0).byte(Op.i32Const).s32(e.slot).byte(Op.end).u32(1).u32(spec.imports.length + e.func);
-    }
-    section(out, 9, el);
-  }
   const code = new Code().u32(spec.funcs.length);
   for (const f of spec.funcs) {
     const body = new Code().u32(f.locals.length);
