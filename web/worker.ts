@@ -35,6 +35,9 @@ scope.onmessage = (e) => {
   } else if (m.type === 'input') {
     if (machine) machine.pushInput(m.bytes);
     else early.push(m.bytes);
+  } else if (m.type === 'tier') {
+    // The page's toggle: between two slices (this handler runs at a yield), exact either way.
+    machine?.core.setTier(m.tier, m.jitAsync !== undefined ? { async: m.jitAsync } : undefined);
   }
 };
 
@@ -68,6 +71,8 @@ async function boot(req: BootRequest): Promise<void> {
     ramBytes: req.ramMiB * 1024 * 1024,
     mode: req.mode,
     harts: req.harts,
+    tier: req.tier,
+    ...(req.jitAsync !== undefined ? { jit: { async: req.jitAsync } } : {}),
     onOutput: (chunk) => post({ type: 'output', bytes: chunk }),
   });
   machine = m;
@@ -103,6 +108,17 @@ async function boot(req: BootRequest): Promise<void> {
           }
         : null,
       mode: req.mode,
+      jit: s.jit
+        ? {
+            blocks: s.jit.blocks,
+            pages: s.jit.pages,
+            modules: s.jit.modules,
+            compileMs: s.jit.compileMs,
+            insns: s.jit.insns,
+            invalidations: s.jit.invalidations,
+            async: s.jit.async ? { inFlight: s.jit.async.inFlight, installed: s.jit.async.installed, dropped: s.jit.async.dropped } : null,
+          }
+        : null,
     };
     last = { wall: now, instret };
     post({ type: 'stats', stats });
@@ -119,7 +135,7 @@ async function boot(req: BootRequest): Promise<void> {
     clearInterval(timer);
     report();
   }
-  post({ type: 'output', bytes: new TextEncoder().encode(`\r\n${formatText(m.stats(r)).replace(/\n/g, '\r\n')}\r\n`) });
+  post({ type: 'output', summary: true, bytes: new TextEncoder().encode(`\r\n${formatText(m.stats(r)).replace(/\n/g, '\r\n')}\r\n`) });
   post({
     type: 'exit',
     reason: r.reason,
