@@ -3,7 +3,8 @@
  * run's statistics, live. Page parameters choose the guest: ?kernel=&initrd=&bios=&append=&ram=&smp=&mode=
  * (defaults: the shared Linux 6.1 with the busybox initramfs, cyclevisor's built-in SBI, timing mode),
  * &tier=interp|jit (the execution tier, default DEFAULT_TIER; also the page's toggle) and
- * &jit=async|sync (the JIT's compile mode; default: the Jit's own, sync in a Worker).
+ * &jit=async|sync (the JIT's compile mode; default: the Jit's own, sync in a Worker) and
+ * &jitthresh=N (executions of a slot before it is compiled, env JIT_THRESH on the CLI).
  */
 import { Terminal } from '@xterm/xterm';
 import type { BootRequest, FromWorker, LiveStats } from './protocol.js';
@@ -16,7 +17,7 @@ const mode = modeParam === 'fast' ? 'fast' : 'timing';
  * tier (the JIT declines while the modeled TLB is on); `npm run bench:web` in fast mode decided
  * the rest (docs/JIT.md "Browser and async compile").
  */
-const DEFAULT_TIER: 'interp' | 'jit' = 'jit';
+const DEFAULT_TIER: 'interp' | 'jit' = 'interp';
 const tierParam = params.get('tier') ?? DEFAULT_TIER;
 const jitParam = params.get('jit');
 const req: BootRequest = {
@@ -32,6 +33,7 @@ const req: BootRequest = {
   mode,
   tier: tierParam === 'interp' ? 'interp' : 'jit',
   ...(jitParam === 'async' || jitParam === 'sync' ? { jitAsync: jitParam === 'async' } : {}),
+  ...(params.get('jitthresh') !== null ? { jitThreshold: Number(params.get('jitthresh')) } : {}),
 };
 
 const term = new Terminal({ cols: 100, rows: 32, scrollback: 5000, fontSize: 14, lineHeight: 1.15 });

@@ -23,6 +23,8 @@ export interface BootRequest {
   tier: 'interp' | 'jit';
   /** The JIT's compile mode: async (WebAssembly.compile promises) or sync; absent: the Jit's default. */
   jitAsync?: boolean;
+  /** The JIT's threshold (JitOptions.threshold: executions of a slot before it is compiled); absent: its default. */
+  jitThreshold?: number;
   /** Base URL of the guest images. */
   guestsUrl: string;
 }

@@ -55,6 +55,9 @@ async function boot(req: BootRequest): Promise<void> {
   if (!(Number.isInteger(req.harts) && req.harts >= 1 && req.harts <= 8)) {
     throw new Error(`smp=${req.harts}: harts, 1 to 8`);
   }
+  if (req.jitThreshold !== undefined && !(Number.isInteger(req.jitThreshold) && req.jitThreshold >= 1 && req.jitThreshold <= 32766)) {
+    throw new Error(`jitthresh=${req.jitThreshold}: executions before compiling, 1 to 32766`);
+  }
   post({ type: 'status', text: 'fetching core.wasm and the guest images' });
   const t0 = performance.now();
   const names = [req.kernel, req.initrd, ...(req.bios === 'builtin' ? [] : [req.bios])];
@@ -72,7 +75,10 @@ async function boot(req: BootRequest): Promise<void> {
     mode: req.mode,
     harts: req.harts,
     tier: req.tier,
-    ...(req.jitAsync !== undefined ? { jit: { async: req.jitAsync } } : {}),
+    jit: {
+      ...(req.jitAsync !== undefined ? { async: req.jitAsync } : {}),
+      ...(req.jitThreshold !== undefined ? { threshold: req.jitThreshold } : {}),
+    },
     onOutput: (chunk) => post({ type: 'output', bytes: chunk }),
   });
   machine = m;
