@@ -31,6 +31,6 @@ const cpuMs = (cpu.user + cpu.system) / 1000;
 const j = m.core.jit?.stats();
 console.log(
   `${mode.padEnd(6)} ${r.reason} ${m.core.instret} insns  wall ${dt.toFixed(0)} ms (${(m.core.instret / dt / 1000).toFixed(1)} MIPS)  cpu ${cpuMs.toFixed(0)} ms` +
-    (j ? `  ${j.blocks} blocks, ${j.modules} modules, ${j.compileMs.toFixed(0)} ms compile, ${((100 * j.insns) / m.core.instret).toFixed(1)}% compiled` : '') +
+    (j ? `  ${j.blocks} blocks, ${j.modules} modules, ${j.compileMs.toFixed(0)} ms compile, ${((100 * j.insns) / m.core.instret).toFixed(1)}% compiled, ${j.invalidations} invalidations` : '') +
     (j?.async ? `, async: ${j.async.installed} installed, ${j.async.dropped} dropped, wait ${(j.async.waitMs / Math.max(1, j.async.submitted)).toFixed(1)} ms avg / ${j.async.maxWaitMs.toFixed(0)} max` : ''),
 );
