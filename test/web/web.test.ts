@@ -215,6 +215,7 @@ describe.skipIf(!haveChromium || !haveGuests)('npm run web: Linux + busybox in c
     expect(await status('?smp=9')).toBe('error: smp=9: harts, 1 to 8');
     expect(await status('?tier=fast')).toBe('error: tier=fast: interp or jit');
     expect(await status('?tier=jit&jit=later')).toBe('error: jit=later: async or sync');
+    expect(await status('?tier=jit&jitthresh=0')).toBe('error: jitthresh=0: executions before compiling, 1 to 32766');
     // An image that is not a kernel: the board's own one-line check (boot.ts checkKernelImage).
     expect(await status('?kernel=initramfs-nolibc.cpio.gz')).toMatch(/^error: initramfs-nolibc\.cpio\.gz: not a RISC-V kernel Image/);
     await page.close();
