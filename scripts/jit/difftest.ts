@@ -212,7 +212,20 @@ export interface RunOut {
 
 /** Run a program on a fresh core of `tier` for `limit` instructions in slices from `seed`. */
 export function runTier(tier: Tier, prog: { base: number; bytes: Uint8Array }, seed: number, limit: number): RunOut {
-  const core = new Core({ ramBytes: RAM, mmio: noMmio, tier, jit: { threshold: 2, capacity: 64 } });
+  const g = runTierSlices(tier, prog, seed, limit);
+  for (;;) {
+    const n = g.next();
+    if (n.done) return n.value;
+  }
+}
+
+/**
+ * runTier, pausing after each run slice (yielding the core): the async compile test
+ * (test/jit/async.test.ts) turns the event loop there, so modules arrive between slices.
+ * `async`: JitOptions.async.
+ */
+export function* runTierSlices(tier: Tier, prog: { base: number; bytes: Uint8Array }, seed: number, limit: number, async = false): Generator<Core, RunOut> {
+  const core = new Core({ ramBytes: RAM, mmio: noMmio, tier, jit: { threshold: 2, capacity: 64, async } });
   core.ram.set(handlerBytes(), HANDLER - RAM_BASE);
   core.ram.set(prog.bytes, prog.base - RAM_BASE);
   const r = rng(seed ^ 0x5eed);
@@ -233,6 +246,7 @@ export function runTier(tier: Tier, prog: { base: number; bytes: Uint8Array }, s
     const st = core.run();
     status.push(st);
     if (st !== 0 && st !== 1) break;
+    yield core;
   }
   const state: Record<string, string | number> = {
     pc: core.pc.toString(16), instret: core.instret, cycles: core.cycles,

@@ -16,6 +16,7 @@ import { encode } from '../../src/isa/encode.js';
 import { VirtMachine } from '../../src/board/virt.js';
 import { defaultAsyncCompile } from '../../src/jit/async.js';
 import type { Tier } from '../../src/jit/jit.js';
+import { genProgram, runTier, runTierSlices } from '../../scripts/jit/difftest.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const noMmio: MmioPort = { read: () => 1, write: () => 1, dataLo: 0, dataHi: 0 };
@@ -120,6 +121,65 @@ describe('JIT async compile mode', () => {
       }
       expect(s[1], `limit ${limit}`).toEqual(s[0]);
     }
+  });
+
+  it('the differential tester\'s random programs (traps, page crossings, SMC) with modules arriving between slices: the interpreter\'s state and counters', async () => {
+    let jitInsns = 0;
+    let installed = 0;
+    let dropped = 0;
+    for (let seed = 1; seed <= 20; seed++) {
+      const prog = genProgram(seed, 400);
+      const a = runTier('interp', prog, seed, 20000);
+      const g = runTierSlices('jit', prog, seed, 20000, true);
+      let n = g.next();
+      let core: Core | undefined;
+      for (let k = 0; !n.done; k++) {
+        core = n.value;
+        // Between slices: wait until no module is in flight, but every third time only turn the
+        // event loop once (modules still compiling stay pending). Many programs end within a slice
+        // or two, so the waits are what lets their later slices run compiled code.
+        if (k % 3 !== 2) await n.value.jit!.async!.idle();
+        else await turn();
+        n = g.next();
+      }
+      const b = n.value;
+      expect(b.state, `seed ${seed}`).toEqual(a.state);
+      await core!.jit!.async!.idle();
+      dropped += core!.jit!.async!.stats().dropped;
+      expect(b.status, `seed ${seed}`).toEqual(a.status);
+      jitInsns += b.jitInsns;
+      installed += b.jitInsns > 0 ? 1 : 0;
+    }
+    console.log(`async difftest: ${installed} of 20 programs ran compiled code, ${jitInsns} instructions, ${dropped} modules dropped (SMC)`);
+    expect(installed).toBeGreaterThanOrEqual(6);
+    // Some programs store over their own code while its modules are in flight.
+    expect(dropped).toBeGreaterThan(0);
+    expect(jitInsns).toBeGreaterThan(0.1 * 20 * 20000);
+  });
+
+  it('a flush of the code cache while modules are in flight: they are dropped, and compilation starts over', async () => {
+    const interp = coreWith('interp', loop);
+    interp.insnLimit = 9000;
+    interp.run();
+    const core = coreWith('jit', loop);
+    core.insnLimit = 300;
+    core.run();
+    const a = core.jit!.async!;
+    const first = a.stats().submitted;
+    expect(a.stats().inFlight).toBe(first);
+    core.jit!.flush(); // what a full cache does
+    expect(compiledEntries(core)).toBe(0);
+    await a.idle();
+    expect(a.stats()).toMatchObject({ installed: 0, dropped: first });
+    core.insnLimit = 1000;
+    core.run(); // hot again: new requests
+    expect(a.stats().submitted).toBeGreaterThan(first);
+    await a.idle();
+    expect(a.stats().installed).toBe(a.stats().submitted - first);
+    core.insnLimit = 9000;
+    core.run();
+    expect(core.jit!.stats().insns).toBeGreaterThan(7000);
+    expect(snapshot(core)).toEqual(snapshot(interp));
   });
 
   it('cmark-small under VirtMachine.runAsync: same output, instructions, cycles and class counts as the interpreter; blocks installed during the run', async () => {
