@@ -1,7 +1,8 @@
 /**
  * The JIT tier's asynchronous compile mode (issue 14, scope 3; docs/JIT.md "Browser and async
- * compile"). A browser refuses `new WebAssembly.Module` / `new WebAssembly.Instance` for modules
- * over 4 KB on its main thread: there a compile request cannot finish inside the core's
+ * compile"). A browser refuses `new WebAssembly.Module` / `new WebAssembly.Instance` for large
+ * modules on its main thread (the issue's 4 KB; Chromium 156: 8 MiB), and a synchronous compile
+ * would block the page: there a compile request should not finish inside the core's
  * `env.jit_compile` call. In async mode the request is planned and emitted synchronously (the
  * compiler reads the decoded slots as they are at the request), then:
  *
@@ -86,7 +87,8 @@ function pendingStub(memory: WebAssembly.Memory): Function {
 
 /**
  * The default compile mode: asynchronous on a browser's main thread (no `process`, a `document`),
- * where synchronous compilation of modules over 4 KB is refused; synchronous elsewhere (Node, and
+ * where Chromium refuses synchronous compilation of large modules (over 4 KB up to Chrome ~114, over
+ * 8 MiB in Chromium 156) and where it would block the page anyway; synchronous elsewhere (Node, and
  * the page's machine Worker: there a synchronous compile is allowed and installs at once, while the
  * async one waits for the run loop's next yield; bench:web measured both, docs/JIT.md). Env
  * JIT_ASYNC=1 / 0 overrides it in Node.
