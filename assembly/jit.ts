@@ -14,6 +14,7 @@ import {
 } from './layout';
 import { fillSlot } from './frames';
 import { mulh, mulhu, mulhsu, div64, divu64, rem64, remu64, divw, divuw, remw, remuw } from './alu';
+import { bitOp } from './bitmanip';
 
 /** Ask the host to compile the block starting at decoded slot `slot` (it may decline). */
 @external("env", "jit_compile")
@@ -75,6 +76,8 @@ export function jitDivw(a: u64, b: u64): u64 { return divw(a, b); }
 export function jitDivuw(a: u64, b: u64): u64 { return divuw(a, b); }
 export function jitRemw(a: u64, b: u64): u64 { return remw(a, b); }
 export function jitRemuw(a: u64, b: u64): u64 { return remuw(a, b); }
+/** Bit manipulation and Zicond ops (bitmanip.ts bitOp): rd for op id `op`. */
+export function jitBit(op: u32, a: u64, b: u64, imm: u64): u64 { return bitOp(op, a, b, imm); }
 
 /**
  * Attach (on = 1) or detach the host compiler; `thresh` = interpreted executions of a slot before

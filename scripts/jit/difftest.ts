@@ -18,6 +18,9 @@ import * as L from '../../src/generated/layout.js';
 import { encode } from '../../src/isa/encode.js';
 import { INSN_TABLE, immWidth, type InsnRow, type RegSpec } from '../../src/isa/table.js';
 import { EMITTERS } from '../../src/jit/emitters.js';
+import { extMaskOf } from '../../src/board/cpu.js';
+
+const BIT_EXTS = { Zba: true, Zbb: true, Zbc: true, Zbs: true, Zbkb: true, Zbkc: true, Zbkx: true, Zicond: true } as const;
 import type { Tier } from '../../src/jit/jit.js';
 
 /** Small deterministic PRNG (mulberry32). */
@@ -226,6 +229,8 @@ export function runTier(tier: Tier, prog: { base: number; bytes: Uint8Array }, s
  */
 export function* runTierSlices(tier: Tier, prog: { base: number; bytes: Uint8Array }, seed: number, limit: number, async = false): Generator<Core, RunOut> {
   const core = new Core({ ramBytes: RAM, mmio: noMmio, tier, jit: { threshold: 2, capacity: 64, async } });
+  // The bit-manipulation and Zicond rows compile too (emitters.ts BIT_OPS): turn their extensions on.
+  (core.ex as unknown as { setExtensions(m: number): void }).setExtensions(extMaskOf(BIT_EXTS));
   core.ram.set(handlerBytes(), HANDLER - RAM_BASE);
   core.ram.set(prog.bytes, prog.base - RAM_BASE);
   const r = rng(seed ^ 0x5eed);

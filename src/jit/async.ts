@@ -13,7 +13,9 @@
  *   (or whether) the module arrives. Marking the frame matters: a store over its code (SMC), a
  *   refill for another page or a flush then clears the map entries, as for compiled code;
  * - `WebAssembly.compile` + `WebAssembly.instantiate` run as promises (off the main thread in
- *   browsers, on V8's background compile threads in Node);
+ *   browsers, on V8's background compile threads in Node). In this mode a module exports its block
+ *   functions instead of placing them with element segments (jit.ts), so instantiation writes no
+ *   table slot;
  * - when they resolve (the run yielded to the event loop), the functions go into the table slots,
  *   provided the frame still holds the same page record with every map entry intact (`liveRec`, the
  *   check the synchronous path makes on every request) and each slot still belongs to the block it
@@ -73,13 +75,19 @@ export interface AsyncJitStats {
 const ENTRY_TYPE = { params: [I64, I64, I64, I64, I32, I32], results: [I32] };
 
 /**
- * The pending stub: an entry (pc, cycles, left, deadline, tlbRead, tlbWrite) -> status that stores
- * `left` unchanged in J_LEFT and returns 0, which the run loop (run.ts) reads as "the block
- * declined: interpret this instruction". A few dozen bytes: instantiated synchronously even on a
- * browser's main thread.
+ * The pending stub: a block function (pc, cycles, left, deadline, tlbRead, tlbWrite) -> status that
+ * leaves at once with status 0 (J_PC = pc, J_CYCLES = cycles, J_LEFT = left: "the interpreter
+ * executes J_PC"). Entered from the run loop, the budget is unchanged and run.ts reads that as "the
+ * block declined: interpret this instruction"; tail-called by another module's block through the
+ * block map (compiler.ts viaMap), the run loop goes on at pc with that block's cycles and budget
+ * and interprets it. A few dozen bytes: instantiated synchronously even on a browser's main thread.
  */
 function pendingStub(memory: WebAssembly.Memory): Function {
-  const body = new Code().i32(L.J_LEFT).get(2).mem(Op.i64Store, 3, 0).i32(0);
+  const body = new Code()
+    .i32(L.J_PC).get(0).mem(Op.i64Store, 3, 0)
+    .i32(L.J_CYCLES).get(1).mem(Op.i64Store, 3, 0)
+    .i32(L.J_LEFT).get(2).mem(Op.i64Store, 3, 0)
+    .i32(0);
   const bytes = moduleBytes({ types: [ENTRY_TYPE], imports: [], funcs: [{ type: 0, locals: [], body, export: 'pending' }] });
   const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
   return inst.exports.pending as Function;

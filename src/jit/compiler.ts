@@ -28,12 +28,18 @@ import { SEMANTIC_OPS } from '../isa/table.js';
 import { Code, Op, I32, I64, VOID } from './wasm.js';
 import { EMITTERS, HELPERS, type Emitter } from './emitters.js';
 
+/**
+ * Env JIT_INLINE_JAL=1: blocks go on through in-page jumps (traces). Off: measured slower on
+ * CoreMark (steady state ~850 vs ~1,000 MIPS CPU time: more code, calls inlined into every caller).
+ */
+const INLINE_JAL = (typeof process !== 'undefined' ? process.env.JIT_INLINE_JAL : undefined) === '1';
 /** Longest block, in instructions. */
 export const MAX_BLOCK = 96;
 const TLB_MASK = L.TLB_ENTRIES - 1;
 
 export interface Insn {
   op: string;
+  id: number; // the op id (S_OP)
   em: Emitter;
   rd: number;
   rs1: number;
@@ -58,7 +64,7 @@ export function scanBlock(dv: DataView, slot: number, decode: (slot: number) => 
     const em = op === undefined ? undefined : EMITTERS[op];
     if (!em) break;
     const insn: Insn = {
-      op, em,
+      op, em, id,
       rd: dv.getUint8(s + L.S_RD),
       rs1: dv.getUint8(s + L.S_RS1),
       rs2: dv.getUint8(s + L.S_RS2),
@@ -69,11 +75,27 @@ export function scanBlock(dv: DataView, slot: number, decode: (slot: number) => 
       off,
     };
     out.push(insn);
-    if (em.k === 'jal' || em.k === 'jalr') break;
+    if (em.k === 'jalr') break;
+    if (em.k === 'jal') {
+      // An in-page jump goes on at its target in the same block (a trace: no transfer between
+      // functions), unless it loops back into the block (the block's start: its loop; or an
+      // instruction already in it).
+      const t = off + insn.imm;
+      if (!INLINE_JAL || t < 0 || t >= 4096 || out.some((x) => x.off === t)) break;
+      s += (t - off) << 3;
+      off = t;
+      continue;
+    }
     off += insn.len;
     s += insn.len << 3;
   }
   return out;
+}
+
+/** Is instruction k of the block a jal whose target the block goes on at (scanBlock)? */
+function inlinedJal(insns: Insn[], k: number): boolean {
+  const i = insns[k];
+  return i.em.k === 'jal' && k + 1 < insns.length && insns[k + 1].off === i.off + i.imm;
 }
 
 /**
@@ -84,26 +106,17 @@ export function scanBlock(dv: DataView, slot: number, decode: (slot: number) => 
  */
 export function successors(insns: Insn[]): number[] {
   const out: number[] = [];
-  for (const i of insns) {
-    if (i.em.k === 'br' || i.em.k === 'jal') out.push(i.off + i.imm);
-    if (i.em.k === 'jal') out.push(i.off + i.len);
-  }
+  insns.forEach((i, k) => {
+    if (i.em.k === 'br' || (i.em.k === 'jal' && !inlinedJal(insns, k))) out.push(i.off + i.imm);
+    if (i.em.k === 'jal' && i.rd !== 0 && i.rd !== 32) out.push(i.off + i.len);
+  });
   const last = insns[insns.length - 1];
   if (insns.length === MAX_BLOCK && last.em.k !== 'jal' && last.em.k !== 'jalr') out.push(last.off + last.len);
   return out.filter((t) => t >= 0 && t < 4096);
 }
 
-// Locals of the page function: params 0..6 (tgt, pc, cyc, left, dl, tr, tw), then x1..x32 (x32 =
-// the decoder's rd = 0 sink), t0 (i64), a (i32), pv (i64: the page's virtual base), then one i64
-// per counted class.
-const P_TGT = 0, P_PC = 1, P_CYC = 2, P_LEFT = 3, P_DL = 4, P_TR = 5, P_TW = 6;
-const xl = (r: number): number => 6 + r;
-const T0 = 39, A = 40, PV = 41, OUTPC = 42, STATUS = 43, T1 = 44, CL0 = 45;
-/** Guest registers live in the core's memory (H_X) rather than in wasm locals (docs/JIT.md). */
 /** Environment knobs (docs/JIT.md "Knobs"); none in a browser. */
 export const ENV: Record<string, string | undefined> = typeof process !== 'undefined' ? process.env : {};
-const MEM_REGS = ENV.JIT_LOCAL_REGS !== '1';
-const MEM_CLS = ENV.JIT_LOCAL_CLS !== '1';
 
 /** The counter of taken branches, as an S_CLS-style index (class id + 1). */
 const TAKEN = L.TIMING_CLASS_BRANCH_TAKEN + 1;
@@ -113,290 +126,349 @@ export interface CompileEnv {
   takenExtra: bigint;
   /** Function index of each helper import. */
   helper: (name: (typeof HELPERS)[number]) => number;
+  /** Function index of block function 0 (the others follow). */
+  firstBlock: number;
+  /** Address of the block-map entry (u16) of page offset 0 of the frame being compiled. */
+  mapBase: number;
+  /** Type index of the block function type (= the function table's). */
+  blockType: number;
 }
 
-export interface PageCode {
+export interface FuncCode {
   body: Code;
   locals: [number, number][];
 }
 
+/** Registers instruction `i` reads and writes (x0 and the rd sink x32 excluded). */
+function regsOf(i: Insn, read: Set<number>, written: Set<number>): void {
+  const k = i.em.k;
+  if (k !== 'lui' && k !== 'auipc' && k !== 'jal' && k !== 'nop' && i.rs1 !== 0) read.add(i.rs1);
+  if ((k === 'rr' || k === 'rr32' || k === 'call' || k === 'store' || k === 'br' || k === 'bit') && i.rs2 !== 0) read.add(i.rs2);
+  if (k !== 'store' && k !== 'br' && k !== 'nop' && i.rd !== 32 && i.rd !== 0) written.add(i.rd);
+}
+
+// Every function of a module has the table's type: params 0..5 (pc, cycles, left, deadline,
+// tlbRead, tlbWrite) -> status. Then locals: pv (i64: the page base), t0 (i64), a (i32), it (i64:
+// iterations of a block's loop to itself), then the block's register cache.
+const PC = 0, P_CYC = 1, P_LEFT = 2, P_DL = 3, P_TR = 4, P_TW = 5, PV = 6, T0 = 7, A = 8, IT = 9, R0 = 10;
+const LOCALS: [number, number][] = [[2, I64], [1, I32], [1, I64]];
+
 /**
- * Emit the page function for `blocks` (each non-empty, all in one page): the body of
- * page(tgt i32, pc i64, cycles i64, left i64, deadline i64, tlbRead i32, tlbWrite i32) -> i32,
- * entered at block `tgt` with `pc` = that block's pc. A taken transfer to another block's start
- * in the page goes there directly (after the interpreter's checks); anything else returns.
+ * Leave compiled code: J_PC = the value `pc` pushes, J_CYCLES and J_LEFT from the locals, return
+ * the status `status` pushes (0: the interpreter executes J_PC; 1: leave the inner loop; 2: J_PC
+ * may start a compiled block).
  */
-export function compilePage(blocks: Insn[][], env: CompileEnv): PageCode {
-  const c = new Code();
-  const m = blocks.length;
+function leave(c: Code, pc: () => void, status: () => void): void {
+  c.i32(L.J_PC);
+  pc();
+  c.mem(Op.i64Store, 3);
+  c.i32(L.J_CYCLES).get(P_CYC).mem(Op.i64Store, 3);
+  c.i32(L.J_LEFT).get(P_LEFT).mem(Op.i64Store, 3);
+  status();
+  c.byte(Op.return);
+}
+
+/** Tail-call block function `fn` (or the table's function `indirect` if fn < 0) at the pc pushed by `pc`. */
+function chain(c: Code, pc: () => void, fn: number, env: CompileEnv, indirect?: () => void): void {
+  pc();
+  c.get(P_CYC).get(P_LEFT).get(P_DL).get(P_TR).get(P_TW);
+  if (fn >= 0) c.byte(Op.returnCall).u32(fn);
+  else {
+    indirect!();
+    c.byte(Op.returnCallIndirect).u32(env.blockType).u32(0);
+  }
+}
+
+/**
+ * A transfer to page offset `off` (pushed as i32 by `off`) of this page that no block of this
+ * module starts at: if the block map has compiled code there (another module of the page), go
+ * on in it; else leave with status 2 (the run loop looks there). The target pc is `pv + off`.
+ */
+function viaMap(c: Code, env: CompileEnv, offI64: () => void, offI32: () => void): void {
+  offI32();
+  c.i32(env.mapBase).op(Op.i32Add).mem(Op.i32Load16U, 1).set(A);
+  c.get(A).i32(L.JE_COMPILED).op(Op.i32GeU).byte(Op.if).byte(VOID);
+  chain(c, () => { c.get(PV); offI64(); c.op(Op.i64Add); }, -1, env, () => c.get(A).i32(L.JE_COMPILED - 1).op(Op.i32And));
+  c.op(Op.end);
+  leave(c, () => { c.get(PV); offI64(); c.op(Op.i64Add); }, () => c.i32(2));
+}
+
+/**
+ * Emit the module's functions for `blocks` (each non-empty, all in one page): one function per
+ * block (small functions keep V8's register allocation good; one function for a whole page spilled
+ * most values to the stack), chained by tail calls (a transfer within the page never returns to
+ * the run loop); a `jalr` into the page goes on through the block map.
+ */
+export function compilePage(blocks: Insn[][], env: CompileEnv): FuncCode[] {
   const headIndex = new Map<number, number>();
   blocks.forEach((b, i) => headIndex.set(b[0].off, i));
-  const used = new Set<number>();
-  const written = new Set<number>();
-  const classes = new Set<number>([TAKEN]);
-  for (const insns of blocks) {
-    for (const i of insns) {
-      const k = i.em.k;
-      classes.add(i.cls);
-      if (k !== 'lui' && k !== 'auipc' && k !== 'jal' && k !== 'nop' && i.rs1 !== 0) used.add(i.rs1);
-      if ((k === 'rr' || k === 'rr32' || k === 'call' || k === 'store' || k === 'br') && i.rs2 !== 0) used.add(i.rs2);
-      if (k !== 'store' && k !== 'br' && k !== 'nop' && i.rd !== 32 && i.rd !== 0) {
-        used.add(i.rd);
-        written.add(i.rd);
-      }
-    }
+
+  return blocks.map((insns, bi) => compileBlock(insns, bi, headIndex, env));
+}
+
+/** One block's function: blk(pc, cycles, left, deadline, tlbRead, tlbWrite) -> status. */
+function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>, env: CompileEnv): FuncCode {
+  const c = new Code();
+  const n = insns.length;
+  const off0 = insns[0].off;
+  // Prefix sums over the block: cycles and class counts of instructions 0..k-1.
+  const pcyc: bigint[] = [0n];
+  const pcls: Map<number, number>[] = [new Map()];
+  for (let k = 0; k < n; k++) {
+    pcyc.push(pcyc[k] + BigInt(insns[k].lat));
+    const mm = new Map(pcls[k]);
+    mm.set(insns[k].cls, (mm.get(insns[k].cls) ?? 0) + 1);
+    pcls.push(mm);
   }
-  const clsList = [...classes].sort((a, b) => a - b);
-  const clLocal = new Map<number, number>();
-  clsList.forEach((cl, i) => clLocal.set(cl, CL0 + i));
-  const locals: [number, number][] = [[33, I64], [1, I32], [2, I64], [1, I32], [1 + clsList.length, I64]];
+  // The block's loop to itself (the first transfer back to its start): its iterations are
+  // counted in `it` and charged to the class counters at the block's exit.
+  const loopK = insns.findIndex((i) => (i.em.k === 'br' || i.em.k === 'jal') && i.off + i.imm === off0);
+  const loopCls = loopK < 0 ? new Map<number, number>() : new Map(pcls[loopK + 1]);
+  if (loopK >= 0 && insns[loopK].em.k === 'br') loopCls.set(TAKEN, (loopCls.get(TAKEN) ?? 0) + 1);
+
+  // Register cache: each register the block uses has a local. A block that loops to itself loads
+  // its written registers before the loop and keeps them there across it (every exit stores them
+  // all); the others are loaded at their first read on the straight-line path, and an exit stores
+  // the ones written before it.
+  const read = new Set<number>(), written = new Set<number>();
+  for (const i of insns) regsOf(i, read, written);
+  const cache = new Map<number, number>();
+  let nl = R0;
+  for (const r of [...read, ...written]) if (!cache.has(r)) cache.set(r, nl++);
+  const dirty: number[] = loopK >= 0 ? [...written] : [];
+  const loaded = new Set<number>(loopK >= 0 ? written : []);
 
   const R = (r: number): void => {
     if (r === 0) c.i64(0);
-    else if (MEM_REGS) c.i32(L.H_X + r * 8).mem(Op.i64Load, 3);
-    else c.get(xl(r));
+    else if (loaded.has(r)) c.get(cache.get(r)!);
+    else {
+      c.i32(L.H_X + r * 8).mem(Op.i64Load, 3).tee(cache.get(r)!);
+      loaded.add(r);
+    }
   };
   /** Pop the value on the stack into x[rd] (the sink x32 is never read: drop it). */
   const W = (rd: number): void => {
-    if (rd === 32 || rd === 0) c.op(Op.drop);
-    else if (MEM_REGS) c.set(T1).i32(L.H_X + rd * 8).get(T1).mem(Op.i64Store, 3);
-    else c.set(xl(rd));
+    if (rd === 32 || rd === 0) {
+      c.op(Op.drop);
+      return;
+    }
+    c.set(cache.get(rd)!);
+    loaded.add(rd);
+    if (!dirty.includes(rd)) dirty.push(rd);
+  };
+  /** Store the written registers back to the core (before any exit from the block). */
+  const spill = (): void => {
+    for (const r of dirty) c.i32(L.H_X + r * 8).get(cache.get(r)!).mem(Op.i64Store, 3);
   };
   /** The virtual pc of page offset `off` (never a constant: pv comes from the pc parameter). */
   const pcAt = (off: number): void => {
     c.get(PV);
     if (off !== 0) c.i64(off).op(Op.i64Add);
   };
-
-  // ---- prologue: page base from the entry pc, registers into locals, class counters zeroed.
-  c.get(P_PC).i64(-4096).op(Op.i64And).set(PV);
-  if (!MEM_REGS) for (const r of used) c.i32(L.H_X + r * 8).mem(Op.i64Load, 3).set(xl(r));
-  // (wasm zero-initialises locals: the class counters start at 0.)
-  c.byte(Op.block).byte(VOID); // $X: the shared exit
-  c.byte(Op.loop).byte(VOID); // $D: dispatch
-  // Dispatch targets: block i for tgt = i; for tgt = m + off/2 (a jalr into the page) the block
-  // starting at page offset off, or $Bm (the miss: not a block start) when there is none.
-  for (let i = 0; i <= m; i++) c.byte(Op.block).byte(VOID);
-  c.get(P_TGT).byte(Op.brTable).u32(m + 2048);
-  for (let i = 0; i < m; i++) c.u32(i);
-  for (let h = 0; h < 2048; h++) c.u32(headIndex.get(h * 2) ?? m);
-  c.u32(m);
-  c.op(Op.end);
-
-  for (let bi = 0; bi < m; bi++) {
-    const insns = blocks[bi];
-    const n = insns.length;
-    const off0 = insns[0].off;
-    // Nesting of this block's code: the remaining `block`s, then loop $D.
-    const outer = m - bi;
-    // Prefix sums over the block: cycles and class counts of instructions 0..k-1.
-    const pcyc: bigint[] = [0n];
-    const pcls: Map<number, number>[] = [new Map()];
-    for (let k = 0; k < n; k++) {
-      pcyc.push(pcyc[k] + BigInt(insns[k].lat));
-      const mm = new Map(pcls[k]);
-      mm.set(insns[k].cls, (mm.get(insns[k].cls) ?? 0) + 1);
-      pcls.push(mm);
+  const bump = (cl: number, cnt: number, perIt: number): void => {
+    if (cnt === 0 && perIt === 0) return;
+    const addr = L.CLS_BASE + cl * 8;
+    c.i32(addr).i32(addr).mem(Op.i64Load, 3);
+    if (perIt !== 0) {
+      c.get(IT);
+      if (perIt !== 1) c.i64(perIt).op(Op.i64Mul);
+      c.op(Op.i64Add);
     }
-    /**
-     * Leave with instructions 0..k-1 of this block retired: charge them, set the out pc and status,
-     * and branch to the shared epilogue. `d` = constructs open inside $Li here.
-     */
-    const exit = (k: number, d: number, status: () => void, pc: () => void): void => {
-      commit(k, 0n, false);
-      pc();
-      c.set(OUTPC);
-      status();
-      c.set(STATUS);
-      c.byte(Op.br).u32(d + outer + 2); // $X
-    };
-    /** Charge instructions 0..k-1 (+ a taken branch's extra) to the locals. */
-    const commit = (k: number, extra: bigint, taken: boolean): void => {
-      const v = pcyc[k] + extra;
-      if (v !== 0n) c.get(P_CYC).i64(v).op(Op.i64Add).set(P_CYC);
-      if (k !== 0) c.get(P_LEFT).i64(k).op(Op.i64Sub).set(P_LEFT);
-      const bump = (cl: number, cnt: number): void => {
-        if (MEM_CLS) {
-          const addr = L.CLS_BASE + cl * 8;
-          c.i32(addr).i32(addr).mem(Op.i64Load, 3).i64(cnt).op(Op.i64Add).mem(Op.i64Store, 3);
-        } else {
-          const l = clLocal.get(cl)!;
-          c.get(l).i64(cnt).op(Op.i64Add).set(l);
-        }
-      };
-      for (const [cl, cnt] of pcls[k]) bump(cl, cnt);
-      if (taken) bump(TAKEN, 1);
-    };
-    /**
-     * Taken transfer at instruction k to page offset t (run.ts: charge, then go on in the page only
-     * if the target is in it and cycles < deadline). `depth` = constructs between here and $Li.
-     */
-    const taken = (k: number, t: number, extra: bigint, isBranch: boolean, d: number): void => {
-      commit(k + 1, extra, isBranch);
-      const inPage = t >= 0 && t < 4096;
-      const j = headIndex.get(t);
-      if (inPage && j !== undefined) {
-        c.get(P_CYC).get(P_DL).op(Op.i64LtU).byte(Op.if).byte(VOID);
-        if (j === bi) {
-          c.byte(Op.br).u32(d + 1); // $Li
-        } else {
-          c.i32(j).set(P_TGT);
-          c.byte(Op.br).u32(d + 1 + outer + 1); // $D
-        }
-        c.op(Op.end);
-        exit(0, d, () => c.i32(1), () => pcAt(t));
-        return;
-      }
-      exit(0, d, inPage ? () => c.i32(1).get(P_CYC).get(P_DL).op(Op.i64LtU).op(Op.i32Add) : () => c.i32(1), () => pcAt(t));
-    };
-    /** t0 = effective address; a = host-TLB entry; on a miss leave before instruction k. */
-    const tlbLookup = (k: number, i: Insn, tlb: number, am: number): void => {
-      R(i.rs1);
-      if (i.imm !== 0) c.i64(i.imm).op(Op.i64Add);
-      c.set(T0);
-      c.get(tlb).get(T0).i64(12).op(Op.i64ShrU).op(Op.i32WrapI64).i32(TLB_MASK).op(Op.i32And).i32(4).op(Op.i32Shl)
-        .op(Op.i32Add).set(A);
-      c.get(A).mem(Op.i64Load, 3).get(T0).i64(BigInt.asIntN(64, 0xfffffffffffff000n | BigInt(am))).op(Op.i64And)
-        .op(Op.i64Ne);
-      c.byte(Op.if).byte(VOID);
-      exit(k, 1, () => c.i32(0), () => pcAt(i.off));
-      c.op(Op.end);
-      c.get(T0).get(A).mem(Op.i64Load, 3, 8).op(Op.i64Add).op(Op.i32WrapI64);
-    };
-
-    c.byte(Op.loop).byte(VOID); // $Li
-    // Entry: decline when the budget is below the block length (the interpreter steps).
-    c.get(P_LEFT).i64(n).op(Op.i64LtU);
+    if (cnt !== 0) c.i64(cnt).op(Op.i64Add);
+    c.mem(Op.i64Store, 3);
+  };
+  /** Charge instructions 0..k-1 (+ a taken branch's extra and count) and the loop's iterations. */
+  const commit = (k: number, extra: bigint, taken: boolean): void => {
+    const v = pcyc[k] + extra;
+    if (v !== 0n) c.get(P_CYC).i64(v).op(Op.i64Add).set(P_CYC);
+    if (k !== 0) c.get(P_LEFT).i64(k).op(Op.i64Sub).set(P_LEFT);
+    const cls = new Map(pcls[k]);
+    if (taken) cls.set(TAKEN, (cls.get(TAKEN) ?? 0) + 1);
+    for (const cl of new Set([...cls.keys(), ...loopCls.keys()])) bump(cl, cls.get(cl) ?? 0, loopCls.get(cl) ?? 0);
+  };
+  /** Leave with instructions 0..k-1 retired, at pc, with status (0: interpret J_PC; 1; 2). */
+  const exit = (k: number, status: number, pc: () => void): void => {
+    spill();
+    commit(k, 0n, false);
+    leave(c, pc, () => c.i32(status));
+  };
+  const cycLtDl = (): void => {
+    c.get(P_CYC).get(P_DL).op(Op.i64LtU);
+  };
+  /**
+   * Taken transfer at instruction k to page offset t (run.ts: charge, then go on in the page only
+   * if the target is in it and cycles < deadline). `depth` = constructs between here and $L.
+   */
+  const taken = (k: number, t: number, extra: bigint, isBranch: boolean, depth: number): void => {
+    const inPage = t >= 0 && t < 4096;
+    if (k === loopK) {
+      // The loop to itself: cycles and budget now, class counts at the exit (it).
+      c.get(P_CYC).i64(pcyc[k + 1] + extra).op(Op.i64Add).set(P_CYC);
+      c.get(P_LEFT).i64(k + 1).op(Op.i64Sub).set(P_LEFT);
+      c.get(IT).i64(1).op(Op.i64Add).set(IT);
+      cycLtDl();
+      c.byte(Op.brIf).u32(depth); // $L
+      spill();
+      commit(0, 0n, false);
+      leave(c, () => pcAt(t), () => c.i32(1));
+      return;
+    }
+    spill();
+    commit(k + 1, extra, isBranch);
+    if (!inPage) {
+      leave(c, () => pcAt(t), () => c.i32(1));
+      return;
+    }
+    const j = headIndex.get(t);
+    cycLtDl();
     c.byte(Op.if).byte(VOID);
-    exit(0, 1, () => c.i32(0), () => pcAt(off0));
+    if (j === bi) c.i64(0).set(IT).byte(Op.br).u32(depth + 1); // $L (a second loop to itself: `it` charged)
+    else if (j !== undefined) chain(c, () => pcAt(t), env.firstBlock + j, env);
+    else viaMap(c, env, () => c.i64(t), () => c.i32(t));
     c.op(Op.end);
-    let ended = false;
-    for (let k = 0; k < n && !ended; k++) {
-      const i = insns[k];
-      const em = i.em;
-      switch (em.k) {
-        case 'rr':
-          R(i.rs1);
-          R(i.rs2);
-          c.bytes(em.ops);
-          W(i.rd);
-          break;
-        case 'ri':
-          R(i.rs1);
-          c.i64(i.imm).bytes(em.ops);
-          W(i.rd);
-          break;
-        case 'rr32':
-          R(i.rs1);
-          c.op(Op.i32WrapI64);
-          R(i.rs2);
-          c.op(Op.i32WrapI64).bytes(em.ops).op(Op.i64ExtendI32S);
-          W(i.rd);
-          break;
-        case 'ri32':
-          R(i.rs1);
-          c.op(Op.i32WrapI64).i32(i.imm).bytes(em.ops).op(Op.i64ExtendI32S);
-          W(i.rd);
-          break;
-        case 'call':
-          R(i.rs1);
-          R(i.rs2);
-          c.byte(Op.call).u32(env.helper(em.fn));
-          W(i.rd);
-          break;
-        case 'lui':
-          c.i64(i.imm);
-          W(i.rd);
-          break;
-        case 'auipc':
-          pcAt(i.off);
-          if (i.imm !== 0) c.i64(i.imm).op(Op.i64Add);
-          W(i.rd);
-          break;
-        case 'load':
-          tlbLookup(k, i, P_TR, em.am);
-          c.mem(em.op, 0);
-          W(i.rd);
-          break;
-        case 'store':
-          tlbLookup(k, i, P_TW, em.am);
-          R(i.rs2);
-          c.mem(em.op, 0);
-          break;
-        case 'br':
-          R(i.rs1);
-          R(i.rs2);
-          c.op(em.cmp).byte(Op.if).byte(VOID);
-          taken(k, i.off + i.imm, env.takenExtra, true, 1);
+    leave(c, () => pcAt(t), () => c.i32(1));
+  };
+  /** t0 = effective address; a = host-TLB entry; on a miss leave before instruction k. */
+  const tlbLookup = (k: number, i: Insn, tlb: number, am: number): void => {
+    R(i.rs1);
+    if (i.imm !== 0) c.i64(i.imm).op(Op.i64Add);
+    c.set(T0);
+    c.get(tlb).get(T0).i64(12).op(Op.i64ShrU).op(Op.i32WrapI64).i32(TLB_MASK).op(Op.i32And).i32(4).op(Op.i32Shl)
+      .op(Op.i32Add).set(A);
+    c.get(A).mem(Op.i64Load, 3).get(T0).i64(BigInt.asIntN(64, 0xfffffffffffff000n | BigInt(am))).op(Op.i64And)
+      .op(Op.i64Ne);
+    c.byte(Op.if).byte(VOID);
+    exit(k, 0, () => pcAt(i.off));
+    c.op(Op.end);
+    c.get(T0).get(A).mem(Op.i64Load, 3, 8).op(Op.i64Add).op(Op.i32WrapI64);
+  };
+
+  c.get(PC);
+  if (off0 !== 0) c.i64(off0).op(Op.i64Sub);
+  c.set(PV);
+  for (const r of loaded) c.i32(L.H_X + r * 8).mem(Op.i64Load, 3).set(cache.get(r)!);
+  c.byte(Op.loop).byte(VOID); // $L
+  // Entry: decline when the budget is below the block length (the interpreter steps).
+  c.get(P_LEFT).i64(n).op(Op.i64LtU);
+  c.byte(Op.if).byte(VOID);
+  exit(0, 0, () => pcAt(off0));
+  c.op(Op.end);
+  let ended = false;
+  for (let k = 0; k < n && !ended; k++) {
+    const i = insns[k];
+    const em = i.em;
+    switch (em.k) {
+      case 'rr':
+        R(i.rs1);
+        R(i.rs2);
+        c.bytes(em.ops);
+        W(i.rd);
+        break;
+      case 'ri':
+        R(i.rs1);
+        c.i64(i.imm).bytes(em.ops);
+        W(i.rd);
+        break;
+      case 'rr32':
+        R(i.rs1);
+        c.op(Op.i32WrapI64);
+        R(i.rs2);
+        c.op(Op.i32WrapI64).bytes(em.ops).op(Op.i64ExtendI32S);
+        W(i.rd);
+        break;
+      case 'ri32':
+        R(i.rs1);
+        c.op(Op.i32WrapI64).i32(i.imm).bytes(em.ops).op(Op.i64ExtendI32S);
+        W(i.rd);
+        break;
+      case 'call':
+        R(i.rs1);
+        R(i.rs2);
+        c.byte(Op.call).u32(env.helper(em.fn));
+        W(i.rd);
+        break;
+      case 'bit':
+        c.i32(i.id);
+        R(i.rs1);
+        R(i.rs2);
+        c.i64(i.imm).byte(Op.call).u32(env.helper('jitBit'));
+        W(i.rd);
+        break;
+      case 'lui':
+        c.i64(i.imm);
+        W(i.rd);
+        break;
+      case 'auipc':
+        pcAt(i.off);
+        if (i.imm !== 0) c.i64(i.imm).op(Op.i64Add);
+        W(i.rd);
+        break;
+      case 'load':
+        tlbLookup(k, i, P_TR, em.am);
+        c.mem(em.op, 0);
+        W(i.rd);
+        break;
+      case 'store':
+        tlbLookup(k, i, P_TW, em.am);
+        R(i.rs2);
+        c.mem(em.op, 0);
+        break;
+      case 'br':
+        R(i.rs1);
+        R(i.rs2);
+        c.op(em.cmp).byte(Op.if).byte(VOID);
+        taken(k, i.off + i.imm, env.takenExtra, true, 1);
+        c.op(Op.end);
+        break;
+      case 'jal':
+        pcAt(i.off + i.len);
+        W(i.rd);
+        if (inlinedJal(insns, k)) {
+          // The block goes on at the target (run.ts: in the page and cycles < deadline), else leave there.
+          c.get(P_CYC).i64(pcyc[k + 1]).op(Op.i64Add).get(P_DL).op(Op.i64GeU).byte(Op.if).byte(VOID);
+          exit(k + 1, 1, () => pcAt(i.off + i.imm));
           c.op(Op.end);
-          break;
-        case 'jal':
-          pcAt(i.off + i.len);
-          W(i.rd);
-          taken(k, i.off + i.imm, 0n, false, 0);
-          ended = true;
-          break;
-        case 'jalr': {
-          // Target before rd is written (rd may be rs1); bit 0 cleared (Unpriv 2.5).
-          R(i.rs1);
-          if (i.imm !== 0) c.i64(i.imm).op(Op.i64Add);
-          c.i64(-2).op(Op.i64And).set(T0);
-          pcAt(i.off + i.len);
-          W(i.rd);
-          commit(k + 1, 0n, false);
-          // In the page and cycles < deadline: go on there (run.ts OP_JALR), through the dispatch.
-          c.get(T0).get(PV).op(Op.i64Sub).i64(4096).op(Op.i64LtU);
-          c.get(P_CYC).get(P_DL).op(Op.i64LtU).op(Op.i32And);
-          c.byte(Op.if).byte(VOID);
-          c.get(T0).get(PV).op(Op.i64Sub).op(Op.i32WrapI64).i32(1).op(Op.i32ShrU).i32(m).op(Op.i32Add).set(P_TGT);
-          c.byte(Op.br).u32(1 + outer + 1); // $D
-          c.op(Op.end);
-          exit(0, 0, () => {
-            c.get(T0).get(PV).op(Op.i64Sub).i64(4096).op(Op.i64LtU);
-            c.get(P_CYC).get(P_DL).op(Op.i64LtU).op(Op.i32And).op(Op.i32Eqz);
-          }, () => c.get(T0));
-          ended = true;
           break;
         }
-        case 'nop':
-          break;
+        taken(k, i.off + i.imm, 0n, false, 0);
+        ended = true;
+        break;
+      case 'jalr': {
+        // Target before rd is written (rd may be rs1); bit 0 cleared (Unpriv 2.5).
+        R(i.rs1);
+        if (i.imm !== 0) c.i64(i.imm).op(Op.i64Add);
+        c.i64(-2).op(Op.i64And).set(T0);
+        pcAt(i.off + i.len);
+        W(i.rd);
+        spill();
+        commit(k + 1, 0n, false);
+        // In the page and cycles < deadline: go on there (run.ts OP_JALR), through the block map.
+        c.get(T0).get(PV).op(Op.i64Sub).i64(4096).op(Op.i64LtU);
+        cycLtDl();
+        c.op(Op.i32And).byte(Op.if).byte(VOID);
+        viaMap(c, env, () => c.get(T0).get(PV).op(Op.i64Sub), () => c.get(T0).get(PV).op(Op.i64Sub).op(Op.i32WrapI64));
+        c.op(Op.end);
+        leave(c, () => c.get(T0), () => c.i32(1));
+        ended = true;
+        break;
       }
-    }
-    if (!ended) {
-      const last = insns[n - 1];
-      const next = last.off + last.len;
-      const j = headIndex.get(next);
-      if (j !== undefined && next < 4096) {
-        // Straight on into another block of the page (no check: run.ts checks nothing here).
-        commit(n, 0n, false);
-        c.i32(j).set(P_TGT);
-        c.byte(Op.br).u32(outer + 1); // $D
-      } else {
-        exit(n, 0, () => c.i32(n === MAX_BLOCK ? 2 : 0), () => pcAt(next));
-      }
-    }
-    c.op(Op.end); // $Li
-    c.op(Op.end); // block $B(bi+1)
-  }
-  // $Bm: a jalr into the page, not to a block start: the interpreter goes on there (status 0).
-  c.get(PV).get(P_TGT).i32(m).op(Op.i32Sub).i32(1).op(Op.i32Shl).op(Op.i64ExtendI32U).op(Op.i64Add).set(OUTPC);
-  c.i32(2).set(STATUS);
-  c.byte(Op.br).u32(1); // $X
-  c.op(Op.end); // $D
-  c.op(Op.end); // $X
-  // ---- epilogue: pc, cycles, budget, class counts and registers back to the core.
-  c.i32(L.J_PC).get(OUTPC).mem(Op.i64Store, 3);
-  c.i32(L.J_CYCLES).get(P_CYC).mem(Op.i64Store, 3);
-  c.i32(L.J_LEFT).get(P_LEFT).mem(Op.i64Store, 3);
-  if (!MEM_CLS) {
-    for (const cl of clsList) {
-      const addr = L.CLS_BASE + cl * 8;
-      c.i32(addr).i32(addr).mem(Op.i64Load, 3).get(clLocal.get(cl)!).op(Op.i64Add).mem(Op.i64Store, 3);
+      case 'nop':
+        break;
     }
   }
-  if (!MEM_REGS) for (const r of written) c.i32(L.H_X + r * 8).get(xl(r)).mem(Op.i64Store, 3);
-  c.get(STATUS);
-  return { body: c, locals };
+  if (!ended) {
+    const last = insns[n - 1];
+    const next = last.off + last.len;
+    const j = headIndex.get(next);
+    spill();
+    commit(n, 0n, false);
+    // Straight on into another block of the page (no check: run.ts checks nothing here), or leave.
+    if (j !== undefined && next < 4096) chain(c, () => pcAt(next), env.firstBlock + j, env);
+    else leave(c, () => pcAt(next), () => c.i32(n === MAX_BLOCK ? 2 : 0));
+  }
+  c.op(Op.end); // $L
+  c.op(Op.unreachable); // (every path above returns)
+  return { body: c, locals: [...LOCALS, ...(nl > R0 ? [[nl - R0, I64] as [number, number]] : [])] };
 }
 
 /** run.ts takenExtra: LAT[branch taken] - LAT[branch] as the u64 the interpreter adds. */

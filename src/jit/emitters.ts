@@ -33,11 +33,16 @@ export type Emitter =
   | { k: 'jal' }
   | { k: 'jalr' }
   /** No architectural effect in this model (one in-order hart, coherent decode). */
-  | { k: 'nop' };
+  | { k: 'nop' }
+  /**
+   * Bit manipulation and Zicond: rd = the core's jitBit(op, rs1, rs2, imm), the interpreter's own
+   * bitmanip.ts bitOp (a slot decodes to these ops only when their extension is enabled).
+   */
+  | { k: 'bit' };
 
 export const HELPERS = [
   'jitMulh', 'jitMulhu', 'jitMulhsu', 'jitDiv', 'jitDivu', 'jitRem', 'jitRemu', 'jitDivw', 'jitDivuw',
-  'jitRemw', 'jitRemuw',
+  'jitRemw', 'jitRemuw', 'jitBit',
 ] as const;
 export type HelperName = (typeof HELPERS)[number];
 
@@ -110,3 +115,12 @@ export const EMITTERS: Readonly<Record<string, Emitter>> = {
   remw: { k: 'call', fn: 'jitRemw' },
   remuw: { k: 'call', fn: 'jitRemuw' },
 };
+/** Zba, Zbb, Zbc, Zbs, Zbkb, Zbkx and Zicond rows (assembly/bitmanip.ts bitOp implements them all). */
+export const BIT_OPS = [
+  'add.uw', 'sh1add', 'sh2add', 'sh3add', 'sh1add.uw', 'sh2add.uw', 'sh3add.uw', 'slli.uw', 'andn', 'orn', 'xnor',
+  'clz', 'ctz', 'cpop', 'sext.b', 'sext.h', 'clzw', 'ctzw', 'cpopw', 'max', 'maxu', 'min', 'minu', 'zext.h', 'rol',
+  'ror', 'rori', 'rolw', 'rorw', 'roriw', 'orc.b', 'rev8', 'clmul', 'clmulh', 'clmulr', 'bclr', 'bclri', 'bext',
+  'bexti', 'binv', 'binvi', 'bset', 'bseti', 'pack', 'packh', 'packw', 'brev8', 'xperm4', 'xperm8', 'czero.eqz',
+  'czero.nez',
+] as const;
+for (const op of BIT_OPS) (EMITTERS as Record<string, Emitter>)[op] = { k: 'bit' };

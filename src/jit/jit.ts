@@ -10,9 +10,10 @@
  * (every block map entry dropped, the table slots cleared so V8 can collect the modules) and
  * compilation starts over, QEMU's tb_flush policy: simple, and bounded.
  *
- * In a browser, modules over 4 KB must be compiled asynchronously on the main thread: with
- * `JitOptions.async` (the default there) the module is compiled by a promise and installed when
- * it resolves (async.ts); elsewhere compilation is synchronous.
+ * On a browser's main thread modules should compile asynchronously (Chrome refuses synchronous
+ * compiles of large ones there): with `JitOptions.async` (the default there) the module is
+ * compiled by a promise and installed when it resolves (async.ts); elsewhere compilation is
+ * synchronous.
  */
 import * as L from '../generated/layout.js';
 import { moduleBytes, Code, Op, I32, I64 } from './wasm.js';
@@ -67,7 +68,8 @@ export interface JitStats {
 
 const ENTRY_TYPE = { params: [I64, I64, I64, I64, I32, I32], results: [I32] };
 const HELPER_TYPE = { params: [I64, I64], results: [I64] };
-const PAGE_TYPE = { params: [I32, I64, I64, I64, I64, I32, I32], results: [I32] };
+/** jitBit(op, rs1, rs2, imm). */
+const BIT_TYPE = { params: [I32, I64, I64, I64], results: [I64] };
 /** Most block starts one page function holds; a page with more hot starts interprets the rest. */
 export const MAX_HEADS = Number(ENV.JIT_MAX_HEADS ?? 256);
 const WHOLE_ALWAYS = ENV.JIT_WHOLE === "1";
@@ -156,11 +158,14 @@ export class Jit {
     this.base = ex.table.length;
     ex.table.grow(this.capacity);
     this.next = this.base;
-    this.helperImports = { memory: ex.memory };
+    this.helperImports = { memory: ex.memory, table: ex.table };
     for (const h of HELPERS) this.helperImports[h] = ex[h];
     this.env = {
       takenExtra: 0n,
       helper: (name) => HELPERS.indexOf(name),
+      firstBlock: HELPERS.length,
+      mapBase: 0,
+      blockType: 0,
     };
     ex.jitConfigure(1, this.threshold);
     if (opts.async ?? defaultAsyncCompile()) {
@@ -282,33 +287,32 @@ export class Jit {
       if (ENV.JIT_DUMP) for (const b of blocks) console.error(`jit page ${tag.toString(16)} +${b[0].off.toString(16)}: ${b.map((i) => `${i.op} x${i.rd},x${i.rs1},x${i.rs2},${i.imm}`).join('; ')}`);
       this.env.takenExtra = takenExtraOf(dv);
       const tA = performance.now();
+      this.env.mapBase = L.JMAP_BASE + frame * (L.FRAME_SIZE >> 3);
       const page = compilePage(blocks, this.env);
-      const funcs = [{ type: 2, locals: page.locals, body: page.body, export: '' }];
-      const pageFn = HELPERS.length;
-      heads.forEach((_, k) => {
-        const t = new Code().i32(k);
-        for (let p = 0; p < 6; p++) t.get(p);
-        t.byte(Op.call).u32(pageFn);
-        funcs.push({ type: 0, locals: [], body: t, export: `e${k}` });
-      });
+      // Every function has the table's type: one function per block start
+      // (exported: the table holds them); blocks tail-call each other.
+      // Async mode (async.ts) exports them instead and installs them itself once it knows the
+      // frame's code is still the same: instantiation must not write the table.
+      const funcs = page.map((b, k) => ({ type: 0, locals: b.locals, body: b.body, export: this.async ? `e${k}` : '' }));
+      // Instantiation puts the block functions into the table (active element segments).
       const bytes = moduleBytes({
-        types: [ENTRY_TYPE, HELPER_TYPE, PAGE_TYPE],
-        imports: HELPERS.map((name) => ({ name, type: 1 })),
+        types: [ENTRY_TYPE, HELPER_TYPE, BIT_TYPE],
+        imports: HELPERS.map((name) => ({ name, type: name === 'jitBit' ? 2 : 1 })),
         funcs,
+        table: true,
+        elems: this.async ? [] : heads.map(([, idx], k) => ({ slot: idx, func: k })),
       });
       const tB = performance.now();
       // Async mode: the blocks stay interpreted until the module arrives (async.ts).
       if (this.async) return this.async.submit(frame, rec, tag, slot, heads, bytes);
       const mod = compiledModule(bytes);
       const tC = performance.now();
-      const inst = new WebAssembly.Instance(mod, { env: this.helperImports as WebAssembly.ModuleImports });
+      new WebAssembly.Instance(mod, { env: this.helperImports as WebAssembly.ModuleImports });
       const tD = performance.now();
+      if (ENV.JIT_LOG) console.error(`jit module ${bytes.length} B, ${heads.length} heads: module ${(tC - tB).toFixed(2)} ms, instance ${(tD - tC).toFixed(2)} ms, emit ${(tB - tA).toFixed(2)}`);
       PROF.emit += tB - tA; PROF.module += tC - tB; PROF.instance += tD - tC; PROF.scan += tA - t0;
       dv = new DataView(this.ex.memory.buffer);
-      heads.forEach(([s, i], k) => {
-        this.ex.table.set(i, inst.exports[`e${k}`] as never);
-        dv.setUint16(mapAt(s), L.JE_COMPILED | i, true);
-      });
+      for (const [s, i] of heads) dv.setUint16(mapAt(s), L.JE_COMPILED | i, true);
       this.ex.jitMarkFrame(frame);
       this.pagesSeen.add(tag);
       this.modules++;

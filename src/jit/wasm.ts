@@ -7,14 +7,14 @@
 
 /** Opcodes used by the block compiler (WebAssembly 1.0 §5.4 plus sign-extension ops). */
 export const Op = {
-  block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, brTable: 0x0e, return: 0x0f,
-  call: 0x10, drop: 0x1a, select: 0x1b,
+  unreachable: 0x00, block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, brTable: 0x0e, return: 0x0f,
+  call: 0x10, returnCall: 0x12, returnCallIndirect: 0x13, drop: 0x1a, select: 0x1b,
   localGet: 0x20, localSet: 0x21, localTee: 0x22,
-  i32Load: 0x28, i64Load: 0x29, i64Load8S: 0x30, i64Load8U: 0x31, i64Load16S: 0x32, i64Load16U: 0x33,
+  i32Load: 0x28, i32Load16U: 0x2f, i64Load: 0x29, i64Load8S: 0x30, i64Load8U: 0x31, i64Load16S: 0x32, i64Load16U: 0x33,
   i64Load32S: 0x34, i64Load32U: 0x35, i32Store: 0x36, i64Store: 0x37, i64Store8: 0x3c, i64Store16: 0x3d,
   i64Store32: 0x3e,
   i32Const: 0x41, i64Const: 0x42,
-  i32Eqz: 0x45, i32Eq: 0x46, i32Ne: 0x47,
+  i32Eqz: 0x45, i32Eq: 0x46, i32Ne: 0x47, i32GeS: 0x4e, i32GeU: 0x4f,
   i64Eqz: 0x50, i64Eq: 0x51, i64Ne: 0x52, i64LtS: 0x53, i64LtU: 0x54, i64GtS: 0x55, i64GtU: 0x56,
   i64LeS: 0x57, i64LeU: 0x58, i64GeS: 0x59, i64GeU: 0x5a,
   i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32And: 0x71, i32Or: 0x72, i32Shl: 0x74, i32ShrS: 0x75, i32ShrU: 0x76,
@@ -139,6 +139,10 @@ export interface ModuleSpec {
   imports: { name: string; type: number }[];
   /** Defined functions: type index, locals (grouped as [count, valtype]), body (without `end`). */
   funcs: { type: number; locals: [number, number][]; body: Code; export: string }[]; // export '' = not exported
+  /** Import env.table as table 0 (funcref), for call_indirect / return_call_indirect. */
+  table?: boolean;
+  /** Active element segments: put defined function `func` (index into funcs) at table[slot] on instantiation. */
+  elems?: { slot: number; func: number }[];
 }
 
 /** One module that imports `env.memory` and the named functions and exports its functions. */
@@ -150,10 +154,15 @@ export function moduleBytes(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
     types.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
   }
   section(out, 1, types);
-  const imps = new Code().u32(spec.imports.length + 1);
+  const imps = new Code().u32(spec.imports.length + 1 + (spec.table ? 1 : 0));
   name(imps, 'env');
   name(imps, 'memory');
   imps.byte(0x02).byte(0x00).u32(0); // memory, no maximum, min 0 pages
+  if (spec.table) {
+    name(imps, 'env');
+    name(imps, 'table');
+    imps.byte(0x01).byte(0x70).byte(0x00).u32(0); // table 0: funcref, no maximum, min 0
+  }
   for (const i of spec.imports) {
     name(imps, 'env');
     name(imps, i.name);
@@ -171,6 +180,14 @@ export function moduleBytes(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
     exps.byte(0x00).u32(spec.imports.length + i);
   });
   section(out, 7, exps);
+  if (spec.elems && spec.elems.length > 0) {
+    const el = new Code().u32(spec.elems.length);
+    for (const e of spec.elems) {
+      // flags 0: active, table 0, offset expression, vector of function indices
+      el.u32(0).byte(Op.i32Const).s32(e.slot).byte(Op.end).u32(1).u32(spec.imports.length + e.func);
+    }
+    section(out, 9, el);
+  }
   const code = new Code().u32(spec.funcs.length);
   for (const f of spec.funcs) {
     const body = new Code().u32(f.locals.length);
