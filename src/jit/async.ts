@@ -97,10 +97,9 @@ function pendingStub(memory: WebAssembly.Memory): Function {
  * The default compile mode: asynchronous on a browser's main thread (no `process`, a `document`),
  * where Chromium refuses synchronous compilation of large modules (over 4 KB in older Chrome, 114
  * at least; over 8 MiB in Chromium 156) and where it would block the page anyway; synchronous
- * elsewhere (Node, and
- * the page's machine Worker: there a synchronous compile is allowed and installs at once, while the
- * async one waits for the run loop's next yield; bench:web measured both, docs/JIT.md). Env
- * JIT_ASYNC=1 / 0 overrides it in Node.
+ * elsewhere (Node, and the page's machine Worker: there a synchronous compile is allowed and
+ * installs at once, while the async one waits for the run loop's next yield; bench:web measured
+ * both, docs/JIT.md). Env JIT_ASYNC=1 / 0 overrides it in Node.
  */
 export function defaultAsyncCompile(g: { process?: unknown; document?: unknown } = globalThis as never): boolean {
   if (ENV.JIT_ASYNC === '1') return true;
