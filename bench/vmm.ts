@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { useOptimizingCompiler } from '../src/core.js';
+import { useOptimizingCompiler, setDefaultTier } from '../src/core.js';
 import { VirtMachine } from '../src/board/virt.js';
 import { bootLinux } from '../src/board/boot.js';
 import { Host } from '../src/hypervisor/host.js';
@@ -19,6 +19,8 @@ import { buildElf } from '../test/helpers/elf-writer.js';
 import { assemble, type Insn } from '../test/helpers/core-harness.js';
 import { li } from '../test/helpers/paging.js';
 
+// The interpreter's figures (the earlier issues' bars); the JIT row names its tier (issue 14).
+setDefaultTier('interp');
 useOptimizingCompiler();
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

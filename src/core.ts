@@ -127,7 +127,13 @@ export interface CoreOptions {
   jit?: JitOptions;
 }
 
-let tierDefault: Tier = typeof process !== 'undefined' && process.env?.CYCLEVISOR_TIER === 'jit' ? 'jit' : 'interp';
+/**
+ * The JIT is the default under Node (docs/JIT.md "Status": never slower than the interpreter on
+ * our benchmarks, every counter the same); env CYCLEVISOR_TIER=interp|jit overrides. In a browser
+ * (no `process`) the default is the interpreter: the page chooses (web/, docs/WEB.md).
+ */
+let tierDefault: Tier =
+  typeof process === 'undefined' ? 'interp' : process.env?.CYCLEVISOR_TIER === 'interp' ? 'interp' : 'jit';
 /** The tier of Cores created without one (the CLI's --tier sets it; env CYCLEVISOR_TIER too). */
 export function setDefaultTier(t: Tier): void {
   tierDefault = t;

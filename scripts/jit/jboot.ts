@@ -14,6 +14,10 @@ for (let run = 0; run < Number(process.env.RUNS ?? 1); run++) {
   let out = '';
   const m = new VirtMachine({ ramBytes: 256 << 20, onOutput: (c) => (out += Buffer.from(c).toString('latin1')) });
   bootLinux(m, { bios: process.env.BIOS === 'builtin' ? 'builtin' : join(g, 'opensbi-fw_dynamic.bin'), kernel: join(g, 'linux-6.1-rv64.Image'), initrd: join(g, 'initramfs-nolibc.cpio.gz'), append: 'console=ttyS0' });
+  if (process.env.V8FLAGS_AFTER) {
+    m.runSync({ maxInsns: 1 }); // run() compiled (TurboFan) before the flags change
+    setFlagsFromString(process.env.V8FLAGS_AFTER);
+  }
   const t = performance.now();
   const u0 = process.cpuUsage();
   const r = m.runSync({ maxInsns: 1e9 });

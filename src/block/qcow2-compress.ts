@@ -12,8 +12,19 @@
  * Compression (for `img convert -c`) is zlib only, as qemu-img's default.
  */
 import * as zlib from 'node:zlib';
-import { decompress as zstdDecompress } from 'fzstd';
+import { createRequire } from 'node:module';
+import type { decompress as FzstdDecompress } from 'fzstd';
 import { COMPRESSION_ZLIB } from './qcow2-header.js';
+
+/**
+ * fzstd, loaded at the first zstd cluster (synchronously: reads are synchronous), not when the
+ * board starts: most runs never meet one (docs/ARCHITECTURE.md, CLI: lazy loading).
+ */
+let fzstdDecompress: typeof FzstdDecompress | null = null;
+function zstdDecompress(data: Uint8Array): Uint8Array {
+  fzstdDecompress ??= (createRequire(import.meta.url)('fzstd') as { decompress: typeof FzstdDecompress }).decompress;
+  return fzstdDecompress(data);
+}
 
 /** Decompresses one cluster; throws when the data does not give exactly `clusterSize` bytes. */
 export function decompressCluster(type: number, data: Uint8Array, clusterSize: number): Uint8Array {

@@ -97,7 +97,7 @@ simulated host, each VM's console on stdout under its name (web   | ...).
   --pace on|off       idle VMs keep to the wall clock (default: on with
                       --control, --console or a user network)
   --restore NAME=FILE start VM NAME from a snapshot file (repeatable)
-  --tier interp|jit   every VM's execution tier (docs/JIT.md)
+  --tier interp|jit   every VM's execution tier (default jit; docs/JIT.md)
   --incoming tcp:HOST:PORT   accept live migrations (ctl ... migrate)
   --trace-out FILE    timeline of the run (.json or .perfetto-trace), bounded
                       by --trace-max-size SIZE, --trace-window START:END

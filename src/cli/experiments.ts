@@ -15,7 +15,8 @@ import { runExperiment } from '../experiments/report.js';
 import { STUDIES, studyNamed } from '../experiments/studies.js';
 import { expandSweep, loadSweepFile, runSweep, type Executor } from '../experiments/sweep.js';
 
-export const EXPERIMENT_COMMANDS = ['experiment', 'sweep', 'sweep-worker'] as const;
+import { EXPERIMENT_COMMANDS } from './experiment-commands.js';
+export { EXPERIMENT_COMMANDS };
 
 export const EXPERIMENT_USAGE = `Usage: cyclevisor experiment NAME|all [options]   run a named study, write its report
        cyclevisor sweep FILE [options]              run a sweep file's points

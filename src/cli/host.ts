@@ -11,7 +11,8 @@ import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { UserError } from '../errors.js';
 import { parseSize, type CtlCommand, type HostCommand } from './args.js';
-import { loadHostConfig, type HostConfig } from '../hypervisor/config.js';
+// hypervisor/config.js (zod, yaml) is loaded by `host` only: `ctl` parses no VM file.
+import type { HostConfig } from '../hypervisor/config.js';
 import { ConsoleMux, realTimer, type MuxTimer } from '../hypervisor/console-mux.js';
 import { ControlClient, ControlServer, checkSocketPath } from '../hypervisor/control.js';
 import type { CreateHost, DomainInfo, DomainStats, DomainSummary, HostRunResult, HostRunner, MigrationReport, SnapshotInfo } from '../hypervisor/control-api.js';
@@ -82,6 +83,7 @@ export function hostExitCode(r: HostRunResult): number {
 }
 
 export async function hostCommand(cmd: HostCommand, io: CliIo, deps: HostDeps = {}): Promise<number> {
+  const { loadHostConfig } = await import('../hypervisor/config.js');
   const cfg = loadHostConfig(cmd.file);
   const names = cfg.vms.map((v) => v.name);
   if (cmd.console !== null && !names.includes(cmd.console)) {

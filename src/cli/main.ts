@@ -43,7 +43,7 @@ import {
 } from './args.js';
 import { attachProcessStdin, type ConsoleControl, type InputSink } from './console.js';
 import { UserError, fileReadError, isUserError } from '../errors.js';
-import { GdbStub } from '../debug/gdbstub.js';
+import type { GdbStub } from '../debug/gdbstub.js';
 import { defaultTiming, loadTimingFile, type TimingConfig } from '../timing.js';
 import { VirtMachine, type RunResult } from '../board/virt.js';
 import { bootLinux, initrdRange, kernelAddress, virtDtConfig } from '../board/boot.js';
@@ -53,12 +53,9 @@ import { formatJson, formatText } from '../stats.js';
 import { loadFile } from '../elf.js';
 import { useOptimizingCompiler, defaultTier, setDefaultTier } from '../core.js';
 import { checkDiskFormat } from '../block/open-image.js';
-import { imgCommand, IMG_USAGE } from './img.js';
 import { checkImage, ImageFormatError } from '../../devices/image-format.js';
 import { checkNotHeldHere, ImageLockError } from '../../devices/image-lock.js';
-import { ctlCommand, hostCommand } from './host.js';
-import { openUserNetworks } from '../net/netdev.js';
-import { EXPERIMENT_COMMANDS, experimentsCli } from './experiments.js';
+import { EXPERIMENT_COMMANDS } from './experiment-commands.js';
 import { observeBoard, observeOutputs } from './observe.js';
 
 export { attachProcessStdin } from './console.js';
@@ -177,10 +174,13 @@ export function processIo(): CliIo {
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   try {
     // `img` (src/cli/img.ts) has qemu-img's own flags (-f, -O, -b, ...): parsed there.
-    if (argv[0] === 'img') return imgCommand(argv.slice(1), io);
+    // Each command's own modules are loaded when it runs, not at start (docs/ARCHITECTURE.md, CLI:
+    // lazy loading): img, experiments (vega, resvg, zod), host/ctl (zod, yaml), the gdb stub, the
+    // networks, the report writer.
+    if (argv[0] === 'img') return (await import('./img.js')).imgCommand(argv.slice(1), io);
     // experiment / sweep / sweep-worker (issue 11) parse their own options: src/cli/experiments.ts
-    if ((EXPERIMENT_COMMANDS as readonly string[]).includes(argv[0] ?? '')) return await experimentsCli(argv, io);
-    if (argv[0] === 'help' && (EXPERIMENT_COMMANDS as readonly string[]).includes(argv[1] ?? '')) return await experimentsCli([argv[1]!, '--help'], io);
+    if ((EXPERIMENT_COMMANDS as readonly string[]).includes(argv[0] ?? '')) return await (await import('./experiments.js')).experimentsCli(argv, io);
+    if (argv[0] === 'help' && (EXPERIMENT_COMMANDS as readonly string[]).includes(argv[1] ?? '')) return await (await import('./experiments.js')).experimentsCli([argv[1]!, '--help'], io);
     const cmd = parseArgs(argv);
     // --tier (issue 14): the tier of every core this command creates; restored after, since the
     // CLI may run in-process several times (tests).
@@ -205,7 +205,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
                 : cmd.topic === 'ctl'
                   ? CTL_USAGE
                   : cmd.topic === 'img'
-                    ? IMG_USAGE
+                    ? (await import('./img.js')).IMG_USAGE
                     : USAGE,
         );
         return 0;
@@ -220,9 +220,9 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       case 'dtb':
         return dtbCommand(cmd, io);
       case 'host':
-        return await hostCommand(cmd, io, { version: version(), openOutputFile, refuseInputAsOutput });
+        return await (await import('./host.js')).hostCommand(cmd, io, { version: version(), openOutputFile, refuseInputAsOutput });
       case 'ctl':
-        return await ctlCommand(cmd, io);
+        return await (await import('./host.js')).ctlCommand(cmd, io);
     }
   } catch (e) {
     if (isUserError(e)) {
@@ -409,6 +409,7 @@ async function runAndReport(machine: VirtMachine, cmd: RunCommand | DemoCommand 
  */
 async function startGdb(machine: VirtMachine, cmd: RunCommand | BootCommand, io: CliIo): Promise<GdbStub | null> {
   if (cmd.gdb === null) return null;
+  const { GdbStub } = await import('../debug/gdbstub.js');
   const stub = new GdbStub(machine, { waitForGdb: cmd.gdbWait });
   let port: number;
   try {
@@ -637,7 +638,7 @@ async function bootCommand(cmd: BootCommand, io: CliIo): Promise<number> {
   useOptimizingCompiler();
   const epoch = rtcEpochNs(cmd.rtcEpoch);
   // --netdev user: the networks (and their hostfwd listeners) before the machine that uses them.
-  const nets = await openUserNetworks(cmd.netdevs ?? []);
+  const nets = cmd.netdevs && cmd.netdevs.length > 0 ? await (await import('../net/netdev.js')).openUserNetworks(cmd.netdevs) : [];
   let machine: VirtMachine;
   try {
     machine = newMachineChecked({

@@ -9,7 +9,7 @@ import type { ObserveSettings } from './args.js';
 import type { VirtMachine } from '../board/virt.js';
 import { BoardObserver } from '../trace/board.js';
 import { Tracer, traceFormatOf } from '../trace/tracer.js';
-import { boardCharts, hostCharts, renderReport } from '../trace/report.js';
+// trace/report.js (vega, vega-lite, resvg) is loaded only when a --report is written.
 import { HostObserver } from '../trace/host.js';
 import type { Host } from '../hypervisor/host.js';
 import { formatText, type RunStats } from '../stats.js';
@@ -111,6 +111,7 @@ export function observeBoard(machine: VirtMachine, o: ObserveSettings | undefine
       }
       if (reportFd !== null) {
         try {
+          const { boardCharts, renderReport } = await import('../trace/report.js');
           const html = await renderReport({
             title: `cyclevisor: ${stats.guest}`,
             summary: boardSummary(stats),
@@ -181,6 +182,7 @@ export function observeHost(runner: unknown, o: ObserveSettings | undefined, io:
         try {
           const vms = host.vms.map((v) => v.stats());
           const total = vms.reduce((a, v) => a + v.instructions, 0);
+          const { hostCharts, renderReport } = await import('../trace/report.js');
           const html = await renderReport({
             title: `cyclevisor host: ${host.vms.map((v) => v.name).join(', ')}`,
             summary: [

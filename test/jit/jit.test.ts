@@ -11,6 +11,7 @@ import { encode } from '../../src/isa/encode.js';
 import { SEMANTIC_OPS } from '../../src/isa/table.js';
 import { EMITTERS } from '../../src/jit/emitters.js';
 import { VirtMachine } from '../../src/board/virt.js';
+import { extMaskOf } from '../../src/board/cpu.js';
 import type { Tier } from '../../src/jit/jit.js';
 import { diffOne, JIT_ROWS } from '../../scripts/jit/difftest.js';
 
@@ -104,6 +105,48 @@ describe('JIT exactness', () => {
     b.run();
     expect(b.jit!.stats().insns).toBe(0);
     expect(snapshot(b)).toEqual(snapshot(a));
+  });
+
+  it('blocks chain by tail calls: the loop with its call and return stays in compiled code', () => {
+    // Before tail calls every return to a block of another module came back to the run loop
+    // (about two entries per round); now blocks call each other (return_call, and
+    // return_call_indirect through the block map), so the run loop enters compiled code a few times.
+    const core = coreWith('jit', loop);
+    core.insnLimit = 9000;
+    core.run();
+    const st = core.jit!.stats();
+    expect(st.insns).toBeGreaterThan(8000);
+    expect(st.enters).toBeLessThan(20);
+  });
+
+  it('bit-manipulation and Zicond rows run compiled with the interpreter\'s results', () => {
+    // x5 = rotating value; each round mixes Zba/Zbb/Zbs/Zbkb/Zicond ops into x6..x9.
+    const prog = [
+      encode('addi', { rd: 5, rs1: 0, imm: 0x5a5 }),
+      encode('addi', { rd: 11, rs1: 0, imm: 800 }),
+      encode('sh1add', { rd: 6, rs1: 5, rs2: 6 }), // loop:
+      encode('andn', { rd: 7, rs1: 6, rs2: 5 }),
+      encode('clz', { rd: 8, rs1: 7 }),
+      encode('rev8', { rd: 9, rs1: 6 }),
+      encode('xor', { rd: 5, rs1: 5, rs2: 9 }),
+      encode('rori', { rd: 5, rs1: 5, imm: 13 }),
+      encode('bseti', { rd: 5, rs1: 5, imm: 7 }),
+      encode('czero.eqz', { rd: 9, rs1: 8, rs2: 11 }),
+      encode('add', { rd: 7, rs1: 7, rs2: 9 }),
+      encode('addi', { rd: 11, rs1: 11, imm: -1 }),
+      encode('bne', { rs1: 11, rs2: 0, imm: -40 }),
+      encode('jal', { rd: 0, imm: 0 }),
+    ];
+    const s: unknown[] = [];
+    for (const tier of ['interp', 'jit'] as const) {
+      const core = coreWith(tier, prog);
+      (core.ex as unknown as { setExtensions(m: number): void }).setExtensions(extMaskOf({ Zba: true, Zbb: true, Zbs: true, Zbkb: true, Zicond: true }));
+      core.insnLimit = 800 * 11 + 2;
+      core.run();
+      if (tier === 'jit') expect(core.jit!.stats().insns).toBeGreaterThan(0.9 * 800 * 11);
+      s.push(snapshot(core));
+    }
+    expect(s[1]).toEqual(s[0]);
   });
 
   it('self-modifying code: a store over a compiled instruction takes effect at once (no fence.i needed)', () => {
