@@ -27,7 +27,7 @@ export interface StubbedImport {
  * drives and no networks); their imports become stubs that throw "not available in the browser".
  * The board, the core and the host adapter import none (the web test checks the list).
  */
-function nodeStubs(found: StubbedImport[]): Plugin {
+export function nodeStubs(found: StubbedImport[]): Plugin {
   return {
     name: 'node-stubs',
     setup(b) {

@@ -35,6 +35,9 @@ scope.onmessage = (e) => {
   } else if (m.type === 'input') {
     if (machine) machine.pushInput(m.bytes);
     else early.push(m.bytes);
+  } else if (m.type === 'tier') {
+    // The page's toggle: between two slices (this handler runs at a yield), exact either way.
+    machine?.core.setTier(m.tier, m.jitAsync !== undefined ? { async: m.jitAsync } : undefined);
   }
 };
 
@@ -52,6 +55,9 @@ async function boot(req: BootRequest): Promise<void> {
   if (!(Number.isInteger(req.harts) && req.harts >= 1 && req.harts <= 8)) {
     throw new Error(`smp=${req.harts}: harts, 1 to 8`);
   }
+  if (req.jitThreshold !== undefined && !(Number.isInteger(req.jitThreshold) && req.jitThreshold >= 1 && req.jitThreshold <= 32766)) {
+    throw new Error(`jitthresh=${req.jitThreshold}: executions before compiling, 1 to 32766`);
+  }
   post({ type: 'status', text: 'fetching core.wasm and the guest images' });
   const t0 = performance.now();
   const names = [req.kernel, req.initrd, ...(req.bios === 'builtin' ? [] : [req.bios])];
@@ -68,6 +74,11 @@ async function boot(req: BootRequest): Promise<void> {
     ramBytes: req.ramMiB * 1024 * 1024,
     mode: req.mode,
     harts: req.harts,
+    tier: req.tier,
+    jit: {
+      ...(req.jitAsync !== undefined ? { async: req.jitAsync } : {}),
+      ...(req.jitThreshold !== undefined ? { threshold: req.jitThreshold } : {}),
+    },
     onOutput: (chunk) => post({ type: 'output', bytes: chunk }),
   });
   machine = m;
@@ -103,6 +114,17 @@ async function boot(req: BootRequest): Promise<void> {
           }
         : null,
       mode: req.mode,
+      jit: s.jit
+        ? {
+            blocks: s.jit.blocks,
+            pages: s.jit.pages,
+            modules: s.jit.modules,
+            compileMs: s.jit.compileMs,
+            insns: s.jit.insns,
+            invalidations: s.jit.invalidations,
+            async: s.jit.async ? { inFlight: s.jit.async.inFlight, installed: s.jit.async.installed, dropped: s.jit.async.dropped } : null,
+          }
+        : null,
     };
     last = { wall: now, instret };
     post({ type: 'stats', stats });
@@ -119,7 +141,7 @@ async function boot(req: BootRequest): Promise<void> {
     clearInterval(timer);
     report();
   }
-  post({ type: 'output', bytes: new TextEncoder().encode(`\r\n${formatText(m.stats(r)).replace(/\n/g, '\r\n')}\r\n`) });
+  post({ type: 'output', summary: true, bytes: new TextEncoder().encode(`\r\n${formatText(m.stats(r)).replace(/\n/g, '\r\n')}\r\n`) });
   post({
     type: 'exit',
     reason: r.reason,

@@ -215,7 +215,20 @@ export interface RunOut {
 
 /** Run a program on a fresh core of `tier` for `limit` instructions in slices from `seed`. */
 export function runTier(tier: Tier, prog: { base: number; bytes: Uint8Array }, seed: number, limit: number): RunOut {
-  const core = new Core({ ramBytes: RAM, mmio: noMmio, tier, jit: { threshold: 2, capacity: 64 } });
+  const g = runTierSlices(tier, prog, seed, limit);
+  for (;;) {
+    const n = g.next();
+    if (n.done) return n.value;
+  }
+}
+
+/**
+ * runTier, pausing after each run slice (yielding the core): the async compile test
+ * (test/jit/async.test.ts) turns the event loop there, so modules arrive between slices.
+ * `async`: JitOptions.async.
+ */
+export function* runTierSlices(tier: Tier, prog: { base: number; bytes: Uint8Array }, seed: number, limit: number, async = false): Generator<Core, RunOut> {
+  const core = new Core({ ramBytes: RAM, mmio: noMmio, tier, jit: { threshold: 2, capacity: 64, async } });
   // The bit-manipulation and Zicond rows compile too (emitters.ts BIT_OPS): turn their extensions on.
   (core.ex as unknown as { setExtensions(m: number): void }).setExtensions(extMaskOf(BIT_EXTS));
   core.ram.set(handlerBytes(), HANDLER - RAM_BASE);
@@ -238,6 +251,7 @@ export function runTier(tier: Tier, prog: { base: number; bytes: Uint8Array }, s
     const st = core.run();
     status.push(st);
     if (st !== 0 && st !== 1) break;
+    yield core;
   }
   const state: Record<string, string | number> = {
     pc: core.pc.toString(16), instret: core.instret, cycles: core.cycles,

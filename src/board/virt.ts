@@ -26,7 +26,7 @@
  * runs while every hart waits; it reads the wall clock but never changes what the guest computes.
  */
 import { Core, RAM_BASE, RunStatus } from '../core.js';
-import type { Tier } from '../jit/jit.js';
+import type { JitOptions, Tier } from '../jit/jit.js';
 import * as L from '../generated/layout.js';
 import { Bus } from '../bus/registry.js';
 import type { Clock, GuestMemory, HartIrqSink, MachineControl } from '../bus/types.js';
@@ -126,6 +126,8 @@ export interface AsyncRunOptions extends RunOptions {
 export interface VirtOptions {
   /** Execution tier (issue 14, docs/JIT.md); default: the process default (core.ts defaultTier). */
   tier?: Tier;
+  /** The JIT's options with tier jit (threshold, capacity, async compile: docs/JIT.md). */
+  jit?: JitOptions;
   /** Guest RAM in bytes (multiple of 4 KiB, 1 MiB..2 GiB); default 128 MiB. */
   ramBytes?: number;
   timing?: TimingConfig;
@@ -305,7 +307,7 @@ export class VirtMachine {
     this.onOutput = opts.onOutput ?? null;
     this.bus = new Bus();
     try {
-      this.core = new Core({ ramBytes: this.ramBytes, mmio: this.bus, wasmPath: opts.wasmPath, tier: opts.tier });
+      this.core = new Core({ ramBytes: this.ramBytes, mmio: this.bus, wasmPath: opts.wasmPath, tier: opts.tier, jit: opts.jit });
     } catch (e) {
       if (e instanceof Error && e.message.startsWith('core: cannot allocate')) {
         throw new UserError(`cannot allocate ${formatSize(this.ramBytes)} of guest RAM (--ram)`);

@@ -10,14 +10,17 @@
  * (every block map entry dropped, the table slots cleared so V8 can collect the modules) and
  * compilation starts over, QEMU's tb_flush policy: simple, and bounded.
  *
- * In a browser, modules over 4 KB must be compiled asynchronously; here compilation is
- * synchronous (Node). An embedder that cannot compile synchronously leaves the tier off.
+ * On a browser's main thread modules should compile asynchronously (Chrome refuses synchronous
+ * compiles of large ones there): with `JitOptions.async` (the default there) the module is
+ * compiled by a promise and installed when it resolves (async.ts); elsewhere compilation is
+ * synchronous.
  */
 import * as L from '../generated/layout.js';
 import { moduleBytes, Code, Op, I32, I64 } from './wasm.js';
 import { scanBlock, compilePage, successors, takenExtraOf, ENV, type Insn, type CompileEnv } from './compiler.js';
 
 import { HELPERS } from './emitters.js';
+import { AsyncCompiler, defaultAsyncCompile, type AsyncJitStats } from './async.js';
 
 export type Tier = 'interp' | 'jit';
 export const TIERS: readonly Tier[] = ['interp', 'jit'];
@@ -38,6 +41,11 @@ export interface JitOptions {
   threshold?: number;
   /** Code cache size in function-table slots (default 8192). */
   capacity?: number;
+  /**
+   * Compile with WebAssembly.compile (a promise) and install the blocks when it resolves; they are
+   * interpreted meanwhile (async.ts). Default: on a browser's main thread only (defaultAsyncCompile).
+   */
+  async?: boolean;
 }
 
 export interface JitStats {
@@ -54,6 +62,8 @@ export interface JitStats {
   declined: number;
   insns: number;
   enters: number;
+  /** Async compile mode only (JitOptions.async). */
+  async?: AsyncJitStats;
 }
 
 const ENTRY_TYPE = { params: [I64, I64, I64, I64, I32, I32], results: [I32] };
@@ -120,6 +130,18 @@ function compiledModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
   return e.module;
 }
 
+/** The module cache for the async path (async.ts): a module already compiled for these bytes. */
+function cachedModule(bytes: Uint8Array): WebAssembly.Module | undefined {
+  const e = moduleCache.get(contentKey(bytes));
+  return e && sameBytes(e.bytes, bytes) ? e.module : undefined;
+}
+function cacheModule(bytes: Uint8Array, module: WebAssembly.Module): void {
+  const key = contentKey(bytes);
+  moduleCache.delete(key);
+  if (moduleCache.size >= MODULE_CACHE_MAX) moduleCache.delete(moduleCache.keys().next().value!);
+  moduleCache.set(key, { bytes, module });
+}
+
 export const PROF = { scan: 0, emit: 0, module: 0, instance: 0 };
 
 export class Jit {
@@ -138,6 +160,8 @@ export class Jit {
   codeBytes = 0;
   flushes = 0;
   declined = 0;
+  /** The async compiler (JitOptions.async), or undefined: compile synchronously. */
+  readonly async: AsyncCompiler | undefined;
 
   constructor(private ex: JitCoreExports, opts: JitOptions = {}) {
     this.capacity = Math.max(1, Math.min(opts.capacity ?? 8192, L.JE_NEVER - 1 - ex.table.length));
@@ -155,6 +179,18 @@ export class Jit {
     };
     ex.jitConfigure(1, this.threshold);
     if (ENV.JIT_EXIT_STATS) process.on('exit', () => console.error('JITSTATS', JSON.stringify({ ...this.stats(), prof: PROF })));
+    if (opts.async ?? defaultAsyncCompile()) {
+      this.async = new AsyncCompiler({
+        memory: ex.memory, table: ex.table, imports: { env: this.helperImports as WebAssembly.ModuleImports },
+        jitMarkFrame: (f) => ex.jitMarkFrame(f),
+        liveRec: (f, tag, dv) => this.liveRec(f, tag, dv),
+        current: (f) => this.frames.get(f),
+        release: (i) => this.free.push(i),
+        installed: (tag, size) => { this.pagesSeen.add(tag); this.modules++; this.codeBytes += size; },
+        cached: cachedModule,
+        cache: cacheModule,
+      });
+    }
   }
 
   /** Detach: the core interprets everything again. */
@@ -270,7 +306,8 @@ export class Jit {
       else {
         const page = compilePage(blocks, this.env);
         // Every function has the table's type: one function per block start, exported (the
-        // table gets them below); blocks tail-call each other.
+        // table gets them below, or async.ts once it knows the frame's code is still the same:
+        // instantiation writes no table slot); blocks tail-call each other.
         bytes = moduleBytes({
           types: [ENTRY_TYPE, HELPER_TYPE, BIT_TYPE],
           imports: HELPERS.map((name) => ({ name, type: name === 'jitBit' ? 2 : 1 })),
@@ -281,6 +318,8 @@ export class Jit {
       }
       emitCache.set(key, bytes);
       const tB = performance.now();
+      // Async mode: the blocks stay interpreted until the module arrives (async.ts).
+      if (this.async) return this.async.submit(frame, rec, tag, slot, heads, bytes);
       const mod = compiledModule(bytes);
       const tC = performance.now();
       const inst = new WebAssembly.Instance(mod, { env: this.helperImports as WebAssembly.ModuleImports });
@@ -327,6 +366,7 @@ export class Jit {
       declined: this.declined,
       insns: Number(dv.getBigUint64(L.J_INSNS, true)),
       enters: Number(dv.getBigUint64(L.J_ENTERS, true)),
+      ...(this.async ? { async: this.async.stats() } : {}),
     };
   }
 }

@@ -126,23 +126,79 @@ describe.skipIf(!haveChromium || !haveGuests)('npm run web: Linux + busybox in c
     await page.close();
   }, 240_000);
 
-  it('the same guest and configuration give the browser exactly the counters of the Node board (autotest, then power off)', async () => {
-    // One code path: the worker's machine is the CLI's VirtMachine + bootLinux over the same
-    // core.wasm, so a deterministic run (no input) ends with the same instructions and cycles.
-    const append = 'console=ttyS0 autotest';
-    const node = new VirtMachine({ ramBytes: 256 << 20, mode: 'fast' });
+  // The image's autotest script to power-off on the Node board (interpreter), once for the tests below.
+  const append = 'console=ttyS0 autotest';
+  let nodeRun: { instret: number; cycles: number; console: string } | undefined;
+  function nodeAutotest(): { instret: number; cycles: number; console: string } {
+    if (nodeRun) return nodeRun;
+    const node = new VirtMachine({ ramBytes: 256 << 20, mode: 'fast', tier: 'interp' });
     bootLinux(node, { bios: 'builtin', kernel: image('linux-6.1-rv64.Image'), initrd: image('initramfs-busybox.cpio.gz'), append });
     const nodeResult = node.runSync({ maxInsns: 1_000_000_000 });
     expect(nodeResult).toEqual({ reason: 'exit', code: 0 });
+    return (nodeRun = { instret: node.totalInstret(), cycles: node.core.cycles, console: node.outputText() });
+  }
 
+  it('the same guest and configuration give the browser exactly the counters of the Node board (autotest, then power off)', async () => {
+    // One code path: the worker's machine is the CLI's VirtMachine + bootLinux over the same
+    // core.wasm, so a deterministic run (no input) ends with the same instructions and cycles.
+    const node = nodeAutotest();
     const page = await browser.newPage();
-    await page.goto(`${url}?mode=fast&append=${encodeURIComponent(append)}`);
+    await page.goto(`${url}?mode=fast&tier=interp&append=${encodeURIComponent(append)}`);
     await page.waitForFunction(() => (window as unknown as { __exit?: unknown }).__exit !== undefined, undefined, { timeout: 150_000 });
     const web = await page.evaluate(() => (window as unknown as { __exit: unknown }).__exit);
-    expect(web).toEqual({ reason: 'exit', code: 0, instret: node.totalInstret(), cycles: node.core.cycles });
+    expect(web).toEqual({ reason: 'exit', code: 0, instret: node.instret, cycles: node.cycles });
     const text = await termText(page);
     expect(text).toContain('AUTOTEST DONE');
     expect(text).toContain('sum: 2001000');
+    expect(await page.evaluate(() => (window as unknown as { __console(): string }).__console())).toBe(node.console);
+    await page.close();
+  }, 240_000);
+
+  // Issue 14 scope 3: the JIT tier in the browser (its machine Worker), both compile modes: blocks
+  // get compiled and run, and the guest's console and counters are the interpreter's (tiers are exact).
+  it.each(['sync', 'async'])('with the JIT (?tier=jit&jit=%s): blocks compiled, the interpreter\'s console output and counters', async (jit) => {
+    const node = nodeAutotest();
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${url}?mode=fast&tier=jit&jit=${jit}&append=${encodeURIComponent(append)}`);
+    await page.waitForFunction(() => (window as unknown as { __exit?: unknown }).__exit !== undefined, undefined, { timeout: 150_000 });
+    const web = await page.evaluate(() => (window as unknown as { __exit: unknown }).__exit);
+    expect(web).toEqual({ reason: 'exit', code: 0, instret: node.instret, cycles: node.cycles });
+    expect(await page.evaluate(() => (window as unknown as { __console(): string }).__console())).toBe(node.console);
+    // The worker's live statistics carry the JIT's (the last report is sent at the run's end).
+    const j = await page.evaluate(() => (window as unknown as { __jit: { blocks: number; pages: number; insns: number; async: { installed: number; inFlight: number } | null } }).__jit);
+    expect(j.blocks).toBeGreaterThan(10);
+    expect(j.pages).toBeGreaterThan(0);
+    expect(j.insns).toBeGreaterThan(1_000_000);
+    if (jit === 'async') expect(j.async!.installed).toBeGreaterThan(0);
+    else expect(j.async).toBeNull();
+    expect(await page.evaluate(() => document.getElementById('jit')!.textContent!)).toMatch(/^[\d,]+ blocks on [\d,]+ pages, [\d,]+ modules\n[\d,]+ ms compile, \d+\.\d\d % compiled/);
+    // The end-of-run summary has the jit row, as `cyclevisor boot --tier jit --stats` prints it.
+    expect(await termText(page)).toMatch(/jit +[\d,]+ blocks? on/);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 240_000);
+
+  it('the JIT toggle switches the running machine to the interpreter (the embedder turns it off)', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${url}?mode=fast&tier=jit`);
+    expect(await page.locator('#jit-on').isChecked()).toBe(true);
+    const booted = await waitForText(page, (t) => PROMPT.test(t), 150_000);
+    expect(booted).toMatch(PROMPT);
+    await page.waitForFunction(() => ((window as unknown as { __jit?: { blocks: number } | null }).__jit?.blocks ?? 0) > 0, undefined, { timeout: 30_000 });
+    await page.locator('#jit-on').uncheck();
+    expect(new URL(page.url()).searchParams.get('tier')).toBe('interp');
+    // The worker's next report: no JIT any more (Core.setTier('interp') dropped it).
+    await page.waitForFunction(() => (window as unknown as { __jit?: unknown }).__jit === null, undefined, { timeout: 30_000 });
+    await page.locator('.xterm-helper-textarea').focus();
+    await page.keyboard.type('echo $((6*7))');
+    await page.keyboard.press('Enter');
+    expect(await waitForText(page, (t) => /\n42\n\/ #$/.test(t), 30_000)).toMatch(/\n42\n\/ #$/);
+    expect(await page.evaluate(() => document.getElementById('jit')!.textContent!)).toBe('— (interpreter)');
+    expect(errors).toEqual([]);
     await page.close();
   }, 240_000);
 
@@ -157,6 +213,9 @@ describe.skipIf(!haveChromium || !haveGuests)('npm run web: Linux + busybox in c
     expect(await status('?ram=abc')).toBe('error: ram=NaN: RAM size in MiB, 16 to 2048');
     expect(await status('?mode=slow')).toBe('error: mode=slow: fast or timing');
     expect(await status('?smp=9')).toBe('error: smp=9: harts, 1 to 8');
+    expect(await status('?tier=fast')).toBe('error: tier=fast: interp or jit');
+    expect(await status('?tier=jit&jit=later')).toBe('error: jit=later: async or sync');
+    expect(await status('?tier=jit&jitthresh=0')).toBe('error: jitthresh=0: executions before compiling, 1 to 32766');
     // An image that is not a kernel: the board's own one-line check (boot.ts checkKernelImage).
     expect(await status('?kernel=initramfs-nolibc.cpio.gz')).toMatch(/^error: initramfs-nolibc\.cpio\.gz: not a RISC-V kernel Image/);
     await page.close();
