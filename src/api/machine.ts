@@ -98,6 +98,11 @@ export interface MachineOptions {
    * flag that only acts before the first machine or core exists). Default true.
    */
   optimize?: boolean;
+  /**
+   * Execution tier (`--tier`, docs/JIT.md): 'jit' compiles hot code to wasm (the default under
+   * Node), 'interp' interprets everything. Results and counters are the same; only speed differs.
+   */
+  tier?: 'interp' | 'jit';
 }
 
 export interface BootOptions {
@@ -150,7 +155,9 @@ export class Machine {
     if (opts.optimize ?? true) useOptimizingCompiler();
     const ramBytes = typeof opts.ram === 'string' ? parseSize(opts.ram, 'ram') : opts.ram;
     const onConsole = opts.onConsole;
+    if (opts.tier !== undefined && opts.tier !== 'interp' && opts.tier !== 'jit') throw new UserError(`tier must be 'interp' or 'jit', got '${String(opts.tier)}'`);
     this.#m = newBoard({
+      ...(opts.tier ? { tier: opts.tier } : {}),
       ...(ramBytes !== undefined ? { ramBytes } : {}),
       ...(opts.harts !== undefined ? { harts: opts.harts } : {}),
       ...(opts.mode ? { mode: opts.mode } : {}),

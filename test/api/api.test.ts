@@ -128,6 +128,22 @@ describe('Machine', () => {
     expect(() => m.getCsr(0x7ff)).toThrow(/has no CSR 0x7ff/);
   });
 
+  it('tier: the JIT (default) and the interpreter give the same output and counters; the embedder can turn the JIT off', async () => {
+    const out: Array<{ text: string; instret: number; cycles: number; jit: boolean }> = [];
+    for (const tier of [undefined, 'interp', 'jit'] as const) {
+      const m = new Machine({ ram: '16M', ...(tier ? { tier } : {}) });
+      m.loadElf(readFileSync(join(GUESTS, 'bin', 'cmark-small.elf')));
+      const r = await m.run();
+      expect(r).toMatchObject({ reason: 'exit', code: 0 });
+      out.push({ text: m.consoleText(), instret: r.instret, cycles: r.cycles, jit: m.stats().jit !== undefined });
+      m.close();
+    }
+    expect(out.map((o) => o.jit)).toEqual([true, false, true]);
+    expect(out[1]).toEqual({ ...out[0], jit: false });
+    expect(out[2]).toEqual(out[0]);
+    expect(() => new Machine({ tier: 'fast' as never })).toThrow(/^tier must be 'interp' or 'jit', got 'fast'$/);
+  });
+
   it('bad input is a UserError with one line', () => {
     const m = new Machine({ ram: '16M' });
     expect(() => m.getReg('q7')).toThrow(UserError);
