@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Core, type MmioPort } from '../../src/core.js';
+import { Core } from '../../src/core.js';
 import * as L from '../../src/generated/layout.js';
 import { encode } from '../../src/isa/encode.js';
 import { VirtMachine } from '../../src/board/virt.js';
@@ -18,27 +18,15 @@ import { defaultAsyncCompile } from '../../src/jit/async.js';
 import { host, setHost, type HostAdapter } from '../../src/host/host.js';
 import type { Tier } from '../../src/jit/jit.js';
 import { genProgram, runTier, runTierSlices } from '../../scripts/jit/difftest.js';
+import { coreWith as coreAt, snapshot, LOOP, noMmio, smcProgram, slices } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const noMmio: MmioPort = { read: () => 1, write: () => 1, dataLo: 0, dataHi: 0 };
 /** One turn of the event loop (what VirtMachine.runAsync's yields give the promises). */
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
+/** A core of `tier` in async compile mode (harness.ts coreWith). */
 function coreWith(tier: Tier, words: number[], threshold = 2): Core {
-  const core = new Core({ ramBytes: 1 << 20, mmio: noMmio, tier, jit: { threshold, async: true } });
-  const dv = new DataView(core.ram.buffer, core.ram.byteOffset);
-  words.forEach((w, i) => dv.setUint32(i * 4, w >>> 0, true));
-  core.ex.invalidatePhys(0x8000_0000n, BigInt(words.length * 4));
-  core.pc = 0x8000_0000n;
-  core.deadline = 1e12;
-  for (let cls = 0; cls < 18; cls++) core.ex.setLatency(cls, 1 + ((cls * 5) % 7));
-  return core;
-}
-
-function snapshot(core: Core): unknown {
-  const x: string[] = [];
-  for (let r = 1; r < 32; r++) x.push(core.x(r).toString(16));
-  return { pc: core.pc, instret: core.instret, cycles: core.cycles, x, cls: core.classCounts() };
+  return coreAt(tier, words, threshold, { async: true });
 }
 
 /** Block map entries of the first page (frame of 0x80000000) that hold a compiled block or a pending stub. */
@@ -68,31 +56,21 @@ describe('JIT async compile mode', () => {
   });
 
   // A counted loop with a load, a store, a multiply and a call/return (as test/jit/jit.test.ts).
-  const loop = [
-    encode('auipc', { rd: 10, imm: 0 }),
-    encode('addi', { rd: 11, rs1: 0, imm: 1000 }),
-    encode('addi', { rd: 10, rs1: 10, imm: 0x400 }),
-    encode('ld', { rd: 12, rs1: 10, imm: 0 }),
-    encode('mul', { rd: 12, rs1: 12, rs2: 11 }),
-    encode('addi', { rd: 12, rs1: 12, imm: 7 }),
-    encode('sd', { rs1: 10, rs2: 12, imm: 0 }),
-    encode('jal', { rd: 1, imm: 12 }),
-    encode('addi', { rd: 11, rs1: 11, imm: -1 }),
-    encode('bne', { rs1: 11, rs2: 0, imm: -24 }),
-    encode('jal', { rd: 0, imm: 0 }),
-    encode('xor', { rd: 13, rs1: 13, rs2: 12 }),
-    encode('jalr', { rd: 0, rs1: 1, imm: 0 }),
-  ];
+  const loop = LOOP;
 
-  it('blocks are interpreted while their module is in flight and run compiled once the event loop installed it', async () => {
+  /** The interpreter's 9,000 instructions of the loop, and a JIT core 300 in: its requests in flight. */
+  function pendingLoop(): { interp: Core; core: Core; a: NonNullable<NonNullable<Core['jit']>['async']> } {
     const interp = coreWith('interp', loop);
     interp.insnLimit = 9000;
     interp.run();
-
     const core = coreWith('jit', loop);
     core.insnLimit = 300;
     core.run();
-    const a = core.jit!.async!;
+    return { interp, core, a: core.jit!.async! };
+  }
+
+  it('blocks are interpreted while their module is in flight and run compiled once the event loop installed it', async () => {
+    const { interp, core, a } = pendingLoop();
     // Requested and pending: the stubs decline, nothing ran compiled, nothing installed yet.
     expect(a.stats().submitted).toBeGreaterThan(0);
     expect(a.stats().inFlight).toBe(a.stats().submitted);
@@ -113,13 +91,8 @@ describe('JIT async compile mode', () => {
       const s: unknown[] = [];
       for (const tier of ['interp', 'jit'] as const) {
         const core = coreWith(tier, loop);
-        let slice = 1;
-        for (let guard = 0; guard < 100000 && core.instret < limit; guard++) {
-          core.insnLimit = limit;
-          core.deadline = core.cycles + (slice = (slice * 7) % 97 + 1);
-          core.run();
-          if (guard % 5 === 0) await turn();
-        }
+        let n = 0;
+        for (const _ of slices(core, limit)) if (n++ % 5 === 0) await turn();
         s.push(snapshot(core));
       }
       expect(s[1], `limit ${limit}`).toEqual(s[0]);
@@ -161,13 +134,7 @@ describe('JIT async compile mode', () => {
   });
 
   it('a flush of the code cache while modules are in flight: they are dropped, and compilation starts over', async () => {
-    const interp = coreWith('interp', loop);
-    interp.insnLimit = 9000;
-    interp.run();
-    const core = coreWith('jit', loop);
-    core.insnLimit = 300;
-    core.run();
-    const a = core.jit!.async!;
+    const { interp, core, a } = pendingLoop();
     const first = a.stats().submitted;
     expect(a.stats().inFlight).toBe(first);
     core.jit!.flush(); // what a full cache does
@@ -263,20 +230,7 @@ describe('JIT async compile mode', () => {
     // then `j .` spins. Threshold 50: the loop is requested long before the patch; after it, the
     // loop runs 10 more rounds (no new request) and the spin gets hot: a second request for the
     // frame, whose new blocks may reuse the table slots freed from the first.
-    const patched = encode('addi', { rd: 10, rs1: 10, imm: 100 });
-    const prog = [
-      encode('auipc', { rd: 5, imm: 0 }),
-      encode('lui', { rd: 6, imm: (patched >>> 12) << 12 }),
-      encode('addi', { rd: 6, rs1: 6, imm: ((patched & 0xfff) << 20) >> 20 }),
-      encode('addi', { rd: 11, rs1: 0, imm: 200 }),
-      encode('addi', { rd: 10, rs1: 10, imm: 1 }), // 0x10: the patched instruction
-      encode('addi', { rd: 11, rs1: 11, imm: -1 }),
-      encode('addi', { rd: 7, rs1: 11, imm: -10 }),
-      encode('bne', { rs1: 7, rs2: 0, imm: 8 }),
-      encode('sw', { rs1: 5, rs2: 6, imm: 0x10 }),
-      encode('bne', { rs1: 11, rs2: 0, imm: -20 }),
-      encode('jal', { rd: 0, imm: 0 }), // 0x28: spin
-    ];
+    const prog = smcProgram(200, 10);
     reverseFirstTwoInstantiations();
     const s: unknown[] = [];
     for (const tier of ['interp', 'jit'] as const) {

@@ -5,37 +5,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Core, type MmioPort } from '../../src/core.js';
 import * as L from '../../src/generated/layout.js';
 import { encode } from '../../src/isa/encode.js';
 import { SEMANTIC_OPS } from '../../src/isa/table.js';
 import { EMITTERS } from '../../src/jit/emitters.js';
 import { VirtMachine } from '../../src/board/virt.js';
 import { extMaskOf } from '../../src/board/cpu.js';
-import type { Tier } from '../../src/jit/jit.js';
+import { coreWith, snapshot, LOOP, smcProgram, slices } from './harness.js';
 import { diffOne, JIT_ROWS } from '../../scripts/jit/difftest.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const noMmio: MmioPort = { read: () => 1, write: () => 1, dataLo: 0, dataHi: 0 };
-
-function coreWith(tier: Tier, words: number[], threshold = 2): Core {
-  const core = new Core({ ramBytes: 1 << 20, mmio: noMmio, tier, jit: { threshold } });
-  const dv = new DataView(core.ram.buffer, core.ram.byteOffset);
-  words.forEach((w, i) => dv.setUint32(i * 4, w >>> 0, true));
-  core.ex.invalidatePhys(0x8000_0000n, BigInt(words.length * 4));
-  core.pc = 0x8000_0000n;
-  core.deadline = 1e12;
-  // Distinct latencies per class (a bare Core has none), so cycles are checked too.
-  for (let cls = 0; cls < 18; cls++) core.ex.setLatency(cls, 1 + ((cls * 5) % 7));
-  return core;
-}
-
-function snapshot(core: Core): unknown {
-  const x: string[] = [];
-  for (let r = 1; r < 32; r++) x.push(core.x(r).toString(16));
-  return { pc: core.pc, instret: core.instret, cycles: core.cycles, x, cls: core.classCounts() };
-}
-
 describe('JIT emitters', () => {
   it('every emitter row names an op of the instruction table', () => {
     for (const op of Object.keys(EMITTERS)) expect(SEMANTIC_OPS, op).toContain(op);
@@ -60,34 +39,14 @@ describe('differential tier tester (scripts/jit/difftest.ts)', () => {
 });
 
 describe('JIT exactness', () => {
-  // A counted loop with a load, a store, a multiply and a call/return.
-  const loop = [
-    encode('auipc', { rd: 10, imm: 0 }), // a0 = 0x80000000
-    encode('addi', { rd: 11, rs1: 0, imm: 1000 }), // a1 = 1000
-    encode('addi', { rd: 10, rs1: 10, imm: 0x400 }),
-    encode('ld', { rd: 12, rs1: 10, imm: 0 }), // loop:
-    encode('mul', { rd: 12, rs1: 12, rs2: 11 }),
-    encode('addi', { rd: 12, rs1: 12, imm: 7 }),
-    encode('sd', { rs1: 10, rs2: 12, imm: 0 }),
-    encode('jal', { rd: 1, imm: 12 }), // call f
-    encode('addi', { rd: 11, rs1: 11, imm: -1 }),
-    encode('bne', { rs1: 11, rs2: 0, imm: -24 }),
-    encode('jal', { rd: 0, imm: 0 }), // done: spin
-    encode('xor', { rd: 13, rs1: 13, rs2: 12 }), // f:
-    encode('jalr', { rd: 0, rs1: 1, imm: 0 }),
-  ];
+  const loop = LOOP;
 
   it('every instruction limit and run slicing gives the interpreter\'s pc, registers and counters', () => {
     for (const limit of [1, 2, 3, 7, 100, 1001, 5003, 8000]) {
       const s: unknown[] = [];
       for (const tier of ['interp', 'jit'] as const) {
         const core = coreWith(tier, loop);
-        let slice = 1;
-        for (let guard = 0; guard < 100000 && core.instret < limit; guard++) {
-          core.insnLimit = limit;
-          core.deadline = core.cycles + (slice = (slice * 7) % 97 + 1);
-          core.run();
-        }
+        for (const _ of slices(core, limit));
         s.push(snapshot(core));
       }
       expect(s[1], `limit ${limit}`).toEqual(s[0]);
@@ -151,20 +110,7 @@ describe('JIT exactness', () => {
 
   it('self-modifying code: a store over a compiled instruction takes effect at once (no fence.i needed)', () => {
     // loop: addi a0, a0, 1 (patched to addi a0, a0, 100 after 500 rounds by a store of the word in t1)
-    const patched = encode('addi', { rd: 10, rs1: 10, imm: 100 });
-    const prog = [
-      encode('auipc', { rd: 5, imm: 0 }), // t0 = pc (0x80000000)
-      encode('lui', { rd: 6, imm: (patched >>> 12) << 12 }),
-      encode('addi', { rd: 6, rs1: 6, imm: ((patched & 0xfff) << 20) >> 20 }),
-      encode('addi', { rd: 11, rs1: 0, imm: 1000 }),
-      encode('addi', { rd: 10, rs1: 10, imm: 1 }), // 0x10: the patched instruction
-      encode('addi', { rd: 11, rs1: 11, imm: -1 }),
-      encode('addi', { rd: 7, rs1: 11, imm: -500 }),
-      encode('bne', { rs1: 7, rs2: 0, imm: 8 }),
-      encode('sw', { rs1: 5, rs2: 6, imm: 0x10 }),
-      encode('bne', { rs1: 11, rs2: 0, imm: -20 }),
-      encode('jal', { rd: 0, imm: 0 }),
-    ];
+    const prog = smcProgram(1000, 500);
     const s: unknown[] = [];
     for (const tier of ['interp', 'jit'] as const) {
       const core = coreWith(tier, prog);
