@@ -105,8 +105,27 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
-/** Module bytes by what they were emitted from (blocksKey): a hit skips the emitter. Bounded, oldest first. */
+/**
+ * Module bytes by what they were emitted from (blocksKey): a hit skips the emitter. Bounded by
+ * entries and by bytes (keys and modules together), oldest first.
+ */
 const emitCache = new Map<string, Uint8Array<ArrayBuffer>>();
+const EMIT_CACHE_BYTES = 32 << 20;
+let emitCacheBytes = 0;
+function emitCacheSet(key: string, bytes: Uint8Array<ArrayBuffer>): void {
+  const old = emitCache.get(key);
+  if (old) {
+    emitCache.delete(key);
+    emitCacheBytes -= key.length + old.length;
+  }
+  emitCache.set(key, bytes);
+  emitCacheBytes += key.length + bytes.length;
+  while (emitCache.size > MODULE_CACHE_MAX || (emitCacheBytes > EMIT_CACHE_BYTES && emitCache.size > 1)) {
+    const [k, b] = emitCache.entries().next().value!;
+    emitCache.delete(k);
+    emitCacheBytes -= k.length + b.length;
+  }
+}
 /** Everything a page's module is emitted from: each block's instructions (decoded fields, page offsets). */
 function blocksKey(blocks: Insn[][], takenExtra: bigint): string {
   let k = `${takenExtra}`;
@@ -302,8 +321,7 @@ export class Jit {
       // page compiled before — in another frame, another VM, another run — is not emitted again.
       const key = blocksKey(blocks, this.env.takenExtra);
       let bytes = emitCache.get(key);
-      if (bytes) emitCache.delete(key);
-      else {
+      if (!bytes) {
         const page = compilePage(blocks, this.env);
         // Every function has the table's type: one function per block start, exported (the
         // table gets them below, or async.ts once it knows the frame's code is still the same:
@@ -314,9 +332,8 @@ export class Jit {
           funcs: page.map((b, k) => ({ type: 0, locals: b.locals, body: b.body, export: `e${k}` })),
           table: true,
         });
-        if (emitCache.size >= MODULE_CACHE_MAX) emitCache.delete(emitCache.keys().next().value!);
       }
-      emitCache.set(key, bytes);
+      emitCacheSet(key, bytes); // (a hit moves it to the newest end)
       const tB = performance.now();
       // Async mode: the blocks stay interpreted until the module arrives (async.ts).
       if (this.async) return this.async.submit(frame, rec, tag, slot, heads, bytes);
