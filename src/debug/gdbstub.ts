@@ -18,12 +18,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { VirtMachine, RunResult } from '../board/virt.js';
 import * as L from '../generated/layout.js';
 import { MachineDebug, type HookHandle } from './hooks.js';
-import { StopReason, WATCH_READ, WATCH_WRITE, type DebugStop, type WatchKind } from './core-debug.js';
-import { hex64le, fromHexLe, unescapeBinary, featuresRead, riscvTargetXml, PACKET_SIZE, REG_PC, REG_F0, REG_CSR0, REG_PRIV } from './rsp.js';
+import { StopReason, type DebugStop } from './core-debug.js';
+import { hex64le, fromHexLe, featuresRead, riscvTargetXml, memoryPacket, writeRegPacket, watchKindOf, RspPoints, PACKET_SIZE, REG_PC, REG_F0, REG_CSR0, REG_PRIV } from './rsp.js';
 
 /** Largest packet we accept and announce (PacketSize, hex). */
 /** Largest m read: the reply must fit a packet. */
-const MAX_READ = (PACKET_SIZE - 16) >> 1;
 const PID = 1;
 /** gdb's RISC-V register numbers. */
 
@@ -63,9 +62,6 @@ export function parseGdbAddress(spec: string): { host: string; port: number } | 
   return { host: m[1] || '127.0.0.1', port };
 }
 
-function toHex(b: Uint8Array): string {
-  return Buffer.from(b).toString('hex');
-}
 function parseHexNum(s: string | undefined): bigint | null {
   if (s === undefined || !/^[0-9a-fA-F]{1,16}$/.test(s)) return null;
   return BigInt('0x' + s);
@@ -77,12 +73,6 @@ function checksum(s: Buffer | string): number {
   return c;
 }
 
-interface Point {
-  type: number;
-  addr: bigint;
-  kind: number;
-  id: number;
-}
 
 export class GdbStub {
   private readonly md: MachineDebug;
@@ -96,7 +86,7 @@ export class GdbStub {
   /** Selected threads (hart numbers) for g/m (Hg) and for c/s (Hc). */
   private gHart = 0;
   private cHart = 0;
-  private readonly points = new Map<string, Point>();
+  private readonly points: RspPoints;
   /** The machine is held (paused) and waits for a resume from gdb. */
   private held = false;
   private resumeNow: (() => void) | null = null;
@@ -114,6 +104,7 @@ export class GdbStub {
 
   constructor(readonly machine: VirtMachine, private readonly opts: GdbStubOptions = {}) {
     this.md = MachineDebug.of(machine);
+    this.points = new RspPoints(this.md.tables);
     this.log = opts.log ?? (() => {});
     this.harts = machine.core.hartCount;
     const misa = machine.core.get64(L.H_MISA);
@@ -207,7 +198,7 @@ export class GdbStub {
         if (p.type < 2) continue;
         const end = p.addr + BigInt(p.kind);
         if (h.va >= end || h.va + BigInt(h.size) <= p.addr) continue;
-        const want = p.type === 2 ? WATCH_WRITE : p.type === 3 ? WATCH_READ : WATCH_READ | WATCH_WRITE;
+        const want = watchKindOf(p.type);
         if ((h.kind & want) === 0) continue;
         const name = p.type === 2 ? 'watch' : p.type === 3 ? 'rwatch' : 'awatch';
         // gdb expects the watched address it set (it matches the hit against its watchpoints).
@@ -253,7 +244,7 @@ export class GdbStub {
       this.sock = null;
       this.log('gdb: disconnected');
       // Like a detach: breakpoints go, the machine runs on.
-      this.clearPoints();
+      this.points.clear();
       this.md.tables.setStep(null);
       this.release();
     });
@@ -355,40 +346,18 @@ export class GdbStub {
         if (n === null) return 'E01';
         return this.readReg(Number(n)) ?? 'E01';
       }
-      case 'P': {
-        const m = /^P([0-9a-fA-F]+)=([0-9a-fA-F]+)$/.exec(p);
-        if (!m) return 'E01';
-        const v = fromHexLe(m[2]!);
-        if (v === null) return 'E01';
-        return this.writeReg(parseInt(m[1]!, 16), v) ? 'OK' : 'E01';
-      }
-      case 'm': {
-        const m = /^m([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})$/.exec(p);
-        if (!m) return 'E01';
-        const len = parseInt(m[2]!, 16);
-        if (len > MAX_READ) return 'E01';
-        const b = this.md.tables.readVirt(BigInt('0x' + m[1]), len, this.gHart);
-        return b ? toHex(b) : 'E14';
-      }
-      case 'M': {
-        const m = /^M([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8}):([0-9a-fA-F]*)$/.exec(p);
-        if (!m) return 'E01';
-        const len = parseInt(m[2]!, 16);
-        if (m[3]!.length !== len * 2) return 'E01';
-        return this.md.tables.writeVirt(BigInt('0x' + m[1]), Buffer.from(m[3]!, 'hex'), this.gHart) ? 'OK' : 'E14';
-      }
-      case 'X': {
-        const colon = raw.indexOf(0x3a);
-        const m = colon < 0 ? null : /^X([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})$/.exec(raw.subarray(0, colon).toString('latin1'));
-        if (!m) return 'E01';
-        const data = unescapeBinary(raw.subarray(colon + 1));
-        if (data.length !== parseInt(m[2]!, 16)) return 'E01';
-        if (data.length === 0) return 'OK'; // gdb probes X support with an empty write
-        return this.md.tables.writeVirt(BigInt('0x' + m[1]), data, this.gHart) ? 'OK' : 'E14';
-      }
+      case 'P':
+        return writeRegPacket(p, (n, v) => this.writeReg(n, v));
+      case 'm':
+      case 'M':
+      case 'X':
+        return memoryPacket(raw, {
+          read: (va, len) => this.md.tables.readVirt(va, len, this.gHart),
+          write: (va, data) => this.md.tables.writeVirt(va, data, this.gHart),
+        });
       case 'Z':
       case 'z':
-        return this.point(p);
+        return this.points.packet(p);
       case 'c':
       case 'C':
         return this.resume(null, p.length > 1 && cmd === 'c' ? p.slice(1) : null);
@@ -398,7 +367,7 @@ export class GdbStub {
       case 'v':
         return this.vPacket(p);
       case 'D':
-        this.clearPoints();
+        this.points.clear();
         this.md.tables.setStep(null);
         this.send('OK');
         this.release();
@@ -413,7 +382,7 @@ export class GdbStub {
   }
 
   private kill(): void {
-    this.clearPoints();
+    this.points.clear();
     this.md.tables.setStep(null);
     this.machine.requestExit({ reason: 'interrupted', code: 0, message: 'killed by gdb' });
     this.release();
@@ -502,44 +471,6 @@ export class GdbStub {
     const core = this.machine.core;
     core.set64(core.hartField(h, L.H_PC), v);
     this.md.tables.clearSkip();
-  }
-
-  private clearPoints(): void {
-    for (const pt of this.points.values()) {
-      if (pt.type < 2) this.md.tables.removeExec(pt.id);
-      else this.md.tables.removeWatch(pt.id);
-    }
-    this.points.clear();
-  }
-
-  /** Z / z: insert or remove a breakpoint (0 sw, 1 hw) or watchpoint (2 write, 3 read, 4 access). */
-  private point(p: string): string {
-    const m = /^([Zz])([0-4]),([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})(;.*)?$/.exec(p);
-    if (!m) return 'E01';
-    const type = Number(m[2]);
-    const addr = BigInt('0x' + m[3]);
-    const kind = parseInt(m[4]!, 16);
-    const key = `${type},${addr},${kind}`;
-    if (m[1] === 'z') {
-      const pt = this.points.get(key);
-      if (pt) {
-        if (type < 2) this.md.tables.removeExec(pt.id);
-        else this.md.tables.removeWatch(pt.id);
-        this.points.delete(key);
-      }
-      return 'OK';
-    }
-    if (this.points.has(key)) return 'OK';
-    if (type >= 2 && (kind === 0 || kind > 0x10000)) return 'E01';
-    try {
-      const id = type < 2
-        ? this.md.tables.addExec(addr)
-        : this.md.tables.addWatch(addr, addr + BigInt(kind), (type === 2 ? WATCH_WRITE : type === 3 ? WATCH_READ : WATCH_READ | WATCH_WRITE) as WatchKind);
-      this.points.set(key, { type, addr, kind, id });
-    } catch {
-      return 'E0e'; // the core's table is full
-    }
-    return 'OK';
   }
 
   // ------------------------------------------------------------------------------- registers

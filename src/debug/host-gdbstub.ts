@@ -23,10 +23,9 @@ import type { Vm } from '../hypervisor/vm.js';
 import type { Vcpu } from '../hypervisor/vcpu.js';
 import type { VcpuContext } from '../vcpu.js';
 import * as L from '../generated/layout.js';
-import { CoreDebug, StopReason, WATCH_READ, WATCH_WRITE, type WatchKind } from './core-debug.js';
-import { hex64le, fromHexLe, unescapeBinary, featuresRead, riscvTargetXml, PACKET_SIZE, REG_PC, REG_F0, REG_CSR0, REG_PRIV } from './rsp.js';
+import { CoreDebug, StopReason } from './core-debug.js';
+import { hex64le, featuresRead, riscvTargetXml, memoryPacket, writeRegPacket, RspPoints, PACKET_SIZE, REG_PC, REG_F0, REG_CSR0, REG_PRIV } from './rsp.js';
 
-const MAX_READ = (PACKET_SIZE - 16) >> 1;
 const BUF = 0x10000;
 /** fflags, frm, fcsr: 65 + their CSR numbers (1, 2, 3). */
 const REG_FCSR0 = REG_CSR0 + 1;
@@ -150,13 +149,6 @@ interface Thread {
   pid: number;
   tid: number;
 }
-interface Point {
-  pid: number;
-  type: number;
-  addr: bigint;
-  kind: number;
-  id: number;
-}
 
 export class HostGdbStub {
   private readonly ctl: Int32Array;
@@ -168,7 +160,7 @@ export class HostGdbStub {
   private c: Thread = { pid: 1, tid: 1 };
   /** Where the host is stopped inside a vCPU run: that vCPU is loaded in host hart `hart`. */
   private loaded: { vm: Vm; v: Vcpu; hart: number } | null = null;
-  private readonly points = new Map<string, Point>();
+  private readonly points: RspPoints;
   /** The vCPU gdb single-steps (null: none). */
   private stepTarget: Thread | null = null;
   private stopText = 'S05';
@@ -185,6 +177,7 @@ export class HostGdbStub {
     this.req = new Uint8Array(sab, 64, BUF);
     this.rep = new Uint8Array(sab, 64 + BUF, BUF);
     this.tables = new CoreDebug(host.core);
+    this.points = new RspPoints(this.tables);
     for (const vm of host.vms) vm.debug = this;
   }
 
@@ -268,7 +261,7 @@ export class HostGdbStub {
     let sig: string | null = null;
     let extra = '';
     if (stop.reason === StopReason.Exec) {
-      if ([...this.points.values()].some((p) => p.type < 2 && p.pid === vm.id && p.addr === stop.pc)) {
+      if ([...this.points.values()].some((p) => p.type < 2 && p.scope === vm.id && p.addr === stop.pc)) {
         sig = '05';
         extra = 'swbreak:;';
       }
@@ -276,7 +269,7 @@ export class HostGdbStub {
       if (this.stepTarget && this.stepTarget.pid === me.pid && this.stepTarget.tid === me.tid) sig = '05';
     }
     for (const hit of stop.hits ?? []) {
-      const p = [...this.points.values()].find((q) => q.type >= 2 && q.id === hit.id && q.pid === vm.id);
+      const p = [...this.points.values()].find((q) => q.type >= 2 && q.id === hit.id && q.scope === vm.id);
       if (p && sig === null) {
         sig = '05';
         extra = `${p.type === 2 ? 'watch' : p.type === 3 ? 'rwatch' : 'awatch'}:${p.addr.toString(16)};`;
@@ -308,7 +301,7 @@ export class HostGdbStub {
     while (!this.resumed && !this.killed) {
       if (!this.connected) {
         // gdb went away without detach: its points and step go, the host runs on (as for run/boot).
-        this.clearPoints();
+        this.points.clear();
         this.stepTarget = null;
         this.tables.setStep(null);
         return;
@@ -403,37 +396,15 @@ export class HostGdbStub {
         if (!/^p[0-9a-fA-F]{1,8}$/.test(p)) return 'E01';
         return this.readReg(parseInt(p.slice(1), 16)) ?? 'E01';
       }
-      case 'P': {
-        const m = /^P([0-9a-fA-F]+)=([0-9a-fA-F]+)$/.exec(p);
-        const v = m ? fromHexLe(m[2]!) : null;
-        if (!m || v === null) return 'E01';
-        return this.writeReg(parseInt(m[1]!, 16), v) ? 'OK' : 'E01';
-      }
-      case 'm': {
-        const m = /^m([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})$/.exec(p);
-        if (!m) return 'E01';
-        const len = parseInt(m[2]!, 16);
-        if (len > MAX_READ) return 'E01';
-        const b = this.readMem(BigInt('0x' + m[1]), len);
-        return b ? Buffer.from(b).toString('hex') : 'E14';
-      }
-      case 'M': {
-        const m = /^M([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8}):([0-9a-fA-F]*)$/.exec(p);
-        if (!m || m[3]!.length !== parseInt(m[2]!, 16) * 2) return 'E01';
-        return this.writeMem(BigInt('0x' + m[1]), Buffer.from(m[3]!, 'hex')) ? 'OK' : 'E14';
-      }
-      case 'X': {
-        const colon = raw.indexOf(0x3a);
-        const m = colon < 0 ? null : /^X([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})$/.exec(Buffer.from(raw.subarray(0, colon)).toString('latin1'));
-        if (!m) return 'E01';
-        const data = unescapeBinary(raw.subarray(colon + 1));
-        if (data.length !== parseInt(m[2]!, 16)) return 'E01';
-        if (data.length === 0) return 'OK';
-        return this.writeMem(BigInt('0x' + m[1]), data) ? 'OK' : 'E14';
-      }
+      case 'P':
+        return writeRegPacket(p, (n, v) => this.writeReg(n, v));
+      case 'm':
+      case 'M':
+      case 'X':
+        return memoryPacket(raw, { read: (va, len) => this.readMem(va, len), write: (va, data) => this.writeMem(va, data) });
       case 'Z':
       case 'z':
-        return this.point(p);
+        return this.points.packet(p, this.g.pid);
       case 'c':
       case 'C':
         return this.resume(null);
@@ -443,7 +414,7 @@ export class HostGdbStub {
       case 'v':
         return this.vPacket(p);
       case 'D':
-        this.clearPoints();
+        this.points.clear();
         this.stepTarget = null;
         this.tables.setStep(null);
         this.resumed = true;
@@ -457,7 +428,7 @@ export class HostGdbStub {
   }
 
   private kill(): void {
-    this.clearPoints();
+    this.points.clear();
     this.tables.setStep(null);
     this.killed = true;
   }
@@ -529,44 +500,6 @@ export class HostGdbStub {
   }
 
   /** Z / z, owned by the process of the thread selected with Hg. */
-  private point(p: string): string {
-    const m = /^([Zz])([0-4]),([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})(;.*)?$/.exec(p);
-    if (!m) return 'E01';
-    const type = Number(m[2]);
-    const addr = BigInt('0x' + m[3]);
-    const kind = parseInt(m[4]!, 16);
-    const pid = this.g.pid;
-    const key = `${pid},${type},${addr},${kind}`;
-    if (m[1] === 'z') {
-      const pt = this.points.get(key);
-      if (pt) {
-        if (type < 2) this.tables.removeExec(pt.id);
-        else this.tables.removeWatch(pt.id);
-        this.points.delete(key);
-      }
-      return 'OK';
-    }
-    if (this.points.has(key)) return 'OK';
-    if (type >= 2 && (kind === 0 || kind > 0x10000)) return 'E01';
-    try {
-      const id = type < 2
-        ? this.tables.addExec(addr)
-        : this.tables.addWatch(addr, addr + BigInt(kind), (type === 2 ? WATCH_WRITE : type === 3 ? WATCH_READ : WATCH_READ | WATCH_WRITE) as WatchKind);
-      this.points.set(key, { pid, type, addr, kind, id });
-    } catch {
-      return 'E0e';
-    }
-    return 'OK';
-  }
-
-  private clearPoints(): void {
-    for (const pt of this.points.values()) {
-      if (pt.type < 2) this.tables.removeExec(pt.id);
-      else this.tables.removeWatch(pt.id);
-    }
-    this.points.clear();
-  }
-
   // ------------------------------------------------------------------ registers and memory
 
   /** The host hart the selected thread is loaded in, or null (its state is the saved context). */

@@ -1,7 +1,10 @@
 /**
- * GDB remote serial protocol encodings shared by the board's stub (gdbstub.ts) and the VMM's
- * (host-gdbstub.ts): register values as little-endian hex, and the X packet's binary escapes.
+ * GDB remote serial protocol pieces shared by the board's stub (gdbstub.ts) and the VMM's
+ * (host-gdbstub.ts): register values as little-endian hex, the X packet's binary escapes, the
+ * memory and register-write packets, and breakpoints/watchpoints on the core's tables.
  */
+
+import { WATCH_READ, WATCH_WRITE, type CoreDebug, type WatchKind } from './core-debug.js';
 
 /** A 64-bit register value as gdb's `g`/`p` format: 8 bytes, little-endian, hex. */
 export function hex64le(v: bigint): string {
@@ -83,4 +86,117 @@ export function featuresRead(p: string, doc: () => string): string {
   const off = parseInt(m[2]!, 16);
   const len = Math.min(parseInt(m[3]!, 16), PACKET_SIZE - 8);
   return (off + len >= xml.length ? 'l' : 'm') + xml.slice(off, off + len);
+}
+
+/** The most bytes an `m` reply carries (two hex digits a byte, with room for the framing). */
+export const MAX_READ = (PACKET_SIZE - 16) >> 1;
+
+/** Target memory as a stub sees it: null / false when the address does not map. */
+export interface RspMemory {
+  read(va: bigint, len: number): Uint8Array | null;
+  write(va: bigint, data: Uint8Array): boolean;
+}
+
+/**
+ * The reply to an `m`, `M` or `X` packet (`raw`, unescaped framing removed): E01 malformed, E14
+ * when the memory does not map. An empty `X` is gdb's probe for binary writes: OK.
+ */
+export function memoryPacket(raw: Uint8Array, mem: RspMemory): string {
+  const c = raw[0];
+  if (c === 0x6d /* m */) {
+    const m = /^m([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})$/.exec(Buffer.from(raw).toString('latin1'));
+    if (!m) return 'E01';
+    const len = parseInt(m[2]!, 16);
+    if (len > MAX_READ) return 'E01';
+    const b = mem.read(BigInt('0x' + m[1]), len);
+    return b ? Buffer.from(b).toString('hex') : 'E14';
+  }
+  if (c === 0x4d /* M */) {
+    const m = /^M([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8}):([0-9a-fA-F]*)$/.exec(Buffer.from(raw).toString('latin1'));
+    if (!m || m[3]!.length !== parseInt(m[2]!, 16) * 2) return 'E01';
+    return mem.write(BigInt('0x' + m[1]), Buffer.from(m[3]!, 'hex')) ? 'OK' : 'E14';
+  }
+  const colon = raw.indexOf(0x3a);
+  const m = colon < 0 ? null : /^X([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})$/.exec(Buffer.from(raw.subarray(0, colon)).toString('latin1'));
+  if (!m) return 'E01';
+  const data = unescapeBinary(raw.subarray(colon + 1));
+  if (data.length !== parseInt(m[2]!, 16)) return 'E01';
+  if (data.length === 0) return 'OK';
+  return mem.write(BigInt('0x' + m[1]), data) ? 'OK' : 'E14';
+}
+
+/** The reply to a `P n=value` packet, writing through `write(n, value)`. */
+export function writeRegPacket(p: string, write: (n: number, v: bigint) => boolean): string {
+  const m = /^P([0-9a-fA-F]+)=([0-9a-fA-F]+)$/.exec(p);
+  const v = m ? fromHexLe(m[2]!) : null;
+  if (!m || v === null) return 'E01';
+  return write(parseInt(m[1]!, 16), v) ? 'OK' : 'E01';
+}
+
+/** A gdb breakpoint (Z0/Z1) or watchpoint (Z2..Z4) and the core table entry behind it. */
+export interface RspPoint {
+  /** Who it belongs to (the VMM's stub: the inferior's pid; the board's: 0). */
+  scope: number;
+  type: number;
+  addr: bigint;
+  kind: number;
+  id: number;
+}
+
+/** The core's execute and watch tables as the stubs use them (core-debug.ts CoreDebug). */
+type PointTables = Pick<CoreDebug, 'addExec' | 'removeExec' | 'addWatch' | 'removeWatch'>;
+
+/** A stub's breakpoints and watchpoints: `Z`/`z` packets onto the core's execute and watch tables. */
+export class RspPoints {
+  private readonly points = new Map<string, RspPoint>();
+  constructor(private readonly tables: PointTables) {}
+
+  values(): IterableIterator<RspPoint> {
+    return this.points.values();
+  }
+
+  /** The reply to a `Z`/`z` packet for `scope`: E01 malformed, E0e when the core's table is full. */
+  packet(p: string, scope = 0): string {
+    const m = /^([Zz])([0-4]),([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})(;.*)?$/.exec(p);
+    if (!m) return 'E01';
+    const type = Number(m[2]);
+    const addr = BigInt('0x' + m[3]);
+    const kind = parseInt(m[4]!, 16);
+    const key = `${scope},${type},${addr},${kind}`;
+    if (m[1] === 'z') {
+      const pt = this.points.get(key);
+      if (pt) {
+        this.remove(pt);
+        this.points.delete(key);
+      }
+      return 'OK';
+    }
+    if (this.points.has(key)) return 'OK';
+    if (type >= 2 && (kind === 0 || kind > 0x10000)) return 'E01';
+    try {
+      const id = type < 2
+        ? this.tables.addExec(addr)
+        : this.tables.addWatch(addr, addr + BigInt(kind), watchKindOf(type));
+      this.points.set(key, { scope, type, addr, kind, id });
+    } catch {
+      return 'E0e'; // the core's table is full
+    }
+    return 'OK';
+  }
+
+  /** Remove every point from the core's tables (detach, kill, gdb gone). */
+  clear(): void {
+    for (const pt of this.points.values()) this.remove(pt);
+    this.points.clear();
+  }
+
+  private remove(pt: RspPoint): void {
+    if (pt.type < 2) this.tables.removeExec(pt.id);
+    else this.tables.removeWatch(pt.id);
+  }
+}
+
+/** The accesses a watchpoint of gdb type 2 (write), 3 (read) or 4 (access) stops on. */
+export function watchKindOf(type: number): WatchKind {
+  return (type === 2 ? WATCH_WRITE : type === 3 ? WATCH_READ : WATCH_READ | WATCH_WRITE) as WatchKind;
 }
