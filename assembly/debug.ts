@@ -108,14 +108,7 @@ export function dbgBlockStart(pc: u64): u32 {
     const skip = load<u32>(D_SKIP) != 0 && load<u64>(D_SKIP_PC) == pc;
     store<u32>(D_SKIP, 0);
     if (!skip) {
-      const i = execMatch(pc);
-      if (i >= 0) {
-        stop(STOP_EXEC, pc);
-        store<u32>(D_INDEX, <u32>i);
-        store<u32>(D_SKIP, 1);
-        store<u64>(D_SKIP_PC, pc);
-        return DBG_STOP;
-      }
+      if (stopAtExec(pc)) return DBG_STOP;
     }
   }
   if ((f & DBG_WATCH) != 0 || stepHere()) return DBG_STEPBLOCK;
@@ -130,17 +123,21 @@ export function dbgBlockStart(pc: u64): u32 {
 export function dbgAfter(pc: u64): bool {
   if (load<u32>(D_N_HITS) != 0) { stop(STOP_WATCH, pc); return true; }
   if (stepHere()) { stop(STOP_STEP, pc); return true; }
-  if ((flags() & DBG_EXEC) != 0) {
-    const i = execMatch(pc);
-    if (i >= 0) {
-      stop(STOP_EXEC, pc);
-      store<u32>(D_INDEX, <u32>i);
-      store<u32>(D_SKIP, 1);
-      store<u64>(D_SKIP_PC, pc);
-      return true;
-    }
-  }
-  return false;
+  return (flags() & DBG_EXEC) != 0 && stopAtExec(pc);
+}
+
+/**
+ * An execute range matches pc: write the stop record (its index) and skip the match once when
+ * the run resumes at pc, so the instruction then runs. False when no range matches.
+ */
+function stopAtExec(pc: u64): bool {
+  const i = execMatch(pc);
+  if (i < 0) return false;
+  stop(STOP_EXEC, pc);
+  store<u32>(D_INDEX, <u32>i);
+  store<u32>(D_SKIP, 1);
+  store<u64>(D_SKIP_PC, pc);
+  return true;
 }
 
 /**

@@ -12,62 +12,15 @@ import { disassemble } from '../../src/isa/disasm.js';
 import { encode } from '../../src/isa/encode.js';
 import {
   F16, F32, F64, MODES, Rng, compareQuiet, fcvtmodWD, fliValue, interesting, minmaxM, randomOperand, roundToIntegral,
-  type Fmt, type Result,
+  type Fmt,
 } from '../helpers/fp-oracle.js';
-import { CSR, DATA, WFI, csrwi64, exec, expectTrap, li, readLE, run, writeLE, type Insn } from '../helpers/isa.js';
+import { box, checkFpCases, hx, type FpCase } from '../helpers/fp-cases.js';
+import { CSR, WFI, csrwi64, exec, expectTrap, li, run, type Insn } from '../helpers/isa.js';
 
-const box = (h: bigint, f: Fmt): bigint => (f === F16 ? 0xffffffffffff0000n | h : f === F32 ? 0xffffffff00000000n | h : h);
-const hx = (v: bigint) => '0x' + v.toString(16);
 const sfx = (f: Fmt) => (f === F16 ? 'h' : f === F32 ? 's' : 'd');
 
-interface Case {
-  insn: Insn;
-  f: bigint[];
-  want: Result;
-  toX?: boolean;
-  outFmt: Fmt;
-}
-
-/** As zfh.test.ts: per case load f1, f2, clear fflags, run, store the result (f4 or x6) and fflags. */
-function runCases(cases: Case[], setup?: (c: Core) => void): Array<{ bits: bigint; flags: number }> {
-  const STRIDE = 48;
-  const prog: Insn[] = [...csrwi64(CSR.mstatus, 1n << 13n), ...li(31, BigInt(DATA))];
-  for (const c of cases) {
-    prog.push(
-      ['fld', { rd: 1, rs1: 31, imm: 0 }], ['fld', { rd: 2, rs1: 31, imm: 8 }],
-      ['csrrwi', { rd: 0, rs1: 0, imm: 0x001 }],
-      c.insn,
-      c.toX ? ['sd', { rs1: 31, rs2: 6, imm: 24 }] : ['fsd', { rs1: 31, rs2: 4, imm: 24 }],
-      ['csrrs', { rd: 5, rs1: 0, imm: 0x001 }],
-      ['sd', { rs1: 31, rs2: 5, imm: 32 }],
-      ['addi', { rd: 31, rs1: 31, imm: STRIDE }],
-    );
-  }
-  prog.push(WFI);
-  const core = run(prog, {
-    maxInsns: 50 * cases.length + 100,
-    setup: (c: Core) => {
-      setup?.(c);
-      cases.forEach((k, i) => k.f.forEach((v, j) => writeLE(c, DATA + i * STRIDE + 8 * j, 8, v)));
-    },
-  });
-  return cases.map((_, i) => ({ bits: readLE(core, DATA + i * STRIDE + 24, 8), flags: Number(readLE(core, DATA + i * STRIDE + 32, 8)) }));
-}
-
-function check(cases: Case[]): void {
-  for (let i = 0; i < cases.length; i += 400) {
-    const part = cases.slice(i, i + 400);
-    const got = runCases(part);
-    const fmt = (c: Case, r: { bits: bigint; flags: number }) => `${JSON.stringify(c.insn)} ${c.f.map(hx).join(' ')} -> ${hx(r.bits)} flags ${r.flags}`;
-    const bad: string[] = [];
-    part.forEach((c, j) => {
-      const want = c.toX ? c.want : { bits: box(c.want.bits, c.outFmt), flags: c.want.flags };
-      const g = got[j]!;
-      if (g.bits !== want.bits || g.flags !== want.flags) bad.push(`got ${fmt(c, g)}  want ${fmt(c, want)}`);
-    });
-    expect(bad.slice(0, 8)).toEqual([]);
-  }
-}
+type Case = FpCase;
+const check = (cases: Case[]): void => checkFpCases(cases);
 
 const rng = new Rng(0x2fa);
 const operands = (f: Fmt, n: number): bigint[] => {

@@ -8,69 +8,15 @@ import { describe, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
 import {
   F16, F32, F64, MODES, Rng, add, mul, div, sqrt, fma, minmax, compare, classify, cvtFF, cvtFI, cvtIF,
-  interesting, randomOperand, type Fmt, type IntKind, type Result,
+  interesting, randomOperand, type IntKind,
 } from '../helpers/fp-oracle.js';
+import { box, checkFpCases, hx, type FpCase } from '../helpers/fp-cases.js';
 import { CSR, DATA, WFI, csrwi64, li, readLE, run, writeLE, type Insn } from '../helpers/isa.js';
 
 const BOX16 = 0xffffffffffff0000n;
-const box = (h: bigint, f: Fmt): bigint => (f === F16 ? BOX16 | h : f === F32 ? 0xffffffff00000000n | h : h);
-const hx = (v: bigint) => '0x' + v.toString(16);
 
-interface Case {
-  insn: Insn;
-  /** f1, f2, f3 (already boxed) or x1 */
-  f: bigint[];
-  x?: bigint;
-  want: Result;
-  /** result in an x register */
-  toX?: boolean;
-  outFmt: Fmt;
-}
-
-/** Run the cases in one program: per case load f1..f3 (and x7), clear fflags, run, store result and fflags. */
-function runCases(cases: Case[]): Array<{ bits: bigint; flags: number }> {
-  const STRIDE = 48;
-  const prog: Insn[] = [...csrwi64(CSR.mstatus, 1n << 13n), ...li(31, BigInt(DATA))];
-  for (let i = 0; i < cases.length; i++) {
-    const c = cases[i]!;
-    prog.push(
-      ['fld', { rd: 1, rs1: 31, imm: 0 }], ['fld', { rd: 2, rs1: 31, imm: 8 }], ['fld', { rd: 3, rs1: 31, imm: 16 }],
-      ['ld', { rd: 7, rs1: 31, imm: 40 }],
-      ['csrrwi', { rd: 0, rs1: 0, imm: 0x001 }],
-      c.insn,
-      c.toX ? ['sd', { rs1: 31, rs2: 6, imm: 24 }] : ['fsd', { rs1: 31, rs2: 4, imm: 24 }],
-      ['csrrs', { rd: 5, rs1: 0, imm: 0x001 }],
-      ['sd', { rs1: 31, rs2: 5, imm: 32 }],
-      ['addi', { rd: 31, rs1: 31, imm: STRIDE }],
-    );
-  }
-  prog.push(WFI);
-  const core = run(prog, {
-    maxInsns: 50 * cases.length + 100,
-    setup: (c: Core) => {
-      cases.forEach((k, i) => {
-        k.f.forEach((v, j) => writeLE(c, DATA + i * STRIDE + 8 * j, 8, v));
-        writeLE(c, DATA + i * STRIDE + 40, 8, k.x ?? 0n);
-      });
-    },
-  });
-  return cases.map((_, i) => ({ bits: readLE(core, DATA + i * STRIDE + 24, 8), flags: Number(readLE(core, DATA + i * STRIDE + 32, 8)) }));
-}
-
-function check(cases: Case[]): void {
-  for (let i = 0; i < cases.length; i += 400) {
-    const part = cases.slice(i, i + 400);
-    const got = runCases(part);
-    const fmt = (c: Case, r: { bits: bigint; flags: number }) => `${JSON.stringify(c.insn)} ${c.f.slice(0, 3).map(hx).join(' ')} x=${hx(c.x ?? 0n)} -> ${hx(r.bits)} flags ${r.flags}`;
-    const bad: string[] = [];
-    part.forEach((c, j) => {
-      const want = c.toX ? c.want : { bits: box(c.want.bits, c.outFmt), flags: c.want.flags };
-      const g = got[j]!;
-      if (g.bits !== want.bits || g.flags !== want.flags) bad.push(`got ${fmt(c, g)}  want ${fmt(c, want)}`);
-    });
-    expect(bad.slice(0, 8)).toEqual([]);
-  }
-}
+type Case = FpCase;
+const check = (cases: Case[]): void => checkFpCases(cases);
 
 const rng = new Rng(0x16);
 const ops16 = (n: number): bigint[] => {
