@@ -6,11 +6,12 @@
  * protocol errors, never a crash.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { VirtMachine, type RunResult } from '../../src/board/virt.js';
 import { GdbStub } from '../../src/debug/gdbstub.js';
+import { gdbBatch, startGdbCli } from '../helpers/gdb.js';
 
 const ELF = join(import.meta.dirname, '..', 'guests', 'bin', 'gdbtest.elf');
 const ECHO = join(import.meta.dirname, '..', 'guests', 'bin', 'echo.elf');
@@ -45,16 +46,7 @@ async function start(harts = 1, elf = ELF): Promise<Session> {
 }
 
 /** gdb-multiarch -batch with these commands against the stub; resolves to its output. */
-function gdb(port: number, cmds: string[]): Promise<string> {
-  const args = ['-nx', '-batch', '-ex', 'set pagination off', '-ex', `file ${ELF}`, '-ex', `target remote 127.0.0.1:${port}`];
-  for (const c of cmds) args.push('-ex', c);
-  return new Promise((resolve, reject) => {
-    execFile('gdb-multiarch', args, { timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err && (err as { killed?: boolean }).killed) reject(new Error(`gdb timed out:\n${stdout}${stderr}`));
-      else resolve(stdout + stderr);
-    });
-  });
-}
+const gdb = (port: number, cmds: string[]): Promise<string> => gdbBatch(ELF, port, cmds);
 
 function counters(m: VirtMachine) {
   return { instret: m.totalInstret(), cycles: m.core.cycles, classes: m.core.classCounts(), out: m.outputText() };
@@ -269,30 +261,15 @@ describe('RSP on a raw socket', () => {
 
 describe.skipIf(!GDB)('cyclevisor run --gdb tcp::0 -S (the CLI)', () => {
   it('prints the port, waits for gdb, and exits with the guest code after gdb continues', async () => {
-    const { spawn } = await import('node:child_process');
-    const bin = join(import.meta.dirname, '..', '..', 'bin', 'cyclevisor.js');
-    const child = spawn(process.execPath, [bin, 'run', ELF, '--gdb', 'tcp::0', '-S'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    // Listen for the exit from the start: the child may end before gdb does.
-    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stderr.on('data', (d: Buffer) => {
-        err += d.toString();
-        const m = /^cyclevisor: gdb server on tcp::(\d+) \(waiting for gdb: -S\)$/m.exec(err);
-        if (m) resolve(Number(m[1]));
-      });
-      child.once('exit', () => reject(new Error(`exited early: ${err}`)));
-    });
+    const { port, out: stdout, exited } = await startGdbCli(['run', ELF, '--gdb', 'tcp::0', '-S']);
     // -S: nothing ran yet.
-    expect(out).toBe('');
+    expect(stdout()).toBe('');
     const g = await gdb(port, ['break finish', 'continue', 'p/x $a0', 'delete', 'continue']);
     const code = await exited;
     expect(g).toMatch(/Breakpoint 1, 0x[0-9a-f]+ in finish \(\)/);
     expect(g).toContain('= 0xdc'); // finish(220)
     expect(g).toContain('[Inferior 1 (process 1) exited normally]');
     expect(code).toBe(0);
-    expect(out).toBe('gdbtest 220\n');
+    expect(stdout()).toBe('gdbtest 220\n');
   });
 });

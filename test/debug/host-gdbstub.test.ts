@@ -7,12 +7,13 @@
  * per-VM statistics equal those of the same host run without gdb.
  */
 import { describe, expect, it, vi, beforeAll, afterAll } from 'vitest';
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loopGuest, RAM } from './host-guests.js';
+import { gdbBatch, startGdbCli, type GdbCli } from '../helpers/gdb.js';
 
 function hasGdb(): boolean {
   try {
@@ -38,30 +39,9 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Child {
-  port: number;
-  out: () => string;
-  err: () => string;
-  exited: Promise<number | null>;
-}
-
 /** The host under --gdb tcp::0 -S; resolves when it listens. */
-async function startHost(stats: string): Promise<Child> {
-  const child = spawn(process.execPath, [BIN, 'host', join(dir, 'vms.yaml'), '--gdb', 'tcp::0', '-S', '--stats', 'json', '--stats-file', stats], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /^cyclevisor: gdb server on tcp::(\d+) \(waiting for gdb: -S\)$/m.exec(err);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', () => reject(new Error(`exited early: ${err}`)));
-  });
-  return { port, out: () => out, err: () => err, exited };
-}
+const startHost = (stats: string): Promise<GdbCli> =>
+  startGdbCli(['host', join(dir, 'vms.yaml'), '--gdb', 'tcp::0', '-S', '--stats', 'json', '--stats-file', stats]);
 
 function plainStats(): unknown {
   const f = join(dir, 'plain.json');
@@ -69,16 +49,7 @@ function plainStats(): unknown {
   return (JSON.parse(readFileSync(f, 'utf8')) as { vms: unknown }).vms;
 }
 
-function gdb(port: number, cmds: string[]): Promise<string> {
-  const args = ['-nx', '-batch', '-ex', 'set pagination off', '-ex', `file ${join(dir, 'a.elf')}`, '-ex', `target remote 127.0.0.1:${port}`];
-  for (const c of cmds) args.push('-ex', c);
-  return new Promise((resolve, reject) => {
-    execFile('gdb-multiarch', args, { timeout: 90_000 }, (err, stdout, stderr) => {
-      if (err && (err as { killed?: boolean }).killed) reject(new Error(`gdb timed out:\n${stdout}${stderr}`));
-      else resolve(stdout + stderr);
-    });
-  });
-}
+const gdb = (port: number, cmds: string[]): Promise<string> => gdbBatch(join(dir, 'a.elf'), port, cmds, 90_000);
 
 describe.skipIf(!GDB)('cyclevisor host --gdb (gdb-multiarch, batch)', () => {
   it('two VMs are two inferiors; a breakpoint of inferior 1 stops VM a only; stepi; continue to the end with the counters of a run without gdb', async () => {
