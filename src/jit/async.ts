@@ -28,6 +28,7 @@
 import * as L from '../generated/layout.js';
 import { moduleBytes, Code, Op, I32, I64 } from './wasm.js';
 import { ENV } from './compiler.js';
+import type { CodeEntry } from './jit.js';
 
 /** The compiled code of one frame as the Jit keeps it (jit.ts PageRec). */
 export interface AsyncPageRec {
@@ -50,9 +51,6 @@ export interface AsyncJitHost {
   release(idx: number): void;
   /** A module was installed (statistics: pages, modules, code size). */
   installed(tag: bigint, bytes: number): void;
-  /** Module cache by content (jit.ts): a hit skips the compile. */
-  cached(bytes: Uint8Array): WebAssembly.Module | undefined;
-  cache(bytes: Uint8Array, module: WebAssembly.Module): void;
 }
 
 /** Async compile statistics (JitStats.async). */
@@ -135,7 +133,7 @@ export class AsyncCompiler {
    * `frame` (page record `rec`, page tag `tag`): mark its new blocks pending and compile it.
    * `requested` is the slot whose heat asked for it (declined for good if the engine refuses).
    */
-  submit(frame: number, rec: AsyncPageRec, tag: bigint, requested: number, heads: Array<[number, number]>, bytes: Uint8Array<ArrayBuffer>): void {
+  submit(frame: number, rec: AsyncPageRec, tag: bigint, requested: number, heads: Array<[number, number]>, code: CodeEntry): void {
     const dv = new DataView(this.host.memory.buffer);
     for (const [s, i] of heads) {
       const at = L.JMAP_BASE + ((s - L.FRAME_BASE) >>> 3);
@@ -148,17 +146,13 @@ export class AsyncCompiler {
     this.submitted++;
     this.inFlight++;
     const t0 = performance.now();
-    const cached = this.host.cached(bytes);
-    (async () => {
-      let mod = cached;
-      if (!mod) {
-        mod = await WebAssembly.compile(bytes);
-        this.host.cache(bytes, mod);
-      }
+    // The code cache (jit.ts) may hold the module already; else it gets it for the next request.
+    (async (): Promise<WebAssembly.Instance> => {
+      const mod: WebAssembly.Module = code.module ?? (code.module = await WebAssembly.compile(code.bytes));
       return WebAssembly.instantiate(mod, this.host.imports);
     })()
       .then(
-        (inst) => this.install(frame, rec, seq, heads, inst, bytes.length),
+        (inst) => this.install(frame, rec, seq, heads, inst, code.bytes.length),
         () => this.fail(frame, rec, requested, heads),
       )
       .finally(() => {

@@ -86,46 +86,42 @@ interface PageRec {
 }
 
 /**
- * Compiled modules by content, process-wide: identical pages (the same kernel in several VMs, the
- * same program run again) compile once. Bounded; the oldest entry goes first.
+ * A module's code, keyed by what it is emitted from (blocksKey): its bytes, and the compiled
+ * module once one was made (sync: at the first use; async: when WebAssembly.compile resolves).
  */
-const moduleCache = new Map<string, { bytes: Uint8Array; module: WebAssembly.Module }>();
-const MODULE_CACHE_MAX = 4096;
-/** Two FNV-1a hashes (different offsets) and the length: the cache key; a hit compares the bytes too. */
-function contentKey(b: Uint8Array): string {
-  let h1 = 0x811c9dc5, h2 = 0x9747b28c;
-  for (let i = 0; i < b.length; i++) {
-    h1 = Math.imul(h1 ^ b[i]!, 0x01000193);
-    h2 = Math.imul(h2 ^ b[i]!, 0x01000193);
-  }
-  return `${b.length}:${(h1 >>> 0).toString(36)}:${(h2 >>> 0).toString(36)}`;
+export interface CodeEntry {
+  bytes: Uint8Array<ArrayBuffer>;
+  module?: WebAssembly.Module;
 }
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
+
 /**
- * Module bytes by what they were emitted from (blocksKey): a hit skips the emitter. Bounded by
- * entries and by bytes (keys and modules together), oldest first.
+ * Modules by the blocks they were emitted from, process-wide: a page compiled before — in another
+ * frame, another VM, another run (the same kernel in several VMs) — is neither emitted nor compiled
+ * again (a module names no frame, table slot or virtual address). Bounded by entries and by bytes
+ * (keys and wasm together), the least recently used first.
  */
-const emitCache = new Map<string, Uint8Array<ArrayBuffer>>();
-const EMIT_CACHE_BYTES = 32 << 20;
-let emitCacheBytes = 0;
-function emitCacheSet(key: string, bytes: Uint8Array<ArrayBuffer>): void {
-  const old = emitCache.get(key);
-  if (old) {
-    emitCache.delete(key);
-    emitCacheBytes -= key.length + old.length;
+const codeCache = new Map<string, CodeEntry>();
+const CODE_CACHE_MAX = 4096;
+const CODE_CACHE_BYTES = 32 << 20;
+let codeCacheBytes = 0;
+
+/** The entry for `key`, made by `emit` on a miss; either way it becomes the most recently used. */
+function codeEntry(key: string, emit: () => Uint8Array<ArrayBuffer>): CodeEntry {
+  let e = codeCache.get(key);
+  if (e) codeCache.delete(key);
+  else {
+    e = { bytes: emit() };
+    codeCacheBytes += key.length + e.bytes.length;
   }
-  emitCache.set(key, bytes);
-  emitCacheBytes += key.length + bytes.length;
-  while (emitCache.size > MODULE_CACHE_MAX || (emitCacheBytes > EMIT_CACHE_BYTES && emitCache.size > 1)) {
-    const [k, b] = emitCache.entries().next().value!;
-    emitCache.delete(k);
-    emitCacheBytes -= k.length + b.length;
+  codeCache.set(key, e);
+  while (codeCache.size > CODE_CACHE_MAX || (codeCacheBytes > CODE_CACHE_BYTES && codeCache.size > 1)) {
+    const [k, old] = codeCache.entries().next().value!;
+    codeCache.delete(k);
+    codeCacheBytes -= k.length + old.bytes.length;
   }
+  return e;
 }
+
 /** Everything a page's module is emitted from: each block's instructions (decoded fields, page offsets). */
 function blocksKey(blocks: Insn[][], takenExtra: bigint): string {
   let k = `${takenExtra}`;
@@ -134,31 +130,6 @@ function blocksKey(blocks: Insn[][], takenExtra: bigint): string {
     for (const i of b) k += `${i.id},${i.rd},${i.rs1},${i.rs2},${i.imm},${i.len},${i.cls},${i.lat},${i.off};`;
   }
   return k;
-}
-function compiledModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
-  const key = contentKey(bytes);
-  let e = moduleCache.get(key);
-  if (e && sameBytes(e.bytes, bytes)) {
-    moduleCache.delete(key);
-  } else {
-    e = { bytes, module: new WebAssembly.Module(bytes) };
-    moduleCache.delete(key);
-    if (moduleCache.size >= MODULE_CACHE_MAX) moduleCache.delete(moduleCache.keys().next().value!);
-  }
-  moduleCache.set(key, e);
-  return e.module;
-}
-
-/** The module cache for the async path (async.ts): a module already compiled for these bytes. */
-function cachedModule(bytes: Uint8Array): WebAssembly.Module | undefined {
-  const e = moduleCache.get(contentKey(bytes));
-  return e && sameBytes(e.bytes, bytes) ? e.module : undefined;
-}
-function cacheModule(bytes: Uint8Array, module: WebAssembly.Module): void {
-  const key = contentKey(bytes);
-  moduleCache.delete(key);
-  if (moduleCache.size >= MODULE_CACHE_MAX) moduleCache.delete(moduleCache.keys().next().value!);
-  moduleCache.set(key, { bytes, module });
 }
 
 export const PROF = { scan: 0, emit: 0, module: 0, instance: 0 };
@@ -206,8 +177,6 @@ export class Jit {
         current: (f) => this.frames.get(f),
         release: (i) => this.free.push(i),
         installed: (tag, size) => { this.pagesSeen.add(tag); this.modules++; this.codeBytes += size; },
-        cached: cachedModule,
-        cache: cacheModule,
       });
     }
   }
@@ -319,29 +288,24 @@ export class Jit {
       const tA = performance.now();
       // The module depends on the blocks alone (no frame, no table slot, no virtual address), so a
       // page compiled before — in another frame, another VM, another run — is not emitted again.
-      const key = blocksKey(blocks, this.env.takenExtra);
-      let bytes = emitCache.get(key);
-      if (!bytes) {
-        const page = compilePage(blocks, this.env);
+      const code = codeEntry(blocksKey(blocks, this.env.takenExtra), () =>
         // Every function has the table's type: one function per block start, exported (the
         // table gets them below, or async.ts once it knows the frame's code is still the same:
         // instantiation writes no table slot); blocks tail-call each other.
-        bytes = moduleBytes({
+        moduleBytes({
           types: [ENTRY_TYPE, HELPER_TYPE, BIT_TYPE],
           imports: HELPERS.map((name) => ({ name, type: name === 'jitBit' ? 2 : 1 })),
-          funcs: page.map((b, k) => ({ type: 0, locals: b.locals, body: b.body, export: `e${k}` })),
+          funcs: compilePage(blocks, this.env).map((b, k) => ({ type: 0, locals: b.locals, body: b.body, export: `e${k}` })),
           table: true,
-        });
-      }
-      emitCacheSet(key, bytes); // (a hit moves it to the newest end)
+        }));
       const tB = performance.now();
       // Async mode: the blocks stay interpreted until the module arrives (async.ts).
-      if (this.async) return this.async.submit(frame, rec, tag, slot, heads, bytes);
-      const mod = compiledModule(bytes);
+      if (this.async) return this.async.submit(frame, rec, tag, slot, heads, code);
+      const mod = (code.module ??= new WebAssembly.Module(code.bytes));
       const tC = performance.now();
       const inst = new WebAssembly.Instance(mod, { env: this.helperImports as WebAssembly.ModuleImports });
       const tD = performance.now();
-      if (ENV.JIT_LOG) console.error(`jit module ${bytes.length} B, ${heads.length} heads: module ${(tC - tB).toFixed(2)} ms, instance ${(tD - tC).toFixed(2)} ms, emit ${(tB - tA).toFixed(2)}`);
+      if (ENV.JIT_LOG) console.error(`jit module ${code.bytes.length} B, ${heads.length} heads: module ${(tC - tB).toFixed(2)} ms, instance ${(tD - tC).toFixed(2)} ms, emit ${(tB - tA).toFixed(2)}`);
       PROF.emit += tB - tA; PROF.module += tC - tB; PROF.instance += tD - tC; PROF.scan += tA - t0;
       dv = new DataView(this.ex.memory.buffer);
       heads.forEach(([s, i], k) => {
@@ -351,7 +315,7 @@ export class Jit {
       this.ex.jitMarkFrame(frame);
       this.pagesSeen.add(tag);
       this.modules++;
-      this.codeBytes += bytes.length;
+      this.codeBytes += code.bytes.length;
     } catch (e) {
       // A block the compiler cannot build (a bug, or the engine refusing it): interpret it.
       dv = new DataView(this.ex.memory.buffer);
