@@ -28,11 +28,8 @@ import { SEMANTIC_OPS } from '../isa/table.js';
 import { Code, Op, I32, I64, VOID } from './wasm.js';
 import { EMITTERS, HELPERS, type Emitter } from './emitters.js';
 
-/**
- * Env JIT_INLINE_JAL=1: blocks go on through in-page jumps (traces). Off: measured slower on
- * CoreMark (steady state ~850 vs ~1,000 MIPS CPU time: more code, calls inlined into every caller).
- */
-const INLINE_JAL = (typeof process !== 'undefined' ? process.env.JIT_INLINE_JAL : undefined) === '1';
+/** Type index of the block functions' type (= the function table's): jit.ts puts ENTRY_TYPE first. */
+export const BLOCK_TYPE = 0;
 /** Longest block, in instructions. */
 export const MAX_BLOCK = 96;
 const TLB_MASK = L.TLB_ENTRIES - 1;
@@ -75,27 +72,11 @@ export function scanBlock(dv: DataView, slot: number, decode: (slot: number) => 
       off,
     };
     out.push(insn);
-    if (em.k === 'jalr') break;
-    if (em.k === 'jal') {
-      // An in-page jump goes on at its target in the same block (a trace: no transfer between
-      // functions), unless it loops back into the block (the block's start: its loop; or an
-      // instruction already in it).
-      const t = off + insn.imm;
-      if (!INLINE_JAL || t < 0 || t >= 4096 || out.some((x) => x.off === t)) break;
-      s += (t - off) << 3;
-      off = t;
-      continue;
-    }
+    if (em.k === 'jal' || em.k === 'jalr') break;
     off += insn.len;
     s += insn.len << 3;
   }
   return out;
-}
-
-/** Is instruction k of the block a jal whose target the block goes on at (scanBlock)? */
-function inlinedJal(insns: Insn[], k: number): boolean {
-  const i = insns[k];
-  return i.em.k === 'jal' && k + 1 < insns.length && insns[k + 1].off === i.off + i.imm;
 }
 
 /**
@@ -106,10 +87,10 @@ function inlinedJal(insns: Insn[], k: number): boolean {
  */
 export function successors(insns: Insn[]): number[] {
   const out: number[] = [];
-  insns.forEach((i, k) => {
-    if (i.em.k === 'br' || (i.em.k === 'jal' && !inlinedJal(insns, k))) out.push(i.off + i.imm);
+  for (const i of insns) {
+    if (i.em.k === 'br' || i.em.k === 'jal') out.push(i.off + i.imm);
     if (i.em.k === 'jal' && i.rd !== 0 && i.rd !== 32) out.push(i.off + i.len);
-  });
+  }
   const last = insns[insns.length - 1];
   if (insns.length === MAX_BLOCK && last.em.k !== 'jal' && last.em.k !== 'jalr') out.push(last.off + last.len);
   return out.filter((t) => t >= 0 && t < 4096);
@@ -128,8 +109,6 @@ export interface CompileEnv {
   helper: (name: (typeof HELPERS)[number]) => number;
   /** Function index of block function 0 (the others follow). */
   firstBlock: number;
-  /** Type index of the block function type (= the function table's). */
-  blockType: number;
 }
 
 export interface FuncCode {
@@ -173,7 +152,7 @@ function chain(c: Code, pc: () => void, fn: number, env: CompileEnv, indirect?: 
   if (fn >= 0) c.byte(Op.returnCall).u32(fn);
   else {
     indirect!();
-    c.byte(Op.returnCallIndirect).u32(env.blockType).u32(0);
+    c.byte(Op.returnCallIndirect).u32(BLOCK_TYPE).u32(0); // table 0
   }
 }
 
@@ -421,13 +400,6 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
       case 'jal':
         pcAt(i.off + i.len);
         W(i.rd);
-        if (inlinedJal(insns, k)) {
-          // The block goes on at the target (run.ts: in the page and cycles < deadline), else leave there.
-          c.get(P_CYC).i64(pcyc[k + 1]).op(Op.i64Add).get(P_DL).op(Op.i64GeU).byte(Op.if).byte(VOID);
-          exit(k + 1, 1, () => pcAt(i.off + i.imm));
-          c.op(Op.end);
-          break;
-        }
         taken(k, i.off + i.imm, 0n, false, 0);
         ended = true;
         break;

@@ -165,7 +165,6 @@ export class Jit {
       takenExtra: 0n,
       helper: (name) => HELPERS.indexOf(name),
       firstBlock: HELPERS.length,
-      blockType: 0,
     };
     ex.jitConfigure(1, this.threshold);
     if (ENV.JIT_EXIT_STATS) process.on('exit', () => console.error('JITSTATS', JSON.stringify({ ...this.stats(), prof: PROF })));
