@@ -11,7 +11,8 @@ import { SEMANTIC_OPS } from '../../src/isa/table.js';
 import { EMITTERS } from '../../src/jit/emitters.js';
 import { VirtMachine } from '../../src/board/virt.js';
 import { extMaskOf } from '../../src/board/cpu.js';
-import { coreWith, snapshot, LOOP, smcProgram, slices } from './harness.js';
+import { Core } from '../../src/core.js';
+import { coreWith, snapshot, LOOP, smcProgram, slices, noMmio } from './harness.js';
 import { diffOne, JIT_ROWS } from '../../scripts/jit/difftest.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -35,6 +36,33 @@ describe('differential tier tester (scripts/jit/difftest.ts)', () => {
     }
     // ... and most of it really ran compiled.
     expect(jit).toBeGreaterThan(0.6 * 30 * 20000);
+  });
+});
+
+describe('decoded frames', () => {
+  it('two code pages at the same offset of different 2 MiB chunks keep their frames (no refill at every call)', () => {
+    // What VMs do: the same layout at the same offsets of different host chunks. Page 0x80000 calls
+    // page 0x80200 in a loop; with frames indexed by the page number's low bits alone the two
+    // evicted each other at every call and return (frames.ts frameIndex).
+    for (const tier of ['interp', 'jit'] as const) {
+      const core = new Core({ ramBytes: 4 << 20, mmio: noMmio, tier, jit: { threshold: 2 } });
+      const dv = new DataView(core.ram.buffer, core.ram.byteOffset);
+      [
+        encode('auipc', { rd: 5, imm: 0x200000 }), // t0 = 0x80200000
+        encode('jalr', { rd: 1, rs1: 5, imm: 0 }), // call it
+        encode('addi', { rd: 10, rs1: 10, imm: 1 }),
+        encode('jal', { rd: 0, imm: -12 }),
+      ].forEach((w, i) => dv.setUint32(i * 4, w >>> 0, true));
+      dv.setUint32(0x200000, encode('jalr', { rd: 0, rs1: 1, imm: 0 }) >>> 0, true); // ret
+      core.ex.invalidatePhys(0x8000_0000n, 4n << 20n);
+      core.pc = 0x8000_0000n;
+      core.deadline = 1e12;
+      core.insnLimit = 5000;
+      core.run();
+      expect(core.x(10)).toBe(1000n);
+      expect(core.frameFills, tier).toBeLessThanOrEqual(2);
+      if (tier === 'jit') expect(core.jit!.stats().invalidations).toBe(0);
+    }
   });
 });
 
