@@ -60,6 +60,8 @@ export interface JitStats {
   invalidations: number;
   flushes: number;
   declined: number;
+  /** Modules taken from the process-wide code cache (emitted before: another frame, VM or run). */
+  reused: number;
   insns: number;
   enters: number;
   /** Async compile mode only (JitOptions.async). */
@@ -150,6 +152,7 @@ export class Jit {
   codeBytes = 0;
   flushes = 0;
   declined = 0;
+  reused = 0;
   /** The async compiler (JitOptions.async), or undefined: compile synchronously. */
   readonly async: AsyncCompiler | undefined;
 
@@ -287,7 +290,9 @@ export class Jit {
       const tA = performance.now();
       // The module depends on the blocks alone (no frame, no table slot, no virtual address), so a
       // page compiled before — in another frame, another VM, another run — is not emitted again.
-      const code = codeEntry(blocksKey(blocks, this.env.takenExtra), () =>
+      const key = blocksKey(blocks, this.env.takenExtra);
+      if (codeCache.has(key)) this.reused++;
+      const code = codeEntry(key, () =>
         // Every function has the table's type: one function per block start, exported (the
         // table gets them below, or async.ts once it knows the frame's code is still the same:
         // instantiation writes no table slot); blocks tail-call each other.
@@ -344,6 +349,7 @@ export class Jit {
       invalidations: dv.getUint32(L.J_INVAL, true),
       flushes: this.flushes,
       declined: this.declined,
+      reused: this.reused,
       insns: Number(dv.getBigUint64(L.J_INSNS, true)),
       enters: Number(dv.getBigUint64(L.J_ENTERS, true)),
       ...(this.async ? { async: this.async.stats() } : {}),

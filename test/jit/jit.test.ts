@@ -168,13 +168,17 @@ describe('JIT exactness', () => {
       const m = new VirtMachine({ ramBytes: 16 << 20, tier, onOutput: () => {} });
       m.loadElf(elf, 'cmark-small.elf');
       const r = m.runSync();
-      return { r, out: m.outputText(), instret: m.core.instret, cycles: m.core.cycles, cls: m.core.classCounts(), share: m.core.jit?.stats().insns ?? 0 };
+      const st = m.core.jit?.stats();
+      return { r, out: m.outputText(), instret: m.core.instret, cycles: m.core.cycles, cls: m.core.classCounts(), share: st?.insns ?? 0, st };
     });
     expect(runs[0]!.r.code).toBe(0);
     for (const j of [runs[1]!, runs[2]!]) {
-      expect({ ...j, share: 0 }).toEqual({ ...runs[0]!, share: 0 });
+      expect({ ...j, share: 0, st: undefined }).toEqual({ ...runs[0]!, share: 0, st: undefined });
       expect(j.share).toBeGreaterThan(0.5 * j.instret);
     }
+    // The second JIT machine builds the same modules: every one comes from the code cache.
+    expect(runs[2]!.st!.modules).toBe(runs[1]!.st!.modules);
+    expect(runs[2]!.st!.reused).toBe(runs[2]!.st!.modules);
   });
 
   it('the tier is per core and switchable: interp cores never call the compiler', () => {
