@@ -6,25 +6,15 @@
  * protocol errors, never a crash.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { VirtMachine, type RunResult } from '../../src/board/virt.js';
 import { GdbStub } from '../../src/debug/gdbstub.js';
-import { gdbBatch, startGdbCli } from '../helpers/gdb.js';
+import { gdbBatch, startGdbCli, HAVE_GDB as GDB } from '../helpers/gdb.js';
 
 const ELF = join(import.meta.dirname, '..', 'guests', 'bin', 'gdbtest.elf');
 const ECHO = join(import.meta.dirname, '..', 'guests', 'bin', 'echo.elf');
 
-function hasGdb(): boolean {
-  try {
-    execFileSync('gdb-multiarch', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const GDB = hasGdb();
 // Each case runs gdb in a child process; on a loaded host that takes a while.
 vi.setConfig({ testTimeout: 120_000 });
 

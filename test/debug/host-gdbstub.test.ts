@@ -13,17 +13,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loopGuest, RAM } from './host-guests.js';
-import { gdbBatch, startGdbCli, type GdbCli } from '../helpers/gdb.js';
+import { gdbBatch, startGdbCli, HAVE_GDB as GDB, type GdbCli } from '../helpers/gdb.js';
 
-function hasGdb(): boolean {
-  try {
-    execFileSync('gdb-multiarch', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const GDB = hasGdb();
 vi.setConfig({ testTimeout: 120_000 });
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'cyclevisor.js');

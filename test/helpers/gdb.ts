@@ -2,10 +2,20 @@
  * gdb-multiarch against our stubs (test/debug/gdbstub.test.ts, host-gdbstub.test.ts): a batch
  * gdb session, and a CLI started with `--gdb tcp::0 -S` that resolves once it listens.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'cyclevisor.js');
+
+/** Is gdb-multiarch installed (the gdb tests skip without it)? */
+export const HAVE_GDB = ((): boolean => {
+  try {
+    execFileSync('gdb-multiarch', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 /** gdb-multiarch -batch with `elf` loaded, connected to the stub at `port`, running `cmds`; resolves to its output. */
 export function gdbBatch(elf: string, port: number, cmds: string[], timeoutMs = 60_000): Promise<string> {
