@@ -19,7 +19,7 @@
  *   WATCH_BASE  ├──────────────────────────────┤ watched physical ranges (HTIF tohost...)
  *   FTAG_BASE   ├──────────────────────────────┤ decoded-frame tags (physical page per frame)
  *   TM_BASE     ├──────────────────────────────┤ modeled TLB (timing mode) of the running hart
- *   FRAME_BASE  ├──────────────────────────────┤ decoded frames: FRAME_COUNT × 2048 slots × 16 B
+ *   FRAME_BASE  ├──────────────────────────────┤ decoded frames: FRAME_COUNT (1,024) × 2048 slots × 16 B
  *   TLB_BASE    ├──────────────────────────────┤ host TLB per hart: per regime (M, S, U, VS, VU) read /
  *               │                              │ write / fetch arrays of {tag, addend}
  *   TM_SAVE_BASE├──────────────────────────────┤ modeled TLB of each hart that is not running
@@ -243,6 +243,21 @@ export const D_WATCH_MAX: u32 = 32;
 export const D_WATCH: u32 = D_EXEC + D_EXEC_MAX * 16; // D_WATCH_MAX × {lo u64, hi u64, kinds u64} (va in [lo, hi))
 export const DBG_END: u32 = D_WATCH + D_WATCH_MAX * 24;
 
+export const FRAME_BITS: u32 = 10;
+export const FRAME_COUNT: u32 = 1 << FRAME_BITS;
+// Code map and decoded frames (frames.ts); see "Decoded frames" below for the frame tags.
+export const CODEMAP_BASE: u32 = 0x20000;
+export const CODEMAP_SIZE: u32 = 0x80000; // 2 GiB / 4 KiB pages, one byte each
+export const FRAME_BASE: u32 = 0x100000;
+export const SLOT_SIZE: u32 = 16;
+export const FRAME_SLOTS: u32 = 2048; // one per 2-byte parcel of a 4 KiB page
+export const FRAME_SIZE: u32 = (FRAME_SLOTS + 16) * SLOT_SIZE; // + sentinel slots that end the page
+export const FRAME_END: u32 = FRAME_BASE + FRAME_COUNT * FRAME_SIZE;
+// Scratch slots: an instruction straddling two pages is decoded here each time it runs; the slot two
+// places on is a page-end sentinel, so falling through it leaves the block.
+export const SCRATCH_SLOT: u32 = FRAME_END;
+export const SCRATCH_SIZE: u32 = 4 * SLOT_SIZE;
+
 // ---------------------------------------------------------------------------------------------
 // Host TLB (GUIDE §5): direct-mapped, one array per access type and one set of arrays per
 // translation regime (0: M-mode/bare, 1: S/HS-mode, 2: U-mode, 3: VS-mode, 4: VU-mode), so traps
@@ -254,7 +269,7 @@ export const TLB_BITS: u32 = 10;
 export const TLB_ENTRIES: u32 = 1 << TLB_BITS;
 export const TLB_ENTRY: u32 = 16;
 // Each hart has its own region of TLB_HART_SIZE bytes (harts run one at a time; see HART_SAVE).
-export const TLB_BASE: u32 = 0x920000;
+export const TLB_BASE: u32 = ((SCRATCH_SLOT + SCRATCH_SIZE + 0xffff) >> 16) << 16; // after the frames, 64 KiB-aligned
 export const TLB_READ: u32 = TLB_BASE; // offsets inside a set
 export const TLB_WRITE: u32 = TLB_READ + TLB_ENTRIES * TLB_ENTRY;
 export const TLB_FETCH: u32 = TLB_WRITE + TLB_ENTRIES * TLB_ENTRY;
@@ -292,8 +307,6 @@ export const WATCH_SIZE: u32 = WATCH_MAX * 16; // {base u64, end u64}
 // ---------------------------------------------------------------------------------------------
 // Decoded frames: one frame caches the decoded form of one 4 KiB physical page of code, a slot
 // per 2-byte parcel (GUIDE: decode once, page-local fetch). Frames are direct-mapped by page.
-export const FRAME_BITS: u32 = 8;
-export const FRAME_COUNT: u32 = 1 << FRAME_BITS;
 export const FTAG_BASE: u32 = WATCH_BASE + WATCH_SIZE;
 export const FTAG_SIZE: u32 = FRAME_COUNT * 8; // u64 physical page number + 1 (0 = empty)
 // ---------------------------------------------------------------------------------------------
@@ -316,17 +329,6 @@ export const TM_PWC: u32 = TM_L2 + 4096 * TM_ENTRY;
 // of {tag u64 = (GPA page << 1) | valid, stamp u64, vmid u16}.
 export const TM_NTLB: u32 = TM_PWC + 64 * TM_ENTRY;
 export const TM_END: u32 = TM_NTLB + 64 * TM_ENTRY;
-export const CODEMAP_BASE: u32 = 0x20000;
-export const CODEMAP_SIZE: u32 = 0x80000; // 2 GiB / 4 KiB pages, one byte each
-export const FRAME_BASE: u32 = 0x100000;
-export const SLOT_SIZE: u32 = 16;
-export const FRAME_SLOTS: u32 = 2048; // one per 2-byte parcel of a 4 KiB page
-export const FRAME_SIZE: u32 = (FRAME_SLOTS + 16) * SLOT_SIZE; // + sentinel slots that end the page
-export const FRAME_END: u32 = FRAME_BASE + FRAME_COUNT * FRAME_SIZE;
-// Scratch slots: an instruction straddling two pages is decoded here each time it runs; the slot two
-// places on is a page-end sentinel, so falling through it leaves the block.
-export const SCRATCH_SLOT: u32 = FRAME_END;
-export const SCRATCH_SIZE: u32 = 4 * SLOT_SIZE;
 
 // Decoded slot fields (byte offsets inside a slot).
 export const S_OP: u32 = 0; // u16 semantic op id (0 = not decoded)
@@ -344,9 +346,9 @@ export const S_RAW: u32 = 12; // u32 instruction bits
 
 // ---------------------------------------------------------------------------------------------
 // AssemblyScript's own static data goes at DATA_BASE (asconfig.json memoryBase must equal it).
-export const DATA_BASE: u32 = 0x1000000;
+export const DATA_BASE: u32 = 0x3000000;
 // Guest RAM: guest-physical RAM_GPA maps to linear address RAM_OFFSET.
-export const RAM_OFFSET: u32 = 0x1100000;
+export const RAM_OFFSET: u32 = 0x3100000;
 export const RAM_GPA: u32 = 0x80000000;
 export const RAM_MAX: u32 = 0x80000000; // 2 GiB
 export const PAGE_SHIFT: u32 = 12;

@@ -58,6 +58,7 @@ function nodeHost(): HostAdapter {
   const v8 = get('node:v8') as { setFlagsFromString(f: string): void };
   // build/core.wasm, found from src/host/ (tsx, vitest) or dist/src/host/ (compiled).
   const here = path.dirname(url.fileURLToPath(import.meta.url));
+  let optimizing = false;
   return {
     name: 'node',
     readFile: (p) => {
@@ -71,8 +72,21 @@ function nodeHost(): HostAdapter {
       }
       throw new Error(`core.wasm not found (looked in build/ next to the sources): run \`npm run build\``);
     },
-    wasmModule: (p) => new WebAssembly.Module(fs.readFileSync(p)),
-    preferOptimizingCompiler: () => v8.setFlagsFromString('--no-liftoff'),
+    wasmModule: (p) => {
+      if (!optimizing) return new WebAssembly.Module(fs.readFileSync(p));
+      // The core: every function with TurboFan now (its run loop must not start in Liftoff); then
+      // V8's defaults again, so the JIT tier's small modules compile lazily with Liftoff and only
+      // their hot functions tier up (docs/JIT.md "V8's tiers").
+      v8.setFlagsFromString('--no-liftoff --no-wasm-lazy-compilation');
+      try {
+        return new WebAssembly.Module(fs.readFileSync(p));
+      } finally {
+        v8.setFlagsFromString(process.env.CV_V8FLAGS ?? '--liftoff --wasm-lazy-compilation');
+      }
+    },
+    preferOptimizingCompiler: () => {
+      optimizing = true;
+    },
     yieldToHost: () => new Promise<void>((resolve) => setImmediate(resolve)),
   };
 }

@@ -145,28 +145,21 @@ function leave(c: Code, pc: () => void, status: () => void): void {
   c.byte(Op.return);
 }
 
-/** Tail-call block function `fn` (or the table's function `indirect` if fn < 0) at the pc pushed by `pc`. */
-function chain(c: Code, pc: () => void, fn: number, env: CompileEnv, indirect?: () => void): void {
+/** Tail-call block function `fn` of this module at the pc pushed by `pc`. */
+function chain(c: Code, pc: () => void, fn: number): void {
   pc();
   c.get(P_CYC).get(P_LEFT).get(P_DL).get(P_TR).get(P_TW);
-  if (fn >= 0) c.byte(Op.returnCall).u32(fn);
-  else {
-    indirect!();
-    c.byte(Op.returnCallIndirect).u32(BLOCK_TYPE).u32(0); // table 0
-  }
+  c.byte(Op.returnCall).u32(fn);
 }
 
 /**
- * A transfer to page offset `off` (pushed as i32 by `off`) of this page that no block of this
- * module starts at: if the block map has compiled code there (another module of the page), go
- * on in it; else leave with status 2 (the run loop looks there). The target pc is `pv + off`.
+ * A transfer to page offset `off` of this page that no block of this module starts at: leave with
+ * status 2 at `pv + off` (the run loop reads the block map there and enters a compiled block of
+ * another module of the page, if any). Modules do not import the function table: V8 walks every
+ * slot of an imported table at each instantiation and updates every importing instance at each
+ * `table.set`, which made instantiation cost grow with the code cache (docs/JIT.md).
  */
-function viaMap(c: Code, env: CompileEnv, offI64: () => void, offI32: () => void): void {
-  offI32();
-  c.i32(L.J_MAPBASE).mem(Op.i32Load, 2).op(Op.i32Add).mem(Op.i32Load16U, 1).set(A);
-  c.get(A).i32(L.JE_COMPILED).op(Op.i32GeU).byte(Op.if).byte(VOID);
-  chain(c, () => { c.get(PV); offI64(); c.op(Op.i64Add); }, -1, env, () => c.get(A).i32(L.JE_COMPILED - 1).op(Op.i32And));
-  c.op(Op.end);
+function viaMap(c: Code, offI64: () => void): void {
   leave(c, () => { c.get(PV); offI64(); c.op(Op.i64Add); }, () => c.i32(2));
 }
 
@@ -300,8 +293,8 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
     cycLtDl();
     c.byte(Op.if).byte(VOID);
     if (j === bi) c.i64(0).set(IT).byte(Op.br).u32(depth + 1); // $L (a second loop to itself: `it` charged)
-    else if (j !== undefined) chain(c, () => pcAt(t), env.firstBlock + j, env);
-    else viaMap(c, env, () => c.i64(t), () => c.i32(t));
+    else if (j !== undefined) chain(c, () => pcAt(t), env.firstBlock + j);
+    else viaMap(c, () => c.i64(t));
     c.op(Op.end);
     leave(c, () => pcAt(t), () => c.i32(1));
   };
@@ -416,7 +409,7 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
         c.get(T0).get(PV).op(Op.i64Sub).i64(4096).op(Op.i64LtU);
         cycLtDl();
         c.op(Op.i32And).byte(Op.if).byte(VOID);
-        viaMap(c, env, () => c.get(T0).get(PV).op(Op.i64Sub), () => c.get(T0).get(PV).op(Op.i64Sub).op(Op.i32WrapI64));
+        viaMap(c, () => c.get(T0).get(PV).op(Op.i64Sub));
         c.op(Op.end);
         leave(c, () => c.get(T0), () => c.i32(1));
         ended = true;
@@ -433,7 +426,7 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
     spill();
     commit(n, 0n, false);
     // Straight on into another block of the page (no check: run.ts checks nothing here), or leave.
-    if (j !== undefined && next < 4096) chain(c, () => pcAt(next), env.firstBlock + j, env);
+    if (j !== undefined && next < 4096) chain(c, () => pcAt(next), env.firstBlock + j);
     else leave(c, () => pcAt(next), () => c.i32(n === MAX_BLOCK ? 2 : 0));
   }
   c.op(Op.end); // $L

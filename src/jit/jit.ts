@@ -300,7 +300,6 @@ export class Jit {
           types: [ENTRY_TYPE, HELPER_TYPE, BIT_TYPE],
           imports: HELPERS.map((name) => ({ name, type: name === 'jitBit' ? 2 : 1 })),
           funcs: compilePage(blocks, this.env).map((b, k) => ({ type: 0, locals: b.locals, body: b.body, export: `e${k}` })),
-          table: true,
         }));
       const tB = performance.now();
       // Async mode: the blocks stay interpreted until the module arrives (async.ts).
