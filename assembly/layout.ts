@@ -379,6 +379,11 @@ export const J_FRAME_FLAG: u32 = JIT_BASE + 0x100; // u8 per frame: 1 = has comp
 export const JMAP_BASE: u32 = J_FRAME_FLAG + FRAME_COUNT;
 export const JMAP_SIZE: u32 = (FRAME_END + SCRATCH_SIZE - FRAME_BASE) >> 3;
 export const JMAP_FRAME: u32 = FRAME_SIZE >> 3; // bytes of block map per frame
-export const JIT_END: u32 = JMAP_BASE + JMAP_SIZE; // must stay below DATA_BASE
+// Exit counters of compiled code (src/jit/jit.ts ExitCounters): one u64 per exit of a compiled
+// block, counting how often it was taken; the host folds them into the class counters (CLS_BASE)
+// when those are read, so compiled code stores no per-class counts.
+export const JCNT_BASE: u32 = ((JMAP_BASE + JMAP_SIZE + 0xfff) >> 12) << 12;
+export const JCNT_SIZE: u32 = 0x200000; // 262,144 counters
+export const JIT_END: u32 = JCNT_BASE + JCNT_SIZE; // must stay below DATA_BASE
 export const JE_COMPILED: u32 = 0x8000;
 export const JE_NEVER: u32 = 0x7fff;

@@ -240,7 +240,9 @@
 #define CV_JMAP_BASE 0x2581500u
 #define CV_JMAP_SIZE 0x408008u
 #define CV_JMAP_FRAME 0x1020u
-#define CV_JIT_END 0x2989508u
+#define CV_JCNT_BASE 0x298a000u
+#define CV_JCNT_SIZE 0x200000u
+#define CV_JIT_END 0x2b8a000u
 #define CV_JE_COMPILED 0x8000u
 #define CV_JE_NEVER 0x7fffu
 

@@ -489,6 +489,7 @@ export class Core {
 
   /** Retired instructions per timing class (branchTaken and trap count events, not instructions). */
   classCounts(): Record<TimingClass, number> {
+    this.jit?.foldCounts(); // compiled code counts its exits; the host folds them in (jit.ts ExitCounters)
     const out = {} as Record<TimingClass, number>;
     TIMING_CLASSES.forEach((c, i) => (out[c] = this.getNum(L.CLS_BASE + (i + 1) * 8)));
     return out;

@@ -40,8 +40,6 @@ export interface AsyncPageRec {
 export interface AsyncJitHost {
   memory: WebAssembly.Memory;
   table: WebAssembly.Table;
-  /** The imports of every compiled module ({ env: memory and helpers }). */
-  imports: WebAssembly.Imports;
   jitMarkFrame(frame: number): void;
   /** The frame's record if its code is still installed (jit.ts liveRec; frees the slots if not). */
   liveRec(frame: number, tag: bigint, dv: DataView): AsyncPageRec | undefined;
@@ -133,7 +131,7 @@ export class AsyncCompiler {
    * `frame` (page record `rec`, page tag `tag`): mark its new blocks pending and compile it.
    * `requested` is the slot whose heat asked for it (declined for good if the engine refuses).
    */
-  submit(frame: number, rec: AsyncPageRec, tag: bigint, requested: number, heads: Array<[number, number]>, code: CodeEntry): void {
+  submit(frame: number, rec: AsyncPageRec, tag: bigint, requested: number, heads: Array<[number, number]>, code: CodeEntry, imports: WebAssembly.Imports): void {
     const dv = new DataView(this.host.memory.buffer);
     for (const [s, i] of heads) {
       const at = L.JMAP_BASE + ((s - L.FRAME_BASE) >>> 3);
@@ -149,7 +147,7 @@ export class AsyncCompiler {
     // The code cache (jit.ts) may hold the module already; else it gets it for the next request.
     (async (): Promise<WebAssembly.Instance> => {
       const mod: WebAssembly.Module = code.module ?? (code.module = await WebAssembly.compile(code.bytes));
-      return WebAssembly.instantiate(mod, this.host.imports);
+      return WebAssembly.instantiate(mod, imports);
     })()
       .then(
         (inst) => this.install(frame, rec, seq, heads, inst, code.bytes.length),

@@ -125,59 +125,49 @@ function regsOf(i: Insn, read: Set<number>, written: Set<number>): void {
 }
 
 // Every function of a module has the table's type: params 0..5 (pc, cycles, left, deadline,
-// tlbRead, tlbWrite) -> status. Then locals: pv (i64: the page base), t0 (i64), a (i32), it (i64:
-// iterations of a block's loop to itself), then the block's register cache.
-const PC = 0, P_CYC = 1, P_LEFT = 2, P_DL = 3, P_TR = 4, P_TW = 5, PV = 6, T0 = 7, A = 8, IT = 9, R0 = 10;
-const LOCALS: [number, number][] = [[2, I64], [1, I32], [1, I64]];
+// tlbRead, tlbWrite) -> status. Then locals: pv (i64: the page base), t0 (i64), epc (i64: the pc
+// an exit leaves at), it (i64: iterations of a block's loop to itself), a (i32), est (i32: the
+// exit's status, or 3 + m: tail-call the block's m-th chain target), ex (i32: the exit's counter
+// byte offset), then the block's register cache.
+const PC = 0, P_CYC = 1, P_LEFT = 2, P_DL = 3, P_TR = 4, P_TW = 5, PV = 6, T0 = 7, EPC = 8, IT = 9, A = 10, EST = 11, EX = 12, R0 = 13;
+const LOCALS: [number, number][] = [[4, I64], [3, I32]];
+/** Global 0 of every module: the byte address of its instance's exit counters (jit.ts ExitCounters). */
+const G_CB = 0;
 
 /**
- * Leave compiled code: J_PC = the value `pc` pushes, J_CYCLES and J_LEFT from the locals, return
- * the status `status` pushes (0: the interpreter executes J_PC; 1: leave the inner loop; 2: J_PC
- * may start a compiled block).
+ * Class counts of one exit counter: [S_CLS-style class index, count] pairs. Compiled code counts
+ * how often each exit of a block is taken (one u64 per exit, plus one per block that loops to
+ * itself, incremented by its iterations); the host folds counter × vector into the core's class
+ * counters when they are read (jit.ts foldCounts), so the per-class stores stay out of the code.
  */
-function leave(c: Code, pc: () => void, status: () => void): void {
-  c.i32(L.J_PC);
-  pc();
-  c.mem(Op.i64Store, 3);
-  c.i32(L.J_CYCLES).get(P_CYC).mem(Op.i64Store, 3);
-  c.i32(L.J_LEFT).get(P_LEFT).mem(Op.i64Store, 3);
-  status();
-  c.byte(Op.return);
-}
+export type ClassVector = Array<[number, number]>;
 
-/** Tail-call block function `fn` of this module at the pc pushed by `pc`. */
-function chain(c: Code, pc: () => void, fn: number): void {
-  pc();
-  c.get(P_CYC).get(P_LEFT).get(P_DL).get(P_TR).get(P_TW);
-  c.byte(Op.returnCall).u32(fn);
-}
-
-/**
- * A transfer to page offset `off` of this page that no block of this module starts at: leave with
- * status 2 at `pv + off` (the run loop reads the block map there and enters a compiled block of
- * another module of the page, if any). Modules do not import the function table: V8 walks every
- * slot of an imported table at each instantiation and updates every importing instance at each
- * `table.set`, which made instantiation cost grow with the code cache (docs/JIT.md).
- */
-function viaMap(c: Code, offI64: () => void): void {
-  leave(c, () => { c.get(PV); offI64(); c.op(Op.i64Add); }, () => c.i32(2));
+/** A compiled page: one function per block, and the class vector of each of its exit counters. */
+export interface PageCode {
+  funcs: FuncCode[];
+  counters: ClassVector[];
 }
 
 /**
  * Emit the module's functions for `blocks` (each non-empty, all in one page): one function per
  * block (small functions keep V8's register allocation good; one function for a whole page spilled
  * most values to the stack), chained by tail calls (a transfer within the page never returns to
- * the run loop); a `jalr` into the page goes on through the block map.
+ * the run loop when the target block is in this module).
  */
-export function compilePage(blocks: Insn[][], env: CompileEnv): FuncCode[] {
+export function compilePage(blocks: Insn[][], env: CompileEnv): PageCode {
   const headIndex = new Map<number, number>();
   blocks.forEach((b, i) => headIndex.set(b[0].off, i));
+  const counters: ClassVector[] = [];
+  const funcs = blocks.map((insns, bi) => compileBlock(insns, bi, headIndex, env, counters));
+  return { funcs, counters };
+}
 
-  return blocks.map((insns, bi) => compileBlock(insns, bi, headIndex, env));
+function vectorOf(m: Map<number, number>): ClassVector {
+  return [...m].filter(([, n]) => n !== 0);
 }
 
 /** One block's function: blk(pc, cycles, left, deadline, tlbRead, tlbWrite) -> status. */
-function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>, env: CompileEnv): FuncCode {
+function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>, env: CompileEnv, counters: ClassVector[]): FuncCode {
   const c = new Code();
   const n = insns.length;
   const off0 = insns[0].off;
@@ -190,23 +180,27 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
     mm.set(insns[k].cls, (mm.get(insns[k].cls) ?? 0) + 1);
     pcls.push(mm);
   }
+  /** A new exit counter for instructions 0..k-1 retired (+ a taken branch's count); its byte offset. */
+  const counter = (k: number, taken: boolean): number => {
+    const v = new Map(pcls[k]);
+    if (taken) v.set(TAKEN, (v.get(TAKEN) ?? 0) + 1);
+    counters.push(vectorOf(v));
+    return (counters.length - 1) * 8;
+  };
   // The block's loop to itself (the first transfer back to its start): its iterations are
-  // counted in `it` and charged to the class counters at the block's exit.
+  // counted in `it` and added to the block's loop counter in the epilogue.
   const loopK = insns.findIndex((i) => (i.em.k === 'br' || i.em.k === 'jal') && i.off + i.imm === off0);
-  const loopCls = loopK < 0 ? new Map<number, number>() : new Map(pcls[loopK + 1]);
-  if (loopK >= 0 && insns[loopK].em.k === 'br') loopCls.set(TAKEN, (loopCls.get(TAKEN) ?? 0) + 1);
+  const loopCounter = loopK >= 0 ? counter(loopK + 1, insns[loopK].em.k === 'br') : -1;
 
-  // Register cache: each register the block uses has a local. A block that loops to itself loads
-  // its written registers before the loop and keeps them there across it (every exit stores them
-  // all); the others are loaded at their first read on the straight-line path, and an exit stores
-  // the ones written before it.
+  // Register cache: each register the block uses has a local. The registers the block writes are
+  // loaded at its entry (so every exit stores them all, in the one epilogue); the others at their
+  // first read on the straight-line path.
   const read = new Set<number>(), written = new Set<number>();
   for (const i of insns) regsOf(i, read, written);
   const cache = new Map<number, number>();
   let nl = R0;
   for (const r of [...read, ...written]) if (!cache.has(r)) cache.set(r, nl++);
-  const dirty: number[] = loopK >= 0 ? [...written] : [];
-  const loaded = new Set<number>(loopK >= 0 ? written : []);
+  const loaded = new Set<number>(written);
 
   const R = (r: number): void => {
     if (r === 0) c.i64(0);
@@ -218,85 +212,84 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
   };
   /** Pop the value on the stack into x[rd] (the sink x32 is never read: drop it). */
   const W = (rd: number): void => {
-    if (rd === 32 || rd === 0) {
-      c.op(Op.drop);
-      return;
-    }
-    c.set(cache.get(rd)!);
-    loaded.add(rd);
-    if (!dirty.includes(rd)) dirty.push(rd);
-  };
-  /** Store the written registers back to the core (before any exit from the block). */
-  const spill = (): void => {
-    for (const r of dirty) c.i32(L.H_X + r * 8).get(cache.get(r)!).mem(Op.i64Store, 3);
+    if (rd === 32 || rd === 0) c.op(Op.drop);
+    else c.set(cache.get(rd)!);
   };
   /** The virtual pc of page offset `off` (never a constant: pv comes from the pc parameter). */
   const pcAt = (off: number): void => {
     c.get(PV);
     if (off !== 0) c.i64(off).op(Op.i64Add);
   };
-  const bump = (cl: number, cnt: number, perIt: number): void => {
-    if (cnt === 0 && perIt === 0) return;
-    const addr = L.CLS_BASE + cl * 8;
-    c.i32(addr).i32(addr).mem(Op.i64Load, 3);
-    if (perIt !== 0) {
-      c.get(IT);
-      if (perIt !== 1) c.i64(perIt).op(Op.i64Mul);
-      c.op(Op.i64Add);
-    }
-    if (cnt !== 0) c.i64(cnt).op(Op.i64Add);
-    c.mem(Op.i64Store, 3);
+  // Structured control: `depth` = constructs open inside $L (the block's loop); $E, whose end is
+  // the shared epilogue, is one further out.
+  let depth = 0;
+  const openIf = (): void => {
+    c.byte(Op.if).byte(VOID);
+    depth++;
   };
-  /** Charge instructions 0..k-1 (+ a taken branch's extra and count) and the loop's iterations. */
-  const commit = (k: number, extra: bigint, taken: boolean): void => {
-    const v = pcyc[k] + extra;
-    if (v !== 0n) c.get(P_CYC).i64(v).op(Op.i64Add).set(P_CYC);
+  const close = (): void => {
+    c.op(Op.end);
+    depth--;
+  };
+  /** Charge cycles and k instructions to the locals. */
+  const charge = (cyc: bigint, k: number): void => {
+    if (cyc !== 0n) c.get(P_CYC).i64(cyc).op(Op.i64Add).set(P_CYC);
     if (k !== 0) c.get(P_LEFT).i64(k).op(Op.i64Sub).set(P_LEFT);
-    const cls = new Map(pcls[k]);
-    if (taken) cls.set(TAKEN, (cls.get(TAKEN) ?? 0) + 1);
-    for (const cl of new Set([...cls.keys(), ...loopCls.keys()])) bump(cl, cls.get(cl) ?? 0, loopCls.get(cl) ?? 0);
   };
-  /** Leave with instructions 0..k-1 retired, at pc, with status (0: interpret J_PC; 1; 2). */
-  const exit = (k: number, status: number, pc: () => void): void => {
-    spill();
-    commit(k, 0n, false);
-    leave(c, pc, () => c.i32(status));
+  /** An exit with instructions 0..k-1 retired (+ a taken branch's extra and count) at the pc `pc` pushes. */
+  const prep = (k: number, extra: bigint, taken: boolean, pc: () => void): void => {
+    charge(pcyc[k] + extra, k);
+    c.i32(counter(k, taken)).set(EX);
+    pc();
+    c.set(EPC);
+  };
+  /** To the epilogue with status st (0: interpret J_PC; 1: leave the inner loop; 2: J_PC may start a compiled block; 3 + m: chain target m). */
+  const go = (st: number): void => {
+    c.i32(st).set(EST);
+    c.byte(Op.br).u32(depth + 1); // $E
+  };
+  const chains: number[] = []; // function indices of the chain targets
+  const chainTo = (fn: number): number => {
+    let m = chains.indexOf(fn);
+    if (m < 0) m = chains.push(fn) - 1;
+    return 3 + m;
   };
   const cycLtDl = (): void => {
     c.get(P_CYC).get(P_DL).op(Op.i64LtU);
   };
-  /**
-   * Taken transfer at instruction k to page offset t (run.ts: charge, then go on in the page only
-   * if the target is in it and cycles < deadline). `depth` = constructs between here and $L.
-   */
-  const taken = (k: number, t: number, extra: bigint, isBranch: boolean, depth: number): void => {
-    const inPage = t >= 0 && t < 4096;
+  /** Taken transfer at instruction k to page offset t (run.ts: charge, then go on in the page only if the target is in it and cycles < deadline). */
+  const taken = (k: number, t: number, extra: bigint, isBranch: boolean): void => {
     if (k === loopK) {
-      // The loop to itself: cycles and budget now, class counts at the exit (it).
-      c.get(P_CYC).i64(pcyc[k + 1] + extra).op(Op.i64Add).set(P_CYC);
-      c.get(P_LEFT).i64(k + 1).op(Op.i64Sub).set(P_LEFT);
+      // The loop to itself: cycles and budget now, class counts in the epilogue (it).
+      charge(pcyc[k + 1] + extra, k + 1);
       c.get(IT).i64(1).op(Op.i64Add).set(IT);
       cycLtDl();
       c.byte(Op.brIf).u32(depth); // $L
-      spill();
-      commit(0, 0n, false);
-      leave(c, () => pcAt(t), () => c.i32(1));
+      prep(0, 0n, false, () => pcAt(t));
+      go(1);
       return;
     }
-    spill();
-    commit(k + 1, extra, isBranch);
-    if (!inPage) {
-      leave(c, () => pcAt(t), () => c.i32(1));
+    const j = t >= 0 && t < 4096 ? headIndex.get(t) ?? -1 : -2;
+    if (j === bi) {
+      // Another transfer back to the block's start: charged here (its counter too), then loop.
+      charge(pcyc[k + 1] + extra, k + 1);
+      const e = counter(k + 1, isBranch);
+      c.byte(Op.globalGet).u32(G_CB).byte(Op.globalGet).u32(G_CB).mem(Op.i64Load, 3, e).i64(1).op(Op.i64Add).mem(Op.i64Store, 3, e);
+      cycLtDl();
+      c.byte(Op.brIf).u32(depth); // $L
+      prep(0, 0n, false, () => pcAt(t));
+      go(1);
       return;
     }
-    const j = headIndex.get(t);
-    cycLtDl();
-    c.byte(Op.if).byte(VOID);
-    if (j === bi) c.i64(0).set(IT).byte(Op.br).u32(depth + 1); // $L (a second loop to itself: `it` charged)
-    else if (j !== undefined) chain(c, () => pcAt(t), env.firstBlock + j);
-    else viaMap(c, () => c.i64(t));
-    c.op(Op.end);
-    leave(c, () => pcAt(t), () => c.i32(1));
+    prep(k + 1, extra, isBranch, () => pcAt(t));
+    if (j !== -2) {
+      // In the page: a block of this module (tail call), else the run loop looks there (status 2).
+      cycLtDl();
+      openIf();
+      go(j >= 0 ? chainTo(env.firstBlock + j) : 2);
+      close();
+    }
+    go(1);
   };
   /** t0 = effective address; a = host-TLB entry; on a miss leave before instruction k. */
   const tlbLookup = (k: number, i: Insn, tlb: number, am: number): void => {
@@ -307,22 +300,25 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
       .op(Op.i32Add).set(A);
     c.get(A).mem(Op.i64Load, 3).get(T0).i64(BigInt.asIntN(64, 0xfffffffffffff000n | BigInt(am))).op(Op.i64And)
       .op(Op.i64Ne);
-    c.byte(Op.if).byte(VOID);
-    exit(k, 0, () => pcAt(i.off));
-    c.op(Op.end);
+    openIf();
+    prep(k, 0n, false, () => pcAt(i.off));
+    go(0);
+    close();
     c.get(T0).get(A).mem(Op.i64Load, 3, 8).op(Op.i64Add).op(Op.i32WrapI64);
   };
 
   c.get(PC);
   if (off0 !== 0) c.i64(off0).op(Op.i64Sub);
   c.set(PV);
-  for (const r of loaded) c.i32(L.H_X + r * 8).mem(Op.i64Load, 3).set(cache.get(r)!);
+  for (const r of written) c.i32(L.H_X + r * 8).mem(Op.i64Load, 3).set(cache.get(r)!);
+  c.byte(Op.block).byte(VOID); // $E
   c.byte(Op.loop).byte(VOID); // $L
   // Entry: decline when the budget is below the block length (the interpreter steps).
   c.get(P_LEFT).i64(n).op(Op.i64LtU);
-  c.byte(Op.if).byte(VOID);
-  exit(0, 0, () => pcAt(off0));
-  c.op(Op.end);
+  openIf();
+  prep(0, 0n, false, () => pcAt(off0));
+  go(0);
+  close();
   let ended = false;
   for (let k = 0; k < n && !ended; k++) {
     const i = insns[k];
@@ -386,51 +382,74 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
       case 'br':
         R(i.rs1);
         R(i.rs2);
-        c.op(em.cmp).byte(Op.if).byte(VOID);
-        taken(k, i.off + i.imm, env.takenExtra, true, 1);
-        c.op(Op.end);
+        c.op(em.cmp);
+        openIf();
+        taken(k, i.off + i.imm, env.takenExtra, true);
+        close();
         break;
       case 'jal':
         pcAt(i.off + i.len);
         W(i.rd);
-        taken(k, i.off + i.imm, 0n, false, 0);
+        taken(k, i.off + i.imm, 0n, false);
         ended = true;
         break;
-      case 'jalr': {
+      case 'jalr':
         // Target before rd is written (rd may be rs1); bit 0 cleared (Unpriv 2.5).
         R(i.rs1);
         if (i.imm !== 0) c.i64(i.imm).op(Op.i64Add);
         c.i64(-2).op(Op.i64And).set(T0);
         pcAt(i.off + i.len);
         W(i.rd);
-        spill();
-        commit(k + 1, 0n, false);
-        // In the page and cycles < deadline: go on there (run.ts OP_JALR), through the block map.
+        prep(k + 1, 0n, false, () => c.get(T0));
+        // In the page and cycles < deadline: go on there (run.ts OP_JALR), through the run loop.
         c.get(T0).get(PV).op(Op.i64Sub).i64(4096).op(Op.i64LtU);
         cycLtDl();
-        c.op(Op.i32And).byte(Op.if).byte(VOID);
-        viaMap(c, () => c.get(T0).get(PV).op(Op.i64Sub));
-        c.op(Op.end);
-        leave(c, () => c.get(T0), () => c.i32(1));
+        c.op(Op.i32And);
+        openIf();
+        go(2);
+        close();
+        go(1);
         ended = true;
         break;
-      }
       case 'nop':
         break;
     }
   }
   if (!ended) {
+    // Straight on into another block of this module (no check: run.ts checks nothing here), or leave.
     const last = insns[n - 1];
     const next = last.off + last.len;
-    const j = headIndex.get(next);
-    spill();
-    commit(n, 0n, false);
-    // Straight on into another block of the page (no check: run.ts checks nothing here), or leave.
-    if (j !== undefined && next < 4096) chain(c, () => pcAt(next), env.firstBlock + j);
-    else leave(c, () => pcAt(next), () => c.i32(n === MAX_BLOCK ? 2 : 0));
+    const j = next < 4096 ? headIndex.get(next) : undefined;
+    prep(n, 0n, false, () => pcAt(next));
+    go(j !== undefined ? chainTo(env.firstBlock + j) : n === MAX_BLOCK ? 2 : 0);
   }
   c.op(Op.end); // $L
-  c.op(Op.unreachable); // (every path above returns)
+  c.op(Op.unreachable); // (every path above branches to $E)
+  c.op(Op.end); // $E
+  // The epilogue: store the written registers, count the exit (and the loop's iterations), then
+  // tail-call the chain target or leave.
+  for (const r of written) c.i32(L.H_X + r * 8).get(cache.get(r)!).mem(Op.i64Store, 3);
+  c.byte(Op.globalGet).u32(G_CB).get(EX).op(Op.i32Add).tee(A).get(A).mem(Op.i64Load, 3).i64(1).op(Op.i64Add).mem(Op.i64Store, 3);
+  if (loopCounter >= 0) {
+    c.byte(Op.globalGet).u32(G_CB).byte(Op.globalGet).u32(G_CB).mem(Op.i64Load, 3, loopCounter).get(IT).op(Op.i64Add)
+      .mem(Op.i64Store, 3, loopCounter);
+  }
+  if (chains.length > 0) {
+    c.byte(Op.block).byte(VOID); // $leave
+    for (let m = 0; m < chains.length; m++) c.byte(Op.block).byte(VOID);
+    c.get(EST).i32(3).op(Op.i32Sub).byte(Op.brTable).u32(chains.length);
+    for (let m = 0; m < chains.length; m++) c.u32(m);
+    c.u32(chains.length); // default (status 0..2): $leave
+    for (let m = 0; m < chains.length; m++) {
+      c.op(Op.end);
+      c.get(EPC).get(P_CYC).get(P_LEFT).get(P_DL).get(P_TR).get(P_TW).byte(Op.returnCall).u32(chains[m]);
+    }
+    c.op(Op.end); // $leave
+  }
+  c.i32(L.J_PC).get(EPC).mem(Op.i64Store, 3);
+  c.i32(L.J_CYCLES).get(P_CYC).mem(Op.i64Store, 3);
+  c.i32(L.J_LEFT).get(P_LEFT).mem(Op.i64Store, 3);
+  c.get(EST);
   return { body: c, locals: [...LOCALS, ...(nl > R0 ? [[nl - R0, I64] as [number, number]] : [])] };
 }
 

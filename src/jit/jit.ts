@@ -17,7 +17,7 @@
  */
 import * as L from '../generated/layout.js';
 import { moduleBytes, Code, Op, I32, I64 } from './wasm.js';
-import { scanBlock, compilePage, successors, takenExtraOf, ENV, type Insn, type CompileEnv } from './compiler.js';
+import { scanBlock, compilePage, successors, takenExtraOf, ENV, type Insn, type CompileEnv, type ClassVector } from './compiler.js';
 
 import { HELPERS } from './emitters.js';
 import { AsyncCompiler, defaultAsyncCompile, type AsyncJitStats } from './async.js';
@@ -75,6 +75,8 @@ const BIT_TYPE = { params: [I32, I64, I64, I64], results: [I64] };
 /** Most block starts one page function holds; a page with more hot starts interprets the rest. */
 export const MAX_HEADS = Number(ENV.JIT_MAX_HEADS ?? 256);
 const WHOLE_ALWAYS = ENV.JIT_WHOLE === "1";
+/** A successor block joins a compile request only when the interpreter ran it this many times. */
+const MIN_HEAT = Number(ENV.JIT_MIN_HEAT ?? 1);
 /** A page is rebuilt whole when its block starts reach this multiple of the last whole build. */
 const REBUILD_FACTOR = Number(ENV.JIT_REBUILD ?? 2);
 
@@ -93,7 +95,55 @@ interface PageRec {
  */
 export interface CodeEntry {
   bytes: Uint8Array<ArrayBuffer>;
+  /** The class vector of each of the module's exit counters (compiler.ts PageCode). */
+  counters: ClassVector[];
   module?: WebAssembly.Module;
+}
+
+/**
+ * The exit counters of compiled code (layout.ts JCNT_BASE): each instance gets a range of u64s
+ * (its global c.b is the range's address), bump-allocated; `fold` adds counter × class vector to
+ * the core's class counters (CLS_BASE) and zeroes the counters. Folding happens whenever the class
+ * counts are read (Core.classCounts) and before the ranges are reused (a code-cache flush), so the
+ * counts are exact whenever anyone looks.
+ */
+class ExitCounters {
+  private next = 0;
+  private ranges: Array<{ base: number; counters: ClassVector[] }> = [];
+  constructor(private memory: WebAssembly.Memory) {}
+
+  /** A range for `counters`, or undefined when the area is full (the caller flushes). */
+  alloc(counters: ClassVector[]): number | undefined {
+    const size = counters.length * 8;
+    if (this.next + size > L.JCNT_SIZE) return undefined;
+    const base = L.JCNT_BASE + this.next;
+    this.next += size;
+    this.ranges.push({ base, counters });
+    return base;
+  }
+
+  fold(): void {
+    const dv = new DataView(this.memory.buffer);
+    for (const r of this.ranges) {
+      for (let i = 0; i < r.counters.length; i++) {
+        const at = r.base + i * 8;
+        const v = dv.getBigUint64(at, true);
+        if (v === 0n) continue;
+        dv.setBigUint64(at, 0n, true);
+        for (const [cl, n] of r.counters[i]) {
+          const c = L.CLS_BASE + cl * 8;
+          dv.setBigUint64(c, BigInt.asUintN(64, dv.getBigUint64(c, true) + v * BigInt(n)), true);
+        }
+      }
+    }
+  }
+
+  /** Fold, then forget every range (no compiled code uses them any more). */
+  reset(): void {
+    this.fold();
+    this.ranges = [];
+    this.next = 0;
+  }
 }
 
 /**
@@ -108,11 +158,11 @@ const CODE_CACHE_BYTES = 32 << 20;
 let codeCacheBytes = 0;
 
 /** The entry for `key`, made by `emit` on a miss; either way it becomes the most recently used. */
-function codeEntry(key: string, emit: () => Uint8Array<ArrayBuffer>): CodeEntry {
+function codeEntry(key: string, emit: () => CodeEntry): CodeEntry {
   let e = codeCache.get(key);
   if (e) codeCache.delete(key);
   else {
-    e = { bytes: emit() };
+    e = emit();
     codeCacheBytes += key.length + e.bytes.length;
   }
   codeCache.set(key, e);
@@ -145,6 +195,7 @@ export class Jit {
   private frames = new Map<number, PageRec>();
   private pagesSeen = new Set<bigint>();
   private helperImports: Record<string, unknown>;
+  private counters: ExitCounters;
   private env: CompileEnv;
   /** Page functions built (a page is rebuilt with every new block start). */
   modules = 0;
@@ -162,7 +213,8 @@ export class Jit {
     this.base = ex.table.length;
     ex.table.grow(this.capacity);
     this.next = this.base;
-    this.helperImports = { memory: ex.memory, table: ex.table };
+    this.helperImports = { memory: ex.memory };
+    this.counters = new ExitCounters(ex.memory);
     for (const h of HELPERS) this.helperImports[h] = ex[h];
     this.env = {
       takenExtra: 0n,
@@ -173,7 +225,7 @@ export class Jit {
     if (ENV.JIT_EXIT_STATS) process.on('exit', () => console.error('JITSTATS', JSON.stringify({ ...this.stats(), prof: PROF })));
     if (opts.async ?? defaultAsyncCompile()) {
       this.async = new AsyncCompiler({
-        memory: ex.memory, table: ex.table, imports: { env: this.helperImports as WebAssembly.ModuleImports },
+        memory: ex.memory, table: ex.table,
         jitMarkFrame: (f) => ex.jitMarkFrame(f),
         liveRec: (f, tag, dv) => this.liveRec(f, tag, dv),
         current: (f) => this.frames.get(f),
@@ -185,6 +237,7 @@ export class Jit {
 
   /** Detach: the core interprets everything again. */
   detach(): void {
+    this.counters.reset();
     this.ex.jitConfigure(0, 0);
     this.clearTable();
   }
@@ -196,11 +249,17 @@ export class Jit {
     this.frames.clear();
   }
 
-  /** Drop every compiled block (bounded cache: called when the table slots are used up). */
+  /** Drop every compiled block (bounded cache: called when the table slots or the exit counters are used up). */
   flush(): void {
     this.ex.jitFlush();
     this.clearTable();
+    this.counters.reset();
     this.flushes++;
+  }
+
+  /** Add the exit counters of compiled code to the core's class counters (Core.classCounts calls it). */
+  foldCounts(): void {
+    this.counters.fold();
   }
 
   private available(): number {
@@ -262,7 +321,10 @@ export class Jit {
         for (const t of successors(b)) {
           const s = frameBase + (t << 3);
           if (rec.heads.has(s) || scanned.has(s)) continue;
-          if (dv.getUint16(mapAt(s), true) === L.JE_NEVER) continue;
+          // Only code the interpreter has run (heat at least MIN_HEAT): a page's cold paths
+          // would cost compile time and never run.
+          const heat = dv.getUint16(mapAt(s), true);
+          if (heat === L.JE_NEVER || heat < MIN_HEAT) continue;
           const more = scanBlock(dv, s, (x) => this.ex.jitDecode(x));
           if (more.length === 0) continue;
           scanned.set(s, more);
@@ -292,21 +354,33 @@ export class Jit {
       // page compiled before — in another frame, another VM, another run — is not emitted again.
       const key = blocksKey(blocks, this.env.takenExtra);
       if (codeCache.has(key)) this.reused++;
-      const code = codeEntry(key, () =>
+      const code = codeEntry(key, () => {
         // Every function has the table's type: one function per block start, exported (the
         // table gets them below, or async.ts once it knows the frame's code is still the same:
         // instantiation writes no table slot); blocks tail-call each other.
-        moduleBytes({
+        const page = compilePage(blocks, this.env);
+        const bytes = moduleBytes({
           types: [ENTRY_TYPE, HELPER_TYPE, BIT_TYPE],
           imports: HELPERS.map((name) => ({ name, type: name === 'jitBit' ? 2 : 1 })),
-          funcs: compilePage(blocks, this.env).map((b, k) => ({ type: 0, locals: b.locals, body: b.body, export: `e${k}` })),
-        }));
+          counterBase: true,
+          funcs: page.funcs.map((b, k) => ({ type: 0, locals: b.locals, body: b.body, export: `e${k}` })),
+        });
+        return { bytes, counters: page.counters };
+      });
       const tB = performance.now();
+      const cb = this.counters.alloc(code.counters);
+      if (cb === undefined) {
+        // Exit-counter area full: start over (every compiled block dropped, counts folded); the
+        // slot gets hot again and asks again.
+        this.flush();
+        return;
+      }
+      const imports = { env: this.helperImports as WebAssembly.ModuleImports, c: { b: cb } };
       // Async mode: the blocks stay interpreted until the module arrives (async.ts).
-      if (this.async) return this.async.submit(frame, rec, tag, slot, heads, code);
+      if (this.async) return this.async.submit(frame, rec, tag, slot, heads, code, imports);
       const mod = (code.module ??= new WebAssembly.Module(code.bytes));
       const tC = performance.now();
-      const inst = new WebAssembly.Instance(mod, { env: this.helperImports as WebAssembly.ModuleImports });
+      const inst = new WebAssembly.Instance(mod, imports);
       const tD = performance.now();
       if (ENV.JIT_LOG) console.error(`jit module ${code.bytes.length} B, ${heads.length} heads: module ${(tC - tB).toFixed(2)} ms, instance ${(tD - tC).toFixed(2)} ms, emit ${(tB - tA).toFixed(2)}`);
       PROF.emit += tB - tA; PROF.module += tC - tB; PROF.instance += tD - tC; PROF.scan += tA - t0;

@@ -9,7 +9,7 @@
 export const Op = {
   unreachable: 0x00, block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, brTable: 0x0e, return: 0x0f,
   call: 0x10, returnCall: 0x12, returnCallIndirect: 0x13, drop: 0x1a, select: 0x1b,
-  localGet: 0x20, localSet: 0x21, localTee: 0x22,
+  localGet: 0x20, localSet: 0x21, localTee: 0x22, globalGet: 0x23,
   i32Load: 0x28, i32Load16U: 0x2f, i64Load: 0x29, i64Load8S: 0x30, i64Load8U: 0x31, i64Load16S: 0x32, i64Load16U: 0x33,
   i64Load32S: 0x34, i64Load32U: 0x35, i32Store: 0x36, i64Store: 0x37, i64Store8: 0x3c, i64Store16: 0x3d,
   i64Store32: 0x3e,
@@ -139,8 +139,8 @@ export interface ModuleSpec {
   imports: { name: string; type: number }[];
   /** Defined functions: type index, locals (grouped as [count, valtype]), body (without `end`). */
   funcs: { type: number; locals: [number, number][]; body: Code; export: string }[]; // export '' = not exported
-  /** Import env.table as table 0 (funcref), for call_indirect / return_call_indirect. */
-  table?: boolean;
+  /** Import c.b as global 0 (an immutable i32: the instance's exit-counter base). */
+  counterBase?: boolean;
 }
 
 /** One module that imports `env.memory` and the named functions and exports its functions. */
@@ -152,14 +152,14 @@ export function moduleBytes(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
     types.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
   }
   section(out, 1, types);
-  const imps = new Code().u32(spec.imports.length + 1 + (spec.table ? 1 : 0));
+  const imps = new Code().u32(spec.imports.length + 1 + (spec.counterBase ? 1 : 0));
   name(imps, 'env');
   name(imps, 'memory');
   imps.byte(0x02).byte(0x00).u32(0); // memory, no maximum, min 0 pages
-  if (spec.table) {
-    name(imps, 'env');
-    name(imps, 'table');
-    imps.byte(0x01).byte(0x70).byte(0x00).u32(0); // table 0: funcref, no maximum, min 0
+  if (spec.counterBase) {
+    name(imps, 'c');
+    name(imps, 'b');
+    imps.byte(0x03).byte(0x7f).byte(0x00); // global 0: i32, immutable
   }
   for (const i of spec.imports) {
     name(imps, 'env');
