@@ -375,6 +375,9 @@ export const J_INVAL: u32 = J_THRESH + 4; // u32 (stats): frames whose compiled 
 // u32: the block-map address of page offset 0 of the frame compiled code runs in (run.ts sets it
 // at each entry), so compiled code names no frame and one module serves its page in any frame.
 export const J_MAPBASE: u32 = J_INVAL + 4;
+// u32: executions of blocks waiting in the compile batch (src/jit/jit.ts: their stub counts and
+// asks the host to build the batch when it reaches the limit).
+export const J_PEND: u32 = J_MAPBASE + 4;
 export const J_FRAME_FLAG: u32 = JIT_BASE + 0x100; // u8 per frame: 1 = has compiled blocks
 export const JMAP_BASE: u32 = J_FRAME_FLAG + FRAME_COUNT;
 export const JMAP_SIZE: u32 = (FRAME_END + SCRATCH_SIZE - FRAME_BASE) >> 3;

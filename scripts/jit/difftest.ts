@@ -228,7 +228,10 @@ export function runTier(tier: Tier, prog: { base: number; bytes: Uint8Array }, s
  * `async`: JitOptions.async.
  */
 export function* runTierSlices(tier: Tier, prog: { base: number; bytes: Uint8Array }, seed: number, limit: number, async = false): Generator<Core, RunOut> {
-  const core = new Core({ ramBytes: RAM, mmio: noMmio, tier, jit: { threshold: 2, capacity: 64, async } });
+  // Half the programs compile at each request, half through batches (built at 8 blocks or after
+  // 16 executions of waiting blocks: the waiting stub, invalidation while waiting).
+  const batching = seed % 2 === 0 ? { batch: 1 } : { batch: 8, batchWait: 16 };
+  const core = new Core({ ramBytes: RAM, mmio: noMmio, tier, jit: { threshold: 2, capacity: 64, async, ...batching } });
   // The bit-manipulation and Zicond rows compile too (emitters.ts BIT_OPS): turn their extensions on.
   (core.ex as unknown as { setExtensions(m: number): void }).setExtensions(extMaskOf(BIT_EXTS));
   core.ram.set(handlerBytes(), HANDLER - RAM_BASE);

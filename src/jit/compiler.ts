@@ -142,7 +142,7 @@ const G_CB = 0;
  */
 export type ClassVector = Array<[number, number]>;
 
-/** A compiled page: one function per block, and the class vector of each of its exit counters. */
+/** A compiled page: one function per block, and the class vector of each exit counter of its module (appended to `counters`). */
 export interface PageCode {
   funcs: FuncCode[];
   counters: ClassVector[];
@@ -154,10 +154,9 @@ export interface PageCode {
  * most values to the stack), chained by tail calls (a transfer within the page never returns to
  * the run loop when the target block is in this module).
  */
-export function compilePage(blocks: Insn[][], env: CompileEnv): PageCode {
+export function compilePage(blocks: Insn[][], env: CompileEnv, counters: ClassVector[] = []): PageCode {
   const headIndex = new Map<number, number>();
   blocks.forEach((b, i) => headIndex.set(b[0].off, i));
-  const counters: ClassVector[] = [];
   const funcs = blocks.map((insns, bi) => compileBlock(insns, bi, headIndex, env, counters));
   return { funcs, counters };
 }

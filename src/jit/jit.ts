@@ -17,7 +17,7 @@
  */
 import * as L from '../generated/layout.js';
 import { moduleBytes, Code, Op, I32, I64 } from './wasm.js';
-import { scanBlock, compilePage, successors, takenExtraOf, ENV, type Insn, type CompileEnv, type ClassVector } from './compiler.js';
+import { scanBlock, compilePage, successors, takenExtraOf, ENV, type Insn, type CompileEnv, type ClassVector, type FuncCode } from './compiler.js';
 
 import { HELPERS } from './emitters.js';
 import { AsyncCompiler, defaultAsyncCompile, type AsyncJitStats } from './async.js';
@@ -41,6 +41,10 @@ export interface JitOptions {
   threshold?: number;
   /** Code cache size in function-table slots (default 8192). */
   capacity?: number;
+  /** Sync mode: blocks per batch module (default 64; env JIT_BATCH). 1 = compile at each request. */
+  batch?: number;
+  /** Sync mode: executions of waiting blocks after which a smaller batch is built (default 1000; env JIT_BATCH_WAIT). */
+  batchWait?: number;
   /**
    * Compile with WebAssembly.compile (a promise) and install the blocks when it resolves; they are
    * interpreted meanwhile (async.ts). Default: on a browser's main thread only (defaultAsyncCompile).
@@ -152,7 +156,7 @@ class ExitCounters {
  * again (a module names no frame, table slot or virtual address). Bounded by entries and by bytes
  * (keys and wasm together), the least recently used first.
  */
-const codeCache = new Map<string, CodeEntry>();
+export const codeCache = new Map<string, CodeEntry>();
 const CODE_CACHE_MAX = 4096;
 const CODE_CACHE_BYTES = 32 << 20;
 let codeCacheBytes = 0;
@@ -184,11 +188,57 @@ function blocksKey(blocks: Insn[][], takenExtra: bigint): string {
   return k;
 }
 
+/** A block waiting for the batch. */
+interface Pending {
+  frame: number;
+  rec: PageRec;
+  tag: bigint;
+  idx: number;
+  insns: Insn[];
+}
+
+/** One page's blocks in a module. */
+interface BatchGroup {
+  frame: number;
+  rec: PageRec;
+  tag: bigint;
+  heads: Array<[number, number]>;
+  blocks: Insn[][];
+}
+
+/** Blocks per batch module (V8's fixed cost per module and instance is ~0.2 ms). */
+const BATCH = Math.max(1, Number(ENV.JIT_BATCH ?? 64));
+/** Executions of waiting blocks after which the batch is built, however small. */
+const BATCH_WAIT = Math.max(1, Number(ENV.JIT_BATCH_WAIT ?? 1000));
+
+/**
+ * The function a waiting block's table slot holds: it declines (J_PC, J_CYCLES, J_LEFT = its
+ * parameters, status 0: run.ts sees an unchanged budget and interprets the instruction), counts
+ * itself in J_PEND and calls `build` when that reaches BATCH_WAIT.
+ */
+function waitingStub(memory: WebAssembly.Memory, build: () => void, wait: number): Function {
+  const body = new Code()
+    .i32(L.J_PC).get(0).mem(Op.i64Store, 3)
+    .i32(L.J_CYCLES).get(1).mem(Op.i64Store, 3)
+    .i32(L.J_LEFT).get(2).mem(Op.i64Store, 3)
+    .i32(L.J_PEND).i32(L.J_PEND).mem(Op.i32Load, 2).i32(1).op(Op.i32Add).tee(6).mem(Op.i32Store, 2)
+    .get(6).i32(wait).op(Op.i32GeU).byte(Op.if).byte(0x40).byte(Op.call).u32(0).op(Op.end)
+    .i32(0);
+  const bytes = moduleBytes({
+    types: [ENTRY_TYPE, { params: [], results: [] }],
+    imports: [{ name: 'build', type: 1 }],
+    funcs: [{ type: 0, locals: [[1, I32]], body, export: 'waiting' }],
+  });
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory, build } });
+  return inst.exports.waiting as Function;
+}
+
 export const PROF = { scan: 0, emit: 0, module: 0, instance: 0 };
 
 export class Jit {
   readonly capacity: number;
   readonly threshold: number;
+  readonly batch: number;
   private base: number;
   private next: number;
   private free: number[] = [];
@@ -196,6 +246,10 @@ export class Jit {
   private pagesSeen = new Set<bigint>();
   private helperImports: Record<string, unknown>;
   private counters: ExitCounters;
+  /** Blocks waiting for the next batch, by decoded slot. */
+  private pending = new Map<number, Pending>();
+  /** The function waiting blocks' slots hold (declines, counts; see build()). */
+  private waiting: Function;
   private env: CompileEnv;
   /** Page functions built (a page is rebuilt with every new block start). */
   modules = 0;
@@ -215,6 +269,8 @@ export class Jit {
     this.next = this.base;
     this.helperImports = { memory: ex.memory };
     this.counters = new ExitCounters(ex.memory);
+    this.batch = Math.max(1, opts.batch ?? BATCH);
+    this.waiting = waitingStub(ex.memory, () => this.build(), Math.max(1, opts.batchWait ?? BATCH_WAIT));
     for (const h of HELPERS) this.helperImports[h] = ex[h];
     this.env = {
       takenExtra: 0n,
@@ -243,6 +299,7 @@ export class Jit {
   }
 
   private clearTable(): void {
+    this.pending.clear();
     for (let i = this.base; i < this.next; i++) this.ex.table.set(i, null);
     this.next = this.base;
     this.free = [];
@@ -349,55 +406,127 @@ export class Jit {
       const blocks = heads.map(([s]) => scanned.get(s) ?? scanBlock(dv, s, (x) => this.ex.jitDecode(x)));
       if (ENV.JIT_DUMP) for (const b of blocks) console.error(`jit page ${tag.toString(16)} +${b[0].off.toString(16)}: ${b.map((i) => `${i.op} x${i.rd},x${i.rs1},x${i.rs2},${i.imm}`).join('; ')}`);
       this.env.takenExtra = takenExtraOf(dv);
-      const tA = performance.now();
-      // The module depends on the blocks alone (no frame, no table slot, no virtual address), so a
-      // page compiled before — in another frame, another VM, another run — is not emitted again.
-      const key = blocksKey(blocks, this.env.takenExtra);
-      if (codeCache.has(key)) this.reused++;
-      const code = codeEntry(key, () => {
-        // Every function has the table's type: one function per block start, exported (the
-        // table gets them below, or async.ts once it knows the frame's code is still the same:
-        // instantiation writes no table slot); blocks tail-call each other.
-        const page = compilePage(blocks, this.env);
-        const bytes = moduleBytes({
-          types: [ENTRY_TYPE, HELPER_TYPE, BIT_TYPE],
-          imports: HELPERS.map((name) => ({ name, type: name === 'jitBit' ? 2 : 1 })),
-          counterBase: true,
-          funcs: page.funcs.map((b, k) => ({ type: 0, locals: b.locals, body: b.body, export: `e${k}` })),
-        });
-        return { bytes, counters: page.counters };
-      });
-      const tB = performance.now();
-      const cb = this.counters.alloc(code.counters);
-      if (cb === undefined) {
-        // Exit-counter area full: start over (every compiled block dropped, counts folded); the
-        // slot gets hot again and asks again.
-        this.flush();
+      PROF.scan += performance.now() - t0;
+      if (this.async) {
+        // Async mode: one module per request; its blocks stay interpreted until it arrives (async.ts).
+        const built = this.emit([{ frame, rec, tag, heads, blocks }]);
+        if (built) this.async.submit(frame, rec, tag, slot, heads, built.code, built.imports);
         return;
       }
-      const imports = { env: this.helperImports as WebAssembly.ModuleImports, c: { b: cb } };
-      // Async mode: the blocks stay interpreted until the module arrives (async.ts).
-      if (this.async) return this.async.submit(frame, rec, tag, slot, heads, code, imports);
-      const mod = (code.module ??= new WebAssembly.Module(code.bytes));
-      const tC = performance.now();
-      const inst = new WebAssembly.Instance(mod, imports);
-      const tD = performance.now();
-      if (ENV.JIT_LOG) console.error(`jit module ${code.bytes.length} B, ${heads.length} heads: module ${(tC - tB).toFixed(2)} ms, instance ${(tD - tC).toFixed(2)} ms, emit ${(tB - tA).toFixed(2)}`);
-      PROF.emit += tB - tA; PROF.module += tC - tB; PROF.instance += tD - tC; PROF.scan += tA - t0;
+      // Sync mode: the blocks join the batch; meanwhile their slots hold the waiting stub (the
+      // interpreter runs them) and the frame is marked, so invalidation drops them as it drops
+      // compiled code. The batch is built when it is BATCH blocks, or when its blocks have run
+      // BATCH_WAIT times (the stub counts).
       dv = new DataView(this.ex.memory.buffer);
       heads.forEach(([s, i], k) => {
-        this.ex.table.set(i, inst.exports[`e${k}`] as never);
+        this.pending.set(s, { frame, rec: rec!, tag, idx: i, insns: blocks[k] });
+        if (dv.getUint16(mapAt(s), true) === (L.JE_COMPILED | i)) return; // compiled before (a whole rebuild): keep it meanwhile
+        this.ex.table.set(i, this.waiting as never);
         dv.setUint16(mapAt(s), L.JE_COMPILED | i, true);
       });
       this.ex.jitMarkFrame(frame);
-      this.pagesSeen.add(tag);
-      this.modules++;
-      this.codeBytes += code.bytes.length;
+      if (this.pending.size >= this.batch) this.build();
     } catch (e) {
       // A block the compiler cannot build (a bug, or the engine refusing it): interpret it.
       dv = new DataView(this.ex.memory.buffer);
       dv.setUint16(mapAt(slot), L.JE_NEVER, true);
       this.declined++;
+      if (ENV.CYCLEVISOR_JIT_DEBUG) throw e;
+    } finally {
+      this.compileMs += performance.now() - t0;
+    }
+  }
+
+  /**
+   * Emit one module for `groups` (each the new blocks of one page), allocate its exit counters
+   * and its imports; undefined if the counter area is full (then everything was flushed).
+   */
+  private emit(groups: BatchGroup[]): { code: CodeEntry; imports: WebAssembly.Imports } | undefined {
+    const tA = performance.now();
+    // The module depends on the blocks alone (no frame, no table slot, no virtual address), so
+    // code compiled before — in another frame, another VM, another run — is not emitted again.
+    const key = groups.map((g) => blocksKey(g.blocks, this.env.takenExtra)).join('#');
+    if (codeCache.has(key)) this.reused++;
+    const code = codeEntry(key, () => {
+      // Every function has the table's type: one function per block start, exported (the table
+      // gets them in build(), or async.ts once it knows the frame's code is still the same:
+      // instantiation writes no table slot); blocks of one page tail-call each other.
+      const counters: ClassVector[] = [];
+      const funcs: FuncCode[] = [];
+      for (const g of groups) {
+        this.env.firstBlock = HELPERS.length + funcs.length;
+        funcs.push(...compilePage(g.blocks, this.env, counters).funcs);
+      }
+      const bytes = moduleBytes({
+        types: [ENTRY_TYPE, HELPER_TYPE, BIT_TYPE],
+        imports: HELPERS.map((name) => ({ name, type: name === 'jitBit' ? 2 : 1 })),
+        counterBase: true,
+        funcs: funcs.map((b, k) => ({ type: 0, locals: b.locals, body: b.body, export: `e${k}` })),
+      });
+      return { bytes, counters };
+    });
+    PROF.emit += performance.now() - tA;
+    const cb = this.counters.alloc(code.counters);
+    if (cb === undefined) {
+      // Exit-counter area full: start over (every compiled block dropped, counts folded); the
+      // blocks get hot again and ask again.
+      this.flush();
+      return undefined;
+    }
+    return { code, imports: { env: this.helperImports as WebAssembly.ModuleImports, c: { b: cb } } };
+  }
+
+  /** Build the batch: one module for every waiting block whose page is still the same. */
+  build(): void {
+    const dv = new DataView(this.ex.memory.buffer);
+    dv.setUint32(L.J_PEND, 0, true);
+    if (this.pending.size === 0) return;
+    const t0 = performance.now();
+    const groups = new Map<number, BatchGroup>();
+    const live = new Map<PageRec, boolean>();
+    for (const [s, p] of this.pending) {
+      // A block whose page record was invalidated meanwhile (its slots were freed, maybe reused)
+      // or that no longer owns its slot is dropped.
+      let ok = live.get(p.rec);
+      if (ok === undefined) live.set(p.rec, (ok = this.liveRec(p.frame, p.tag, dv) === p.rec));
+      if (!ok || p.rec.heads.get(s) !== p.idx) continue;
+      let g = groups.get(p.frame);
+      if (!g) groups.set(p.frame, (g = { frame: p.frame, rec: p.rec, tag: p.tag, heads: [], blocks: [] }));
+      g.heads.push([s, p.idx]);
+      g.blocks.push(p.insns);
+    }
+    this.pending.clear();
+    const batch = [...groups.values()];
+    try {
+      if (batch.length === 0) return;
+      const out = this.emit(batch);
+      if (!out) return;
+      const tB = performance.now();
+      const mod = (out.code.module ??= new WebAssembly.Module(out.code.bytes));
+      const tC = performance.now();
+      const inst = new WebAssembly.Instance(mod, out.imports);
+      const tD = performance.now();
+      PROF.module += tC - tB;
+      PROF.instance += tD - tC;
+      if (ENV.JIT_LOG) console.error(`jit module ${out.code.bytes.length} B, ${batch.length} pages: module ${(tC - tB).toFixed(2)} ms, instance ${(tD - tC).toFixed(2)} ms`);
+      let k = 0;
+      for (const g of batch) {
+        for (const [, i] of g.heads) this.ex.table.set(i, inst.exports[`e${k++}`] as never);
+        this.pagesSeen.add(g.tag);
+      }
+      this.modules++;
+      this.codeBytes += out.code.bytes.length;
+    } catch (e) {
+      // A module the engine refuses (a compiler bug): its blocks go back to the interpreter.
+      for (const g of batch) {
+        for (const [s, i] of g.heads) {
+          g.rec.heads.delete(s);
+          this.ex.table.set(i, null);
+          this.free.push(i);
+          dv.setUint16(L.JMAP_BASE + ((s - L.FRAME_BASE) >>> 3), L.JE_NEVER, true);
+          this.declined++;
+        }
+      }
       if (ENV.CYCLEVISOR_JIT_DEBUG) throw e;
     } finally {
       this.compileMs += performance.now() - t0;

@@ -45,7 +45,7 @@ describe('decoded frames', () => {
     // page 0x80200 in a loop; with frames indexed by the page number's low bits alone the two
     // evicted each other at every call and return (frames.ts frameIndex).
     for (const tier of ['interp', 'jit'] as const) {
-      const core = new Core({ ramBytes: 4 << 20, mmio: noMmio, tier, jit: { threshold: 2 } });
+      const core = new Core({ ramBytes: 4 << 20, mmio: noMmio, tier, jit: { threshold: 2, batch: 1 } });
       const dv = new DataView(core.ram.buffer, core.ram.byteOffset);
       [
         encode('auipc', { rd: 5, imm: 0x200000 }), // t0 = 0x80200000
@@ -185,7 +185,7 @@ describe('JIT exactness', () => {
     const c = coreWith('interp', [encode('jal', { rd: 0, imm: 0 })]);
     expect(c.tier).toBe('interp');
     expect(c.jit).toBeUndefined();
-    c.setTier('jit', { threshold: 2 });
+    c.setTier('jit', { threshold: 2, batch: 1 });
     expect(c.tier).toBe('jit');
     c.insnLimit = 100;
     c.run();
