@@ -445,6 +445,16 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
     }
     c.op(Op.end); // $leave
   }
+  // Status 2 (a transfer to an offset of this page that no block of this function's module
+  // starts at): if the block map has compiled code there (another module of the page), go on in
+  // it through the function table; else leave (the run loop looks there).
+  c.get(EST).i32(2).op(Op.i32Eq).get(EPC).get(PV).op(Op.i64Sub).i64(4096).op(Op.i64LtU).op(Op.i32And).byte(Op.if).byte(VOID);
+  c.get(EPC).get(PV).op(Op.i64Sub).op(Op.i32WrapI64).i32(L.J_MAPBASE).mem(Op.i32Load, 2).op(Op.i32Add).mem(Op.i32Load16U, 1).tee(A);
+  c.i32(L.JE_COMPILED).op(Op.i32GeU).byte(Op.if).byte(VOID);
+  c.get(EPC).get(P_CYC).get(P_LEFT).get(P_DL).get(P_TR).get(P_TW).get(A).i32(L.JE_COMPILED - 1).op(Op.i32And);
+  c.byte(Op.returnCallIndirect).u32(BLOCK_TYPE).u32(0); // table 0
+  c.op(Op.end);
+  c.op(Op.end);
   c.i32(L.J_PC).get(EPC).mem(Op.i64Store, 3);
   c.i32(L.J_CYCLES).get(P_CYC).mem(Op.i64Store, 3);
   c.i32(L.J_LEFT).get(P_LEFT).mem(Op.i64Store, 3);

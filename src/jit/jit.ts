@@ -233,7 +233,7 @@ function waitingStub(memory: WebAssembly.Memory, build: () => void, wait: number
   return inst.exports.waiting as Function;
 }
 
-export const PROF = { scan: 0, emit: 0, module: 0, instance: 0 };
+export const PROF = { scan: 0, emit: 0, key: 0, bytes: 0, module: 0, instance: 0 };
 
 export class Jit {
   readonly capacity: number;
@@ -267,7 +267,7 @@ export class Jit {
     this.base = ex.table.length;
     ex.table.grow(this.capacity);
     this.next = this.base;
-    this.helperImports = { memory: ex.memory };
+    this.helperImports = { memory: ex.memory, table: ex.table };
     this.counters = new ExitCounters(ex.memory);
     this.batch = Math.max(1, opts.batch ?? BATCH);
     this.waiting = waitingStub(ex.memory, () => this.build(), Math.max(1, opts.batchWait ?? BATCH_WAIT));
@@ -446,6 +446,7 @@ export class Jit {
     // The module depends on the blocks alone (no frame, no table slot, no virtual address), so
     // code compiled before — in another frame, another VM, another run — is not emitted again.
     const key = groups.map((g) => blocksKey(g.blocks, this.env.takenExtra)).join('#');
+    PROF.key += performance.now() - tA;
     if (codeCache.has(key)) this.reused++;
     const code = codeEntry(key, () => {
       // Every function has the table's type: one function per block start, exported (the table
@@ -457,12 +458,15 @@ export class Jit {
         this.env.firstBlock = HELPERS.length + funcs.length;
         funcs.push(...compilePage(g.blocks, this.env, counters).funcs);
       }
+      const tP = performance.now();
       const bytes = moduleBytes({
         types: [ENTRY_TYPE, HELPER_TYPE, BIT_TYPE],
         imports: HELPERS.map((name) => ({ name, type: name === 'jitBit' ? 2 : 1 })),
         counterBase: true,
+        table: true,
         funcs: funcs.map((b, k) => ({ type: 0, locals: b.locals, body: b.body, export: `e${k}` })),
       });
+      PROF.bytes += performance.now() - tP;
       return { bytes, counters };
     });
     PROF.emit += performance.now() - tA;

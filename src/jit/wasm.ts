@@ -141,6 +141,8 @@ export interface ModuleSpec {
   funcs: { type: number; locals: [number, number][]; body: Code; export: string }[]; // export '' = not exported
   /** Import c.b as global 0 (an immutable i32: the instance's exit-counter base). */
   counterBase?: boolean;
+  /** Import env.table as table 0 (funcref), for return_call_indirect. */
+  table?: boolean;
 }
 
 /** One module that imports `env.memory` and the named functions and exports its functions. */
@@ -152,10 +154,15 @@ export function moduleBytes(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
     types.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
   }
   section(out, 1, types);
-  const imps = new Code().u32(spec.imports.length + 1 + (spec.counterBase ? 1 : 0));
+  const imps = new Code().u32(spec.imports.length + 1 + (spec.counterBase ? 1 : 0) + (spec.table ? 1 : 0));
   name(imps, 'env');
   name(imps, 'memory');
   imps.byte(0x02).byte(0x00).u32(0); // memory, no maximum, min 0 pages
+  if (spec.table) {
+    name(imps, 'env');
+    name(imps, 'table');
+    imps.byte(0x01).byte(0x70).byte(0x00).u32(0); // table 0: funcref, no maximum, min 0
+  }
   if (spec.counterBase) {
     name(imps, 'c');
     name(imps, 'b');
