@@ -492,7 +492,11 @@ export class Jit {
       // A block whose page record was invalidated meanwhile (its slots were freed, maybe reused)
       // or that no longer owns its slot is dropped.
       let ok = live.get(p.rec);
-      if (ok === undefined) live.set(p.rec, (ok = this.liveRec(p.frame, p.tag, dv) === p.rec));
+      // (liveRec with the frame's current tag: a stale record's tag would condemn the live one.)
+      if (ok === undefined) {
+        ok = this.frames.get(p.frame) === p.rec && this.liveRec(p.frame, dv.getBigUint64(L.FTAG_BASE + p.frame * 8, true), dv) === p.rec;
+        live.set(p.rec, ok);
+      }
       if (!ok || p.rec.heads.get(s) !== p.idx) continue;
       let g = groups.get(p.frame);
       if (!g) groups.set(p.frame, (g = { frame: p.frame, rec: p.rec, tag: p.tag, heads: [], blocks: [] }));

@@ -66,6 +66,57 @@ describe('decoded frames', () => {
   });
 });
 
+describe('compile batches', () => {
+  it('a frame refilled for another page while the old page\'s blocks wait in the batch: the new page\'s blocks survive the build', () => {
+    // Page A's loop gets hot and waits in the batch; A jumps to page B, which shares A's frame
+    // (frames.ts frameIndex), so the frame is refilled and A's waiting blocks are stale; B's loop
+    // gets hot and its stub builds the batch. The build must drop A's blocks without touching
+    // B's (it once judged B's record by A's tag, freed B's table slots, and B's next entry hit a
+    // null table slot).
+    const frameIndex = (ppn: number): number => (ppn ^ (ppn >>> L.FRAME_BITS) ^ (ppn >>> (2 * L.FRAME_BITS))) & (L.FRAME_COUNT - 1);
+    const ram = 8 << 20;
+    let ppnB = 0x80001;
+    while (frameIndex(ppnB) !== frameIndex(0x80000)) ppnB++;
+    const offB = (ppnB - 0x80000) * 4096;
+    expect(offB + 4096).toBeLessThanOrEqual(ram);
+    const out: unknown[] = [];
+    for (const tier of ['interp', 'jit'] as const) {
+      const core = new Core({ ramBytes: ram, mmio: noMmio, tier, jit: { threshold: 2, batch: 64, batchWait: 1e9 } });
+      const dv = new DataView(core.ram.buffer, core.ram.byteOffset);
+      const put = (at: number, words: number[]): void => words.forEach((w, i) => dv.setUint32(at + i * 4, w >>> 0, true));
+      put(0, [
+        encode('addi', { rd: 11, rs1: 0, imm: 100 }),
+        encode('addi', { rd: 10, rs1: 10, imm: 1 }), // loop A
+        encode('addi', { rd: 11, rs1: 11, imm: -1 }),
+        encode('bne', { rs1: 11, rs2: 0, imm: -8 }),
+        encode('auipc', { rd: 5, imm: offB }), // t0 = B + 0x10
+        encode('jalr', { rd: 0, rs1: 5, imm: 0x30 }), // to page B + 0x40 (other slots than A's loop)
+      ]);
+      put(offB + 0x40, [
+        encode('addi', { rd: 11, rs1: 0, imm: 2000 }),
+        encode('addi', { rd: 12, rs1: 12, imm: 3 }), // loop B
+        encode('addi', { rd: 11, rs1: 11, imm: -1 }),
+        encode('bne', { rs1: 11, rs2: 0, imm: -8 }),
+        encode('jal', { rd: 0, imm: 0 }), // spin
+      ]);
+      core.ex.invalidatePhys(0x8000_0000n, BigInt(ram));
+      core.pc = 0x8000_0000n;
+      core.deadline = 1e12;
+      // Run into B's loop (both pages' blocks now wait), build the batch, run on.
+      core.insnLimit = 500;
+      core.run();
+      expect(core.pc >= 0x8000_0000n + BigInt(offB)).toBe(true);
+      if (tier === 'jit') core.jit!.build();
+      core.insnLimit = 10000;
+      core.run();
+      expect(core.x(12)).toBe(6000n);
+      if (tier === 'jit') expect(core.jit!.stats().insns).toBeGreaterThan(0);
+      out.push(snapshot(core));
+    }
+    expect(out[1]).toEqual(out[0]);
+  });
+});
+
 describe('JIT exactness', () => {
   const loop = LOOP;
 
