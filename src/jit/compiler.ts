@@ -161,8 +161,12 @@ export function compilePage(blocks: Insn[][], env: CompileEnv, counters: ClassVe
   return { funcs, counters };
 }
 
-function vectorOf(m: Map<number, number>): ClassVector {
-  return [...m].filter(([, n]) => n !== 0);
+/** `i64.const (~0xfff | am)`: the host-TLB tag mask of an access of size am + 1 (encoded once). */
+const TAG_MASKS = new Map<number, Uint8Array>();
+function tagMask(am: number): Uint8Array {
+  let b = TAG_MASKS.get(am);
+  if (!b) TAG_MASKS.set(am, (b = new Code().i64(BigInt.asIntN(64, 0xfffffffffffff000n | BigInt(am))).toBytes()));
+  return b;
 }
 
 /** One block's function: blk(pc, cycles, left, deadline, tlbRead, tlbWrite) -> status. */
@@ -170,20 +174,21 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
   const c = new Code();
   const n = insns.length;
   const off0 = insns[0].off;
-  // Prefix sums over the block: cycles and class counts of instructions 0..k-1.
-  const pcyc: bigint[] = [0n];
-  const pcls: Map<number, number>[] = [new Map()];
-  for (let k = 0; k < n; k++) {
-    pcyc.push(pcyc[k] + BigInt(insns[k].lat));
-    const mm = new Map(pcls[k]);
-    mm.set(insns[k].cls, (mm.get(insns[k].cls) ?? 0) + 1);
-    pcls.push(mm);
-  }
+  // Prefix sums of the block's cycles: instructions 0..k-1.
+  const pcyc: number[] = [0];
+  for (let k = 0; k < n; k++) pcyc.push(pcyc[k] + insns[k].lat);
+  const takenExtra = Number(BigInt.asIntN(64, env.takenExtra));
   /** A new exit counter for instructions 0..k-1 retired (+ a taken branch's count); its byte offset. */
   const counter = (k: number, taken: boolean): number => {
-    const v = new Map(pcls[k]);
-    if (taken) v.set(TAKEN, (v.get(TAKEN) ?? 0) + 1);
-    counters.push(vectorOf(v));
+    const v: ClassVector = [];
+    for (let q = 0; q < k; q++) {
+      const cl = insns[q].cls;
+      let e = v.find((x) => x[0] === cl);
+      if (!e) v.push((e = [cl, 0]));
+      e[1]++;
+    }
+    if (taken) v.push([TAKEN, 1]);
+    counters.push(v);
     return (counters.length - 1) * 8;
   };
   // The block's loop to itself (the first transfer back to its start): its iterations are
@@ -231,12 +236,12 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
     depth--;
   };
   /** Charge cycles and k instructions to the locals. */
-  const charge = (cyc: bigint, k: number): void => {
-    if (cyc !== 0n) c.get(P_CYC).i64(cyc).op(Op.i64Add).set(P_CYC);
+  const charge = (cyc: number, k: number): void => {
+    if (cyc !== 0) c.get(P_CYC).i64(cyc).op(Op.i64Add).set(P_CYC);
     if (k !== 0) c.get(P_LEFT).i64(k).op(Op.i64Sub).set(P_LEFT);
   };
   /** An exit with instructions 0..k-1 retired (+ a taken branch's extra and count) at the pc `pc` pushes. */
-  const prep = (k: number, extra: bigint, taken: boolean, pc: () => void): void => {
+  const prep = (k: number, extra: number, taken: boolean, pc: () => void): void => {
     charge(pcyc[k] + extra, k);
     c.i32(counter(k, taken)).set(EX);
     pc();
@@ -257,14 +262,14 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
     c.get(P_CYC).get(P_DL).op(Op.i64LtU);
   };
   /** Taken transfer at instruction k to page offset t (run.ts: charge, then go on in the page only if the target is in it and cycles < deadline). */
-  const taken = (k: number, t: number, extra: bigint, isBranch: boolean): void => {
+  const taken = (k: number, t: number, extra: number, isBranch: boolean): void => {
     if (k === loopK) {
       // The loop to itself: cycles and budget now, class counts in the epilogue (it).
       charge(pcyc[k + 1] + extra, k + 1);
       c.get(IT).i64(1).op(Op.i64Add).set(IT);
       cycLtDl();
       c.byte(Op.brIf).u32(depth); // $L
-      prep(0, 0n, false, () => pcAt(t));
+      prep(0, 0, false, () => pcAt(t));
       go(1);
       return;
     }
@@ -276,7 +281,7 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
       c.byte(Op.globalGet).u32(G_CB).byte(Op.globalGet).u32(G_CB).mem(Op.i64Load, 3, e).i64(1).op(Op.i64Add).mem(Op.i64Store, 3, e);
       cycLtDl();
       c.byte(Op.brIf).u32(depth); // $L
-      prep(0, 0n, false, () => pcAt(t));
+      prep(0, 0, false, () => pcAt(t));
       go(1);
       return;
     }
@@ -297,10 +302,10 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
     c.set(T0);
     c.get(tlb).get(T0).i64(12).op(Op.i64ShrU).op(Op.i32WrapI64).i32(TLB_MASK).op(Op.i32And).i32(4).op(Op.i32Shl)
       .op(Op.i32Add).set(A);
-    c.get(A).mem(Op.i64Load, 3).get(T0).i64(BigInt.asIntN(64, 0xfffffffffffff000n | BigInt(am))).op(Op.i64And)
+    c.get(A).mem(Op.i64Load, 3).get(T0).bytes(tagMask(am)).op(Op.i64And)
       .op(Op.i64Ne);
     openIf();
-    prep(k, 0n, false, () => pcAt(i.off));
+    prep(k, 0, false, () => pcAt(i.off));
     go(0);
     close();
     c.get(T0).get(A).mem(Op.i64Load, 3, 8).op(Op.i64Add).op(Op.i32WrapI64);
@@ -315,7 +320,7 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
   // Entry: decline when the budget is below the block length (the interpreter steps).
   c.get(P_LEFT).i64(n).op(Op.i64LtU);
   openIf();
-  prep(0, 0n, false, () => pcAt(off0));
+  prep(0, 0, false, () => pcAt(off0));
   go(0);
   close();
   let ended = false;
@@ -383,13 +388,13 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
         R(i.rs2);
         c.op(em.cmp);
         openIf();
-        taken(k, i.off + i.imm, env.takenExtra, true);
+        taken(k, i.off + i.imm, takenExtra, true);
         close();
         break;
       case 'jal':
         pcAt(i.off + i.len);
         W(i.rd);
-        taken(k, i.off + i.imm, 0n, false);
+        taken(k, i.off + i.imm, 0, false);
         ended = true;
         break;
       case 'jalr':
@@ -399,7 +404,7 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
         c.i64(-2).op(Op.i64And).set(T0);
         pcAt(i.off + i.len);
         W(i.rd);
-        prep(k + 1, 0n, false, () => c.get(T0));
+        prep(k + 1, 0, false, () => c.get(T0));
         // In the page and cycles < deadline: go on there (run.ts OP_JALR), through the run loop.
         c.get(T0).get(PV).op(Op.i64Sub).i64(4096).op(Op.i64LtU);
         cycLtDl();
@@ -419,7 +424,7 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
     const last = insns[n - 1];
     const next = last.off + last.len;
     const j = next < 4096 ? headIndex.get(next) : undefined;
-    prep(n, 0n, false, () => pcAt(next));
+    prep(n, 0, false, () => pcAt(next));
     go(j !== undefined ? chainTo(env.firstBlock + j) : n === MAX_BLOCK ? 2 : 0);
   }
   c.op(Op.end); // $L
