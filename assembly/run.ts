@@ -522,7 +522,7 @@ export function run(): u32 {
             if (st == 1) break;
             // status 0: the interpreter executes the instruction at pc, then looks again; 2: pc
             // may start a compiled block (a transfer to a block of another module of the page).
-            jin = 3 - st;
+            jin = st == 0 ? 2 : 1;
             slot = frame + (<u32>(pc - pageVa) << 3);
             continue;
           }
