@@ -44,7 +44,7 @@ export const JIT_ROWS: readonly InsnRow[] = INSN_TABLE.filter((r) => EMITTERS[r.
 /** Random picks: jalr forms only through the gadget (a random register would leave RAM). */
 const RANDOM_ROWS = JIT_ROWS.filter((r) => r.op !== 'jalr');
 /** Rows left to the interpreter, mixed in for the boundaries between the tiers. */
-const OTHER_ROWS = ['ecall', 'ebreak', 'c.ebreak', 'amoadd.w', 'amoswap.d', 'lr.d', 'sc.d', 'csrrs'];
+const OTHER_ROWS = ['ecall', 'ebreak', 'c.ebreak', 'lr.w', 'sc.w', 'lr.d', 'sc.d', 'csrrs'];
 const COUNTER_CSRS = [0xb00, 0xb02, 0xc00, 0xc02, 0x341, 0x342, 0x343];
 
 interface Slot {
@@ -81,7 +81,7 @@ export function genProgram(seed: number, n: number): { base: number; bytes: Uint
   const writable = [1, 3, 4, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28];
   const all = [0, ...writable, 2, 5, 8, 9, 29, 30, 31];
   const slots: Slot[] = [];
-  const memRow = (row: InsnRow): boolean => ['load', 'store'].includes(EMITTERS[row.op]?.k ?? '');
+  const memRow = (row: InsnRow): boolean => ['load', 'store', 'amo'].includes(EMITTERS[row.op]?.k ?? '');
   while (slots.length < n) {
     const x = r();
     if (x < 0.03) {

@@ -120,7 +120,7 @@ export interface FuncCode {
 function regsOf(i: Insn, read: Set<number>, written: Set<number>): void {
   const k = i.em.k;
   if (k !== 'lui' && k !== 'auipc' && k !== 'jal' && k !== 'nop' && i.rs1 !== 0) read.add(i.rs1);
-  if ((k === 'rr' || k === 'rr32' || k === 'call' || k === 'store' || k === 'br' || k === 'bit') && i.rs2 !== 0) read.add(i.rs2);
+  if ((k === 'rr' || k === 'rr32' || k === 'call' || k === 'store' || k === 'br' || k === 'bit' || k === 'amo') && i.rs2 !== 0) read.add(i.rs2);
   if (k !== 'store' && k !== 'br' && k !== 'nop' && i.rd !== 32 && i.rd !== 0) written.add(i.rd);
 }
 
@@ -383,6 +383,37 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
         R(i.rs2);
         c.mem(em.op, 0);
         break;
+      case 'amo': {
+        // Old value into t0 (tlbLookup is done with it), the new one stored, then rd = old.
+        tlbLookup(k, i, P_TW, em.w ? 3 : 7);
+        c.tee(A).mem(em.w ? Op.i64Load32S : Op.i64Load, em.w ? 2 : 3).set(T0);
+        c.get(A);
+        const b = (): void => {
+          R(i.rs2);
+          if (em.w && (em.f === 'min' || em.f === 'max')) c.op(Op.i64Extend32S);
+          if (em.w && (em.f === 'minu' || em.f === 'maxu')) c.i64(0xffffffff).op(Op.i64And);
+        };
+        const a = (): void => {
+          c.get(T0);
+          if (em.w && (em.f === 'minu' || em.f === 'maxu')) c.i64(0xffffffff).op(Op.i64And);
+        };
+        switch (em.f) {
+          case 'swap': R(i.rs2); break;
+          case 'add': c.get(T0); R(i.rs2); c.op(Op.i64Add); break;
+          case 'xor': c.get(T0); R(i.rs2); c.op(Op.i64Xor); break;
+          case 'and': c.get(T0); R(i.rs2); c.op(Op.i64And); break;
+          case 'or': c.get(T0); R(i.rs2); c.op(Op.i64Or); break;
+          default: {
+            // select(a, b, a OP b): min keeps a when a < b, max when a > b.
+            const cmp = em.f === 'min' ? Op.i64LtS : em.f === 'max' ? Op.i64GtS : em.f === 'minu' ? Op.i64LtU : Op.i64GtU;
+            a(); b(); a(); b(); c.op(cmp).op(Op.select);
+          }
+        }
+        c.mem(em.w ? Op.i64Store32 : Op.i64Store, em.w ? 2 : 3);
+        c.get(T0);
+        W(i.rd);
+        break;
+      }
       case 'br':
         R(i.rs1);
         R(i.rs2);

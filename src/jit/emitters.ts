@@ -38,7 +38,16 @@ export type Emitter =
    * Bit manipulation and Zicond: rd = the core's jitBit(op, rs1, rs2, imm), the interpreter's own
    * bitmanip.ts bitOp (a slot decodes to these ops only when their extension is enabled).
    */
-  | { k: 'bit' };
+  | { k: 'bit' }
+  /**
+   * AMO (A extension): through the host TLB's write array (a write mapping is readable: W without
+   * R is reserved; misaligned addresses miss on the tag's alignment bits and the interpreter
+   * raises), rd = the old value (W forms sign-extended), memory = f(old, rs2). aq/rl change nothing
+   * on one in-order hart; AMOs leave the LR reservation alone, as in the interpreter.
+   */
+  | { k: 'amo'; w: boolean; f: AmoFn };
+
+export type AmoFn = 'swap' | 'add' | 'xor' | 'and' | 'or' | 'min' | 'max' | 'minu' | 'maxu';
 
 export const HELPERS = [
   'jitMulh', 'jitMulhu', 'jitMulhsu', 'jitDiv', 'jitDivu', 'jitRem', 'jitRemu', 'jitDivw', 'jitDivuw',
@@ -115,6 +124,11 @@ export const EMITTERS: Readonly<Record<string, Emitter>> = {
   remw: { k: 'call', fn: 'jitRemw' },
   remuw: { k: 'call', fn: 'jitRemuw' },
 };
+for (const w of ['w', 'd'] as const) {
+  for (const f of ['swap', 'add', 'xor', 'and', 'or', 'min', 'max', 'minu', 'maxu'] as const) {
+    (EMITTERS as Record<string, Emitter>)[`amo${f}.${w}`] = { k: 'amo', w: w === 'w', f };
+  }
+}
 /** Zba, Zbb, Zbc, Zbs, Zbkb, Zbkx and Zicond rows (assembly/bitmanip.ts bitOp implements them all). */
 export const BIT_OPS = [
   'add.uw', 'sh1add', 'sh2add', 'sh3add', 'sh1add.uw', 'sh2add.uw', 'sh3add.uw', 'slli.uw', 'andn', 'orn', 'xnor',
