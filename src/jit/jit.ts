@@ -57,7 +57,7 @@ export interface JitStats {
   blocks: number;
   /** Distinct physical pages that got compiled code. */
   pages: number;
-  /** Page modules built (a page is rebuilt when it gains a block start). */
+  /** Modules built (sync: one per batch; async: one per compile request). */
   modules: number;
   compileMs: number;
   codeBytes: number;
@@ -251,7 +251,7 @@ export class Jit {
   /** The function waiting blocks' slots hold (declines, counts; see build()). */
   private waiting: Function;
   private env: CompileEnv;
-  /** Page functions built (a page is rebuilt with every new block start). */
+  /** Modules built (sync: one per batch; async: one per compile request). */
   modules = 0;
   compileMs = 0;
   codeBytes = 0;
