@@ -81,7 +81,7 @@ function nodeHost(): HostAdapter {
       try {
         return new WebAssembly.Module(fs.readFileSync(p));
       } finally {
-        v8.setFlagsFromString(process.env.CV_V8FLAGS ?? '--liftoff --wasm-lazy-compilation');
+        v8.setFlagsFromString('--liftoff --wasm-lazy-compilation');
       }
     },
     preferOptimizingCompiler: () => {

@@ -26,7 +26,7 @@
  * flight) wins whatever order the promises settle in.
  */
 import * as L from '../generated/layout.js';
-import { moduleBytes, Code, Op, I32, I64 } from './wasm.js';
+import { moduleBytes, Code, Op, I32, I64, VOID } from './wasm.js';
 import { ENV } from './compiler.js';
 import type { CodeEntry } from './jit.js';
 
@@ -68,25 +68,51 @@ export interface AsyncJitStats {
   maxWaitMs: number;
 }
 
-const ENTRY_TYPE = { params: [I64, I64, I64, I64, I32, I32], results: [I32] };
+/** The block functions' type, (pc, cycles, left, deadline, tlbRead, tlbWrite) -> status (= the function table's). */
+export const ENTRY_TYPE = { params: [I64, I64, I64, I64, I32, I32], results: [I32] };
 
 /**
- * The pending stub: a block function (pc, cycles, left, deadline, tlbRead, tlbWrite) -> status that
- * leaves at once with status 0 (J_PC = pc, J_CYCLES = cycles, J_LEFT = left: "the interpreter
+ * A stub that stands in a table slot for a block whose module is not there yet: a block function
+ * that leaves at once with status 0 (J_PC = pc, J_CYCLES = cycles, J_LEFT = left: "the interpreter
  * executes J_PC"). Entered from the run loop, the budget is unchanged and run.ts reads that as "the
  * block declined: interpret this instruction"; tail-called by another module's block through the
- * block map (compiler.ts viaMap), the run loop goes on at pc with that block's cycles and budget
- * and interprets it. A few dozen bytes: instantiated synchronously even on a browser's main thread.
+ * block map (compiler.ts, the epilogue's status 2), the run loop goes on at pc with that block's
+ * cycles and budget and interprets it. With `onWait`, the stub also counts its calls in J_PEND and
+ * calls `onWait` when the count reaches `wait` (the sync batch: jit.ts build()). A few dozen bytes:
+ * instantiated synchronously even on a browser's main thread.
  */
-function pendingStub(memory: WebAssembly.Memory): Function {
+export function declineStub(memory: WebAssembly.Memory, onWait?: { wait: number; fn: () => void }): Function {
   const body = new Code()
-    .i32(L.J_PC).get(0).mem(Op.i64Store, 3, 0)
-    .i32(L.J_CYCLES).get(1).mem(Op.i64Store, 3, 0)
-    .i32(L.J_LEFT).get(2).mem(Op.i64Store, 3, 0)
-    .i32(0);
-  const bytes = moduleBytes({ types: [ENTRY_TYPE], imports: [], funcs: [{ type: 0, locals: [], body, export: 'pending' }] });
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-  return inst.exports.pending as Function;
+    .i32(L.J_PC).get(0).mem(Op.i64Store, 3)
+    .i32(L.J_CYCLES).get(1).mem(Op.i64Store, 3)
+    .i32(L.J_LEFT).get(2).mem(Op.i64Store, 3);
+  if (onWait) {
+    body.i32(L.J_PEND).i32(L.J_PEND).mem(Op.i32Load, 2).i32(1).op(Op.i32Add).tee(6).mem(Op.i32Store, 2)
+      .get(6).i32(onWait.wait).op(Op.i32GeU).byte(Op.if).byte(VOID).byte(Op.call).u32(0).op(Op.end);
+  }
+  body.i32(0);
+  const bytes = moduleBytes({
+    types: [ENTRY_TYPE, { params: [], results: [] }],
+    imports: onWait ? [{ name: 'onWait', type: 1 }] : [],
+    funcs: [{ type: 0, locals: onWait ? [[1, I32]] : [], body, export: 'stub' }],
+  });
+  const env: WebAssembly.ModuleImports = onWait ? { memory, onWait: onWait.fn } : { memory };
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes), { env }).exports.stub as Function;
+}
+
+/**
+ * Put `stub` into the table slots of `heads` ([decoded slot, table slot]) and point their block-map
+ * entries at them, except where a slot holds compiled code already (a page rebuilt whole keeps its
+ * old code meanwhile); the caller marks the frame, so invalidation drops them as compiled code.
+ */
+export function holdOnStub(memory: WebAssembly.Memory, table: WebAssembly.Table, heads: Array<[number, number]>, stub: Function): void {
+  const dv = new DataView(memory.buffer);
+  for (const [s, i] of heads) {
+    const at = L.JMAP_BASE + ((s - L.FRAME_BASE) >>> 3);
+    if (dv.getUint16(at, true) === (L.JE_COMPILED | i)) continue;
+    table.set(i, stub as never);
+    dv.setUint16(at, L.JE_COMPILED | i, true);
+  }
 }
 
 /**
@@ -118,7 +144,7 @@ export class AsyncCompiler {
   maxWaitMs = 0;
 
   constructor(private readonly host: AsyncJitHost) {
-    this.stub = pendingStub(host.memory);
+    this.stub = declineStub(host.memory);
   }
 
   /** Is this table entry the pending stub (for tests: a block waiting for its module)? */
@@ -132,13 +158,7 @@ export class AsyncCompiler {
    * `requested` is the slot whose heat asked for it (declined for good if the engine refuses).
    */
   submit(frame: number, rec: AsyncPageRec, tag: bigint, requested: number, heads: Array<[number, number]>, code: CodeEntry, imports: WebAssembly.Imports): void {
-    const dv = new DataView(this.host.memory.buffer);
-    for (const [s, i] of heads) {
-      const at = L.JMAP_BASE + ((s - L.FRAME_BASE) >>> 3);
-      if (dv.getUint16(at, true) === (L.JE_COMPILED | i)) continue; // compiled already (a whole rebuild): keep it meanwhile
-      this.host.table.set(i, this.stub as never);
-      dv.setUint16(at, L.JE_COMPILED | i, true);
-    }
+    holdOnStub(this.host.memory, this.host.table, heads, this.stub);
     this.host.jitMarkFrame(frame);
     const seq = ++this.seq;
     this.submitted++;

@@ -107,8 +107,6 @@ export interface CompileEnv {
   takenExtra: bigint;
   /** Function index of each helper import. */
   helper: (name: (typeof HELPERS)[number]) => number;
-  /** Function index of block function 0 (the others follow). */
-  firstBlock: number;
 }
 
 export interface FuncCode {
@@ -154,10 +152,11 @@ export interface PageCode {
  * most values to the stack), chained by tail calls (a transfer within the page never returns to
  * the run loop when the target block is in this module).
  */
-export function compilePage(blocks: Insn[][], env: CompileEnv, counters: ClassVector[] = []): PageCode {
+export function compilePage(blocks: Insn[][], env: CompileEnv, first: number, counters: ClassVector[] = []): PageCode {
+  // Page offset of each block start -> its function index in the module (`first` is block 0's).
   const headIndex = new Map<number, number>();
-  blocks.forEach((b, i) => headIndex.set(b[0].off, i));
-  const funcs = blocks.map((insns, bi) => compileBlock(insns, bi, headIndex, env, counters));
+  blocks.forEach((b, i) => headIndex.set(b[0].off, first + i));
+  const funcs = blocks.map((insns, i) => compileBlock(insns, first + i, headIndex, env, counters));
   return { funcs, counters };
 }
 
@@ -170,7 +169,7 @@ function tagMask(am: number): Uint8Array {
 }
 
 /** One block's function: blk(pc, cycles, left, deadline, tlbRead, tlbWrite) -> status. */
-function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>, env: CompileEnv, counters: ClassVector[]): FuncCode {
+function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>, env: CompileEnv, counters: ClassVector[]): FuncCode {
   const c = new Code();
   const n = insns.length;
   const off0 = insns[0].off;
@@ -274,7 +273,7 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
       return;
     }
     const j = t >= 0 && t < 4096 ? headIndex.get(t) ?? -1 : -2;
-    if (j === bi) {
+    if (j === fn) {
       // Another transfer back to the block's start: charged here (its counter too), then loop.
       charge(pcyc[k + 1] + extra, k + 1);
       const e = counter(k + 1, isBranch);
@@ -290,7 +289,7 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
       // In the page: a block of this module (tail call), else the run loop looks there (status 2).
       cycLtDl();
       openIf();
-      go(j >= 0 ? chainTo(env.firstBlock + j) : 2);
+      go(j >= 0 ? chainTo(j) : 2);
       close();
     }
     go(1);
@@ -456,7 +455,7 @@ function compileBlock(insns: Insn[], bi: number, headIndex: Map<number, number>,
     const next = last.off + last.len;
     const j = next < 4096 ? headIndex.get(next) : undefined;
     prep(n, 0, false, () => pcAt(next));
-    go(j !== undefined ? chainTo(env.firstBlock + j) : n === MAX_BLOCK ? 2 : 0);
+    go(j !== undefined ? chainTo(j) : n === MAX_BLOCK ? 2 : 0);
   }
   c.op(Op.end); // $L
   c.op(Op.unreachable); // (every path above branches to $E)

@@ -16,11 +16,11 @@
  * synchronous.
  */
 import * as L from '../generated/layout.js';
-import { moduleBytes, Code, Op, I32, I64 } from './wasm.js';
+import { moduleBytes, I32, I64 } from './wasm.js';
 import { scanBlock, compilePage, successors, takenExtraOf, ENV, type Insn, type CompileEnv, type ClassVector, type FuncCode } from './compiler.js';
 
 import { HELPERS } from './emitters.js';
-import { AsyncCompiler, defaultAsyncCompile, type AsyncJitStats } from './async.js';
+import { AsyncCompiler, defaultAsyncCompile, declineStub, holdOnStub, ENTRY_TYPE, type AsyncJitStats } from './async.js';
 
 export type Tier = 'interp' | 'jit';
 export const TIERS: readonly Tier[] = ['interp', 'jit'];
@@ -72,7 +72,6 @@ export interface JitStats {
   async?: AsyncJitStats;
 }
 
-const ENTRY_TYPE = { params: [I64, I64, I64, I64, I32, I32], results: [I32] };
 const HELPER_TYPE = { params: [I64, I64], results: [I64] };
 /** jitBit(op, rs1, rs2, imm). */
 const BIT_TYPE = { params: [I32, I64, I64, I64], results: [I64] };
@@ -156,7 +155,7 @@ class ExitCounters {
  * again (a module names no frame, table slot or virtual address). Bounded by entries and by bytes
  * (keys and wasm together), the least recently used first.
  */
-export const codeCache = new Map<string, CodeEntry>();
+const codeCache = new Map<string, CodeEntry>();
 const CODE_CACHE_MAX = 4096;
 const CODE_CACHE_BYTES = 32 << 20;
 let codeCacheBytes = 0;
@@ -211,29 +210,7 @@ const BATCH = Math.max(1, Number(ENV.JIT_BATCH ?? 64));
 /** Executions of waiting blocks after which the batch is built, however small. */
 const BATCH_WAIT = Math.max(1, Number(ENV.JIT_BATCH_WAIT ?? 1000));
 
-/**
- * The function a waiting block's table slot holds: it declines (J_PC, J_CYCLES, J_LEFT = its
- * parameters, status 0: run.ts sees an unchanged budget and interprets the instruction), counts
- * itself in J_PEND and calls `build` when that reaches BATCH_WAIT.
- */
-function waitingStub(memory: WebAssembly.Memory, build: () => void, wait: number): Function {
-  const body = new Code()
-    .i32(L.J_PC).get(0).mem(Op.i64Store, 3)
-    .i32(L.J_CYCLES).get(1).mem(Op.i64Store, 3)
-    .i32(L.J_LEFT).get(2).mem(Op.i64Store, 3)
-    .i32(L.J_PEND).i32(L.J_PEND).mem(Op.i32Load, 2).i32(1).op(Op.i32Add).tee(6).mem(Op.i32Store, 2)
-    .get(6).i32(wait).op(Op.i32GeU).byte(Op.if).byte(0x40).byte(Op.call).u32(0).op(Op.end)
-    .i32(0);
-  const bytes = moduleBytes({
-    types: [ENTRY_TYPE, { params: [], results: [] }],
-    imports: [{ name: 'build', type: 1 }],
-    funcs: [{ type: 0, locals: [[1, I32]], body, export: 'waiting' }],
-  });
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory, build } });
-  return inst.exports.waiting as Function;
-}
-
-export const PROF = { scan: 0, emit: 0, key: 0, bytes: 0, module: 0, instance: 0 };
+export const PROF = { scan: 0, emit: 0, module: 0, instance: 0 };
 
 export class Jit {
   readonly capacity: number;
@@ -270,12 +247,11 @@ export class Jit {
     this.helperImports = { memory: ex.memory, table: ex.table };
     this.counters = new ExitCounters(ex.memory);
     this.batch = Math.max(1, opts.batch ?? BATCH);
-    this.waiting = waitingStub(ex.memory, () => this.build(), Math.max(1, opts.batchWait ?? BATCH_WAIT));
+    this.waiting = declineStub(ex.memory, { wait: Math.max(1, opts.batchWait ?? BATCH_WAIT), fn: () => this.build() });
     for (const h of HELPERS) this.helperImports[h] = ex[h];
     this.env = {
       takenExtra: 0n,
       helper: (name) => HELPERS.indexOf(name),
-      firstBlock: HELPERS.length,
     };
     ex.jitConfigure(1, this.threshold);
     if (ENV.JIT_EXIT_STATS) process.on('exit', () => console.error('JITSTATS', JSON.stringify({ ...this.stats(), prof: PROF })));
@@ -417,13 +393,8 @@ export class Jit {
       // interpreter runs them) and the frame is marked, so invalidation drops them as it drops
       // compiled code. The batch is built when it is BATCH blocks, or when its blocks have run
       // BATCH_WAIT times (the stub counts).
-      dv = new DataView(this.ex.memory.buffer);
-      heads.forEach(([s, i], k) => {
-        this.pending.set(s, { frame, rec: rec!, tag, idx: i, insns: blocks[k] });
-        if (dv.getUint16(mapAt(s), true) === (L.JE_COMPILED | i)) return; // compiled before (a whole rebuild): keep it meanwhile
-        this.ex.table.set(i, this.waiting as never);
-        dv.setUint16(mapAt(s), L.JE_COMPILED | i, true);
-      });
+      heads.forEach(([s, i], k) => this.pending.set(s, { frame, rec: rec!, tag, idx: i, insns: blocks[k] }));
+      holdOnStub(this.ex.memory, this.ex.table, heads, this.waiting);
       this.ex.jitMarkFrame(frame);
       if (this.pending.size >= this.batch) this.build();
     } catch (e) {
@@ -446,7 +417,6 @@ export class Jit {
     // The module depends on the blocks alone (no frame, no table slot, no virtual address), so
     // code compiled before — in another frame, another VM, another run — is not emitted again.
     const key = groups.map((g) => blocksKey(g.blocks, this.env.takenExtra)).join('#');
-    PROF.key += performance.now() - tA;
     if (codeCache.has(key)) this.reused++;
     const code = codeEntry(key, () => {
       // Every function has the table's type: one function per block start, exported (the table
@@ -454,11 +424,7 @@ export class Jit {
       // instantiation writes no table slot); blocks of one page tail-call each other.
       const counters: ClassVector[] = [];
       const funcs: FuncCode[] = [];
-      for (const g of groups) {
-        this.env.firstBlock = HELPERS.length + funcs.length;
-        funcs.push(...compilePage(g.blocks, this.env, counters).funcs);
-      }
-      const tP = performance.now();
+      for (const g of groups) funcs.push(...compilePage(g.blocks, this.env, HELPERS.length + funcs.length, counters).funcs);
       const bytes = moduleBytes({
         types: [ENTRY_TYPE, HELPER_TYPE, BIT_TYPE],
         imports: HELPERS.map((name) => ({ name, type: name === 'jitBit' ? 2 : 1 })),
@@ -466,7 +432,6 @@ export class Jit {
         table: true,
         funcs: funcs.map((b, k) => ({ type: 0, locals: b.locals, body: b.body, export: `e${k}` })),
       });
-      PROF.bytes += performance.now() - tP;
       return { bytes, counters };
     });
     PROF.emit += performance.now() - tA;
