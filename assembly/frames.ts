@@ -28,9 +28,8 @@ function initSentinels(frame: u32): void {
   }
 }
 
-/** Base address of the frame caching physical page `ppage` (page-aligned pa), creating it. */
 /**
- * The frame of physical page `ppn` (direct-mapped). The index mixes in the page number's high
+ * The frame index of physical page `ppn` (direct-mapped). The index mixes in the page number's high
  * bits: VMs place the same guest layout (a kernel's text) at the same offsets of different host
  * chunks (2 MiB, hypervisor/FramePool), and with the low bits alone their hot pages fought for the
  * same frames at every vCPU switch (three Linux VMs: 304 JIT invalidations, 307 modules).
@@ -39,6 +38,7 @@ function initSentinels(frame: u32): void {
   return <u32>(ppn ^ (ppn >> FRAME_BITS) ^ (ppn >> (2 * FRAME_BITS))) & (FRAME_COUNT - 1);
 }
 
+/** Base address of the frame caching physical page `ppage` (page-aligned pa), creating it. */
 export function frameFor(ppage: u64): u32 {
   const ppn = ppage >> PAGE_SHIFT;
   const idx = frameIndex(ppn);

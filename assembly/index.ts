@@ -92,13 +92,13 @@ export function reset(): void {
   setTlbHart(0);
   tlbFlushAllHarts();
   memory.fill(TM_SAVE_BASE, 0, MAX_HARTS * TM_SAVE_SIZE);
+  memory.fill(JCNT_BASE, 0, JCNT_SIZE); // compiled code's exit counters (the host folds them into CLS_BASE)
   dbgReset();
 }
 
 function resetHartState(): void {
   memory.fill(HART_BASE, 0, HART_SIZE);
   memory.fill(CLS_BASE, 0, CLS_SIZE);
-  memory.fill(JCNT_BASE, 0, JCNT_SIZE); // compiled code's exit counters (folded into CLS_BASE by the host)
   store<u64>(H_PRIV, PRV_M);
   store<u64>(H_MISA, MISA_VALUE);
   store<u64>(H_MSTATUS, MSTATUS_MPP | MSTATUS_UXL | MSTATUS_SXL);
