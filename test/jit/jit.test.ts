@@ -187,6 +187,28 @@ describe('JIT exactness', () => {
     expect(s[1]).toEqual(s[0]);
   });
 
+  it('a request compiles the successors the interpreter ran, not the page\'s cold paths', () => {
+    // The loop's block has two in-page successors besides itself: the target of a branch never
+    // taken (cold, at 0x40) and the spin after the loop (not run yet when the loop gets hot).
+    // Only the loop is compiled then; the spin later, when it gets hot itself; the cold block never.
+    const prog = [
+      encode('addi', { rd: 11, rs1: 0, imm: 100 }),
+      encode('addi', { rd: 10, rs1: 10, imm: 1 }), // 0x04 loop:
+      encode('bne', { rs1: 10, rs2: 10, imm: 0x3c }), // never taken: to 0x40
+      encode('addi', { rd: 11, rs1: 11, imm: -1 }),
+      encode('bne', { rs1: 11, rs2: 0, imm: -12 }),
+      encode('jal', { rd: 0, imm: 0 }), // 0x14: spin
+      ...Array.from({ length: 10 }, () => encode('addi', { rd: 0, rs1: 0, imm: 0 })),
+      encode('addi', { rd: 12, rs1: 12, imm: 1 }), // 0x40: cold
+      encode('jal', { rd: 0, imm: 0 }),
+    ];
+    const core = coreWith('jit', prog);
+    core.insnLimit = 1 + 100 * 4 + 50;
+    core.run();
+    expect(core.x(10)).toBe(100n);
+    expect(core.jit!.stats().blocks).toBe(2); // the loop and the spin
+  });
+
   it('AMO rows (all 18) run compiled with the interpreter\'s results', () => {
     // a0 = a data word; each round a plain store (fills the host TLB's write entry) and every AMO
     // on it, W and D, with values that mix sign bits (min/max, signed and unsigned, see them).
