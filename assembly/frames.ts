@@ -38,6 +38,13 @@ function initSentinels(frame: u32): void {
   return <u32>(ppn ^ (ppn >> FRAME_BITS) ^ (ppn >> (2 * FRAME_BITS))) & (FRAME_COUNT - 1);
 }
 
+/** The frame holding physical page `ppage` now, or 0 when none does (nothing is filled). */
+export function frameHeld(ppage: u64): u32 {
+  const ppn = ppage >> PAGE_SHIFT;
+  const idx = frameIndex(ppn);
+  return load<u64>(FTAG_BASE + idx * 8) == ppn + 1 ? FRAME_BASE + idx * FRAME_SIZE : 0;
+}
+
 /** Base address of the frame caching physical page `ppage` (page-aligned pa), creating it. */
 export function frameFor(ppage: u64): u32 {
   const ppn = ppage >> PAGE_SHIFT;

@@ -25,7 +25,7 @@ import { tmReset, tmEnabled, tmAccess, tmHfenceGvma, tmHfenceVvma, tmDataRegime 
 export { run } from './run';
 export {
   jitConfigure, jitFlush, jitDecode, jitMarkFrame, jitMulh, jitMulhu, jitMulhsu, jitDiv, jitDivu, jitRem, jitRemu,
-  jitDivw, jitDivuw, jitRemw, jitRemuw, jitBit,
+  jitDivw, jitDivuw, jitRemw, jitRemuw, jitBit, jitChain,
 } from './jit';
 export { injectVS, vcpuLoaded, hostHfenceGvma, gpaToHpa, gvaToHpa } from './vmexit';
 export { dbgTranslate, dbgWatchChanged, dbgCsrRead, dbgCsrWrite, dbgCsrStatus } from './debug';

@@ -10,9 +10,13 @@
  */
 import {
   JMAP_BASE, JMAP_FRAME, JMAP_SIZE, J_FRAME_FLAG, J_INVAL, FRAME_BASE, FRAME_SIZE, FRAME_COUNT, FTAG_BASE,
-  S_OP, RAM_GPA, RAM_OFFSET, PAGE_SHIFT, J_ON, J_THRESH, JE_NEVER,
+  S_OP, RAM_GPA, RAM_OFFSET, PAGE_SHIFT, J_ON, J_THRESH, JE_NEVER, JE_COMPILED, J_MAPBASE, J_CHAINS,
+  C_STOP, D_FLAGS, H_HPM_ARMED, H_TRIG_ARMED,
 } from './layout';
-import { fillSlot } from './frames';
+import { fillSlot, frameHeld } from './frames';
+import { fetchPageHit } from './mmu';
+import { pendingInterrupt } from './trap';
+import { TRIG_ARMED_STEP } from './trigger';
 import { mulh, mulhu, mulhsu, div64, divu64, rem64, remu64, divw, divuw, remw, remuw } from './alu';
 import { bitOp } from './bitmanip';
 
@@ -57,6 +61,62 @@ export function jitDecode(slot: u32): u32 {
   if ((lo & 3) == 3 && off == 0xffe) return 0;
   fillSlot(slot, (lo & 3) == 3 ? lo | (<u32>load<u16>(host + 2) << 16) : lo);
   return <u32>load<u16>(slot, S_OP);
+}
+
+/**
+ * Nothing armed that needs the block boundary itself: the host debugger (breakpoints, stepping),
+ * Sdtrig execute/icount triggers, Sscofpmf overflow-armed counters. Then a boundary whose cycle
+ * deadline is not reached does only what quietBoundary() does. (Timing mode needs every boundary
+ * too: the run loop asks tmEnabled() itself; compiled code never runs in it.)
+ */
+export function quietBoundaries(): bool {
+  return (load<u32>(D_FLAGS) | load<u64>(H_HPM_ARMED) | (load<u64>(H_TRIG_ARMED) & TRIG_ARMED_STEP)) == 0;
+}
+
+/** The physical page quietBoundary() found (valid when it returned a frame). */
+export let quietPpage: u64 = 0;
+
+/**
+ * The block boundary at a transfer to another page, `pc`, when it has nothing to do but go on:
+ * no host stop, no interrupt to take, pc's page in the fetch TLB and held by a frame, and pc not in
+ * the page's last parcel (a 32-bit instruction there straddles: the boundary decodes it). Returns
+ * that frame (quietPpage = its physical page), or 0: take the whole boundary. The caller has made
+ * sure the cycle deadline is not reached and quietBoundaries() holds; everything else the
+ * boundary reads changes only through what ends a block first (a CSR write, a trap, xRET, an MMIO
+ * access, a host call between runs), and its Sstc timer updates happen only at the deadline.
+ */
+export function quietBoundary(pc: u64): u32 {
+  if (load<u32>(C_STOP) != 0 || pendingInterrupt() != 0) return 0;
+  if ((<u32>pc & 0xfff) == 0xffe) return 0;
+  const ppage = fetchPageHit(pc);
+  if (ppage == <u64>-1) return 0;
+  quietPpage = ppage;
+  return frameHeld(ppage);
+}
+
+/**
+ * Compiled code leaves its page at `pc` (a jump, call, return or branch out of it, or the page's
+ * end): the run loop would break to the block boundary there. When that boundary would do nothing
+ * but go on at `pc` (the cycle deadline not reached, no host stop, no interrupt to take, nothing
+ * that needs the boundary itself: debugger, execute/icount triggers, armed counter overflows) and
+ * pc's page is mapped by the fetch TLB, held by a frame and has a compiled block at pc's offset,
+ * return that block's table index (and point J_MAPBASE at the frame's map), so compiled code
+ * tail-calls it; else -1 (the block returns to the run loop, status 1). Nothing else the boundary
+ * looks at can change inside compiled code (it runs no CSR, system or trapping instruction: its
+ * loads and stores are host-TLB hits on RAM), and the boundary's timer updates (Sstc) happen only
+ * at or after the deadline, so going on here is what the interpreter does (docs/JIT.md
+ * "Chaining across pages").
+ */
+export function jitChain(pc: u64, cycles: u64, deadline: u64): i32 {
+  if (cycles >= deadline || !quietBoundaries()) return -1;
+  const frame = quietBoundary(pc);
+  if (frame == 0) return -1;
+  const mapBase = JMAP_BASE + ((frame - FRAME_BASE) >> 3);
+  const e = <u32>load<u16>(mapBase + (<u32>pc & 0xfff));
+  if (e < JE_COMPILED) return -1;
+  store<u32>(J_MAPBASE, mapBase);
+  store<u64>(J_CHAINS, load<u64>(J_CHAINS) + 1);
+  return <i32>(e & ~JE_COMPILED);
 }
 
 /** Mark frame `idx` as holding compiled blocks (the host calls this when it installs one). */

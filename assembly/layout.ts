@@ -378,6 +378,9 @@ export const J_MAPBASE: u32 = J_INVAL + 4;
 // u32: executions of blocks waiting in the compile batch (src/jit/jit.ts: their stub counts and
 // asks the host to build the batch when it reaches the limit).
 export const J_PEND: u32 = J_MAPBASE + 4;
+// u64 (stats): transfers out of a page that compiled code made into compiled code itself
+// (jit.ts jitChain), without returning to the run loop.
+export const J_CHAINS: u32 = J_PEND + 4;
 export const J_FRAME_FLAG: u32 = JIT_BASE + 0x100; // u8 per frame: 1 = has compiled blocks
 export const JMAP_BASE: u32 = J_FRAME_FLAG + FRAME_COUNT;
 export const JMAP_SIZE: u32 = (FRAME_END + SCRATCH_SIZE - FRAME_BASE) >> 3;

@@ -770,14 +770,21 @@ export function storeSlowIn(va: u64, size: u32, v: u64, p: u32): void {
   }
 }
 
+/** fetchPage's host-TLB hit alone: the physical page of `va`, or all ones when the fetch entry misses (no walk, no fault). */
+@inline export function fetchPageHit(va: u64): u64 {
+  const e = tlbSet(curRegime()) + (TLB_FETCH - TLB_BASE) + tlbIndex(va);
+  const vp = va & ~(<u64>0xfff);
+  return load<u64>(e) == vp ? vp + load<u64>(e, 8) - RAM_ADDEND : <u64>-1;
+}
+
 /**
  * Physical address of the RAM page holding instruction address `va` (current privilege), or all
  * ones after raising a fetch page fault or access fault (fetch from a device or unmapped space).
  */
 export function fetchPage(va: u64): u64 {
+  const hit = fetchPageHit(va);
+  if (hit != <u64>-1) return hit;
   const p = curRegime();
-  const e = tlbSet(p) + (TLB_FETCH - TLB_BASE) + tlbIndex(va);
-  if (load<u64>(e) == (va & ~(<u64>0xfff))) return (va & ~(<u64>0xfff)) + load<u64>(e, 8) - RAM_ADDEND;
   const pa = translate(va, ACCESS_FETCH, p, 2);
   if (excPending != 0) return <u64>-1;
   if (!inRam(pa, 2)) {

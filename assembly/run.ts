@@ -23,7 +23,7 @@ import {
   FRAME_BASE, FRAME_END, J_ON, JIT_INHIBIT, J_THRESH, J_MAPBASE, JMAP_BASE, JE_COMPILED, J_PC, J_CYCLES, J_LEFT, J_INSNS, J_ENTERS,
 } from './layout';
 import { hpmOvfCheck } from './hpm';
-import { jitCompile } from './jit';
+import { jitCompile, quietBoundaries, quietBoundary, quietPpage } from './jit';
 import { trigBeforeInsn, trigRetired, trigOnTrap, TRIG_ARMED_STEP, TRIG_FIRED, TRIG_STEP } from './trigger';
 import { dbgBlockStart, dbgAfter, dbgBlockEnd, dbgTrapTaken, DBG_STOP, DBG_STEPBLOCK } from './debug';
 import { D_FLAGS, D_MID, D_DEADLINE } from './layout';
@@ -309,6 +309,10 @@ export function run(): u32 {
   // heat at every instruction made the interpreter ~1.7x slower.
   let jitIn: u32 = 0; // 1 when jitOn
   let jin: u32 = 0;
+  // A transfer to another page may take the quiet boundary (jit.ts quietBoundary: nothing for the
+  // boundary to do, the next page's frame at hand) instead of the whole one: never while this
+  // block is stepped or capped, in timing mode, or with debugger/trigger/overflow work armed.
+  let quiet = false;
 
   while (true) {
     // ---- block boundary
@@ -476,6 +480,7 @@ export function run(): u32 {
     jitOn = load<u32>(J_ON) != 0 && load<u32>(JIT_INHIBIT) == 0 && !stepping && !dbgWant && !tmEnabled();
     jitIn = jitOn ? 1 : 0;
     jin = jitIn;
+    quiet = !stepping && !dbgWant && capRest == 0 && !tmEnabled() && quietBoundaries();
 
     // ---- straight-line execution within the page
     while (true) {
@@ -520,6 +525,16 @@ export function run(): u32 {
             pc = load<u64>(J_PC);
             cycles = load<u64>(J_CYCLES);
             if (st == 1) break;
+            if (pc - pageVa >= 4096) {
+              // Compiled code went on into another page (jit.ts jitChain: that boundary had
+              // nothing to do) and stopped there inside a block: the inner loop goes on in that
+              // page. Its fetch-TLB entry and frame are the ones jitChain found (compiled code
+              // changes neither).
+              pageVa = pc & ~(<u64>0xfff);
+              const pp = fetchPage(pc);
+              hostPage = pp + RAM_ADDEND;
+              frame = frameFor(pp);
+            }
             // status 0: the interpreter executes the instruction at pc, then looks again; 2: pc
             // may start a compiled block (a transfer to a block of another module of the page).
             jin = st == 0 ? 2 : 1;
@@ -1238,6 +1253,13 @@ export function run(): u32 {
             if (tmFetch) cycles += tmAccess(pc, true);
             slot = frame + (<u32>(pc - pageVa) << 3); jin = jitIn; continue;
           }
+        if (quiet && cycles < deadline) {
+          const f = quietBoundary(pc);
+          if (f != 0) {
+            frame = f; pageVa = pc & ~(<u64>0xfff); hostPage = quietPpage + RAM_ADDEND;
+            slot = frame + (<u32>(pc - pageVa) << 3); jin = jitIn; continue;
+          }
+        }
         break;
       }
       case OP_JALR: {
@@ -1249,6 +1271,13 @@ export function run(): u32 {
             if (tmFetch) cycles += tmAccess(pc, true);
             slot = frame + (<u32>(pc - pageVa) << 3); jin = jitIn; continue;
           }
+        if (quiet && cycles < deadline) {
+          const f = quietBoundary(pc);
+          if (f != 0) {
+            frame = f; pageVa = pc & ~(<u64>0xfff); hostPage = quietPpage + RAM_ADDEND;
+            slot = frame + (<u32>(pc - pageVa) << 3); jin = jitIn; continue;
+          }
+        }
         break;
       }
       // ---- A: LR/SC (Unpriv 8.2). The reservation is the host address of the reserved word.
@@ -2048,6 +2077,13 @@ export function run(): u32 {
       }
       case OP_PAGE_END: {
         left++;
+        if (quiet && cycles < deadline) {
+          const f = quietBoundary(pc);
+          if (f != 0) {
+            frame = f; pageVa = pc & ~(<u64>0xfff); hostPage = quietPpage + RAM_ADDEND;
+            slot = frame + (<u32>(pc - pageVa) << 3); jin = jitIn; continue;
+          }
+        }
         break;
       }
       default: {

@@ -211,6 +211,8 @@ export interface RunOut {
   state: Record<string, string | number>;
   status: number[];
   jitInsns: number;
+  /** Page exits compiled code went on from by itself (jitChain). */
+  chains: number;
 }
 
 /** Run a program on a fresh core of `tier` for `limit` instructions in slices from `seed`. */
@@ -273,7 +275,7 @@ export function* runTierSlices(tier: Tier, prog: { base: number; bytes: Uint8Arr
     }
   }
   const jitInsns = core.jit ? core.jit.stats().insns : 0;
-  return { state, status, jitInsns };
+  return { state, status, jitInsns, chains: core.jit ? core.jit.stats().chains : 0 };
 }
 
 export interface DiffResult {
@@ -281,6 +283,7 @@ export interface DiffResult {
   diffs: string[];
   insns: number;
   jitInsns: number;
+  chains: number;
 }
 
 /** One program, both tiers: the differences (none expected). */
@@ -293,5 +296,5 @@ export function diffOne(seed: number, size = 400, limit = 20000): DiffResult {
     if (a.state[k] !== b.state[k]) diffs.push(`${k}: interp ${a.state[k]} jit ${b.state[k]}`);
   }
   if (a.status.join() !== b.status.join()) diffs.push(`run statuses differ: ${a.status.length} vs ${b.status.length} calls`);
-  return { seed, diffs, insns: Number(a.state.instret), jitInsns: b.jitInsns };
+  return { seed, diffs, insns: Number(a.state.instret), jitInsns: b.jitInsns, chains: b.chains };
 }

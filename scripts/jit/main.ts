@@ -23,12 +23,14 @@ const size = opt('--size', 400);
 const limit = opt('--limit', 20000);
 let insns = 0;
 let jit = 0;
+let chains = 0;
 let bad = 0;
 const t0 = performance.now();
 for (let s = seed0; s < seed0 + count; s++) {
   const r = diffOne(s, size, limit);
   insns += r.insns;
   jit += r.jitInsns;
+  chains += r.chains;
   if (r.diffs.length > 0) {
     bad++;
     process.stdout.write(`seed ${s}: ${r.diffs.length} differences: ${r.diffs.slice(0, 6).join('; ')}\n`);
@@ -37,7 +39,7 @@ for (let s = seed0; s < seed0 + count; s++) {
 }
 const secs = ((performance.now() - t0) / 1000).toFixed(1);
 process.stdout.write(
-  `jitdiff: ${count} programs, ${insns} instructions per tier (${((100 * jit) / Math.max(1, insns)).toFixed(1)}% in compiled code), ` +
+  `jitdiff: ${count} programs, ${insns} instructions per tier (${((100 * jit) / Math.max(1, insns)).toFixed(1)}% in compiled code, ${chains} page exits chained), ` +
     `${bad} diverging, ${secs} s\n`,
 );
 process.exit(bad > 0 ? 1 : 0);

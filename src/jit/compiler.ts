@@ -455,7 +455,8 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
     const next = last.off + last.len;
     const j = next < 4096 ? headIndex.get(next) : undefined;
     prep(n, 0, false, () => pcAt(next));
-    go(j !== undefined ? chainTo(j) : n === MAX_BLOCK ? 2 : 0);
+    // Past the page's end the interpreter breaks to the block boundary (status 1: jitChain may go on).
+    go(j !== undefined ? chainTo(j) : next >= 4096 ? 1 : n === MAX_BLOCK ? 2 : 0);
   }
   c.op(Op.end); // $L
   c.op(Op.unreachable); // (every path above branches to $E)
@@ -480,6 +481,15 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
     }
     c.op(Op.end); // $leave
   }
+  // Status 1 (out of the page, or the deadline reached): where the run loop would break to the
+  // block boundary. jitChain does what that boundary would when it has nothing to do, and gives
+  // the compiled block at the new pc (another page's, through its frame's block map), or -1.
+  c.get(EST).i32(1).op(Op.i32Eq).byte(Op.if).byte(VOID);
+  c.get(EPC).get(P_CYC).get(P_DL).byte(Op.call).u32(env.helper('jitChain')).tee(A).i32(0).op(Op.i32GeS).byte(Op.if).byte(VOID);
+  c.get(EPC).get(P_CYC).get(P_LEFT).get(P_DL).get(P_TR).get(P_TW).get(A);
+  c.byte(Op.returnCallIndirect).u32(BLOCK_TYPE).u32(0); // table 0
+  c.op(Op.end);
+  c.op(Op.end);
   // Status 2 (a transfer to an offset of this page that no block of this function's module
   // starts at): if the block map has compiled code there (another module of the page), go on in
   // it through the function table; else leave (the run loop looks there).

@@ -51,7 +51,7 @@ export type AmoFn = 'swap' | 'add' | 'xor' | 'and' | 'or' | 'min' | 'max' | 'min
 
 export const HELPERS = [
   'jitMulh', 'jitMulhu', 'jitMulhsu', 'jitDiv', 'jitDivu', 'jitRem', 'jitRemu', 'jitDivw', 'jitDivuw',
-  'jitRemw', 'jitRemuw', 'jitBit',
+  'jitRemw', 'jitRemuw', 'jitBit', 'jitChain',
 ] as const;
 export type HelperName = (typeof HELPERS)[number];
 

@@ -67,7 +67,10 @@ export interface JitStats {
   /** Modules taken from the process-wide code cache (emitted before: another frame, VM or run). */
   reused: number;
   insns: number;
+  /** Compiled-block calls from the run loop. */
   enters: number;
+  /** Transfers out of a page that compiled code made into compiled code of the new page itself (no run-loop round trip). */
+  chains: number;
   /** Async compile mode only (JitOptions.async). */
   async?: AsyncJitStats;
 }
@@ -75,6 +78,8 @@ export interface JitStats {
 const HELPER_TYPE = { params: [I64, I64], results: [I64] };
 /** jitBit(op, rs1, rs2, imm). */
 const BIT_TYPE = { params: [I32, I64, I64, I64], results: [I64] };
+/** assembly/jit.ts jitChain(pc, cycles, deadline) -> table index or -1. */
+const CHAIN_TYPE = { params: [I64, I64, I64], results: [I32] };
 /** Most block starts one page function holds; a page with more hot starts interprets the rest. */
 export const MAX_HEADS = Number(ENV.JIT_MAX_HEADS ?? 256);
 const WHOLE_ALWAYS = ENV.JIT_WHOLE === "1";
@@ -426,8 +431,8 @@ export class Jit {
       const funcs: FuncCode[] = [];
       for (const g of groups) funcs.push(...compilePage(g.blocks, this.env, HELPERS.length + funcs.length, counters).funcs);
       const bytes = moduleBytes({
-        types: [ENTRY_TYPE, HELPER_TYPE, BIT_TYPE],
-        imports: HELPERS.map((name) => ({ name, type: name === 'jitBit' ? 2 : 1 })),
+        types: [ENTRY_TYPE, HELPER_TYPE, BIT_TYPE, CHAIN_TYPE],
+        imports: HELPERS.map((name) => ({ name, type: name === 'jitBit' ? 2 : name === 'jitChain' ? 3 : 1 })),
         counterBase: true,
         table: true,
         funcs: funcs.map((b, k) => ({ type: 0, locals: b.locals, body: b.body, export: `e${k}` })),
@@ -527,6 +532,7 @@ export class Jit {
       reused: this.reused,
       insns: Number(dv.getBigUint64(L.J_INSNS, true)),
       enters: Number(dv.getBigUint64(L.J_ENTERS, true)),
+      chains: Number(dv.getBigUint64(L.J_CHAINS, true)),
       ...(this.async ? { async: this.async.stats() } : {}),
     };
   }

@@ -10,8 +10,8 @@ import type { JitOptions, Tier } from '../../src/jit/jit.js';
 export const noMmio: MmioPort = { read: () => 1, write: () => 1, dataLo: 0, dataHi: 0 };
 
 /** A Core of `tier` running `words` from 0x80000000 (JIT threshold `threshold`, more `jit` options). */
-export function coreWith(tier: Tier, words: number[], threshold = 2, jit: JitOptions = {}): Core {
-  const core = new Core({ ramBytes: 1 << 20, mmio: noMmio, tier, jit: { threshold, batch: 1, ...jit } });
+export function coreWith(tier: Tier, words: number[], threshold = 2, jit: JitOptions = {}, mmio: MmioPort = noMmio): Core {
+  const core = new Core({ ramBytes: 1 << 20, mmio, tier, jit: { threshold, batch: 1, ...jit } });
   const dv = new DataView(core.ram.buffer, core.ram.byteOffset);
   words.forEach((w, i) => dv.setUint32(i * 4, w >>> 0, true));
   core.ex.invalidatePhys(0x8000_0000n, BigInt(words.length * 4));

@@ -11,7 +11,7 @@ import { SEMANTIC_OPS } from '../../src/isa/table.js';
 import { EMITTERS } from '../../src/jit/emitters.js';
 import { VirtMachine } from '../../src/board/virt.js';
 import { extMaskOf } from '../../src/board/cpu.js';
-import { Core } from '../../src/core.js';
+import { Core, type MmioPort } from '../../src/core.js';
 import { coreWith, snapshot, LOOP, smcProgram, slices, noMmio } from './harness.js';
 import { diffOne, JIT_ROWS } from '../../scripts/jit/difftest.js';
 
@@ -297,5 +297,171 @@ describe('JIT exactness', () => {
     expect(c.jit!.stats().insns).toBeGreaterThan(0);
     c.setTier('interp');
     expect(new DataView(c.ex.memory.buffer).getUint32(L.J_ON, true)).toBe(0);
+  });
+});
+
+describe('chaining across pages (assembly/jit.ts jitChain)', () => {
+  // A loop on page 0 calls f on page 1, which jumps to g on page 2, which returns to page 0: every
+  // round leaves its page three times. The Sstc timer interrupts it every 37 ticks (10 cycles a
+  // tick); the handler counts, sums the interrupted pcs and re-arms. Compiled code goes on across
+  // pages by itself only where the run loop's boundary would have nothing to do, so the interrupts
+  // must land on the same instructions as in the interpreter.
+  const CSR = { mstatus: 0x300, mie: 0x304, mtvec: 0x305, menvcfg: 0x30a, mepc: 0x341, stimecmp: 0x14d };
+  const page0 = [
+    encode('auipc', { rd: 5, imm: 0 }),
+    encode('addi', { rd: 5, rs1: 5, imm: 0x100 }),
+    encode('csrrw', { rd: 0, rs1: 5, imm: CSR.mtvec }), // handler at 0x100
+    encode('addi', { rd: 6, rs1: 0, imm: -1 }),
+    encode('slli', { rd: 6, rs1: 6, imm: 63 }),
+    encode('csrrs', { rd: 0, rs1: 6, imm: CSR.menvcfg }), // STCE
+    encode('addi', { rd: 7, rs1: 0, imm: 50 }),
+    encode('csrrw', { rd: 0, rs1: 7, imm: CSR.stimecmp }),
+    encode('addi', { rd: 28, rs1: 0, imm: 32 }),
+    encode('csrrs', { rd: 0, rs1: 28, imm: CSR.mie }), // STIE
+    encode('addi', { rd: 29, rs1: 0, imm: 8 }),
+    encode('csrrs', { rd: 0, rs1: 29, imm: CSR.mstatus }), // MIE
+    encode('addi', { rd: 11, rs1: 0, imm: 2000 }),
+    encode('jal', { rd: 1, imm: 0x1000 - 0x34 }), // 0x34 loop: call f (0x1000)
+    encode('addi', { rd: 11, rs1: 11, imm: -1 }),
+    encode('bne', { rs1: 11, rs2: 0, imm: -8 }),
+    encode('jal', { rd: 0, imm: 0 }), // spin
+  ];
+  const handler = [
+    encode('addi', { rd: 18, rs1: 18, imm: 1 }),
+    encode('csrrs', { rd: 30, rs1: 0, imm: CSR.mepc }),
+    encode('add', { rd: 19, rs1: 19, rs2: 30 }),
+    encode('add', { rd: 20, rs1: 20, rs2: 11 }),
+    encode('csrrs', { rd: 31, rs1: 0, imm: CSR.stimecmp }),
+    encode('addi', { rd: 31, rs1: 31, imm: 37 }),
+    encode('csrrw', { rd: 0, rs1: 31, imm: CSR.stimecmp }),
+    encode('mret'),
+  ];
+  const f = [encode('addi', { rd: 12, rs1: 12, imm: 3 }), encode('xor', { rd: 13, rs1: 13, rs2: 12 }), encode('jal', { rd: 0, imm: 0x1000 - 8 })];
+  const g = [encode('add', { rd: 14, rs1: 14, rs2: 13 }), encode('jalr', { rd: 0, rs1: 1, imm: 0 })];
+  const words: number[] = [];
+  const put = (at: number, ws: number[]): void => ws.forEach((w, i) => (words[at / 4 + i] = w));
+  put(0, page0);
+  put(0x100, handler);
+  put(0x1000, f);
+  put(0x2000, g);
+  for (let i = 0; i < words.length; i++) words[i] ??= 0;
+  const machine = (tier: 'interp' | 'jit'): Core => {
+    const core = coreWith(tier, words);
+    core.setTimebase(10, 0n);
+    return core;
+  };
+
+  it('the call chain stays in compiled code, and every interrupt lands where the interpreter takes it', () => {
+    const s: unknown[] = [];
+    let st: ReturnType<NonNullable<Core['jit']>['stats']> | undefined;
+    for (const tier of ['interp', 'jit'] as const) {
+      const core = machine(tier);
+      core.insnLimit = 20_000;
+      core.run();
+      s.push(snapshot(core));
+      if (tier === 'jit') st = core.jit!.stats();
+      else expect(core.x(18)).toBeGreaterThan(40n); // interrupts taken
+    }
+    expect(s[1]).toEqual(s[0]);
+    expect(st!.insns).toBeGreaterThan(15_000);
+    // About three page exits per round went on in compiled code.
+    expect(st!.chains).toBeGreaterThan(3000);
+  });
+
+  it('every instruction limit and odd deadlines give the interpreter\'s state', () => {
+    for (const limit of [1, 37, 100, 1001, 5003, 12_000]) {
+      const s: unknown[] = [];
+      for (const tier of ['interp', 'jit'] as const) {
+        const core = machine(tier);
+        for (const _ of slices(core, limit));
+        s.push(snapshot(core));
+      }
+      expect(s[1], `limit ${limit}`).toEqual(s[0]);
+    }
+  });
+
+  it('a pending interrupt that is enabled stops the chain; a disabled one does not', () => {
+    // mstatus.MIE clear: STIP pending but not taken, so the boundary has nothing to do and the
+    // chain goes on; the interpreter agrees on every counter.
+    const s: unknown[] = [];
+    for (const tier of ['interp', 'jit'] as const) {
+      const core = machine(tier);
+      const dv = new DataView(core.ram.buffer, core.ram.byteOffset);
+      dv.setUint32(0x2c, encode('addi', { rd: 0, rs1: 0, imm: 0 }) >>> 0, true); // no MIE
+      core.ex.invalidatePhys(0x8000_0000n, 4096n);
+      core.insnLimit = 20_000;
+      core.run();
+      expect(core.mip & 32, tier).toBe(32);
+      expect(core.x(18)).toBe(0n);
+      s.push(snapshot(core));
+      if (tier === 'jit') expect(core.jit!.stats().chains).toBeGreaterThan(3000);
+    }
+    expect(s[1]).toEqual(s[0]);
+  });
+});
+
+describe('chaining across pages: an interrupt raised by a device', () => {
+  it('is taken after the device store, as in the interpreter, while the call chain runs compiled', () => {
+    // The loop calls f on the next page and stores to a device register; every 7th store raises
+    // MEIP. The store is interpreted (MMIO) and ends the block, so the boundary after it takes the
+    // interrupt; the handler lowers MEIP by another store. Compiled code and its chains in between
+    // must leave every interrupt on the interpreter's instruction.
+    const MMIO = 0x1000_0000;
+    const page0 = [
+      encode('auipc', { rd: 5, imm: 0 }),
+      encode('addi', { rd: 5, rs1: 5, imm: 0x100 }),
+      encode('csrrw', { rd: 0, rs1: 5, imm: 0x305 }), // mtvec = handler
+      encode('lui', { rd: 28, imm: 0x1000 }),
+      encode('addi', { rd: 28, rs1: 28, imm: -0x800 }),
+      encode('csrrs', { rd: 0, rs1: 28, imm: 0x304 }), // mie.MEIE
+      encode('addi', { rd: 29, rs1: 0, imm: 8 }),
+      encode('csrrs', { rd: 0, rs1: 29, imm: 0x300 }), // mstatus.MIE
+      encode('lui', { rd: 10, imm: MMIO }),
+      encode('addi', { rd: 7, rs1: 0, imm: 1 }),
+      encode('addi', { rd: 11, rs1: 0, imm: 2000 }),
+      encode('jal', { rd: 1, imm: 0x1000 - 0x2c }), // 0x2c loop: call f
+      encode('sw', { rs1: 10, rs2: 7, imm: 0 }),
+      encode('addi', { rd: 11, rs1: 11, imm: -1 }),
+      encode('bne', { rs1: 11, rs2: 0, imm: -12 }),
+      encode('jal', { rd: 0, imm: 0 }),
+    ];
+    const handler = [
+      encode('addi', { rd: 18, rs1: 18, imm: 1 }),
+      encode('csrrs', { rd: 30, rs1: 0, imm: 0x341 }),
+      encode('add', { rd: 19, rs1: 19, rs2: 30 }),
+      encode('add', { rd: 20, rs1: 20, rs2: 11 }),
+      encode('addi', { rd: 31, rs1: 0, imm: 2 }),
+      encode('sw', { rs1: 10, rs2: 31, imm: 0 }), // lowers MEIP
+      encode('mret'),
+    ];
+    const f = [encode('addi', { rd: 12, rs1: 12, imm: 3 }), encode('xor', { rd: 13, rs1: 13, rs2: 12 }), encode('jalr', { rd: 0, rs1: 1, imm: 0 })];
+    const words: number[] = [];
+    page0.forEach((w, i) => (words[i] = w));
+    handler.forEach((w, i) => (words[0x40 + i] = w));
+    f.forEach((w, i) => (words[0x400 + i] = w));
+    for (let i = 0; i < words.length; i++) words[i] ??= 0;
+    const s: unknown[] = [];
+    for (const tier of ['interp', 'jit'] as const) {
+      let core: Core | undefined;
+      let stores = 0;
+      const port: MmioPort = {
+        read: () => 1,
+        write: (addr, _size, lo) => {
+          if (addr !== MMIO) return 1;
+          if (lo === 1 && ++stores % 7 === 0) core!.setMip(11, true);
+          if (lo === 2) core!.setMip(11, false);
+          return 0;
+        },
+        dataLo: 0,
+        dataHi: 0,
+      };
+      core = coreWith(tier, words, 2, {}, port);
+      core.insnLimit = 30_000;
+      core.run();
+      expect(core.x(18), tier).toBeGreaterThan(200n);
+      s.push(snapshot(core));
+      if (tier === 'jit') expect(core.jit!.stats().chains).toBeGreaterThan(1000);
+    }
+    expect(s[1]).toEqual(s[0]);
   });
 });

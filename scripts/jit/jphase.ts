@@ -1,0 +1,23 @@
+// Boot Linux in slices of SLICE instructions and print each slice's wall ms (phase profile).
+import { join } from 'node:path';
+import { VirtMachine } from '../../src/board/virt.js';
+import { bootLinux } from '../../src/board/boot.js';
+import { useOptimizingCompiler, setDefaultTier } from '../../src/core.js';
+setDefaultTier((process.env.TIER as 'jit') ?? 'jit');
+useOptimizingCompiler();
+const g = process.env.GUESTS ?? join(import.meta.dirname ?? '.', '../../../shared/guests');
+const m = new VirtMachine({ ramBytes: 256 << 20, onOutput: () => {} });
+bootLinux(m, { bios: join(g, 'opensbi-fw_dynamic.bin'), kernel: join(g, 'linux-6.1-rv64.Image'), initrd: join(g, 'initramfs-nolibc.cpio.gz'), append: 'console=ttyS0' });
+const slice = Number(process.env.SLICE ?? 10e6);
+const row: string[] = [];
+let tot = 0;
+for (;;) {
+  const t = performance.now();
+  const i0 = m.core.instret;
+  const r = m.runSync({ maxInsns: Number(i0) + slice });
+  const dt = performance.now() - t;
+  tot += dt;
+  row.push(`${(Number(i0) / 1e6).toFixed(0)}M:${dt.toFixed(0)}`);
+  if (r.reason !== 'max-insns') break;
+}
+console.log(row.join(' '), 'total', tot.toFixed(0));
