@@ -64,55 +64,32 @@ export function jitDecode(slot: u32): u32 {
 }
 
 /**
- * Nothing armed that needs the block boundary itself: the host debugger (breakpoints, stepping),
- * Sdtrig execute/icount triggers, Sscofpmf overflow-armed counters. Then a boundary whose cycle
- * deadline is not reached does only what quietBoundary() does. (Timing mode needs every boundary
- * too: the run loop asks tmEnabled() itself; compiled code never runs in it.)
- */
-export function quietBoundaries(): bool {
-  return (load<u32>(D_FLAGS) | load<u64>(H_HPM_ARMED) | (load<u64>(H_TRIG_ARMED) & TRIG_ARMED_STEP)) == 0;
-}
-
-/** The physical page quietBoundary() found (valid when it returned a frame). */
-export let quietPpage: u64 = 0;
-
-/**
- * The block boundary at a transfer to another page, `pc`, when it has nothing to do but go on:
- * no host stop, no interrupt to take, pc's page in the fetch TLB and held by a frame, and pc not in
- * the page's last parcel (a 32-bit instruction there straddles: the boundary decodes it). Returns
- * that frame (quietPpage = its physical page), or 0: take the whole boundary. The caller has made
- * sure the cycle deadline is not reached and quietBoundaries() holds; everything else the
- * boundary reads changes only through what ends a block first (a CSR write, a trap, xRET, an MMIO
- * access, a host call between runs), and its Sstc timer updates happen only at the deadline.
- */
-export function quietBoundary(pc: u64): u32 {
-  if (load<u32>(C_STOP) != 0 || pendingInterrupt() != 0) return 0;
-  if ((<u32>pc & 0xfff) == 0xffe) return 0;
-  const ppage = fetchPageHit(pc);
-  if (ppage == <u64>-1) return 0;
-  quietPpage = ppage;
-  return frameHeld(ppage);
-}
-
-/**
  * Compiled code leaves its page at `pc` (a jump, call, return or branch out of it, or the page's
  * end): the run loop would break to the block boundary there. When that boundary would do nothing
- * but go on at `pc` (the cycle deadline not reached, no host stop, no interrupt to take, nothing
- * that needs the boundary itself: debugger, execute/icount triggers, armed counter overflows) and
- * pc's page is mapped by the fetch TLB, held by a frame and has a compiled block at pc's offset,
- * return that block's table index (and point J_MAPBASE at the frame's map), so compiled code
- * tail-calls it; else -1 (the block returns to the run loop, status 1). Nothing else the boundary
- * looks at can change inside compiled code (it runs no CSR, system or trapping instruction: its
- * loads and stores are host-TLB hits on RAM), and the boundary's timer updates (Sstc) happen only
- * at or after the deadline, so going on here is what the interpreter does (docs/JIT.md
- * "Chaining across pages").
+ * but go on at `pc`, return the table index of the compiled block at pc (and point J_MAPBASE at its
+ * frame's map), so compiled code tail-calls it; else -1 (the block returns to the run loop, status
+ * 1). "Nothing to do": the cycle deadline not reached (the boundary's Sstc timer updates happen
+ * only at or after it), no host stop, no interrupt to take, nothing armed that needs the boundary
+ * itself (the host debugger, Sdtrig execute/icount triggers, Sscofpmf overflow-armed counters),
+ * pc not in the page's last parcel (a 32-bit instruction there straddles the page end: the
+ * boundary decodes it), pc's page in the fetch TLB and held by a frame. Everything else the
+ * boundary reads changes only through what compiled code never runs and what ends an interpreted
+ * block first (a CSR write, a trap, xRET, an MMIO access; the host between runs). Timing mode
+ * needs every boundary, and compiled code never runs in it (docs/JIT.md "Chaining across pages").
  */
 export function jitChain(pc: u64, cycles: u64, deadline: u64): i32 {
-  if (cycles >= deadline || !quietBoundaries()) return -1;
-  const frame = quietBoundary(pc);
+  if (cycles >= deadline) return -1;
+  if ((load<u32>(C_STOP) | load<u32>(D_FLAGS)) != 0) return -1;
+  if ((load<u64>(H_HPM_ARMED) | (load<u64>(H_TRIG_ARMED) & TRIG_ARMED_STEP)) != 0) return -1;
+  if (pendingInterrupt() != 0) return -1;
+  const off = <u32>pc & 0xfff;
+  if (off == 0xffe) return -1;
+  const ppage = fetchPageHit(pc);
+  if (ppage == <u64>-1) return -1;
+  const frame = frameHeld(ppage);
   if (frame == 0) return -1;
   const mapBase = JMAP_BASE + ((frame - FRAME_BASE) >> 3);
-  const e = <u32>load<u16>(mapBase + (<u32>pc & 0xfff));
+  const e = <u32>load<u16>(mapBase + off);
   if (e < JE_COMPILED) return -1;
   store<u32>(J_MAPBASE, mapBase);
   store<u64>(J_CHAINS, load<u64>(J_CHAINS) + 1);

@@ -23,7 +23,7 @@ import {
   FRAME_BASE, FRAME_END, J_ON, JIT_INHIBIT, J_THRESH, J_MAPBASE, JMAP_BASE, JE_COMPILED, J_PC, J_CYCLES, J_LEFT, J_INSNS, J_ENTERS,
 } from './layout';
 import { hpmOvfCheck } from './hpm';
-import { jitCompile, quietBoundaries, quietBoundary, quietPpage } from './jit';
+import { jitCompile } from './jit';
 import { trigBeforeInsn, trigRetired, trigOnTrap, TRIG_ARMED_STEP, TRIG_FIRED, TRIG_STEP } from './trigger';
 import { dbgBlockStart, dbgAfter, dbgBlockEnd, dbgTrapTaken, DBG_STOP, DBG_STEPBLOCK } from './debug';
 import { D_FLAGS, D_MID, D_DEADLINE } from './layout';
@@ -309,10 +309,6 @@ export function run(): u32 {
   // heat at every instruction made the interpreter ~1.7x slower.
   let jitIn: u32 = 0; // 1 when jitOn
   let jin: u32 = 0;
-  // A transfer to another page may take the quiet boundary (jit.ts quietBoundary: nothing for the
-  // boundary to do, the next page's frame at hand) instead of the whole one: never while this
-  // block is stepped or capped, in timing mode, or with debugger/trigger/overflow work armed.
-  let quiet = false;
 
   while (true) {
     // ---- block boundary
@@ -480,7 +476,6 @@ export function run(): u32 {
     jitOn = load<u32>(J_ON) != 0 && load<u32>(JIT_INHIBIT) == 0 && !stepping && !dbgWant && !tmEnabled();
     jitIn = jitOn ? 1 : 0;
     jin = jitIn;
-    quiet = !stepping && !dbgWant && capRest == 0 && !tmEnabled() && quietBoundaries();
 
     // ---- straight-line execution within the page
     while (true) {
@@ -1253,13 +1248,6 @@ export function run(): u32 {
             if (tmFetch) cycles += tmAccess(pc, true);
             slot = frame + (<u32>(pc - pageVa) << 3); jin = jitIn; continue;
           }
-        if (quiet && cycles < deadline) {
-          const f = quietBoundary(pc);
-          if (f != 0) {
-            frame = f; pageVa = pc & ~(<u64>0xfff); hostPage = quietPpage + RAM_ADDEND;
-            slot = frame + (<u32>(pc - pageVa) << 3); jin = jitIn; continue;
-          }
-        }
         break;
       }
       case OP_JALR: {
@@ -1271,13 +1259,6 @@ export function run(): u32 {
             if (tmFetch) cycles += tmAccess(pc, true);
             slot = frame + (<u32>(pc - pageVa) << 3); jin = jitIn; continue;
           }
-        if (quiet && cycles < deadline) {
-          const f = quietBoundary(pc);
-          if (f != 0) {
-            frame = f; pageVa = pc & ~(<u64>0xfff); hostPage = quietPpage + RAM_ADDEND;
-            slot = frame + (<u32>(pc - pageVa) << 3); jin = jitIn; continue;
-          }
-        }
         break;
       }
       // ---- A: LR/SC (Unpriv 8.2). The reservation is the host address of the reserved word.
@@ -2077,13 +2058,6 @@ export function run(): u32 {
       }
       case OP_PAGE_END: {
         left++;
-        if (quiet && cycles < deadline) {
-          const f = quietBoundary(pc);
-          if (f != 0) {
-            frame = f; pageVa = pc & ~(<u64>0xfff); hostPage = quietPpage + RAM_ADDEND;
-            slot = frame + (<u32>(pc - pageVa) << 3); jin = jitIn; continue;
-          }
-        }
         break;
       }
       default: {

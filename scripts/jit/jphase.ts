@@ -18,6 +18,6 @@ for (;;) {
   const dt = performance.now() - t;
   tot += dt;
   row.push(`${(Number(i0) / 1e6).toFixed(0)}M:${dt.toFixed(0)}`);
-  if (r.reason !== 'max-insns') break;
+  if (r.reason !== 'max-insns' || m.core.instret >= Number(process.env.MAX ?? Infinity)) break;
 }
 console.log(row.join(' '), 'total', tot.toFixed(0));
