@@ -6,6 +6,7 @@ import { useOptimizingCompiler, setDefaultTier } from '../../src/core.js';
 setDefaultTier((process.env.TIER as 'jit') ?? 'jit');
 useOptimizingCompiler();
 const g = process.env.GUESTS ?? join(import.meta.dirname ?? '.', '../../../shared/guests');
+for (let run = 0; run < Number(process.env.RUNS ?? 1); run++) {
 const m = new VirtMachine({ ramBytes: 256 << 20, onOutput: () => {} });
 bootLinux(m, { bios: join(g, 'opensbi-fw_dynamic.bin'), kernel: join(g, 'linux-6.1-rv64.Image'), initrd: join(g, 'initramfs-nolibc.cpio.gz'), append: 'console=ttyS0' });
 const slice = Number(process.env.SLICE ?? 10e6);
@@ -20,4 +21,5 @@ for (;;) {
   row.push(`${(Number(i0) / 1e6).toFixed(0)}M:${dt.toFixed(0)}`);
   if (r.reason !== 'max-insns' || m.core.instret >= Number(process.env.MAX ?? Infinity)) break;
 }
-console.log(row.join(' '), 'total', tot.toFixed(0));
+console.log(row.join(' '), 'total', tot.toFixed(0), process.env.STATS ? JSON.stringify(m.core.jit?.stats()) : '');
+}
