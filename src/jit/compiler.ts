@@ -125,7 +125,7 @@ function regsOf(i: Insn, read: Set<number>, written: Set<number>): void {
 // Every function of a module has the table's type: params 0..5 (pc, cycles, left, deadline,
 // tlbRead, tlbWrite) -> status. Then locals: pv (i64: the page base), t0 (i64), epc (i64: the pc
 // an exit leaves at), it (i64: iterations of a block's loop to itself), a (i32), est (i32: the
-// exit's status, or 3 + m: tail-call the block's m-th chain target), ex (i32: the exit's counter
+// exit's status), ex (i32: the exit's counter
 // byte offset), then the block's register cache.
 const PC = 0, P_CYC = 1, P_LEFT = 2, P_DL = 3, P_TR = 4, P_TW = 5, PV = 6, T0 = 7, EPC = 8, IT = 9, A = 10, EST = 11, EX = 12, R0 = 13;
 const LOCALS: [number, number][] = [[4, I64], [3, I32]];
@@ -246,16 +246,24 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
     pc();
     c.set(EPC);
   };
-  /** To the epilogue with status st (0: interpret J_PC; 1: leave the inner loop; 2: J_PC may start a compiled block; 3 + m: chain target m). */
+  /** To the epilogue with status st (0: interpret J_PC; 1: leave the inner loop; 2: J_PC may start a compiled block). */
   const go = (st: number): void => {
     c.i32(st).set(EST);
     c.byte(Op.br).u32(depth + 1); // $E
   };
-  const chains: number[] = []; // function indices of the chain targets
-  const chainTo = (fn: number): number => {
-    let m = chains.indexOf(fn);
-    if (m < 0) m = chains.push(fn) - 1;
-    return 3 + m;
+  /** The epilogue's work before leaving: store the written registers, count the exit (EX) and the loop's iterations. */
+  const finish = (): void => {
+    for (const r of written) c.i32(L.H_X + r * 8).get(cache.get(r)!).mem(Op.i64Store, 3);
+    c.byte(Op.globalGet).u32(G_CB).get(EX).op(Op.i32Add).tee(A).get(A).mem(Op.i64Load, 3).i64(1).op(Op.i64Add).mem(Op.i64Store, 3);
+    if (loopCounter >= 0) {
+      c.byte(Op.globalGet).u32(G_CB).byte(Op.globalGet).u32(G_CB).mem(Op.i64Load, 3, loopCounter).get(IT).op(Op.i64Add)
+        .mem(Op.i64Store, 3, loopCounter);
+    }
+  };
+  /** A transfer to block function `fn` of this module: finish here and tail-call it (a direct jump, no dispatch). */
+  const chainTo = (fn: number): void => {
+    finish();
+    c.get(EPC).get(P_CYC).get(P_LEFT).get(P_DL).get(P_TR).get(P_TW).byte(Op.returnCall).u32(fn);
   };
   const cycLtDl = (): void => {
     c.get(P_CYC).get(P_DL).op(Op.i64LtU);
@@ -289,7 +297,8 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
       // In the page: a block of this module (tail call), else the run loop looks there (status 2).
       cycLtDl();
       openIf();
-      go(j >= 0 ? chainTo(j) : 2);
+      if (j >= 0) chainTo(j);
+      else go(2);
       close();
     }
     go(1);
@@ -456,31 +465,15 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
     const j = next < 4096 ? headIndex.get(next) : undefined;
     prep(n, 0, false, () => pcAt(next));
     // Past the page's end the interpreter breaks to the block boundary (status 1: jitChain may go on).
-    go(j !== undefined ? chainTo(j) : next >= 4096 ? 1 : n === MAX_BLOCK ? 2 : 0);
+    if (j !== undefined) chainTo(j);
+    else go(next >= 4096 ? 1 : n === MAX_BLOCK ? 2 : 0);
   }
   c.op(Op.end); // $L
   c.op(Op.unreachable); // (every path above branches to $E)
   c.op(Op.end); // $E
   // The epilogue: store the written registers, count the exit (and the loop's iterations), then
   // tail-call the chain target or leave.
-  for (const r of written) c.i32(L.H_X + r * 8).get(cache.get(r)!).mem(Op.i64Store, 3);
-  c.byte(Op.globalGet).u32(G_CB).get(EX).op(Op.i32Add).tee(A).get(A).mem(Op.i64Load, 3).i64(1).op(Op.i64Add).mem(Op.i64Store, 3);
-  if (loopCounter >= 0) {
-    c.byte(Op.globalGet).u32(G_CB).byte(Op.globalGet).u32(G_CB).mem(Op.i64Load, 3, loopCounter).get(IT).op(Op.i64Add)
-      .mem(Op.i64Store, 3, loopCounter);
-  }
-  if (chains.length > 0) {
-    c.byte(Op.block).byte(VOID); // $leave
-    for (let m = 0; m < chains.length; m++) c.byte(Op.block).byte(VOID);
-    c.get(EST).i32(3).op(Op.i32Sub).byte(Op.brTable).u32(chains.length);
-    for (let m = 0; m < chains.length; m++) c.u32(m);
-    c.u32(chains.length); // default (status 0..2): $leave
-    for (let m = 0; m < chains.length; m++) {
-      c.op(Op.end);
-      c.get(EPC).get(P_CYC).get(P_LEFT).get(P_DL).get(P_TR).get(P_TW).byte(Op.returnCall).u32(chains[m]);
-    }
-    c.op(Op.end); // $leave
-  }
+  finish();
   // Status 1 (out of the page, or the deadline reached): where the run loop would break to the
   // block boundary. jitChain does what that boundary would when it has nothing to do, and gives
   // the compiled block at the new pc (another page's, through its frame's block map), or -1.
