@@ -22,7 +22,7 @@ import { clearException, redirectToSupervisor } from './trap';
 import { hpmRead, hpmWrite, hpmEventWrite, hpmInhibitWrite, hpmOvfCheck } from './hpm';
 import { tmReset, tmEnabled, tmAccess, tmHfenceGvma, tmHfenceVvma, tmDataRegime } from './tlbmodel';
 
-export { run, fpExec } from './run';
+export { run } from './run';
 export {
   jitConfigure, jitFlush, jitDecode, jitMarkFrame, jitMulh, jitMulhu, jitMulhsu, jitDiv, jitDivu, jitRem, jitRemu,
   jitDivw, jitDivuw, jitRemw, jitRemuw, jitBit, jitChain,

@@ -1389,6 +1389,19 @@ export function run(): u32 {
         fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
+      case OP_FDIV_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), f32_div(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FSQRT_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), f32_sqrt(getF32(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // rs1×rs2 + rs3
       case OP_FMADD_S: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_fma(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), getF32(load<u8>(slot, S_RS3)), false, false, rm));
@@ -1438,9 +1451,56 @@ export function run(): u32 {
         fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
+      case OP_FMIN_S: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), f32_min(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2))));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FMAX_S: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), f32_max(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2))));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // to integer: the W forms are sign-extended to 64 bits (fpu.ts does it)
+      case OP_FCVT_W_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
+        setX(load<u8>(slot, S_RD), f32_to_i32(getF32(load<u8>(slot, S_RS1)), rm));
+        fpAccrue(f0);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_WU_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
+        setX(load<u8>(slot, S_RD), f32_to_u32(getF32(load<u8>(slot, S_RS1)), rm));
+        fpAccrue(f0);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_L_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
+        setX(load<u8>(slot, S_RD), f32_to_i64(getF32(load<u8>(slot, S_RS1)), rm));
+        fpAccrue(f0);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_LU_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
+        setX(load<u8>(slot, S_RD), f32_to_u64(getF32(load<u8>(slot, S_RS1)), rm));
+        fpAccrue(f0);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // fmv.x.w: the low 32 bits, sign-extended, whatever the upper bits hold (a transfer)
       case OP_FMV_X_W: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setX(load<u8>(slot, S_RD), sext32(<u32>getF(load<u8>(slot, S_RS1))));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCLASS_S: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), <u64>f32_classify(getF32(load<u8>(slot, S_RS1))));
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FEQ_S: {
@@ -1464,6 +1524,31 @@ export function run(): u32 {
         fpAccrue(f0);
         pc += <u64>len; slot += len << 3; continue;
       }
+      case OP_FCVT_S_W: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), i32_to_f32(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_S_WU: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), u32_to_f32(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_S_L: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), i64_to_f32(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_S_LU: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), u64_to_f32(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // fmv.w.x: the low 32 bits of rs1, NaN-boxed
       case OP_FMV_W_X: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), <u32>getX(load<u8>(slot, S_RS1)));
@@ -1488,6 +1573,19 @@ export function run(): u32 {
         fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
+      case OP_FDIV_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), f64_div(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FSQRT_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), f64_sqrt(getF(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      // rs1×rs2 + rs3
       case OP_FMADD_D: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_fma(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), getF(load<u8>(slot, S_RS3)), false, false, rm));
@@ -1536,9 +1634,54 @@ export function run(): u32 {
         fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
+      case OP_FMIN_D: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), f64_min(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2))));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FMAX_D: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), f64_max(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2))));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_W_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
+        setX(load<u8>(slot, S_RD), f64_to_i32(getF(load<u8>(slot, S_RS1)), rm));
+        fpAccrue(f0);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_WU_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
+        setX(load<u8>(slot, S_RD), f64_to_u32(getF(load<u8>(slot, S_RS1)), rm));
+        fpAccrue(f0);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_L_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
+        setX(load<u8>(slot, S_RD), f64_to_i64(getF(load<u8>(slot, S_RS1)), rm));
+        fpAccrue(f0);
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_LU_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        const f0 = load<u64>(H_FCSR);
+        setX(load<u8>(slot, S_RD), f64_to_u64(getF(load<u8>(slot, S_RS1)), rm));
+        fpAccrue(f0);
+        pc += <u64>len; slot += len << 3; continue;
+      }
       case OP_FMV_X_D: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setX(load<u8>(slot, S_RD), getF(load<u8>(slot, S_RS1)));
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCLASS_D: {
+        if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setX(load<u8>(slot, S_RD), <u64>f64_classify(getF(load<u8>(slot, S_RS1))));
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FEQ_D: {
@@ -1562,6 +1705,30 @@ export function run(): u32 {
         fpAccrue(f0);
         pc += <u64>len; slot += len << 3; continue;
       }
+      case OP_FCVT_D_W: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), i32_to_f64(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_D_WU: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), u32_to_f64(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_D_L: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), i64_to_f64(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_D_LU: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), u64_to_f64(getX(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
       case OP_FMV_D_X: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), getX(load<u8>(slot, S_RS1)));
@@ -1569,14 +1736,16 @@ export function run(): u32 {
         pc += <u64>len; slot += len << 3; continue;
       }
       // between formats (Unpriv 12.5); fcvt.d.s is exact but its rm is still checked
-      case OP_FDIV_S: case OP_FSQRT_S: case OP_FMIN_S: case OP_FMAX_S: case OP_FCVT_W_S:
-      case OP_FCVT_WU_S: case OP_FCVT_L_S: case OP_FCVT_LU_S: case OP_FCLASS_S: case OP_FCVT_S_W:
-      case OP_FCVT_S_WU: case OP_FCVT_S_L: case OP_FCVT_S_LU: case OP_FDIV_D: case OP_FSQRT_D:
-      case OP_FMIN_D: case OP_FMAX_D: case OP_FCVT_W_D: case OP_FCVT_WU_D: case OP_FCVT_L_D:
-      case OP_FCVT_LU_D: case OP_FCLASS_D: case OP_FCVT_D_W: case OP_FCVT_D_WU: case OP_FCVT_D_L:
-      case OP_FCVT_D_LU: case OP_FCVT_S_D: case OP_FCVT_D_S: {
-        // The rarer F/D ops: fpExec below (its doc comment says why it is a function of its own).
-        if (fpExec(slot)) { left++; cycles -= lat; uncount(slot); break; }
+      case OP_FCVT_S_D: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF32(load<u8>(slot, S_RD), f64_to_f32(getF(load<u8>(slot, S_RS1)), rm));
+        fpWrote();
+        pc += <u64>len; slot += len << 3; continue;
+      }
+      case OP_FCVT_D_S: {
+        const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
+        setF(load<u8>(slot, S_RD), f32_to_f64(getF32(load<u8>(slot, S_RS1))));
+        fpWrote();
         pc += <u64>len; slot += len << 3; continue;
       }
       // ---- ordering: one in-order hart with coherent decode (stores invalidate decoded slots),
@@ -1929,196 +2098,4 @@ export function run(): u32 {
   store<u64>(H_CYCLES, cycles);
   store<u64>(H_INSTRET, instretStart + (budget - left));
   return status;
-}
-
-/**
- * The F/D ops run() leaves to a function of its own (division, square root, min/max, conversions,
- * classify: the rarer ones, with the largest bodies) for the decoded slot: true when the
- * instruction raised (illegal), false when it retired. Exported (index.ts) so the optimizer does
- * not inline its one call back: run() stays small enough for V8 to compile it in about half the
- * time (docs/ABI.md); the common F/D ops stay in run(), one dispatch each.
- */
-export function fpExec(slot: u32): bool {
-  switch (load<u16>(slot, S_OP)) {
-    case OP_FDIV_S: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF32(load<u8>(slot, S_RD), f32_div(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), rm));
-      fpWrote();
-      return false;
-    }
-    case OP_FSQRT_S: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF32(load<u8>(slot, S_RD), f32_sqrt(getF32(load<u8>(slot, S_RS1)), rm));
-      fpWrote();
-      return false;
-    }
-    // rs1×rs2 + rs3
-    case OP_FMIN_S: {
-      if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF32(load<u8>(slot, S_RD), f32_min(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2))));
-      fpWrote();
-      return false;
-    }
-    case OP_FMAX_S: {
-      if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF32(load<u8>(slot, S_RD), f32_max(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2))));
-      fpWrote();
-      return false;
-    }
-    // to integer: the W forms are sign-extended to 64 bits (fpu.ts does it)
-    case OP_FCVT_W_S: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      const f0 = load<u64>(H_FCSR);
-      setX(load<u8>(slot, S_RD), f32_to_i32(getF32(load<u8>(slot, S_RS1)), rm));
-      fpAccrue(f0);
-      return false;
-    }
-    case OP_FCVT_WU_S: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      const f0 = load<u64>(H_FCSR);
-      setX(load<u8>(slot, S_RD), f32_to_u32(getF32(load<u8>(slot, S_RS1)), rm));
-      fpAccrue(f0);
-      return false;
-    }
-    case OP_FCVT_L_S: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      const f0 = load<u64>(H_FCSR);
-      setX(load<u8>(slot, S_RD), f32_to_i64(getF32(load<u8>(slot, S_RS1)), rm));
-      fpAccrue(f0);
-      return false;
-    }
-    case OP_FCVT_LU_S: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      const f0 = load<u64>(H_FCSR);
-      setX(load<u8>(slot, S_RD), f32_to_u64(getF32(load<u8>(slot, S_RS1)), rm));
-      fpAccrue(f0);
-      return false;
-    }
-    // fmv.x.w: the low 32 bits, sign-extended, whatever the upper bits hold (a transfer)
-    case OP_FCLASS_S: {
-      if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setX(load<u8>(slot, S_RD), <u64>f32_classify(getF32(load<u8>(slot, S_RS1))));
-      return false;
-    }
-    case OP_FCVT_S_W: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF32(load<u8>(slot, S_RD), i32_to_f32(getX(load<u8>(slot, S_RS1)), rm));
-      fpWrote();
-      return false;
-    }
-    case OP_FCVT_S_WU: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF32(load<u8>(slot, S_RD), u32_to_f32(getX(load<u8>(slot, S_RS1)), rm));
-      fpWrote();
-      return false;
-    }
-    case OP_FCVT_S_L: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF32(load<u8>(slot, S_RD), i64_to_f32(getX(load<u8>(slot, S_RS1)), rm));
-      fpWrote();
-      return false;
-    }
-    case OP_FCVT_S_LU: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF32(load<u8>(slot, S_RD), u64_to_f32(getX(load<u8>(slot, S_RS1)), rm));
-      fpWrote();
-      return false;
-    }
-    // fmv.w.x: the low 32 bits of rs1, NaN-boxed
-    case OP_FDIV_D: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF(load<u8>(slot, S_RD), f64_div(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), rm));
-      fpWrote();
-      return false;
-    }
-    case OP_FSQRT_D: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF(load<u8>(slot, S_RD), f64_sqrt(getF(load<u8>(slot, S_RS1)), rm));
-      fpWrote();
-      return false;
-    }
-    // rs1×rs2 + rs3
-    case OP_FMIN_D: {
-      if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF(load<u8>(slot, S_RD), f64_min(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2))));
-      fpWrote();
-      return false;
-    }
-    case OP_FMAX_D: {
-      if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF(load<u8>(slot, S_RD), f64_max(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2))));
-      fpWrote();
-      return false;
-    }
-    case OP_FCVT_W_D: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      const f0 = load<u64>(H_FCSR);
-      setX(load<u8>(slot, S_RD), f64_to_i32(getF(load<u8>(slot, S_RS1)), rm));
-      fpAccrue(f0);
-      return false;
-    }
-    case OP_FCVT_WU_D: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      const f0 = load<u64>(H_FCSR);
-      setX(load<u8>(slot, S_RD), f64_to_u32(getF(load<u8>(slot, S_RS1)), rm));
-      fpAccrue(f0);
-      return false;
-    }
-    case OP_FCVT_L_D: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      const f0 = load<u64>(H_FCSR);
-      setX(load<u8>(slot, S_RD), f64_to_i64(getF(load<u8>(slot, S_RS1)), rm));
-      fpAccrue(f0);
-      return false;
-    }
-    case OP_FCVT_LU_D: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      const f0 = load<u64>(H_FCSR);
-      setX(load<u8>(slot, S_RD), f64_to_u64(getF(load<u8>(slot, S_RS1)), rm));
-      fpAccrue(f0);
-      return false;
-    }
-    case OP_FCLASS_D: {
-      if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setX(load<u8>(slot, S_RD), <u64>f64_classify(getF(load<u8>(slot, S_RS1))));
-      return false;
-    }
-    case OP_FCVT_D_W: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF(load<u8>(slot, S_RD), i32_to_f64(getX(load<u8>(slot, S_RS1)), rm));
-      fpWrote();
-      return false;
-    }
-    case OP_FCVT_D_WU: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF(load<u8>(slot, S_RD), u32_to_f64(getX(load<u8>(slot, S_RS1)), rm));
-      fpWrote();
-      return false;
-    }
-    case OP_FCVT_D_L: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF(load<u8>(slot, S_RD), i64_to_f64(getX(load<u8>(slot, S_RS1)), rm));
-      fpWrote();
-      return false;
-    }
-    case OP_FCVT_D_LU: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF(load<u8>(slot, S_RD), u64_to_f64(getX(load<u8>(slot, S_RS1)), rm));
-      fpWrote();
-      return false;
-    }
-    case OP_FCVT_S_D: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF32(load<u8>(slot, S_RD), f64_to_f32(getF(load<u8>(slot, S_RS1)), rm));
-      fpWrote();
-      return false;
-    }
-    case OP_FCVT_D_S: {
-      const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); return true; }
-      setF(load<u8>(slot, S_RD), f32_to_f64(getF32(load<u8>(slot, S_RS1))));
-      fpWrote();
-      return false;
-    }
-  }
-  return false;
 }
