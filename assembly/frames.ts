@@ -39,7 +39,7 @@ function initSentinels(frame: u32): void {
 }
 
 /** The frame holding physical page `ppage` now, or 0 when none does (nothing is filled). */
-export function frameHeld(ppage: u64): u32 {
+@inline export function frameHeld(ppage: u64): u32 {
   const ppn = ppage >> PAGE_SHIFT;
   const idx = frameIndex(ppn);
   return load<u64>(FTAG_BASE + idx * 8) == ppn + 1 ? FRAME_BASE + idx * FRAME_SIZE : 0;
@@ -47,12 +47,13 @@ export function frameHeld(ppage: u64): u32 {
 
 /** Base address of the frame caching physical page `ppage` (page-aligned pa), creating it. */
 export function frameFor(ppage: u64): u32 {
+  const held = frameHeld(ppage);
+  if (held != 0) return held;
   const ppn = ppage >> PAGE_SHIFT;
   const idx = frameIndex(ppn);
   const frame = FRAME_BASE + idx * FRAME_SIZE;
   const tagAddr = FTAG_BASE + idx * 8;
   const tag = load<u64>(tagAddr);
-  if (tag == ppn + 1) return frame;
   if (tag != 0) store<u8>(CODEMAP_BASE + <u32>((tag - 1) - (<u64>RAM_GPA >> PAGE_SHIFT)), 0);
   memory.fill(frame, 0, FRAME_SLOTS * SLOT_SIZE);
   initSentinels(frame);
