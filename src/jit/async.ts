@@ -27,7 +27,7 @@
  */
 import * as L from '../generated/layout.js';
 import { moduleBytes, Code, Op, I32, I64, VOID } from './wasm.js';
-import { ENV } from './compiler.js';
+import { ENV, mapAt } from './compiler.js';
 import type { CodeEntry } from './jit.js';
 
 /** The compiled code of one frame as the Jit keeps it (jit.ts PageRec). */
@@ -108,7 +108,7 @@ export function declineStub(memory: WebAssembly.Memory, onWait?: { wait: number;
 export function holdOnStub(memory: WebAssembly.Memory, table: WebAssembly.Table, heads: Array<[number, number]>, stub: Function): void {
   const dv = new DataView(memory.buffer);
   for (const [s, i] of heads) {
-    const at = L.JMAP_BASE + ((s - L.FRAME_BASE) >>> 3);
+    const at = mapAt(s);
     if (dv.getUint16(at, true) === (L.JE_COMPILED | i)) continue;
     table.set(i, stub as never);
     dv.setUint16(at, L.JE_COMPILED | i, true);
@@ -214,7 +214,7 @@ export class AsyncCompiler {
       rec.heads.delete(s);
       this.host.table.set(i, null);
       this.host.release(i);
-      dv.setUint16(L.JMAP_BASE + ((s - L.FRAME_BASE) >>> 3), s === requested ? L.JE_NEVER : 0, true);
+      dv.setUint16(mapAt(s), s === requested ? L.JE_NEVER : 0, true);
     }
     if (ENV.CYCLEVISOR_JIT_DEBUG) console.error(`jit: async compile of frame ${frame} failed`);
   }

@@ -26,7 +26,7 @@
 import * as L from '../generated/layout.js';
 import { SEMANTIC_OPS } from '../isa/table.js';
 import { Code, Op, I32, I64, VOID } from './wasm.js';
-import { EMITTERS, HELPERS, type Emitter } from './emitters.js';
+import { EMITTERS, helperIndex, type Emitter } from './emitters.js';
 
 /** Type index of the block functions' type (= the function table's): jit.ts puts ENTRY_TYPE first. */
 export const BLOCK_TYPE = 0;
@@ -46,6 +46,11 @@ export interface Insn {
   cls: number; // S_CLS byte: class id + 1
   lat: number;
   off: number; // page offset
+}
+
+/** The block-map entry (layout.ts JMAP_BASE, a u16) of decoded slot `slot`. */
+export function mapAt(slot: number): number {
+  return L.JMAP_BASE + ((slot - L.FRAME_BASE) >>> 3);
 }
 
 /** Read the straight-line run of compilable instructions starting at `slot`. */
@@ -105,8 +110,6 @@ const TAKEN = L.TIMING_CLASS_BRANCH_TAKEN + 1;
 export interface CompileEnv {
   /** Cycles a taken conditional branch costs beyond its class latency (run.ts takenExtra). */
   takenExtra: bigint;
-  /** Function index of each helper import. */
-  helper: (name: (typeof HELPERS)[number]) => number;
 }
 
 export interface FuncCode {
@@ -270,22 +273,18 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
   };
   /** Taken transfer at instruction k to page offset t (run.ts: charge, then go on in the page only if the target is in it and cycles < deadline). */
   const taken = (k: number, t: number, extra: number, isBranch: boolean): void => {
-    if (k === loopK) {
-      // The loop to itself: cycles and budget now, class counts in the epilogue (it).
-      charge(pcyc[k + 1] + extra, k + 1);
-      c.get(IT).i64(1).op(Op.i64Add).set(IT);
-      cycLtDl();
-      c.byte(Op.brIf).u32(depth); // $L
-      prep(0, 0, false, () => pcAt(t));
-      go(1);
-      return;
-    }
     const j = t >= 0 && t < 4096 ? headIndex.get(t) ?? -1 : -2;
     if (j === fn) {
-      // Another transfer back to the block's start: charged here (its counter too), then loop.
+      // Back to the block's start: charged now, then around $L while cycles < deadline, else
+      // leave there (status 1; its retired instructions are charged already).
       charge(pcyc[k + 1] + extra, k + 1);
-      const e = counter(k + 1, isBranch);
-      c.byte(Op.globalGet).u32(G_CB).byte(Op.globalGet).u32(G_CB).mem(Op.i64Load, 3, e).i64(1).op(Op.i64Add).mem(Op.i64Store, 3, e);
+      if (k === loopK) {
+        c.get(IT).i64(1).op(Op.i64Add).set(IT); // the block's loop: class counts in the epilogue (it)
+      } else {
+        // Another transfer back to the start: its own counter, counted here.
+        const e = counter(k + 1, isBranch);
+        c.byte(Op.globalGet).u32(G_CB).byte(Op.globalGet).u32(G_CB).mem(Op.i64Load, 3, e).i64(1).op(Op.i64Add).mem(Op.i64Store, 3, e);
+      }
       cycLtDl();
       c.byte(Op.brIf).u32(depth); // $L
       prep(0, 0, false, () => pcAt(t));
@@ -362,14 +361,14 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
       case 'call':
         R(i.rs1);
         R(i.rs2);
-        c.byte(Op.call).u32(env.helper(em.fn));
+        c.byte(Op.call).u32(helperIndex(em.fn));
         W(i.rd);
         break;
       case 'bit':
         c.i32(i.id);
         R(i.rs1);
         R(i.rs2);
-        c.i64(i.imm).byte(Op.call).u32(env.helper('jitBit'));
+        c.i64(i.imm).byte(Op.call).u32(helperIndex('jitBit'));
         W(i.rd);
         break;
       case 'lui':
@@ -478,15 +477,16 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
   // block boundary. jitChain does what that boundary would when it has nothing to do, and gives
   // the compiled block at the new pc (another page's, through its frame's block map), or -1.
   c.get(EST).i32(1).op(Op.i32Eq).byte(Op.if).byte(VOID);
-  c.get(EPC).get(P_CYC).get(P_DL).byte(Op.call).u32(env.helper('jitChain')).tee(A).i32(0).op(Op.i32GeS).byte(Op.if).byte(VOID);
+  c.get(EPC).get(P_CYC).get(P_DL).byte(Op.call).u32(helperIndex('jitChain')).tee(A).i32(0).op(Op.i32GeS).byte(Op.if).byte(VOID);
   c.get(EPC).get(P_CYC).get(P_LEFT).get(P_DL).get(P_TR).get(P_TW).get(A);
   c.byte(Op.returnCallIndirect).u32(BLOCK_TYPE).u32(0); // table 0
   c.op(Op.end);
   c.op(Op.end);
-  // Status 2 (a transfer to an offset of this page that no block of this function's module
-  // starts at): if the block map has compiled code there (another module of the page), go on in
-  // it through the function table; else leave (the run loop looks there).
-  c.get(EST).i32(2).op(Op.i32Eq).get(EPC).get(PV).op(Op.i64Sub).i64(4096).op(Op.i64LtU).op(Op.i32And).byte(Op.if).byte(VOID);
+  // Status 2 (a transfer to an offset of this page — every exit with status 2 checked that — that
+  // no block of this function's module starts at): if the block map has compiled code there
+  // (another module of the page), go on in it through the function table; else leave (the run
+  // loop looks there).
+  c.get(EST).i32(2).op(Op.i32Eq).byte(Op.if).byte(VOID);
   c.get(EPC).get(PV).op(Op.i64Sub).op(Op.i32WrapI64).i32(L.J_MAPBASE).mem(Op.i32Load, 2).op(Op.i32Add).mem(Op.i32Load16U, 1).tee(A);
   c.i32(L.JE_COMPILED).op(Op.i32GeU).byte(Op.if).byte(VOID);
   c.get(EPC).get(P_CYC).get(P_LEFT).get(P_DL).get(P_TR).get(P_TW).get(A).i32(L.JE_COMPILED - 1).op(Op.i32And);

@@ -49,11 +49,22 @@ export type Emitter =
 
 export type AmoFn = 'swap' | 'add' | 'xor' | 'and' | 'or' | 'min' | 'max' | 'minu' | 'maxu';
 
-export const HELPERS = [
-  'jitMulh', 'jitMulhu', 'jitMulhsu', 'jitDiv', 'jitDivu', 'jitRem', 'jitRemu', 'jitDivw', 'jitDivuw',
-  'jitRemw', 'jitRemuw', 'jitBit', 'jitChain',
-] as const;
-export type HelperName = (typeof HELPERS)[number];
+/**
+ * The core's exports compiled code imports, with their signatures: 'alu' (i64, i64) → i64 (the
+ * interpreter's alu.ts functions), 'bit' (i32, i64, i64, i64) → i64 (bitmanip.ts bitOp), 'chain'
+ * (i64, i64, i64) → i32 (jit.ts jitChain). A module imports them in this order: a helper's function
+ * index is its position (helperIndex).
+ */
+export const HELPER_SIGS = {
+  jitMulh: 'alu', jitMulhu: 'alu', jitMulhsu: 'alu', jitDiv: 'alu', jitDivu: 'alu', jitRem: 'alu', jitRemu: 'alu',
+  jitDivw: 'alu', jitDivuw: 'alu', jitRemw: 'alu', jitRemuw: 'alu', jitBit: 'bit', jitChain: 'chain',
+} as const;
+export type HelperName = keyof typeof HELPER_SIGS;
+export const HELPERS = Object.keys(HELPER_SIGS) as HelperName[];
+/** The function index of helper `name` in every compiled module. */
+export function helperIndex(name: HelperName): number {
+  return HELPERS.indexOf(name);
+}
 
 const ltU = [Op.i64LtU, Op.i64ExtendI32U];
 const ltS = [Op.i64LtS, Op.i64ExtendI32U];

@@ -17,9 +17,9 @@
  */
 import * as L from '../generated/layout.js';
 import { moduleBytes, I32, I64 } from './wasm.js';
-import { scanBlock, compilePage, successors, takenExtraOf, ENV, type Insn, type CompileEnv, type ClassVector, type FuncCode } from './compiler.js';
+import { scanBlock, compilePage, successors, takenExtraOf, mapAt, ENV, type Insn, type ClassVector, type FuncCode } from './compiler.js';
 
-import { HELPERS } from './emitters.js';
+import { HELPERS, HELPER_SIGS } from './emitters.js';
 import { AsyncCompiler, defaultAsyncCompile, declineStub, holdOnStub, ENTRY_TYPE, type AsyncJitStats } from './async.js';
 
 export type Tier = 'interp' | 'jit';
@@ -75,11 +75,15 @@ export interface JitStats {
   async?: AsyncJitStats;
 }
 
-const HELPER_TYPE = { params: [I64, I64], results: [I64] };
-/** jitBit(op, rs1, rs2, imm). */
-const BIT_TYPE = { params: [I32, I64, I64, I64], results: [I64] };
-/** assembly/jit.ts jitChain(pc, cycles, deadline) -> table index or -1. */
-const CHAIN_TYPE = { params: [I64, I64, I64], results: [I32] };
+/** A module's types: the block functions' (0), then one per helper signature (emitters.ts HELPER_SIGS). */
+const MODULE_TYPES = [
+  ENTRY_TYPE,
+  { params: [I64, I64], results: [I64] }, // alu
+  { params: [I32, I64, I64, I64], results: [I64] }, // bit: jitBit(op, rs1, rs2, imm)
+  { params: [I64, I64, I64], results: [I32] }, // chain: jitChain(pc, cycles, deadline) -> table index or -1
+];
+const SIG_TYPE = { alu: 1, bit: 2, chain: 3 } as const;
+const HELPER_IMPORTS = HELPERS.map((name) => ({ name, type: SIG_TYPE[HELPER_SIGS[name]] }));
 /** Most block starts one page function holds; a page with more hot starts interprets the rest. */
 export const MAX_HEADS = Number(ENV.JIT_MAX_HEADS ?? 256);
 const WHOLE_ALWAYS = ENV.JIT_WHOLE === "1";
@@ -232,7 +236,6 @@ export class Jit {
   private pending = new Map<number, Pending>();
   /** The function waiting blocks' slots hold (declines, counts; see build()). */
   private waiting: Function;
-  private env: CompileEnv;
   /** Modules built (sync: one per batch; async: one per compile request). */
   modules = 0;
   compileMs = 0;
@@ -254,10 +257,6 @@ export class Jit {
     this.batch = Math.max(1, opts.batch ?? BATCH);
     this.waiting = declineStub(ex.memory, { wait: Math.max(1, opts.batchWait ?? BATCH_WAIT), fn: () => this.build() });
     for (const h of HELPERS) this.helperImports[h] = ex[h];
-    this.env = {
-      takenExtra: 0n,
-      helper: (name) => HELPERS.indexOf(name),
-    };
     ex.jitConfigure(1, this.threshold);
     if (ENV.JIT_EXIT_STATS) process.on('exit', () => console.error('JITSTATS', JSON.stringify({ ...this.stats(), prof: PROF })));
     if (opts.async ?? defaultAsyncCompile()) {
@@ -317,7 +316,7 @@ export class Jit {
     let live = rec.tag === tag;
     if (live) {
       for (const [s, idx] of rec.heads) {
-        if (dv.getUint16(L.JMAP_BASE + ((s - L.FRAME_BASE) >>> 3), true) !== (L.JE_COMPILED | idx)) live = false;
+        if (dv.getUint16(mapAt(s), true) !== (L.JE_COMPILED | idx)) live = false;
       }
     }
     if (live) return rec;
@@ -335,7 +334,6 @@ export class Jit {
   compile(slot: number): void {
     const t0 = performance.now();
     let dv = new DataView(this.ex.memory.buffer);
-    const mapAt = (s: number): number => L.JMAP_BASE + ((s - L.FRAME_BASE) >>> 3);
     try {
       const frame = Math.floor((slot - L.FRAME_BASE) / L.FRAME_SIZE);
       const tag = dv.getBigUint64(L.FTAG_BASE + frame * 8, true);
@@ -386,7 +384,6 @@ export class Jit {
       if (whole) rec.fullSize = rec.heads.size;
       const blocks = heads.map(([s]) => scanned.get(s) ?? scanBlock(dv, s, (x) => this.ex.jitDecode(x)));
       if (ENV.JIT_DUMP) for (const b of blocks) console.error(`jit page ${tag.toString(16)} +${b[0].off.toString(16)}: ${b.map((i) => `${i.op} x${i.rd},x${i.rs1},x${i.rs2},${i.imm}`).join('; ')}`);
-      this.env.takenExtra = takenExtraOf(dv);
       PROF.scan += performance.now() - t0;
       if (this.async) {
         // Async mode: one module per request; its blocks stay interpreted until it arrives (async.ts).
@@ -419,9 +416,11 @@ export class Jit {
    */
   private emit(groups: BatchGroup[]): { code: CodeEntry; imports: WebAssembly.Imports } | undefined {
     const tA = performance.now();
+    // The latency table now (a change to it drops every frame, and with them the waiting blocks).
+    const env = { takenExtra: takenExtraOf(new DataView(this.ex.memory.buffer)) };
     // The module depends on the blocks alone (no frame, no table slot, no virtual address), so
     // code compiled before — in another frame, another VM, another run — is not emitted again.
-    const key = groups.map((g) => blocksKey(g.blocks, this.env.takenExtra)).join('#');
+    const key = groups.map((g) => blocksKey(g.blocks, env.takenExtra)).join('#');
     if (codeCache.has(key)) this.reused++;
     const code = codeEntry(key, () => {
       // Every function has the table's type: one function per block start, exported (the table
@@ -429,10 +428,10 @@ export class Jit {
       // instantiation writes no table slot); blocks of one page tail-call each other.
       const counters: ClassVector[] = [];
       const funcs: FuncCode[] = [];
-      for (const g of groups) funcs.push(...compilePage(g.blocks, this.env, HELPERS.length + funcs.length, counters).funcs);
+      for (const g of groups) funcs.push(...compilePage(g.blocks, env, HELPERS.length + funcs.length, counters).funcs);
       const bytes = moduleBytes({
-        types: [ENTRY_TYPE, HELPER_TYPE, BIT_TYPE, CHAIN_TYPE],
-        imports: HELPERS.map((name) => ({ name, type: name === 'jitBit' ? 2 : name === 'jitChain' ? 3 : 1 })),
+        types: MODULE_TYPES,
+        imports: HELPER_IMPORTS,
         counterBase: true,
         table: true,
         funcs: funcs.map((b, k) => ({ type: 0, locals: b.locals, body: b.body, export: `e${k}` })),
@@ -501,7 +500,7 @@ export class Jit {
           g.rec.heads.delete(s);
           this.ex.table.set(i, null);
           this.free.push(i);
-          dv.setUint16(L.JMAP_BASE + ((s - L.FRAME_BASE) >>> 3), L.JE_NEVER, true);
+          dv.setUint16(mapAt(s), L.JE_NEVER, true);
           this.declined++;
         }
       }
