@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { host, setHost, type HostAdapter } from '../src/host/host.js';
+import { host, setHost, startFlags, type HostAdapter } from '../src/host/host.js';
 import { VirtMachine } from '../src/board/virt.js';
 import { loadTimingFile } from '../src/timing.js';
 import { GUESTS } from './helpers/guests.js';
@@ -43,6 +43,13 @@ function memoryHost(files: Record<string, Uint8Array>): HostAdapter & { calls: s
 }
 
 describe('host adapter', () => {
+  it('after the core\'s TurboFan compile, the V8 wasm flags go back to how the process started', () => {
+    expect(startFlags({ execArgv: [], env: {} })).toBe('--liftoff --wasm-lazy-compilation');
+    expect(startFlags({ execArgv: ['--no-liftoff'], env: {} })).toBe('--no-liftoff --wasm-lazy-compilation');
+    expect(startFlags({ execArgv: [], env: { NODE_OPTIONS: '--max-old-space-size=4096 --no_wasm_lazy_compilation' } }))
+      .toBe('--liftoff --no-wasm-lazy-compilation');
+  });
+
   it('the Node adapter is the default and finds build/core.wasm', () => {
     expect(node.name).toBe('node');
     expect(node.coreWasmPath(false)).toMatch(/build[/\\]core\.wasm$/);

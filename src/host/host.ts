@@ -43,6 +43,18 @@ interface NodeFs {
 }
 interface NodeProcess {
   getBuiltinModule?: (id: string) => unknown;
+  execArgv?: string[];
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * The V8 flags to restore after the core's compile: Liftoff and lazy compilation as the process
+ * started (on, V8's defaults, unless `--no-liftoff` / `--no-wasm-lazy-compilation` came with node's
+ * arguments or NODE_OPTIONS).
+ */
+export function startFlags(proc: NodeProcess): string {
+  const given = [...(proc.execArgv ?? []), ...(proc.env?.NODE_OPTIONS ?? '').split(/\s+/)].map((a) => a.replace(/_/g, '-'));
+  return ['liftoff', 'wasm-lazy-compilation'].map((f) => (given.includes(`--no-${f}`) ? `--no-${f}` : `--${f}`)).join(' ');
 }
 
 /** The Node host: node:fs, node:path, node:v8 and setImmediate. */
@@ -75,13 +87,14 @@ function nodeHost(): HostAdapter {
     wasmModule: (p) => {
       if (!optimizing) return new WebAssembly.Module(fs.readFileSync(p));
       // The core: every function with TurboFan now (its run loop must not start in Liftoff); then
-      // V8's defaults again, so the JIT tier's small modules compile lazily with Liftoff and only
-      // their hot functions tier up (docs/JIT.md "V8's tiers").
+      // the flags as the process started (V8's defaults unless the user chose), so the JIT tier's
+      // small modules compile lazily with Liftoff and only their hot functions tier up
+      // (docs/JIT.md "V8's tiers").
       v8.setFlagsFromString('--no-liftoff --no-wasm-lazy-compilation');
       try {
         return new WebAssembly.Module(fs.readFileSync(p));
       } finally {
-        v8.setFlagsFromString('--liftoff --wasm-lazy-compilation');
+        v8.setFlagsFromString(startFlags(proc!));
       }
     },
     preferOptimizingCompiler: () => {
