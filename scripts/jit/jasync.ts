@@ -4,22 +4,19 @@
 // Experiments for docs/JIT.md "Browser and async compile"; one mode per process (the module
 // cache is process-wide).
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { VirtMachine } from '../../src/board/virt.js';
-import { bootLinux } from '../../src/board/boot.js';
+import { VirtMachine, type VirtOptions } from '../../src/board/virt.js';
 import { useOptimizingCompiler } from '../../src/core.js';
+import { linuxMachine } from './linux.js';
 useOptimizingCompiler();
 const mode = process.env.MODE ?? 'async';
-const g = process.env.GUESTS ?? join(import.meta.dirname ?? '.', '../../../shared/guests');
-const m = new VirtMachine({
-  ramBytes: 256 << 20,
+const opts: Partial<VirtOptions> = {
   tier: mode === 'interp' ? 'interp' : 'jit',
   jit: { async: mode === 'async', ...(process.env.JIT_THRESH ? { threshold: Number(process.env.JIT_THRESH) } : {}) },
-  onOutput: () => {},
-});
-if (process.env.LINUX) {
-  bootLinux(m, { bios: 'builtin', kernel: join(g, 'linux-6.1-rv64.Image'), initrd: join(g, 'initramfs-nolibc.cpio.gz'), append: 'console=ttyS0' });
-} else {
+};
+let m: VirtMachine;
+if (process.env.LINUX) m = linuxMachine('builtin', opts);
+else {
+  m = new VirtMachine({ ramBytes: 256 << 20, onOutput: () => {}, ...opts });
   m.loadElf(readFileSync(process.argv[2]!), 'x');
 }
 const c0 = process.cpuUsage();

@@ -1,19 +1,15 @@
 // Boot Linux (nolibc initramfs, OpenSBI or builtin) under a tier and print host time and the JIT's
 // figures. TIER=interp|jit, BIOS=opensbi|builtin, RUNS=n (boots in one process), V8FLAGS, GUESTS=dir.
 // Experiments for docs/JIT.md.
-import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { VirtMachine } from '../../src/board/virt.js';
-import { bootLinux } from '../../src/board/boot.js';
 import { useOptimizingCompiler, setDefaultTier } from '../../src/core.js';
+import { linuxMachine } from './linux.js';
 setDefaultTier((process.env.TIER as 'jit') ?? 'jit');
 useOptimizingCompiler();
 if (process.env.V8FLAGS) setFlagsFromString(process.env.V8FLAGS);
-const g = process.env.GUESTS ?? join(import.meta.dirname ?? '.', '../../../shared/guests');
 for (let run = 0; run < Number(process.env.RUNS ?? 1); run++) {
   let out = '';
-  const m = new VirtMachine({ ramBytes: 256 << 20, onOutput: (c) => (out += Buffer.from(c).toString('latin1')) });
-  bootLinux(m, { bios: process.env.BIOS === 'builtin' ? 'builtin' : join(g, 'opensbi-fw_dynamic.bin'), kernel: join(g, 'linux-6.1-rv64.Image'), initrd: join(g, 'initramfs-nolibc.cpio.gz'), append: 'console=ttyS0' });
+  const m = linuxMachine(process.env.BIOS === 'builtin' ? 'builtin' : 'opensbi', { onOutput: (c) => (out += Buffer.from(c).toString('latin1')) });
   if (process.env.V8FLAGS_AFTER) {
     m.runSync({ maxInsns: 1 }); // run() compiled (TurboFan) before the flags change
     setFlagsFromString(process.env.V8FLAGS_AFTER);

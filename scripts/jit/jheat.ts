@@ -3,15 +3,11 @@
 // and sum the block map's heat counts (interpreted entries of each block start, capped at the
 // threshold) in buckets. THRESH (default 32000: below JE_NEVER, so nearly nothing compiles),
 // N (default 68,000,000: the kernel's part of the boot), GUESTS=dir.
-import { join } from 'node:path';
-import { VirtMachine } from '../../src/board/virt.js';
-import { bootLinux } from '../../src/board/boot.js';
 import { useOptimizingCompiler } from '../../src/core.js';
 import * as L from '../../src/generated/layout.js';
+import { linuxMachine } from './linux.js';
 useOptimizingCompiler();
-const g = process.env.GUESTS ?? join(import.meta.dirname ?? '.', '../../../shared/guests');
-const m = new VirtMachine({ ramBytes: 256 << 20, onOutput: () => {}, jit: { threshold: Number(process.env.THRESH ?? 32000) } });
-bootLinux(m, { bios: join(g, 'opensbi-fw_dynamic.bin'), kernel: join(g, 'linux-6.1-rv64.Image'), initrd: join(g, 'initramfs-nolibc.cpio.gz'), append: 'console=ttyS0' });
+const m = linuxMachine('opensbi', { jit: { threshold: Number(process.env.THRESH ?? 32000) } });
 m.runSync({ maxInsns: Number(process.env.N ?? 68_000_000) });
 const dv = new DataView(m.core.ex.memory.buffer);
 const edges = [1, 10, 100, 1000, 5000, 20000, Infinity];

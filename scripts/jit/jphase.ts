@@ -1,14 +1,10 @@
 // Boot Linux in slices of SLICE instructions and print each slice's wall ms (phase profile).
-import { join } from 'node:path';
-import { VirtMachine } from '../../src/board/virt.js';
-import { bootLinux } from '../../src/board/boot.js';
 import { useOptimizingCompiler, setDefaultTier } from '../../src/core.js';
+import { linuxMachine } from './linux.js';
 setDefaultTier((process.env.TIER as 'jit') ?? 'jit');
 useOptimizingCompiler();
-const g = process.env.GUESTS ?? join(import.meta.dirname ?? '.', '../../../shared/guests');
 for (let run = 0; run < Number(process.env.RUNS ?? 1); run++) {
-const m = new VirtMachine({ ramBytes: 256 << 20, onOutput: () => {} });
-bootLinux(m, { bios: join(g, 'opensbi-fw_dynamic.bin'), kernel: join(g, 'linux-6.1-rv64.Image'), initrd: join(g, 'initramfs-nolibc.cpio.gz'), append: 'console=ttyS0' });
+const m = linuxMachine('opensbi');
 const slice = Number(process.env.SLICE ?? 10e6);
 const row: string[] = [];
 let tot = 0;
