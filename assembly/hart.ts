@@ -1,5 +1,5 @@
 /** Accessors for the running hart's state (layout.ts HART_BASE). All inline, constant offsets. */
-import { H_X, H_F, H_FCSR, H_MSTATUS, H_MIE, H_MIP, H_PRIV, H_VIRT } from './layout';
+import { H_X, H_F, H_FCSR, H_MSTATUS, H_MIE, H_MIP, H_PRIV, H_VIRT, H_VSSTATUS } from './layout';
 
 @inline export function getX(r: u32): u64 {
   return load<u64>(<usize>r << 3, H_X);
@@ -92,4 +92,37 @@ export const VS_INTS: u64 = (1 << 2) | (1 << 6) | (1 << 10);
 /** Virtualization mode V (1 while in VS or VU mode). */
 @inline export function virt(): u64 {
   return load<u64>(H_VIRT);
+}
+
+// ---- FP state (Unpriv ch. 11, 12; Priv 1.12 §3.1.6.6): the interpreter (run.ts) and the JIT's FP
+// helper (jitfp.ts) both use these.
+/** mstatus.FS = Off: every FP instruction and FP CSR access is an illegal instruction. */
+@inline export function fpOff(): bool {
+  // H ext.: with V = 1, vsstatus.FS = Off also disables FP (an illegal-instruction exception, never
+  // a virtual-instruction one).
+  return (load<u64>(H_MSTATUS) & MSTATUS_FS) == 0 || (load<u64>(H_VIRT) != 0 && (load<u64>(H_VSSTATUS) & MSTATUS_FS) == 0);
+}
+/**
+ * The rounding mode for an instruction's rm field `rm` (Unpriv 11.2): rm itself, or frm when rm = 7
+ * (dyn). Above 4 means illegal: FS = Off (8), or dyn with frm = 5, 6 or 7. (Static 5 and 6 never
+ * get here: the decoder treats them as illegal encodings.) Rows without an rm field decode rm = 0,
+ * so for them this is the FS = Off test alone.
+ */
+@inline export function fpRmOf(rm: u32): u32 {
+  if (fpOff()) return 8;
+  return rm != 7 ? rm : (fcsr() >> 5) & 7;
+}
+/** The FP state changed (an f register or fflags was written): FS = Dirty, and so SD = 1. */
+@inline export function fpDirty(): void {
+  store<u64>(H_MSTATUS, load<u64>(H_MSTATUS) | MSTATUS_FS_DIRTY | MSTATUS_SD);
+  // H ext.: with V = 1 both the HS-level sstatus.FS and vsstatus.FS become Dirty (a hypervisor
+  // decides from sstatus.FS whether to save the guest's FP state).
+  if (load<u64>(H_VIRT) != 0) store<u64>(H_VSSTATUS, load<u64>(H_VSSTATUS) | MSTATUS_FS_DIRTY | MSTATUS_SD);
+}
+/**
+ * After an FP operation that wrote only an x register: FS becomes Dirty only if fflags changed, i.e.
+ * the operation raised a flag that was not already set (`f0`: fcsr before the operation).
+ */
+@inline export function fpAccrue(f0: u64): void {
+  if (load<u64>(H_FCSR) != f0) fpDirty();
 }

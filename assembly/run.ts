@@ -53,7 +53,7 @@ import {
 } from './generated/ops';
 import {
   getX, setX, pendingEnabled, PRV_M, PRV_S, PRV_U, MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM, MSTATUS_FS, MSTATUS_FS_DIRTY,
-  MSTATUS_SD, getF, setF, getF32, setF32, fcsr, HSTATUS_VTSR, HSTATUS_VTW, HSTATUS_VTVM, HSTATUS_HU,
+  MSTATUS_SD, getF, setF, getF32, setF32, fcsr, fpOff, fpRmOf, fpDirty, fpAccrue, HSTATUS_VTSR, HSTATUS_VTW, HSTATUS_VTVM, HSTATUS_HU,
   HSTATUS_SPVP,
 } from './hart';
 import {
@@ -158,40 +158,18 @@ const OP_HSV_B = G.OP_HSV_B, OP_HSV_H = G.OP_HSV_H, OP_HSV_W = G.OP_HSV_W, OP_HS
   store<u64>(c, load<u64>(c) - 1);
 }
 
-// ---- F/D helpers (Unpriv ch. 11, 12; Priv 1.12 §3.1.6.6)
-/** mstatus.FS = Off: every FP instruction and FP CSR access is an illegal instruction. */
-@inline function fpOff(): bool {
-  // H ext.: with V = 1, vsstatus.FS = Off also disables FP (an illegal-instruction exception, never
-  // a virtual-instruction one).
-  return (load<u64>(H_MSTATUS) & MSTATUS_FS) == 0 || (load<u64>(H_VIRT) != 0 && (load<u64>(H_VSSTATUS) & MSTATUS_FS) == 0);
-}
+// ---- F/D helpers (hart.ts: shared with the JIT's jitfp.ts)
 /**
  * Rounding mode of an FP instruction with an rm field (Unpriv 11.2): the static rm, or frm when
  * rm = 7 (dyn). A result above 4 means illegal: FS = Off (8), or dyn with frm = 5, 6 or 7. The
  * static values 5 and 6 never get here: the decoder treats them as illegal encodings.
  */
 @inline function fpRm(slot: u32): u32 {
-  if (fpOff()) return 8;
-  const rm = <u32>load<u8>(slot, S_RM);
-  return rm != 7 ? rm : (fcsr() >> 5) & 7;
-}
-/** The FP state changed (an f register or fflags was written): FS = Dirty, and so SD = 1. */
-@inline function fpDirty(): void {
-  store<u64>(H_MSTATUS, load<u64>(H_MSTATUS) | MSTATUS_FS_DIRTY | MSTATUS_SD);
-  // H ext.: with V = 1 both the HS-level sstatus.FS and vsstatus.FS become Dirty (a hypervisor
-  // decides from sstatus.FS whether to save the guest's FP state).
-  if (load<u64>(H_VIRT) != 0) store<u64>(H_VSSTATUS, load<u64>(H_VSSTATUS) | MSTATUS_FS_DIRTY | MSTATUS_SD);
+  return fpRmOf(<u32>load<u8>(slot, S_RM));
 }
 /** After an FP operation that wrote an f register (fpu.ts has OR-ed its flags into fflags already). */
 @inline function fpWrote(): void {
   fpDirty();
-}
-/**
- * After an FP operation that wrote only an x register: FS becomes Dirty only if fflags changed, i.e.
- * the operation raised a flag that was not already set (`f0`: fcsr before the operation).
- */
-@inline function fpAccrue(f0: u64): void {
-  if (load<u64>(H_FCSR) != f0) fpDirty();
 }
 
 /**

@@ -11,7 +11,11 @@
  * starts (loops included: the instruction limit ends every run at the same instruction), loads and
  * stores through base registers into a data area, some into the code itself (self-modifying code),
  * misaligned and out-of-RAM accesses (traps), and a trap handler that skips the faulting
- * instruction. x30/x31 belong to the handler; x5 to the jalr gadgets.
+ * instruction. x30/x31 belong to the handler; x5 to the jalr gadgets; x27/x28 hold mstatus.FS
+ * values for the FP-control gadget (FS Off and back on, frm set to any value). f0..f15 start as
+ * doubles and f16..f31 as NaN-boxed singles; F/D rows mostly take operands of their precision,
+ * and every third program is FP-heavy. Besides the final state, the registers, fcsr and mstatus
+ * at every slice end are hashed (`trail`).
  */
 import { Core, type MmioPort } from '../../src/core.js';
 import * as L from '../../src/generated/layout.js';
@@ -43,6 +47,7 @@ const DATA = 0x8020_0000; // data area (bases point 2 KiB into it)
 export const JIT_ROWS: readonly InsnRow[] = INSN_TABLE.filter((r) => EMITTERS[r.op] !== undefined && r.ext !== 'Zicsr');
 /** Random picks: jalr forms only through the gadget (a random register would leave RAM). */
 const RANDOM_ROWS = JIT_ROWS.filter((r) => r.op !== 'jalr');
+const FP_ROWS = RANDOM_ROWS.filter((r) => EMITTERS[r.op]!.k === 'fp');
 /** Rows left to the interpreter, mixed in for the boundaries between the tiers. */
 const OTHER_ROWS = ['ecall', 'ebreak', 'c.ebreak', 'lr.w', 'sc.w', 'lr.d', 'sc.d', 'csrrs'];
 const COUNTER_CSRS = [0xb00, 0xb02, 0xc00, 0xc02, 0x341, 0x342, 0x343];
@@ -50,7 +55,7 @@ const COUNTER_CSRS = [0xb00, 0xb02, 0xc00, 0xc02, 0x341, 0x342, 0x343];
 interface Slot {
   row: InsnRow;
   /** Fixed operands; branch/jump immediates are filled once offsets are known. */
-  ops: { rd?: number; rs1?: number; rs2?: number; imm?: number };
+  ops: { rd?: number; rs1?: number; rs2?: number; rs3?: number; rm?: number; imm?: number };
   /** Index of the target instruction (branches and jumps). */
   target?: number;
   /** A literal word (gadgets, illegal instructions). */
@@ -78,10 +83,13 @@ function immRange(row: InsnRow): [number, number, number] {
 export function genProgram(seed: number, n: number): { base: number; bytes: Uint8Array; insns: number } {
   const r = rng(seed);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
-  const writable = [1, 3, 4, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28];
-  const all = [0, ...writable, 2, 5, 8, 9, 29, 30, 31];
+  const writable = [1, 3, 4, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26];
+  const all = [0, ...writable, 2, 5, 8, 9, 27, 28, 29, 30, 31];
   const slots: Slot[] = [];
-  const memRow = (row: InsnRow): boolean => ['load', 'store', 'amo'].includes(EMITTERS[row.op]?.k ?? '');
+  const memRow = (row: InsnRow): boolean => {
+    const em = EMITTERS[row.op];
+    return em !== undefined && (['load', 'store', 'amo'].includes(em.k) || (em.k === 'fp' && em.mem !== undefined));
+  };
   while (slots.length < n) {
     const x = r();
     if (x < 0.03) {
@@ -111,14 +119,40 @@ export function genProgram(seed: number, n: number): { base: number; bytes: Uint
       slots.push({ row: INSN_TABLE[0]!, ops: {}, word: 0, width: 4 }); // illegal (all zeros, 32-bit)
       continue;
     }
-    const row = pick(RANDOM_ROWS);
+    if (x < 0.08) {
+      // FP control: frm = a random value (5..7 make dynamic-rm instructions illegal), or FS
+      // switched Off or back on (every FP instruction illegal meanwhile; compiled code built while
+      // it was on must leave them to the interpreter).
+      const y = r();
+      const word = y < 0.5
+        ? encode('csrrwi', { rd: pick(writable), rs1: Math.floor(r() * 8) }) | (0x002 << 20) // csrrwi rd, frm, uimm
+        : y < 0.7
+          ? encode('csrrc', { rd: 0, rs1: 28 }) | (0x300 << 20) // csrc mstatus, x28 (x28 = FS bits: Off)
+          : encode('csrrs', { rd: 0, rs1: 27 }) | (0x300 << 20); // csrs mstatus, x27 (FS = Initial if it was Off)
+      slots.push({ row: INSN_TABLE.find((q) => q.name === 'csrrwi')!, ops: {}, word, width: 4 });
+      continue;
+    }
+    // Every third program is FP-heavy (half its random rows F/D), so each F/D row's effect shows.
+    const row = seed % 3 === 0 && r() < 0.5 ? pick(FP_ROWS) : pick(RANDOM_ROWS);
     const em = EMITTERS[row.op]!;
     const f = row.format;
     const ops: Slot['ops'] = {};
     const mem = memRow(row);
-    ops.rd = pick(regChoices(f.rd, writable));
-    ops.rs1 = pick(regChoices(f.rs1, mem && r() < 0.85 ? [2, 8, 9] : all));
-    ops.rs2 = pick(regChoices(f.rs2, all));
+    // f operands: mostly the pool of the row's precision (f0..f15 hold doubles, f16..f31 NaN-boxed
+    // singles, so most operations see ordinary numbers), sometimes any register (NaN-boxing).
+    const fpool = (spec: RegSpec | undefined, name: string): number[] => {
+      if (!spec || 'fixed' in spec || !spec.f || r() < 0.15) return Array.from({ length: 32 }, (_, k) => k);
+      const single = /\.s(\.|$)/.test(name) || name === 'flw' || name === 'fsw' || name.startsWith('fmv.x.w') || name.startsWith('fmv.w.x');
+      return Array.from({ length: 16 }, (_, k) => (single ? 16 : 0) + k);
+    };
+    const fp = EMITTERS[row.op]?.k === 'fp';
+    ops.rd = pick(regChoices(f.rd, fp && f.rd && !('fixed' in f.rd) && f.rd.f ? fpool(f.rd, row.name) : writable));
+    ops.rs1 = pick(regChoices(f.rs1, mem && r() < 0.85 ? [2, 8, 9] : fp ? fpool(f.rs1, row.name.replace(/^fcvt\.[sd]\./, 'x.')) : all));
+    ops.rs2 = pick(regChoices(f.rs2, fp ? fpool(f.rs2, row.name) : all));
+    if (f.rs3) ops.rs3 = pick(fpool(f.rs3, row.name));
+    // FP rounding modes: static 0..4 or dyn (7), which reads frm (set to an invalid 5..7 at times
+    // by the fscsr gadget: the instruction is then illegal).
+    if (f.rm) ops.rm = pick([0, 1, 2, 3, 4, 7, 7, 7]);
     const slot: Slot = { row, ops, width: row.width / 8 };
     if (em.k === 'br' || em.k === 'jal') slot.target = -1;
     else if (f.imm) {
@@ -205,6 +239,11 @@ function handlerBytes(): Uint8Array {
   return b;
 }
 
+/** FNV-1a-style mixing of a 64-bit value into a running hash. */
+function mix(h: bigint, v: bigint): bigint {
+  return BigInt.asUintN(64, (h ^ v) * 0x100000001b3n);
+}
+
 const noMmio: MmioPort = { read: () => 1, write: () => 1, dataLo: 0, dataHi: 0 };
 
 export interface RunOut {
@@ -247,14 +286,45 @@ export function* runTierSlices(tier: Tier, prog: { base: number; bytes: Uint8Arr
   core.setX(8, BigInt(DATA + 0x1800));
   core.setX(9, BigInt(DATA + 0x2800));
   core.setX(29, BigInt(prog.base));
-  for (const x of [1, 3, 4, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28]) core.setX(x, BigInt.asUintN(64, BigInt(Math.floor(r() * 2 ** 32)) << BigInt(Math.floor(r() * 32))));
+  core.setX(28, 3n << 13n); // mstatus.FS: the FP-control gadget switches it Off (x28) and Initial (x27)
+  core.setX(27, 1n << 13n);
+  for (const x of [1, 3, 4, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]) core.setX(x, BigInt.asUintN(64, BigInt(Math.floor(r() * 2 ** 32)) << BigInt(Math.floor(r() * 32))));
+  // FP on (FS = Initial), frm = RNE, and f registers holding special and ordinary values, some
+  // singles NaN-boxed, some not (they read as the canonical NaN).
+  core.setCsr(L.H_MSTATUS, core.getCsr(L.H_MSTATUS) | (1n << 13n));
+  const specials = [0n, 1n << 63n, 0x7ff0000000000000n, 0xfff0000000000000n, 0x7ff8000000000000n, 0x7ff4000000000000n, 1n, 0x000fffffffffffffn, 0x3ff0000000000000n, 0x43e0000000000000n, 0xc1e0000000000000n];
+  const singles = [0n, 0x80000000n, 0x7f800000n, 0xff800000n, 0x7fc00000n, 0x7fa00000n, 1n, 0x3f800000n, 0x4f000000n, 0xcf000000n, 0x5f800000n];
+  // f0..f15 doubles, f16..f31 NaN-boxed singles (the generator picks operands of a row's precision
+  // from its half): mostly ordinary numbers near 1 in magnitude, some special values, a few random
+  // bit patterns (f0..f15 then often hold NaN-boxed-looking values, f16..f31 unboxed ones).
+  for (let f = 0; f < 32; f++) {
+    const single = f >= 16;
+    const y = r();
+    const sign = r() < 0.5 ? 1n : 0n;
+    let v: bigint;
+    if (y < 0.15) v = single ? 0xffffffff00000000n | singles[Math.floor(r() * singles.length)]! : specials[Math.floor(r() * specials.length)]!;
+    else if (y < 0.9) {
+      const m = BigInt(Math.floor(r() * 2 ** 32));
+      v = single
+        ? 0xffffffff00000000n | (sign << 31n) | (BigInt(127 - 8 + Math.floor(r() * 16)) << 23n) | (m & 0x7fffffn)
+        : (sign << 63n) | (BigInt(1023 - 16 + Math.floor(r() * 32)) << 52n) | ((m << 20n) ^ BigInt(Math.floor(r() * 2 ** 20)));
+    } else v = (BigInt(Math.floor(r() * 2 ** 32)) << 32n) | BigInt(Math.floor(r() * 2 ** 32));
+    core.setF(f, v);
+  }
   core.insnLimit = limit;
   const status: number[] = [];
+  let trail = 0xcbf29ce484222325n;
   for (let guard = 0; guard < 100000 && core.instret < limit; guard++) {
     // Random run slices: the deadline ends blocks at different places in each run.
     core.deadline = core.cycles + 1 + Math.floor(r() * (r() < 0.5 ? 50 : 5000));
     const st = core.run();
     status.push(st);
+    // The registers at every slice end (the tiers stop at the same instructions): a value that is
+    // overwritten before the end still counts.
+    for (let x = 1; x < 32; x++) trail = mix(trail, core.x(x));
+    for (let f = 0; f < 32; f++) trail = mix(trail, core.f(f));
+    trail = mix(trail, core.getCsr(L.H_FCSR));
+    trail = mix(trail, core.getCsr(L.H_MSTATUS));
     if (st !== 0 && st !== 1) break;
     yield core;
   }
@@ -262,8 +332,10 @@ export function* runTierSlices(tier: Tier, prog: { base: number; bytes: Uint8Arr
     pc: core.pc.toString(16), instret: core.instret, cycles: core.cycles,
   };
   for (let x = 1; x < 32; x++) state[`x${x}`] = core.x(x).toString(16);
+  for (let f = 0; f < 32; f++) state[`f${f}`] = core.f(f).toString(16);
+  state.trail = trail.toString(16);
   for (const [k, v] of Object.entries(core.classCounts())) state[`cls.${k}`] = v;
-  for (const [name, a] of [['mepc', L.H_MEPC], ['mcause', L.H_MCAUSE], ['mtval', L.H_MTVAL], ['exc', L.H_EXCEPTIONS], ['resv', L.H_RESV]] as const) {
+  for (const [name, a] of [['mepc', L.H_MEPC], ['mcause', L.H_MCAUSE], ['mtval', L.H_MTVAL], ['exc', L.H_EXCEPTIONS], ['resv', L.H_RESV], ['mstatus', L.H_MSTATUS], ['fcsr', L.H_FCSR]] as const) {
     state[name] = core.getCsr(a).toString(16);
   }
   // Memory: code and data (a hash per 256 bytes, so a difference names its place).

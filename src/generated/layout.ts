@@ -234,6 +234,7 @@ export const J_INVAL = 0x2581034;
 export const J_MAPBASE = 0x2581038;
 export const J_PEND = 0x258103c;
 export const J_CHAINS = 0x2581040;
+export const J_FPX = 0x2581048;
 export const J_FRAME_FLAG = 0x2581100;
 export const JMAP_BASE = 0x2581500;
 export const JMAP_SIZE = 0x408008;

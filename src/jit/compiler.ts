@@ -120,6 +120,12 @@ export interface FuncCode {
 /** Registers instruction `i` reads and writes (x0 and the rd sink x32 excluded). */
 function regsOf(i: Insn, read: Set<number>, written: Set<number>): void {
   const k = i.em.k;
+  if (i.em.k === 'fp') {
+    // Only x operands: an address base, the source of a move or conversion from x, an x result.
+    if ((i.em.mem || i.em.xr) && i.rs1 !== 0) read.add(i.rs1);
+    if (i.em.xw && i.rd !== 32 && i.rd !== 0) written.add(i.rd);
+    return;
+  }
   if (k !== 'lui' && k !== 'auipc' && k !== 'jal' && k !== 'nop' && i.rs1 !== 0) read.add(i.rs1);
   if ((k === 'rr' || k === 'rr32' || k === 'call' || k === 'store' || k === 'br' || k === 'bit' || k === 'amo') && i.rs2 !== 0) read.add(i.rs2);
   if (k !== 'store' && k !== 'br' && k !== 'nop' && i.rd !== 32 && i.rd !== 0) written.add(i.rd);
@@ -453,6 +459,34 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
         go(1);
         ended = true;
         break;
+      case 'fp': {
+        // jitFp(op, regs, rm, x): x = the host address (loads, stores: the host-TLB fast path
+        // first; a miss leaves before this instruction), the x source, or 0.
+        const em2 = em;
+        if (em2.mem) {
+          tlbLookup(k, i, em2.mem === 'load' ? P_TR : P_TW, em2.am);
+          c.set(A);
+        }
+        const rs3 = em2.rm ? i.imm & 0xff : 0;
+        const rm = em2.rm ? (i.imm >> 8) & 0xff : 0;
+        c.i32(i.id).i32((i.rd & 0xff) | (i.rs1 << 8) | (i.rs2 << 16) | (rs3 << 24)).i32(rm);
+        if (em2.mem) c.get(A).op(Op.i64ExtendI32U);
+        else if (em2.xr) R(i.rs1);
+        else c.i64(0);
+        c.byte(Op.call).u32(helperIndex('jitFp')).set(T0);
+        // Illegal now (FS = Off, an invalid dynamic rm): no effect; the interpreter raises it.
+        c.i32(L.J_FPX).mem(Op.i32Load, 2);
+        openIf();
+        c.i32(L.J_FPX).i32(0).mem(Op.i32Store, 2);
+        prep(k, 0, false, () => pcAt(i.off));
+        go(0);
+        close();
+        if (em2.xw) {
+          c.get(T0);
+          W(i.rd);
+        }
+        break;
+      }
       case 'nop':
         break;
     }

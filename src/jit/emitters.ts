@@ -11,6 +11,7 @@
  * amount, W forms sign-extend their 32-bit result, comparisons produce 0/1.
  */
 import { Op } from './wasm.js';
+import { INSN_TABLE, type RegSpec } from '../isa/table.js';
 
 export type Emitter =
   /** rd = ops(rs1, rs2) on i64 values. */
@@ -45,19 +46,26 @@ export type Emitter =
    * raises), rd = the old value (W forms sign-extended), memory = f(old, rs2). aq/rl change nothing
    * on one in-order hart; AMOs leave the LR reservation alone, as in the interpreter.
    */
-  | { k: 'amo'; w: boolean; f: AmoFn };
+  | { k: 'amo'; w: boolean; f: AmoFn }
+  /**
+   * F and D (FP_OPS): the core's jitFp (assembly/jitfp.ts) executes the op on the f registers and
+   * fcsr in memory, the interpreter's own operations. `xr`: rs1 is an x register (its value is
+   * passed); `xw`: rd is an x register (the helper returns it); `mem`: a load or store of `am` + 1
+   * bytes through the host TLB (the helper gets the host address); `rm`: the row has an rm field.
+   */
+  | { k: 'fp'; xr: boolean; xw: boolean; mem?: 'load' | 'store'; am: number; rm: boolean };
 
 export type AmoFn = 'swap' | 'add' | 'xor' | 'and' | 'or' | 'min' | 'max' | 'minu' | 'maxu';
 
 /**
  * The core's exports compiled code imports, with their signatures: 'alu' (i64, i64) → i64 (the
  * interpreter's alu.ts functions), 'bit' (i32, i64, i64, i64) → i64 (bitmanip.ts bitOp), 'chain'
- * (i64, i64, i64) → i32 (jit.ts jitChain). A module imports them in this order: a helper's function
+ * (i64, i64, i64) → i32 (jit.ts jitChain), 'fp' (i32, i32, i32, i64) → i64 (jitfp.ts jitFp). A module imports them in this order: a helper's function
  * index is its position (helperIndex).
  */
 export const HELPER_SIGS = {
   jitMulh: 'alu', jitMulhu: 'alu', jitMulhsu: 'alu', jitDiv: 'alu', jitDivu: 'alu', jitRem: 'alu', jitRemu: 'alu',
-  jitDivw: 'alu', jitDivuw: 'alu', jitRemw: 'alu', jitRemuw: 'alu', jitBit: 'bit', jitChain: 'chain',
+  jitDivw: 'alu', jitDivuw: 'alu', jitRemw: 'alu', jitRemuw: 'alu', jitBit: 'bit', jitChain: 'chain', jitFp: 'fp',
 } as const;
 export type HelperName = keyof typeof HELPER_SIGS;
 export const HELPERS = Object.keys(HELPER_SIGS) as HelperName[];
@@ -149,3 +157,23 @@ export const BIT_OPS = [
   'czero.nez',
 ] as const;
 for (const op of BIT_OPS) (EMITTERS as Record<string, Emitter>)[op] = { k: 'bit' };
+
+/**
+ * The F and D rows (Unpriv ch. 11, 12: every base row of the table's F and D extensions; the
+ * compressed c.fld/c.fsd forms expand to fld/fsd). Zfh and Zfa stay with the interpreter: their
+ * operations (fpu16.ts, zfa.ts) read and write x registers in memory, where compiled code keeps
+ * them in locals.
+ */
+export const FP_OPS: readonly string[] = INSN_TABLE.filter((r) => (r.ext === 'F' || r.ext === 'D') && r.name === r.op).map((r) => r.op);
+const isF = (s: RegSpec | undefined): boolean => !!s && !('fixed' in s) && s.f === true;
+for (const row of INSN_TABLE) {
+  if (!FP_OPS.includes(row.name) || row.name !== row.op) continue;
+  const f = row.format;
+  const mem = row.cls === 'fload' ? 'load' : row.cls === 'fstore' ? 'store' : undefined;
+  (EMITTERS as Record<string, Emitter>)[row.op] = {
+    k: 'fp', mem, rm: !!f.rm,
+    xr: mem === undefined && !!f.rs1 && !isF(f.rs1),
+    xw: !!f.rd && !isF(f.rd),
+    am: row.op.endsWith('w') ? 3 : 7, // flw/fsw: 4 bytes; fld/fsd: 8 (only loads and stores read it)
+  };
+}

@@ -241,6 +241,138 @@ describe('JIT exactness', () => {
     expect(s[1]).toEqual(s[0]);
   });
 
+  it('F and D rows run compiled with the interpreter\'s results, flags and FS state', () => {
+    // a0 = a data page. Each round: loads, arithmetic in several rounding modes (static and dyn),
+    // FMAs, min/max, sign injection, compares, conversions both ways, moves and stores; fcsr's
+    // flags, frm and mstatus.FS must come out as the interpreter leaves them.
+    const ops: number[] = [
+      encode('fld', { rd: 1, rs1: 10, imm: 0 }), // loop:
+      encode('flw', { rd: 2, rs1: 10, imm: 8 }),
+      encode('fcvt.d.l', { rd: 3, rs1: 11, rm: 7 }),
+      encode('fdiv.d', { rd: 4, rs1: 1, rs2: 3, rm: 1 }),
+      encode('fmadd.d', { rd: 5, rs1: 4, rs2: 3, rs3: 1, rm: 7 }),
+      encode('fnmsub.s', { rd: 6, rs1: 2, rs2: 2, rs3: 2, rm: 2 }),
+      encode('fsqrt.d', { rd: 7, rs1: 5, rm: 3 }),
+      encode('fmin.d', { rd: 8, rs1: 7, rs2: 4 }),
+      encode('fsgnjn.d', { rd: 9, rs1: 8, rs2: 5 }),
+      encode('fcvt.s.d', { rd: 12, rs1: 9, rm: 4 }),
+      encode('fadd.s', { rd: 13, rs1: 12, rs2: 6, rm: 0 }),
+      encode('fcvt.d.s', { rd: 14, rs1: 13, rm: 7 }),
+      encode('flt.d', { rd: 6, rs1: 14, rs2: 1 }),
+      encode('feq.s', { rd: 7, rs1: 13, rs2: 13 }),
+      encode('fclass.d', { rd: 8, rs1: 9 }),
+      encode('fcvt.w.d', { rd: 9, rs1: 5, rm: 1 }),
+      encode('fcvt.lu.s', { rd: 12, rs1: 13, rm: 7 }),
+      encode('fmv.x.d', { rd: 13, rs1: 14 }),
+      encode('xor', { rd: 13, rs1: 13, rs2: 9 }),
+      encode('fmv.d.x', { rd: 15, rs1: 13 }),
+      encode('fsd', { rs1: 10, rs2: 15, imm: 0 }),
+      encode('fsw', { rs1: 10, rs2: 13, imm: 8 }),
+      encode('add', { rd: 14, rs1: 14, rs2: 12 }),
+    ];
+    const prog = [
+      encode('auipc', { rd: 10, imm: 0x1000 }), // a data page (stores to a code page always miss)
+      encode('addi', { rd: 11, rs1: 0, imm: 400 }),
+      encode('lui', { rd: 5, imm: 0x6000 }), // mstatus.FS = Dirty
+      encode('csrrs', { rd: 0, rs1: 5 }) | (0x300 << 20),
+      encode('csrrwi', { rd: 0, rs1: 3 }) | (0x002 << 20), // frm = RUP
+      ...ops,
+      encode('addi', { rd: 11, rs1: 11, imm: -1 }),
+      encode('bne', { rs1: 11, rs2: 0, imm: -4 * (ops.length + 1) }),
+      encode('jal', { rd: 0, imm: 0 }),
+    ];
+    const total = 5 + 400 * (ops.length + 2);
+    const s: unknown[] = [];
+    for (const tier of ['interp', 'jit'] as const) {
+      const core = coreWith(tier, prog);
+      const dv = new DataView(core.ram.buffer, core.ram.byteOffset);
+      dv.setBigUint64(0x1000, 0x400921fb54442d18n, true); // pi
+      dv.setUint32(0x1008, 0x3eaaaaab, true); // 1/3 (single)
+      core.insnLimit = total;
+      core.run();
+      expect(core.instret).toBe(total);
+      if (tier === 'jit') expect(core.jit!.stats().insns).toBeGreaterThan(0.9 * total);
+      const f: string[] = [];
+      for (let r = 0; r < 16; r++) f.push(core.f(r).toString(16));
+      s.push({ ...(snapshot(core) as object), f, fcsr: core.getCsr(L.H_FCSR), mstatus: core.getCsr(L.H_MSTATUS), d: dv.getBigUint64(0x1000, true), w: dv.getUint32(0x1008, true) });
+    }
+    expect((s[0] as { fcsr: bigint }).fcsr & 0x1fn).not.toBe(0n); // the loop raises flags (the test sees them)
+    expect(s[1]).toEqual(s[0]);
+  });
+
+  it('F/D rows that write only x registers leave FS = Initial unless they raise a flag', () => {
+    // fmv.x.w/d, fclass and quiet compares of ordinary numbers change no FP state: FS stays
+    // Initial (Priv 3.1.6.6); then an feq.d on a signaling NaN raises NV, which makes it Dirty.
+    const body = [
+      encode('fmv.x.d', { rd: 6, rs1: 1 }),
+      encode('fmv.x.w', { rd: 7, rs1: 2 }),
+      encode('fclass.d', { rd: 8, rs1: 1 }),
+      encode('flt.d', { rd: 9, rs1: 1, rs2: 3 }),
+      encode('fcvt.l.d', { rd: 12, rs1: 3, rm: 1 }), // exact: no flag
+      encode('add', { rd: 13, rs1: 13, rs2: 6 }),
+    ];
+    const prog = [
+      encode('lui', { rd: 5, imm: 0x2000 }),
+      encode('csrrs', { rd: 0, rs1: 5 }) | (0x300 << 20), // FS = Initial
+      encode('addi', { rd: 11, rs1: 0, imm: 200 }),
+      ...body,
+      encode('addi', { rd: 11, rs1: 11, imm: -1 }),
+      encode('bne', { rs1: 11, rs2: 0, imm: -4 * (body.length + 1) }),
+      encode('feq.d', { rd: 14, rs1: 4, rs2: 4 }), // f4 = sNaN: NV
+      encode('jal', { rd: 0, imm: 0 }),
+    ];
+    const quiet = 3 + 200 * (body.length + 2);
+    for (const stop of [quiet, quiet + 1]) {
+      const s: unknown[] = [];
+      for (const tier of ['interp', 'jit'] as const) {
+        const core = coreWith(tier, prog);
+        core.setF(1, 0x400921fb54442d18n);
+        core.setF(2, 0xffffffff3f800000n);
+        core.setF(3, 0x4010000000000000n);
+        core.setF(4, 0x7ff4000000000000n);
+        core.insnLimit = stop;
+        core.run();
+        if (tier === 'jit') expect(core.jit!.stats().insns).toBeGreaterThan(0.9 * quiet);
+        s.push({ ...(snapshot(core) as object), mstatus: core.getCsr(L.H_MSTATUS), fcsr: core.getCsr(L.H_FCSR) });
+      }
+      const fs = ((s[0] as { mstatus: bigint }).mstatus >> 13n) & 3n;
+      expect(fs).toBe(stop === quiet ? 1n : 3n);
+      expect(s[1]).toEqual(s[0]);
+    }
+  });
+
+  it('an FP block compiled while FS was on raises illegal-instruction when entered with FS = Off', () => {
+    // The loop runs compiled (FS on); after 300 rounds it switches FS Off (csrc mstatus) and goes
+    // round again: the compiled fadd.d must trap exactly where the interpreter's does (mcause 2,
+    // mepc at the fadd.d, mtval its encoding) and leave f1 and the counters as the interpreter does.
+    const fadd = encode('fadd.d', { rd: 1, rs1: 1, rs2: 2, rm: 0 });
+    const prog = [
+      encode('lui', { rd: 5, imm: 0x6000 }),
+      encode('csrrs', { rd: 0, rs1: 5 }) | (0x300 << 20), // FS = Dirty
+      encode('addi', { rd: 11, rs1: 0, imm: 300 }),
+      encode('addi', { rd: 12, rs1: 12, imm: 1 }), // 0x0c loop:
+      fadd,
+      encode('addi', { rd: 11, rs1: 11, imm: -1 }),
+      encode('bne', { rs1: 11, rs2: 0, imm: -12 }),
+      encode('csrrc', { rd: 0, rs1: 5 }) | (0x300 << 20), // FS = Off
+      encode('jal', { rd: 0, imm: -20 }), // round again: the fadd.d traps
+    ];
+    const s: unknown[] = [];
+    for (const tier of ['interp', 'jit'] as const) {
+      const core = coreWith(tier, prog);
+      core.setF(1, 0x3ff0000000000000n);
+      core.setF(2, 0x3fb999999999999an);
+      core.setCsr(L.H_MTVEC, 0x80000800n); // the handler spins
+      new DataView(core.ram.buffer, core.ram.byteOffset).setUint32(0x800, encode('jal', { rd: 0, imm: 0 }), true);
+      core.insnLimit = 3 + 300 * 4 + 2 + 1 + 5; // ... csrrc, jal, addi, then the trap and 5 spins
+      core.run();
+      if (tier === 'jit') expect(core.jit!.stats().insns).toBeGreaterThan(1000);
+      s.push({ ...(snapshot(core) as object), f1: core.f(1), mcause: core.getCsr(L.H_MCAUSE), mepc: core.getCsr(L.H_MEPC), mtval: core.getCsr(L.H_MTVAL) });
+    }
+    expect(s[0]).toMatchObject({ mcause: 2n, mepc: 0x80000010n, mtval: BigInt(fadd >>> 0) });
+    expect(s[1]).toEqual(s[0]);
+  });
+
   it('self-modifying code: a store over a compiled instruction takes effect at once (no fence.i needed)', () => {
     // loop: addi a0, a0, 1 (patched to addi a0, a0, 100 after 500 rounds by a store of the word in t1)
     const prog = smcProgram(1000, 500);
