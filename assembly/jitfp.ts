@@ -1,7 +1,7 @@
 /**
- * The JIT tier's F and D instructions (issue 14; docs/JIT.md "FP in compiled code"). Compiled code
- * keeps guest x registers in wasm locals but never the f registers or fcsr: it calls `jitFp` for
- * each F/D instruction, which does exactly what the interpreter's case for it does (run.ts; the
+ * The JIT tier's F and D computation (issue 14; docs/JIT.md "FP in compiled code"). Compiled code
+ * keeps guest x registers in wasm locals but never the f registers or fcsr. FP loads and stores it
+ * does inline (src/jit/compiler.ts); for every other F/D instruction it calls `jitFp`, which does exactly what the interpreter's case for it does (run.ts; the
  * same fpu.ts operations, the same FS / rm legality test and FS = Dirty marking from hart.ts), on
  * the f registers and fcsr in memory.
  *
@@ -11,8 +11,7 @@
  *           comes in `x` and an x result goes out as the return value, so compiled code's register
  *           locals stay the truth for x registers)
  *     rm    the instruction's rm field (0 for rows without one)
- *     x     the x source of the conversions and moves from x; for FP loads and stores, the host
- *           address compiled code found through its host-TLB fast path (a miss never calls here)
+ *     x     the x source of the conversions and moves from x
  *
  * When the instruction is illegal now (FS = Off, or rm = dyn with an invalid frm) it has no effect:
  * jitFp sets J_FPX and compiled code clears it and leaves to the interpreter before the
@@ -50,11 +49,6 @@ export function jitFp(op: u32, regs: u32, rmField: u32, x: u64): u64 {
   const f0 = load<u64>(H_FCSR);
   let v: u64 = 0;
   switch (op) {
-    // loads and stores (x = the host address): flw NaN-boxes; stores do not mark FS
-    case G.OP_FLW: setF32(rd, load<u32>(<usize>x)); break;
-    case G.OP_FLD: setF(rd, load<u64>(<usize>x)); break;
-    case G.OP_FSW: store<u32>(<usize>x, <u32>getF(rs2)); return 0;
-    case G.OP_FSD: store<u64>(<usize>x, getF(rs2)); return 0;
     // single precision
     case G.OP_FADD_S: setF32(rd, f32_add(getF32(rs1), getF32(rs2), r)); break;
     case G.OP_FSUB_S: setF32(rd, f32_sub(getF32(rs1), getF32(rs2), r)); break;

@@ -125,7 +125,8 @@ export function genProgram(seed: number, n: number): { base: number; bytes: Uint
       // it was on must leave them to the interpreter).
       const y = r();
       const word = y < 0.5
-        ? encode('csrrwi', { rd: pick(writable), rs1: Math.floor(r() * 8) }) | (0x002 << 20) // csrrwi rd, frm, uimm
+        // csrrwi rd, fflags|frm|fcsr, uimm: clears flags (the fast paths need NX set) or sets frm
+        ? encode('csrrwi', { rd: pick(writable), rs1: r() < 0.5 ? 0 : Math.floor(r() * 32) }) | (pick([0x001, 0x002, 0x002, 0x003]) << 20)
         : y < 0.7
           ? encode('csrrc', { rd: 0, rs1: 28 }) | (0x300 << 20) // csrc mstatus, x28 (x28 = FS bits: Off)
           : encode('csrrs', { rd: 0, rs1: 27 }) | (0x300 << 20); // csrs mstatus, x27 (FS = Initial if it was Off)
@@ -303,7 +304,13 @@ export function* runTierSlices(tier: Tier, prog: { base: number; bytes: Uint8Arr
     const sign = r() < 0.5 ? 1n : 0n;
     let v: bigint;
     if (y < 0.15) v = single ? 0xffffffff00000000n | singles[Math.floor(r() * singles.length)]! : specials[Math.floor(r() * specials.length)]!;
-    else if (y < 0.9) {
+    else if (y < 0.25) {
+      // near the bottom of the normal range: products and quotients underflow (UF, subnormals)
+      const m = BigInt(Math.floor(r() * 2 ** 32));
+      v = single
+        ? 0xffffffff00000000n | (sign << 31n) | (BigInt(1 + Math.floor(r() * 20)) << 23n) | (m & 0x7fffffn)
+        : (sign << 63n) | (BigInt(1 + Math.floor(r() * 40)) << 52n) | (m << 20n);
+    } else if (y < 0.9) {
       const m = BigInt(Math.floor(r() * 2 ** 32));
       v = single
         ? 0xffffffff00000000n | (sign << 31n) | (BigInt(127 - 8 + Math.floor(r() * 16)) << 23n) | (m & 0x7fffffn)

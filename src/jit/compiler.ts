@@ -177,6 +177,19 @@ function tagMask(am: number): Uint8Array {
   return b;
 }
 
+/** mstatus.FS (Priv 1.12 §3.1.6.6): Off = 0, Dirty = both bits; SD is bit 63. */
+const FS_MASK = 3 << 13;
+const DIRTY_BITS = new Code().i64(BigInt.asIntN(64, (3n << 13n) | (1n << 63n))).toBytes();
+
+/** The F/D ops compiled code does inline when fflags.NX is set and rounding is RNE (case 'fp'). */
+const FAST_FP: Record<string, number> = { 'fadd.d': Op.f64Add, 'fsub.d': Op.f64Sub, 'fmul.d': Op.f64Mul };
+const i64c = (v: bigint): Uint8Array => new Code().i64(BigInt.asIntN(64, v)).toBytes();
+const ABS64 = i64c(0x7fffffffffffffffn);
+const INF64 = i64c(0x7ff0000000000000n);
+/** fpu.ts clearlyNormal64: (r & ABS) - (MINNORM + 1) < INF - (MINNORM + 1), unsigned. */
+const MINNORM_P1 = i64c(0x0010000000000001n);
+const INF_MINUS_MINNORM_P1 = i64c(0x7ff0000000000000n - 0x0010000000000001n);
+
 /** One block's function: blk(pc, cycles, left, deadline, tlbRead, tlbWrite) -> status. */
 function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>, env: CompileEnv, counters: ClassVector[]): FuncCode {
   const c = new Code();
@@ -324,6 +337,25 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
     c.get(T0).get(A).mem(Op.i64Load, 3, 8).op(Op.i64Add).op(Op.i32WrapI64);
   };
 
+  // F/D state: FS tested at the block's first FP instruction, FS = Dirty marked at its first FP
+  // register write (both hold for the rest of the block: see case 'fp').
+  let fpChecked = false;
+  let fpDirtied = false;
+  /** Push mstatus.FS = Off, or V = 1 and vsstatus.FS = Off (hart.ts fpOff): FP instructions are illegal. */
+  const fsOffTest = (): void => {
+    c.i32(L.H_MSTATUS).mem(Op.i64Load, 3).i64(FS_MASK).op(Op.i64And).op(Op.i64Eqz);
+    c.i32(L.H_VIRT).mem(Op.i64Load, 3).op(Op.i64Eqz).op(Op.i32Eqz);
+    c.i32(L.H_VSSTATUS).mem(Op.i64Load, 3).i64(FS_MASK).op(Op.i64And).op(Op.i64Eqz).op(Op.i32And).op(Op.i32Or);
+  };
+  /** FS = Dirty and SD = 1 in mstatus, and in vsstatus when V = 1 (hart.ts fpDirty). */
+  const fsDirty = (): void => {
+    c.i32(L.H_MSTATUS).i32(L.H_MSTATUS).mem(Op.i64Load, 3).bytes(DIRTY_BITS).op(Op.i64Or).mem(Op.i64Store, 3);
+    c.i32(L.H_VIRT).mem(Op.i64Load, 3).op(Op.i64Eqz).op(Op.i32Eqz);
+    openIf();
+    c.i32(L.H_VSSTATUS).i32(L.H_VSSTATUS).mem(Op.i64Load, 3).bytes(DIRTY_BITS).op(Op.i64Or).mem(Op.i64Store, 3);
+    close();
+  };
+
   c.get(PC);
   if (off0 !== 0) c.i64(off0).op(Op.i64Sub);
   c.set(PV);
@@ -460,18 +492,71 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
         ended = true;
         break;
       case 'fp': {
-        // jitFp(op, regs, rm, x): x = the host address (loads, stores: the host-TLB fast path
-        // first; a miss leaves before this instruction), the x source, or 0.
         const em2 = em;
         if (em2.mem) {
+          // FP loads and stores inline (Unpriv 11.5, 12.3): FS = Off makes them illegal (the
+          // interpreter raises it: leave before this instruction), checked at the block's first FP
+          // instruction only (FS cannot turn Off inside a block: CSR writes, traps and xRETs end
+          // it). Then the host-TLB fast path (a miss leaves), flw NaN-boxes, and a load marks
+          // FS = Dirty unless an earlier instruction of the block did.
+          if (!fpChecked) {
+            fsOffTest();
+            openIf();
+            prep(k, 0, false, () => pcAt(i.off));
+            go(0);
+            close();
+            fpChecked = true;
+          }
           tlbLookup(k, i, em2.mem === 'load' ? P_TR : P_TW, em2.am);
-          c.set(A);
+          if (em2.mem === 'load') {
+            c.set(A).i32(L.H_F + i.rd * 8).get(A);
+            if (em2.am === 3) c.mem(Op.i64Load32U, 2).i64(-0x100000000).op(Op.i64Or);
+            else c.mem(Op.i64Load, 3);
+            c.mem(Op.i64Store, 3);
+            if (!fpDirtied) {
+              fsDirty();
+              fpDirtied = true;
+            }
+          } else {
+            c.i32(L.H_F + i.rs2 * 8).mem(Op.i64Load, 3).mem(em2.am === 3 ? Op.i64Store32 : Op.i64Store, em2.am === 3 ? 2 : 3);
+          }
+          break;
         }
+        const rmf = em2.rm ? (i.imm >> 8) & 0xff : 0;
+        const fast = rmf === 0 || rmf === 7 ? FAST_FP[i.op] : undefined;
+        if (fast !== undefined) {
+          // fadd.d, fsub.d, fmul.d in round-to-nearest-even when fflags.NX is already set: the
+          // native result is the answer whenever it is finite (add, sub) or clearly normal (mul),
+          // and then NX is the only flag the operation could raise (fpu.ts f64_add, f64_mul), so
+          // nothing else changes. Otherwise (another rounding mode, NX clear, special or tiny
+          // results) jitFp below does it.
+          if (!fpChecked) {
+            fsOffTest();
+            openIf();
+            prep(k, 0, false, () => pcAt(i.off));
+            go(0);
+            close();
+            fpChecked = true;
+          }
+          c.i32(0).set(A);
+          c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(rmf === 7 ? 0xe1 : 0x01).op(Op.i64And).i64(1).op(Op.i64Eq);
+          openIf();
+          c.i32(L.H_F + i.rs1 * 8).mem(Op.f64Load, 3).i32(L.H_F + i.rs2 * 8).mem(Op.f64Load, 3).op(fast).op(Op.i64ReinterpretF64).tee(T0);
+          c.bytes(ABS64).op(Op.i64And);
+          if (fast === Op.f64Mul) c.bytes(MINNORM_P1).op(Op.i64Sub).bytes(INF_MINUS_MINNORM_P1);
+          else c.bytes(INF64);
+          c.op(Op.i64LtU);
+          openIf();
+          c.i32(L.H_F + i.rd * 8).get(T0).mem(Op.i64Store, 3).i32(1).set(A);
+          close();
+          close();
+          c.get(A).op(Op.i32Eqz);
+          openIf();
+        }
+        // jitFp(op, regs, rm, x): x = the x source (moves and conversions from x), or 0.
         const rs3 = em2.rm ? i.imm & 0xff : 0;
-        const rm = em2.rm ? (i.imm >> 8) & 0xff : 0;
-        c.i32(i.id).i32((i.rd & 0xff) | (i.rs1 << 8) | (i.rs2 << 16) | (rs3 << 24)).i32(rm);
-        if (em2.mem) c.get(A).op(Op.i64ExtendI32U);
-        else if (em2.xr) R(i.rs1);
+        c.i32(i.id).i32((i.rd & 0xff) | (i.rs1 << 8) | (i.rs2 << 16) | (rs3 << 24)).i32(rmf);
+        if (em2.xr) R(i.rs1);
         else c.i64(0);
         c.byte(Op.call).u32(helperIndex('jitFp')).set(T0);
         // Illegal now (FS = Off, an invalid dynamic rm): no effect; the interpreter raises it.
@@ -481,10 +566,15 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
         prep(k, 0, false, () => pcAt(i.off));
         go(0);
         close();
+        fpChecked = true; // it ran: FS is on for the rest of the block
         if (em2.xw) {
           c.get(T0);
           W(i.rd);
+        } else if (fast !== undefined) {
+          close();
+          if (!fpDirtied) fsDirty(); // the fast path wrote rd (jitFp marks it itself)
         }
+        if (!em2.xw) fpDirtied = true; // an f register written: FS = Dirty now
         break;
       }
       case 'nop':

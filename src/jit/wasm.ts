@@ -21,6 +21,7 @@ export const Op = {
   i64Add: 0x7c, i64Sub: 0x7d, i64Mul: 0x7e, i64And: 0x83, i64Or: 0x84, i64Xor: 0x85, i64Shl: 0x86,
   i64ShrS: 0x87, i64ShrU: 0x88,
   i32WrapI64: 0xa7, i64ExtendI32S: 0xac, i64ExtendI32U: 0xad, i64Extend32S: 0xc4,
+  f64Load: 0x2b, f64Add: 0xa0, f64Sub: 0xa1, f64Mul: 0xa2, i64ReinterpretF64: 0xbd,
 } as const;
 
 export const I32 = 0x7f;

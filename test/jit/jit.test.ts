@@ -300,6 +300,66 @@ describe('JIT exactness', () => {
     expect(s[1]).toEqual(s[0]);
   });
 
+  it('fadd.d, fsub.d and fmul.d inline (RNE with NX set) give the interpreter\'s results and flags', () => {
+    // Each round clears fflags or sets NX alone, then multiplies (inexact; tiny: UF), adds (huge:
+    // OF; exact; signaling NaN: NV) and reads fflags after each into x registers, mixed into x20.
+    // With frm = RNE the dynamic-rm rows may take compiled code's inline path; with frm = RUP they
+    // must not (jitFp does them).
+    const rd = (x: number): number => encode('csrrs', { rd: x, rs1: 0 }) | (0x001 << 20); // csrr x, fflags
+    const mixIn = (x: number): number[] => [encode('mul', { rd: 21, rs1: 20, rs2: 22 }), encode('add', { rd: 20, rs1: 21, rs2: x })];
+    const body = [
+      encode('csrrwi', { rd: 0, rs1: 0 }) | (0x001 << 20), // fflags = 0
+      encode('fmul.d', { rd: 3, rs1: 1, rs2: 2, rm: 7 }),
+      rd(6), ...mixIn(6),
+      encode('csrrwi', { rd: 0, rs1: 1 }) | (0x001 << 20), // fflags = NX
+      encode('fmul.d', { rd: 4, rs1: 5, rs2: 5, rm: 0 }), // tiny: UF | NX
+      rd(7), ...mixIn(7),
+      encode('fadd.d', { rd: 6, rs1: 7, rs2: 7, rm: 7 }), // huge: OF | NX
+      rd(8), ...mixIn(8),
+      encode('fsub.d', { rd: 8, rs1: 1, rs2: 1, rm: 0 }), // exact 0
+      encode('fadd.d', { rd: 9, rs1: 3, rs2: 2, rm: 7 }),
+      encode('fsub.d', { rd: 10, rs1: 9, rs2: 11, rm: 7 }), // f11 = sNaN: NV
+      rd(9), ...mixIn(9),
+      encode('fmv.x.d', { rd: 12, rs1: 10 }), ...mixIn(12),
+      encode('fmv.x.d', { rd: 12, rs1: 9 }), ...mixIn(12),
+      encode('fmv.x.d', { rd: 12, rs1: 4 }), ...mixIn(12),
+      encode('fadd.d', { rd: 1, rs1: 1, rs2: 12, rm: 0 }), // f1 moves on each round
+      encode('addi', { rd: 11, rs1: 11, imm: -1 }),
+    ];
+    const prog = [
+      encode('lui', { rd: 5, imm: 0x6000 }),
+      encode('csrrs', { rd: 0, rs1: 5 }) | (0x300 << 20), // FS = Dirty
+      0, // frm (patched below)
+      encode('addi', { rd: 22, rs1: 0, imm: 1021 }), // the mixing multiplier (odd)
+      encode('addi', { rd: 11, rs1: 0, imm: 300 }),
+      ...body,
+      encode('bne', { rs1: 11, rs2: 0, imm: -4 * body.length }),
+      encode('jal', { rd: 0, imm: 0 }),
+    ];
+    const total = 5 + 300 * (body.length + 1);
+    for (const frm of [0, 3]) {
+      prog[2] = encode('csrrwi', { rd: 0, rs1: frm }) | (0x002 << 20);
+      const s: unknown[] = [];
+      for (const tier of ['interp', 'jit'] as const) {
+        const core = coreWith(tier, prog);
+        core.setF(1, 0x3ff3333333333333n); // 1.2
+        core.setF(2, 0x400921fb54442d18n); // pi
+        core.setF(5, 0x1ff0000000000001n); // 2^-512: squared, below the normal range
+        core.setF(7, 0x7fe0000000000001n); // huge: doubled, overflows
+        core.setF(11, 0x7ff4000000000000n); // signaling NaN
+        core.setF(12, 0x3e80000000000000n);
+        core.insnLimit = total;
+        core.run();
+        expect(core.instret).toBe(total);
+        if (tier === 'jit') expect(core.jit!.stats().insns).toBeGreaterThan(0.5 * total);
+        const f: string[] = [];
+        for (let r = 0; r < 13; r++) f.push(core.f(r).toString(16));
+        s.push({ ...(snapshot(core) as object), f, fcsr: core.getCsr(L.H_FCSR) });
+      }
+      expect(s[1]).toEqual(s[0]);
+    }
+  });
+
   it('F/D rows that write only x registers leave FS = Initial unless they raise a flag', () => {
     // fmv.x.w/d, fclass and quiet compares of ordinary numbers change no FP state: FS stays
     // Initial (Priv 3.1.6.6); then an feq.d on a signaling NaN raises NV, which makes it Dirty.
@@ -339,6 +399,42 @@ describe('JIT exactness', () => {
       expect(fs).toBe(stop === quiet ? 1n : 3n);
       expect(s[1]).toEqual(s[0]);
     }
+  });
+
+  it('compiled FP stores leave FS alone and FP loads make it Dirty, as in the interpreter', () => {
+    // Each round sets FS = Initial (csrc then csrs), then an fsd and an fld run compiled (the CSR
+    // instructions end blocks), with mstatus read after each into x7 / x8.
+    const prog = [
+      encode('lui', { rd: 5, imm: 0x6000 }),
+      encode('lui', { rd: 6, imm: 0x2000 }),
+      encode('auipc', { rd: 10, imm: 0x1000 }),
+      encode('addi', { rd: 11, rs1: 0, imm: 200 }),
+      encode('csrrc', { rd: 0, rs1: 5 }) | (0x300 << 20), // loop: FS = Off
+      encode('csrrs', { rd: 0, rs1: 6 }) | (0x300 << 20), // FS = Initial
+      encode('fsd', { rs1: 10, rs2: 2, imm: 0 }),
+      encode('addi', { rd: 12, rs1: 12, imm: 1 }),
+      encode('csrrs', { rd: 7, rs1: 0 }) | (0x300 << 20),
+      encode('flw', { rd: 3, rs1: 10, imm: 4 }),
+      encode('addi', { rd: 12, rs1: 12, imm: 1 }),
+      encode('csrrs', { rd: 8, rs1: 0 }) | (0x300 << 20),
+      encode('addi', { rd: 11, rs1: 11, imm: -1 }),
+      encode('bne', { rs1: 11, rs2: 0, imm: -36 }),
+      encode('jal', { rd: 0, imm: 0 }),
+    ];
+    const s: unknown[] = [];
+    for (const tier of ['interp', 'jit'] as const) {
+      const core = coreWith(tier, prog);
+      core.setF(2, 0x400921fb54442d18n);
+      core.insnLimit = 4 + 200 * 10;
+      core.run();
+      if (tier === 'jit') expect(core.jit!.stats().insns).toBeGreaterThan(200 * 2);
+      s.push({ ...(snapshot(core) as object), f3: core.f(3), mstatus: core.getCsr(L.H_MSTATUS) });
+    }
+    const x = (s[0] as { x: string[] }).x;
+    expect((BigInt('0x' + x[6]) >> 13n) & 3n).toBe(1n); // x7: after the fsd, still Initial
+    expect((BigInt('0x' + x[7]) >> 13n) & 3n).toBe(3n); // x8: after the flw, Dirty
+    expect((s[0] as { f3: bigint }).f3).toBe(0xffffffff400921fbn); // flw NaN-boxes pi's high word
+    expect(s[1]).toEqual(s[0]);
   });
 
   it('an FP block compiled while FS was on raises illegal-instruction when entered with FS = Off', () => {
