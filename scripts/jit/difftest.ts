@@ -289,11 +289,15 @@ export function* runTierSlices(tier: Tier, prog: { base: number; bytes: Uint8Arr
   core.setX(29, BigInt(prog.base));
   core.setX(28, 3n << 13n); // mstatus.FS: the FP-control gadget switches it Off (x28) and Initial (x27)
   core.setX(27, 1n << 13n);
-  for (const x of [1, 3, 4, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]) core.setX(x, BigInt.asUintN(64, BigInt(Math.floor(r() * 2 ** 32)) << BigInt(Math.floor(r() * 32))));
+  // x registers: shifted 32-bit values, or (a quarter) all 64 bits random (inexact int-to-FP conversions)
+  for (const x of [1, 3, 4, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]) {
+    const hi = BigInt(Math.floor(r() * 2 ** 32));
+    core.setX(x, r() < 0.25 ? (hi << 32n) | BigInt(Math.floor(r() * 2 ** 32)) : BigInt.asUintN(64, hi << BigInt(Math.floor(r() * 32))));
+  }
   // FP on (FS = Initial), frm = RNE, and f registers holding special and ordinary values, some
   // singles NaN-boxed, some not (they read as the canonical NaN).
   core.setCsr(L.H_MSTATUS, core.getCsr(L.H_MSTATUS) | (1n << 13n));
-  const specials = [0n, 1n << 63n, 0x7ff0000000000000n, 0xfff0000000000000n, 0x7ff8000000000000n, 0x7ff4000000000000n, 1n, 0x000fffffffffffffn, 0x3ff0000000000000n, 0x43e0000000000000n, 0xc1e0000000000000n];
+  const specials = [0n, 1n << 63n, 0x7ff0000000000000n, 0xfff0000000000000n, 0x7ff8000000000000n, 0x7ff4000000000000n, 0xfff8000000000001n, 0x7ff0000000000001n, 1n, 0x000fffffffffffffn, 0x3ff0000000000000n, 0x43e0000000000000n, 0xc1e0000000000000n];
   const singles = [0n, 0x80000000n, 0x7f800000n, 0xff800000n, 0x7fc00000n, 0x7fa00000n, 1n, 0x3f800000n, 0x4f000000n, 0xcf000000n, 0x5f800000n];
   // f0..f15 doubles, f16..f31 NaN-boxed singles (the generator picks operands of a row's precision
   // from its half): mostly ordinary numbers near 1 in magnitude, some special values, a few random
@@ -303,8 +307,8 @@ export function* runTierSlices(tier: Tier, prog: { base: number; bytes: Uint8Arr
     const y = r();
     const sign = r() < 0.5 ? 1n : 0n;
     let v: bigint;
-    if (y < 0.15) v = single ? 0xffffffff00000000n | singles[Math.floor(r() * singles.length)]! : specials[Math.floor(r() * specials.length)]!;
-    else if (y < 0.25) {
+    if (y < 0.2) v = single ? 0xffffffff00000000n | singles[Math.floor(r() * singles.length)]! : specials[Math.floor(r() * specials.length)]!;
+    else if (y < 0.3) {
       // near the bottom of the normal range: products and quotients underflow (UF, subnormals)
       const m = BigInt(Math.floor(r() * 2 ** 32));
       v = single

@@ -1,3 +1,6 @@
+// fp-bench (test/guests/bin/fp-bench.elf) in one process under the default tier (CYCLEVISOR_TIER=interp for the
+// interpreter): guest MIPS, class counts and the JIT's figures. Development measurement for docs/JIT.md; the
+// benchmark figures come from `npm run bench:fp`.
 import { readFileSync } from 'node:fs';
 import { useOptimizingCompiler } from '../../src/core.js';
 import { VirtMachine } from '../../src/board/virt.js';

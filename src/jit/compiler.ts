@@ -181,14 +181,123 @@ function tagMask(am: number): Uint8Array {
 const FS_MASK = 3 << 13;
 const DIRTY_BITS = new Code().i64(BigInt.asIntN(64, (3n << 13n) | (1n << 63n))).toBytes();
 
-/** The F/D ops compiled code does inline when fflags.NX is set and rounding is RNE (case 'fp'). */
-const FAST_FP: Record<string, number> = { 'fadd.d': Op.f64Add, 'fsub.d': Op.f64Sub, 'fmul.d': Op.f64Mul };
 const i64c = (v: bigint): Uint8Array => new Code().i64(BigInt.asIntN(64, v)).toBytes();
 const ABS64 = i64c(0x7fffffffffffffffn);
 const INF64 = i64c(0x7ff0000000000000n);
+const SIGN64 = i64c(0x8000000000000000n);
+const BOX = i64c(0xffffffff00000000n);
 /** fpu.ts clearlyNormal64: (r & ABS) - (MINNORM + 1) < INF - (MINNORM + 1), unsigned. */
 const MINNORM_P1 = i64c(0x0010000000000001n);
 const INF_MINUS_MINNORM_P1 = i64c(0x7ff0000000000000n - 0x0010000000000001n);
+
+/**
+ * F/D instructions compiled code does without jitFp (case 'fp'). Each `emit` reads its operands
+ * from memory (f registers) or through `R` (x registers):
+ *   - 'exact': sign injection and moves, the whole instruction (an x result left on the stack);
+ *   - 'arith': the native wasm operation, used when rounding is RNE and fflags.NX is already set:
+ *     then, if the result is finite (add, sub) or clearly normal (mul, div, sqrt), it is the
+ *     correctly rounded answer and NX the only flag the operation could raise (fpu.ts's own RNE
+ *     fast paths argue the same), so no other state changes;
+ *   - 'cvt': integer to double, native (RNE with NX set; `exact` ones only need a legal rm);
+ *   - 'nonan': compares, min and max of two doubles that are not NaN (no flag then).
+ * 'arith', 'cvt' and 'nonan' push a condition (the result is usable) with the result in T0;
+ * when it is false jitFp does the instruction.
+ */
+type FpEmit = (c: Code, i: Insn, R: (r: number) => void) => void;
+type FpInline =
+  | { k: 'exact'; emit: FpEmit }
+  | { k: 'arith'; emit: FpEmit }
+  | { k: 'cvt'; exact: boolean; emit: FpEmit }
+  | { k: 'nonan'; emit: FpEmit };
+const fAt = (c: Code, r: number, as: number = Op.i64Load): Code => c.i32(L.H_F + r * 8).mem(as, 3);
+/** T0 = the result's bits; push "usable": finite (add, sub) or clearly normal. */
+const check64 = (c: Code, normal: boolean): void => {
+  c.op(Op.i64ReinterpretF64).tee(T0).bytes(ABS64).op(Op.i64And);
+  if (normal) c.bytes(MINNORM_P1).op(Op.i64Sub).bytes(INF_MINUS_MINNORM_P1);
+  else c.bytes(INF64);
+  c.op(Op.i64LtU);
+};
+const arith64 = (op: number, normal: boolean, unary = false): FpInline => ({
+  k: 'arith',
+  emit: (c, i) => {
+    fAt(c, i.rs1, Op.f64Load);
+    if (!unary) fAt(c, i.rs2, Op.f64Load);
+    check64(c.op(op), normal);
+  },
+});
+/**
+ * Singles: both operands NaN-boxed (else they read as the canonical NaN: jitFp), the native binary32
+ * operation, the result NaN-boxed into T0; usable when finite / clearly normal (binary32 bounds).
+ */
+const arith32 = (op: number, normal: boolean, unary = false): FpInline => ({
+  k: 'arith',
+  emit: (c, i) => {
+    const f32 = (r: number): void => {
+      fAt(c, r).op(Op.i32WrapI64).op(Op.f32ReinterpretI32);
+    };
+    f32(i.rs1);
+    if (!unary) f32(i.rs2);
+    c.op(op).op(Op.i32ReinterpretF32).op(Op.i64ExtendI32U).bytes(BOX).op(Op.i64Or).tee(T0);
+    c.i64(0x7fffffff).op(Op.i64And);
+    if (normal) c.i64(0x00800001).op(Op.i64Sub).i64(0x7f800000 - 0x00800001);
+    else c.i64(0x7f800000);
+    c.op(Op.i64LtU);
+    // both operands boxed: the AND of their upper halves is all ones
+    fAt(c, i.rs1);
+    if (!unary) fAt(c, i.rs2).op(Op.i64And);
+    c.i64(32).op(Op.i64ShrU).i64(0xffffffff).op(Op.i64Eq).op(Op.i32And);
+  },
+});
+const sgnj = (f: (c: Code) => void): FpInline => ({
+  k: 'exact',
+  emit: (c, i) => {
+    fAt(c, i.rs1).bytes(ABS64).op(Op.i64And);
+    fAt(c, i.rs2);
+    f(c);
+    c.op(Op.i64Or);
+    c.set(T0).i32(L.H_F + i.rd * 8).get(T0).mem(Op.i64Store, 3);
+  },
+});
+const cvt = (op: number, exact: boolean): FpInline => ({
+  k: 'cvt', exact,
+  emit: (c, i, R) => {
+    R(i.rs1);
+    if (op === Op.f64ConvertI32S || op === Op.f64ConvertI32U) c.op(Op.i32WrapI64);
+    c.op(op).op(Op.i64ReinterpretF64).set(T0).i32(1);
+  },
+});
+/** Neither operand NaN (x == x), then the native comparison (an x result) or min/max. */
+const nonan = (op: number, xResult: boolean): FpInline => ({
+  k: 'nonan',
+  emit: (c, i) => {
+    fAt(c, i.rs1, Op.f64Load);
+    fAt(c, i.rs2, Op.f64Load).op(op);
+    if (xResult) c.op(Op.i64ExtendI32U);
+    else c.op(Op.i64ReinterpretF64);
+    c.set(T0);
+    fAt(c, i.rs1, Op.f64Load);
+    fAt(c, i.rs1, Op.f64Load).op(Op.f64Eq);
+    fAt(c, i.rs2, Op.f64Load);
+    fAt(c, i.rs2, Op.f64Load).op(Op.f64Eq).op(Op.i32And);
+  },
+});
+export const FP_INLINE: Readonly<Record<string, FpInline>> = {
+  'fadd.d': arith64(Op.f64Add, false), 'fsub.d': arith64(Op.f64Sub, false), 'fmul.d': arith64(Op.f64Mul, true),
+  'fdiv.d': arith64(Op.f64Div, true), 'fsqrt.d': arith64(Op.f64Sqrt, true, true),
+  'fadd.s': arith32(Op.f32Add, false), 'fsub.s': arith32(Op.f32Sub, false), 'fmul.s': arith32(Op.f32Mul, true),
+  'fdiv.s': arith32(Op.f32Div, true), 'fsqrt.s': arith32(Op.f32Sqrt, true, true),
+  'fsgnj.d': sgnj((c) => c.bytes(SIGN64).op(Op.i64And)),
+  'fsgnjn.d': sgnj((c) => c.i64(-1).op(Op.i64Xor).bytes(SIGN64).op(Op.i64And)),
+  'fsgnjx.d': { k: 'exact', emit: (c, i) => { fAt(c, i.rs1); fAt(c, i.rs2).bytes(SIGN64).op(Op.i64And).op(Op.i64Xor).set(T0).i32(L.H_F + i.rd * 8).get(T0).mem(Op.i64Store, 3); } },
+  'fmv.x.d': { k: 'exact', emit: (c, i) => { fAt(c, i.rs1); } },
+  'fmv.d.x': { k: 'exact', emit: (c, i, R) => { c.i32(L.H_F + i.rd * 8); R(i.rs1); c.mem(Op.i64Store, 3); } },
+  'fmv.x.w': { k: 'exact', emit: (c, i) => { fAt(c, i.rs1).op(Op.i64Extend32S); } },
+  'fmv.w.x': { k: 'exact', emit: (c, i, R) => { c.i32(L.H_F + i.rd * 8); R(i.rs1); c.i64(0xffffffff).op(Op.i64And).bytes(BOX).op(Op.i64Or).mem(Op.i64Store, 3); } },
+  'fcvt.d.w': cvt(Op.f64ConvertI32S, true), 'fcvt.d.wu': cvt(Op.f64ConvertI32U, true),
+  'fcvt.d.l': cvt(Op.f64ConvertI64S, false), 'fcvt.d.lu': cvt(Op.f64ConvertI64U, false),
+  'feq.d': nonan(Op.f64Eq, true), 'flt.d': nonan(Op.f64Lt, true), 'fle.d': nonan(Op.f64Le, true),
+  'fmin.d': nonan(Op.f64Min, false), 'fmax.d': nonan(Op.f64Max, false),
+};
 
 /** One block's function: blk(pc, cycles, left, deadline, tlbRead, tlbWrite) -> status. */
 function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>, env: CompileEnv, counters: ClassVector[]): FuncCode {
@@ -523,31 +632,49 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
           break;
         }
         const rmf = em2.rm ? (i.imm >> 8) & 0xff : 0;
-        const fast = rmf === 0 || rmf === 7 ? FAST_FP[i.op] : undefined;
-        if (fast !== undefined) {
-          // fadd.d, fsub.d, fmul.d in round-to-nearest-even when fflags.NX is already set: the
-          // native result is the answer whenever it is finite (add, sub) or clearly normal (mul),
-          // and then NX is the only flag the operation could raise (fpu.ts f64_add, f64_mul), so
-          // nothing else changes. Otherwise (another rounding mode, NX clear, special or tiny
-          // results) jitFp below does it.
-          if (!fpChecked) {
-            fsOffTest();
-            openIf();
-            prep(k, 0, false, () => pcAt(i.off));
-            go(0);
-            close();
-            fpChecked = true;
+        const inl = FP_INLINE[i.op];
+        // An x source is read in a conditional path below: load it into its local here (R loads a
+        // register at its first read, which must be on the block's straight-line path).
+        if (em2.xr && i.rs1 !== 0 && !loaded.has(i.rs1)) {
+          c.i32(L.H_X + i.rs1 * 8).mem(Op.i64Load, 3).set(cache.get(i.rs1)!);
+          loaded.add(i.rs1);
+        }
+        if (!fpChecked && inl !== undefined) {
+          // The inline paths do not test FS themselves (jitFp does): test it here, once a block.
+          fsOffTest();
+          openIf();
+          prep(k, 0, false, () => pcAt(i.off));
+          go(0);
+          close();
+          fpChecked = true;
+        }
+        if (inl?.k === 'exact') {
+          // Sign injection and moves: no flag, no rounding, no fallback.
+          inl.emit(c, i, R);
+          if (em2.xw) W(i.rd);
+          else if (!fpDirtied) {
+            fsDirty();
+            fpDirtied = true;
           }
+          break;
+        }
+        // An inline attempt (see FpInline) sets A = 1 and leaves the result in T0 (an x result) or
+        // in f[rd]; else jitFp does the instruction.
+        const tryInline = inl !== undefined && (inl.k === 'nonan' || rmf === 0 || rmf === 7 || (inl.k === 'cvt' && inl.exact));
+        if (tryInline) {
           c.i32(0).set(A);
-          c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(rmf === 7 ? 0xe1 : 0x01).op(Op.i64And).i64(1).op(Op.i64Eq);
+          // The condition: rounding RNE and NX already set (the native result then changes no
+          // other state); exact conversions need only a legal rounding mode; 'nonan' nothing.
+          if (inl.k === 'nonan') c.i32(1);
+          else if (inl.k === 'cvt' && inl.exact) {
+            if (rmf === 7) c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(0xe0).op(Op.i64And).i64(0xa0).op(Op.i64LtU); // frm <= 4
+            else c.i32(1);
+          } else c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(rmf === 7 ? 0xe1 : 0x01).op(Op.i64And).i64(1).op(Op.i64Eq);
           openIf();
-          c.i32(L.H_F + i.rs1 * 8).mem(Op.f64Load, 3).i32(L.H_F + i.rs2 * 8).mem(Op.f64Load, 3).op(fast).op(Op.i64ReinterpretF64).tee(T0);
-          c.bytes(ABS64).op(Op.i64And);
-          if (fast === Op.f64Mul) c.bytes(MINNORM_P1).op(Op.i64Sub).bytes(INF_MINUS_MINNORM_P1);
-          else c.bytes(INF64);
-          c.op(Op.i64LtU);
+          inl.emit(c, i, R);
           openIf();
-          c.i32(L.H_F + i.rd * 8).get(T0).mem(Op.i64Store, 3).i32(1).set(A);
+          if (em2.xw) c.i32(1).set(A);
+          else c.i32(L.H_F + i.rd * 8).get(T0).mem(Op.i64Store, 3).i32(1).set(A);
           close();
           close();
           c.get(A).op(Op.i32Eqz);
@@ -567,14 +694,15 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
         go(0);
         close();
         fpChecked = true; // it ran: FS is on for the rest of the block
+        if (tryInline) {
+          close();
+          // The inline path wrote an f register: FS = Dirty (jitFp marks it itself).
+          if (!em2.xw && !fpDirtied) fsDirty();
+        }
         if (em2.xw) {
           c.get(T0);
           W(i.rd);
-        } else if (fast !== undefined) {
-          close();
-          if (!fpDirtied) fsDirty(); // the fast path wrote rd (jitFp marks it itself)
-        }
-        if (!em2.xw) fpDirtied = true; // an f register written: FS = Dirty now
+        } else fpDirtied = true; // an f register written: FS = Dirty now
         break;
       }
       case 'nop':

@@ -360,6 +360,84 @@ describe('JIT exactness', () => {
     }
   });
 
+  it('every F/D op compiled code does inline: the interpreter\'s results and flags over special operands, rounding modes and NX states', async () => {
+    const { FP_INLINE } = await import('../../src/jit/compiler.js');
+    const { INSN_TABLE } = await import('../../src/isa/table.js');
+    const d = [0n, 1n << 63n, 0x3ff8000000000000n, 0xc002000000000000n, 0x400921fb54442d18n, 0x7e37e43c8800759cn,
+      0x01a56e1fc2f8f359n, 0x0000000000000003n, 0x7ff0000000000000n, 0xfff0000000000000n, 0x7ff8000000000000n,
+      0x7ff4000000000000n, 0x4340000000000001n, 0x1ff0000000000001n];
+    const sgl = [0n, 0x80000000n, 0x3fc00000n, 0xc0100000n, 0x40490fdbn, 0x7f7fffffn, 0x00800001n, 0x00000003n,
+      0x7f800000n, 0xff800000n, 0x7fc00000n, 0x7fa00000n, 0x4b800001n, 0x1f800001n].map((v) => 0xffffffff00000000n | v);
+    const ints = [0n, 1n, 0xffffffffffffffffn, 0x7fffffffffffffffn, 0x8000000000000000n, 0x20000000000001n, 0x80000001n,
+      0xfffffffe00000003n, 0x123456789abcdefn, 0xffffffff7fffffffn, 12345n, 0x7ffffffffffffc01n, 3n, 0x8000000000000401n];
+    // fcsr before the op: NX clear / set, frm RNE / RUP (the dyn-rm form then rounds up: jitFp) /
+    // 5 (the dyn-rm form is illegal: the handler at 0x800 skips it).
+    const fcsrs = [0x00n, 0x01n, 0x61n, 0x1fn, 0xa1n];
+    for (const op of Object.keys(FP_INLINE)) {
+      const row = INSN_TABLE.find((r) => r.name === op)!;
+      const single = /\.s$/.test(op) || op === 'fmv.w.x' || op === 'fmv.x.w';
+      const vals = single ? sgl : d;
+      const f = row.format;
+      const isF = (sp: typeof f.rd): boolean => !!sp && !('fixed' in sp) && sp.f === true;
+      const ops = (rd: number, rm?: number): number => {
+        const o: Record<string, number> = { rd: isF(f.rd) ? rd : 8, rs1: isF(f.rs1) ? 1 : 5 };
+        if (f.rs2 && !('fixed' in f.rs2)) o.rs2 = 2;
+        if (f.rm) o.rm = rm ?? 7;
+        return encode(op, o);
+      };
+      const setFcsr = encode('csrrw', { rd: 0, rs1: 6 }) | (0x003 << 20);
+      const body = [
+        encode('fld', { rd: 1, rs1: 10, imm: 0 }), encode('fld', { rd: 2, rs1: 10, imm: 8 }),
+        encode('ld', { rd: 5, rs1: 10, imm: 16 }), encode('ld', { rd: 6, rs1: 10, imm: 24 }),
+        setFcsr, ops(3, 7), encode('csrrs', { rd: 7, rs1: 0 }) | (0x003 << 20),
+        encode('sd', { rs1: 10, rs2: 7, imm: 32 }), encode('fsd', { rs1: 10, rs2: 3, imm: 40 }), encode('sd', { rs1: 10, rs2: 8, imm: 48 }),
+        ...(f.rm ? [setFcsr, ops(4, 0), encode('csrrs', { rd: 7, rs1: 0 }) | (0x003 << 20), encode('sd', { rs1: 10, rs2: 7, imm: 56 }), encode('fsd', { rs1: 10, rs2: 4, imm: 64 }), encode('sd', { rs1: 10, rs2: 8, imm: 72 })] : []),
+        encode('addi', { rd: 10, rs1: 10, imm: 80 }),
+        encode('addi', { rd: 11, rs1: 11, imm: -1 }),
+      ];
+      const sets: bigint[][] = [];
+      for (const a of vals) for (const b of vals) for (const fc of fcsrs) sets.push([a, b, ints[sets.length % ints.length]!, fc]);
+      const prog = [
+        encode('lui', { rd: 5, imm: 0x6000 }),
+        encode('csrrs', { rd: 0, rs1: 5 }) | (0x300 << 20), // FS = Dirty
+        encode('addi', { rd: 12, rs1: 0, imm: 2 }), // two sweeps: the second runs compiled
+        encode('auipc', { rd: 10, imm: 0x10000 }), // sweep (at 0x0c): a0 = 0x80010000, the operand sets
+        encode('addi', { rd: 10, rs1: 10, imm: -12 }),
+        encode('addi', { rd: 11, rs1: 0, imm: sets.length }),
+        ...body,
+        encode('bne', { rs1: 11, rs2: 0, imm: -4 * body.length }),
+        encode('addi', { rd: 12, rs1: 12, imm: -1 }),
+        encode('bne', { rs1: 12, rs2: 0, imm: -4 * (body.length + 4) }),
+        encode('jal', { rd: 0, imm: 0 }),
+      ];
+      const total = 3 + 2 * (3 + sets.length * (body.length + 1) + 2);
+      const handler = [
+        encode('csrrs', { rd: 31, rs1: 0 }) | (0x341 << 20), // mepc
+        encode('addi', { rd: 31, rs1: 31, imm: 4 }),
+        encode('csrrw', { rd: 0, rs1: 31 }) | (0x341 << 20),
+        encode('mret'),
+      ];
+      const out: unknown[] = [];
+      for (const tier of ['interp', 'jit'] as const) {
+        const core = new Core({ ramBytes: 1 << 20, mmio: noMmio, tier, jit: { threshold: 2, batch: 1 } });
+        const dv = new DataView(core.ram.buffer, core.ram.byteOffset);
+        prog.forEach((w, k) => dv.setUint32(k * 4, w >>> 0, true));
+        handler.forEach((w, k) => dv.setUint32(0x800 + k * 4, w >>> 0, true));
+        sets.forEach((v, k) => v.forEach((x, j) => dv.setBigUint64(0x10000 + k * 80 + j * 8, x, true)));
+        core.ex.invalidatePhys(0x8000_0000n, 0x100000n);
+        core.setCsr(L.H_MTVEC, 0x80000800n);
+        core.pc = 0x8000_0000n;
+        core.deadline = 1e12;
+        core.insnLimit = 2 * total; // the handler's instructions too; then the final spin
+        core.run();
+        expect(core.pc, op).toBe(0x8000_0000n + BigInt(4 * (prog.length - 1)));
+        if (tier === 'jit') expect(core.jit!.stats().insns, op).toBeGreaterThan(0.3 * total);
+        out.push(Buffer.from(core.ram.subarray(0x10000, 0x10000 + sets.length * 80)).toString('hex'));
+      }
+      expect(out[1] === out[0], op).toBe(true);
+    }
+  });
+
   it('F/D rows that write only x registers leave FS = Initial unless they raise a flag', () => {
     // fmv.x.w/d, fclass and quiet compares of ordinary numbers change no FP state: FS stays
     // Initial (Priv 3.1.6.6); then an feq.d on a signaling NaN raises NV, which makes it Dirty.
