@@ -776,7 +776,7 @@ function fmaCore(sp: u64, pHi: u64, pLo: u64, eP: i32, sc: u64, cSig: u64, eC: i
  * NaN operand makes z infinite or NaN). Anything else returns 0 (never a valid fast-path result) and
  * the caller takes the exact integer path.
  */
-@inline function fmaFast64(a: u64, b: u64, c: u64): u64 {
+@inline export function fmaFast64(a: u64, b: u64, c: u64): u64 {
   const ea = (a >> 52) & 0x7ff, eb = (b >> 52) & 0x7ff;
   const eab = ea + eb;
   // zero/subnormal factor, or exponent sum eab - 2046 outside [-900, 1019] (one sign test: each term

@@ -31,7 +31,7 @@ import {
   f32_classify, f32_to_i32, f32_to_u32, f32_to_i64, f32_to_u64, i32_to_f32, u32_to_f32, i64_to_f32,
   u64_to_f32, f64_add, f64_sub, f64_mul, f64_div, f64_sqrt, f64_fma, f64_min, f64_max, f64_eq, f64_lt,
   f64_le, f64_classify, f64_to_i32, f64_to_u32, f64_to_i64, f64_to_u64, i32_to_f64, u32_to_f64,
-  i64_to_f64, u64_to_f64, f64_to_f32, f32_to_f64,
+  i64_to_f64, u64_to_f64, f64_to_f32, f32_to_f64, fmaFast64,
 } from './fpu';
 
 const SIGN32: u32 = 0x80000000;
@@ -119,4 +119,14 @@ export function jitFp(op: u32, regs: u32, rmField: u32, x: u64): u64 {
   // An f register was written: FS = Dirty.
   fpDirty();
   return 0;
+}
+
+/**
+ * The double FMA's round-to-nearest-even fast path (fpu.ts fmaFast64: a*b + c with one rounding,
+ * raising NX when inexact), for compiled code that has the operands (negated as f64_fma does) and
+ * FS/rm checked already: the result, or 0 when the fast path cannot decide (nothing changed; then
+ * compiled code calls jitFp).
+ */
+export function jitFma(a: u64, b: u64, c: u64): u64 {
+  return fmaFast64(a, b, c);
 }

@@ -199,13 +199,16 @@ const INF_MINUS_MINNORM_P1 = i64c(0x7ff0000000000000n - 0x0010000000000001n);
  *     correctly rounded answer and NX the only flag the operation could raise (fpu.ts's own RNE
  *     fast paths argue the same), so no other state changes;
  *   - 'cvt': integer to double, native (RNE with NX set; `exact` ones only need a legal rm);
- *   - 'nonan': compares, min and max of two doubles that are not NaN (no flag then).
- * 'arith', 'cvt' and 'nonan' push a condition (the result is usable) with the result in T0;
+ *   - 'nonan': compares, min and max of two doubles that are not NaN (no flag then);
+ *   - 'fma': the double FMAs in RNE through the core's jitFma (fpu.ts's exact fast path, which
+ *     raises NX itself), when it can decide (a non-zero result).
+ * 'arith', 'cvt', 'nonan' and 'fma' push a condition (the result is usable) with the result in T0;
  * when it is false jitFp does the instruction.
  */
 type FpEmit = (c: Code, i: Insn, R: (r: number) => void) => void;
 type FpInline =
   | { k: 'exact'; emit: FpEmit }
+  | { k: 'fma'; emit: FpEmit }
   | { k: 'arith'; emit: FpEmit }
   | { k: 'cvt'; exact: boolean; emit: FpEmit }
   | { k: 'nonan'; emit: FpEmit };
@@ -281,7 +284,20 @@ const nonan = (op: number, xResult: boolean): FpInline => ({
     fAt(c, i.rs2, Op.f64Load).op(Op.f64Eq).op(Op.i32And);
   },
 });
+/** fmadd/fmsub/fnmsub/fnmadd.d (fpu.ts f64_fma's RNE path): the product's negation moves to the result. */
+const fma = (negProduct: boolean, negAddend: boolean): FpInline => ({
+  k: 'fma',
+  emit: (c, i) => {
+    fAt(c, i.rs1);
+    fAt(c, i.rs2);
+    fAt(c, i.imm & 0xff); // rs3
+    if (negProduct !== negAddend) c.bytes(SIGN64).op(Op.i64Xor);
+    c.byte(Op.call).u32(helperIndex('jitFma')).set(T0).get(T0).i64(0).op(Op.i64Ne);
+    if (negProduct) c.get(T0).bytes(SIGN64).op(Op.i64Xor).set(T0);
+  },
+});
 export const FP_INLINE: Readonly<Record<string, FpInline>> = {
+  'fmadd.d': fma(false, false), 'fmsub.d': fma(false, true), 'fnmsub.d': fma(true, false), 'fnmadd.d': fma(true, true),
   'fadd.d': arith64(Op.f64Add, false), 'fsub.d': arith64(Op.f64Sub, false), 'fmul.d': arith64(Op.f64Mul, true),
   'fdiv.d': arith64(Op.f64Div, true), 'fsqrt.d': arith64(Op.f64Sqrt, true, true),
   'fadd.s': arith32(Op.f32Add, false), 'fsub.s': arith32(Op.f32Sub, false), 'fmul.s': arith32(Op.f32Mul, true),
@@ -666,6 +682,10 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
           // The condition: rounding RNE and NX already set (the native result then changes no
           // other state); exact conversions need only a legal rounding mode; 'nonan' nothing.
           if (inl.k === 'nonan') c.i32(1);
+          else if (inl.k === 'fma') {
+            if (rmf === 7) c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(0xe0).op(Op.i64And).op(Op.i64Eqz); // frm = RNE
+            else c.i32(1);
+          }
           else if (inl.k === 'cvt' && inl.exact) {
             if (rmf === 7) c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(0xe0).op(Op.i64And).i64(0xa0).op(Op.i64LtU); // frm <= 4
             else c.i32(1);

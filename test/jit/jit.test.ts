@@ -382,6 +382,7 @@ describe('JIT exactness', () => {
       const ops = (rd: number, rm?: number): number => {
         const o: Record<string, number> = { rd: isF(f.rd) ? rd : 8, rs1: isF(f.rs1) ? 1 : 5 };
         if (f.rs2 && !('fixed' in f.rs2)) o.rs2 = 2;
+        if (f.rs3) o.rs3 = 2; // the FMAs: a * b +- b
         if (f.rm) o.rm = rm ?? 7;
         return encode(op, o);
       };
