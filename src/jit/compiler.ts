@@ -198,7 +198,8 @@ const INF_MINUS_MINNORM_P1 = i64c(0x7ff0000000000000n - 0x0010000000000001n);
  *     then, if the result is finite (add, sub) or clearly normal (mul, div, sqrt), it is the
  *     correctly rounded answer and NX the only flag the operation could raise (fpu.ts's own RNE
  *     fast paths argue the same), so no other state changes;
- *   - 'cvt': integer to double, native (RNE with NX set; `exact` ones only need a legal rm);
+ *   - 'cvt': integer to double, native, in any legal rounding mode when exact (32-bit integers,
+ *     64-bit ones below 2^53 in magnitude), else when RNE with NX set;
  *   - 'nonan': compares, min and max of two doubles that are not NaN (no flag then);
  *   - 'fma': the double FMAs in RNE through the core's jitFma (fpu.ts's exact fast path, which
  *     raises NX itself), when it can decide (a non-zero result).
@@ -210,7 +211,7 @@ type FpInline =
   | { k: 'exact'; emit: FpEmit }
   | { k: 'fma'; emit: FpEmit }
   | { k: 'arith'; emit: FpEmit }
-  | { k: 'cvt'; exact: boolean; emit: FpEmit }
+  | { k: 'cvt'; emit: FpEmit }
   | { k: 'nonan'; emit: FpEmit };
 const fAt = (c: Code, r: number, as: number = Op.i64Load): Code => c.i32(L.H_F + r * 8).mem(as, 3);
 /** T0 = the result's bits; push "usable": finite (add, sub) or clearly normal. */
@@ -261,12 +262,27 @@ const sgnj = (f: (c: Code) => void): FpInline => ({
     c.set(T0).i32(L.H_F + i.rd * 8).get(T0).mem(Op.i64Store, 3);
   },
 });
-const cvt = (op: number, exact: boolean): FpInline => ({
-  k: 'cvt', exact,
+const cvt = (op: number): FpInline => ({
+  k: 'cvt',
   emit: (c, i, R) => {
     R(i.rs1);
-    if (op === Op.f64ConvertI32S || op === Op.f64ConvertI32U) c.op(Op.i32WrapI64);
-    c.op(op).op(Op.i64ReinterpretF64).set(T0).i32(1);
+    const w = op === Op.f64ConvertI32S || op === Op.f64ConvertI32U;
+    if (w) c.op(Op.i32WrapI64);
+    c.op(op).op(Op.i64ReinterpretF64).set(T0);
+    if (w) {
+      c.i32(1); // every 32-bit integer is a double
+      return;
+    }
+    // Exact when the integer has at most 53 significant bits (|x| < 2^53; unsigned: x < 2^53), in
+    // any rounding mode; else RNE with NX already set.
+    R(i.rs1);
+    if (op === Op.f64ConvertI64S) c.i64(2 ** 53).op(Op.i64Add).i64(2 ** 54);
+    else c.i64(2 ** 53);
+    c.op(Op.i64LtU);
+    const rmf = (i.imm >> 8) & 0xff;
+    if (rmf === 0 || rmf === 7) {
+      c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(rmf === 7 ? 0xe1 : 0x01).op(Op.i64And).i64(1).op(Op.i64Eq).op(Op.i32Or);
+    }
   },
 });
 /** Neither operand NaN (x == x), then the native comparison (an x result) or min/max. */
@@ -296,7 +312,24 @@ const fma = (negProduct: boolean, negAddend: boolean): FpInline => ({
     if (negProduct) c.get(T0).bytes(SIGN64).op(Op.i64Xor).set(T0);
   },
 });
+/** A binary32 result on the stack: NaN-boxed into T0; push "clearly normal" (no OF/UF: NX alone). */
+const box32Normal = (c: Code): void => {
+  c.op(Op.i32ReinterpretF32).op(Op.i64ExtendI32U).bytes(BOX).op(Op.i64Or).tee(T0);
+  c.i64(0x7fffffff).op(Op.i64And).i64(0x00800001).op(Op.i64Sub).i64(0x7f800000 - 0x00800001).op(Op.i64LtU);
+};
 export const FP_INLINE: Readonly<Record<string, FpInline>> = {
+  // fcvt.s.d: RNE with NX set, a clearly normal single; fcvt.d.s: exact for a boxed non-NaN single
+  // (any legal rm: it carries one and checks it)
+  'fcvt.s.d': { k: 'arith', emit: (c, i) => { fAt(c, i.rs1, Op.f64Load).op(Op.f32DemoteF64); box32Normal(c); } },
+  'fcvt.d.s': {
+    k: 'cvt',
+    emit: (c, i) => {
+      fAt(c, i.rs1).op(Op.i32WrapI64).op(Op.f32ReinterpretI32).op(Op.f64PromoteF32).op(Op.i64ReinterpretF64).set(T0);
+      fAt(c, i.rs1).op(Op.i32WrapI64).op(Op.f32ReinterpretI32);
+      fAt(c, i.rs1).op(Op.i32WrapI64).op(Op.f32ReinterpretI32).op(Op.f32Eq); // not NaN
+      fAt(c, i.rs1).i64(32).op(Op.i64ShrU).i64(0xffffffff).op(Op.i64Eq).op(Op.i32And); // boxed
+    },
+  },
   'fmadd.d': fma(false, false), 'fmsub.d': fma(false, true), 'fnmsub.d': fma(true, false), 'fnmadd.d': fma(true, true),
   'fadd.d': arith64(Op.f64Add, false), 'fsub.d': arith64(Op.f64Sub, false), 'fmul.d': arith64(Op.f64Mul, true),
   'fdiv.d': arith64(Op.f64Div, true), 'fsqrt.d': arith64(Op.f64Sqrt, true, true),
@@ -309,8 +342,8 @@ export const FP_INLINE: Readonly<Record<string, FpInline>> = {
   'fmv.d.x': { k: 'exact', emit: (c, i, R) => { c.i32(L.H_F + i.rd * 8); R(i.rs1); c.mem(Op.i64Store, 3); } },
   'fmv.x.w': { k: 'exact', emit: (c, i) => { fAt(c, i.rs1).op(Op.i64Extend32S); } },
   'fmv.w.x': { k: 'exact', emit: (c, i, R) => { c.i32(L.H_F + i.rd * 8); R(i.rs1); c.i64(0xffffffff).op(Op.i64And).bytes(BOX).op(Op.i64Or).mem(Op.i64Store, 3); } },
-  'fcvt.d.w': cvt(Op.f64ConvertI32S, true), 'fcvt.d.wu': cvt(Op.f64ConvertI32U, true),
-  'fcvt.d.l': cvt(Op.f64ConvertI64S, false), 'fcvt.d.lu': cvt(Op.f64ConvertI64U, false),
+  'fcvt.d.w': cvt(Op.f64ConvertI32S), 'fcvt.d.wu': cvt(Op.f64ConvertI32U),
+  'fcvt.d.l': cvt(Op.f64ConvertI64S), 'fcvt.d.lu': cvt(Op.f64ConvertI64U),
   'feq.d': nonan(Op.f64Eq, true), 'flt.d': nonan(Op.f64Lt, true), 'fle.d': nonan(Op.f64Le, true),
   'fmin.d': nonan(Op.f64Min, false), 'fmax.d': nonan(Op.f64Max, false),
 };
@@ -676,7 +709,7 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
         }
         // An inline attempt (see FpInline) sets A = 1 and leaves the result in T0 (an x result) or
         // in f[rd]; else jitFp does the instruction.
-        const tryInline = inl !== undefined && (inl.k === 'nonan' || rmf === 0 || rmf === 7 || (inl.k === 'cvt' && inl.exact));
+        const tryInline = inl !== undefined && (inl.k === 'nonan' || inl.k === 'cvt' || rmf === 0 || rmf === 7);
         if (tryInline) {
           c.i32(0).set(A);
           // The condition: rounding RNE and NX already set (the native result then changes no
@@ -686,7 +719,7 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
             if (rmf === 7) c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(0xe0).op(Op.i64And).op(Op.i64Eqz); // frm = RNE
             else c.i32(1);
           }
-          else if (inl.k === 'cvt' && inl.exact) {
+          else if (inl.k === 'cvt') {
             if (rmf === 7) c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(0xe0).op(Op.i64And).i64(0xa0).op(Op.i64LtU); // frm <= 4
             else c.i32(1);
           } else c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(rmf === 7 ? 0xe1 : 0x01).op(Op.i64And).i64(1).op(Op.i64Eq);

@@ -24,7 +24,8 @@ export const Op = {
   f64Load: 0x2b, f64Add: 0xa0, f64Sub: 0xa1, f64Mul: 0xa2, f64Div: 0xa3, f64Sqrt: 0x9f, f64Min: 0xa4, f64Max: 0xa5,
   f64Eq: 0x61, f64Lt: 0x63, f64Le: 0x65, f32Add: 0x92, f32Sub: 0x93, f32Mul: 0x94, f32Div: 0x95, f32Sqrt: 0x91,
   f64ConvertI32S: 0xb7, f64ConvertI32U: 0xb8, f64ConvertI64S: 0xb9, f64ConvertI64U: 0xba,
-  i32ReinterpretF32: 0xbc, i64ReinterpretF64: 0xbd, f32ReinterpretI32: 0xbe,
+  i32ReinterpretF32: 0xbc, i64ReinterpretF64: 0xbd, f32ReinterpretI32: 0xbe, f32DemoteF64: 0xb6, f64PromoteF32: 0xbb,
+  f32Eq: 0x5b,
 } as const;
 
 export const I32 = 0x7f;
