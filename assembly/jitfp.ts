@@ -13,9 +13,9 @@
  *     rm    the instruction's rm field (0 for rows without one)
  *     x     the x source of the conversions and moves from x
  *
- * When the instruction is illegal now (FS = Off, or rm = dyn with an invalid frm) it has no effect:
- * jitFp sets J_FPX and compiled code clears it and leaves to the interpreter before the
- * instruction, which raises the exception as it always does.
+ * J_FPX says whether the instruction was illegal now (FS = Off, or rm = dyn with an invalid frm):
+ * then it had no effect, and compiled code leaves to the interpreter before the instruction, which
+ * raises the exception as it always does.
  *
  * This is a second dispatch over the F/D ops next to run()'s on purpose: run() keeps its inline
  * cases (a call per FP instruction there cost the interpreter 2-3 ns each, docs/JIT.md Stop 12),
@@ -41,10 +41,8 @@ const MAG64: u64 = 0x7fffffffffffffff;
 
 export function jitFp(op: u32, regs: u32, rmField: u32, x: u64): u64 {
   const r = fpRmOf(rmField);
-  if (r > 4) {
-    store<u32>(J_FPX, 1);
-    return 0;
-  }
+  store<u32>(J_FPX, r > 4 ? 1 : 0);
+  if (r > 4) return 0;
   const rd = regs & 0xff, rs1 = (regs >> 8) & 0xff, rs2 = (regs >> 16) & 0xff, rs3 = regs >> 24;
   const f0 = load<u64>(H_FCSR);
   let v: u64 = 0;

@@ -381,9 +381,9 @@ export const J_PEND: u32 = J_MAPBASE + 4;
 // u64 (stats): transfers out of a page that compiled code made into compiled code itself
 // (jit.ts jitChain), without returning to the run loop.
 export const J_CHAINS: u32 = J_PEND + 4;
-// u32: set by jitFp (assembly/jitfp.ts) when the FP instruction compiled code asked for is illegal
-// now (FS = Off, or a dynamic rm with an invalid frm); the instruction had no effect, and compiled
-// code clears the word and leaves to the interpreter before it, which raises the exception.
+// u32: written by every jitFp call (assembly/jitfp.ts): 1 when the FP instruction compiled code
+// asked for is illegal now (FS = Off, or a dynamic rm with an invalid frm) and had no effect —
+// compiled code then leaves to the interpreter before it, which raises the exception — else 0.
 export const J_FPX: u32 = J_CHAINS + 8;
 export const J_FRAME_FLAG: u32 = JIT_BASE + 0x100; // u8 per frame: 1 = has compiled blocks
 export const JMAP_BASE: u32 = J_FRAME_FLAG + FRAME_COUNT;

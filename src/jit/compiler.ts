@@ -431,6 +431,13 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
     c.i32(st).set(EST);
     c.byte(Op.br).u32(depth + 1); // $E
   };
+  /** If the condition on the stack holds: leave before instruction k (at page offset off) with status 0, the interpreter executes it. */
+  const leaveIf = (k: number, off: number): void => {
+    openIf();
+    prep(k, 0, false, () => pcAt(off));
+    go(0);
+    close();
+  };
   /** The epilogue's work before leaving: store the written registers, count the exit (EX) and the loop's iterations. */
   const finish = (): void => {
     for (const r of written) c.i32(L.H_X + r * 8).get(cache.get(r)!).mem(Op.i64Store, 3);
@@ -488,10 +495,7 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
       .op(Op.i32Add).set(A);
     c.get(A).mem(Op.i64Load, 3).get(T0).bytes(tagMask(am)).op(Op.i64And)
       .op(Op.i64Ne);
-    openIf();
-    prep(k, 0, false, () => pcAt(i.off));
-    go(0);
-    close();
+    leaveIf(k, i.off);
     c.get(T0).get(A).mem(Op.i64Load, 3, 8).op(Op.i64Add).op(Op.i32WrapI64);
   };
 
@@ -513,6 +517,19 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
     c.i32(L.H_VSSTATUS).i32(L.H_VSSTATUS).mem(Op.i64Load, 3).bytes(DIRTY_BITS).op(Op.i64Or).mem(Op.i64Store, 3);
     close();
   };
+  /** At the block's first FP instruction (k, at page offset off): leave before it when FS is Off. */
+  const fsCheck = (k: number, off: number): void => {
+    if (fpChecked) return;
+    fsOffTest();
+    leaveIf(k, off);
+    fpChecked = true;
+  };
+  /** At the block's first instruction that writes an f register: FS = Dirty. */
+  const markDirty = (): void => {
+    if (fpDirtied) return;
+    fsDirty();
+    fpDirtied = true;
+  };
 
   c.get(PC);
   if (off0 !== 0) c.i64(off0).op(Op.i64Sub);
@@ -522,10 +539,7 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
   c.byte(Op.loop).byte(VOID); // $L
   // Entry: decline when the budget is below the block length (the interpreter steps).
   c.get(P_LEFT).i64(n).op(Op.i64LtU);
-  openIf();
-  prep(0, 0, false, () => pcAt(off0));
-  go(0);
-  close();
+  leaveIf(0, off0);
   let ended = false;
   for (let k = 0; k < n && !ended; k++) {
     const i = insns[k];
@@ -657,24 +671,14 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
           // instruction only (FS cannot turn Off inside a block: CSR writes, traps and xRETs end
           // it). Then the host-TLB fast path (a miss leaves), flw NaN-boxes, and a load marks
           // FS = Dirty unless an earlier instruction of the block did.
-          if (!fpChecked) {
-            fsOffTest();
-            openIf();
-            prep(k, 0, false, () => pcAt(i.off));
-            go(0);
-            close();
-            fpChecked = true;
-          }
+          fsCheck(k, i.off);
           tlbLookup(k, i, em2.mem === 'load' ? P_TR : P_TW, em2.am);
           if (em2.mem === 'load') {
             c.set(A).i32(L.H_F + i.rd * 8).get(A);
             if (em2.am === 3) c.mem(Op.i64Load32U, 2).i64(-0x100000000).op(Op.i64Or);
             else c.mem(Op.i64Load, 3);
             c.mem(Op.i64Store, 3);
-            if (!fpDirtied) {
-              fsDirty();
-              fpDirtied = true;
-            }
+            markDirty();
           } else {
             c.i32(L.H_F + i.rs2 * 8).mem(Op.i64Load, 3).mem(em2.am === 3 ? Op.i64Store32 : Op.i64Store, em2.am === 3 ? 2 : 3);
           }
@@ -688,23 +692,13 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
           c.i32(L.H_X + i.rs1 * 8).mem(Op.i64Load, 3).set(cache.get(i.rs1)!);
           loaded.add(i.rs1);
         }
-        if (!fpChecked && inl !== undefined) {
-          // The inline paths do not test FS themselves (jitFp does): test it here, once a block.
-          fsOffTest();
-          openIf();
-          prep(k, 0, false, () => pcAt(i.off));
-          go(0);
-          close();
-          fpChecked = true;
-        }
+        // The inline paths do not test FS themselves (jitFp does).
+        if (inl !== undefined) fsCheck(k, i.off);
         if (inl?.k === 'exact') {
           // Sign injection and moves: no flag, no rounding, no fallback.
           inl.emit(c, i, R);
           if (em2.xw) W(i.rd);
-          else if (!fpDirtied) {
-            fsDirty();
-            fpDirtied = true;
-          }
+          else markDirty();
           break;
         }
         // An inline attempt (see FpInline) sets A = 1 and leaves the result in T0 (an x result) or
@@ -741,16 +735,11 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
         c.byte(Op.call).u32(helperIndex('jitFp')).set(T0);
         // Illegal now (FS = Off, an invalid dynamic rm): no effect; the interpreter raises it.
         c.i32(L.J_FPX).mem(Op.i32Load, 2);
-        openIf();
-        c.i32(L.J_FPX).i32(0).mem(Op.i32Store, 2);
-        prep(k, 0, false, () => pcAt(i.off));
-        go(0);
-        close();
+        leaveIf(k, i.off);
         fpChecked = true; // it ran: FS is on for the rest of the block
         if (tryInline) {
           close();
-          // The inline path wrote an f register: FS = Dirty (jitFp marks it itself).
-          if (!em2.xw && !fpDirtied) fsDirty();
+          if (!em2.xw) markDirty(); // the inline path wrote an f register (jitFp marks it itself)
         }
         if (em2.xw) {
           c.get(T0);
