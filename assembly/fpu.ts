@@ -892,7 +892,7 @@ function fmaSlow64(a: u64, b: u64, c: u64, rm: u32): u64 {
  * the slow path: a midpoint, an infinite, NaN, tiny or overflowing inexact RNE result, or an exact zero
  * sum in a directed mode (its sign).
  */
-@inline function fmaFast32(a: u32, b: u32, c: u32, rm: u32): u32 {
+@inline export function fmaFast32(a: u32, b: u32, c: u32, rm: u32): u32 {
   const p = <f64>reinterpret<f32>(a) * <f64>reinterpret<f32>(b);
   const w = <f64>reinterpret<f32>(c);
   const s = p + w;

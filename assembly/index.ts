@@ -27,7 +27,7 @@ export {
   jitConfigure, jitFlush, jitDecode, jitMarkFrame, jitMulh, jitMulhu, jitMulhsu, jitDiv, jitDivu, jitRem, jitRemu,
   jitDivw, jitDivuw, jitRemw, jitRemuw, jitBit, jitChain,
 } from './jit';
-export { jitFp, jitFma } from './jitfp';
+export { jitFp, jitFma, jitFma32 } from './jitfp';
 export { injectVS, vcpuLoaded, hostHfenceGvma, gpaToHpa, gvaToHpa } from './vmexit';
 export { dbgTranslate, dbgWatchChanged, dbgCsrRead, dbgCsrWrite, dbgCsrStatus } from './debug';
 import { dbgReset } from './debug';

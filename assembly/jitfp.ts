@@ -31,7 +31,7 @@ import {
   f32_classify, f32_to_i32, f32_to_u32, f32_to_i64, f32_to_u64, i32_to_f32, u32_to_f32, i64_to_f32,
   u64_to_f32, f64_add, f64_sub, f64_mul, f64_div, f64_sqrt, f64_fma, f64_min, f64_max, f64_eq, f64_lt,
   f64_le, f64_classify, f64_to_i32, f64_to_u32, f64_to_i64, f64_to_u64, i32_to_f64, u32_to_f64,
-  i64_to_f64, u64_to_f64, f64_to_f32, f32_to_f64, fmaFast64,
+  i64_to_f64, u64_to_f64, f64_to_f32, f32_to_f64, fmaFast64, fmaFast32,
 } from './fpu';
 
 const SIGN32: u32 = 0x80000000;
@@ -127,4 +127,14 @@ export function jitFp(op: u32, regs: u32, rmField: u32, x: u64): u64 {
  */
 export function jitFma(a: u64, b: u64, c: u64): u64 {
   return fmaFast64(a, b, c);
+}
+
+/**
+ * The single FMA's round-to-nearest-even fast path (fpu.ts fmaFast32), for compiled code that has
+ * FS/rm checked and the binary32 operands (low 32 bits; negated as f32_fma does) NaN-boxed: the
+ * result's bits, or 0xffffffff (never a result of that path) when it cannot decide and nothing
+ * changed.
+ */
+export function jitFma32(a: u64, b: u64, c: u64): u64 {
+  return <u64>fmaFast32(<u32>a, <u32>b, <u32>c, 0);
 }

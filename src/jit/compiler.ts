@@ -317,7 +317,93 @@ const box32Normal = (c: Code): void => {
   c.op(Op.i32ReinterpretF32).op(Op.i64ExtendI32U).bytes(BOX).op(Op.i64Or).tee(T0);
   c.i64(0x7fffffff).op(Op.i64And).i64(0x00800001).op(Op.i64Sub).i64(0x7f800000 - 0x00800001).op(Op.i64LtU);
 };
+/**
+ * fmadd/fmsub/fnmsub/fnmadd.s (fpu.ts f32_fma's RNE path through jitFma32): the operands negated
+ * as f32_fma negates them; usable when all three are NaN-boxed and the fast path decided.
+ */
+const fma32 = (negProduct: boolean, negAddend: boolean): FpInline => ({
+  k: 'fma',
+  emit: (c, i) => {
+    const rs3 = i.imm & 0xff;
+    const low = (r: number, neg: boolean): void => {
+      fAt(c, r).i64(0xffffffff).op(Op.i64And);
+      if (neg) c.i64(0x80000000).op(Op.i64Xor);
+    };
+    low(i.rs1, negProduct);
+    low(i.rs2, false);
+    low(rs3, negAddend);
+    c.byte(Op.call).u32(helperIndex('jitFma32')).tee(T0).i64(0xffffffff).op(Op.i64Ne);
+    c.get(T0).bytes(BOX).op(Op.i64Or).set(T0);
+    fAt(c, i.rs1);
+    fAt(c, i.rs2).op(Op.i64And);
+    fAt(c, rs3).op(Op.i64And).i64(32).op(Op.i64ShrU).i64(0xffffffff).op(Op.i64Eq).op(Op.i32And);
+  },
+});
+/** Push whether f register r holds a NaN-boxed single. */
+const boxed = (c: Code, r: number): void => {
+  fAt(c, r).i64(32).op(Op.i64ShrU).i64(0xffffffff).op(Op.i64Eq);
+};
+/** Push f register r as a binary32 value (its low 32 bits; the caller tests the boxing). */
+const f32At = (c: Code, r: number): void => {
+  fAt(c, r).op(Op.i32WrapI64).op(Op.f32ReinterpretI32);
+};
+/** Sign injection of singles (hart.ts getF32: an unboxed operand reads as the canonical NaN). */
+const sgnj32 = (f: (c: Code) => void): FpInline => ({
+  k: 'exact',
+  emit: (c, i) => {
+    const val = (r: number): void => {
+      fAt(c, r).op(Op.i32WrapI64).i32(0x7fc00000);
+      boxed(c, r);
+      c.op(Op.select);
+    };
+    c.i32(L.H_F + i.rd * 8);
+    val(i.rs1);
+    c.i32(0x7fffffff).op(Op.i32And);
+    val(i.rs2);
+    f(c);
+    c.op(Op.i32Or).op(Op.i64ExtendI32U).bytes(BOX).op(Op.i64Or).mem(Op.i64Store, 3);
+  },
+});
+/** Compares, min and max of two singles, both NaN-boxed and neither NaN (no flag then). */
+const nonan32 = (op: number, xResult: boolean): FpInline => ({
+  k: 'nonan',
+  emit: (c, i) => {
+    f32At(c, i.rs1);
+    f32At(c, i.rs2);
+    c.op(op);
+    if (xResult) c.op(Op.i64ExtendI32U);
+    else c.op(Op.i32ReinterpretF32).op(Op.i64ExtendI32U).bytes(BOX).op(Op.i64Or);
+    c.set(T0);
+    for (const r of [i.rs1, i.rs2]) {
+      f32At(c, r);
+      f32At(c, r);
+      c.op(Op.f32Eq);
+      boxed(c, r);
+      c.op(Op.i32And);
+    }
+    c.op(Op.i32And);
+  },
+});
 export const FP_INLINE: Readonly<Record<string, FpInline>> = {
+  'fsgnj.s': sgnj32((c) => c.i32(0x80000000 | 0).op(Op.i32And)),
+  'fsgnjn.s': sgnj32((c) => c.i32(-1).op(Op.i32Xor).i32(0x80000000 | 0).op(Op.i32And)),
+  'fsgnjx.s': {
+    k: 'exact',
+    emit: (c, i) => {
+      const val = (r: number): void => {
+        fAt(c, r).op(Op.i32WrapI64).i32(0x7fc00000);
+        boxed(c, r);
+        c.op(Op.select);
+      };
+      c.i32(L.H_F + i.rd * 8);
+      val(i.rs1);
+      val(i.rs2);
+      c.i32(0x80000000 | 0).op(Op.i32And).op(Op.i32Xor).op(Op.i64ExtendI32U).bytes(BOX).op(Op.i64Or).mem(Op.i64Store, 3);
+    },
+  },
+  'feq.s': nonan32(Op.f32Eq, true), 'flt.s': nonan32(Op.f32Lt, true), 'fle.s': nonan32(Op.f32Le, true),
+  'fmin.s': nonan32(Op.f32Min, false), 'fmax.s': nonan32(Op.f32Max, false),
+  'fmadd.s': fma32(false, false), 'fmsub.s': fma32(false, true), 'fnmsub.s': fma32(true, false), 'fnmadd.s': fma32(true, true),
   // fcvt.s.d: RNE with NX set, a clearly normal single; fcvt.d.s: exact for a boxed non-NaN single
   // (any legal rm: it carries one and checks it)
   'fcvt.s.d': { k: 'arith', emit: (c, i) => { fAt(c, i.rs1, Op.f64Load).op(Op.f32DemoteF64); box32Normal(c); } },

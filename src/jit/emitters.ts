@@ -61,12 +61,12 @@ export type AmoFn = 'swap' | 'add' | 'xor' | 'and' | 'or' | 'min' | 'max' | 'min
  * The core's exports compiled code imports, with their signatures: 'alu' (i64, i64) → i64 (the
  * interpreter's alu.ts functions), 'bit' (i32, i64, i64, i64) → i64 (bitmanip.ts bitOp), 'chain'
  * (i64, i64, i64) → i32 (jit.ts jitChain), 'fp' (i32, i32, i32, i64) → i64 (jitfp.ts jitFp), 'fma'
- * (i64, i64, i64) → i64 (jitfp.ts jitFma). A module imports them in this order: a helper's function
+ * (i64, i64, i64) → i64 (jitfp.ts jitFma, jitFma32). A module imports them in this order: a helper's function
  * index is its position (helperIndex).
  */
 export const HELPER_SIGS = {
   jitMulh: 'alu', jitMulhu: 'alu', jitMulhsu: 'alu', jitDiv: 'alu', jitDivu: 'alu', jitRem: 'alu', jitRemu: 'alu',
-  jitDivw: 'alu', jitDivuw: 'alu', jitRemw: 'alu', jitRemuw: 'alu', jitBit: 'bit', jitChain: 'chain', jitFp: 'fp', jitFma: 'fma',
+  jitDivw: 'alu', jitDivuw: 'alu', jitRemw: 'alu', jitRemuw: 'alu', jitBit: 'bit', jitChain: 'chain', jitFp: 'fp', jitFma: 'fma', jitFma32: 'fma',
 } as const;
 export type HelperName = keyof typeof HELPER_SIGS;
 export const HELPERS = Object.keys(HELPER_SIGS) as HelperName[];

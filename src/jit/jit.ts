@@ -82,7 +82,7 @@ const MODULE_TYPES = [
   { params: [I32, I64, I64, I64], results: [I64] }, // bit: jitBit(op, rs1, rs2, imm)
   { params: [I64, I64, I64], results: [I32] }, // chain: jitChain(pc, cycles, deadline) -> table index or -1
   { params: [I32, I32, I32, I64], results: [I64] }, // fp: jitFp(op, regs, rm, x) -> x result
-  { params: [I64, I64, I64], results: [I64] }, // fma: jitFma(a, b, c) -> result or 0
+  { params: [I64, I64, I64], results: [I64] }, // fma: jitFma / jitFma32(a, b, c) -> result, or 0 / 0xffffffff
 ];
 const SIG_TYPE = { alu: 1, bit: 2, chain: 3, fp: 4, fma: 5 } as const;
 const HELPER_IMPORTS = HELPERS.map((name) => ({ name, type: SIG_TYPE[HELPER_SIGS[name]] }));

@@ -25,7 +25,7 @@ export const Op = {
   f64Eq: 0x61, f64Lt: 0x63, f64Le: 0x65, f32Add: 0x92, f32Sub: 0x93, f32Mul: 0x94, f32Div: 0x95, f32Sqrt: 0x91,
   f64ConvertI32S: 0xb7, f64ConvertI32U: 0xb8, f64ConvertI64S: 0xb9, f64ConvertI64U: 0xba,
   i32ReinterpretF32: 0xbc, i64ReinterpretF64: 0xbd, f32ReinterpretI32: 0xbe, f32DemoteF64: 0xb6, f64PromoteF32: 0xbb,
-  f32Eq: 0x5b,
+  f32Eq: 0x5b, f32Lt: 0x5d, f32Le: 0x5f, f32Min: 0x96, f32Max: 0x97, i32Xor: 0x73,
 } as const;
 
 export const I32 = 0x7f;
