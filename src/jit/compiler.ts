@@ -329,14 +329,18 @@ const fma32 = (negProduct: boolean, negAddend: boolean): FpInline => ({
       fAt(c, r).i64(0xffffffff).op(Op.i64And);
       if (neg) c.i64(0x80000000).op(Op.i64Xor);
     };
+    // All three NaN-boxed first: jitFma32 raises NX when it decides, so it must not run on
+    // operands the instruction reads as NaN (jitdiff found that).
+    fAt(c, i.rs1);
+    fAt(c, i.rs2).op(Op.i64And);
+    fAt(c, rs3).op(Op.i64And).i64(32).op(Op.i64ShrU).i64(0xffffffff).op(Op.i64Eq);
+    c.byte(Op.if).byte(I32);
     low(i.rs1, negProduct);
     low(i.rs2, false);
     low(rs3, negAddend);
     c.byte(Op.call).u32(helperIndex('jitFma32')).tee(T0).i64(0xffffffff).op(Op.i64Ne);
     c.get(T0).bytes(BOX).op(Op.i64Or).set(T0);
-    fAt(c, i.rs1);
-    fAt(c, i.rs2).op(Op.i64And);
-    fAt(c, rs3).op(Op.i64And).i64(32).op(Op.i64ShrU).i64(0xffffffff).op(Op.i64Eq).op(Op.i32And);
+    c.byte(Op.else).i32(0).op(Op.end);
   },
 });
 /** Push whether f register r holds a NaN-boxed single. */

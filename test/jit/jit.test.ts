@@ -368,7 +368,7 @@ describe('JIT exactness', () => {
       0x7ff4000000000000n, 0x4340000000000001n, 0x1ff0000000000001n];
     const sgl = [0n, 0x80000000n, 0x3fc00000n, 0xc0100000n, 0x40490fdbn, 0x7f7fffffn, 0x00800001n, 0x00000003n,
       0x7f800000n, 0xff800000n, 0x7fc00000n, 0x7fa00000n, 0x4b800001n, 0x1f800001n].map((v) => 0xffffffff00000000n | v)
-      .concat([0x3ff8000000000000n]); // not NaN-boxed: reads as the canonical NaN
+      .concat([0x3ff8000040490fdbn]); // not NaN-boxed (pi in the low half): reads as the canonical NaN
     const ints = [0n, 1n, 0xffffffffffffffffn, 0x7fffffffffffffffn, 0x8000000000000000n, 0x20000000000001n, 0x80000001n,
       0xfffffffe00000003n, 0x123456789abcdefn, 0xffffffff7fffffffn, 12345n, 0x7ffffffffffffc01n, 3n, 0x8000000000000401n];
     // fcsr before the op: NX clear / set, frm RNE / RUP (the dyn-rm form then rounds up: jitFp) /
