@@ -25,7 +25,7 @@
  */
 import * as L from '../generated/layout.js';
 import { SEMANTIC_OPS } from '../isa/table.js';
-import { Code, Op, I32, I64, VOID } from './wasm.js';
+import { Code, Op, I32, I64, F64, VOID } from './wasm.js';
 import { EMITTERS, helperIndex, type Emitter } from './emitters.js';
 
 /** Type index of the block functions' type (= the function table's): jit.ts puts ENTRY_TYPE first. */
@@ -136,8 +136,8 @@ function regsOf(i: Insn, read: Set<number>, written: Set<number>): void {
 // an exit leaves at), it (i64: iterations of a block's loop to itself), a (i32), est (i32: the
 // exit's status), ex (i32: the exit's counter
 // byte offset), then the block's register cache.
-const PC = 0, P_CYC = 1, P_LEFT = 2, P_DL = 3, P_TR = 4, P_TW = 5, PV = 6, T0 = 7, EPC = 8, IT = 9, A = 10, EST = 11, EX = 12, R0 = 13;
-const LOCALS: [number, number][] = [[4, I64], [3, I32]];
+const PC = 0, P_CYC = 1, P_LEFT = 2, P_DL = 3, P_TR = 4, P_TW = 5, PV = 6, T0 = 7, EPC = 8, IT = 9, A = 10, EST = 11, EX = 12, FT = 13, R0 = 14;
+const LOCALS: [number, number][] = [[4, I64], [3, I32], [1, F64]];
 /** Global 0 of every module: the byte address of its instance's exit counters (jit.ts ExitCounters). */
 const G_CB = 0;
 
@@ -202,13 +202,17 @@ const INF_MINUS_MINNORM_P1 = i64c(0x7ff0000000000000n - 0x0010000000000001n);
  *     64-bit ones below 2^53 in magnitude), else when RNE with NX set;
  *   - 'nonan': compares, min and max of two doubles that are not NaN (no flag then);
  *   - 'fma': the double FMAs in RNE through the core's jitFma (fpu.ts's exact fast path, which
- *     raises NX itself), when it can decide (a non-zero result).
+ *     raises NX itself), when it can decide (a non-zero result);
+ *   - 'toint': double to integer in RNE, RTZ, RDN or RUP (the native rounding, then a saturating
+ *     truncation of the integral value) when the rounded value is in the format's range (no NV;
+ *     a NaN is in no range) and is the operand itself or NX is already set.
  * 'arith', 'cvt', 'nonan' and 'fma' push a condition (the result is usable) with the result in T0;
  * when it is false jitFp does the instruction.
  */
 type FpEmit = (c: Code, i: Insn, R: (r: number) => void) => void;
 type FpInline =
   | { k: 'exact'; emit: FpEmit }
+  | { k: 'toint'; emit: FpEmit }
   | { k: 'fma'; emit: FpEmit }
   | { k: 'arith'; emit: FpEmit }
   | { k: 'cvt'; emit: FpEmit }
@@ -388,7 +392,26 @@ const nonan32 = (op: number, xResult: boolean): FpInline => ({
     c.op(Op.i32And);
   },
 });
+/** Rounding ops for the static rounding modes RNE, RTZ, RDN, RUP (RMM has none: jitFp). */
+const ROUND_OPS = [Op.f64Nearest, Op.f64Trunc, Op.f64Floor, Op.f64Ceil];
+/** fcvt.{w,wu,l,lu}.d: [lowest, highest] integral value in range, signed, 32-bit (sign-extend the result). */
+const toint = (lo: number, hi: number, signed: boolean, w: boolean): FpInline => ({
+  k: 'toint',
+  emit: (c, i) => {
+    const rmf = (i.imm >> 8) & 0xff;
+    fAt(c, i.rs1, Op.f64Load).op(ROUND_OPS[rmf === 7 ? 0 : rmf]!).tee(FT);
+    c.byte(0xfc).u32(signed ? 6 : 7); // i64.trunc_sat_f64_s / _u: exact for an integral value in range
+    if (w) c.op(Op.i64Extend32S);
+    c.set(T0);
+    c.get(FT).f64(lo).op(Op.f64Ge).get(FT).f64(hi).op(Op.f64Le).op(Op.i32And);
+    c.get(FT);
+    fAt(c, i.rs1, Op.f64Load).op(Op.f64Eq);
+    c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(1).op(Op.i64And).op(Op.i32WrapI64).op(Op.i32Or).op(Op.i32And);
+  },
+});
 export const FP_INLINE: Readonly<Record<string, FpInline>> = {
+  'fcvt.w.d': toint(-(2 ** 31), 2 ** 31 - 1, true, true), 'fcvt.wu.d': toint(0, 2 ** 32 - 1, false, true),
+  'fcvt.l.d': toint(-(2 ** 63), 2 ** 63 - 1024, true, false), 'fcvt.lu.d': toint(0, 2 ** 64 - 2048, false, false),
   'fsgnj.s': sgnj32((c) => c.i32(0x80000000 | 0).op(Op.i32And)),
   'fsgnjn.s': sgnj32((c) => c.i32(-1).op(Op.i32Xor).i32(0x80000000 | 0).op(Op.i32And)),
   'fsgnjx.s': {
@@ -793,13 +816,16 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
         }
         // An inline attempt (see FpInline) sets A = 1 and leaves the result in T0 (an x result) or
         // in f[rd]; else jitFp does the instruction.
-        const tryInline = inl !== undefined && (inl.k === 'nonan' || inl.k === 'cvt' || rmf === 0 || rmf === 7);
+        const tryInline = inl !== undefined && (inl.k === 'nonan' || inl.k === 'cvt' || rmf === 0 || rmf === 7 || (inl.k === 'toint' && rmf <= 3));
         if (tryInline) {
           c.i32(0).set(A);
           // The condition: rounding RNE and NX already set (the native result then changes no
           // other state); exact conversions need only a legal rounding mode; 'nonan' nothing.
           if (inl.k === 'nonan') c.i32(1);
-          else if (inl.k === 'fma') {
+          else if (inl.k === 'toint') {
+            if (rmf === 7) c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(0xe0).op(Op.i64And).op(Op.i64Eqz); // frm = RNE
+            else c.i32(rmf <= 3 ? 1 : 0);
+          } else if (inl.k === 'fma') {
             if (rmf === 7) c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(0xe0).op(Op.i64And).op(Op.i64Eqz); // frm = RNE
             else c.i32(1);
           }

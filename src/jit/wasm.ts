@@ -25,11 +25,13 @@ export const Op = {
   f64Eq: 0x61, f64Lt: 0x63, f64Le: 0x65, f32Add: 0x92, f32Sub: 0x93, f32Mul: 0x94, f32Div: 0x95, f32Sqrt: 0x91,
   f64ConvertI32S: 0xb7, f64ConvertI32U: 0xb8, f64ConvertI64S: 0xb9, f64ConvertI64U: 0xba,
   i32ReinterpretF32: 0xbc, i64ReinterpretF64: 0xbd, f32ReinterpretI32: 0xbe, f32DemoteF64: 0xb6, f64PromoteF32: 0xbb,
+  f64Const: 0x44, f64Ge: 0x66, f64Ceil: 0x9b, f64Floor: 0x9c, f64Trunc: 0x9d, f64Nearest: 0x9e,
   f32Eq: 0x5b, f32Lt: 0x5d, f32Le: 0x5f, f32Min: 0x96, f32Max: 0x97, i32Xor: 0x73,
 } as const;
 
 export const I32 = 0x7f;
 export const I64 = 0x7e;
+export const F64 = 0x7c;
 export const VOID = 0x40;
 
 /** A growable byte buffer with LEB128 writers. */
@@ -110,6 +112,12 @@ export class Code {
   }
   i64(v: bigint | number): this {
     return this.byte(Op.i64Const).s64(v);
+  }
+  /** f64.const (IEEE binary64, little-endian). */
+  f64(v: number): this {
+    this.byte(Op.f64Const);
+    const b = new Uint8Array(new Float64Array([v]).buffer);
+    return this.bytes(b);
   }
   /** A load or store with its memarg (alignment as log2, static offset). */
   mem(o: number, align: number, offset = 0): this {

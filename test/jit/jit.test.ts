@@ -365,7 +365,10 @@ describe('JIT exactness', () => {
     const { INSN_TABLE } = await import('../../src/isa/table.js');
     const d = [0n, 1n << 63n, 0x3ff8000000000000n, 0xc002000000000000n, 0x400921fb54442d18n, 0x7e37e43c8800759cn,
       0x01a56e1fc2f8f359n, 0x0000000000000003n, 0x7ff0000000000000n, 0xfff0000000000000n, 0x7ff8000000000000n,
-      0x7ff4000000000000n, 0x4340000000000001n, 0x1ff0000000000001n];
+      0x7ff4000000000000n, 0x4340000000000001n, 0x1ff0000000000001n,
+      // the edges of the integer formats' ranges (fcvt.{w,wu,l,lu}.d)
+      ...[2147483647.5, -2147483648.5, 2147483648, -2147483649, 4294967295.5, 4294967296, 2 ** 63, 2 ** 63 - 1024,
+        -(2 ** 63), 2 ** 64 - 2048, 2 ** 64, -0.5, -1].map((v) => new BigUint64Array(new Float64Array([v]).buffer)[0]!)];
     const sgl = [0n, 0x80000000n, 0x3fc00000n, 0xc0100000n, 0x40490fdbn, 0x7f7fffffn, 0x00800001n, 0x00000003n,
       0x7f800000n, 0xff800000n, 0x7fc00000n, 0x7fa00000n, 0x4b800001n, 0x1f800001n].map((v) => 0xffffffff00000000n | v)
       .concat([0x3ff8000040490fdbn]); // not NaN-boxed (pi in the low half): reads as the canonical NaN
@@ -374,6 +377,7 @@ describe('JIT exactness', () => {
     // fcsr before the op: NX clear / set, frm RNE / RUP (the dyn-rm form then rounds up: jitFp) /
     // 5 (the dyn-rm form is illegal: the handler at 0x800 skips it).
     const fcsrs = [0x00n, 0x01n, 0x61n, 0x1fn, 0xa1n];
+    const STRIDE = 152; // a set: 4 inputs, then fflags, f and x results of the dyn-rm form and of rm 0..3
     for (const op of Object.keys(FP_INLINE)) {
       const row = INSN_TABLE.find((r) => r.name === op)!;
       const single = /\.s$/.test(op) || op === 'fmv.w.x' || op === 'fmv.x.w';
@@ -393,8 +397,10 @@ describe('JIT exactness', () => {
         encode('ld', { rd: 5, rs1: 10, imm: 16 }), encode('ld', { rd: 6, rs1: 10, imm: 24 }),
         setFcsr, ops(3, 7), encode('csrrs', { rd: 7, rs1: 0 }) | (0x003 << 20),
         encode('sd', { rs1: 10, rs2: 7, imm: 32 }), encode('fsd', { rs1: 10, rs2: 3, imm: 40 }), encode('sd', { rs1: 10, rs2: 8, imm: 48 }),
-        ...(f.rm ? [setFcsr, ops(4, 0), encode('csrrs', { rd: 7, rs1: 0 }) | (0x003 << 20), encode('sd', { rs1: 10, rs2: 7, imm: 56 }), encode('fsd', { rs1: 10, rs2: 4, imm: 64 }), encode('sd', { rs1: 10, rs2: 8, imm: 72 })] : []),
-        encode('addi', { rd: 10, rs1: 10, imm: 80 }),
+        // the static rounding modes RNE, RTZ, RDN and RUP too
+        ...(f.rm ? [0, 1, 2, 3].flatMap((rm) => [setFcsr, ops(4, rm), encode('csrrs', { rd: 7, rs1: 0 }) | (0x003 << 20),
+          encode('sd', { rs1: 10, rs2: 7, imm: 56 + 24 * rm }), encode('fsd', { rs1: 10, rs2: 4, imm: 64 + 24 * rm }), encode('sd', { rs1: 10, rs2: 8, imm: 72 + 24 * rm })]) : []),
+        encode('addi', { rd: 10, rs1: 10, imm: STRIDE }),
         encode('addi', { rd: 11, rs1: 11, imm: -1 }),
       ];
       const sets: bigint[][] = [];
@@ -405,14 +411,15 @@ describe('JIT exactness', () => {
         encode('addi', { rd: 12, rs1: 0, imm: 2 }), // two sweeps: the second runs compiled
         encode('auipc', { rd: 10, imm: 0x10000 }), // sweep (at 0x0c): a0 = 0x80010000, the operand sets
         encode('addi', { rd: 10, rs1: 10, imm: -12 }),
-        encode('addi', { rd: 11, rs1: 0, imm: sets.length }),
+        encode('lui', { rd: 11, imm: sets.length << 12 }),
+        encode('srli', { rd: 11, rs1: 11, imm: 12 }), // a1 = the number of sets
         ...body,
         encode('bne', { rs1: 11, rs2: 0, imm: -4 * body.length }),
         encode('addi', { rd: 12, rs1: 12, imm: -1 }),
-        encode('bne', { rs1: 12, rs2: 0, imm: -4 * (body.length + 4) }),
+        encode('bne', { rs1: 12, rs2: 0, imm: -4 * (body.length + 5) }),
         encode('jal', { rd: 0, imm: 0 }),
       ];
-      const total = 3 + 2 * (3 + sets.length * (body.length + 1) + 2);
+      const total = 3 + 2 * (4 + sets.length * (body.length + 1) + 2);
       const handler = [
         encode('csrrs', { rd: 31, rs1: 0 }) | (0x341 << 20), // mepc
         encode('addi', { rd: 31, rs1: 31, imm: 4 }),
@@ -425,7 +432,7 @@ describe('JIT exactness', () => {
         const dv = new DataView(core.ram.buffer, core.ram.byteOffset);
         prog.forEach((w, k) => dv.setUint32(k * 4, w >>> 0, true));
         handler.forEach((w, k) => dv.setUint32(0x800 + k * 4, w >>> 0, true));
-        sets.forEach((v, k) => v.forEach((x, j) => dv.setBigUint64(0x10000 + k * 80 + j * 8, x, true)));
+        sets.forEach((v, k) => v.forEach((x, j) => dv.setBigUint64(0x10000 + k * STRIDE + j * 8, x, true)));
         core.ex.invalidatePhys(0x8000_0000n, 0x100000n);
         core.setCsr(L.H_MTVEC, 0x80000800n);
         core.pc = 0x8000_0000n;
@@ -434,7 +441,7 @@ describe('JIT exactness', () => {
         core.run();
         expect(core.pc, op).toBe(0x8000_0000n + BigInt(4 * (prog.length - 1)));
         if (tier === 'jit') expect(core.jit!.stats().insns, op).toBeGreaterThan(0.3 * total);
-        out.push(Buffer.from(core.ram.subarray(0x10000, 0x10000 + sets.length * 80)).toString('hex'));
+        out.push(Buffer.from(core.ram.subarray(0x10000, 0x10000 + sets.length * STRIDE)).toString('hex'));
       }
       expect(out[1] === out[0], op).toBe(true);
     }
