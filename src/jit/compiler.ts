@@ -355,21 +355,23 @@ const boxed = (c: Code, r: number): void => {
 const f32At = (c: Code, r: number): void => {
   fAt(c, r).op(Op.i32WrapI64).op(Op.f32ReinterpretI32);
 };
-/** Sign injection of singles (hart.ts getF32: an unboxed operand reads as the canonical NaN). */
-const sgnj32 = (f: (c: Code) => void): FpInline => ({
+/** Push f register r read as a single (hart.ts getF32: an unboxed value reads as the canonical NaN), an i32. */
+const getF32At = (c: Code, r: number): void => {
+  fAt(c, r).op(Op.i32WrapI64).i32(0x7fc00000);
+  boxed(c, r);
+  c.op(Op.select);
+};
+/** Sign injection of singles: rs1's magnitude with rs2's sign (j), its inverse (n), or their XOR (x). */
+const sgnj32 = (mode: 'j' | 'n' | 'x'): FpInline => ({
   k: 'exact',
   emit: (c, i) => {
-    const val = (r: number): void => {
-      fAt(c, r).op(Op.i32WrapI64).i32(0x7fc00000);
-      boxed(c, r);
-      c.op(Op.select);
-    };
     c.i32(L.H_F + i.rd * 8);
-    val(i.rs1);
-    c.i32(0x7fffffff).op(Op.i32And);
-    val(i.rs2);
-    f(c);
-    c.op(Op.i32Or).op(Op.i64ExtendI32U).bytes(BOX).op(Op.i64Or).mem(Op.i64Store, 3);
+    getF32At(c, i.rs1);
+    if (mode !== 'x') c.i32(0x7fffffff).op(Op.i32And);
+    getF32At(c, i.rs2);
+    if (mode === 'n') c.i32(-1).op(Op.i32Xor);
+    c.i32(0x80000000 | 0).op(Op.i32And).op(mode === 'x' ? Op.i32Xor : Op.i32Or);
+    c.op(Op.i64ExtendI32U).bytes(BOX).op(Op.i64Or).mem(Op.i64Store, 3);
   },
 });
 /** Compares, min and max of two singles, both NaN-boxed and neither NaN (no flag then). */
@@ -412,22 +414,7 @@ const toint = (lo: number, hi: number, signed: boolean, w: boolean): FpInline =>
 export const FP_INLINE: Readonly<Record<string, FpInline>> = {
   'fcvt.w.d': toint(-(2 ** 31), 2 ** 31 - 1, true, true), 'fcvt.wu.d': toint(0, 2 ** 32 - 1, false, true),
   'fcvt.l.d': toint(-(2 ** 63), 2 ** 63 - 1024, true, false), 'fcvt.lu.d': toint(0, 2 ** 64 - 2048, false, false),
-  'fsgnj.s': sgnj32((c) => c.i32(0x80000000 | 0).op(Op.i32And)),
-  'fsgnjn.s': sgnj32((c) => c.i32(-1).op(Op.i32Xor).i32(0x80000000 | 0).op(Op.i32And)),
-  'fsgnjx.s': {
-    k: 'exact',
-    emit: (c, i) => {
-      const val = (r: number): void => {
-        fAt(c, r).op(Op.i32WrapI64).i32(0x7fc00000);
-        boxed(c, r);
-        c.op(Op.select);
-      };
-      c.i32(L.H_F + i.rd * 8);
-      val(i.rs1);
-      val(i.rs2);
-      c.i32(0x80000000 | 0).op(Op.i32And).op(Op.i32Xor).op(Op.i64ExtendI32U).bytes(BOX).op(Op.i64Or).mem(Op.i64Store, 3);
-    },
-  },
+  'fsgnj.s': sgnj32('j'), 'fsgnjn.s': sgnj32('n'), 'fsgnjx.s': sgnj32('x'),
   'feq.s': nonan32(Op.f32Eq, true), 'flt.s': nonan32(Op.f32Lt, true), 'fle.s': nonan32(Op.f32Le, true),
   'fmin.s': nonan32(Op.f32Min, false), 'fmax.s': nonan32(Op.f32Max, false),
   'fmadd.s': fma32(false, false), 'fmsub.s': fma32(false, true), 'fnmsub.s': fma32(true, false), 'fnmadd.s': fma32(true, true),
