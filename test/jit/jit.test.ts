@@ -524,6 +524,63 @@ describe('JIT exactness', () => {
     expect(s[1]).toEqual(s[0]);
   });
 
+  it('in VS-mode (V = 1) compiled FP code marks vsstatus.FS Dirty and traps when vsstatus.FS is Off', () => {
+    // M-mode enters VS-mode (mret with MPV = 1, MPP = S) with mstatus.FS Dirty. Each round of the
+    // VS-mode loop sets vsstatus.FS Initial (through sstatus), then loads a double into f1 and adds
+    // it (compiled after a few rounds: the fld must make vsstatus Dirty; sstatus = vsstatus goes to
+    // x20 right after it); after round 100 the guest clears vsstatus.FS and jumps to the fld: it
+    // must raise illegal-instruction (to M-mode: no delegation) with mepc at it.
+    const fld = encode('fld', { rd: 1, rs1: 10, imm: 0 });
+    const prog = [
+      encode('addi', { rd: 9, rs1: 0, imm: -1 }),
+      encode('csrrw', { rd: 0, rs1: 9 }) | (0x3b0 << 20), // pmpaddr0: everything
+      encode('addi', { rd: 9, rs1: 0, imm: 0x1f }),
+      encode('csrrw', { rd: 0, rs1: 9 }) | (0x3a0 << 20), // pmpcfg0: NAPOT, RWX (S/U may access)
+      encode('lui', { rd: 5, imm: 0x6000 }),
+      encode('csrrs', { rd: 0, rs1: 5 }) | (0x300 << 20), // mstatus.FS = Dirty
+      encode('lui', { rd: 6, imm: 0x2000 }),
+      encode('csrrw', { rd: 0, rs1: 6 }) | (0x200 << 20), // vsstatus: FS = Initial
+      encode('addi', { rd: 7, rs1: 0, imm: 1 }),
+      encode('slli', { rd: 7, rs1: 7, imm: 39 }), // MPV
+      encode('csrrs', { rd: 0, rs1: 7 }) | (0x300 << 20),
+      encode('lui', { rd: 7, imm: 0x1000 }),
+      encode('csrrc', { rd: 0, rs1: 7 }) | (0x300 << 20), // MPP = S (it was M: clear bit 12)
+      encode('auipc', { rd: 8, imm: 0 }), // 0x34
+      encode('addi', { rd: 8, rs1: 8, imm: 20 }), // 0x48: VS-mode starts there
+      encode('csrrw', { rd: 0, rs1: 8 }) | (0x341 << 20), // mepc
+      encode('auipc', { rd: 10, imm: 0x1000 }), // 0x40: a data page (0x1040)
+      encode('mret'),
+      encode('addi', { rd: 11, rs1: 0, imm: 100 }), // 0x48
+      encode('csrrc', { rd: 0, rs1: 5 }) | (0x100 << 20), // 0x4c loop: vsstatus.FS = Off,
+      encode('csrrs', { rd: 0, rs1: 6 }) | (0x100 << 20), // then Initial (the CSR accesses end blocks)
+      fld, // 0x54
+      encode('addi', { rd: 12, rs1: 12, imm: 1 }), // (the fld's block goes on)
+      encode('csrrs', { rd: 20, rs1: 0 }) | (0x100 << 20), // sstatus (vsstatus) after the fld
+      encode('fadd.d', { rd: 2, rs1: 2, rs2: 1, rm: 0 }),
+      encode('addi', { rd: 11, rs1: 11, imm: -1 }),
+      encode('bne', { rs1: 11, rs2: 0, imm: -28 }),
+      encode('csrrc', { rd: 0, rs1: 5 }) | (0x100 << 20), // vsstatus.FS = Off
+      encode('jal', { rd: 0, imm: -28 }), // to the fld: illegal now
+    ];
+    const s: unknown[] = [];
+    for (const tier of ['interp', 'jit'] as const) {
+      const core = coreWith(tier, prog);
+      new DataView(core.ram.buffer, core.ram.byteOffset).setBigUint64(0x1040, 0x3ff8000000000000n, true); // 1.5 at a0
+      core.setCsr(L.H_MTVEC, 0x80000800n);
+      new DataView(core.ram.buffer, core.ram.byteOffset).setUint32(0x800, encode('jal', { rd: 0, imm: 0 }), true);
+      core.insnLimit = 19 + 100 * 8 + 2 + 5; // setup, the loop, then csrc, jal; the trap; 5 spins
+      core.run();
+      if (tier === 'jit') expect(core.jit!.stats().insns).toBeGreaterThan(200);
+      s.push({ ...(snapshot(core) as object), f2: core.f(2), mcause: core.getCsr(L.H_MCAUSE), mepc: core.getCsr(L.H_MEPC), mstatus: core.getCsr(L.H_MSTATUS), vsstatus: core.getCsr(L.H_VSSTATUS) });
+    }
+    const r = s[0] as { x: string[]; f2: bigint; mcause: bigint; mepc: bigint; mstatus: bigint };
+    expect((BigInt('0x' + r.x[19]) >> 13n) & 3n).toBe(3n); // vsstatus.FS was Dirty after the last fld
+    expect(r.f2).toBe(0x4062c00000000000n); // 100 x 1.5
+    expect(r).toMatchObject({ mcause: 2n, mepc: 0x80000054n });
+    expect((r.mstatus >> 39n) & 1n).toBe(1n); // MPV: the trap came from V = 1
+    expect(s[1]).toEqual(s[0]);
+  });
+
   it('an FP block compiled while FS was on raises illegal-instruction when entered with FS = Off', () => {
     // The loop runs compiled (FS on); after 300 rounds it switches FS Off (csrc mstatus) and goes
     // round again: the compiled fadd.d must trap exactly where the interpreter's does (mcause 2,
