@@ -1,9 +1,11 @@
 /**
  * The JIT tier's F and D computation (issue 14; docs/JIT.md "FP in compiled code"). Compiled code
- * keeps guest x registers in wasm locals but never the f registers or fcsr. FP loads and stores it
- * does inline (src/jit/compiler.ts); for every other F/D instruction it calls `jitFp`, which does exactly what the interpreter's case for it does (run.ts; the
- * same fpu.ts operations, the same FS / rm legality test and FS = Dirty marking from hart.ts), on
- * the f registers and fcsr in memory.
+ * keeps guest x registers in wasm locals but never the f registers or fcsr. It does FP loads and
+ * stores, and the common cases of the arithmetic, inline (src/jit/compiler.ts FP_INLINE); for the
+ * rest it calls `jitFp`, which does exactly what the interpreter's case for the instruction does
+ * (run.ts: the same fpu.ts operations, the same FS / rm legality test and FS = Dirty marking from
+ * hart.ts), on the f registers and fcsr in memory. `jitFma` / `jitFma32` (below) give the inline
+ * FMA paths fpu.ts's exact round-to-nearest-even fast paths.
  *
  *   jitFp(op, regs, rm, x) -> x result
  *     op    the semantic op id (generated/ops.ts)
