@@ -806,18 +806,16 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
         const tryInline = inl !== undefined && (inl.k === 'nonan' || inl.k === 'cvt' || rmf === 0 || rmf === 7 || (inl.k === 'toint' && rmf <= 3));
         if (tryInline) {
           c.i32(0).set(A);
-          // The condition: rounding RNE and NX already set (the native result then changes no
-          // other state); exact conversions need only a legal rounding mode; 'nonan' nothing.
+          // The condition before the attempt: 'arith' needs RNE and NX already set (the native
+          // result then changes no other state); 'fma' RNE; 'toint' a mode with a native rounding
+          // (static RNE/RTZ/RDN/RUP, or dyn with frm = RNE); 'cvt' a legal mode; 'nonan' nothing.
+          const frm = (): Code => c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(0xe0).op(Op.i64And);
           if (inl.k === 'nonan') c.i32(1);
-          else if (inl.k === 'toint') {
-            if (rmf === 7) c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(0xe0).op(Op.i64And).op(Op.i64Eqz); // frm = RNE
-            else c.i32(rmf <= 3 ? 1 : 0);
-          } else if (inl.k === 'fma') {
-            if (rmf === 7) c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(0xe0).op(Op.i64And).op(Op.i64Eqz); // frm = RNE
-            else c.i32(1);
-          }
-          else if (inl.k === 'cvt') {
-            if (rmf === 7) c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(0xe0).op(Op.i64And).i64(0xa0).op(Op.i64LtU); // frm <= 4
+          else if (inl.k === 'toint' || inl.k === 'fma') {
+            if (rmf === 7) frm().op(Op.i64Eqz); // frm = RNE
+            else c.i32(1); // (tryInline: a static mode the path handles)
+          } else if (inl.k === 'cvt') {
+            if (rmf === 7) frm().i64(0xa0).op(Op.i64LtU); // frm <= 4
             else c.i32(1);
           } else c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(rmf === 7 ? 0xe1 : 0x01).op(Op.i64And).i64(1).op(Op.i64Eq);
           openIf();
