@@ -411,7 +411,45 @@ const toint = (lo: number, hi: number, signed: boolean, w: boolean): FpInline =>
     c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(1).op(Op.i64And).op(Op.i32WrapI64).op(Op.i32Or).op(Op.i32And);
   },
 });
+/**
+ * fclass (Unpriv 11.9): the one-hot class of the value in T0 (a double, or a single zero-extended:
+ * `e`/`f` are the exponent and fraction widths), pushed as an x result. Every operand has a class,
+ * so this is the whole instruction.
+ */
+const classify = (c: Code, e: number, f: number): void => {
+  const sign = (): void => {
+    c.get(T0).i64(e + f).op(Op.i64ShrU).op(Op.i32WrapI64);
+  };
+  const fracZero = (): void => {
+    c.get(T0).i64(2 ** f - 1).op(Op.i64And).op(Op.i64Eqz);
+  };
+  const exp = (): void => {
+    c.get(T0).i64(f).op(Op.i64ShrU).i64(2 ** e - 1).op(Op.i64And);
+  };
+  const pick = (a: number, b: number, cond: () => void): void => {
+    c.i64(a).i64(b);
+    cond();
+    c.op(Op.select);
+  };
+  // exponent all ones: infinity (bit 0 / 7) or NaN (signaling bit 8, quiet bit 9)
+  pick(1, 128, sign);
+  pick(512, 256, () => c.get(T0).i64(f - 1).op(Op.i64ShrU).op(Op.i32WrapI64).i32(1).op(Op.i32And));
+  fracZero();
+  c.op(Op.select);
+  // exponent zero: zero (bit 3 / 4) or subnormal (bit 2 / 5); else normal (bit 1 / 6)
+  pick(8, 16, sign);
+  pick(4, 32, sign);
+  fracZero();
+  c.op(Op.select);
+  pick(2, 64, sign);
+  exp();
+  c.op(Op.i64Eqz).op(Op.select);
+  exp();
+  c.i64(2 ** e - 1).op(Op.i64Eq).op(Op.select);
+};
 export const FP_INLINE: Readonly<Record<string, FpInline>> = {
+  'fclass.d': { k: 'exact', emit: (c, i) => { fAt(c, i.rs1).set(T0); classify(c, 11, 52); } },
+  'fclass.s': { k: 'exact', emit: (c, i) => { getF32At(c, i.rs1); c.op(Op.i64ExtendI32U).set(T0); classify(c, 8, 23); } },
   'fcvt.w.d': toint(-(2 ** 31), 2 ** 31 - 1, true, true), 'fcvt.wu.d': toint(0, 2 ** 32 - 1, false, true),
   'fcvt.l.d': toint(-(2 ** 63), 2 ** 63 - 1024, true, false), 'fcvt.lu.d': toint(0, 2 ** 64 - 2048, false, false),
   'fsgnj.s': sgnj32('j'), 'fsgnjn.s': sgnj32('n'), 'fsgnjx.s': sgnj32('x'),
