@@ -13,7 +13,7 @@
  *           comes in `x` and an x result goes out as the return value, so compiled code's register
  *           locals stay the truth for x registers)
  *     rm    the instruction's rm field (0 for rows without one)
- *     x     the x source of the conversions and moves from x
+ *     x     the x source of the conversions from x
  *
  * J_FPX says whether the instruction was illegal now (FS = Off, or rm = dyn with an invalid frm):
  * then it had no effect, and compiled code leaves to the interpreter before the instruction, which
@@ -27,19 +27,13 @@
 import { J_FPX, H_FCSR } from './layout';
 import * as G from './generated/ops';
 import { getF, setF, getF32, setF32, fpRmOf, fpDirty, fpAccrue } from './hart';
-import { sext32 } from './alu';
 import {
   f32_add, f32_sub, f32_mul, f32_div, f32_sqrt, f32_fma, f32_min, f32_max, f32_eq, f32_lt, f32_le,
-  f32_classify, f32_to_i32, f32_to_u32, f32_to_i64, f32_to_u64, i32_to_f32, u32_to_f32, i64_to_f32,
+  f32_to_i32, f32_to_u32, f32_to_i64, f32_to_u64, i32_to_f32, u32_to_f32, i64_to_f32,
   u64_to_f32, f64_add, f64_sub, f64_mul, f64_div, f64_sqrt, f64_fma, f64_min, f64_max, f64_eq, f64_lt,
-  f64_le, f64_classify, f64_to_i32, f64_to_u32, f64_to_i64, f64_to_u64, i32_to_f64, u32_to_f64,
+  f64_le, f64_to_i32, f64_to_u32, f64_to_i64, f64_to_u64, i32_to_f64, u32_to_f64,
   i64_to_f64, u64_to_f64, f64_to_f32, f32_to_f64, fmaFast64, fmaFast32,
 } from './fpu';
-
-const SIGN32: u32 = 0x80000000;
-const MAG32: u32 = 0x7fffffff;
-const SIGN64: u64 = 0x8000000000000000;
-const MAG64: u64 = 0x7fffffffffffffff;
 
 export function jitFp(op: u32, regs: u32, rmField: u32, x: u64): u64 {
   const r = fpRmOf(rmField);
@@ -59,16 +53,12 @@ export function jitFp(op: u32, regs: u32, rmField: u32, x: u64): u64 {
     case G.OP_FMSUB_S: setF32(rd, f32_fma(getF32(rs1), getF32(rs2), getF32(rs3), false, true, r)); break;
     case G.OP_FNMSUB_S: setF32(rd, f32_fma(getF32(rs1), getF32(rs2), getF32(rs3), true, false, r)); break;
     case G.OP_FNMADD_S: setF32(rd, f32_fma(getF32(rs1), getF32(rs2), getF32(rs3), true, true, r)); break;
-    case G.OP_FSGNJ_S: setF32(rd, (getF32(rs1) & MAG32) | (getF32(rs2) & SIGN32)); break;
-    case G.OP_FSGNJN_S: setF32(rd, (getF32(rs1) & MAG32) | (~getF32(rs2) & SIGN32)); break;
-    case G.OP_FSGNJX_S: setF32(rd, getF32(rs1) ^ (getF32(rs2) & SIGN32)); break;
     case G.OP_FMIN_S: setF32(rd, f32_min(getF32(rs1), getF32(rs2))); break;
     case G.OP_FMAX_S: setF32(rd, f32_max(getF32(rs1), getF32(rs2))); break;
     case G.OP_FCVT_S_W: setF32(rd, i32_to_f32(x, r)); break;
     case G.OP_FCVT_S_WU: setF32(rd, u32_to_f32(x, r)); break;
     case G.OP_FCVT_S_L: setF32(rd, i64_to_f32(x, r)); break;
     case G.OP_FCVT_S_LU: setF32(rd, u64_to_f32(x, r)); break;
-    case G.OP_FMV_W_X: setF32(rd, <u32>x); break;
     // double precision
     case G.OP_FADD_D: setF(rd, f64_add(getF(rs1), getF(rs2), r)); break;
     case G.OP_FSUB_D: setF(rd, f64_sub(getF(rs1), getF(rs2), r)); break;
@@ -79,20 +69,15 @@ export function jitFp(op: u32, regs: u32, rmField: u32, x: u64): u64 {
     case G.OP_FMSUB_D: setF(rd, f64_fma(getF(rs1), getF(rs2), getF(rs3), false, true, r)); break;
     case G.OP_FNMSUB_D: setF(rd, f64_fma(getF(rs1), getF(rs2), getF(rs3), true, false, r)); break;
     case G.OP_FNMADD_D: setF(rd, f64_fma(getF(rs1), getF(rs2), getF(rs3), true, true, r)); break;
-    case G.OP_FSGNJ_D: setF(rd, (getF(rs1) & MAG64) | (getF(rs2) & SIGN64)); break;
-    case G.OP_FSGNJN_D: setF(rd, (getF(rs1) & MAG64) | (~getF(rs2) & SIGN64)); break;
-    case G.OP_FSGNJX_D: setF(rd, getF(rs1) ^ (getF(rs2) & SIGN64)); break;
     case G.OP_FMIN_D: setF(rd, f64_min(getF(rs1), getF(rs2))); break;
     case G.OP_FMAX_D: setF(rd, f64_max(getF(rs1), getF(rs2))); break;
     case G.OP_FCVT_D_W: setF(rd, i32_to_f64(x, r)); break;
     case G.OP_FCVT_D_WU: setF(rd, u32_to_f64(x, r)); break;
     case G.OP_FCVT_D_L: setF(rd, i64_to_f64(x, r)); break;
     case G.OP_FCVT_D_LU: setF(rd, u64_to_f64(x, r)); break;
-    case G.OP_FMV_D_X: setF(rd, x); break;
     case G.OP_FCVT_S_D: setF32(rd, f64_to_f32(getF(rs1), r)); break;
     case G.OP_FCVT_D_S: setF(rd, f32_to_f64(getF32(rs1))); break;
-    // x results: FS becomes Dirty only if fflags changed (fpAccrue); the moves and fclass never
-    // change it
+    // x results: FS becomes Dirty only if fflags changed (fpAccrue)
     case G.OP_FCVT_W_S: v = f32_to_i32(getF32(rs1), r); fpAccrue(f0); return v;
     case G.OP_FCVT_WU_S: v = f32_to_u32(getF32(rs1), r); fpAccrue(f0); return v;
     case G.OP_FCVT_L_S: v = f32_to_i64(getF32(rs1), r); fpAccrue(f0); return v;
@@ -107,12 +92,9 @@ export function jitFp(op: u32, regs: u32, rmField: u32, x: u64): u64 {
     case G.OP_FEQ_D: v = <u64>f64_eq(getF(rs1), getF(rs2)); fpAccrue(f0); return v;
     case G.OP_FLT_D: v = <u64>f64_lt(getF(rs1), getF(rs2)); fpAccrue(f0); return v;
     case G.OP_FLE_D: v = <u64>f64_le(getF(rs1), getF(rs2)); fpAccrue(f0); return v;
-    case G.OP_FMV_X_W: return sext32(<u32>getF(rs1));
-    case G.OP_FCLASS_S: return <u64>f32_classify(getF32(rs1));
-    case G.OP_FMV_X_D: return getF(rs1);
-    case G.OP_FCLASS_D: return <u64>f64_classify(getF(rs1));
     default:
-      // Not an op compiled code sends here (src/jit/emitters.ts FP_OPS): leave it to the interpreter.
+      // Not an op compiled code sends here: sign injection, fclass and the moves it does in full
+      // itself (src/jit/compiler.ts FP_INLINE, kind 'exact'). Leave it to the interpreter.
       store<u32>(J_FPX, 1);
       return 0;
   }

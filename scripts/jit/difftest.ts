@@ -302,24 +302,24 @@ export function* runTierSlices(tier: Tier, prog: { base: number; bytes: Uint8Arr
   // f0..f15 doubles, f16..f31 NaN-boxed singles (the generator picks operands of a row's precision
   // from its half): mostly ordinary numbers near 1 in magnitude, some special values, a few random
   // bit patterns (f0..f15 then often hold NaN-boxed-looking values, f16..f31 unboxed ones).
+  /** A random normal number of the format with a biased exponent in [lo, lo + span). */
+  const normal = (single: boolean, lo: number, span: number): bigint => {
+    const sign = r() < 0.5 ? 1n : 0n;
+    const m = BigInt(Math.floor(r() * 2 ** 32));
+    const e = BigInt(lo + Math.floor(r() * span));
+    return single
+      ? 0xffffffff00000000n | (sign << 31n) | (e << 23n) | (m & 0x7fffffn)
+      : (sign << 63n) | (e << 52n) | ((m << 20n) ^ BigInt(Math.floor(r() * 2 ** 20)));
+  };
   for (let f = 0; f < 32; f++) {
     const single = f >= 16;
     const y = r();
-    const sign = r() < 0.5 ? 1n : 0n;
     let v: bigint;
     if (y < 0.2) v = single ? 0xffffffff00000000n | singles[Math.floor(r() * singles.length)]! : specials[Math.floor(r() * specials.length)]!;
-    else if (y < 0.3) {
-      // near the bottom of the normal range: products and quotients underflow (UF, subnormals)
-      const m = BigInt(Math.floor(r() * 2 ** 32));
-      v = single
-        ? 0xffffffff00000000n | (sign << 31n) | (BigInt(1 + Math.floor(r() * 20)) << 23n) | (m & 0x7fffffn)
-        : (sign << 63n) | (BigInt(1 + Math.floor(r() * 40)) << 52n) | (m << 20n);
-    } else if (y < 0.9) {
-      const m = BigInt(Math.floor(r() * 2 ** 32));
-      v = single
-        ? 0xffffffff00000000n | (sign << 31n) | (BigInt(127 - 8 + Math.floor(r() * 16)) << 23n) | (m & 0x7fffffn)
-        : (sign << 63n) | (BigInt(1023 - 16 + Math.floor(r() * 32)) << 52n) | ((m << 20n) ^ BigInt(Math.floor(r() * 2 ** 20)));
-    } else v = (BigInt(Math.floor(r() * 2 ** 32)) << 32n) | BigInt(Math.floor(r() * 2 ** 32));
+    // near the bottom of the normal range (products and quotients underflow: UF, subnormals)
+    else if (y < 0.3) v = single ? normal(true, 1, 20) : normal(false, 1, 40);
+    else if (y < 0.9) v = single ? normal(true, 127 - 8, 16) : normal(false, 1023 - 16, 32);
+    else v = (BigInt(Math.floor(r() * 2 ** 32)) << 32n) | BigInt(Math.floor(r() * 2 ** 32));
     core.setF(f, v);
   }
   core.insnLimit = limit;

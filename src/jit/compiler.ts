@@ -25,7 +25,7 @@
  */
 import * as L from '../generated/layout.js';
 import { SEMANTIC_OPS } from '../isa/table.js';
-import { Code, Op, I32, I64, F64, VOID } from './wasm.js';
+import { Code, Op, FC, I32, I64, F64, VOID } from './wasm.js';
 import { EMITTERS, helperIndex, type Emitter } from './emitters.js';
 
 /** Type index of the block functions' type (= the function table's): jit.ts puts ENTRY_TYPE first. */
@@ -193,7 +193,8 @@ const INF_MINUS_MINNORM_P1 = i64c(0x7ff0000000000000n - 0x0010000000000001n);
 /**
  * F/D instructions compiled code does without jitFp (case 'fp'). Each `emit` reads its operands
  * from memory (f registers) or through `R` (x registers):
- *   - 'exact': sign injection and moves, the whole instruction (an x result left on the stack);
+ *   - 'exact': sign injection, fclass and the moves, the whole instruction (an x result left on
+ *     the stack): jitFp does not have them;
  *   - 'arith': the native wasm operation, used when rounding is RNE and fflags.NX is already set:
  *     then, if the result is finite (add, sub) or clearly normal (mul, div, sqrt), it is the
  *     correctly rounded answer and NX the only flag the operation could raise (fpu.ts's own RNE
@@ -201,13 +202,13 @@ const INF_MINUS_MINNORM_P1 = i64c(0x7ff0000000000000n - 0x0010000000000001n);
  *   - 'cvt': integer to double, native, in any legal rounding mode when exact (32-bit integers,
  *     64-bit ones below 2^53 in magnitude), else when RNE with NX set;
  *   - 'nonan': compares, min and max of two doubles that are not NaN (no flag then);
- *   - 'fma': the double FMAs in RNE through the core's jitFma (fpu.ts's exact fast path, which
- *     raises NX itself), when it can decide (a non-zero result);
+ *   - 'fma': the FMAs in RNE through the core's jitFma / jitFma32 (fpu.ts's exact fast paths,
+ *     which raise NX themselves), when they can decide;
  *   - 'toint': double to integer in RNE, RTZ, RDN or RUP (the native rounding, then a saturating
  *     truncation of the integral value) when the rounded value is in the format's range (no NV;
  *     a NaN is in no range) and is the operand itself or NX is already set.
- * 'arith', 'cvt', 'nonan' and 'fma' push a condition (the result is usable) with the result in T0;
- * when it is false jitFp does the instruction.
+ * The other kinds push a condition (the result is usable) with the result in T0; when it is false
+ * jitFp does the instruction.
  */
 type FpEmit = (c: Code, i: Insn, R: (r: number) => void) => void;
 type FpInline =
@@ -218,6 +219,32 @@ type FpInline =
   | { k: 'cvt'; emit: FpEmit }
   | { k: 'nonan'; emit: FpEmit };
 const fAt = (c: Code, r: number, as: number = Op.i64Load): Code => c.i32(L.H_F + r * 8).mem(as, 3);
+/** Push fcsr & mask == value (an i32). */
+const fcsrIs = (c: Code, mask: number, value: number): void => {
+  c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(mask).op(Op.i64And).i64(value).op(Op.i64Eq);
+};
+/** Push "rounding is RNE and fflags.NX is set" for an instruction with rm field `rmf` (0 or 7). */
+const rneNx = (c: Code, rmf: number): void => fcsrIs(c, rmf === 7 ? 0xe1 : 0x01, 1);
+/** Push whether every f register of `rs` holds a NaN-boxed single (the AND of their upper halves is all ones). */
+const boxed = (c: Code, ...rs: number[]): void => {
+  rs.forEach((r, k) => {
+    fAt(c, r);
+    if (k > 0) c.op(Op.i64And);
+  });
+  c.i64(32).op(Op.i64ShrU).i64(0xffffffff).op(Op.i64Eq);
+};
+/** Push f register r as a binary32 value (its low 32 bits; the caller tests the boxing). */
+const f32At = (c: Code, r: number): void => {
+  fAt(c, r).op(Op.i32WrapI64).op(Op.f32ReinterpretI32);
+};
+/** A binary32 result on the stack: NaN-boxed into T0; push "usable": finite, or clearly normal (no OF/UF: NX alone). */
+const box32Check = (c: Code, normal: boolean): void => {
+  c.op(Op.i32ReinterpretF32).op(Op.i64ExtendI32U).bytes(BOX).op(Op.i64Or).tee(T0);
+  c.i64(0x7fffffff).op(Op.i64And);
+  if (normal) c.i64(0x00800001).op(Op.i64Sub).i64(0x7f800000 - 0x00800001);
+  else c.i64(0x7f800000);
+  c.op(Op.i64LtU);
+};
 /** T0 = the result's bits; push "usable": finite (add, sub) or clearly normal. */
 const check64 = (c: Code, normal: boolean): void => {
   c.op(Op.i64ReinterpretF64).tee(T0).bytes(ABS64).op(Op.i64And);
@@ -240,30 +267,24 @@ const arith64 = (op: number, normal: boolean, unary = false): FpInline => ({
 const arith32 = (op: number, normal: boolean, unary = false): FpInline => ({
   k: 'arith',
   emit: (c, i) => {
-    const f32 = (r: number): void => {
-      fAt(c, r).op(Op.i32WrapI64).op(Op.f32ReinterpretI32);
-    };
-    f32(i.rs1);
-    if (!unary) f32(i.rs2);
-    c.op(op).op(Op.i32ReinterpretF32).op(Op.i64ExtendI32U).bytes(BOX).op(Op.i64Or).tee(T0);
-    c.i64(0x7fffffff).op(Op.i64And);
-    if (normal) c.i64(0x00800001).op(Op.i64Sub).i64(0x7f800000 - 0x00800001);
-    else c.i64(0x7f800000);
-    c.op(Op.i64LtU);
-    // both operands boxed: the AND of their upper halves is all ones
-    fAt(c, i.rs1);
-    if (!unary) fAt(c, i.rs2).op(Op.i64And);
-    c.i64(32).op(Op.i64ShrU).i64(0xffffffff).op(Op.i64Eq).op(Op.i32And);
+    f32At(c, i.rs1);
+    if (!unary) f32At(c, i.rs2);
+    box32Check(c.op(op), normal);
+    if (unary) boxed(c, i.rs1);
+    else boxed(c, i.rs1, i.rs2);
+    c.op(Op.i32And);
   },
 });
-const sgnj = (f: (c: Code) => void): FpInline => ({
+/** Sign injection of doubles: rs1's magnitude with rs2's sign (j), its inverse (n), or their XOR (x). */
+const sgnj64 = (mode: 'j' | 'n' | 'x'): FpInline => ({
   k: 'exact',
   emit: (c, i) => {
-    fAt(c, i.rs1).bytes(ABS64).op(Op.i64And);
+    c.i32(L.H_F + i.rd * 8);
+    fAt(c, i.rs1);
+    if (mode !== 'x') c.bytes(ABS64).op(Op.i64And);
     fAt(c, i.rs2);
-    f(c);
-    c.op(Op.i64Or);
-    c.set(T0).i32(L.H_F + i.rd * 8).get(T0).mem(Op.i64Store, 3);
+    if (mode === 'n') c.i64(-1).op(Op.i64Xor);
+    c.bytes(SIGN64).op(Op.i64And).op(mode === 'x' ? Op.i64Xor : Op.i64Or).mem(Op.i64Store, 3);
   },
 });
 const cvt = (op: number): FpInline => ({
@@ -285,7 +306,8 @@ const cvt = (op: number): FpInline => ({
     c.op(Op.i64LtU);
     const rmf = (i.imm >> 8) & 0xff;
     if (rmf === 0 || rmf === 7) {
-      c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(rmf === 7 ? 0xe1 : 0x01).op(Op.i64And).i64(1).op(Op.i64Eq).op(Op.i32Or);
+      rneNx(c, rmf);
+      c.op(Op.i32Or);
     }
   },
 });
@@ -316,11 +338,6 @@ const fma = (negProduct: boolean, negAddend: boolean): FpInline => ({
     if (negProduct) c.get(T0).bytes(SIGN64).op(Op.i64Xor).set(T0);
   },
 });
-/** A binary32 result on the stack: NaN-boxed into T0; push "clearly normal" (no OF/UF: NX alone). */
-const box32Normal = (c: Code): void => {
-  c.op(Op.i32ReinterpretF32).op(Op.i64ExtendI32U).bytes(BOX).op(Op.i64Or).tee(T0);
-  c.i64(0x7fffffff).op(Op.i64And).i64(0x00800001).op(Op.i64Sub).i64(0x7f800000 - 0x00800001).op(Op.i64LtU);
-};
 /**
  * fmadd/fmsub/fnmsub/fnmadd.s (fpu.ts f32_fma's RNE path through jitFma32): the operands negated
  * as f32_fma negates them; usable when all three are NaN-boxed and the fast path decided.
@@ -335,9 +352,7 @@ const fma32 = (negProduct: boolean, negAddend: boolean): FpInline => ({
     };
     // All three NaN-boxed first: jitFma32 raises NX when it decides, so it must not run on
     // operands the instruction reads as NaN (jitdiff found that).
-    fAt(c, i.rs1);
-    fAt(c, i.rs2).op(Op.i64And);
-    fAt(c, rs3).op(Op.i64And).i64(32).op(Op.i64ShrU).i64(0xffffffff).op(Op.i64Eq);
+    boxed(c, i.rs1, i.rs2, rs3);
     c.byte(Op.if).byte(I32);
     low(i.rs1, negProduct);
     low(i.rs2, false);
@@ -347,14 +362,6 @@ const fma32 = (negProduct: boolean, negAddend: boolean): FpInline => ({
     c.byte(Op.else).i32(0).op(Op.end);
   },
 });
-/** Push whether f register r holds a NaN-boxed single. */
-const boxed = (c: Code, r: number): void => {
-  fAt(c, r).i64(32).op(Op.i64ShrU).i64(0xffffffff).op(Op.i64Eq);
-};
-/** Push f register r as a binary32 value (its low 32 bits; the caller tests the boxing). */
-const f32At = (c: Code, r: number): void => {
-  fAt(c, r).op(Op.i32WrapI64).op(Op.f32ReinterpretI32);
-};
 /** Push f register r read as a single (hart.ts getF32: an unboxed value reads as the canonical NaN), an i32. */
 const getF32At = (c: Code, r: number): void => {
   fAt(c, r).op(Op.i32WrapI64).i32(0x7fc00000);
@@ -402,13 +409,14 @@ const toint = (lo: number, hi: number, signed: boolean, w: boolean): FpInline =>
   emit: (c, i) => {
     const rmf = (i.imm >> 8) & 0xff;
     fAt(c, i.rs1, Op.f64Load).op(ROUND_OPS[rmf === 7 ? 0 : rmf]!).tee(FT);
-    c.byte(0xfc).u32(signed ? 6 : 7); // i64.trunc_sat_f64_s / _u: exact for an integral value in range
+    c.fc(signed ? FC.i64TruncSatF64S : FC.i64TruncSatF64U); // exact for an integral value in range
     if (w) c.op(Op.i64Extend32S);
     c.set(T0);
     c.get(FT).f64(lo).op(Op.f64Ge).get(FT).f64(hi).op(Op.f64Le).op(Op.i32And);
     c.get(FT);
     fAt(c, i.rs1, Op.f64Load).op(Op.f64Eq);
-    c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(1).op(Op.i64And).op(Op.i32WrapI64).op(Op.i32Or).op(Op.i32And);
+    fcsrIs(c, 0x01, 1); // NX set
+    c.op(Op.i32Or).op(Op.i32And);
   },
 });
 /**
@@ -458,14 +466,15 @@ export const FP_INLINE: Readonly<Record<string, FpInline>> = {
   'fmadd.s': fma32(false, false), 'fmsub.s': fma32(false, true), 'fnmsub.s': fma32(true, false), 'fnmadd.s': fma32(true, true),
   // fcvt.s.d: RNE with NX set, a clearly normal single; fcvt.d.s: exact for a boxed non-NaN single
   // (any legal rm: it carries one and checks it)
-  'fcvt.s.d': { k: 'arith', emit: (c, i) => { fAt(c, i.rs1, Op.f64Load).op(Op.f32DemoteF64); box32Normal(c); } },
+  'fcvt.s.d': { k: 'arith', emit: (c, i) => { fAt(c, i.rs1, Op.f64Load).op(Op.f32DemoteF64); box32Check(c, true); } },
   'fcvt.d.s': {
     k: 'cvt',
     emit: (c, i) => {
       fAt(c, i.rs1).op(Op.i32WrapI64).op(Op.f32ReinterpretI32).op(Op.f64PromoteF32).op(Op.i64ReinterpretF64).set(T0);
       fAt(c, i.rs1).op(Op.i32WrapI64).op(Op.f32ReinterpretI32);
       fAt(c, i.rs1).op(Op.i32WrapI64).op(Op.f32ReinterpretI32).op(Op.f32Eq); // not NaN
-      fAt(c, i.rs1).i64(32).op(Op.i64ShrU).i64(0xffffffff).op(Op.i64Eq).op(Op.i32And); // boxed
+      boxed(c, i.rs1);
+      c.op(Op.i32And);
     },
   },
   'fmadd.d': fma(false, false), 'fmsub.d': fma(false, true), 'fnmsub.d': fma(true, false), 'fnmadd.d': fma(true, true),
@@ -473,9 +482,7 @@ export const FP_INLINE: Readonly<Record<string, FpInline>> = {
   'fdiv.d': arith64(Op.f64Div, true), 'fsqrt.d': arith64(Op.f64Sqrt, true, true),
   'fadd.s': arith32(Op.f32Add, false), 'fsub.s': arith32(Op.f32Sub, false), 'fmul.s': arith32(Op.f32Mul, true),
   'fdiv.s': arith32(Op.f32Div, true), 'fsqrt.s': arith32(Op.f32Sqrt, true, true),
-  'fsgnj.d': sgnj((c) => c.bytes(SIGN64).op(Op.i64And)),
-  'fsgnjn.d': sgnj((c) => c.i64(-1).op(Op.i64Xor).bytes(SIGN64).op(Op.i64And)),
-  'fsgnjx.d': { k: 'exact', emit: (c, i) => { fAt(c, i.rs1); fAt(c, i.rs2).bytes(SIGN64).op(Op.i64And).op(Op.i64Xor).set(T0).i32(L.H_F + i.rd * 8).get(T0).mem(Op.i64Store, 3); } },
+  'fsgnj.d': sgnj64('j'), 'fsgnjn.d': sgnj64('n'), 'fsgnjx.d': sgnj64('x'),
   'fmv.x.d': { k: 'exact', emit: (c, i) => { fAt(c, i.rs1); } },
   'fmv.d.x': { k: 'exact', emit: (c, i, R) => { c.i32(L.H_F + i.rd * 8); R(i.rs1); c.mem(Op.i64Store, 3); } },
   'fmv.x.w': { k: 'exact', emit: (c, i) => { fAt(c, i.rs1).op(Op.i64Extend32S); } },
@@ -523,12 +530,17 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
   for (const r of [...read, ...written]) if (!cache.has(r)) cache.set(r, nl++);
   const loaded = new Set<number>(written);
 
+  /** Load x[r] into its local unless it is already there (a first read must be on the straight-line path). */
+  const preload = (r: number): void => {
+    if (r === 0 || loaded.has(r)) return;
+    c.i32(L.H_X + r * 8).mem(Op.i64Load, 3).set(cache.get(r)!);
+    loaded.add(r);
+  };
   const R = (r: number): void => {
     if (r === 0) c.i64(0);
-    else if (loaded.has(r)) c.get(cache.get(r)!);
     else {
-      c.i32(L.H_X + r * 8).mem(Op.i64Load, 3).tee(cache.get(r)!);
-      loaded.add(r);
+      preload(r);
+      c.get(cache.get(r)!);
     }
   };
   /** Pop the value on the stack into x[rd] (the sink x32 is never read: drop it). */
@@ -826,10 +838,7 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
         const inl = FP_INLINE[i.op];
         // An x source is read in a conditional path below: load it into its local here (R loads a
         // register at its first read, which must be on the block's straight-line path).
-        if (em2.xr && i.rs1 !== 0 && !loaded.has(i.rs1)) {
-          c.i32(L.H_X + i.rs1 * 8).mem(Op.i64Load, 3).set(cache.get(i.rs1)!);
-          loaded.add(i.rs1);
-        }
+        if (em2.xr) preload(i.rs1);
         // The inline paths do not test FS themselves (jitFp does).
         if (inl !== undefined) fsCheck(k, i.off);
         if (inl?.k === 'exact') {
@@ -847,15 +856,10 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
           // The condition before the attempt: 'arith' needs RNE and NX already set (the native
           // result then changes no other state); 'fma' RNE; 'toint' a mode with a native rounding
           // (static RNE/RTZ/RDN/RUP, or dyn with frm = RNE); 'cvt' a legal mode; 'nonan' nothing.
-          const frm = (): Code => c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(0xe0).op(Op.i64And);
-          if (inl.k === 'nonan') c.i32(1);
-          else if (inl.k === 'toint' || inl.k === 'fma') {
-            if (rmf === 7) frm().op(Op.i64Eqz); // frm = RNE
-            else c.i32(1); // (tryInline: a static mode the path handles)
-          } else if (inl.k === 'cvt') {
-            if (rmf === 7) frm().i64(0xa0).op(Op.i64LtU); // frm <= 4
-            else c.i32(1);
-          } else c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(rmf === 7 ? 0xe1 : 0x01).op(Op.i64And).i64(1).op(Op.i64Eq);
+          if (inl.k === 'arith') rneNx(c, rmf);
+          else if (rmf !== 7 || inl.k === 'nonan') c.i32(1); // (tryInline: a static mode the path handles)
+          else if (inl.k === 'cvt') c.i32(L.H_FCSR).mem(Op.i64Load, 3).i64(0xe0).op(Op.i64And).i64(0xa0).op(Op.i64LtU); // frm <= 4
+          else fcsrIs(c, 0xe0, 0); // 'toint', 'fma': frm = RNE
           openIf();
           inl.emit(c, i, R);
           openIf();

@@ -48,10 +48,11 @@ export type Emitter =
    */
   | { k: 'amo'; w: boolean; f: AmoFn }
   /**
-   * F and D (FP_OPS): the core's jitFp (assembly/jitfp.ts) executes the op on the f registers and
-   * fcsr in memory, the interpreter's own operations. `xr`: rs1 is an x register (its value is
-   * passed); `xw`: rd is an x register (the helper returns it); `mem`: a load or store of `am` + 1
-   * bytes through the host TLB (the helper gets the host address); `rm`: the row has an rm field.
+   * F and D (every base row of those extensions): loads and stores inline, common cases inline (compiler.ts FP_INLINE), the
+   * rest through the core's jitFp (assembly/jitfp.ts), the interpreter's own operations on the f
+   * registers and fcsr in memory. `xr`: rs1 is an x register (its value is passed); `xw`: rd is an
+   * x register (the result goes there); `mem`: a load or store of `am` + 1 bytes through the host
+   * TLB; `rm`: the row has an rm field.
    */
   | { k: 'fp'; xr: boolean; xw: boolean; mem?: 'load' | 'store'; am: number; rm: boolean };
 
@@ -165,16 +166,15 @@ for (const op of BIT_OPS) (EMITTERS as Record<string, Emitter>)[op] = { k: 'bit'
  * operations (fpu16.ts, zfa.ts) read and write x registers in memory, where compiled code keeps
  * them in locals.
  */
-export const FP_OPS: readonly string[] = INSN_TABLE.filter((r) => (r.ext === 'F' || r.ext === 'D') && r.name === r.op).map((r) => r.op);
 const isF = (s: RegSpec | undefined): boolean => !!s && !('fixed' in s) && s.f === true;
 for (const row of INSN_TABLE) {
-  if (!FP_OPS.includes(row.name) || row.name !== row.op) continue;
+  if ((row.ext !== 'F' && row.ext !== 'D') || row.name !== row.op) continue;
   const f = row.format;
   const mem = row.cls === 'fload' ? 'load' : row.cls === 'fstore' ? 'store' : undefined;
   (EMITTERS as Record<string, Emitter>)[row.op] = {
     k: 'fp', mem, rm: !!f.rm,
     xr: mem === undefined && !!f.rs1 && !isF(f.rs1),
     xw: !!f.rd && !isF(f.rd),
-    am: row.op.endsWith('w') ? 3 : 7, // flw/fsw: 4 bytes; fld/fsd: 8 (only loads and stores read it)
+    am: mem === undefined ? 0 : row.op === 'flw' || row.op === 'fsw' ? 3 : 7,
   };
 }

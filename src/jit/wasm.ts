@@ -29,6 +29,9 @@ export const Op = {
   f32Eq: 0x5b, f32Lt: 0x5d, f32Le: 0x5f, f32Min: 0x96, f32Max: 0x97, i32Xor: 0x73,
 } as const;
 
+/** 0xFC-prefixed opcodes (WebAssembly 2.0 §5.4: saturating truncation), written with Code.fc. */
+export const FC = { i64TruncSatF64S: 6, i64TruncSatF64U: 7 } as const;
+
 export const I32 = 0x7f;
 export const I64 = 0x7e;
 export const F64 = 0x7c;
@@ -112,6 +115,10 @@ export class Code {
   }
   i64(v: bigint | number): this {
     return this.byte(Op.i64Const).s64(v);
+  }
+  /** A 0xFC-prefixed instruction (FC). */
+  fc(sub: number): this {
+    return this.byte(0xfc).u32(sub);
   }
   /** f64.const (IEEE binary64, little-endian). */
   f64(v: number): this {
