@@ -275,18 +275,6 @@ const arith32 = (op: number, normal: boolean, unary = false): FpInline => ({
     c.op(Op.i32And);
   },
 });
-/** Sign injection of doubles: rs1's magnitude with rs2's sign (j), its inverse (n), or their XOR (x). */
-const sgnj64 = (mode: 'j' | 'n' | 'x'): FpInline => ({
-  k: 'exact',
-  emit: (c, i) => {
-    c.i32(L.H_F + i.rd * 8);
-    fAt(c, i.rs1);
-    if (mode !== 'x') c.bytes(ABS64).op(Op.i64And);
-    fAt(c, i.rs2);
-    if (mode === 'n') c.i64(-1).op(Op.i64Xor);
-    c.bytes(SIGN64).op(Op.i64And).op(mode === 'x' ? Op.i64Xor : Op.i64Or).mem(Op.i64Store, 3);
-  },
-});
 const cvt = (op: number): FpInline => ({
   k: 'cvt',
   emit: (c, i, R) => {
@@ -368,17 +356,26 @@ const getF32At = (c: Code, r: number): void => {
   boxed(c, r);
   c.op(Op.select);
 };
-/** Sign injection of singles: rs1's magnitude with rs2's sign (j), its inverse (n), or their XOR (x). */
-const sgnj32 = (mode: 'j' | 'n' | 'x'): FpInline => ({
+/**
+ * Sign injection: rs1's magnitude with rs2's sign (j), its inverse (n), or their XOR (x); singles
+ * read as getF32 does and the result NaN-boxed.
+ */
+const sgnj = (mode: 'j' | 'n' | 'x', single: boolean): FpInline => ({
   k: 'exact',
   emit: (c, i) => {
+    const [and, xor, or] = single ? [Op.i32And, Op.i32Xor, Op.i32Or] : [Op.i64And, Op.i64Xor, Op.i64Or];
+    const val = (r: number): void => {
+      if (single) getF32At(c, r);
+      else fAt(c, r);
+    };
     c.i32(L.H_F + i.rd * 8);
-    getF32At(c, i.rs1);
-    if (mode !== 'x') c.i32(0x7fffffff).op(Op.i32And);
-    getF32At(c, i.rs2);
-    if (mode === 'n') c.i32(-1).op(Op.i32Xor);
-    c.i32(0x80000000 | 0).op(Op.i32And).op(mode === 'x' ? Op.i32Xor : Op.i32Or);
-    c.op(Op.i64ExtendI32U).bytes(BOX).op(Op.i64Or).mem(Op.i64Store, 3);
+    val(i.rs1);
+    if (mode !== 'x') (single ? c.i32(0x7fffffff) : c.bytes(ABS64)).op(and);
+    val(i.rs2);
+    if (mode === 'n') (single ? c.i32(-1) : c.i64(-1)).op(xor);
+    (single ? c.i32(0x80000000 | 0) : c.bytes(SIGN64)).op(and).op(mode === 'x' ? xor : or);
+    if (single) c.op(Op.i64ExtendI32U).bytes(BOX).op(Op.i64Or);
+    c.mem(Op.i64Store, 3);
   },
 });
 /** Compares, min and max of two singles, both NaN-boxed and neither NaN (no flag then). */
@@ -460,7 +457,7 @@ export const FP_INLINE: Readonly<Record<string, FpInline>> = {
   'fclass.s': { k: 'exact', emit: (c, i) => { getF32At(c, i.rs1); c.op(Op.i64ExtendI32U).set(T0); classify(c, 8, 23); } },
   'fcvt.w.d': toint(-(2 ** 31), 2 ** 31 - 1, true, true), 'fcvt.wu.d': toint(0, 2 ** 32 - 1, false, true),
   'fcvt.l.d': toint(-(2 ** 63), 2 ** 63 - 1024, true, false), 'fcvt.lu.d': toint(0, 2 ** 64 - 2048, false, false),
-  'fsgnj.s': sgnj32('j'), 'fsgnjn.s': sgnj32('n'), 'fsgnjx.s': sgnj32('x'),
+  'fsgnj.s': sgnj('j', true), 'fsgnjn.s': sgnj('n', true), 'fsgnjx.s': sgnj('x', true),
   'feq.s': nonan32(Op.f32Eq, true), 'flt.s': nonan32(Op.f32Lt, true), 'fle.s': nonan32(Op.f32Le, true),
   'fmin.s': nonan32(Op.f32Min, false), 'fmax.s': nonan32(Op.f32Max, false),
   'fmadd.s': fma32(false, false), 'fmsub.s': fma32(false, true), 'fnmsub.s': fma32(true, false), 'fnmadd.s': fma32(true, true),
@@ -482,7 +479,7 @@ export const FP_INLINE: Readonly<Record<string, FpInline>> = {
   'fdiv.d': arith64(Op.f64Div, true), 'fsqrt.d': arith64(Op.f64Sqrt, true, true),
   'fadd.s': arith32(Op.f32Add, false), 'fsub.s': arith32(Op.f32Sub, false), 'fmul.s': arith32(Op.f32Mul, true),
   'fdiv.s': arith32(Op.f32Div, true), 'fsqrt.s': arith32(Op.f32Sqrt, true, true),
-  'fsgnj.d': sgnj64('j'), 'fsgnjn.d': sgnj64('n'), 'fsgnjx.d': sgnj64('x'),
+  'fsgnj.d': sgnj('j', false), 'fsgnjn.d': sgnj('n', false), 'fsgnjx.d': sgnj('x', false),
   'fmv.x.d': { k: 'exact', emit: (c, i) => { fAt(c, i.rs1); } },
   'fmv.d.x': { k: 'exact', emit: (c, i, R) => { c.i32(L.H_F + i.rd * 8); R(i.rs1); c.mem(Op.i64Store, 3); } },
   'fmv.x.w': { k: 'exact', emit: (c, i) => { fAt(c, i.rs1).op(Op.i64Extend32S); } },
