@@ -806,6 +806,12 @@ export function amoAddress(va: u64, size: u32, write: bool): usize {
   // LR is a load; SC and the AMOs are matched as loads and stores (an AMO is both).
   if ((load<u64>(H_TRIG_ARMED) & TRIG_ARMED_DATA) != 0 && trigData(va, size, write ? TRIG_AMO : TRIG_LOAD)) return 0;
   const p = dataPriv();
+  // Host-TLB hit (the compiled AMOs' fast path too): a write entry maps a page the walk found
+  // writable (hence readable: W without R is reserved in PTEs and PMP), dirty, plain RAM and not a
+  // code page; a read entry a readable one. No entry exists while data triggers or watch ranges
+  // are armed on the page (tlbFill). va is aligned (checked by the caller).
+  const e = tlbSet(p) + ((write ? TLB_WRITE : TLB_READ) - TLB_BASE) + tlbIndex(va);
+  if (load<u64>(e) == (va & ~(<u64>0xfff))) return <usize>(va + load<u64>(e, 8));
   // AMOs need read and write permission; LR needs read (Unpriv 8.4, Priv §4.3.2).
   const pa = translate(va, write ? ACCESS_WRITE : ACCESS_READ, p, size);
   if (excPending != 0) return 0;
@@ -816,6 +822,7 @@ export function amoAddress(va: u64, size: u32, write: bool): usize {
     return 0;
   }
   if (write && codePage(pa)) invalidateCode(pa, size);
+  else tlbFill(write ? TLB_WRITE : TLB_READ, va, pa, write ? ACCESS_WRITE : ACCESS_READ, p);
   // Host debugger watch ranges (debug.ts): an AMO or SC reads and writes, LR reads; the value
   // reported is the memory's before the instruction.
   if ((load<u32>(D_FLAGS) & DBG_WATCH) != 0) {

@@ -94,6 +94,52 @@ describe('Sv39 permission and A/D rules', () => {
     expect(c2.x(28)).toBe(9n);
     expect(leafPte(c2, DATA_VA) & (A | D)).toBe(A | D);
   });
+  // AMOs and LR/SC look up the host TLB first (a write entry for AMOs and SC, a read entry for LR),
+  // as compiled code does: a page a load already entered as readable must not let them write.
+  describe('AMOs and LR/SC after a load or store entered the page in the host TLB', () => {
+    const DATA_HOST = L.RAM_OFFSET + Number(DATA_PA) - RAM_BASE;
+    const run = (flags: bigint, code: Insn[]) => {
+      const c = boot({
+        mode: 8,
+        maps: [{ va: CODE_VA, pa: CODE_PA, flags: V | R | X | A | D }, { va: DATA_VA, pa: DATA_PA, flags }],
+        sCodeVa: CODE_VA, sCodePa: CODE_PA, sCode: code,
+        beforeRun: (core) => core.set64(DATA_HOST, 40n),
+      });
+      return c;
+    };
+    const pre: Insn[] = [...li(6, DATA_VA), ...li(7, 5n)];
+    const ldThen = (...tail: Insn[]): Insn[] => [...pre, ['ld', { rd: 8, rs1: 6, imm: 0 }], ...tail, ['ecall']];
+    it('on a read-only page the load works and the AMO after it is a store page fault, memory unchanged', () => {
+      const c = run(V | R | A | D, ldThen(['amoadd.d', { rd: 9, rs1: 6, rs2: 7 }]));
+      expect(c.x(8)).toBe(40n);
+      expect(c.x(28)).toBe(15n);
+      expect(c.x(29)).toBe(DATA_VA);
+      expect(c.get64(DATA_HOST)).toBe(40n);
+    });
+    it('on a read-only page lr.d after a load works and sc.d is a store page fault', () => {
+      const c = run(V | R | A | D, ldThen(['lr.d', { rd: 10, rs1: 6 }], ['sc.d', { rd: 11, rs1: 6, rs2: 7 }]));
+      expect(c.x(10)).toBe(40n);
+      expect(c.x(28)).toBe(15n);
+      expect(c.get64(DATA_HOST)).toBe(40n);
+    });
+    it('an AMO after a load on a clean page sets D, returns the old value and writes the sum', () => {
+      const c = run(V | R | W | A, ldThen(['amoadd.d', { rd: 9, rs1: 6, rs2: 7 }]));
+      expect(c.x(28)).toBe(9n);
+      expect(leafPte(c, DATA_VA) & D).toBe(D);
+      expect(c.x(9)).toBe(40n);
+      expect(c.get64(DATA_HOST)).toBe(45n);
+    });
+    it('AMOs and LR/SC after a store (the write entry) read and write the page', () => {
+      const c = run(V | R | W | A | D, [
+        ...pre, ['sd', { rs1: 6, rs2: 7, imm: 0 }],
+        ['amoadd.d', { rd: 9, rs1: 6, rs2: 7 }], ['amoswap.w', { rd: 12, rs1: 6, rs2: 7 }],
+        ['lr.d', { rd: 10, rs1: 6 }], ['sc.d', { rd: 11, rs1: 6, rs2: 6 }], ['ecall'],
+      ]);
+      expect(c.x(28)).toBe(9n);
+      expect([c.x(9), c.x(12), c.x(10), c.x(11)]).toEqual([5n, 10n, 5n, 0n]);
+      expect(c.get64(DATA_HOST)).toBe(DATA_VA);
+    });
+  });
   it('with A/D update off (Svade) a clear A or D bit page-faults and the PTE is untouched', () => {
     // boot() makes its own core: rebuild the scenario by hand with A/D update disabled.
     const run = (code: Insn[], flags: bigint) => {
