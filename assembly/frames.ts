@@ -15,7 +15,7 @@ import {
   PAGE_SHIFT, S_OP, S_CLS, S_LAT, S_LEN, LAT_BASE, SCRATCH_SLOT, C_FRAME_FILLS, C_SMC_INVAL,
 } from './layout';
 import { decodeInto } from './generated/decode';
-import { tlbFlushWrite } from './mmu';
+import { tlbDropWritePage } from './mmu';
 
 import { OP_PAGE_END } from './generated/ops';
 import { jitClearFrame, jitFlush } from './jit';
@@ -62,7 +62,7 @@ export function frameFor(ppage: u64): u32 {
   store<u8>(CODEMAP_BASE + <u32>(ppn - (<u64>RAM_GPA >> PAGE_SHIFT)), 1);
   store<u64>(C_FRAME_FILLS, load<u64>(C_FRAME_FILLS) + 1);
   // Writes to this page must now take the slow path: drop any write mapping of it.
-  tlbFlushWrite();
+  tlbDropWritePage(ppage);
   return frame;
 }
 

@@ -137,12 +137,23 @@ export function tlbFlushVaddr(va: u64): void {
     store<u64>(base + (TLB_FETCH - TLB_BASE) + i, TLB_INVALID);
   }
 }
-/** Writes to a page that now holds decoded code must take the slow path: drop write mappings (every hart). */
-export function tlbFlushWrite(): void {
+/**
+ * Writes to physical page `ppage` (page-aligned), which now holds decoded code, must take the slow
+ * path: drop every hart's write entries that map it. An entry maps host page tag + addend, so a scan
+ * of the write arrays finds them (5 × 1,024 entries a hart); flushing the whole arrays instead made
+ * every other page's next store walk the page tables again (~550 frame fills in a Linux boot).
+ */
+export function tlbDropWritePage(ppage: u64): void {
+  const host = ppage + RAM_ADDEND;
   const harts = max<u32>(1, load<u32>(C_HARTS));
   for (let h: u32 = 0; h < harts; h++) {
     for (let s: u32 = 0; s < TLB_SETS; s++) {
-      memory.fill(TLB_BASE + h * TLB_HART_SIZE + s * TLB_SET_SIZE + (TLB_WRITE - TLB_BASE), 0xff, TLB_ENTRIES * TLB_ENTRY);
+      const arr = TLB_BASE + h * TLB_HART_SIZE + s * TLB_SET_SIZE + (TLB_WRITE - TLB_BASE);
+      for (let e = arr; e < arr + TLB_ENTRIES * TLB_ENTRY; e += TLB_ENTRY) {
+        // An invalid tag (all ones) plus any addend is never a page-aligned host address here:
+        // the sum keeps the tag's low bits set.
+        if (load<u64>(e) + load<u64>(e, 8) == host) store<u64>(e, TLB_INVALID);
+      }
     }
   }
 }
