@@ -64,11 +64,11 @@ import {
   CAUSE_LOAD_GUEST_PAGE_FAULT, CAUSE_STORE_GUEST_PAGE_FAULT,
 } from './trap';
 import {
-  tlbIndex, tlbSet, dataPriv, loadSlow, storeSlow, fetchPage, fetchPageHit, fetch16, amoAddress, RAM_ADDEND,
+  tlbIndex, tlbSet, dataPriv, loadSlow, storeSlow, fetchPage, fetch16, amoAddress, RAM_ADDEND,
   tlbFlushVaddr, tlbFlushVirtual, tlbFlushGuest, translating, hypLoad, hypStore, REGIME_V, curRegime,
   slowStayedInRam,
 } from './mmu';
-import { frameFor, frameHeld, fillSlot, OP_PAGE_END } from './frames';
+import { frameFor, fillSlot, OP_PAGE_END } from './frames';
 import { vmExitTaken } from './vmexit';
 import { tmEnabled, tmAccess, tmSfence, tmTakeExtra, tmDataRegime, tmHfenceVvma, tmHfenceGvma } from './tlbmodel';
 import { csrAccess, setCurLat, hypOn } from './csr';
@@ -418,15 +418,10 @@ export function run(): u32 {
     }
     // ---- translate pc and find the decoded frame of its page
     pageVa = pc & ~(<u64>0xfff);
-    // (The host-TLB hit and the held frame inline; the calls only on a miss.)
-    let ppage = fetchPageHit(pc);
-    if (ppage == <u64>-1) {
-      ppage = fetchPage(pc);
-      if (excPending) continue;
-    }
+    const ppage = fetchPage(pc);
+    if (excPending) continue;
     hostPage = ppage + RAM_ADDEND;
-    frame = frameHeld(ppage);
-    if (frame == 0) frame = frameFor(ppage);
+    frame = frameFor(ppage);
     slot = frame + (<u32>(pc - pageVa) << 3);
     if ((pc & 0xfff) == 0xffe) {
       // A 32-bit instruction in the last parcel straddles two pages: decode it (both halves
