@@ -172,30 +172,18 @@ describe('self-modifying code in the same page', () => {
 });
 
 describe('self-modifying code in another page', () => {
-  it('a called function rewritten between calls', () => {
+  // The second case's data store caches the page's write mapping in the host TLB first; decoding
+  // the page must drop that mapping, or the patch would bypass the code-page check (frameFor).
+  it.each([
+    ['a called function rewritten between calls', []],
+    ['a page stored to before it held code: a store after its first call still rewrites it', [['sd', { rs1: 7, rs2: 0, imm: 0x700 }]]],
+  ] as [string, Insn[]][])('%s', (_, before) => {
     const F = RAM_BASE + 0x3000;
     const fn = asm([ADD1, ['jalr', { rd: 0, rs1: 1, imm: 0 }]], F);
     const p = asm([
       ...li(6, BigInt(ADD100)),
       ...li(7, BigInt(F)),
-      ['jalr', { rd: 1, rs1: 7, imm: 0 }],
-      ['sw', { rs1: 7, rs2: 6, imm: 0 }],
-      ['jalr', { rd: 1, rs1: 7, imm: 0 }],
-      WFI,
-    ]);
-    const core = run(p, { setup: (c) => c.writePhys(F, fn.bytes) });
-    expect(core.x(5)).toBe(101n);
-  });
-
-  it('a page stored to before it held code: a store after its first call still rewrites it', () => {
-    // The data store caches the page's write mapping in the host TLB; decoding the page must drop
-    // that mapping, or the patch below would bypass the code-page check (frames.ts frameFor).
-    const F = RAM_BASE + 0x3000;
-    const fn = asm([ADD1, ['jalr', { rd: 0, rs1: 1, imm: 0 }]], F);
-    const p = asm([
-      ...li(6, BigInt(ADD100)),
-      ...li(7, BigInt(F)),
-      ['sd', { rs1: 7, rs2: 0, imm: 0x700 }],
+      ...before,
       ['jalr', { rd: 1, rs1: 7, imm: 0 }],
       ['sw', { rs1: 7, rs2: 6, imm: 0 }],
       ['jalr', { rd: 1, rs1: 7, imm: 0 }],
