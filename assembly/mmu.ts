@@ -812,6 +812,18 @@ export function fetchPage(va: u64): u64 {
   return <u32>load<u16>(<usize>(pa + RAM_ADDEND));
 }
 
+/**
+ * The host-TLB hit of a data access of `size` bytes at va in regime r's array `arr` (TLB_READ or
+ * TLB_WRITE): its host address, or 0 on a miss or when va is misaligned (the slow path, as the run
+ * loop does). For the accesses whose regime or kind is not the block's: AMOs, LR/SC, HLV/HSV.
+ */
+@inline function tlbHit(arr: u32, va: u64, size: u32, r: u32): usize {
+  if ((va & <u64>(size - 1)) != 0) return 0;
+  const e = tlbSet(r) + (arr - TLB_BASE) + tlbIndex(va);
+  if (load<u64>(e) != (va & ~(<u64>0xfff))) return 0;
+  return <usize>(va + load<u64>(e, 8));
+}
+
 /** Host address for an aligned AMO/LR/SC at va, or 0 after raising (fault, or outside RAM). */
 export function amoAddress(va: u64, size: u32, write: bool): usize {
   // LR is a load; SC and the AMOs are matched as loads and stores (an AMO is both).
@@ -820,9 +832,9 @@ export function amoAddress(va: u64, size: u32, write: bool): usize {
   // Host-TLB hit (the compiled AMOs' fast path too): a write entry maps a page the walk found
   // writable (hence readable: W without R is reserved in PTEs and PMP), dirty, plain RAM and not a
   // code page; a read entry a readable one. No entry exists while data triggers or watch ranges
-  // are armed on the page (tlbFill). va is aligned (checked by the caller).
-  const e = tlbSet(p) + ((write ? TLB_WRITE : TLB_READ) - TLB_BASE) + tlbIndex(va);
-  if (load<u64>(e) == (va & ~(<u64>0xfff))) return <usize>(va + load<u64>(e, 8));
+  // are armed on the page (tlbFill).
+  const hit = tlbHit(write ? TLB_WRITE : TLB_READ, va, size, p);
+  if (hit != 0) return hit;
   // AMOs need read and write permission; LR needs read (Unpriv 8.4, Priv §4.3.2).
   const pa = translate(va, write ? ACCESS_WRITE : ACCESS_READ, p, size);
   if (excPending != 0) return 0;
@@ -858,18 +870,12 @@ export function amoAddress(va: u64, size: u32, write: bool): usize {
 // translation, and after HFENCE.VVMA / HFENCE.GVMA through the new one (test/guests/hyp/hyp2.c).
 
 /** Host address of va in the host TLB array arr of regime r if that entry maps va's page, else 0. */
-@inline function hypTlbHit(arr: u32, va: u64, size: u32, r: u32): usize {
-  if ((va & <u64>(size - 1)) != 0) return 0; // misaligned: the slow path (as the run loop does)
-  const e = tlbSet(r) + (arr - TLB_BASE) + tlbIndex(va);
-  if (load<u64>(e) != (va & ~(<u64>0xfff))) return 0;
-  return <usize>(va + load<u64>(e, 8));
-}
 
 /** HLV.* / HLVX.*: load `size` bytes at guest virtual va in regime VS or VU (exec: HLVX). */
 export function hypLoad(va: u64, size: u32, r: u32, exec: bool): u64 {
   // HLVX checks execute permission: the read array's entries say nothing about that.
   if (!exec) {
-    const h = hypTlbHit(TLB_READ, va, size, r);
+    const h = tlbHit(TLB_READ, va, size, r);
     if (h != 0) {
       if (size == 1) return <u64>load<u8>(h);
       if (size == 2) return <u64>load<u16>(h);
@@ -884,7 +890,7 @@ export function hypLoad(va: u64, size: u32, r: u32, exec: bool): u64 {
 }
 /** HSV.*: store at guest virtual va in regime VS or VU. */
 export function hypStore(va: u64, size: u32, v: u64, r: u32): void {
-  const h = hypTlbHit(TLB_WRITE, va, size, r);
+  const h = tlbHit(TLB_WRITE, va, size, r);
   if (h != 0) {
     if (size == 1) store<u8>(h, <u8>v);
     else if (size == 2) store<u16>(h, <u16>v);

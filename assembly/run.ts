@@ -16,7 +16,7 @@
  */
 import {
   H_PC, H_CYCLES, H_INSTRET, H_HPM_FILTER, H_PRIV, H_RESV, H_MSTATUS, H_MIP, H_STIMECMP_CYCLE, H_SATP, C_DEADLINE,
-  H_VIRT, H_HGATP, C_VMX_EXIT_CYCLES, C_VMX_DEADLINE, C_VMX_RESUME, H_VSSTATUS, H_HSTATUS, H_VSTIMECMP_CYCLE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
+  H_VIRT, H_HGATP, C_VMX_EXIT_CYCLES, C_VMX_DEADLINE, C_VMX_RESUME, H_HSTATUS, H_VSTIMECMP_CYCLE, C_INSN_LIMIT, C_STOP, LAT_BASE, CLS_BASE,
   S_OP, S_RD, S_RS1, S_RS2, S_CLS, S_LEN, S_LAT, S_IMM, S_RAW, SCRATCH_SLOT, TLB_BASE, TLB_WRITE, C_SBI_HOST, C_MTRAP_HOST,
   TIMING_CLASS_BRANCH_TAKEN, TIMING_CLASS_TRAP, S_RS3, S_RM, H_FCSR, H_TRIG_ARMED, TR_ON,
   H_HPM_ARMED, H_HPM_OVF_CYCLE, H_HPM_OVF_INSTRET,
@@ -52,8 +52,8 @@ import {
   OP_FLEQ_H, OP_FLTQ_S, OP_FLTQ_D, OP_FLTQ_H, OP_FCVTMOD_W_D,
 } from './generated/ops';
 import {
-  getX, setX, pendingEnabled, PRV_M, PRV_S, PRV_U, MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM, MSTATUS_FS, MSTATUS_FS_DIRTY,
-  MSTATUS_SD, getF, setF, getF32, setF32, fcsr, fpOff, fpRmOf, fpDirty, fpAccrue, HSTATUS_VTSR, HSTATUS_VTW, HSTATUS_VTVM, HSTATUS_HU,
+  getX, setX, pendingEnabled, PRV_M, PRV_S, PRV_U, MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM,
+  getF, setF, getF32, setF32, fpOff, fpRmOf, fpDirty, fpAccrue, HSTATUS_VTSR, HSTATUS_VTW, HSTATUS_VTVM, HSTATUS_HU,
   HSTATUS_SPVP,
 } from './hart';
 import {
@@ -166,10 +166,6 @@ const OP_HSV_B = G.OP_HSV_B, OP_HSV_H = G.OP_HSV_H, OP_HSV_W = G.OP_HSV_W, OP_HS
  */
 @inline function fpRm(slot: u32): u32 {
   return fpRmOf(<u32>load<u8>(slot, S_RM));
-}
-/** After an FP operation that wrote an f register (fpu.ts has OR-ed its flags into fflags already). */
-@inline function fpWrote(): void {
-  fpDirty();
 }
 
 /**
@@ -1352,59 +1348,59 @@ export function run(): u32 {
       case OP_FADD_S: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_add(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FSUB_S: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_sub(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FMUL_S: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_mul(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FDIV_S: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_div(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FSQRT_S: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_sqrt(getF32(load<u8>(slot, S_RS1)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       // rs1×rs2 + rs3
       case OP_FMADD_S: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_fma(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), getF32(load<u8>(slot, S_RS3)), false, false, rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       // rs1×rs2 − rs3
       case OP_FMSUB_S: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_fma(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), getF32(load<u8>(slot, S_RS3)), false, true, rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       // −(rs1×rs2) + rs3
       case OP_FNMSUB_S: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_fma(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), getF32(load<u8>(slot, S_RS3)), true, false, rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       // −(rs1×rs2) − rs3
       case OP_FNMADD_S: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_fma(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2)), getF32(load<u8>(slot, S_RS3)), true, true, rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       // sign injection: rs1's magnitude with rs2's sign (fsgnj), its inverse (fsgnjn), or the XOR of both signs (fsgnjx); never raises a flag
@@ -1432,13 +1428,13 @@ export function run(): u32 {
       case OP_FMIN_S: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_min(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2))));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FMAX_S: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f32_max(getF32(load<u8>(slot, S_RS1)), getF32(load<u8>(slot, S_RS2))));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       // to integer: the W forms are sign-extended to 64 bits (fpu.ts does it)
@@ -1505,25 +1501,25 @@ export function run(): u32 {
       case OP_FCVT_S_W: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), i32_to_f32(getX(load<u8>(slot, S_RS1)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_S_WU: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), u32_to_f32(getX(load<u8>(slot, S_RS1)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_S_L: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), i64_to_f32(getX(load<u8>(slot, S_RS1)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_S_LU: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), u64_to_f32(getX(load<u8>(slot, S_RS1)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       // fmv.w.x: the low 32 bits of rs1, NaN-boxed
@@ -1536,59 +1532,59 @@ export function run(): u32 {
       case OP_FADD_D: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_add(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FSUB_D: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_sub(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FMUL_D: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_mul(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FDIV_D: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_div(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FSQRT_D: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_sqrt(getF(load<u8>(slot, S_RS1)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       // rs1×rs2 + rs3
       case OP_FMADD_D: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_fma(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), getF(load<u8>(slot, S_RS3)), false, false, rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       // rs1×rs2 − rs3
       case OP_FMSUB_D: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_fma(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), getF(load<u8>(slot, S_RS3)), false, true, rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       // −(rs1×rs2) + rs3
       case OP_FNMSUB_D: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_fma(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), getF(load<u8>(slot, S_RS3)), true, false, rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       // −(rs1×rs2) − rs3
       case OP_FNMADD_D: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_fma(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2)), getF(load<u8>(slot, S_RS3)), true, true, rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FSGNJ_D: {
@@ -1615,13 +1611,13 @@ export function run(): u32 {
       case OP_FMIN_D: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_min(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2))));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FMAX_D: {
         if (fpOff()) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f64_max(getF(load<u8>(slot, S_RS1)), getF(load<u8>(slot, S_RS2))));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_W_D: {
@@ -1686,25 +1682,25 @@ export function run(): u32 {
       case OP_FCVT_D_W: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), i32_to_f64(getX(load<u8>(slot, S_RS1)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_D_WU: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), u32_to_f64(getX(load<u8>(slot, S_RS1)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_D_L: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), i64_to_f64(getX(load<u8>(slot, S_RS1)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_D_LU: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), u64_to_f64(getX(load<u8>(slot, S_RS1)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FMV_D_X: {
@@ -1717,13 +1713,13 @@ export function run(): u32 {
       case OP_FCVT_S_D: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF32(load<u8>(slot, S_RD), f64_to_f32(getF(load<u8>(slot, S_RS1)), rm));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       case OP_FCVT_D_S: {
         const rm = fpRm(slot); if (rm > 4) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         setF(load<u8>(slot, S_RD), f32_to_f64(getF32(load<u8>(slot, S_RS1))));
-        fpWrote();
+        fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       // ---- ordering: one in-order hart with coherent decode (stores invalidate decoded slots),
@@ -1968,7 +1964,7 @@ export function run(): u32 {
         // rs3 only for the R4 rows (fmadd.h...): elsewhere the byte holds 0 or an rs3-less immediate.
         const wroteX = zfhOp(op, load<u8>(slot, S_RD), load<u8>(slot, S_RS1), load<u8>(slot, S_RS2), load<u8>(slot, S_RS3), rm);
         if (wroteX) fpAccrue(f0);
-        else fpWrote();
+        else fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       // ---- Zfa: zfa.ts (the H rows are illegal without Zfh)
@@ -1981,7 +1977,7 @@ export function run(): u32 {
         const st = rm > 4 ? ZFA_ILLEGAL : zfaOp(<u32>load<u16>(slot, S_OP), load<u8>(slot, S_RD), load<u8>(slot, S_RS1), load<u8>(slot, S_RS2), rm);
         if (st == ZFA_ILLEGAL) { raise(CAUSE_ILLEGAL_INSTRUCTION, <u64>load<u32>(slot, S_RAW)); left++; cycles -= lat; uncount(slot); break; }
         if (st == ZFA_WROTE_X) fpAccrue(f0);
-        else fpWrote();
+        else fpDirty();
         pc += <u64>len; slot += len << 3; continue;
       }
       // ---- bit manipulation (Zba, Zbb, Zbc, Zbs, Zbkb, Zbkc, Zbkx) and Zicond: bitmanip.ts

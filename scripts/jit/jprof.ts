@@ -24,7 +24,6 @@ const s = new Session();
 s.connect();
 await s.post('Profiler.enable');
 await s.post('Profiler.setSamplingInterval', { interval: 100 });
-let coreUrl = '';
 for (let r = 0; r < runs; r++) {
   const m = linuxMachine('opensbi');
   const last = r === runs - 1;
@@ -35,18 +34,21 @@ for (let r = 0; r < runs; r++) {
   if (!last) continue;
   const { profile: p } = (await s.post('Profiler.stop')) as unknown as { profile: Profile };
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  // The core is the wasm script whose function 'run' index has the most samples: find its URL as the
-  // one with the largest sampled function index space (page modules are small).
-  for (const n of p.nodes) {
-    const w = /^wasm-function\[(\d+)\]$/.exec(n.callFrame.functionName);
-    if (w && Number(w[1]) >= names.length - 1 && Number(w[1]) < names.length) coreUrl = n.callFrame.url;
-  }
+  // The core is the wasm script whose run() (its function index from core.wat) has the most self
+  // time; compiled modules are every other wasm script.
+  const runIdx = names.indexOf('run/run');
+  const runTime = new Map<string, number>();
+  p.samples.forEach((id, i) => {
+    const cf = byId.get(id)!.callFrame;
+    if (cf.functionName === `wasm-function[${runIdx}]`) runTime.set(cf.url, (runTime.get(cf.url) ?? 0) + p.timeDeltas[i]!);
+  });
+  const coreUrl = [...runTime].sort((a, b) => b[1] - a[1])[0]?.[0];
   const self = new Map<string, number>();
   let total = 0;
   p.samples.forEach((id, i) => {
     const cf = byId.get(id)!.callFrame;
     const w = /^wasm-function\[(\d+)\]$/.exec(cf.functionName);
-    const k = w ? (cf.url === coreUrl || coreUrl === '' ? `core:${names[Number(w[1])] ?? w[1]}` : 'jit-code') : `${cf.functionName || '(anon)'} ${cf.url.split('/').pop()}:${cf.lineNumber}`;
+    const k = w ? (cf.url === coreUrl ? `core:${names[Number(w[1])] ?? w[1]}` : 'jit-code') : `${cf.functionName || '(anon)'} ${cf.url.split('/').pop()}:${cf.lineNumber}`;
     self.set(k, (self.get(k) ?? 0) + p.timeDeltas[i]!);
     total += p.timeDeltas[i]!;
   });

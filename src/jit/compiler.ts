@@ -211,13 +211,7 @@ const INF_MINUS_MINNORM_P1 = i64c(0x7ff0000000000000n - 0x0010000000000001n);
  * jitFp does the instruction.
  */
 type FpEmit = (c: Code, i: Insn, R: (r: number) => void) => void;
-type FpInline =
-  | { k: 'exact'; emit: FpEmit }
-  | { k: 'toint'; emit: FpEmit }
-  | { k: 'fma'; emit: FpEmit }
-  | { k: 'arith'; emit: FpEmit }
-  | { k: 'cvt'; emit: FpEmit }
-  | { k: 'nonan'; emit: FpEmit };
+type FpInline = { k: 'exact' | 'toint' | 'fma' | 'arith' | 'cvt' | 'nonan'; emit: FpEmit };
 const fAt = (c: Code, r: number, as: number = Op.i64Load): Code => c.i32(L.H_F + r * 8).mem(as, 3);
 /** Push fcsr & mask == value (an i32). */
 const fcsrIs = (c: Code, mask: number, value: number): void => {
@@ -811,37 +805,36 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
         ended = true;
         break;
       case 'fp': {
-        const em2 = em;
-        if (em2.mem) {
+        if (em.mem) {
           // FP loads and stores inline (Unpriv 11.5, 12.3): FS = Off makes them illegal (the
           // interpreter raises it: leave before this instruction), checked at the block's first FP
           // instruction only (FS cannot turn Off inside a block: CSR writes, traps and xRETs end
           // it). Then the host-TLB fast path (a miss leaves), flw NaN-boxes, and a load marks
           // FS = Dirty unless an earlier instruction of the block did.
           fsCheck(k, i.off);
-          tlbLookup(k, i, em2.mem === 'load' ? P_TR : P_TW, em2.am);
-          if (em2.mem === 'load') {
+          tlbLookup(k, i, em.mem === 'load' ? P_TR : P_TW, em.am);
+          if (em.mem === 'load') {
             c.set(A).i32(L.H_F + i.rd * 8).get(A);
-            if (em2.am === 3) c.mem(Op.i64Load32U, 2).i64(-0x100000000).op(Op.i64Or);
+            if (em.am === 3) c.mem(Op.i64Load32U, 2).i64(-0x100000000).op(Op.i64Or);
             else c.mem(Op.i64Load, 3);
             c.mem(Op.i64Store, 3);
             markDirty();
           } else {
-            c.i32(L.H_F + i.rs2 * 8).mem(Op.i64Load, 3).mem(em2.am === 3 ? Op.i64Store32 : Op.i64Store, em2.am === 3 ? 2 : 3);
+            c.i32(L.H_F + i.rs2 * 8).mem(Op.i64Load, 3).mem(em.am === 3 ? Op.i64Store32 : Op.i64Store, em.am === 3 ? 2 : 3);
           }
           break;
         }
-        const rmf = em2.rm ? (i.imm >> 8) & 0xff : 0;
+        const rmf = em.rm ? (i.imm >> 8) & 0xff : 0;
         const inl = FP_INLINE[i.op];
         // An x source is read in a conditional path below: load it into its local here (R loads a
         // register at its first read, which must be on the block's straight-line path).
-        if (em2.xr) preload(i.rs1);
+        if (em.xr) preload(i.rs1);
         // The inline paths do not test FS themselves (jitFp does).
         if (inl !== undefined) fsCheck(k, i.off);
         if (inl?.k === 'exact') {
           // Sign injection and moves: no flag, no rounding, no fallback.
           inl.emit(c, i, R);
-          if (em2.xw) W(i.rd);
+          if (em.xw) W(i.rd);
           else markDirty();
           break;
         }
@@ -860,7 +853,7 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
           openIf();
           inl.emit(c, i, R);
           openIf();
-          if (em2.xw) c.i32(1).set(A);
+          if (em.xw) c.i32(1).set(A);
           else c.i32(L.H_F + i.rd * 8).get(T0).mem(Op.i64Store, 3).i32(1).set(A);
           close();
           close();
@@ -868,9 +861,9 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
           openIf();
         }
         // jitFp(op, regs, rm, x): x = the x source (moves and conversions from x), or 0.
-        const rs3 = em2.rm ? i.imm & 0xff : 0;
+        const rs3 = em.rm ? i.imm & 0xff : 0;
         c.i32(i.id).i32((i.rd & 0xff) | (i.rs1 << 8) | (i.rs2 << 16) | (rs3 << 24)).i32(rmf);
-        if (em2.xr) R(i.rs1);
+        if (em.xr) R(i.rs1);
         else c.i64(0);
         c.byte(Op.call).u32(helperIndex('jitFp')).set(T0);
         // Illegal now (FS = Off, an invalid dynamic rm): no effect; the interpreter raises it.
@@ -879,9 +872,9 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
         fpChecked = true; // it ran: FS is on for the rest of the block
         if (tryInline) {
           close();
-          if (!em2.xw) markDirty(); // the inline path wrote an f register (jitFp marks it itself)
+          if (!em.xw) markDirty(); // the inline path wrote an f register (jitFp marks it itself)
         }
-        if (em2.xw) {
+        if (em.xw) {
           c.get(T0);
           W(i.rd);
         } else fpDirtied = true; // an f register written: FS = Dirty now
