@@ -165,7 +165,7 @@ async function main(): Promise<void> {
   );
   const mips = (g: Guest, ms: number): number => g.instret / (ms / 1000) / 1e6;
   const cmarkMips = mips(cmark, taskMedian(bench, 'cmark'));
-  const fpMips = mips(fpbench, taskMedian(bench, 'fp-bench'));
+  const fpMips = mips(fpbench, taskMedian(bench, 'fp-bench ('));
   const fpInterpMips = jit ? mips(fpbench, taskMedian(bench, 'fp-bench, interp')) : undefined;
 
   const runs: LoopCosts[] = [];
