@@ -49,7 +49,7 @@ export const JIT_ROWS: readonly InsnRow[] = INSN_TABLE.filter((r) => EMITTERS[r.
 const RANDOM_ROWS = JIT_ROWS.filter((r) => r.op !== 'jalr');
 const FP_ROWS = RANDOM_ROWS.filter((r) => EMITTERS[r.op]!.k === 'fp');
 /** Rows left to the interpreter, mixed in for the boundaries between the tiers. */
-const OTHER_ROWS = ['ecall', 'ebreak', 'c.ebreak', 'lr.w', 'sc.w', 'lr.d', 'sc.d', 'csrrs'];
+const OTHER_ROWS = ['ecall', 'ebreak', 'c.ebreak', 'csrrs'];
 const COUNTER_CSRS = [0xb00, 0xb02, 0xc00, 0xc02, 0x341, 0x342, 0x343];
 
 interface Slot {
@@ -88,7 +88,7 @@ export function genProgram(seed: number, n: number): { base: number; bytes: Uint
   const slots: Slot[] = [];
   const memRow = (row: InsnRow): boolean => {
     const em = EMITTERS[row.op];
-    return em !== undefined && (['load', 'store', 'amo'].includes(em.k) || (em.k === 'fp' && em.mem !== undefined));
+    return em !== undefined && (['load', 'store', 'amo', 'lr', 'sc'].includes(em.k) || (em.k === 'fp' && em.mem !== undefined));
   };
   while (slots.length < n) {
     const x = r();
@@ -117,6 +117,15 @@ export function genProgram(seed: number, n: number): { base: number; bytes: Uint
     }
     if (x < 0.075) {
       slots.push({ row: INSN_TABLE[0]!, ops: {}, word: 0, width: 4 }); // illegal (all zeros, 32-bit)
+      continue;
+    }
+    if (x < 0.085) {
+      // An LR/SC pair on one base (the SC mostly succeeds), sometimes of different widths.
+      const b = pick([8, 2, 9]);
+      const w1 = pick(['w', 'd']);
+      const w2 = r() < 0.8 ? w1 : pick(['w', 'd']);
+      slots.push({ row: INSN_TABLE.find((q) => q.name === `lr.${w1}`)!, ops: { rd: pick(writable), rs1: b }, width: 4 });
+      slots.push({ row: INSN_TABLE.find((q) => q.name === `sc.${w2}`)!, ops: { rd: pick(writable), rs1: b, rs2: pick(all) }, width: 4 });
       continue;
     }
     if (x < 0.08) {

@@ -127,7 +127,7 @@ function regsOf(i: Insn, read: Set<number>, written: Set<number>): void {
     return;
   }
   if (k !== 'lui' && k !== 'auipc' && k !== 'jal' && k !== 'nop' && i.rs1 !== 0) read.add(i.rs1);
-  if ((k === 'rr' || k === 'rr32' || k === 'call' || k === 'store' || k === 'br' || k === 'bit' || k === 'amo') && i.rs2 !== 0) read.add(i.rs2);
+  if ((k === 'rr' || k === 'rr32' || k === 'call' || k === 'store' || k === 'br' || k === 'bit' || k === 'amo' || k === 'sc') && i.rs2 !== 0) read.add(i.rs2);
   if (k !== 'store' && k !== 'br' && k !== 'nop' && i.rd !== 32 && i.rd !== 0) written.add(i.rd);
 }
 
@@ -772,6 +772,29 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
         W(i.rd);
         break;
       }
+      case 'lr':
+        // rd = the word, then the reservation = its host address (run.ts OP_LR_W/OP_LR_D).
+        tlbLookup(k, i, P_TR, em.w ? 3 : 7);
+        c.tee(A).mem(em.w ? Op.i64Load32S : Op.i64Load, em.w ? 2 : 3);
+        W(i.rd);
+        c.i32(L.H_RESV).get(A).op(Op.i64ExtendI32U).mem(Op.i64Store, 3);
+        break;
+      case 'sc':
+        // ok = the reservation is this word; the reservation is gone either way; if ok the store;
+        // rd = 0 (stored) or 1 (run.ts OP_SC_W/OP_SC_D). rs2 is read before the condition: a first
+        // read must load it on the straight-line path.
+        tlbLookup(k, i, P_TW, em.w ? 3 : 7);
+        c.set(A);
+        preload(i.rs2);
+        c.i32(L.H_RESV).mem(Op.i64Load, 3).get(A).op(Op.i64ExtendI32U).op(Op.i64Eq);
+        c.i32(L.H_RESV).i64(-1).mem(Op.i64Store, 3);
+        c.byte(Op.if).byte(I64);
+        c.get(A);
+        R(i.rs2);
+        c.mem(em.w ? Op.i64Store32 : Op.i64Store, em.w ? 2 : 3).i64(0);
+        c.byte(Op.else).i64(1).op(Op.end);
+        W(i.rd);
+        break;
       case 'br':
         R(i.rs1);
         R(i.rs2);

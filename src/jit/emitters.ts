@@ -48,6 +48,19 @@ export type Emitter =
    */
   | { k: 'amo'; w: boolean; f: AmoFn }
   /**
+   * LR (A extension): a load through the host TLB's read array (an entry maps readable plain RAM;
+   * misaligned addresses miss on the tag's alignment bits and the interpreter raises), rd = the
+   * value (lr.w sign-extended), the reservation (H_RESV) = the word's host address, as run.ts
+   * OP_LR_W/OP_LR_D and mmu.ts amoAddress do.
+   */
+  | { k: 'lr'; w: boolean }
+  /**
+   * SC: through the write array (SC needs store permission whether it succeeds or not: a miss
+   * leaves it to the interpreter); it succeeds only when the reservation is this word's host
+   * address, and the reservation is gone either way (Unpriv 8.2); rd = 0 on success, 1 on failure.
+   */
+  | { k: 'sc'; w: boolean }
+  /**
    * F and D (every base row of those extensions): loads and stores inline, common cases inline (compiler.ts FP_INLINE), the
    * rest through the core's jitFp (assembly/jitfp.ts), the interpreter's own operations on the f
    * registers and fcsr in memory. `xr`: rs1 is an x register (its value is passed); `xw`: rd is an
@@ -146,6 +159,8 @@ export const EMITTERS: Readonly<Record<string, Emitter>> = {
   remuw: { k: 'call', fn: 'jitRemuw' },
 };
 for (const w of ['w', 'd'] as const) {
+  (EMITTERS as Record<string, Emitter>)[`lr.${w}`] = { k: 'lr', w: w === 'w' };
+  (EMITTERS as Record<string, Emitter>)[`sc.${w}`] = { k: 'sc', w: w === 'w' };
   for (const f of ['swap', 'add', 'xor', 'and', 'or', 'min', 'max', 'minu', 'maxu'] as const) {
     (EMITTERS as Record<string, Emitter>)[`amo${f}.${w}`] = { k: 'amo', w: w === 'w', f };
   }

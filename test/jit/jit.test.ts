@@ -241,6 +241,56 @@ describe('JIT exactness', () => {
     expect(s[1]).toEqual(s[0]);
   });
 
+  it('LR and SC run compiled with the interpreter\'s results: success, failure, reservation', () => {
+    // a2 = a data word, a3 the next one. Each round: a plain store (the page's write entry), an
+    // LR/SC pair that succeeds, an SC with no reservation, lr.w + an AMO (which leaves the
+    // reservation alone) + sc.w, an SC to another word (fails, and drops the reservation) and one
+    // to the reserved word after it; the SC results are mixed into t0.
+    const prog = [
+      encode('auipc', { rd: 10, imm: 0x1000 }), // a data page (stores to a code page always miss)
+      encode('addi', { rd: 12, rs1: 10, imm: 0x100 }), // a2
+      encode('addi', { rd: 13, rs1: 10, imm: 0x108 }), // a3
+      encode('addi', { rd: 5, rs1: 0, imm: -0x5a5 }),
+      encode('addi', { rd: 11, rs1: 0, imm: 300 }),
+      encode('sd', { rs1: 12, rs2: 5, imm: 0 }), // loop:
+      encode('lr.d', { rd: 6, rs1: 12 }),
+      encode('add', { rd: 7, rs1: 6, rs2: 5 }),
+      encode('sc.d', { rd: 28, rs1: 12, rs2: 7 }), // succeeds: t3 = 0
+      encode('sc.d', { rd: 29, rs1: 12, rs2: 5 }), // no reservation: t4 = 1
+      encode('lr.w', { rd: 30, rs1: 12 }),
+      encode('amoadd.w', { rd: 0, rs1: 13, rs2: 5 }),
+      encode('sc.w', { rd: 31, rs1: 12, rs2: 30 }), // succeeds: t6 = 0
+      encode('lr.d', { rd: 18, rs1: 12 }),
+      encode('sc.d', { rd: 19, rs1: 13, rs2: 5 }), // another word: s3 = 1
+      encode('sc.d', { rd: 20, rs1: 12, rs2: 5 }), // reservation gone: s4 = 1
+      encode('ld', { rd: 21, rs1: 13, imm: 0 }),
+      encode('slli', { rd: 9, rs1: 5, imm: 29 }),
+      encode('xor', { rd: 5, rs1: 5, rs2: 9 }),
+      encode('add', { rd: 5, rs1: 5, rs2: 21 }),
+      encode('add', { rd: 5, rs1: 5, rs2: 29 }),
+      encode('addi', { rd: 11, rs1: 11, imm: -1 }),
+      encode('bne', { rs1: 11, rs2: 0, imm: -4 * 16 }),
+      encode('jal', { rd: 0, imm: 0 }),
+    ];
+    const s: unknown[] = [];
+    const total = 5 + 300 * 17;
+    for (const tier of ['interp', 'jit'] as const) {
+      const core = coreWith(tier, prog);
+      core.insnLimit = total;
+      core.run();
+      expect(core.instret).toBe(total);
+      expect([28, 29, 31, 19, 20].map((r) => core.x(r))).toEqual([0n, 1n, 0n, 1n, 1n]);
+      if (tier === 'jit') expect(core.jit!.stats().insns).toBeGreaterThan(0.9 * total);
+      const dv = new DataView(core.ram.buffer, core.ram.byteOffset);
+      s.push({
+        ...(snapshot(core) as object),
+        words: [dv.getBigUint64(0x1100, true), dv.getBigUint64(0x1108, true)],
+        resv: new DataView(core.ex.memory.buffer).getBigUint64(L.H_RESV, true),
+      });
+    }
+    expect(s[1]).toEqual(s[0]);
+  });
+
   it('F and D rows run compiled with the interpreter\'s results, flags and FS state', () => {
     // a0 = a data page. Each round: loads, arithmetic in several rounding modes (static and dyn),
     // FMAs, min/max, sign injection, compares, conversions both ways, moves and stores; fcsr's
