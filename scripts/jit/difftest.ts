@@ -119,15 +119,6 @@ export function genProgram(seed: number, n: number): { base: number; bytes: Uint
       slots.push({ row: INSN_TABLE[0]!, ops: {}, word: 0, width: 4 }); // illegal (all zeros, 32-bit)
       continue;
     }
-    if (x < 0.085) {
-      // An LR/SC pair on one base (the SC mostly succeeds), sometimes of different widths.
-      const b = pick([8, 2, 9]);
-      const w1 = pick(['w', 'd']);
-      const w2 = r() < 0.8 ? w1 : pick(['w', 'd']);
-      slots.push({ row: INSN_TABLE.find((q) => q.name === `lr.${w1}`)!, ops: { rd: pick(writable), rs1: b }, width: 4 });
-      slots.push({ row: INSN_TABLE.find((q) => q.name === `sc.${w2}`)!, ops: { rd: pick(writable), rs1: b, rs2: pick(all) }, width: 4 });
-      continue;
-    }
     if (x < 0.08) {
       // FP control: frm = a random value (5..7 make dynamic-rm instructions illegal), or FS
       // switched Off or back on (every FP instruction illegal meanwhile; compiled code built while
@@ -140,6 +131,15 @@ export function genProgram(seed: number, n: number): { base: number; bytes: Uint
           ? encode('csrrc', { rd: 0, rs1: 28 }) | (0x300 << 20) // csrc mstatus, x28 (x28 = FS bits: Off)
           : encode('csrrs', { rd: 0, rs1: 27 }) | (0x300 << 20); // csrs mstatus, x27 (FS = Initial if it was Off)
       slots.push({ row: INSN_TABLE.find((q) => q.name === 'csrrwi')!, ops: {}, word, width: 4 });
+      continue;
+    }
+    if (x < 0.09) {
+      // An LR/SC pair on one base (the SC mostly succeeds), sometimes of different widths.
+      const b = pick([8, 2, 9]);
+      const w1 = pick(['w', 'd']);
+      const w2 = r() < 0.8 ? w1 : pick(['w', 'd']);
+      slots.push({ row: INSN_TABLE.find((q) => q.name === `lr.${w1}`)!, ops: { rd: pick(writable), rs1: b }, width: 4 });
+      slots.push({ row: INSN_TABLE.find((q) => q.name === `sc.${w2}`)!, ops: { rd: pick(writable), rs1: b, rs2: pick(all) }, width: 4 });
       continue;
     }
     // Every third program is FP-heavy (half its random rows F/D), so each F/D row's effect shows.
