@@ -869,8 +869,6 @@ export function amoAddress(va: u64, size: u32, write: bool): usize {
 // G-stage PTE change without a fence (or after an HS sfence.vma) still reads through the old
 // translation, and after HFENCE.VVMA / HFENCE.GVMA through the new one (test/guests/hyp/hyp2.c).
 
-/** Host address of va in the host TLB array arr of regime r if that entry maps va's page, else 0. */
-
 /** HLV.* / HLVX.*: load `size` bytes at guest virtual va in regime VS or VU (exec: HLVX). */
 export function hypLoad(va: u64, size: u32, r: u32, exec: bool): u64 {
   // HLVX checks execute permission: the read array's entries say nothing about that.

@@ -461,9 +461,11 @@ export const FP_INLINE: Readonly<Record<string, FpInline>> = {
   'fcvt.d.s': {
     k: 'cvt',
     emit: (c, i) => {
-      fAt(c, i.rs1).op(Op.i32WrapI64).op(Op.f32ReinterpretI32).op(Op.f64PromoteF32).op(Op.i64ReinterpretF64).set(T0);
-      fAt(c, i.rs1).op(Op.i32WrapI64).op(Op.f32ReinterpretI32);
-      fAt(c, i.rs1).op(Op.i32WrapI64).op(Op.f32ReinterpretI32).op(Op.f32Eq); // not NaN
+      f32At(c, i.rs1);
+      c.op(Op.f64PromoteF32).op(Op.i64ReinterpretF64).set(T0);
+      f32At(c, i.rs1);
+      f32At(c, i.rs1);
+      c.op(Op.f32Eq); // not NaN
       boxed(c, i.rs1);
       c.op(Op.i32And);
     },

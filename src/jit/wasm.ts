@@ -37,6 +37,10 @@ export const I64 = 0x7e;
 export const F64 = 0x7c;
 export const VOID = 0x40;
 
+/** Scratch for f64.const: the value's bytes (little-endian on every wasm host). */
+const F64_BITS = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64_BITS.buffer);
+
 /** A growable byte buffer with LEB128 writers. */
 export class Code {
   private buf = new Uint8Array(1024);
@@ -122,9 +126,8 @@ export class Code {
   }
   /** f64.const (IEEE binary64, little-endian). */
   f64(v: number): this {
-    this.byte(Op.f64Const);
-    const b = new Uint8Array(new Float64Array([v]).buffer);
-    return this.bytes(b);
+    F64_BITS[0] = v;
+    return this.byte(Op.f64Const).bytes(F64_BYTES);
   }
   /** A load or store with its memarg (alignment as log2, static offset). */
   mem(o: number, align: number, offset = 0): this {
