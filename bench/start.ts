@@ -8,7 +8,10 @@
  *   - Linux 6.1 + nolibc initramfs under OpenSBI fw_dynamic to power-off, as `cyclevisor boot`
  *     (with `--stats json`: the guest run's own host time, so "outside the run" = wall - host time)
  *     and as `cyclevisor host` (a one-VM definition file), and QEMU 7.2 booting the same images
- *     (`qemu-system-riscv64 -M virt -m 256M`, same RAM as boot's default), when installed.
+ *     (`qemu-system-riscv64 -M virt -m 256M`, same RAM as boot's default), when installed;
+ *   - QEMU running the same tiny ELF (`-bios none`): QEMU's floor beside ours, for the Linux bar's
+ *     arithmetic (what 1.25x QEMU's boot leaves past our floor, against QEMU's boot past its own;
+ *     docs/JIT.md "Stop 16").
  *
  * For each: median, min and max over BENCH_RUNS runs (default 5, after one warm-up run that fills
  * the page cache), and how many ES modules the command loads (one more run under the loader hook of
