@@ -197,7 +197,8 @@ if (bootRow && bootRow.hostSeconds!.length > 0) {
       console.log(
         `floors (run hello.elf, whole process): cyclevisor ${fmt(floor)} s, QEMU ${fmt(qFloor)} s; ` +
           `the 1.25x bar (${fmt(1.25 * qWall)} s) leaves ${fmt(left)} s past cyclevisor's floor, ` +
-          `against ${fmt(qRun)} s of QEMU's boot past its own: ${(qRun / left).toFixed(2)}x QEMU's speed needed`,
+          `against ${fmt(qRun)} s of QEMU's boot past its own: ` +
+          (left > 0 ? `${(qRun / left).toFixed(2)}x QEMU's speed needed` : 'the floor alone exceeds the bar'),
       );
     }
   }
