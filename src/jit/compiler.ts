@@ -523,18 +523,20 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
   for (const r of [...read, ...written]) if (!cache.has(r)) cache.set(r, nl++);
   const loaded = new Set<number>(written);
 
+  /** Push x[r] from memory (its first read: the caller puts it into its local). */
+  const loadX = (r: number): Code => {
+    loaded.add(r);
+    return c.i32(L.H_X + r * 8).mem(Op.i64Load, 3);
+  };
   /** Load x[r] into its local unless it is already there (a first read must be on the straight-line path). */
   const preload = (r: number): void => {
-    if (r === 0 || loaded.has(r)) return;
-    c.i32(L.H_X + r * 8).mem(Op.i64Load, 3).set(cache.get(r)!);
-    loaded.add(r);
+    if (r !== 0 && !loaded.has(r)) loadX(r).set(cache.get(r)!);
   };
+  /** Push x[r]; a first read loads it and keeps it in its local with a tee (set + get was 2 bytes more). */
   const R = (r: number): void => {
     if (r === 0) c.i64(0);
-    else {
-      preload(r);
-      c.get(cache.get(r)!);
-    }
+    else if (loaded.has(r)) c.get(cache.get(r)!);
+    else loadX(r).tee(cache.get(r)!);
   };
   /** Pop the value on the stack into x[rd] (the sink x32 is never read: drop it). */
   const W = (rd: number): void => {
@@ -885,7 +887,7 @@ function compileBlock(insns: Insn[], fn: number, headIndex: Map<number, number>,
           c.get(A).op(Op.i32Eqz);
           openIf();
         }
-        // jitFp(op, regs, rm, x): x = the x source (moves and conversions from x), or 0.
+        // jitFp(op, regs, rm, x): x = the x source (conversions from x), or 0.
         const rs3 = em.rm ? i.imm & 0xff : 0;
         c.i32(i.id).i32((i.rd & 0xff) | (i.rs1 << 8) | (i.rs2 << 16) | (rs3 << 24)).i32(rmf);
         if (em.xr) R(i.rs1);
